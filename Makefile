@@ -1,0 +1,67 @@
+# Coreg QGIS plugin: set-up, tests, demo and packaging.
+# Run from the repository root, as root on a bare Debian 12 (Bookworm):
+#   make test    install what is needed, lint and run the test suite
+#   make demo    install what is needed and align two Sentinel-2 images with qgis_process
+# Python that can import qgis is Debian's /usr/bin/python3, never a pyenv/conda one.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+SYSTEM_PYTHON := /usr/bin/python3
+VENV := .venv
+VENV_STAMP := $(VENV)/.coreg-venv-stamp
+DEV_REQUIREMENTS := scripts/requirements-dev.txt
+
+# Debian packages: QGIS with its Python bindings and the plugin's Python dependencies.
+APT_PACKAGES := qgis python3-qgis qgis-providers gdal-bin \
+	python3-numpy python3-scipy python3-rasterio python3-skimage python3-pyproj \
+	python3-venv python3-pytest
+
+# Demo inputs (relative to the repository root) and output folder.
+REF ?= ../shared/data/optical/oscd_s2/abudhabi_S2_20160120_B02-B03-B04-B08.tif
+SEC ?= ../shared/data/optical/oscd_s2/abudhabi_S2_20180328_B02-B03-B04-B08.tif
+DEMO_OUTPUT ?= demo-output
+
+.PHONY: help deps venv test lint demo package bench clean
+
+help:
+	@echo "make deps     install Debian packages (QGIS, rasterio, scikit-image, ...) if missing"
+	@echo "make venv     create $(VENV) (system site packages) with pytest-qgis and ruff"
+	@echo "make test     deps + venv, then ruff and the pytest suite"
+	@echo "make lint     ruff check ."
+	@echo "make demo     deps, then align SEC onto REF with qgis_process into $(DEMO_OUTPUT)/"
+	@echo "              (make demo REF=a.tif SEC=b.tif)"
+	@echo "make package  build dist/coreg.zip for Plugins > Manage and Install > Install from ZIP"
+	@echo "make bench    deps, then run benchmarks/run.py"
+
+deps:
+	@scripts/install_deps.sh $(APT_PACKAGES)
+
+$(VENV_STAMP): $(DEV_REQUIREMENTS) scripts/make_venv.sh | deps
+	@scripts/make_venv.sh $(VENV) $(DEV_REQUIREMENTS)
+	@touch $@
+
+venv: deps $(VENV_STAMP)
+
+lint: venv
+	$(VENV)/bin/ruff check --no-cache .
+
+# Lint and tests both run; the target fails if either fails.
+test: deps venv
+	@status=0; \
+	$(VENV)/bin/ruff check --no-cache . || status=1; \
+	scripts/run_pytest.sh tests || status=1; \
+	exit $$status
+
+demo: deps
+	REF="$(REF)" SEC="$(SEC)" DEMO_OUTPUT="$(DEMO_OUTPUT)" scripts/demo.sh
+
+package:
+	@scripts/install_deps.sh python3
+	$(SYSTEM_PYTHON) scripts/package.py --output dist/coreg.zip
+
+bench: deps
+	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/run.py
+
+clean:
+	rm -rf dist $(DEMO_OUTPUT) .qgis-settings
