@@ -1,0 +1,213 @@
+"""Shared pytest set-up for the Coreg test suite.
+
+Importable without QGIS: tests/core (plain pytest) only pays for what it uses.  QGIS is
+imported lazily inside the fixtures that need it (the pytest-qgis fixtures ``qgis_app``,
+``qgis_iface``, ``qgis_processing`` and ``qgis_new_project`` come from pytest-qgis).
+
+What this file provides:
+
+* the plugin package is importable as ``coreg`` (``import coreg.core...``) whatever the
+  checkout folder is called;
+* constants ``REPO_ROOT``, ``SHARED_DATA`` (= ``DATA``) and ``QGIS_PROCESS``;
+* fixtures ``repo_root``, ``shared_data``, ``coreg_provider``, ``qgis_process_runner``
+  and ``make_qgis_process_runner`` (see their docstrings).
+"""
+
+import atexit
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PLUGIN_PACKAGE = "coreg"
+SHARED_DATA = DATA = REPO_ROOT.parent / "shared" / "data"
+QGIS_PROCESS = os.environ.get("COREG_QGIS_PROCESS", "/usr/bin/qgis_process.bin")
+QGIS_PROCESS_TIMEOUT = 900  # seconds, for one qgis_process call
+
+# Headless Qt, and no bytecode/__pycache__ written into the tree by the tests.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+sys.dont_write_bytecode = True
+
+
+def _private_tmpdir(prefix):
+    """A 0700 temporary folder removed when the test process exits."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(path, 0o700)
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+if not os.environ.get("XDG_RUNTIME_DIR"):
+    os.environ["XDG_RUNTIME_DIR"] = _private_tmpdir("coreg-xdg-")
+
+
+def _register_plugin_package():
+    """Make this checkout importable as the package ``coreg`` (QGIS imports it by folder
+    name, and this folder may be called ``main`` or anything else)."""
+    module = sys.modules.get(PLUGIN_PACKAGE)
+    if module is not None and Path(getattr(module, "__file__", "")).resolve().parent == REPO_ROOT:
+        return
+    spec = importlib.util.spec_from_file_location(
+        PLUGIN_PACKAGE,
+        REPO_ROOT / "__init__.py",
+        submodule_search_locations=[str(REPO_ROOT)],
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[PLUGIN_PACKAGE] = module
+    spec.loader.exec_module(module)
+
+
+_register_plugin_package()
+
+
+# --------------------------------------------------------------------------- data
+
+
+@pytest.fixture(scope="session")
+def repo_root():
+    """Absolute path of the repository root (the plugin folder)."""
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """Path of ``<repo>/../shared/data``.  Fails (never skips) when it is missing."""
+    if not SHARED_DATA.is_dir():
+        pytest.fail(
+            f"shared test data folder not found: {SHARED_DATA} "
+            "(it must sit next to the repository as ../shared/data)",
+            pytrace=False,
+        )
+    return SHARED_DATA
+
+
+# ------------------------------------------------------------- provider in-process
+
+# Module-level references: a provider that Python forgets is garbage-collected and its
+# algorithms vanish from the registry.
+_PROVIDERS = []
+
+
+@pytest.fixture(scope="session")
+def coreg_provider(qgis_processing):
+    """The Coreg provider registered once per session in QGIS's processing registry.
+
+    Request it (with pytest-qgis' ``qgis_processing``) before running
+    ``processing.run("coreg:align_image", ...)``.  Returns the ``CoregProvider``.
+    """
+    from qgis.core import QgsApplication
+
+    from coreg.provider.provider import CoregProvider
+
+    registry = QgsApplication.processingRegistry()
+    existing = registry.providerById("coreg")
+    if existing is not None:
+        _PROVIDERS.append(existing)
+        yield existing
+        return
+    provider = CoregProvider()
+    assert registry.addProvider(provider), "could not register the coreg provider"
+    _PROVIDERS.append(provider)
+    yield provider
+    if registry.providerById("coreg") is provider:
+        registry.removeProvider(provider)  # the registry deletes the C++ object
+    _PROVIDERS.remove(provider)
+
+
+# ---------------------------------------------------------------- qgis_process
+
+
+class QgisProcessRunner:
+    """Runs ``/usr/bin/qgis_process.bin`` headless in its own QGIS profile.
+
+    ``runner(*args, timeout=QGIS_PROCESS_TIMEOUT)`` returns ``(returncode, stdout, stderr)``
+    (text).  ``config_dir`` is passed as ``QGIS_CUSTOM_CONFIG_PATH`` (profile in
+    ``<config_dir>/profiles/default``), ``plugin_path`` (optional) as ``QGIS_PLUGINPATH``.
+    The Debian wrapper ``/usr/bin/qgis_process`` is not used: it adds
+    ``--noversioncheck``, which qgis_process 3.22 rejects.
+    """
+
+    def __init__(self, config_dir, plugin_path=None, runtime_dir=None):
+        self.config_dir = Path(config_dir)
+        self.plugin_path = Path(plugin_path) if plugin_path is not None else None
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        if runtime_dir is None:
+            runtime_dir = _private_tmpdir("coreg-qgis-xdg-")
+        self.runtime_dir = Path(runtime_dir)
+        env = dict(os.environ)
+        # pytest-qgis points these at its own settings folder: never share it.
+        for name in ("QGIS_CUSTOM_CONFIG_PATH", "QGIS_OPTIONS_PATH", "QGIS_PLUGINPATH"):
+            env.pop(name, None)
+        env.update(
+            QGIS_CUSTOM_CONFIG_PATH=str(self.config_dir),
+            QT_QPA_PLATFORM="offscreen",
+            XDG_RUNTIME_DIR=str(self.runtime_dir),
+            PYTHONDONTWRITEBYTECODE="1",
+        )
+        if self.plugin_path is not None:
+            env["QGIS_PLUGINPATH"] = str(self.plugin_path)
+        self.env = env
+
+    def __call__(self, *args, timeout=QGIS_PROCESS_TIMEOUT):
+        if not os.access(QGIS_PROCESS, os.X_OK):
+            pytest.fail(f"{QGIS_PROCESS} not found: run `make deps`", pytrace=False)
+        completed = subprocess.run(
+            [QGIS_PROCESS, *[str(arg) for arg in args]],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+            check=False,
+        )
+        return completed.returncode, completed.stdout, completed.stderr
+
+    def enable_plugin(self, name=PLUGIN_PACKAGE):
+        """``qgis_process.bin plugins enable NAME``; "already enabled" counts as success."""
+        returncode, stdout, stderr = self("plugins", "enable", name)
+        if returncode != 0 and "already enabled" not in stdout + stderr:
+            raise AssertionError(
+                f"qgis_process plugins enable {name} failed ({returncode}):\n{stdout}\n{stderr}"
+            )
+
+
+@pytest.fixture(scope="session")
+def make_qgis_process_runner(tmp_path_factory):
+    """Factory ``(config_dir, plugin_path=None) -> QgisProcessRunner`` for custom profiles,
+    e.g. a profile with the plugin unzipped into ``profiles/default/python/plugins``."""
+
+    def make(config_dir, plugin_path=None):
+        runtime_dir = tmp_path_factory.mktemp("xdg")
+        runtime_dir.chmod(0o700)
+        return QgisProcessRunner(config_dir, plugin_path, runtime_dir=runtime_dir)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def qgis_process_runner(tmp_path_factory, make_qgis_process_runner):
+    """``run(*args, timeout=...) -> (returncode, stdout, stderr)`` for qgis_process.bin with
+    this checkout loaded as the ``coreg`` plugin, in a throwaway profile.
+
+    Set up once per session: ``<tmp>/plugins/coreg -> repo root`` on ``QGIS_PLUGINPATH``,
+    ``QGIS_CUSTOM_CONFIG_PATH=<tmp>/config`` and ``qgis_process.bin plugins enable coreg``
+    (scripts/qgis_process_env.sh does the same for the shell).  Example::
+
+        rc, out, err = qgis_process_runner("run", "coreg:align_image", "--json", "--",
+                                           f"REFERENCE={ref}", ...)
+    """
+    base = tmp_path_factory.mktemp("qgis_process")
+    plugins = base / "plugins"
+    plugins.mkdir()
+    (plugins / PLUGIN_PACKAGE).symlink_to(REPO_ROOT, target_is_directory=True)
+    runner = make_qgis_process_runner(base / "config", plugin_path=plugins)
+    runner.enable_plugin(PLUGIN_PACKAGE)
+    return runner

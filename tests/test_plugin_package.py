@@ -1,0 +1,122 @@
+"""The installable zip: layout, metadata, and a real install into a fresh QGIS profile."""
+
+import configparser
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+PLUGIN = "coreg"
+ALIGN_IMAGE_ID = "coreg:align_image"
+FORBIDDEN_FOLDERS = {"tests", "benchmarks", "scripts", "docs", ".ci", "__pycache__", ".git"}
+FORBIDDEN_FILES = {"Makefile", "ruff.toml", ".gitignore", "conftest.py"}
+
+
+@pytest.fixture(scope="module")
+def plugin_zip(repo_root, tmp_path_factory):
+    """Run scripts/package.py (the script `make package` runs) into a temporary folder."""
+    output = tmp_path_factory.mktemp("package") / "coreg.zip"
+    completed = subprocess.run(
+        [sys.executable, str(repo_root / "scripts" / "package.py"), "--output", str(output)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert output.is_file()
+    return output
+
+
+def test_zip_has_one_top_folder_coreg(plugin_zip):
+    with zipfile.ZipFile(plugin_zip) as archive:
+        assert archive.testzip() is None
+        names = archive.namelist()
+    assert {name.split("/")[0] for name in names} == {PLUGIN}
+    assert all(name.startswith(f"{PLUGIN}/") for name in names)
+
+
+def test_zip_contains_plugin_files(plugin_zip):
+    with zipfile.ZipFile(plugin_zip) as archive:
+        names = set(archive.namelist())
+    for required in (
+        "metadata.txt",
+        "__init__.py",
+        "plugin.py",
+        "LICENSE",
+        "provider/__init__.py",
+        "provider/provider.py",
+        "provider/dependencies.py",
+        "ui/__init__.py",
+        "resources/icon.svg",
+        "algorithms/align_image.py",
+    ):
+        assert f"{PLUGIN}/{required}" in names, required
+    assert any(name.startswith(f"{PLUGIN}/core/") and name.endswith(".py") for name in names), (
+        "no core/ module in the zip"
+    )
+
+
+def test_zip_contains_no_development_files(plugin_zip):
+    with zipfile.ZipFile(plugin_zip) as archive:
+        names = archive.namelist()
+    for name in names:
+        parts = [part for part in name.split("/") if part]
+        folders = parts if name.endswith("/") else parts[:-1]
+        assert not FORBIDDEN_FOLDERS.intersection(folders), name
+        assert not any(part.startswith(".") for part in parts), name
+        assert not name.endswith((".pyc", ".pyo")), name
+        if not name.endswith("/"):
+            assert parts[-1] not in FORBIDDEN_FILES, name
+
+
+def test_zip_metadata_is_complete(plugin_zip):
+    with zipfile.ZipFile(plugin_zip) as archive:
+        text = archive.read(f"{PLUGIN}/metadata.txt").decode("utf-8")
+        names = set(archive.namelist())
+    parser = configparser.ConfigParser()  # what QGIS itself uses to read metadata.txt
+    parser.read_string(text)
+    general = parser["general"]
+    for key in (
+        "name",
+        "qgisMinimumVersion",
+        "description",
+        "about",
+        "version",
+        "author",
+        "email",
+        "repository",
+        "tracker",
+        "homepage",
+        "icon",
+        "category",
+    ):
+        assert general.get(key, "").strip(), key
+    assert general["name"] == "Coreg"
+    assert general["qgisMinimumVersion"] == "3.22"
+    assert general["hasProcessingProvider"] == "yes"
+    assert f"{PLUGIN}/{general['icon']}" in names
+
+
+def test_zip_installs_into_fresh_profile_and_lists_align_image(
+    plugin_zip, tmp_path, make_qgis_process_runner
+):
+    """Unzip as Plugins > Install from ZIP does, then ask qgis_process for the algorithms."""
+    config = tmp_path / "qgis-config"
+    plugins_dir = config / "profiles" / "default" / "python" / "plugins"
+    plugins_dir.mkdir(parents=True)
+    with zipfile.ZipFile(plugin_zip) as archive:
+        archive.extractall(plugins_dir)
+    assert (plugins_dir / PLUGIN / "metadata.txt").is_file()
+
+    runner = make_qgis_process_runner(config)  # no QGIS_PLUGINPATH: only the profile
+    returncode, stdout, stderr = runner("plugins", "enable", PLUGIN)
+    assert returncode == 0, stdout + stderr
+
+    returncode, stdout, stderr = runner("--json", "list")
+    assert returncode == 0, stderr
+    providers = json.loads(stdout)["providers"]
+    assert PLUGIN in providers, f"providers: {sorted(providers)}\n{stderr}"
+    assert providers[PLUGIN]["name"] == "Coreg"
+    assert ALIGN_IMAGE_ID in providers[PLUGIN]["algorithms"], stderr
