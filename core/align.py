@@ -1,0 +1,369 @@
+"""Global alignment of a secondary raster onto a reference: estimate, then apply."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import rasterio
+from affine import Affine
+
+from .apply import translation_in_secondary_crs, write_resampled, write_shifted
+from .errors import CanceledError, CoregistrationError
+from .fit import RigidModel, fit_rigid
+from .grid import Grid, common_grid, pixel_size_in
+from .masks import PolygonMask, masked_on_grid
+from .match import (
+    MIN_PEAK, MIN_RELATIVE_TEXTURE, Patch, SecondarySampler, layout_patches, measure,
+    patch_size_for, prepare_patch,
+)
+from .metrics import mean_matching_score
+from .raster_io import IsCanceled, Progress, RasterInfo, atomic_path, read_info, read_on_grid, same_file
+
+log = logging.getLogger(__name__)
+
+TRANSFORMS = ("translation", "rigid")
+OUTPUT_MODES = ("geotransform", "resample")
+#: Iterations stop when the model moves less than this (pixels, anywhere in the overlap).
+CONVERGENCE_PX = 0.01
+MAX_ITERATIONS = 10
+#: Peak height at which a patch counts as fully reliable.
+FULL_RELIABILITY_PEAK = 0.5
+
+
+@dataclass(frozen=True)
+class PatchResult:
+    """One matched patch: where its content was in the secondary and where it goes.
+
+    ``x``, ``y`` is the patch centre on the reference (map units, reference CRS);
+    ``dx_map``, ``dy_map`` the displacement applied there (reference CRS units) and
+    ``dx_px``, ``dy_px`` the same in secondary pixels (x right, y down).
+    """
+
+    x: float
+    y: float
+    dx_map: float
+    dy_map: float
+    dx_px: float
+    dy_px: float
+    reliability: float
+    used: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Result of :func:`estimate_alignment`: a rigid model with its quality figures.
+
+    A secondary map point p (reference CRS) goes to R(rotation_deg) (p - centre) +
+    centre + shift_map. Pixel shifts are in secondary pixels, x right, y down.
+    """
+
+    model: RigidModel
+    reference_crs: str
+    secondary_crs: str
+    shift_x_px: float
+    shift_y_px: float
+    shift_uncertainty_px: float
+    reliability: float
+    matching_score_before: float
+    matching_score_after: float
+    iterations: int
+    patches: tuple[PatchResult, ...]
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def report(self) -> dict:
+        """The JSON report (the keys scripts rely on)."""
+        used = sum(p.used for p in self.patches)
+        return {
+            "shift_x_px": self.shift_x_px, "shift_y_px": self.shift_y_px,
+            "shift_x_map": self.model.shift_x, "shift_y_map": self.model.shift_y,
+            "rotation_deg": self.model.rotation_deg,
+            "rotation_centre_x": self.model.pivot_x, "rotation_centre_y": self.model.pivot_y,
+            "shift_uncertainty_px": self.shift_uncertainty_px,
+            "reliability": self.reliability,
+            "n_patches": len(self.patches), "n_patches_used": used,
+            "matching_score_before": self.matching_score_before,
+            "matching_score_after": self.matching_score_after,
+            "reference_crs": self.reference_crs, "secondary_crs": self.secondary_crs,
+            "map_units_crs": self.reference_crs,
+            "iterations": self.iterations,
+            "warnings": list(self.warnings),
+            "patches": [asdict(p) for p in self.patches],
+        }
+
+
+def estimate_alignment(
+    reference: str | os.PathLike,
+    secondary: str | os.PathLike,
+    *,
+    reference_band: int = 1,
+    secondary_band: int = 1,
+    masks: Sequence[str | os.PathLike | PolygonMask] = (),
+    transform: str = "rigid",
+    max_shift: float = 20.0,
+    reference_nodata: float | None = None,
+    secondary_nodata: float | None = None,
+    progress: Progress | None = None,
+    is_canceled: IsCanceled | None = None,
+) -> Alignment:
+    """Estimate the rigid motion that puts ``secondary`` on ``reference``.
+
+    Patches spread over the footprint overlap are matched by phase correlation on a
+    common grid (reference CRS, coarser resolution); the model is fitted robustly and
+    refined by resampling the secondary until it moves less than 0.01 px.
+
+    Parameters
+    ----------
+    reference, secondary : path
+        GDAL-readable rasters with a CRS and a geotransform.
+    reference_band, secondary_band : int
+        1-based bands to match.
+    masks : sequence of path or PolygonMask
+        Areas to leave out (non-zero raster pixels, polygons).
+    transform : {"translation", "rigid"}
+        Model to fit; "rigid" adds a rotation about the overlap centre.
+    max_shift : float
+        Largest expected shift, in reference pixels; larger shifts raise.
+    reference_nodata, secondary_nodata : float, optional
+        Override the files' nodata values.
+
+    Raises
+    ------
+    ValueError
+        Bad input: unreadable file, missing band or CRS, no overlap, all-nodata overlap.
+    CoregistrationError
+        No reliable match, or a shift beyond ``max_shift``.
+    """
+    if transform not in TRANSFORMS:
+        raise ValueError(f"transform must be one of {TRANSFORMS}, not {transform!r}.")
+    if not max_shift > 0:
+        raise ValueError("max_shift must be a positive number of reference pixels.")
+    ref_info, sec_info = read_info(reference, "Reference"), read_info(secondary, "Secondary")
+    ref_info.check_band(reference_band, "Reference")
+    sec_info.check_band(secondary_band, "Secondary")
+    common = common_grid(ref_info.grid, sec_info.grid)
+    ref_nodata = ref_info.nodata if reference_nodata is None else reference_nodata
+    sec_nodata = sec_info.nodata if secondary_nodata is None else secondary_nodata
+    scale = max_shift * ref_info.grid.res[0] / common.res[0]
+    with rasterio.open(reference) as ref_ds, rasterio.open(secondary) as sec_ds:
+        patches = _reference_patches(ref_ds, reference_band, ref_nodata, common, masks,
+                                     patch_size_for(scale, common))
+        sampler = SecondarySampler(sec_ds, secondary_band, sec_nodata, common)
+        estimator = _Estimator(patches, sampler, common, transform == "rigid",
+                               max_shift * ref_info.grid.res[0], progress, is_canceled)
+        return estimator.run(ref_info, sec_info)
+
+
+def _reference_patches(ds, band, nodata, common: Grid, masks, size: int) -> list[Patch]:
+    patches = []
+    for grid in layout_patches(common, size):
+        data = read_on_grid(ds, band, grid, nodata=nodata)
+        patches.append(prepare_patch(grid, data, masked_on_grid(masks, grid)))
+    textures = [p.texture for p in patches if not p.reason]
+    if not textures:
+        raise ValueError("The overlap of the two rasters holds no valid reference data "
+                         "(all nodata, masked or cloud-like).")
+    floor = MIN_RELATIVE_TEXTURE * float(np.median(textures))
+    for p in patches:
+        if not p.reason and p.texture <= floor:
+            p.reason = "low texture"
+    return patches
+
+
+class _Estimator:
+    """The iterative measure / fit loop of :func:`estimate_alignment`."""
+
+    def __init__(self, patches, sampler, common, rotation, max_shift_map, progress,
+                 is_canceled):
+        self.patches, self.sampler, self.common = patches, sampler, common
+        self.rotation, self.max_shift_map = rotation, max_shift_map
+        self.progress, self.is_canceled = progress, is_canceled
+        left, bottom, right, top = common.bounds
+        self.model = RigidModel(pivot_x=(left + right) / 2, pivot_y=(bottom + top) / 2)
+        self.warnings: list[str] = []
+
+    def run(self, ref_info: RasterInfo, sec_info: RasterInfo) -> Alignment:
+        active = [p for p in self.patches if not p.reason]
+        fit = measurements = None
+        for iteration in range(1, MAX_ITERATIONS + 1):
+            self._check_canceled()
+            measurements = [measure(p, self.sampler.sample(p.grid, self.model)) for p in active]
+            fit, good = self._fit(active, measurements)
+            previous, self.model = self.model, self.model.then(fit.model)
+            self._report_progress(iteration)
+            if self._movement_px(previous) < CONVERGENCE_PX:
+                break
+        else:
+            self.warnings.append(f"Not converged to {CONVERGENCE_PX} px after "
+                                 f"{MAX_ITERATIONS} iterations.")
+        self._check_shift_range()
+        results = self._patch_results(active, measurements, good, fit, sec_info.grid)
+        before, after = self._scores(active)
+        measurable = [r for r in results if r.reason not in ("nodata or masked", "low texture",
+                                                              "cloud-like or saturated")]
+        reliability = sum(r.reliability for r in measurable if r.used) / max(len(measurable), 1)
+        dx_px, dy_px = self._to_secondary_px(self.model.shift_x, self.model.shift_y,
+                                             sec_info.grid)
+        return Alignment(
+            self.model, ref_info.grid.crs.to_string(), sec_info.grid.crs.to_string(),
+            dx_px, dy_px, fit.sigma_shift_px * self._secondary_px_per_common_px(sec_info.grid),
+            reliability, before, after, iteration, tuple(results), tuple(self.warnings))
+
+    def _fit(self, active, measurements):
+        good = np.array([m is not None and m.peak >= MIN_PEAK for m in measurements])
+        minimal = 3 if self.rotation else 2
+        if good.sum() < minimal:
+            raise CoregistrationError(
+                f"No reliable match: only {int(good.sum())} of {len(active)} patches correlate "
+                "(different scenes, heavy clouds or change, or a shift beyond the search range).")
+        obs = [m for m, g in zip(measurements, good) if g]
+        centres = np.array([p.centre for p, g in zip(active, good) if g])
+        shifts = np.array([(m.shift_x, m.shift_y) for m in obs])
+        weights = np.array([m.peak for m in obs])
+        fit = fit_rigid(centres, shifts, weights, pixel_size=self.common.res,
+                        pivot=(self.model.pivot_x, self.model.pivot_y), rotation=self.rotation)
+        if fit.inliers.sum() < minimal:
+            raise CoregistrationError("No consistent shift: the patch matches disagree.")
+        return fit, good
+
+    def _movement_px(self, previous: RigidModel) -> float:
+        """Largest displacement between two models over the overlap corners, pixels."""
+        xs, ys = self.common.corner_xy()
+        x0, y0 = previous.forward(np.array(xs), np.array(ys))
+        x1, y1 = self.model.forward(np.array(xs), np.array(ys))
+        return float(np.max(np.hypot((x1 - x0) / self.common.res[0], (y1 - y0) / self.common.res[1])))
+
+    def _check_shift_range(self) -> None:
+        shift = math.hypot(self.model.shift_x, self.model.shift_y)
+        if shift > self.max_shift_map:
+            raise CoregistrationError(
+                f"The shift found ({shift:.4g} map units) is larger than MAX_SHIFT "
+                f"({self.max_shift_map:.4g} map units); if it is real, raise MAX_SHIFT.")
+
+    def _patch_results(self, active, measurements, good, fit, secondary: Grid):
+        results, k = [], 0
+        for p in self.patches:
+            x, y = p.centre
+            if p.reason:
+                results.append(PatchResult(x, y, 0.0, 0.0, 0.0, 0.0, 0.0, False, p.reason))
+        for p, m, g in zip(active, measurements, good):
+            x, y = p.centre
+            if m is None:
+                results.append(PatchResult(x, y, 0.0, 0.0, 0.0, 0.0, 0.0, False,
+                                           "nodata or masked"))
+                continue
+            fx, fy = self.model.forward(x, y)
+            dx, dy = (fx - x) + m.shift_x, (fy - y) + m.shift_y
+            reliability = 100.0 * float(np.clip((m.peak - MIN_PEAK)
+                                                / (FULL_RELIABILITY_PEAK - MIN_PEAK), 0, 1))
+            if not g:
+                used, reason = False, "weak correlation peak"
+            else:
+                used = bool(fit.inliers[k])
+                reason = "" if used else f"outlier (residual {fit.residuals_px[k]:.2f} px)"
+                k += 1
+            if math.hypot(dx, dy) > self.max_shift_map:
+                used, reason = False, "beyond MAX_SHIFT"
+            results.append(PatchResult(float(x), float(y), float(dx), float(dy),
+                                       *self._to_secondary_px(dx, dy, secondary),
+                                       reliability, used, reason))
+        return results
+
+    def _scores(self, active) -> tuple[float, float]:
+        identity = RigidModel(pivot_x=self.model.pivot_x, pivot_y=self.model.pivot_y)
+        scores = []
+        for model in (identity, self.model):
+            pairs = ((p.reference, self.sampler.sample(p.grid, model)) for p in active)
+            scores.append(mean_matching_score(pairs))
+        return scores[0], scores[1]
+
+    def _to_secondary_px(self, dx: float, dy: float, secondary: Grid) -> tuple[float, float]:
+        shift = RigidModel(dx, dy, 0.0, self.model.pivot_x, self.model.pivot_y)
+        sx, sy = translation_in_secondary_crs(shift, secondary, self.common.crs)
+        t = secondary.transform
+        col, row = ~Affine(t.a, t.b, 0.0, t.d, t.e, 0.0) * (sx, sy)
+        return float(col), float(row)
+
+    def _secondary_px_per_common_px(self, secondary: Grid) -> float:
+        sec = pixel_size_in(secondary, self.common.crs)
+        return math.sqrt(self.common.res[0] * self.common.res[1] / (sec[0] * sec[1]))
+
+    def _check_canceled(self) -> None:
+        if self.is_canceled and self.is_canceled():
+            raise CanceledError("Canceled while matching.")
+
+    def _report_progress(self, iteration: int) -> None:
+        if self.progress:
+            self.progress(100.0 * iteration / MAX_ITERATIONS)
+
+
+def align_image(
+    reference: str | os.PathLike,
+    secondary: str | os.PathLike,
+    output: str | os.PathLike | None = None,
+    *,
+    output_mode: str = "resample",
+    resampling: str = "cubic",
+    cog: bool = False,
+    progress: Progress | None = None,
+    is_canceled: IsCanceled | None = None,
+    **options,
+) -> Alignment:
+    """Estimate the alignment of ``secondary`` onto ``reference`` and write the result.
+
+    Parameters
+    ----------
+    output : path, optional
+        GeoTIFF (or COG if ``cog``) to write; written to a temporary file first and
+        moved into place only when complete. Nothing is written if None.
+    output_mode : {"geotransform", "resample"}
+        "geotransform" copies the secondary unchanged with a translated geotransform
+        (no data lost; pure translations only); "resample" warps it onto the
+        reference grid.
+    resampling : {"nearest", "bilinear", "cubic"}
+        Resampling of the "resample" mode.
+    **options
+        Passed to :func:`estimate_alignment`.
+    """
+    if output_mode not in OUTPUT_MODES:
+        raise ValueError(f"output_mode must be one of {OUTPUT_MODES}, not {output_mode!r}.")
+    if output is not None:
+        for source in (reference, secondary):
+            if same_file(output, source):
+                raise ValueError(f"The output '{output}' would overwrite an input; "
+                                 "choose another file name.")
+        if output_mode == "geotransform" and options.get("transform", "rigid") != "translation":
+            raise ValueError("The geotransform-only output needs the translation model "
+                             "(a rotation cannot be written as a shifted geotransform).")
+    alignment = estimate_alignment(reference, secondary, progress=_scaled(progress, 0, 60),
+                                   is_canceled=is_canceled, **options)
+    if output is None:
+        return alignment
+    write_progress = _scaled(progress, 60, 100)
+    with atomic_path(output) as tmp:
+        if output_mode == "geotransform":
+            write_shifted(secondary, tmp, alignment.model, rasterio.crs.CRS.from_user_input(
+                alignment.reference_crs), cog=cog, progress=write_progress,
+                is_canceled=is_canceled)
+            return alignment
+        reference_grid = read_info(reference).grid
+        nodata = options.get("secondary_nodata")
+        out_nodata = write_resampled(secondary, tmp, alignment.model, reference_grid,
+                                     resampling=resampling, nodata=nodata, cog=cog,
+                                     progress=write_progress, is_canceled=is_canceled)
+    if nodata is None and read_info(secondary).nodata is None:
+        note = (f"The secondary has no nodata value; {out_nodata} marks the areas it does "
+                "not cover in the output.")
+        alignment = replace(alignment, warnings=alignment.warnings + (note,))
+    return alignment
+
+
+def _scaled(progress: Progress | None, start: float, end: float) -> Progress | None:
+    if progress is None:
+        return None
+    return lambda value: progress(start + (end - start) * value / 100.0)

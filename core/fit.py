@@ -1,0 +1,182 @@
+"""Robust estimation of a rigid (translation [+ rotation]) model from patch shifts."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+#: Residual (pixels) below which a patch is never called an outlier: the spread
+#: that honest sub-pixel matches of changed, noisy scenes show.
+MIN_INLIER_RESIDUAL_PX = 0.3
+#: Inlier threshold in robust standard deviations (1.4826 x median residual).
+INLIER_SIGMAS = 3.0
+#: Pairs tried by the least-median search (enough for 50 % outliers many times over).
+MAX_PAIRS = 400
+
+
+@dataclass(frozen=True)
+class RigidModel:
+    """Rigid motion of secondary map points: p' = R(rotation_deg) (p - pivot) + pivot + shift.
+
+    Coordinates are map units of the reference CRS, x east, y north; rotation is
+    counter-clockwise positive.
+    """
+
+    shift_x: float = 0.0
+    shift_y: float = 0.0
+    rotation_deg: float = 0.0
+    pivot_x: float = 0.0
+    pivot_y: float = 0.0
+
+    def _rotation(self) -> np.ndarray:
+        t = math.radians(self.rotation_deg)
+        return np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where secondary map points (x, y) go once aligned."""
+        r = self._rotation()
+        dx, dy = np.asarray(x) - self.pivot_x, np.asarray(y) - self.pivot_y
+        return (r[0, 0] * dx + r[0, 1] * dy + self.pivot_x + self.shift_x,
+                r[1, 0] * dx + r[1, 1] * dy + self.pivot_y + self.shift_y)
+
+    def inverse(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The secondary map points that land on aligned points (x, y)."""
+        r = self._rotation().T
+        dx = np.asarray(x) - self.pivot_x - self.shift_x
+        dy = np.asarray(y) - self.pivot_y - self.shift_y
+        return r[0, 0] * dx + r[0, 1] * dy + self.pivot_x, r[1, 0] * dx + r[1, 1] * dy + self.pivot_y
+
+    def then(self, update: RigidModel) -> RigidModel:
+        """This model followed by ``update`` (same pivot), as one model."""
+        sx, sy = update.forward(self.pivot_x + self.shift_x, self.pivot_y + self.shift_y)
+        return replace(self, shift_x=float(sx - self.pivot_x), shift_y=float(sy - self.pivot_y),
+                       rotation_deg=self.rotation_deg + update.rotation_deg)
+
+
+@dataclass(frozen=True)
+class RobustFit:
+    """Result of :func:`fit_rigid`.
+
+    Attributes
+    ----------
+    model : RigidModel
+        The fitted update.
+    inliers : ndarray of bool, shape (N,)
+        Observations used by the final least-squares fit.
+    residuals_px : ndarray, shape (N,)
+        Length of each observation's residual, in pixels.
+    sigma_shift_px : float
+        1-sigma uncertainty of the fitted translation (both axes combined), in pixels.
+    """
+
+    model: RigidModel
+    inliers: np.ndarray
+    residuals_px: np.ndarray
+    sigma_shift_px: float
+
+
+def fit_rigid(
+    centres: np.ndarray,
+    shifts: np.ndarray,
+    weights: np.ndarray,
+    *,
+    pixel_size: tuple[float, float],
+    pivot: tuple[float, float],
+    rotation: bool,
+) -> RobustFit:
+    """Fit shift (and rotation) to observed displacements, ignoring outliers.
+
+    A least-median-of-squares search over minimal samples (one patch for a
+    translation, two for a rotation) picks the inliers, then weighted least squares
+    on them gives the model and its uncertainty.
+
+    Parameters
+    ----------
+    centres, shifts : ndarray, shape (N, 2)
+        Patch centres and the displacement (x, y) each needs, map units.
+    weights : ndarray, shape (N,)
+        Relative confidence of each observation (> 0).
+    pixel_size : (float, float)
+        Map units per pixel in x and y, to express residuals in pixels.
+    pivot : (float, float)
+        Rotation centre, map units.
+    rotation : bool
+        Whether to fit a rotation besides the translation.
+    """
+    scale = np.asarray(pixel_size, float)
+    design = _design(centres, pivot, rotation)
+    minimal = 2 if rotation else 1
+    if len(shifts) < minimal + 1:
+        raise ValueError(f"At least {minimal + 1} matched patches are needed, got {len(shifts)}.")
+    params = _least_median(design, shifts, scale, minimal)
+    for _ in range(3):
+        residuals = _residuals_px(design, shifts, params, scale)
+        robust_sigma = 1.4826 * np.median(residuals)
+        inliers = residuals <= max(INLIER_SIGMAS * robust_sigma, MIN_INLIER_RESIDUAL_PX)
+        params, sigma = _weighted_lsq(design, shifts, weights, inliers, scale)
+    residuals = _residuals_px(design, shifts, params, scale)
+    model = RigidModel(float(params[0]), float(params[1]),
+                       math.degrees(params[2]) if rotation else 0.0, *pivot)
+    return RobustFit(model, inliers, residuals, sigma)
+
+
+def _design(centres: np.ndarray, pivot: tuple[float, float], rotation: bool) -> np.ndarray:
+    """Rows [dx/dp, dy/dp] of the linearised model s = t + theta * J (c - pivot)."""
+    n = len(centres)
+    design = np.zeros((n, 2, 3))
+    design[:, 0, 0] = 1.0
+    design[:, 1, 1] = 1.0
+    if rotation:
+        design[:, 0, 2] = -(centres[:, 1] - pivot[1])
+        design[:, 1, 2] = centres[:, 0] - pivot[0]
+    return design
+
+
+def _residuals_px(design: np.ndarray, shifts: np.ndarray, params: np.ndarray,
+                  scale: np.ndarray) -> np.ndarray:
+    return np.hypot(*((shifts - design @ params) / scale).T)
+
+
+def _least_median(design: np.ndarray, shifts: np.ndarray, scale: np.ndarray,
+                  minimal: int) -> np.ndarray:
+    """Parameters of the minimal sample whose median residual is smallest."""
+    n = len(shifts)
+    rng = np.random.default_rng(0)
+    if minimal == 1:
+        samples = [(i,) for i in range(n)]
+    else:
+        pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+        pick = rng.permutation(len(pairs))[:MAX_PAIRS]
+        samples = [pairs[k] for k in pick]
+    best, best_score = np.zeros(3), np.inf
+    for sample in samples:
+        idx = list(sample)
+        a = design[idx].reshape(-1, 3)
+        params = np.linalg.lstsq(a if minimal == 2 else a[:, :2], shifts[idx].ravel(),
+                                 rcond=None)[0]
+        params = params if minimal == 2 else np.append(params, 0.0)
+        score = np.median(_residuals_px(design, shifts, params, scale))
+        if score < best_score:
+            best, best_score = params, score
+    return best
+
+
+def _weighted_lsq(design: np.ndarray, shifts: np.ndarray, weights: np.ndarray,
+                  inliers: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, float]:
+    """Weighted least squares on the inliers; the translation's 1-sigma in pixels."""
+    rotation = bool(np.any(design[:, :, 2]))
+    cols = 3 if rotation else 2
+    a = (design[inliers][:, :, :cols] / scale[None, :, None]).reshape(-1, cols)
+    b = (shifts[inliers] / scale).ravel()
+    w = np.repeat(weights[inliers], 2)
+    sw = np.sqrt(w)
+    params, *_ = np.linalg.lstsq(a * sw[:, None], b * sw, rcond=None)
+    dof = max(len(b) - cols, 1)
+    resid = b - a @ params
+    variance = (w * resid**2).sum() / dof
+    covariance = variance * np.linalg.pinv((a * w[:, None]).T @ a)
+    # Rows are divided by the pixel size, so params stay in map units (theta in radians).
+    sigma = float(math.sqrt(covariance[0, 0] / scale[0] ** 2 + covariance[1, 1] / scale[1] ** 2))
+    return (params if rotation else np.append(params, 0.0)), sigma

@@ -1,0 +1,129 @@
+"""Raster grids and the common grid on which reference and secondary are compared."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from affine import Affine
+from pyproj import Transformer
+from pyproj.exceptions import ProjError
+from rasterio.crs import CRS
+from rasterio.warp import transform_bounds
+
+#: Resolution ratio above which the secondary counts as coarser than the reference.
+COARSER_RATIO = 1.05
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A georeferenced pixel grid: CRS, affine transform (pixel corner) and size."""
+
+    crs: CRS
+    transform: Affine
+    width: int
+    height: int
+
+    @property
+    def res(self) -> tuple[float, float]:
+        """Pixel size (x, y) in CRS units, both positive."""
+        a, b, _, d, e, _ = self.transform[:6]
+        return math.hypot(a, d), math.hypot(b, e)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) of the grid's corners, in CRS units."""
+        xs, ys = self.corner_xy()
+        return min(xs), min(ys), max(xs), max(ys)
+
+    def corner_xy(self) -> tuple[list[float], list[float]]:
+        corners = [(0, 0), (self.width, 0), (self.width, self.height), (0, self.height)]
+        pts = [self.transform * c for c in corners]
+        return [p[0] for p in pts], [p[1] for p in pts]
+
+    def subgrid(self, row: int, col: int, height: int, width: int) -> Grid:
+        """The grid of a window starting at (row, col), same CRS and pixel size."""
+        return Grid(self.crs, self.transform * Affine.translation(col, row), width, height)
+
+    def centres_xy(self) -> tuple[np.ndarray, np.ndarray]:
+        """Map coordinates (x, y) of every pixel centre, each shape (height, width)."""
+        cols, rows = np.meshgrid(np.arange(self.width) + 0.5, np.arange(self.height) + 0.5)
+        a, b, c, d, e, f = self.transform[:6]
+        return a * cols + b * rows + c, d * cols + e * rows + f
+
+
+def crs_transformer(src: CRS, dst: CRS) -> Transformer:
+    """An always-xy transformer from ``src`` to ``dst``, or ValueError if none exists."""
+    try:
+        return Transformer.from_crs(src, dst, always_xy=True)
+    except ProjError as exc:
+        raise ValueError(f"No coordinate transformation from {src} to {dst}: {exc}") from exc
+
+
+def footprint_bounds(grid: Grid, crs: CRS) -> tuple[float, float, float, float]:
+    """Bounds of ``grid`` expressed in ``crs`` (densified edges)."""
+    if grid.crs == crs:
+        return grid.bounds
+    return transform_bounds(grid.crs, crs, *grid.bounds, densify_pts=21)
+
+
+def pixel_size_in(grid: Grid, crs: CRS) -> tuple[float, float]:
+    """Local pixel size (x, y) of ``grid`` measured in ``crs`` units at the grid centre."""
+    if grid.crs == crs:
+        return grid.res
+    tr = crs_transformer(grid.crs, crs)
+    col, row = grid.width / 2, grid.height / 2
+    pts = [grid.transform * p for p in ((col, row), (col + 1, row), (col, row + 1))]
+    xs, ys = tr.transform([p[0] for p in pts], [p[1] for p in pts])
+    return math.hypot(xs[1] - xs[0], ys[1] - ys[0]), math.hypot(xs[2] - xs[0], ys[2] - ys[0])
+
+
+def common_grid(reference: Grid, secondary: Grid) -> Grid:
+    """The grid on which both images are compared: reference CRS, over their overlap.
+
+    The coarser resolution wins, so neither image is compared with detail the other
+    lacks. The grid is snapped to the reference grid's origin, so that when the
+    secondary is not coarser the common grid is a window of the reference grid.
+
+    Raises
+    ------
+    ValueError
+        If the footprints do not overlap or the CRSs cannot be transformed.
+    """
+    left, bottom, right, top = _overlap(reference, secondary)
+    ref_x, ref_y = reference.res
+    sec_x, sec_y = pixel_size_in(secondary, reference.crs)
+    ratio = math.sqrt((sec_x * sec_y) / (ref_x * ref_y))
+    res_x, res_y = (sec_x, sec_y) if ratio > COARSER_RATIO else (ref_x, ref_y)
+    if reference.transform.b or reference.transform.d:
+        raise ValueError("Rotated reference geotransforms are not supported; warp it north-up.")
+    origin_x, origin_y = reference.transform.c, reference.transform.f
+    col0 = math.ceil((left - origin_x) / res_x - 1e-6)
+    col1 = math.floor((right - origin_x) / res_x + 1e-6)
+    row0 = math.ceil((origin_y - top) / res_y - 1e-6)
+    row1 = math.floor((origin_y - bottom) / res_y + 1e-6)
+    if col1 - col0 < 8 or row1 - row0 < 8:
+        raise ValueError("The reference and secondary rasters overlap by less than 8 pixels.")
+    transform = Affine(res_x, 0, origin_x + col0 * res_x, 0, -res_y, origin_y - row0 * res_y)
+    return Grid(reference.crs, transform, col1 - col0, row1 - row0)
+
+
+def _overlap(reference: Grid, secondary: Grid) -> tuple[float, float, float, float]:
+    if reference.crs is None or secondary.crs is None:
+        which = "reference" if reference.crs is None else "secondary"
+        raise ValueError(
+            f"The {which} raster has no coordinate reference system; assign one "
+            "(Raster > Projections > Assign Projection) before aligning."
+        )
+    crs_transformer(secondary.crs, reference.crs)
+    r = reference.bounds
+    try:
+        s = footprint_bounds(secondary, reference.crs)
+    except Exception as exc:  # PROJ/GDAL errors for disjoint or invalid domains
+        raise ValueError(f"Cannot transform the secondary footprint: {exc}") from exc
+    left, bottom = max(r[0], s[0]), max(r[1], s[1])
+    right, top = min(r[2], s[2]), min(r[3], s[3])
+    if not (np.isfinite([left, bottom, right, top]).all() and left < right and bottom < top):
+        raise ValueError("The reference and secondary rasters do not overlap.")
+    return left, bottom, right, top

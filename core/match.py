@@ -1,0 +1,228 @@
+"""Patches on the common grid and their sub-pixel shifts by phase correlation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+from scipy import ndimage
+
+from .fit import RigidModel
+from .grid import Grid, crs_transformer, pixel_size_in
+from .phase_correlation import phase_correlation
+
+#: Largest number of patches along one axis of the overlap.
+MAX_PATCHES_PER_AXIS = 8
+#: Patches with less valid area than this are skipped.
+MIN_VALID_FRACTION = 0.6
+#: Patches whose texture is below this fraction of the median texture are skipped.
+MIN_RELATIVE_TEXTURE = 0.25
+#: Normalised correlation peak below which a patch match counts as noise (an
+#: unrelated pair gives about 0.05 for 128-pixel patches).
+MIN_PEAK = 0.12
+
+
+@dataclass
+class Patch:
+    """A square patch of the common grid with the reference data on it."""
+
+    grid: Grid
+    reference: np.ndarray  # float32, NaN where no data, masked or cloud-like
+    texture: float
+    reason: str = ""  # why the patch is not measured; empty if it is
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return self.grid.transform * (self.grid.width / 2, self.grid.height / 2)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Displacement still needed at a patch, in map units, with the match quality."""
+
+    shift_x: float
+    shift_y: float
+    peak: float
+    snr: float
+
+
+def patch_size_for(max_shift_px: float, grid: Grid) -> int:
+    """Patch side (pixels): 128, at least four times the largest expected shift, and
+    smaller (down to 64) on small overlaps so that several patches fit across it."""
+    size = 128 if max_shift_px <= 32 else int(2 ** np.ceil(np.log2(4 * max_shift_px)))
+    fitting = 2 ** int(np.floor(np.log2(max(min(grid.width, grid.height) / 3, 1))))
+    return int(max(min(size, fitting), 64, 2 ** np.ceil(np.log2(2 * max_shift_px))))
+
+
+def layout_patches(grid: Grid, size: int) -> list[Grid]:
+    """Square sub-grids of side ``size`` spread evenly over ``grid`` (may overlap)."""
+    size = min(size, grid.width, grid.height)
+    positions = []
+    for extent in (grid.height, grid.width):
+        n = int(np.clip(np.ceil((extent - size) / (size / 2)) + 1, 1, MAX_PATCHES_PER_AXIS))
+        positions.append(np.linspace(0, extent - size, n).round().astype(int))
+    return [grid.subgrid(r, c, size, size) for r in positions[0] for c in positions[1]]
+
+
+def texture(image: np.ndarray) -> float:
+    """Standard deviation of the gradient magnitude over valid pixels."""
+    filled = np.where(np.isfinite(image), image, np.nanmean(image))
+    magnitude = np.hypot(ndimage.sobel(filled, 0), ndimage.sobel(filled, 1))
+    return float(np.std(magnitude[np.isfinite(image)]))
+
+
+def cloud_like(image: np.ndarray) -> np.ndarray:
+    """Pixels that look like cloud or saturation: flat plateaus at the patch maximum
+    and areas without any local texture."""
+    valid = np.isfinite(image)
+    if not valid.any():
+        return np.zeros(image.shape, bool)
+    values = image[valid]
+    top = values.max()
+    plateau = np.isclose(image, top, rtol=1e-6, atol=0) & valid
+    plateau = plateau if plateau.mean() >= 0.02 else np.zeros_like(plateau)
+    spread = np.percentile(values, 99) - np.percentile(values, 1)
+    filled = np.where(valid, image, np.nanmean(image))
+    local_std = np.sqrt(np.maximum(ndimage.uniform_filter(filled**2, 5)
+                                   - ndimage.uniform_filter(filled, 5) ** 2, 0))
+    flat = local_std < 1e-3 * spread if spread > 0 else np.ones_like(valid)
+    return ndimage.binary_dilation(plateau | (flat & valid), iterations=2)
+
+
+def prepare_patch(grid: Grid, reference: np.ndarray, masked: np.ndarray) -> Patch:
+    """A patch whose reference pixels that are masked or cloud-like are set to NaN."""
+    data = reference.copy()
+    data[masked | cloud_like(reference)] = np.nan
+    valid = np.isfinite(data).mean()
+    reason = "" if valid >= MIN_VALID_FRACTION else (
+        "cloud-like or saturated" if np.isfinite(reference).mean() >= MIN_VALID_FRACTION
+        and not masked.mean() > 1 - MIN_VALID_FRACTION else "nodata or masked")
+    return Patch(grid, data, texture(data) if valid > 0.1 else 0.0, reason)
+
+
+#: Extra pixels read around a patch so that small model updates reuse the same chunk.
+CHUNK_SLACK = 6
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """Spline coefficients and validity of a secondary window starting at (row, col)."""
+
+    row: int
+    col: int
+    coefficients: np.ndarray
+    valid: np.ndarray
+
+    @property
+    def all_valid(self) -> bool:
+        return bool(self.valid.min() == 1.0)
+
+    def covers(self, rows: np.ndarray, cols: np.ndarray, margin: int) -> bool:
+        h, w = self.valid.shape
+        return bool(rows.min() - margin >= self.row and cols.min() - margin >= self.col
+                    and rows.max() + margin <= self.row + h - 1
+                    and cols.max() + margin <= self.col + w - 1)
+
+
+class SecondarySampler:
+    """Samples one secondary band at aligned positions, through a rigid model.
+
+    Each sample is a single cubic B-spline interpolation of the native secondary
+    pixels (no intermediate warp), after an anti-alias blur when the common grid is
+    coarser than the secondary.
+    """
+
+    def __init__(self, ds: rasterio.DatasetReader, band: int, nodata: float | None,
+                 common: Grid) -> None:
+        self.ds, self.band, self.nodata = ds, band, nodata
+        self.to_secondary = None if ds.crs == common.crs else crs_transformer(common.crs, ds.crs)
+        src_grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
+        sec_res = pixel_size_in(src_grid, common.crs)
+        ratio = np.sqrt(common.res[0] * common.res[1] / (sec_res[0] * sec_res[1]))
+        self.blur = 0.4 * np.sqrt(ratio**2 - 1) if ratio > 1.05 else 0.0
+        self._cache: dict[tuple, _Chunk] = {}
+
+    def sample(self, grid: Grid, model: RigidModel) -> np.ndarray:
+        """Secondary values at the centres of ``grid`` once aligned by ``model``;
+        float32, NaN where the secondary has no data."""
+        x, y = model.inverse(*grid.centres_xy())
+        if self.to_secondary is not None:
+            x, y = self.to_secondary.transform(x, y)
+        cols, rows = ~self.ds.transform * (x, y)
+        rows, cols = rows - 0.5, cols - 0.5
+        chunk = self._chunk(grid, rows, cols)
+        coords = np.stack([rows - chunk.row, cols - chunk.col])
+        values = ndimage.map_coordinates(chunk.coefficients, coords, order=3, mode="nearest",
+                                         prefilter=False)
+        if not chunk.all_valid:
+            inside = ndimage.map_coordinates(chunk.valid, coords, order=1, mode="constant",
+                                             cval=0.0)
+            values[inside < 0.999] = np.nan
+        return values.astype(np.float32)
+
+    def _chunk(self, grid: Grid, rows: np.ndarray, cols: np.ndarray) -> _Chunk:
+        """The cached spline coefficients around ``grid``, re-read if the model left them."""
+        key = (grid.transform, grid.width, grid.height)
+        chunk = self._cache.get(key)
+        margin = 4 + int(np.ceil(3 * self.blur))
+        if chunk is None or not chunk.covers(rows, cols, margin):
+            window = Window(int(np.floor(cols.min())) - margin - CHUNK_SLACK,
+                            int(np.floor(rows.min())) - margin - CHUNK_SLACK,
+                            int(np.ceil(np.ptp(cols))) + 2 * (margin + CHUNK_SLACK) + 2,
+                            int(np.ceil(np.ptp(rows))) + 2 * (margin + CHUNK_SLACK) + 2)
+            chunk = self._cache[key] = self._read_chunk(window)
+        return chunk
+
+    def _read_chunk(self, window: Window) -> _Chunk:
+        fill = self.nodata if self.nodata is not None else (np.nan if self._is_float() else 0)
+        data = self.ds.read(self.band, window=window, boundless=True,
+                            fill_value=fill).astype(np.float64)
+        valid = np.isfinite(data)
+        if self.nodata is not None:
+            valid &= data != self.nodata
+        if self.nodata is None and not self._is_float():
+            valid &= _inside(window, self.ds.height, self.ds.width)
+        valid &= ~cloud_like(np.where(valid, data, np.nan))
+        data = _fill_invalid(data, valid, self.blur)
+        return _Chunk(int(window.row_off), int(window.col_off),
+                      ndimage.spline_filter(data, order=3, mode="nearest"),
+                      valid.astype(np.float32))
+
+    def _is_float(self) -> bool:
+        return np.issubdtype(np.dtype(self.ds.dtypes[self.band - 1]), np.floating)
+
+
+def _inside(window: Window, height: int, width: int) -> np.ndarray:
+    rows = np.arange(window.row_off, window.row_off + window.height)
+    cols = np.arange(window.col_off, window.col_off + window.width)
+    return ((rows >= 0) & (rows < height))[:, None] & ((cols >= 0) & (cols < width))[None, :]
+
+
+def _fill_invalid(data: np.ndarray, valid: np.ndarray, blur: float) -> np.ndarray:
+    """Replace invalid pixels by the valid mean (limits spline ringing), then blur."""
+    if not valid.all():
+        data = np.where(valid, data, data[valid].mean() if valid.any() else 0.0)
+    return ndimage.gaussian_filter(data, blur) if blur > 0 else data
+
+
+def measure(patch: Patch, moving: np.ndarray) -> Measurement | None:
+    """Displacement (map units) that ``moving`` still needs to match the patch.
+
+    Returns None when too few pixels are valid in both images.
+    """
+    reference = patch.reference
+    valid = np.isfinite(reference) & np.isfinite(moving)
+    if valid.mean() < MIN_VALID_FRACTION:
+        return None
+    if valid.all():
+        match = phase_correlation(reference, moving)
+    else:
+        weight = ndimage.gaussian_filter(valid.astype(float), 2.0) * valid
+        a = np.where(valid, reference, reference[valid].mean())
+        b = np.where(valid, moving, moving[valid].mean())
+        match = phase_correlation(a, b, weight=weight)
+    drow, dcol = match.shift
+    t = patch.grid.transform
+    return Measurement(t.a * dcol + t.b * drow, t.d * dcol + t.e * drow, match.peak, match.snr)
