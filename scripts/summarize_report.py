@@ -25,31 +25,39 @@ def find(report, key):
     return _MISSING
 
 
-def fmt(value, digits=3):
+def fmt(value, digits=3, general=False):
+    """Format a number: fixed decimals, or significant digits when ``general``
+    (map units may be degrees, where a sub-pixel shift is 1e-5)."""
     if value is _MISSING or value is None:
         return "n/a"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, (int,)):
+    if isinstance(value, (bool, int)):
         return str(value)
     if isinstance(value, float):
-        return f"{value:.{digits}f}"
+        return f"{value:.{digits + 1}g}" if general else f"{value:.{digits}f}"
     return str(value)
 
 
 def summary_lines(report):
     get = lambda key: find(report, key)  # noqa: E731
-    return [
+    crs = get("map_units_crs")
+    crs_note = f"  ({crs})" if isinstance(crs, str) and crs else ""
+    map_x = fmt(get("shift_x_map"), general=True)
+    map_y = fmt(get("shift_y_map"), general=True)
+    lines = [
         "Coreg alignment summary",
         f"  shift (pixels)      x = {fmt(get('shift_x_px'))}, y = {fmt(get('shift_y_px'))}"
         f"  (uncertainty {fmt(get('shift_uncertainty_px'))} px)",
-        f"  shift (map units)   x = {fmt(get('shift_x_map'))}, y = {fmt(get('shift_y_map'))}",
+        f"  shift (map units)   x = {map_x}, y = {map_y}{crs_note}",
         f"  rotation            {fmt(get('rotation_deg'), 4)} deg",
         f"  reliability         {fmt(get('reliability'))}",
         f"  patches used        {fmt(get('n_patches_used'))} / {fmt(get('n_patches'))}",
         f"  matching score      {fmt(get('matching_score_before'))}"
         f" -> {fmt(get('matching_score_after'))}",
     ]
+    warnings = report.get("warnings") if isinstance(report, dict) else None
+    if isinstance(warnings, list):
+        lines.extend(f"  warning: {warning}" for warning in warnings)
+    return lines
 
 
 def main(argv):
