@@ -18,11 +18,25 @@ from .fit import RigidModel, fit_rigid
 from .grid import Grid, common_grid, pixel_size_in
 from .masks import PolygonMask, masked_on_grid
 from .match import (
-    MIN_PEAK, MIN_RELATIVE_TEXTURE, Patch, SecondarySampler, layout_patches, measure,
-    patch_size_for, prepare_patch,
+    MIN_PEAK,
+    MIN_RELATIVE_TEXTURE,
+    Patch,
+    SecondarySampler,
+    layout_patches,
+    measure,
+    patch_size_for,
+    prepare_patch,
 )
 from .metrics import mean_matching_score
-from .raster_io import IsCanceled, Progress, RasterInfo, atomic_path, read_info, read_on_grid, same_file
+from .raster_io import (
+    IsCanceled,
+    Progress,
+    RasterInfo,
+    atomic_path,
+    read_info,
+    read_on_grid,
+    same_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +250,8 @@ class _Estimator:
         xs, ys = self.common.corner_xy()
         x0, y0 = previous.forward(np.array(xs), np.array(ys))
         x1, y1 = self.model.forward(np.array(xs), np.array(ys))
-        return float(np.max(np.hypot((x1 - x0) / self.common.res[0], (y1 - y0) / self.common.res[1])))
+        res_x, res_y = self.common.res
+        return float(np.max(np.hypot((x1 - x0) / res_x, (y1 - y0) / res_y)))
 
     def _check_shift_range(self) -> None:
         shift = math.hypot(self.model.shift_x, self.model.shift_y)

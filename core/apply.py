@@ -7,15 +7,23 @@ import os
 import numpy as np
 import rasterio
 from affine import Affine
-from rasterio.enums import Resampling
-from rasterio.vrt import WarpedVRT
+from rasterio.windows import Window
 
+from .errors import CanceledError
 from .fit import RigidModel
 from .grid import Grid, crs_transformer
-from .raster_io import IsCanceled, Progress, copy_by_blocks
-
-RESAMPLING = {"nearest": Resampling.nearest, "bilinear": Resampling.bilinear,
-              "cubic": Resampling.cubic}
+from .raster_io import (
+    BLOCK,
+    IsCanceled,
+    Progress,
+    copy_by_blocks,
+    copy_metadata,
+    covering_window,
+    output_profile,
+    read_window,
+    to_cog,
+)
+from .resample import ORDERS, interpolate, prepare, secondary_pixels
 
 
 def secondary_transform(model: RigidModel, secondary: Grid, reference_crs) -> Affine:
@@ -27,7 +35,8 @@ def secondary_transform(model: RigidModel, secondary: Grid, reference_crs) -> Af
     """
     if secondary.crs == reference_crs:
         return _model_affine(model) * secondary.transform
-    cols, rows = np.meshgrid(np.linspace(0, secondary.width, 5), np.linspace(0, secondary.height, 5))
+    cols, rows = np.meshgrid(np.linspace(0, secondary.width, 5),
+                             np.linspace(0, secondary.height, 5))
     x, y = secondary.transform * (cols.ravel(), rows.ravel())
     to_ref = crs_transformer(secondary.crs, reference_crs)
     to_sec = crs_transformer(reference_crs, secondary.crs)
@@ -79,7 +88,7 @@ def write_shifted(
     with rasterio.open(secondary_path) as src:
         grid = Grid(src.crs, src.transform, src.width, src.height)
         dx, dy = translation_in_secondary_crs(model, grid, reference_crs)
-        copy_by_blocks(src, output_path, nodata=src.nodata, cog=cog,
+        copy_by_blocks(src, output_path, cog=cog,
                        transform=Affine.translation(dx, dy) * src.transform,
                        progress=progress, is_canceled=is_canceled)
 
@@ -98,17 +107,62 @@ def write_resampled(
 ) -> float | None:
     """Resample every band of the secondary, aligned by ``model``, onto ``reference``.
 
-    One GDAL warp from the native pixels through the corrected georeferencing, read
-    and written by blocks. Returns the nodata value of the output.
+    Strips of :data:`BLOCK` output rows are interpolated from the native secondary
+    pixels they need, so memory is bounded by one strip. Returns the output nodata.
     """
+    order = ORDERS[resampling]
     with rasterio.open(secondary_path) as src:
-        grid = Grid(src.crs, src.transform, src.width, src.height)
         src_nodata = src.nodata if nodata is None else nodata
         out_nodata = output_nodata(src.dtypes[0], src_nodata)
-        with WarpedVRT(src, src_transform=secondary_transform(model, grid, reference.crs),
-                       src_nodata=src_nodata, crs=reference.crs, transform=reference.transform,
-                       width=reference.width, height=reference.height, nodata=out_nodata,
-                       resampling=RESAMPLING[resampling], NUM_THREADS="ALL_CPUS") as vrt:
-            copy_by_blocks(vrt, output_path, nodata=out_nodata, cog=cog, progress=progress,
-                           is_canceled=is_canceled, metadata_source=src)
+        to_secondary = None if src.crs == reference.crs else crs_transformer(reference.crs,
+                                                                             src.crs)
+        profile = output_profile(src, reference, out_nodata)
+        target = output_path if not cog else output_path + ".gtiff.tmp"
+        with rasterio.open(target, "w", **profile) as dst:
+            copy_metadata(src, dst)
+            for row in range(0, reference.height, BLOCK):
+                if is_canceled and is_canceled():
+                    raise CanceledError("Canceled while writing the output.")
+                strip = reference.subgrid(row, 0, min(BLOCK, reference.height - row),
+                                          reference.width)
+                dst.write(_resample_strip(src, strip, model, to_secondary, order, src_nodata,
+                                          out_nodata), window=Window(0, row, strip.width,
+                                                                     strip.height))
+                if progress:
+                    progress(100.0 * (row + strip.height) / reference.height)
+        if cog:
+            to_cog(target, output_path)
     return out_nodata
+
+
+def _resample_strip(src, strip: Grid, model: RigidModel, to_secondary, order: int,
+                    src_nodata, out_nodata) -> np.ndarray:
+    """All bands of one output strip, cast to the secondary's dtype."""
+    dtype = np.dtype(src.dtypes[0])
+    out = np.full((src.count, strip.height, strip.width),
+                  np.nan if out_nodata is None else out_nodata, dtype)
+    rows, cols = secondary_pixels(strip, model, src.transform, to_secondary)
+    inside = (rows > -1) & (rows < src.height) & (cols > -1) & (cols < src.width)
+    if not inside.any():
+        return out
+    window = covering_window(rows[inside], cols[inside], 4)
+    data, valid = read_window(src, list(range(1, src.count + 1)), window, src_nodata)
+    rows, cols = rows - window.row_off, cols - window.col_off
+    for band in range(src.count):
+        values = interpolate(prepare(data[band], valid, order), None if valid.all() else valid,
+                             rows, cols, order)
+        values[~inside] = np.nan
+        out[band] = _cast(values, dtype, out_nodata)
+    return out
+
+
+def _cast(values: np.ndarray, dtype: np.dtype, nodata: float | None) -> np.ndarray:
+    """Round and clip to ``dtype`` (cubic overshoot), NaN becoming ``nodata``."""
+    missing = np.isnan(values)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        values = np.clip(np.round(np.nan_to_num(values)), info.min, info.max)
+    values = values.astype(dtype)
+    if nodata is not None:
+        values[missing] = nodata
+    return values

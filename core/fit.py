@@ -46,7 +46,8 @@ class RigidModel:
         r = self._rotation().T
         dx = np.asarray(x) - self.pivot_x - self.shift_x
         dy = np.asarray(y) - self.pivot_y - self.shift_y
-        return r[0, 0] * dx + r[0, 1] * dy + self.pivot_x, r[1, 0] * dx + r[1, 1] * dy + self.pivot_y
+        return (r[0, 0] * dx + r[0, 1] * dy + self.pivot_x,
+                r[1, 0] * dx + r[1, 1] * dy + self.pivot_y)
 
     def then(self, update: RigidModel) -> RigidModel:
         """This model followed by ``update`` (same pivot), as one model."""

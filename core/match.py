@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import rasterio
-from rasterio.windows import Window
 from scipy import ndimage
 
 from .fit import RigidModel
 from .grid import Grid, crs_transformer, pixel_size_in
 from .phase_correlation import phase_correlation
+from .raster_io import covering_window, read_window
+from .resample import interpolate, prepare, secondary_pixels
 
 #: Largest number of patches along one axis of the overlap.
 MAX_PATCHES_PER_AXIS = 8
@@ -113,14 +114,10 @@ class _Chunk:
     row: int
     col: int
     coefficients: np.ndarray
-    valid: np.ndarray
-
-    @property
-    def all_valid(self) -> bool:
-        return bool(self.valid.min() == 1.0)
+    valid: np.ndarray | None  # None when every pixel is valid
 
     def covers(self, rows: np.ndarray, cols: np.ndarray, margin: int) -> bool:
-        h, w = self.valid.shape
+        h, w = self.coefficients.shape
         return bool(rows.min() - margin >= self.row and cols.min() - margin >= self.col
                     and rows.max() + margin <= self.row + h - 1
                     and cols.max() + margin <= self.col + w - 1)
@@ -131,7 +128,7 @@ class SecondarySampler:
 
     Each sample is a single cubic B-spline interpolation of the native secondary
     pixels (no intermediate warp), after an anti-alias blur when the common grid is
-    coarser than the secondary.
+    coarser than the secondary. Cloud-like pixels count as invalid.
     """
 
     def __init__(self, ds: rasterio.DatasetReader, band: int, nodata: float | None,
@@ -147,20 +144,10 @@ class SecondarySampler:
     def sample(self, grid: Grid, model: RigidModel) -> np.ndarray:
         """Secondary values at the centres of ``grid`` once aligned by ``model``;
         float32, NaN where the secondary has no data."""
-        x, y = model.inverse(*grid.centres_xy())
-        if self.to_secondary is not None:
-            x, y = self.to_secondary.transform(x, y)
-        cols, rows = ~self.ds.transform * (x, y)
-        rows, cols = rows - 0.5, cols - 0.5
+        rows, cols = secondary_pixels(grid, model, self.ds.transform, self.to_secondary)
         chunk = self._chunk(grid, rows, cols)
-        coords = np.stack([rows - chunk.row, cols - chunk.col])
-        values = ndimage.map_coordinates(chunk.coefficients, coords, order=3, mode="nearest",
-                                         prefilter=False)
-        if not chunk.all_valid:
-            inside = ndimage.map_coordinates(chunk.valid, coords, order=1, mode="constant",
-                                             cval=0.0)
-            values[inside < 0.999] = np.nan
-        return values.astype(np.float32)
+        return interpolate(chunk.coefficients, chunk.valid, rows - chunk.row, cols - chunk.col,
+                           3).astype(np.float32)
 
     def _chunk(self, grid: Grid, rows: np.ndarray, cols: np.ndarray) -> _Chunk:
         """The cached spline coefficients around ``grid``, re-read if the model left them."""
@@ -168,43 +155,13 @@ class SecondarySampler:
         chunk = self._cache.get(key)
         margin = 4 + int(np.ceil(3 * self.blur))
         if chunk is None or not chunk.covers(rows, cols, margin):
-            window = Window(int(np.floor(cols.min())) - margin - CHUNK_SLACK,
-                            int(np.floor(rows.min())) - margin - CHUNK_SLACK,
-                            int(np.ceil(np.ptp(cols))) + 2 * (margin + CHUNK_SLACK) + 2,
-                            int(np.ceil(np.ptp(rows))) + 2 * (margin + CHUNK_SLACK) + 2)
-            chunk = self._cache[key] = self._read_chunk(window)
+            window = covering_window(rows, cols, margin + CHUNK_SLACK)
+            data, valid = read_window(self.ds, [self.band], window, self.nodata)
+            valid = valid & ~cloud_like(np.where(valid, data[0], np.nan))
+            chunk = self._cache[key] = _Chunk(
+                int(window.row_off), int(window.col_off),
+                prepare(data[0], valid, 3, self.blur), None if valid.all() else valid)
         return chunk
-
-    def _read_chunk(self, window: Window) -> _Chunk:
-        fill = self.nodata if self.nodata is not None else (np.nan if self._is_float() else 0)
-        data = self.ds.read(self.band, window=window, boundless=True,
-                            fill_value=fill).astype(np.float64)
-        valid = np.isfinite(data)
-        if self.nodata is not None:
-            valid &= data != self.nodata
-        if self.nodata is None and not self._is_float():
-            valid &= _inside(window, self.ds.height, self.ds.width)
-        valid &= ~cloud_like(np.where(valid, data, np.nan))
-        data = _fill_invalid(data, valid, self.blur)
-        return _Chunk(int(window.row_off), int(window.col_off),
-                      ndimage.spline_filter(data, order=3, mode="nearest"),
-                      valid.astype(np.float32))
-
-    def _is_float(self) -> bool:
-        return np.issubdtype(np.dtype(self.ds.dtypes[self.band - 1]), np.floating)
-
-
-def _inside(window: Window, height: int, width: int) -> np.ndarray:
-    rows = np.arange(window.row_off, window.row_off + window.height)
-    cols = np.arange(window.col_off, window.col_off + window.width)
-    return ((rows >= 0) & (rows < height))[:, None] & ((cols >= 0) & (cols < width))[None, :]
-
-
-def _fill_invalid(data: np.ndarray, valid: np.ndarray, blur: float) -> np.ndarray:
-    """Replace invalid pixels by the valid mean (limits spline ringing), then blur."""
-    if not valid.all():
-        data = np.where(valid, data, data[valid].mean() if valid.any() else 0.0)
-    return ndimage.gaussian_filter(data, blur) if blur > 0 else data
 
 
 def measure(patch: Patch, moving: np.ndarray) -> Measurement | None:

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from affine import Affine
 import rasterio
 import rasterio.shutil
+from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.warp import reproject
@@ -131,53 +131,60 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
                 os.remove(leftover)
 
 
+def output_profile(source, grid: Grid, nodata: float | None) -> dict:
+    """Creation profile of a tiled, compressed GeoTIFF on ``grid`` with ``source``'s bands."""
+    return dict(driver="GTiff", width=grid.width, height=grid.height, count=source.count,
+                dtype=source.dtypes[0], crs=grid.crs, transform=grid.transform, nodata=nodata,
+                tiled=True, blockxsize=BLOCK, blockysize=BLOCK, compress="deflate",
+                predictor=_predictor(source.dtypes[0]), bigtiff="if_safer")
+
+
+def to_cog(gtiff: str, path: str) -> None:
+    """Convert a finished GeoTIFF into a Cloud-Optimized GeoTIFF and remove it."""
+    try:
+        with rasterio.open(gtiff) as src:
+            rasterio.shutil.copy(src, path, driver="COG", compress="deflate",
+                                 predictor=_predictor(src.dtypes[0]), bigtiff="if_safer")
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(gtiff)
+
+
 def copy_by_blocks(
     source: rasterio.io.DatasetReaderBase,
     path: str,
     *,
-    nodata: float | None,
+    transform: Affine,
     cog: bool,
-    transform: Affine | None = None,
-    metadata_source: rasterio.io.DatasetReaderBase | None = None,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
 ) -> None:
-    """Write every band of ``source`` (a file or a VRT) to GeoTIFF or COG at ``path``.
+    """Copy every band of ``source`` unchanged to GeoTIFF or COG at ``path``, with
+    ``transform`` as its geotransform.
 
-    Reads and writes strips of :data:`BLOCK` rows so memory stays bounded whatever the
-    raster size; keeps dtype, band descriptions, colour tables and tags (of
-    ``metadata_source`` if given). ``transform`` overrides the source's.
+    Strips of :data:`BLOCK` rows keep memory bounded whatever the raster size; dtype,
+    nodata, band descriptions, colour tables and tags are kept.
     """
-    profile = dict(driver="GTiff", width=source.width, height=source.height,
-                   count=source.count, dtype=source.dtypes[0], crs=source.crs,
-                   transform=transform or source.transform, nodata=nodata, tiled=True,
-                   blockxsize=BLOCK, blockysize=BLOCK, compress="deflate",
-                   predictor=_predictor(source.dtypes[0]), bigtiff="if_safer")
+    grid = Grid(source.crs, transform, source.width, source.height)
     target = path if not cog else path + ".gtiff.tmp"
-    try:
-        with rasterio.open(target, "w", **profile) as dst:
-            _copy_metadata(metadata_source or source, dst)
-            for row in range(0, source.height, BLOCK):
-                if is_canceled and is_canceled():
-                    raise CanceledError("Canceled while writing the output.")
-                window = Window(0, row, source.width, min(BLOCK, source.height - row))
-                dst.write(source.read(window=window), window=window)
-                if progress:
-                    progress(100.0 * (row + window.height) / source.height)
-        if cog:
-            rasterio.shutil.copy(target, path, driver="COG", compress="deflate",
-                                 predictor=_predictor(source.dtypes[0]), bigtiff="if_safer")
-    finally:
-        if cog:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(target)
+    with rasterio.open(target, "w", **output_profile(source, grid, source.nodata)) as dst:
+        copy_metadata(source, dst)
+        for row in range(0, source.height, BLOCK):
+            if is_canceled and is_canceled():
+                raise CanceledError("Canceled while writing the output.")
+            window = Window(0, row, source.width, min(BLOCK, source.height - row))
+            dst.write(source.read(window=window), window=window)
+            if progress:
+                progress(100.0 * (row + window.height) / source.height)
+    if cog:
+        to_cog(target, path)
 
 
 def _predictor(dtype: str) -> int:
     return 3 if np.issubdtype(np.dtype(dtype), np.floating) else 2
 
 
-def _copy_metadata(src: rasterio.io.DatasetReaderBase, dst: rasterio.io.DatasetWriter) -> None:
+def copy_metadata(src: rasterio.io.DatasetReaderBase, dst: rasterio.io.DatasetWriter) -> None:
     dst.update_tags(**src.tags())
     for band in range(1, src.count + 1):
         if src.descriptions[band - 1]:
@@ -186,3 +193,32 @@ def _copy_metadata(src: rasterio.io.DatasetReaderBase, dst: rasterio.io.DatasetW
         with contextlib.suppress(ValueError):
             dst.write_colormap(band, src.colormap(band))
     dst.colorinterp = src.colorinterp
+
+
+def covering_window(rows: np.ndarray, cols: np.ndarray, margin: int) -> Window:
+    """The window holding fractional array indices (rows, cols) plus ``margin`` pixels."""
+    r0, c0 = int(np.floor(rows.min())) - margin, int(np.floor(cols.min())) - margin
+    r1, c1 = int(np.ceil(rows.max())) + margin, int(np.ceil(cols.max())) + margin
+    return Window(c0, r0, c1 - c0 + 1, r1 - r0 + 1)
+
+
+def read_window(ds: rasterio.DatasetReader, bands: list[int], window: Window,
+                nodata: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Bands of a window (may extend past the raster) as float64, and where all are valid.
+
+    Invalid: outside the raster, equal to ``nodata``, or NaN.
+    """
+    is_float = np.issubdtype(np.dtype(ds.dtypes[bands[0] - 1]), np.floating)
+    fill = nodata if nodata is not None else (np.nan if is_float else 0)
+    try:
+        data = ds.read(bands, window=window, boundless=True, fill_value=fill).astype(np.float64)
+    except RasterioError as exc:
+        raise ValueError(f"'{ds.name}' is unreadable or truncated: {exc}") from exc
+    valid = np.isfinite(data).all(axis=0)
+    if nodata is not None:
+        valid &= (data != nodata).all(axis=0)
+    rows = np.arange(window.row_off, window.row_off + window.height)
+    cols = np.arange(window.col_off, window.col_off + window.width)
+    valid &= ((rows >= 0) & (rows < ds.height))[:, None]
+    valid &= ((cols >= 0) & (cols < ds.width))[None, :]
+    return data, valid

@@ -15,7 +15,7 @@ import rasterio
 from affine import Affine
 from scipy import ndimage
 
-from core.fit import RigidModel
+from coreg.core.fit import RigidModel
 
 
 @dataclass(frozen=True)

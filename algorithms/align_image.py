@@ -1,0 +1,225 @@
+"""Processing algorithm ``coreg:align_image``: global (rigid) alignment of a raster."""
+
+from __future__ import annotations
+
+import json
+
+from qgis.core import (
+    QgsCoordinateTransform,
+    QgsFeature,
+    QgsFeatureSink,
+    QgsField,
+    QgsFields,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterBand,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsRasterLayer,
+    QgsVectorLayer,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from ..core.align import align_image
+from ..core.masks import PolygonMask
+from ..core.raster_io import atomic_path
+from .base import CoregAlgorithm, StyleOnLoad
+
+#: (label, core value) tables: the enum index is the parameter value.
+TRANSFORMS = (("Translation", "translation"), ("Translation + rotation", "rigid"))
+OUTPUT_MODES = (("Shift the geotransform only (no resampling; translation only)", "geotransform"),
+                ("Resample onto the reference grid", "resample"))
+RESAMPLINGS = (("Nearest neighbour", "nearest"), ("Bilinear", "bilinear"), ("Cubic", "cubic"))
+#: Report keys also returned as numeric outputs (for models and scripts).
+NUMERIC_OUTPUTS = ("shift_x_px", "shift_y_px", "shift_x_map", "shift_y_map", "rotation_deg",
+                   "shift_uncertainty_px", "reliability", "matching_score_before",
+                   "matching_score_after")
+
+
+class AlignImageAlgorithm(CoregAlgorithm):
+    """Aligns a secondary raster onto a reference with sub-pixel accuracy."""
+
+    REFERENCE, REFERENCE_BAND = "REFERENCE", "REFERENCE_BAND"
+    SECONDARY, SECONDARY_BAND = "SECONDARY", "SECONDARY_BAND"
+    MASK, TRANSFORM, MAX_SHIFT = "MASK", "TRANSFORM", "MAX_SHIFT"
+    OUTPUT_MODE, RESAMPLING = "OUTPUT_MODE", "RESAMPLING"
+    REFERENCE_NODATA, SECONDARY_NODATA, COG = "REFERENCE_NODATA", "SECONDARY_NODATA", "COG"
+    OUTPUT, SHIFT_VECTORS, REPORT = "OUTPUT", "SHIFT_VECTORS", "REPORT"
+
+    def name(self) -> str:
+        return "align_image"
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS API
+        return self.tr("Align image (global)")
+
+    def tags(self) -> list[str]:
+        return self.tr("coregistration,registration,alignment,shift,misregistration,"
+                       "phase correlation,arosics,sentinel-2,landsat").split(",")
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+        return self.tr(
+            "Measures the misregistration of the secondary raster against the reference "
+            "(translation, optionally with a rotation) by sub-pixel phase correlation of "
+            "textured patches spread over their overlap, fitted robustly so that clouds "
+            "and land-cover change do not pull the result, and writes the aligned raster.\n"
+            "Shift vectors show, per patch, where the content was and where it goes "
+            "(used or rejected, with the reason). The JSON report holds the shift in map "
+            "units (reference CRS) and secondary pixels, the rotation, its uncertainty, "
+            "reliability and the matching score before and after.\n"
+            "Masks (rasters: non-zero = bad; or polygons) mark clouds, changed areas or "
+            "bad data to leave out. The geotransform-only output loses no data but "
+            "needs the translation model.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
+        self.addParameter(QgsProcessingParameterRasterLayer(self.REFERENCE,
+                                                            self.tr("Reference raster")))
+        self.addParameter(QgsProcessingParameterBand(
+            self.REFERENCE_BAND, self.tr("Reference band"), 1, self.REFERENCE))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.SECONDARY, self.tr("Secondary raster (to align)")))
+        self.addParameter(QgsProcessingParameterBand(
+            self.SECONDARY_BAND, self.tr("Secondary band"), 1, self.SECONDARY))
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            self.MASK, self.tr("Masks of areas to ignore (rasters: non-zero; polygons)"),
+            QgsProcessing.TypeMapLayer, optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.TRANSFORM, self.tr("Transform model"), [t for t, _ in TRANSFORMS],
+            defaultValue=1))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.MAX_SHIFT, self.tr("Maximum expected shift (reference pixels)"),
+            QgsProcessingParameterNumber.Double, 20.0, minValue=0.5, maxValue=1000.0))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.OUTPUT_MODE, self.tr("Output mode"), [m for m, _ in OUTPUT_MODES],
+            defaultValue=1))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.RESAMPLING, self.tr("Resampling"), [r for r, _ in RESAMPLINGS],
+            defaultValue=2))
+        for key, label in ((self.REFERENCE_NODATA, "Reference nodata (overrides the file's)"),
+                           (self.SECONDARY_NODATA, "Secondary nodata (overrides the file's)")):
+            param = QgsProcessingParameterNumber(key, self.tr(label),
+                                                 QgsProcessingParameterNumber.Double,
+                                                 optional=True)
+            param.setFlags(param.flags() | param.FlagAdvanced)
+            self.addParameter(param)
+        cog = QgsProcessingParameterBoolean(self.COG, self.tr("Write a Cloud-Optimized GeoTIFF"),
+                                            False)
+        cog.setFlags(cog.flags() | cog.FlagAdvanced)
+        self.addParameter(cog)
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.OUTPUT, self.tr("Aligned raster")))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            self.SHIFT_VECTORS, self.tr("Shift vectors"), QgsProcessing.TypeVectorLine))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.REPORT, self.tr("Report"), self.tr("JSON files (*.json)")))
+        for key in NUMERIC_OUTPUTS:
+            self.addOutput(QgsProcessingOutputNumber(key.upper(), key))
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802 - QGIS API
+        ok, message = super().checkParameterValues(parameters, context)
+        if ok and (self.parameterAsEnum(parameters, self.OUTPUT_MODE, context) == 0
+                   and self.parameterAsEnum(parameters, self.TRANSFORM, context) != 0):
+            return False, self.tr("'Shift the geotransform only' needs the 'Translation' "
+                                  "model: a rotation cannot be written as a shifted "
+                                  "geotransform. Choose one or the other.")
+        return ok, message
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+        reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
+        secondary = self.parameterAsRasterLayer(parameters, self.SECONDARY, context)
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        report_path = self.parameterAsFileOutput(parameters, self.REPORT, context)
+        alignment = self.run_core(
+            align_image, feedback,
+            reference=self.raster_path(reference, "reference"),
+            secondary=self.raster_path(secondary, "secondary"),
+            output=output,
+            reference_band=self.parameterAsInt(parameters, self.REFERENCE_BAND, context),
+            secondary_band=self.parameterAsInt(parameters, self.SECONDARY_BAND, context),
+            masks=self._masks(parameters, context, reference),
+            transform=TRANSFORMS[self.parameterAsEnum(parameters, self.TRANSFORM, context)][1],
+            max_shift=self.parameterAsDouble(parameters, self.MAX_SHIFT, context),
+            output_mode=OUTPUT_MODES[self.parameterAsEnum(parameters, self.OUTPUT_MODE,
+                                                          context)][1],
+            resampling=RESAMPLINGS[self.parameterAsEnum(parameters, self.RESAMPLING, context)][1],
+            cog=self.parameterAsBoolean(parameters, self.COG, context),
+            reference_nodata=self._optional_number(parameters, self.REFERENCE_NODATA, context),
+            secondary_nodata=self._optional_number(parameters, self.SECONDARY_NODATA, context),
+        )
+        report = alignment.report()
+        for warning in alignment.warnings:
+            feedback.reportError(warning, fatalError=False)
+        feedback.pushInfo(self._summary(report))
+        vectors_id = self._write_vectors(parameters, context, alignment, reference)
+        StyleOnLoad.attach(context, vectors_id, "shift_vectors.qml")
+        with atomic_path(report_path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(report, handle, indent=2)
+        return {self.OUTPUT: output, self.SHIFT_VECTORS: vectors_id, self.REPORT: report_path,
+                **{key.upper(): report[key] for key in NUMERIC_OUTPUTS}}
+
+    def _optional_number(self, parameters, key, context) -> float | None:
+        value = parameters.get(key)
+        return None if value in (None, "") else self.parameterAsDouble(parameters, key, context)
+
+    def _masks(self, parameters, context, reference: QgsRasterLayer) -> list:
+        """Mask layers as core mask sources: raster paths, or polygons in the reference CRS."""
+        masks = []
+        for layer in self.parameterAsLayerList(parameters, self.MASK, context):
+            if isinstance(layer, QgsRasterLayer):
+                masks.append(self.raster_path(layer, "mask"))
+            elif (isinstance(layer, QgsVectorLayer)
+                  and layer.geometryType() == QgsWkbTypes.PolygonGeometry):
+                masks.append(self._polygon_mask(layer, reference, context))
+            else:
+                raise QgsProcessingException(
+                    f"Mask layer '{layer.name()}' must be a raster or a polygon layer.")
+        return masks
+
+    @staticmethod
+    def _polygon_mask(layer: QgsVectorLayer, reference: QgsRasterLayer, context) -> PolygonMask:
+        to_ref = QgsCoordinateTransform(layer.crs(), reference.crs(), context.transformContext())
+        geometries = []
+        for feature in layer.getFeatures():
+            geometry = QgsGeometry(feature.geometry())
+            if geometry.isEmpty():
+                continue
+            geometry.transform(to_ref)
+            geometries.append(json.loads(geometry.asJson()))
+        return PolygonMask(tuple(geometries), reference.crs().toWkt())
+
+    def _write_vectors(self, parameters, context, alignment, reference) -> str:
+        fields = QgsFields()
+        for name in ("dx_px", "dy_px", "dx_map", "dy_map", "reliability"):
+            fields.append(QgsField(name, QVariant.Double))
+        fields.append(QgsField("used", QVariant.Int))
+        fields.append(QgsField("reason", QVariant.String))
+        sink, dest_id = self.parameterAsSink(parameters, self.SHIFT_VECTORS, context, fields,
+                                             QgsWkbTypes.LineString, reference.crs())
+        if sink is None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, self.SHIFT_VECTORS))
+        for p in alignment.patches:
+            feature = QgsFeature(fields)
+            feature.setGeometry(QgsGeometry.fromPolylineXY(
+                [QgsPointXY(p.x - p.dx_map, p.y - p.dy_map), QgsPointXY(p.x, p.y)]))
+            feature.setAttributes([p.dx_px, p.dy_px, p.dx_map, p.dy_map, p.reliability,
+                                   int(p.used), p.reason])
+            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+        return dest_id
+
+    def _summary(self, r: dict) -> str:
+        return self.tr(
+            f"Shift {r['shift_x_px']:+.3f}, {r['shift_y_px']:+.3f} secondary px "
+            f"({r['shift_x_map']:+.6g}, {r['shift_y_map']:+.6g} map units), rotation "
+            f"{r['rotation_deg']:+.4f} deg, uncertainty {r['shift_uncertainty_px']:.3f} px, "
+            f"reliability {r['reliability']:.1f} %, {r['n_patches_used']}/{r['n_patches']} "
+            f"patches used, matching score {r['matching_score_before']:.3f} -> "
+            f"{r['matching_score_after']:.3f}")

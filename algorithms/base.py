@@ -1,0 +1,80 @@
+"""What every Coreg algorithm shares: naming, translation, error and progress plumbing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingLayerPostProcessorInterface,
+    QgsRasterLayer,
+)
+from qgis.PyQt.QtCore import QCoreApplication
+
+from ..core.errors import CanceledError, CoregistrationError
+
+RESOURCES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources")
+
+
+class CoregAlgorithm(QgsProcessingAlgorithm):
+    """Base class: subclasses declare parameters and call one core function."""
+
+    def tr(self, text: str) -> str:
+        return QCoreApplication.translate(type(self).__name__, text)
+
+    def createInstance(self):  # noqa: N802 - QGIS API
+        return type(self)()
+
+    def group(self) -> str:
+        return self.tr("Coregistration")
+
+    def groupId(self) -> str:  # noqa: N802 - QGIS API
+        return "coregistration"
+
+    @staticmethod
+    def raster_path(layer: QgsRasterLayer | None, label: str) -> str:
+        """The GDAL path of a raster layer, or a QgsProcessingException naming ``label``."""
+        if layer is None or not layer.isValid():
+            raise QgsProcessingException(f"The {label} raster layer is missing or invalid.")
+        if layer.providerType() != "gdal":
+            raise QgsProcessingException(
+                f"The {label} layer '{layer.name()}' is not a file raster (provider "
+                f"'{layer.providerType()}'); save it as a GeoTIFF first.")
+        return layer.source()
+
+    @staticmethod
+    def run_core(call: Callable[..., Any], feedback: QgsProcessingFeedback, **kwargs) -> Any:
+        """Call a core function with progress and cancellation wired to ``feedback``;
+        its ValueError / CoregistrationError become QgsProcessingException."""
+        try:
+            return call(progress=feedback.setProgress, is_canceled=feedback.isCanceled, **kwargs)
+        except CanceledError as exc:
+            raise QgsProcessingException(str(exc)) from exc
+        except (ValueError, CoregistrationError) as exc:
+            raise QgsProcessingException(str(exc)) from exc
+
+
+class StyleOnLoad(QgsProcessingLayerPostProcessorInterface):
+    """Applies a QML style from ``resources/`` to an output layer once it is loaded."""
+
+    _instances: list[StyleOnLoad] = []  # QGIS holds no Python reference to them
+
+    def __init__(self, qml_name: str) -> None:
+        super().__init__()
+        self.qml = os.path.join(RESOURCES, qml_name)
+
+    @classmethod
+    def attach(cls, context: QgsProcessingContext, layer_id: str, qml_name: str) -> None:
+        if context.willLoadLayerOnCompletion(layer_id):
+            processor = cls(qml_name)
+            cls._instances.append(processor)
+            context.layerToLoadOnCompletionDetails(layer_id).setPostProcessor(processor)
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 - QGIS API
+        layer.loadNamedStyle(self.qml)
+        layer.triggerRepaint()
