@@ -23,7 +23,15 @@ from .raster_io import (
     read_window,
     to_cog,
 )
-from .resample import ORDERS, interpolate, prepare, secondary_pixels
+from .resample import (
+    ORDERS,
+    index_affine,
+    interpolate,
+    interpolate_affine,
+    model_affine,
+    prepare,
+    secondary_pixels,
+)
 
 
 def secondary_transform(model: RigidModel, secondary: Grid, reference_crs) -> Affine:
@@ -34,7 +42,7 @@ def secondary_transform(model: RigidModel, secondary: Grid, reference_crs) -> Af
     error is far below a millimetre for shifts of metres over a scene.
     """
     if secondary.crs == reference_crs:
-        return _model_affine(model) * secondary.transform
+        return model_affine(model) * secondary.transform
     cols, rows = np.meshgrid(np.linspace(0, secondary.width, 5),
                              np.linspace(0, secondary.height, 5))
     x, y = secondary.transform * (cols.ravel(), rows.ravel())
@@ -56,12 +64,6 @@ def translation_in_secondary_crs(model: RigidModel, secondary: Grid,
     x0, y0 = to_sec.transform(model.pivot_x, model.pivot_y)
     x1, y1 = to_sec.transform(*model.forward(model.pivot_x, model.pivot_y))
     return x1 - x0, y1 - y0
-
-
-def _model_affine(model: RigidModel) -> Affine:
-    return (Affine.translation(model.pivot_x + model.shift_x, model.pivot_y + model.shift_y)
-            * Affine.rotation(model.rotation_deg)
-            * Affine.translation(-model.pivot_x, -model.pivot_y))
 
 
 def output_nodata(dtype: str, nodata: float | None) -> float | None:
@@ -141,19 +143,47 @@ def _resample_strip(src, strip: Grid, model: RigidModel, to_secondary, order: in
     dtype = np.dtype(src.dtypes[0])
     out = np.full((src.count, strip.height, strip.width),
                   np.nan if out_nodata is None else out_nodata, dtype)
-    rows, cols = secondary_pixels(strip, model, src.transform, to_secondary)
-    inside = (rows > -1) & (rows < src.height) & (cols > -1) & (cols < src.width)
-    if not inside.any():
+    affine = None if to_secondary else index_affine(strip, model, src.transform)
+    if affine is None:
+        rows, cols = secondary_pixels(strip, model, src.transform, to_secondary)
+    else:
+        corners = np.array([[0, 0], [0, strip.width - 1], [strip.height - 1, 0],
+                            [strip.height - 1, strip.width - 1]], float)
+        rows, cols = (corners @ affine[0].T + affine[1]).T
+    if rows.max() < -1 or rows.min() > src.height or cols.max() < -1 or cols.min() > src.width:
         return out
-    window = covering_window(rows[inside], cols[inside], 4)
+    window = covering_window(np.clip(rows, -8, src.height + 8), np.clip(cols, -8, src.width + 8),
+                             4)
     data, valid = read_window(src, list(range(1, src.count + 1)), window, src_nodata)
-    rows, cols = rows - window.row_off, cols - window.col_off
+    valid_or_none = None if valid.all() else valid
     for band in range(src.count):
-        values = interpolate(prepare(data[band], valid, order), None if valid.all() else valid,
-                             rows, cols, order)
-        values[~inside] = np.nan
+        coefficients = prepare(data[band], valid, order)
+        if affine is None:
+            values = interpolate(coefficients, valid_or_none, rows - window.row_off,
+                                 cols - window.col_off, order)
+        else:
+            origin = np.array([window.row_off, window.col_off], float)
+            values = interpolate_affine(coefficients, valid_or_none, affine[0],
+                                        affine[1] - origin, out.shape[1:], order)
+        if affine is not None or valid_or_none is not None:
+            values = _outside_to_nan(values, affine, window, strip, src, rows, cols)
         out[band] = _cast(values, dtype, out_nodata)
     return out
+
+
+def _outside_to_nan(values, affine, window, strip, src, rows, cols) -> np.ndarray:
+    """NaN where the sampled position falls outside the secondary raster."""
+    if affine is None:
+        inside = (rows > -1) & (rows < src.height) & (cols > -1) & (cols < src.width)
+    else:
+        grid_r, grid_c = np.meshgrid(np.arange(strip.height), np.arange(strip.width),
+                                     indexing="ij")
+        m, o = affine
+        r = m[0, 0] * grid_r + m[0, 1] * grid_c + o[0]
+        c = m[1, 0] * grid_r + m[1, 1] * grid_c + o[1]
+        inside = (r > -0.5) & (r < src.height - 0.5) & (c > -0.5) & (c < src.width - 0.5)
+    values[~inside] = np.nan
+    return values
 
 
 def _cast(values: np.ndarray, dtype: np.dtype, nodata: float | None) -> np.ndarray:

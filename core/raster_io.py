@@ -14,7 +14,7 @@ import rasterio
 import rasterio.shutil
 from affine import Affine
 from rasterio.enums import Resampling
-from rasterio.errors import RasterioError
+from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.warp import reproject
 from rasterio.windows import Window
 
@@ -57,7 +57,7 @@ def read_info(path: str | os.PathLike, label: str = "Raster") -> RasterInfo:
                 )
             grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
             return RasterInfo(str(path), grid, ds.count, ds.dtypes[0], ds.nodata)
-    except RasterioError as exc:
+    except (RasterioError, RasterioIOError) as exc:
         raise ValueError(f"{label} '{path}' cannot be read: {exc}") from exc
 
 
@@ -81,7 +81,7 @@ def read_on_grid(
                       dst_transform=grid.transform, dst_crs=grid.crs,
                       resampling=Resampling.average if coarser else Resampling.cubic)
             return data
-    except RasterioError as exc:
+    except (RasterioError, RasterioIOError) as exc:
         raise ValueError(f"'{ds.name}' is unreadable or truncated: {exc}") from exc
     if nodata is not None:
         data[data == np.float32(nodata)] = np.nan
@@ -212,7 +212,7 @@ def read_window(ds: rasterio.DatasetReader, bands: list[int], window: Window,
     fill = nodata if nodata is not None else (np.nan if is_float else 0)
     try:
         data = ds.read(bands, window=window, boundless=True, fill_value=fill).astype(np.float64)
-    except RasterioError as exc:
+    except (RasterioError, RasterioIOError) as exc:
         raise ValueError(f"'{ds.name}' is unreadable or truncated: {exc}") from exc
     valid = np.isfinite(data).all(axis=0)
     if nodata is not None:

@@ -70,3 +70,70 @@ def interpolate(coefficients: np.ndarray, valid: np.ndarray | None, rows: np.nda
                                           order=min(order, 1), mode="constant", cval=0.0)
         values[support < 0.999] = np.nan
     return values
+
+
+def index_affine(grid: Grid, model: RigidModel,
+                 secondary_transform: Affine) -> tuple[np.ndarray, np.ndarray]:
+    """(matrix, offset) sending array indices (row, col) of ``grid`` to the secondary's,
+    when both share a CRS (then the whole mapping is affine)."""
+    t = ~secondary_transform * ~model_affine(model) * grid.transform
+    matrix = np.array([[t.e, t.d], [t.b, t.a]])
+    offset = np.array([0.5 * (t.d + t.e) + t.f - 0.5, 0.5 * (t.a + t.b) + t.c - 0.5])
+    return matrix, offset
+
+
+def model_affine(model: RigidModel) -> Affine:
+    """The model as an affine map of map coordinates."""
+    return (Affine.translation(model.pivot_x + model.shift_x, model.pivot_y + model.shift_y)
+            * Affine.rotation(model.rotation_deg)
+            * Affine.translation(-model.pivot_x, -model.pivot_y))
+
+
+def interpolate_affine(coefficients: np.ndarray, valid: np.ndarray | None, matrix: np.ndarray,
+                       offset: np.ndarray, shape: tuple[int, int], order: int) -> np.ndarray:
+    """Like :func:`interpolate` on an affine grid of indices; a pure sub-pixel shift
+    (identity matrix, the common case) is done separably, many times faster."""
+    if np.allclose(matrix, np.eye(2), rtol=0, atol=1e-12):
+        values = _shift_separable(coefficients, offset, shape, order)
+        support = None if valid is None else _shift_separable(
+            valid.astype(np.float32), offset, shape, min(order, 1))
+    else:
+        values = ndimage.affine_transform(coefficients, matrix, offset, shape, order=order,
+                                          mode="nearest", prefilter=False)
+        support = None if valid is None else ndimage.affine_transform(
+            valid.astype(np.float32), matrix, offset, shape, order=min(order, 1),
+            mode="constant", cval=0.0)
+    if support is not None:
+        values[support < 0.999] = np.nan
+    return values
+
+
+def _shift_separable(data: np.ndarray, offset: np.ndarray, shape: tuple[int, int],
+                     order: int) -> np.ndarray:
+    """Sample ``data`` at (row + offset[0], col + offset[1]) for an output of ``shape``
+    with B-spline kernels of ``order`` (0, 1 or 3), applied one axis at a time.
+    Indices falling outside ``data`` take the nearest edge value."""
+    for axis in (0, 1):
+        data = _shift_axis(data, float(offset[axis]), shape[axis], order, axis)
+    return data
+
+
+def _shift_axis(data: np.ndarray, offset: float, size: int, order: int, axis: int) -> np.ndarray:
+    if order == 0:
+        taps, weights = [int(np.floor(offset + 0.5))], [1.0]
+    else:
+        base = int(np.floor(offset))
+        u = offset - base
+        if order == 1:
+            taps, weights = [base, base + 1], [1 - u, u]
+        else:
+            taps = [base - 1, base, base + 1, base + 2]
+            weights = [(1 - u) ** 3 / 6, (3 * u**3 - 6 * u**2 + 4) / 6,
+                       (-3 * u**3 + 3 * u**2 + 3 * u + 1) / 6, u**3 / 6]
+    n = data.shape[axis]
+    out = None
+    for tap, weight in zip(taps, weights):
+        index = np.clip(np.arange(size) + tap, 0, n - 1)
+        term = np.take(data, index, axis=axis) * weight
+        out = term if out is None else out + term
+    return out

@@ -1,0 +1,225 @@
+"""Global alignment on real imagery: known synthetic misregistrations and real pairs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from rasterio.warp import Resampling, calculate_default_transform, reproject
+from synthetic import Case, make_secondary, scene_rms_error_px
+
+from coreg.core.align import align_image, estimate_alignment
+from coreg.core.errors import CoregistrationError
+from coreg.core.masks import PolygonMask
+
+OPTICAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "optical"
+BEIRUT = (OPTICAL / "oscd_s2" / "beirut_S2_20150820_B02-B03-B04-B08.tif", 4)
+NANJING = (OPTICAL / "landsat_pairs" / "nanjing_LT05_20000503_B1-5_7.tif", 4)
+EVEREST = (OPTICAL / "single_scene" / "everest_LE07_20001030_B4.tif", 1)
+
+SYNTHETIC = [
+    (BEIRUT, Case(0.1, -0.1)),
+    (BEIRUT, Case(-14.6, 12.3)),
+    (BEIRUT, Case(2.4, -1.7, rotation_deg=1.0)),
+    (NANJING, Case(-0.6, 0.9, rotation_deg=-0.7, noise=0.03)),
+    (NANJING, Case(2.4, -1.7, rotation_deg=0.5, cloud_fraction=0.3)),
+    (NANJING, Case(-1.3, 4.2, rotation_deg=0.3, factor=2)),
+    (EVEREST, Case(5.2, -3.1, rotation_deg=-0.8, factor=2, cloud_fraction=0.3)),
+    (EVEREST, Case(-7.3, 0.45, rotation_deg=-1.0, cloud_fraction=0.3)),
+]
+
+
+@pytest.mark.parametrize("scene, case", SYNTHETIC,
+                         ids=[f"{s[0].stem[:8]}-{c}" for s, c in SYNTHETIC])
+def test_estimate_alignment__synthetic(scene, case, tmp_path):
+    path, band = scene
+    secondary = tmp_path / "secondary.tif"
+    truth = make_secondary(path, band, secondary, case)
+    alignment = estimate_alignment(path, secondary, reference_band=band,
+                                   transform="rigid" if case.rotation_deg else "translation")
+    assert scene_rms_error_px(alignment.model, truth, secondary) <= 0.05
+    assert alignment.model.rotation_deg == pytest.approx(case.rotation_deg, abs=0.01)
+    assert alignment.matching_score_after > alignment.matching_score_before
+    assert alignment.shift_uncertainty_px < 0.05
+
+
+def test_estimate_alignment__across_crs(tmp_path):
+    """Secondary delivered in UTM while the reference is geographic."""
+    path, band = BEIRUT
+    shifted = tmp_path / "shifted.tif"
+    truth = make_secondary(path, band, shifted, Case(3.2, -2.1))
+    utm = tmp_path / "utm.tif"
+    with rasterio.open(shifted) as src:
+        transform, width, height = calculate_default_transform(
+            src.crs, "EPSG:32636", src.width, src.height, *src.bounds, resolution=8.0)
+        with rasterio.open(utm, "w", **(src.profile | {"crs": "EPSG:32636", "transform": transform,
+                                                       "width": width, "height": height})) as dst:
+            reproject(rasterio.band(src, 1), rasterio.band(dst, 1), resampling=Resampling.lanczos)
+    alignment = estimate_alignment(path, utm, reference_band=band, transform="translation")
+    assert alignment.model.shift_x / truth.shift_x == pytest.approx(1, abs=0.05 / 3.2)
+    assert alignment.model.shift_y / truth.shift_y == pytest.approx(1, abs=0.05 / 2.1)
+    assert alignment.secondary_crs == "EPSG:32636"
+
+
+def test_estimate_alignment__oscd_abudhabi_agrees_with_arosics():
+    """Real two-date pair from two UTM-zone tiles; AROSICS finds x -0.496, y -1.370 px."""
+    folder = OPTICAL / "oscd_s2"
+    alignment = estimate_alignment(folder / "abudhabi_S2_20160120_B02-B03-B04-B08.tif",
+                                   folder / "abudhabi_S2_20180328_B02-B03-B04-B08.tif",
+                                   reference_band=4, secondary_band=4, transform="translation")
+    assert alignment.shift_x_px == pytest.approx(-0.496, abs=0.1)
+    assert alignment.shift_y_px == pytest.approx(-1.370, abs=0.1)
+    assert alignment.reliability > 50
+
+
+def test_estimate_alignment__polygon_mask_excludes_patches(tmp_path):
+    path, band = NANJING
+    secondary = tmp_path / "secondary.tif"
+    truth = make_secondary(path, band, secondary, Case(1.5, 0.5))
+    with rasterio.open(path) as ds:
+        left, bottom, right, top = ds.bounds
+    half = {"type": "Polygon", "coordinates": [[(left, bottom), ((left + right) / 2, bottom),
+                                                ((left + right) / 2, top), (left, top),
+                                                (left, bottom)]]}
+    alignment = estimate_alignment(path, secondary, reference_band=band, transform="translation",
+                                   masks=[PolygonMask([half], "EPSG:32650")])
+    masked = [p for p in alignment.patches if p.reason == "nodata or masked"]
+    assert masked and all(p.x < (left + right) / 2 for p in masked)
+    assert not any(p.used and p.x < (left + right) / 2 - 128 * 30 for p in alignment.patches)
+    assert scene_rms_error_px(alignment.model, truth, secondary) <= 0.05
+
+
+def test_estimate_alignment__raster_mask(tmp_path):
+    path, band = NANJING
+    secondary = tmp_path / "secondary.tif"
+    make_secondary(path, band, secondary, Case(1.5, 0.5))
+    mask = tmp_path / "mask.tif"
+    with rasterio.open(path) as ds:
+        values = np.zeros((ds.height, ds.width), np.uint8)
+        values[: ds.height // 2] = 1
+        with rasterio.open(mask, "w", **(ds.profile | {"count": 1, "dtype": "uint8"})) as dst:
+            dst.write(values, 1)
+    alignment = estimate_alignment(path, secondary, reference_band=band, masks=[mask],
+                                   transform="translation")
+    top = [p for p in alignment.patches if p.reason == "nodata or masked"]
+    assert len(top) >= len(alignment.patches) // 3
+    assert alignment.shift_x_px == pytest.approx(1.5, abs=0.05)
+
+
+# ----------------------------------------------------------------------- errors
+
+
+def _write(path, data, transform, crs="EPSG:32650", nodata=None):
+    profile = dict(driver="GTiff", width=data.shape[1], height=data.shape[0], count=1,
+                   dtype=data.dtype, transform=transform, crs=crs, nodata=nodata)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data, 1)
+    return path
+
+
+@pytest.fixture
+def nanjing_band(tmp_path):
+    path, band = NANJING
+    with rasterio.open(path) as ds:
+        return ds.read(band), ds.transform
+
+
+def test_errors__no_overlap(tmp_path, nanjing_band):
+    data, transform = nanjing_band
+    far = Affine.translation(1e5, 0) * transform
+    ref = _write(tmp_path / "a.tif", data, transform)
+    with pytest.raises(ValueError, match="do not overlap"):
+        estimate_alignment(ref, _write(tmp_path / "b.tif", data, far))
+
+
+def test_errors__no_crs(tmp_path, nanjing_band):
+    data, transform = nanjing_band
+    ref = _write(tmp_path / "a.tif", data, transform)
+    with pytest.raises(ValueError, match="no coordinate reference system"):
+        estimate_alignment(ref, _write(tmp_path / "b.tif", data, transform, crs=None))
+
+
+def test_errors__all_nodata_overlap(tmp_path, nanjing_band):
+    data, transform = nanjing_band
+    ref = _write(tmp_path / "a.tif", data, transform)
+    empty = _write(tmp_path / "b.tif", np.zeros_like(data), transform, nodata=0)
+    with pytest.raises((ValueError, CoregistrationError), match="no valid|No reliable"):
+        estimate_alignment(ref, empty)
+
+
+def test_errors__shift_beyond_search_range_is_reported(tmp_path):
+    path, band = NANJING
+    secondary = tmp_path / "secondary.tif"
+    make_secondary(path, band, secondary, Case(12.0, -9.0))
+    with pytest.raises(CoregistrationError, match="larger than MAX_SHIFT"):
+        estimate_alignment(path, secondary, reference_band=band, max_shift=5)
+
+
+def test_errors__band_out_of_range(tmp_path):
+    path, _ = NANJING
+    with pytest.raises(ValueError, match="band 7 does not exist"):
+        estimate_alignment(path, path, reference_band=7)
+
+
+def test_errors__truncated_file(tmp_path):
+    path, _ = NANJING
+    truncated = tmp_path / "truncated.tif"
+    truncated.write_bytes(path.read_bytes()[: 200_000])
+    with pytest.raises(ValueError, match="truncated|cannot be read"):
+        estimate_alignment(path, truncated, reference_band=4, secondary_band=4)
+
+
+def test_errors__output_equal_to_input(tmp_path):
+    path, _ = NANJING
+    with pytest.raises(ValueError, match="overwrite an input"):
+        align_image(path, path, path)
+
+
+# ------------------------------------------------------------------------ memory
+
+LARGE_RUN = """
+import json, resource, sys
+from coreg.core.align import align_image
+a = align_image(sys.argv[1], sys.argv[2], sys.argv[3], transform="rigid")
+print(json.dumps({"rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "dx": a.shift_x_px, "dy": a.shift_y_px}))
+"""
+
+
+def test_align_image__full_s2_tile_memory_is_bounded(tmp_path):
+    """A 10980 x 10980 band (a real band tiled), misregistered by moving its
+    geotransform (+0.3, -0.2) px: peak RSS of the whole run stays under 2 GiB."""
+    path, band = BEIRUT
+    with rasterio.open(path) as ds:
+        tile, transform, crs = ds.read(band), ds.transform, ds.crs
+    size = 10980
+    profile = dict(driver="GTiff", width=size, height=size, count=1, dtype="uint16", crs=crs,
+                   transform=transform, tiled=True, blockxsize=512, blockysize=512)
+    reps = (size // tile.shape[0] + 1, size // tile.shape[1] + 1)
+    big = np.tile(tile, reps)[:size, :size]
+    ref = tmp_path / "ref.tif"
+    with rasterio.open(ref, "w", **profile) as dst:
+        dst.write(big, 1)
+    sec = tmp_path / "sec.tif"
+    moved = transform * Affine.translation(-0.3, 0.2)
+    with rasterio.open(sec, "w", **(profile | {"transform": moved})) as dst:
+        dst.write(big, 1)
+    del big
+    packages = tmp_path / "packages"
+    packages.mkdir()
+    (packages / "coreg").symlink_to(Path(__file__).resolve().parents[2])
+    run = subprocess.run([sys.executable, "-c", LARGE_RUN, str(ref), str(sec),
+                          str(tmp_path / "out.tif")], capture_output=True, text=True,
+                         env=os.environ | {"PYTHONPATH": str(packages)})
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["rss_mib"] < 2048
+    assert result["dx"] == pytest.approx(0.3, abs=0.05)
+    assert result["dy"] == pytest.approx(-0.2, abs=0.05)
