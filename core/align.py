@@ -206,7 +206,8 @@ class _Estimator:
         fit = measurements = None
         for iteration in range(1, MAX_ITERATIONS + 1):
             self._check_canceled()
-            measurements = [measure(p, self.sampler.sample(p.grid, self.model)) for p in active]
+            samples = [self.sampler.sample(p.grid, self.model) for p in active]
+            measurements = [measure(p, s) for p, s in zip(active, samples)]
             fit, good = self._fit(active, measurements)
             previous, self.model = self.model, self.model.then(fit.model)
             self._report_progress(iteration)
@@ -217,7 +218,7 @@ class _Estimator:
                                  f"{MAX_ITERATIONS} iterations.")
         self._check_shift_range()
         results = self._patch_results(active, measurements, good, fit, sec_info.grid)
-        before, after = self._scores(active)
+        before, after = self._scores(active, samples)
         measurable = [r for r in results if r.reason not in ("nodata or masked", "low texture",
                                                               "cloud-like or saturated")]
         reliability = sum(r.reliability for r in measurable if r.used) / max(len(measurable), 1)
@@ -289,13 +290,13 @@ class _Estimator:
                                        reliability, used, reason))
         return results
 
-    def _scores(self, active) -> tuple[float, float]:
+    def _scores(self, active, final_samples) -> tuple[float, float]:
+        """Matching score of the patches before (identity) and after alignment; the
+        last iteration's samples stand for "after" (they differ by < 0.01 px)."""
         identity = RigidModel(pivot_x=self.model.pivot_x, pivot_y=self.model.pivot_y)
-        scores = []
-        for model in (identity, self.model):
-            pairs = ((p.reference, self.sampler.sample(p.grid, model)) for p in active)
-            scores.append(mean_matching_score(pairs))
-        return scores[0], scores[1]
+        before = ((p.reference, self.sampler.sample(p.grid, identity)) for p in active)
+        after = ((p.reference, s) for p, s in zip(active, final_samples))
+        return mean_matching_score(before), mean_matching_score(after)
 
     def _to_secondary_px(self, dx: float, dy: float, secondary: Grid) -> tuple[float, float]:
         shift = RigidModel(dx, dy, 0.0, self.model.pivot_x, self.model.pivot_y)

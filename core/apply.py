@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 import rasterio
@@ -110,10 +112,13 @@ def write_resampled(
     """Resample every band of the secondary, aligned by ``model``, onto ``reference``.
 
     Strips of :data:`BLOCK` output rows are interpolated from the native secondary
-    pixels they need, so memory is bounded by one strip. Returns the output nodata.
+    pixels they need, so memory is bounded by two strips: one being computed in a
+    worker thread while the previous one is compressed and written. Returns the
+    output nodata.
     """
     order = ORDERS[resampling]
-    with rasterio.open(secondary_path) as src:
+    with rasterio.open(secondary_path, NUM_THREADS="ALL_CPUS") as src, \
+            ThreadPoolExecutor(max_workers=1) as worker:
         src_nodata = src.nodata if nodata is None else nodata
         out_nodata = output_nodata(src.dtypes[0], src_nodata)
         to_secondary = None if src.crs == reference.crs else crs_transformer(reference.crs,
@@ -122,14 +127,20 @@ def write_resampled(
         target = output_path if not cog else output_path + ".gtiff.tmp"
         with rasterio.open(target, "w", **profile) as dst:
             copy_metadata(src, dst)
-            for row in range(0, reference.height, BLOCK):
+            strips = [reference.subgrid(row, 0, min(BLOCK, reference.height - row),
+                                        reference.width)
+                      for row in range(0, reference.height, BLOCK)]
+            compute = partial(_resample_strip, src, model=model, to_secondary=to_secondary,
+                              order=order, src_nodata=src_nodata, out_nodata=out_nodata)
+            pending = worker.submit(compute, strips[0])
+            for k, strip in enumerate(strips):
+                block = pending.result()
                 if is_canceled and is_canceled():
                     raise CanceledError("Canceled while writing the output.")
-                strip = reference.subgrid(row, 0, min(BLOCK, reference.height - row),
-                                          reference.width)
-                dst.write(_resample_strip(src, strip, model, to_secondary, order, src_nodata,
-                                          out_nodata), window=Window(0, row, strip.width,
-                                                                     strip.height))
+                if k + 1 < len(strips):
+                    pending = worker.submit(compute, strips[k + 1])
+                row = k * BLOCK
+                dst.write(block, window=Window(0, row, strip.width, strip.height))
                 if progress:
                     progress(100.0 * (row + strip.height) / reference.height)
         if cog:
@@ -176,9 +187,9 @@ def _outside_to_nan(values, affine, window, strip, src, rows, cols) -> np.ndarra
     if affine is None:
         inside = (rows > -1) & (rows < src.height) & (cols > -1) & (cols < src.width)
     else:
-        grid_r, grid_c = np.meshgrid(np.arange(strip.height), np.arange(strip.width),
-                                     indexing="ij")
         m, o = affine
+        grid_r = np.arange(strip.height, dtype=float)[:, None]
+        grid_c = np.arange(strip.width, dtype=float)[None, :]
         r = m[0, 0] * grid_r + m[0, 1] * grid_c + o[0]
         c = m[1, 0] * grid_r + m[1, 1] * grid_c + o[1]
         inside = (r > -0.5) & (r < src.height - 0.5) & (c > -0.5) & (c < src.width - 0.5)

@@ -12,7 +12,7 @@ from .fit import RigidModel
 from .grid import Grid, crs_transformer, pixel_size_in
 from .phase_correlation import phase_correlation
 from .raster_io import covering_window, read_window
-from .resample import interpolate, prepare, secondary_pixels
+from .resample import index_affine, interpolate, interpolate_affine, prepare, secondary_pixels
 
 #: Largest number of patches along one axis of the overlap.
 MAX_PATCHES_PER_AXIS = 8
@@ -144,6 +144,16 @@ class SecondarySampler:
     def sample(self, grid: Grid, model: RigidModel) -> np.ndarray:
         """Secondary values at the centres of ``grid`` once aligned by ``model``;
         float32, NaN where the secondary has no data."""
+        if self.to_secondary is None:  # affine all the way: the fast path
+            matrix, offset = index_affine(grid, model, self.ds.transform)
+            corners = np.array([[0, 0], [0, grid.width - 1], [grid.height - 1, 0],
+                                [grid.height - 1, grid.width - 1]], float)
+            rows, cols = (corners @ matrix.T + offset).T
+            chunk = self._chunk(grid, rows, cols)
+            values = interpolate_affine(chunk.coefficients, chunk.valid, matrix,
+                                        offset - (chunk.row, chunk.col),
+                                        (grid.height, grid.width), 3)
+            return values.astype(np.float32)
         rows, cols = secondary_pixels(grid, model, self.ds.transform, self.to_secondary)
         chunk = self._chunk(grid, rows, cols)
         return interpolate(chunk.coefficients, chunk.valid, rows - chunk.row, cols - chunk.col,

@@ -136,7 +136,8 @@ def output_profile(source, grid: Grid, nodata: float | None) -> dict:
     return dict(driver="GTiff", width=grid.width, height=grid.height, count=source.count,
                 dtype=source.dtypes[0], crs=grid.crs, transform=grid.transform, nodata=nodata,
                 tiled=True, blockxsize=BLOCK, blockysize=BLOCK, compress="deflate",
-                predictor=_predictor(source.dtypes[0]), bigtiff="if_safer")
+                predictor=_predictor(source.dtypes[0]), bigtiff="if_safer",
+                num_threads="all_cpus")
 
 
 def to_cog(gtiff: str, path: str) -> None:

@@ -50,12 +50,14 @@ def _exact_pixels(grid, model, secondary_transform, to_secondary):
 def prepare(data: np.ndarray, valid: np.ndarray, order: int, blur: float = 0.0) -> np.ndarray:
     """Interpolation coefficients of ``data``: invalid pixels replaced by the valid mean
     (limits ringing), an optional anti-alias blur, then the spline prefilter."""
-    data = data.astype(np.float64)
+    data = data.astype(np.float32)
     if not valid.all():
         data = np.where(valid, data, data[valid].mean() if valid.any() else 0.0)
     if blur > 0:
         data = ndimage.gaussian_filter(data, blur)
-    return ndimage.spline_filter(data, order=order, mode="nearest") if order > 1 else data
+    if order < 2:
+        return data
+    return ndimage.spline_filter(data, order=order, mode="nearest", output=np.float32)
 
 
 def interpolate(coefficients: np.ndarray, valid: np.ndarray | None, rows: np.ndarray,
@@ -131,9 +133,14 @@ def _shift_axis(data: np.ndarray, offset: float, size: int, order: int, axis: in
             weights = [(1 - u) ** 3 / 6, (3 * u**3 - 6 * u**2 + 4) / 6,
                        (-3 * u**3 + 3 * u**2 + 3 * u + 1) / 6, u**3 / 6]
     n = data.shape[axis]
+    pad_before, pad_after = max(0, -taps[0]), max(0, size + taps[-1] - n)
+    if pad_before or pad_after:
+        widths = [(0, 0), (0, 0)]
+        widths[axis] = (pad_before, pad_after)
+        data = np.pad(data, widths, mode="edge")
     out = None
     for tap, weight in zip(taps, weights):
-        index = np.clip(np.arange(size) + tap, 0, n - 1)
-        term = np.take(data, index, axis=axis) * weight
-        out = term if out is None else out + term
+        start = tap + pad_before
+        term = data[start:start + size] if axis == 0 else data[:, start:start + size]
+        out = term * weight if out is None else out + term * weight
     return out

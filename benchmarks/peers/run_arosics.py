@@ -37,7 +37,8 @@ import time
 import traceback
 
 # Debian's pyproj, imported from a venv, looks for proj.db under sys.prefix (the venv) and then
-# next to a `proj` executable on PATH.  arosics_env.sh installs proj-bin for that; this is a fallback.
+# next to a `proj` executable on PATH.  arosics_env.sh installs proj-bin for that;
+# this is a fallback.
 if not (os.environ.get("PROJ_DATA") or os.environ.get("PROJ_LIB")) and os.path.isfile(
     "/usr/share/proj/proj.db"
 ):
@@ -127,7 +128,8 @@ def parse_args(argv=None):
     p.add_argument(
         "--align-grids",
         action="store_true",
-        help="snap the output to the reference grid (resampling with --resamp) where the pixel sizes "
+        help="snap the output to the reference grid (resampling with --resamp) "
+        "where the pixel sizes "
         "allow it; AROSICS default off: the output keeps the target's pixel values on the "
         "target grid with a corrected origin (out_resampled may still be true: see README)",
     )
@@ -139,7 +141,8 @@ def parse_args(argv=None):
     p.add_argument(
         "--resamp",
         default="cubic",
-        help="resampling for shift estimation and for output when resampling happens (default cubic)",
+        help="resampling for shift estimation and for output when resampling happens "
+        "(default cubic)",
     )
     p.add_argument("--cpus", type=int, default=None, help="CPUs for AROSICS's warps (default: all)")
     return p.parse_args(argv)
@@ -214,7 +217,8 @@ def run(args):
             CPUs=args.cpus,
             progress=False,
             q=True,
-            ignore_errors=True,  # failures -> success=False + tracked_errors instead of an exception
+            # failures -> success=False + tracked_errors instead of an exception
+            ignore_errors=True,
         )
         cr.calculate_spatial_shifts()
         res["t_estimate_s"] = round(time.perf_counter() - t0, 4)
