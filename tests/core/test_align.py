@@ -223,3 +223,27 @@ def test_align_image__full_s2_tile_memory_is_bounded(tmp_path):
     assert result["rss_mib"] < 2048
     assert result["dx"] == pytest.approx(0.3, abs=0.05)
     assert result["dy"] == pytest.approx(-0.2, abs=0.05)
+
+
+def test_align_image__geotransform_mode_keeps_every_pixel_and_writes_cog(tmp_path):
+    path, band = NANJING
+    secondary = tmp_path / "secondary.tif"
+    with rasterio.open(path) as src:
+        profile = src.profile | {"transform": src.transform * Affine.translation(0.6, -0.4),
+                                 "nodata": 255}
+        with rasterio.open(secondary, "w", **profile) as dst:
+            dst.write(src.read())
+            dst.descriptions = tuple(f"TM band {b}" for b in range(1, src.count + 1))
+    output = tmp_path / "aligned.tif"
+    alignment = align_image(path, secondary, output, reference_band=band, secondary_band=band,
+                            transform="translation", output_mode="geotransform", cog=True)
+    # Content placed 0.6 px too far right and 0.4 px too high: the correction undoes it.
+    assert alignment.shift_x_px == pytest.approx(-0.6, abs=0.05)
+    assert alignment.shift_y_px == pytest.approx(0.4, abs=0.05)
+    with rasterio.open(secondary) as sec, rasterio.open(output) as out:
+        assert out.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+        assert np.array_equal(sec.read(), out.read())
+        assert (out.dtypes, out.nodata, out.descriptions) == (sec.dtypes, 255, sec.descriptions)
+        moved = sec.transform * Affine.translation(alignment.shift_x_px, alignment.shift_y_px)
+        assert out.transform.almost_equals(moved, precision=1e-6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["aligned.tif", "secondary.tif"]
