@@ -34,6 +34,7 @@ export QGIS_CUSTOM_CONFIG_PATH="$COREG_QGIS_TMP/config"
 export QT_QPA_PLATFORM=offscreen
 export XDG_RUNTIME_DIR="$COREG_QGIS_TMP/xdg"
 export PYTHONDONTWRITEBYTECODE=1
+export GDAL_PAM_ENABLED=NO   # no .aux.xml side-cars written next to the inputs
 export COREG_QGIS_TMP COREG_PLUGIN_SRC QGIS_PROCESS
 
 coreg_qgis_process() {

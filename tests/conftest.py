@@ -33,6 +33,8 @@ QGIS_PROCESS_TIMEOUT = 900  # seconds, for one qgis_process call
 # Headless Qt, and no bytecode/__pycache__ written into the tree by the tests.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+# Never write GDAL .aux.xml side-car files next to the (shared, read-only) test data.
+os.environ["GDAL_PAM_ENABLED"] = "NO"
 sys.dont_write_bytecode = True
 
 
