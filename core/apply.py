@@ -166,9 +166,13 @@ def _resample_strip(src, strip: Grid, model: RigidModel, to_secondary, order: in
     window = covering_window(np.clip(rows, -8, src.height + 8), np.clip(cols, -8, src.width + 8),
                              4)
     data, valid = read_window(src, list(range(1, src.count + 1)), window, src_nodata)
-    valid_or_none = None if valid.all() else valid
+    # Only nodata inside the raster needs masking; outside it, read_window's edge
+    # values are harmless and _outside_to_nan blanks the output.
+    r0, c0 = max(-window.row_off, 0), max(-window.col_off, 0)
+    inner = valid[r0:src.height - window.row_off, c0:src.width - window.col_off]
+    valid_or_none = None if inner.all() else valid
     for band in range(src.count):
-        coefficients = prepare(data[band], valid, order)
+        coefficients = prepare(data[band], valid_or_none, order)
         if affine is None:
             values = interpolate(coefficients, valid_or_none, rows - window.row_off,
                                  cols - window.col_off, order)
@@ -176,13 +180,12 @@ def _resample_strip(src, strip: Grid, model: RigidModel, to_secondary, order: in
             origin = np.array([window.row_off, window.col_off], float)
             values = interpolate_affine(coefficients, valid_or_none, affine[0],
                                         affine[1] - origin, out.shape[1:], order)
-        if affine is not None or valid_or_none is not None:
-            values = _outside_to_nan(values, affine, window, strip, src, rows, cols)
+        values = _outside_to_nan(values, affine, strip, src, rows, cols)
         out[band] = _cast(values, dtype, out_nodata)
     return out
 
 
-def _outside_to_nan(values, affine, window, strip, src, rows, cols) -> np.ndarray:
+def _outside_to_nan(values, affine, strip, src, rows, cols) -> np.ndarray:
     """NaN where the sampled position falls outside the secondary raster."""
     if affine is None:
         inside = (rows > -1) & (rows < src.height) & (cols > -1) & (cols < src.width)
@@ -190,9 +193,11 @@ def _outside_to_nan(values, affine, window, strip, src, rows, cols) -> np.ndarra
         m, o = affine
         grid_r = np.arange(strip.height, dtype=float)[:, None]
         grid_c = np.arange(strip.width, dtype=float)[None, :]
-        r = m[0, 0] * grid_r + m[0, 1] * grid_c + o[0]
-        c = m[1, 0] * grid_r + m[1, 1] * grid_c + o[1]
-        inside = (r > -0.5) & (r < src.height - 0.5) & (c > -0.5) & (c < src.width - 0.5)
+        r = m[0, 0] * grid_r + o[0] + (m[0, 1] * grid_c if m[0, 1] else 0.0)
+        c = m[1, 1] * grid_c + o[1] + (m[1, 0] * grid_r if m[1, 0] else 0.0)
+        inside = ((r > -0.5) & (r < src.height - 0.5)) & ((c > -0.5) & (c < src.width - 0.5))
+        if inside.all():
+            return values
     values[~inside] = np.nan
     return values
 

@@ -70,28 +70,19 @@ def read_on_grid(
     averaging when the target is coarser so that no detail aliases into it.
     """
     window = _nested_window(ds, grid)
+    if window is not None:
+        data, valid = read_window(ds, [band], window, nodata)
+        data[0][~valid] = np.nan
+        return data[0]
+    data = np.full((grid.height, grid.width), np.nan, np.float32)
+    coarser = grid.res[0] * grid.res[1] > 1.1 * abs(ds.transform.determinant)
     try:
-        if window is not None:
-            data = ds.read(band, window=window, boundless=True, masked=False,
-                           fill_value=_fill(nodata, ds.dtypes[band - 1])).astype(np.float32)
-        else:
-            data = np.full((grid.height, grid.width), np.nan, np.float32)
-            coarser = grid.res[0] * grid.res[1] > 1.1 * abs(ds.transform.determinant)
-            reproject(rasterio.band(ds, band), data, src_nodata=nodata, dst_nodata=np.nan,
-                      dst_transform=grid.transform, dst_crs=grid.crs,
-                      resampling=Resampling.average if coarser else Resampling.cubic)
-            return data
+        reproject(rasterio.band(ds, band), data, src_nodata=nodata, dst_nodata=np.nan,
+                  dst_transform=grid.transform, dst_crs=grid.crs,
+                  resampling=Resampling.average if coarser else Resampling.cubic)
     except (RasterioError, RasterioIOError) as exc:
         raise ValueError(f"'{ds.name}' is unreadable or truncated: {exc}") from exc
-    if nodata is not None:
-        data[data == np.float32(nodata)] = np.nan
     return data
-
-
-def _fill(nodata: float | None, dtype: str) -> float:
-    if nodata is not None:
-        return nodata
-    return np.nan if np.issubdtype(np.dtype(dtype), np.floating) else 0
 
 
 def _nested_window(ds: rasterio.DatasetReader, grid: Grid) -> Window | None:
@@ -135,7 +126,7 @@ def output_profile(source, grid: Grid, nodata: float | None) -> dict:
     """Creation profile of a tiled, compressed GeoTIFF on ``grid`` with ``source``'s bands."""
     return dict(driver="GTiff", width=grid.width, height=grid.height, count=source.count,
                 dtype=source.dtypes[0], crs=grid.crs, transform=grid.transform, nodata=nodata,
-                tiled=True, blockxsize=BLOCK, blockysize=BLOCK, compress="deflate",
+                tiled=True, blockxsize=BLOCK, blockysize=BLOCK, compress="deflate", zlevel=1,
                 predictor=_predictor(source.dtypes[0]), bigtiff="if_safer",
                 num_threads="all_cpus")
 
@@ -144,7 +135,7 @@ def to_cog(gtiff: str, path: str) -> None:
     """Convert a finished GeoTIFF into a Cloud-Optimized GeoTIFF and remove it."""
     try:
         with rasterio.open(gtiff) as src:
-            rasterio.shutil.copy(src, path, driver="COG", compress="deflate",
+            rasterio.shutil.copy(src, path, driver="COG", compress="deflate", level=1,
                                  predictor=_predictor(src.dtypes[0]), bigtiff="if_safer")
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -205,21 +196,30 @@ def covering_window(rows: np.ndarray, cols: np.ndarray, margin: int) -> Window:
 
 def read_window(ds: rasterio.DatasetReader, bands: list[int], window: Window,
                 nodata: float | None) -> tuple[np.ndarray, np.ndarray]:
-    """Bands of a window (may extend past the raster) as float64, and where all are valid.
+    """Bands of a window (may extend past the raster) as float32, and where all are valid.
 
     Invalid: outside the raster, equal to ``nodata``, or NaN.
     """
-    is_float = np.issubdtype(np.dtype(ds.dtypes[bands[0] - 1]), np.floating)
-    fill = nodata if nodata is not None else (np.nan if is_float else 0)
-    try:
-        data = ds.read(bands, window=window, boundless=True, fill_value=fill).astype(np.float64)
+    valid = np.zeros((window.height, window.width), bool)
+    r0, c0 = max(window.row_off, 0), max(window.col_off, 0)
+    r1 = min(window.row_off + window.height, ds.height)
+    c1 = min(window.col_off + window.width, ds.width)
+    if r1 <= r0 or c1 <= c0:
+        return np.zeros((len(bands), window.height, window.width), np.float32), valid
+    inner = (slice(r0 - window.row_off, r1 - window.row_off),
+             slice(c0 - window.col_off, c1 - window.col_off))
+    try:  # a plain read of the part inside the raster: boundless reads are much slower
+        values = ds.read(bands, window=Window(c0, r0, c1 - c0, r1 - r0))
     except (RasterioError, RasterioIOError) as exc:
         raise ValueError(f"'{ds.name}' is unreadable or truncated: {exc}") from exc
-    valid = np.isfinite(data).all(axis=0)
+    # Outside the raster: edge values (marked invalid), which keeps splines calm there.
+    pad = ((0, 0), (inner[0].start, window.height - inner[0].stop),
+           (inner[1].start, window.width - inner[1].stop))
+    data = np.pad(values.astype(np.float32, copy=False), pad, mode="edge")
+    inside = np.ones(values.shape[1:], bool)
+    if np.issubdtype(values.dtype, np.floating):
+        inside &= np.isfinite(values).all(axis=0)
     if nodata is not None:
-        valid &= (data != nodata).all(axis=0)
-    rows = np.arange(window.row_off, window.row_off + window.height)
-    cols = np.arange(window.col_off, window.col_off + window.width)
-    valid &= ((rows >= 0) & (rows < ds.height))[:, None]
-    valid &= ((cols >= 0) & (cols < ds.width))[None, :]
+        inside &= (values != nodata).all(axis=0)
+    valid[inner] = inside
     return data, valid

@@ -47,12 +47,15 @@ def _exact_pixels(grid, model, secondary_transform, to_secondary):
     return rows - 0.5, cols - 0.5
 
 
-def prepare(data: np.ndarray, valid: np.ndarray, order: int, blur: float = 0.0) -> np.ndarray:
-    """Interpolation coefficients of ``data``: invalid pixels replaced by the valid mean
-    (limits ringing), an optional anti-alias blur, then the spline prefilter."""
+def prepare(data: np.ndarray, valid: np.ndarray | None, order: int,
+            blur: float = 0.0) -> np.ndarray:
+    """Interpolation coefficients of ``data``: invalid pixels (``valid`` False; None
+    means all valid) replaced by the valid mean, which limits ringing, an optional
+    anti-alias blur, then the spline prefilter."""
     data = data.astype(np.float32)
-    if not valid.all():
-        data = np.where(valid, data, data[valid].mean() if valid.any() else 0.0)
+    if valid is not None and not valid.all():
+        sample = data[::4, ::4][valid[::4, ::4]]
+        data[~valid] = sample.mean() if sample.size else 0.0
     if blur > 0:
         data = ndimage.gaussian_filter(data, blur)
     if order < 2:
