@@ -9,6 +9,7 @@ from functools import partial
 import numpy as np
 import rasterio
 from affine import Affine
+from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from .errors import CanceledError
@@ -27,12 +28,11 @@ from .raster_io import (
 )
 from .resample import (
     ORDERS,
-    index_affine,
+    SourceMapping,
     interpolate,
     interpolate_affine,
     model_affine,
     prepare,
-    secondary_pixels,
 )
 
 
@@ -103,6 +103,7 @@ def write_resampled(
     model: RigidModel,
     reference: Grid,
     *,
+    model_crs: CRS | None = None,
     resampling: str = "cubic",
     nodata: float | None = None,
     cog: bool = False,
@@ -117,12 +118,11 @@ def write_resampled(
     output nodata.
     """
     order = ORDERS[resampling]
-    with rasterio.open(secondary_path, NUM_THREADS="ALL_CPUS") as src, \
+    with rasterio.open(secondary_path) as src, \
             ThreadPoolExecutor(max_workers=1) as worker:
         src_nodata = src.nodata if nodata is None else nodata
         out_nodata = output_nodata(src.dtypes[0], src_nodata)
-        to_secondary = None if src.crs == reference.crs else crs_transformer(reference.crs,
-                                                                             src.crs)
+        mapping = SourceMapping(model, model_crs or reference.crs, src.crs, src.transform)
         profile = output_profile(src, reference, out_nodata)
         target = output_path if not cog else output_path + ".gtiff.tmp"
         with rasterio.open(target, "w", **profile) as dst:
@@ -130,8 +130,8 @@ def write_resampled(
             strips = [reference.subgrid(row, 0, min(BLOCK, reference.height - row),
                                         reference.width)
                       for row in range(0, reference.height, BLOCK)]
-            compute = partial(_resample_strip, src, model=model, to_secondary=to_secondary,
-                              order=order, src_nodata=src_nodata, out_nodata=out_nodata)
+            compute = partial(_resample_strip, src, mapping=mapping, order=order,
+                              src_nodata=src_nodata, out_nodata=out_nodata)
             pending = worker.submit(compute, strips[0])
             for k, strip in enumerate(strips):
                 block = pending.result()
@@ -148,15 +148,15 @@ def write_resampled(
     return out_nodata
 
 
-def _resample_strip(src, strip: Grid, model: RigidModel, to_secondary, order: int,
-                    src_nodata, out_nodata) -> np.ndarray:
+def _resample_strip(src, strip: Grid, mapping: SourceMapping, order: int, src_nodata,
+                    out_nodata) -> np.ndarray:
     """All bands of one output strip, cast to the secondary's dtype."""
     dtype = np.dtype(src.dtypes[0])
     out = np.full((src.count, strip.height, strip.width),
                   np.nan if out_nodata is None else out_nodata, dtype)
-    affine = None if to_secondary else index_affine(strip, model, src.transform)
+    affine = mapping.affine(strip)
     if affine is None:
-        rows, cols = secondary_pixels(strip, model, src.transform, to_secondary)
+        rows, cols = mapping.indices(strip)
     else:
         corners = np.array([[0, 0], [0, strip.width - 1], [strip.height - 1, 0],
                             [strip.height - 1, strip.width - 1]], float)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -55,10 +56,15 @@ class Grid:
 
 def crs_transformer(src: CRS, dst: CRS) -> Transformer:
     """An always-xy transformer from ``src`` to ``dst``, or ValueError if none exists."""
+    return _transformer(CRS.from_user_input(src).to_wkt(), CRS.from_user_input(dst).to_wkt())
+
+
+@functools.lru_cache(maxsize=32)
+def _transformer(src_wkt: str, dst_wkt: str) -> Transformer:
     try:
-        return Transformer.from_crs(src, dst, always_xy=True)
+        return Transformer.from_crs(src_wkt, dst_wkt, always_xy=True)
     except ProjError as exc:
-        raise ValueError(f"No coordinate transformation from {src} to {dst}: {exc}") from exc
+        raise ValueError(f"No coordinate transformation between the two CRSs: {exc}") from exc
 
 
 def footprint_bounds(grid: Grid, crs: CRS) -> tuple[float, float, float, float]:

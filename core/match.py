@@ -9,10 +9,10 @@ import rasterio
 from scipy import ndimage
 
 from .fit import RigidModel
-from .grid import Grid, crs_transformer, pixel_size_in
+from .grid import Grid, pixel_size_in
 from .phase_correlation import phase_correlation
 from .raster_io import covering_window, read_window
-from .resample import index_affine, interpolate, interpolate_affine, prepare, secondary_pixels
+from .resample import SourceMapping, interpolate, interpolate_affine, prepare
 
 #: Largest number of patches along one axis of the overlap.
 MAX_PATCHES_PER_AXIS = 8
@@ -134,7 +134,7 @@ class SecondarySampler:
     def __init__(self, ds: rasterio.DatasetReader, band: int, nodata: float | None,
                  common: Grid) -> None:
         self.ds, self.band, self.nodata = ds, band, nodata
-        self.to_secondary = None if ds.crs == common.crs else crs_transformer(common.crs, ds.crs)
+        self.common_crs = common.crs
         src_grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
         sec_res = pixel_size_in(src_grid, common.crs)
         ratio = np.sqrt(common.res[0] * common.res[1] / (sec_res[0] * sec_res[1]))
@@ -144,8 +144,10 @@ class SecondarySampler:
     def sample(self, grid: Grid, model: RigidModel) -> np.ndarray:
         """Secondary values at the centres of ``grid`` once aligned by ``model``;
         float32, NaN where the secondary has no data."""
-        if self.to_secondary is None:  # affine all the way: the fast path
-            matrix, offset = index_affine(grid, model, self.ds.transform)
+        mapping = SourceMapping(model, self.common_crs, self.ds.crs, self.ds.transform)
+        affine = mapping.affine(grid)
+        if affine is not None:  # one CRS: the fast path
+            matrix, offset = affine
             corners = np.array([[0, 0], [0, grid.width - 1], [grid.height - 1, 0],
                                 [grid.height - 1, grid.width - 1]], float)
             rows, cols = (corners @ matrix.T + offset).T
@@ -154,7 +156,7 @@ class SecondarySampler:
                                         offset - (chunk.row, chunk.col),
                                         (grid.height, grid.width), 3)
             return values.astype(np.float32)
-        rows, cols = secondary_pixels(grid, model, self.ds.transform, self.to_secondary)
+        rows, cols = mapping.indices(grid)
         chunk = self._chunk(grid, rows, cols)
         return interpolate(chunk.coefficients, chunk.valid, rows - chunk.row, cols - chunk.col,
                            3).astype(np.float32)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,10 +73,12 @@ def phase_correlation(
                      _snr(surface, peak_index))
 
 
+@functools.lru_cache(maxsize=8)
 def _hann(shape: tuple[int, int]) -> np.ndarray:
     return np.outer(np.hanning(shape[0]), np.hanning(shape[1]))
 
 
+@functools.lru_cache(maxsize=8)
 def _lowpass(shape: tuple[int, int]) -> np.ndarray:
     fy = sfft.fftfreq(shape[0])[:, None]
     fx = sfft.fftfreq(shape[1])[None, :]

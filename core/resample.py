@@ -7,13 +7,15 @@ used for this: its cubic kernel displaced sub-pixel shifts by ~0.04 px in tests.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from affine import Affine
-from pyproj import Transformer
+from rasterio.crs import CRS
 from scipy import ndimage
 
 from .fit import RigidModel
-from .grid import Grid
+from .grid import Grid, crs_transformer
 
 #: Spline order of each resampling name.
 ORDERS = {"nearest": 0, "bilinear": 1, "cubic": 3}
@@ -22,29 +24,51 @@ ORDERS = {"nearest": 0, "bilinear": 1, "cubic": 3}
 COORDINATE_STEP = 16
 
 
-def secondary_pixels(grid: Grid, model: RigidModel, secondary_transform: Affine,
-                     to_secondary: Transformer | None) -> tuple[np.ndarray, np.ndarray]:
-    """Fractional (row, col) array indices in the secondary (pixel centres at integers)
-    of the content that lands on each pixel centre of ``grid`` once aligned."""
-    if to_secondary is None or grid.width * grid.height <= COORDINATE_STEP**2:
-        return _exact_pixels(grid, model, secondary_transform, to_secondary)
-    coarse = Grid(grid.crs, grid.transform * Affine.scale(COORDINATE_STEP),
-                  grid.width // COORDINATE_STEP + 2, grid.height // COORDINATE_STEP + 2)
-    rows, cols = _exact_pixels(coarse, model, secondary_transform, to_secondary)
-    # Coarse pixel centres sit at fine index (k + 0.5) * step - 0.5.
-    fine_r = (np.arange(grid.height) + 0.5) / COORDINATE_STEP - 0.5
-    fine_c = (np.arange(grid.width) + 0.5) / COORDINATE_STEP - 0.5
-    rr, cc = np.meshgrid(fine_r, fine_c, indexing="ij")
-    return (ndimage.map_coordinates(rows, [rr, cc], order=1, mode="nearest"),
-            ndimage.map_coordinates(cols, [rr, cc], order=1, mode="nearest"))
+@dataclass(frozen=True)
+class SourceMapping:
+    """Where each pixel of a target grid takes its content from in a source raster:
+    target map point q -> (model CRS) -> model.inverse -> (source CRS) -> source pixel."""
 
+    model: RigidModel
+    model_crs: CRS
+    source_crs: CRS
+    source_transform: Affine
 
-def _exact_pixels(grid, model, secondary_transform, to_secondary):
-    x, y = model.inverse(*grid.centres_xy())
-    if to_secondary is not None:
-        x, y = to_secondary.transform(x, y)
-    cols, rows = ~secondary_transform * (x, y)
-    return rows - 0.5, cols - 0.5
+    def affine(self, grid: Grid) -> tuple[np.ndarray, np.ndarray] | None:
+        """(matrix, offset) sending array indices (row, col) of ``grid`` to the source's
+        when one CRS holds everything (then the mapping is affine), else None."""
+        if not grid.crs == self.model_crs == self.source_crs:
+            return None
+        t = ~self.source_transform * ~model_affine(self.model) * grid.transform
+        matrix = np.array([[t.e, t.d], [t.b, t.a]])
+        offset = np.array([0.5 * (t.d + t.e) + t.f - 0.5, 0.5 * (t.a + t.b) + t.c - 0.5])
+        return matrix, offset
+
+    def indices(self, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+        """Fractional (row, col) array indices in the source (pixel centres at integers)
+        for every pixel centre of ``grid``."""
+        if grid.crs == self.model_crs == self.source_crs or (
+                grid.width * grid.height <= COORDINATE_STEP**2):
+            return self._exact(grid)
+        coarse = Grid(grid.crs, grid.transform * Affine.scale(COORDINATE_STEP),
+                      grid.width // COORDINATE_STEP + 2, grid.height // COORDINATE_STEP + 2)
+        rows, cols = self._exact(coarse)
+        # Coarse pixel centres sit at fine index (k + 0.5) * step - 0.5.
+        fine_r = (np.arange(grid.height) + 0.5) / COORDINATE_STEP - 0.5
+        fine_c = (np.arange(grid.width) + 0.5) / COORDINATE_STEP - 0.5
+        rr, cc = np.meshgrid(fine_r, fine_c, indexing="ij")
+        return (ndimage.map_coordinates(rows, [rr, cc], order=1, mode="nearest"),
+                ndimage.map_coordinates(cols, [rr, cc], order=1, mode="nearest"))
+
+    def _exact(self, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+        x, y = grid.centres_xy()
+        if grid.crs != self.model_crs:
+            x, y = crs_transformer(grid.crs, self.model_crs).transform(x, y)
+        x, y = self.model.inverse(x, y)
+        if self.model_crs != self.source_crs:
+            x, y = crs_transformer(self.model_crs, self.source_crs).transform(x, y)
+        cols, rows = ~self.source_transform * (x, y)
+        return rows - 0.5, cols - 0.5
 
 
 def prepare(data: np.ndarray, valid: np.ndarray | None, order: int,
@@ -75,16 +99,6 @@ def interpolate(coefficients: np.ndarray, valid: np.ndarray | None, rows: np.nda
                                           order=min(order, 1), mode="constant", cval=0.0)
         values[support < 0.999] = np.nan
     return values
-
-
-def index_affine(grid: Grid, model: RigidModel,
-                 secondary_transform: Affine) -> tuple[np.ndarray, np.ndarray]:
-    """(matrix, offset) sending array indices (row, col) of ``grid`` to the secondary's,
-    when both share a CRS (then the whole mapping is affine)."""
-    t = ~secondary_transform * ~model_affine(model) * grid.transform
-    matrix = np.array([[t.e, t.d], [t.b, t.a]])
-    offset = np.array([0.5 * (t.d + t.e) + t.f - 0.5, 0.5 * (t.a + t.b) + t.c - 0.5])
-    return matrix, offset
 
 
 def model_affine(model: RigidModel) -> Affine:
