@@ -11,8 +11,14 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import rasterio
 from affine import Affine
+from rasterio.crs import CRS
 
-from .apply import translation_in_secondary_crs, write_resampled, write_shifted
+from .apply import (
+    scaled_progress,
+    translation_in_secondary_crs,
+    write_resampled,
+    write_shifted,
+)
 from .errors import CanceledError, CoregistrationError
 from .fit import RigidModel, fit_rigid
 from .grid import Grid, common_grid, pixel_size_in
@@ -37,6 +43,7 @@ from .raster_io import (
     read_on_grid,
     same_file,
 )
+from .saved import SavedAlignment, alignment_record
 
 log = logging.getLogger(__name__)
 
@@ -90,23 +97,25 @@ class Alignment:
     matching_score_after: float
     iterations: int
     patches: tuple[PatchResult, ...]
+    bounds: tuple[float, float, float, float]
     warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def saved(self) -> SavedAlignment:
+        """The alignment alone, to apply to other rasters."""
+        return SavedAlignment(self.model, CRS.from_user_input(self.reference_crs), self.bounds)
 
     def report(self) -> dict:
         """The JSON report (the keys scripts rely on)."""
         used = sum(p.used for p in self.patches)
         return {
+            **alignment_record(self.model, self.reference_crs, self.bounds),
             "shift_x_px": self.shift_x_px, "shift_y_px": self.shift_y_px,
-            "shift_x_map": self.model.shift_x, "shift_y_map": self.model.shift_y,
-            "rotation_deg": self.model.rotation_deg,
-            "rotation_centre_x": self.model.pivot_x, "rotation_centre_y": self.model.pivot_y,
             "shift_uncertainty_px": self.shift_uncertainty_px,
             "reliability": self.reliability,
             "n_patches": len(self.patches), "n_patches_used": used,
             "matching_score_before": self.matching_score_before,
             "matching_score_after": self.matching_score_after,
             "reference_crs": self.reference_crs, "secondary_crs": self.secondary_crs,
-            "map_units_crs": self.reference_crs,
             "iterations": self.iterations,
             "warnings": list(self.warnings),
             "patches": [asdict(p) for p in self.patches],
@@ -229,7 +238,8 @@ class _Estimator:
         return Alignment(
             self.model, ref_info.grid.crs.to_string(), sec_info.grid.crs.to_string(),
             dx_px, dy_px, fit.sigma_shift_px * self._secondary_px_per_common_px(sec_info.grid),
-            reliability, before, after, iteration, tuple(results), tuple(self.warnings))
+            reliability, before, after, iteration, tuple(results), self.common.bounds,
+            tuple(self.warnings))
 
     def _fit(self, active, measurements):
         good = np.array([m is not None and m.peak >= MIN_PEAK for m in measurements])
@@ -361,11 +371,11 @@ def align_image(
         if output_mode == "geotransform" and options.get("transform", "rigid") != "translation":
             raise ValueError("The geotransform-only output needs the translation model "
                              "(a rotation cannot be written as a shifted geotransform).")
-    alignment = estimate_alignment(reference, secondary, progress=_scaled(progress, 0, 60),
+    alignment = estimate_alignment(reference, secondary, progress=scaled_progress(progress, 0, 60),
                                    is_canceled=is_canceled, **options)
     if output is None:
         return alignment
-    write_progress = _scaled(progress, 60, 100)
+    write_progress = scaled_progress(progress, 60, 100)
     with atomic_path(output) as tmp:
         if output_mode == "geotransform":
             write_shifted(secondary, tmp, alignment.model, rasterio.crs.CRS.from_user_input(
@@ -383,8 +393,3 @@ def align_image(
         alignment = replace(alignment, warnings=alignment.warnings + (note,))
     return alignment
 
-
-def _scaled(progress: Progress | None, start: float, end: float) -> Progress | None:
-    if progress is None:
-        return None
-    return lambda value: progress(start + (end - start) * value / 100.0)

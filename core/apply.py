@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
+from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from .errors import CanceledError
 from .fit import RigidModel
-from .grid import Grid, crs_transformer
+from .grid import Grid, crs_transformer, footprint_bounds
 from .raster_io import (
     BLOCK,
     IsCanceled,
     Progress,
+    atomic_path,
     copy_by_blocks,
     copy_metadata,
     covering_window,
     output_profile,
+    read_info,
     read_window,
+    same_file,
     to_cog,
 )
 from .resample import (
@@ -34,6 +42,7 @@ from .resample import (
     model_affine,
     prepare,
 )
+from .saved import SavedAlignment
 
 
 def secondary_transform(model: RigidModel, secondary: Grid, reference_crs) -> Affine:
@@ -212,3 +221,141 @@ def _cast(values: np.ndarray, dtype: np.dtype, nodata: float | None) -> np.ndarr
     if nodata is not None:
         values[missing] = nodata
     return values
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What :func:`apply_alignment` did: the resampling used (None if none) and notes."""
+
+    resampling: str | None
+    warnings: tuple[str, ...] = ()
+
+
+def apply_alignment(
+    alignment: SavedAlignment,
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    *,
+    output_mode: str = "resample",
+    target: Grid | None = None,
+    resampling: str | None = None,
+    cog: bool = False,
+    progress: Progress | None = None,
+    is_canceled: IsCanceled | None = None,
+) -> Applied:
+    """Apply a saved alignment to any raster overlapping the area it was measured on.
+
+    The alignment is transformed to the raster's CRS and resolution, never the data
+    twice: every output pixel is one interpolation of the input's native pixels.
+
+    Parameters
+    ----------
+    output_mode : {"geotransform", "resample"}
+        "geotransform" copies the input with a translated geotransform (translations
+        only); "resample" resamples it onto ``target``.
+    target : Grid, optional
+        Grid to resample onto; default: the input's own grid moved by the alignment,
+        enlarged if a rotation needs it, so the output covers the whole input.
+    resampling : {"nearest", "bilinear", "cubic"}, optional
+        Default: nearest for integer class or mask rasters (a colour table, or few
+        distinct values), cubic otherwise.
+
+    Raises
+    ------
+    ValueError
+        If the raster does not overlap the alignment's area, the output would
+        overwrite the input, or a geotransform-only output is asked for a rotation.
+    """
+    if same_file(output_path, input_path):
+        raise ValueError(f"The output '{output_path}' would overwrite the input.")
+    info = read_info(input_path, "Input")
+    _check_overlap(alignment, info.grid)
+    notes = []
+    with atomic_path(output_path) as tmp:
+        if output_mode == "geotransform":
+            write_shifted(input_path, tmp, alignment.model, alignment.crs, cog=cog,
+                          progress=progress, is_canceled=is_canceled)
+            return Applied(None)
+        if resampling is None:
+            resampling = "nearest" if is_class_raster(input_path) else "cubic"
+            if resampling == "nearest":
+                notes.append("Integer class or mask raster: resampled by nearest neighbour.")
+        grid = target or moved_grid(alignment, info.grid)
+        nodata = write_resampled(input_path, tmp, alignment.model, grid,
+                                 model_crs=alignment.crs, resampling=resampling, cog=cog,
+                                 progress=progress, is_canceled=is_canceled)
+    if info.nodata is None:
+        notes.append(f"The input has no nodata value; {nodata} marks output pixels it "
+                     "does not cover.")
+    return Applied(resampling, tuple(notes))
+
+
+def moved_grid(alignment: SavedAlignment, grid: Grid) -> Grid:
+    """``grid`` moved by the alignment: translated, and north-up enlarged to hold the
+    whole moved footprint when the alignment rotates it."""
+    moved = secondary_transform(alignment.model, grid, alignment.crs)
+    dx, dy = translation_in_secondary_crs(alignment.model, grid, alignment.crs)
+    translated = Affine.translation(dx, dy) * grid.transform
+    if np.allclose(moved[:6], translated[:6], rtol=0, atol=1e-9 * max(grid.res)):
+        return Grid(grid.crs, translated, grid.width, grid.height)
+    corners = [moved * (c, r) for c in (0, grid.width) for r in (0, grid.height)]
+    cols, rows = zip(*(~translated * xy for xy in corners))
+    col0, row0 = math.floor(min(cols) + 1e-6), math.floor(min(rows) + 1e-6)
+    col1, row1 = math.ceil(max(cols) - 1e-6), math.ceil(max(rows) - 1e-6)
+    return Grid(grid.crs, translated * Affine.translation(col0, row0), col1 - col0, row1 - row0)
+
+
+def is_class_raster(path: str | os.PathLike, max_classes: int = 32) -> bool:
+    """Whether a raster holds integer classes or mask values (to keep them exact)."""
+    with rasterio.open(path) as ds:
+        if not np.issubdtype(np.dtype(ds.dtypes[0]), np.integer):
+            return False
+        try:
+            ds.colormap(1)
+            return True
+        except ValueError:
+            pass
+        scale = max(1, max(ds.width, ds.height) // 512)
+        sample = ds.read(1, out_shape=(max(1, ds.height // scale), max(1, ds.width // scale)),
+                         resampling=Resampling.nearest)
+    return len(np.unique(sample)) <= max_classes
+
+
+def _check_overlap(alignment: SavedAlignment, grid: Grid) -> None:
+    left, bottom, right, top = footprint_bounds(grid, alignment.crs)
+    a_left, a_bottom, a_right, a_top = alignment.bounds
+    if left >= a_right or right <= a_left or bottom >= a_top or top <= a_bottom:
+        raise ValueError("The raster does not overlap the area the alignment was measured "
+                         "on; an alignment only holds where it was measured.")
+
+
+
+def apply_to_rasters(
+    alignment: SavedAlignment,
+    paths: Sequence[str | os.PathLike],
+    folder: str | os.PathLike,
+    *,
+    output_mode: str = "resample",
+    progress: Progress | None = None,
+    is_canceled: IsCanceled | None = None,
+) -> list[str]:
+    """Apply ``alignment`` to each raster, writing ``<stem>_coreg.tif`` in ``folder``.
+
+    Each raster keeps its own grid (moved) and automatic resampling; returns the
+    output paths in the order of ``paths``.
+    """
+    outputs = []
+    for k, path in enumerate(paths):
+        output = os.path.join(folder, f"{Path(path).stem}_coreg.tif")
+        step = scaled_progress(progress, 100.0 * k / len(paths), 100.0 * (k + 1) / len(paths))
+        apply_alignment(alignment, path, output, output_mode=output_mode, progress=step,
+                        is_canceled=is_canceled)
+        outputs.append(output)
+    return outputs
+
+
+def scaled_progress(progress: Progress | None, start: float, end: float) -> Progress | None:
+    """A progress callback mapping 0..100 onto start..end of ``progress``."""
+    if progress is None:
+        return None
+    return lambda value: progress(start + (end - start) * value / 100.0)

@@ -49,6 +49,13 @@ class RigidModel:
         return (r[0, 0] * dx + r[0, 1] * dy + self.pivot_x,
                 r[1, 0] * dx + r[1, 1] * dy + self.pivot_y)
 
+    def inverted(self) -> RigidModel:
+        """The model that undoes this one (same pivot)."""
+        t = math.radians(-self.rotation_deg)
+        sx = -(math.cos(t) * self.shift_x - math.sin(t) * self.shift_y)
+        sy = -(math.sin(t) * self.shift_x + math.cos(t) * self.shift_y)
+        return replace(self, shift_x=sx, shift_y=sy, rotation_deg=-self.rotation_deg)
+
     def then(self, update: RigidModel) -> RigidModel:
         """This model followed by ``update`` (same pivot), as one model."""
         sx, sy = update.forward(self.pivot_x + self.shift_x, self.pivot_y + self.shift_y)

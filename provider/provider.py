@@ -20,7 +20,10 @@ ICON_PATH = os.path.join(_PLUGIN_DIR, "resources", "icon.svg")
 # Every algorithm of the provider, as (module relative to the plugin package, class name).
 # Adding an algorithm is one line here.  Modules are imported only when every
 # dependency is present, so a missing rasterio/scikit-image never breaks QGIS.
-ALGORITHMS = (("..algorithms.align_image", "AlignImageAlgorithm"),)
+ALGORITHMS = (
+    ("..algorithms.align_image", "AlignImageAlgorithm"),
+    ("..algorithms.apply_alignment", "ApplyAlignmentAlgorithm"),
+)
 
 
 def _plugin_version():

@@ -1,8 +1,10 @@
 """Regenerate resources/fill_and_align.model3 (run with /usr/bin/python3, offscreen).
 
-A graphical model that chains a native QGIS algorithm with coreg:align_image: the
-secondary's nodata holes are filled (native:fillnodata) before it is aligned onto
-the reference. Open it in the graphical modeler to see how to build your own.
+A graphical model that chains a native QGIS algorithm with Coreg's: the secondary's
+nodata holes are filled (native:fillnodata), it is aligned onto the reference
+(coreg:align_image), and the saved alignment is applied to another raster of the
+same acquisition, e.g. another band (coreg:apply_alignment). Open it in the
+graphical modeler to see how to build your own.
 """
 
 import os
@@ -25,7 +27,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def build() -> QgsProcessingModelAlgorithm:
     model = QgsProcessingModelAlgorithm("Fill nodata and align", "Coreg examples")
     for name, label, pos in (("reference", "Reference raster", 50),
-                             ("secondary", "Secondary raster", 150)):
+                             ("secondary", "Secondary raster", 150),
+                             ("other", "Another raster of the secondary's acquisition", 350)):
         param = QgsProcessingModelParameter(name)
         param.setPosition(QPointF(100, pos))
         model.addModelParameter(QgsProcessingParameterRasterLayer(name, label), param)
@@ -70,6 +73,20 @@ def build() -> QgsProcessingModelAlgorithm:
         outputs[label] = output
     align.setModelOutputs(outputs)
     model.addChildAlgorithm(align)
+
+    apply = QgsProcessingModelChildAlgorithm("coreg:apply_alignment")
+    apply.setChildId("apply")
+    apply.setDescription("Apply the alignment to the other raster")
+    apply.setPosition(QPointF(850, 300))
+    apply.addParameterSources("ALIGNMENT", [
+        QgsProcessingModelChildParameterSource.fromChildOutput("align", "REPORT")])
+    apply.addParameterSources("INPUT", [
+        QgsProcessingModelChildParameterSource.fromModelParameter("other")])
+    other = QgsProcessingModelOutput("Other raster aligned")
+    other.setChildId("apply")
+    other.setChildOutputName("OUTPUT")
+    apply.setModelOutputs({"Other raster aligned": other})
+    model.addChildAlgorithm(apply)
     return model
 
 

@@ -43,8 +43,12 @@ def truth_model(profile, case: Case) -> RigidModel:
     return RigidModel(case.dx_px * t.a, case.dy_px * t.e, case.rotation_deg, cx, cy)
 
 
-def make_secondary(reference: str | Path, band: int, out: str | Path, case: Case) -> RigidModel:
-    """Write the misregistered secondary for ``case`` to ``out``; return the truth."""
+def make_secondary(reference: str | Path, band: int, out: str | Path, case: Case,
+                   *, extra_bands: tuple[int, ...] = ()) -> RigidModel:
+    """Write the misregistered secondary for ``case`` to ``out``; return the truth.
+
+    ``band`` is written as band 1, then ``extra_bands`` with the same geometry.
+    """
     image, profile = read_band(reference, band)
     truth = truth_model(profile, case)
     t: Affine = profile["transform"]
@@ -60,17 +64,21 @@ def make_secondary(reference: str | Path, band: int, out: str | Path, case: Case
     x, y = sec_t * (cc, rr)
     tx, ty = truth.forward(x, y)
     src_c, src_r = ~t * (tx, ty)
-    fine = ndimage.map_coordinates(image, [src_r - 0.5, src_c - 0.5], order=3, mode="reflect")
-    secondary = fine.reshape(height, f, width, f).mean(axis=(1, 3))
-    secondary = _radiometry(secondary, case, np.random.default_rng(case.seed))
     info = np.iinfo(profile["dtype"]) if np.dtype(profile["dtype"]).kind in "ui" else None
-    if info is not None:
-        secondary = np.clip(np.round(secondary), info.min, info.max)
-    profile.update(width=width, height=height, transform=sec_t, count=1, compress="deflate",
-                   tiled=False)
+    layers = []
+    for k, b in enumerate((band, *extra_bands)):
+        data = image if k == 0 else read_band(reference, b)[0]
+        fine = ndimage.map_coordinates(data, [src_r - 0.5, src_c - 0.5], order=3, mode="reflect")
+        secondary = fine.reshape(height, f, width, f).mean(axis=(1, 3))
+        secondary = _radiometry(secondary, case, np.random.default_rng(case.seed))
+        if info is not None:
+            secondary = np.clip(np.round(secondary), info.min, info.max)
+        layers.append(secondary.astype(profile["dtype"]))
+    profile.update(width=width, height=height, transform=sec_t, count=len(layers),
+                   compress="deflate", tiled=False)
     profile.pop("blockxsize", None), profile.pop("blockysize", None)
     with rasterio.open(out, "w", **profile) as dst:
-        dst.write(secondary.astype(profile["dtype"]), 1)
+        dst.write(np.stack(layers))
     return truth
 
 

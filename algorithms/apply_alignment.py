@@ -1,0 +1,111 @@
+"""Processing algorithm ``coreg:apply_alignment``: reuse a saved alignment."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    QgsProcessingException,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+)
+
+from ..core.apply import apply_alignment
+from ..core.grid import Grid
+from ..core.raster_io import read_info
+from ..core.saved import read_alignment
+from .base import CoregAlgorithm
+
+OUTPUT_MODES = (("Shift the geotransform only (no resampling; translation only)", "geotransform"),
+                ("Resample onto a target grid", "resample"))
+#: Automatic (the default, last) keeps integer class and mask rasters exact.
+RESAMPLINGS = (("Nearest neighbour", "nearest"), ("Bilinear", "bilinear"), ("Cubic", "cubic"),
+               ("Automatic (nearest for class/mask rasters, else cubic)", None))
+
+
+class ApplyAlignmentAlgorithm(CoregAlgorithm):
+    """Applies an alignment saved by Align image (global) to any overlapping raster."""
+
+    ALIGNMENT, INPUT, OUTPUT_MODE = "ALIGNMENT", "INPUT", "OUTPUT_MODE"
+    TARGET_GRID, RESAMPLING, INVERT = "TARGET_GRID", "RESAMPLING", "INVERT"
+    COG, OUTPUT = "COG", "OUTPUT"
+
+    def name(self) -> str:
+        return "apply_alignment"
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS API
+        return self.tr("Apply saved alignment")
+
+    def tags(self) -> list[str]:
+        return self.tr("coregistration,alignment,apply,reuse,bands,mask,resolution").split(",")
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+        return self.tr(
+            "Applies the alignment saved in the JSON report of 'Align image (global)' to "
+            "another raster of the same acquisition: other bands, another resolution, a "
+            "cloud mask, a classification. The alignment is stored in map units with its "
+            "CRS, so it applies whatever the raster's resolution or CRS, and the data are "
+            "interpolated once. The output covers the whole input and keeps its data type, "
+            "nodata, band names and colour tables; integer class or mask rasters are "
+            "resampled by nearest neighbour unless another resampling is chosen.\n"
+            "Target grid: default, the input's own grid moved by the alignment.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
+        self.addParameter(QgsProcessingParameterFile(
+            self.ALIGNMENT, self.tr("Alignment report (JSON)"), extension="json"))
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Input raster")))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.OUTPUT_MODE, self.tr("Output mode"), [m for m, _ in OUTPUT_MODES],
+            defaultValue=1))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.TARGET_GRID, self.tr("Target grid (default: the input's grid, moved)"),
+            optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.RESAMPLING, self.tr("Resampling"), [r for r, _ in RESAMPLINGS],
+            defaultValue=len(RESAMPLINGS) - 1))
+        for param in (QgsProcessingParameterBoolean(self.INVERT,
+                                                    self.tr("Apply the inverse alignment"),
+                                                    False),
+                      QgsProcessingParameterBoolean(self.COG,
+                                                    self.tr("Write a Cloud-Optimized GeoTIFF"),
+                                                    False)):
+            param.setFlags(param.flags() | param.FlagAdvanced)
+            self.addParameter(param)
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.OUTPUT, self.tr("Aligned raster")))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+        path = self.parameterAsFile(parameters, self.ALIGNMENT, context)
+        try:
+            alignment = read_alignment(path)
+        except ValueError as exc:
+            raise QgsProcessingException(str(exc)) from exc
+        if self.parameterAsBoolean(parameters, self.INVERT, context):
+            alignment = alignment.inverted()
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        applied = self.run_core(
+            apply_alignment, feedback,
+            alignment=alignment,
+            input_path=self.raster_path(
+                self.parameterAsRasterLayer(parameters, self.INPUT, context), "input"),
+            output_path=output,
+            output_mode=OUTPUT_MODES[self.parameterAsEnum(parameters, self.OUTPUT_MODE,
+                                                          context)][1],
+            target=self._target(parameters, context),
+            resampling=RESAMPLINGS[self.parameterAsEnum(parameters, self.RESAMPLING,
+                                                        context)][1],
+            cog=self.parameterAsBoolean(parameters, self.COG, context),
+        )
+        for note in applied.warnings:
+            feedback.pushInfo(note)
+        return {self.OUTPUT: output}
+
+    def _target(self, parameters, context) -> Grid | None:
+        layer = self.parameterAsRasterLayer(parameters, self.TARGET_GRID, context)
+        if layer is None:
+            return None
+        try:
+            return read_info(self.raster_path(layer, "target grid"), "Target grid").grid
+        except ValueError as exc:
+            raise QgsProcessingException(str(exc)) from exc
