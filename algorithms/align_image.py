@@ -6,16 +6,8 @@ import json
 import os
 
 from qgis.core import (
-    QgsCoordinateTransform,
-    QgsFeature,
-    QgsFeatureSink,
-    QgsField,
-    QgsFields,
-    QgsGeometry,
-    QgsPointXY,
     QgsProcessing,
     QgsProcessingContext,
-    QgsProcessingException,
     QgsProcessingOutputMultipleLayers,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBand,
@@ -27,17 +19,13 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
-    QgsRasterLayer,
-    QgsVectorLayer,
-    QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from ..core.align import align_image
 from ..core.apply import apply_to_rasters
-from ..core.masks import PolygonMask
 from ..core.raster_io import atomic_path
 from .base import CoregAlgorithm, StyleOnLoad
+from .layers import mask_sources, write_shift_vectors
 
 #: (label, core value) tables: the enum index is the parameter value.
 TRANSFORMS = (("Translation", "translation"), ("Translation + rotation", "rigid"))
@@ -158,7 +146,8 @@ class AlignImageAlgorithm(CoregAlgorithm):
             output=output,
             reference_band=self.parameterAsInt(parameters, self.REFERENCE_BAND, context),
             secondary_band=self.parameterAsInt(parameters, self.SECONDARY_BAND, context),
-            masks=self._masks(parameters, context, reference),
+            masks=mask_sources(self.parameterAsLayerList(parameters, self.MASK, context),
+                               reference, context, self.raster_path),
             transform=TRANSFORMS[self.parameterAsEnum(parameters, self.TRANSFORM, context)][1],
             max_shift=self.parameterAsDouble(parameters, self.MAX_SHIFT, context),
             output_mode=OUTPUT_MODES[self.parameterAsEnum(parameters, self.OUTPUT_MODE,
@@ -172,7 +161,8 @@ class AlignImageAlgorithm(CoregAlgorithm):
         for warning in alignment.warnings:
             feedback.reportError(warning, fatalError=False)
         feedback.pushInfo(self._summary(report))
-        vectors_id = self._write_vectors(parameters, context, alignment, reference)
+        vectors_id = write_shift_vectors(self, parameters, self.SHIFT_VECTORS, context,
+                                         alignment.patches, reference.crs())
         StyleOnLoad.attach(context, vectors_id, "shift_vectors.qml")
         with atomic_path(report_path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
             json.dump(report, handle, indent=2)
@@ -198,51 +188,6 @@ class AlignImageAlgorithm(CoregAlgorithm):
     def _optional_number(self, parameters, key, context) -> float | None:
         value = parameters.get(key)
         return None if value in (None, "") else self.parameterAsDouble(parameters, key, context)
-
-    def _masks(self, parameters, context, reference: QgsRasterLayer) -> list:
-        """Mask layers as core mask sources: raster paths, or polygons in the reference CRS."""
-        masks = []
-        for layer in self.parameterAsLayerList(parameters, self.MASK, context):
-            if isinstance(layer, QgsRasterLayer):
-                masks.append(self.raster_path(layer, "mask"))
-            elif (isinstance(layer, QgsVectorLayer)
-                  and layer.geometryType() == QgsWkbTypes.PolygonGeometry):
-                masks.append(self._polygon_mask(layer, reference, context))
-            else:
-                raise QgsProcessingException(
-                    f"Mask layer '{layer.name()}' must be a raster or a polygon layer.")
-        return masks
-
-    @staticmethod
-    def _polygon_mask(layer: QgsVectorLayer, reference: QgsRasterLayer, context) -> PolygonMask:
-        to_ref = QgsCoordinateTransform(layer.crs(), reference.crs(), context.transformContext())
-        geometries = []
-        for feature in layer.getFeatures():
-            geometry = QgsGeometry(feature.geometry())
-            if geometry.isEmpty():
-                continue
-            geometry.transform(to_ref)
-            geometries.append(json.loads(geometry.asJson()))
-        return PolygonMask(tuple(geometries), reference.crs().toWkt())
-
-    def _write_vectors(self, parameters, context, alignment, reference) -> str:
-        fields = QgsFields()
-        for name in ("dx_px", "dy_px", "dx_map", "dy_map", "reliability"):
-            fields.append(QgsField(name, QVariant.Double))
-        fields.append(QgsField("used", QVariant.Int))
-        fields.append(QgsField("reason", QVariant.String))
-        sink, dest_id = self.parameterAsSink(parameters, self.SHIFT_VECTORS, context, fields,
-                                             QgsWkbTypes.LineString, reference.crs())
-        if sink is None:
-            raise QgsProcessingException(self.invalidSinkError(parameters, self.SHIFT_VECTORS))
-        for p in alignment.patches:
-            feature = QgsFeature(fields)
-            feature.setGeometry(QgsGeometry.fromPolylineXY(
-                [QgsPointXY(p.x - p.dx_map, p.y - p.dy_map), QgsPointXY(p.x, p.y)]))
-            feature.setAttributes([p.dx_px, p.dy_px, p.dx_map, p.dy_map, p.reliability,
-                                   int(p.used), p.reason])
-            sink.addFeature(feature, QgsFeatureSink.FastInsert)
-        return dest_id
 
     def _summary(self, r: dict) -> str:
         return self.tr(

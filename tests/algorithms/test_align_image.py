@@ -128,3 +128,33 @@ def test_align_image__qgis_process_json(pair, tmp_path, qgis_process_runner):
     results = json.loads(stdout)["results"]
     assert results["SHIFT_X_PX"] == pytest.approx(2.3, abs=0.05)
     assert Path(results["OUTPUT"]).is_file()
+
+
+def test_align_image__polygon_and_raster_masks(pair, tmp_path, coreg_provider):
+    import processing
+
+    reference, _, _ = pair
+    with rasterio.open(reference) as ref:
+        left, bottom, right, top = ref.bounds
+        crs = ref.crs.to_epsg()
+        values = np.zeros((ref.height, ref.width), np.uint8)
+        values[-100:] = 1  # bottom quarter: raster mask
+        raster_mask = tmp_path / "mask.tif"
+        with rasterio.open(raster_mask, "w", **(ref.profile | {"count": 1, "dtype": "uint8"})) as m:
+            m.write(values, 1)
+    middle = (left + right) / 2
+    polygon = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {
+        "name": f"urn:ogc:def:crs:EPSG::{crs}"}}, "features": [{"type": "Feature", "properties": {},
+        "geometry": {"type": "Polygon", "coordinates": [[[left, bottom], [middle, bottom],
+                                                         [middle, top], [left, top],
+                                                         [left, bottom]]]}}]}
+    polygon_mask = tmp_path / "left.geojson"
+    polygon_mask.write_text(json.dumps(polygon))
+    masks = [str(polygon_mask), str(raster_mask)]
+    result = processing.run(ALG, _params(pair, tmp_path, MASK=masks))
+    report = json.loads(Path(result["REPORT"]).read_text())
+    masked = [p for p in report["patches"] if p["reason"] == "nodata or masked"]
+    used = [p for p in report["patches"] if p["used"]]
+    assert masked and used
+    assert all(p["x"] > middle for p in used)
+    assert report["shift_x_px"] == pytest.approx(2.3, abs=0.05)

@@ -1,0 +1,85 @@
+"""QGIS layers in and out of the engine: mask layers, shift-vector sinks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsFeature,
+    QgsFeatureSink,
+    QgsField,
+    QgsFields,
+    QgsGeometry,
+    QgsMapLayer,
+    QgsPointXY,
+    QgsProcessingAlgorithm,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsRasterLayer,
+    QgsVectorLayer,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from ..core.masks import PolygonMask
+
+#: Fields of a shift-vector layer, in order: (name, type).
+SHIFT_VECTOR_FIELDS = (("dx_px", QVariant.Double), ("dy_px", QVariant.Double),
+                       ("dx_map", QVariant.Double), ("dy_map", QVariant.Double),
+                       ("reliability", QVariant.Double), ("used", QVariant.Int),
+                       ("reason", QVariant.String))
+
+
+def mask_sources(layers: Sequence[QgsMapLayer], reference: QgsRasterLayer,
+                 context: QgsProcessingContext, raster_path: Callable[..., str]) -> list:
+    """Mask layers as core mask sources: raster paths, or polygons in the reference CRS."""
+    masks = []
+    for layer in layers:
+        if isinstance(layer, QgsRasterLayer):
+            masks.append(raster_path(layer, "mask"))
+        elif (isinstance(layer, QgsVectorLayer)
+              and layer.geometryType() == QgsWkbTypes.PolygonGeometry):
+            masks.append(polygon_mask(layer, reference, context))
+        else:
+            raise QgsProcessingException(
+                f"Mask layer '{layer.name()}' must be a raster or a polygon layer.")
+    return masks
+
+
+def polygon_mask(layer: QgsVectorLayer, reference: QgsRasterLayer,
+                 context: QgsProcessingContext) -> PolygonMask:
+    """The layer's polygons, transformed to the reference CRS, as a core PolygonMask."""
+    to_ref = QgsCoordinateTransform(layer.crs(), reference.crs(), context.transformContext())
+    geometries = []
+    for feature in layer.getFeatures():
+        geometry = QgsGeometry(feature.geometry())
+        if geometry.isEmpty():
+            continue
+        geometry.transform(to_ref)
+        geometries.append(json.loads(geometry.asJson()))
+    return PolygonMask(tuple(geometries), reference.crs().toWkt())
+
+
+def write_shift_vectors(algorithm: QgsProcessingAlgorithm, parameters: dict, key: str,
+                        context: QgsProcessingContext, patches: Sequence,
+                        crs: QgsCoordinateReferenceSystem) -> str:
+    """One line per patch, from where its content was to where it goes; returns the
+    sink's destination id."""
+    fields = QgsFields()
+    for name, kind in SHIFT_VECTOR_FIELDS:
+        fields.append(QgsField(name, kind))
+    sink, dest_id = algorithm.parameterAsSink(parameters, key, context, fields,
+                                              QgsWkbTypes.LineString, crs)
+    if sink is None:
+        raise QgsProcessingException(algorithm.invalidSinkError(parameters, key))
+    for p in patches:
+        feature = QgsFeature(fields)
+        feature.setGeometry(QgsGeometry.fromPolylineXY(
+            [QgsPointXY(p.x - p.dx_map, p.y - p.dy_map), QgsPointXY(p.x, p.y)]))
+        feature.setAttributes([p.dx_px, p.dy_px, p.dx_map, p.dy_map, p.reliability,
+                               int(p.used), p.reason])
+        sink.addFeature(feature, QgsFeatureSink.FastInsert)
+    return dest_id
