@@ -7,14 +7,18 @@ from collections.abc import Callable
 from typing import Any
 
 from qgis.core import (
+    QgsColorRampShader,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingLayerPostProcessorInterface,
     QgsRasterLayer,
+    QgsRasterShader,
+    QgsSingleBandPseudoColorRenderer,
 )
 from qgis.PyQt.QtCore import QCoreApplication
+from qgis.PyQt.QtGui import QColor
 
 from ..core.errors import CanceledError, CoregistrationError
 
@@ -78,3 +82,40 @@ class StyleOnLoad(QgsProcessingLayerPostProcessorInterface):
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 - QGIS API
         layer.loadNamedStyle(self.qml)
         layer.triggerRepaint()
+
+
+class DivergingOnLoad(QgsProcessingLayerPostProcessorInterface):
+    """Styles a difference raster with a blue-white-red ramp centred on 0, +- ``limit``."""
+
+    _instances: list[DivergingOnLoad] = []
+
+    def __init__(self, limit: float) -> None:
+        super().__init__()
+        self.limit = limit
+
+    @classmethod
+    def attach(cls, context: QgsProcessingContext, layer_id: str, limit: float) -> None:
+        if context.willLoadLayerOnCompletion(layer_id):
+            processor = cls(limit)
+            cls._instances.append(processor)
+            context.layerToLoadOnCompletionDetails(layer_id).setPostProcessor(processor)
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 - QGIS API
+        layer.setRenderer(diverging_renderer(layer, self.limit))
+        layer.triggerRepaint()
+
+
+def diverging_renderer(layer, limit: float) -> QgsSingleBandPseudoColorRenderer:
+    """Single-band pseudocolour: blue (negative) - white (0) - red (positive)."""
+    shader_function = QgsColorRampShader(-limit, limit)
+    shader_function.setColorRampType(QgsColorRampShader.Interpolated)
+    shader_function.setColorRampItemList([
+        QgsColorRampShader.ColorRampItem(-limit, QColor("#2166ac"), f"{-limit:.2f}"),
+        QgsColorRampShader.ColorRampItem(0.0, QColor("#f7f7f7"), "0"),
+        QgsColorRampShader.ColorRampItem(limit, QColor("#b2182b"), f"{limit:.2f}")])
+    shader = QgsRasterShader()
+    shader.setRasterShaderFunction(shader_function)
+    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, shader)
+    renderer.setClassificationMin(-limit)
+    renderer.setClassificationMax(limit)
+    return renderer

@@ -36,6 +36,7 @@ from .raster_io import (
 )
 from .resample import (
     ORDERS,
+    FieldMapping,
     SourceMapping,
     interpolate,
     interpolate_affine,
@@ -113,6 +114,9 @@ def write_resampled(
     reference: Grid,
     *,
     model_crs: CRS | None = None,
+    mapping: SourceMapping | FieldMapping | None = None,
+    offset: float = 0.0,
+    dtype: str | None = None,
     resampling: str = "cubic",
     nodata: float | None = None,
     cog: bool = False,
@@ -123,16 +127,21 @@ def write_resampled(
 
     Strips of :data:`BLOCK` output rows are interpolated from the native secondary
     pixels they need, so memory is bounded by two strips: one being computed in a
-    worker thread while the previous one is compressed and written. Returns the
-    output nodata.
+    worker thread while the previous one is compressed and written. ``mapping``
+    replaces ``model`` (e.g. a shift field); ``offset`` is added to the values (and
+    a FieldMapping's own offset); ``dtype`` overrides the output data type. Returns
+    the output nodata.
     """
     order = ORDERS[resampling]
     with rasterio.open(secondary_path) as src, \
             ThreadPoolExecutor(max_workers=1) as worker:
         src_nodata = src.nodata if nodata is None else nodata
-        out_nodata = output_nodata(src.dtypes[0], src_nodata)
-        mapping = SourceMapping(model, model_crs or reference.crs, src.crs, src.transform)
-        profile = output_profile(src, reference, out_nodata)
+        out_dtype = dtype or src.dtypes[0]
+        out_nodata = output_nodata(out_dtype, src_nodata)
+        mapping = mapping or SourceMapping(model, model_crs or reference.crs, src.crs,
+                                           src.transform)
+        profile = output_profile(src, reference, out_nodata) | {
+            "dtype": out_dtype, "predictor": 3 if out_dtype.startswith("float") else 2}
         target = output_path if not cog else output_path + ".gtiff.tmp"
         with rasterio.open(target, "w", **profile) as dst:
             copy_metadata(src, dst)
@@ -140,7 +149,8 @@ def write_resampled(
                                         reference.width)
                       for row in range(0, reference.height, BLOCK)]
             compute = partial(_resample_strip, src, mapping=mapping, order=order,
-                              src_nodata=src_nodata, out_nodata=out_nodata)
+                              src_nodata=src_nodata, out_nodata=out_nodata,
+                              dtype=np.dtype(out_dtype), offset=offset)
             pending = worker.submit(compute, strips[0])
             for k, strip in enumerate(strips):
                 block = pending.result()
@@ -157,10 +167,11 @@ def write_resampled(
     return out_nodata
 
 
-def _resample_strip(src, strip: Grid, mapping: SourceMapping, order: int, src_nodata,
-                    out_nodata) -> np.ndarray:
-    """All bands of one output strip, cast to the secondary's dtype."""
-    dtype = np.dtype(src.dtypes[0])
+def _resample_strip(src, strip: Grid, mapping, order: int, src_nodata, out_nodata,
+                    dtype: np.dtype, offset: float) -> np.ndarray:
+    """All bands of one output strip, plus ``offset``, cast to ``dtype``."""
+    if isinstance(mapping, FieldMapping):
+        offset = offset + mapping.offset(strip)
     out = np.full((src.count, strip.height, strip.width),
                   np.nan if out_nodata is None else out_nodata, dtype)
     affine = mapping.affine(strip)
@@ -190,7 +201,7 @@ def _resample_strip(src, strip: Grid, mapping: SourceMapping, order: int, src_no
             values = interpolate_affine(coefficients, valid_or_none, affine[0],
                                         affine[1] - origin, out.shape[1:], order)
         values = _outside_to_nan(values, affine, strip, src, rows, cols)
-        out[band] = _cast(values, dtype, out_nodata)
+        out[band] = _cast(values + offset, dtype, out_nodata)
     return out
 
 

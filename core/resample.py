@@ -161,3 +161,40 @@ def _shift_axis(data: np.ndarray, offset: float, size: int, order: int, axis: in
         term = data[start:start + size] if axis == 0 else data[:, start:start + size]
         out = term * weight if out is None else out + term * weight
     return out
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    """Smoothly varying shifts in the source's CRS: content near map point p moves by
+    the field at p (map units; z is added to the values), the field being bilinear
+    between nodes on a regular grid (``nodes`` maps node (col, row) + 0.5 to map)."""
+
+    source_crs: CRS
+    source_transform: Affine
+    nodes: Affine
+    shift_x: np.ndarray
+    shift_y: np.ndarray
+    shift_z: np.ndarray
+
+    def affine(self, grid: Grid) -> None:
+        return None
+
+    def indices(self, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+        if grid.crs != self.source_crs:
+            raise ValueError("A shift field applies on grids of its own CRS only.")
+        x, y = grid.centres_xy()
+        # The field is evaluated where the content lands, not where it comes from: the
+        # difference is the field's gradient times the shift, negligible when smooth.
+        cols, rows = ~self.source_transform * (x - self._at(self.shift_x, grid),
+                                               y - self._at(self.shift_y, grid))
+        return rows - 0.5, cols - 0.5
+
+    def offset(self, grid: Grid) -> np.ndarray:
+        """The vertical shift at every pixel of ``grid``."""
+        return self._at(self.shift_z, grid)
+
+    def _at(self, values: np.ndarray, grid: Grid) -> np.ndarray:
+        x, y = grid.centres_xy()
+        cols, rows = ~self.nodes * (x, y)
+        return ndimage.map_coordinates(values, [rows - 0.5, cols - 0.5], order=1,
+                                       mode="nearest")

@@ -23,6 +23,7 @@ ICON_PATH = os.path.join(_PLUGIN_DIR, "resources", "icon.svg")
 ALGORITHMS = (
     ("..algorithms.align_image", "AlignImageAlgorithm"),
     ("..algorithms.apply_alignment", "ApplyAlignmentAlgorithm"),
+    ("..algorithms.align_dem", "AlignDemAlgorithm"),
 )
 
 

@@ -1,0 +1,481 @@
+"""DEM coregistration: Nuth & Kääb (2011) shifts, vertical shift, blockwise warp.
+
+Elevation differences dh = reference - DEM on stable terrain relate to a horizontal
+misregistration s through the terrain slope: dh = tan(a) |s| cos(b - aspect) + c
+(Nuth & Kääb 2011, :DOI:`10.5194/tc-5-271-2011`). Written with the slope components,
+dh = g . s + c, it is solved by robust least squares and iterated, resampling the
+DEM by the shift found so far, until the update is below the tolerance; the
+vertical shift is then the median of dh.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import rasterio
+from affine import Affine
+from pyproj import Geod
+from rasterio.windows import Window
+
+from .apply import scaled_progress, write_resampled
+from .errors import CanceledError, CoregistrationError
+from .fit import RigidModel
+from .grid import Grid, footprint_bounds
+from .masks import PolygonMask, masked_on_grid
+from .raster_io import (
+    BLOCK,
+    IsCanceled,
+    Progress,
+    atomic_path,
+    read_info,
+    read_on_grid,
+    read_window,
+    same_file,
+)
+from .resample import FieldMapping, SourceMapping, interpolate, prepare
+from .terrain import gradient, nmad
+
+METHODS = ("nuth_kaab", "vertical", "blockwise")
+#: Stable pixels used for fitting at most (a fixed random subset beyond).
+MAX_SAMPLES = 3_000_000
+#: Slopes (degrees) used by the horizontal fit: flat ground says nothing about a
+#: horizontal shift and cliffs are dominated by interpolation error and shadows.
+SLOPE_RANGE_DEG = (2.0, 70.0)
+MIN_STABLE_PIXELS = 500
+#: Blocks with fewer fitted pixels take their neighbours' shift (blockwise method).
+MIN_BLOCK_PIXELS = 200
+#: Aspect bins of the Nuth & Kääb fit, and the pixels a bin needs to count.
+ASPECT_BINS = 72
+MIN_BIN_PIXELS = 10
+#: Side of the square blocks the DEM is read in, pixels.
+READ_BLOCK = 1024
+#: DEMs up to this many pixels keep their interpolation coefficients between iterations.
+CACHE_PIXELS = 25_000_000
+
+
+@dataclass(frozen=True)
+class BlockShift:
+    """Shift fitted on one block (blockwise method); centre in map units."""
+
+    x: float
+    y: float
+    shift_x: float
+    shift_y: float
+    shift_z: float
+    n_pixels: int
+
+
+@dataclass(frozen=True)
+class DemAlignment:
+    """Result of :func:`estimate_dem_alignment`.
+
+    ``shift_x``, ``shift_y``, ``shift_z`` are the translation applied to the DEM
+    (map units of its CRS, x east, y north, z up); for the blockwise method they are
+    the median of the block shifts. Statistics are of dh = reference - DEM over the
+    stable pixels, before and after.
+    """
+
+    method: str
+    crs: str
+    shift_x: float
+    shift_y: float
+    shift_z: float
+    iterations: int
+    nmad_before: float
+    nmad_after: float
+    median_before: float
+    median_after: float
+    n_stable_pixels: int
+    blocks: tuple[BlockShift, ...] = ()
+    block_size: int = 0
+    block_shape: tuple[int, int] = (0, 0)
+    warnings: tuple[str, ...] = ()
+
+    def report(self) -> dict:
+        report = asdict(self)
+        report["kind"], report["version"] = "coreg.align_dem", 1
+        report["warnings"] = list(self.warnings)
+        report["blocks"] = [asdict(b) for b in self.blocks]
+        return report
+
+
+@dataclass
+class _Samples:
+    """Stable pixels of the DEM grid: indices, reference elevation, slope components."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    ref: np.ndarray
+    gx: np.ndarray
+    gy: np.ndarray
+    chunk: np.ndarray  # id of the read block holding each pixel
+    n_stable: int
+
+
+def estimate_dem_alignment(
+    reference: str | os.PathLike,
+    dem: str | os.PathLike,
+    *,
+    exclude: Sequence[str | os.PathLike | PolygonMask] = (),
+    method: str = "nuth_kaab",
+    max_iterations: int = 10,
+    tolerance: float = 0.01,
+    block_size: int = 256,
+    progress: Progress | None = None,
+    is_canceled: IsCanceled | None = None,
+) -> DemAlignment:
+    """Estimate the shift that puts ``dem`` on ``reference``.
+
+    Parameters
+    ----------
+    reference, dem : path
+        DEMs (any CRS and grid; the reference is resampled onto the DEM's grid).
+    exclude : sequence of path or PolygonMask
+        Unstable terrain to leave out (glaciers, landslides, vegetation change).
+    method : {"nuth_kaab", "vertical", "blockwise"}
+        Horizontal and vertical shift; vertical (median) shift only; or Nuth & Kääb
+        per block of ``block_size`` pixels.
+    max_iterations : int
+        Iterations of the horizontal fit at most.
+    tolerance : float
+        Stop when the horizontal update is below this (map units).
+
+    Raises
+    ------
+    ValueError
+        No overlap, unreadable input, unknown method.
+    CoregistrationError
+        Fewer than :data:`MIN_STABLE_PIXELS` stable pixels.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, not {method!r}.")
+    ref_info, dem_info = read_info(reference, "Reference DEM"), read_info(dem, "DEM")
+    grid = dem_info.grid
+    window = _overlap_window(ref_info.grid, grid)
+    scale = metres_per_unit(grid, window)
+    with rasterio.open(reference) as ref_ds, rasterio.open(dem) as dem_ds:
+        samples = _collect_samples(ref_ds, ref_info.nodata, dem_ds, dem_info.nodata, grid,
+                                   window, exclude, scale)
+        sampler = _DemSampler(dem_ds, dem_info.nodata, grid, window)
+        fitter = _Fitter(samples, sampler, scale, progress, is_canceled)
+        dh_before = samples.ref - sampler.at(samples, 0.0, 0.0)
+        shape = _block_shape(window, block_size) if method == "blockwise" else (1, 1)
+        groups = _groups(samples, window, block_size if method == "blockwise" else 0, shape)
+        if method == "vertical":
+            shifts, iterations = np.zeros((1, 2)), 0
+        else:
+            shifts, iterations = fitter.horizontal(groups, shape[0] * shape[1],
+                                                   max_iterations, tolerance)
+        dh = samples.ref - sampler.at(samples, shifts[groups, 0], shifts[groups, 1])
+    dz = _group_medians(dh, groups, len(shifts))
+    counts = np.bincount(groups, minlength=len(shifts))
+    blocks = (_blocks(shifts, dz, counts, grid, window, block_size, shape)
+              if method == "blockwise" else ())
+    after = dh - dz[groups]
+    return DemAlignment(
+        method, grid.crs.to_string(), float(np.median(shifts[:, 0])),
+        float(np.median(shifts[:, 1])), float(np.median(dz)), iterations, nmad(dh_before),
+        nmad(after), float(np.nanmedian(dh_before)), float(np.nanmedian(after)),
+        samples.n_stable, tuple(blocks), block_size if method == "blockwise" else 0,
+        shape if method == "blockwise" else (0, 0), tuple(fitter.warnings))
+
+
+def metres_per_unit(grid: Grid, window: Window) -> np.ndarray:
+    """Ground metres per map unit in x and y at the window's centre (1, 1 when the
+    CRS is in metres), so that slopes and tolerances are metric in any CRS."""
+    if not grid.crs.is_geographic:
+        factor = grid.crs.linear_units_factor[1] if grid.crs.linear_units_factor else 1.0
+        return np.array([factor, factor])
+    lon, lat = grid.transform * (window.col_off + window.width / 2,
+                                 window.row_off + window.height / 2)
+    geod = Geod(ellps="WGS84")
+    step = 1e-3
+    return np.array([geod.inv(lon, lat, lon + step, lat)[2] / step,
+                     geod.inv(lon, lat, lon, lat + step)[2] / step])
+
+
+def _overlap_window(reference: Grid, dem: Grid) -> Window:
+    """The window of the DEM grid covered by the reference."""
+    left, bottom, right, top = footprint_bounds(reference, dem.crs)
+    inv = ~dem.transform
+    cols, rows = zip(*(inv * (x, y) for x in (left, right) for y in (bottom, top)))
+    c0, r0 = max(0, math.floor(min(cols))), max(0, math.floor(min(rows)))
+    c1, r1 = min(dem.width, math.ceil(max(cols))), min(dem.height, math.ceil(max(rows)))
+    if c1 - c0 < 8 or r1 - r0 < 8:
+        raise ValueError("The reference DEM and the DEM do not overlap.")
+    return Window(c0, r0, c1 - c0, r1 - r0)
+
+
+def _chunks(window: Window):
+    """Read blocks (row, col, height, width) tiling ``window``, with their ids."""
+    k = 0
+    for r in range(window.row_off, window.row_off + window.height, READ_BLOCK):
+        for c in range(window.col_off, window.col_off + window.width, READ_BLOCK):
+            h = min(READ_BLOCK, window.row_off + window.height - r)
+            w = min(READ_BLOCK, window.col_off + window.width - c)
+            yield k, r, c, h, w
+            k += 1
+
+
+def _collect_samples(ref_ds, ref_nodata, dem_ds, dem_nodata, grid: Grid, window: Window,
+                     exclude, scale: np.ndarray) -> _Samples:
+    """Stable pixels (valid in both, not excluded) with the reference's slope there."""
+    keep = min(1.0, MAX_SAMPLES / (window.width * window.height))
+    rng = np.random.default_rng(0)
+    parts, n_stable = [], 0
+    for k, r, c, h, w in _chunks(window):
+        ref = read_on_grid(ref_ds, 1, grid.subgrid(r - 1, c - 1, h + 2, w + 2), nodata=ref_nodata)
+        _, dem_valid = read_window(dem_ds, [1], Window(c, r, w, h), dem_nodata)
+        gx, gy = gradient(ref, grid.res[0] * scale[0], grid.res[1] * scale[1])
+        stable = np.isfinite(gx) & np.isfinite(gy) & dem_valid
+        if exclude:
+            stable &= ~masked_on_grid(exclude, grid.subgrid(r, c, h, w))
+        n_stable += int(stable.sum())
+        if keep < 1:
+            stable &= rng.random(stable.shape) < keep
+        ii, jj = np.nonzero(stable)
+        parts.append((ii + r, jj + c, ref[1:-1, 1:-1][stable], gx[stable], gy[stable],
+                      np.full(ii.size, k)))
+    if n_stable < MIN_STABLE_PIXELS:
+        raise CoregistrationError(
+            f"Only {n_stable} stable pixels (valid in both DEMs and not excluded); at least "
+            f"{MIN_STABLE_PIXELS} are needed. Check the overlap, nodata and exclusion mask.")
+    rows, cols, ref, gx, gy, chunk = (np.concatenate(a) for a in zip(*parts))
+    return _Samples(rows.astype(float), cols.astype(float), ref.astype(float), gx, gy, chunk,
+                    n_stable)
+
+
+class _DemSampler:
+    """DEM values at stable pixels once the DEM is shifted (cubic spline, by blocks)."""
+
+    def __init__(self, ds, nodata, grid: Grid, window: Window) -> None:
+        self.ds, self.nodata, self.grid, self.window = ds, nodata, grid, window
+        self.cache = {} if window.width * window.height <= CACHE_PIXELS else None
+
+    def at(self, samples: _Samples, shift_x, shift_y) -> np.ndarray:
+        """DEM at the samples after moving its content by (shift_x, shift_y) map units
+        (scalars or one value per sample); NaN where the DEM has no data."""
+        t = self.grid.transform
+        d_col = np.broadcast_to(np.asarray(shift_x, float) / t.a, samples.rows.shape)
+        d_row = np.broadcast_to(np.asarray(shift_y, float) / t.e, samples.rows.shape)
+        values = np.full(samples.rows.shape, np.nan)
+        margin = 4 + int(np.ceil(max(np.abs(d_col).max(initial=0), np.abs(d_row).max(initial=0))))
+        for k, r, c, h, w in _chunks(self.window):
+            index = np.nonzero(samples.chunk == k)[0]
+            if index.size == 0:
+                continue
+            row0, col0, coefficients, valid = self._chunk(k, r, c, h, w, margin)
+            values[index] = interpolate(coefficients, valid,
+                                        samples.rows[index] - d_row[index] - row0,
+                                        samples.cols[index] - d_col[index] - col0, 3)
+        return values
+
+    def _chunk(self, k, r, c, h, w, margin):
+        cached = self.cache.get(k) if self.cache is not None else None
+        if cached is not None and cached[4] >= margin:
+            return cached[:4]
+        margin = margin + 4  # slack, so that small updates reuse the chunk
+        data, valid = read_window(self.ds, [1], Window(c - margin, r - margin, w + 2 * margin,
+                                                       h + 2 * margin), self.nodata)
+        entry = (r - margin, c - margin, prepare(data[0], valid, 3),
+                 None if valid.all() else valid, margin)
+        if self.cache is not None:
+            self.cache[k] = entry
+        return entry[:4]
+
+
+class _Fitter:
+    """The iterative horizontal fit, for one group (global) or one per block."""
+
+    def __init__(self, samples, sampler, scale, progress, is_canceled):
+        self.samples, self.sampler, self.scale = samples, sampler, scale
+        self.progress, self.is_canceled = progress, is_canceled
+        self.tan = np.hypot(samples.gx, samples.gy)
+        low, high = np.tan(np.radians(SLOPE_RANGE_DEG))
+        self.sloped = (self.tan >= low) & (self.tan <= high)
+        self.aspect = np.arctan2(-samples.gx, -samples.gy) % (2 * np.pi)
+        self.warnings: list[str] = []
+
+    def horizontal(self, groups: np.ndarray, n: int, max_iterations: int,
+                   tolerance: float) -> tuple[np.ndarray, int]:
+        """Shift (x, y) of each of ``n`` groups, map units, applied to the DEM; and the
+        iterations used. ``tolerance`` is in metres on the ground."""
+        shifts = np.zeros((n, 2))
+        for iteration in range(1, max_iterations + 1):
+            if self.is_canceled and self.is_canceled():
+                raise CanceledError("Canceled while fitting the DEM shift.")
+            dem = self.sampler.at(self.samples, shifts[groups, 0], shifts[groups, 1])
+            update = -self._fit(self.samples.ref - dem, groups, n)  # metres
+            shifts += update / self.scale
+            if self.progress:
+                self.progress(100.0 * iteration / max_iterations)
+            if np.nanmax(np.hypot(*update.T)) < tolerance:
+                return shifts, iteration
+        self.warnings.append(f"Not converged to {tolerance} after {max_iterations} iterations.")
+        return shifts, max_iterations
+
+    def _fit(self, dh: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
+        """Displacement (x, y) of the DEM content per group by Nuth & Kääb's fit:
+        dh / tan(slope) = a cos(b - aspect) + c, on the medians of aspect bins."""
+        use = self.sloped & np.isfinite(dh)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = dh / self.tan
+        result = np.full((n, 2), np.nan)
+        minimum = MIN_BLOCK_PIXELS if n > 1 else MIN_STABLE_PIXELS
+        for group in range(n):
+            rows = np.nonzero(use & (groups == group))[0] if n > 1 else np.nonzero(use)[0]
+            if rows.size >= minimum:
+                result[group] = _cosine_fit(self.aspect[rows], y[rows])
+        if n > 1:
+            return _fill_missing(result)
+        if np.isnan(result).any():
+            raise CoregistrationError("Too few sloped stable pixels to fit a horizontal shift; "
+                                      "use the vertical method.")
+        return result
+
+
+def _cosine_fit(aspect: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Fit y = A cos(aspect) + B sin(aspect) + c to the medians of y in aspect bins;
+    return the displacement (x, y) = (-B, -A) it implies (aspect: azimuth of the
+    downslope direction, clockwise from north)."""
+    bins = np.floor(aspect / (2 * np.pi) * ASPECT_BINS).astype(int) % ASPECT_BINS
+    centres, medians = [], []
+    for k in range(ASPECT_BINS):
+        values = y[bins == k]
+        if values.size >= MIN_BIN_PIXELS:
+            centres.append((k + 0.5) * 2 * np.pi / ASPECT_BINS)
+            medians.append(np.median(values))
+    if len(centres) < 3:
+        return np.full(2, np.nan)
+    centres = np.asarray(centres)
+    design = np.column_stack([np.cos(centres), np.sin(centres), np.ones_like(centres)])
+    a, b, _ = np.linalg.lstsq(design, np.asarray(medians), rcond=None)[0]
+    return np.array([-b, -a])
+
+
+def _block_shape(window: Window, block_size: int) -> tuple[int, int]:
+    return math.ceil(window.height / block_size), math.ceil(window.width / block_size)
+
+
+def _groups(samples: _Samples, window: Window, block_size: int,
+            shape: tuple[int, int]) -> np.ndarray:
+    """Row-major block index of every sample (0 for all when ``block_size`` is 0)."""
+    if not block_size:
+        return np.zeros(samples.rows.size, int)
+    by = ((samples.rows - window.row_off) // block_size).astype(int)
+    bx = ((samples.cols - window.col_off) // block_size).astype(int)
+    return by * shape[1] + bx
+
+
+def _group_medians(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
+    medians = np.full(n, np.nan)
+    order = np.argsort(groups, kind="stable")
+    bounds = np.searchsorted(groups[order], np.arange(n + 1))
+    for g in range(n):
+        chunk = values[order[bounds[g]:bounds[g + 1]]]
+        chunk = chunk[np.isfinite(chunk)]
+        if chunk.size:
+            medians[g] = np.median(chunk)
+    return _fill_missing(medians[:, None])[:, 0] if np.isnan(medians).any() else medians
+
+
+def _fill_missing(values: np.ndarray) -> np.ndarray:
+    """Rows that are NaN take the median of the others (blocks with too few pixels)."""
+    bad = np.isnan(values).any(axis=1)
+    if bad.all():
+        raise CoregistrationError("No block has enough sloped stable pixels to fit.")
+    values = values.copy()
+    values[bad] = np.median(values[~bad], axis=0)
+    return values
+
+
+def _blocks(shifts, dz, counts, grid: Grid, window: Window, block_size: int,
+            shape: tuple[int, int]) -> list[BlockShift]:
+    """Every block in row-major order, at its centre; blocks without enough pixels
+    carry the shift they were given (the others' median) and their pixel count."""
+    blocks = []
+    for g in range(shape[0] * shape[1]):
+        by, bx = divmod(g, shape[1])
+        x, y = grid.transform * (window.col_off + (bx + 0.5) * block_size,
+                                 window.row_off + (by + 0.5) * block_size)
+        blocks.append(BlockShift(float(x), float(y), float(shifts[g, 0]), float(shifts[g, 1]),
+                                 float(dz[g]), int(counts[g])))
+    return blocks
+
+
+def align_dem(
+    reference: str | os.PathLike,
+    dem: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    dh_output: str | os.PathLike | None = None,
+    match_reference: bool = False,
+    resampling: str = "cubic",
+    progress: Progress | None = None,
+    is_canceled: IsCanceled | None = None,
+    **options,
+) -> DemAlignment:
+    """Estimate the DEM's shift (see :func:`estimate_dem_alignment`) and write the
+    aligned DEM (Float32, on its own grid or the reference's) and optionally the
+    elevation difference reference - aligned DEM on the same grid."""
+    for path in (output, dh_output):
+        if path is not None and (same_file(path, reference) or same_file(path, dem)):
+            raise ValueError(f"The output '{path}' would overwrite an input; choose another "
+                             "file name.")
+    alignment = estimate_dem_alignment(reference, dem, progress=scaled_progress(progress, 0, 50),
+                                       is_canceled=is_canceled, **options)
+    dem_info = read_info(dem, "DEM")
+    target = read_info(reference).grid if match_reference else dem_info.grid
+    mapping = _mapping(alignment, dem_info.grid)
+    if isinstance(mapping, FieldMapping) and target.crs != dem_info.grid.crs:
+        raise ValueError("A blockwise alignment is written on the DEM's grid or on a "
+                         "reference grid in the same CRS; reproject one of the DEMs first.")
+    offset = 0.0 if isinstance(mapping, FieldMapping) else alignment.shift_z
+    with atomic_path(output) as tmp:
+        write_resampled(dem, tmp, RigidModel(), target, mapping=mapping, offset=offset,
+                        dtype="float32", resampling=resampling, cog=False,
+                        progress=scaled_progress(progress, 50, 90), is_canceled=is_canceled)
+    if dh_output is not None:
+        with atomic_path(dh_output) as tmp:
+            write_difference(reference, output, tmp)
+    return alignment
+
+
+def _mapping(alignment: DemAlignment, grid: Grid) -> SourceMapping | FieldMapping:
+    """How the aligned DEM takes its values from the DEM: a translation, or the
+    bilinear field of the block shifts."""
+    if alignment.method != "blockwise":
+        model = RigidModel(alignment.shift_x, alignment.shift_y)
+        return SourceMapping(model, grid.crs, grid.crs, grid.transform)
+    rows, cols = alignment.block_shape
+    first = alignment.blocks[0]
+    step = alignment.block_size
+    nodes = Affine(grid.transform.a * step, 0, first.x - grid.transform.a * step / 2,
+                   0, grid.transform.e * step, first.y - grid.transform.e * step / 2)
+    field = np.array([[b.shift_x, b.shift_y, b.shift_z] for b in alignment.blocks])
+    x, y, z = (field[:, k].reshape(rows, cols) for k in range(3))
+    return FieldMapping(grid.crs, grid.transform, nodes, x, y, z)
+
+
+def write_difference(reference: str | os.PathLike, aligned: str | os.PathLike,
+                     output: str | os.PathLike) -> None:
+    """dh = reference - aligned on the aligned DEM's grid, Float32 with NaN nodata,
+    written by strips."""
+    info = read_info(aligned)
+    with rasterio.open(reference) as ref_ds, rasterio.open(aligned) as dem_ds:
+        profile = dict(driver="GTiff", width=dem_ds.width, height=dem_ds.height, count=1,
+                       dtype="float32", crs=dem_ds.crs, transform=dem_ds.transform,
+                       nodata=float("nan"), tiled=True, blockxsize=BLOCK, blockysize=BLOCK,
+                       compress="deflate", zlevel=1, predictor=3)
+        with rasterio.open(output, "w", **profile) as dst:
+            for row in range(0, dem_ds.height, BLOCK):
+                strip = info.grid.subgrid(row, 0, min(BLOCK, dem_ds.height - row),
+                                          dem_ds.width)
+                ref = read_on_grid(ref_ds, 1, strip, nodata=ref_ds.nodata)
+                dem = read_on_grid(dem_ds, 1, strip, nodata=dem_ds.nodata)
+                dst.write((ref - dem).astype(np.float32), 1,
+                          window=Window(0, row, strip.width, strip.height))

@@ -1,0 +1,56 @@
+"""coreg:align_dem through Processing (glacier outlines excluded) and qgis_process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import rasterio
+from dem_synthetic import shift_dem
+
+ASTER = "dem/exploradores_aster/AST_L1A_00303182012144228_Z.tif"
+OUTLINES = "dem/exploradores_aster/17_rgi60_glacier_outlines.gpkg"
+
+
+@pytest.fixture(scope="module")
+def shifted_aster(shared_data, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dem")
+    shifted = folder / "aster_shifted.tif"
+    truth = shift_dem(shared_data / ASTER, shifted, 0.62, -1.37, 4.5)
+    return folder, shifted, truth
+
+
+def test_align_dem__excluding_glacier_outlines(shared_data, shifted_aster, coreg_provider):
+    import processing
+
+    folder, shifted, truth = shifted_aster
+    result = processing.run("coreg:align_dem", {
+        "REFERENCE": str(shared_data / ASTER), "DEM": str(shifted),
+        "EXCLUDE": [str(shared_data / OUTLINES)], "METHOD": 0,
+        "OUTPUT": str(folder / "aligned.tif"), "DH_OUTPUT": str(folder / "dh.tif"),
+        "REPORT": str(folder / "report.json")})
+    report = json.loads(Path(result["REPORT"]).read_text())
+    assert report["kind"] == "coreg.align_dem"
+    assert abs(report["shift_x"] - truth[0]) <= 0.05 * 30
+    assert abs(report["shift_y"] - truth[1]) <= 0.05 * 30
+    assert report["shift_z"] == pytest.approx(truth[2], abs=0.05)
+    assert result["NMAD_AFTER"] < 0.2 * result["NMAD_BEFORE"]
+    with rasterio.open(shared_data / ASTER) as src:
+        total = src.width * src.height
+    assert report["n_stable_pixels"] < 0.9 * total  # the glaciers were left out
+    for key in ("OUTPUT", "DH_OUTPUT"):
+        assert Path(result[key]).is_file()
+
+
+def test_align_dem__qgis_process(shared_data, shifted_aster, qgis_process_runner):
+    folder, shifted, truth = shifted_aster
+    code, stdout, stderr = qgis_process_runner(
+        "run", "coreg:align_dem", "--json", "--", f"REFERENCE={shared_data / ASTER}",
+        f"DEM={shifted}", "METHOD=2", "BLOCK_SIZE=128", f"OUTPUT={folder / 'b.tif'}",
+        f"DH_OUTPUT={folder / 'b_dh.tif'}", f"REPORT={folder / 'b.json'}")
+    assert code == 0, stderr
+    report = json.loads((folder / "b.json").read_text())
+    assert report["method"] == "blockwise" and report["blocks"]
+    assert report["shift_z"] == pytest.approx(truth[2], abs=0.1)
+    assert json.loads(stdout)["results"]["NMAD_AFTER"] == pytest.approx(report["nmad_after"])

@@ -1,0 +1,115 @@
+"""DEM alignment on real DEMs: known synthetic shifts, the real Longyearbyen pair,
+the demcompare SRTM pair, blockwise warping and errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from dem_synthetic import shift_dem
+
+from coreg.core.dem import align_dem, estimate_dem_alignment
+from coreg.core.errors import CoregistrationError
+from coreg.core.terrain import nmad
+
+DEM = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "dem"
+LYB_REF, LYB_DEM = DEM / "longyearbyen" / "aligned_elev.tif", DEM / "longyearbyen" / "DEM_1995.tif"
+SRTM = DEM / "demcompare_srtm"
+
+SYNTHETIC = [(LYB_DEM, 2.35, -1.6, 3.2), (SRTM / "srtm_ref.tif", 1.3, 0.4, 2.0),
+             (DEM / "exploradores_aster" / "AST_L1A_00303182012144228_Z.tif", -0.73, 1.45, -5.0)]
+
+
+@pytest.mark.parametrize("path, dx, dy, dz", SYNTHETIC, ids=[s[0].parent.name for s in SYNTHETIC])
+def test_estimate_dem_alignment__synthetic(path, dx, dy, dz, tmp_path):
+    shifted = tmp_path / "shifted.tif"
+    truth = shift_dem(path, shifted, dx, dy, dz)
+    alignment = estimate_dem_alignment(path, shifted)
+    with rasterio.open(path) as src:
+        res_x, res_y = src.res
+    assert abs(alignment.shift_x - truth[0]) / res_x <= 0.05
+    assert abs(alignment.shift_y - truth[1]) / res_y <= 0.05
+    assert alignment.shift_z == pytest.approx(truth[2], abs=0.05)
+    assert alignment.nmad_after < 0.2 * alignment.nmad_before
+
+
+def test_align_dem__longyearbyen_real_pair(tmp_path):
+    """DEM_1995 onto its LZD-coregistered copy (glaciers are the reference's nodata).
+    xdem's Nuth & Kääb: x 10.00, y 1.95, z -1.97 m, NMAD 2.57 -> 1.25 m; xdem's LZD
+    transform that made the reference: x 10.25, y 1.91, z -1.94 m plus small rotations."""
+    output, dh = tmp_path / "aligned.tif", tmp_path / "dh.tif"
+    alignment = align_dem(LYB_REF, LYB_DEM, output, dh_output=dh)
+    assert alignment.shift_x == pytest.approx(10.25, abs=0.3)
+    assert alignment.shift_y == pytest.approx(1.91, abs=0.5)
+    assert alignment.shift_z == pytest.approx(-1.97, abs=0.1)
+    assert alignment.nmad_before == pytest.approx(2.55, abs=0.05)
+    assert alignment.nmad_after < 1.3
+    with rasterio.open(LYB_DEM) as src, rasterio.open(output) as out, rasterio.open(dh) as d:
+        assert out.transform == src.transform and out.dtypes[0] == "float32"
+        assert d.transform == src.transform
+        assert nmad(d.read(1)[np.isfinite(d.read(1))]) == pytest.approx(alignment.nmad_after,
+                                                                         abs=0.05)
+
+
+def test_estimate_dem_alignment__demcompare_srtm_pair():
+    """demcompare's published Nuth & Kääb offsets on this pair: dx = 3, dy = 5 px."""
+    alignment = estimate_dem_alignment(SRTM / "srtm_ref.tif",
+                                       SRTM / "srtm_blurred_and_shifted.tif")
+    with rasterio.open(SRTM / "srtm_ref.tif") as src:
+        t = src.transform
+    assert alignment.shift_x / t.a == pytest.approx(3.0, abs=0.05)
+    assert alignment.shift_y / t.e == pytest.approx(5.0, abs=0.05)
+
+
+def test_align_dem__blockwise_beats_a_single_shift(tmp_path):
+    """The Longyearbyen reference holds small rotations: blockwise fields follow them."""
+    single = align_dem(LYB_REF, LYB_DEM, tmp_path / "a.tif", dh_output=tmp_path / "a_dh.tif")
+    blocks = align_dem(LYB_REF, LYB_DEM, tmp_path / "b.tif", dh_output=tmp_path / "b_dh.tif",
+                       method="blockwise", block_size=256)
+    with rasterio.open(tmp_path / "a_dh.tif") as a, rasterio.open(tmp_path / "b_dh.tif") as b:
+        assert nmad(b.read(1)) < 0.5 * nmad(a.read(1))
+    assert blocks.block_shape == (4, 6) and len(blocks.blocks) == 24
+    assert single.nmad_after > blocks.nmad_after
+
+
+def test_estimate_dem_alignment__vertical_only():
+    alignment = estimate_dem_alignment(LYB_REF, LYB_DEM, method="vertical")
+    assert (alignment.shift_x, alignment.shift_y) == (0.0, 0.0)
+    assert alignment.shift_z == pytest.approx(alignment.median_before, abs=1e-6)
+    assert alignment.median_after == pytest.approx(0.0, abs=1e-6)
+
+
+def test_estimate_dem_alignment__int16_dem_on_another_grid(tmp_path):
+    """An int16 DEM on a coarser grid than the reference (demcompare's Copernicus pair)."""
+    cop = DEM / "grenoble_copernicus"
+    alignment = estimate_dem_alignment(cop / "Copernicus_DSM_10_N45_00_E005_00_DEM.tif",
+                                       cop / "Copernicus_blurred_and_shifted.tif")
+    assert alignment.nmad_after < 0.3 * alignment.nmad_before
+
+
+def test_errors__no_overlap(tmp_path):
+    far = tmp_path / "far.tif"
+    with rasterio.open(LYB_DEM) as src:
+        profile = src.profile | {"transform": Affine.translation(1e6, 0) * src.transform}
+        with rasterio.open(far, "w", **profile) as dst:
+            dst.write(src.read())
+    with pytest.raises(ValueError, match="do not overlap"):
+        estimate_dem_alignment(LYB_REF, far)
+
+
+def test_errors__not_enough_stable_pixels(tmp_path):
+    mask = tmp_path / "all_unstable.tif"
+    with rasterio.open(LYB_DEM) as src:
+        profile = src.profile | {"dtype": "uint8", "nodata": None}
+        with rasterio.open(mask, "w", **profile) as dst:
+            dst.write(np.ones((src.height, src.width), np.uint8), 1)
+    with pytest.raises(CoregistrationError, match="stable pixels"):
+        estimate_dem_alignment(LYB_REF, LYB_DEM, exclude=[mask])
+
+
+def test_errors__output_equal_to_input(tmp_path):
+    with pytest.raises(ValueError, match="overwrite an input"):
+        align_dem(LYB_REF, LYB_DEM, LYB_DEM)
