@@ -6,9 +6,11 @@ import json
 
 from qgis.core import (
     QgsProcessing,
+    QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
@@ -16,10 +18,10 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..core.dem import METHODS, align_dem
+from ..core.dem import METHODS, MIN_BLOCK_PIXELS, align_dem, write_shift_fields
 from ..core.raster_io import atomic_path
-from .base import CoregAlgorithm, DivergingOnLoad
-from .layers import mask_sources
+from .base import CoregAlgorithm, DivergingOnLoad, StyleOnLoad
+from .layers import mask_sources, write_shift_vectors
 
 METHOD_LABELS = ("Nuth & Kääb (horizontal + vertical shift)", "Vertical shift only (median)",
                  "Blockwise Nuth & Kääb (smooth shift fields)")
@@ -35,6 +37,8 @@ class AlignDemAlgorithm(CoregAlgorithm):
     MAX_ITERATIONS, TOLERANCE, BLOCK_SIZE = "MAX_ITERATIONS", "TOLERANCE", "BLOCK_SIZE"
     RESAMPLING, MATCH_REFERENCE = "RESAMPLING", "MATCH_REFERENCE"
     OUTPUT, DH_OUTPUT, REPORT = "OUTPUT", "DH_OUTPUT", "REPORT"
+    BLOCK_VECTORS = "BLOCK_VECTORS"
+    SHIFT_FIELDS = {"x": "SHIFT_X_OUTPUT", "y": "SHIFT_Y_OUTPUT", "z": "SHIFT_Z_OUTPUT"}
 
     def name(self) -> str:
         return "align_dem"
@@ -91,6 +95,13 @@ class AlignDemAlgorithm(CoregAlgorithm):
             self.DH_OUTPUT, self.tr("Elevation difference after (reference - aligned)")))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.REPORT, self.tr("Report"), self.tr("JSON files (*.json)")))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            self.BLOCK_VECTORS, self.tr("Block shift vectors (blockwise)"),
+            QgsProcessing.TypeVectorLine, optional=True, createByDefault=False))
+        for component, key in self.SHIFT_FIELDS.items():
+            self.addParameter(QgsProcessingParameterRasterDestination(
+                key, self.tr(f"Shift field {component} (blockwise)"), optional=True,
+                createByDefault=False))
         for key in NUMERIC_OUTPUTS:
             self.addOutput(QgsProcessingOutputNumber(key.upper(), key))
 
@@ -124,5 +135,41 @@ class AlignDemAlgorithm(CoregAlgorithm):
         DivergingOnLoad.attach(context, dh_output, max(3 * alignment.nmad_after, 0.5))
         with atomic_path(report_path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
             json.dump(report, handle, indent=2)
-        return {self.OUTPUT: output, self.DH_OUTPUT: dh_output, self.REPORT: report_path,
-                **{key.upper(): report[key] for key in NUMERIC_OUTPUTS}}
+        results = {self.OUTPUT: output, self.DH_OUTPUT: dh_output, self.REPORT: report_path,
+                   **{key.upper(): report[key] for key in NUMERIC_OUTPUTS}}
+        if alignment.method == "blockwise":
+            results.update(self._block_outputs(parameters, context, alignment))
+        return results
+
+    def _block_outputs(self, parameters, context, alignment) -> dict:
+        """The optional block vectors and shift-field rasters of the blockwise method."""
+        results = {}
+        dem = self.parameterAsRasterLayer(parameters, self.DEM, context)
+        if parameters.get(self.BLOCK_VECTORS) is not None:
+            records = [_BlockVector(b, abs(dem.rasterUnitsPerPixelX())) for b in alignment.blocks]
+            vectors = write_shift_vectors(self, parameters, self.BLOCK_VECTORS, context, records,
+                                          dem.crs())
+            StyleOnLoad.attach(context, vectors, "shift_vectors.qml")
+            results[self.BLOCK_VECTORS] = vectors
+        fields = {c: self.parameterAsOutputLayer(parameters, key, context)
+                  for c, key in self.SHIFT_FIELDS.items() if parameters.get(key) is not None}
+        if fields:
+            try:
+                write_shift_fields(alignment, self.raster_path(dem, "DEM"), fields)
+            except ValueError as exc:
+                raise QgsProcessingException(str(exc)) from exc
+            results.update({self.SHIFT_FIELDS[c]: path for c, path in fields.items()})
+        return results
+
+
+class _BlockVector:
+    """A block shift in the shape of a shift-vector record."""
+
+    def __init__(self, block, res: float) -> None:
+        self.x, self.y = block.x, block.y
+        self.dx_map, self.dy_map = block.shift_x, block.shift_y
+        self.dx_px, self.dy_px = block.shift_x / res, -block.shift_y / res
+        self.used = block.n_pixels >= MIN_BLOCK_PIXELS
+        self.reliability = 100.0 if self.used else 0.0
+        self.reason = (f"dz {block.shift_z:+.2f}" if self.used
+                       else "too few stable pixels: median of the others")

@@ -479,3 +479,23 @@ def write_difference(reference: str | os.PathLike, aligned: str | os.PathLike,
                 dem = read_on_grid(dem_ds, 1, strip, nodata=dem_ds.nodata)
                 dst.write((ref - dem).astype(np.float32), 1,
                           window=Window(0, row, strip.width, strip.height))
+
+
+def write_shift_fields(alignment: DemAlignment, dem: str | os.PathLike,
+                       outputs: dict[str, str | os.PathLike]) -> None:
+    """Write the blockwise shift fields on the DEM's grid, Float32, one raster per
+    component: ``outputs`` maps "x", "y" or "z" to a path."""
+    grid = read_info(dem, "DEM").grid
+    mapping = _mapping(alignment, grid)
+    if not isinstance(mapping, FieldMapping):
+        raise ValueError("Shift fields exist for the blockwise method only.")
+    nodes = {"x": mapping.shift_x, "y": mapping.shift_y, "z": mapping.shift_z}
+    profile = dict(driver="GTiff", width=grid.width, height=grid.height, count=1,
+                   dtype="float32", crs=grid.crs, transform=grid.transform, tiled=True,
+                   blockxsize=BLOCK, blockysize=BLOCK, compress="deflate", zlevel=1, predictor=3)
+    for component, path in outputs.items():
+        with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+            for row in range(0, grid.height, BLOCK):
+                strip = grid.subgrid(row, 0, min(BLOCK, grid.height - row), grid.width)
+                dst.write(mapping.field_at(nodes[component], strip).astype(np.float32), 1,
+                          window=Window(0, row, strip.width, strip.height))

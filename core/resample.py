@@ -185,15 +185,16 @@ class FieldMapping:
         x, y = grid.centres_xy()
         # The field is evaluated where the content lands, not where it comes from: the
         # difference is the field's gradient times the shift, negligible when smooth.
-        cols, rows = ~self.source_transform * (x - self._at(self.shift_x, grid),
-                                               y - self._at(self.shift_y, grid))
+        cols, rows = ~self.source_transform * (x - self.field_at(self.shift_x, grid),
+                                               y - self.field_at(self.shift_y, grid))
         return rows - 0.5, cols - 0.5
 
     def offset(self, grid: Grid) -> np.ndarray:
         """The vertical shift at every pixel of ``grid``."""
-        return self._at(self.shift_z, grid)
+        return self.field_at(self.shift_z, grid)
 
-    def _at(self, values: np.ndarray, grid: Grid) -> np.ndarray:
+    def field_at(self, values: np.ndarray, grid: Grid) -> np.ndarray:
+        """Node ``values`` interpolated bilinearly at every pixel centre of ``grid``."""
         x, y = grid.centres_xy()
         cols, rows = ~self.nodes * (x, y)
         return ndimage.map_coordinates(values, [rows - 0.5, cols - 0.5], order=1,

@@ -48,9 +48,13 @@ def test_align_dem__qgis_process(shared_data, shifted_aster, qgis_process_runner
     code, stdout, stderr = qgis_process_runner(
         "run", "coreg:align_dem", "--json", "--", f"REFERENCE={shared_data / ASTER}",
         f"DEM={shifted}", "METHOD=2", "BLOCK_SIZE=128", f"OUTPUT={folder / 'b.tif'}",
-        f"DH_OUTPUT={folder / 'b_dh.tif'}", f"REPORT={folder / 'b.json'}")
+        f"DH_OUTPUT={folder / 'b_dh.tif'}", f"REPORT={folder / 'b.json'}",
+        f"BLOCK_VECTORS={folder / 'blocks.gpkg'}", f"SHIFT_Z_OUTPUT={folder / 'dz.tif'}")
     assert code == 0, stderr
     report = json.loads((folder / "b.json").read_text())
     assert report["method"] == "blockwise" and report["blocks"]
+    with rasterio.open(folder / "dz.tif") as dz:
+        assert float(dz.read(1).mean()) == pytest.approx(truth[2], abs=0.1)
+    assert (folder / "blocks.gpkg").is_file()
     assert report["shift_z"] == pytest.approx(truth[2], abs=0.1)
     assert json.loads(stdout)["results"]["NMAD_AFTER"] == pytest.approx(report["nmad_after"])
