@@ -113,3 +113,48 @@ def test_errors__not_enough_stable_pixels(tmp_path):
 def test_errors__output_equal_to_input(tmp_path):
     with pytest.raises(ValueError, match="overwrite an input"):
         align_dem(LYB_REF, LYB_DEM, LYB_DEM)
+
+
+LARGE_RUN = """
+import json, resource, sys
+from coreg.core.dem import align_dem
+a = align_dem(sys.argv[1], sys.argv[2], sys.argv[3])
+print(json.dumps({"rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "x": a.shift_x, "y": a.shift_y, "z": a.shift_z}))
+"""
+
+
+def test_align_dem__10000_px_dem_memory_is_bounded(tmp_path):
+    """A real DEM tiled to 10000 x 10000 px, its geotransform moved by (+0.4, -0.3) px
+    and raised by 2 m: peak RSS of the whole run stays under 2 GiB."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    with rasterio.open(LYB_DEM) as src:
+        tile, transform, crs = src.read(1), src.transform, src.crs
+    size = 10000
+    profile = dict(driver="GTiff", width=size, height=size, count=1, dtype="float32", crs=crs,
+                   transform=transform, tiled=True, blockxsize=512, blockysize=512,
+                   compress="deflate", zlevel=1)
+    big = np.tile(tile, (size // tile.shape[0] + 1, size // tile.shape[1] + 1))[:size, :size]
+    ref, dem = tmp_path / "ref.tif", tmp_path / "dem.tif"
+    with rasterio.open(ref, "w", **profile) as dst:
+        dst.write(big, 1)
+    moved = transform * Affine.translation(0.4, -0.3)
+    with rasterio.open(dem, "w", **(profile | {"transform": moved})) as dst:
+        dst.write(big + 2.0, 1)
+    del big
+    packages = tmp_path / "packages"
+    packages.mkdir()
+    (packages / "coreg").symlink_to(Path(__file__).resolve().parents[2])
+    run = subprocess.run([sys.executable, "-c", LARGE_RUN, str(ref), str(dem),
+                          str(tmp_path / "out.tif")], capture_output=True, text=True,
+                         env=os.environ | {"PYTHONPATH": str(packages)})
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["rss_mib"] < 2048
+    assert result["x"] / transform.a == pytest.approx(-0.4, abs=0.05)
+    assert result["y"] / transform.e == pytest.approx(0.3, abs=0.05)
+    assert result["z"] == pytest.approx(-2.0, abs=0.05)
