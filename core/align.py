@@ -52,6 +52,8 @@ OUTPUT_MODES = ("geotransform", "resample")
 #: Iterations stop when the model moves less than this (pixels, anywhere in the overlap).
 CONVERGENCE_PX = 0.01
 MAX_ITERATIONS = 10
+#: Largest expected shift by default, in reference pixels.
+DEFAULT_MAX_SHIFT = 20.0
 #: Patches the matching score is computed on (it is a summary, not an estimator).
 SCORED_PATCHES = 16
 #: Peak height at which a patch counts as fully reliable.
@@ -130,7 +132,7 @@ def estimate_alignment(
     secondary_band: int = 1,
     masks: Sequence[str | os.PathLike | PolygonMask] = (),
     transform: str = "rigid",
-    max_shift: float = 20.0,
+    max_shift: float = DEFAULT_MAX_SHIFT,
     reference_nodata: float | None = None,
     secondary_nodata: float | None = None,
     progress: Progress | None = None,
@@ -174,14 +176,45 @@ def estimate_alignment(
     common = common_grid(ref_info.grid, sec_info.grid)
     ref_nodata = ref_info.nodata if reference_nodata is None else reference_nodata
     sec_nodata = sec_info.nodata if secondary_nodata is None else secondary_nodata
-    scale = max_shift * ref_info.grid.res[0] / common.res[0]
     with rasterio.open(reference) as ref_ds, rasterio.open(secondary) as sec_ds:
         patches = _reference_patches(ref_ds, reference_band, ref_nodata, common, masks,
-                                     patch_size_for(scale, common))
+                                     _patch_size(max_shift, ref_info, common))
         sampler = SecondarySampler(sec_ds, secondary_band, sec_nodata, common)
         estimator = _Estimator(patches, sampler, common, transform == "rigid",
                                max_shift * ref_info.grid.res[0], progress, is_canceled)
         return estimator.run(ref_info, sec_info)
+
+
+def score_overlap(
+    reference: str | os.PathLike,
+    secondary: str | os.PathLike,
+    *,
+    reference_band: int = 1,
+    secondary_band: int = 1,
+    masks: Sequence[str | os.PathLike | PolygonMask] = (),
+) -> float:
+    """Matching score (0..1, :mod:`metrics`) of the secondary as it is against the
+    reference, on the patches :func:`estimate_alignment` would score."""
+    ref_info, sec_info = read_info(reference, "Reference"), read_info(secondary, "Secondary")
+    ref_info.check_band(reference_band, "Reference")
+    sec_info.check_band(secondary_band, "Secondary")
+    common = common_grid(ref_info.grid, sec_info.grid)
+    with rasterio.open(reference) as ref_ds, rasterio.open(secondary) as sec_ds:
+        patches = [p for p in _reference_patches(ref_ds, reference_band, ref_info.nodata, common,
+                                                 masks, _patch_size(DEFAULT_MAX_SHIFT, ref_info,
+                                                                    common))
+                   if not p.reason]
+        sampler = SecondarySampler(sec_ds, secondary_band, sec_info.nodata, common)
+        left, bottom, right, top = common.bounds
+        identity = RigidModel(pivot_x=(left + right) / 2, pivot_y=(bottom + top) / 2)
+        step = -(-len(patches) // SCORED_PATCHES)
+        return mean_matching_score((p.reference, sampler.sample(p.grid, identity))
+                                   for p in patches[::step])
+
+
+def _patch_size(max_shift: float, reference: RasterInfo, common: Grid) -> int:
+    """Patch side for a largest shift given in reference pixels."""
+    return patch_size_for(max_shift * reference.grid.res[0] / common.res[0], common)
 
 
 def _reference_patches(ds, band, nodata, common: Grid, masks, size: int) -> list[Patch]:

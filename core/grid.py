@@ -133,3 +133,15 @@ def _overlap(reference: Grid, secondary: Grid) -> tuple[float, float, float, flo
     if not (np.isfinite([left, bottom, right, top]).all() and left < right and bottom < top):
         raise ValueError("The reference and secondary rasters do not overlap.")
     return left, bottom, right, top
+
+
+def snapped_grid(template: Grid, bounds: tuple[float, float, float, float]) -> Grid:
+    """The grid with ``template``'s CRS, pixel size and pixel phase that covers
+    ``bounds`` (given in that CRS): stack-ready, every pixel on the template's."""
+    res_x, res_y = template.res
+    ox, oy = template.transform.c, template.transform.f
+    col0 = math.floor((bounds[0] - ox) / res_x + 1e-9)
+    col1 = math.ceil((bounds[2] - ox) / res_x - 1e-9)
+    row0 = math.floor((oy - bounds[3]) / res_y + 1e-9)
+    row1 = math.ceil((oy - bounds[1]) / res_y - 1e-9)
+    return template.subgrid(row0, col0, row1 - row0, col1 - col0)

@@ -52,18 +52,18 @@ if not os.environ.get("XDG_RUNTIME_DIR"):
 
 def _register_plugin_package():
     """Make this checkout importable as the package ``coreg`` (QGIS imports it by folder
-    name, and this folder may be called ``main`` or anything else)."""
+    name, and this folder may be called ``main`` or anything else), also in the worker
+    processes tests start: a private folder holding a ``coreg`` symlink goes first on
+    sys.path and PYTHONPATH."""
     module = sys.modules.get(PLUGIN_PACKAGE)
     if module is not None and Path(getattr(module, "__file__", "")).resolve().parent == REPO_ROOT:
         return
-    spec = importlib.util.spec_from_file_location(
-        PLUGIN_PACKAGE,
-        REPO_ROOT / "__init__.py",
-        submodule_search_locations=[str(REPO_ROOT)],
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[PLUGIN_PACKAGE] = module
-    spec.loader.exec_module(module)
+    packages = Path(_private_tmpdir("coreg-packages-"))
+    (packages / PLUGIN_PACKAGE).symlink_to(REPO_ROOT, target_is_directory=True)
+    sys.path.insert(0, str(packages))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(packages), *filter(None, [os.environ.get("PYTHONPATH")])])
+    importlib.import_module(PLUGIN_PACKAGE)
 
 
 _register_plugin_package()

@@ -1,0 +1,372 @@
+"""Aligning a time series onto one anchor scene, item by item, with a quality report.
+
+Each item is scored against the anchor (:mod:`metrics`) as it is; above the
+"already aligned" score it is passed through, otherwise aligned (:mod:`align`)
+and kept only if the score improves. Items run in worker processes, or on a Dask
+cluster, and a failing item is reported, never fatal.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from rasterio.crs import CRS
+from rasterio.warp import transform_bounds
+
+from .align import Alignment, PatchResult, estimate_alignment, score_overlap
+from .apply import apply_alignment, is_class_raster, write_resampled, write_shifted
+from .errors import CanceledError, CoregistrationError
+from .fit import RigidModel
+from .grid import snapped_grid
+from .raster_io import IsCanceled, Progress, atomic_path, read_info, same_file
+from .saved import SavedAlignment
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("aligned", "already_aligned", "not_improved", "failed")
+#: Files beside a scene that travel with it: suffixes appended to its stem (or name).
+SIDECARS = (".xml", ".rpc", "_rpc.txt", ".RPB", ".imd", ".IMD")
+#: Memory one worker may need at most (patches, one output strip, interpreter), bytes.
+WORKER_MEMORY = 1_500_000_000
+SUMMARY_FIELDS = ("input", "output_file", "status", "reason", "pixel_shift_x", "pixel_shift_y",
+                  "rotation_deg", "matching_score_before", "matching_score_after",
+                  "matching_score_improvement", "projection_epsg_before",
+                  "projection_epsg_after")
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    """How every item is aligned (see :func:`align_stack`)."""
+
+    band: int = 1
+    anchor_band: int = 1
+    transform: str = "rigid"
+    max_shift: float = 20.0
+    reproject: bool = False
+    already_aligned: float = 0.8
+    min_improvement: float = 0.001
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """What happened to one item; :meth:`quality` is its quality JSON."""
+
+    input: str
+    output_file: str
+    status: str
+    reason: str
+    projection_epsg_before: int | None
+    projection_epsg_after: int | None
+    pixel_shift: dict
+    matching_score_before: float | None
+    matching_score_after: float | None
+    footprint: tuple[tuple[float, float], ...] = ()
+    vectors: tuple[PatchResult, ...] = field(default=(), repr=False)
+
+    @property
+    def matching_score_improvement(self) -> float | None:
+        if self.matching_score_before is None or self.matching_score_after is None:
+            return None
+        return self.matching_score_after - self.matching_score_before
+
+    def quality(self) -> dict:
+        keys = ("projection_epsg_before", "projection_epsg_after", "pixel_shift",
+                "matching_score_before", "matching_score_after", "status", "reason",
+                "output_file")
+        report = {k: getattr(self, k) for k in keys}
+        report["matching_score_improvement"] = self.matching_score_improvement
+        return report
+
+    def summary_row(self) -> dict:
+        return {"input": self.input, "output_file": self.output_file, "status": self.status,
+                "reason": self.reason, "pixel_shift_x": self.pixel_shift.get("x"),
+                "pixel_shift_y": self.pixel_shift.get("y"),
+                "rotation_deg": self.pixel_shift.get("rotation_deg"),
+                "matching_score_before": self.matching_score_before,
+                "matching_score_after": self.matching_score_after,
+                "matching_score_improvement": self.matching_score_improvement,
+                "projection_epsg_before": self.projection_epsg_before,
+                "projection_epsg_after": self.projection_epsg_after}
+
+
+def align_stack(
+    inputs: Sequence[str | os.PathLike],
+    anchor: str | os.PathLike,
+    output_folder: str | os.PathLike,
+    *,
+    masks: Sequence[str | os.PathLike] = (),
+    summary: str | os.PathLike | None = None,
+    workers: int | None = None,
+    dask_scheduler: str | None = None,
+    progress: Progress | None = None,
+    is_canceled: IsCanceled | None = None,
+    **options,
+) -> list[ItemResult]:
+    """Align every input onto ``anchor`` (one of the inputs) into ``output_folder``.
+
+    Parameters
+    ----------
+    masks : sequence of path
+        Per-item masks (non-zero = clouds or bad data), matched to items whose file
+        stem their own stem starts with; used for matching and carried along.
+    summary : path, optional
+        CSV with one row per item.
+    workers : int, optional
+        Worker processes (default: cores, fewer if memory is short); 1 runs in-process.
+    dask_scheduler : str, optional
+        Address of a Dask distributed scheduler to run the items on instead.
+    **options
+        Fields of :class:`StackOptions`.
+
+    Returns
+    -------
+    list of ItemResult
+        In the order of ``inputs``, the anchor first reported with status "anchor".
+    """
+    inputs = [str(p) for p in inputs]
+    anchor = str(anchor)
+    if not any(same_file(anchor, p) for p in inputs):
+        raise ValueError("The anchor must be one of the inputs.")
+    folder = Path(output_folder)
+    if any(same_file(Path(p).parent, folder) for p in inputs):
+        raise ValueError("Choose an output folder other than the inputs' folder: outputs "
+                         "that keep their name would overwrite the inputs.")
+    folder.mkdir(parents=True, exist_ok=True)
+    opts = StackOptions(**options)
+    mask_of = match_masks(inputs, masks)
+    anchor_result = deliver_anchor(anchor, folder, mask_of.get(anchor))
+    items = [p for p in inputs if not same_file(p, anchor)]
+    task = partial(align_item, anchor=anchor, folder=str(folder), anchor_mask=mask_of.get(anchor),
+                   options=opts)
+    arguments = [(p, mask_of.get(p)) for p in items]
+    results = _run(task, arguments, workers, dask_scheduler, progress, is_canceled)
+    ordered = [anchor_result] + [results[p] for p in items]
+    if summary is not None:
+        write_summary(ordered, summary)
+    return ordered
+
+
+def match_masks(inputs: Sequence[str], masks: Sequence[str | os.PathLike]) -> dict[str, str]:
+    """Each input's mask: the mask whose stem starts with the input's stem (longest
+    stem wins, so "a_1" is not taken for "a")."""
+    result = {}
+    for mask in map(str, masks):
+        stem = Path(mask).stem
+        candidates = [p for p in inputs if stem.startswith(Path(p).stem) and not same_file(p, mask)]
+        if candidates:
+            result[max(candidates, key=lambda p: len(Path(p).stem))] = mask
+    return result
+
+
+def align_item(path: str, mask: str | None, *, anchor: str, folder: str,
+               anchor_mask: str | None, options: StackOptions) -> ItemResult:
+    """Score, align if needed and deliver one item; failures become status "failed"."""
+    matching_masks = [m for m in (mask, anchor_mask) if m]
+    common = dict(reference_band=options.anchor_band, secondary_band=options.band,
+                  masks=matching_masks)
+    try:
+        before = score_overlap(anchor, path, **common)
+    except (ValueError, CoregistrationError) as exc:
+        return _deliver(path, mask, anchor, folder, None, "failed", str(exc), None, None, options)
+    if before >= options.already_aligned:
+        return _deliver(path, mask, anchor, folder, None, "already_aligned",
+                        f"matching score {before:.3f} >= {options.already_aligned}", before, None,
+                        options)
+    try:
+        alignment = estimate_alignment(anchor, path, transform=options.transform,
+                                       max_shift=options.max_shift, **common)
+    except (ValueError, CoregistrationError) as exc:
+        return _deliver(path, mask, anchor, folder, None, "failed", str(exc), before, None,
+                        options)
+    after = alignment.matching_score_after
+    if after - before < options.min_improvement:
+        return _deliver(path, mask, anchor, folder, None, "not_improved",
+                        f"matching score {before:.3f} -> {after:.3f}", before, after, options)
+    return _deliver(path, mask, anchor, folder, alignment, "aligned", "", before, after, options)
+
+
+def _deliver(path, mask, anchor, folder, alignment: Alignment | None, status, reason,
+             before, after, options: StackOptions) -> ItemResult:
+    """Write the item (and its mask and sidecars) for ``status``, and its quality JSON."""
+    suffix = "_coreg" if status in ("aligned", "already_aligned") else ""
+    anchor_grid = read_info(anchor).grid
+    info = read_info(path)
+    output = _output_path(folder, path, suffix)
+    try:
+        for source, target in ((path, output), (mask, mask and _output_path(folder, mask, suffix))):
+            if source:
+                _write_item(source, target, alignment and alignment.saved(), anchor_grid,
+                            options.reproject)
+        _carry_sidecars(path, folder, suffix)
+    except (ValueError, CoregistrationError, OSError) as exc:
+        status, reason, output = "failed", f"{reason}; could not write the output: {exc}", ""
+    footprint = _footprint(info.grid, anchor_grid.crs)
+    after_epsg = anchor_grid.crs.to_epsg() if options.reproject else None
+    result = ItemResult(str(path), output, status, reason, info.grid.crs.to_epsg(), after_epsg,
+                        _pixel_shift(alignment), before, after, footprint,
+                        alignment.patches if alignment else ())
+    with atomic_path(Path(folder) / f"{Path(path).stem}_quality.json") as tmp, \
+            open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(result.quality(), handle, indent=2)
+    return result
+
+
+def deliver_anchor(anchor: str, folder: Path, mask: str | None) -> ItemResult:
+    """The anchor, copied as ``<stem>_anchor.tif`` with its mask and sidecars."""
+    output = _output_path(folder, anchor, "_anchor")
+    for source in (anchor, mask):
+        if source:
+            _write_item(source, _output_path(folder, source, "_anchor"), None, None, False)
+    _carry_sidecars(anchor, folder, "_anchor")
+    grid = read_info(anchor).grid
+    return ItemResult(anchor, output, "anchor", "", grid.crs.to_epsg(), None, _pixel_shift(None),
+                      None, None, _footprint(grid, grid.crs))
+
+
+def _pixel_shift(alignment: Alignment | None) -> dict:
+    """The shift applied, in the item's pixels (x right, y down), and the rotation."""
+    if alignment is None:
+        return {"x": 0.0, "y": 0.0, "rotation_deg": 0.0}
+    return {"x": alignment.shift_x_px, "y": alignment.shift_y_px,
+            "rotation_deg": alignment.model.rotation_deg}
+
+
+def _output_path(folder, path: str, suffix: str) -> str:
+    return str(Path(folder) / f"{Path(path).stem}{suffix}.tif")
+
+
+def _write_item(source: str, target: str, alignment: SavedAlignment | None, anchor_grid,
+                reproject: bool) -> None:
+    """The item as delivered: aligned (or not), on the anchor's CRS if asked."""
+    grid = read_info(source).grid
+    target_grid = None
+    if reproject and grid.crs != anchor_grid.crs:
+        bounds = transform_bounds(grid.crs, anchor_grid.crs, *grid.bounds, densify_pts=21)
+        target_grid = snapped_grid(anchor_grid, bounds)
+    if alignment is not None:
+        apply_alignment(alignment, source, target, target=target_grid)
+        return
+    with atomic_path(target) as tmp:
+        if target_grid is None:
+            write_shifted(source, tmp, RigidModel(), grid.crs)
+        else:
+            write_resampled(source, tmp, RigidModel(), target_grid, model_crs=anchor_grid.crs,
+                            resampling="nearest" if is_class_raster(source) else "cubic")
+
+
+def _carry_sidecars(path: str, folder, suffix: str) -> None:
+    """Copy the scene's metadata sidecars next to its output, renamed to match."""
+    source = Path(path)
+    for ending in SIDECARS:
+        sidecar = source.with_name(source.stem + ending)
+        if sidecar.is_file():
+            shutil.copyfile(sidecar, Path(folder) / f"{source.stem}{suffix}{ending}")
+    aux = source.with_name(source.name + ".aux.xml")
+    if aux.is_file():
+        shutil.copyfile(aux, Path(folder) / f"{source.stem}{suffix}.tif.aux.xml")
+
+
+def _footprint(grid, crs: CRS) -> tuple[tuple[float, float], ...]:
+    left, bottom, right, top = transform_bounds(grid.crs, crs, *grid.bounds, densify_pts=21)
+    return ((left, bottom), (right, bottom), (right, top), (left, top), (left, bottom))
+
+
+def write_summary(results: Sequence[ItemResult], path: str | os.PathLike) -> None:
+    """One CSV row per item (the anchor included, status "anchor")."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=SUMMARY_FIELDS)
+        writer.writeheader()
+        for result in results:
+            writer.writerow(result.summary_row())
+
+
+def default_workers() -> int:
+    """Cores, fewer if the available memory cannot hold that many workers."""
+    cores = os.cpu_count() or 1
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            fields = dict(line.split(":", 1) for line in handle)
+        available = int(fields["MemAvailable"].split()[0]) * 1024
+        return max(1, min(cores, available // WORKER_MEMORY))
+    except (OSError, KeyError, ValueError):
+        return cores
+
+
+def _run(task: Callable, arguments: list[tuple], workers: int | None, dask_scheduler: str | None,
+         progress: Progress | None, is_canceled: IsCanceled | None) -> dict[str, ItemResult]:
+    """Run ``task(*args)`` for every item: on Dask, in processes, or in-process."""
+    if dask_scheduler:
+        return _run_dask(task, arguments, dask_scheduler, progress, is_canceled)
+    workers = min(workers or default_workers(), max(len(arguments), 1))
+    if workers <= 1:
+        results = {}
+        for k, args in enumerate(arguments):
+            _check(is_canceled)
+            results[args[0]] = task(*args)
+            if progress:
+                progress(100.0 * (k + 1) / len(arguments))
+        return results
+    context = multiprocessing.get_context("spawn")
+    context.set_executable(python_executable())
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = {pool.submit(task, *args): args[0] for args in arguments}
+        return _collect(futures, as_completed(futures), progress, is_canceled,
+                        lambda: [f.cancel() for f in futures])
+
+
+def _run_dask(task, arguments, address, progress, is_canceled) -> dict[str, ItemResult]:
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    with Client(address) as client:
+        futures = {client.submit(task, *args, pure=False): args[0] for args in arguments}
+        return _collect(futures, dask_completed(list(futures)), progress, is_canceled,
+                        lambda: client.cancel(list(futures)))
+
+
+def _collect(futures: dict, completed, progress, is_canceled, cancel) -> dict[str, ItemResult]:
+    results = {}
+    for k, future in enumerate(completed):
+        path = futures[future]
+        try:
+            results[path] = future.result()
+        except Exception as exc:  # a worker that died: the item failed, the stack goes on
+            log.warning("Item %s failed: %s", path, exc)
+            results[path] = ItemResult(path, "", "failed", f"worker error: {exc}", None, None,
+                                       _pixel_shift(None), None, None)
+        if progress:
+            progress(100.0 * (k + 1) / len(futures))
+        if is_canceled and is_canceled():
+            cancel()
+            raise CanceledError("Canceled between items.")
+    return results
+
+
+def _check(is_canceled: IsCanceled | None) -> None:
+    if is_canceled and is_canceled():
+        raise CanceledError("Canceled between items.")
+
+
+def python_executable() -> str:
+    """A Python interpreter for worker processes: inside QGIS ``sys.executable`` is
+    QGIS itself, so look for the interpreter of the running Python installation."""
+    name = Path(sys.executable).name.lower()
+    if name.startswith("python"):
+        return sys.executable
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for folder in (Path(sys.exec_prefix) / "bin", Path(sys.exec_prefix)):
+        for candidate in (f"python{version}", "python3", "python", "python3.exe", "python.exe"):
+            if (folder / candidate).is_file():
+                return str(folder / candidate)
+    return shutil.which("python3") or sys.executable

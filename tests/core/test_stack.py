@@ -1,0 +1,94 @@
+"""Time series to one anchor: statuses, names, quality JSON, shifts; processes and Dask."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import rasterio
+from stack_fixture import SHIFTS, build_stack
+
+from coreg.core.stack import align_stack
+
+QUALITY_KEYS = {"projection_epsg_before", "projection_epsg_after", "pixel_shift",
+                "matching_score_before", "matching_score_after", "matching_score_improvement",
+                "status", "reason", "output_file"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    items = build_stack(tmp_path_factory.mktemp("stack_in"))
+    inputs = [path for name, path in items.items() if name != "mask"]
+    return items, inputs
+
+
+def _check_results(items, out: Path, results, reproject: bool) -> None:
+    by_name = {Path(r.input).stem: r for r in results}
+    assert by_name[items["anchor"].stem].status == "anchor"
+    assert (out / f"{items['anchor'].stem}_anchor.tif").is_file()
+    for name, (dx, dy) in SHIFTS.items():
+        result = by_name[name]
+        assert result.status == "aligned"
+        assert Path(result.output_file).name == f"{name}_coreg.tif"
+        assert result.pixel_shift["x"] == pytest.approx(dx, abs=0.05)
+        assert result.pixel_shift["y"] == pytest.approx(dy, abs=0.05)
+        assert result.matching_score_after > result.matching_score_before
+    assert by_name["t4_aligned"].status == "already_aligned"
+    assert by_name["t4_aligned"].matching_score_after is None
+    assert by_name["t5_utm"].status == "aligned"
+    assert by_name["t5_utm"].projection_epsg_before == 32636
+    assert by_name["t5_utm"].projection_epsg_after == (4326 if reproject else None)
+    failed = by_name["t6_elsewhere"]
+    assert failed.status == "failed" and "overlap" in failed.reason
+    assert Path(failed.output_file).name == "t6_elsewhere.tif"  # keeps its name
+    for name in (*SHIFTS, "t4_aligned", "t5_utm", "t6_elsewhere"):
+        quality = json.loads((out / f"{name}_quality.json").read_text())
+        assert set(quality) == QUALITY_KEYS
+        assert quality["status"] == by_name[name].status
+    assert not (out / f"{items['anchor'].stem}_quality.json").exists()
+    assert (out / "t1_shifted_cloudmask_coreg.tif").is_file()  # the mask travels along
+    assert (out / "t1_shifted_coreg.xml").read_text() == "<metadata>t1</metadata>"
+
+
+def test_align_stack__in_process(stack, tmp_path):
+    items, inputs = stack
+    results = align_stack(inputs, items["anchor"], tmp_path, masks=[items["mask"]],
+                          summary=tmp_path / "summary.csv", workers=1)
+    _check_results(items, tmp_path, results, reproject=False)
+    rows = list(csv.DictReader((tmp_path / "summary.csv").open()))
+    assert [Path(r["input"]).name for r in rows] == [Path(p).name for p in inputs]
+    with rasterio.open(tmp_path / "t5_utm_coreg.tif") as out:
+        assert out.crs.to_epsg() == 32636  # not reprojected
+
+
+def test_align_stack__two_processes_reprojected(stack, tmp_path):
+    items, inputs = stack
+    results = align_stack(inputs, items["anchor"], tmp_path, masks=[items["mask"]], workers=2,
+                          reproject=True)
+    _check_results(items, tmp_path, results, reproject=True)
+    with rasterio.open(items["anchor"]) as anchor, \
+            rasterio.open(tmp_path / "t5_utm_coreg.tif") as out:
+        assert out.crs == anchor.crs and out.res == pytest.approx(anchor.res)
+        col, row = ~anchor.transform * (out.transform.c, out.transform.f)
+        assert col == pytest.approx(round(col), abs=1e-6)  # on the anchor's pixel grid
+        assert row == pytest.approx(round(row), abs=1e-6)
+
+
+def test_align_stack__dask_local_cluster(stack, tmp_path):
+    import distributed  # installed by make deps (python3-distributed)
+    items, inputs = stack
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        results = align_stack(inputs, items["anchor"], tmp_path, masks=[items["mask"]],
+                              dask_scheduler=cluster.scheduler_address)
+    _check_results(items, tmp_path, results, reproject=False)
+
+
+def test_align_stack__errors(stack, tmp_path):
+    items, inputs = stack
+    with pytest.raises(ValueError, match="anchor must be one of the inputs"):
+        align_stack(inputs[1:], items["anchor"], tmp_path)
+    with pytest.raises(ValueError, match="output folder other than"):
+        align_stack(inputs, items["anchor"], items["anchor"].parent)
