@@ -65,21 +65,23 @@ def polygon_mask(layer: QgsVectorLayer, reference: QgsRasterLayer,
 
 def write_shift_vectors(algorithm: QgsProcessingAlgorithm, parameters: dict, key: str,
                         context: QgsProcessingContext, patches: Sequence,
-                        crs: QgsCoordinateReferenceSystem) -> str:
+                        crs: QgsCoordinateReferenceSystem, item: Sequence[str] = ()) -> str:
     """One line per patch, from where its content was to where it goes; returns the
-    sink's destination id."""
+    sink's destination id. ``item``, if given, names each patch's item (a text field)."""
     fields = QgsFields()
     for name, kind in SHIFT_VECTOR_FIELDS:
         fields.append(QgsField(name, kind))
+    if item:
+        fields.append(QgsField("item", QVariant.String))
     sink, dest_id = algorithm.parameterAsSink(parameters, key, context, fields,
                                               QgsWkbTypes.LineString, crs)
     if sink is None:
         raise QgsProcessingException(algorithm.invalidSinkError(parameters, key))
-    for p in patches:
+    for k, p in enumerate(patches):
         feature = QgsFeature(fields)
         feature.setGeometry(QgsGeometry.fromPolylineXY(
             [QgsPointXY(p.x - p.dx_map, p.y - p.dy_map), QgsPointXY(p.x, p.y)]))
         feature.setAttributes([p.dx_px, p.dy_px, p.dx_map, p.dy_map, p.reliability,
-                               int(p.used), p.reason])
+                               int(p.used), p.reason, *([item[k]] if item else [])])
         sink.addFeature(feature, QgsFeatureSink.FastInsert)
     return dest_id

@@ -309,7 +309,11 @@ class _Fitter:
             if self.is_canceled and self.is_canceled():
                 raise CanceledError("Canceled while fitting the DEM shift.")
             dem = self.sampler.at(self.samples, shifts[groups, 0], shifts[groups, 1])
-            update = -self._fit(self.samples.ref - dem, groups, n)  # metres
+            dh = self.samples.ref - dem
+            # A vertical offset would leak into the fit (dz / tan(slope) varies with
+            # aspect on real terrain): remove each group's median first.
+            dh -= _group_medians(dh, groups, n)[groups]
+            update = -self._fit(dh, groups, n)  # metres
             shifts += update / self.scale
             if self.progress:
                 self.progress(100.0 * iteration / max_iterations)

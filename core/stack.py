@@ -8,6 +8,7 @@ cluster, and a failing item is reported, never fatal.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -15,6 +16,7 @@ import multiprocessing
 import os
 import shutil
 import sys
+import sysconfig
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -319,10 +321,26 @@ def _run(task: Callable, arguments: list[tuple], workers: int | None, dask_sched
         return results
     context = multiprocessing.get_context("spawn")
     context.set_executable(python_executable())
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with _no_main_module(), ProcessPoolExecutor(workers, mp_context=context) as pool:
         futures = {pool.submit(task, *args): args[0] for args in arguments}
         return _collect(futures, as_completed(futures), progress, is_canceled,
                         lambda: [f.cancel() for f in futures])
+
+
+@contextlib.contextmanager
+def _no_main_module():
+    """Keep spawned workers from re-running the host's ``__main__`` (QGIS's, or a
+    script's): they need nothing from it, only the task's own module."""
+    main = sys.modules.get("__main__")
+    saved = {name: getattr(main, name) for name in ("__file__", "__spec__")
+             if main is not None and hasattr(main, name)}
+    for name in saved:
+        setattr(main, name, None)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(main, name, value)
 
 
 def _run_dask(task, arguments, address, progress, is_canceled) -> dict[str, ItemResult]:
@@ -360,12 +378,17 @@ def _check(is_canceled: IsCanceled | None) -> None:
 
 def python_executable() -> str:
     """A Python interpreter for worker processes: inside QGIS ``sys.executable`` is
-    QGIS itself, so look for the interpreter of the running Python installation."""
-    name = Path(sys.executable).name.lower()
-    if name.startswith("python"):
+    QGIS itself, so look for the interpreter of the running Python installation (the
+    one whose library QGIS embeds), never just the first ``python3`` on PATH."""
+    executable = Path(sys.executable)
+    prefixes = {Path(p).resolve() for p in (sys.prefix, sys.base_exec_prefix, sys.exec_prefix)}
+    if executable.name.lower().startswith("python") and any(
+            prefix in executable.resolve().parents for prefix in prefixes):
         return sys.executable
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    for folder in (Path(sys.exec_prefix) / "bin", Path(sys.exec_prefix)):
+    folders = [sysconfig.get_config_var("BINDIR"), Path(sys.base_exec_prefix) / "bin",
+               Path(sys.exec_prefix) / "bin", sys.exec_prefix]
+    for folder in map(Path, filter(None, folders)):
         for candidate in (f"python{version}", "python3", "python", "python3.exe", "python.exe"):
             if (folder / candidate).is_file():
                 return str(folder / candidate)

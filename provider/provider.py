@@ -24,6 +24,7 @@ ALGORITHMS = (
     ("..algorithms.align_image", "AlignImageAlgorithm"),
     ("..algorithms.apply_alignment", "ApplyAlignmentAlgorithm"),
     ("..algorithms.align_dem", "AlignDemAlgorithm"),
+    ("..algorithms.align_stack", "AlignStackAlgorithm"),
 )
 
 

@@ -146,6 +146,15 @@ def test_errors__no_crs(tmp_path, nanjing_band):
         estimate_alignment(ref, _write(tmp_path / "b.tif", data, transform, crs=None))
 
 
+def test_errors__no_transformation_between_the_crss(tmp_path, nanjing_band):
+    data, transform = nanjing_band
+    ref = _write(tmp_path / "a.tif", data, transform)
+    local = ('LOCAL_CS["arbitrary",UNIT["metre",1],AXIS["Easting",EAST],'
+             'AXIS["Northing",NORTH]]')
+    with pytest.raises(ValueError, match="No coordinate transformation"):
+        estimate_alignment(ref, _write(tmp_path / "b.tif", data, transform, crs=local))
+
+
 def test_errors__all_nodata_overlap(tmp_path, nanjing_band):
     data, transform = nanjing_band
     ref = _write(tmp_path / "a.tif", data, transform)
@@ -185,10 +194,13 @@ def test_errors__output_equal_to_input(tmp_path):
 # ------------------------------------------------------------------------ memory
 
 LARGE_RUN = """
-import json, resource, sys
+import json, sys
 from coreg.core.align import align_image
 a = align_image(sys.argv[1], sys.argv[2], sys.argv[3], transform="rigid")
-print(json.dumps({"rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+# VmHWM is this process's own peak: ru_maxrss would also count the parent's memory,
+# which Linux carries across the fork and exec that started this process.
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(json.dumps({"rss_mib": int(hwm.split()[1]) / 1024,
                   "dx": a.shift_x_px, "dy": a.shift_y_px}))
 """
 
@@ -217,7 +229,7 @@ def test_align_image__full_s2_tile_memory_is_bounded(tmp_path):
     (packages / "coreg").symlink_to(Path(__file__).resolve().parents[2])
     run = subprocess.run([sys.executable, "-c", LARGE_RUN, str(ref), str(sec),
                           str(tmp_path / "out.tif")], capture_output=True, text=True,
-                         env=os.environ | {"PYTHONPATH": str(packages)})
+                         env=os.environ | {"PYTHONPATH": str(packages), "GDAL_CACHEMAX": "256"})
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["rss_mib"] < 2048

@@ -1,0 +1,183 @@
+"""Processing algorithm ``coreg:align_stack``: a time series onto one anchor."""
+
+from __future__ import annotations
+
+import os
+
+from qgis.core import (
+    QgsFeature,
+    QgsFeatureSink,
+    QgsField,
+    QgsFields,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProcessing,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingOutputMultipleLayers,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from ..core.stack import align_stack, default_workers
+from .align_image import TRANSFORMS
+from .base import CoregAlgorithm, StyleOnLoad
+from .layers import write_shift_vectors
+
+#: Footprint layer fields: (name, type, ItemResult summary key).
+FOOTPRINT_FIELDS = (("input", QVariant.String), ("output_file", QVariant.String),
+                    ("status", QVariant.String), ("reason", QVariant.String),
+                    ("pixel_shift_x", QVariant.Double), ("pixel_shift_y", QVariant.Double),
+                    ("rotation_deg", QVariant.Double), ("matching_score_before", QVariant.Double),
+                    ("matching_score_after", QVariant.Double))
+
+
+class AlignStackAlgorithm(CoregAlgorithm):
+    """Aligns every scene of a time series onto one anchor scene."""
+
+    INPUTS, ANCHOR, MASKS, BAND = "INPUTS", "ANCHOR", "MASKS", "BAND"
+    TRANSFORM, REPROJECT = "TRANSFORM", "REPROJECT"
+    ALREADY_ALIGNED, MIN_IMPROVEMENT = "ALREADY_ALIGNED", "MIN_IMPROVEMENT"
+    OUTPUT_FOLDER, SUMMARY, WORKERS = "OUTPUT_FOLDER", "SUMMARY", "WORKERS"
+    DASK_SCHEDULER, FOOTPRINTS, SHIFT_VECTORS = "DASK_SCHEDULER", "FOOTPRINTS", "SHIFT_VECTORS"
+    OUTPUTS = "OUTPUTS"
+
+    def name(self) -> str:
+        return "align_stack"
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS API
+        return self.tr("Align time series to anchor")
+
+    def tags(self) -> list[str]:
+        return self.tr("time series,stack,anchor,coregistration,planetscope,sentinel-2,"
+                       "landsat,batch").split(",")
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+        return self.tr(
+            "Aligns every scene of a time series onto one anchor scene (one of the inputs). "
+            "Each item is first scored against the anchor (the matching score of 'Align "
+            "image'); above 'already aligned' it is passed through, otherwise it is aligned "
+            "and kept only if the score improves by at least 'minimum improvement'. Outputs "
+            "in the output folder: <name>_anchor.tif for the anchor, <name>_coreg.tif for "
+            "aligned and already aligned items, failed and not improved items keep their "
+            "name; masks (matched by file-name stem) and metadata sidecars travel along; "
+            "one <name>_quality.json per item, a CSV summary and a footprint layer with "
+            "each item's status and shift. Items run in parallel worker processes, or on "
+            "a Dask cluster when a scheduler address is given; a failing item is reported "
+            "and skipped.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            self.INPUTS, self.tr("Scenes of the time series"), QgsProcessing.TypeRaster))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.ANCHOR, self.tr("Anchor scene (one of the scenes)")))
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            self.MASKS, self.tr("Per-scene masks (non-zero = bad; matched by file-name stem)"),
+            QgsProcessing.TypeRaster, optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.TRANSFORM, self.tr("Transform model"), [t for t, _ in TRANSFORMS],
+            defaultValue=1))
+        self.addParameter(QgsProcessingParameterBoolean(
+            self.REPROJECT, self.tr("Reproject the scenes to the anchor's CRS and grid"), False))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.ALREADY_ALIGNED, self.tr("Already aligned above this matching score"),
+            QgsProcessingParameterNumber.Double, 0.8, minValue=0.0, maxValue=1.0))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.MIN_IMPROVEMENT, self.tr("Minimum improvement of the matching score"),
+            QgsProcessingParameterNumber.Double, 0.001, minValue=0.0, maxValue=1.0))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.WORKERS, self.tr("Worker processes"), QgsProcessingParameterNumber.Integer,
+            default_workers(), minValue=1, maxValue=256))
+        band = QgsProcessingParameterNumber(self.BAND, self.tr("Band to match (all scenes)"),
+                                            QgsProcessingParameterNumber.Integer, 1, minValue=1)
+        dask = QgsProcessingParameterString(
+            self.DASK_SCHEDULER, self.tr("Dask scheduler address (e.g. tcp://host:8786)"),
+            optional=True)
+        for param in (band, dask):
+            param.setFlags(param.flags() | param.FlagAdvanced)
+            self.addParameter(param)
+        self.addParameter(QgsProcessingParameterFolderDestination(
+            self.OUTPUT_FOLDER, self.tr("Output folder")))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.SUMMARY, self.tr("Summary"), self.tr("CSV files (*.csv)")))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            self.FOOTPRINTS, self.tr("Scene footprints and status"),
+            QgsProcessing.TypeVectorPolygon))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            self.SHIFT_VECTORS, self.tr("Shift vectors of all scenes"),
+            QgsProcessing.TypeVectorLine, optional=True, createByDefault=False))
+        self.addOutput(QgsProcessingOutputMultipleLayers(self.OUTPUTS, self.tr("Scenes")))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+        inputs = [self.raster_path(layer, "scene")
+                  for layer in self.parameterAsLayerList(parameters, self.INPUTS, context)]
+        anchor_layer = self.parameterAsRasterLayer(parameters, self.ANCHOR, context)
+        folder = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
+        summary = self.parameterAsFileOutput(parameters, self.SUMMARY, context)
+        results = self.run_core(
+            align_stack, feedback, inputs=inputs,
+            anchor=self.raster_path(anchor_layer, "anchor"), output_folder=folder,
+            masks=[self.raster_path(m, "mask")
+                   for m in self.parameterAsLayerList(parameters, self.MASKS, context)],
+            summary=summary,
+            workers=self.parameterAsInt(parameters, self.WORKERS, context),
+            dask_scheduler=self.parameterAsString(parameters, self.DASK_SCHEDULER, context)
+            or None,
+            band=self.parameterAsInt(parameters, self.BAND, context),
+            anchor_band=self.parameterAsInt(parameters, self.BAND, context),
+            transform=TRANSFORMS[self.parameterAsEnum(parameters, self.TRANSFORM, context)][1],
+            reproject=self.parameterAsBoolean(parameters, self.REPROJECT, context),
+            already_aligned=self.parameterAsDouble(parameters, self.ALREADY_ALIGNED, context),
+            min_improvement=self.parameterAsDouble(parameters, self.MIN_IMPROVEMENT, context),
+        )
+        for result in results:
+            feedback.pushInfo(f"{os.path.basename(result.input)}: {result.status}"
+                              f"{' (' + result.reason + ')' if result.reason else ''}")
+        outputs = {self.OUTPUT_FOLDER: folder, self.SUMMARY: summary,
+                   self.FOOTPRINTS: self._footprints(parameters, context, results, anchor_layer),
+                   self.OUTPUTS: self._load(context, results)}
+        if parameters.get(self.SHIFT_VECTORS) is not None:
+            records = [(os.path.basename(r.input), p) for r in results for p in r.vectors]
+            vectors = write_shift_vectors(self, parameters, self.SHIFT_VECTORS, context,
+                                          [p for _, p in records], anchor_layer.crs(),
+                                          item=[name for name, _ in records])
+            StyleOnLoad.attach(context, vectors, "shift_vectors.qml")
+            outputs[self.SHIFT_VECTORS] = vectors
+        return outputs
+
+    def _footprints(self, parameters, context, results, anchor_layer) -> str:
+        fields = QgsFields()
+        for name, kind in FOOTPRINT_FIELDS:
+            fields.append(QgsField(name, kind))
+        sink, dest_id = self.parameterAsSink(parameters, self.FOOTPRINTS, context, fields,
+                                             QgsWkbTypes.Polygon, anchor_layer.crs())
+        if sink is None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, self.FOOTPRINTS))
+        for result in results:
+            if not result.footprint:
+                continue
+            feature = QgsFeature(fields)
+            feature.setGeometry(QgsGeometry.fromPolygonXY(
+                [[QgsPointXY(x, y) for x, y in result.footprint]]))
+            row = result.summary_row()
+            feature.setAttributes([row[name] for name, _ in FOOTPRINT_FIELDS])
+            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+        return dest_id
+
+    @staticmethod
+    def _load(context, results) -> list[str]:
+        """Add every delivered scene to the layers loaded when the run ends."""
+        paths = [r.output_file for r in results if r.output_file]
+        for path in paths:
+            context.addLayerToLoadOnCompletion(path, QgsProcessingContext.LayerDetails(
+                os.path.basename(path), context.project(), "OUTPUTS"))
+        return paths

@@ -1,0 +1,30 @@
+"""coreg:align_stack headless through qgis_process, on a list of files."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from stack_fixture import SHIFTS, build_stack
+
+
+def test_align_stack__qgis_process(tmp_path, qgis_process_runner):
+    items = build_stack(tmp_path / "in")
+    out = tmp_path / "out"
+    scenes = [f"INPUTS={path}" for name, path in items.items() if name != "mask"]
+    code, stdout, stderr = qgis_process_runner(
+        "run", "coreg:align_stack", "--json", "--", *scenes, f"ANCHOR={items['anchor']}",
+        f"MASKS={items['mask']}", "TRANSFORM=0", "WORKERS=2", f"OUTPUT_FOLDER={out}",
+        f"SUMMARY={out / 'summary.csv'}", f"FOOTPRINTS={out / 'footprints.gpkg'}",
+        f"SHIFT_VECTORS={out / 'vectors.gpkg'}")
+    assert code == 0, stderr
+    results = json.loads(stdout)["results"]
+    assert len(results["OUTPUTS"]) == len(scenes)
+    rows = {r["input"].rsplit("/", 1)[-1]: r for r in csv.DictReader(open(out / "summary.csv"))}
+    for name, (dx, dy) in SHIFTS.items():
+        assert rows[f"{name}.tif"]["status"] == "aligned"
+        assert float(rows[f"{name}.tif"]["pixel_shift_x"]) == pytest.approx(dx, abs=0.05)
+        assert float(rows[f"{name}.tif"]["pixel_shift_y"]) == pytest.approx(dy, abs=0.05)
+    assert rows["t6_elsewhere.tif"]["status"] == "failed"
+    assert (out / "footprints.gpkg").is_file() and (out / "vectors.gpkg").is_file()
