@@ -32,7 +32,7 @@ help:
 	@echo "make demo     deps, then align SEC onto REF with qgis_process into $(DEMO_OUTPUT)/"
 	@echo "              (make demo REF=a.tif SEC=b.tif)"
 	@echo "make package  build dist/coreg.zip for Plugins > Manage and Install > Install from ZIP"
-	@echo "make bench    deps, then run benchmarks/run.py"
+	@echo "make bench    deps, then the benchmarks (AROSICS, xdem, time series)"
 
 deps:
 	@scripts/install_deps.sh $(APT_PACKAGES)
@@ -60,8 +60,11 @@ package:
 	@scripts/install_deps.sh python3
 	$(SYSTEM_PYTHON) scripts/package.py --output dist/coreg.zip
 
+# Each script prints its table: global alignment vs AROSICS, DEMs vs xdem, time series.
 bench: deps
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/run.py
+	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/dem.py
+	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/stack.py
 
 clean:
 	rm -rf dist $(DEMO_OUTPUT) .qgis-settings

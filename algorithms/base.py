@@ -63,42 +63,38 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(str(exc)) from exc
 
 
-class StyleOnLoad(QgsProcessingLayerPostProcessorInterface):
-    """Applies a QML style from ``resources/`` to an output layer once it is loaded."""
+class _OnLoad(QgsProcessingLayerPostProcessorInterface):
+    """Base of the post-processors that style an output layer once it is loaded."""
 
-    _instances: list[StyleOnLoad] = []  # QGIS holds no Python reference to them
+    _instances: list[_OnLoad] = []  # QGIS holds no Python reference to them
+
+    @classmethod
+    def attach(cls, context: QgsProcessingContext, layer_id: str, *args) -> None:
+        """Style ``layer_id`` with ``cls(*args)`` if the run will load it."""
+        if context.willLoadLayerOnCompletion(layer_id):
+            processor = cls(*args)
+            _OnLoad._instances.append(processor)
+            context.layerToLoadOnCompletionDetails(layer_id).setPostProcessor(processor)
+
+
+class StyleOnLoad(_OnLoad):
+    """Applies a QML style from ``resources/`` to an output layer once it is loaded."""
 
     def __init__(self, qml_name: str) -> None:
         super().__init__()
         self.qml = os.path.join(RESOURCES, qml_name)
-
-    @classmethod
-    def attach(cls, context: QgsProcessingContext, layer_id: str, qml_name: str) -> None:
-        if context.willLoadLayerOnCompletion(layer_id):
-            processor = cls(qml_name)
-            cls._instances.append(processor)
-            context.layerToLoadOnCompletionDetails(layer_id).setPostProcessor(processor)
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 - QGIS API
         layer.loadNamedStyle(self.qml)
         layer.triggerRepaint()
 
 
-class DivergingOnLoad(QgsProcessingLayerPostProcessorInterface):
+class DivergingOnLoad(_OnLoad):
     """Styles a difference raster with a blue-white-red ramp centred on 0, +- ``limit``."""
-
-    _instances: list[DivergingOnLoad] = []
 
     def __init__(self, limit: float) -> None:
         super().__init__()
         self.limit = limit
-
-    @classmethod
-    def attach(cls, context: QgsProcessingContext, layer_id: str, limit: float) -> None:
-        if context.willLoadLayerOnCompletion(layer_id):
-            processor = cls(limit)
-            cls._instances.append(processor)
-            context.layerToLoadOnCompletionDetails(layer_id).setPostProcessor(processor)
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 - QGIS API
         layer.setRenderer(diverging_renderer(layer, self.limit))

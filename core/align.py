@@ -170,10 +170,8 @@ def estimate_alignment(
         raise ValueError(f"transform must be one of {TRANSFORMS}, not {transform!r}.")
     if not max_shift > 0:
         raise ValueError("max_shift must be a positive number of reference pixels.")
-    ref_info, sec_info = read_info(reference, "Reference"), read_info(secondary, "Secondary")
-    ref_info.check_band(reference_band, "Reference")
-    sec_info.check_band(secondary_band, "Secondary")
-    common = common_grid(ref_info.grid, sec_info.grid)
+    ref_info, sec_info, common = _open_pair(reference, secondary, reference_band,
+                                            secondary_band)
     ref_nodata = ref_info.nodata if reference_nodata is None else reference_nodata
     sec_nodata = sec_info.nodata if secondary_nodata is None else secondary_nodata
     with rasterio.open(reference) as ref_ds, rasterio.open(secondary) as sec_ds:
@@ -195,10 +193,8 @@ def score_overlap(
 ) -> float:
     """Matching score (0..1, :mod:`metrics`) of the secondary as it is against the
     reference, on the patches :func:`estimate_alignment` would score."""
-    ref_info, sec_info = read_info(reference, "Reference"), read_info(secondary, "Secondary")
-    ref_info.check_band(reference_band, "Reference")
-    sec_info.check_band(secondary_band, "Secondary")
-    common = common_grid(ref_info.grid, sec_info.grid)
+    ref_info, sec_info, common = _open_pair(reference, secondary, reference_band,
+                                            secondary_band)
     with rasterio.open(reference) as ref_ds, rasterio.open(secondary) as sec_ds:
         patches = [p for p in _reference_patches(ref_ds, reference_band, ref_info.nodata, common,
                                                  masks, _patch_size(DEFAULT_MAX_SHIFT, ref_info,
@@ -210,6 +206,15 @@ def score_overlap(
         step = -(-len(patches) // SCORED_PATCHES)
         return mean_matching_score((p.reference, sampler.sample(p.grid, identity))
                                    for p in patches[::step])
+
+
+def _open_pair(reference, secondary, reference_band: int,
+               secondary_band: int) -> tuple[RasterInfo, RasterInfo, Grid]:
+    """Both rasters' headers, their bands checked, and the common grid."""
+    ref_info, sec_info = read_info(reference, "Reference"), read_info(secondary, "Secondary")
+    ref_info.check_band(reference_band, "Reference")
+    sec_info.check_band(secondary_band, "Secondary")
+    return ref_info, sec_info, common_grid(ref_info.grid, sec_info.grid)
 
 
 def _patch_size(max_shift: float, reference: RasterInfo, common: Grid) -> int:

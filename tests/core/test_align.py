@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from child import run_measured
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 from synthetic import Case, make_secondary, scene_rms_error_px
 
@@ -194,14 +191,9 @@ def test_errors__output_equal_to_input(tmp_path):
 # ------------------------------------------------------------------------ memory
 
 LARGE_RUN = """
-import json, sys
 from coreg.core.align import align_image
 a = align_image(sys.argv[1], sys.argv[2], sys.argv[3], transform="rigid")
-# VmHWM is this process's own peak: ru_maxrss would also count the parent's memory,
-# which Linux carries across the fork and exec that started this process.
-hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
-print(json.dumps({"rss_mib": int(hwm.split()[1]) / 1024,
-                  "dx": a.shift_x_px, "dy": a.shift_y_px}))
+result = {"dx": a.shift_x_px, "dy": a.shift_y_px}
 """
 
 
@@ -224,14 +216,7 @@ def test_align_image__full_s2_tile_memory_is_bounded(tmp_path):
     with rasterio.open(sec, "w", **(profile | {"transform": moved})) as dst:
         dst.write(big, 1)
     del big
-    packages = tmp_path / "packages"
-    packages.mkdir()
-    (packages / "coreg").symlink_to(Path(__file__).resolve().parents[2])
-    run = subprocess.run([sys.executable, "-c", LARGE_RUN, str(ref), str(sec),
-                          str(tmp_path / "out.tif")], capture_output=True, text=True,
-                         env=os.environ | {"PYTHONPATH": str(packages), "GDAL_CACHEMAX": "256"})
-    assert run.returncode == 0, run.stderr
-    result = json.loads(run.stdout.strip().splitlines()[-1])
+    result = run_measured(LARGE_RUN, ref, sec, tmp_path / "out.tif")
     assert result["rss_mib"] < 2048
     assert result["dx"] == pytest.approx(0.3, abs=0.05)
     assert result["dy"] == pytest.approx(-0.2, abs=0.05)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from child import run_measured
 from dem_synthetic import shift_dem
 
 from coreg.core.dem import align_dem, estimate_dem_alignment
@@ -118,25 +119,15 @@ def test_errors__output_equal_to_input(tmp_path):
 
 
 LARGE_RUN = """
-import json, sys
 from coreg.core.dem import align_dem
 a = align_dem(sys.argv[1], sys.argv[2], sys.argv[3])
-# VmHWM is this process's own peak: ru_maxrss would also count the parent's memory,
-# which Linux carries across the fork and exec that started this process.
-hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
-print(json.dumps({"rss_mib": int(hwm.split()[1]) / 1024,
-                  "x": a.shift_x, "y": a.shift_y, "z": a.shift_z}))
+result = {"x": a.shift_x, "y": a.shift_y, "z": a.shift_z}
 """
 
 
 def test_align_dem__10000_px_dem_memory_is_bounded(tmp_path):
     """A real DEM tiled to 10000 x 10000 px, its geotransform moved by (+0.4, -0.3) px
     and raised by 2 m: peak RSS of the whole run stays under 2 GiB."""
-    import json
-    import os
-    import subprocess
-    import sys
-
     with rasterio.open(LYB_DEM) as src:
         tile, transform, crs = src.read(1), src.transform, src.crs
     size = 10000
@@ -151,14 +142,7 @@ def test_align_dem__10000_px_dem_memory_is_bounded(tmp_path):
     with rasterio.open(dem, "w", **(profile | {"transform": moved})) as dst:
         dst.write(big + 2.0, 1)
     del big
-    packages = tmp_path / "packages"
-    packages.mkdir()
-    (packages / "coreg").symlink_to(Path(__file__).resolve().parents[2])
-    run = subprocess.run([sys.executable, "-c", LARGE_RUN, str(ref), str(dem),
-                          str(tmp_path / "out.tif")], capture_output=True, text=True,
-                         env=os.environ | {"PYTHONPATH": str(packages), "GDAL_CACHEMAX": "256"})
-    assert run.returncode == 0, run.stderr
-    result = json.loads(run.stdout.strip().splitlines()[-1])
+    result = run_measured(LARGE_RUN, ref, dem, tmp_path / "out.tif")
     assert result["rss_mib"] < 2048
     assert result["x"] / transform.a == pytest.approx(-0.4, abs=0.05)
     assert result["y"] / transform.e == pytest.approx(0.3, abs=0.05)
