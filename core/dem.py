@@ -263,6 +263,8 @@ class _DemSampler:
         d_col = np.broadcast_to(np.asarray(shift_x, float) / t.a, samples.rows.shape)
         d_row = np.broadcast_to(np.asarray(shift_y, float) / t.e, samples.rows.shape)
         values = np.full(samples.rows.shape, np.nan)
+        if not d_col.any() and not d_row.any():
+            return self._unshifted(samples, values)
         margin = 4 + int(np.ceil(max(np.abs(d_col).max(initial=0), np.abs(d_row).max(initial=0))))
         for k, r, c, h, w in _chunks(self.window):
             index = np.nonzero(samples.chunk == k)[0]
@@ -272,6 +274,17 @@ class _DemSampler:
             values[index] = interpolate(coefficients, valid,
                                         samples.rows[index] - d_row[index] - row0,
                                         samples.cols[index] - d_col[index] - col0, 3)
+        return values
+
+    def _unshifted(self, samples: _Samples, values: np.ndarray) -> np.ndarray:
+        """The DEM's own values at the samples (no interpolation needed)."""
+        for k, r, c, h, w in _chunks(self.window):
+            index = np.nonzero(samples.chunk == k)[0]
+            if index.size:
+                data, valid = read_window(self.ds, [1], Window(c, r, w, h), self.nodata)
+                rows = samples.rows[index].astype(int) - r
+                cols = samples.cols[index].astype(int) - c
+                values[index] = np.where(valid[rows, cols], data[0][rows, cols], np.nan)
         return values
 
     def _chunk(self, k, r, c, h, w, margin):
