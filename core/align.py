@@ -265,7 +265,7 @@ class _Estimator:
         else:
             self.warnings.append(f"Not converged to {CONVERGENCE_PX} px after "
                                  f"{MAX_ITERATIONS} iterations.")
-        self._check_shift_range()
+        self._check_shift_range(ref_info.grid.res[0])
         results = self._patch_results(active, measurements, good, fit, sec_info.grid)
         before, after = self._scores(active, samples)
         measurable = [r for r in results if r.reason not in ("nodata or masked", "low texture",
@@ -304,12 +304,13 @@ class _Estimator:
         res_x, res_y = self.common.res
         return float(np.max(np.hypot((x1 - x0) / res_x, (y1 - y0) / res_y)))
 
-    def _check_shift_range(self) -> None:
+    def _check_shift_range(self, reference_pixel: float) -> None:
         shift = math.hypot(self.model.shift_x, self.model.shift_y)
         if shift > self.max_shift_map:
             raise CoregistrationError(
-                f"The shift found ({shift:.4g} map units) is larger than MAX_SHIFT "
-                f"({self.max_shift_map:.4g} map units); if it is real, raise MAX_SHIFT.")
+                f"The shift found ({shift / reference_pixel:.1f} reference pixels) is larger "
+                f"than MAX_SHIFT ({self.max_shift_map / reference_pixel:.1f} pixels); if it is "
+                "real, raise MAX_SHIFT.")
 
     def _patch_results(self, active, measurements, good, fit, secondary: Grid):
         results, k = [], 0
