@@ -315,7 +315,10 @@ def _run(task: Callable, arguments: list[tuple], workers: int | None, dask_sched
         results = {}
         for k, args in enumerate(arguments):
             _check(is_canceled)
-            results[args[0]] = task(*args)
+            try:
+                results[args[0]] = task(*args)
+            except Exception as exc:  # an unreadable item: reported, the stack goes on
+                results[args[0]] = _failed(args[0], exc)
             if progress:
                 progress(100.0 * (k + 1) / len(arguments))
         return results
@@ -360,15 +363,20 @@ def _collect(futures: dict, completed, progress, is_canceled, cancel) -> dict[st
         try:
             results[path] = future.result()
         except Exception as exc:  # a worker that died: the item failed, the stack goes on
-            log.warning("Item %s failed: %s", path, exc)
-            results[path] = ItemResult(path, "", "failed", f"worker error: {exc}", None, None,
-                                       _pixel_shift(None), None, None)
+            results[path] = _failed(path, exc)
         if progress:
             progress(100.0 * (k + 1) / len(futures))
         if is_canceled and is_canceled():
             cancel()
             raise CanceledError("Canceled between items.")
     return results
+
+
+def _failed(path: str, exc: Exception) -> ItemResult:
+    """The result of an item whose processing raised or whose worker died."""
+    log.warning("Item %s failed: %s", path, exc)
+    return ItemResult(path, "", "failed", f"{type(exc).__name__}: {exc}", None, None,
+                      _pixel_shift(None), None, None)
 
 
 def _check(is_canceled: IsCanceled | None) -> None:

@@ -86,6 +86,17 @@ def test_align_stack__dask_local_cluster(stack, tmp_path):
     _check_results(items, tmp_path, results, reproject=False)
 
 
+def test_align_stack__unreadable_item_does_not_stop_the_stack(stack, tmp_path):
+    items, inputs = stack
+    broken = tmp_path / "in" / "t7_truncated.tif"
+    broken.parent.mkdir()
+    broken.write_bytes(items["t1_shifted"].read_bytes()[:5000])
+    results = align_stack([items["anchor"], broken, items["t2_shifted"]], items["anchor"],
+                          tmp_path / "out", workers=1)
+    assert [r.status for r in results] == ["anchor", "failed", "aligned"]
+    assert "t7_truncated" in results[1].input and results[1].reason
+
+
 def test_align_stack__errors(stack, tmp_path):
     items, inputs = stack
     with pytest.raises(ValueError, match="anchor must be one of the inputs"):
