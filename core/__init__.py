@@ -1,6 +1,8 @@
 """Coreg engine: coregistration of Earth-observation rasters, usable without QGIS.
 
-Pipeline: ``raster`` (read, write) -> ``grid`` (common grid) -> ``match`` (patches,
-phase correlation) -> ``fit`` (robust rigid model) -> ``apply`` (resample or
-re-georeference) , orchestrated by :func:`coreg.core.align.align_image`.
+Pipeline: ``raster_io`` (read, write) -> ``grid`` (common grid) -> ``match`` (patches,
+phase correlation) -> ``fit`` (robust rigid model) -> ``resample``/``apply`` (resample
+or re-georeference), orchestrated by :func:`coreg.core.align.align_image`. ``saved``
+reads alignments back from reports, ``stack`` aligns time series onto an anchor, and
+``dem``/``terrain`` coregister DEMs.
 """
