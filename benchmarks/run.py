@@ -98,9 +98,8 @@ def creation_options() -> dict:
         from types import SimpleNamespace
 
         from coreg.core.raster_io import output_profile
-        source = SimpleNamespace(count=1, dtypes=("uint16",))
         grid = SimpleNamespace(width=1, height=1, crs=None, transform=Affine.identity())
-        profile = output_profile(source, grid, None)
+        profile = output_profile(grid, count=1, dtype="uint16", nodata=None)
     except Exception as e:  # the private helper changed: keep going with the fallback
         log(f"creation options: using the fallback ({type(e).__name__}: {e})")
         return dict(DEFAULT_CREATION)

@@ -140,8 +140,8 @@ def write_resampled(
         out_nodata = output_nodata(out_dtype, src_nodata)
         mapping = mapping or SourceMapping(model, model_crs or reference.crs, src.crs,
                                            src.transform)
-        profile = output_profile(src, reference, out_nodata) | {
-            "dtype": out_dtype, "predictor": 3 if out_dtype.startswith("float") else 2}
+        profile = output_profile(reference, count=src.count, dtype=out_dtype,
+                                 nodata=out_nodata)
         target = output_path if not cog else output_path + ".gtiff.tmp"
         with rasterio.open(target, "w", **profile) as dst:
             copy_metadata(src, dst)

@@ -31,6 +31,7 @@ from .raster_io import (
     IsCanceled,
     Progress,
     atomic_path,
+    output_profile,
     read_info,
     read_on_grid,
     read_window,
@@ -484,10 +485,7 @@ def write_difference(reference: str | os.PathLike, aligned: str | os.PathLike,
     written by strips."""
     info = read_info(aligned)
     with rasterio.open(reference) as ref_ds, rasterio.open(aligned) as dem_ds:
-        profile = dict(driver="GTiff", width=dem_ds.width, height=dem_ds.height, count=1,
-                       dtype="float32", crs=dem_ds.crs, transform=dem_ds.transform,
-                       nodata=float("nan"), tiled=True, blockxsize=BLOCK, blockysize=BLOCK,
-                       compress="deflate", zlevel=1, predictor=3)
+        profile = output_profile(info.grid, count=1, dtype="float32", nodata=float("nan"))
         with rasterio.open(output, "w", **profile) as dst:
             for row in range(0, dem_ds.height, BLOCK):
                 strip = info.grid.subgrid(row, 0, min(BLOCK, dem_ds.height - row),
@@ -507,9 +505,7 @@ def write_shift_fields(alignment: DemAlignment, dem: str | os.PathLike,
     if not isinstance(mapping, FieldMapping):
         raise ValueError("Shift fields exist for the blockwise method only.")
     nodes = {"x": mapping.shift_x, "y": mapping.shift_y, "z": mapping.shift_z}
-    profile = dict(driver="GTiff", width=grid.width, height=grid.height, count=1,
-                   dtype="float32", crs=grid.crs, transform=grid.transform, tiled=True,
-                   blockxsize=BLOCK, blockysize=BLOCK, compress="deflate", zlevel=1, predictor=3)
+    profile = output_profile(grid, count=1, dtype="float32", nodata=None)
     for component, path in outputs.items():
         with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
             for row in range(0, grid.height, BLOCK):

@@ -122,13 +122,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
                 os.remove(leftover)
 
 
-def output_profile(source, grid: Grid, nodata: float | None) -> dict:
-    """Creation profile of a tiled, compressed GeoTIFF on ``grid`` with ``source``'s bands."""
-    return dict(driver="GTiff", width=grid.width, height=grid.height, count=source.count,
-                dtype=source.dtypes[0], crs=grid.crs, transform=grid.transform, nodata=nodata,
+def output_profile(grid: Grid, *, count: int, dtype: str, nodata: float | None) -> dict:
+    """Creation profile of every GeoTIFF the engine writes: tiled, DEFLATE level 1 (as
+    small as level 6 here at twice the speed), the predictor that suits ``dtype``."""
+    return dict(driver="GTiff", width=grid.width, height=grid.height, count=count,
+                dtype=dtype, crs=grid.crs, transform=grid.transform, nodata=nodata,
                 tiled=True, blockxsize=BLOCK, blockysize=BLOCK, compress="deflate", zlevel=1,
-                predictor=_predictor(source.dtypes[0]), bigtiff="if_safer",
-                num_threads="all_cpus")
+                predictor=_predictor(dtype), bigtiff="if_safer", num_threads="all_cpus")
 
 
 def to_cog(gtiff: str, path: str) -> None:
@@ -159,7 +159,9 @@ def copy_by_blocks(
     """
     grid = Grid(source.crs, transform, source.width, source.height)
     target = path if not cog else path + ".gtiff.tmp"
-    with rasterio.open(target, "w", **output_profile(source, grid, source.nodata)) as dst:
+    profile = output_profile(grid, count=source.count, dtype=source.dtypes[0],
+                             nodata=source.nodata)
+    with rasterio.open(target, "w", **profile) as dst:
         copy_metadata(source, dst)
         for row in range(0, source.height, BLOCK):
             if is_canceled and is_canceled():
