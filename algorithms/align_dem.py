@@ -20,12 +20,11 @@ from qgis.core import (
 
 from ..core.dem import METHODS, MIN_BLOCK_PIXELS, align_dem, write_shift_fields
 from ..core.raster_io import atomic_path
-from .base import CoregAlgorithm, DivergingOnLoad, StyleOnLoad
+from .base import RESAMPLINGS, CoregAlgorithm, DivergingOnLoad, StyleOnLoad
 from .layers import mask_sources, write_shift_vectors
 
 METHOD_LABELS = ("Nuth & Kääb (horizontal + vertical shift)", "Vertical shift only (median)",
                  "Blockwise Nuth & Kääb (smooth shift fields)")
-RESAMPLINGS = (("Nearest neighbour", "nearest"), ("Bilinear", "bilinear"), ("Cubic", "cubic"))
 NUMERIC_OUTPUTS = ("shift_x", "shift_y", "shift_z", "nmad_before", "nmad_after",
                    "median_before", "median_after")
 

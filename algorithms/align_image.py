@@ -24,14 +24,12 @@ from qgis.core import (
 from ..core.align import align_image
 from ..core.apply import apply_to_rasters
 from ..core.raster_io import atomic_path
-from .base import CoregAlgorithm, StyleOnLoad
+from .base import GEOTRANSFORM_ONLY, RESAMPLINGS, CoregAlgorithm, StyleOnLoad
 from .layers import mask_sources, write_shift_vectors
 
 #: (label, core value) tables: the enum index is the parameter value.
 TRANSFORMS = (("Translation", "translation"), ("Translation + rotation", "rigid"))
-OUTPUT_MODES = (("Shift the geotransform only (no resampling; translation only)", "geotransform"),
-                ("Resample onto the reference grid", "resample"))
-RESAMPLINGS = (("Nearest neighbour", "nearest"), ("Bilinear", "bilinear"), ("Cubic", "cubic"))
+OUTPUT_MODES = (GEOTRANSFORM_ONLY, ("Resample onto the reference grid", "resample"))
 #: Report keys also returned as numeric outputs (for models and scripts).
 NUMERIC_OUTPUTS = ("shift_x_px", "shift_y_px", "shift_x_map", "shift_y_map", "rotation_deg",
                    "shift_uncertainty_px", "reliability", "matching_score_before",

@@ -15,12 +15,12 @@ from ..core.apply import apply_alignment
 from ..core.grid import Grid
 from ..core.raster_io import read_info
 from ..core.saved import read_alignment
-from .base import CoregAlgorithm
+from . import base
+from .base import GEOTRANSFORM_ONLY, CoregAlgorithm
 
-OUTPUT_MODES = (("Shift the geotransform only (no resampling; translation only)", "geotransform"),
-                ("Resample onto a target grid", "resample"))
+OUTPUT_MODES = (GEOTRANSFORM_ONLY, ("Resample onto a target grid", "resample"))
 #: Automatic (the default, last) keeps integer class and mask rasters exact.
-RESAMPLINGS = (("Nearest neighbour", "nearest"), ("Bilinear", "bilinear"), ("Cubic", "cubic"),
+RESAMPLINGS = (*base.RESAMPLINGS,
                ("Automatic (nearest for class/mask rasters, else cubic)", None))
 
 

@@ -24,6 +24,11 @@ from ..core.errors import CanceledError, CoregistrationError
 
 RESOURCES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources")
 
+#: (label, core value) tables shared by the algorithms: the enum index is the value.
+RESAMPLINGS = (("Nearest neighbour", "nearest"), ("Bilinear", "bilinear"), ("Cubic", "cubic"))
+GEOTRANSFORM_ONLY = ("Shift the geotransform only (no resampling; translation only)",
+                     "geotransform")
+
 
 class CoregAlgorithm(QgsProcessingAlgorithm):
     """Base class: subclasses declare parameters and call one core function."""
