@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from rasterio.warp import Resampling, calculate_default_transform, reproject
-from rasterio.windows import Window
-from synthetic import Case, make_secondary
+from synthetic import Case, crop, make_secondary
 
 OPTICAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "optical"
 BEIRUT = OPTICAL / "oscd_s2" / "beirut_S2_20150820_B02-B03-B04-B08.tif"
@@ -22,13 +21,7 @@ def build_stack(folder: Path) -> dict[str, Path]:
     """anchor, three shifted items, an already aligned item, an item in UTM 36N, a
     scene elsewhere (the hazy eo-learn date: it cannot be aligned) and a mask."""
     folder.mkdir(parents=True, exist_ok=True)
-    anchor = folder / "t0_anchor_scene.tif"
-    with rasterio.open(BEIRUT) as src:
-        window = Window(250, 250, 500, 500)
-        profile = src.profile | {"width": 500, "height": 500, "count": 1,
-                                 "transform": src.window_transform(window)}
-        with rasterio.open(anchor, "w", **profile) as dst:
-            dst.write(src.read(4, window=window), 1)
+    anchor = crop(BEIRUT, folder / "t0_anchor_scene.tif", 250, 250, 500, bands=(4,))
     items = {"anchor": anchor}
     for name, (dx, dy) in SHIFTS.items():
         items[name] = folder / f"{name}.tif"

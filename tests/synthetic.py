@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+import rasterio.windows
 from affine import Affine
 from scipy import ndimage
 
@@ -29,6 +30,19 @@ class Case:
     cloud_fraction: float = 0.0
     noise: float = 0.01
     seed: int = 0
+
+
+def crop(path: str | Path, out: str | Path, col: int, row: int, size: int,
+         bands: tuple[int, ...] | None = None) -> Path:
+    """Write a ``size``-square window of ``path`` (all bands, or ``bands``) to ``out``."""
+    window = rasterio.windows.Window(col, row, size, size)
+    with rasterio.open(path) as src:
+        bands = bands or tuple(range(1, src.count + 1))
+        profile = src.profile | {"width": size, "height": size, "count": len(bands),
+                                 "transform": src.window_transform(window)}
+        with rasterio.open(out, "w", **profile) as dst:
+            dst.write(src.read(list(bands), window=window))
+    return Path(out)
 
 
 def read_band(path: str | Path, band: int) -> tuple[np.ndarray, rasterio.profiles.Profile]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from synthetic import Case, make_secondary
+from synthetic import Case, crop, make_secondary
 
 from coreg.core.phase_correlation import phase_correlation
 
@@ -22,13 +22,7 @@ def pair(shared_data, tmp_path_factory):
     """A 400 x 400 crop of a real Sentinel-2 scene and a copy misregistered by
     (+2.3, -1.6) px; the secondary keeps all four bands, band 4 is matched."""
     folder = tmp_path_factory.mktemp("pair")
-    reference = folder / "reference.tif"
-    with rasterio.open(shared_data / BEIRUT) as src:
-        window = rasterio.windows.Window(300, 300, 400, 400)
-        profile = src.profile | {"width": 400, "height": 400,
-                                 "transform": src.window_transform(window)}
-        with rasterio.open(reference, "w", **profile) as dst:
-            dst.write(src.read(window=window))
+    reference = crop(shared_data / BEIRUT, folder / "reference.tif", 300, 300, 400)
     secondary = folder / "secondary.tif"
     truth = make_secondary(reference, 4, secondary, Case(2.3, -1.6))
     return reference, secondary, truth

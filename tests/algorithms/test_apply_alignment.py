@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from synthetic import Case, make_secondary
+from synthetic import Case, crop, make_secondary
 
 BEIRUT = "optical/oscd_s2/beirut_S2_20150820_B02-B03-B04-B08.tif"
 
@@ -18,13 +18,7 @@ def aligned(shared_data, tmp_path_factory):
     """A crop of a real scene, a 2-band secondary shifted by (+1.7, -0.6) px, its
     band 2 at 20 m, and the report of aligning band 1 through processing.run."""
     folder = tmp_path_factory.mktemp("apply")
-    reference = folder / "reference.tif"
-    with rasterio.open(shared_data / BEIRUT) as src:
-        window = rasterio.windows.Window(200, 200, 500, 500)
-        profile = src.profile | {"width": 500, "height": 500,
-                                 "transform": src.window_transform(window)}
-        with rasterio.open(reference, "w", **profile) as dst:
-            dst.write(src.read(window=window))
+    reference = crop(shared_data / BEIRUT, folder / "reference.tif", 200, 200, 500)
     secondary = folder / "secondary.tif"
     make_secondary(reference, 4, secondary, Case(1.7, -0.6), extra_bands=(3,))
     coarse = folder / "b04_20m.tif"
