@@ -41,8 +41,12 @@ from .resample import FieldMapping, SourceMapping, interpolate, prepare
 from .terrain import gradient, nmad
 
 METHODS = ("nuth_kaab", "vertical", "blockwise")
-#: Stable pixels used for fitting at most (a fixed random subset beyond).
+#: Stable pixels used for the statistics at most (a fixed random subset beyond).
 MAX_SAMPLES = 3_000_000
+#: Of those, pixels each iteration of the horizontal fit resamples: the fit uses medians
+#: of 72 aspect bins, which more pixels no longer move; and per block at least.
+FIT_SAMPLES = 500_000
+FIT_SAMPLES_PER_BLOCK = 2_000
 #: Slopes (degrees) used by the horizontal fit: flat ground says nothing about a
 #: horizontal shift and cliffs are dominated by interpolation error and shadows.
 SLOPE_RANGE_DEG = (2.0, 70.0)
@@ -116,6 +120,14 @@ class _Samples:
     chunk: np.ndarray  # id of the read block holding each pixel
     n_stable: int
 
+    def subset(self, size: int) -> _Samples:
+        """A fixed random subset of ``size`` samples at most, in the same order."""
+        if self.rows.size <= size:
+            return self
+        keep = np.sort(np.random.default_rng(1).choice(self.rows.size, size, replace=False))
+        return _Samples(self.rows[keep], self.cols[keep], self.ref[keep], self.gx[keep],
+                        self.gy[keep], self.chunk[keep], self.n_stable)
+
 
 def estimate_dem_alignment(
     reference: str | os.PathLike,
@@ -160,17 +172,21 @@ def estimate_dem_alignment(
     scale = metres_per_unit(grid, window)
     with rasterio.open(reference) as ref_ds, rasterio.open(dem) as dem_ds:
         samples = _collect_samples(ref_ds, ref_info.nodata, dem_ds, dem_info.nodata, grid,
-                                   window, exclude, scale)
+                                   window, exclude, scale, slopes=method != "vertical")
         sampler = _DemSampler(dem_ds, dem_info.nodata, grid, window)
-        fitter = _Fitter(samples, sampler, scale, progress, is_canceled)
         dh_before = samples.ref - sampler.at(samples, 0.0, 0.0)
         shape = _block_shape(window, block_size) if method == "blockwise" else (1, 1)
-        groups = _groups(samples, window, block_size if method == "blockwise" else 0, shape)
+        size = block_size if method == "blockwise" else 0
+        groups = _groups(samples, window, size, shape)
         if method == "vertical":
-            shifts, iterations = np.zeros((1, 2)), 0
+            shifts, iterations, warnings = np.zeros((1, 2)), 0, []
         else:
-            shifts, iterations = fitter.horizontal(groups, shape[0] * shape[1],
+            n = shape[0] * shape[1]
+            fit = samples.subset(max(FIT_SAMPLES, FIT_SAMPLES_PER_BLOCK * n))
+            fitter = _Fitter(fit, sampler, scale, progress, is_canceled)
+            shifts, iterations = fitter.horizontal(_groups(fit, window, size, shape), n,
                                                    max_iterations, tolerance)
+            warnings = fitter.warnings
         dh = samples.ref - sampler.at(samples, shifts[groups, 0], shifts[groups, 1])
     dz = _group_medians(dh, groups, len(shifts))
     counts = np.bincount(groups, minlength=len(shifts))
@@ -182,7 +198,7 @@ def estimate_dem_alignment(
         float(np.median(shifts[:, 1])), float(np.median(dz)), iterations, nmad(dh_before),
         nmad(after), float(np.nanmedian(dh_before)), float(np.nanmedian(after)),
         samples.n_stable, tuple(blocks), block_size if method == "blockwise" else 0,
-        shape if method == "blockwise" else (0, 0), tuple(fitter.warnings))
+        shape if method == "blockwise" else (0, 0), tuple(warnings))
 
 
 def metres_per_unit(grid: Grid, window: Window) -> np.ndarray:
@@ -223,23 +239,29 @@ def _chunks(window: Window):
 
 
 def _collect_samples(ref_ds, ref_nodata, dem_ds, dem_nodata, grid: Grid, window: Window,
-                     exclude, scale: np.ndarray) -> _Samples:
-    """Stable pixels (valid in both, not excluded) with the reference's slope there."""
+                     exclude, scale: np.ndarray, slopes: bool = True) -> _Samples:
+    """Stable pixels (valid in both, not excluded) with the reference's slope there
+    (``slopes``; otherwise zero slopes, for the vertical shift)."""
     keep = min(1.0, MAX_SAMPLES / (window.width * window.height))
     rng = np.random.default_rng(0)
     parts, n_stable = [], 0
     for k, r, c, h, w in _chunks(window):
         ref = read_on_grid(ref_ds, 1, grid.subgrid(r - 1, c - 1, h + 2, w + 2), nodata=ref_nodata)
         _, dem_valid = read_window(dem_ds, [1], Window(c, r, w, h), dem_nodata)
-        gx, gy = gradient(ref, grid.res[0] * scale[0], grid.res[1] * scale[1])
-        stable = np.isfinite(gx) & np.isfinite(gy) & dem_valid
+        if slopes:
+            gx, gy = gradient(ref, grid.res[0] * scale[0], grid.res[1] * scale[1])
+            stable = np.isfinite(gx) & np.isfinite(gy) & dem_valid
+        else:
+            stable = np.isfinite(ref[1:-1, 1:-1]) & dem_valid
         if exclude:
             stable &= ~masked_on_grid(exclude, grid.subgrid(r, c, h, w))
         n_stable += int(stable.sum())
         if keep < 1:
             stable &= rng.random(stable.shape) < keep
         ii, jj = np.nonzero(stable)
-        parts.append((ii + r, jj + c, ref[1:-1, 1:-1][stable], gx[stable], gy[stable],
+        zeros = np.zeros(ii.size)
+        parts.append((ii + r, jj + c, ref[1:-1, 1:-1][stable],
+                      gx[stable] if slopes else zeros, gy[stable] if slopes else zeros,
                       np.full(ii.size, k)))
     if n_stable < MIN_STABLE_PIXELS:
         raise CoregistrationError(
@@ -311,7 +333,7 @@ class _Fitter:
         self.tan = np.hypot(samples.gx, samples.gy)
         low, high = np.tan(np.radians(SLOPE_RANGE_DEG))
         self.sloped = (self.tan >= low) & (self.tan <= high)
-        self.aspect = np.arctan2(-samples.gx, -samples.gy) % (2 * np.pi)
+        self.bins = _aspect_bins(samples.gx, samples.gy)
         self.warnings: list[str] = []
 
     def horizontal(self, groups: np.ndarray, n: int, max_iterations: int,
@@ -340,14 +362,14 @@ class _Fitter:
         """Displacement (x, y) of the DEM content per group by Nuth & Kääb's fit:
         dh / tan(slope) = a cos(b - aspect) + c, on the medians of aspect bins."""
         use = self.sloped & np.isfinite(dh)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            y = dh / self.tan
+        y = dh[use] / self.tan[use]
+        medians = segment_medians(y, groups[use] * ASPECT_BINS + self.bins[use],
+                                  n * ASPECT_BINS, MIN_BIN_PIXELS).reshape(n, ASPECT_BINS)
+        enough = np.bincount(groups[use], minlength=n) >= (
+            MIN_BLOCK_PIXELS if n > 1 else MIN_STABLE_PIXELS)
         result = np.full((n, 2), np.nan)
-        minimum = MIN_BLOCK_PIXELS if n > 1 else MIN_STABLE_PIXELS
-        for group in range(n):
-            rows = np.nonzero(use & (groups == group))[0] if n > 1 else np.nonzero(use)[0]
-            if rows.size >= minimum:
-                result[group] = _cosine_fit(self.aspect[rows], y[rows])
+        for group in np.nonzero(enough)[0]:
+            result[group] = _cosine_fit(medians[group])
         if n > 1:
             return _fill_missing(result)
         if np.isnan(result).any():
@@ -356,22 +378,23 @@ class _Fitter:
         return result
 
 
-def _cosine_fit(aspect: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Fit y = A cos(aspect) + B sin(aspect) + c to the medians of y in aspect bins;
-    return the displacement (x, y) = (-B, -A) it implies (aspect: azimuth of the
-    downslope direction, clockwise from north)."""
-    bins = np.floor(aspect / (2 * np.pi) * ASPECT_BINS).astype(int) % ASPECT_BINS
-    centres, medians = [], []
-    for k in range(ASPECT_BINS):
-        values = y[bins == k]
-        if values.size >= MIN_BIN_PIXELS:
-            centres.append((k + 0.5) * 2 * np.pi / ASPECT_BINS)
-            medians.append(np.median(values))
-    if len(centres) < 3:
+def _aspect_bins(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """Aspect bin of each pixel; aspect = azimuth of the downslope direction, clockwise
+    from north."""
+    aspect = np.arctan2(-gx, -gy) % (2 * np.pi)
+    return np.floor(aspect / (2 * np.pi) * ASPECT_BINS).astype(int) % ASPECT_BINS
+
+
+def _cosine_fit(medians: np.ndarray) -> np.ndarray:
+    """Fit m = A cos(aspect) + B sin(aspect) + c to the medians of dh / tan(slope) per
+    aspect bin (NaN = bin with too few pixels); return the displacement (x, y) = (-B, -A)
+    it implies."""
+    used = np.isfinite(medians)
+    if used.sum() < 3:
         return np.full(2, np.nan)
-    centres = np.asarray(centres)
+    centres = (np.nonzero(used)[0] + 0.5) * 2 * np.pi / ASPECT_BINS
     design = np.column_stack([np.cos(centres), np.sin(centres), np.ones_like(centres)])
-    a, b, _ = np.linalg.lstsq(design, np.asarray(medians), rcond=None)[0]
+    a, b, _ = np.linalg.lstsq(design, medians[used], rcond=None)[0]
     return np.array([-b, -a])
 
 
@@ -390,15 +413,32 @@ def _groups(samples: _Samples, window: Window, block_size: int,
 
 
 def _group_medians(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
-    medians = np.full(n, np.nan)
-    order = np.argsort(groups, kind="stable")
-    bounds = np.searchsorted(groups[order], np.arange(n + 1))
-    for g in range(n):
-        chunk = values[order[bounds[g]:bounds[g + 1]]]
-        chunk = chunk[np.isfinite(chunk)]
-        if chunk.size:
-            medians[g] = np.median(chunk)
+    """Median of the finite ``values`` of each group; empty groups take the others'."""
+    medians = segment_medians(values, groups, n)
     return _fill_missing(medians[:, None])[:, 0] if np.isnan(medians).any() else medians
+
+
+def segment_medians(values: np.ndarray, labels: np.ndarray, n: int,
+                    min_count: int = 1) -> np.ndarray:
+    """Median of the finite ``values`` of each label 0..n-1 (NaN for labels with fewer
+    than ``min_count`` values), in one sort: a loop of masks would cost a pass each."""
+    finite = np.isfinite(values)
+    values, labels = values[finite], labels[finite]
+    medians = np.full(n, np.nan)
+    if n == 1:
+        if values.size >= max(min_count, 1):
+            medians[0] = np.median(values)
+        return medians
+    low_value, span = (values.min(), np.ptp(values)) if values.size else (0.0, 0.0)
+    # Sort by label, then value: the value scaled into [0, 0.5) is a fraction of the key.
+    order = np.argsort(labels + (values - low_value) / (2 * span or 1.0))
+    ordered = values[order]
+    counts = np.bincount(labels, minlength=n)[:n]
+    starts = np.cumsum(counts) - counts
+    ok = counts >= max(min_count, 1)
+    low, high = starts[ok] + (counts[ok] - 1) // 2, starts[ok] + counts[ok] // 2
+    medians[ok] = 0.5 * (ordered[low] + ordered[high])
+    return medians
 
 
 def _fill_missing(values: np.ndarray) -> np.ndarray:
