@@ -22,6 +22,7 @@ from .fit import RigidModel
 from .grid import Grid, crs_transformer, footprint_bounds
 from .raster_io import (
     BLOCK,
+    SPLINE_MARGIN,
     IsCanceled,
     Progress,
     atomic_path,
@@ -184,7 +185,7 @@ def _resample_strip(src, strip: Grid, mapping, order: int, src_nodata, out_nodat
     if rows.max() < -1 or rows.min() > src.height or cols.max() < -1 or cols.min() > src.width:
         return out
     window = covering_window(np.clip(rows, -8, src.height + 8), np.clip(cols, -8, src.width + 8),
-                             4)
+                             SPLINE_MARGIN)
     data, valid = read_window(src, list(range(1, src.count + 1)), window, src_nodata)
     # Only nodata inside the raster needs masking; outside it, read_window's edge
     # values are harmless and _outside_to_nan blanks the output.

@@ -19,13 +19,18 @@ from rasterio.warp import reproject
 from rasterio.windows import Window
 
 from .errors import CanceledError
+from .fit import RigidModel
 from .grid import Grid
+from .resample import SourceMapping, interpolate, prepare
 
 Progress = Callable[[float], None]
 IsCanceled = Callable[[], bool]
 
 #: Rows written per block; also the tile size of GeoTIFF outputs.
 BLOCK = 512
+#: Pixels read around what a cubic spline needs: its prefilter is recursive (poles decay
+#: by 0.27 a pixel), so a border 8 pixels away changes a value by < 3e-5 of its jump.
+SPLINE_MARGIN = 8
 
 
 @dataclass(frozen=True)
@@ -66,23 +71,59 @@ def read_on_grid(
 ) -> np.ndarray:
     """Band ``band`` of ``ds`` on ``grid`` as float32, NaN where there is no data.
 
-    A window read when ``grid`` nests in the dataset grid; otherwise a GDAL warp,
-    averaging when the target is coarser so that no detail aliases into it.
+    A window read when ``grid`` nests in the dataset grid; a GDAL warp averaging when
+    the target is coarser, so that no detail aliases into it; otherwise the cubic
+    B-spline of :mod:`.resample` (GDAL 3.6's cubic warp displaces sub-pixel offsets:
+    0.18 m of bias in a 30 m DEM fit).
     """
     window = _nested_window(ds, grid)
     if window is not None:
         data, valid = read_window(ds, [band], window, nodata)
         data[0][~valid] = np.nan
         return data[0]
+    if grid.res[0] * grid.res[1] > 1.1 * abs(ds.transform.determinant):
+        return _averaged_on_grid(ds, band, grid, nodata)
+    return _interpolated_on_grid(ds, band, grid, nodata)
+
+
+def _averaged_on_grid(ds: rasterio.DatasetReader, band: int, grid: Grid,
+                      nodata: float | None) -> np.ndarray:
     data = np.full((grid.height, grid.width), np.nan, np.float32)
-    coarser = grid.res[0] * grid.res[1] > 1.1 * abs(ds.transform.determinant)
     try:
         reproject(rasterio.band(ds, band), data, src_nodata=nodata, dst_nodata=np.nan,
-                  dst_transform=grid.transform, dst_crs=grid.crs,
-                  resampling=Resampling.average if coarser else Resampling.cubic)
+                  dst_transform=grid.transform, dst_crs=grid.crs, resampling=Resampling.average)
     except (RasterioError, RasterioIOError) as exc:
         raise ValueError(f"'{ds.name}' is unreadable or truncated: {exc}") from exc
     return data
+
+
+def _interpolated_on_grid(ds: rasterio.DatasetReader, band: int, grid: Grid,
+                          nodata: float | None) -> np.ndarray:
+    rows, cols = SourceMapping(RigidModel(), grid.crs, ds.crs, ds.transform).indices(grid)
+    window = _whole_pixel_window(rows, cols)
+    if window is not None:  # another name of the same grid (e.g. ETRS89 vs WGS 84 UTM)
+        data, valid = read_window(ds, [band], window, nodata)
+        return np.where(valid, data[0], np.nan)
+    out = np.full((grid.height, grid.width), np.nan, np.float32)
+    inside = ((rows > -1) & (rows < ds.height) & (cols > -1) & (cols < ds.width))
+    if not inside.any():
+        return out
+    window = covering_window(rows[inside], cols[inside], margin=SPLINE_MARGIN)
+    data, valid = read_window(ds, [band], window, nodata)
+    out[inside] = interpolate(prepare(data[0], valid, 3), None if valid.all() else valid,
+                              rows[inside] - window.row_off, cols[inside] - window.col_off, 3)
+    return out
+
+
+def _whole_pixel_window(rows: np.ndarray, cols: np.ndarray) -> Window | None:
+    """The window whose pixels the indices are, if they are whole pixels in order (to
+    0.001 px: datum realisations such as ETRS89 and WGS 84 differ by a few cm)."""
+    r0, c0 = round(float(rows[0, 0])), round(float(cols[0, 0]))
+    height, width = rows.shape
+    if (np.abs(rows - (r0 + np.arange(height)[:, None])).max() > 1e-3
+            or np.abs(cols - (c0 + np.arange(width)[None, :])).max() > 1e-3):
+        return None
+    return Window(c0, r0, width, height)
 
 
 def _nested_window(ds: rasterio.DatasetReader, grid: Grid) -> Window | None:

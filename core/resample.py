@@ -50,13 +50,15 @@ class SourceMapping:
         if grid.crs == self.model_crs == self.source_crs or (
                 grid.width * grid.height <= COORDINATE_STEP**2):
             return self._exact(grid)
-        coarse = Grid(grid.crs, grid.transform * Affine.scale(COORDINATE_STEP),
-                      grid.width // COORDINATE_STEP + 2, grid.height // COORDINATE_STEP + 2)
+        # Nodes on every COORDINATE_STEP-th pixel centre, the last one at or past the end,
+        # so that every pixel interpolates between nodes (never extrapolates).
+        step = COORDINATE_STEP
+        coarse = Grid(grid.crs, grid.transform * Affine.translation(0.5 - step / 2, 0.5 - step / 2)
+                      * Affine.scale(step), -(-(grid.width - 1) // step) + 1,
+                      -(-(grid.height - 1) // step) + 1)
         rows, cols = self._exact(coarse)
-        # Coarse pixel centres sit at fine index (k + 0.5) * step - 0.5.
-        fine_r = (np.arange(grid.height) + 0.5) / COORDINATE_STEP - 0.5
-        fine_c = (np.arange(grid.width) + 0.5) / COORDINATE_STEP - 0.5
-        rr, cc = np.meshgrid(fine_r, fine_c, indexing="ij")
+        rr, cc = np.meshgrid(np.arange(grid.height) / step, np.arange(grid.width) / step,
+                             indexing="ij")
         return (ndimage.map_coordinates(rows, [rr, cc], order=1, mode="nearest"),
                 ndimage.map_coordinates(cols, [rr, cc], order=1, mode="nearest"))
 
