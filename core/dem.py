@@ -20,6 +20,7 @@ import rasterio
 from affine import Affine
 from pyproj import Geod
 from rasterio.windows import Window
+from scipy import ndimage
 
 from .apply import scaled_progress, write_resampled
 from .errors import CanceledError, CoregistrationError
@@ -53,6 +54,9 @@ SLOPE_RANGE_DEG = (2.0, 70.0)
 MIN_STABLE_PIXELS = 500
 #: Blocks with fewer fitted pixels take their neighbours' shift (blockwise method).
 MIN_BLOCK_PIXELS = 200
+#: Share of the block residuals' variance that must be spatially coherent for the
+#: blockwise field to keep them on top of its plane (else: the plane alone).
+MIN_COHERENT_SHARE = 0.5
 #: Aspect bins of the Nuth & Kääb fit, and the pixels a bin needs to count.
 ASPECT_BINS = 72
 MIN_BIN_PIXELS = 10
@@ -64,7 +68,8 @@ CACHE_PIXELS = 25_000_000
 
 @dataclass(frozen=True)
 class BlockShift:
-    """Shift fitted on one block (blockwise method); centre in map units."""
+    """One block of the blockwise method: centre (map units), the shift applied there
+    (the smoothed field) and the shift fitted on the block alone."""
 
     x: float
     y: float
@@ -72,6 +77,9 @@ class BlockShift:
     shift_y: float
     shift_z: float
     n_pixels: int
+    fitted_x: float = math.nan
+    fitted_y: float = math.nan
+    fitted_z: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -187,12 +195,18 @@ def estimate_dem_alignment(
             shifts, iterations = fitter.horizontal(_groups(fit, window, size, shape), n,
                                                    max_iterations, tolerance)
             warnings = fitter.warnings
-        dh = samples.ref - sampler.at(samples, shifts[groups, 0], shifts[groups, 1])
-    dz = _group_medians(dh, groups, len(shifts))
-    counts = np.bincount(groups, minlength=len(shifts))
-    blocks = (_blocks(shifts, dz, counts, grid, window, block_size, shape)
+        counts = np.bincount(groups, minlength=len(shifts))
+        fitted = shifts
+        if method == "blockwise":
+            shifts = np.column_stack([_smoothed(shifts[:, k], counts, shape) for k in (0, 1)])
+        moved = _at_samples(shifts, samples, window, block_size, shape, groups)
+        dh = samples.ref - sampler.at(samples, moved[:, 0], moved[:, 1])
+    fitted_dz = _group_medians(dh, groups, len(shifts))
+    dz = _smoothed(fitted_dz, counts, shape) if method == "blockwise" else fitted_dz
+    after = dh - _at_samples(dz[:, None], samples, window, block_size, shape, groups)[:, 0]
+    blocks = (_blocks(np.column_stack([shifts, dz]), np.column_stack([fitted, fitted_dz]),
+                      counts, grid, window, block_size, shape)
               if method == "blockwise" else ())
-    after = dh - dz[groups]
     return DemAlignment(
         method, grid.crs.to_string(), float(np.median(shifts[:, 0])),
         float(np.median(shifts[:, 1])), float(np.median(dz)), iterations, nmad(dh_before),
@@ -451,17 +465,65 @@ def _fill_missing(values: np.ndarray) -> np.ndarray:
     return values
 
 
-def _blocks(shifts, dz, counts, grid: Grid, window: Window, block_size: int,
-            shape: tuple[int, int]) -> list[BlockShift]:
-    """Every block in row-major order, at its centre; blocks without enough pixels
-    carry the shift they were given (the others' median) and their pixel count."""
+def _smoothed(values: np.ndarray, counts: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A block field as a robust plane plus its residuals shrunk by their share of
+    spatially coherent signal (Wiener): block estimates scatter by a few tenths of a
+    metre, and a smooth distortion (e.g. a small rotation) is better served by the
+    plane than by warping every block's noise into the DEM. Residuals that neighbours
+    share (real local distortion) are kept; mostly independent ones (noise: less than
+    :data:`MIN_COHERENT_SHARE` of their variance coherent) are dropped.
+    Blocks with too few pixels get no say."""
+    rows, cols = shape
+    field = values.reshape(shape)
+    weights = np.sqrt(counts) * (counts >= MIN_BLOCK_PIXELS)
+    if rows * cols < 4 or np.count_nonzero(weights) < 3:
+        return values
+    yy, xx = np.mgrid[0:rows, 0:cols]
+    design = np.column_stack([np.ones(rows * cols), xx.ravel(), yy.ravel()])
+    w = weights.astype(float)
+    for _ in range(10):  # iteratively reweighted least squares, Tukey's biweight
+        coefficients = np.linalg.lstsq(design * w[:, None], values * w, rcond=None)[0]
+        residual = values - design @ coefficients
+        used = weights > 0
+        scale = 1.4826 * np.median(np.abs(residual[used])) + 1e-12
+        u = residual / (4.685 * scale)
+        w = weights * np.clip(1 - u**2, 0, None) ** 2
+    plane = (design @ coefficients).reshape(shape)
+    residual = field - plane
+    steps = np.concatenate([np.diff(residual, axis=0).ravel(), np.diff(residual, axis=1).ravel()])
+    variance = float(np.mean(residual**2))
+    noise = min(variance, 0.5 * float(np.mean(steps**2))) if steps.size else variance
+    keep = (variance - noise) / variance if variance > 0 else 0.0
+    if keep < MIN_COHERENT_SHARE:
+        keep = 0.0
+    return (plane + keep * residual).ravel()
+
+
+def _at_samples(values: np.ndarray, samples: _Samples, window: Window, block_size: int,
+                shape: tuple[int, int], groups: np.ndarray) -> np.ndarray:
+    """Per-sample values of a per-group field (n, k): the group's own value, or, for
+    blocks, bilinear between block centres as :class:`FieldMapping` applies it."""
+    if not block_size:
+        return values[groups]
+    rows = (samples.rows + 0.5 - window.row_off) / block_size - 0.5
+    cols = (samples.cols + 0.5 - window.col_off) / block_size - 0.5
+    return np.column_stack([
+        ndimage.map_coordinates(values[:, k].reshape(shape), [rows, cols], order=1,
+                                mode="nearest") for k in range(values.shape[1])])
+
+
+def _blocks(applied: np.ndarray, fitted: np.ndarray, counts, grid: Grid, window: Window,
+            block_size: int, shape: tuple[int, int]) -> list[BlockShift]:
+    """Every block in row-major order, at its centre, with the (x, y, z) shift applied
+    there and the one fitted on it alone (blocks without enough pixels: the others'
+    median), and its pixel count."""
     blocks = []
     for g in range(shape[0] * shape[1]):
         by, bx = divmod(g, shape[1])
         x, y = grid.transform * (window.col_off + (bx + 0.5) * block_size,
                                  window.row_off + (by + 0.5) * block_size)
-        blocks.append(BlockShift(float(x), float(y), float(shifts[g, 0]), float(shifts[g, 1]),
-                                 float(dz[g]), int(counts[g])))
+        blocks.append(BlockShift(float(x), float(y), *map(float, applied[g]),
+                                 int(counts[g]), *map(float, fitted[g])))
     return blocks
 
 
