@@ -25,11 +25,12 @@ RESAMPLINGS = (*base.RESAMPLINGS,
 
 
 class ApplyAlignmentAlgorithm(CoregAlgorithm):
-    """Applies an alignment saved by Align image (global) to any overlapping raster."""
+    """Applies an alignment saved by Align image (global) or Align DEM to any overlapping
+    raster."""
 
     ALIGNMENT, INPUT, OUTPUT_MODE = "ALIGNMENT", "INPUT", "OUTPUT_MODE"
     TARGET_GRID, RESAMPLING, INVERT = "TARGET_GRID", "RESAMPLING", "INVERT"
-    COG, OUTPUT = "COG", "OUTPUT"
+    COG, VERTICAL, OUTPUT = "COG", "VERTICAL_SHIFT", "OUTPUT"
 
     def name(self) -> str:
         return "apply_alignment"
@@ -42,14 +43,18 @@ class ApplyAlignmentAlgorithm(CoregAlgorithm):
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
         return self.tr(
-            "Applies the alignment saved in the JSON report of 'Align image (global)' to "
-            "another raster of the same acquisition: other bands, another resolution, a "
-            "cloud mask, a classification. The alignment is stored in map units with its "
-            "CRS, so it applies whatever the raster's resolution or CRS, and the data are "
+            "Applies the alignment saved in the JSON report of 'Align image (global)' or "
+            "'Align DEM' to another raster of the same acquisition: other bands, another "
+            "resolution, a cloud mask, a classification, a DEM product. The alignment is "
+            "stored in map units with its CRS, so it applies whatever the raster's "
+            "resolution or CRS, and the data are "
             "interpolated once. The output covers the whole input and keeps its data type, "
             "nodata, band names and colour tables; integer class or mask rasters are "
             "resampled by nearest neighbour unless another resampling is chosen.\n"
-            "Target grid: default, the input's own grid moved by the alignment.")
+            "Target grid: default, the input's own grid moved by the alignment.\n"
+            "DEM reports: the vertical shift is added to the values (not to class or mask "
+            "rasters; untick 'Add the vertical shift' for rasters that are not "
+            "elevations); a blockwise DEM alignment applies to rasters in its CRS.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterFile(
@@ -69,7 +74,9 @@ class ApplyAlignmentAlgorithm(CoregAlgorithm):
                                                     False),
                       QgsProcessingParameterBoolean(self.COG,
                                                     self.tr("Write a Cloud-Optimized GeoTIFF"),
-                                                    False)):
+                                                    False),
+                      QgsProcessingParameterBoolean(
+                          self.VERTICAL, self.tr("Add the vertical shift (DEM reports)"), True)):
             param.setFlags(param.flags() | param.FlagAdvanced)
             self.addParameter(param)
         self.addParameter(QgsProcessingParameterRasterDestination(
@@ -96,6 +103,7 @@ class ApplyAlignmentAlgorithm(CoregAlgorithm):
             resampling=RESAMPLINGS[self.parameterAsEnum(parameters, self.RESAMPLING,
                                                         context)][1],
             cog=self.parameterAsBoolean(parameters, self.COG, context),
+            vertical=self.parameterAsBoolean(parameters, self.VERTICAL, context),
         )
         for note in applied.warnings:
             feedback.pushInfo(note)

@@ -252,6 +252,7 @@ def apply_alignment(
     target: Grid | None = None,
     resampling: str | None = None,
     cog: bool = False,
+    vertical: bool = True,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
 ) -> Applied:
@@ -271,6 +272,8 @@ def apply_alignment(
     resampling : {"nearest", "bilinear", "cubic"}, optional
         Default: nearest for integer class or mask rasters (a colour table, or few
         distinct values), cubic otherwise.
+    vertical : bool
+        Add a DEM alignment's vertical shift to the values (never to class rasters).
 
     Raises
     ------
@@ -283,23 +286,48 @@ def apply_alignment(
     info = read_info(input_path, "Input")
     _check_overlap(alignment, info.grid)
     notes = []
+    class_raster = is_class_raster(input_path)
+    add_z = bool(vertical and not class_raster
+                 and (alignment.z_offset or alignment.field is not None))
+    if add_z:
+        notes.append("DEM alignment: its vertical shift is added to the values.")
     with atomic_path(output_path) as tmp:
         if output_mode == "geotransform":
+            if alignment.field is not None or add_z:
+                raise ValueError("A shift field or a vertical shift needs resampling; choose "
+                                 "the resampling output mode.")
             write_shifted(input_path, tmp, alignment.model, alignment.crs, cog=cog,
                           progress=progress, is_canceled=is_canceled)
-            return Applied(None)
+            return Applied(None, tuple(notes))
         if resampling is None:
-            resampling = "nearest" if is_class_raster(input_path) else "cubic"
+            resampling = "nearest" if class_raster else "cubic"
             if resampling == "nearest":
                 notes.append("Integer class or mask raster: resampled by nearest neighbour.")
         grid = target or moved_grid(alignment, info.grid)
+        mapping = field_mapping(alignment, info.grid, vertical=add_z)
         nodata = write_resampled(input_path, tmp, alignment.model, grid,
-                                 model_crs=alignment.crs, resampling=resampling, cog=cog,
+                                 model_crs=alignment.crs, mapping=mapping,
+                                 offset=alignment.z_offset if add_z else 0.0,
+                                 resampling=resampling, cog=cog,
                                  progress=progress, is_canceled=is_canceled)
     if info.nodata is None:
         notes.append(f"The input has no nodata value; {nodata} marks output pixels it "
                      "does not cover.")
     return Applied(resampling, tuple(notes))
+
+
+def field_mapping(alignment: SavedAlignment, grid: Grid, *,
+                  vertical: bool = True) -> FieldMapping | None:
+    """The shift field of ``alignment`` as it moves a raster on ``grid`` (None for a
+    rigid alignment); its z values only when ``vertical``."""
+    nodes = alignment.field
+    if nodes is None:
+        return None
+    if grid.crs != alignment.crs:
+        raise ValueError("A blockwise DEM alignment applies to rasters in its own CRS "
+                         f"({alignment.crs.to_string()}); reproject the raster first.")
+    z = nodes.z if vertical else np.zeros_like(nodes.z)
+    return FieldMapping(grid.crs, grid.transform, nodes.nodes, nodes.x, nodes.y, z)
 
 
 def moved_grid(alignment: SavedAlignment, grid: Grid) -> Grid:

@@ -20,9 +20,10 @@ import rasterio
 from affine import Affine
 from pyproj import Geod
 from rasterio.windows import Window
+from rasterio.windows import bounds as window_bounds
 from scipy import ndimage
 
-from .apply import scaled_progress, write_resampled
+from .apply import field_mapping, scaled_progress, write_resampled
 from .errors import CanceledError, CoregistrationError
 from .fit import RigidModel
 from .grid import Grid, footprint_bounds
@@ -39,6 +40,7 @@ from .raster_io import (
     same_file,
 )
 from .resample import FieldMapping, SourceMapping, interpolate, prepare
+from .saved import DEM_REPORT_KIND, DEM_REPORT_VERSION, SavedAlignment, read_report
 from .terrain import gradient, nmad
 
 METHODS = ("nuth_kaab", "vertical", "blockwise")
@@ -107,13 +109,21 @@ class DemAlignment:
     block_size: int = 0
     block_shape: tuple[int, int] = (0, 0)
     warnings: tuple[str, ...] = ()
+    #: The DEM area the shift was measured on (left, bottom, right, top; DEM CRS).
+    alignment_bounds: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    #: Blockwise: the affine map of node (col, row) + 0.5 to map coordinates.
+    block_nodes: tuple[float, ...] = ()
 
     def report(self) -> dict:
         report = asdict(self)
-        report["kind"], report["version"] = "coreg.align_dem", 1
+        report["kind"], report["version"] = DEM_REPORT_KIND, DEM_REPORT_VERSION
         report["warnings"] = list(self.warnings)
         report["blocks"] = [asdict(b) for b in self.blocks]
         return report
+
+    def saved(self) -> SavedAlignment:
+        """The alignment as :func:`.apply.apply_alignment` applies it to any raster."""
+        return read_report(self.report())
 
 
 @dataclass
@@ -212,7 +222,10 @@ def estimate_dem_alignment(
         float(np.median(shifts[:, 1])), float(np.median(dz)), iterations, nmad(dh_before),
         nmad(after), float(np.nanmedian(dh_before)), float(np.nanmedian(after)),
         samples.n_stable, tuple(blocks), block_size if method == "blockwise" else 0,
-        shape if method == "blockwise" else (0, 0), tuple(warnings))
+        shape if method == "blockwise" else (0, 0), tuple(warnings),
+        tuple(float(v) for v in window_bounds(window, grid.transform)),
+        tuple((grid.transform * Affine.translation(window.col_off, window.row_off)
+               * Affine.scale(block_size))[:6]) if method == "blockwise" else ())
 
 
 def metres_per_unit(grid: Grid, window: Window) -> np.ndarray:
@@ -566,19 +579,11 @@ def align_dem(
 
 
 def _mapping(alignment: DemAlignment, grid: Grid) -> SourceMapping | FieldMapping:
-    """How the aligned DEM takes its values from the DEM: a translation, or the
-    bilinear field of the block shifts."""
-    if alignment.method != "blockwise":
-        model = RigidModel(alignment.shift_x, alignment.shift_y)
-        return SourceMapping(model, grid.crs, grid.crs, grid.transform)
-    rows, cols = alignment.block_shape
-    first = alignment.blocks[0]
-    step = alignment.block_size
-    nodes = Affine(grid.transform.a * step, 0, first.x - grid.transform.a * step / 2,
-                   0, grid.transform.e * step, first.y - grid.transform.e * step / 2)
-    field = np.array([[b.shift_x, b.shift_y, b.shift_z] for b in alignment.blocks])
-    x, y, z = (field[:, k].reshape(rows, cols) for k in range(3))
-    return FieldMapping(grid.crs, grid.transform, nodes, x, y, z)
+    """How the aligned DEM takes its values from the DEM (on ``grid``): a translation,
+    or the field of the block shifts."""
+    saved = alignment.saved()
+    return field_mapping(saved, grid) or SourceMapping(saved.model, grid.crs, grid.crs,
+                                                       grid.transform)
 
 
 def write_difference(reference: str | os.PathLike, aligned: str | os.PathLike,

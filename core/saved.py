@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+import numpy as np
+from affine import Affine
 from rasterio.crs import CRS
 
 from .fit import RigidModel
@@ -13,6 +15,24 @@ from .fit import RigidModel
 #: The ``kind`` and ``version`` written in every align_image report.
 REPORT_KIND = "coreg.align_image"
 REPORT_VERSION = 1
+#: The same for align_dem reports (written by core/dem.py).
+DEM_REPORT_KIND = "coreg.align_dem"
+DEM_REPORT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ShiftNodes:
+    """A smooth shift field (blockwise DEM alignment): x, y (map units) and z values on
+    nodes, ``nodes`` mapping node (col, row) + 0.5 to map coordinates; bilinear between."""
+
+    nodes: Affine
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+
+    def negated(self) -> ShiftNodes:
+        """The field that undoes this one (to first order in its gradient)."""
+        return replace(self, x=-self.x, y=-self.y, z=-self.z)
 
 
 @dataclass(frozen=True)
@@ -21,15 +41,20 @@ class SavedAlignment:
 
     ``bounds`` (left, bottom, right, top, in ``crs``) is the footprint overlap of the
     two images it was measured between; it applies to rasters that overlap it.
+    DEM alignments add ``z_offset`` to the values, or carry a ``field`` of shifts
+    (blockwise) instead of the model.
     """
 
     model: RigidModel
     crs: CRS
     bounds: tuple[float, float, float, float]
+    z_offset: float = 0.0
+    field: ShiftNodes | None = field(default=None, compare=False)
 
     def inverted(self) -> SavedAlignment:
         """The alignment that undoes this one."""
-        return replace(self, model=self.model.inverted())
+        return replace(self, model=self.model.inverted(), z_offset=-self.z_offset,
+                       field=None if self.field is None else self.field.negated())
 
 
 def alignment_record(model: RigidModel, crs: str, bounds) -> dict:
@@ -41,7 +66,8 @@ def alignment_record(model: RigidModel, crs: str, bounds) -> dict:
 
 
 def read_alignment(path: str | os.PathLike) -> SavedAlignment:
-    """Read the alignment saved in a ``coreg:align_image`` JSON report.
+    """Read the alignment saved in a ``coreg:align_image`` or ``coreg:align_dem`` JSON
+    report.
 
     Raises
     ------
@@ -53,18 +79,48 @@ def read_alignment(path: str | os.PathLike) -> SavedAlignment:
             report = json.load(handle)
     except (OSError, json.JSONDecodeError) as exc:
         raise ValueError(f"Cannot read the alignment report '{path}': {exc}") from exc
+    return read_report(report, f"'{path}'")
+
+
+def read_report(report: dict, name: str = "The report") -> SavedAlignment:
+    """The alignment of a report already parsed (see :func:`read_alignment`)."""
     kind = report.get("kind") if isinstance(report, dict) else None
-    if kind != REPORT_KIND:
-        raise ValueError(f"'{path}' is not an alignment report of Align image (global) "
-                         f"(kind {kind!r}, expected {REPORT_KIND!r}).")
-    if report.get("version") != REPORT_VERSION:
-        raise ValueError(f"'{path}' is a version {report.get('version')!r} report; this "
-                         f"version of Coreg reads version {REPORT_VERSION}.")
+    readers = {REPORT_KIND: (REPORT_VERSION, _image_alignment),
+               DEM_REPORT_KIND: (DEM_REPORT_VERSION, _dem_alignment)}
+    if kind not in readers:
+        raise ValueError(f"{name} is not an alignment report of Coreg (kind {kind!r}; "
+                         f"expected one of {sorted(readers)}).")
+    version, reader = readers[kind]
+    if report.get("version") != version:
+        raise ValueError(f"{name} is a version {report.get('version')!r} report; this "
+                         f"version of Coreg reads version {version}.")
     try:
-        model = RigidModel(float(report["shift_x_map"]), float(report["shift_y_map"]),
-                           float(report["rotation_deg"]), float(report["rotation_centre_x"]),
-                           float(report["rotation_centre_y"]))
-        return SavedAlignment(model, CRS.from_user_input(report["map_units_crs"]),
-                              tuple(float(v) for v in report["alignment_bounds"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"The alignment report '{path}' is incomplete: {exc}") from exc
+        return reader(report)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise ValueError(f"{name} is an incomplete alignment report: {exc}") from exc
+
+
+def _image_alignment(report: dict) -> SavedAlignment:
+    model = RigidModel(float(report["shift_x_map"]), float(report["shift_y_map"]),
+                       float(report["rotation_deg"]), float(report["rotation_centre_x"]),
+                       float(report["rotation_centre_y"]))
+    return SavedAlignment(model, CRS.from_user_input(report["map_units_crs"]),
+                          _bounds(report))
+
+
+def _dem_alignment(report: dict) -> SavedAlignment:
+    crs = CRS.from_user_input(report["crs"])
+    if report["method"] != "blockwise":
+        return SavedAlignment(RigidModel(float(report["shift_x"]), float(report["shift_y"])),
+                              crs, _bounds(report), float(report["shift_z"]))
+    rows, cols = (int(v) for v in report["block_shape"])
+    values = np.array([[b["shift_x"], b["shift_y"], b["shift_z"]] for b in report["blocks"]],
+                      float).reshape(rows, cols, 3)
+    nodes = Affine(*(float(v) for v in report["block_nodes"]))
+    return SavedAlignment(RigidModel(), crs, _bounds(report),
+                          field=ShiftNodes(nodes, *np.moveaxis(values, 2, 0)))
+
+
+def _bounds(report: dict) -> tuple[float, float, float, float]:
+    left, bottom, right, top = (float(v) for v in report["alignment_bounds"])
+    return left, bottom, right, top

@@ -3,6 +3,7 @@ the demcompare SRTM pair, blockwise warping and errors."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,11 @@ from affine import Affine
 from child import run_measured
 from dem_synthetic import shift_dem
 
+from coreg.core.apply import apply_alignment
 from coreg.core.dem import align_dem, estimate_dem_alignment
 from coreg.core.errors import CoregistrationError
+from coreg.core.raster_io import read_info
+from coreg.core.saved import read_alignment
 from coreg.core.terrain import nmad
 
 DEM = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "dem"
@@ -147,3 +151,36 @@ def test_align_dem__10000_px_dem_memory_is_bounded(tmp_path):
     assert result["x"] / transform.a == pytest.approx(-0.4, abs=0.05)
     assert result["y"] / transform.e == pytest.approx(0.3, abs=0.05)
     assert result["z"] == pytest.approx(-2.0, abs=0.05)
+
+
+@pytest.mark.parametrize("method", ["nuth_kaab", "blockwise"])
+def test_saved_dem_alignment_applies_like_align_dem(method, tmp_path):
+    """Solve once, apply anywhere: the report re-applied to the DEM (on its own grid)
+    gives align_dem's output (z included); a uint8 mask of the same grid stays integer
+    and gets no z."""
+    alignment = align_dem(LYB_REF, LYB_DEM, tmp_path / "aligned.tif", method=method)
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps(alignment.report()))
+    saved = read_alignment(report)
+    apply_alignment(saved, LYB_DEM, tmp_path / "again.tif", target=read_info(LYB_DEM).grid)
+    with rasterio.open(tmp_path / "aligned.tif") as a, rasterio.open(tmp_path / "again.tif") as b:
+        first, second = a.read(1, masked=True), b.read(1, masked=True)
+    both = ~(first.mask | second.mask)
+    assert both.sum() > 0.9 * first.size
+    assert np.abs(first.data[both] - second.data[both]).max() < 1e-3
+
+    with rasterio.open(LYB_DEM) as src:
+        profile = dict(src.profile, dtype="uint8", nodata=255, count=1)
+        mask = (src.read(1) > 400).astype(np.uint8)
+    with rasterio.open(tmp_path / "mask.tif", "w", **profile) as dst:
+        dst.write(mask, 1)
+    apply_alignment(saved, tmp_path / "mask.tif", tmp_path / "mask_moved.tif")
+    with rasterio.open(tmp_path / "mask_moved.tif") as moved:
+        assert moved.dtypes[0] == "uint8"
+        assert set(np.unique(moved.read(1))) <= {0, 1, 255}
+
+
+def test_saved_blockwise_dem_alignment_needs_the_same_crs(tmp_path):
+    alignment = estimate_dem_alignment(LYB_REF, LYB_DEM, method="blockwise")
+    with pytest.raises(ValueError, match="own CRS"):
+        apply_alignment(alignment.saved(), LYB_REF, tmp_path / "x.tif")  # EPSG:32633
