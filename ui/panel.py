@@ -95,6 +95,7 @@ class CoregPanel(QWidget):
         self.mask_combo.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer
                                    | QgsMapLayerProxyModel.Filter.PolygonLayer)
         self.mask_combo.setAllowEmptyLayer(True)
+        self.mask_combo.setLayer(None)  # else it picks the first raster: no mask by default
         self.mask_combo.setToolTip("Areas to leave out: polygons, or rasters where non-zero")
         form.addRow("Mask (optional)", self.mask_combo)
         self.method_combo = QComboBox()

@@ -271,6 +271,7 @@ def test_copy_qgis_process_command(panel, layers, tmp_path, rasters):
     assert values["OUTPUT"] == str(tmp_path / "my out.tif")
     assert values["SHIFT_VECTORS"] == str(tmp_path / "my out_shift_vectors.gpkg")
     assert values["COG"] == "false"
+    assert "MASK" not in values  # no mask unless chosen
 
 
 def test_open_in_processing_dialog(panel, layers, tmp_path, qgis_iface, monkeypatch):
