@@ -20,8 +20,11 @@ PAIR = ("optical/oscd_s2/abudhabi_S2_20160120_B02-B03-B04-B08.tif",
         "optical/oscd_s2/abudhabi_S2_20180328_B02-B03-B04-B08.tif")
 ARROW_SCALE = 40.0
 MAP_SIZE = (900, 900)
-PANEL_WIDTH = 620
+PANEL_WIDTH = 560
 CAPTION_HEIGHT = 40
+ZOOM_SIZE = (440, 440)
+ZOOM_PIXELS = 60  # reference pixels across the before/after close-up
+ZOOM_AT = (0.55, 0.50)  # the motorway junction: long straight edges show the shift
 
 
 def make(out_dir: Path, data: Path = DATA, iface=None) -> dict[str, Path]:
@@ -31,7 +34,7 @@ def make(out_dir: Path, data: Path = DATA, iface=None) -> dict[str, Path]:
     from coreg.ui.panel import CoregPanel
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = ("Abu Dhabi 2016 (reference)", "Abu Dhabi 2018")
+    names = ("Abu Dhabi 2016", "Abu Dhabi 2018")
     layers = [QgsRasterLayer(str(data / path), name) for path, name in zip(PAIR, names)]
     for layer in layers:
         natural_colour(layer)
@@ -43,9 +46,12 @@ def make(out_dir: Path, data: Path = DATA, iface=None) -> dict[str, Path]:
             panel.output.setFilePath("/data/abudhabi_2018_aligned.tif")  # a readable path
             legend = (f"Shift vectors ×{panel.arrow_scale.value():g}: colour = reliability "
                       "(red 0 % → green 100 %), grey = rejected patch")
+            aligned = QgsProject.instance().mapLayer(panel.run_layers.aligned_id)
             shots = {"dialog": grab(panel, out_dir / "dialog.png"),
                      "map": render_map([*panel.vector_layers(), layers[0]], layers[0],
-                                       out_dir / "map.png", legend)}
+                                       out_dir / "map.png", legend),
+                     "before_after": render_before_after(layers[0], layers[1], aligned,
+                                                         out_dir / "before_after.png")}
     finally:
         panel.teardown()
         panel.deleteLater()
@@ -110,6 +116,68 @@ def grab(panel, path: Path) -> Path:
 def render_map(layers, extent_layer, path: Path, legend: str = "") -> Path:
     """``layers`` (top first) over the extent of ``extent_layer``, as the map canvas
     draws them (with the project variables, e.g. the arrow scale)."""
+    image = render_layers(layers, extent_layer.crs(), extent_layer.extent(), MAP_SIZE)
+    if legend:
+        caption(image, legend)
+    image.save(str(path))
+    return path
+
+
+def render_before_after(reference, secondary, aligned, path: Path, band: int = 4,
+                        size_px: int = ZOOM_PIXELS, at: tuple = ZOOM_AT) -> Path:
+    """Red = reference, cyan = secondary (left) or aligned (right), added: edges that
+    match are grey, a misregistration shows red/cyan fringes. A ``size_px`` reference
+    pixels square at ``at`` (fractions of the reference extent from its top-left corner),
+    each side rendered at ZOOM_SIZE."""
+    from qgis.core import QgsPointXY, QgsRectangle
+    from qgis.PyQt.QtGui import QImage, QPainter
+
+    full = reference.extent()
+    centre = QgsPointXY(full.xMinimum() + at[0] * full.width(),
+                        full.yMaximum() - at[1] * full.height())
+    half = size_px / 2 * reference.rasterUnitsPerPixelX()
+    extent = QgsRectangle(centre.x() - half, centre.y() - half,
+                          centre.x() + half, centre.y() + half)
+    sides = []
+    for layer, title in ((secondary, "Before: 2018 as delivered"),
+                         (aligned, "After: 2018 aligned by Coreg")):
+        top = tinted(layer, band, "#00ffff", additive=True)
+        image = render_layers([top, tinted(reference, band, "#ff0000")], reference.crs(),
+                              extent, ZOOM_SIZE)
+        caption(image, title)
+        sides.append(image)
+    gap = 12
+    combined = QImage(2 * ZOOM_SIZE[0] + gap, ZOOM_SIZE[1], QImage.Format.Format_RGB32)
+    combined.fill(0xFFFFFF)
+    painter = QPainter(combined)
+    painter.drawImage(0, 0, sides[0])
+    painter.drawImage(ZOOM_SIZE[0] + gap, 0, sides[1])
+    painter.end()
+    combined.save(str(path))
+    return path
+
+
+def tinted(layer, band: int, colour: str, additive: bool = False):
+    """A copy of ``layer`` drawing ``band`` from black to ``colour`` (2-98 % stretch)."""
+    from qgis.core import QgsColorRampShader, QgsRasterShader, QgsSingleBandPseudoColorRenderer
+    from qgis.PyQt.QtGui import QColor, QPainter
+
+    low, high = layer.dataProvider().cumulativeCut(band, 0.02, 0.98)
+    ramp = QgsColorRampShader(low, high)
+    ramp.setColorRampType(QgsColorRampShader.Type.Interpolated)
+    ramp.setColorRampItemList([QgsColorRampShader.ColorRampItem(low, QColor("black")),
+                               QgsColorRampShader.ColorRampItem(high, QColor(colour))])
+    shader = QgsRasterShader()
+    shader.setRasterShaderFunction(ramp)
+    copy = layer.clone()
+    copy.setRenderer(QgsSingleBandPseudoColorRenderer(copy.dataProvider(), band, shader))
+    if additive:
+        copy.setBlendMode(QPainter.CompositionMode.CompositionMode_Plus)
+    return copy
+
+
+def render_layers(layers, crs, extent, size):
+    """``layers`` (top first) rendered offscreen, with the project's variables."""
     from qgis.core import (
         QgsExpressionContext,
         QgsExpressionContextUtils,
@@ -122,9 +190,9 @@ def render_map(layers, extent_layer, path: Path, legend: str = "") -> Path:
 
     settings = QgsMapSettings()
     settings.setLayers(layers)
-    settings.setDestinationCrs(extent_layer.crs())
-    settings.setExtent(extent_layer.extent())
-    settings.setOutputSize(QSize(*MAP_SIZE))
+    settings.setDestinationCrs(crs)
+    settings.setExtent(extent)
+    settings.setOutputSize(QSize(*size))
     settings.setBackgroundColor(QColor("white"))
     context = QgsExpressionContext()
     context.appendScopes([QgsExpressionContextUtils.globalScope(),
@@ -133,11 +201,7 @@ def render_map(layers, extent_layer, path: Path, legend: str = "") -> Path:
     job = QgsMapRendererParallelJob(settings)
     job.start()
     job.waitForFinished()
-    image = job.renderedImage()
-    if legend:
-        caption(image, legend)
-    image.save(str(path))
-    return path
+    return job.renderedImage()
 
 
 def caption(image, text: str) -> None:

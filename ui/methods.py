@@ -38,11 +38,11 @@ class Method:
 
 
 METHODS = (
-    Method("Global: translation / rotation (phase correlation)", "coreg:align_image"),
+    Method("Global (shift, rotation)", "coreg:align_image"),
     Method("Local: tie-point grid", "coreg:align_local", {"METHOD": 0}, vectors_key="TIE_POINTS"),
     Method("Local: dense optical flow", "coreg:align_local", {"METHOD": 1},
            vectors_key="TIE_POINTS"),
-    Method("DEM: Nuth & Kääb (elevation models)", "coreg:align_dem", secondary_key="DEM",
+    Method("DEM (Nuth & Kääb)", "coreg:align_dem", secondary_key="DEM",
            mask_key="EXCLUDE", vectors_key=None, uses_bands=False),
 )
 

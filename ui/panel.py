@@ -26,6 +26,7 @@ from qgis.PyQt.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -54,6 +55,13 @@ class _Feedback(QgsProcessingFeedback):
     def reportError(self, error, fatalError=False):  # noqa: N802, N803 - QGIS API
         self.errors.append(error)
         super().reportError(error, fatalError)
+
+
+def _compact(combo: QComboBox) -> QComboBox:
+    """A combo box whose width does not follow its longest item (the panel is a dock)."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(10)
+    return combo
 
 
 def _error_label() -> QLabel:
@@ -91,14 +99,14 @@ class CoregPanel(QWidget):
         self.reference_error = self._add_error(form)
         self.secondary_combo, self.secondary_band = self._raster_row(form, "Secondary")
         self.secondary_error = self._add_error(form)
-        self.mask_combo = QgsMapLayerComboBox()
+        self.mask_combo = _compact(QgsMapLayerComboBox())
         self.mask_combo.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer
                                    | QgsMapLayerProxyModel.Filter.PolygonLayer)
         self.mask_combo.setAllowEmptyLayer(True)
         self.mask_combo.setLayer(None)  # else it picks the first raster: no mask by default
         self.mask_combo.setToolTip("Areas to leave out: polygons, or rasters where non-zero")
         form.addRow("Mask (optional)", self.mask_combo)
-        self.method_combo = QComboBox()
+        self.method_combo = _compact(QComboBox())
         form.addRow("Method", self.method_combo)
         self.max_shift = QgsDoubleSpinBox()
         self.max_shift.setRange(0.5, 1000.0)
@@ -106,7 +114,7 @@ class CoregPanel(QWidget):
         self.max_shift.setValue(20.0)
         self.max_shift.setSuffix(" px")
         form.addRow("Maximum shift", self.max_shift)
-        self.enums = {key: QComboBox() for key in ENUMS}
+        self.enums = {key: _compact(QComboBox()) for key in ENUMS}
         form.addRow("Resampling", self.enums["RESAMPLING"])
         self.output = QgsFileWidget()
         self.output.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
@@ -127,9 +135,11 @@ class CoregPanel(QWidget):
         layout.addStretch(1)
 
     def _raster_row(self, form: QFormLayout, label: str):
-        combo = QgsMapLayerComboBox()
+        combo = _compact(QgsMapLayerComboBox())
         combo.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
-        band = QgsRasterBandComboBox()
+        band = _compact(QgsRasterBandComboBox())
+        combo.setMinimumContentsLength(8)
+        band.setMinimumContentsLength(5)
         row = QHBoxLayout()
         row.addWidget(combo, 3)
         row.addWidget(QLabel("Band"))
@@ -152,37 +162,42 @@ class CoregPanel(QWidget):
         form.addRow("Transform model", self.enums["TRANSFORM"])
         form.addRow("Output mode", self.enums["OUTPUT_MODE"])
         self.cog = QCheckBox("Write a Cloud-Optimized GeoTIFF")
-        form.addRow("", self.cog)
+        form.addRow(self.cog)
         self.advanced = box
         return box
 
-    def _build_buttons(self) -> QHBoxLayout:
-        row = QHBoxLayout()
+    def _build_buttons(self) -> QGridLayout:
+        grid = QGridLayout()
         self.run_button = QPushButton("Run")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
-        self.processing_button = QPushButton("Open in Processing dialog")
-        self.command_button = QPushButton("Copy qgis_process command")
-        for button in (self.run_button, self.cancel_button, self.processing_button,
-                       self.command_button):
-            row.addWidget(button)
-        return row
+        self.processing_button = QPushButton("Open in Processing…")
+        self.processing_button.setToolTip("Open the same run in the Processing dialog "
+                                          "(e.g. to switch to batch mode)")
+        self.command_button = QPushButton("Copy as qgis_process")
+        self.command_button.setToolTip("Copy the same run as a qgis_process command line")
+        for k, button in enumerate((self.run_button, self.cancel_button,
+                                    self.processing_button, self.command_button)):
+            grid.addWidget(button, k // 2, k % 2)
+        return grid
 
     def _build_results(self) -> QGroupBox:
         box = QGroupBox("Result")
         layout = QVBoxLayout(box)
         self.summary = QFormLayout()
         layout.addLayout(self.summary)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Arrow exaggeration ×"))
+        form = QFormLayout()
         self.arrow_scale = QgsDoubleSpinBox()
         self.arrow_scale.setRange(1.0, 10000.0)
         self.arrow_scale.setClearValue(results.DEFAULT_ARROW_SCALE)
         self.arrow_scale.setValue(results.arrow_scale(self.project))
-        row.addWidget(self.arrow_scale)
-        self.show_aligned = QCheckBox("After: show the aligned raster (untick: before)")
-        row.addWidget(self.show_aligned)
-        layout.addLayout(row)
+        self.arrow_scale.setToolTip("Arrows are drawn this many times longer than the shift")
+        form.addRow("Arrow exaggeration ×", self.arrow_scale)
+        self.show_aligned = QCheckBox("After: show the aligned raster")
+        self.show_aligned.setToolTip("Toggle between the aligned output and the original "
+                                     "secondary over the reference")
+        form.addRow(self.show_aligned)
+        layout.addLayout(form)
         box.hide()
         self.results_box = box
         return box
@@ -327,7 +342,7 @@ class CoregPanel(QWidget):
         task = QgsProcessingAlgRunnerTask(
             alg, methods.for_project(self.parameters(), self.project, names), context, feedback)
         task.executed.connect(self._finished)
-        task.progressChanged.connect(lambda value: self.progress.setValue(int(value)))
+        task.progressChanged.connect(self._progress)
         self._run = (context, feedback, method)
         self.task = task
         self.save_settings()
@@ -337,6 +352,9 @@ class CoregPanel(QWidget):
         self.cancel_button.setEnabled(True)
         QgsApplication.taskManager().addTask(task)
         return True
+
+    def _progress(self, value: float) -> None:
+        self.progress.setValue(int(value))
 
     def cancel(self) -> None:
         if self.task is not None:
@@ -369,7 +387,8 @@ class CoregPanel(QWidget):
         layers = results.load_outputs(context, outputs, feedback)
         secondary = self.secondary_combo.currentLayer()
         results.match_renderer(layers.get("OUTPUT"), secondary)
-        self.run_layers = results.RunLayers(layers, secondary.id(),
+        self.run_layers = results.RunLayers({key: layer.id() for key, layer in layers.items()},
+                                            secondary.id(),
                                             self.reference_combo.currentLayer().id())
         report = results.read_report(outputs["REPORT"]) if outputs.get("REPORT") else {}
         self._show_summary(report)
@@ -401,10 +420,11 @@ class CoregPanel(QWidget):
         return rows
 
     def vector_layers(self) -> list:
-        method_keys = {m.vectors_key for m in methods.METHODS if m.vectors_key}
+        """The shift-vector layers of the last run (still in the project)."""
         if self.run_layers is None:
             return []
-        return [layer for key, layer in self.run_layers.outputs.items() if key in method_keys]
+        keys = {m.vectors_key for m in methods.METHODS if m.vectors_key}
+        return self.run_layers.layers(self.project, keys)
 
     def _arrow_scale_changed(self, value: float) -> None:
         results.set_arrow_scale(self.project, value, self.vector_layers())

@@ -31,21 +31,23 @@ def _plain(unit: str, digits: int) -> Callable[[float], str]:
 
 
 #: Summary rows: (label, report keys, format of each value). Keys missing from a report
-#: (another method) skip the row; two keys are shown as "before -> after" or "x, y".
+#: (another method) skip the row; several keys are joined by the row's separator.
+#: Shifts are in secondary pixels (x right, y down) or map units of the reference CRS;
+#: the score is the matching score of the report, NMAD that of the DEM differences.
 SUMMARY_ROWS = (
-    ("Shift x, y (secondary px)", ("shift_x_px", "shift_y_px"), _signed(" px", 3)),
-    ("Shift x, y (map units)", ("shift_x_map", "shift_y_map"), lambda v: f"{v:+.6g}"),
-    ("Shift x, y, z (map units)", ("shift_x", "shift_y", "shift_z"), _signed("", 3)),
+    ("Shift x, y", ("shift_x_px", "shift_y_px"), _signed(" px", 3)),
+    ("Shift (map units)", ("shift_x_map", "shift_y_map"), lambda v: f"{v:+.6g}"),
+    ("Shift x, y, z", ("shift_x", "shift_y", "shift_z"), _signed("", 3)),
     ("Rotation", ("rotation_deg",), _signed("°", 4)),
     ("Uncertainty", ("shift_uncertainty_px",), _plain(" px", 3)),
     ("Reliability", ("reliability",), _plain(" %", 1)),
     ("Patches used", ("n_patches_used", "n_patches"), str),
-    ("Matching score before → after", ("matching_score_before", "matching_score_after"),
+    ("Score before → after", ("matching_score_before", "matching_score_after"),
      _plain("", 3)),
-    ("NMAD of dh before → after", ("nmad_before", "nmad_after"), _plain("", 3)),
+    ("NMAD before → after", ("nmad_before", "nmad_after"), _plain("", 3)),
 )
-_SEPARATORS = {"Patches used": " / ", "Matching score before → after": " → ",
-               "NMAD of dh before → after": " → "}
+_SEPARATORS = {"Patches used": " / ", "Score before → after": " → ",
+               "NMAD before → after": " → "}
 
 
 def summary_rows(report: dict) -> list[tuple[str, str]]:
@@ -66,15 +68,22 @@ def read_report(path: str) -> dict:
 
 @dataclass
 class RunLayers:
-    """The layers one run added: by output key, plus the inputs to compare."""
+    """The ids of the layers one run added (by output key) and of the inputs compared.
 
-    outputs: dict[str, QgsMapLayer]
+    Ids, not layer objects: the user may remove any of them from the project."""
+
+    outputs: dict[str, str]
     secondary_id: str
     reference_id: str
 
     @property
-    def aligned(self) -> QgsMapLayer | None:
-        return self.outputs.get("OUTPUT")
+    def aligned_id(self) -> str:
+        return self.outputs.get("OUTPUT", "")
+
+    def layers(self, project: QgsProject, keys) -> list[QgsMapLayer]:
+        """The output layers of ``keys`` still in ``project``."""
+        found = (project.mapLayer(self.outputs[key]) for key in keys if key in self.outputs)
+        return [layer for layer in found if layer is not None]
 
 
 def load_outputs(context: QgsProcessingContext, results: dict,
@@ -129,8 +138,7 @@ def show_aligned(project: QgsProject, run: RunLayers, aligned: bool) -> None:
     """Before/after: show the aligned output or the original secondary (one at a time)
     over the reference, by their visibility in the layer tree."""
     root = project.layerTreeRoot()
-    for layer_id, visible in ((run.secondary_id, not aligned),
-                              (run.aligned.id() if run.aligned else "", aligned)):
+    for layer_id, visible in ((run.secondary_id, not aligned), (run.aligned_id, aligned)):
         node = root.findLayer(layer_id)
         if node is not None:
             node.setItemVisibilityChecked(visible)

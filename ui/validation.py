@@ -50,7 +50,9 @@ def layer_problem(layer: QgsRasterLayer | None, band: int, label: str) -> str:
                 f"(Export > Save As).")
     if not layer.crs().isValid():
         return f"'{layer.name()}' has no coordinate reference system; set one first."
-    if not 1 <= band <= layer.bandCount():
+    if band < 1:
+        return f"Choose a band of '{layer.name()}'."
+    if band > layer.bandCount():
         return f"Band {band} does not exist: '{layer.name()}' has {layer.bandCount()} band(s)."
     return ""
 

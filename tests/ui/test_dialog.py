@@ -171,11 +171,11 @@ def check_layers(tmp_path):
 def check_summary(panel, report):
     assert report["shift_x_px"] == pytest.approx(SHIFT.dx_px, abs=0.05)
     summary = panel.summary_text()
-    assert summary["Shift x, y (secondary px)"] == (
+    assert summary["Shift x, y"] == (
         f"{report['shift_x_px']:+.3f} px, {report['shift_y_px']:+.3f} px")
     assert summary["Reliability"] == f"{report['reliability']:.1f} %"
     before, after = report["matching_score_before"], report["matching_score_after"]
-    assert summary["Matching score before → after"] == f"{before:.3f} → {after:.3f}"
+    assert summary["Score before → after"] == f"{before:.3f} → {after:.3f}"
     assert after > before
 
 
@@ -189,9 +189,9 @@ def check_before_after_and_arrow_scale(panel):
     def visible(layer_id):
         return root.findLayer(layer_id).isVisible()
 
-    assert visible(run.aligned.id()) and not visible(run.secondary_id)
+    assert visible(run.aligned_id) and not visible(run.secondary_id)
     panel.show_aligned.setChecked(False)
-    assert not visible(run.aligned.id()) and visible(run.secondary_id)
+    assert not visible(run.aligned_id) and visible(run.secondary_id)
     assert visible(run.reference_id)
     panel.arrow_scale.setValue(55)
     scope = QgsExpressionContextUtils.projectScope(project)
