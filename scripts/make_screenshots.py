@@ -75,6 +75,14 @@ def run(panel, layers, output: Path) -> None:
     """Fill the panel (NIR bands, translation) and wait for the background run."""
     from qgis.PyQt.QtCore import QCoreApplication
 
+    # Every choice explicitly: the panel restores the last session's settings.
+    global_method = [panel.method_combo.itemData(i).algorithm_id
+                     for i in range(panel.method_combo.count())].index("coreg:align_image")
+    panel.method_combo.setCurrentIndex(global_method)
+    panel.mask_combo.setLayer(None)
+    panel.enums["RESAMPLING"].setCurrentIndex(2)
+    panel.enums["OUTPUT_MODE"].setCurrentIndex(1)
+    panel.cog.setChecked(False)
     panel.reference_combo.setLayer(layers[0])
     panel.reference_band.setBand(4)
     panel.secondary_combo.setLayer(layers[1])

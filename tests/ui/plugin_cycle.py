@@ -77,8 +77,8 @@ def state(iface):
     }
 
 
-def main():
-    app = QgsApplication([], True)
+def main(profile):
+    app = QgsApplication([], True, profile)  # a throwaway profile, never the user's
     app.initQgis()
     import coreg
 
@@ -98,4 +98,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1])

@@ -41,8 +41,12 @@ def layers(rasters, qgis_new_project, coreg_provider):
 
 @pytest.fixture
 def panel(layers, qgis_iface):
-    from coreg.ui.panel import CoregPanel
+    """A new panel without remembered settings (tests must not depend on their order)."""
+    from qgis.core import QgsSettings
 
+    from coreg.ui.panel import SETTINGS_PREFIX, CoregPanel
+
+    QgsSettings().remove(SETTINGS_PREFIX.rstrip("/"))
     widget = CoregPanel(qgis_iface)
     yield widget
     widget.cancel()
@@ -289,3 +293,41 @@ def test_open_in_processing_dialog(panel, layers, tmp_path, qgis_iface, monkeypa
     finally:
         dialog.close()
         dialog.deleteLater()
+
+
+# ------------------------------------------------------------------ DEM method
+
+ASTER = "dem/exploradores_aster/AST_L1A_00303182012144228_Z.tif"
+
+
+def test_dem_method_runs_align_dem_and_shows_nmad(panel, shared_data, tmp_path):
+    """The DEM method: no bands, the secondary goes to DEM, the dh raster is styled by
+    the algorithm's own post-processor, the summary shows x, y, z and NMAD."""
+    from dem_synthetic import shift_dem
+    from qgis.core import QgsProject, QgsRasterLayer
+
+    reference = crop(shared_data / ASTER, tmp_path / "dem_ref.tif", 100, 100, 300)
+    truth = shift_dem(reference, tmp_path / "dem_sec.tif", 0.62, -1.37, 4.5)
+    dems = {name: QgsRasterLayer(str(tmp_path / f"{name}.tif"), name)
+            for name in ("dem_ref", "dem_sec")}
+    QgsProject.instance().addMapLayers(list(dems.values()))
+    panel.method_combo.setCurrentIndex(panel.method_combo.findText("DEM (Nuth & Kääb)"))
+    panel.reference_combo.setLayer(dems["dem_ref"])
+    panel.secondary_combo.setLayer(dems["dem_sec"])
+    panel.output.setFilePath(str(tmp_path / "dem_aligned.tif"))
+    params = panel.parameters()
+    assert params["DEM"] == dems["dem_sec"].source()
+    assert not {"SECONDARY", "REFERENCE_BAND", "MAX_SHIFT", "TRANSFORM"} & set(params)
+    assert not panel.enums["TRANSFORM"].isEnabled() and not panel.max_shift.isEnabled()
+    run_and_wait(panel)
+    assert panel.status.text().startswith("Done"), panel.status.text()
+    by_name = {layer.name(): layer for layer in QgsProject.instance().mapLayers().values()}
+    assert by_name["dem_sec dh after alignment"].renderer().type() == "singlebandpseudocolor"
+    assert "dem_sec aligned" in by_name
+    report = json.loads((tmp_path / "dem_aligned_report.json").read_text())
+    assert report["shift_z"] == pytest.approx(truth[2], abs=0.1)
+    summary = panel.summary_text()
+    assert summary["Shift x, y, z"] == ", ".join(
+        f"{report[k]:+.3f}" for k in ("shift_x", "shift_y", "shift_z"))
+    assert summary["NMAD before → after"] == (
+        f"{report['nmad_before']:.3f} → {report['nmad_after']:.3f}")

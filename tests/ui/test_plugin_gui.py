@@ -8,9 +8,9 @@ from pathlib import Path
 SCRIPT = Path(__file__).with_name("plugin_cycle.py")
 
 
-def test_load_unload_load_leaves_nothing_behind():
-    completed = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True,
-                               timeout=120, check=False)
+def test_load_unload_load_leaves_nothing_behind(tmp_path):
+    completed = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path)],
+                               capture_output=True, text=True, timeout=120, check=False)
     assert completed.returncode == 0, completed.stderr
     steps = json.loads(completed.stdout)
     for cycle in ("first", "second"):
