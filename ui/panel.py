@@ -82,7 +82,7 @@ class CoregPanel(QWidget):
         self.task: QgsProcessingAlgRunnerTask | None = None
         self.run_layers: results.RunLayers | None = None
         self.processing_dialog = None
-        self._run = None  # (context, feedback, method) of the running task
+        self._run = None  # (context, feedback, reference id, secondary id) of the running task
         self._build()
         self._connect()
         self.refresh_methods()
@@ -343,7 +343,8 @@ class CoregPanel(QWidget):
             alg, methods.for_project(self.parameters(), self.project, names), context, feedback)
         task.executed.connect(self._finished)
         task.progressChanged.connect(self._progress)
-        self._run = (context, feedback, method)
+        self._run = (context, feedback, self.reference_combo.currentLayer().id(),
+                     self.secondary_combo.currentLayer().id())
         self.task = task
         self.save_settings()
         self.progress.setValue(0)
@@ -373,7 +374,7 @@ class CoregPanel(QWidget):
         return names
 
     def _finished(self, successful: bool, outputs: dict) -> None:
-        context, feedback, method = self._run
+        context, feedback, reference_id, secondary_id = self._run
         self.task, self._run = None, None
         self.cancel_button.setEnabled(False)
         self.validate()
@@ -385,11 +386,10 @@ class CoregPanel(QWidget):
             return
         self.progress.setValue(100)
         layers = results.load_outputs(context, outputs, feedback)
-        secondary = self.secondary_combo.currentLayer()
-        results.match_renderer(layers.get("OUTPUT"), secondary)
+        # The inputs of this run, whatever the combo boxes show now.
+        results.match_renderer(layers.get("OUTPUT"), self.project.mapLayer(secondary_id))
         self.run_layers = results.RunLayers({key: layer.id() for key, layer in layers.items()},
-                                            secondary.id(),
-                                            self.reference_combo.currentLayer().id())
+                                            secondary_id, reference_id)
         report = results.read_report(outputs["REPORT"]) if outputs.get("REPORT") else {}
         self._show_summary(report)
         self._arrow_scale_changed(self.arrow_scale.value())

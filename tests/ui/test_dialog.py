@@ -202,6 +202,21 @@ def check_before_after_and_arrow_scale(panel):
     assert float(scope.variable("coreg_arrow_scale")) == 55
 
 
+def test_algorithm_error_is_shown_in_the_panel(panel, layers, tmp_path):
+    """A run that fails (shift larger than MAX_SHIFT) says why; nothing is added."""
+    from qgis.core import QgsProject
+
+    fill(panel, layers, output=tmp_path / "aligned.tif")
+    panel.max_shift.setValue(1)
+    count = len(QgsProject.instance().mapLayers())
+    run_and_wait(panel)
+    assert panel.status.text().startswith("Failed: ")
+    assert "MAX_SHIFT" in panel.status.text()
+    assert len(QgsProject.instance().mapLayers()) == count
+    assert not list(tmp_path.iterdir())
+    assert panel.results_box.isHidden() and panel.run_button.isEnabled()
+
+
 # ------------------------------------------------------------------ cancel
 
 
@@ -261,7 +276,10 @@ def test_settings_are_remembered(panel, layers, qgis_iface, tmp_path):
         again.deleteLater()
 
 
-def test_copy_qgis_process_command(panel, layers, tmp_path, rasters):
+def test_copied_qgis_process_command_runs_headless(panel, layers, tmp_path, rasters,
+                                                   qgis_process_runner):
+    """The clipboard holds a shell command that runs the same alignment as is (one
+    qgis_process call, ~5 s; the output name has a space to exercise the quoting)."""
     from qgis.PyQt.QtWidgets import QApplication
 
     fill(panel, layers, output=tmp_path / "my out.tif")
@@ -272,10 +290,14 @@ def test_copy_qgis_process_command(panel, layers, tmp_path, rasters):
     values = dict(arg.split("=", 1) for arg in args[4:])
     assert values["REFERENCE"] == str(rasters["reference"])
     assert values["REFERENCE_BAND"] == "4" and values["TRANSFORM"] == "0"
-    assert values["OUTPUT"] == str(tmp_path / "my out.tif")
     assert values["SHIFT_VECTORS"] == str(tmp_path / "my out_shift_vectors.gpkg")
     assert values["COG"] == "false"
     assert "MASK" not in values  # no mask unless chosen
+    code, stdout, stderr = qgis_process_runner(*args[1:])
+    assert code == 0, stdout + stderr
+    assert (tmp_path / "my out.tif").is_file()
+    report = json.loads((tmp_path / "my out_report.json").read_text())
+    assert report["shift_x_px"] == pytest.approx(SHIFT.dx_px, abs=0.05)
 
 
 def test_open_in_processing_dialog(panel, layers, tmp_path, qgis_iface, monkeypatch):
