@@ -30,35 +30,34 @@ def _plain(unit: str, digits: int) -> Callable[[float], str]:
     return lambda value: f"{value:.{digits}f}{unit}"
 
 
-#: Summary rows: (label, report keys, format of each value). Keys missing from a report
-#: (another method) skip the row; several keys are joined by the row's separator.
-#: Shifts are in secondary pixels (x right, y down) or map units of the reference CRS;
-#: the score is the matching score of the report, NMAD that of the DEM differences.
+#: Summary rows: (label, report keys, format of each value, separator). A row is shown
+#: when the report has all its keys (each method reports its own figures). Shifts are in
+#: secondary pixels (x right, y down) or map units of the reference CRS; the score is the
+#: report's matching score, NMAD that of the DEM differences.
+_ARROW = " → "
 SUMMARY_ROWS = (
-    ("Shift x, y", ("shift_x_px", "shift_y_px"), _signed(" px", 3)),
-    ("Shift (map units)", ("shift_x_map", "shift_y_map"), lambda v: f"{v:+.6g}"),
-    ("Shift x, y, z", ("shift_x", "shift_y", "shift_z"), _signed("", 3)),
-    ("Rotation", ("rotation_deg",), _signed("°", 4)),
-    ("Uncertainty", ("shift_uncertainty_px",), _plain(" px", 3)),
-    ("Reliability", ("reliability",), _plain(" %", 1)),
-    ("Patches used", ("n_patches_used", "n_patches"), str),
+    ("Shift x, y", ("shift_x_px", "shift_y_px"), _signed(" px", 3), ", "),
+    ("Shift (map units)", ("shift_x_map", "shift_y_map"), lambda v: f"{v:+.6g}", ", "),
+    ("Shift x, y, z", ("shift_x", "shift_y", "shift_z"), _signed("", 3), ", "),
+    ("Rotation", ("rotation_deg",), _signed("°", 4), ""),
+    ("Uncertainty", ("shift_uncertainty_px",), _plain(" px", 3), ""),
+    ("Reliability", ("reliability",), _plain(" %", 1), ""),
+    ("Patches used", ("n_patches_used", "n_patches"), str, " / "),
+    ("Tie points kept", ("n_kept", "n_points"), str, " / "),
+    ("RMS shift before → after", ("rms_shift_before_px", "rms_shift_after_px"),
+     _plain(" px", 3), _ARROW),
     ("Score before → after", ("matching_score_before", "matching_score_after"),
-     _plain("", 3)),
-    ("NMAD before → after", ("nmad_before", "nmad_after"), _plain("", 3)),
+     _plain("", 3), _ARROW),
+    ("NMAD before → after", ("nmad_before", "nmad_after"), _plain("", 3), _ARROW),
 )
-_SEPARATORS = {"Patches used": " / ", "Score before → after": " → ",
-               "NMAD before → after": " → "}
 
 
 def summary_rows(report: dict) -> list[tuple[str, str]]:
     """(label, text) of the report's figures the summary panel shows."""
-    rows = []
-    for label, keys, fmt in SUMMARY_ROWS:
-        if all(isinstance(report.get(key), (int, float)) for key in keys):
-            separator = _SEPARATORS.get(label, ", ")
-            rows.append((label, separator.join(fmt(report[key]) for key in keys)))
-    rows += [("Warning", text) for text in report.get("warnings", [])]
-    return rows
+    rows = [(label, separator.join(fmt(report[key]) for key in keys))
+            for label, keys, fmt, separator in SUMMARY_ROWS
+            if all(isinstance(report.get(key), (int, float)) for key in keys)]
+    return rows + [("Warning", text) for text in report.get("warnings", [])]
 
 
 def read_report(path: str) -> dict:
