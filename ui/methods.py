@@ -25,8 +25,10 @@ class Method:
     fixed: dict = field(default_factory=dict)
     secondary_key: str = "SECONDARY"
     mask_key: str = "MASK"
-    #: Output holding the shift vectors drawn as arrows, if the algorithm writes one.
+    #: Output holding the shift vectors drawn as arrows, if the algorithm writes one,
+    #: and what its layer is called.
     vectors_key: str | None = "SHIFT_VECTORS"
+    vectors_name: str = "shift vectors"
     #: Whether the algorithm reads one band of each raster (DEMs are single-band).
     uses_bands: bool = True
 
@@ -39,9 +41,10 @@ class Method:
 
 METHODS = (
     Method("Global (shift, rotation)", "coreg:align_image"),
-    Method("Local: tie-point grid", "coreg:align_local", {"METHOD": 0}, vectors_key="TIE_POINTS"),
+    Method("Local: tie-point grid", "coreg:align_local", {"METHOD": 0},
+           vectors_key="TIE_POINTS", vectors_name="tie points"),
     Method("Local: dense optical flow", "coreg:align_local", {"METHOD": 1},
-           vectors_key="TIE_POINTS"),
+           vectors_key="TIE_POINTS", vectors_name="tie points"),
     Method("DEM (Nuth & Kääb)", "coreg:align_dem", secondary_key="DEM",
            mask_key="EXCLUDE", vectors_key=None, uses_bands=False),
 )

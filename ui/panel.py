@@ -370,7 +370,7 @@ class CoregPanel(QWidget):
         names = {"OUTPUT": f"{name} aligned", "DH_OUTPUT": f"{name} dh after alignment",
                  "DISPLACEMENT": f"{name} displacement"}
         if method.vectors_key:
-            names[method.vectors_key] = f"{name} shift vectors"
+            names[method.vectors_key] = f"{name} {method.vectors_name}"
         return names
 
     def _finished(self, successful: bool, outputs: dict) -> None:

@@ -16,7 +16,8 @@ def test_load_unload_load_leaves_nothing_behind(tmp_path):
     for cycle in ("first", "second"):
         loaded, opened, unloaded = (steps[f"{cycle} {step}"]
                                     for step in ("load", "open", "unload"))
-        assert loaded["menu"] == ["Coregister…"] and loaded["toolbar"] == ["Coregister…"]
+        # Other Coreg entries may share Raster > Coreg; the toolbar icon is the panel's.
+        assert "Coregister…" in loaded["menu"] and loaded["toolbar"] == ["Coregister…"]
         assert "coreg:align_image" in loaded["algorithms"]
         assert loaded["docks"] == []
         assert opened["docks"] == ["CoregDock"] and opened["methods"] >= 2
