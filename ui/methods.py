@@ -83,6 +83,8 @@ class Choices:
 def destinations(output: str) -> dict[str, str]:
     """Every destination file derived from the chosen output raster path."""
     base = Path(output)
+    if not base.suffix:  # typed without an extension: GeoTIFF
+        base = base.with_suffix(".tif")
     stem = base.with_suffix("") if base.suffix.lower() in (".tif", ".tiff") else base
     return {key: str(stem) + suffix for key, suffix in DESTINATION_SUFFIXES.items()
             if key != "OUTPUT"} | {"OUTPUT": str(base)}

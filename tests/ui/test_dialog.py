@@ -14,6 +14,7 @@ from synthetic import Case, crop, make_secondary
 
 BEIRUT = "optical/oscd_s2/beirut_S2_20150820_B02-B03-B04-B08.tif"
 CUPERTINO = "optical/oscd_s2/cupertino_S2_20150918_B02-B03-B04-B08.tif"
+LANDSAT = "optical/landsat_pairs/taizhou_LE07_20000317_B1-5_7.tif"
 SHIFT = Case(2.3, -1.6)
 
 
@@ -122,6 +123,25 @@ def test_missing_band_and_output_messages(layers):
                              layers["secondary"].source(), QgsProject.instance().transformContext())
     assert problems[REFERENCE] == "Band 9 does not exist: 'reference' has 4 band(s)."
     assert "overwrite an input" in problems[OUTPUT]
+
+
+def test_crs_problems(layers, shared_data, tmp_path):
+    """A layer without CRS is refused; a UTM scene elsewhere goes through the CRS
+    transform and is found not to overlap the (EPSG:4326) reference."""
+    from qgis.core import QgsCoordinateReferenceSystem, QgsProject, QgsRasterLayer
+
+    from coreg.ui.validation import REFERENCE, SECONDARY, check_choices
+
+    context = QgsProject.instance().transformContext()
+    utm = QgsRasterLayer(str(shared_data / LANDSAT), "taizhou")
+    assert utm.crs().authid() != layers["reference"].crs().authid()
+    problems = check_choices(layers["reference"], 1, utm, 1, str(tmp_path / "o.tif"), context)
+    assert "does not overlap the reference" in problems[SECONDARY]
+    no_crs = QgsRasterLayer(str(layers["reference"].source()), "no crs")
+    no_crs.setCrs(QgsCoordinateReferenceSystem())
+    problems = check_choices(no_crs, 1, layers["secondary"], 1, str(tmp_path / "o.tif"),
+                             context)
+    assert problems[REFERENCE] == "'no crs' has no coordinate reference system; set one first."
 
 
 def test_algorithm_check_is_shown(panel, layers, tmp_path):

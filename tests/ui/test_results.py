@@ -25,3 +25,14 @@ def test_local_and_dem_report_rows():
                              "nmad_before": 9.87, "nmad_after": 1.2}))
     assert dem == {"Shift x, y, z": "+18.600, -41.100, -4.500",
                    "NMAD before → after": "9.870 → 1.200"}
+
+
+def test_destinations_beside_the_output():
+    from coreg.ui.methods import destinations
+
+    assert destinations("/d/out.tif") == {
+        "OUTPUT": "/d/out.tif", "SHIFT_VECTORS": "/d/out_shift_vectors.gpkg",
+        "TIE_POINTS": "/d/out_tie_points.gpkg", "DISPLACEMENT": "/d/out_displacement.tif",
+        "DH_OUTPUT": "/d/out_dh.tif", "REPORT": "/d/out_report.json"}
+    assert destinations("/d/out")["OUTPUT"] == "/d/out.tif"
+    assert destinations("/d/out.TIFF")["REPORT"] == "/d/out_report.json"
