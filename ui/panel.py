@@ -106,6 +106,7 @@ class CoregPanel(QWidget):
         self.mask_combo.setLayer(None)  # else it picks the first raster: no mask by default
         self.mask_combo.setToolTip("Areas to leave out: polygons, or rasters where non-zero")
         form.addRow("Mask (optional)", self.mask_combo)
+        self.mask_error = self._add_error(form)
         self.method_combo = _compact(QComboBox())
         form.addRow("Method", self.method_combo)
         self.max_shift = QgsDoubleSpinBox()
@@ -208,6 +209,7 @@ class CoregPanel(QWidget):
         for band in (self.reference_band, self.secondary_band):
             band.bandChanged.connect(self.validate)
         self.output.fileChanged.connect(self.validate)
+        self.mask_combo.layerChanged.connect(self.validate)
         self.method_combo.currentIndexChanged.connect(self._method_changed)
         for combo in self.enums.values():
             combo.currentIndexChanged.connect(self.validate)
@@ -302,7 +304,8 @@ class CoregPanel(QWidget):
             self.reference_band.currentBand() if bands else 1,
             self.secondary_combo.currentLayer(),
             self.secondary_band.currentBand() if bands else 1,
-            self.output.filePath(), self.project.transformContext())
+            self.output.filePath(), self.project.transformContext(),
+            self.mask_combo.currentLayer())
         if method is None:
             problems[validation.GENERAL] = "No coregistration algorithm is available: is the " \
                                            "Coreg provider enabled in Processing?"
@@ -310,6 +313,7 @@ class CoregPanel(QWidget):
             problems.update(self._algorithm_problem(method))
         for key, label in ((validation.REFERENCE, self.reference_error),
                            (validation.SECONDARY, self.secondary_error),
+                           (validation.MASK, self.mask_error),
                            (validation.OUTPUT, self.output_error),
                            (validation.GENERAL, self.general_error)):
             label.setText(problems.get(key, ""))

@@ -12,17 +12,21 @@ from qgis.core import (
     QgsCoordinateTransform,
     QgsCoordinateTransformContext,
     QgsCsException,
+    QgsMapLayer,
     QgsRasterLayer,
 )
 
 #: Field names used as keys of the messages (the dialog shows each under its field).
-REFERENCE, SECONDARY, OUTPUT, GENERAL = "reference", "secondary", "output", "general"
+REFERENCE, SECONDARY, MASK = "reference", "secondary", "mask"
+OUTPUT, GENERAL = "output", "general"
 
 
 def check_choices(reference: QgsRasterLayer | None, reference_band: int,
                   secondary: QgsRasterLayer | None, secondary_band: int, output: str,
-                  transform_context: QgsCoordinateTransformContext) -> dict[str, str]:
-    """Problems with the layers, bands and output, as {field: message}; empty if none."""
+                  transform_context: QgsCoordinateTransformContext,
+                  mask: QgsMapLayer | None = None) -> dict[str, str]:
+    """Problems with the layers, bands, mask and output, as {field: message}; empty if
+    none."""
     problems = {}
     for name, layer, band in ((REFERENCE, reference, reference_band),
                               (SECONDARY, secondary, secondary_band)):
@@ -33,7 +37,11 @@ def check_choices(reference: QgsRasterLayer | None, reference_band: int,
         message = pair_problem(reference, secondary, transform_context)
         if message:
             problems[SECONDARY] = message
-    message = output_problem(output, [layer for layer in (reference, secondary) if layer])
+    inputs = [layer for layer in (reference, secondary) if layer]
+    if mask is not None and any(mask.id() == layer.id() for layer in inputs):
+        problems[MASK] = ("The mask marks areas to leave out (non-zero = masked): it cannot "
+                          "be the reference or the secondary itself.")
+    message = output_problem(output, inputs)
     if message:
         problems[OUTPUT] = message
     return problems

@@ -105,6 +105,16 @@ def test_same_layer_twice_is_refused_next_to_the_field(panel, layers, tmp_path):
     assert not panel.run() and not panel.is_running()
 
 
+def test_mask_cannot_be_an_input(panel, layers, tmp_path):
+    fill(panel, layers, output=tmp_path / "out.tif")
+    assert panel.validate()
+    panel.mask_combo.setLayer(layers["secondary"])
+    assert "cannot be the reference or the secondary" in panel.mask_error.text()
+    assert not panel.mask_error.isHidden() and not panel.run_button.isEnabled()
+    panel.mask_combo.setLayer(None)
+    assert panel.run_button.isEnabled() and panel.mask_error.isHidden()
+
+
 def test_non_overlapping_layers_are_refused(panel, layers, tmp_path):
     fill(panel, layers, secondary="far", output=tmp_path / "out.tif")
     panel.secondary_band.setBand(1)
