@@ -90,7 +90,10 @@ def load_outputs(context: QgsProcessingContext, results: dict,
     """Load the layers the run asked to load (on top of the layer tree) and run each
     output's post-processor (the algorithm's own styling); returns them by output key."""
     by_destination = {}
-    for destination, details in context.layersToLoadOnCompletion().items():
+    # Vector layers last, i.e. on top: the arrows must not be hidden under a raster.
+    to_load = sorted(context.layersToLoadOnCompletion().items(),
+                     key=lambda item: item[1].layerTypeHint == QgsProcessingUtils.LayerHint.Vector)
+    for destination, details in to_load:
         layer = QgsProcessingUtils.mapLayerFromString(destination, context,
                                                       typeHint=details.layerTypeHint)
         if layer is None:

@@ -187,6 +187,8 @@ def check_layers(tmp_path):
     assert Path(aligned.source()) == tmp_path / "aligned.tif"
     assert aligned.renderer().type() == by_name["secondary"].renderer().type()
     assert isinstance(vectors, QgsVectorLayer) and vectors.featureCount() > 0
+    order = [node.layerId() for node in QgsProject.instance().layerTreeRoot().findLayers()]
+    assert order.index(vectors.id()) < order.index(aligned.id())  # arrows drawn on top
     renderer = vectors.renderer()
     assert renderer.type() == "RuleRenderer"
     rules = {rule.filterExpression(): rule for rule in renderer.rootRule().children()}
