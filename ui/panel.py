@@ -109,10 +109,7 @@ class CoregPanel(QWidget):
         self.mask_error = self._add_error(form)
         self.method_combo = _compact(QComboBox())
         form.addRow("Method", self.method_combo)
-        self.max_shift = QgsDoubleSpinBox()
-        self.max_shift.setRange(0.5, 1000.0)
-        self.max_shift.setClearValue(20.0)
-        self.max_shift.setValue(20.0)
+        self.max_shift = QgsDoubleSpinBox()  # range and default: from the algorithm
         self.max_shift.setSuffix(" px")
         form.addRow("Maximum shift", self.max_shift)
         self.enums = {key: _compact(QComboBox()) for key in ENUMS}
@@ -252,7 +249,8 @@ class CoregPanel(QWidget):
         return self.method_combo.currentData()
 
     def _method_changed(self, *_args) -> None:
-        """Fill the enum combos from the algorithm; enable what it declares."""
+        """Fill the enum combos from the algorithm; enable (and explain, in a tooltip)
+        what it declares."""
         method = self.current_method()
         alg = methods.algorithm(method) if method else None
         for key, combo in self.enums.items():
@@ -264,13 +262,22 @@ class CoregPanel(QWidget):
                 combo.addItems(definition.options())
                 default = definition.defaultValue()
                 combo.setCurrentIndex(index if 0 <= index < combo.count() else int(default or 0))
-            combo.setEnabled(definition is not None)
             combo.blockSignals(False)
-        for key, widget in (("MAX_SHIFT", self.max_shift), ("COG", self.cog)):
-            widget.setEnabled(alg is not None and alg.parameterDefinition(key) is not None)
+        for key, widget in (("MAX_SHIFT", self.max_shift), ("COG", self.cog), *self.enums.items()):
+            definition = alg.parameterDefinition(key) if alg else None
+            widget.setEnabled(definition is not None)
+            widget.setToolTip(definition.description() if definition else "")
+        self._follow_max_shift(alg.parameterDefinition("MAX_SHIFT") if alg else None)
         for band in (self.reference_band, self.secondary_band):
             band.setEnabled(method is not None and method.uses_bands)
         self.validate()
+
+    def _follow_max_shift(self, definition) -> None:
+        """Range and default of the maximum shift from the algorithm (one source)."""
+        if definition is None:
+            return
+        self.max_shift.setRange(definition.minimum(), definition.maximum())
+        self.max_shift.setClearValue(definition.defaultValue())
 
     # ------------------------------------------------------------------ choices
 
@@ -491,7 +498,7 @@ class CoregPanel(QWidget):
             _select_source(combo, value(name, ""))
             band.setBand(value(f"{name}_band", 1, int))
         _select_source(self.mask_combo, value("mask", ""))
-        self.max_shift.setValue(value("max_shift", 20.0, float))
+        self.max_shift.setValue(value("max_shift", self.max_shift.clearValue(), float))
         self.output.setFilePath(value("output", ""))
         self.cog.setChecked(value("cog", False, bool))
         for key, combo in self.enums.items():

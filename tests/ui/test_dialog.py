@@ -94,6 +94,12 @@ def test_methods_follow_the_registry(panel):
     assert labels[0].startswith("Global") and any(label.startswith("DEM") for label in labels)
     local = registry.algorithmById("coreg:align_local") is not None
     assert any(label.startswith("Local") for label in labels) == local
+    # Defaults, ranges, options and tooltips come from the algorithm's parameters.
+    definition = registry.algorithmById("coreg:align_image").parameterDefinition("MAX_SHIFT")
+    assert panel.max_shift.value() == definition.defaultValue() == 20
+    assert panel.max_shift.maximum() == definition.maximum()
+    assert panel.max_shift.toolTip() == definition.description()
+    assert panel.enums["TRANSFORM"].itemText(1) == "Translation + rotation"
 
 
 def test_same_layer_twice_is_refused_next_to_the_field(panel, layers, tmp_path):
