@@ -46,15 +46,20 @@ ENUMS = ("RESAMPLING", "TRANSFORM", "OUTPUT_MODE")
 
 
 class _Feedback(QgsProcessingFeedback):
-    """Keeps the errors the algorithm reports, to show the last one if the run fails."""
+    """Keeps the errors the algorithm reports, to say why a run failed."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.errors: list[str] = []
+        self.errors: list[tuple[str, bool]] = []  # (message, fatal)
 
     def reportError(self, error, fatalError=False):  # noqa: N802, N803 - QGIS API
-        self.errors.append(error)
+        self.errors.append((error, fatalError))
         super().reportError(error, fatalError)
+
+    def failure(self) -> str:
+        """The last fatal error (else the last warning): why the run failed."""
+        fatal = [text for text, is_fatal in self.errors if is_fatal]
+        return (fatal or [text for text, _ in self.errors] or ["see the log"])[-1]
 
 
 def _compact(combo: QComboBox) -> QComboBox:
@@ -392,8 +397,7 @@ class CoregPanel(QWidget):
         if not successful:
             self.progress.setValue(0)
             self.status.setText("Canceled: nothing was written." if feedback.isCanceled()
-                                else "Failed: " + (feedback.errors[-1] if feedback.errors
-                                                   else "see the log"))
+                                else "Failed: " + feedback.failure())
             return
         self.progress.setValue(100)
         layers = results.load_outputs(context, outputs, feedback)
