@@ -160,6 +160,7 @@ class CoregPanel(QWidget):
 
     def _build_advanced(self) -> QgsCollapsibleGroupBox:
         box = QgsCollapsibleGroupBox("Advanced")
+        box.setObjectName("coregAdvanced")  # QGIS remembers its collapsed state by name
         box.setCollapsed(True)
         form = QFormLayout(box)
         form.addRow("Transform model", self.enums["TRANSFORM"])
