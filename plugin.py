@@ -15,6 +15,7 @@ class CoregPlugin:
         self.iface = iface
         self.provider = None
         self.message_item = None
+        self.launcher = None
 
     def initProcessing(self):  # noqa: N802 - called by QGIS (hasProcessingProvider=yes)
         if self.provider is not None:
@@ -29,6 +30,11 @@ class CoregPlugin:
         missing = missing_dependencies()
         if missing and self.iface is not None:
             self._show_missing_dependencies(missing)
+        if self.iface is not None and self.launcher is None:
+            from .ui.launcher import Launcher
+
+            self.launcher = Launcher(self.iface)
+            self.launcher.add()
 
     def _show_missing_dependencies(self, missing):
         from qgis.gui import QgsMessageBarItem
@@ -43,6 +49,9 @@ class CoregPlugin:
         self.message_item = item
 
     def unload(self):
+        if self.launcher is not None:
+            self.launcher.remove()
+            self.launcher = None
         if self.message_item is not None and self.iface is not None:
             try:
                 self.iface.messageBar().popWidget(self.message_item)

@@ -1,0 +1,1 @@
+"""GUI of the Coreg plugin: the Coregister panel, its menu entry, toolbar icon and dock."""

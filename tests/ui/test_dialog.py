@@ -1,0 +1,393 @@
+"""The Coregister panel driven offscreen: validation, a background run on a real
+Sentinel-2 crop with a known shift, the styled overlay, summary, before/after, cancel,
+settings and the hand-over to Processing / qgis_process."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from pathlib import Path
+
+import pytest
+from synthetic import Case, crop, make_secondary
+
+BEIRUT = "optical/oscd_s2/beirut_S2_20150820_B02-B03-B04-B08.tif"
+CUPERTINO = "optical/oscd_s2/cupertino_S2_20150918_B02-B03-B04-B08.tif"
+LANDSAT = "optical/landsat_pairs/taizhou_LE07_20000317_B1-5_7.tif"
+SHIFT = Case(2.3, -1.6)
+
+
+@pytest.fixture(scope="module")
+def rasters(shared_data, tmp_path_factory):
+    """Reference: a 400 x 400 crop of a real scene (4 bands); secondary: its bands
+    B08, B04, B03 misregistered by SHIFT; far: a crop of another city."""
+    folder = tmp_path_factory.mktemp("ui_pair")
+    reference = crop(shared_data / BEIRUT, folder / "reference.tif", 300, 300, 400)
+    secondary = folder / "secondary.tif"
+    make_secondary(reference, 4, secondary, SHIFT, extra_bands=(3, 2))
+    far = crop(shared_data / CUPERTINO, folder / "far.tif", 0, 0, 100)
+    return {"reference": reference, "secondary": secondary, "far": far}
+
+
+@pytest.fixture
+def layers(rasters, qgis_new_project, coreg_provider):
+    from qgis.core import QgsProject, QgsRasterLayer
+
+    added = {name: QgsRasterLayer(str(path), name) for name, path in rasters.items()}
+    assert all(layer.isValid() for layer in added.values())
+    QgsProject.instance().addMapLayers(list(added.values()))
+    return added
+
+
+@pytest.fixture
+def panel(layers, qgis_iface):
+    """A new panel without remembered settings (tests must not depend on their order)."""
+    from qgis.core import QgsSettings
+
+    from coreg.ui.panel import SETTINGS_PREFIX, CoregPanel
+
+    QgsSettings().remove(SETTINGS_PREFIX.rstrip("/"))
+    widget = CoregPanel(qgis_iface)
+    yield widget
+    widget.cancel()
+    wait_for(lambda: not widget.is_running())
+    widget.teardown()
+    widget.deleteLater()
+
+
+def wait_for(predicate, timeout=60.0):
+    """Process Qt events until ``predicate()`` holds (the task's signals need them)."""
+    from qgis.PyQt.QtCore import QCoreApplication
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting for the task"
+        QCoreApplication.processEvents()
+        time.sleep(0.005)
+
+
+def fill(panel, layers, reference="reference", secondary="secondary", output=None):
+    panel.reference_combo.setLayer(layers[reference])
+    panel.reference_band.setBand(4)
+    panel.secondary_combo.setLayer(layers[secondary])
+    panel.secondary_band.setBand(1)
+    panel.max_shift.setValue(10)
+    panel.enums["TRANSFORM"].setCurrentIndex(0)
+    if output is not None:
+        panel.output.setFilePath(str(output))
+
+
+def run_and_wait(panel):
+    assert panel.run()
+    wait_for(lambda: not panel.is_running())
+
+
+# ------------------------------------------------------------------ validation
+
+
+def test_methods_follow_the_registry(panel):
+    from qgis.core import QgsApplication
+
+    registry = QgsApplication.processingRegistry()
+    labels = [panel.method_combo.itemText(i) for i in range(panel.method_combo.count())]
+    assert labels[0].startswith("Global") and any(label.startswith("DEM") for label in labels)
+    local = registry.algorithmById("coreg:align_local") is not None
+    assert any(label.startswith("Local") for label in labels) == local
+    # Defaults, ranges, options and tooltips come from the algorithm's parameters.
+    definition = registry.algorithmById("coreg:align_image").parameterDefinition("MAX_SHIFT")
+    assert panel.max_shift.value() == definition.defaultValue() == 20
+    assert panel.max_shift.maximum() == definition.maximum()
+    assert panel.max_shift.toolTip() == definition.description()
+    assert panel.enums["TRANSFORM"].itemText(1) == "Translation + rotation"
+
+
+def test_same_layer_twice_is_refused_next_to_the_field(panel, layers, tmp_path):
+    fill(panel, layers, secondary="reference", output=tmp_path / "out.tif")
+    assert not panel.validate()
+    assert not panel.secondary_error.isHidden()
+    assert "another raster than the reference" in panel.secondary_error.text()
+    assert not panel.run_button.isEnabled()
+    assert not panel.run() and not panel.is_running()
+
+
+def test_mask_cannot_be_an_input(panel, layers, tmp_path):
+    fill(panel, layers, output=tmp_path / "out.tif")
+    assert panel.validate()
+    panel.mask_combo.setLayer(layers["secondary"])
+    assert "cannot be the reference or the secondary" in panel.mask_error.text()
+    assert not panel.mask_error.isHidden() and not panel.run_button.isEnabled()
+    panel.mask_combo.setLayer(None)
+    assert panel.run_button.isEnabled() and panel.mask_error.isHidden()
+
+
+def test_non_overlapping_layers_are_refused(panel, layers, tmp_path):
+    fill(panel, layers, secondary="far", output=tmp_path / "out.tif")
+    panel.secondary_band.setBand(1)
+    assert not panel.validate()
+    assert "does not overlap" in panel.secondary_error.text()
+    assert not panel.run_button.isEnabled() and not panel.run()
+    assert not list(tmp_path.iterdir())
+
+
+def test_missing_band_and_output_messages(layers):
+    from qgis.core import QgsProject
+
+    from coreg.ui.validation import OUTPUT, REFERENCE, check_choices
+
+    problems = check_choices(layers["reference"], 9, layers["secondary"], 1,
+                             layers["secondary"].source(), QgsProject.instance().transformContext())
+    assert problems[REFERENCE] == "Band 9 does not exist: 'reference' has 4 band(s)."
+    assert "overwrite an input" in problems[OUTPUT]
+
+
+def test_crs_problems(layers, shared_data, tmp_path):
+    """A layer without CRS is refused; a UTM scene elsewhere goes through the CRS
+    transform and is found not to overlap the (EPSG:4326) reference."""
+    from qgis.core import QgsCoordinateReferenceSystem, QgsProject, QgsRasterLayer
+
+    from coreg.ui.validation import REFERENCE, SECONDARY, check_choices
+
+    context = QgsProject.instance().transformContext()
+    utm = QgsRasterLayer(str(shared_data / LANDSAT), "taizhou")
+    assert utm.crs().authid() != layers["reference"].crs().authid()
+    problems = check_choices(layers["reference"], 1, utm, 1, str(tmp_path / "o.tif"), context)
+    assert "does not overlap the reference" in problems[SECONDARY]
+    no_crs = QgsRasterLayer(str(layers["reference"].source()), "no crs")
+    no_crs.setCrs(QgsCoordinateReferenceSystem())
+    problems = check_choices(no_crs, 1, layers["secondary"], 1, str(tmp_path / "o.tif"),
+                             context)
+    assert problems[REFERENCE] == "'no crs' has no coordinate reference system; set one first."
+
+
+def test_algorithm_check_is_shown(panel, layers, tmp_path):
+    """Incompatible advanced options: the algorithm's own message, Run disabled."""
+    fill(panel, layers, output=tmp_path / "out.tif")
+    assert panel.validate()
+    panel.enums["OUTPUT_MODE"].setCurrentIndex(0)  # geotransform only ...
+    panel.enums["TRANSFORM"].setCurrentIndex(1)  # ... with a rotation
+    assert not panel.run_button.isEnabled()
+    assert "Translation" in panel.general_error.text()
+
+
+# ------------------------------------------------------------------ a run
+
+
+def test_run_loads_styled_layers_summary_and_before_after(panel, layers, tmp_path):
+    """One background run; then every result the panel shows (one run: ~3 s)."""
+    fill(panel, layers, output=tmp_path / "aligned.tif")
+    run_and_wait(panel)
+    assert panel.status.text().startswith("Done"), panel.status.text()
+    check_layers(tmp_path)
+    check_summary(panel, json.loads((tmp_path / "aligned_report.json").read_text()))
+    check_before_after_and_arrow_scale(panel)
+
+
+def check_layers(tmp_path):
+    from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer
+
+    by_name = {layer.name(): layer for layer in QgsProject.instance().mapLayers().values()}
+    aligned = by_name["secondary aligned"]
+    vectors = by_name["secondary shift vectors"]
+    assert isinstance(aligned, QgsRasterLayer)
+    assert Path(aligned.source()) == tmp_path / "aligned.tif"
+    assert aligned.renderer().type() == by_name["secondary"].renderer().type()
+    assert isinstance(vectors, QgsVectorLayer) and vectors.featureCount() > 0
+    order = [node.layerId() for node in QgsProject.instance().layerTreeRoot().findLayers()]
+    assert order.index(vectors.id()) < order.index(aligned.id())  # arrows drawn on top
+    renderer = vectors.renderer()
+    assert renderer.type() == "RuleRenderer"
+    rules = {rule.filterExpression(): rule for rule in renderer.rootRule().children()}
+    assert set(rules) == {'"used" = 1', '"used" = 0'}
+    for rule in rules.values():
+        generator = rule.symbol().symbolLayer(0)
+        assert generator.layerType() == "GeometryGenerator"
+        assert "@coreg_arrow_scale" in generator.geometryExpression()
+        assert generator.subSymbol().symbolLayer(0).layerType() == "ArrowLine"
+    fill_layer = rules['"used" = 1'].symbol().symbolLayer(0).subSymbol().symbolLayer(0) \
+        .subSymbol().symbolLayer(0)
+    colour = fill_layer.dataDefinedProperties().property(fill_layer.PropertyFillColor)
+    assert "reliability" in colour.expressionString()
+
+
+def check_summary(panel, report):
+    assert report["shift_x_px"] == pytest.approx(SHIFT.dx_px, abs=0.05)
+    summary = panel.summary_text()
+    assert summary["Shift x, y"] == (
+        f"{report['shift_x_px']:+.3f} px, {report['shift_y_px']:+.3f} px")
+    assert summary["Reliability"] == f"{report['reliability']:.1f} %"
+    before, after = report["matching_score_before"], report["matching_score_after"]
+    assert summary["Score before → after"] == f"{before:.3f} → {after:.3f}"
+    assert after > before
+
+
+def check_before_after_and_arrow_scale(panel):
+    from qgis.core import QgsExpressionContextUtils, QgsProject
+
+    project = QgsProject.instance()
+    root = project.layerTreeRoot()
+    run = panel.run_layers
+
+    def visible(layer_id):
+        return root.findLayer(layer_id).isVisible()
+
+    assert visible(run.aligned_id) and not visible(run.secondary_id)
+    panel.show_aligned.setChecked(False)
+    assert not visible(run.aligned_id) and visible(run.secondary_id)
+    assert visible(run.reference_id)
+    panel.arrow_scale.setValue(55)
+    scope = QgsExpressionContextUtils.projectScope(project)
+    assert float(scope.variable("coreg_arrow_scale")) == 55
+
+
+def test_algorithm_error_is_shown_in_the_panel(panel, layers, tmp_path):
+    """A run that fails (shift larger than MAX_SHIFT) says why; nothing is added."""
+    from qgis.core import QgsProject
+
+    fill(panel, layers, output=tmp_path / "aligned.tif")
+    panel.max_shift.setValue(1)
+    count = len(QgsProject.instance().mapLayers())
+    run_and_wait(panel)
+    assert panel.status.text().startswith("Failed: ")
+    assert "MAX_SHIFT" in panel.status.text()
+    assert len(QgsProject.instance().mapLayers()) == count
+    assert not list(tmp_path.iterdir())
+    assert panel.results_box.isHidden() and panel.run_button.isEnabled()
+
+
+# ------------------------------------------------------------------ cancel
+
+
+@pytest.fixture(scope="module")
+def big_pair(shared_data, tmp_path_factory):
+    """The whole scene (1070 x 1180): a run long enough to be canceled midway."""
+    folder = tmp_path_factory.mktemp("ui_big")
+    secondary = folder / "big_secondary.tif"
+    make_secondary(shared_data / BEIRUT, 4, secondary, SHIFT)
+    return shared_data / BEIRUT, secondary
+
+
+def test_cancel_stops_and_leaves_no_output(panel, big_pair, tmp_path):
+    from qgis.core import QgsProject, QgsRasterLayer, QgsTask
+
+    project = QgsProject.instance()
+    big = {name: QgsRasterLayer(str(path), name)
+           for name, path in zip(("big_reference", "big_secondary"), big_pair)}
+    project.addMapLayers(list(big.values()))
+    out = tmp_path / "out"
+    out.mkdir()
+    fill(panel, big, "big_reference", "big_secondary", output=out / "aligned.tif")
+    panel.enums["RESAMPLING"].setCurrentIndex(2)
+    count = len(project.mapLayers())
+    assert panel.run()
+    wait_for(lambda: panel.task is None or panel.task.status() == QgsTask.TaskStatus.Running)
+    assert panel.is_running(), "the run ended before it could be canceled"
+    panel.cancel_button.click()
+    wait_for(lambda: not panel.is_running())
+    assert panel.status.text() == "Canceled: nothing was written."
+    assert list(out.iterdir()) == []
+    assert len(project.mapLayers()) == count
+    assert panel.run_button.isEnabled()
+
+
+# ------------------------------------------------------------------ hand-over
+
+
+def test_settings_are_remembered(panel, layers, qgis_iface, tmp_path):
+    from coreg.ui.panel import CoregPanel
+
+    fill(panel, layers, output=tmp_path / "remembered.tif")
+    panel.max_shift.setValue(7.5)
+    panel.enums["RESAMPLING"].setCurrentIndex(1)
+    panel.save_settings()
+    again = CoregPanel(qgis_iface)
+    try:
+        assert again.reference_combo.currentLayer() is layers["reference"]
+        assert again.secondary_combo.currentLayer() is layers["secondary"]
+        assert again.reference_band.currentBand() == 4
+        assert again.max_shift.value() == 7.5
+        assert again.enums["RESAMPLING"].currentIndex() == 1
+        assert again.output.filePath() == str(tmp_path / "remembered.tif")
+        assert again.parameters() == panel.parameters()
+    finally:
+        again.teardown()
+        again.deleteLater()
+
+
+def test_copied_qgis_process_command_runs_headless(panel, layers, tmp_path, rasters,
+                                                   qgis_process_runner):
+    """The clipboard holds a shell command that runs the same alignment as is (one
+    qgis_process call, ~5 s; the output name has a space to exercise the quoting)."""
+    from qgis.PyQt.QtWidgets import QApplication
+
+    fill(panel, layers, output=tmp_path / "my out.tif")
+    command = panel.copy_command()
+    assert QApplication.clipboard().text() == command
+    args = shlex.split(command)
+    assert args[:4] == ["qgis_process", "run", "coreg:align_image", "--"]
+    values = dict(arg.split("=", 1) for arg in args[4:])
+    assert values["REFERENCE"] == str(rasters["reference"])
+    assert values["REFERENCE_BAND"] == "4" and values["TRANSFORM"] == "0"
+    assert values["SHIFT_VECTORS"] == str(tmp_path / "my out_shift_vectors.gpkg")
+    assert values["COG"] == "false"
+    assert "MASK" not in values  # no mask unless chosen
+    code, stdout, stderr = qgis_process_runner(*args[1:])
+    assert code == 0, stdout + stderr
+    assert (tmp_path / "my out.tif").is_file()
+    report = json.loads((tmp_path / "my out_report.json").read_text())
+    assert report["shift_x_px"] == pytest.approx(SHIFT.dx_px, abs=0.05)
+
+
+def test_open_in_processing_dialog(panel, layers, tmp_path, qgis_iface, monkeypatch):
+    from qgis.gui import QgsBrowserGuiModel
+
+    browser = QgsBrowserGuiModel()  # pytest-qgis' iface mocks it; the dialog needs one
+    monkeypatch.setattr(qgis_iface, "browserModel", lambda: browser, raising=False)
+    fill(panel, layers, output=tmp_path / "aligned.tif")
+    dialog = panel.open_processing_dialog()
+    try:
+        assert dialog.algorithm().id() == "coreg:align_image"
+        values = dialog.mainWidget().createProcessingParameters()
+        assert values["REFERENCE_BAND"] == 4 and values["MAX_SHIFT"] == 10
+        assert values["SECONDARY"] == layers["secondary"].id()
+    finally:
+        dialog.close()
+        dialog.deleteLater()
+
+
+# ------------------------------------------------------------------ DEM method
+
+ASTER = "dem/exploradores_aster/AST_L1A_00303182012144228_Z.tif"
+
+
+def test_dem_method_runs_align_dem_and_shows_nmad(panel, shared_data, tmp_path):
+    """The DEM method: no bands, the secondary goes to DEM, the dh raster is styled by
+    the algorithm's own post-processor, the summary shows x, y, z and NMAD."""
+    from dem_synthetic import shift_dem
+    from qgis.core import QgsProject, QgsRasterLayer
+
+    reference = crop(shared_data / ASTER, tmp_path / "dem_ref.tif", 100, 100, 300)
+    truth = shift_dem(reference, tmp_path / "dem_sec.tif", 0.62, -1.37, 4.5)
+    dems = {name: QgsRasterLayer(str(tmp_path / f"{name}.tif"), name)
+            for name in ("dem_ref", "dem_sec")}
+    QgsProject.instance().addMapLayers(list(dems.values()))
+    panel.method_combo.setCurrentIndex(panel.method_combo.findText("DEM (Nuth & Kääb)"))
+    panel.reference_combo.setLayer(dems["dem_ref"])
+    panel.secondary_combo.setLayer(dems["dem_sec"])
+    panel.output.setFilePath(str(tmp_path / "dem_aligned.tif"))
+    params = panel.parameters()
+    assert params["DEM"] == dems["dem_sec"].source()
+    assert not {"SECONDARY", "REFERENCE_BAND", "MAX_SHIFT", "TRANSFORM"} & set(params)
+    assert not panel.enums["TRANSFORM"].isEnabled() and not panel.max_shift.isEnabled()
+    run_and_wait(panel)
+    assert panel.status.text().startswith("Done"), panel.status.text()
+    by_name = {layer.name(): layer for layer in QgsProject.instance().mapLayers().values()}
+    assert by_name["dem_sec dh after alignment"].renderer().type() == "singlebandpseudocolor"
+    assert "dem_sec aligned" in by_name
+    report = json.loads((tmp_path / "dem_aligned_report.json").read_text())
+    assert report["shift_z"] == pytest.approx(truth[2], abs=0.1)
+    summary = panel.summary_text()
+    assert summary["Shift x, y, z"] == ", ".join(
+        f"{report[k]:+.3f}" for k in ("shift_x", "shift_y", "shift_z"))
+    assert summary["NMAD before → after"] == (
+        f"{report['nmad_before']:.3f} → {report['nmad_after']:.3f}")

@@ -1,0 +1,38 @@
+"""The summary rows each method's report produces (the panel shows them as they are)."""
+
+from coreg.ui.results import summary_rows
+
+
+def test_global_report_rows():
+    rows = dict(summary_rows({
+        "shift_x_px": 2.3012, "shift_y_px": -1.6, "shift_x_map": 23.0, "shift_y_map": 16.0,
+        "rotation_deg": 0.01, "shift_uncertainty_px": 0.012, "reliability": 91.25,
+        "n_patches": 64, "n_patches_used": 60, "matching_score_before": 0.4,
+        "matching_score_after": 0.9, "warnings": ["low texture"]}))
+    assert rows == {"Shift x, y": "+2.301 px, -1.600 px", "Shift (map units)": "+23, +16",
+                    "Rotation": "+0.0100°", "Uncertainty": "0.012 px", "Reliability": "91.2 %",
+                    "Patches used": "60 / 64", "Score before → after": "0.400 → 0.900",
+                    "Warning": "low texture"}
+
+
+def test_local_and_dem_report_rows():
+    local = dict(summary_rows({"n_points": 81, "n_kept": 70, "rms_shift_before_px": 2.5,
+                               "rms_shift_after_px": 0.04, "matching_score_before": None,
+                               "matching_score_after": 0.8}))
+    assert local == {"Tie points kept": "70 / 81",
+                     "RMS shift before → after": "2.500 px → 0.040 px"}  # no score: None
+    dem = dict(summary_rows({"shift_x": 18.6, "shift_y": -41.1, "shift_z": -4.5,
+                             "nmad_before": 9.87, "nmad_after": 1.2}))
+    assert dem == {"Shift x, y, z": "+18.600, -41.100, -4.500",
+                   "NMAD before → after": "9.870 → 1.200"}
+
+
+def test_destinations_beside_the_output():
+    from coreg.ui.methods import destinations
+
+    assert destinations("/d/out.tif") == {
+        "OUTPUT": "/d/out.tif", "SHIFT_VECTORS": "/d/out_shift_vectors.gpkg",
+        "TIE_POINTS": "/d/out_tie_points.gpkg", "DISPLACEMENT": "/d/out_displacement.tif",
+        "DH_OUTPUT": "/d/out_dh.tif", "REPORT": "/d/out_report.json"}
+    assert destinations("/d/out")["OUTPUT"] == "/d/out.tif"
+    assert destinations("/d/out.TIFF")["REPORT"] == "/d/out_report.json"
