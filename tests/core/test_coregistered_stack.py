@@ -1,0 +1,229 @@
+"""Co-registered stack: grid, shifts, COGs, expressions and STAC on real Sentinel-2 data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+import rasterio
+from numpy.testing import assert_allclose
+from synthetic import Case, crop, make_secondary, truth_model
+
+from coreg.core.band_math import BandMathError
+from coreg.core.coregistered_stack import (
+    coregistered_stack,
+    parse_aoi,
+    resolve_asset,
+    stack_grid,
+)
+from coreg.core.raster_io import read_info, read_on_grid
+
+SCHEMAS = Path(__file__).resolve().parents[1] / "stac_schemas"
+#: Input 2 and 3: corrections in reference pixels (x right, y down).
+CASE2 = Case(2.4, -1.7, seed=2)
+CASE3 = Case(-1.6, 1.2, factor=2, seed=3)
+EXPRESSIONS = ("ndvi:(norm_diff 1.B08 1.B04)\n"
+               "change:(- (norm_diff 2.B08 2.B04) (norm_diff 1.B08 1.B04));"
+               "average:(/ (+ 1.B04 2.B04) 2); anomaly:(- 1.B04 (mean 1.B04))")
+
+
+def _item(path: Path, asset_file: Path, bands: list[str], **properties) -> Path:
+    """A local STAC item with one multi-band asset (eo:bands) beside it."""
+    path.write_text(json.dumps({
+        "type": "Feature", "stac_version": "1.0.0", "id": path.stem, "geometry": None,
+        "properties": {"datetime": "2017-10-03T08:30:00Z", **properties}, "links": [],
+        "assets": {"image": {"href": asset_file.name, "type": "image/tiff",
+                             "eo:bands": [{"name": b} for b in bands]}}}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def scenes(shared_data, tmp_path_factory):
+    """Input 1: a 640 px Beirut crop (4 bands, raster). Inputs 2 and 3: STAC items of
+    its B04 and B08 displaced by known shifts, the second at 20 m, another level."""
+    folder = tmp_path_factory.mktemp("stack_in")
+    beirut = shared_data / "optical" / "oscd_s2" / "beirut_S2_20150820_B02-B03-B04-B08.tif"
+    first = crop(beirut, folder / "s2_first.tif", 300, 400, 640)
+    with rasterio.open(first, "r+") as ds:
+        ds.descriptions = ("B02", "B03", "B04", "B08")
+        ds.update_tags(ACQUISITION_DATE="2015-08-20")
+    truths = {}
+    for k, case, level in ((2, CASE2, "L1C"), (3, CASE3, "L2A")):
+        tif = folder / f"s2_item{k}.tif"
+        truths[k] = make_secondary(first, 3, tif, case, extra_bands=(4,))
+        _item(folder / f"item{k}.json", tif, ["B04", "B08"], **{
+            "eo:cloud_cover": 30.0 if k == 2 else 5.0, "processing:level": level})
+    return {"paths": [first, folder / "item2.json", folder / "item3.json"], "truths": truths}
+
+
+@pytest.fixture(scope="module")
+def stack(scenes, tmp_path_factory):
+    out = tmp_path_factory.mktemp("stack_out")
+    messages = []
+    with rasterio.open(scenes["paths"][0]) as ds:
+        left, bottom, right, top = ds.bounds
+    w, h = right - left, top - bottom  # AOI: the central 90 % (EPSG:4326)
+    aoi = (f"POLYGON(({left + .05 * w} {bottom + .05 * h}, {right - .05 * w} {bottom + .05 * h},"
+           f" {right - .05 * w} {top - .05 * h}, {left + .05 * w} {bottom + .05 * h}))")
+    result = coregistered_stack(
+        scenes["paths"], "1.B04,1.B08,2.B04,2.B08,3.B04", "1.B04", out, aoi=aoi,
+        expressions=EXPRESSIONS, title="Beirut change stack",
+        log=lambda level, message: messages.append((level, message)))
+    return {"result": result, "messages": messages, "aoi": aoi, "out": out}
+
+
+def test_stack_grid_is_the_reference_grid_clipped_to_the_aoi(scenes, stack):
+    ref = read_info(scenes["paths"][0]).grid
+    aoi_bounds = parse_aoi(stack["aoi"])[1]
+    for path in stack["result"].outputs.values():
+        grid = read_info(path).grid
+        assert grid.crs == ref.crs and np.allclose(grid.res, ref.res, rtol=1e-12)
+        col, row = ~ref.transform * (grid.transform.c, grid.transform.f)
+        assert abs(col - round(col)) < 1e-6 and abs(row - round(row)) < 1e-6
+        left, bottom, right, top = grid.bounds
+        assert left <= aoi_bounds[0] < left + ref.res[0] and right - ref.res[0] < aoi_bounds[2]
+        assert (grid.width, grid.height) == (576, 576)  # 90 % of 640, pixels touching it
+
+
+def test_every_output_is_a_float32_cog_with_overviews(stack):
+    assert set(stack["result"].outputs) == {"1.B04", "1.B08", "2.B04", "2.B08", "3.B04",
+                                            "ndvi", "change", "average", "anomaly"}
+    for name, path in stack["result"].outputs.items():
+        assert Path(path).name == f"{name}.tif"
+        with rasterio.open(path) as ds:
+            assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+            assert ds.profile["tiled"] and ds.count == 1 and ds.dtypes[0] == "float32"
+            assert ds.overviews(1), name
+            assert np.isnan(ds.nodata)
+
+
+def test_each_input_is_shifted_as_its_known_misregistration(scenes, stack):
+    shifts = stack["result"].shifts
+    assert shifts[1]["status"] == "reference"
+    for k in (2, 3):
+        truth = scenes["truths"][k]
+        assert shifts[k]["status"] == "aligned"
+        res = read_info(scenes["paths"][0]).grid.res[0]
+        assert shifts[k]["x_map"] == pytest.approx(truth.shift_x, abs=0.1 * res)
+        assert shifts[k]["y_map"] == pytest.approx(truth.shift_y, abs=0.1 * res)
+
+
+def test_coregistered_assets_sit_on_the_reference(scenes, stack):
+    """The aligned 2.B04 is the reference's B04 up to the radiometric change."""
+    outputs = stack["result"].outputs
+    ref, moved = (_read(outputs[n])[20:-20, 20:-20] for n in ("1.B04", "2.B04"))
+    with rasterio.open(scenes["paths"][0]) as ds:
+        window = ds.window(*read_info(outputs["1.B04"]).grid.bounds)
+        original = ds.read(3, window=window.round_offsets().round_lengths())
+    assert_allclose(_read(outputs["1.B04"]), original, rtol=1e-5, atol=1e-2)
+    with rasterio.open(scenes["paths"][1].parent / "s2_item2.tif") as ds:
+        unaligned = read_on_grid(ds, 1, read_info(outputs["1.B04"]).grid,
+                                 nodata=None)[20:-20, 20:-20]
+    aligned_r = np.corrcoef(ref.ravel(), moved.ravel())[0, 1]
+    assert aligned_r > 0.98 and aligned_r > np.corrcoef(ref.ravel(), unaligned.ravel())[0, 1] + 0.1
+
+
+def test_expressions_match_numpy_on_the_stack(stack):
+    a = {n: _read(p).astype(np.float64) for n, p in stack["result"].outputs.items()}
+    ndvi = (a["1.B08"] - a["1.B04"]) / (a["1.B08"] + a["1.B04"])
+    expected = {"ndvi": ndvi,
+                "change": (a["2.B08"] - a["2.B04"]) / (a["2.B08"] + a["2.B04"]) - ndvi,
+                "average": (a["1.B04"] + a["2.B04"]) / 2,
+                "anomaly": a["1.B04"] - np.nanmean(a["1.B04"])}
+    for name, values in expected.items():
+        assert_allclose(a[name], values, rtol=1e-5, atol=1e-4, equal_nan=True, err_msg=name)
+
+
+def test_preconditions_are_logged(stack):
+    warnings = [m for level, m in stack["messages"] if level == "warning"]
+    assert any("30 % cloudy" in m for m in warnings)
+    assert any("3.B04" in m and "ground sampling distance" in m for m in warnings)
+    assert any("processing levels" in m and "L2A" in m for m in warnings)
+    assert not any("2.B04" in m and "ground sampling" in m for m in warnings)
+
+
+def _validator(name: str) -> jsonschema.Draft7Validator:
+    store = {}
+    for path in SCHEMAS.glob("*.json"):
+        schema = json.loads(path.read_text())
+        store[schema["$id"].rstrip("#")] = schema
+    schema = json.loads((SCHEMAS / name).read_text())
+    resolver = jsonschema.RefResolver(schema["$id"], schema, store=store)
+    return jsonschema.Draft7Validator(schema, resolver=resolver)
+
+
+def test_stac_item_and_collection_are_valid_stac(stack):
+    item = json.loads(Path(stack["result"].item).read_text())
+    collection = json.loads(Path(stack["result"].collection).read_text())
+    _validator("item.json").validate(item)
+    _validator("collection.json").validate(collection)
+    assert collection["title"] == item["properties"]["title"] == "Beirut change stack"
+    assert set(item["assets"]) == set(stack["result"].outputs)
+    for name, asset in item["assets"].items():
+        assert (stack["out"] / asset["href"]).resolve() == Path(
+            stack["result"].outputs[name]).resolve()
+    assert item["assets"]["1.B04"]["roles"] == ["data", "reference"]
+    assert item["assets"]["2.B08"]["coreg:shift"]["status"] == "aligned"
+    assert item["assets"]["2.B08"]["coreg:source"]["stac_asset"] == "image"
+    assert item["assets"]["ndvi"]["coreg:expression"] == "ndvi:(norm_diff 1.B08 1.B04)"
+    assert item["properties"]["start_datetime"] < item["properties"]["end_datetime"]
+    broken = dict(item, assets={"x": {"title": "no href"}})
+    with pytest.raises(jsonschema.ValidationError):
+        _validator("item.json").validate(broken)
+
+
+def test_grid_without_aoi_is_the_area_every_asset_covers(scenes):
+    sources = [str(scenes["paths"][0]), str(scenes["paths"][0])]
+    from coreg.core.stac import read_item
+    stack = [resolve_asset("1.B04", sources),
+             resolve_asset("2.B04", [sources[0], read_item(scenes["paths"][1])])]
+    grid = stack_grid(stack[0], stack, None)
+    inner = read_info(scenes["paths"][1].parent / "s2_item2.tif").grid
+    assert grid.bounds[0] >= inner.bounds[0] - 1e-9 and grid.bounds[2] <= inner.bounds[2] + 1e-9
+    assert grid.width >= inner.width - 2 and grid.crs == stack[0].grid.crs
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"assets": "1.B04,2.B99"}, "no asset or band 'B99'; its assets are image"),
+    ({"assets": "1.B05"}, "has no band 'B05'"),
+    ({"assets": "4.B04"}, "there is no input 4"),
+    ({"reference_asset": "2.B08"}, "not one of the stacked assets"),
+    ({"aoi": "POINT(1 2)"}, "WKT POLYGON"),
+    ({"aoi": "POLYGON((0 0, 1 0, 1 1, 0 0))"}, "less than 8 x 8 pixels"),
+])
+def test_bad_parameters_are_clear_errors(scenes, tmp_path, kwargs, message):
+    args = {"assets": "1.B04,2.B04", "reference_asset": "1.B04", **kwargs}
+    with pytest.raises(ValueError, match=message):
+        coregistered_stack(scenes["paths"], args["assets"], args["reference_asset"], tmp_path,
+                           aoi=kwargs.get("aoi"))
+    assert not list(tmp_path.glob("*.tif"))
+
+
+def test_unknown_asset_in_an_expression_fails_before_any_work(scenes, tmp_path):
+    with pytest.raises(BandMathError, match="Unknown asset '2.B08'"):
+        coregistered_stack(scenes["paths"], "1.B04,2.B04", "1.B04", tmp_path,
+                           expressions="x:(- 2.B08 1.B04)")
+    assert not list(tmp_path.iterdir())
+
+
+def test_footprints_overlapping_too_little_are_an_error(scenes, shared_data, tmp_path):
+    landsat = shared_data / "optical" / "landsat_pairs" / "taizhou_LE07_20000317_B1-5_7.tif"
+    messages = []
+    with pytest.raises(ValueError, match="overlaps the reference 1.B04 by 0 %"):
+        coregistered_stack([scenes["paths"][0], landsat], "1.B04,2.b3", "1.B04", tmp_path,
+                           log=lambda level, m: messages.append(level))
+    assert messages == ["error"]
+
+
+def _read(path) -> np.ndarray:
+    with rasterio.open(path) as ds:
+        return ds.read(1)
+
+
+def test_truth_helper_is_in_reference_map_units(scenes):
+    with rasterio.open(scenes["paths"][0]) as ds:
+        truth = truth_model(ds.profile, CASE2)
+    assert truth.shift_x == pytest.approx(2.4 * ds.transform.a)
