@@ -35,8 +35,15 @@ from .fit import RigidModel
 from .grid import Grid, crs_transformer, footprint_bounds
 from .raster_io import IsCanceled, Progress, atomic_path, read_info, same_file
 from .raster_math import AssetSource, check_assets, write_expressions
-from .stac import COG_TYPE, StacItem, collection_document, is_stac_item, item_document, \
-    read_item, slug
+from .stac import (
+    COG_TYPE,
+    StacItem,
+    collection_document,
+    is_stac_item,
+    item_document,
+    read_item,
+    slug,
+)
 
 #: (level, message) -> None; level is "info", "warning" or "error".
 Log = Callable[[str, str], None]
