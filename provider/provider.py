@@ -26,6 +26,7 @@ ALGORITHMS = (
     ("..algorithms.align_dem", "AlignDemAlgorithm"),
     ("..algorithms.align_stack", "AlignStackAlgorithm"),
     ("..algorithms.band_math", "BandMathAlgorithm"),
+    ("..algorithms.coregistered_stack", "CoregisteredStackAlgorithm"),
 )
 
 
