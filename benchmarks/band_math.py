@@ -13,7 +13,8 @@ one misregistration, about +0.5 px E-W, that the full stack should find). The 3 
     change:(- (norm_diff 2.B08 2.B04) (norm_diff 1.B08 1.B04))
     water:(where (>= (norm_diff 1.B03 1.B08) 0.3) 1 0)
 
-Rows (wall clock, fastest of ``--repeats``, default 2):
+Rows (fastest of ``--repeats``, default 2; wall clock and CPU time of this process, its
+threads and child processes, which varies less than the wall clock on a shared machine):
 
 * ``coreg band math``: ``raster_math.write_expressions``, the 3 Float32 COGs;
 * ``gdal_calc.py -> GTiff``: three ``gdal_calc.py`` runs, tiled DEFLATE Float32 GeoTIFFs
@@ -25,7 +26,7 @@ Rows (wall clock, fastest of ``--repeats``, default 2):
   co-registered, resampled onto the reference grid and written, then the 3 expressions):
   per output megapixel it counts its 8 outputs.
 
-"s/Mpx out" is seconds per output megapixel (grid pixels x outputs / 1e6). The outputs of
+"s/Mpx" is seconds per output megapixel (grid pixels x outputs / 1e6). The outputs of
 gdal_calc and ours are compared (largest difference where both are valid).
 """
 
@@ -37,6 +38,7 @@ os.environ["GDAL_PAM_ENABLED"] = "NO"
 os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
 
 import argparse  # noqa: E402
+import resource  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -164,18 +166,28 @@ def run_full_stack(paths, out: Path) -> dict:
     return result.shifts
 
 
-def timed(function, repeats: int, paths, **kwargs) -> tuple[float, object]:
+def timed(function, repeats: int, paths, **kwargs) -> tuple[float, float, object]:
     """Fastest of ``repeats`` calls ``function(paths, out, **kwargs)``, each into an
-    empty folder, and the last result."""
-    best, result = float("inf"), None
+    empty folder: (wall s, CPU s of this process and its children in that call, the
+    last result)."""
+    best_wall = best_cpu = float("inf")
+    result = None
     for k in range(repeats):
         out = WORK / f"out_{function.__name__}_{len(kwargs)}_{k}"
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
-        start = time.perf_counter()
+        cpu0, wall0 = _cpu(), time.perf_counter()
         result = function(paths, out, **kwargs)
-        best = min(best, time.perf_counter() - start)
-    return best, result
+        best_wall = min(best_wall, time.perf_counter() - wall0)
+        best_cpu = min(best_cpu, _cpu() - cpu0)
+    return best_wall, best_cpu, result
+
+
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process, its threads and waited-for children."""
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                         resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def largest_difference(ours: dict, theirs: dict) -> float:
@@ -205,22 +217,22 @@ def main() -> None:
         print(f"grid {ds.width} x {ds.height} = {mpx:.2f} Mpx, 5 assets, "
               f"{len(EXPRESSIONS)} expressions", file=sys.stderr)
     n = len(EXPRESSIONS)
-    t_floor, _ = timed(run_floor, args.repeats, paths)
-    t_ours, ours = timed(run_coreg, args.repeats, paths)
-    t_calc, _ = timed(run_gdal_calc, args.repeats, paths, cog=False)
-    t_calc_cog, theirs = timed(run_gdal_calc, args.repeats, paths, cog=True)
-    t_full, shifts = timed(run_full_stack, 1, paths)
+    t_floor = timed(run_floor, args.repeats, paths)
+    t_ours = timed(run_coreg, args.repeats, paths)
+    t_calc = timed(run_gdal_calc, args.repeats, paths, cog=False)
+    t_calc_cog = timed(run_gdal_calc, args.repeats, paths, cog=True)
+    t_full = timed(run_full_stack, 1, paths)
     rows = [("coreg band math (COG)", t_ours, n), ("gdal_calc.py -> GTiff", t_calc, n),
             ("gdal_calc.py + COG", t_calc_cog, n), ("read + write floor (COG)", t_floor, n),
             ("coreg full stack (5 assets + 3 expr.)", t_full, 5 + n)]
-    print(f"\n{'method':40s} {'total s':>8s} {'s/Mpx out':>10s} {'/ floor':>8s} "
-          f"{'/ gdal_calc+COG':>16s}")
-    for name, seconds, outputs in rows:
-        per = seconds / (mpx * outputs)
-        floor_per = t_floor / (mpx * n)
-        calc_per = t_calc_cog / (mpx * n)
-        print(f"{name:40s} {seconds:8.2f} {per:10.3f} {per / floor_per:8.2f} "
-              f"{per / calc_per:16.2f}")
+    print(f"\n{'method':40s} {'wall s':>7s} {'CPU s':>7s} {'wall s/Mpx':>10s} "
+          f"{'CPU s/Mpx':>10s} {'CPU / floor':>11s} {'CPU / gdal_calc+COG':>19s}")
+    for name, (wall, cpu, _), outputs in rows:
+        out_mpx = mpx * outputs
+        print(f"{name:40s} {wall:7.2f} {cpu:7.2f} {wall / out_mpx:10.3f} {cpu / out_mpx:10.3f} "
+              f"{cpu / out_mpx / (t_floor[1] / (mpx * n)):11.2f} "
+              f"{cpu / out_mpx / (t_calc_cog[1] / (mpx * n)):19.2f}")
+    ours, theirs, shifts = t_ours[2], t_calc_cog[2], t_full[2]
     print(f"\nlargest |coreg - gdal_calc| where both valid: {largest_difference(ours, theirs):.2e}")
     shift = shifts.get(2, {})
     print(f"full stack: input 2 shift {shift.get('x_px', float('nan')):+.2f}, "

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 from numpy.testing import assert_allclose
+from rasterio.warp import Resampling, calculate_default_transform, reproject
 from synthetic import Case, crop, make_secondary, truth_model
 
 from coreg.core.band_math import BandMathError
@@ -24,7 +25,7 @@ from coreg.core.raster_io import read_info, read_on_grid
 SCHEMAS = Path(__file__).resolve().parents[1] / "stac_schemas"
 #: Input 2 and 3: corrections in reference pixels (x right, y down).
 CASE2 = Case(2.4, -1.7, seed=2)
-CASE3 = Case(-1.6, 1.2, factor=2, seed=3)
+CASE3 = Case(-1.6, 1.2, factor=2, seed=3)  # then reprojected to UTM 36N
 EXPRESSIONS = ("ndvi:(norm_diff 1.B08 1.B04)\n"
                "change:(- (norm_diff 2.B08 2.B04) (norm_diff 1.B08 1.B04));"
                "average:(/ (+ 1.B04 2.B04) 2); anomaly:(- 1.B04 (mean 1.B04))")
@@ -38,6 +39,19 @@ def _item(path: Path, asset_file: Path, bands: list[str], **properties) -> Path:
         "assets": {"image": {"href": asset_file.name, "type": "image/tiff",
                              "eo:bands": [{"name": b} for b in bands]}}}))
     return path
+
+
+def _to_utm(path: Path, out: Path) -> Path:
+    with rasterio.open(path) as src:
+        transform, width, height = calculate_default_transform(
+            src.crs, "EPSG:32636", src.width, src.height, *src.bounds, resolution=20.0)
+        profile = src.profile | {"crs": "EPSG:32636", "transform": transform, "width": width,
+                                 "height": height, "nodata": 0}
+        with rasterio.open(out, "w", **profile) as dst:
+            for band in (1, 2):
+                reproject(rasterio.band(src, band), rasterio.band(dst, band), dst_nodata=0,
+                          resampling=Resampling.cubic)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +68,8 @@ def scenes(shared_data, tmp_path_factory):
     for k, case, level in ((2, CASE2, "L1C"), (3, CASE3, "L2A")):
         tif = folder / f"s2_item{k}.tif"
         truths[k] = make_secondary(first, 3, tif, case, extra_bands=(4,))
+        if k == 3:  # 20 m pixels in UTM 36N: another CRS and resolution
+            tif = _to_utm(tif, folder / "s2_item3_utm.tif")
         _item(folder / f"item{k}.json", tif, ["B04", "B08"], **{
             "eo:cloud_cover": 30.0 if k == 2 else 5.0, "processing:level": level})
     return {"paths": [first, folder / "item2.json", folder / "item3.json"], "truths": truths}
@@ -97,7 +113,7 @@ def test_every_output_is_a_float32_cog_with_overviews(stack):
             assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
             assert ds.profile["tiled"] and ds.count == 1 and ds.dtypes[0] == "float32"
             assert ds.overviews(1), name
-            assert np.isnan(ds.nodata)
+            assert ds.nodata == 0 if name == "3.B04" else np.isnan(ds.nodata)  # input's fill
 
 
 def test_each_input_is_shifted_as_its_known_misregistration(scenes, stack):
