@@ -49,6 +49,9 @@ from .stac import (
 Log = Callable[[str, str], None]
 #: Preconditions (fractions): least footprint overlap, largest GSD difference, cloud cover.
 MIN_OVERLAP, MAX_GSD_DIFFERENCE, MAX_CLOUD_COVER = 0.20, 0.25, 25.0
+#: Below this reliability (%, :class:`align.Alignment`) a measured shift is not applied:
+#: a match that weak (e.g. SAR against optical) moves the data more often than it aligns.
+MIN_RELIABILITY = 20.0
 #: Extra source pixels around the stack grid in each asset's view: room for the shift
 #: search (the alignment's default largest shift, 20 px) and the resampling kernel.
 VIEW_MARGIN = 32
@@ -425,15 +428,24 @@ def _estimate_shifts(stack, reference, views, log, progress, is_canceled) -> dic
                            "are stacked without a shift.")
             shifts[index] = {"status": "not_aligned", "reason": str(exc), "model": identity}
             continue
-        shifts[index] = {"status": "aligned", "matched_asset": moving.name,
-                         "x_px": alignment.shift_x_px, "y_px": alignment.shift_y_px,
-                         "x_map": alignment.model.shift_x, "y_map": alignment.model.shift_y,
-                         "map_units_crs": ref_crs.to_string(),
-                         "uncertainty_px": alignment.shift_uncertainty_px,
-                         "reliability": alignment.reliability, "model": alignment.model}
-        log("info", f"Input {index}: shift {alignment.shift_x_px:+.2f}, "
-                    f"{alignment.shift_y_px:+.2f} px (matched {moving.name} on "
-                    f"{reference.name}, reliability {alignment.reliability:.0f} %).")
+        measured = {"matched_asset": moving.name,
+                    "x_px": alignment.shift_x_px, "y_px": alignment.shift_y_px,
+                    "x_map": alignment.model.shift_x, "y_map": alignment.model.shift_y,
+                    "map_units_crs": ref_crs.to_string(),
+                    "uncertainty_px": alignment.shift_uncertainty_px,
+                    "reliability": alignment.reliability}
+        summary = (f"shift {alignment.shift_x_px:+.2f}, {alignment.shift_y_px:+.2f} px "
+                   f"(matched {moving.name} on {reference.name}, reliability "
+                   f"{alignment.reliability:.0f} %, uncertainty "
+                   f"{alignment.shift_uncertainty_px:.2f} px)")
+        if alignment.reliability < MIN_RELIABILITY:
+            reason = f"unreliable match: {summary}"
+            log("warning", f"Input {index} is stacked without a shift: {reason}.")
+            shifts[index] = {"status": "not_aligned", "reason": reason, "model": identity,
+                             "measured": measured}
+            continue
+        shifts[index] = {"status": "aligned", **measured, "model": alignment.model}
+        log("info", f"Input {index}: {summary}.")
     return shifts
 
 

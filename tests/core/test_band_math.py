@@ -334,7 +334,7 @@ def _no_code_run(text: str) -> None:
         assert not seen, f"the band-math language ran code: {seen}"
 
 
-PROPERTY = settings(max_examples=200, deadline=None)
+PROPERTY = settings(max_examples=120, deadline=None, database=None)  # no .hypothesis/ in the tree
 
 
 @PROPERTY

@@ -262,3 +262,27 @@ def test_real_misregistration_of_two_utm_tiles_is_corrected(shared_data, tmp_pat
     assert result.shifts[2]["x_px"] == pytest.approx(-0.53, abs=0.1)
     assert result.shifts[2]["y_px"] == pytest.approx(-1.30, abs=0.1)
     assert read_info(result.outputs["2.B08"]).grid == read_info(result.outputs["1.B08"]).grid
+
+
+def test_sar_on_optical_without_a_reliable_match_is_stacked_unshifted(shared_data, tmp_path):
+    """GeFolki's Sentinel-2 and Sentinel-1 patches share a grid and are co-registered
+    (their manifest): the cross-modal match is unreliable, so no shift is applied and the
+    log says why; the SAR band still stacks and enters expressions."""
+    folder = shared_data / "sar_optical"
+    messages = []
+    aoi = "SRID=32631;POLYGON((400440 5096000, 402440 5096000, 402440 5098000, 400440 5098000, " \
+          "400440 5096000))"
+    result = coregistered_stack(
+        [folder / "S2_patch11.tif", folder / "S1_patch11.tif"], "1.1,2.1", "1.b1", tmp_path,
+        aoi=aoi, expressions="bright:(where (> 2.b1 0.5) 1 0)",
+        log=lambda level, m: messages.append((level, m)))
+    assert result.shifts[2]["status"] == "not_aligned"
+    assert result.shifts[2]["measured"]["reliability"] < 20
+    assert any(level == "warning" and "without a shift" in m for level, m in messages)
+    grid = read_info(result.outputs["1.b1"]).grid
+    assert (grid.width, grid.height) == (200, 200)
+    with rasterio.open(folder / "S1_patch11.tif") as ds:
+        window = ds.window(*grid.bounds).round_offsets().round_lengths()
+        s1 = ds.read(1, window=window)
+    assert_allclose(_read(result.outputs["2.b1"]), s1, rtol=1e-5)
+    assert_allclose(_read(result.outputs["bright"]), np.where(s1 > 0.5, 1.0, 0.0))
