@@ -21,7 +21,7 @@ threads and child processes, which varies less than the wall clock on a shared m
   (gdal_calc cannot write COGs: the GDAL COG driver has no Create());
 * ``gdal_calc.py + COG``: the same, then ``gdal_translate -of COG`` each (same outputs as ours);
 * ``read + write floor``: the 5 assets read strip by strip and 3 Float32 COGs of one of them
-  written through the same ``raster_io`` helpers, no arithmetic;
+  written as ours are (uncompressed scratch GeoTIFF, then the COG copy), no arithmetic;
 * ``coreg full stack``: ``coregistered_stack`` from the two 4-band files (5 assets
   co-registered, resampled onto the reference grid and written, then the 3 expressions):
   per output megapixel it counts its 8 outputs.
@@ -137,11 +137,12 @@ def run_floor(paths, out: Path) -> None:
     import rasterio
     from rasterio.windows import Window
 
-    from coreg.core.raster_io import BLOCK, output_profile, read_info, read_on_grid, to_cog
+    from coreg.core.raster_io import BLOCK, read_info, read_on_grid, to_cog
+    from coreg.core.raster_math import scratch_profile
 
     grid = read_info(paths[0]).grid
     datasets = [rasterio.open(p) for p in paths]
-    profile = output_profile(grid, count=1, dtype="float32", nodata=float("nan"))
+    profile = scratch_profile(grid)
     targets = [str(out / f"floor{k}.gtiff.tmp") for k in range(3)]
     writers = [rasterio.open(t, "w", **profile) for t in targets]
     for row in range(0, grid.height, BLOCK):

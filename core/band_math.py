@@ -156,8 +156,8 @@ class Operator:
         return f"{self.min_args} to {self.max_args} arguments"
 
 
-#: Every operator and function of the language (one source of truth: parser, checks,
-#: evaluator and the README's table).
+#: Every operator and function of the language: the one table the parser, the checks
+#: and the evaluator read (the README's table describes it).
 OPERATORS: dict[str, Operator] = {
     "+": Operator(2, None, _fold(np.add), "sum of the arguments"),
     "-": Operator(1, None, _minus, "negation, or the first minus the others"),

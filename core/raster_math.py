@@ -104,7 +104,7 @@ def write_expressions(
             tmp = stack.enter_context(atomic_path(outputs[d.name]))
             gtiff = tmp + ".gtiff.tmp"
             stack.callback(_remove, gtiff)
-            profile = _scratch_profile(grid)
+            profile = scratch_profile(grid)
             writers[d.name] = (tmp, gtiff, stack.enter_context(rasterio.open(gtiff, "w",
                                                                              **profile)))
             writers[d.name][2].set_band_description(1, d.name)
@@ -139,7 +139,7 @@ def _means(means, reader, strips, progress, is_canceled) -> dict:
     return values
 
 
-def _scratch_profile(grid: Grid) -> dict:
+def scratch_profile(grid: Grid) -> dict:
     """The Float32 GeoTIFF each output is computed into before its COG copy: not
     compressed, since the COG copy compresses (40 % less CPU than compressing twice)."""
     profile = output_profile(grid, count=1, dtype="float32", nodata=float("nan"))
