@@ -501,8 +501,8 @@ def _stac_stacked(asset: StackAsset, reference: StackAsset, shifts: dict,
 
 
 def _footprint_wgs84(grid: Grid) -> tuple[dict, list[float]]:
-    xs, ys = grid.corner_xy()
-    lons, lats = crs_transformer(grid.crs, CRS.from_epsg(4326)).transform(xs, ys)
+    xs, ys = grid.corner_xy()  # clockwise for a north-up grid: reversed, as GeoJSON wants
+    lons, lats = crs_transformer(grid.crs, CRS.from_epsg(4326)).transform(xs[::-1], ys[::-1])
     ring = [[float(x), float(y)] for x, y in zip(lons, lats)]
     geometry = {"type": "Polygon", "coordinates": [ring + [ring[0]]]}
     return geometry, [min(lons), min(lats), max(lons), max(lats)]

@@ -186,6 +186,11 @@ def test_stac_item_and_collection_are_valid_stac(stack):
     assert item["assets"]["2.B08"]["coreg:source"]["stac_asset"] == "image"
     assert item["assets"]["ndvi"]["coreg:expression"] == "ndvi:(norm_diff 1.B08 1.B04)"
     assert item["properties"]["start_datetime"] < item["properties"]["end_datetime"]
+    ring = np.array(item["geometry"]["coordinates"][0])
+    area = np.sum(ring[:-1, 0] * ring[1:, 1] - ring[1:, 0] * ring[:-1, 1]) / 2
+    assert area > 0, "GeoJSON exterior rings run counter-clockwise"
+    assert item["bbox"] == [ring[:, 0].min(), ring[:, 1].min(), ring[:, 0].max(),
+                            ring[:, 1].max()]
     broken = dict(item, assets={"x": {"title": "no href"}})
     with pytest.raises(jsonschema.ValidationError):
         _validator("item.json").validate(broken)
