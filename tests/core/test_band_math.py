@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import rasterio
 import rasterio.windows
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 from numpy.testing import assert_allclose, assert_array_equal
 
 from coreg.core import raster_math
@@ -334,7 +336,9 @@ def _no_code_run(text: str) -> None:
         assert not seen, f"the band-math language ran code: {seen}"
 
 
-PROPERTY = settings(max_examples=120, deadline=None, database=None)  # no .hypothesis/ in the tree
+# Hypothesis caches Unicode tables in .hypothesis/: keep them out of the tree.
+set_hypothesis_home_dir(tempfile.mkdtemp(prefix="coreg-hypothesis-"))
+PROPERTY = settings(max_examples=120, deadline=None, database=None)
 
 
 @PROPERTY
