@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import sys
 import tempfile
 
@@ -337,7 +339,9 @@ def _no_code_run(text: str) -> None:
 
 
 # Hypothesis caches Unicode tables in .hypothesis/: keep them out of the tree.
-set_hypothesis_home_dir(tempfile.mkdtemp(prefix="coreg-hypothesis-"))
+HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="coreg-hypothesis-")
+atexit.register(shutil.rmtree, HYPOTHESIS_HOME, True)
+set_hypothesis_home_dir(HYPOTHESIS_HOME)
 PROPERTY = settings(max_examples=120, deadline=None, database=None)
 
 
