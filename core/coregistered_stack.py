@@ -128,6 +128,7 @@ def coregistered_stack(
     folder = Path(output_folder)
     sources = [read_item(p) if is_stac_item(p) else str(p) for p in inputs]
     stack = [resolve_asset(spec, sources) for spec in split_assets(assets)]
+    _check_unique(stack)
     reference = _reference(stack, resolve_asset(reference_asset.strip(), sources).name)
     definitions = parse_definitions(expressions) if expressions.strip() else []
     check_assets(definitions, {a.name: a for a in stack})
@@ -238,6 +239,13 @@ def _reference(stack: list[StackAsset], name: str) -> StackAsset:
             return asset
     raise ValueError(f"The reference asset '{name}' is not one of the stacked assets "
                      f"({', '.join(a.name for a in stack)}).")
+
+
+def _check_unique(stack: list[StackAsset]) -> None:
+    names = [a.name for a in stack]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"Asset(s) listed twice: {', '.join(repeated)}.")
 
 
 def _check_not_overwriting(outputs, inputs) -> None:

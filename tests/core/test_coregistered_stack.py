@@ -211,6 +211,7 @@ def test_grid_without_aoi_is_the_area_every_asset_covers(scenes):
     ({"assets": "1.B04,2.B99"}, "no asset or band 'B99'; its assets are image"),
     ({"assets": "1.B05"}, "has no band 'B05'"),
     ({"assets": "4.B04"}, "there is no input 4"),
+    ({"assets": "1.B04,2.B04,1.b04"}, "listed twice: 1.B04"),
     ({"reference_asset": "2.B08"}, "not one of the stacked assets"),
     ({"aoi": "POINT(1 2)"}, "WKT POLYGON"),
     ({"aoi": "POLYGON((0 0, 1 0, 1 1, 0 0))"}, "less than 8 x 8 pixels"),
