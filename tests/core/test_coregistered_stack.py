@@ -11,7 +11,7 @@ import pytest
 import rasterio
 from numpy.testing import assert_allclose
 from rasterio.warp import Resampling, calculate_default_transform, reproject
-from synthetic import Case, crop, make_secondary, truth_model
+from synthetic import Case, crop, make_secondary
 
 from coreg.core.band_math import BandMathError
 from coreg.core.coregistered_stack import (
@@ -243,12 +243,6 @@ def test_footprints_overlapping_too_little_are_an_error(scenes, shared_data, tmp
 def _read(path) -> np.ndarray:
     with rasterio.open(path) as ds:
         return ds.read(1)
-
-
-def test_truth_helper_is_in_reference_map_units(scenes):
-    with rasterio.open(scenes["paths"][0]) as ds:
-        truth = truth_model(ds.profile, CASE2)
-    assert truth.shift_x == pytest.approx(2.4 * ds.transform.a)
 
 
 def test_real_misregistration_of_two_utm_tiles_is_corrected(shared_data, tmp_path):
