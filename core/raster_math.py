@@ -91,6 +91,8 @@ def write_expressions(
     """Write each definition on ``grid`` as a single-band Float32 COG (NaN nodata) at
     ``outputs[definition.name]``; every output appears only once complete."""
     check_assets(definitions, assets)
+    if not definitions:
+        return
     strips = [grid.subgrid(row, 0, min(BLOCK, grid.height - row), grid.width)
               for row in range(0, grid.height, BLOCK)]
     means = [m for d in definitions for m in mean_nodes(d.expression)]
