@@ -10,7 +10,6 @@ evaluated on the stacked assets, strip by strip.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 import os
@@ -38,7 +37,9 @@ from .raster_math import AssetSource, check_assets, write_expressions
 from .stac import (
     COG_TYPE,
     StacItem,
+    acquisition_times,
     collection_document,
+    footprint_wgs84,
     is_stac_item,
     item_document,
     read_item,
@@ -465,8 +466,8 @@ def write_stac(folder: Path, title: str, grid: Grid, stack: list[StackAsset],
                sources: Sequence[str | StacItem]) -> tuple[str, str]:
     """``item.json`` and ``collection.json`` in ``folder``; returns their paths."""
     collection_id = slug(title)
-    geometry, bbox = _footprint_wgs84(grid)
-    times = _times(sources)
+    geometry, bbox = footprint_wgs84(grid)
+    times = acquisition_times(sources)
     assets = {a.name: _stac_stacked(a, reference, shifts, sources) for a in stack}
     for d in definitions:
         assets[d.name] = {"href": f"./{d.name}.tif", "type": COG_TYPE, "title": d.name,
@@ -506,39 +507,3 @@ def _stac_stacked(asset: StackAsset, reference: StackAsset, shifts: dict,
                              "file": asset.path, "band": asset.band,
                              "stac_asset": asset.stac_key},
             "coreg:shift": shift}
-
-
-def _footprint_wgs84(grid: Grid) -> tuple[dict, list[float]]:
-    xs, ys = grid.corner_xy()  # clockwise for a north-up grid: reversed, as GeoJSON wants
-    lons, lats = crs_transformer(grid.crs, CRS.from_epsg(4326)).transform(xs[::-1], ys[::-1])
-    ring = [[float(x), float(y)] for x, y in zip(lons, lats)]
-    geometry = {"type": "Polygon", "coordinates": [ring + [ring[0]]]}
-    return geometry, [min(lons), min(lats), max(lons), max(lats)]
-
-
-def _times(sources: Sequence[str | StacItem]) -> dict:
-    """``datetime`` of a one-date stack, else ``start/end_datetime`` (RFC 3339)."""
-    stamps = sorted({t for t in map(_acquired, sources) if t})
-    if not stamps:
-        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return {"datetime": now}
-    if len(stamps) == 1:
-        return {"datetime": stamps[0]}
-    return {"datetime": None, "start_datetime": stamps[0], "end_datetime": stamps[-1]}
-
-
-def _acquired(source: str | StacItem) -> str | None:
-    if isinstance(source, StacItem):
-        return source.properties.get("datetime") or source.properties.get("start_datetime")
-    with rasterio.open(source) as ds:
-        tags = ds.tags()
-    value = tags.get("ACQUISITION_DATETIME") or tags.get("ACQUISITION_DATE")
-    if not value:
-        return None
-    try:
-        stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.timezone.utc)
-    return stamp.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

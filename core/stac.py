@@ -6,11 +6,18 @@ against the official STAC 1.0.0 item and collection JSON schemas.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import rasterio
+from rasterio.crs import CRS
+
+from .grid import Grid, crs_transformer
 
 STAC_VERSION = "1.0.0"
 PROJECTION = "https://stac-extensions.github.io/projection/v1.1.0/schema.json"
@@ -102,3 +109,41 @@ def collection_document(*, collection_id: str, title: str, description: str,
         "extent": {"spatial": {"bbox": [bbox]}, "temporal": {"interval": [interval]}},
         "links": [{"rel": "item", "href": f"./{item_file}", "type": "application/geo+json"}],
     }
+
+
+def footprint_wgs84(grid: Grid) -> tuple[dict, list[float]]:
+    """GeoJSON polygon and bbox of ``grid``'s corners in WGS 84 (STAC geometry)."""
+    xs, ys = grid.corner_xy()  # clockwise for a north-up grid: reversed, as GeoJSON wants
+    lons, lats = crs_transformer(grid.crs, CRS.from_epsg(4326)).transform(xs[::-1], ys[::-1])
+    ring = [[float(x), float(y)] for x, y in zip(lons, lats)]
+    geometry = {"type": "Polygon", "coordinates": [ring + [ring[0]]]}
+    return geometry, [min(lons), min(lats), max(lons), max(lats)]
+
+
+def acquisition_times(sources: Sequence[str | StacItem]) -> dict:
+    """STAC times of what ``sources`` (items, rasters with an ACQUISITION_DATE(TIME)
+    tag) were acquired: ``datetime`` of one date, else ``start/end_datetime``; the
+    creation time when none says (RFC 3339, UTC)."""
+    stamps = sorted({t for t in map(_acquired, sources) if t})
+    if not stamps:
+        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"datetime": now}
+    if len(stamps) == 1:
+        return {"datetime": stamps[0]}
+    return {"datetime": None, "start_datetime": stamps[0], "end_datetime": stamps[-1]}
+
+
+def _acquired(source: str | StacItem) -> str | None:
+    if isinstance(source, StacItem):
+        value = source.properties.get("datetime") or source.properties.get("start_datetime")
+    else:
+        with rasterio.open(source) as ds:
+            tags = ds.tags()
+        value = tags.get("ACQUISITION_DATETIME") or tags.get("ACQUISITION_DATE")
+    try:
+        stamp = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.timezone.utc)
+    return stamp.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
