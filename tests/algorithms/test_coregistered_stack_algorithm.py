@@ -36,3 +36,25 @@ def test_coregistered_stack__qgis_process(shared_data, tmp_path, qgis_process_ru
     assert shift["x_map"] == pytest.approx(truth.shift_x, abs=1e-5)  # 0.1 px of ~1e-4 deg
     assert shift["y_map"] == pytest.approx(truth.shift_y, abs=1e-5)
     assert "40 % cloudy" in stdout + stderr
+
+
+def test_coregistered_stack__project_layer_input_and_fatal_precondition(shared_data, tmp_path,
+                                                                        coreg_provider):
+    """A loaded raster layer counts as an input; footprints that do not overlap stop the
+    run with the precondition's message."""
+    import processing
+    from qgis.core import QgsProcessingException, QgsProject, QgsRasterLayer
+
+    beirut = shared_data / "optical" / "oscd_s2" / "beirut_S2_20171003_B02-B03-B04-B08.tif"
+    layer = QgsRasterLayer(str(beirut), "beirut")
+    assert layer.isValid()
+    QgsProject.instance().addMapLayer(layer)
+    taizhou = shared_data / "optical" / "landsat_pairs" / "taizhou_LE07_20000317_B1-5_7.tif"
+    try:
+        with pytest.raises(QgsProcessingException, match="overlaps the reference 1.B04 by 0 %"):
+            processing.run("coreg:coregistered_stack", {
+                "INPUTS": [layer.id(), str(taizhou)], "ASSETS": "1.B04,2.b3",
+                "REFERENCE_ASSET": "1.B04", "OUTPUT_FOLDER": str(tmp_path / "out")})
+    finally:
+        QgsProject.instance().removeMapLayer(layer.id())
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
