@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -51,10 +51,14 @@ class BandMathError(ValueError):
 # ------------------------------------------------------------------------ syntax tree
 
 
+# Nodes compare equal whatever their position in the text, so that the same ``mean``
+# written twice is computed once.
+
+
 @dataclass(frozen=True)
 class Number:
     value: float
-    position: int = 0
+    position: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -62,14 +66,14 @@ class Asset:
     """``position.band``: the input's 1-based position and a band name, as written."""
 
     name: str
-    position: int = 0
+    position: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
 class Call:
     operator: str
     args: tuple
-    position: int = 0
+    position: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)

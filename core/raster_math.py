@@ -95,7 +95,7 @@ def write_expressions(
         return
     strips = [grid.subgrid(row, 0, min(BLOCK, grid.height - row), grid.width)
               for row in range(0, grid.height, BLOCK)]
-    means = [m for d in definitions for m in mean_nodes(d.expression)]
+    means = list(dict.fromkeys(m for d in definitions for m in mean_nodes(d.expression)))
     passes = 2 if means else 1
     with _Reader(assets) as reader, contextlib.ExitStack() as stack:
         values: dict = {}

@@ -61,9 +61,13 @@ def test_examples_parse_to_the_documented_trees():
                                                  text.index("(+")),
                                             Number(2.0, text.index("2)"))), text.index("(/"))
     assert average.assets == ["1.pan", "2.pan"]
+    plus = average.expression.args[0]
+    assert [plus.position, plus.args[0].position, plus.args[1].position] == [
+        text.index("(+"), text.index("1.pan"), text.index("2.pan")]
     mask = parse_definition(SAR_EXAMPLE).expression
     assert mask.args[0].args[1] == Number(-23.0, SAR_EXAMPLE.index("-23"))
-    assert (mask.args[1], mask.args[2]) == (Number(1.0, 44), Number(0.0, 46))
+    assert [mask.args[0].args[1].position, mask.args[1].position, mask.args[2].position] == [
+        SAR_EXAMPLE.index("-23"), 44, 46]
 
 
 @pytest.mark.parametrize("text, value", [("7", 7.0), ("-23", -23.0), ("+0.5", 0.5),
@@ -243,6 +247,18 @@ def test_band_math_names_assets_by_number_and_description(oscd, tmp_path):
     assert not (tmp_path / "x.tif").exists()
     with pytest.raises(ValueError, match="overwrite"):
         band_math([first], "(+ 1.b1 1)", first)
+
+
+def test_the_same_mean_in_two_expressions_is_one_pass(oscd, tmp_path, monkeypatch):
+    reads = []
+    real = raster_math.read_on_grid
+    monkeypatch.setattr(raster_math, "read_on_grid",
+                        lambda ds, band, grid, *, nodata: reads.append(1) or real(
+                            ds, band, grid, nodata=nodata))
+    definitions = parse_definitions("a:(- 1.pan (mean 1.pan)); b:(/ 1.pan (mean  1.pan))")
+    write_expressions(definitions, oscd, _grid(oscd["1.pan"].path),
+                      {d.name: tmp_path / f"{d.name}.tif" for d in definitions})
+    assert len(reads) == 3 + 3  # 3 strips for the mean, 3 for both outputs
 
 
 def test_mean_is_computed_strip_by_strip(oscd, tmp_path, monkeypatch):
