@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 from numpy.testing import assert_allclose, assert_array_equal
+from osgeo_utils.samples.validate_cloud_optimized_geotiff import validate as validate_cog
 
 from coreg.core import raster_math
 from coreg.core.band_math import (
@@ -242,6 +243,8 @@ def test_band_math_names_assets_by_number_and_description(oscd, tmp_path):
     with rasterio.open(out) as ds:
         assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
         assert ds.dtypes[0] == "float32" and ds.descriptions[0] == "ndvi"
+    errors, _, structure = validate_cog(str(out), full_check=True)  # GDAL's COG validator
+    assert not errors and "overview_0" in structure["ifd_offsets"]
     with pytest.raises(BandMathError, match="Unknown asset '1.B05'"):
         band_math([first], "(+ 1.B05 1)", tmp_path / "x.tif")
     assert not (tmp_path / "x.tif").exists()

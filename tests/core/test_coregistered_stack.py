@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 from numpy.testing import assert_allclose
+from osgeo_utils.samples.validate_cloud_optimized_geotiff import validate as validate_cog
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 from synthetic import Case, crop, make_secondary
 
@@ -114,6 +115,8 @@ def test_every_output_is_a_float32_cog_with_overviews(stack):
             assert ds.profile["tiled"] and ds.count == 1 and ds.dtypes[0] == "float32"
             assert ds.overviews(1), name
             assert ds.nodata == 0 if name == "3.B04" else np.isnan(ds.nodata)  # input's fill
+        errors, _, structure = validate_cog(path, full_check=True)  # GDAL's COG validator
+        assert not errors and "overview_0" in structure["ifd_offsets"], (name, errors)
 
 
 def test_each_input_is_shifted_as_its_known_misregistration(scenes, stack):
