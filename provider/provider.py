@@ -25,6 +25,8 @@ ALGORITHMS = (
     ("..algorithms.apply_alignment", "ApplyAlignmentAlgorithm"),
     ("..algorithms.align_dem", "AlignDemAlgorithm"),
     ("..algorithms.align_stack", "AlignStackAlgorithm"),
+    ("..algorithms.band_math", "BandMathAlgorithm"),
+    ("..algorithms.coregistered_stack", "CoregisteredStackAlgorithm"),
 )
 
 
