@@ -192,18 +192,33 @@ def _resample_strip(src, strip: Grid, mapping, order: int, src_nodata, out_nodat
     r0, c0 = max(-window.row_off, 0), max(-window.col_off, 0)
     inner = valid[r0:src.height - window.row_off, c0:src.width - window.col_off]
     valid_or_none = None if inner.all() else valid
+    whole = _whole_pixel_offset(affine)
     for band in range(src.count):
-        coefficients = prepare(data[band], valid_or_none, order)
-        if affine is None:
-            values = interpolate(coefficients, valid_or_none, rows - window.row_off,
-                                 cols - window.col_off, order)
+        if whole is not None:  # same pixels (e.g. a vertical shift only): no interpolation
+            r, c = whole[0] - window.row_off, whole[1] - window.col_off
+            rows_, cols_ = slice(r, r + strip.height), slice(c, c + strip.width)
+            values = np.where(valid[rows_, cols_], data[band][rows_, cols_], np.nan)
+        elif affine is None:
+            values = interpolate(prepare(data[band], valid_or_none, order), valid_or_none,
+                                 rows - window.row_off, cols - window.col_off, order)
         else:
             origin = np.array([window.row_off, window.col_off], float)
-            values = interpolate_affine(coefficients, valid_or_none, affine[0],
-                                        affine[1] - origin, out.shape[1:], order)
+            values = interpolate_affine(prepare(data[band], valid_or_none, order),
+                                        valid_or_none, affine[0], affine[1] - origin,
+                                        out.shape[1:], order)
         values = _outside_to_nan(values, affine, strip, src, rows, cols)
         out[band] = _cast(values + offset, dtype, out_nodata)
     return out
+
+
+def _whole_pixel_offset(affine) -> tuple[int, int] | None:
+    """(row, col) offset of an affine mapping that is a whole-pixel translation."""
+    if affine is None or not np.allclose(affine[0], np.eye(2), rtol=0, atol=1e-12):
+        return None
+    offset = np.round(affine[1])
+    if np.abs(affine[1] - offset).max() > 1e-6:
+        return None
+    return int(offset[0]), int(offset[1])
 
 
 def _outside_to_nan(values, affine, strip, src, rows, cols) -> np.ndarray:

@@ -209,11 +209,11 @@ def estimate_dem_alignment(
         fitted = shifts
         if method == "blockwise":
             shifts = np.column_stack([_smoothed(shifts[:, k], counts, shape) for k in (0, 1)])
-        moved = _at_samples(shifts, samples, window, block_size, shape, groups)
+        moved = _at_samples(shifts, samples, window, size, shape, groups)
         dh = samples.ref - sampler.at(samples, moved[:, 0], moved[:, 1])
     fitted_dz = _group_medians(dh, groups, len(shifts))
     dz = _smoothed(fitted_dz, counts, shape) if method == "blockwise" else fitted_dz
-    after = dh - _at_samples(dz[:, None], samples, window, block_size, shape, groups)[:, 0]
+    after = dh - _at_samples(dz[:, None], samples, window, size, shape, groups)[:, 0]
     blocks = (_blocks(np.column_stack([shifts, dz]), np.column_stack([fitted, fitted_dz]),
                       counts, grid, window, block_size, shape)
               if method == "blockwise" else ())

@@ -21,7 +21,7 @@ from rasterio.windows import Window
 from .errors import CanceledError
 from .fit import RigidModel
 from .grid import Grid
-from .resample import SourceMapping, interpolate, prepare
+from .resample import COORDINATE_STEP, SourceMapping, interpolate, prepare
 
 Progress = Callable[[float], None]
 IsCanceled = Callable[[], bool]
@@ -99,11 +99,13 @@ def _averaged_on_grid(ds: rasterio.DatasetReader, band: int, grid: Grid,
 
 def _interpolated_on_grid(ds: rasterio.DatasetReader, band: int, grid: Grid,
                           nodata: float | None) -> np.ndarray:
-    rows, cols = SourceMapping(RigidModel(), grid.crs, ds.crs, ds.transform).indices(grid)
-    window = _whole_pixel_window(rows, cols)
+    mapping = SourceMapping(RigidModel(), grid.crs, ds.crs, ds.transform)
+    window = _whole_pixel_window(*mapping.node_indices(grid), COORDINATE_STEP)
     if window is not None:  # another name of the same grid (e.g. ETRS89 vs WGS 84 UTM)
-        data, valid = read_window(ds, [band], window, nodata)
+        data, valid = read_window(ds, [band], Window(window.col_off, window.row_off,
+                                                     grid.width, grid.height), nodata)
         return np.where(valid, data[0], np.nan)
+    rows, cols = mapping.indices(grid)
     out = np.full((grid.height, grid.width), np.nan, np.float32)
     inside = ((rows > -1) & (rows < ds.height) & (cols > -1) & (cols < ds.width))
     if not inside.any():
@@ -115,13 +117,14 @@ def _interpolated_on_grid(ds: rasterio.DatasetReader, band: int, grid: Grid,
     return out
 
 
-def _whole_pixel_window(rows: np.ndarray, cols: np.ndarray) -> Window | None:
-    """The window whose pixels the indices are, if they are whole pixels in order (to
-    0.001 px: datum realisations such as ETRS89 and WGS 84 differ by a few cm)."""
+def _whole_pixel_window(rows: np.ndarray, cols: np.ndarray, step: int) -> Window | None:
+    """The window starting at the first node, if the nodes (every ``step`` pixels) fall
+    on whole source pixels in order, to 0.001 px (datum realisations such as ETRS89 and
+    WGS 84 differ by a few cm)."""
     r0, c0 = round(float(rows[0, 0])), round(float(cols[0, 0]))
     height, width = rows.shape
-    if (np.abs(rows - (r0 + np.arange(height)[:, None])).max() > 1e-3
-            or np.abs(cols - (c0 + np.arange(width)[None, :])).max() > 1e-3):
+    if (np.abs(rows - (r0 + step * np.arange(height)[:, None])).max() > 1e-3
+            or np.abs(cols - (c0 + step * np.arange(width)[None, :])).max() > 1e-3):
         return None
     return Window(c0, r0, width, height)
 

@@ -50,17 +50,20 @@ class SourceMapping:
         if grid.crs == self.model_crs == self.source_crs or (
                 grid.width * grid.height <= COORDINATE_STEP**2):
             return self._exact(grid)
-        # Nodes on every COORDINATE_STEP-th pixel centre, the last one at or past the end,
-        # so that every pixel interpolates between nodes (never extrapolates).
-        step = COORDINATE_STEP
-        coarse = Grid(grid.crs, grid.transform * Affine.translation(0.5 - step / 2, 0.5 - step / 2)
-                      * Affine.scale(step), -(-(grid.width - 1) // step) + 1,
-                      -(-(grid.height - 1) // step) + 1)
-        rows, cols = self._exact(coarse)
-        rr, cc = np.meshgrid(np.arange(grid.height) / step, np.arange(grid.width) / step,
-                             indexing="ij")
+        rows, cols = self.node_indices(grid)
+        rr, cc = np.meshgrid(np.arange(grid.height) / COORDINATE_STEP,
+                             np.arange(grid.width) / COORDINATE_STEP, indexing="ij")
         return (ndimage.map_coordinates(rows, [rr, cc], order=1, mode="nearest"),
                 ndimage.map_coordinates(cols, [rr, cc], order=1, mode="nearest"))
+
+    def node_indices(self, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+        """Exact source indices at every COORDINATE_STEP-th pixel centre of ``grid``, the
+        last node at or past its end, so that every pixel interpolates between nodes."""
+        step = COORDINATE_STEP
+        nodes = Grid(grid.crs, grid.transform * Affine.translation(0.5 - step / 2, 0.5 - step / 2)
+                     * Affine.scale(step), -(-(grid.width - 1) // step) + 1,
+                     -(-(grid.height - 1) // step) + 1)
+        return self._exact(nodes)
 
     def _exact(self, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
         x, y = grid.centres_xy()
