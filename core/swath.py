@@ -376,13 +376,14 @@ def _paint_block(block: _BlockQuads, lookup: np.ndarray) -> None:
         offset = np.arange(quads.size) - np.repeat(np.cumsum(counts) - counts, counts)
         width = block.nx[quads].astype(np.int64)
         dx, dy = offset % width, offset // width
-        on_grid = ((block.c0[quads] + dx >= 0) & (block.c0[quads] + dx < block.width)
-                   & (block.r0[quads] + dy >= 0) & (block.r0[quads] + dy < block.height))
+        col, row = block.c0[quads] + dx, block.r0[quads] + dy
+        on_grid = (col >= 0) & (col < block.width) & (row >= 0) & (row < block.height)
         quads, dx, dy = quads[on_grid], dx[on_grid], dy[on_grid]
+        fx, fy = dx.astype(np.float32), dy.astype(np.float32)
         for second, tri in ((False, block.first), (True, block.second)):
             s00, t00, a, b, c, d = (v[quads] for v in tri)
-            s = s00 + a * dx + b * dy
-            t = t00 + c * dx + d * dy
+            s = s00 + a * fx + b * fy
+            t = t00 + c * fx + d * fy
             _paint_hits(block, quads, s, t, dx, dy, second, lookup)
 
 
