@@ -212,6 +212,63 @@ def test_rectify__antimeridian_geographic_unwrapped(tmp_path):
     assert any("unwrapped" in note for note in result.notes)
 
 
+def test_rectify__prefilter_against_aliasing(tmp_path):
+    """A one-pixel checkerboard sampled onto 4x coarser pixels aliases (values 0 or 1); the
+    Gaussian prefilter brings every output pixel near the local mean 0.5."""
+    x, y = analytic_swath(rows=120, cols=120)
+    checker = ((np.indices(x.shape).sum(axis=0) // 1) % 2).astype(np.float32)
+    path = tmp_path / "checker.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=120, height=120, count=3,
+                       dtype="float64") as dst:
+        dst.write(np.stack([checker, x, y]))
+    size = 4 * median_spacing(x, y)
+    plain = rectify_swath(str(path), str(tmp_path / "a.tif"), bands=[1], x_band=2, y_band=3,
+                          source_crs=UTM, pixel_size=size, interpolation="nearest")
+    smooth_ = rectify_swath(str(path), str(tmp_path / "b.tif"), bands=[1], x_band=2, y_band=3,
+                            source_crs=UTM, pixel_size=size, prefilter=True,
+                            interpolation="nearest")
+    assert any("PREFILTER" in w for w in plain.warnings) and not smooth_.warnings
+    with rasterio.open(tmp_path / "a.tif") as a, rasterio.open(tmp_path / "b.tif") as b:
+        aliased, filtered = a.read(1), b.read(1)
+    assert np.nanstd(aliased) > 0.45  # point samples of 0 and 1
+    # away from the swath edge (where NaN-aware normalisation sees one side only)
+    inner = filtered[3:-3, 3:-3]
+    assert np.nanmax(np.abs(inner - 0.5)) < 0.05
+
+
+def test_rectify__integer_nearest_keeps_dtype(shared_data, tmp_path):
+    nc = shared_data / "swath" / "O_L2_0001_SNS_2017105100139_v1.0.nc"
+    out = tmp_path / "flags.tif"
+    rectify_swath(f'NETCDF:"{nc}":quality_flags', str(out), interpolation="nearest",
+                  x_coords=f'NETCDF:"{nc}":lon', y_coords=f'NETCDF:"{nc}":lat')
+    with rasterio.Env(GDAL_NETCDF_BOTTOMUP="NO"), \
+            rasterio.open(f'NETCDF:"{nc}":quality_flags') as src:
+        source, nodata = src.read(1), src.nodata
+    with rasterio.open(out) as ds:  # netCDF flags: Int32 with the netCDF default fill
+        flags = ds.read(1)
+        assert ds.dtypes[0] == source.dtype == "int32" and ds.nodata == nodata
+    painted = flags[flags != ds.nodata]
+    assert set(np.unique(painted)) <= set(np.unique(source))
+
+
+def test_modis__hdf5_bow_tie_swath(shared_data, tmp_path):
+    """MODIS 1 km geolocation (HDF5 subdatasets; scans overlap at the swath edges, the
+    bow-tie): rectifying latitude itself (triangular) returns each target pixel's latitude,
+    also where later scans overpaint earlier ones."""
+    h5 = shared_data / "swath" / "modis_test_data.h5"
+    lat, lon = (f'HDF5:"{h5}"://{v}_1km' for v in ("lat", "lon"))
+    out = tmp_path / "lat.tif"
+    result = rectify_swath(lat, str(out), x_coords=lon, y_coords=lat,
+                           interpolation="triangular", target_crs="EPSG:4326")
+    with rasterio.open(out) as ds:
+        values = ds.read(1)
+        grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
+    _, centre_lat = grid.centres_xy()
+    ok = np.isfinite(values)
+    assert result.painted_pixels == ok.sum() > 10000
+    assert np.abs(values[ok] - centre_lat[ok]).max() < 1e-4  # float32 lookups: ~10 m
+
+
 # ------------------------------------------------------------------------- real data
 
 
