@@ -34,6 +34,7 @@ os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
 import json  # noqa: E402
+import resource  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -166,18 +167,19 @@ def _geolocation_vrt(values: str, coords: str, size: int) -> str:
 # ------------------------------------------------------------------------------ tools
 
 
-def run_coreg(case: SwathCase, out: Path) -> tuple[float, np.ndarray]:
+def run_coreg(case: SwathCase, out: Path) -> tuple[float, float, np.ndarray]:
+    """(wall s, CPU s of all threads, result) of Coreg's file-to-file rectification."""
     xs, xb, ys, yb = case.coords
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     rectify_swath(case.source, str(out), x_coords=xs, x_band=xb, y_coords=ys, y_band=yb,
                   bands=[case.band], target_crs=case.crs, pixel_size=case.res,
                   extent=case.extent, interpolation="bilinear")
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     with rasterio.open(out) as ds:
-        return elapsed, ds.read(1)
+        return elapsed, cpu, ds.read(1)
 
 
-def run_coreg_in_memory(case: SwathCase) -> float:
+def run_coreg_in_memory(case: SwathCase) -> tuple[float, float]:
     """Coreg's rectification on arrays already in memory (coordinate transformation, lookup
     painting, bilinear sampling): the like-for-like counterpart of xcube's timing."""
     xs, xb, ys, yb = case.coords
@@ -189,14 +191,15 @@ def run_coreg_in_memory(case: SwathCase) -> float:
     xmin, _, _, ymax = case.extent
     height, width = case.shape
     grid = Grid(crs, rasterio.Affine(case.res, 0, xmin, 0, -case.res, ymax), width, height)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     x, y = to_target_coordinates(lon, lat, rasterio.crs.CRS.from_epsg(4326), crs, [])
     rectify_arrays(values[None].astype(np.float32), x, y, grid, interpolation="bilinear")
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-def read_write_floor(case: SwathCase, out: Path) -> float:
-    """Reading the band and both coordinate images, writing a target-size Float32 GeoTIFF."""
+def read_write_floor(case: SwathCase, written: np.ndarray, out: Path) -> float:
+    """Reading the band and both coordinate images and writing ``written`` (Coreg's result,
+    so that compression sees the same data) with Coreg's output profile."""
     xs, xb, ys, yb = case.coords
     height, width = case.shape
     start = time.perf_counter()
@@ -209,36 +212,41 @@ def read_write_floor(case: SwathCase, out: Path) -> float:
                 rasterio.Affine(case.res, 0, xmin, 0, -case.res, ymax), width, height)
     with rasterio.open(out, "w", **output_profile(grid, count=1, dtype="float32",
                                                   nodata=float("nan"))) as dst:
-        dst.write(np.full((height, width), np.nan, np.float32), 1)
+        dst.write(written, 1)
     return time.perf_counter() - start
 
 
-def run_gdalwarp(case: SwathCase, out: Path) -> tuple[float, np.ndarray]:
+def run_gdalwarp(case: SwathCase, out: Path) -> tuple[float, float, np.ndarray]:
     xmin, xmax, ymin, ymax = case.extent
     height, width = case.shape
     cmd = ["gdalwarp", "-q", "-overwrite", "-geoloc", "-r", "bilinear", "-t_srs", case.crs,
            "-te", *map(repr, (xmin, ymin, xmax, ymax)), "-ts", str(width), str(height),
            "-dstnodata", "nan", "-ot", "Float32", "-co", "TILED=YES", "-co", "COMPRESS=DEFLATE",
            "-co", "ZLEVEL=1", case.source, str(out)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     subprocess.run(cmd, check=True, cwd=case.gdal_cwd, capture_output=True,
                    env={**os.environ, "GDAL_NETCDF_BOTTOMUP": "NO"})
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, _children_cpu() - cpu
     with rasterio.open(out) as ds:
         values = ds.read(1)
     values[values < -1e9] = np.nan  # the swath's own fill value, if warped through
-    return elapsed, values
+    return elapsed, cpu, values
 
 
-def run_xcube(case: SwathCase, python: str) -> tuple[float | None, np.ndarray | None, str]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_xcube(case: SwathCase, python: str) -> tuple[dict | None, np.ndarray | None, str]:
     """xcube on lon/lat coordinates; if it fails, again on coordinates projected beforehand
     into the target CRS (as an xcube user would do), saying so."""
-    elapsed, result, error = _run_xcube(case, python, preproject=False)
+    report, result, error = _run_xcube(case, python, preproject=False)
     if result is None:
-        elapsed, result, error2 = _run_xcube(case, python, preproject=True)
+        report, result, error2 = _run_xcube(case, python, preproject=True)
         error = (f"on lon/lat: {error}; " + (f"then failed too: {error2}" if result is None
                  else "ran on coordinates pre-projected to the target CRS (untimed)"))
-    return elapsed, result, error
+    return report, result, error
 
 
 def _run_xcube(case: SwathCase, python: str, *, preproject: bool):
@@ -272,7 +280,7 @@ def _run_xcube(case: SwathCase, python: str, *, preproject: bool):
         return None, None, f"no JSON: {done.stderr[-500:]}"
     if report.get("error"):
         return None, None, report["error"].splitlines()[0]
-    return report["t_rectify_s"], np.load(out), ""
+    return report, np.load(out), ""
 
 
 def xcube_python() -> str | None:
@@ -308,15 +316,20 @@ def run(args) -> list[dict]:
             continue
         print(f"[swath] {case.name}", file=sys.stderr)
         row = {"case": case.name, "target": f"{case.shape[1]}x{case.shape[0]} {case.crs}"}
-        row["floor_s"] = read_write_floor(case, WORK / f"{case.name}_floor.tif")
-        row["coreg_s"], ours = run_coreg(case, WORK / f"{case.name}_coreg.tif")
+        row["coreg_s"], row["coreg_cpu_s"], ours = run_coreg(case,
+                                                             WORK / f"{case.name}_coreg.tif")
+        row["floor_s"] = read_write_floor(case, ours, WORK / f"{case.name}_floor.tif")
         row["coreg_valid"] = int(np.isfinite(ours).sum())
-        row["coreg_mem_s"] = run_coreg_in_memory(case)
+        row["coreg_mem_s"], row["coreg_mem_cpu_s"] = run_coreg_in_memory(case)
         if not args.no_gdal:
-            row["gdal_s"], warped = run_gdalwarp(case, WORK / f"{case.name}_gdal.tif")
+            row["gdal_s"], row["gdal_cpu_s"], warped = run_gdalwarp(
+                case, WORK / f"{case.name}_gdal.tif")
             row["gdal"] = differences(ours, warped)
         if python:
-            row["xcube_s"], rectified, error = run_xcube(case, python)
+            report, rectified, error = run_xcube(case, python)
+            if report:
+                row["xcube_s"], row["xcube_cpu_s"] = report["t_rectify_s"], \
+                    report["cpu_rectify_s"]
             row["xcube"] = differences(ours, rectified) if rectified is not None else {}
             row["xcube_error"] = error
         rows.append(row)
@@ -348,11 +361,18 @@ def table(rows: list[dict]) -> str:
                      f"{s(r['coreg_mem_s'])} {s(r.get('xcube_s'))} "
                      f"{ratio('xcube_s', 'coreg_mem_s'):>11}  {d('xcube')} {d('gdal')}  "
                      f"{r['coreg_valid']}/{valid}")
+        lines.append(f"{'':6} {'CPU s':24} {'':6} {s(r['coreg_cpu_s'])} "
+                     f"{s(r.get('gdal_cpu_s'))} {ratio('gdal_cpu_s', 'coreg_cpu_s'):>10} "
+                     f"{s(r['coreg_mem_cpu_s'])} {s(r.get('xcube_cpu_s'))} "
+                     f"{ratio('xcube_cpu_s', 'coreg_mem_cpu_s'):>11}")
         if r.get("xcube_error"):
             lines.append(f"    xcube: {r['xcube_error'][:300]}")
-    lines.append("Seconds, bilinear. floor/coreg/gdal: file in, GeoTIFF out. coreg*/xcube*: arrays "
-                 "in memory (coordinate transformation + rectification; numba warm). Ratios > 1: "
-                 "Coreg faster. |d| = |tool - Coreg| where both are valid.")
+    lines.append("Seconds, bilinear: wall time, and below it the CPU time of all threads (fairer "
+                 "on a busy machine). floor/coreg/gdal: file in, GeoTIFF out. coreg*/xcube*: "
+                 "arrays in memory (coordinate transformation + rectification; numba warm). "
+                 "Ratios > 1: Coreg faster. |d| = |tool - Coreg| where both are valid.")
+    load = os.getloadavg()[0]
+    lines.append(f"Load average at the end: {load:.1f} on {os.cpu_count()} CPUs.")
     return "\n".join(lines)
 
 

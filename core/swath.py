@@ -56,6 +56,8 @@ POLAR_LATITUDE = 85.0
 UTM_MAX_SPAN = 12.0
 #: Target pixel / source pixel ratio above which sampling without PREFILTER aliases.
 ALIASING_RATIO = 2.0
+#: About this many neighbour distances give the median pixel spacing.
+SPACING_SAMPLE = 1 << 20
 #: A quad this many times wider than the median quad is a wrap-around seam, not data.
 SEAM_FACTOR = 20.0
 
@@ -215,8 +217,11 @@ def to_target_coordinates(x: np.ndarray, y: np.ndarray, source_crs: CRS, target_
 def median_spacing(x: np.ndarray, y: np.ndarray) -> float:
     """The finer of the median distances between neighbours along rows and along columns."""
     spacings = []
+    stride = max(1, x.size // SPACING_SAMPLE)  # a median needs no 25 million differences
     for axis in (0, 1):
-        step = np.hypot(np.diff(x, axis=axis), np.diff(y, axis=axis))
+        rows = (slice(None), slice(None, None, stride)) if axis == 0 else \
+            (slice(None, None, stride), slice(None))
+        step = np.hypot(np.diff(x[rows], axis=axis), np.diff(y[rows], axis=axis))
         step = step[np.isfinite(step) & (step > 0)]
         if step.size:
             spacings.append(float(np.median(step)))
