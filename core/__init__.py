@@ -4,5 +4,6 @@ Pipeline: ``raster_io`` (read, write) -> ``grid`` (common grid) -> ``match`` (pa
 phase correlation) -> ``fit`` (robust rigid model) -> ``resample``/``apply`` (resample
 or re-georeference), orchestrated by :func:`coreg.core.align.align_image`. ``saved``
 reads alignments back from reports, ``stack`` aligns time series onto an anchor, and
-``dem``/``terrain`` coregister DEMs.
+``dem``/``terrain`` coregister DEMs; ``swath`` rectifies swath data with per-pixel
+coordinates onto a regular grid.
 """
