@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import warnings as _warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +48,8 @@ INTERPOLATIONS = ("nearest", "triangular", "bilinear")
 EDGE_TOLERANCE = 1e-4
 #: Source rows painted per block (bounds the temporaries of the vectorised painting).
 ROW_BLOCK = 256
+#: Threads painting, sampling and transforming blocks at once.
+THREADS = max(1, min(4, os.cpu_count() or 1))
 #: Target pixels sampled per chunk (bounds the temporaries of the sampling).
 SAMPLE_CHUNK = 1 << 22
 #: Margin (target pixels) of the lookup images while painting.
@@ -195,8 +199,7 @@ def to_target_coordinates(x: np.ndarray, y: np.ndarray, source_crs: CRS, target_
                          "range were ignored.")
             x, y = np.where(bad, np.nan, x), np.where(bad, np.nan, y)
     if source_crs != target_crs:
-        tx, ty = crs_transformer(source_crs, target_crs).transform(x, y)
-        tx, ty = np.asarray(tx, np.float64), np.asarray(ty, np.float64)
+        tx, ty = transform_points(crs_transformer(source_crs, target_crs), x, y)
         bad = ~(np.isfinite(tx) & np.isfinite(ty))
         if bad.all():
             raise ValueError("None of the swath coordinates can be transformed into the "
@@ -212,6 +215,21 @@ def to_target_coordinates(x: np.ndarray, y: np.ndarray, source_crs: CRS, target_
         x = unwrap_longitudes(x)
         notes.append("Longitudes unwrapped to 0..360° (the swath crosses the antimeridian).")
     return x, y
+
+
+def transform_points(transformer, x: np.ndarray, y: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """``transformer`` (pyproj, thread-safe) applied to every point, blocks of rows in
+    parallel threads: PROJ costs about a microsecond a point and releases the GIL."""
+    tx, ty = np.empty(x.shape, np.float64), np.empty(y.shape, np.float64)
+    step = max(1, -(-x.shape[0] // (4 * THREADS))) if x.size >= 1 << 20 else x.shape[0]
+
+    def transform(r0: int) -> None:
+        rows = slice(r0, r0 + step)
+        tx[rows], ty[rows] = transformer.transform(x[rows], y[rows])
+
+    _in_threads(transform, range(0, x.shape[0], step))
+    return tx, ty
 
 
 def median_spacing(x: np.ndarray, y: np.ndarray) -> float:
@@ -274,15 +292,17 @@ def paint_lookup(x: np.ndarray, y: np.ndarray, grid: Grid, *,
     lookup = np.full((2, grid.height + 2 * PAD, grid.width + 2 * PAD), np.nan, np.float32)
     seam = _seam_limit(x, y, inverse)
     rows = x.shape[0]
-    for r0 in range(0, rows - 1, ROW_BLOCK):
+
+    def paint(r0: int) -> None:
         if is_canceled and is_canceled():
             raise CanceledError("Canceled while painting the lookup images.")
         r1 = min(r0 + ROW_BLOCK, rows - 1)
         px, py = inverse * (x[r0:r1 + 1], y[r0:r1 + 1])
         _paint_block(_BlockQuads(px + PAD, py + PAD, r0, lookup.shape[1:], seam),
                      lookup.reshape(2, -1))
-        if progress:
-            progress(60.0 * r1 / (rows - 1))
+
+    # Blocks meet on shared quad edges only, where both paint the same positions.
+    _in_threads(paint, range(0, rows - 1, ROW_BLOCK), progress, 60.0)
     inner = (slice(PAD, PAD + grid.height), slice(PAD, PAD + grid.width))
     return lookup[0][inner], lookup[1][inner]
 
@@ -430,11 +450,37 @@ def sample_band(values: np.ndarray, col: np.ndarray, row: np.ndarray,
     if height < 2 or width < 2:
         raise ValueError("A swath needs at least 2 x 2 pixels to be interpolated.")
     shape, col, row = col.shape, col.ravel(), row.ravel()
-    for start in range(0, col.size, SAMPLE_CHUNK):
+
+    def sample(start: int) -> None:
         chunk = slice(start, start + SAMPLE_CHUNK)
         painted = np.flatnonzero(np.isfinite(col[chunk])) + start
         out[painted] = _sample(flat, width, height, col[painted], row[painted], method)
+
+    _in_threads(sample, range(0, col.size, SAMPLE_CHUNK))
     return out.reshape(shape)
+
+
+def _in_threads(work: Callable[[int], None], items: range, progress: Progress | None = None,
+                scale: float = 100.0) -> None:
+    """``work(item)`` for every item on THREADS threads (numpy and PROJ release the GIL on
+    large arrays), reporting ``scale`` x the fraction done; the first error is raised."""
+    if len(items) <= 1 or THREADS == 1:
+        for k, item in enumerate(items):
+            work(item)
+            if progress:
+                progress(scale * (k + 1) / len(items))
+        return
+    with ThreadPoolExecutor(THREADS) as pool:
+        futures = [pool.submit(work, item) for item in items]
+        try:
+            for k, future in enumerate(as_completed(futures)):
+                future.result()
+                if progress:
+                    progress(scale * (k + 1) / len(items))
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
 
 def _sample(flat, width, height, c, r, method):

@@ -12,6 +12,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.features import rasterize
 
+from coreg.core.errors import CanceledError
 from coreg.core.grid import Grid
 from coreg.core.swath import (
     choose_target_crs,
@@ -103,6 +104,25 @@ def test_lookup__maps_target_centres_back_exactly():
         back = sample_band(coordinate - coordinate.min(), col, row, "triangular")
         ok = np.isfinite(back)
         assert np.abs(back[ok] - (centre[ok] - coordinate.min())).max() < 0.01
+
+
+def test_paint__threads_and_blocks_agree(monkeypatch):
+    """Blocks of 7 rows painted by 3 threads give the lookup of one block on one thread
+    (shared block edges may differ in the last float32 bits only)."""
+    from coreg.core import swath
+
+    x, y = analytic_swath()
+    grid = swath_grid(x, y, UTM, pixel_size=0.7 * median_spacing(x, y), extent=None)
+    monkeypatch.setattr(swath, "THREADS", 1)
+    monkeypatch.setattr(swath, "ROW_BLOCK", 1000)
+    one = np.stack(paint_lookup(x, y, grid))
+    monkeypatch.setattr(swath, "THREADS", 3)
+    monkeypatch.setattr(swath, "ROW_BLOCK", 7)
+    many = np.stack(paint_lookup(x, y, grid))
+    assert np.array_equal(np.isnan(one), np.isnan(many))
+    assert np.nanmax(np.abs(one - many)) < 1e-3
+    with pytest.raises(CanceledError):
+        paint_lookup(x, y, grid, is_canceled=lambda: True)
 
 
 def test_sample__formulas_at_chosen_pixels():
