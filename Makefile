@@ -33,7 +33,7 @@ help:
 	@echo "make demo     deps, then align SEC onto REF with qgis_process into $(DEMO_OUTPUT)/"
 	@echo "              (make demo REF=a.tif SEC=b.tif)"
 	@echo "make package  build dist/coreg.zip for Plugins > Manage and Install > Install from ZIP"
-	@echo "make bench    deps, then the benchmarks (AROSICS, xdem, time series)"
+	@echo "make bench    deps, then the benchmarks (AROSICS, xdem, time series, swaths)"
 
 deps:
 	@scripts/install_deps.sh $(APT_PACKAGES)
@@ -68,6 +68,7 @@ bench: deps
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/dem.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/stack.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/band_math.py
+	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/swath.py
 
 clean:
 	rm -rf dist $(DEMO_OUTPUT) .qgis-settings

@@ -5,5 +5,6 @@ phase correlation) -> ``fit`` (robust rigid model) -> ``resample``/``apply`` (re
 or re-georeference), orchestrated by :func:`coreg.core.align.align_image`. ``saved``
 reads alignments back from reports, ``stack`` aligns time series onto an anchor, and
 ``dem``/``terrain`` coregister DEMs. ``coregistered_stack`` stacks assets (rasters or
-``stac`` items) on a reference, evaluating ``band_math`` s-expressions via ``raster_math``.
+``stac`` items) on a reference, evaluating ``band_math`` s-expressions via ``raster_math``;
+``swath`` rectifies swath data with per-pixel coordinates onto a regular grid.
 """

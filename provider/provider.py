@@ -27,6 +27,7 @@ ALGORITHMS = (
     ("..algorithms.align_stack", "AlignStackAlgorithm"),
     ("..algorithms.band_math", "BandMathAlgorithm"),
     ("..algorithms.coregistered_stack", "CoregisteredStackAlgorithm"),
+    ("..algorithms.rectify_swath", "RectifySwathAlgorithm"),
 )
 
 
