@@ -61,11 +61,13 @@ package:
 	@scripts/install_deps.sh python3
 	$(SYSTEM_PYTHON) scripts/package.py --output dist/coreg.zip
 
-# Each script prints its table: global alignment vs AROSICS, DEMs vs xdem, time series.
+# Each script prints its table: global alignment vs AROSICS, DEMs vs xdem, time series,
+# dense flow vs gefolki.
 bench: deps
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/run.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/dem.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/stack.py
+	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/flow.py
 
 clean:
 	rm -rf dist $(DEMO_OUTPUT) .qgis-settings
