@@ -10,7 +10,7 @@ from scipy import ndimage
 
 from .fit import RigidModel
 from .grid import Grid, pixel_size_in
-from .phase_correlation import phase_correlation
+from .phase_correlation import PeakMatch, phase_correlation
 from .raster_io import covering_window, read_window
 from .resample import SourceMapping, interpolate, interpolate_affine, prepare
 
@@ -23,6 +23,8 @@ MIN_RELATIVE_TEXTURE = 0.25
 #: Normalised correlation peak below which a patch match counts as noise (an
 #: unrelated pair gives about 0.05 for 128-pixel patches).
 MIN_PEAK = 0.12
+#: Peak height at which a match counts as fully reliable.
+FULL_RELIABILITY_PEAK = 0.5
 
 
 @dataclass
@@ -176,22 +178,35 @@ class SecondarySampler:
         return chunk
 
 
+def match_arrays(reference: np.ndarray, moving: np.ndarray) -> PeakMatch | None:
+    """Phase correlation of two co-located patches (NaN = no data, faded out by a
+    weight); None when fewer than :data:`MIN_VALID_FRACTION` pixels are valid in both.
+    The shift is (row, col) pixels to apply to ``moving`` (see :class:`PeakMatch`)."""
+    valid = np.isfinite(reference) & np.isfinite(moving)
+    if valid.mean() < MIN_VALID_FRACTION:
+        return None
+    if valid.all():
+        return phase_correlation(reference, moving)
+    weight = ndimage.gaussian_filter(valid.astype(float), 2.0) * valid
+    a = np.where(valid, reference, reference[valid].mean())
+    b = np.where(valid, moving, moving[valid].mean())
+    return phase_correlation(a, b, weight=weight)
+
+
+def reliability_percent(peak: float) -> float:
+    """Reliability of a match, 0 % at :data:`MIN_PEAK` (noise) to 100 % at
+    :data:`FULL_RELIABILITY_PEAK`."""
+    return 100.0 * float(np.clip((peak - MIN_PEAK) / (FULL_RELIABILITY_PEAK - MIN_PEAK), 0, 1))
+
+
 def measure(patch: Patch, moving: np.ndarray) -> Measurement | None:
     """Displacement (map units) that ``moving`` still needs to match the patch.
 
     Returns None when too few pixels are valid in both images.
     """
-    reference = patch.reference
-    valid = np.isfinite(reference) & np.isfinite(moving)
-    if valid.mean() < MIN_VALID_FRACTION:
+    match = match_arrays(patch.reference, moving)
+    if match is None:
         return None
-    if valid.all():
-        match = phase_correlation(reference, moving)
-    else:
-        weight = ndimage.gaussian_filter(valid.astype(float), 2.0) * valid
-        a = np.where(valid, reference, reference[valid].mean())
-        b = np.where(valid, moving, moving[valid].mean())
-        match = phase_correlation(a, b, weight=weight)
     drow, dcol = match.shift
     t = patch.grid.transform
     return Measurement(t.a * dcol + t.b * drow, t.d * dcol + t.e * drow, match.peak, match.snr)

@@ -30,16 +30,22 @@ def matching_score(reference: np.ndarray, moving: np.ndarray) -> float:
     float
         The combined score, or NaN when fewer than 64 pixels are valid in both.
     """
+    return similarity(reference, moving)[0]
+
+
+def similarity(reference: np.ndarray, moving: np.ndarray) -> tuple[float, float]:
+    """(:func:`matching_score`, SSIM) of two co-located images, computed together;
+    (NaN, NaN) when fewer than 64 pixels are valid in both."""
     valid = np.isfinite(reference) & np.isfinite(moving)
     if valid.sum() < 64 or min(reference.shape) < 7:
-        return float("nan")
+        return float("nan"), float("nan")
     a, b = _standardise(reference, valid), _standardise(moving, valid)
     nrmse = min(float(np.sqrt(np.mean((a[valid] - b[valid]) ** 2))) / 2.0, 1.0)
     _, ssim_map = structural_similarity(a, b, data_range=float(np.ptp(a[valid])) or 1.0,
                                         gaussian_weights=True, sigma=1.5,
                                         use_sample_covariance=False, full=True)
     ssim = float(ssim_map[valid].mean())
-    return 0.5 * (1.0 - nrmse) + 0.5 * max(ssim, 0.0)
+    return 0.5 * (1.0 - nrmse) + 0.5 * max(ssim, 0.0), ssim
 
 
 def mean_matching_score(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> float:

@@ -25,6 +25,7 @@ ALGORITHMS = (
     ("..algorithms.apply_alignment", "ApplyAlignmentAlgorithm"),
     ("..algorithms.align_dem", "AlignDemAlgorithm"),
     ("..algorithms.align_stack", "AlignStackAlgorithm"),
+    ("..algorithms.align_local", "AlignLocalAlgorithm"),
 )
 
 
