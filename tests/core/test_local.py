@@ -1,6 +1,6 @@
-"""coreg.core.local: a real Sentinel-2 band warped by a known smooth non-rigid field
-(+-3 px sinusoids) is recovered through the whole raster pipeline (tiles, DISPLACEMENT
-raster, warp); pasted clouds and changed areas are flagged as outliers."""
+"""coreg.core.local: a real Sentinel-2 band (480 x 480 crop) warped by a known smooth
+non-rigid field (+-3 px sinusoids) is recovered through the whole raster pipeline (tiles,
+DISPLACEMENT raster, warp); pasted clouds and changed areas are flagged as outliers."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 import rasterio
 from local_synthetic import SCENE, field_error, paste, true_field, write_pair
 
+from coreg.core import local
 from coreg.core.local import align_local
 from coreg.core.metrics import matching_score
 
@@ -21,7 +22,7 @@ INSIDE = 32
 
 @pytest.fixture(scope="module")
 def pair(shared_data, tmp_path_factory):
-    return write_pair(shared_data / SCENE, tmp_path_factory.mktemp("local_pair"))
+    return write_pair(shared_data / SCENE, tmp_path_factory.mktemp("local_pair"), size=480)
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +71,14 @@ def test_tie_points__displacement_convention(pair, tie_points_run):
     assert np.corrcoef(dy.ravel(), ty.ravel())[0, 1] > 0.99
     report = json.loads(json.dumps(result.report()))
     assert report["displacement"] == str(folder / "field.tif")
-    assert report["reference_grid"]["width"] == 600
+    assert report["reference_grid"]["width"] == 480
 
 
-def test_tie_points__clouds_and_change_are_outliers(pair, tmp_path):
+def test_tie_points__clouds_and_change_are_outliers(pair, tmp_path, monkeypatch):
+    """Also read in nine tiles, to exercise the tiling."""
+    monkeypatch.setattr(local, "TILE", 200)
     reference, secondary = pair
-    cloud, change = (100, 80, 130), (330, 360, 130)
+    cloud, change = (90, 80, 130), (290, 300, 130)
     changed = tmp_path / "changed.tif"
     paste(secondary, changed, cloud=cloud, change=change)
     result = align_local(reference, changed, None, tmp_path / "field.tif", grid_spacing=32,
@@ -91,7 +94,7 @@ def test_tie_points__clouds_and_change_are_outliers(pair, tmp_path):
     # Away from the pasted squares the field is still right.
     with rasterio.open(tmp_path / "field.tif") as ds:
         dx, dy = ds.read(1), ds.read(2)
-    rr, cc = np.meshgrid(np.arange(600), np.arange(600), indexing="ij")
+    rr, cc = np.meshgrid(np.arange(480), np.arange(480), indexing="ij")
     tx, ty = true_field(rr, cc)
     away = np.ones(dx.shape, bool)
     for r, c, s in (cloud, change):
@@ -99,6 +102,20 @@ def test_tie_points__clouds_and_change_are_outliers(pair, tmp_path):
     away[:INSIDE], away[-INSIDE:], away[:, :INSIDE], away[:, -INSIDE:] = False, False, False, False
     error = float(np.sqrt(np.mean((dx - tx)[away] ** 2 + (dy - ty)[away] ** 2)))
     assert error <= 0.15, error
+
+
+def test_dense_flow__synthetic_field(shared_data, tmp_path, monkeypatch):
+    """Dense flow through the pipeline, in four tiles stitched by their cores."""
+    monkeypatch.setattr(local, "TILE", 160)
+    reference, secondary = write_pair(shared_data / SCENE, tmp_path, size=320)
+    result = align_local(reference, secondary, tmp_path / "aligned.tif", tmp_path / "field.tif",
+                         method="dense_flow", grid_spacing=64, window_size=64, max_shift=10,
+                         radius=8, levels=2, iterations=4)
+    error = field_error(tmp_path / "field.tif", INSIDE)
+    assert error <= 0.1, f"RMS field error {error:.3f} px"
+    report = result.report()
+    assert report["method"] == "dense_flow" and report["n_kept"] == report["n_points"]
+    assert report["rms_shift_after_px"] < 0.1 < 2.0 < report["rms_shift_before_px"]
 
 
 def test_align_local__errors(pair, tmp_path):
