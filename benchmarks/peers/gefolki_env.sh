@@ -10,7 +10,7 @@
 # packages from PyPI, pinned and installed with --no-deps so pip never replaces Debian's numpy.
 # gefolki 1.1.0 needs Python >= 3.10 (Debian 12 has 3.11).  Its CLAHE step fails with
 # scikit-image >= 0.19; benchmarks/peers/run_gefolki.py patches that at import time
-# (see benchmarks/peers/README.md), the installed package is left untouched.
+# (see its docstring); the installed package is left untouched.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
