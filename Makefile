@@ -62,12 +62,13 @@ package:
 	$(SYSTEM_PYTHON) scripts/package.py --output dist/coreg.zip
 
 # Each script prints its table: global alignment vs AROSICS, DEMs vs xdem, time series,
-# dense flow vs gefolki.
+# dense flow vs gefolki, non-rigid alignment vs AROSICS COREG_LOCAL.
 bench: deps
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/run.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/dem.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/stack.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/flow.py
+	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/local.py
 
 clean:
 	rm -rf dist $(DEMO_OUTPUT) .qgis-settings

@@ -62,6 +62,8 @@ REPORT_VERSION = 1
 #: Side of the tiles the rasters are processed in (reference pixels, without margins).
 TILE = 1024
 DEFAULT_MAX_SHIFT = 20.0
+#: Tiles are kept between tie-point passes up to this many pixels in all (~200 MB).
+CACHED_PIXELS = 6_000_000
 
 
 @dataclass(frozen=True)
@@ -294,6 +296,7 @@ class _RasterTiles:
         self.ref = (ref_ds, ref_band, ref_nodata)
         self.sec = (sec_ds, sec_band, sec_nodata)
         self.overlap, self.masks, self.displacement = overlap, masks, displacement
+        self._cache: dict = {}
 
     def with_displacement(self, path: str, offset: tuple[int, int]) -> _RasterTiles:
         """The same tiles, each with the displacement raster's field (``offset``: the
@@ -306,8 +309,16 @@ class _RasterTiles:
                 yield r, min(r + TILE, self.overlap.height), c, min(c + TILE, self.overlap.width)
 
     def __call__(self, margin: int) -> Iterator[Tile]:
-        for r0, r1, c0, c1 in self.cores():
-            yield self.read(r0, r1, c0, c1, margin)
+        """Every tile; kept in memory between passes when they all fit in
+        :data:`CACHED_PIXELS` (small rasters), read again otherwise."""
+        cores = list(self.cores())
+        size = sum((r1 - r0 + 2 * margin) * (c1 - c0 + 2 * margin) for r0, r1, c0, c1 in cores)
+        for core in cores:
+            key = (core, margin)
+            tile = self._cache.get(key) or self.read(*core, margin)
+            if size <= CACHED_PIXELS:
+                self._cache[key] = tile
+            yield tile
 
     def read(self, r0: int, r1: int, c0: int, c1: int, margin: int) -> Tile:
         grid = self.overlap.subgrid(r0 - margin, c0 - margin, r1 - r0 + 2 * margin,
@@ -346,8 +357,8 @@ def _write_node_field(path: str, grid: Grid, node_field: NodeField, offset: tupl
             rows = np.arange(start, start + height) - row0
             inside = (rows >= 0) & (rows < overlap.height)
             if inside.any():
-                rr, cc = np.meshgrid(rows[inside], np.arange(overlap.width), indexing="ij")
-                dx, dy = node_field.at(rr, cc)
+                dx, dy = node_field.on_grid(int(rows[inside][0]), 0, int(inside.sum()),
+                                            overlap.width)
                 block[0, inside, col0:col0 + overlap.width] = dx
                 block[1, inside, col0:col0 + overlap.width] = dy
             dst.write(block, window=Window(0, start, grid.width, height))

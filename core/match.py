@@ -10,7 +10,7 @@ from scipy import ndimage
 
 from .fit import RigidModel
 from .grid import Grid, pixel_size_in
-from .phase_correlation import PeakMatch, phase_correlation
+from .phase_correlation import PeakMatch, phase_correlation_batch
 from .raster_io import covering_window, read_window
 from .resample import SourceMapping, interpolate, interpolate_affine, prepare
 
@@ -182,15 +182,33 @@ def match_arrays(reference: np.ndarray, moving: np.ndarray) -> PeakMatch | None:
     """Phase correlation of two co-located patches (NaN = no data, faded out by a
     weight); None when fewer than :data:`MIN_VALID_FRACTION` pixels are valid in both.
     The shift is (row, col) pixels to apply to ``moving`` (see :class:`PeakMatch`)."""
-    valid = np.isfinite(reference) & np.isfinite(moving)
-    if valid.mean() < MIN_VALID_FRACTION:
+    shifts, peaks, snrs = match_batch(reference[None], moving[None])
+    if not np.isfinite(peaks[0]):
         return None
-    if valid.all():
-        return phase_correlation(reference, moving)
-    weight = ndimage.gaussian_filter(valid.astype(float), 2.0) * valid
-    a = np.where(valid, reference, reference[valid].mean())
-    b = np.where(valid, moving, moving[valid].mean())
-    return phase_correlation(a, b, weight=weight)
+    return PeakMatch((float(shifts[0, 0]), float(shifts[0, 1])), float(peaks[0]),
+                     float(snrs[0]))
+
+
+def match_batch(reference: np.ndarray, moving: np.ndarray, *, upsample_factor: int = 100
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`match_arrays` of K patch pairs (K, M, N) at once: (row, col) shifts (K, 2),
+    peaks and SNRs (K,), NaN where too few pixels are valid."""
+    valid = np.isfinite(reference) & np.isfinite(moving)
+    ok = valid.mean(axis=(1, 2)) >= MIN_VALID_FRACTION
+    shifts = np.full((len(valid), 2), np.nan)
+    peaks, snrs = np.full(len(valid), np.nan), np.full(len(valid), np.nan)
+    if not ok.any():
+        return shifts, peaks, snrs
+    valid = valid[ok]
+    weight = None
+    if not valid.all():  # fade invalid pixels out, fill them with the valid mean
+        weight = ndimage.gaussian_filter(valid.astype(float), (0, 2.0, 2.0)) * valid
+    count = valid.sum(axis=(1, 2), keepdims=True)
+    filled = [np.where(valid, x, np.where(valid, x, 0).sum(axis=(1, 2), keepdims=True) / count)
+              for x in (reference[ok], moving[ok])]
+    shifts[ok], peaks[ok], snrs[ok] = phase_correlation_batch(
+        *filled, weight=weight, upsample_factor=upsample_factor)
+    return shifts, peaks, snrs
 
 
 def reliability_percent(peak: float) -> float:

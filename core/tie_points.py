@@ -27,8 +27,8 @@ from scipy.interpolate import RBFInterpolator
 from scipy.spatial import cKDTree
 
 from .errors import CanceledError, CoregistrationError
-from .match import MIN_RELATIVE_TEXTURE, match_arrays, reliability_percent, texture
-from .metrics import similarity
+from .match import MIN_RELATIVE_TEXTURE, match_batch, reliability_percent, texture
+from .metrics import similarity_batch
 from .raster_io import IsCanceled, Progress
 from .resample import interpolate, prepare
 
@@ -39,8 +39,9 @@ DEFAULT_WINDOW_SIZE = 64
 #: Default reliability (percent, :func:`match.reliability_percent`) below which a point
 #: is rejected at the "reliability" level.
 DEFAULT_MIN_RELIABILITY = 30.0
-#: Passes stop when the field moves less than this at every kept point (pixels).
-CONVERGENCE_PX = 0.05
+#: Refinement passes stop when the field moves less than this at every kept point
+#: (pixels); a last check pass measures (and corrects) what is left.
+CONVERGENCE_PX = 0.2
 MAX_PASSES = 3
 #: Least-median polynomial fit: the threshold is this many robust sigmas of the
 #: residuals, never below MIN_MODEL_RESIDUAL_PX. A smooth non-rigid field departs from
@@ -64,6 +65,10 @@ SPLINE_NEIGHBOURS = 64
 MIN_KEPT_POINTS = 6
 
 UNMATCHABLE = "nodata, masked or cloud-like"
+#: Windows matched at once (bounds the memory of the batched FFTs).
+BATCH = 256
+#: Sub-pixel step of the passes before the last (1/20 px; the last one uses 1/100 px).
+COARSE_UPSAMPLING = 20
 
 
 @dataclass(frozen=True)
@@ -83,12 +88,36 @@ class NodeField:
         shape = (node_count(height, step), node_count(width, step))
         return cls(np.zeros(shape, np.float32), np.zeros(shape, np.float32), step)
 
+    def on_grid(self, row: int, col: int, height: int, width: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """(dx, dy) on a block of the reference grid (same values as :meth:`at`), by
+        two matrix products: bilinear interpolation is separable."""
+        rows = _bilinear_weights(np.arange(height) + row - self.row0, self.step,
+                                 self.dx.shape[0])
+        cols = _bilinear_weights(np.arange(width) + col - self.col0, self.step,
+                                 self.dx.shape[1])
+        return tuple((rows @ v @ cols.T).astype(np.float32) for v in (self.dx, self.dy))
+
     def at(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(dx, dy) at reference-grid indices (rows, cols), float32."""
         coords = np.stack([(np.asarray(rows, float) - self.row0) / self.step,
                            (np.asarray(cols, float) - self.col0) / self.step])
         return tuple(ndimage.map_coordinates(v, coords, order=1, mode="nearest", prefilter=False)
                      .astype(np.float32) for v in (self.dx, self.dy))
+
+
+def _bilinear_weights(positions: np.ndarray, step: float, n: int) -> np.ndarray:
+    """Matrix (len(positions), n) of linear-interpolation weights between nodes every
+    ``step``, clamped to the outer nodes."""
+    u = np.clip(positions / step, 0, n - 1)
+    low = np.minimum(np.floor(u).astype(int), max(n - 2, 0))
+    frac = u - low
+    weights = np.zeros((len(positions), n))
+    index = np.arange(len(positions))
+    weights[index, low] = 1 - frac
+    if n > 1:
+        weights[index, low + 1] += frac
+    return weights
 
 
 def node_count(size: int, step: float) -> int:
@@ -111,6 +140,13 @@ class Tile:
     secondary: np.ndarray  # float32, NaN where no data or cloud-like
     core: tuple[int, int, int, int]
     prior: NodeField | None = None
+
+    @functools.cached_property
+    def sampler(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Spline coefficients of the secondary and its validity (None: all valid)."""
+        valid = np.isfinite(self.secondary)
+        coefficients = prepare(np.where(valid, self.secondary, 0), valid, 3)
+        return coefficients, None if valid.all() else valid
 
 
 #: ``read_tiles(margin)`` yields tiles whose data reach ``margin`` pixels beyond their core.
@@ -222,7 +258,7 @@ def estimate_tie_points(
     moved = np.inf
     for k in range(MAX_PASSES + 1):
         check = k == MAX_PASSES or (k > 1 and moved < CONVERGENCE_PX)
-        measured = measure(prior, scores=check or k == 0)
+        measured = measure(prior, scores=check or k == 0, final=check)
         if k == 0:
             points.texture = measured["texture"]
             points.score_before, points.ssim_before = measured["score"], measured["ssim"]
@@ -256,12 +292,13 @@ def _largest_change(new: NodeField, old: NodeField, points: TiePoints) -> float:
 
 
 def measure_points(read_tiles: TileReader, rows: np.ndarray, cols: np.ndarray, window: int,
-                   prior: NodeField, *, margin: int, scores: bool = True,
+                   prior: NodeField, *, margin: int, scores: bool = True, final: bool = True,
                    is_canceled: IsCanceled | None = None) -> dict[str, np.ndarray]:
     """Residual shift (dx, dy, reference pixels), the prior field (prior_dx, prior_dy),
     peak and reliability at every point, the secondary sampled through ``prior`` (or
     the tile's own); with ``scores``, also the reference texture, the matching score
-    and SSIM (NaN otherwise)."""
+    and SSIM (NaN otherwise); ``final``: cubic sampling and shifts to 1/100 px, else
+    bilinear and 1/20 px."""
     n = len(rows)
     out = {key: np.full(n, np.nan) for key in ("dx", "dy", "prior_dx", "prior_dy", "peak",
                                                "texture", "score", "ssim")}
@@ -272,43 +309,40 @@ def measure_points(read_tiles: TileReader, rows: np.ndarray, cols: np.ndarray, w
         inside = np.flatnonzero((rows >= r0) & (rows < r1) & (cols >= c0) & (cols < c1))
         if inside.size:
             _measure_tile(tile, rows[inside], cols[inside], window, tile.prior or prior,
-                          out, inside, scores)
+                          out, inside, scores, final)
     out["reliability"] = np.array([reliability_percent(p) if np.isfinite(p) else 0.0
                                    for p in out["peak"]])
     return out
 
 
 def _measure_tile(tile: Tile, rows, cols, window: int, prior: NodeField, out: dict,
-                  index: np.ndarray, scores: bool) -> None:
-    valid = np.isfinite(tile.secondary)
-    coefficients = prepare(np.where(valid, tile.secondary, 0), valid, 3)
-    valid_or_none = None if valid.all() else valid
+                  index: np.ndarray, scores: bool, final: bool) -> None:
+    coefficients, valid_or_none = tile.sampler
     # The prior on the whole tile at once: far cheaper than per window.
-    tile_rows, tile_cols = np.meshgrid(np.arange(tile.reference.shape[0]) + tile.row,
-                                       np.arange(tile.reference.shape[1]) + tile.col,
-                                       indexing="ij")
-    prior_dx, prior_dy = prior.at(tile_rows, tile_cols)
-    del tile_rows, tile_cols
+    prior_dx, prior_dy = prior.on_grid(tile.row, tile.col, *tile.reference.shape)
     half = window // 2
-    grid = np.mgrid[0:window, 0:window].astype(np.float32)
-    for k, row, col in zip(index, rows, cols):
-        lr, lc = row - tile.row - half, col - tile.col - half
-        box = (slice(lr, lr + window), slice(lc, lc + window))
-        pdx, pdy = prior_dx[box], prior_dy[box]
-        out["prior_dx"][k], out["prior_dy"][k] = pdx[half, half], pdy[half, half]
-        reference = tile.reference[box]
-        moving = interpolate(coefficients, valid_or_none, grid[0] + lr + pdy,
-                             grid[1] + lc + pdx, 3)
+    grid = np.mgrid[0:window, 0:window]
+    for start in range(0, len(index), BATCH):
+        chunk = slice(start, start + BATCH)
+        lr, lc = rows[chunk] - tile.row - half, cols[chunk] - tile.col - half
+        wr = grid[0][None] + lr[:, None, None]  # tile indices of each window, (K, W, W)
+        wc = grid[1][None] + lc[:, None, None]
+        pdx, pdy = prior_dx[wr, wc], prior_dy[wr, wc]
+        k = index[chunk]
+        out["prior_dx"][k], out["prior_dy"][k] = pdx[:, half, half], pdy[:, half, half]
+        reference = tile.reference[wr, wc]
+        if final:
+            moving = interpolate(coefficients, valid_or_none, wr + pdy, wc + pdx, 3)
+        else:  # bilinear is enough to move the field closer, and 4 times cheaper
+            moving = interpolate(tile.secondary, None, wr + pdy, wc + pdx, 1)
         if scores:
-            out["texture"][k] = (texture(reference) if np.isfinite(reference).mean() > 0.1
-                                 else 0.0)
-            out["score"][k], out["ssim"][k] = similarity(reference, moving)
-        match = match_arrays(reference, moving)
-        if match is None:
-            continue
+            out["texture"][k] = [texture(r) if np.isfinite(r).mean() > 0.1 else 0.0
+                                 for r in reference]
+            out["score"][k], out["ssim"][k] = similarity_batch(reference, moving)
+        shifts, out["peak"][k], _ = match_batch(
+            reference, moving, upsample_factor=100 if final else COARSE_UPSAMPLING)
         # reference(r, c) = moving(r - drow, c - dcol) = secondary(r - drow + pdy, ...)
-        out["dy"][k], out["dx"][k] = -match.shift[0], -match.shift[1]
-        out["peak"][k] = match.peak
+        out["dy"][k], out["dx"][k] = -shifts[:, 0], -shifts[:, 1]
 
 
 def reject_outliers(points: TiePoints, *, level: int, max_shift: float,
@@ -379,20 +413,16 @@ def _median_test(points: TiePoints, reason: list[str], spacing: float) -> None:
         return
     xy = np.column_stack([points.row[kept], points.col[kept]]).astype(float)
     distances, neighbours = cKDTree(xy).query(xy, k=9, distance_upper_bound=1.5 * spacing * 1.42)
-    flagged = []
-    for i, (d, nb) in enumerate(zip(distances[:, 1:], neighbours[:, 1:])):
-        nb = nb[np.isfinite(d)]
-        if nb.size < 3:
-            continue
-        norm = 0.0
-        for values in (points.dx[kept], points.dy[kept]):
-            median = np.median(values[nb])
-            spread = np.median(np.abs(values[nb] - median))
-            norm = max(norm, abs(values[i] - median) / (spread + MEDIAN_TEST_EPSILON_PX))
-        if norm > MEDIAN_TEST_THRESHOLD:
-            flagged.append((i, norm))
-    for i, norm in flagged:
-        reason[kept[i]] = f"differs from its neighbours (normalised residual {norm:.1f})"
+    neighbours = neighbours[:, 1:]  # missing ones are kept.size: NaN below
+    enough = np.isfinite(distances[:, 1:]).sum(axis=1) >= 3
+    norm = np.zeros(kept.size)
+    for values in (points.dx[kept], points.dy[kept]):
+        around = np.append(values, np.nan)[neighbours]
+        median = np.nanmedian(np.where(enough[:, None], around, 0.0), axis=1)
+        spread = np.nanmedian(np.abs(around - median[:, None]), axis=1) if enough.any() else 0
+        norm = np.maximum(norm, np.abs(values - median) / (spread + MEDIAN_TEST_EPSILON_PX))
+    for i in np.flatnonzero(enough & (norm > MEDIAN_TEST_THRESHOLD)):
+        reason[kept[i]] = f"differs from its neighbours (normalised residual {norm[i]:.1f})"
 
 
 def fit_field(points: TiePoints, shape: tuple[int, int], step: float,
