@@ -53,6 +53,7 @@ from .tie_points import (
     grid_positions,
     measure_points,
     reject_outliers,
+    update_points,
 )
 
 METHODS = ("tie_points", "dense_flow")
@@ -415,11 +416,7 @@ def _check_points(reader: _RasterTiles, field_path: str, offset, overlap: Grid, 
                            zero, margin=margin, is_canceled=is_canceled)
     points.texture, points.score_before, points.ssim_before = (before["texture"],
                                                                before["score"], before["ssim"])
-    points.residual_dx, points.residual_dy = after["dx"], after["dy"]
-    points.dx, points.dy = after["prior_dx"] + after["dx"], after["prior_dy"] + after["dy"]
-    points.peak = after["peak"]
-    points.reliability = after["reliability"]
-    points.score_after, points.ssim_after = after["score"], after["ssim"]
+    update_points(points, after)
     points.reason = reject_outliers(points, level=REJECTION_LEVELS.index(rejection),
                                     max_shift=max_shift, min_reliability=min_reliability,
                                     spacing=spacing, consistency=False)

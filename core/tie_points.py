@@ -65,8 +65,8 @@ SPLINE_NEIGHBOURS = 64
 MIN_KEPT_POINTS = 6
 
 UNMATCHABLE = "nodata, masked or cloud-like"
-#: Windows matched at once (bounds the memory of the batched FFTs).
-BATCH = 256
+#: Window pixels matched at once (256 windows of 64 x 64): bounds the batched FFTs' memory.
+BATCH_PIXELS = 256 * 64 * 64
 #: Sub-pixel step of the passes before the last (1/20 px; the last one uses 1/100 px).
 COARSE_UPSAMPLING = 20
 
@@ -262,7 +262,7 @@ def estimate_tie_points(
         if k == 0:
             points.texture = measured["texture"]
             points.score_before, points.ssim_before = measured["score"], measured["ssim"]
-        _update(points, measured)
+        update_points(points, measured)
         points.reason = reject_outliers(points, level=level if check else min(level, 2),
                                         max_shift=max_shift, min_reliability=min_reliability,
                                         spacing=grid_spacing)
@@ -270,12 +270,12 @@ def estimate_tie_points(
         moved, prior = _largest_change(field, prior, points), field
         if progress:
             progress(100.0 * (k + 1) / (MAX_PASSES + 1))
-        if check:
-            return points, prior, k + 1
-    raise AssertionError("unreachable")
+        if check:  # always reached: the last pass is a check
+            break
+    return points, prior, k + 1
 
 
-def _update(points: TiePoints, measured: dict) -> None:
+def update_points(points: TiePoints, measured: dict) -> None:
     """Total displacement = prior field + what the pass measured; scores after."""
     points.residual_dx, points.residual_dy = measured["dx"], measured["dy"]
     points.dx = measured["prior_dx"] + measured["dx"]
@@ -322,8 +322,9 @@ def _measure_tile(tile: Tile, rows, cols, window: int, prior: NodeField, out: di
     prior_dx, prior_dy = prior.on_grid(tile.row, tile.col, *tile.reference.shape)
     half = window // 2
     grid = np.mgrid[0:window, 0:window]
-    for start in range(0, len(index), BATCH):
-        chunk = slice(start, start + BATCH)
+    batch = max(1, BATCH_PIXELS // window**2)
+    for start in range(0, len(index), batch):
+        chunk = slice(start, start + batch)
         lr, lc = rows[chunk] - tile.row - half, cols[chunk] - tile.col - half
         wr = grid[0][None] + lr[:, None, None]  # tile indices of each window, (K, W, W)
         wc = grid[1][None] + lc[:, None, None]
