@@ -44,7 +44,7 @@ MEDIAN_SIZE = 5
 #: Gaussian std (pixels) of the anti-aliasing filter before each 2x decimation.
 PYRAMID_SIGMA = 1.0
 #: Smallest side (pixels) of a pyramid level; coarser levels are skipped.
-MIN_LEVEL_SIZE = 16
+MIN_LEVEL_SIZE = 32
 #: Orientation channels over [0, pi) and the Gaussian std (pixels) that smooths them.
 ORIENTATION_BINS = 8
 ORIENTATION_SIGMA = 0.5
@@ -168,7 +168,7 @@ def _pyramid(ref, sec, ref_ok, sec_ok, levels: int) -> list[tuple]:
     """[(ref, sec, ref_ok, sec_ok)] from full resolution to the coarsest level."""
     out = [(ref, sec, ref_ok.astype(np.float64), sec_ok.astype(np.float64))]
     for _ in range(levels):
-        if min(out[-1][0].shape) < 2 * MIN_LEVEL_SIZE:
+        if min(out[-1][0].shape) // 2 < MIN_LEVEL_SIZE:
             break
         out.append(tuple(_reduce(a) for a in out[-1]))
     return out
