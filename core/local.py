@@ -410,8 +410,8 @@ def _check_points(reader: _RasterTiles, field_path: str, offset, overlap: Grid, 
     zero = NodeField.zeros(overlap.height, overlap.width, float(spacing))
     margin = window // 2 + int(math.ceil(max_shift)) + 4
     points = TiePoints(rows, cols)
-    before = measure_points(reader, rows, cols, window, zero, margin=margin,
-                            is_canceled=is_canceled)
+    before = measure_points(reader, rows, cols, window, zero, margin=margin, final=False,
+                            is_canceled=is_canceled)  # scores and texture as delivered
     after = measure_points(reader.with_displacement(field_path, offset), rows, cols, window,
                            zero, margin=margin, is_canceled=is_canceled)
     points.texture, points.score_before, points.ssim_before = (before["texture"],

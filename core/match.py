@@ -71,9 +71,25 @@ def layout_patches(grid: Grid, size: int) -> list[Grid]:
 
 def texture(image: np.ndarray) -> float:
     """Standard deviation of the gradient magnitude over valid pixels."""
-    filled = np.where(np.isfinite(image), image, np.nanmean(image))
-    magnitude = np.hypot(ndimage.sobel(filled, 0), ndimage.sobel(filled, 1))
-    return float(np.std(magnitude[np.isfinite(image)]))
+    return float(texture_batch(image[None])[0])
+
+
+def texture_batch(images: np.ndarray) -> np.ndarray:
+    """:func:`texture` of K patches (K, M, N) at once (Sobel gradients within each
+    patch); NaN for a patch without valid pixels."""
+    valid = np.isfinite(images)
+    count = valid.sum(axis=(1, 2), keepdims=True)
+    mean = np.where(valid, images, 0).sum(axis=(1, 2), keepdims=True) / np.maximum(count, 1)
+    filled = np.where(valid, images, mean).astype(np.float64)
+    gradients = []
+    for axis, across in ((1, 2), (2, 1)):
+        g = ndimage.correlate1d(filled, [-1, 0, 1], axis=axis, mode="reflect")
+        gradients.append(ndimage.correlate1d(g, [1, 2, 1], axis=across, mode="reflect"))
+    magnitude = np.hypot(*gradients)
+    n = np.maximum(count[:, 0, 0], 1)
+    average = np.where(valid, magnitude, 0).sum(axis=(1, 2)) / n
+    spread = np.where(valid, magnitude - average[:, None, None], 0) ** 2
+    return np.where(count[:, 0, 0] > 0, np.sqrt(spread.sum(axis=(1, 2)) / n), np.nan)
 
 
 def cloud_like(image: np.ndarray) -> np.ndarray:
@@ -201,8 +217,11 @@ def match_batch(reference: np.ndarray, moving: np.ndarray, *, upsample_factor: i
         return shifts, peaks, snrs
     valid = valid[ok]
     weight = None
-    if not valid.all():  # fade invalid pixels out, fill them with the valid mean
-        weight = ndimage.gaussian_filter(valid.astype(float), (0, 2.0, 2.0)) * valid
+    partial = ~valid.all(axis=(1, 2))
+    if partial.any():  # fade invalid pixels out, fill them with the valid mean
+        weight = np.ones(valid.shape)
+        weight[partial] = (ndimage.gaussian_filter(valid[partial].astype(float), (0, 2.0, 2.0))
+                           * valid[partial])
     count = valid.sum(axis=(1, 2), keepdims=True)
     filled = [np.where(valid, x, np.where(valid, x, 0).sum(axis=(1, 2), keepdims=True) / count)
               for x in (reference[ok], moving[ok])]

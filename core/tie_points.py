@@ -27,7 +27,7 @@ from scipy.interpolate import RBFInterpolator
 from scipy.spatial import cKDTree
 
 from .errors import CanceledError, CoregistrationError
-from .match import MIN_RELATIVE_TEXTURE, match_batch, reliability_percent, texture
+from .match import MIN_RELATIVE_TEXTURE, match_batch, reliability_percent, texture_batch
 from .metrics import similarity_batch
 from .raster_io import IsCanceled, Progress
 from .resample import interpolate, prepare
@@ -39,8 +39,8 @@ DEFAULT_WINDOW_SIZE = 64
 #: Default reliability (percent, :func:`match.reliability_percent`) below which a point
 #: is rejected at the "reliability" level.
 DEFAULT_MIN_RELIABILITY = 30.0
-#: Refinement passes stop when the field moves less than this at every kept point
-#: (pixels); a last check pass measures (and corrects) what is left.
+#: Refinement passes stop when the field moves less than this at 95 % of the kept
+#: points (pixels); a last check pass measures (and corrects) what is left.
 CONVERGENCE_PX = 0.2
 MAX_PASSES = 3
 #: Least-median polynomial fit: the threshold is this many robust sigmas of the
@@ -285,10 +285,12 @@ def update_points(points: TiePoints, measured: dict) -> None:
 
 
 def _largest_change(new: NodeField, old: NodeField, points: TiePoints) -> float:
+    """How far the field moved at the kept points (95th percentile: a few points
+    entering or leaving the kept set at the edge of textureless areas do not count)."""
     kept = points.kept
     a = np.stack(new.at(points.row[kept], points.col[kept]))
     b = np.stack(old.at(points.row[kept], points.col[kept]))
-    return float(np.max(np.hypot(*(a - b)))) if kept.any() else 0.0
+    return float(np.percentile(np.hypot(*(a - b)), 95)) if kept.any() else 0.0
 
 
 def measure_points(read_tiles: TileReader, rows: np.ndarray, cols: np.ndarray, window: int,
@@ -337,8 +339,9 @@ def _measure_tile(tile: Tile, rows, cols, window: int, prior: NodeField, out: di
         else:  # bilinear is enough to move the field closer, and 4 times cheaper
             moving = interpolate(tile.secondary, None, wr + pdy, wc + pdx, 1)
         if scores:
-            out["texture"][k] = [texture(r) if np.isfinite(r).mean() > 0.1 else 0.0
-                                 for r in reference]
+            if not final:  # the first pass: the reference windows' texture
+                sparse = np.isfinite(reference).mean(axis=(1, 2)) <= 0.1
+                out["texture"][k] = np.where(sparse, 0.0, texture_batch(reference))
             out["score"][k], out["ssim"][k] = similarity_batch(reference, moving)
         shifts, out["peak"][k], _ = match_batch(
             reference, moving, upsample_factor=100 if final else COARSE_UPSAMPLING)
@@ -384,13 +387,15 @@ def _model_test(points: TiePoints, reason: list[str]) -> None:
     design = _polynomial_design(points.row[kept], points.col[kept])
     values = np.column_stack([points.dx[kept], points.dy[kept]])
     rng = np.random.default_rng(0)
-    best, best_median = None, np.inf
-    for _ in range(MODEL_SAMPLES):
-        sample = rng.choice(kept.size, design.shape[1], replace=False)
-        coef = np.linalg.lstsq(design[sample], values[sample], rcond=None)[0]
-        median = np.median(np.hypot(*(values - design @ coef).T))
-        if median < best_median:
-            best, best_median = coef, median
+    samples = np.array([rng.choice(kept.size, design.shape[1], replace=False)
+                        for _ in range(MODEL_SAMPLES)])
+    # All minimal fits at once; degenerate samples (collinear points) drop out as NaN.
+    systems = design[samples]
+    solvable = np.abs(np.linalg.det(systems)) > 1e-12
+    coefs = np.linalg.solve(systems[solvable], values[samples[solvable]])
+    residuals = np.hypot(*np.moveaxis(values[None] - design[None] @ coefs, -1, 0))
+    medians = np.median(residuals, axis=1)
+    best, best_median = coefs[np.argmin(medians)], float(medians.min())
     residual = np.hypot(*(values - design @ best).T)
     limit = max(MODEL_SIGMAS * 1.4826 * best_median, MIN_MODEL_RESIDUAL_PX)
     inliers = residual <= limit
