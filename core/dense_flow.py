@@ -16,9 +16,11 @@ shrinking at every level. What is compared, and how, differs:
   the same choice per pixel from CLAHE images).
 
 Common to both: NaN / masked pixels never enter the least squares (the field is filled in from
-the neighbourhood there), a weak pull towards the local mean flow keeps texture-less windows
-from jumping, a median filter removes isolated wrong vectors after each level, and the
-secondary is warped with cubic splines.
+the neighbourhood there), nor do samples the warp takes from outside the secondary; a weak pull
+towards the local mean flow keeps texture-less windows from jumping; a median filter removes
+isolated wrong vectors after each level; the secondary is warped with cubic splines; and no
+pyramid level is smaller than 32 px, where a cloud or a changed area would fill the image and
+drag the whole field off.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ TIKHONOV = 1e-3
 MEDIAN_SIZE = 5
 #: Gaussian std (pixels) of the anti-aliasing filter before each 2x decimation.
 PYRAMID_SIGMA = 1.0
-#: Smallest side (pixels) of a pyramid level; coarser levels are skipped.
+#: Smallest side (pixels) of a pyramid level; coarser levels are skipped (``levels`` is a
+#: maximum). A 64 px cloud on a 256 px image took the field 30 px off from a 16 px level.
 MIN_LEVEL_SIZE = 32
 #: Orientation channels over [0, pi) and the Gaussian std (pixels) that smooths them.
 ORIENTATION_BINS = 8
@@ -78,8 +81,10 @@ def estimate_flow(
         GeFolki. An int r stands for the sequence ``RADIUS_SCHEDULE * r`` (r = 8: 24, 20, 16,
         12, 8), i.e. r is the final, finest window.
     levels : int
-        Number of 2x pyramid reductions (0 = full resolution only). Displacements up to about
-        ``3 * radius * 2**levels`` pixels can be recovered.
+        Most 2x pyramid reductions (0 = full resolution only); levels under
+        ``MIN_LEVEL_SIZE`` pixels are skipped. Displacements up to about the largest window
+        radius times ``2**levels`` (``3 * radius * 2**levels`` for an int radius) can be
+        recovered.
     iterations : int
         Warping iterations per radius and per level.
     rank : int
