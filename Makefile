@@ -63,12 +63,15 @@ package:
 
 # Each script prints its table: global alignment vs AROSICS, DEMs vs xdem, time series,
 # band math vs gdal_calc.py.
+# dense flow vs gefolki, non-rigid alignment vs AROSICS COREG_LOCAL.
 bench: deps
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/run.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/dem.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/stack.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/band_math.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/swath.py
+	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/flow.py
+	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/local.py
 
 clean:
 	rm -rf dist $(DEMO_OUTPUT) .qgis-settings

@@ -32,6 +32,7 @@ from .match import (
     measure,
     patch_size_for,
     prepare_patch,
+    reliability_percent,
 )
 from .metrics import mean_matching_score
 from .raster_io import (
@@ -56,8 +57,6 @@ MAX_ITERATIONS = 10
 DEFAULT_MAX_SHIFT = 20.0
 #: Patches the matching score is computed on (it is a summary, not an estimator).
 SCORED_PATCHES = 16
-#: Peak height at which a patch counts as fully reliable.
-FULL_RELIABILITY_PEAK = 0.5
 
 
 @dataclass(frozen=True)
@@ -326,8 +325,7 @@ class _Estimator:
                 continue
             fx, fy = self.model.forward(x, y)
             dx, dy = (fx - x) + m.shift_x, (fy - y) + m.shift_y
-            reliability = 100.0 * float(np.clip((m.peak - MIN_PEAK)
-                                                / (FULL_RELIABILITY_PEAK - MIN_PEAK), 0, 1))
+            reliability = reliability_percent(m.peak)
             if not g:
                 used, reason = False, "weak correlation peak"
             else:

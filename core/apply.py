@@ -176,8 +176,14 @@ def _resample_strip(src, strip: Grid, mapping, order: int, src_nodata, out_nodat
     out = np.full((src.count, strip.height, strip.width),
                   np.nan if out_nodata is None else out_nodata, dtype)
     affine = mapping.affine(strip)
+    unknown = None
     if affine is None:
         rows, cols = mapping.indices(strip)
+        unknown = ~(np.isfinite(rows) & np.isfinite(cols))  # e.g. a displacement's nodata
+        if unknown.all():
+            return out
+        if unknown.any():
+            rows, cols = (np.where(unknown, v[~unknown][0], v) for v in (rows, cols))
     else:
         corners = np.array([[0, 0], [0, strip.width - 1], [strip.height - 1, 0],
                             [strip.height - 1, strip.width - 1]], float)
@@ -207,6 +213,8 @@ def _resample_strip(src, strip: Grid, mapping, order: int, src_nodata, out_nodat
                                         valid_or_none, affine[0], affine[1] - origin,
                                         out.shape[1:], order)
         values = _outside_to_nan(values, affine, strip, src, rows, cols)
+        if unknown is not None:
+            values[unknown] = np.nan
         out[band] = _cast(values + offset, dtype, out_nodata)
     return out
 

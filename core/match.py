@@ -10,7 +10,7 @@ from scipy import ndimage
 
 from .fit import RigidModel
 from .grid import Grid, pixel_size_in
-from .phase_correlation import phase_correlation
+from .phase_correlation import PeakMatch, phase_correlation_batch
 from .raster_io import covering_window, read_window
 from .resample import SourceMapping, interpolate, interpolate_affine, prepare
 
@@ -23,6 +23,8 @@ MIN_RELATIVE_TEXTURE = 0.25
 #: Normalised correlation peak below which a patch match counts as noise (an
 #: unrelated pair gives about 0.05 for 128-pixel patches).
 MIN_PEAK = 0.12
+#: Peak height at which a match counts as fully reliable.
+FULL_RELIABILITY_PEAK = 0.5
 
 
 @dataclass
@@ -69,9 +71,25 @@ def layout_patches(grid: Grid, size: int) -> list[Grid]:
 
 def texture(image: np.ndarray) -> float:
     """Standard deviation of the gradient magnitude over valid pixels."""
-    filled = np.where(np.isfinite(image), image, np.nanmean(image))
-    magnitude = np.hypot(ndimage.sobel(filled, 0), ndimage.sobel(filled, 1))
-    return float(np.std(magnitude[np.isfinite(image)]))
+    return float(texture_batch(image[None])[0])
+
+
+def texture_batch(images: np.ndarray) -> np.ndarray:
+    """:func:`texture` of K patches (K, M, N) at once (Sobel gradients within each
+    patch); NaN for a patch without valid pixels."""
+    valid = np.isfinite(images)
+    count = valid.sum(axis=(1, 2), keepdims=True)
+    mean = np.where(valid, images, 0).sum(axis=(1, 2), keepdims=True) / np.maximum(count, 1)
+    filled = np.where(valid, images, mean).astype(np.float64)
+    gradients = []
+    for axis, across in ((1, 2), (2, 1)):
+        g = ndimage.correlate1d(filled, [-1, 0, 1], axis=axis, mode="reflect")
+        gradients.append(ndimage.correlate1d(g, [1, 2, 1], axis=across, mode="reflect"))
+    magnitude = np.hypot(*gradients)
+    n = np.maximum(count[:, 0, 0], 1)
+    average = np.where(valid, magnitude, 0).sum(axis=(1, 2)) / n
+    spread = np.where(valid, magnitude - average[:, None, None], 0) ** 2
+    return np.where(count[:, 0, 0] > 0, np.sqrt(spread.sum(axis=(1, 2)) / n), np.nan)
 
 
 def cloud_like(image: np.ndarray) -> np.ndarray:
@@ -176,22 +194,56 @@ class SecondarySampler:
         return chunk
 
 
+def match_arrays(reference: np.ndarray, moving: np.ndarray) -> PeakMatch | None:
+    """Phase correlation of two co-located patches (NaN = no data, faded out by a
+    weight); None when fewer than :data:`MIN_VALID_FRACTION` pixels are valid in both.
+    The shift is (row, col) pixels to apply to ``moving`` (see :class:`PeakMatch`)."""
+    shifts, peaks, snrs = match_batch(reference[None], moving[None])
+    if not np.isfinite(peaks[0]):
+        return None
+    return PeakMatch((float(shifts[0, 0]), float(shifts[0, 1])), float(peaks[0]),
+                     float(snrs[0]))
+
+
+def match_batch(reference: np.ndarray, moving: np.ndarray, *, upsample_factor: int = 100
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`match_arrays` of K patch pairs (K, M, N) at once: (row, col) shifts (K, 2),
+    peaks and SNRs (K,), NaN where too few pixels are valid."""
+    valid = np.isfinite(reference) & np.isfinite(moving)
+    ok = valid.mean(axis=(1, 2)) >= MIN_VALID_FRACTION
+    shifts = np.full((len(valid), 2), np.nan)
+    peaks, snrs = np.full(len(valid), np.nan), np.full(len(valid), np.nan)
+    if not ok.any():
+        return shifts, peaks, snrs
+    valid = valid[ok]
+    weight = None
+    partial = ~valid.all(axis=(1, 2))
+    if partial.any():  # fade invalid pixels out, fill them with the valid mean
+        weight = np.ones(valid.shape)
+        weight[partial] = (ndimage.gaussian_filter(valid[partial].astype(float), (0, 2.0, 2.0))
+                           * valid[partial])
+    count = valid.sum(axis=(1, 2), keepdims=True)
+    filled = [np.where(valid, x, np.where(valid, x, 0).sum(axis=(1, 2), keepdims=True) / count)
+              for x in (reference[ok], moving[ok])]
+    shifts[ok], peaks[ok], snrs[ok] = phase_correlation_batch(
+        *filled, weight=weight, upsample_factor=upsample_factor)
+    return shifts, peaks, snrs
+
+
+def reliability_percent(peak: float) -> float:
+    """Reliability of a match, 0 % at :data:`MIN_PEAK` (noise) to 100 % at
+    :data:`FULL_RELIABILITY_PEAK`."""
+    return 100.0 * float(np.clip((peak - MIN_PEAK) / (FULL_RELIABILITY_PEAK - MIN_PEAK), 0, 1))
+
+
 def measure(patch: Patch, moving: np.ndarray) -> Measurement | None:
     """Displacement (map units) that ``moving`` still needs to match the patch.
 
     Returns None when too few pixels are valid in both images.
     """
-    reference = patch.reference
-    valid = np.isfinite(reference) & np.isfinite(moving)
-    if valid.mean() < MIN_VALID_FRACTION:
+    match = match_arrays(patch.reference, moving)
+    if match is None:
         return None
-    if valid.all():
-        match = phase_correlation(reference, moving)
-    else:
-        weight = ndimage.gaussian_filter(valid.astype(float), 2.0) * valid
-        a = np.where(valid, reference, reference[valid].mean())
-        b = np.where(valid, moving, moving[valid].mean())
-        match = phase_correlation(a, b, weight=weight)
     drow, dcol = match.shift
     t = patch.grid.transform
     return Measurement(t.a * dcol + t.b * drow, t.d * dcol + t.e * drow, match.peak, match.snr)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
-from skimage.metrics import structural_similarity
+from scipy import ndimage
 
 
 def matching_score(reference: np.ndarray, moving: np.ndarray) -> float:
@@ -30,16 +30,54 @@ def matching_score(reference: np.ndarray, moving: np.ndarray) -> float:
     float
         The combined score, or NaN when fewer than 64 pixels are valid in both.
     """
+    return similarity(reference, moving)[0]
+
+
+def similarity(reference: np.ndarray, moving: np.ndarray) -> tuple[float, float]:
+    """(:func:`matching_score`, SSIM) of two co-located images, computed together;
+    (NaN, NaN) when fewer than 64 pixels are valid in both."""
+    scores, ssims = similarity_batch(reference[None], moving[None])
+    return float(scores[0]), float(ssims[0])
+
+
+def similarity_batch(reference: np.ndarray, moving: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`similarity` of K pairs of equally shaped patches (K, M, N) at once.
+
+    SSIM is skimage's ``structural_similarity`` (Gaussian weights, sigma 1.5, truncated at
+    3.5 sigma, population covariance) computed on the whole stack, averaged over the
+    valid pixels of each pair.
+    """
     valid = np.isfinite(reference) & np.isfinite(moving)
-    if valid.sum() < 64 or min(reference.shape) < 7:
-        return float("nan")
-    a, b = _standardise(reference, valid), _standardise(moving, valid)
-    nrmse = min(float(np.sqrt(np.mean((a[valid] - b[valid]) ** 2))) / 2.0, 1.0)
-    _, ssim_map = structural_similarity(a, b, data_range=float(np.ptp(a[valid])) or 1.0,
-                                        gaussian_weights=True, sigma=1.5,
-                                        use_sample_covariance=False, full=True)
-    ssim = float(ssim_map[valid].mean())
-    return 0.5 * (1.0 - nrmse) + 0.5 * max(ssim, 0.0)
+    count = valid.sum(axis=(1, 2))
+    usable = (count >= 64) & (min(reference.shape[1:]) >= 7)
+    scores, ssims = np.full(len(valid), np.nan), np.full(len(valid), np.nan)
+    if not usable.any():
+        return scores, ssims
+    valid, count = valid[usable], count[usable]
+    a, b = _standardise(reference[usable], valid), _standardise(moving[usable], valid)
+    nrmse = np.minimum(np.sqrt(((a - b) ** 2).sum(axis=(1, 2)) / count) / 2.0, 1.0)
+    ssim_map = _ssim_map(a, b, _valid_range(a, valid))
+    ssim = (ssim_map * valid).sum(axis=(1, 2)) / count
+    scores[usable] = 0.5 * (1.0 - nrmse) + 0.5 * np.maximum(ssim, 0.0)
+    ssims[usable] = ssim
+    return scores, ssims
+
+
+def _valid_range(a: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    span = (np.where(valid, a, -np.inf).max(axis=(1, 2))
+            - np.where(valid, a, np.inf).min(axis=(1, 2)))
+    return np.where(span > 0, span, 1.0)
+
+
+def _ssim_map(a: np.ndarray, b: np.ndarray, data_range: np.ndarray) -> np.ndarray:
+    """Wang et al. (2004) SSIM of each pair, as skimage 0.19 computes it."""
+    def blur(x):
+        return ndimage.gaussian_filter(x, (0, 1.5, 1.5), mode="reflect", truncate=3.5)
+    ux, uy = blur(a), blur(b)
+    vx, vy, vxy = blur(a * a) - ux * ux, blur(b * b) - uy * uy, blur(a * b) - ux * uy
+    c1 = ((0.01 * data_range) ** 2)[:, None, None]
+    c2 = ((0.03 * data_range) ** 2)[:, None, None]
+    return ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux ** 2 + uy ** 2 + c1) * (vx + vy + c2))
 
 
 def mean_matching_score(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> float:
@@ -54,8 +92,11 @@ def mean_matching_score(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> float
 
 
 def _standardise(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    values = image[valid]
-    std = values.std()
-    out = np.zeros(image.shape, np.float64)
-    out[valid] = (values - values.mean()) / (std if std > 0 else 1.0)
-    return out
+    """Each patch (K, M, N) to zero mean and unit variance over its valid pixels, 0
+    elsewhere."""
+    count = valid.sum(axis=(-2, -1), keepdims=True)
+    values = np.where(valid, image, 0.0).astype(np.float64)
+    mean = values.sum(axis=(-2, -1), keepdims=True) / count
+    std = np.sqrt((np.where(valid, values - mean, 0.0) ** 2).sum(axis=(-2, -1), keepdims=True)
+                  / count)
+    return np.where(valid, (values - mean) / np.where(std > 0, std, 1.0), 0.0)

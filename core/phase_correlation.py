@@ -61,16 +61,46 @@ def phase_correlation(
     Guizar-Sicairos, Thurman & Fienup (2008), Efficient subpixel image registration
     algorithms. Opt. Lett. 33, 156-158. :DOI:`10.1364/OL.33.000156`
     """
-    window = _hann(reference.shape) if weight is None else _hann(reference.shape) * weight
-    lowpass = _lowpass(reference.shape)
+    shifts, peaks, snrs = phase_correlation_batch(
+        reference[None], moving[None], weight=None if weight is None else weight[None],
+        upsample_factor=upsample_factor)
+    return PeakMatch((float(shifts[0, 0]), float(shifts[0, 1])), float(peaks[0]),
+                     float(snrs[0]))
+
+
+def phase_correlation_batch(
+    reference: np.ndarray,
+    moving: np.ndarray,
+    *,
+    weight: np.ndarray | None = None,
+    upsample_factor: int = 100,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`phase_correlation` of K patch pairs at once (one FFT call, batched
+    matrix products): the same numbers, many times faster for small patches.
+
+    Parameters
+    ----------
+    reference, moving : ndarray, shape (K, M, N)
+    weight : ndarray, shape (K, M, N), optional
+
+    Returns
+    -------
+    shifts : ndarray, shape (K, 2)
+        (row, col) shifts, as :attr:`PeakMatch.shift`.
+    peaks, snrs : ndarray, shape (K,)
+    """
+    shape = reference.shape[1:]
+    window = _hann(shape)[None] if weight is None else _hann(shape)[None] * weight
+    lowpass = _lowpass(shape)
     spectrum = _cross_power(reference, moving, window) * lowpass
     norm = lowpass.size / lowpass.sum()
-    surface = sfft.ifft2(spectrum).real * norm
-    peak_index = np.unravel_index(np.argmax(surface), surface.shape)
-    coarse = np.array([_signed(i, n) for i, n in zip(peak_index, surface.shape)], float)
-    shift, peak = _refine(spectrum, coarse, upsample_factor)
-    return PeakMatch((float(shift[0]), float(shift[1])), float(peak * norm),
-                     _snr(surface, peak_index))
+    surface = sfft.ifft2(spectrum, axes=(-2, -1)).real * norm
+    flat = surface.reshape(len(surface), -1).argmax(axis=1)
+    peak_index = np.stack(np.unravel_index(flat, shape), axis=1)
+    coarse = np.where(peak_index > np.array(shape) // 2, peak_index - np.array(shape),
+                      peak_index).astype(float)
+    shifts, peaks = _refine(spectrum, coarse, upsample_factor)
+    return shifts, peaks * norm, _snr(surface, peak_index)
 
 
 @functools.lru_cache(maxsize=8)
@@ -86,47 +116,60 @@ def _lowpass(shape: tuple[int, int]) -> np.ndarray:
 
 
 def _cross_power(reference: np.ndarray, moving: np.ndarray, window: np.ndarray) -> np.ndarray:
-    """Whitened cross-power spectrum F G* / |F G*| of the apodised patches."""
-    total = window.sum()
+    """Whitened cross-power spectra F G* / |F G*| of the apodised patches, shape (K, M, N)."""
+    total = window.sum(axis=(-2, -1), keepdims=True)
     spectra = []
     for image in (reference, moving):
-        mean = (image * window).sum() / total if total else 0.0
-        spectra.append(sfft.fft2((image - mean) * window))
+        mean = ((image * window).sum(axis=(-2, -1), keepdims=True)
+                / np.where(total != 0, total, np.inf))
+        spectra.append(sfft.fft2((image - mean) * window, axes=(-2, -1)))
     product = spectra[0] * spectra[1].conj()
     magnitude = np.abs(product)
     product /= np.where(magnitude > 0, magnitude, 1.0)
     return product
 
 
-def _signed(index: int, size: int) -> int:
-    return index - size if index > size // 2 else index
-
-
-def _refine(spectrum: np.ndarray, coarse: np.ndarray, factor: int) -> tuple[np.ndarray, float]:
-    """Maximise the correlation around ``coarse`` to 1/factor px, in two zoom stages
-    (1.5 px box at 1/10 px, then 0.2 px box at 1/factor px): cheaper than one."""
-    shift, value = coarse, 0.0
+def _refine(spectrum: np.ndarray, coarse: np.ndarray, factor: int) -> tuple[np.ndarray,
+                                                                            np.ndarray]:
+    """Maximise each correlation around ``coarse`` (K, 2) to 1/factor px, in two zoom
+    stages (1.5 px box at 1/10 px, then 0.2 px box at 1/factor px): cheaper than one."""
+    shift, value = coarse, np.zeros(len(coarse))
+    rows = np.arange(len(coarse))
+    conjugate = spectrum.conj()
     for step_factor, box in ((min(10, factor), 1.5), (factor, 0.2)):
         size = int(np.ceil(step_factor * box))
         offset = size // 2 - shift * step_factor
-        upsampled = _upsampled_dft(spectrum.conj(), size, step_factor, offset).conj().real
-        index = np.unravel_index(np.argmax(upsampled), upsampled.shape)
-        shift = shift + (np.array(index, float) - size // 2) / step_factor
-        value = upsampled[index]
-    return shift, value / spectrum.size
+        upsampled = _upsampled_dft(conjugate, size, step_factor, offset).conj().real
+        flat = upsampled.reshape(len(upsampled), -1).argmax(axis=1)
+        index = np.stack(np.unravel_index(flat, (size, size)), axis=1)
+        shift = shift + (index - size // 2) / step_factor
+        value = upsampled[rows, index[:, 0], index[:, 1]]
+    return shift, value / spectrum[0].size
 
 
 def _upsampled_dft(data: np.ndarray, size: int, factor: int, offset: np.ndarray) -> np.ndarray:
-    """DFT of ``data`` on a ``size``-square grid of step 1/factor starting at -offset."""
-    for n, off in reversed(list(zip(data.shape, offset))):
-        phase = (np.arange(size) - off)[:, None] * sfft.fftfreq(n, factor)[None, :]
-        data = np.tensordot(np.exp(-2j * np.pi * phase), data, axes=(1, -1))
+    """DFT of each ``data[k]`` (K, M, N) on a ``size``-square grid of step 1/factor
+    starting at -offset[k] (K, 2); shape (K, size, size)."""
+    for axis in (1, 0):  # columns first, then rows, as matrix products
+        n = data.shape[-1]
+        phase = ((np.arange(size)[None, :] - offset[:, axis, None])[:, :, None]
+                 * sfft.fftfreq(n, factor)[None, None, :])
+        data = np.exp(-2j * np.pi * phase) @ np.swapaxes(data, -1, -2)
     return data
 
 
-def _snr(surface: np.ndarray, peak_index: tuple[int, int], exclude: int = 3) -> float:
-    rolled = np.roll(surface, (-peak_index[0] + exclude, -peak_index[1] + exclude), (0, 1))
-    mask = np.ones(surface.shape, bool)
-    mask[: 2 * exclude + 1, : 2 * exclude + 1] = False
-    spread = rolled[mask].std()
-    return float(surface[peak_index] / spread) if spread > 0 else 0.0
+def _snr(surface: np.ndarray, peak_index: np.ndarray, exclude: int = 3) -> np.ndarray:
+    """Peak over the standard deviation of each surface outside a box around its peak."""
+    shape = np.array(surface.shape[1:])
+    near = []
+    for axis in (0, 1):
+        d = (np.arange(shape[axis])[None, :] - peak_index[:, axis, None] + exclude) \
+            % shape[axis]
+        near.append(d <= 2 * exclude)
+    away = ~(near[0][:, :, None] & near[1][:, None, :])
+    count = away.sum(axis=(1, 2))
+    mean = np.where(away, surface, 0).sum(axis=(1, 2)) / count
+    spread = np.sqrt(np.where(away, (surface - mean[:, None, None]) ** 2, 0).sum(axis=(1, 2))
+                     / count)
+    peak = surface[np.arange(len(surface)), peak_index[:, 0], peak_index[:, 1]]
+    return np.divide(peak, spread, out=np.zeros_like(peak), where=spread > 0)

@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import rasterio
 from affine import Affine
 from rasterio.crs import CRS
+from rasterio.windows import Window
 from scipy import ndimage
 
 from .fit import RigidModel
@@ -204,3 +206,38 @@ class FieldMapping:
         cols, rows = ~self.nodes * (x, y)
         return ndimage.map_coordinates(values, [rows - 0.5, cols - 0.5], order=1,
                                        mode="nearest")
+
+
+@dataclass(frozen=True)
+class DisplacementMapping:
+    """A per-pixel displacement raster on the target grid (two Float32 bands, dx and dy
+    in target pixels, NaN where unknown): output pixel (col, row) takes the source
+    content at target-grid position (col + dx, row + dy), the GeFolki convention.
+
+    Read strip by strip, so a dense field of any size never sits in memory whole.
+    """
+
+    path: str
+    source_crs: CRS
+    source_transform: Affine
+
+    def affine(self, grid: Grid) -> None:
+        return None
+
+    def indices(self, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+        """Fractional source (row, col) for every pixel of ``grid`` (a window of the
+        displacement raster's grid); NaN where the displacement is unknown."""
+        with rasterio.open(self.path) as ds:
+            col0, row0 = (round(v) for v in ~ds.transform * (grid.transform.c,
+                                                             grid.transform.f))
+            window = Window(col0, row0, grid.width, grid.height)
+            dx, dy = ds.read([1, 2], window=window, boundless=True, fill_value=np.nan,
+                             out_dtype=np.float64)
+            transform, crs = ds.transform, ds.crs
+        cols, rows = np.meshgrid(np.arange(grid.width) + col0 + 0.5,
+                                 np.arange(grid.height) + row0 + 0.5)
+        x, y = transform * (cols + dx, rows + dy)
+        if crs != self.source_crs:
+            x, y = crs_transformer(crs, self.source_crs).transform(x, y)
+        cols, rows = ~self.source_transform * (x, y)
+        return rows - 0.5, cols - 0.5

@@ -28,6 +28,7 @@ ALGORITHMS = (
     ("..algorithms.band_math", "BandMathAlgorithm"),
     ("..algorithms.coregistered_stack", "CoregisteredStackAlgorithm"),
     ("..algorithms.rectify_swath", "RectifySwathAlgorithm"),
+    ("..algorithms.align_local", "AlignLocalAlgorithm"),
 )
 
 

@@ -25,6 +25,14 @@ as ``t_import_s`` and is in neither.
 
 The exit status is 0 whenever the JSON line was printed, also when AROSICS failed (then
 ``success`` is false and ``error`` says why); 2 for bad arguments.
+
+With ``--grid-res N`` it runs the local method, ``COREG_LOCAL`` (a tie point every N target
+pixels, ``--ws`` windows, AROSICS's default outlier filtering) instead, and prints
+``{"n_points", "n_valid", "t_estimate_s", "cpu_estimate_s", "points": [[x_im, y_im,
+x_shift_px, y_shift_px, outlier], ...], "success", "error"}``; ``t_estimate_s`` (wall) and
+``cpu_estimate_s`` (this process's CPU) span the construction and
+``calculate_spatial_shifts()`` (matching and filtering every point). Invalid points
+(AROSICS marks them -9999) are left out of ``points``.
 """
 
 import argparse
@@ -145,6 +153,8 @@ def parse_args(argv=None):
         "(default cubic)",
     )
     p.add_argument("--cpus", type=int, default=None, help="CPUs for AROSICS's warps (default: all)")
+    p.add_argument("--grid-res", type=float, default=None,
+                   help="run COREG_LOCAL with a tie point every GRID_RES target pixels")
     return p.parse_args(argv)
 
 
@@ -261,10 +271,68 @@ def run(args):
     return res
 
 
+def _ransac_rng_shim():
+    """arosics 1.12.1 calls skimage's ransac(rng=...), scikit-image >= 0.21; Debian 12 has
+    0.19, whose argument is random_state (same meaning)."""
+    import inspect
+
+    import skimage.measure
+
+    original = skimage.measure.ransac
+    if "rng" in inspect.signature(original).parameters:
+        return
+
+    def ransac(*args, rng=None, **kwargs):
+        return original(*args, random_state=rng, **kwargs)
+
+    skimage.measure.ransac = ransac
+
+
+def run_local(args):
+    """COREG_LOCAL on the pair: its tie-point table, timed."""
+    res = {"n_points": None, "n_valid": None, "t_estimate_s": None, "points": [],
+           "success": False, "error": None}
+    try:
+        from osgeo import gdal
+
+        gdal.SetConfigOption("GDAL_PAM_ENABLED", "NO")
+        from arosics import COREG_LOCAL
+        _ransac_rng_shim()
+    except Exception as e:
+        res["error"] = f"import arosics failed: {type(e).__name__}: {e}"
+        return res
+    nd_ref = args.nodata_ref if args.nodata_ref is not None else args.nodata
+    nd_tgt = args.nodata_tgt if args.nodata_tgt is not None else args.nodata
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    try:
+        crl = COREG_LOCAL(args.ref, args.tgt, grid_res=args.grid_res,
+                          window_size=(args.ws, args.ws), max_shift=args.max_shift,
+                          max_iter=args.max_iter,
+                          r_b4match=args.ref_band, s_b4match=args.tgt_band,
+                          nodata=(nd_ref, nd_tgt), resamp_alg_calc=args.resamp,
+                          CPUs=args.cpus, progress=False, q=True)
+        crl.calculate_spatial_shifts()
+        res["t_estimate_s"] = round(time.perf_counter() - t0, 4)
+        res["cpu_estimate_s"] = round(time.process_time() - cpu0, 4)
+        table = crl.CoRegPoints_table
+        res["n_points"] = int(len(table))
+        ok = (table["X_SHIFT_PX"] != -9999) & (table["ABS_SHIFT"] != -9999)
+        valid = ok & ~table["OUTLIER"].astype(bool)
+        res["n_valid"] = int(valid.sum())
+        res["points"] = [[float(r.X_IM), float(r.Y_IM), float(r.X_SHIFT_PX), float(r.Y_SHIFT_PX),
+                          bool(r.OUTLIER)] for r in table[ok].itertuples()]
+        res["success"] = True
+    except Exception as e:
+        res["t_estimate_s"] = round(time.perf_counter() - t0, 4)
+        res["error"] = f"{type(e).__name__}: {e}"
+        traceback.print_exc(file=sys.stderr)
+    return res
+
+
 def main(argv=None):
     args = parse_args(argv)
     with _stdout_to_stderr() as real_stdout:
-        res = run(args)
+        res = run(args) if args.grid_res is None else run_local(args)
     real_stdout.write(json.dumps(res) + "\n")
     real_stdout.flush()
     real_stdout.close()

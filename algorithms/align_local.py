@@ -1,0 +1,211 @@
+"""Processing algorithm ``coreg:align_local``: non-rigid alignment (tie points, dense flow)."""
+
+from __future__ import annotations
+
+import json
+
+from qgis.core import (
+    QgsFeature,
+    QgsFeatureSink,
+    QgsField,
+    QgsFields,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterBand,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from ..core.local import METHODS, align_local
+from ..core.raster_io import atomic_path
+from ..core.tie_points import REJECTION_LEVELS
+from .base import RESAMPLINGS, CoregAlgorithm, StyleOnLoad
+from .layers import mask_sources
+
+METHOD_LABELS = ("Tie points (grid of local matches, smooth field)",
+                 "Dense optical flow (GeFolki-like, also SAR / optical)")
+REJECTION_LABELS = ("None", "Reliability threshold",
+                    "+ consistency (global polynomial model, neighbours)",
+                    "+ local matching score must improve")
+#: Fields of the tie-point layer: (name, type, record key).
+POINT_FIELDS = (("dx", QVariant.Double), ("dy", QVariant.Double), ("dx_map", QVariant.Double),
+                ("dy_map", QVariant.Double), ("reliability", QVariant.Double),
+                ("ssim_before", QVariant.Double), ("ssim_after", QVariant.Double),
+                ("score_before", QVariant.Double), ("score_after", QVariant.Double),
+                ("outlier", QVariant.Int), ("used", QVariant.Int), ("reason", QVariant.String))
+NUMERIC_OUTPUTS = ("n_points", "n_kept", "rms_shift_before_px", "rms_shift_after_px",
+                   "matching_score_before", "matching_score_after")
+
+
+class AlignLocalAlgorithm(CoregAlgorithm):
+    """Aligns a secondary raster onto the reference grid with a non-rigid field."""
+
+    REFERENCE, REFERENCE_BAND = "REFERENCE", "REFERENCE_BAND"
+    SECONDARY, SECONDARY_BAND = "SECONDARY", "SECONDARY_BAND"
+    MASK, MAX_SHIFT, RESAMPLING, METHOD = "MASK", "MAX_SHIFT", "RESAMPLING", "METHOD"
+    GRID_SPACING, WINDOW_SIZE = "GRID_SPACING", "WINDOW_SIZE"
+    REJECTION, MIN_RELIABILITY = "REJECTION", "MIN_RELIABILITY"
+    RADIUS, LEVELS, ITERATIONS, INVERT = "RADIUS", "LEVELS", "ITERATIONS", "INVERT"
+    OUTPUT, DISPLACEMENT, TIE_POINTS, REPORT = "OUTPUT", "DISPLACEMENT", "TIE_POINTS", "REPORT"
+
+    def name(self) -> str:
+        return "align_local"
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS API
+        return self.tr("Align image (local)")
+
+    def tags(self) -> list[str]:
+        return self.tr("coregistration,non-rigid,local,tie points,optical flow,gefolki,folki,"
+                       "arosics,coreg_local,sar,sentinel-1,sentinel-2,displacement").split(",")
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+        return self.tr(
+            "Aligns the secondary raster onto the reference grid with a displacement that "
+            "varies over the image (different DEMs in the orthorectification, attitude "
+            "errors, mosaic seams, SAR / optical pairs).\n"
+            "Tie points: a regular grid of windows matched by sub-pixel phase correlation, "
+            "refined through the field, outliers rejected by the chosen tests, then a "
+            "smooth thin-plate field through the kept points.\n"
+            "Dense optical flow: a displacement per pixel from a pyramidal, iterative flow "
+            "on rank-filtered images (as GeFolki), which also works between SAR and "
+            "optical images; invert the contrast for SAR against optical if needed.\n"
+            "DISPLACEMENT: two Float32 bands on the reference grid, dx and dy in reference "
+            "pixels: the aligned pixel (col, row) is the secondary at reference-grid "
+            "position (col + dx, row + dy). Tie points (arrows exaggerated by the project "
+            "variable coreg_arrow_scale) carry dx, dy, reliability, SSIM and matching "
+            "score before / after, and why a point was rejected. The JSON report holds "
+            "the counts, mean and RMS shift before and after, and the reference grid.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
+        self.addParameter(QgsProcessingParameterRasterLayer(self.REFERENCE,
+                                                            self.tr("Reference raster")))
+        self.addParameter(QgsProcessingParameterBand(
+            self.REFERENCE_BAND, self.tr("Reference band"), 1, self.REFERENCE, optional=True))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.SECONDARY, self.tr("Secondary raster (to align)")))
+        self.addParameter(QgsProcessingParameterBand(
+            self.SECONDARY_BAND, self.tr("Secondary band"), 1, self.SECONDARY, optional=True))
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            self.MASK, self.tr("Masks of areas to ignore (rasters: non-zero; polygons)"),
+            QgsProcessing.TypeMapLayer, optional=True))
+        self.addParameter(QgsProcessingParameterEnum(self.METHOD, self.tr("Method"),
+                                                     list(METHOD_LABELS), defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.MAX_SHIFT, self.tr("Maximum expected shift (reference pixels)"),
+            QgsProcessingParameterNumber.Double, 20.0, minValue=0.5, maxValue=1000.0))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.RESAMPLING, self.tr("Resampling"), [r for r, _ in RESAMPLINGS], defaultValue=2))
+        self._number(self.GRID_SPACING, "Tie-point spacing (reference pixels)", 64, 4, 100000)
+        self._number(self.WINDOW_SIZE, "Matching window (reference pixels)", 64, 16, 1024)
+        self.addParameter(QgsProcessingParameterEnum(
+            self.REJECTION, self.tr("Outlier rejection (each level adds its test)"),
+            list(REJECTION_LABELS), defaultValue=3))
+        self._number(self.MIN_RELIABILITY, "Minimum reliability (%)", 30.0, 0.0, 100.0,
+                     QgsProcessingParameterNumber.Double, advanced=True)
+        self._number(self.RADIUS, "Flow: window radius (pixels)", 8, 1, 64, advanced=True)
+        self._number(self.LEVELS, "Flow: pyramid levels", 4, 1, 8, advanced=True)
+        self._number(self.ITERATIONS, "Flow: iterations per level", 4, 1, 20, advanced=True)
+        invert = QgsProcessingParameterBoolean(
+            self.INVERT, self.tr("Flow: invert the secondary's contrast (SAR vs optical)"),
+            False)
+        invert.setFlags(invert.flags() | invert.FlagAdvanced)
+        self.addParameter(invert)
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.OUTPUT, self.tr("Aligned raster")))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.DISPLACEMENT, self.tr("Displacement (dx, dy in reference pixels)")))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            self.TIE_POINTS, self.tr("Tie points"), QgsProcessing.TypeVectorPoint))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.REPORT, self.tr("Report"), self.tr("JSON files (*.json)")))
+        for key in NUMERIC_OUTPUTS:
+            self.addOutput(QgsProcessingOutputNumber(key.upper(), key))
+
+    def _number(self, key, label, default, minimum, maximum,
+                kind=QgsProcessingParameterNumber.Integer, advanced=False) -> None:
+        param = QgsProcessingParameterNumber(key, self.tr(label), kind, default,
+                                             minValue=minimum, maxValue=maximum)
+        if advanced:
+            param.setFlags(param.flags() | param.FlagAdvanced)
+        self.addParameter(param)
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+        reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
+        secondary = self.parameterAsRasterLayer(parameters, self.SECONDARY, context)
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        displacement = self.parameterAsOutputLayer(parameters, self.DISPLACEMENT, context)
+        report_path = self.parameterAsFileOutput(parameters, self.REPORT, context)
+        number = self.parameterAsDouble
+        result = self.run_core(
+            align_local, feedback,
+            reference=self.raster_path(reference, "reference"),
+            secondary=self.raster_path(secondary, "secondary"),
+            output=output, displacement=displacement,
+            method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
+            reference_band=self.parameterAsInt(parameters, self.REFERENCE_BAND, context),
+            secondary_band=self.parameterAsInt(parameters, self.SECONDARY_BAND, context),
+            masks=mask_sources(self.parameterAsLayerList(parameters, self.MASK, context),
+                               reference, context, self.raster_path),
+            max_shift=number(parameters, self.MAX_SHIFT, context),
+            resampling=RESAMPLINGS[self.parameterAsEnum(parameters, self.RESAMPLING, context)][1],
+            grid_spacing=self.parameterAsInt(parameters, self.GRID_SPACING, context),
+            window_size=self.parameterAsInt(parameters, self.WINDOW_SIZE, context),
+            rejection=REJECTION_LEVELS[self.parameterAsEnum(parameters, self.REJECTION,
+                                                            context)],
+            min_reliability=number(parameters, self.MIN_RELIABILITY, context),
+            radius=self.parameterAsInt(parameters, self.RADIUS, context),
+            levels=self.parameterAsInt(parameters, self.LEVELS, context),
+            iterations=self.parameterAsInt(parameters, self.ITERATIONS, context),
+            invert=self.parameterAsBoolean(parameters, self.INVERT, context),
+        )
+        report = result.report()
+        for warning in result.warnings:
+            feedback.reportError(warning, fatalError=False)
+        feedback.pushInfo(self._summary(report))
+        points_id = self._write_points(parameters, context, report["points"], reference.crs())
+        StyleOnLoad.attach(context, points_id, "tie_points.qml")
+        with atomic_path(report_path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(report, handle, indent=2)
+        return {self.OUTPUT: output, self.DISPLACEMENT: displacement,
+                self.TIE_POINTS: points_id, self.REPORT: report_path,
+                **{key.upper(): report[key] for key in NUMERIC_OUTPUTS}}
+
+    def _write_points(self, parameters, context, records, crs) -> str:
+        """One point per tie point, with the shift-vector fields so it draws as arrows."""
+        fields = QgsFields()
+        for name, kind in POINT_FIELDS:
+            fields.append(QgsField(name, kind))
+        sink, dest_id = self.parameterAsSink(parameters, self.TIE_POINTS, context, fields,
+                                             QgsWkbTypes.Point, crs)
+        if sink is None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, self.TIE_POINTS))
+        for r in records:
+            feature = QgsFeature(fields)
+            feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(r["x"], r["y"])))
+            feature.setAttributes([r["dx"], r["dy"], r["dx_map"], r["dy_map"], r["reliability"],
+                                   r["ssim_before"], r["ssim_after"], r["score_before"],
+                                   r["score_after"], int(r["outlier"]), int(not r["outlier"]),
+                                   r["reason"]])
+            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+        return dest_id
+
+    def _summary(self, r: dict) -> str:
+        def fmt(value, spec=".3f"):
+            return "n/a" if value is None else format(value, spec)
+        return self.tr(
+            f"{r['n_kept']}/{r['n_points']} points kept ({r['method']}, {r['passes']} "
+            f"pass(es)); RMS shift {fmt(r['rms_shift_before_px'])} -> "
+            f"{fmt(r['rms_shift_after_px'])} px, matching score "
+            f"{fmt(r['matching_score_before'])} -> {fmt(r['matching_score_after'])}; rejected: "
+            f"{r['rejected_by_reason'] or 'none'}")

@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""Benchmark: Coreg's dense optical flow (core/dense_flow.py) against gefolki, side by side.
+
+Run with ``/usr/bin/python3 benchmarks/flow.py`` (from anywhere). It prints a table and writes
+every row to ``benchmarks/work/flow/results.json`` (git-ignored), with the .npy inputs and fields.
+
+Protocol (shared/data/sar_optical/MANIFEST.md, the one of GeFolki's evaluation patches): the
+slave is ``master(x + gt)`` (bilinear, as gefolki's ``wrapData``) with ``gt`` from
+``Flow_patch11_uv.tif``; the flow to find is ``-gt``; the end-point error is
+``mean(hypot(dx + gt_u, dy + gt_v))`` over ``[30:-30, 30:-30]``.
+* mono-modal: master = S1_patch11 band 1;
+* cross-modal: master = S1_patch11 band 1, slave = S2_patch11 band 1 stretched to its 1-99 %
+  range, then warped by gt;
+* cross-modal HR (not a GeFolki figure, same protocol): the 1024 x 1024 UAVSAR L-band Pauli tile
+  (band 1) and the optical tile (band 2, resampled onto the radar grid from the two
+  geotransforms, cubic), central 512 x 512, both / 255; gt upsampled 448 -> 512 (bilinear, same
+  pixel values). The pair's own residual misregistration (unknown; its truth file is missing)
+  adds to every tool's error alike.
+``EPE*`` scores against the exact answer instead: the field u with u(x) = -gt(x + u(x)), which
+registers the pair perfectly. ``-gt`` is only approximately the answer (gt varies over the few
+pixels it moves): the two differ by 0.086 px on average, so ``EPE`` mixes that protocol error
+into the score, and ``EPE*`` is the cleaner measure of accuracy.
+
+gefolki 1.1.0 runs in its own venv (``peers/gefolki_env.sh``, ``peers/run_gefolki.py``) with the
+parameters the manifest documents for each case; Coreg runs in this process with the same
+parameters, then with its own defaults. Times are ``time.perf_counter`` around the flow call only.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["GDAL_PAM_ENABLED"] = "NO"  # never write .aux.xml side-cars next to shared data
+os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+
+import argparse  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import rasterio  # noqa: E402
+from scipy import ndimage  # noqa: E402
+
+sys.dont_write_bytecode = True
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+WORK = HERE / "work" / "flow"
+PEERS = HERE / "peers"
+DATA = (REPO / ".." / "shared" / "data" / "sar_optical").resolve()
+MARGIN = 30
+TIMEOUT_S = 900
+
+#: gefolki's parameters per case (MANIFEST): (method, levels, radius, iteration, rank).
+GEFOLKI_PARAMS = {
+    "mono": [("EFolki", 3, (16, 8), 4, 4), ("GEFolki", 3, (16, 8), 4, 4)],
+    "cross": [("GEFolki", 4, (24, 20, 16, 12, 8), 4, 4)],
+    "hr": [("GEFolki", 4, (24, 20, 16, 12, 8), 4, 4)],
+}
+HR = "lngley_05521_09059_000_090813_L090_CX_01_pauli_x016_y020_{}.tif"
+HR_CROP = slice(256, 768)
+DEFAULTS_LABEL = "defaults: levels=4 radius=8 (24..8) iterations=4"
+
+
+def _register_coreg() -> None:
+    """Import this checkout as the package ``coreg``, whatever its folder is called."""
+    if "coreg" in sys.modules:
+        return
+    spec = importlib.util.spec_from_file_location(
+        "coreg", REPO / "__init__.py", submodule_search_locations=[str(REPO)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["coreg"] = module
+    spec.loader.exec_module(module)
+
+
+def _band(name: str, band: int = 1) -> np.ndarray:
+    with rasterio.open(DATA / name) as src:
+        return src.read(band).astype(np.float64)
+
+
+def _warp(image: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    rows, cols = np.mgrid[: image.shape[0], : image.shape[1]]
+    return ndimage.map_coordinates(image, [rows + v, cols + u], order=1, mode="nearest")
+
+
+def _exact_inverse(gt: np.ndarray) -> np.ndarray:
+    """u with u(x) = -gt(x + u(x)) (fixed point): the field that registers the pair exactly."""
+    u = -gt.copy()
+    rows, cols = np.mgrid[: gt.shape[1], : gt.shape[2]]
+    for _ in range(50):
+        coords = [rows + u[1], cols + u[0]]
+        u = -np.stack([ndimage.map_coordinates(g, coords, order=3, mode="nearest") for g in gt])
+    return u
+
+
+def make_cases() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """{case: (master, slave, gt)} following the MANIFEST protocol."""
+    gt = np.stack([_band("Flow_patch11_uv.tif", b) for b in (1, 2)])
+    s1, s2 = _band("S1_patch11.tif"), _band("S2_patch11.tif")
+    lo, hi = np.percentile(s2, [1, 99])
+    s2 = np.clip((s2 - lo) / (hi - lo), 0, 1)
+    radar, optical = _hr_pair()
+    gt_hr = np.stack([ndimage.zoom(g, radar.shape[0] / g.shape[0], order=1) for g in gt])
+    return {"mono": (s1, _warp(s1, *gt), gt), "cross": (s1, _warp(s2, *gt), gt),
+            "hr": (radar, _warp(optical, *gt_hr), gt_hr)}
+
+
+def _hr_pair() -> tuple[np.ndarray, np.ndarray]:
+    """UAVSAR radar band 1 and optical band 2 on the radar grid, central crop, / 255."""
+    with rasterio.open(DATA / HR.format("radar")) as radar_ds:
+        radar, to_map = radar_ds.read(1).astype(np.float64), radar_ds.transform
+    with rasterio.open(DATA / HR.format("optique")) as optical_ds:
+        optical, to_optical = optical_ds.read(2).astype(np.float64), ~optical_ds.transform
+    rows, cols = np.mgrid[: radar.shape[0], : radar.shape[1]] + 0.5
+    col_o, row_o = to_optical * (to_map * (cols, rows))
+    optical = ndimage.map_coordinates(optical, [row_o - 0.5, col_o - 0.5], order=3,
+                                      mode="nearest")
+    crop = (HR_CROP, HR_CROP)
+    return radar[crop] / 255.0, np.clip(optical[crop], 0, 255) / 255.0
+
+
+def epe(flow: np.ndarray, truth: np.ndarray) -> float:
+    inner = (slice(MARGIN, -MARGIN),) * 2
+    return float(np.mean(np.hypot(flow[0] - truth[0], flow[1] - truth[1])[inner]))
+
+
+def run_gefolki(python: str, master_npy: Path, slave_npy: Path, params, out: Path) -> dict:
+    method, levels, radius, iteration, rank = params
+    cmd = [python, str(PEERS / "run_gefolki.py"), "--master", str(master_npy), "--slave",
+           str(slave_npy), "--out", str(out), "--method", method, "--levels", str(levels),
+           "--radius", ",".join(map(str, radius)), "--iteration", str(iteration),
+           "--rank", str(rank)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
+    lines = proc.stdout.strip().splitlines()
+    if not lines:
+        return {"error": proc.stderr[-500:] or f"exit {proc.returncode}"}
+    result = json.loads(lines[-1])
+    if result.get("error") is None:
+        result["flow"] = np.load(out)
+    return result
+
+
+def run_coreg(master, slave, **params) -> dict:
+    from coreg.core.dense_flow import estimate_flow
+
+    start = time.perf_counter()
+    dx, dy = estimate_flow(master, slave, **params)
+    return {"t_flow_s": time.perf_counter() - start, "flow": np.stack([dx, dy]), "error": None}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", default=str(WORK / "results.json"))
+    args = parser.parse_args()
+    _register_coreg()
+    WORK.mkdir(parents=True, exist_ok=True)
+    python = subprocess.run([str(PEERS / "gefolki_env.sh")], capture_output=True, text=True,
+                            check=True).stdout.strip().splitlines()[-1]
+    rows = []
+    for case, (master, slave, gt) in make_cases().items():
+        truth, exact = -gt, _exact_inverse(gt)
+        np.save(WORK / f"{case}_master.npy", master)
+        np.save(WORK / f"{case}_slave.npy", slave)
+        rows.append({"case": case, "tool": "zero flow", "params": "", "t_flow_s": None,
+                     "flow": np.zeros_like(gt), "error": None})
+        for params in GEFOLKI_PARAMS[case]:
+            method, levels, radius, iteration, rank = params
+            result = run_gefolki(python, WORK / f"{case}_master.npy", WORK / f"{case}_slave.npy",
+                                 params, WORK / f"{case}_{method}_flow.npy")
+            label = f"levels={levels} radius={radius} iterations={iteration} rank={rank}"
+            rows.append({"case": case, "tool": f"gefolki {method}", "params": label, **result})
+            if any(r["case"] == case and r["tool"].startswith("coreg") and r["params"] == label
+                   for r in rows):
+                continue  # same parameters as a gefolki method already run
+            coreg_params = dict(levels=levels, radius=radius, iterations=iteration, rank=rank)
+            for features in ("rank", "orientation"):
+                result = run_coreg(master, slave, **coreg_params, features=features)
+                rows.append({"case": case, "tool": f"coreg {features}", "params": label,
+                             **result})
+        rows.append({"case": case, "tool": "coreg defaults", "params": DEFAULTS_LABEL,
+                     **run_coreg(master, slave)})
+        for row in rows:
+            if row["case"] == case:
+                row["epe_px"], row["epe_exact_px"] = _scores(row, truth, exact)
+    _print_table(rows)
+    _save(rows, Path(args.json))
+    return 0
+
+
+def _scores(row, truth, exact) -> tuple[float | None, float | None]:
+    if row.get("error") is not None:
+        return None, None
+    return epe(row["flow"], truth), epe(row["flow"], exact)
+
+
+def _print_table(rows) -> None:
+    fmt = "{:<6} {:<18} {:<52} {:>8} {:>8} {:>8} {:>10}"
+    print(fmt.format("case", "tool", "parameters", "EPE px", "EPE* px", "time s", "gef/coreg"))
+    peer_time = {}
+    for row in rows:
+        e, e_star, t = row.get("epe_px"), row.get("epe_exact_px"), row.get("t_flow_s")
+        if row["tool"].startswith("gefolki") and t:
+            peer_time[(row["case"], row["params"])] = t
+        ratio = peer_time.get((row["case"], row["params"]))
+        ratio_txt = f"{ratio / t:.1f}x" if ratio and t and row["tool"].startswith("coreg") else ""
+        print(fmt.format(
+            row["case"], row["tool"], row["params"],
+            "error" if e is None else f"{e:.4f}", "" if e_star is None else f"{e_star:.4f}",
+            "" if t is None else f"{t:.2f}", ratio_txt))
+        if row.get("error"):
+            print(f"       error: {row['error']}")
+
+
+def _save(rows, path: Path) -> None:
+    path.write_text(json.dumps([{k: v for k, v in row.items() if k != "flow"} for row in rows],
+                               indent=1, default=str))
+    print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""Benchmark: Coreg's non-rigid alignment (align_local) against AROSICS COREG_LOCAL.
+
+Run with ``make bench`` or ``scripts/headless.sh /usr/bin/python3 benchmarks/local.py``.
+Prints a table and writes it to ``benchmarks/work/local/results.json`` (git-ignored).
+
+The pair: band 4 (B08) of a real Sentinel-2 scene, 1000 x 1000 pixels, and a copy
+warped by a known smooth field (sinusoids within +-3 px, tests/local_synthetic.py)
+with a gain, an offset and 1 % noise, on the same grid. Both tools get the same grid
+spacing, matching window and largest shift, and one CPU each (AROSICS ``CPUs=1``; Coreg
+is single-process). Times span the estimation only (Coreg: ``align_local`` without the
+warped output, which includes writing DISPLACEMENT; AROSICS: ``COREG_LOCAL(...)`` and
+``calculate_spatial_shifts()``), as wall time and as the process's CPU time; the ratio
+is given for both (CPU time is the steadier one on a shared machine). Accuracy: the RMS
+error of the kept points against the true field at their positions (AROSICS's
+correction is ``-dx, -dy`` in the GeFolki convention), over the points whose window lies
+inside the image; for Coreg also the RMS error of the DISPLACEMENT raster 32 px inside
+the edges, over all of it and over the "supported" area within one grid spacing of a
+kept point (the sea in this scene has no texture: there the field is extrapolated).
+
+``--large`` adds the memory check: tie points, DISPLACEMENT and the warped output of a
+synthetic 10980 x 10980 raster in a child process, its peak resident memory (VmHWM).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["GDAL_PAM_ENABLED"] = "NO"
+os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+
+import argparse  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.dont_write_bytecode = True
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+WORK = HERE / "work" / "local"
+PEERS = HERE / "peers"
+DATA = (REPO / ".." / "shared" / "data").resolve()
+SPACING, WINDOW, MAX_SHIFT, SIZE = 50, 64, 10, 1000
+LARGE = 10980
+
+
+def _register_coreg() -> None:
+    if "coreg" in sys.modules:
+        return
+    spec = importlib.util.spec_from_file_location(
+        "coreg", REPO / "__init__.py", submodule_search_locations=[str(REPO)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["coreg"] = module
+    spec.loader.exec_module(module)
+
+
+_register_coreg()
+sys.path.insert(0, str(REPO / "tests"))  # local_synthetic.py
+
+import numpy as np  # noqa: E402
+import rasterio  # noqa: E402
+from affine import Affine  # noqa: E402
+from local_synthetic import SCENE, field_error, true_field, write_pair  # noqa: E402
+
+from coreg.core.local import align_local  # noqa: E402
+
+
+def log(message: str) -> None:
+    print(f"[local] {message}", file=sys.stderr, flush=True)
+
+
+def point_error(cols, rows, dx, dy, size: int) -> float:
+    """RMS distance (pixels) to the true field of points whose window is inside."""
+    cols, rows, dx, dy = map(np.asarray, (cols, rows, dx, dy))
+    inside = ((cols >= WINDOW // 2) & (cols <= size - WINDOW // 2)
+              & (rows >= WINDOW // 2) & (rows <= size - WINDOW // 2))
+    tx, ty = true_field(rows.astype(float), cols.astype(float))
+    return float(np.sqrt(np.mean((dx - tx)[inside] ** 2 + (dy - ty)[inside] ** 2)))
+
+
+def run_coreg(reference: Path, secondary: Path, method: str) -> dict:
+    field = WORK / f"field_{method}.tif"
+    start, cpu = time.perf_counter(), time.process_time()
+    result = align_local(reference, secondary, None, field, method=method,
+                         grid_spacing=SPACING, window_size=WINDOW, max_shift=MAX_SHIFT)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    p, kept = result.points, result.points.kept
+    return {"tool": f"coreg {method}", "n_points": len(p), "n_kept": int(kept.sum()),
+            "t_s": seconds, "cpu_s": cpu, "points_per_s": len(p) / seconds,
+            "points_per_cpu_s": len(p) / cpu,
+            "point_rms_px": point_error(p.col[kept], p.row[kept], p.dx[kept], p.dy[kept], SIZE),
+            "field_rms_px": field_error(field, 32),
+            "supported_field_rms_px": supported_error(field, p.row[kept], p.col[kept])}
+
+
+def supported_error(field: Path, rows: np.ndarray, cols: np.ndarray) -> float:
+    """RMS field error 32 px inside the edges and within one spacing of a kept point."""
+    from scipy import ndimage
+
+    with rasterio.open(field) as ds:
+        dx, dy = ds.read(1), ds.read(2)
+    seeds = np.ones(dx.shape, bool)
+    seeds[rows, cols] = False
+    near = ndimage.distance_transform_edt(seeds) <= SPACING
+    near[:32], near[-32:], near[:, :32], near[:, -32:] = False, False, False, False
+    rr, cc = np.nonzero(near)
+    tx, ty = true_field(rr.astype(float), cc.astype(float))
+    return float(np.sqrt(np.mean((dx[near] - tx) ** 2 + (dy[near] - ty) ** 2)))
+
+
+def arosics_python() -> str | None:
+    proc = subprocess.run([str(PEERS / "arosics_env.sh")], capture_output=True, text=True,
+                          timeout=1800)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        log(f"arosics_env.sh failed: {proc.stderr.strip()[-300:]}")
+        return None
+    return lines[-1]
+
+
+def run_arosics(python: str, reference: Path, secondary: Path) -> dict:
+    cmd = [python, str(PEERS / "run_arosics.py"), "--ref", str(reference), "--tgt",
+           str(secondary), "--grid-res", str(SPACING), "--ws", str(WINDOW), "--max-shift",
+           str(MAX_SHIFT), "--cpus", "1"]
+    with open(WORK / "arosics.log", "w") as err:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True, timeout=3600)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    row = {"tool": "AROSICS COREG_LOCAL", "error": out["error"]}
+    if not out["success"]:
+        return row
+    kept = [p for p in out["points"] if not p[4]]
+    cols, rows, xs, ys = (np.array([p[k] for p in kept]) for k in range(4))
+    return row | {"n_points": out["n_points"], "n_kept": out["n_valid"],
+                  "t_s": out["t_estimate_s"], "cpu_s": out["cpu_estimate_s"],
+                  "points_per_s": out["n_points"] / out["t_estimate_s"],
+                  "points_per_cpu_s": out["n_points"] / out["cpu_estimate_s"],
+                  "point_rms_px": point_error(cols, rows, -xs, -ys, SIZE)}
+
+
+#: Child code for the memory check: align_local on the large pair, with its peak memory.
+LARGE_CODE = """
+import json, sys, time
+from coreg.core.local import align_local
+start = time.perf_counter()
+r = align_local(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], grid_spacing=256,
+                window_size=64, max_shift=10)
+result = {"seconds": time.perf_counter() - start, "n_points": len(r.points),
+          "n_kept": int(r.points.kept.sum())}
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(json.dumps({**result, "rss_mib": int(hwm.split()[1]) / 1024}))
+"""
+
+
+def make_large(folder: Path) -> tuple[Path, Path]:
+    """A 10980 x 10980 uint16 texture (smoothed noise, written by strips) and the same
+    pixels with the geotransform moved by (0.4, -0.3) px: a Sentinel-2-sized pair."""
+    from scipy import ndimage
+
+    paths = folder / "large_reference.tif", folder / "large_secondary.tif"
+    if all(p.exists() for p in paths):
+        return paths
+    transform = Affine(10, 0, 300000, 0, -10, 5000000)
+    profile = dict(driver="GTiff", width=LARGE, height=LARGE, count=1, dtype="uint16",
+                   crs="EPSG:32631", tiled=True, blockxsize=512, blockysize=512,
+                   compress="deflate")
+    rng = np.random.default_rng(0)
+    with rasterio.open(paths[0], "w", transform=transform, **profile) as ref, \
+            rasterio.open(paths[1], "w", transform=transform * Affine.translation(0.4, -0.3),
+                          **profile) as sec:
+        for row in range(0, LARGE, 512):
+            height = min(512, LARGE - row)
+            block = ndimage.gaussian_filter(rng.normal(size=(height, LARGE)), 2)
+            block = np.clip(2000 + 4000 * block, 0, 65535).astype(np.uint16)
+            window = rasterio.windows.Window(0, row, LARGE, height)
+            ref.write(block, 1, window=window)
+            sec.write(block, 1, window=window)
+    return paths
+
+
+def run_large() -> dict:
+    reference, secondary = make_large(WORK)
+    env = os.environ | {"GDAL_CACHEMAX": "256",
+                        "PYTHONPATH": os.pathsep.join([str(WORK / "pkg"),
+                                                       os.environ.get("PYTHONPATH", "")])}
+    (WORK / "pkg").mkdir(exist_ok=True)
+    link = WORK / "pkg" / "coreg"
+    if not link.exists():
+        link.symlink_to(REPO, target_is_directory=True)
+    proc = subprocess.run([sys.executable, "-c", LARGE_CODE, str(reference), str(secondary),
+                           str(WORK / "large_aligned.tif"), str(WORK / "large_field.tif")],
+                          capture_output=True, text=True, env=env)
+    if proc.returncode:
+        return {"error": proc.stderr.strip()[-500:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def table(rows: list[dict]) -> str:
+    lines = [f"{'tool':22} {'points':>6} {'kept':>5} {'wall s':>7} {'CPU s':>7} {'pts/s':>7} "
+             f"{'pts/CPU s':>9} {'point RMS':>9} {'field RMS':>9} {'supported':>9}"]
+    for r in rows:
+        if r.get("error") and "t_s" not in r:
+            lines.append(f"{r['tool']:22} failed: {r['error']}")
+            continue
+        fields = [f"{r[k]:9.3f}" if k in r else f"{'-':>9}"
+                  for k in ("field_rms_px", "supported_field_rms_px")]
+        lines.append(f"{r['tool']:22} {r['n_points']:6d} {r['n_kept']:5d} {r['t_s']:7.2f} "
+                     f"{r['cpu_s']:7.2f} {r['points_per_s']:7.1f} {r['points_per_cpu_s']:9.1f} "
+                     f"{r['point_rms_px']:9.3f} {' '.join(fields)}")
+    return "\n".join(lines) + "\n(RMS errors in pixels against the true field)"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--no-arosics", action="store_true")
+    parser.add_argument("--no-dense", action="store_true", help="skip the dense-flow row")
+    parser.add_argument("--large", action="store_true", help="also the 10980 x 10980 memory check")
+    args = parser.parse_args(argv)
+    WORK.mkdir(parents=True, exist_ok=True)
+    reference, secondary = write_pair(DATA / SCENE, WORK, col=35, row=35, size=SIZE)
+    rows = []
+    for method in ("tie_points",) if args.no_dense else ("tie_points", "dense_flow"):
+        log(f"coreg {method}")
+        rows.append(run_coreg(reference, secondary, method))
+    python = None if args.no_arosics else arosics_python()
+    if python:
+        log("AROSICS COREG_LOCAL")
+        rows.append(run_arosics(python, reference, secondary))
+    print(table(rows))
+    result = {"rows": rows, "spacing": SPACING, "window": WINDOW, "size": SIZE}
+    aro = next((r for r in rows if r["tool"].startswith("AROSICS") and "t_s" in r), None)
+    if aro:
+        ratio = rows[0]["points_per_s"] / aro["points_per_s"]
+        cpu_ratio = rows[0]["points_per_cpu_s"] / aro["points_per_cpu_s"]
+        result["tie_points_per_s_ratio"], result["tie_points_per_cpu_s_ratio"] = ratio, cpu_ratio
+        print(f"tie points per second, Coreg / AROSICS: {ratio:.1f}x wall, {cpu_ratio:.1f}x CPU "
+              f"(target >= 10x); point RMS error {rows[0]['point_rms_px']:.3f} vs "
+              f"{aro['point_rms_px']:.3f} px")
+    if args.large:
+        log(f"memory check on {LARGE} x {LARGE}")
+        result["large"] = run_large()
+        print(f"{LARGE} x {LARGE} tie points + DISPLACEMENT + warp: {result['large']}")
+    (WORK / "results.json").write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+"""Dense optical flow between two co-gridded images, mono- or cross-modal (SAR/optical).
+
+The solver is Folki/GeFolki's (Le Besnerais & Champagnat, ICIP 2005; Brigot et al., IEEE
+JSTARS 9(7), 2016): coarse-to-fine Lucas-Kanade, whose flow at each pixel is the least-squares
+fit over a square window, re-warped ``iterations`` times per window radius, with window radii
+shrinking at every level. What is compared, and how, differs:
+
+* ``features="orientation"`` (default): each image becomes 8 channels of gradient energy per
+  orientation, |projection of the gradient| so that the sign of the contrast does not matter,
+  lightly smoothed and normalised per pixel (in the spirit of CFOG, Ye et al., IEEE TGRS 2019).
+  Edges and textures line up across SAR and optical even where bright in one is dark in the
+  other, which is where GeFolki's rank images disagree. On GeFolki's own evaluation patches this
+  halves its end-point error cross-modal and also beats it mono-modal (benchmarks/flow.py).
+* ``features="rank"``: GeFolki's local rank transform, with the contrast of the secondary's
+  rank image flipped wherever it is locally anti-correlated with the reference (GeFolki makes
+  the same choice per pixel from CLAHE images).
+
+Common to both: NaN / masked pixels never enter the least squares (the field is filled in from
+the neighbourhood there), nor do samples the warp takes from outside the secondary; a weak pull
+towards the local mean flow keeps texture-less windows from jumping; a median filter removes
+isolated wrong vectors after each level; the secondary is warped with cubic splines; and no
+pyramid level is smaller than 32 px, where a cloud or a changed area would fill the image and
+drag the whole field off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Callable, Union
+
+import numpy as np
+from scipy import ndimage
+
+from .errors import CanceledError
+
+Radius = Union[int, Sequence[int]]
+FEATURES = ("orientation", "rank")
+
+#: An int radius r runs windows of these multiples of r at every level (GeFolki's documented
+#: cross-modal schedule 24, 20, 16, 12, 8 for r = 8): large windows first for robustness.
+RADIUS_SCHEDULE = (3.0, 2.5, 2.0, 1.5, 1.0)
+#: Weight of the pull towards the local mean flow, relative to the mean structure tensor trace.
+TIKHONOV = 1e-3
+#: Side of the median filter applied to the field after each pyramid level (pixels).
+MEDIAN_SIZE = 5
+#: Gaussian std (pixels) of the anti-aliasing filter before each 2x decimation.
+PYRAMID_SIGMA = 1.0
+#: Smallest side (pixels) of a pyramid level; coarser levels are skipped (``levels`` is a
+#: maximum). A 64 px cloud on a 256 px image took the field 30 px off from a 16 px level.
+MIN_LEVEL_SIZE = 32
+#: Orientation channels over [0, pi) and the Gaussian std (pixels) that smooths them.
+ORIENTATION_BINS = 8
+ORIENTATION_SIGMA = 0.5
+#: Half-width (pixels) of the neighbourhood an orientation feature depends on.
+ORIENTATION_HALO = 2
+
+
+def estimate_flow(
+    reference: np.ndarray,
+    secondary: np.ndarray,
+    *,
+    radius: Radius = 8,
+    levels: int = 4,
+    iterations: int = 4,
+    rank: int = 4,
+    invert: bool = False,
+    valid: np.ndarray | None = None,
+    is_canceled: Callable[[], bool] | None = None,
+    features: str = "orientation",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dense displacement field that maps ``secondary`` onto ``reference``.
+
+    Parameters
+    ----------
+    reference, secondary : ndarray, shape (M, N)
+        Float images on the same grid (the secondary already resampled onto the reference
+        grid). NaN marks invalid pixels.
+    radius : int or sequence of int
+        Radius (pixels of the current pyramid level) of the least-squares window. A sequence
+        is run in order at every level, each radius for ``iterations`` iterations, as in
+        GeFolki. An int r stands for the sequence ``RADIUS_SCHEDULE * r`` (r = 8: 24, 20, 16,
+        12, 8), i.e. r is the final, finest window.
+    levels : int
+        Most 2x pyramid reductions (0 = full resolution only); levels under
+        ``MIN_LEVEL_SIZE`` pixels are skipped. Displacements up to about the largest window
+        radius times ``2**levels`` (``3 * radius * 2**levels`` for an int radius) can be
+        recovered.
+    iterations : int
+        Warping iterations per radius and per level.
+    rank : int
+        Radius of the local rank transform (window ``(2*rank+1)**2``) when
+        ``features="rank"``; 0 compares the intensities themselves. Unused otherwise.
+    invert : bool
+        Invert the contrast of the secondary (SAR vs optical, bright in one image and dark in
+        the other). Orientation features ignore the sign of the contrast anyway.
+    valid : ndarray of bool, shape (M, N), optional
+        Extra mask of reference pixels to use (e.g. stable areas); False pixels are ignored.
+    is_canceled : callable, optional
+        Polled between iterations; when it returns True, :class:`CanceledError` is raised.
+    features : {"orientation", "rank"}
+        What is matched (see the module docstring).
+
+    Returns
+    -------
+    dx, dy : ndarray of float32, shape (M, N)
+        Column and row displacement in pixels, GeFolki convention: the aligned secondary at
+        (col, row) is ``secondary(col + dx, row + dy)``. Finite everywhere: where no pixel
+        was valid the field is filled in from its neighbourhood (mask it with the inputs'
+        validity if needed).
+    """
+    radii = _check_inputs(reference, secondary, radius, levels, iterations, rank, features,
+                          valid)
+    ref_ok = np.isfinite(reference) & (True if valid is None else np.asarray(valid, bool))
+    sec_ok = np.isfinite(secondary)
+    if not ref_ok.any() or not sec_ok.any():
+        raise ValueError("The reference or the secondary image has no valid pixel.")
+    ref = _fill_invalid(np.asarray(reference, np.float64), ref_ok)
+    sec = _fill_invalid(np.asarray(secondary, np.float64), sec_ok)
+    if invert:
+        sec = -sec
+    describe = _orientation_channels if features == "orientation" else _ranker(rank)
+    halo = ORIENTATION_HALO if features == "orientation" else rank
+
+    dx = dy = None
+    for ref_l, sec_l, ref_ok_l, sec_ok_l in reversed(_pyramid(ref, sec, ref_ok, sec_ok, levels)):
+        dx, dy = _upsample_flow(dx, dy, ref_l.shape)
+        feat_ref, warp_sec = describe(ref_l), _warper(sec_l, describe, features)
+        ref_ok_l, sec_ok_l = _support(ref_ok_l, halo), _support(sec_ok_l, halo)
+        for rad in radii:
+            dx, dy = _lucas_kanade(feat_ref, warp_sec, ref_ok_l, sec_ok_l, dx, dy,
+                                   min(rad, max(1, min(ref_l.shape) // 4)), iterations,
+                                   halo, is_canceled)
+        dx = ndimage.median_filter(dx, MEDIAN_SIZE, mode="nearest")
+        dy = ndimage.median_filter(dy, MEDIAN_SIZE, mode="nearest")
+    return dx.astype(np.float32), dy.astype(np.float32)
+
+
+def _check_inputs(reference, secondary, radius, levels, iterations, rank, features,
+                  valid) -> list[int]:
+    """Validated arguments; returns the sequence of window radii."""
+    if reference.ndim != 2 or reference.shape != secondary.shape:
+        raise ValueError(
+            f"Reference and secondary must be 2-D arrays of the same shape, got "
+            f"{reference.shape} and {secondary.shape}; resample the secondary first."
+        )
+    if valid is not None and np.shape(valid) != reference.shape:
+        raise ValueError(f"valid must have shape {reference.shape}, got {np.shape(valid)}.")
+    if features not in FEATURES:
+        raise ValueError(f"features must be one of {FEATURES}, got {features!r}.")
+    if np.ndim(radius) == 0:
+        radii = [int(round(f * int(radius))) for f in RADIUS_SCHEDULE]
+    else:
+        radii = [int(r) for r in radius]
+    if not radii or min(radii) < 1:
+        raise ValueError(f"radius must be one or more integers >= 1, got {radius!r}.")
+    if levels < 0 or iterations < 1 or rank < 0:
+        raise ValueError(
+            f"levels >= 0, iterations >= 1 and rank >= 0 are required, got levels={levels}, "
+            f"iterations={iterations}, rank={rank}."
+        )
+    return [r for i, r in enumerate(radii) if i == 0 or r != radii[i - 1]]
+
+
+def _fill_invalid(image: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Invalid pixels take the value of the nearest valid one (finite input for filters)."""
+    if ok.all():
+        return image
+    idx = ndimage.distance_transform_edt(~ok, return_distances=False, return_indices=True)
+    return image[tuple(idx)]
+
+
+def _pyramid(ref, sec, ref_ok, sec_ok, levels: int) -> list[tuple]:
+    """[(ref, sec, ref_ok, sec_ok)] from full resolution to the coarsest level."""
+    out = [(ref, sec, ref_ok.astype(np.float64), sec_ok.astype(np.float64))]
+    for _ in range(levels):
+        if min(out[-1][0].shape) // 2 < MIN_LEVEL_SIZE:
+            break
+        out.append(tuple(_reduce(a) for a in out[-1]))
+    return out
+
+
+def _reduce(image: np.ndarray) -> np.ndarray:
+    """Gaussian low-pass then keep every other pixel: coarse pixel i sits on fine pixel 2 i."""
+    return ndimage.gaussian_filter(image, PYRAMID_SIGMA, mode="nearest")[::2, ::2]
+
+
+def _support(ok: np.ndarray, halo: int) -> np.ndarray:
+    """1 where the whole neighbourhood a feature depends on is valid, else 0."""
+    full = ok > 0.999
+    if halo > 0 and not full.all():
+        full = ndimage.minimum_filter(full, 2 * halo + 1, mode="nearest")
+    return full.astype(np.float64)
+
+
+def _upsample_flow(dx, dy, shape):
+    """Field of the next finer level (zeros at the coarsest one)."""
+    if dx is None:
+        return np.zeros(shape), np.zeros(shape)
+    rows, cols = np.mgrid[: shape[0], : shape[1]] / 2.0
+    up = [2.0 * ndimage.map_coordinates(f, [rows, cols], order=1, mode="nearest") for f in (dx, dy)]
+    return up[0], up[1]
+
+
+def _orientation_channels(image: np.ndarray) -> np.ndarray:
+    """(ORIENTATION_BINS, M, N) gradient energy per orientation, unit norm per pixel."""
+    image = image.astype(np.float32)  # features need no more; halves the memory traffic
+    gx = ndimage.sobel(image, 1, mode="nearest")
+    gy = ndimage.sobel(image, 0, mode="nearest")
+    angles = np.arange(ORIENTATION_BINS) * np.pi / ORIENTATION_BINS
+    ch = np.stack([np.abs(gx * np.cos(a) + gy * np.sin(a)) for a in angles])
+    ch = ndimage.gaussian_filter(ch, (0, ORIENTATION_SIGMA, ORIENTATION_SIGMA), mode="nearest")
+    ring = np.arange(ORIENTATION_BINS)
+    ch = 0.5 * ch + 0.25 * (ch[ring - 1] + ch[(ring + 1) % ORIENTATION_BINS])  # circular
+    return ch / (np.sqrt((ch**2).sum(0)) + 1e-6 * ch.max() + 1e-30)
+
+
+def _ranker(rank: int) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda image: _rank_transform(image, rank)[None]
+
+
+def _rank_transform(image: np.ndarray, rank: int) -> np.ndarray:
+    """Fraction of the (2 rank + 1)^2 neighbours darker than each pixel (ties count half)."""
+    if rank == 0:
+        return image
+    size = 2 * rank + 1
+    padded = np.pad(image, rank, mode="reflect")
+    below = np.zeros(image.shape, np.float32)
+    h, w = image.shape
+    for i in range(size):
+        for j in range(size):
+            if i == rank and j == rank:
+                continue
+            window = padded[i : i + h, j : j + w]
+            below += window < image
+            below += 0.5 * (window == image)
+    return (below / (size * size - 1)).astype(np.float64)
+
+
+def _warper(image: np.ndarray, describe, features: str):
+    """coords -> features of the secondary at coords. Rank images are warped (GeFolki);
+    orientation channels are computed on the warped image (1 warp instead of 8)."""
+    if features == "rank":
+        coef = ndimage.spline_filter(describe(image)[0], 3)
+        return lambda coords: _spline_sample(coef, coords)[None]
+    coef = ndimage.spline_filter(image, 3)
+    return lambda coords: describe(_spline_sample(coef, coords))
+
+
+def _spline_sample(coef: np.ndarray, coords) -> np.ndarray:
+    return ndimage.map_coordinates(coef, coords, order=3, mode="nearest", prefilter=False)
+
+
+def _lucas_kanade(ref, warp_sec, ref_ok, sec_ok, dx, dy, rad, iterations, polarity,
+                  is_canceled):
+    """Windowed least-squares flow, iterated with re-warping, in Folki's absolute form:
+    the new flow solves sum_window g (g . u) = sum_window g (ref - sec(x + u0) + g . u0),
+    g the reference feature gradient, summed over the feature channels. A single-channel
+    (rank) secondary has its polarity matched over windows of radius ``polarity``."""
+    box = lambda a: ndimage.uniform_filter(a, 2 * rad + 1, mode="constant")  # noqa: E731
+    gy, gx = np.gradient(ref, axis=(1, 2))
+    gx *= ref_ok
+    gy *= ref_ok
+    gxx, gyy, gxy = (gx * gx).sum(0), (gy * gy).sum(0), (gx * gy).sum(0)
+    rows, cols = np.mgrid[: ref.shape[1], : ref.shape[2]].astype(np.float64)
+    all_valid = bool(sec_ok.all())
+    for _ in range(iterations):
+        if is_canceled is not None and is_canceled():
+            raise CanceledError("Dense flow canceled.")
+        coords = [rows + dy, cols + dx]
+        w = _sampled_validity(sec_ok, coords, all_valid)
+        warped = warp_sec(coords)
+        if len(ref) == 1 and polarity > 0:
+            warped = _match_polarity(ref[0], warped[0], w, polarity)[None]
+        diff = ref - warped
+        bx = w * (np.einsum("chw,chw->hw", gx, diff) + dx * gxx + dy * gxy)
+        by = w * (np.einsum("chw,chw->hw", gy, diff) + dx * gxy + dy * gyy)
+        sxx, syy, sxy = box(w * gxx), box(w * gyy), box(w * gxy)
+        lam = TIKHONOV * (np.mean(sxx) + np.mean(syy)) + 1e-12
+        bx, by = box(bx) + lam * box(dx), box(by) + lam * box(dy)
+        sxx += lam
+        syy += lam
+        det = sxx * syy - sxy * sxy
+        dx, dy = (syy * bx - sxy * by) / det, (sxx * by - sxy * bx) / det
+    return dx, dy
+
+
+def _sampled_validity(sec_ok, coords, all_valid: bool) -> np.ndarray:
+    """True where the warp samples only valid secondary pixels, inside the image."""
+    if not all_valid:
+        return ndimage.map_coordinates(sec_ok, coords, order=1, mode="constant") > 0.999
+    (h, w), (r, c) = sec_ok.shape, coords
+    return (r >= 0) & (r <= h - 1) & (c >= 0) & (c <= w - 1)
+
+
+def _match_polarity(ref, warped, w, rad):
+    """Flip the rank image (r -> 1 - r) where it is locally anti-correlated with the reference."""
+    box = lambda a: ndimage.uniform_filter(a, 2 * rad + 1, mode="constant")  # noqa: E731
+    wf = w.astype(np.float64)
+    n = box(wf) + 1e-12
+    m0, m1 = box(wf * ref) / n, box(wf * warped) / n
+    cov = box(wf * ref * warped) / n - m0 * m1
+    return np.where(cov < 0, 1.0 - warped, warped)

@@ -1,0 +1,431 @@
+"""Non-rigid (local) alignment onto the reference grid: a displacement field, then a warp.
+
+Two ways to the field: a grid of tie points interpolated smoothly
+(:mod:`tie_points`), or dense optical flow on rank-filtered images
+(:mod:`dense_flow`, GeFolki's method, also across SAR and optical). Both read the
+two rasters onto the reference grid tile by tile, write the field as the
+DISPLACEMENT raster (two Float32 bands on the reference grid, dx and dy in
+reference pixels, NaN where unknown; the aligned image at reference pixel (col, row)
+is the secondary at reference-grid position (col + dx, row + dy)), and warp the
+secondary through it strip by strip: memory stays bounded whatever the raster size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+from .apply import scaled_progress, write_resampled
+from .errors import CanceledError
+from .fit import RigidModel
+from .grid import Grid, common_grid, footprint_bounds, snapped_grid
+from .masks import PolygonMask, masked_on_grid
+from .match import cloud_like
+from .raster_io import (
+    BLOCK,
+    IsCanceled,
+    Progress,
+    atomic_path,
+    output_profile,
+    read_info,
+    read_on_grid,
+    same_file,
+)
+from .resample import DisplacementMapping
+from .tie_points import (
+    DEFAULT_GRID_SPACING,
+    DEFAULT_MIN_RELIABILITY,
+    DEFAULT_WINDOW_SIZE,
+    REJECTION_LEVELS,
+    NodeField,
+    TiePoints,
+    Tile,
+    estimate_tie_points,
+    grid_positions,
+    measure_points,
+    reject_outliers,
+    update_points,
+)
+
+METHODS = ("tie_points", "dense_flow")
+#: ``kind`` and ``version`` of the align_local JSON report.
+REPORT_KIND = "coreg.align_local"
+REPORT_VERSION = 1
+#: Side of the tiles the rasters are processed in (reference pixels, without margins).
+TILE = 1024
+DEFAULT_MAX_SHIFT = 20.0
+#: Tiles are kept between tie-point passes up to this many pixels in all (~200 MB).
+CACHED_PIXELS = 6_000_000
+
+
+@dataclass(frozen=True)
+class LocalAlignment:
+    """Result of :func:`align_local`: the field's raster, the points and their figures.
+
+    ``overlap`` is the part of the reference grid the secondary covers; point rows and
+    columns are indices of the reference grid.
+    """
+
+    method: str
+    reference: Grid
+    overlap_offset: tuple[int, int]
+    displacement: str | None
+    points: TiePoints
+    passes: int
+    parameters: dict
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def point_records(self) -> list[dict]:
+        """One dict per point: map position (reference CRS), displacement in reference
+        pixels and map units (where the content was minus where it goes), quality."""
+        p, t = self.points, self.reference.transform
+        records = []
+        for k in range(len(p)):
+            x, y = t * (p.col[k] + 0.5, p.row[k] + 0.5)
+            dx, dy = _finite(p.dx[k]), _finite(p.dy[k])
+            records.append({
+                "x": x, "y": y, "row": int(p.row[k]), "col": int(p.col[k]),
+                "dx": dx, "dy": dy,
+                "dx_map": -(t.a * (dx or 0.0) + t.b * (dy or 0.0)),
+                "dy_map": -(t.d * (dx or 0.0) + t.e * (dy or 0.0)),
+                "residual_dx": _finite(p.residual_dx[k]), "residual_dy": _finite(p.residual_dy[k]),
+                "reliability": float(p.reliability[k]),
+                "ssim_before": _finite(p.ssim_before[k]), "ssim_after": _finite(p.ssim_after[k]),
+                "score_before": _finite(p.score_before[k]),
+                "score_after": _finite(p.score_after[k]),
+                "outlier": bool(p.reason[k]), "reason": p.reason[k]})
+        return records
+
+    def report(self) -> dict:
+        """The JSON report: what another raster needs to be warped with the same field
+        (the DISPLACEMENT path and the reference grid), and the quality figures."""
+        p, kept = self.points, self.points.kept
+        t = self.reference.transform
+        return {
+            "kind": REPORT_KIND, "version": REPORT_VERSION, "method": self.method,
+            "displacement": self.displacement,
+            "displacement_convention": "aligned(col, row) = secondary(col + dx, row + dy), "
+                                       "reference-grid pixels, band 1 dx, band 2 dy",
+            "reference_grid": {"crs": self.reference.crs.to_wkt(), "transform": list(t[:6]),
+                               "width": self.reference.width, "height": self.reference.height},
+            "parameters": self.parameters, "passes": self.passes,
+            "n_points": len(p), "n_kept": int(kept.sum()), "n_rejected": int((~kept).sum()),
+            "rejected_by_reason": dict(Counter(_reason_kind(r) for r in p.reason if r)),
+            **_shift_stats(p.dx[kept], p.dy[kept], "before"),
+            **_shift_stats(p.residual_dx[kept], p.residual_dy[kept], "after"),
+            "matching_score_before": _mean(p.score_before, p.score_after),
+            "matching_score_after": _mean(p.score_after, p.score_before),
+            "warnings": list(self.warnings),
+            "points": self.point_records(),
+        }
+
+
+def _finite(value) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _reason_kind(reason: str) -> str:
+    return reason.split(" (")[0].split(" %")[0] if not reason.startswith("reliability") \
+        else "low reliability"
+
+
+def _shift_stats(dx: np.ndarray, dy: np.ndarray, when: str) -> dict:
+    ok = np.isfinite(dx) & np.isfinite(dy)
+    if not ok.any():
+        return {f"mean_shift_{when}_px": None, f"rms_shift_{when}_px": None}
+    return {f"mean_shift_{when}_px": [float(dx[ok].mean()), float(dy[ok].mean())],
+            f"rms_shift_{when}_px": float(np.sqrt(np.mean(dx[ok] ** 2 + dy[ok] ** 2)))}
+
+
+def _mean(values: np.ndarray, other: np.ndarray) -> float | None:
+    ok = np.isfinite(values) & np.isfinite(other)
+    return float(values[ok].mean()) if ok.any() else None
+
+
+def align_local(
+    reference: str | os.PathLike,
+    secondary: str | os.PathLike,
+    output: str | os.PathLike | None = None,
+    displacement: str | os.PathLike | None = None,
+    *,
+    method: str = "tie_points",
+    reference_band: int = 1,
+    secondary_band: int = 1,
+    masks: Sequence[str | os.PathLike | PolygonMask] = (),
+    max_shift: float = DEFAULT_MAX_SHIFT,
+    resampling: str = "cubic",
+    grid_spacing: int = DEFAULT_GRID_SPACING,
+    window_size: int = DEFAULT_WINDOW_SIZE,
+    rejection: str = "score",
+    min_reliability: float = DEFAULT_MIN_RELIABILITY,
+    radius: int = 8,
+    levels: int = 4,
+    iterations: int = 4,
+    invert: bool = False,
+    reference_nodata: float | None = None,
+    secondary_nodata: float | None = None,
+    cog: bool = False,
+    progress: Progress | None = None,
+    is_canceled: IsCanceled | None = None,
+) -> LocalAlignment:
+    """Estimate a smooth (tie points) or dense (optical flow) displacement field that
+    puts ``secondary`` on the reference grid, write it and the warped secondary.
+
+    Parameters
+    ----------
+    output : path, optional
+        The secondary warped onto the reference grid (all bands); not written if None.
+    displacement : path, optional
+        The DISPLACEMENT raster (see the module docstring); a temporary file if None.
+    method : {"tie_points", "dense_flow"}
+    max_shift : float
+        Largest displacement expected, reference pixels; tie points beyond are rejected.
+    grid_spacing, window_size : int
+        Tie-point spacing and matching window, reference pixels (dense flow: check points).
+    rejection : {"none", "reliability", "consistency", "score"}
+        Outlier tests (cumulative), see :func:`tie_points.estimate_tie_points`.
+    radius, levels, iterations, invert
+        Dense flow: rank-filter and flow window radius (pixels), pyramid levels,
+        iterations per level, and contrast inversion of the secondary (SAR vs optical).
+
+    Raises
+    ------
+    ValueError
+        Bad input (unreadable files, missing bands, no overlap, an output that would
+        overwrite an input, out-of-range options).
+    CoregistrationError
+        Too few reliable tie points.
+    """
+    _check_options(method, rejection, max_shift, grid_spacing, window_size,
+                   [reference, secondary], [output, displacement])
+    ref_info, sec_info = read_info(reference, "Reference"), read_info(secondary, "Secondary")
+    ref_info.check_band(reference_band, "Reference")
+    sec_info.check_band(secondary_band, "Secondary")
+    overlap, (row0, col0) = _overlap(ref_info.grid, sec_info.grid, window_size)
+    parameters = dict(method=method, grid_spacing=grid_spacing, window_size=window_size,
+                      max_shift=max_shift, rejection=rejection, min_reliability=min_reliability,
+                      radius=radius, levels=levels, iterations=iterations, invert=invert)
+    with contextlib.ExitStack() as stack:
+        if displacement is None:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="coreg-local-"))
+            field_path = os.path.join(folder, "displacement.tif")
+        else:
+            field_path = stack.enter_context(atomic_path(displacement))
+        ref_ds, sec_ds = (stack.enter_context(rasterio.open(p)) for p in (reference, secondary))
+        reader = _RasterTiles(ref_ds, reference_band,
+                              ref_info.nodata if reference_nodata is None else reference_nodata,
+                              sec_ds, secondary_band,
+                              sec_info.nodata if secondary_nodata is None else secondary_nodata,
+                              overlap, masks)
+        estimate = scaled_progress(progress, 0, 60)
+        if method == "tie_points":
+            points, node_field, passes = estimate_tie_points(
+                reader, (overlap.height, overlap.width), grid_spacing=grid_spacing,
+                window_size=window_size, max_shift=max_shift, rejection=rejection,
+                min_reliability=min_reliability, progress=estimate, is_canceled=is_canceled)
+            _write_node_field(field_path, ref_info.grid, node_field, (row0, col0), overlap)
+        else:
+            _write_dense_field(field_path, ref_info.grid, reader, (row0, col0),
+                               dict(radius=radius, levels=levels, iterations=iterations,
+                                    invert=invert), estimate, is_canceled)
+            points, passes = _check_points(reader, field_path, (row0, col0), overlap,
+                                           grid_spacing, window_size, max_shift, rejection,
+                                           min_reliability, is_canceled), 1
+        points.row, points.col = points.row + row0, points.col + col0
+        if output is not None:
+            with atomic_path(output) as tmp:
+                write_resampled(secondary, tmp, RigidModel(), ref_info.grid,
+                                mapping=DisplacementMapping(field_path, sec_info.grid.crs,
+                                                            sec_info.grid.transform),
+                                resampling=resampling, nodata=secondary_nodata, cog=cog,
+                                progress=scaled_progress(progress, 60, 100),
+                                is_canceled=is_canceled)
+    return LocalAlignment(method, ref_info.grid, (row0, col0),
+                          None if displacement is None else str(displacement), points, passes,
+                          parameters, _warnings(points))
+
+
+def _check_options(method, rejection, max_shift, grid_spacing, window_size, inputs,
+                   outputs) -> None:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, not {method!r}.")
+    if rejection not in REJECTION_LEVELS:
+        raise ValueError(f"rejection must be one of {REJECTION_LEVELS}, not {rejection!r}.")
+    if not max_shift > 0:
+        raise ValueError("MAX_SHIFT must be a positive number of reference pixels.")
+    if grid_spacing < 4 or window_size < 16:
+        raise ValueError("The tie-point spacing must be at least 4 pixels and the matching "
+                         "window at least 16 pixels.")
+    for out in filter(None, outputs):
+        if any(same_file(out, source) for source in inputs):
+            raise ValueError(f"The output '{out}' would overwrite an input; choose another "
+                             "file name.")
+
+
+def _overlap(reference: Grid, secondary: Grid, window: int) -> tuple[Grid, tuple[int, int]]:
+    """The window of the reference grid that the secondary covers, and its offset."""
+    common_grid(reference, secondary)  # raises for no CRS, no overlap
+    left, bottom, right, top = footprint_bounds(secondary, reference.crs)
+    r_left, r_bottom, r_right, r_top = reference.bounds
+    bounds = (max(left, r_left), max(bottom, r_bottom), min(right, r_right), min(top, r_top))
+    grid = snapped_grid(reference, bounds)
+    col0, row0 = (round(v) for v in ~reference.transform * (grid.transform.c, grid.transform.f))
+    row1, col1 = min(row0 + grid.height, reference.height), min(col0 + grid.width,
+                                                                reference.width)
+    row0, col0 = max(row0, 0), max(col0, 0)
+    if min(row1 - row0, col1 - col0) < window:
+        raise ValueError(f"The overlap of the two rasters ({row1 - row0} x {col1 - col0} "
+                         f"reference pixels) is smaller than the matching window ({window}).")
+    return reference.subgrid(row0, col0, row1 - row0, col1 - col0), (row0, col0)
+
+
+class _RasterTiles:
+    """Reads reference and secondary tiles on the overlap grid (a ``TileReader``)."""
+
+    def __init__(self, ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata,
+                 overlap: Grid, masks, displacement: tuple[str, tuple[int, int]] | None = None
+                 ) -> None:
+        self.ref = (ref_ds, ref_band, ref_nodata)
+        self.sec = (sec_ds, sec_band, sec_nodata)
+        self.overlap, self.masks, self.displacement = overlap, masks, displacement
+        self._cache: dict = {}
+
+    def with_displacement(self, path: str, offset: tuple[int, int]) -> _RasterTiles:
+        """The same tiles, each with the displacement raster's field (``offset``: the
+        overlap's position in the reference grid) as its prior."""
+        return _RasterTiles(*self.ref, *self.sec, self.overlap, self.masks, (path, offset))
+
+    def cores(self) -> Iterator[tuple[int, int, int, int]]:
+        for r in range(0, self.overlap.height, TILE):
+            for c in range(0, self.overlap.width, TILE):
+                yield r, min(r + TILE, self.overlap.height), c, min(c + TILE, self.overlap.width)
+
+    def __call__(self, margin: int) -> Iterator[Tile]:
+        """Every tile; kept in memory between passes when they all fit in
+        :data:`CACHED_PIXELS` (small rasters), read again otherwise."""
+        cores = list(self.cores())
+        size = sum((r1 - r0 + 2 * margin) * (c1 - c0 + 2 * margin) for r0, r1, c0, c1 in cores)
+        for core in cores:
+            key = (core, margin)
+            tile = self._cache.get(key) or self.read(*core, margin)
+            if size <= CACHED_PIXELS:
+                self._cache[key] = tile
+            yield tile
+
+    def read(self, r0: int, r1: int, c0: int, c1: int, margin: int) -> Tile:
+        grid = self.overlap.subgrid(r0 - margin, c0 - margin, r1 - r0 + 2 * margin,
+                                    c1 - c0 + 2 * margin)
+        reference = read_on_grid(*self.ref[:2], grid, nodata=self.ref[2])
+        bad = masked_on_grid(self.masks, grid) | cloud_like(reference)
+        reference[bad] = np.nan
+        secondary = read_on_grid(*self.sec[:2], grid, nodata=self.sec[2])
+        secondary[cloud_like(secondary)] = np.nan
+        prior = None
+        if self.displacement is not None:
+            path, (row, col) = self.displacement
+            with rasterio.open(path) as ds:
+                dx, dy = ds.read([1, 2], window=Window(c0 - margin + col, r0 - margin + row,
+                                                       grid.width, grid.height),
+                                 boundless=True, fill_value=np.nan)
+            prior = NodeField(np.nan_to_num(dx), np.nan_to_num(dy), 1.0, r0 - margin,
+                              c0 - margin)
+        return Tile(r0 - margin, c0 - margin, reference, secondary, (r0, r1, c0, c1), prior)
+
+
+def _field_profile(grid: Grid) -> dict:
+    return output_profile(grid, count=2, dtype="float32", nodata=float("nan"))
+
+
+def _write_node_field(path: str, grid: Grid, node_field: NodeField, offset: tuple[int, int],
+                      overlap: Grid) -> None:
+    """The tie-point field, evaluated strip by strip over the overlap, NaN elsewhere."""
+    row0, col0 = offset
+    with rasterio.open(path, "w", **_field_profile(grid)) as dst:
+        dst.set_band_description(1, "dx (reference pixels)")
+        dst.set_band_description(2, "dy (reference pixels)")
+        for start in range(0, grid.height, BLOCK):
+            height = min(BLOCK, grid.height - start)
+            block = np.full((2, height, grid.width), np.nan, np.float32)
+            rows = np.arange(start, start + height) - row0
+            inside = (rows >= 0) & (rows < overlap.height)
+            if inside.any():
+                dx, dy = node_field.on_grid(int(rows[inside][0]), 0, int(inside.sum()),
+                                            overlap.width)
+                block[0, inside, col0:col0 + overlap.width] = dx
+                block[1, inside, col0:col0 + overlap.width] = dy
+            dst.write(block, window=Window(0, start, grid.width, height))
+
+
+def _write_dense_field(path: str, grid: Grid, reader: _RasterTiles, offset: tuple[int, int],
+                       options: dict, progress, is_canceled) -> None:
+    """Dense flow per tile (with margins the pyramid needs), stitched by tile rows."""
+    from .dense_flow import estimate_flow  # the optical-flow engine
+
+    row0, col0 = offset
+    margin = min(3 * options["radius"] * 2 ** options["levels"], 768)
+    cores = list(reader.cores())
+    with rasterio.open(path, "w", **_field_profile(grid)) as dst:
+        dst.set_band_description(1, "dx (reference pixels)")
+        dst.set_band_description(2, "dy (reference pixels)")
+        _write_nan_rows(dst, grid, 0, row0)
+        for k, (r0, r1, c0, c1) in enumerate(cores):
+            if is_canceled and is_canceled():
+                raise CanceledError("Canceled while computing the optical flow.")
+            if c0 == 0:
+                strip = np.full((2, r1 - r0, grid.width), np.nan, np.float32)
+            tile = reader.read(r0, r1, c0, c1, margin)
+            dx, dy = estimate_flow(tile.reference, tile.secondary, is_canceled=is_canceled,
+                                   **options)
+            core = (slice(margin, margin + r1 - r0), slice(margin, margin + c1 - c0))
+            strip[0, :, col0 + c0:col0 + c1] = dx[core]
+            strip[1, :, col0 + c0:col0 + c1] = dy[core]
+            if c1 == reader.overlap.width:
+                dst.write(strip, window=Window(0, row0 + r0, grid.width, r1 - r0))
+            if progress:
+                progress(100.0 * (k + 1) / len(cores))
+        _write_nan_rows(dst, grid, row0 + reader.overlap.height, grid.height)
+
+
+def _write_nan_rows(dst, grid: Grid, start: int, stop: int) -> None:
+    for row in range(start, stop, BLOCK):
+        height = min(BLOCK, stop - row)
+        dst.write(np.full((2, height, grid.width), np.nan, np.float32),
+                  window=Window(0, row, grid.width, height))
+
+
+def _check_points(reader: _RasterTiles, field_path: str, offset, overlap: Grid, spacing: int,
+                  window: int, max_shift: float, rejection: str, min_reliability: float,
+                  is_canceled) -> TiePoints:
+    """The tie-point grid measured against the dense field: how well it aligns there."""
+    rows, cols = grid_positions(overlap.height, overlap.width, spacing, window)
+    zero = NodeField.zeros(overlap.height, overlap.width, float(spacing))
+    margin = window // 2 + int(math.ceil(max_shift)) + 4
+    points = TiePoints(rows, cols)
+    before = measure_points(reader, rows, cols, window, zero, margin=margin, final=False,
+                            is_canceled=is_canceled)  # scores and texture as delivered
+    after = measure_points(reader.with_displacement(field_path, offset), rows, cols, window,
+                           zero, margin=margin, is_canceled=is_canceled)
+    points.texture, points.score_before, points.ssim_before = (before["texture"],
+                                                               before["score"], before["ssim"])
+    update_points(points, after)
+    points.reason = reject_outliers(points, level=REJECTION_LEVELS.index(rejection),
+                                    max_shift=max_shift, min_reliability=min_reliability,
+                                    spacing=spacing, consistency=False)
+    return points
+
+
+def _warnings(points: TiePoints) -> tuple[str, ...]:
+    kept = points.kept
+    if kept.mean() < 0.5:
+        return (f"Only {int(kept.sum())} of {len(points)} points were kept: check the "
+                "rejected ones (clouds, change, low texture) before trusting the field.",)
+    return ()
