@@ -88,6 +88,7 @@ class AlignDemAlgorithm(CoregAlgorithm):
                                               False)
         match.setFlags(match.flags() | match.FlagAdvanced)
         self.addParameter(match)
+        self.add_apply_to_parameter()
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT,
                                                                   self.tr("Aligned DEM")))
         self.addParameter(QgsProcessingParameterRasterDestination(
@@ -138,6 +139,8 @@ class AlignDemAlgorithm(CoregAlgorithm):
                    **{key.upper(): report[key] for key in NUMERIC_OUTPUTS}}
         if alignment.method == "blockwise":
             results.update(self._block_outputs(parameters, context, alignment))
+        results[self.APPLIED] = self.apply_to(parameters, context, feedback, alignment.saved(),
+                                              output)
         return results
 
     def _block_outputs(self, parameters, context, alignment) -> dict:

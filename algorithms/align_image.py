@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingContext,
-    QgsProcessingOutputMultipleLayers,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBand,
     QgsProcessingParameterBoolean,
@@ -22,7 +19,6 @@ from qgis.core import (
 )
 
 from ..core.align import align_image
-from ..core.apply import apply_to_rasters
 from ..core.raster_io import atomic_path
 from .base import GEOTRANSFORM_ONLY, RESAMPLINGS, CoregAlgorithm, StyleOnLoad
 from .layers import mask_sources, write_shift_vectors
@@ -45,7 +41,6 @@ class AlignImageAlgorithm(CoregAlgorithm):
     OUTPUT_MODE, RESAMPLING = "OUTPUT_MODE", "RESAMPLING"
     REFERENCE_NODATA, SECONDARY_NODATA, COG = "REFERENCE_NODATA", "SECONDARY_NODATA", "COG"
     OUTPUT, SHIFT_VECTORS, REPORT = "OUTPUT", "SHIFT_VECTORS", "REPORT"
-    APPLY_TO, APPLIED = "APPLY_TO", "APPLIED"
 
     def name(self) -> str:
         return "align_image"
@@ -104,10 +99,7 @@ class AlignImageAlgorithm(CoregAlgorithm):
                                                  optional=True)
             param.setFlags(param.flags() | param.FlagAdvanced)
             self.addParameter(param)
-        self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.APPLY_TO, self.tr("Apply the alignment to further rasters (written as "
-                                   "<name>_coreg.tif beside the aligned raster)"),
-            QgsProcessing.TypeRaster, optional=True))
+        self.add_apply_to_parameter()
         cog = QgsProcessingParameterBoolean(self.COG, self.tr("Write a Cloud-Optimized GeoTIFF"),
                                             False)
         cog.setFlags(cog.flags() | cog.FlagAdvanced)
@@ -120,8 +112,6 @@ class AlignImageAlgorithm(CoregAlgorithm):
             self.REPORT, self.tr("Report"), self.tr("JSON files (*.json)")))
         for key in NUMERIC_OUTPUTS:
             self.addOutput(QgsProcessingOutputNumber(key.upper(), key))
-        self.addOutput(QgsProcessingOutputMultipleLayers(self.APPLIED,
-                                                         self.tr("Further aligned rasters")))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 - QGIS API
         ok, message = super().checkParameterValues(parameters, context)
@@ -164,24 +154,10 @@ class AlignImageAlgorithm(CoregAlgorithm):
         StyleOnLoad.attach(context, vectors_id, "shift_vectors.qml")
         with atomic_path(report_path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
             json.dump(report, handle, indent=2)
-        applied = self._apply_to(parameters, context, feedback, alignment, output)
+        mode = OUTPUT_MODES[self.parameterAsEnum(parameters, self.OUTPUT_MODE, context)][1]
+        applied = self.apply_to(parameters, context, feedback, alignment.saved(), output, mode)
         return {self.OUTPUT: output, self.SHIFT_VECTORS: vectors_id, self.REPORT: report_path,
                 self.APPLIED: applied, **{key.upper(): report[key] for key in NUMERIC_OUTPUTS}}
-
-    def _apply_to(self, parameters, context, feedback, alignment, output) -> list[str]:
-        """Apply the alignment to the APPLY_TO rasters; add them to the layers to load."""
-        layers = self.parameterAsLayerList(parameters, self.APPLY_TO, context)
-        if not layers:
-            return []
-        feedback.pushInfo(self.tr(f"Applying the alignment to {len(layers)} more raster(s)."))
-        mode = OUTPUT_MODES[self.parameterAsEnum(parameters, self.OUTPUT_MODE, context)][1]
-        paths = self.run_core(apply_to_rasters, feedback, alignment=alignment.saved(),
-                              paths=[self.raster_path(layer, "APPLY_TO") for layer in layers],
-                              folder=os.path.dirname(output) or ".", output_mode=mode)
-        for path in paths:
-            context.addLayerToLoadOnCompletion(path, QgsProcessingContext.LayerDetails(
-                os.path.basename(path), context.project(), self.APPLIED))
-        return paths
 
     def _optional_number(self, parameters, key, context) -> float | None:
         value = parameters.get(key)

@@ -29,6 +29,7 @@ from qgis.PyQt.QtCore import QVariant
 
 from ..core.local import METHODS, align_local
 from ..core.raster_io import atomic_path
+from ..core.saved import displacement_alignment
 from ..core.tie_points import REJECTION_LEVELS
 from .base import RESAMPLINGS, CoregAlgorithm, StyleOnLoad
 from .layers import mask_sources
@@ -121,6 +122,7 @@ class AlignLocalAlgorithm(CoregAlgorithm):
             False)
         invert.setFlags(invert.flags() | invert.FlagAdvanced)
         self.addParameter(invert)
+        self.add_apply_to_parameter()
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT, self.tr("Aligned raster")))
         self.addParameter(QgsProcessingParameterRasterDestination(
@@ -177,7 +179,9 @@ class AlignLocalAlgorithm(CoregAlgorithm):
         StyleOnLoad.attach(context, points_id, "tie_points.qml")
         with atomic_path(report_path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
             json.dump(report, handle, indent=2)
-        return {self.OUTPUT: output, self.DISPLACEMENT: displacement,
+        applied = self.apply_to(parameters, context, feedback,
+                                displacement_alignment(displacement), output)
+        return {self.OUTPUT: output, self.DISPLACEMENT: displacement, self.APPLIED: applied,
                 self.TIE_POINTS: points_id, self.REPORT: report_path,
                 **{key.upper(): report[key] for key in NUMERIC_OUTPUTS}}
 

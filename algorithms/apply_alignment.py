@@ -25,8 +25,8 @@ RESAMPLINGS = (*base.RESAMPLINGS,
 
 
 class ApplyAlignmentAlgorithm(CoregAlgorithm):
-    """Applies an alignment saved by Align image (global) or Align DEM to any overlapping
-    raster."""
+    """Applies an alignment saved by Align image (global), Align DEM or Align image (local)
+    to any overlapping raster."""
 
     ALIGNMENT, INPUT, OUTPUT_MODE = "ALIGNMENT", "INPUT", "OUTPUT_MODE"
     TARGET_GRID, RESAMPLING, INVERT = "TARGET_GRID", "RESAMPLING", "INVERT"
@@ -43,22 +43,27 @@ class ApplyAlignmentAlgorithm(CoregAlgorithm):
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
         return self.tr(
-            "Applies the alignment saved in the JSON report of 'Align image (global)' or "
-            "'Align DEM' to another raster of the same acquisition: other bands, another "
-            "resolution, a cloud mask, a classification, a DEM product. The alignment is "
-            "stored in map units with its CRS, so it applies whatever the raster's "
-            "resolution or CRS, and the data are "
+            "Applies the alignment saved in the JSON report of 'Align image (global)', "
+            "'Align DEM' or 'Align image (local)' (or its DISPLACEMENT raster) to another "
+            "raster of the same acquisition: other bands, another resolution, a cloud "
+            "mask, a classification, a DEM product. The alignment is stored in map units "
+            "with its CRS, so it applies whatever the raster's resolution or CRS, and the "
+            "data are "
             "interpolated once. The output covers the whole input and keeps its data type, "
             "nodata, band names and colour tables; integer class or mask rasters are "
             "resampled by nearest neighbour unless another resampling is chosen.\n"
             "Target grid: default, the input's own grid moved by the alignment.\n"
             "DEM reports: the vertical shift is added to the values (not to class or mask "
             "rasters; untick 'Add the vertical shift' for rasters that are not "
-            "elevations); a blockwise DEM alignment applies to rasters in its CRS.")
+            "elevations); a blockwise DEM alignment applies to rasters in its CRS.\n"
+            "Local alignments: the displacement field is interpolated at every output "
+            "pixel, whatever its resolution or CRS; it cannot be inverted.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterFile(
-            self.ALIGNMENT, self.tr("Alignment report (JSON)"), extension="json"))
+            self.ALIGNMENT, self.tr("Alignment report (JSON) or displacement raster"),
+            fileFilter=self.tr("Alignment reports (*.json);;Displacement rasters of "
+                               "Align image (local) (*.tif *.tiff)")))
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Input raster")))
         self.addParameter(QgsProcessingParameterEnum(
             self.OUTPUT_MODE, self.tr("Output mode"), [m for m, _ in OUTPUT_MODES],

@@ -8,11 +8,14 @@ from typing import Any
 
 from qgis.core import (
     QgsColorRampShader,
+    QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingLayerPostProcessorInterface,
+    QgsProcessingOutputMultipleLayers,
+    QgsProcessingParameterMultipleLayers,
     QgsRasterLayer,
     QgsRasterShader,
     QgsSingleBandPseudoColorRenderer,
@@ -20,7 +23,9 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QColor
 
+from ..core.apply import apply_to_rasters
 from ..core.errors import CanceledError, CoregistrationError
+from ..core.saved import SavedAlignment
 
 RESOURCES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources")
 
@@ -32,6 +37,8 @@ GEOTRANSFORM_ONLY = ("Shift the geotransform only (no resampling; translation on
 
 class CoregAlgorithm(QgsProcessingAlgorithm):
     """Base class: subclasses declare parameters and call one core function."""
+
+    APPLY_TO, APPLIED = "APPLY_TO", "APPLIED"
 
     def tr(self, text: str) -> str:
         return QCoreApplication.translate(type(self).__name__, text)
@@ -66,6 +73,33 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(str(exc)) from exc
         except (ValueError, CoregistrationError) as exc:
             raise QgsProcessingException(str(exc)) from exc
+
+
+    def add_apply_to_parameter(self) -> None:
+        """APPLY_TO: further rasters the alignment is applied to in the same run."""
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            self.APPLY_TO, self.tr("Apply the alignment to further rasters (written as "
+                                   "<name>_coreg.tif beside the aligned raster)"),
+            QgsProcessing.TypeRaster, optional=True))
+        self.addOutput(QgsProcessingOutputMultipleLayers(self.APPLIED,
+                                                         self.tr("Further aligned rasters")))
+
+    def apply_to(self, parameters, context: QgsProcessingContext,
+                 feedback: QgsProcessingFeedback, alignment: SavedAlignment, output: str,
+                 output_mode: str = "resample") -> list[str]:
+        """Apply ``alignment`` to the APPLY_TO rasters, beside ``output``; the results
+        load as layers."""
+        layers = self.parameterAsLayerList(parameters, self.APPLY_TO, context)
+        if not layers:
+            return []
+        feedback.pushInfo(self.tr(f"Applying the alignment to {len(layers)} more raster(s)."))
+        paths = self.run_core(apply_to_rasters, feedback, alignment=alignment,
+                              paths=[self.raster_path(layer, "APPLY_TO") for layer in layers],
+                              folder=os.path.dirname(output) or ".", output_mode=output_mode)
+        for path in paths:
+            context.addLayerToLoadOnCompletion(path, QgsProcessingContext.LayerDetails(
+                os.path.basename(path), context.project(), self.APPLIED))
+        return paths
 
 
 class _OnLoad(QgsProcessingLayerPostProcessorInterface):

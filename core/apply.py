@@ -37,6 +37,7 @@ from .raster_io import (
 )
 from .resample import (
     ORDERS,
+    DisplacementMapping,
     FieldMapping,
     SourceMapping,
     interpolate,
@@ -316,7 +317,7 @@ def apply_alignment(
         notes.append("DEM alignment: its vertical shift is added to the values.")
     with atomic_path(output_path) as tmp:
         if output_mode == "geotransform":
-            if alignment.field is not None or add_z:
+            if alignment.field is not None or alignment.displacement or add_z:
                 raise ValueError("A shift field or a vertical shift needs resampling; choose "
                                  "the resampling output mode.")
             write_shifted(input_path, tmp, alignment.model, alignment.crs, cog=cog,
@@ -340,9 +341,12 @@ def apply_alignment(
 
 
 def field_mapping(alignment: SavedAlignment, grid: Grid, *,
-                  vertical: bool = True) -> FieldMapping | None:
-    """The shift field of ``alignment`` as it moves a raster on ``grid`` (None for a
-    rigid alignment); its z values only when ``vertical``."""
+                  vertical: bool = True) -> FieldMapping | DisplacementMapping | None:
+    """The spatially varying part of ``alignment`` as it moves a raster on ``grid``: a
+    DEM block field (z values only when ``vertical``) or a local displacement raster;
+    None for a rigid alignment."""
+    if alignment.displacement is not None:
+        return DisplacementMapping(alignment.displacement, grid.crs, grid.transform)
     nodes = alignment.field
     if nodes is None:
         return None

@@ -7,6 +7,7 @@ used for this: its cubic kernel displaced sub-pixel shifts by ~0.04 px in tests.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -210,9 +211,11 @@ class FieldMapping:
 
 @dataclass(frozen=True)
 class DisplacementMapping:
-    """A per-pixel displacement raster on the target grid (two Float32 bands, dx and dy
-    in target pixels, NaN where unknown): output pixel (col, row) takes the source
-    content at target-grid position (col + dx, row + dy), the GeFolki convention.
+    """A per-pixel displacement raster (two Float32 bands, dx and dy in pixels of its own
+    grid, NaN where unknown): content shown at its pixel (col, row) comes from its grid
+    position (col + dx, row + dy), the GeFolki convention. Applies to target grids of
+    any resolution and CRS: the field is interpolated bilinearly at each target pixel
+    centre, and positions go through map coordinates.
 
     Read strip by strip, so a dense field of any size never sits in memory whole.
     """
@@ -225,19 +228,30 @@ class DisplacementMapping:
         return None
 
     def indices(self, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
-        """Fractional source (row, col) for every pixel of ``grid`` (a window of the
-        displacement raster's grid); NaN where the displacement is unknown."""
+        """Fractional source (row, col) for every pixel of ``grid``; NaN where the
+        displacement is unknown or ``grid`` lies outside it."""
         with rasterio.open(self.path) as ds:
-            col0, row0 = (round(v) for v in ~ds.transform * (grid.transform.c,
-                                                             grid.transform.f))
-            window = Window(col0, row0, grid.width, grid.height)
+            transform, crs = ds.transform, ds.crs
+            cols, rows = self._field_positions(grid, transform, crs)  # pixel centres at +0.5
+            window = Window(math.floor(cols.min() - 1), math.floor(rows.min() - 1),
+                            math.ceil(cols.max() - cols.min()) + 3,
+                            math.ceil(rows.max() - rows.min()) + 3)
             dx, dy = ds.read([1, 2], window=window, boundless=True, fill_value=np.nan,
                              out_dtype=np.float64)
-            transform, crs = ds.transform, ds.crs
-        cols, rows = np.meshgrid(np.arange(grid.width) + col0 + 0.5,
-                                 np.arange(grid.height) + row0 + 0.5)
+        valid = np.isfinite(dx) & np.isfinite(dy)
+        at = rows - 0.5 - window.row_off, cols - 0.5 - window.col_off
+        dx, dy = (interpolate(prepare(v, valid, 1), valid, *at, 1) for v in (dx, dy))
         x, y = transform * (cols + dx, rows + dy)
         if crs != self.source_crs:
             x, y = crs_transformer(crs, self.source_crs).transform(x, y)
         cols, rows = ~self.source_transform * (x, y)
         return rows - 0.5, cols - 0.5
+
+    @staticmethod
+    def _field_positions(grid: Grid, transform: Affine, crs: CRS
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """Continuous (col, row) of every pixel centre of ``grid`` in the field's grid."""
+        x, y = grid.centres_xy()
+        if grid.crs != crs:
+            x, y = crs_transformer(grid.crs, crs).transform(x, y)
+        return ~transform * (x, y)

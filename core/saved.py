@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
+import rasterio
+import rasterio.errors
 from affine import Affine
 from rasterio.crs import CRS
 
@@ -15,9 +18,12 @@ from .fit import RigidModel
 #: The ``kind`` and ``version`` written in every align_image report.
 REPORT_KIND = "coreg.align_image"
 REPORT_VERSION = 1
-#: The same for align_dem reports (written by core/dem.py).
+#: The same for align_dem reports (written by core/dem.py) and align_local reports
+#: (core/local.py), whose alignment is their DISPLACEMENT raster.
 DEM_REPORT_KIND = "coreg.align_dem"
 DEM_REPORT_VERSION = 1
+LOCAL_REPORT_KIND = "coreg.align_local"
+LOCAL_REPORT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ class SavedAlignment:
     ``bounds`` (left, bottom, right, top, in ``crs``) is the footprint overlap of the
     two images it was measured between; it applies to rasters that overlap it.
     DEM alignments add ``z_offset`` to the values, or carry a ``field`` of shifts
-    (blockwise) instead of the model.
+    (blockwise) instead of the model; local alignments a ``displacement`` raster.
     """
 
     model: RigidModel
@@ -50,9 +56,13 @@ class SavedAlignment:
     bounds: tuple[float, float, float, float]
     z_offset: float = 0.0
     field: ShiftNodes | None = field(default=None, compare=False)
+    displacement: str | None = None
 
     def inverted(self) -> SavedAlignment:
         """The alignment that undoes this one."""
+        if self.displacement is not None:
+            raise ValueError("A local displacement field cannot be inverted; align the "
+                             "images the other way round instead.")
         return replace(self, model=self.model.inverted(), z_offset=-self.z_offset,
                        field=None if self.field is None else self.field.negated())
 
@@ -66,19 +76,24 @@ def alignment_record(model: RigidModel, crs: str, bounds) -> dict:
 
 
 def read_alignment(path: str | os.PathLike) -> SavedAlignment:
-    """Read the alignment saved in a ``coreg:align_image`` or ``coreg:align_dem`` JSON
-    report.
+    """Read the alignment saved in a ``coreg:align_image``, ``coreg:align_dem`` or
+    ``coreg:align_local`` JSON report, or a DISPLACEMENT raster of the latter.
 
     Raises
     ------
     ValueError
         If the file is not JSON, not such a report, or of another version.
     """
+    if Path(path).suffix.lower() in (".tif", ".tiff"):
+        return displacement_alignment(path)
     try:
         with open(path, encoding="utf-8") as handle:
             report = json.load(handle)
     except (OSError, json.JSONDecodeError) as exc:
         raise ValueError(f"Cannot read the alignment report '{path}': {exc}") from exc
+    if isinstance(report, dict) and isinstance(report.get("displacement"), str):
+        # Relative to the report, so that a folder of results can be moved.
+        report = dict(report, displacement=str(Path(path).parent / report["displacement"]))
     return read_report(report, f"'{path}'")
 
 
@@ -86,7 +101,8 @@ def read_report(report: dict, name: str = "The report") -> SavedAlignment:
     """The alignment of a report already parsed (see :func:`read_alignment`)."""
     kind = report.get("kind") if isinstance(report, dict) else None
     readers = {REPORT_KIND: (REPORT_VERSION, _image_alignment),
-               DEM_REPORT_KIND: (DEM_REPORT_VERSION, _dem_alignment)}
+               DEM_REPORT_KIND: (DEM_REPORT_VERSION, _dem_alignment),
+               LOCAL_REPORT_KIND: (LOCAL_REPORT_VERSION, _local_alignment)}
     if kind not in readers:
         raise ValueError(f"{name} is not an alignment report of Coreg (kind {kind!r}; "
                          f"expected one of {sorted(readers)}).")
@@ -119,6 +135,27 @@ def _dem_alignment(report: dict) -> SavedAlignment:
     nodes = Affine(*(float(v) for v in report["block_nodes"]))
     return SavedAlignment(RigidModel(), crs, _bounds(report),
                           field=ShiftNodes(nodes, *np.moveaxis(values, 2, 0)))
+
+
+def _local_alignment(report: dict) -> SavedAlignment:
+    if not report["displacement"]:
+        raise ValueError("it names no DISPLACEMENT raster (run Align image (local) with a "
+                         "DISPLACEMENT output to reuse its field)")
+    return displacement_alignment(report["displacement"])
+
+
+def displacement_alignment(path: str | os.PathLike) -> SavedAlignment:
+    """A DISPLACEMENT raster of ``coreg:align_local`` as an alignment (its footprint is
+    the area it holds)."""
+    try:
+        with rasterio.open(path) as ds:
+            count, crs, bounds = ds.count, ds.crs, tuple(ds.bounds)
+    except rasterio.errors.RasterioError as exc:
+        raise ValueError(f"Cannot read the displacement raster '{path}': {exc}") from exc
+    if count != 2 or crs is None:
+        raise ValueError(f"'{path}' is not a DISPLACEMENT raster of Align image (local): it "
+                         "needs two bands (dx, dy) and a CRS.")
+    return SavedAlignment(RigidModel(), crs, bounds, displacement=str(path))
 
 
 def _bounds(report: dict) -> tuple[float, float, float, float]:
