@@ -64,8 +64,9 @@ ASPECT_BINS = 72
 MIN_BIN_PIXELS = 10
 #: Side of the square blocks the DEM is read in, pixels.
 READ_BLOCK = 1024
-#: DEMs up to this many pixels keep their interpolation coefficients between iterations.
-CACHE_PIXELS = 25_000_000
+#: DEMs up to this many pixels keep their interpolation coefficients between iterations
+#: (float32: 256 MB at most); larger ones recompute them, so memory stays bounded.
+CACHE_PIXELS = 64_000_000
 
 
 @dataclass(frozen=True)

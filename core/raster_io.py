@@ -21,7 +21,13 @@ from rasterio.windows import Window
 from .errors import CanceledError
 from .fit import RigidModel
 from .grid import Grid
-from .resample import COORDINATE_STEP, SourceMapping, interpolate, prepare
+from .resample import (
+    COORDINATE_STEP,
+    SourceMapping,
+    interpolate,
+    interpolate_affine,
+    prepare,
+)
 
 Progress = Callable[[float], None]
 IsCanceled = Callable[[], bool]
@@ -105,6 +111,9 @@ def _interpolated_on_grid(ds: rasterio.DatasetReader, band: int, grid: Grid,
         data, valid = read_window(ds, [band], Window(window.col_off, window.row_off,
                                                      grid.width, grid.height), nodata)
         return np.where(valid, data[0], np.nan)
+    affine = mapping.affine(grid)
+    if affine is not None:  # one CRS: separable when a pure sub-pixel shift
+        return _interpolated_affine(ds, band, grid, nodata, *affine)
     rows, cols = mapping.indices(grid)
     out = np.full((grid.height, grid.width), np.nan, np.float32)
     inside = ((rows > -1) & (rows < ds.height) & (cols > -1) & (cols < ds.width))
@@ -115,6 +124,21 @@ def _interpolated_on_grid(ds: rasterio.DatasetReader, band: int, grid: Grid,
     out[inside] = interpolate(prepare(data[0], valid, 3), None if valid.all() else valid,
                               rows[inside] - window.row_off, cols[inside] - window.col_off, 3)
     return out
+
+
+def _interpolated_affine(ds: rasterio.DatasetReader, band: int, grid: Grid,
+                         nodata: float | None, matrix: np.ndarray,
+                         offset: np.ndarray) -> np.ndarray:
+    """Cubic spline values on ``grid`` whose array indices map affinely to the source's;
+    NaN outside the source or next to its nodata."""
+    corners = np.array([[0, 0], [0, grid.width - 1], [grid.height - 1, 0],
+                        [grid.height - 1, grid.width - 1]], float)
+    rows, cols = (corners @ matrix.T + offset).T
+    window = covering_window(rows, cols, margin=SPLINE_MARGIN)
+    data, valid = read_window(ds, [band], window, nodata)
+    origin = np.array([window.row_off, window.col_off], float)
+    return interpolate_affine(prepare(data[0], valid, 3), None if valid.all() else valid,
+                              matrix, offset - origin, (grid.height, grid.width), 3)
 
 
 def _whole_pixel_window(rows: np.ndarray, cols: np.ndarray, step: int) -> Window | None:
