@@ -48,6 +48,8 @@ PYRAMID_SIGMA = 1.0
 #: Smallest side (pixels) of a pyramid level; coarser levels are skipped (``levels`` is a
 #: maximum). A 64 px cloud on a 256 px image took the field 30 px off from a 16 px level.
 MIN_LEVEL_SIZE = 32
+#: Smallest image side (pixels) accepted.
+MIN_SIZE = 8
 #: Orientation channels over [0, pi) and the Gaussian std (pixels) that smooths them.
 ORIENTATION_BINS = 8
 ORIENTATION_SIGMA = 0.5
@@ -142,6 +144,11 @@ def _check_inputs(reference, secondary, radius, levels, iterations, rank, featur
         raise ValueError(
             f"Reference and secondary must be 2-D arrays of the same shape, got "
             f"{reference.shape} and {secondary.shape}; resample the secondary first."
+        )
+    if min(reference.shape) < MIN_SIZE:
+        raise ValueError(
+            f"The images are {reference.shape[1]} x {reference.shape[0]} pixels; a dense flow "
+            f"needs at least {MIN_SIZE} x {MIN_SIZE}."
         )
     if valid is not None and np.shape(valid) != reference.shape:
         raise ValueError(f"valid must have shape {reference.shape}, got {np.shape(valid)}.")
