@@ -48,6 +48,8 @@ PYRAMID_SIGMA = 1.0
 #: Smallest side (pixels) of a pyramid level; coarser levels are skipped (``levels`` is a
 #: maximum). A 64 px cloud on a 256 px image took the field 30 px off from a 16 px level.
 MIN_LEVEL_SIZE = 32
+#: Smallest image side (pixels) accepted.
+MIN_SIZE = 8
 #: Orientation channels over [0, pi) and the Gaussian std (pixels) that smooths them.
 ORIENTATION_BINS = 8
 ORIENTATION_SIGMA = 0.5
@@ -114,8 +116,8 @@ def estimate_flow(
     sec_ok = np.isfinite(secondary)
     if not ref_ok.any() or not sec_ok.any():
         raise ValueError("The reference or the secondary image has no valid pixel.")
-    ref = _fill_invalid(np.asarray(reference, np.float64), ref_ok)
-    sec = _fill_invalid(np.asarray(secondary, np.float64), sec_ok)
+    ref = _fill_invalid(np.asarray(reference, np.float32), ref_ok)  # float32: half the memory
+    sec = _fill_invalid(np.asarray(secondary, np.float32), sec_ok)
     if invert:
         sec = -sec
     describe = _orientation_channels if features == "orientation" else _ranker(rank)
@@ -142,6 +144,11 @@ def _check_inputs(reference, secondary, radius, levels, iterations, rank, featur
         raise ValueError(
             f"Reference and secondary must be 2-D arrays of the same shape, got "
             f"{reference.shape} and {secondary.shape}; resample the secondary first."
+        )
+    if min(reference.shape) < MIN_SIZE:
+        raise ValueError(
+            f"The images are {reference.shape[1]} x {reference.shape[0]} pixels; a dense flow "
+            f"needs at least {MIN_SIZE} x {MIN_SIZE}."
         )
     if valid is not None and np.shape(valid) != reference.shape:
         raise ValueError(f"valid must have shape {reference.shape}, got {np.shape(valid)}.")
@@ -171,7 +178,7 @@ def _fill_invalid(image: np.ndarray, ok: np.ndarray) -> np.ndarray:
 
 def _pyramid(ref, sec, ref_ok, sec_ok, levels: int) -> list[tuple]:
     """[(ref, sec, ref_ok, sec_ok)] from full resolution to the coarsest level."""
-    out = [(ref, sec, ref_ok.astype(np.float64), sec_ok.astype(np.float64))]
+    out = [(ref, sec, ref_ok.astype(np.float32), sec_ok.astype(np.float32))]
     for _ in range(levels):
         if min(out[-1][0].shape) // 2 < MIN_LEVEL_SIZE:
             break
@@ -189,29 +196,44 @@ def _support(ok: np.ndarray, halo: int) -> np.ndarray:
     full = ok > 0.999
     if halo > 0 and not full.all():
         full = ndimage.minimum_filter(full, 2 * halo + 1, mode="nearest")
-    return full.astype(np.float64)
+    return full.astype(np.float32)
 
 
 def _upsample_flow(dx, dy, shape):
     """Field of the next finer level (zeros at the coarsest one)."""
     if dx is None:
-        return np.zeros(shape), np.zeros(shape)
-    rows, cols = np.mgrid[: shape[0], : shape[1]] / 2.0
+        return np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+    rows, cols = np.mgrid[: shape[0], : shape[1]].astype(np.float32) / 2
     up = [2.0 * ndimage.map_coordinates(f, [rows, cols], order=1, mode="nearest") for f in (dx, dy)]
     return up[0], up[1]
 
 
 def _orientation_channels(image: np.ndarray) -> np.ndarray:
-    """(ORIENTATION_BINS, M, N) gradient energy per orientation, unit norm per pixel."""
+    """(ORIENTATION_BINS, M, N) gradient energy per orientation, unit norm per pixel.
+
+    Built channel by channel and in place: this runs at every iteration on whole tiles."""
     image = image.astype(np.float32)  # features need no more; halves the memory traffic
     gx = ndimage.sobel(image, 1, mode="nearest")
     gy = ndimage.sobel(image, 0, mode="nearest")
-    angles = np.arange(ORIENTATION_BINS) * np.pi / ORIENTATION_BINS
-    ch = np.stack([np.abs(gx * np.cos(a) + gy * np.sin(a)) for a in angles])
-    ch = ndimage.gaussian_filter(ch, (0, ORIENTATION_SIGMA, ORIENTATION_SIGMA), mode="nearest")
-    ring = np.arange(ORIENTATION_BINS)
-    ch = 0.5 * ch + 0.25 * (ch[ring - 1] + ch[(ring + 1) % ORIENTATION_BINS])  # circular
-    return ch / (np.sqrt((ch**2).sum(0)) + 1e-6 * ch.max() + 1e-30)
+    ch = np.empty((ORIENTATION_BINS, *image.shape), np.float32)
+    for k, angle in enumerate(np.arange(ORIENTATION_BINS) * np.pi / ORIENTATION_BINS):
+        projection = np.abs(gx * np.float32(np.cos(angle)) + gy * np.float32(np.sin(angle)))
+        ndimage.gaussian_filter(projection, ORIENTATION_SIGMA, output=ch[k], mode="nearest")
+    _mix_neighbour_orientations(ch)
+    norm = np.sqrt(np.einsum("chw,chw->hw", ch, ch))
+    norm += 1e-6 * ch.max() + 1e-30
+    ch /= norm
+    return ch
+
+
+def _mix_neighbour_orientations(ch: np.ndarray) -> None:
+    """ch[k] <- ch[k] / 2 + (ch[k - 1] + ch[k + 1]) / 4, circularly, in place."""
+    first, previous = ch[0].copy(), ch[-1].copy()
+    for k in range(len(ch)):
+        current = ch[k].copy()
+        following = ch[k + 1] if k + 1 < len(ch) else first
+        ch[k] = 0.5 * current + 0.25 * (previous + following)
+        previous = current
 
 
 def _ranker(rank: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -233,7 +255,7 @@ def _rank_transform(image: np.ndarray, rank: int) -> np.ndarray:
             window = padded[i : i + h, j : j + w]
             below += window < image
             below += 0.5 * (window == image)
-    return (below / (size * size - 1)).astype(np.float64)
+    return below / (size * size - 1)
 
 
 def _warper(image: np.ndarray, describe, features: str):
@@ -256,12 +278,14 @@ def _lucas_kanade(ref, warp_sec, ref_ok, sec_ok, dx, dy, rad, iterations, polari
     the new flow solves sum_window g (g . u) = sum_window g (ref - sec(x + u0) + g . u0),
     g the reference feature gradient, summed over the feature channels. A single-channel
     (rank) secondary has its polarity matched over windows of radius ``polarity``."""
-    box = lambda a: ndimage.uniform_filter(a, 2 * rad + 1, mode="constant")  # noqa: E731
+    def box(a):  # window sums in float64: the 2x2 solve must not lose its regularisation
+        return ndimage.uniform_filter(a, 2 * rad + 1, output=np.float64, mode="constant")
+
     gy, gx = np.gradient(ref, axis=(1, 2))
     gx *= ref_ok
     gy *= ref_ok
     gxx, gyy, gxy = (gx * gx).sum(0), (gy * gy).sum(0), (gx * gy).sum(0)
-    rows, cols = np.mgrid[: ref.shape[1], : ref.shape[2]].astype(np.float64)
+    rows, cols = np.mgrid[: ref.shape[1], : ref.shape[2]].astype(np.float32)
     all_valid = bool(sec_ok.all())
     for _ in range(iterations):
         if is_canceled is not None and is_canceled():
@@ -271,7 +295,7 @@ def _lucas_kanade(ref, warp_sec, ref_ok, sec_ok, dx, dy, rad, iterations, polari
         warped = warp_sec(coords)
         if len(ref) == 1 and polarity > 0:
             warped = _match_polarity(ref[0], warped[0], w, polarity)[None]
-        diff = ref - warped
+        diff = np.subtract(ref, warped, out=warped)
         bx = w * (np.einsum("chw,chw->hw", gx, diff) + dx * gxx + dy * gxy)
         by = w * (np.einsum("chw,chw->hw", gy, diff) + dx * gxy + dy * gyy)
         sxx, syy, sxy = box(w * gxx), box(w * gyy), box(w * gxy)
@@ -295,7 +319,7 @@ def _sampled_validity(sec_ok, coords, all_valid: bool) -> np.ndarray:
 def _match_polarity(ref, warped, w, rad):
     """Flip the rank image (r -> 1 - r) where it is locally anti-correlated with the reference."""
     box = lambda a: ndimage.uniform_filter(a, 2 * rad + 1, mode="constant")  # noqa: E731
-    wf = w.astype(np.float64)
+    wf = w.astype(np.float32)
     n = box(wf) + 1e-12
     m0, m1 = box(wf * ref) / n, box(wf * warped) / n
     cov = box(wf * ref * warped) / n - m0 * m1

@@ -158,6 +158,8 @@ def test_estimate_flow__errors():
     image = np.zeros((32, 32))
     with pytest.raises(ValueError, match="same shape"):
         estimate_flow(image, image[:, :-1])
+    with pytest.raises(ValueError, match="at least 8 x 8"):
+        estimate_flow(image[:5], image[:5])
     with pytest.raises(ValueError, match="radius"):
         estimate_flow(image, image, radius=0)
     with pytest.raises(ValueError, match="features"):
