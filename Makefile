@@ -33,6 +33,7 @@ help:
 	@echo "make demo     deps, then align SEC onto REF with qgis_process into $(DEMO_OUTPUT)/"
 	@echo "              (make demo REF=a.tif SEC=b.tif)"
 	@echo "make package  build dist/coreg.zip for Plugins > Manage and Install > Install from ZIP"
+	@echo "              and check it against the plugins.qgis.org upload rules"
 	@echo "make bench    deps, then the benchmarks (AROSICS, xdem, time series)"
 
 deps:
@@ -60,6 +61,7 @@ demo: deps
 package:
 	@scripts/install_deps.sh python3
 	$(SYSTEM_PYTHON) scripts/package.py --output dist/coreg.zip
+	$(SYSTEM_PYTHON) scripts/check_package.py dist/coreg.zip
 
 # Each script prints its table: global alignment vs AROSICS, DEMs vs xdem, time series.
 bench: deps

@@ -1,11 +1,12 @@
 """QGIS plugin object of Coreg: registers the Processing provider."""
 
-from qgis.core import Qgis, QgsApplication
+from qgis.core import QgsApplication
 
-from .provider.dependencies import missing_dependencies, missing_dependencies_message
+from .provider import dependencies, installer
 from .provider.provider import CoregProvider
 
 MESSAGE_TITLE = "Coreg"
+MENU = "&Coreg"  # under Raster; every Coreg menu entry goes here
 
 
 class CoregPlugin:
@@ -14,7 +15,11 @@ class CoregPlugin:
     def __init__(self, iface):
         self.iface = iface
         self.provider = None
-        self.message_item = None
+        # Packages installed by the Install button live in the profile: on sys.path first.
+        installer.activate(installer.default_userbase())
+        self.dependency_installer = None
+        self.diagnostics_action = None
+        self.diagnostics_dialog = None
 
     def initProcessing(self):  # noqa: N802 - called by QGIS (hasProcessingProvider=yes)
         if self.provider is not None:
@@ -26,29 +31,42 @@ class CoregPlugin:
 
     def initGui(self):  # noqa: N802 - called by QGIS
         self.initProcessing()
-        missing = missing_dependencies()
-        if missing and self.iface is not None:
-            self._show_missing_dependencies(missing)
+        if self.iface is None:
+            return
+        self._add_diagnostics_menu()
+        from .ui.installer import DependencyInstaller
 
-    def _show_missing_dependencies(self, missing):
-        from qgis.gui import QgsMessageBarItem
+        self.dependency_installer = DependencyInstaller(self.iface, self.reload_algorithms)
+        self.dependency_installer.offer(dependencies.dependency_problems())
 
-        item = QgsMessageBarItem(
-            MESSAGE_TITLE,
-            missing_dependencies_message(missing),
-            Qgis.MessageLevel.Warning,
-            0,
-        )
-        self.iface.messageBar().pushItem(item)
-        self.message_item = item
+    def reload_algorithms(self):
+        """After an install: the real algorithms replace the stand-ins, no restart."""
+        if self.provider is not None:
+            self.provider.refreshAlgorithms()
+
+    def _add_diagnostics_menu(self):
+        from qgis.PyQt.QtWidgets import QAction
+
+        from .ui.diagnostics import show_diagnostics
+
+        def show():
+            offer = self.dependency_installer
+            self.diagnostics_dialog = show_diagnostics(
+                self.iface, lambda: offer.install(
+                    [problem.pip_spec() for problem in dependencies.dependency_problems()]))
+
+        action = QAction("About / diagnostics…", self.iface.mainWindow())
+        action.triggered.connect(show)
+        self.iface.addPluginToRasterMenu(MENU, action)
+        self.diagnostics_action = action
 
     def unload(self):
-        if self.message_item is not None and self.iface is not None:
-            try:
-                self.iface.messageBar().popWidget(self.message_item)
-            except RuntimeError:
-                pass  # the user already closed it and Qt deleted the item
-            self.message_item = None
+        if self.dependency_installer is not None:
+            self.dependency_installer.unload()
+            self.dependency_installer = None
+        if self.diagnostics_action is not None and self.iface is not None:
+            self.iface.removePluginRasterMenu(MENU, self.diagnostics_action)
+            self.diagnostics_action = None
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None

@@ -8,7 +8,9 @@ import traceback
 from qgis.core import Qgis, QgsMessageLog, QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
-from .dependencies import missing_dependencies, missing_dependencies_message
+from . import dependencies
+from .dependencies import missing_dependencies_message
+from .unavailable import UnavailableAlgorithm, algorithm_name, display_name
 
 PROVIDER_ID = "coreg"
 PROVIDER_NAME = "Coreg"
@@ -18,8 +20,9 @@ _PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ICON_PATH = os.path.join(_PLUGIN_DIR, "resources", "icon.svg")
 
 # Every algorithm of the provider, as (module relative to the plugin package, class name).
-# Adding an algorithm is one line here.  Modules are imported only when every
-# dependency is present, so a missing rasterio/scikit-image never breaks QGIS.
+# Adding an algorithm is one line here; the module name is the algorithm's name().
+# Modules are imported only when every dependency is present, so a missing
+# rasterio/scikit-image never breaks QGIS: stand-ins say what to install instead.
 ALGORITHMS = (
     ("..algorithms.align_image", "AlignImageAlgorithm"),
     ("..algorithms.apply_alignment", "ApplyAlignmentAlgorithm"),
@@ -46,7 +49,8 @@ class CoregProvider(QgsProcessingProvider):
 
     def __init__(self):
         super().__init__()
-        self._missing = []
+        # Missing or too old packages found by the last loadAlgorithms().
+        self.problems = []
         # Errors of the last loadAlgorithms(): list of (class name, message).
         self.load_errors = []
 
@@ -71,15 +75,18 @@ class CoregProvider(QgsProcessingProvider):
 
     def warningMessage(self):
         # Shown by the Processing toolbox next to the provider.
-        return missing_dependencies_message(self._missing) if self._missing else ""
+        return missing_dependencies_message(self.problems) if self.problems else ""
 
     def loadAlgorithms(self):
         self.load_errors = []
-        self._missing = missing_dependencies()
-        if self._missing:
-            QgsMessageLog.logMessage(
-                missing_dependencies_message(self._missing), LOG_TAG, Qgis.MessageLevel.Warning
-            )
+        self.problems = dependencies.dependency_problems()
+        if self.problems:
+            message = missing_dependencies_message(self.problems)
+            QgsMessageLog.logMessage(message, LOG_TAG, Qgis.MessageLevel.Warning)
+            for module_name, class_name in ALGORITHMS:
+                self.addAlgorithm(
+                    UnavailableAlgorithm(algorithm_name(module_name), display_name(class_name),
+                                         message))
             return
         for module_name, class_name in ALGORITHMS:
             # One broken algorithm must not hide the others: log it and go on.

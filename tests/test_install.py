@@ -1,0 +1,248 @@
+"""Dependency bootstrap: stand-in algorithms, the Install message bar, pip into a private
+folder (a real package from PyPI), failures, and the diagnostics text."""
+
+import importlib
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from coreg.provider import dependencies, installer
+from coreg.provider import provider as provider_module
+from coreg.provider.unavailable import algorithm_name
+
+SMALL_PACKAGE, SMALL_MODULE = "tomli-w", "tomli_w"  # pure Python, ~10 kB, not on Debian 12
+
+
+class _FreshProvider(provider_module.CoregProvider):
+    def id(self):
+        return "coreg_test_install"
+
+
+def _wait_until(condition, timeout=180):
+    from qgis.PyQt.QtCore import QCoreApplication
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the install task")
+        QCoreApplication.processEvents()
+        time.sleep(0.02)
+
+
+def _buttons(item):
+    from qgis.PyQt.QtWidgets import QPushButton
+
+    return {button.text(): button for button in item.findChildren(QPushButton)}
+
+
+def _coreg_items(iface):
+    return [item for item in iface.messageBar().items() if item.title() == "Coreg"]
+
+
+@pytest.fixture
+def plugin(qgis_iface, qgis_processing, monkeypatch):
+    """A CoregPlugin (provider under a test id) unloaded after the test."""
+    import coreg
+    from coreg import plugin as plugin_module
+
+    monkeypatch.setattr(plugin_module, "CoregProvider", _FreshProvider)
+    made = []
+
+    def make():
+        made.append(coreg.classFactory(qgis_iface))
+        return made[-1]
+
+    yield make
+    for item in made:
+        item.unload()
+
+
+# ------------------------------------------------------------- hidden dependency
+
+
+def test_hidden_scikit_image_gives_stand_ins_and_install_offer(plugin, qgis_iface, monkeypatch):
+    import processing
+    from qgis.core import QgsApplication, QgsProcessingException
+
+    # As if scikit-image were not installed: find_spec() returns None, import fails.
+    monkeypatch.setitem(sys.modules, "skimage", None)
+    with pytest.raises(ImportError):
+        importlib.import_module("skimage")
+
+    coreg_plugin = plugin()
+    coreg_plugin.initGui()
+
+    registry = QgsApplication.processingRegistry()
+    provider = registry.providerById("coreg_test_install")
+    assert provider is coreg_plugin.provider
+    names = sorted(algorithm.name() for algorithm in provider.algorithms())
+    assert names == sorted(algorithm_name(module) for module, _ in provider_module.ALGORITHMS)
+    for algorithm in provider.algorithms():
+        can_execute, reason = algorithm.canExecute()
+        assert can_execute is False
+        assert "scikit-image (not found)" in reason
+        assert "rasterio" not in reason.split(".")[0]  # only what is missing is named
+
+    with pytest.raises(QgsProcessingException, match="scikit-image"):
+        processing.run("coreg_test_install:align_image", {})
+
+    items = _coreg_items(qgis_iface)
+    assert len(items) == 1
+    assert "scikit-image (not found)" in items[0].text()
+    assert {"Install", "Details"} <= set(_buttons(items[0]))
+    qgis_iface.addPluginToRasterMenu.assert_any_call("&Coreg", coreg_plugin.diagnostics_action)
+
+    coreg_plugin.unload()
+    assert registry.providerById("coreg_test_install") is None
+    assert _coreg_items(qgis_iface) == []
+
+
+def test_too_old_package_is_reported_with_versions(plugin, qgis_iface, monkeypatch):
+    import scipy  # noqa: F401 - loaded, as in a QGIS session that used it
+
+    real = dependencies.installed_version
+    monkeypatch.setattr(dependencies, "installed_version",
+                        lambda req: "1.5.2" if req.module == "scipy" else real(req))
+    problems = dependencies.dependency_problems()
+    assert [problem.describe() for problem in problems] == ["scipy 1.5.2 (needs 1.6 or newer)"]
+    assert problems[0].loaded  # scipy is imported: a restart is needed after upgrading
+    assert problems[0].pip_spec() == "scipy>=1.6"
+
+    coreg_plugin = plugin()
+    coreg_plugin.initGui()
+    [item] = _coreg_items(qgis_iface)
+    assert "scipy 1.5.2 (needs 1.6 or newer)" in item.text()
+    assert "own GDAL" not in item.text()  # the rasterio warning only when rasterio is needed
+
+
+def test_version_tuple():
+    assert dependencies.version_tuple("1.10.0rc1") == (1, 10, 0)
+    assert dependencies.version_tuple("0.19.3") > dependencies.version_tuple("0.18")
+    assert dependencies.version_tuple("2.0") > dependencies.version_tuple("1.26.4")
+    assert dependencies.version_tuple("unknown") == ()
+
+
+def test_every_algorithm_is_named_after_its_module(coreg_provider):
+    # The stand-ins take their ids from the module names: one source of truth.
+    names = {algorithm.name() for algorithm in coreg_provider.algorithms()}
+    for module, _class_name in provider_module.ALGORITHMS:
+        assert algorithm_name(module) in names
+
+
+# ------------------------------------------------------------------- interpreter
+
+
+def test_finds_qgis_python_not_the_path_one(tmp_path):
+    python = installer.find_interpreter()
+    probe = subprocess.run(
+        [str(python), "-c", "import site, sys; print(sys.version); print(sys.base_prefix); "
+         "print(site.getusersitepackages())"],
+        capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONUSERBASE": str(tmp_path)})
+    version, prefix, user_site = probe.stdout.splitlines()
+    assert version == sys.version
+    assert os.path.realpath(prefix) == os.path.realpath(sys.base_prefix)
+    # pip --user with PYTHONUSERBASE installs where activate() looks.
+    assert user_site == str(installer.site_packages(tmp_path))
+
+
+# ------------------------------------------------------------- pip from PyPI
+
+
+@pytest.fixture
+def installed_module_cleanup():
+    saved_path = list(sys.path)
+    yield
+    sys.path[:] = saved_path
+    for name in [name for name in sys.modules if name.split(".")[0] == SMALL_MODULE]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+
+
+def test_install_button_path_installs_a_real_package_without_restart(
+        qgis_iface, qgis_app, tmp_path, installed_module_cleanup):
+    from coreg.ui.installer import DependencyInstaller
+
+    assert importlib.util.find_spec(SMALL_MODULE) is None, f"{SMALL_MODULE} already installed"
+    reloaded = []
+    deps = DependencyInstaller(qgis_iface, lambda: reloaded.append(True), tmp_path / "deps")
+    task = deps.install([SMALL_PACKAGE])
+    progress = []
+    task.progressChanged.connect(progress.append)
+    [running] = _coreg_items(qgis_iface)
+    assert "Installing tomli-w" in running.text()
+
+    _wait_until(lambda: deps.item is not running)
+    assert task.succeeded, task.output
+    assert progress and max(progress) == 100 and min(progress) < 100
+    assert reloaded == [True]  # the plugin refreshes its provider here
+    [done] = _coreg_items(qgis_iface)
+    assert "Installed tomli-w" in done.text() and "no restart needed" in done.text()
+
+    module = importlib.import_module(SMALL_MODULE)  # same process, no restart
+    assert module.dumps({"a": 1}).strip() == "a = 1"
+    assert str(tmp_path / "deps") in module.__file__
+    deps.unload()
+
+
+def test_bad_package_name_ends_in_failure_message_with_pip_output(qgis_iface, qgis_app, tmp_path):
+    from coreg.ui.installer import DependencyInstaller
+
+    bad = "coreg-no-such-package-7f3a"
+    deps = DependencyInstaller(qgis_iface, userbase=tmp_path / "deps")
+    deps.install([bad])
+    _wait_until(lambda: deps.task.output or deps.task.error)
+    _wait_until(lambda: deps.item is not None and "failed" in deps.item.text())
+    [item] = _coreg_items(qgis_iface)
+    assert f"Installing {bad} failed" in item.text()
+    assert "Could not find a version that satisfies the requirement" in item.text()
+    assert "install it with your QGIS distribution's package manager" in item.text()
+    _buttons(item)["Show pip output"].click()
+    assert deps.details.isVisible()
+    assert f"ERROR: No matching distribution found for {bad}" in deps.details.text.toPlainText()
+    deps.unload()
+
+
+def test_failure_advice():
+    assert "pip" in installer.next_step_advice("/usr/bin/python3: No module named pip")
+    assert "proxy" in installer.next_step_advice("Connection to pypi.org timed out")
+    assert installer.summarize_failure("x\nERROR: boom\ny") == "ERROR: boom"
+
+
+# ------------------------------------------------------------------- diagnostics
+
+
+def test_diagnostics_lists_real_versions(qgis_app):
+    import numpy
+    import pyproj
+    import rasterio
+    import scipy
+    import skimage
+    from osgeo import gdal
+    from qgis.core import Qgis
+    from qgis.PyQt.QtWidgets import QApplication
+
+    from coreg.ui.diagnostics import DiagnosticsDialog, diagnostics_text
+
+    text = diagnostics_text()
+    lines = dict(line.split(":", 1) for line in text.splitlines())
+    lines = {key.strip(): value.strip() for key, value in lines.items()}
+    assert lines["QGIS"] == Qgis.version()
+    assert lines["GDAL (QGIS)"] == gdal.__version__
+    assert lines["GDAL (rasterio)"].startswith(rasterio.__gdal_version__)
+    assert lines["numpy"] == numpy.__version__
+    assert lines["scipy"] == scipy.__version__
+    assert lines["scikit-image"] == skimage.__version__
+    assert lines["pyproj"] == pyproj.__version__
+    assert lines["rasterio"] == rasterio.__version__
+    assert lines["Python"].startswith(sys.version.split()[0])
+    assert lines["Python interpreter"] == str(installer.find_interpreter())
+    assert lines["Missing or too old"] == "nothing"
+
+    dialog = DiagnosticsDialog()
+    dialog.copy()
+    assert QApplication.clipboard().text() == dialog.text.toPlainText()
+    assert dialog.install_button is None  # nothing to install here

@@ -1,0 +1,129 @@
+"""Raster > Coreg > About / diagnostics: the versions a bug report needs, one click to copy.
+
+Works without Processing and without the dependencies (a missing package is listed as
+such), so it helps exactly when the algorithms do not load.
+"""
+
+from __future__ import annotations
+
+import importlib
+import platform
+import sys
+from typing import Callable
+
+from qgis.core import Qgis
+from qgis.PyQt.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..provider import dependencies, installer
+from ..provider.provider import _plugin_version
+from .installer import qgis_gdal_version, rasterio_bundles_gdal
+
+
+def _module_version(module_name: str) -> str:
+    """Version of an importable module, or why it is not usable."""
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:  # missing, or broken: both belong in a bug report
+        return f"not usable ({type(error).__name__}: {error})"
+    return str(getattr(module, "__version__", "unknown version"))
+
+
+def _rasterio_gdal() -> str:
+    try:
+        import rasterio
+    except Exception:
+        return "no rasterio"
+    origin = "bundled with rasterio (PyPI wheel)" if rasterio_bundles_gdal() else "system"
+    return f"{rasterio.__gdal_version__} ({origin})"
+
+
+def _pyproj_proj() -> str:
+    try:
+        import pyproj
+    except Exception:
+        return "no pyproj"
+    return str(pyproj.proj_version_str)
+
+
+def _interpreter() -> str:
+    try:
+        return str(installer.find_interpreter())
+    except installer.InstallerError as error:
+        return f"not found ({error})"
+
+
+def collect_versions() -> list[tuple[str, str]]:
+    """(label, value) rows, in the order they are shown."""
+    return [
+        ("Coreg", _plugin_version() or "unknown"),
+        ("QGIS", Qgis.version()),
+        ("GDAL (QGIS)", qgis_gdal_version()),
+        ("GDAL (rasterio)", _rasterio_gdal()),
+        ("PROJ (pyproj)", _pyproj_proj()),
+        ("Python", sys.version.replace("\n", " ")),
+        ("Python interpreter", _interpreter()),
+        ("Platform", platform.platform()),
+        *[(requirement.pip, _module_version(requirement.module))
+          for requirement in dependencies.REQUIRED_PACKAGES],
+        ("Install folder", f"{installer.site_packages(installer.default_userbase())}"
+         f"{'' if _on_sys_path() else ' (not in use)'}"),
+    ]
+
+
+def _on_sys_path() -> bool:
+    return str(installer.site_packages(installer.default_userbase())) in sys.path
+
+
+def diagnostics_text() -> str:
+    """Plain text for bug reports: one ``label: value`` line per row, then the problems."""
+    rows = collect_versions()
+    width = max(len(label) for label, _value in rows)
+    lines = [f"{label + ':':<{width + 1}} {value}" for label, value in rows]
+    problems = dependencies.dependency_problems()
+    lines.append("Missing or too old: " + (
+        ", ".join(problem.describe() for problem in problems) if problems else "nothing"))
+    return "\n".join(lines)
+
+
+class DiagnosticsDialog(QDialog):
+    """Shows :func:`diagnostics_text`, copies it, and offers the install when needed."""
+
+    def __init__(self, parent=None, install: Callable[[], None] | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Coreg: about / diagnostics")
+        self.resize(720, 380)
+        self.text = QPlainTextEdit(self)
+        self.text.setReadOnly(True)
+        self.text.setPlainText(diagnostics_text())
+        buttons = QDialogButtonBox(QDialogButtonBox.Close, self)
+        self.copy_button = QPushButton("Copy to clipboard", self)
+        self.copy_button.clicked.connect(self.copy)
+        buttons.addButton(self.copy_button, QDialogButtonBox.ActionRole)
+        self.install_button = None
+        if install is not None and dependencies.dependency_problems():
+            self.install_button = QPushButton("Install missing packages", self)
+            self.install_button.clicked.connect(install)
+            self.install_button.clicked.connect(self.accept)
+            buttons.addButton(self.install_button, QDialogButtonBox.ActionRole)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.text)
+        layout.addWidget(buttons)
+
+    def copy(self) -> None:
+        QApplication.clipboard().setText(self.text.toPlainText())
+
+
+def show_diagnostics(iface, install: Callable[[], None] | None = None) -> DiagnosticsDialog:
+    parent = iface.mainWindow() if iface is not None else None
+    dialog = DiagnosticsDialog(parent if isinstance(parent, QWidget) else None, install)
+    dialog.show()
+    return dialog

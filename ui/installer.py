@@ -1,0 +1,206 @@
+"""The "Install" message bar: offers to pip-install missing packages, shows progress,
+reloads the algorithms on success and keeps pip's output one click away on failure.
+
+Nothing is installed before the user clicks Install.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Callable
+
+from qgis.core import Qgis, QgsApplication
+from qgis.gui import QgsMessageBarItem
+from qgis.PyQt.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..provider import dependencies
+from ..provider.installer import PipInstallTask, default_userbase
+
+TITLE = "Coreg"
+
+
+def qgis_gdal_version() -> str:
+    """GDAL version of the library QGIS links (its osgeo bindings), or "unknown"."""
+    try:
+        from osgeo import gdal
+
+        return gdal.__version__
+    except Exception:
+        return "unknown"
+
+
+def rasterio_bundles_gdal() -> bool:
+    """True when the rasterio on sys.path carries its own GDAL (PyPI wheels do:
+    ``rasterio.libs`` next to it on Linux/Windows, ``rasterio/.dylibs`` on macOS)."""
+    try:
+        spec = importlib.util.find_spec("rasterio")
+    except (ImportError, ValueError):
+        return False
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    package = Path(list(spec.submodule_search_locations)[0])
+    return (package.parent / "rasterio.libs").is_dir() or (package / ".dylibs").is_dir()
+
+
+def gdal_warning() -> str:
+    """Why a PyPI rasterio differs from QGIS's, and how to get one on QGIS's GDAL."""
+    return (
+        f"rasterio from PyPI brings its own GDAL, not the GDAL {qgis_gdal_version()} of "
+        "QGIS (PyPI has no build on QGIS's GDAL). Coreg only passes file names between "
+        "them, so results are the same, but a format QGIS reads may be missing from it. "
+        "A rasterio on QGIS's GDAL comes from your QGIS distribution instead: "
+        "apt install python3-rasterio (Debian/Ubuntu), OSGeo4W Setup, or conda."
+    )
+
+
+class PipOutputDialog(QDialog):
+    """Read-only view of pip's full output."""
+
+    def __init__(self, text: str, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Coreg: pip output")
+        self.resize(760, 420)
+        self.text = QPlainTextEdit(self)
+        self.text.setReadOnly(True)
+        self.text.setPlainText(text)
+        buttons = QDialogButtonBox(QDialogButtonBox.Close, self)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.text)
+        layout.addWidget(buttons)
+
+
+class DependencyInstaller:
+    """Message bar items of the dependency bootstrap, for one plugin instance.
+
+    ``on_installed()`` is called after a successful install (the plugin refreshes its
+    provider there); ``userbase`` is the pip user base (default: the profile's
+    ``python/coreg-deps``).
+    """
+
+    def __init__(self, iface, on_installed: Callable[[], None] | None = None,
+                 userbase: Path | None = None):
+        self.iface = iface
+        self.on_installed = on_installed
+        self.userbase = Path(userbase) if userbase is not None else default_userbase()
+        self.item = None  # the one Coreg item currently in the bar
+        self.task = None  # QGIS keeps no Python reference to a running task
+        self.details = None
+
+    # ------------------------------------------------------------------ message bar
+
+    def _push(self, text: str, level, buttons=(), widget=None) -> QgsMessageBarItem:
+        """Replace Coreg's item in the bar by a new one with ``buttons`` (label, slot)."""
+        self.clear()
+        item = QgsMessageBarItem(TITLE, text, level, 0)
+        for label, slot in buttons:
+            button = QPushButton(label, item)
+            button.clicked.connect(slot)
+            item.layout().addWidget(button)
+        if widget is not None:
+            item.layout().addWidget(widget)
+        self.iface.messageBar().pushItem(item)
+        self.item = item
+        return item
+
+    def clear(self) -> None:
+        if self.item is not None:
+            try:
+                self.iface.messageBar().popWidget(self.item)
+            except RuntimeError:
+                pass  # the user closed it and Qt deleted the item
+            self.item = None
+
+    def offer(self, problems: list[dependencies.Problem]) -> QgsMessageBarItem | None:
+        """The warning with an Install button, when something is missing."""
+        if not problems:
+            return None
+        text = (
+            "Coreg's algorithms need Python packages: "
+            f"{', '.join(problem.describe() for problem in problems)}. "
+            f"Install downloads them from PyPI with pip into {self.userbase}."
+        )
+        if any(problem.requirement.module == "rasterio" for problem in problems):
+            text += " " + gdal_warning()
+        specs = [problem.pip_spec() for problem in problems]
+        return self._push(text, Qgis.MessageLevel.Warning, [
+            ("Install", lambda: self.install(specs)),
+            ("Details", lambda: self.show_details(dependencies.missing_dependencies_message(
+                problems))),
+        ])
+
+    # ---------------------------------------------------------------------- install
+
+    def install(self, specs: list[str]) -> PipInstallTask:
+        """Start pip for ``specs`` in a background task; progress goes to the bar."""
+        progress = QProgressBar()
+        progress.setRange(0, 100)
+        self._push(f"Installing {', '.join(specs)} into {self.userbase}...",
+                   Qgis.MessageLevel.Info, widget=progress)
+        task = PipInstallTask(specs, self.userbase, on_done=self._finished)
+        task.progressChanged.connect(lambda value: _set_value(progress, value))
+        self.task = task
+        QgsApplication.taskManager().addTask(task)
+        return task
+
+    def _finished(self, task: PipInstallTask) -> None:
+        if not task.succeeded:
+            self._push(f"Installing {', '.join(task.specs)} failed: {task.error} "
+                       f"{task.advice}".strip(), Qgis.MessageLevel.Critical,
+                       [("Show pip output", lambda: self.show_details(task.output))])
+            return
+        if self.on_installed is not None:
+            self.on_installed()
+        problems = dependencies.dependency_problems()
+        note = f" {gdal_warning()}" if "rasterio" in " ".join(task.specs) and \
+            rasterio_bundles_gdal() else ""
+        if any(problem.loaded for problem in problems):
+            self._push("Installed. Restart QGIS to finish: the old "
+                       f"{', '.join(p.describe() for p in problems if p.loaded)} is still "
+                       f"loaded.{note}", Qgis.MessageLevel.Warning,
+                       [("Show pip output", lambda: self.show_details(task.output))])
+        elif problems:
+            self._push("pip finished but Coreg still cannot find "
+                       f"{', '.join(p.describe() for p in problems)}. Restart QGIS; if it "
+                       f"persists, install them by hand (see Details).{note}",
+                       Qgis.MessageLevel.Critical,
+                       [("Show pip output", lambda: self.show_details(task.output))])
+        else:
+            self._push(f"Installed {', '.join(task.specs)}: Coreg's algorithms are ready, "
+                       f"no restart needed.{note}", Qgis.MessageLevel.Success,
+                       [("Show pip output", lambda: self.show_details(task.output))])
+
+    def show_details(self, text: str) -> PipOutputDialog:
+        parent = self.iface.mainWindow()
+        self.details = PipOutputDialog(text, parent if isinstance(parent, QWidget) else None)
+        self.details.show()
+        return self.details
+
+    def unload(self) -> None:
+        self.clear()
+        if self.task is not None:
+            try:
+                self.task.cancel()
+            except RuntimeError:
+                pass  # already finished and deleted by the task manager
+            self.task = None
+        if self.details is not None:
+            self.details.close()
+            self.details = None
+
+
+def _set_value(progress: QProgressBar, value: float) -> None:
+    try:
+        progress.setValue(int(value))
+    except RuntimeError:
+        pass  # the bar item was closed while pip was running
+
