@@ -37,7 +37,9 @@ class CoregPlugin:
         from .ui.installer import DependencyInstaller
 
         self.dependency_installer = DependencyInstaller(self.iface, self.reload_algorithms)
-        self.dependency_installer.offer(dependencies.dependency_problems())
+        # The provider's list also knows packages that are installed but fail to import.
+        problems = self.provider.problems if self.provider else dependencies.dependency_problems()
+        self.dependency_installer.offer(problems)
 
     def reload_algorithms(self):
         """After an install: the real algorithms replace the stand-ins, no restart."""

@@ -8,6 +8,7 @@ upgrade on disk, the old one stays in memory until QGIS restarts.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import re
 import sys
@@ -39,19 +40,23 @@ REQUIRED_PACKAGES = (
 
 
 class Problem(NamedTuple):
-    """A required package that is missing (``found`` is None) or older than needed."""
+    """A required package that is missing (``found`` is None), older than needed, or
+    installed but failing to import (``error``)."""
 
     requirement: Requirement
     found: str | None
+    error: str | None = None
 
     @property
     def loaded(self) -> bool:
         """True when the too-old version is already imported: only a restart replaces it."""
         module = sys.modules.get(self.requirement.module)
-        return self.found is not None and module is not None
+        return self.found is not None and self.error is None and module is not None
 
     def describe(self) -> str:
         req = self.requirement
+        if self.error is not None:
+            return f"{req.pip} (cannot be imported: {self.error})"
         if self.found is None:
             return f"{req.pip} (not found)"
         return f"{req.pip} {self.found} (needs {req.minimum} or newer)"
@@ -102,6 +107,19 @@ def dependency_problems() -> list[Problem]:
     return problems
 
 
+def import_problems() -> list[Problem]:
+    """Required packages that are present but fail to import.  This imports them: call
+    it only once importing an algorithm already failed."""
+    problems = []
+    for requirement in REQUIRED_PACKAGES:
+        try:
+            importlib.import_module(requirement.module)
+        except Exception as error:
+            message = f"{type(error).__name__}: {error}"
+            problems.append(Problem(requirement, installed_version(requirement), message))
+    return problems
+
+
 def missing_dependencies() -> list[str]:
     """Import names of the required packages that are missing or too old."""
     return [problem.requirement.module for problem in dependency_problems()]
@@ -119,9 +137,10 @@ def missing_dependencies_message(problems: list[Problem] | None = None) -> str:
     specs = " ".join(f'"{problem.pip_spec()}"' for problem in problems)
     debs = " ".join(problem.requirement.debian for problem in problems)
     return (
-        "Coreg needs Python packages that QGIS cannot find or that are too old: "
+        "Coreg needs Python packages that are missing, too old or broken: "
         f"{', '.join(problem.describe() for problem in problems)}. "
-        "Click Install in the Coreg message (or Raster > Coreg > Install dependencies), or "
+        "Click Install in Coreg's message bar or in Raster > Coreg > About / diagnostics; "
+        "or install them yourself: "
         f"on Debian/Ubuntu: sudo apt install {debs}; "
         f"on Windows, in the OSGeo4W Shell: python -m pip install {specs}; "
         f"elsewhere, with the Python interpreter QGIS uses: python -m pip install {specs}. "

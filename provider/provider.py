@@ -81,14 +81,11 @@ class CoregProvider(QgsProcessingProvider):
         self.load_errors = []
         self.problems = dependencies.dependency_problems()
         if self.problems:
-            message = missing_dependencies_message(self.problems)
-            QgsMessageLog.logMessage(message, LOG_TAG, Qgis.MessageLevel.Warning)
-            for module_name, class_name in ALGORITHMS:
-                self.addAlgorithm(
-                    UnavailableAlgorithm(algorithm_name(module_name), display_name(class_name),
-                                         message))
-            return
+            self._log_problems()
         for module_name, class_name in ALGORITHMS:
+            if self.problems:
+                self._add_stand_in(module_name, class_name)
+                continue
             # One broken algorithm must not hide the others: log it and go on.
             try:
                 module = importlib.import_module(module_name, package=__package__)
@@ -96,9 +93,27 @@ class CoregProvider(QgsProcessingProvider):
                 if not self.addAlgorithm(algorithm):
                     raise RuntimeError("QgsProcessingProvider.addAlgorithm() refused it")
             except Exception as error:
+                # Installed but not importable (a broken build, a DLL conflict): the
+                # cheap check cannot see it, the import can.
+                broken = dependencies.import_problems() if isinstance(error, ImportError) else []
+                if broken:
+                    self.problems = broken
+                    self._log_problems()
+                    self._add_stand_in(module_name, class_name)
+                    continue
                 full_name = importlib.util.resolve_name(module_name, __package__)
                 message = (
                     f"Could not load {full_name}.{class_name}: {error!r}\n{traceback.format_exc()}"
                 )
                 self.load_errors.append((class_name, message))
                 QgsMessageLog.logMessage(message, LOG_TAG, Qgis.MessageLevel.Critical)
+
+    def _log_problems(self):
+        QgsMessageLog.logMessage(
+            missing_dependencies_message(self.problems), LOG_TAG, Qgis.MessageLevel.Warning)
+
+    def _add_stand_in(self, module_name, class_name):
+        """An algorithm that lists, in canExecute(), what to install before it can run."""
+        self.addAlgorithm(UnavailableAlgorithm(
+            algorithm_name(module_name), display_name(class_name),
+            missing_dependencies_message(self.problems)))

@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from qgis.core import Qgis
 
 from coreg.provider import dependencies, installer
 from coreg.provider import provider as provider_module
@@ -100,6 +101,55 @@ def test_hidden_scikit_image_gives_stand_ins_and_install_offer(plugin, qgis_ifac
     assert _coreg_items(qgis_iface) == []
 
 
+def _stub_package(folder, module):
+    """A package ``module`` in ``folder`` whose import fails, like a broken install."""
+    (folder / module).mkdir(parents=True)
+    (folder / module / "__init__.py").write_text(
+        f"raise ImportError('{module} stub: hidden by the test')\n")
+    return folder
+
+
+def test_stub_that_fails_to_import_gives_stand_ins(plugin, qgis_iface, monkeypatch, tmp_path):
+    # find_spec() sees the stub, so only importing the algorithms reveals the problem.
+    monkeypatch.syspath_prepend(str(_stub_package(tmp_path / "stubs", "skimage")))
+    for name in list(sys.modules):  # forget the engine: the algorithms import it again
+        if name.split(".")[0] == "skimage" or name.startswith(("coreg.core", "coreg.algorithms")):
+            monkeypatch.delitem(sys.modules, name)
+    assert dependencies.dependency_problems() == []
+
+    coreg_plugin = plugin()
+    coreg_plugin.initGui()
+    provider = coreg_plugin.provider
+    assert provider.load_errors == []
+    stand_ins = {algorithm.name(): algorithm.canExecute()
+                 for algorithm in provider.algorithms() if not algorithm.canExecute()[0]}
+    assert "align_image" in stand_ins  # the image matcher needs scikit-image's SSIM
+    for _ok, reason in stand_ins.values():
+        assert "scikit-image (cannot be imported: ImportError: skimage stub" in reason
+    [item] = _coreg_items(qgis_iface)
+    assert "scikit-image (cannot be imported" in item.text()
+    assert "Install" in _buttons(item)
+
+
+def test_qgis_process_run_says_what_to_install(qgis_process_runner, tmp_path):
+    """Headless, a scikit-image that fails to import: the plugin loads, the algorithm is
+    listed and running it names the package instead of a traceback."""
+    stubs = _stub_package(tmp_path / "stubs", "skimage")
+    saved = qgis_process_runner.env.get("PYTHONPATH")
+    qgis_process_runner.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(stubs), saved]))
+    try:
+        returncode, stdout, stderr = qgis_process_runner("run", "coreg:align_image", "--")
+    finally:
+        if saved is None:
+            qgis_process_runner.env.pop("PYTHONPATH")
+        else:
+            qgis_process_runner.env["PYTHONPATH"] = saved
+    assert returncode != 0
+    assert "scikit-image (cannot be imported: ImportError: skimage stub" in stderr
+    assert 'python -m pip install "scikit-image>=0.18"' in stderr
+    assert "Traceback" not in stdout + stderr
+
+
 def test_too_old_package_is_reported_with_versions(plugin, qgis_iface, monkeypatch):
     import scipy  # noqa: F401 - loaded, as in a QGIS session that used it
 
@@ -162,33 +212,50 @@ def installed_module_cleanup():
     importlib.invalidate_caches()
 
 
-def test_install_button_path_installs_a_real_package_without_restart(
-        qgis_iface, qgis_app, tmp_path, installed_module_cleanup):
-    from coreg.ui.installer import DependencyInstaller
-
+def test_install_click_installs_from_pypi_and_loads_algorithms_without_restart(
+        plugin, qgis_iface, tmp_path, monkeypatch, installed_module_cleanup):
+    """The whole path with a small real package standing in for a missing dependency:
+    Install click -> pip (QGIS's Python, private folder) -> progress -> success message
+    -> the real algorithms replace the stand-ins -> the module imports, no restart."""
     assert importlib.util.find_spec(SMALL_MODULE) is None, f"{SMALL_MODULE} already installed"
-    reloaded = []
-    deps = DependencyInstaller(qgis_iface, lambda: reloaded.append(True), tmp_path / "deps")
-    task = deps.install([SMALL_PACKAGE])
+    needed = dependencies.Requirement(SMALL_MODULE, SMALL_PACKAGE, "python3-tomli-w", "1.0")
+    monkeypatch.setattr(dependencies, "REQUIRED_PACKAGES",
+                        (*dependencies.REQUIRED_PACKAGES, needed))
+    userbase = tmp_path / "coreg-deps"
+    monkeypatch.setattr(installer, "default_userbase", lambda: userbase)
+
+    coreg_plugin = plugin()
+    coreg_plugin.initGui()
+    provider = coreg_plugin.provider
+    assert all(not algorithm.canExecute()[0] for algorithm in provider.algorithms())
+    [offer] = _coreg_items(qgis_iface)
+    assert "tomli-w (not found)" in offer.text() and str(userbase) in offer.text()
+    assert not userbase.exists()  # nothing installed before the click
+
+    _buttons(offer)["Install"].click()
+    task = coreg_plugin.dependency_installer.task
     progress = []
     task.progressChanged.connect(progress.append)
     [running] = _coreg_items(qgis_iface)
-    assert "Installing tomli-w" in running.text()
+    assert "Installing tomli-w>=1.0" in running.text()
 
-    _wait_until(lambda: deps.item is not running)
+    _wait_until(lambda: coreg_plugin.dependency_installer.item is not running)
     assert task.succeeded, task.output
     assert progress and max(progress) == 100 and min(progress) < 100
-    assert reloaded == [True]  # the plugin refreshes its provider here
     [done] = _coreg_items(qgis_iface)
-    assert "Installed tomli-w" in done.text() and "no restart needed" in done.text()
+    assert done.level() == Qgis.MessageLevel.Success
+    assert "Installed tomli-w>=1.0" in done.text() and "no restart needed" in done.text()
 
+    assert provider.problems == []
+    assert all(algorithm.canExecute()[0] for algorithm in provider.algorithms())
+    assert "align_image" in {algorithm.name() for algorithm in provider.algorithms()}
     module = importlib.import_module(SMALL_MODULE)  # same process, no restart
     assert module.dumps({"a": 1}).strip() == "a = 1"
-    assert str(tmp_path / "deps") in module.__file__
-    deps.unload()
+    assert str(installer.site_packages(userbase)) in module.__file__
 
 
 def test_bad_package_name_ends_in_failure_message_with_pip_output(qgis_iface, qgis_app, tmp_path):
+
     from coreg.ui.installer import DependencyInstaller
 
     bad = "coreg-no-such-package-7f3a"
@@ -197,6 +264,7 @@ def test_bad_package_name_ends_in_failure_message_with_pip_output(qgis_iface, qg
     _wait_until(lambda: deps.task.output or deps.task.error)
     _wait_until(lambda: deps.item is not None and "failed" in deps.item.text())
     [item] = _coreg_items(qgis_iface)
+    assert item.level() == Qgis.MessageLevel.Critical
     assert f"Installing {bad} failed" in item.text()
     assert "Could not find a version that satisfies the requirement" in item.text()
     assert "install it with your QGIS distribution's package manager" in item.text()
@@ -222,7 +290,6 @@ def test_diagnostics_lists_real_versions(qgis_app):
     import scipy
     import skimage
     from osgeo import gdal
-    from qgis.core import Qgis
     from qgis.PyQt.QtWidgets import QApplication
 
     from coreg.ui.diagnostics import DiagnosticsDialog, diagnostics_text

@@ -23,7 +23,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..provider import dependencies
-from ..provider.installer import PipInstallTask, default_userbase
+from ..provider import installer as pip_installer
 
 TITLE = "Coreg"
 
@@ -91,7 +91,7 @@ class DependencyInstaller:
                  userbase: Path | None = None):
         self.iface = iface
         self.on_installed = on_installed
-        self.userbase = Path(userbase) if userbase is not None else default_userbase()
+        self.userbase = Path(userbase) if userbase is not None else pip_installer.default_userbase()
         self.item = None  # the one Coreg item currently in the bar
         self.task = None  # QGIS keeps no Python reference to a running task
         self.details = None
@@ -140,19 +140,19 @@ class DependencyInstaller:
 
     # ---------------------------------------------------------------------- install
 
-    def install(self, specs: list[str]) -> PipInstallTask:
+    def install(self, specs: list[str]) -> pip_installer.PipInstallTask:
         """Start pip for ``specs`` in a background task; progress goes to the bar."""
         progress = QProgressBar()
         progress.setRange(0, 100)
         self._push(f"Installing {', '.join(specs)} into {self.userbase}...",
                    Qgis.MessageLevel.Info, widget=progress)
-        task = PipInstallTask(specs, self.userbase, on_done=self._finished)
+        task = pip_installer.PipInstallTask(specs, self.userbase, on_done=self._finished)
         task.progressChanged.connect(lambda value: _set_value(progress, value))
         self.task = task
         QgsApplication.taskManager().addTask(task)
         return task
 
-    def _finished(self, task: PipInstallTask) -> None:
+    def _finished(self, task: pip_installer.PipInstallTask) -> None:
         if not task.succeeded:
             self._push(f"Installing {', '.join(task.specs)} failed: {task.error} "
                        f"{task.advice}".strip(), Qgis.MessageLevel.Critical,
