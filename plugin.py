@@ -37,9 +37,14 @@ class CoregPlugin:
         from .ui.installer import DependencyInstaller
 
         self.dependency_installer = DependencyInstaller(self.iface, self.reload_algorithms)
-        # The provider's list also knows packages that are installed but fail to import.
-        problems = self.provider.problems if self.provider else dependencies.dependency_problems()
-        self.dependency_installer.offer(problems)
+        self.dependency_installer.offer(self.problems())
+
+    def problems(self):
+        """Missing, too old or broken packages; the provider's list also knows the
+        packages that are installed but failed to import."""
+        if self.provider is not None:
+            return self.provider.problems
+        return dependencies.dependency_problems()
 
     def reload_algorithms(self):
         """After an install: the real algorithms replace the stand-ins, no restart."""
@@ -52,10 +57,9 @@ class CoregPlugin:
         from .ui.diagnostics import show_diagnostics
 
         def show():
-            offer = self.dependency_installer
-            self.diagnostics_dialog = show_diagnostics(
-                self.iface, lambda: offer.install(
-                    [problem.pip_spec() for problem in dependencies.dependency_problems()]))
+            problems = self.problems()
+            self.diagnostics_dialog = show_diagnostics(self.iface, problems, lambda: (
+                self.dependency_installer.install([p.pip_spec() for p in problems])))
 
         action = QAction("About / diagnostics…", self.iface.mainWindow())
         action.triggered.connect(show)

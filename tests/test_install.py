@@ -95,6 +95,12 @@ def test_hidden_scikit_image_gives_stand_ins_and_install_offer(plugin, qgis_ifac
     assert "scikit-image (not found)" in items[0].text()
     assert {"Install", "Details"} <= set(_buttons(items[0]))
     qgis_iface.addPluginToRasterMenu.assert_any_call("&Coreg", coreg_plugin.diagnostics_action)
+    coreg_plugin.diagnostics_action.trigger()  # the menu works without the dependencies
+    dialog = coreg_plugin.diagnostics_dialog
+    assert dialog.isVisible()
+    assert "Missing, too old or broken: scikit-image (not found)" in dialog.text.toPlainText()
+    assert dialog.install_button is not None  # for when the message bar was closed
+    dialog.close()
 
     coreg_plugin.unload()
     assert registry.providerById("coreg_test_install") is None
@@ -199,6 +205,19 @@ def test_finds_qgis_python_not_the_path_one(tmp_path):
     assert user_site == str(installer.site_packages(tmp_path))
 
 
+def test_sys_executable_and_path_python_are_not_trusted(monkeypatch, tmp_path):
+    # Inside QGIS sys.executable is the qgis binary; on PATH there may be another Python
+    # of the same minor version (here a pyenv shim): neither may run pip for QGIS.
+    monkeypatch.setattr(sys, "executable", "/usr/bin/qgis_process.bin")
+    assert installer.find_interpreter().name.startswith("python")
+    other = tmp_path / "python3"  # a Python 3.x that is not QGIS's
+    other.write_text("#!/bin/sh\necho 3.11.99; echo /opt/other; echo /opt/other/site\n")
+    other.chmod(0o755)
+    monkeypatch.setattr(installer, "interpreter_candidates", lambda: [other])
+    with pytest.raises(installer.InstallerError, match="runs another Python"):
+        installer.find_interpreter()
+
+
 # ------------------------------------------------------------- pip from PyPI
 
 
@@ -229,7 +248,9 @@ def test_install_click_installs_from_pypi_and_loads_algorithms_without_restart(
     provider = coreg_plugin.provider
     assert all(not algorithm.canExecute()[0] for algorithm in provider.algorithms())
     [offer] = _coreg_items(qgis_iface)
-    assert "tomli-w (not found)" in offer.text() and str(userbase) in offer.text()
+    assert "tomli-w (not found)" in offer.text()
+    _buttons(offer)["Details"].click()
+    assert str(userbase) in coreg_plugin.dependency_installer.details.text.toPlainText()
     assert not userbase.exists()  # nothing installed before the click
 
     _buttons(offer)["Install"].click()
@@ -307,7 +328,7 @@ def test_diagnostics_lists_real_versions(qgis_app):
     assert lines["rasterio"] == rasterio.__version__
     assert lines["Python"].startswith(sys.version.split()[0])
     assert lines["Python interpreter"] == str(installer.find_interpreter())
-    assert lines["Missing or too old"] == "nothing"
+    assert lines["Missing, too old or broken"] == "nothing"
 
     dialog = DiagnosticsDialog()
     dialog.copy()

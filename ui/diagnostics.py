@@ -12,6 +12,7 @@ import sys
 from typing import Callable
 
 from qgis.core import Qgis
+from qgis.PyQt.QtGui import QFontDatabase
 from qgis.PyQt.QtWidgets import (
     QApplication,
     QDialog,
@@ -82,13 +83,15 @@ def _on_sys_path() -> bool:
     return str(installer.site_packages(installer.default_userbase())) in sys.path
 
 
-def diagnostics_text() -> str:
-    """Plain text for bug reports: one ``label: value`` line per row, then the problems."""
+def diagnostics_text(problems: list[dependencies.Problem] | None = None) -> str:
+    """Plain text for bug reports: one ``label: value`` line per row, then the problems
+    (default: :func:`dependencies.dependency_problems`)."""
     rows = collect_versions()
     width = max(len(label) for label, _value in rows)
     lines = [f"{label + ':':<{width + 1}} {value}" for label, value in rows]
-    problems = dependencies.dependency_problems()
-    lines.append("Missing or too old: " + (
+    if problems is None:
+        problems = dependencies.dependency_problems()
+    lines.append("Missing, too old or broken: " + (
         ", ".join(problem.describe() for problem in problems) if problems else "nothing"))
     return "\n".join(lines)
 
@@ -96,19 +99,21 @@ def diagnostics_text() -> str:
 class DiagnosticsDialog(QDialog):
     """Shows :func:`diagnostics_text`, copies it, and offers the install when needed."""
 
-    def __init__(self, parent=None, install: Callable[[], None] | None = None):
+    def __init__(self, parent=None, problems: list[dependencies.Problem] | None = None,
+                 install: Callable[[], None] | None = None):
         super().__init__(parent)
         self.setWindowTitle("Coreg: about / diagnostics")
         self.resize(720, 380)
         self.text = QPlainTextEdit(self)
         self.text.setReadOnly(True)
-        self.text.setPlainText(diagnostics_text())
+        self.text.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))  # aligned columns
+        self.text.setPlainText(diagnostics_text(problems))
         buttons = QDialogButtonBox(QDialogButtonBox.Close, self)
         self.copy_button = QPushButton("Copy to clipboard", self)
         self.copy_button.clicked.connect(self.copy)
         buttons.addButton(self.copy_button, QDialogButtonBox.ActionRole)
         self.install_button = None
-        if install is not None and dependencies.dependency_problems():
+        if install is not None and problems:
             self.install_button = QPushButton("Install missing packages", self)
             self.install_button.clicked.connect(install)
             self.install_button.clicked.connect(self.accept)
@@ -122,8 +127,10 @@ class DiagnosticsDialog(QDialog):
         QApplication.clipboard().setText(self.text.toPlainText())
 
 
-def show_diagnostics(iface, install: Callable[[], None] | None = None) -> DiagnosticsDialog:
+def show_diagnostics(iface, problems: list[dependencies.Problem],
+                     install: Callable[[], None] | None = None) -> DiagnosticsDialog:
     parent = iface.mainWindow() if iface is not None else None
-    dialog = DiagnosticsDialog(parent if isinstance(parent, QWidget) else None, install)
+    dialog = DiagnosticsDialog(parent if isinstance(parent, QWidget) else None, problems,
+                               install)
     dialog.show()
     return dialog

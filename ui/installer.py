@@ -12,6 +12,7 @@ from typing import Callable
 
 from qgis.core import Qgis, QgsApplication
 from qgis.gui import QgsMessageBarItem
+from qgis.PyQt.QtGui import QFontDatabase
 from qgis.PyQt.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -62,15 +63,16 @@ def gdal_warning() -> str:
     )
 
 
-class PipOutputDialog(QDialog):
-    """Read-only view of pip's full output."""
+class TextDialog(QDialog):
+    """Read-only view of a long text (pip's output, install details), non-modal."""
 
-    def __init__(self, text: str, parent=None):
+    def __init__(self, text: str, title: str, parent=None):
         super().__init__(parent)
-        self.setWindowTitle("Coreg: pip output")
+        self.setWindowTitle(title)
         self.resize(760, 420)
         self.text = QPlainTextEdit(self)
         self.text.setReadOnly(True)
+        self.text.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
         self.text.setPlainText(text)
         buttons = QDialogButtonBox(QDialogButtonBox.Close, self)
         buttons.rejected.connect(self.reject)
@@ -121,21 +123,22 @@ class DependencyInstaller:
             self.item = None
 
     def offer(self, problems: list[dependencies.Problem]) -> QgsMessageBarItem | None:
-        """The warning with an Install button, when something is missing."""
+        """The warning with Install and Details buttons, when something is missing."""
         if not problems:
             return None
-        text = (
-            "Coreg's algorithms need Python packages: "
-            f"{', '.join(problem.describe() for problem in problems)}. "
-            f"Install downloads them from PyPI with pip into {self.userbase}."
-        )
+        text = (f"Coreg's algorithms need {', '.join(p.describe() for p in problems)}. "
+                "Install gets them from PyPI with pip, into your QGIS profile.")
+        details = (f"{dependencies.missing_dependencies_message(problems)}\n\n"
+                   f"Install runs pip with QGIS's own Python into {self.userbase} "
+                   "(delete that folder to undo).")
         if any(problem.requirement.module == "rasterio" for problem in problems):
-            text += " " + gdal_warning()
+            text += (f" rasterio from PyPI has its own GDAL, not QGIS's {qgis_gdal_version()}:"
+                     " see Details.")
+            details += f"\n\n{gdal_warning()}"
         specs = [problem.pip_spec() for problem in problems]
         return self._push(text, Qgis.MessageLevel.Warning, [
             ("Install", lambda: self.install(specs)),
-            ("Details", lambda: self.show_details(dependencies.missing_dependencies_message(
-                problems))),
+            ("Details", lambda: self.show_details(details, "Coreg: missing packages")),
         ])
 
     # ---------------------------------------------------------------------- install
@@ -179,9 +182,9 @@ class DependencyInstaller:
                        f"no restart needed.{note}", Qgis.MessageLevel.Success,
                        [("Show pip output", lambda: self.show_details(task.output))])
 
-    def show_details(self, text: str) -> PipOutputDialog:
+    def show_details(self, text: str, title: str = "Coreg: pip output") -> TextDialog:
         parent = self.iface.mainWindow()
-        self.details = PipOutputDialog(text, parent if isinstance(parent, QWidget) else None)
+        self.details = TextDialog(text, title, parent if isinstance(parent, QWidget) else None)
         self.details.show()
         return self.details
 
