@@ -36,7 +36,8 @@ class CoregPlugin:
         self._add_diagnostics_menu()
         from .ui.installer import DependencyInstaller
 
-        self.dependency_installer = DependencyInstaller(self.iface, self.reload_algorithms)
+        self.dependency_installer = DependencyInstaller(
+            self.iface, self.reload_algorithms, problems=self.problems)
         self.dependency_installer.offer(self.problems())
 
     def problems(self):

@@ -28,10 +28,7 @@ DEPS_FOLDER = "coreg-deps"
 # for rasterio, GDAL headers matching QGIS; a source build failing after minutes helps
 # nobody).
 BINARY_ONLY = ("numpy", "scipy", "rasterio", "scikit-image", "pyproj")
-_VERSION_PROBE = (
-    "import site, sys; print('%d.%d.%d' % sys.version_info[:3]); "
-    "print(sys.base_prefix); print(site.getusersitepackages())"
-)
+_VERSION_PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.base_prefix)"
 
 
 class InstallerError(RuntimeError):

@@ -295,6 +295,29 @@ def test_bad_package_name_ends_in_failure_message_with_pip_output(qgis_iface, qg
     deps.unload()
 
 
+def test_outcome_says_when_a_restart_or_a_manual_install_is_needed(qgis_iface, tmp_path):
+    import types
+
+    import scipy  # noqa: F401 - loaded: an upgrade on disk needs a restart
+
+    from coreg.ui.installer import DependencyInstaller
+
+    scipy_req, rasterio_req = (next(r for r in dependencies.REQUIRED_PACKAGES if r.module == m)
+                               for m in ("scipy", "rasterio"))
+    task = types.SimpleNamespace(succeeded=True, specs=["scipy>=1.6"], output="", error="")
+    cases = {
+        "Restart QGIS to finish: scipy 1.5.2 (needs 1.6 or newer) is still loaded":
+            [dependencies.Problem(scipy_req, "1.5.2")],
+        "still cannot use rasterio (cannot be imported: ImportError: DLL load failed)":
+            [dependencies.Problem(rasterio_req, "1.3.9", "ImportError: DLL load failed")],
+        "no restart needed": [],
+    }
+    for expected, problems in cases.items():
+        deps = DependencyInstaller(qgis_iface, userbase=tmp_path, problems=lambda p=problems: p)
+        _level, text = deps._outcome(task)
+        assert expected in text, text
+
+
 def test_failure_advice():
     assert "pip" in installer.next_step_advice("/usr/bin/python3: No module named pip")
     assert "proxy" in installer.next_step_advice("Connection to pypi.org timed out")

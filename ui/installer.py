@@ -85,14 +85,17 @@ class DependencyInstaller:
     """Message bar items of the dependency bootstrap, for one plugin instance.
 
     ``on_installed()`` is called after a successful install (the plugin refreshes its
-    provider there); ``userbase`` is the pip user base (default: the profile's
-    ``python/coreg-deps``).
+    provider there); ``problems()`` then says what is still missing (default: the cheap
+    check; the plugin passes its provider's list, which also knows import failures);
+    ``userbase`` is the pip user base (default: the profile's ``python/coreg-deps``).
     """
 
     def __init__(self, iface, on_installed: Callable[[], None] | None = None,
-                 userbase: Path | None = None):
+                 userbase: Path | None = None,
+                 problems: Callable[[], list[dependencies.Problem]] | None = None):
         self.iface = iface
         self.on_installed = on_installed
+        self.problems = problems or dependencies.dependency_problems
         self.userbase = Path(userbase) if userbase is not None else pip_installer.default_userbase()
         self.item = None  # the one Coreg item currently in the bar
         self.task = None  # QGIS keeps no Python reference to a running task
@@ -156,31 +159,34 @@ class DependencyInstaller:
         return task
 
     def _finished(self, task: pip_installer.PipInstallTask) -> None:
+        if task.succeeded and self.on_installed is not None:
+            self.on_installed()  # before the outcome: it depends on what loads now
+        level, text = self._outcome(task)
+        self._push(text, level, [("Show pip output", lambda: self.show_details(task.output))])
+
+    def _outcome(self, task: pip_installer.PipInstallTask) -> tuple[Qgis.MessageLevel, str]:
+        """Level and text of the message that ends an install: what happened, what next."""
+        installed = ", ".join(task.specs)
         if not task.succeeded:
-            self._push(f"Installing {', '.join(task.specs)} failed: {task.error} "
-                       f"{task.advice}".strip(), Qgis.MessageLevel.Critical,
-                       [("Show pip output", lambda: self.show_details(task.output))])
-            return
-        if self.on_installed is not None:
-            self.on_installed()
-        problems = dependencies.dependency_problems()
-        note = f" {gdal_warning()}" if "rasterio" in " ".join(task.specs) and \
-            rasterio_bundles_gdal() else ""
+            return (Qgis.MessageLevel.Critical,
+                    f"Installing {installed} failed: {task.error} {task.advice}".strip())
+        problems = self.problems()
+        note = ""
+        if any(spec.startswith("rasterio") for spec in task.specs) and rasterio_bundles_gdal():
+            note = (f" rasterio uses its own GDAL, not QGIS's {qgis_gdal_version()} "
+                    "(Raster > Coreg > About / diagnostics shows both).")
         if any(problem.loaded for problem in problems):
-            self._push("Installed. Restart QGIS to finish: the old "
-                       f"{', '.join(p.describe() for p in problems if p.loaded)} is still "
-                       f"loaded.{note}", Qgis.MessageLevel.Warning,
-                       [("Show pip output", lambda: self.show_details(task.output))])
-        elif problems:
-            self._push("pip finished but Coreg still cannot find "
-                       f"{', '.join(p.describe() for p in problems)}. Restart QGIS; if it "
-                       f"persists, install them by hand (see Details).{note}",
-                       Qgis.MessageLevel.Critical,
-                       [("Show pip output", lambda: self.show_details(task.output))])
-        else:
-            self._push(f"Installed {', '.join(task.specs)}: Coreg's algorithms are ready, "
-                       f"no restart needed.{note}", Qgis.MessageLevel.Success,
-                       [("Show pip output", lambda: self.show_details(task.output))])
+            old = ", ".join(problem.describe() for problem in problems if problem.loaded)
+            return (Qgis.MessageLevel.Warning,
+                    f"Installed {installed}. Restart QGIS to finish: {old} is still loaded.{note}")
+        if problems:
+            still = ", ".join(problem.describe() for problem in problems)
+            return (Qgis.MessageLevel.Critical,
+                    f"pip installed {installed}, but Coreg still cannot use {still}. Restart "
+                    "QGIS; if that does not help, install them with your QGIS distribution "
+                    f"(see the README, 'Installing in QGIS').{note}")
+        return (Qgis.MessageLevel.Success,
+                f"Installed {installed}: Coreg's algorithms are ready, no restart needed.{note}")
 
     def show_details(self, text: str, title: str = "Coreg: pip output") -> TextDialog:
         parent = self.iface.mainWindow()
