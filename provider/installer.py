@@ -106,7 +106,9 @@ def find_interpreter() -> Path:
             continue
         if completed.returncode == 0 and _same_python(completed.stdout):
             return candidate
-        tried.append(f"{candidate}: runs another Python ({' '.join(completed.stdout.split()[:1])})")
+        found = " ".join(completed.stdout.split()[:1]) or "nothing printed"
+        tried.append(f"{candidate}: exit code {completed.returncode}" if completed.returncode
+                     else f"{candidate}: runs another Python ({found})")
     raise InstallerError(
         "Could not find the Python interpreter of this QGIS "
         f"(Python {sys.version.split()[0]} in {sys.base_prefix}). Tried: "
@@ -121,9 +123,9 @@ def _subprocess_options() -> dict:
     return {}
 
 
-def _run(args, timeout, env=None):
+def _run(args, timeout):
     return subprocess.run(args, capture_output=True, text=True, errors="replace",
-                          stdin=subprocess.DEVNULL, timeout=timeout, env=env, check=False,
+                          stdin=subprocess.DEVNULL, timeout=timeout, check=False,
                           **_subprocess_options())
 
 

@@ -174,6 +174,22 @@ def test_too_old_package_is_reported_with_versions(plugin, qgis_iface, monkeypat
     assert "own GDAL" not in item.text()  # the rasterio warning only when rasterio is needed
 
 
+def test_missing_rasterio_offer_warns_about_its_own_gdal(qgis_iface, tmp_path):
+    from osgeo import gdal
+
+    from coreg.ui.installer import DependencyInstaller
+
+    rasterio_req = next(r for r in dependencies.REQUIRED_PACKAGES if r.module == "rasterio")
+    deps = DependencyInstaller(qgis_iface, userbase=tmp_path)
+    item = deps.offer([dependencies.Problem(rasterio_req, None)])
+    assert f"own GDAL, not QGIS's {gdal.__version__}" in item.text()
+    _buttons(item)["Details"].click()
+    details = deps.details.text.toPlainText()
+    assert 'python -m pip install "rasterio>=1.2"' in details  # by hand, if preferred
+    assert "sudo apt install python3-rasterio" in details  # this machine is Debian
+    deps.unload()
+
+
 def test_version_tuple():
     assert dependencies.version_tuple("1.10.0rc1") == (1, 10, 0)
     assert dependencies.version_tuple("0.19.3") > dependencies.version_tuple("0.18")

@@ -7,6 +7,8 @@ Nothing is installed before the user clicks Install.
 from __future__ import annotations
 
 import importlib.util
+import os
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -52,14 +54,25 @@ def rasterio_bundles_gdal() -> bool:
     return (package.parent / "rasterio.libs").is_dir() or (package / ".dylibs").is_dir()
 
 
+def matching_rasterio_source() -> str:
+    """Where this QGIS gets a rasterio built on its own GDAL: its distribution."""
+    if os.path.isdir(os.path.join(sys.prefix, "conda-meta")):
+        return ("QGIS runs from conda: conda install -c conda-forge rasterio (pip's rasterio "
+                "and conda's GDAL often conflict there)")
+    if os.path.exists("/etc/debian_version"):
+        return "Debian/Ubuntu: sudo apt install python3-rasterio"
+    if os.name == "nt":
+        return "OSGeo4W: OSGeo4W Setup, if it offers rasterio for your QGIS"
+    return "your QGIS distribution's package manager, if it has rasterio"
+
+
 def gdal_warning() -> str:
     """Why a PyPI rasterio differs from QGIS's, and how to get one on QGIS's GDAL."""
     return (
         f"rasterio from PyPI brings its own GDAL, not the GDAL {qgis_gdal_version()} of "
         "QGIS (PyPI has no build on QGIS's GDAL). Coreg only passes file names between "
         "them, so results are the same, but a format QGIS reads may be missing from it. "
-        "A rasterio on QGIS's GDAL comes from your QGIS distribution instead: "
-        "apt install python3-rasterio (Debian/Ubuntu), OSGeo4W Setup, or conda."
+        f"A rasterio on QGIS's GDAL is preferable where available: {matching_rasterio_source()}."
     )
 
 
