@@ -18,8 +18,7 @@ class CoregPlugin:
         # Packages installed by the Install button live in the profile: on sys.path first.
         installer.activate(installer.default_userbase())
         self.dependency_installer = None
-        self.diagnostics_action = None
-        self.diagnostics_dialog = None
+        self.diagnostics = None
 
     def initProcessing(self):  # noqa: N802 - called by QGIS (hasProcessingProvider=yes)
         if self.provider is not None:
@@ -33,12 +32,14 @@ class CoregPlugin:
         self.initProcessing()
         if self.iface is None:
             return
-        self._add_diagnostics_menu()
+        from .ui.diagnostics import DiagnosticsMenuEntry
         from .ui.installer import DependencyInstaller
 
         self.dependency_installer = DependencyInstaller(
             self.iface, self.reload_algorithms, problems=self.problems)
         self.dependency_installer.offer(self.problems())
+        self.diagnostics = DiagnosticsMenuEntry(
+            self.iface, MENU, self.problems, self.dependency_installer.install)
 
     def problems(self):
         """Missing, too old or broken packages; the provider's list also knows the
@@ -52,28 +53,13 @@ class CoregPlugin:
         if self.provider is not None:
             self.provider.refreshAlgorithms()
 
-    def _add_diagnostics_menu(self):
-        from qgis.PyQt.QtWidgets import QAction
-
-        from .ui.diagnostics import show_diagnostics
-
-        def show():
-            problems = self.problems()
-            self.diagnostics_dialog = show_diagnostics(self.iface, problems, lambda: (
-                self.dependency_installer.install([p.pip_spec() for p in problems])))
-
-        action = QAction("About / diagnostics…", self.iface.mainWindow())
-        action.triggered.connect(show)
-        self.iface.addPluginToRasterMenu(MENU, action)
-        self.diagnostics_action = action
-
     def unload(self):
         if self.dependency_installer is not None:
             self.dependency_installer.unload()
             self.dependency_installer = None
-        if self.diagnostics_action is not None and self.iface is not None:
-            self.iface.removePluginRasterMenu(MENU, self.diagnostics_action)
-            self.diagnostics_action = None
+        if self.diagnostics is not None:
+            self.diagnostics.unload()
+            self.diagnostics = None
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None

@@ -94,9 +94,10 @@ def test_hidden_scikit_image_gives_stand_ins_and_install_offer(plugin, qgis_ifac
     assert len(items) == 1
     assert "scikit-image (not found)" in items[0].text()
     assert {"Install", "Details"} <= set(_buttons(items[0]))
-    qgis_iface.addPluginToRasterMenu.assert_any_call("&Coreg", coreg_plugin.diagnostics_action)
-    coreg_plugin.diagnostics_action.trigger()  # the menu works without the dependencies
-    dialog = coreg_plugin.diagnostics_dialog
+    entry = coreg_plugin.diagnostics
+    qgis_iface.addPluginToRasterMenu.assert_any_call("&Coreg", entry.action)
+    entry.action.trigger()  # the menu works without the dependencies
+    dialog = entry.dialog
     assert dialog.isVisible()
     assert "Missing, too old or broken: scikit-image (not found)" in dialog.text.toPlainText()
     assert dialog.install_button is not None  # for when the message bar was closed
@@ -297,7 +298,8 @@ def test_bad_package_name_ends_in_failure_message_with_pip_output(qgis_iface, qg
 
     bad = "coreg-no-such-package-7f3a"
     deps = DependencyInstaller(qgis_iface, userbase=tmp_path / "deps")
-    deps.install([bad])
+    task = deps.install([bad])
+    assert deps.install([bad]) is task  # a second click while pip runs starts nothing
     _wait_until(lambda: deps.task.output or deps.task.error)
     _wait_until(lambda: deps.item is not None and "failed" in deps.item.text())
     [item] = _coreg_items(qgis_iface)

@@ -14,6 +14,7 @@ from typing import Callable
 from qgis.core import Qgis
 from qgis.PyQt.QtGui import QFontDatabase
 from qgis.PyQt.QtWidgets import (
+    QAction,
     QApplication,
     QDialog,
     QDialogButtonBox,
@@ -127,10 +128,33 @@ class DiagnosticsDialog(QDialog):
         QApplication.clipboard().setText(self.text.toPlainText())
 
 
-def show_diagnostics(iface, problems: list[dependencies.Problem],
-                     install: Callable[[], None] | None = None) -> DiagnosticsDialog:
-    parent = iface.mainWindow() if iface is not None else None
-    dialog = DiagnosticsDialog(parent if isinstance(parent, QWidget) else None, problems,
-                               install)
-    dialog.show()
-    return dialog
+class DiagnosticsMenuEntry:
+    """The "About / diagnostics…" action in the plugin menu and the dialog it opens.
+
+    ``problems()`` lists what is missing when the dialog opens; ``install(specs)`` starts
+    the install of pip requirement strings (the message bar's installer).
+    """
+
+    def __init__(self, iface, menu: str, problems: Callable[[], list[dependencies.Problem]],
+                 install: Callable[[list[str]], object]):
+        self.iface, self.menu = iface, menu
+        self.problems, self.install = problems, install
+        self.dialog = None
+        self.action = QAction("About / diagnostics…", iface.mainWindow())
+        self.action.triggered.connect(self.show)
+        iface.addPluginToRasterMenu(menu, self.action)
+
+    def show(self) -> DiagnosticsDialog:
+        problems = self.problems()
+        parent = self.iface.mainWindow()
+        self.dialog = DiagnosticsDialog(
+            parent if isinstance(parent, QWidget) else None, problems,
+            lambda: self.install([problem.pip_spec() for problem in problems]))
+        self.dialog.show()
+        return self.dialog
+
+    def unload(self) -> None:
+        self.iface.removePluginRasterMenu(self.menu, self.action)
+        if self.dialog is not None:
+            self.dialog.close()
+            self.dialog = None

@@ -112,6 +112,7 @@ class DependencyInstaller:
         self.userbase = Path(userbase) if userbase is not None else pip_installer.default_userbase()
         self.item = None  # the one Coreg item currently in the bar
         self.task = None  # QGIS keeps no Python reference to a running task
+        self.running = False
         self.details = None
 
     # ------------------------------------------------------------------ message bar
@@ -160,18 +161,24 @@ class DependencyInstaller:
     # ---------------------------------------------------------------------- install
 
     def install(self, specs: list[str]) -> pip_installer.PipInstallTask:
-        """Start pip for ``specs`` in a background task; progress goes to the bar."""
+        """Start pip for ``specs`` in a background task; progress goes to the bar.
+        While one runs, asking again returns it instead of starting a second pip."""
+        if self.running:
+            return self.task
         progress = QProgressBar()
         progress.setRange(0, 100)
         self._push(f"Installing {', '.join(specs)} into {self.userbase}...",
                    Qgis.MessageLevel.Info, widget=progress)
         task = pip_installer.PipInstallTask(specs, self.userbase, on_done=self._finished)
         task.progressChanged.connect(lambda value: _set_value(progress, value))
-        self.task = task
+        self.task, self.running = task, True
         QgsApplication.taskManager().addTask(task)
         return task
 
     def _finished(self, task: pip_installer.PipInstallTask) -> None:
+        if task is not self.task:
+            return  # the plugin was unloaded (or another install started) meanwhile
+        self.running = False
         if task.succeeded and self.on_installed is not None:
             self.on_installed()  # before the outcome: it depends on what loads now
         level, text = self._outcome(task)
@@ -214,7 +221,7 @@ class DependencyInstaller:
                 self.task.cancel()
             except RuntimeError:
                 pass  # already finished and deleted by the task manager
-            self.task = None
+            self.task, self.running = None, False
         if self.details is not None:
             self.details.close()
             self.details = None
