@@ -14,11 +14,6 @@ import re
 import sys
 from typing import NamedTuple
 
-try:
-    from importlib import metadata as _metadata
-except ImportError:  # Python < 3.8: versions are then unknown, presence is still checked
-    _metadata = None
-
 
 class Requirement(NamedTuple):
     """One Python package Coreg needs."""
@@ -86,10 +81,12 @@ def installed_version(requirement: Requirement) -> str | None:
     version = getattr(module, "__version__", None) if module is not None else None
     if isinstance(version, str):
         return version
-    if _metadata is None:
+    try:
+        from importlib import metadata  # ~50 ms to import: only when a version is needed
+    except ImportError:  # Python < 3.8: versions unknown, presence still checked
         return None
     try:
-        return _metadata.version(requirement.pip)
+        return metadata.version(requirement.pip)
     except Exception:  # PackageNotFoundError, or a broken metadata file
         return None
 
