@@ -117,6 +117,19 @@ def import_problems() -> list[Problem]:
     return problems
 
 
+def loaded_pins() -> list[str]:
+    """``name==version`` of the required packages this process has already imported and
+    that are recent enough.  An install must fit around them: the loaded version stays
+    in memory until QGIS restarts, whatever pip puts on disk."""
+    problems = {problem.requirement.module for problem in dependency_problems()}
+    pins = []
+    for requirement in REQUIRED_PACKAGES:
+        version = getattr(sys.modules.get(requirement.module), "__version__", None)
+        if isinstance(version, str) and requirement.module not in problems:
+            pins.append(f"{requirement.pip}=={version}")
+    return pins
+
+
 def missing_dependencies() -> list[str]:
     """Import names of the required packages that are missing or too old."""
     return [problem.requirement.module for problem in dependency_problems()]

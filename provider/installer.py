@@ -142,10 +142,15 @@ def pip_environment(userbase: Path) -> dict:
     return env
 
 
-def pip_command(interpreter: Path, specs: list[str]) -> list[str]:
-    """``python -m pip install --user ...`` for requirement strings like ``"scipy>=1.6"``."""
-    return [str(interpreter), "-m", "pip", "install", "--user", "--prefer-binary",
-            "--only-binary", ",".join(BINARY_ONLY), "--progress-bar", "off", *specs]
+def pip_command(interpreter: Path, specs: list[str],
+                constraints: Path | None = None) -> list[str]:
+    """``python -m pip install --user ...`` for requirement strings like ``"scipy>=1.6"``,
+    within the pins of a ``constraints`` file when given."""
+    command = [str(interpreter), "-m", "pip", "install", "--user", "--prefer-binary",
+               "--only-binary", ",".join(BINARY_ONLY), "--progress-bar", "off"]
+    if constraints is not None:
+        command += ["--constraint", str(constraints)]
+    return command + list(specs)
 
 
 class PipProgress:
@@ -184,6 +189,10 @@ def next_step_advice(output: str) -> str:
     if "No module named pip" in output:
         return ("QGIS's Python has no pip. On Debian/Ubuntu: sudo apt install python3-pip "
                 "(or install the python3-* packages listed in the README).")
+    if re.search(r"ResolutionImpossible|conflicting dependencies", output):
+        return ("No version fits the packages QGIS has already loaded (they stay in memory "
+                "until a restart): restart QGIS and click Install before running anything "
+                "else, or install the packages with your QGIS distribution.")
     if re.search(r"No matching distribution|Could not find a version", output):
         return ("No build of the package exists for this Python/platform on PyPI: install "
                 "it with your QGIS distribution's package manager (OSGeo4W Setup, apt, conda).")
@@ -205,9 +214,10 @@ class PipInstallTask(QgsTask):
 
     def __init__(self, specs: list[str], userbase: Path,
                  on_done: Callable[[PipInstallTask], None] | None = None,
-                 interpreter: Path | None = None):
+                 interpreter: Path | None = None, pins: list[str] = ()):
         super().__init__(f"Coreg: installing {', '.join(specs)}", QgsTask.CanCancel)
         self.specs = list(specs)
+        self.pins = list(pins)  # e.g. the loaded numpy: pip must not replace it
         self.userbase = Path(userbase)
         self.on_done = on_done
         self.interpreter = interpreter
@@ -232,7 +242,11 @@ class PipInstallTask(QgsTask):
             self.error, self.advice = str(error), ""
             return False
         self.userbase.mkdir(parents=True, exist_ok=True)
-        command = pip_command(interpreter, self.specs)
+        constraints = None
+        if self.pins:
+            constraints = self.userbase / "constraints.txt"
+            constraints.write_text("\n".join(self.pins) + "\n", encoding="utf-8")
+        command = pip_command(interpreter, self.specs, constraints)
         lines = [" ".join(command), ""]
         progress = PipProgress(len(self.specs))
         process = subprocess.Popen(

@@ -80,10 +80,11 @@ class CoregProvider(QgsProcessingProvider):
     def loadAlgorithms(self):
         self.load_errors = []
         self.problems = dependencies.dependency_problems()
-        if self.problems:
+        missing = bool(self.problems)  # then no algorithm module can be imported
+        if missing:
             self._log_problems()
         for module_name, class_name in ALGORITHMS:
-            if self.problems:
+            if missing:
                 self._add_stand_in(module_name, class_name)
                 continue
             # One broken algorithm must not hide the others: log it and go on.
@@ -94,11 +95,13 @@ class CoregProvider(QgsProcessingProvider):
                     raise RuntimeError("QgsProcessingProvider.addAlgorithm() refused it")
             except Exception as error:
                 # Installed but not importable (a broken build, a DLL conflict): the
-                # cheap check cannot see it, the import can.
-                broken = dependencies.import_problems() if isinstance(error, ImportError) else []
-                if broken:
-                    self.problems = broken
-                    self._log_problems()
+                # cheap check cannot see it, the import can.  Algorithms that do not
+                # need the broken package still load.
+                if isinstance(error, ImportError) and not self.problems:
+                    self.problems = dependencies.import_problems()
+                    if self.problems:
+                        self._log_problems()
+                if isinstance(error, ImportError) and self.problems:
                     self._add_stand_in(module_name, class_name)
                     continue
                 full_name = importlib.util.resolve_name(module_name, __package__)

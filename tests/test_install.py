@@ -191,6 +191,18 @@ def test_missing_rasterio_offer_warns_about_its_own_gdal(qgis_iface, tmp_path):
     deps.unload()
 
 
+def test_loaded_packages_are_pinned_for_pip(monkeypatch):
+    import numpy
+    import scipy  # noqa: F401 - loaded
+
+    assert f"numpy=={numpy.__version__}" in dependencies.loaded_pins()
+    real = dependencies.installed_version
+    monkeypatch.setattr(dependencies, "installed_version",
+                        lambda req: "1.5.2" if req.module == "scipy" else real(req))
+    # Loaded, yet too old: not pinned, pip may upgrade it (a restart then finishes the job).
+    assert not any(pin.startswith("scipy") for pin in dependencies.loaded_pins())
+
+
 def test_version_tuple():
     assert dependencies.version_tuple("1.10.0rc1") == (1, 10, 0)
     assert dependencies.version_tuple("0.19.3") > dependencies.version_tuple("0.18")
@@ -253,6 +265,7 @@ def test_install_click_installs_from_pypi_and_loads_algorithms_without_restart(
     """The whole path with a small real package standing in for a missing dependency:
     Install click -> pip (QGIS's Python, private folder) -> progress -> success message
     -> the real algorithms replace the stand-ins -> the module imports, no restart."""
+    import numpy  # noqa: F401 - loaded, as usual in QGIS: pip must keep this version
     assert importlib.util.find_spec(SMALL_MODULE) is None, f"{SMALL_MODULE} already installed"
     needed = dependencies.Requirement(SMALL_MODULE, SMALL_PACKAGE, "python3-tomli-w", "1.0")
     monkeypatch.setattr(dependencies, "REQUIRED_PACKAGES",
@@ -280,6 +293,7 @@ def test_install_click_installs_from_pypi_and_loads_algorithms_without_restart(
     _wait_until(lambda: coreg_plugin.dependency_installer.item is not running)
     assert task.succeeded, task.output
     assert progress and max(progress) == 100 and min(progress) < 100
+    assert "numpy==" in (userbase / "constraints.txt").read_text()  # loaded numpy is kept
     [done] = _coreg_items(qgis_iface)
     assert done.level() == Qgis.MessageLevel.Success
     assert "Installed tomli-w>=1.0" in done.text() and "no restart needed" in done.text()

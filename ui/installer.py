@@ -169,7 +169,8 @@ class DependencyInstaller:
         progress.setRange(0, 100)
         self._push(f"Installing {', '.join(specs)} into {self.userbase}...",
                    Qgis.MessageLevel.Info, widget=progress)
-        task = pip_installer.PipInstallTask(specs, self.userbase, on_done=self._finished)
+        task = pip_installer.PipInstallTask(specs, self.userbase, on_done=self._finished,
+                                            pins=dependencies.loaded_pins())
         task.progressChanged.connect(lambda value: _set_value(progress, value))
         self.task, self.running = task, True
         QgsApplication.taskManager().addTask(task)
