@@ -20,6 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Callable
+from urllib.parse import quote
 
 from qgis.core import QgsApplication, QgsTask
 
@@ -129,8 +130,9 @@ def _run(args, timeout):
                           **_subprocess_options())
 
 
-def pip_environment(userbase: Path) -> dict:
-    """The environment pip runs in: ``userbase`` is its user site, nothing else changes.
+def pip_environment(userbase: Path, proxy: str = "") -> dict:
+    """The environment pip runs in: ``userbase`` is its user site; ``proxy`` (QGIS's own
+    proxy, see :func:`qgis_proxy_url`) unless the environment already names one.
 
     ``PIP_BREAK_SYSTEM_PACKAGES``: Debian/Ubuntu refuse ``--user`` installs (PEP 668) to
     protect the system Python; ours go to a private folder, which is what PEP 668 asks.
@@ -139,7 +141,27 @@ def pip_environment(userbase: Path) -> dict:
     env.pop("PYTHONNOUSERSITE", None)
     env.update(PYTHONUSERBASE=str(userbase), PIP_BREAK_SYSTEM_PACKAGES="1",
                PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", PYTHONIOENCODING="utf-8")
+    if proxy and not any(env.get(name) for name in ("HTTPS_PROXY", "https_proxy", "PIP_PROXY")):
+        env["PIP_PROXY"] = proxy
     return env
+
+
+def qgis_proxy_url() -> str:
+    """The HTTP proxy set in QGIS (Settings > Options > Network) as a URL pip accepts, or
+    "" when there is none.  Call it from the main thread (the network manager is per
+    thread)."""
+    from qgis.core import QgsNetworkAccessManager
+    from qgis.PyQt.QtNetwork import QNetworkProxy
+
+    proxy = QgsNetworkAccessManager.instance().fallbackProxy()
+    if proxy.type() != QNetworkProxy.HttpProxy or not proxy.hostName():
+        return ""
+    credentials = ""
+    if proxy.user():
+        credentials = quote(proxy.user(), safe="") + (
+            ":" + quote(proxy.password(), safe="") if proxy.password() else "") + "@"
+    port = f":{proxy.port()}" if proxy.port() > 0 else ""
+    return f"http://{credentials}{proxy.hostName()}{port}"
 
 
 def pip_command(interpreter: Path, specs: list[str],
@@ -214,10 +236,11 @@ class PipInstallTask(QgsTask):
 
     def __init__(self, specs: list[str], userbase: Path,
                  on_done: Callable[[PipInstallTask], None] | None = None,
-                 interpreter: Path | None = None, pins: list[str] = ()):
+                 interpreter: Path | None = None, pins: list[str] = (), proxy: str = ""):
         super().__init__(f"Coreg: installing {', '.join(specs)}", QgsTask.CanCancel)
         self.specs = list(specs)
         self.pins = list(pins)  # e.g. the loaded numpy: pip must not replace it
+        self.proxy = proxy
         self.userbase = Path(userbase)
         self.on_done = on_done
         self.interpreter = interpreter
@@ -251,7 +274,8 @@ class PipInstallTask(QgsTask):
         progress = PipProgress(len(self.specs))
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            text=True, errors="replace", env=pip_environment(self.userbase),
+            text=True, encoding="utf-8", errors="replace",
+            env=pip_environment(self.userbase, self.proxy),
             **_subprocess_options())
         for line in process.stdout:
             lines.append(line.rstrip("\n"))

@@ -350,6 +350,28 @@ def test_outcome_says_when_a_restart_or_a_manual_install_is_needed(qgis_iface, t
         assert expected in text, text
 
 
+def test_pip_uses_the_proxy_set_in_qgis(qgis_app, tmp_path, monkeypatch):
+    from qgis.core import QgsNetworkAccessManager
+    from qgis.PyQt.QtNetwork import QNetworkProxy
+
+    for name in ("HTTPS_PROXY", "https_proxy", "PIP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    manager = QgsNetworkAccessManager.instance()
+    saved = manager.fallbackProxy(), manager.excludeList(), manager.noProxyList()
+    try:
+        manager.setFallbackProxyAndExcludes(
+            QNetworkProxy(QNetworkProxy.HttpProxy, "proxy.example", 3128, "ana", "p@ss"), [], [])
+        url = installer.qgis_proxy_url()
+        manager.setFallbackProxyAndExcludes(QNetworkProxy(QNetworkProxy.NoProxy), [], [])
+        assert installer.qgis_proxy_url() == ""
+    finally:
+        manager.setFallbackProxyAndExcludes(*saved)
+    assert url == "http://ana:p%40ss@proxy.example:3128"
+    assert installer.pip_environment(tmp_path, url)["PIP_PROXY"] == url
+    monkeypatch.setenv("HTTPS_PROXY", "http://other:8080")  # the user's own setting wins
+    assert "PIP_PROXY" not in installer.pip_environment(tmp_path, url)
+
+
 def test_failure_advice():
     assert "pip" in installer.next_step_advice("/usr/bin/python3: No module named pip")
     assert "proxy" in installer.next_step_advice("Connection to pypi.org timed out")

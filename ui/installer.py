@@ -170,7 +170,8 @@ class DependencyInstaller:
         self._push(f"Installing {', '.join(specs)} into {self.userbase}...",
                    Qgis.MessageLevel.Info, widget=progress)
         task = pip_installer.PipInstallTask(specs, self.userbase, on_done=self._finished,
-                                            pins=dependencies.loaded_pins())
+                                            pins=dependencies.loaded_pins(),
+                                            proxy=pip_installer.qgis_proxy_url())
         task.progressChanged.connect(lambda value: _set_value(progress, value))
         self.task, self.running = task, True
         QgsApplication.taskManager().addTask(task)
