@@ -221,9 +221,9 @@ def next_step_advice(output: str) -> str:
     if re.search(r"(?i)connection|timed out|proxy|SSL|Temporary failure in name resolution",
                  output):
         return ("pip could not reach PyPI: check the internet connection or proxy "
-                "(pip reads HTTPS_PROXY), then click Install again.")
+                "(QGIS's proxy settings are passed on), then click Retry.")
     if re.search(r"(?i)permission denied|access is denied", output):
-        return "The install folder is not writable: check its permissions, then retry."
+        return "The install folder is not writable: check its permissions, then click Retry."
     return "Read pip's output (Details) and install the packages by hand as the README says."
 
 
@@ -288,7 +288,7 @@ class PipInstallTask(QgsTask):
         returncode = process.wait()
         self.output = "\n".join(lines)
         if self.isCanceled():
-            self.error, self.advice = "Installation canceled.", "Click Install again to retry."
+            self.error, self.advice = "Installation canceled.", "Click Retry to start again."
             return False
         if returncode != 0:
             self.error = summarize_failure(self.output)
@@ -299,6 +299,8 @@ class PipInstallTask(QgsTask):
 
     def finished(self, result: bool) -> None:  # noqa: D401 - QgsTask API, main thread
         self.succeeded = bool(result)
+        if not result and not self.error:  # canceled before it started
+            self.error, self.advice = "Installation canceled.", "Click Retry to start again."
         if result:
             activate(self.userbase)
         if self.on_done is not None:

@@ -321,9 +321,23 @@ def test_bad_package_name_ends_in_failure_message_with_pip_output(qgis_iface, qg
     assert f"Installing {bad} failed" in item.text()
     assert "Could not find a version that satisfies the requirement" in item.text()
     assert "install it with your QGIS distribution's package manager" in item.text()
+    assert "Retry" in _buttons(item)
     _buttons(item)["Show pip output"].click()
     assert deps.details.isVisible()
     assert f"ERROR: No matching distribution found for {bad}" in deps.details.text.toPlainText()
+    deps.unload()
+
+
+def test_canceled_install_says_so_and_offers_retry(qgis_iface, qgis_app, tmp_path):
+    from coreg.ui.installer import DependencyInstaller
+
+    deps = DependencyInstaller(qgis_iface, userbase=tmp_path / "deps")
+    task = deps.install(["coreg-no-such-package-7f3a"])
+    task.cancel()  # from the task manager, at once
+    _wait_until(lambda: not deps.running)
+    [item] = _coreg_items(qgis_iface)
+    assert "Installation canceled" in item.text()
+    assert {"Retry", "Show pip output"} <= set(_buttons(item))
     deps.unload()
 
 

@@ -29,6 +29,7 @@ from ..provider import dependencies
 from ..provider import installer as pip_installer
 
 TITLE = "Coreg"
+SUCCESS_SECONDS = 30  # a success needs no action: it goes away by itself
 
 
 def qgis_gdal_version() -> str:
@@ -117,10 +118,12 @@ class DependencyInstaller:
 
     # ------------------------------------------------------------------ message bar
 
-    def _push(self, text: str, level, buttons=(), widget=None) -> QgsMessageBarItem:
-        """Replace Coreg's item in the bar by a new one with ``buttons`` (label, slot)."""
+    def _push(self, text: str, level, buttons=(), widget=None,
+              duration: int = 0) -> QgsMessageBarItem:
+        """Replace Coreg's item in the bar by a new one with ``buttons`` (label, slot);
+        ``duration`` 0 keeps it until closed."""
         self.clear()
-        item = QgsMessageBarItem(TITLE, text, level, 0)
+        item = QgsMessageBarItem(TITLE, text, level, duration)
         for label, slot in buttons:
             button = QPushButton(label, item)
             button.clicked.connect(slot)
@@ -184,7 +187,11 @@ class DependencyInstaller:
         if task.succeeded and self.on_installed is not None:
             self.on_installed()  # before the outcome: it depends on what loads now
         level, text = self._outcome(task)
-        self._push(text, level, [("Show pip output", lambda: self.show_details(task.output))])
+        buttons = [("Show pip output", lambda: self.show_details(task.output))]
+        if not task.succeeded:
+            buttons.append(("Retry", lambda: self.install(task.specs)))
+        self._push(text, level, buttons,
+                   duration=SUCCESS_SECONDS if level == Qgis.MessageLevel.Success else 0)
 
     def _outcome(self, task: pip_installer.PipInstallTask) -> tuple[Qgis.MessageLevel, str]:
         """Level and text of the message that ends an install: what happened, what next."""
