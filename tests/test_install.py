@@ -418,6 +418,7 @@ def test_diagnostics_lists_real_versions(qgis_app):
     assert lines["pyproj"] == pyproj.__version__
     assert lines["rasterio"] == rasterio.__version__
     assert lines["Python"].startswith(sys.version.split()[0])
+    assert lines["Reprojection (rasterio)"] == "ok"
     assert lines["Python interpreter"] == str(installer.find_interpreter())
     assert lines["Missing, too old or broken"] == "nothing"
 

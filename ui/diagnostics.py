@@ -47,6 +47,19 @@ def _rasterio_gdal() -> str:
     return f"{rasterio.__gdal_version__} ({origin})"
 
 
+def _rasterio_crs_check() -> str:
+    """A reprojection through rasterio: a PyPI rasterio reading QGIS's PROJ database (set
+    by PROJ_LIB/PROJ_DATA) of another version fails here, not in the algorithms only."""
+    try:
+        from rasterio.crs import CRS
+        from rasterio.warp import transform
+
+        xs, _ys = transform(CRS.from_epsg(4326), CRS.from_epsg(32633), [15.0], [0.0])
+    except Exception as error:
+        return f"failed ({type(error).__name__}: {error})"
+    return "ok" if abs(xs[0] - 500000.0) < 1e-3 else f"wrong result ({xs[0]})"
+
+
 def _pyproj_proj() -> str:
     try:
         import pyproj
@@ -70,6 +83,7 @@ def collect_versions() -> list[tuple[str, str]]:
         ("GDAL (QGIS)", qgis_gdal_version()),
         ("GDAL (rasterio)", _rasterio_gdal()),
         ("PROJ (pyproj)", _pyproj_proj()),
+        ("Reprojection (rasterio)", _rasterio_crs_check()),
         ("Python", sys.version.replace("\n", " ")),
         ("Python interpreter", _interpreter()),
         ("Platform", platform.platform()),
