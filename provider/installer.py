@@ -224,7 +224,7 @@ def next_step_advice(output: str) -> str:
                 "(QGIS's proxy settings are passed on), then click Retry.")
     if re.search(r"(?i)permission denied|access is denied", output):
         return "The install folder is not writable: check its permissions, then click Retry."
-    return "Read pip's output (Details) and install the packages by hand as the README says."
+    return "Read pip's output (Show pip output) or install the packages by hand (README)."
 
 
 class PipInstallTask(QgsTask):
