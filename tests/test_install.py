@@ -116,12 +116,32 @@ def _stub_package(folder, module):
     return folder
 
 
-def test_stub_that_fails_to_import_gives_stand_ins(plugin, qgis_iface, monkeypatch, tmp_path):
+def _reimported(name):
+    return name.split(".")[0] == "skimage" or name.startswith(("coreg.core", "coreg.algorithms"))
+
+
+@pytest.fixture
+def forget_engine():
+    """Drop the engine, the algorithms and scikit-image from sys.modules so that they are
+    imported again; afterwards put back exactly the modules (and the package attributes
+    pointing at them) that were there, so later tests see one copy of each class."""
+    saved = {name: module for name, module in sys.modules.items() if _reimported(name)}
+    for name in saved:
+        del sys.modules[name]
+    yield
+    for name in [name for name in sys.modules if _reimported(name)]:
+        del sys.modules[name]
+    sys.modules.update(saved)
+    for name, module in saved.items():
+        parent, _, child = name.rpartition(".")
+        if parent in sys.modules:
+            setattr(sys.modules[parent], child, module)
+
+
+def test_stub_that_fails_to_import_gives_stand_ins(plugin, qgis_iface, monkeypatch, tmp_path,
+                                                    forget_engine):
     # find_spec() sees the stub, so only importing the algorithms reveals the problem.
     monkeypatch.syspath_prepend(str(_stub_package(tmp_path / "stubs", "skimage")))
-    for name in list(sys.modules):  # forget the engine: the algorithms import it again
-        if name.split(".")[0] == "skimage" or name.startswith(("coreg.core", "coreg.algorithms")):
-            monkeypatch.delitem(sys.modules, name)
     assert dependencies.dependency_problems() == []
 
     coreg_plugin = plugin()
