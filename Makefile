@@ -33,7 +33,8 @@ help:
 	@echo "make demo     deps, then align SEC onto REF with qgis_process into $(DEMO_OUTPUT)/"
 	@echo "              (make demo REF=a.tif SEC=b.tif)"
 	@echo "make package  build dist/coreg.zip for Plugins > Manage and Install > Install from ZIP"
-	@echo "make bench    deps, then the benchmarks (AROSICS, xdem, time series, swaths)"
+	@echo "              and check it against the plugins.qgis.org upload rules"
+	@echo "make bench    deps, then the benchmarks (AROSICS, xdem, gefolki, xcube, gdal_calc, time series)"
 
 deps:
 	@scripts/install_deps.sh $(APT_PACKAGES)
@@ -60,10 +61,11 @@ demo: deps
 package:
 	@scripts/install_deps.sh python3
 	$(SYSTEM_PYTHON) scripts/package.py --output dist/coreg.zip
+	$(SYSTEM_PYTHON) scripts/check_package.py dist/coreg.zip
 
 # Each script prints its table: global alignment vs AROSICS, DEMs vs xdem, time series,
-# band math vs gdal_calc.py.
-# dense flow vs gefolki, non-rigid alignment vs AROSICS COREG_LOCAL.
+# band math vs gdal_calc.py, swaths vs xcube-resampling and gdalwarp, dense flow vs
+# gefolki, non-rigid alignment vs AROSICS COREG_LOCAL.
 bench: deps
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/run.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/dem.py

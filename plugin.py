@@ -1,9 +1,10 @@
 """QGIS plugin object of Coreg: registers the Processing provider."""
 
-from qgis.core import Qgis, QgsApplication
+from qgis.core import QgsApplication
 
-from .provider.dependencies import missing_dependencies, missing_dependencies_message
+from .provider import dependencies, installer
 from .provider.provider import CoregProvider
+from .ui import MENU
 
 MESSAGE_TITLE = "Coreg"
 
@@ -14,7 +15,10 @@ class CoregPlugin:
     def __init__(self, iface):
         self.iface = iface
         self.provider = None
-        self.message_item = None
+        # Packages installed by the Install button live in the profile: on sys.path first.
+        installer.activate(installer.default_userbase())
+        self.dependency_installer = None
+        self.diagnostics = None
         self.launcher = None
 
     def initProcessing(self):  # noqa: N802 - called by QGIS (hasProcessingProvider=yes)
@@ -27,37 +31,44 @@ class CoregPlugin:
 
     def initGui(self):  # noqa: N802 - called by QGIS
         self.initProcessing()
-        missing = missing_dependencies()
-        if missing and self.iface is not None:
-            self._show_missing_dependencies(missing)
-        if self.iface is not None and self.launcher is None:
+        if self.iface is None:
+            return
+        from .ui.diagnostics import DiagnosticsMenuEntry
+        from .ui.installer import DependencyInstaller
+
+        self.dependency_installer = DependencyInstaller(
+            self.iface, self.reload_algorithms, problems=self.problems)
+        self.dependency_installer.offer(self.problems())
+        self.diagnostics = DiagnosticsMenuEntry(
+            self.iface, MENU, self.problems, self.dependency_installer.install)
+        if self.launcher is None:
             from .ui.launcher import Launcher
 
             self.launcher = Launcher(self.iface)
             self.launcher.add()
 
-    def _show_missing_dependencies(self, missing):
-        from qgis.gui import QgsMessageBarItem
+    def problems(self):
+        """Missing, too old or broken packages; the provider's list also knows the
+        packages that are installed but failed to import."""
+        if self.provider is not None:
+            return self.provider.problems
+        return dependencies.dependency_problems()
 
-        item = QgsMessageBarItem(
-            MESSAGE_TITLE,
-            missing_dependencies_message(missing),
-            Qgis.MessageLevel.Warning,
-            0,
-        )
-        self.iface.messageBar().pushItem(item)
-        self.message_item = item
+    def reload_algorithms(self):
+        """After an install: the real algorithms replace the stand-ins, no restart."""
+        if self.provider is not None:
+            self.provider.refreshAlgorithms()
 
     def unload(self):
         if self.launcher is not None:
             self.launcher.remove()
             self.launcher = None
-        if self.message_item is not None and self.iface is not None:
-            try:
-                self.iface.messageBar().popWidget(self.message_item)
-            except RuntimeError:
-                pass  # the user already closed it and Qt deleted the item
-            self.message_item = None
+        if self.dependency_installer is not None:
+            self.dependency_installer.unload()
+            self.dependency_installer = None
+        if self.diagnostics is not None:
+            self.diagnostics.unload()
+            self.diagnostics = None
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None

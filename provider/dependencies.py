@@ -1,23 +1,72 @@
 """Check the third-party Python packages Coreg needs, without importing them.
 
-Only :func:`importlib.util.find_spec` is used, so calling this module is cheap
-and never raises because a package is broken or absent.  QGIS itself ships
-numpy; everything else must be installed next to QGIS's Python.
+Only :func:`importlib.util.find_spec` and :mod:`importlib.metadata` are used, so the
+check is cheap and never raises because a package is broken or absent.  A package that
+is already imported is judged by the version actually loaded (``__version__``): after an
+upgrade on disk, the old one stays in memory until QGIS restarts.
 """
 
-import importlib.util
+from __future__ import annotations
 
-# (import name, pip/PyPI name, Debian/Ubuntu package) in the order they are reported.
+import importlib
+import importlib.util
+import re
+import sys
+from typing import NamedTuple
+
+
+class Requirement(NamedTuple):
+    """One Python package Coreg needs."""
+
+    module: str  # import name
+    pip: str  # PyPI name
+    debian: str  # Debian/Ubuntu package
+    minimum: str  # lowest version whose API the core uses
+
+
+# In the order they are reported.
 REQUIRED_PACKAGES = (
-    ("numpy", "numpy", "python3-numpy"),
-    ("scipy", "scipy", "python3-scipy"),
-    ("rasterio", "rasterio", "python3-rasterio"),
-    ("skimage", "scikit-image", "python3-skimage"),
-    ("pyproj", "pyproj", "python3-pyproj"),
+    Requirement("numpy", "numpy", "python3-numpy", "1.20"),
+    Requirement("scipy", "scipy", "python3-scipy", "1.6"),
+    Requirement("rasterio", "rasterio", "python3-rasterio", "1.2"),
+    Requirement("skimage", "scikit-image", "python3-skimage", "0.18"),
+    Requirement("pyproj", "pyproj", "python3-pyproj", "3.0"),
 )
 
 
-def _is_available(module_name):
+class Problem(NamedTuple):
+    """A required package that is missing (``found`` is None), older than needed, or
+    installed but failing to import (``error``)."""
+
+    requirement: Requirement
+    found: str | None
+    error: str | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """True when the too-old version is already imported: only a restart replaces it."""
+        module = sys.modules.get(self.requirement.module)
+        return self.found is not None and self.error is None and module is not None
+
+    def describe(self) -> str:
+        req = self.requirement
+        if self.error is not None:
+            return f"{req.pip} (cannot be imported: {self.error})"
+        if self.found is None:
+            return f"{req.pip} (not found)"
+        return f"{req.pip} {self.found} (needs {req.minimum} or newer)"
+
+    def pip_spec(self) -> str:
+        return f"{self.requirement.pip}>={self.requirement.minimum}"
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """Leading numeric release of a version string: ``"1.10.0rc1"`` -> ``(1, 10, 0)``."""
+    match = re.match(r"\d+(\.\d+)*", version.strip())
+    return tuple(int(part) for part in match.group(0).split(".")) if match else ()
+
+
+def is_available(module_name: str) -> bool:
     try:
         return importlib.util.find_spec(module_name) is not None
     except (ImportError, ValueError):
@@ -25,44 +74,85 @@ def _is_available(module_name):
         return False
 
 
-def missing_dependencies():
-    """Return the import names of the required packages that cannot be found.
+def installed_version(requirement: Requirement) -> str | None:
+    """Version of the loaded module if imported, else of the distribution on sys.path;
+    None when unknown (no metadata): an unknown version is not reported as too old."""
+    module = sys.modules.get(requirement.module)
+    version = getattr(module, "__version__", None) if module is not None else None
+    if isinstance(version, str):
+        return version
+    try:
+        from importlib import metadata  # ~50 ms to import: only when a version is needed
+    except ImportError:  # Python < 3.8: versions unknown, presence still checked
+        return None
+    try:
+        return metadata.version(requirement.pip)
+    except Exception:  # PackageNotFoundError, or a broken metadata file
+        return None
 
-    :rtype: list[str]
+
+def dependency_problems() -> list[Problem]:
+    """Required packages that are missing or too old, in REQUIRED_PACKAGES order."""
+    problems = []
+    for requirement in REQUIRED_PACKAGES:
+        if not is_available(requirement.module):
+            problems.append(Problem(requirement, None))
+            continue
+        found = installed_version(requirement)
+        if found and version_tuple(found) < version_tuple(requirement.minimum):
+            problems.append(Problem(requirement, found))
+    return problems
+
+
+def import_problems() -> list[Problem]:
+    """Required packages that are present but fail to import.  This imports them: call
+    it only once importing an algorithm already failed."""
+    problems = []
+    for requirement in REQUIRED_PACKAGES:
+        try:
+            importlib.import_module(requirement.module)
+        except Exception as error:
+            message = f"{type(error).__name__}: {error}"
+            problems.append(Problem(requirement, installed_version(requirement), message))
+    return problems
+
+
+def loaded_pins() -> list[str]:
+    """``name==version`` of the required packages this process has already imported and
+    that are recent enough.  An install must fit around them: the loaded version stays
+    in memory until QGIS restarts, whatever pip puts on disk."""
+    problems = {problem.requirement.module for problem in dependency_problems()}
+    pins = []
+    for requirement in REQUIRED_PACKAGES:
+        version = getattr(sys.modules.get(requirement.module), "__version__", None)
+        if isinstance(version, str) and requirement.module not in problems:
+            pins.append(f"{requirement.pip}=={version}")
+    return pins
+
+
+def missing_dependencies() -> list[str]:
+    """Import names of the required packages that are missing or too old."""
+    return [problem.requirement.module for problem in dependency_problems()]
+
+
+def missing_dependencies_message(problems: list[Problem] | None = None) -> str:
+    """What is missing and how to install it by hand; empty when nothing is missing.
+
+    ``problems`` defaults to :func:`dependency_problems`.
     """
-    return [name for name, _pip, _deb in REQUIRED_PACKAGES if not _is_available(name)]
-
-
-def pip_names(missing):
-    """Map import names (e.g. ``skimage``) to pip names (``scikit-image``)."""
-    table = {name: pip for name, pip, _deb in REQUIRED_PACKAGES}
-    return [table.get(name, name) for name in missing]
-
-
-def debian_names(missing):
-    """Map import names to Debian/Ubuntu package names (``python3-skimage``)."""
-    table = {name: deb for name, _pip, deb in REQUIRED_PACKAGES}
-    return [table.get(name, f"python3-{name}") for name in missing]
-
-
-def missing_dependencies_message(missing=None):
-    """Return a human readable message explaining how to install what is missing.
-
-    Returns an empty string when nothing is missing.  ``missing`` defaults to
-    :func:`missing_dependencies`.
-    """
-    if missing is None:
-        missing = missing_dependencies()
-    if not missing:
+    if problems is None:
+        problems = dependency_problems()
+    if not problems:
         return ""
-    pips = " ".join(pip_names(missing))
-    debs = " ".join(debian_names(missing))
+    specs = " ".join(f'"{problem.pip_spec()}"' for problem in problems)
+    debs = " ".join(problem.requirement.debian for problem in problems)
     return (
-        "Coreg needs Python packages that QGIS cannot find: "
-        f"{', '.join(pip_names(missing))}. "
-        f"On Debian/Ubuntu: sudo apt install {debs}. "
-        f"On Windows, in the OSGeo4W Shell: python -m pip install {pips}. "
-        "Elsewhere, with the Python interpreter QGIS uses: "
-        f"python -m pip install {pips}. "
-        "Then restart QGIS. Coreg's Processing algorithms stay hidden until then."
+        "Coreg needs Python packages that are missing, too old or broken: "
+        f"{', '.join(problem.describe() for problem in problems)}. "
+        "Click Install in Coreg's message bar or in Raster > Coreg > About / diagnostics; "
+        "or install them yourself: "
+        f"on Debian/Ubuntu: sudo apt install {debs}; "
+        f"on Windows, in the OSGeo4W Shell: python -m pip install {specs}; "
+        f"elsewhere, with the Python interpreter QGIS uses: python -m pip install {specs}. "
+        "Coreg's Processing algorithms cannot run until then."
     )

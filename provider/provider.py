@@ -8,7 +8,9 @@ import traceback
 from qgis.core import Qgis, QgsMessageLog, QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
-from .dependencies import missing_dependencies, missing_dependencies_message
+from . import dependencies
+from .dependencies import missing_dependencies_message
+from .unavailable import UnavailableAlgorithm, algorithm_name, display_name
 
 PROVIDER_ID = "coreg"
 PROVIDER_NAME = "Coreg"
@@ -18,8 +20,9 @@ _PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ICON_PATH = os.path.join(_PLUGIN_DIR, "resources", "icon.svg")
 
 # Every algorithm of the provider, as (module relative to the plugin package, class name).
-# Adding an algorithm is one line here.  Modules are imported only when every
-# dependency is present, so a missing rasterio/scikit-image never breaks QGIS.
+# Adding an algorithm is one line here; the module name is the algorithm's name().
+# Modules are imported only when every dependency is present, so a missing
+# rasterio/scikit-image never breaks QGIS: stand-ins say what to install instead.
 ALGORITHMS = (
     ("..algorithms.align_image", "AlignImageAlgorithm"),
     ("..algorithms.apply_alignment", "ApplyAlignmentAlgorithm"),
@@ -50,7 +53,8 @@ class CoregProvider(QgsProcessingProvider):
 
     def __init__(self):
         super().__init__()
-        self._missing = []
+        # Missing or too old packages found by the last loadAlgorithms().
+        self.problems = []
         # Errors of the last loadAlgorithms(): list of (class name, message).
         self.load_errors = []
 
@@ -75,17 +79,18 @@ class CoregProvider(QgsProcessingProvider):
 
     def warningMessage(self):
         # Shown by the Processing toolbox next to the provider.
-        return missing_dependencies_message(self._missing) if self._missing else ""
+        return missing_dependencies_message(self.problems) if self.problems else ""
 
     def loadAlgorithms(self):
         self.load_errors = []
-        self._missing = missing_dependencies()
-        if self._missing:
-            QgsMessageLog.logMessage(
-                missing_dependencies_message(self._missing), LOG_TAG, Qgis.MessageLevel.Warning
-            )
-            return
+        self.problems = dependencies.dependency_problems()
+        missing = bool(self.problems)  # then no algorithm module can be imported
+        if missing:
+            self._log_problems()
         for module_name, class_name in ALGORITHMS:
+            if missing:
+                self._add_stand_in(module_name, class_name)
+                continue
             # One broken algorithm must not hide the others: log it and go on.
             try:
                 module = importlib.import_module(module_name, package=__package__)
@@ -93,9 +98,29 @@ class CoregProvider(QgsProcessingProvider):
                 if not self.addAlgorithm(algorithm):
                     raise RuntimeError("QgsProcessingProvider.addAlgorithm() refused it")
             except Exception as error:
+                # Installed but not importable (a broken build, a DLL conflict): the
+                # cheap check cannot see it, the import can.  Algorithms that do not
+                # need the broken package still load.
+                if isinstance(error, ImportError) and not self.problems:
+                    self.problems = dependencies.import_problems()
+                    if self.problems:
+                        self._log_problems()
+                if isinstance(error, ImportError) and self.problems:
+                    self._add_stand_in(module_name, class_name)
+                    continue
                 full_name = importlib.util.resolve_name(module_name, __package__)
                 message = (
                     f"Could not load {full_name}.{class_name}: {error!r}\n{traceback.format_exc()}"
                 )
                 self.load_errors.append((class_name, message))
                 QgsMessageLog.logMessage(message, LOG_TAG, Qgis.MessageLevel.Critical)
+
+    def _log_problems(self):
+        QgsMessageLog.logMessage(
+            missing_dependencies_message(self.problems), LOG_TAG, Qgis.MessageLevel.Warning)
+
+    def _add_stand_in(self, module_name, class_name):
+        """An algorithm that lists, in canExecute(), what to install before it can run."""
+        self.addAlgorithm(UnavailableAlgorithm(
+            algorithm_name(module_name), display_name(class_name),
+            missing_dependencies_message(self.problems)))

@@ -1,7 +1,9 @@
 """The installable zip: layout, metadata, and a real install into a fresh QGIS profile."""
 
 import configparser
+import importlib.util
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -48,6 +50,10 @@ def test_zip_contains_plugin_files(plugin_zip):
         "provider/__init__.py",
         "provider/provider.py",
         "provider/dependencies.py",
+        "provider/installer.py",
+        "provider/unavailable.py",
+        "ui/installer.py",
+        "ui/diagnostics.py",
         "ui/__init__.py",
         "resources/icon.svg",
         "algorithms/align_image.py",
@@ -120,3 +126,72 @@ def test_zip_installs_into_fresh_profile_and_lists_align_image(
     assert PLUGIN in providers, f"providers: {sorted(providers)}\n{stderr}"
     assert providers[PLUGIN]["name"] == "Coreg"
     assert ALIGN_IMAGE_ID in providers[PLUGIN]["algorithms"], stderr
+
+
+# ------------------------------------------- plugins.qgis.org upload rules
+
+
+def _check_package(repo_root):
+    spec = importlib.util.spec_from_file_location(
+        "check_package", repo_root / "scripts" / "check_package.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_zip_passes_plugin_repository_checks(plugin_zip, repo_root):
+    # The command `make package` runs after building the zip.
+    completed = subprocess.run(
+        [sys.executable, str(repo_root / "scripts" / "check_package.py"), str(plugin_zip)],
+        capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr
+    assert _check_package(repo_root).check(plugin_zip) == []
+
+
+def _rezip(source, target, drop=(), add=None, rename_top=None, metadata=None):
+    """Copy of ``source`` without the ``drop`` members, with extra ``add`` members,
+    another top folder or another metadata.txt text."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for info in old.infolist():
+            name = info.filename
+            if name in drop:
+                continue
+            data = old.read(name)
+            if metadata is not None and name == f"{PLUGIN}/metadata.txt":
+                data = metadata.encode("utf-8")
+            if rename_top:
+                name = rename_top + name[len(PLUGIN):]
+            new.writestr(name, data)
+        for name, data in (add or {}).items():
+            new.writestr(name, data)
+    return target
+
+
+def test_package_checker_reports_each_broken_rule(plugin_zip, tmp_path, repo_root):
+    check = _check_package(repo_root).check
+    with zipfile.ZipFile(plugin_zip) as archive:
+        metadata = archive.read(f"{PLUGIN}/metadata.txt").decode("utf-8")
+    broken = {
+        "compiled Python file": _rezip(plugin_zip, tmp_path / "pyc.zip",
+                                       add={f"{PLUGIN}/core/__pycache__/x.cpython-311.pyc": b""}),
+        "missing coreg/LICENSE": _rezip(plugin_zip, tmp_path / "lic.zip",
+                                        drop={f"{PLUGIN}/LICENSE"}),
+        "exactly one top folder": _rezip(plugin_zip, tmp_path / "two.zip",
+                                         add={"other/readme.txt": b"x"}),
+        "not a valid Python identifier": _rezip(plugin_zip, tmp_path / "dash.zip",
+                                                rename_top="co-reg"),
+        "missing or empty 'tracker'": _rezip(
+            plugin_zip, tmp_path / "meta.zip",
+            metadata=re.sub(r"(?m)^tracker=.*$", "tracker=", metadata)),
+        "'repository' is not a valid URL": _rezip(
+            plugin_zip, tmp_path / "url.zip",
+            metadata=re.sub(r"(?m)^repository=.*$", "repository=http://repo", metadata)),
+        "icon resources/icon.svg is not in the zip": _rezip(
+            plugin_zip, tmp_path / "icon.zip", drop={f"{PLUGIN}/resources/icon.svg"}),
+        "'experimental' must be True or False": _rezip(
+            plugin_zip, tmp_path / "exp.zip",
+            metadata=re.sub(r"(?m)^experimental=.*$", "experimental=maybe", metadata)),
+    }
+    for expected, path in broken.items():
+        errors = check(path)
+        assert any(expected in error for error in errors), (expected, errors)

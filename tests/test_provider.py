@@ -75,7 +75,7 @@ def test_no_dependency_missing_here():
 
 
 def test_missing_dependency_message_names_fake_package(monkeypatch):
-    fake = ("coreg_fake_mod", "coreg-fake-dist", "python3-coregfake")
+    fake = dependencies.Requirement("coreg_fake_mod", "coreg-fake-dist", "python3-coregfake", "1.0")
     monkeypatch.setattr(dependencies, "REQUIRED_PACKAGES", (*dependencies.REQUIRED_PACKAGES, fake))
     monkeypatch.setattr(
         dependencies.importlib.util, "find_spec", _fake_find_spec({"coreg_fake_mod", "skimage"})
@@ -84,9 +84,9 @@ def test_missing_dependency_message_names_fake_package(monkeypatch):
     assert missing == ["skimage", "coreg_fake_mod"]
 
     message = dependencies.missing_dependencies_message()
-    assert "scikit-image, coreg-fake-dist" in message
+    assert "scikit-image (not found), coreg-fake-dist (not found)" in message
     assert "apt install python3-skimage python3-coregfake" in message
-    assert "python -m pip install scikit-image coreg-fake-dist" in message
+    assert 'python -m pip install "scikit-image>=0.18" "coreg-fake-dist>=1.0"' in message
     assert "OSGeo4W" in message
     for present in ("rasterio", "scipy", "pyproj", "numpy"):
         assert present not in message
@@ -98,7 +98,7 @@ def test_find_spec_errors_count_as_missing(monkeypatch):
 
     monkeypatch.setattr(dependencies.importlib.util, "find_spec", broken_find_spec)
     assert dependencies.missing_dependencies() == [
-        name for name, _pip, _deb in dependencies.REQUIRED_PACKAGES
+        requirement.module for requirement in dependencies.REQUIRED_PACKAGES
     ]
 
 
@@ -126,12 +126,24 @@ class _FreshProvider(provider_module.CoregProvider):
         return "coreg_test_fresh"
 
 
-def test_provider_loads_nothing_when_dependency_missing(qgis_processing, monkeypatch):
-    monkeypatch.setattr(provider_module, "missing_dependencies", lambda: ["rasterio", "skimage"])
+def _problems(*modules):
+    """Problems as dependency_problems() reports them for missing ``modules``."""
+    return [dependencies.Problem(requirement, None)
+            for requirement in dependencies.REQUIRED_PACKAGES if requirement.module in modules]
+
+
+def test_provider_loads_stand_ins_when_dependency_missing(qgis_processing, monkeypatch):
+    monkeypatch.setattr(dependencies, "dependency_problems",
+                        lambda: _problems("rasterio", "skimage"))
     provider = _FreshProvider()
     provider.refreshAlgorithms()
-    assert provider.algorithms() == []
-    assert "rasterio, scikit-image" in provider.warningMessage()
+    names = [algorithm.name() for algorithm in provider.algorithms()]
+    assert names == sorted(module.rsplit(".", 1)[-1] for module, _ in provider_module.ALGORITHMS)
+    for algorithm in provider.algorithms():
+        can_execute, reason = algorithm.canExecute()
+        assert not can_execute
+        assert "rasterio (not found), scikit-image (not found)" in reason
+    assert "rasterio (not found), scikit-image (not found)" in provider.warningMessage()
 
 
 def test_broken_algorithm_is_logged_and_others_still_load(qgis_processing, monkeypatch):
@@ -164,7 +176,7 @@ def test_broken_algorithm_is_logged_and_others_still_load(qgis_processing, monke
             (".._test_fake_algorithms", "WorkingAlgorithm"),
         ),
     )
-    monkeypatch.setattr(provider_module, "missing_dependencies", lambda: [])
+    monkeypatch.setattr(dependencies, "dependency_problems", lambda: [])
 
     logged = []
     monkeypatch.setattr(
@@ -200,7 +212,7 @@ def plugin_factory(qgis_iface, qgis_processing, monkeypatch):
     created = []
 
     def make(missing=()):
-        monkeypatch.setattr(plugin_module, "missing_dependencies", lambda: list(missing))
+        monkeypatch.setattr(dependencies, "dependency_problems", lambda: _problems(*missing))
         plugin = coreg.classFactory(qgis_iface)
         created.append(plugin)
         return plugin
@@ -221,8 +233,8 @@ def test_plugin_registers_and_unloads_provider(plugin_factory, qgis_iface):
     plugin = plugin_factory()
     plugin.initGui()
     assert registry.providerById("coreg_test_fresh") is plugin.provider
-    assert plugin.message_item is None
-    assert not any("Coreg needs" in text for text in _bar_texts(qgis_iface))
+    assert plugin.dependency_installer.item is None
+    assert not any("Coreg's algorithms need" in text for text in _bar_texts(qgis_iface))
 
     plugin.initProcessing()  # QGIS may call it again: no second provider
     assert registry.providerById("coreg_test_fresh") is plugin.provider
@@ -235,11 +247,10 @@ def test_plugin_registers_and_unloads_provider(plugin_factory, qgis_iface):
 def test_plugin_reports_missing_dependencies_once(plugin_factory, qgis_iface):
     plugin = plugin_factory(missing=("rasterio", "skimage"))
     plugin.initGui()
-    texts = [text for text in _bar_texts(qgis_iface) if "Coreg needs" in text]
+    texts = [text for text in _bar_texts(qgis_iface) if "Coreg's algorithms need" in text]
     assert len(texts) == 1
-    assert "rasterio, scikit-image" in texts[0]
-    assert "apt install python3-rasterio python3-skimage" in texts[0]
-    assert "python -m pip install rasterio scikit-image" in texts[0]
+    assert "rasterio (not found), scikit-image (not found)" in texts[0]
+    assert "own GDAL" in texts[0]  # rasterio from PyPI: the GDAL warning is up front
 
     plugin.unload()
-    assert not any("Coreg needs" in text for text in _bar_texts(qgis_iface))
+    assert not any("Coreg's algorithms need" in text for text in _bar_texts(qgis_iface))

@@ -9,7 +9,8 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction, QScrollArea
 
-MENU = "&Coreg"
+from . import MENU
+
 ICON = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources", "icon.svg")
 DOCK_NAME = "CoregDock"
 

@@ -1,0 +1,448 @@
+"""Dependency bootstrap: stand-in algorithms, the Install message bar, pip into a private
+folder (a real package from PyPI), failures, and the diagnostics text."""
+
+import importlib
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from qgis.core import Qgis
+
+from coreg.provider import dependencies, installer
+from coreg.provider import provider as provider_module
+from coreg.provider.unavailable import algorithm_name
+
+SMALL_PACKAGE, SMALL_MODULE = "tomli-w", "tomli_w"  # pure Python, ~10 kB, not on Debian 12
+
+
+class _FreshProvider(provider_module.CoregProvider):
+    def id(self):
+        return "coreg_test_install"
+
+
+def _wait_until(condition, timeout=180):
+    from qgis.PyQt.QtCore import QCoreApplication
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the install task")
+        QCoreApplication.processEvents()
+        time.sleep(0.02)
+
+
+def _buttons(item):
+    from qgis.PyQt.QtWidgets import QPushButton
+
+    return {button.text(): button for button in item.findChildren(QPushButton)}
+
+
+def _coreg_items(iface):
+    return [item for item in iface.messageBar().items() if item.title() == "Coreg"]
+
+
+@pytest.fixture
+def plugin(qgis_iface, qgis_processing, monkeypatch):
+    """A CoregPlugin (provider under a test id) unloaded after the test."""
+    import coreg
+    from coreg import plugin as plugin_module
+
+    monkeypatch.setattr(plugin_module, "CoregProvider", _FreshProvider)
+    made = []
+
+    def make():
+        made.append(coreg.classFactory(qgis_iface))
+        return made[-1]
+
+    yield make
+    for item in made:
+        item.unload()
+
+
+# ------------------------------------------------------------- hidden dependency
+
+
+def test_hidden_scikit_image_gives_stand_ins_and_install_offer(plugin, qgis_iface, monkeypatch):
+    import processing
+    from qgis.core import QgsApplication, QgsProcessingException
+
+    # As if scikit-image were not installed: find_spec() returns None, import fails.
+    monkeypatch.setitem(sys.modules, "skimage", None)
+    with pytest.raises(ImportError):
+        importlib.import_module("skimage")
+
+    coreg_plugin = plugin()
+    coreg_plugin.initGui()
+
+    registry = QgsApplication.processingRegistry()
+    provider = registry.providerById("coreg_test_install")
+    assert provider is coreg_plugin.provider
+    names = sorted(algorithm.name() for algorithm in provider.algorithms())
+    assert names == sorted(algorithm_name(module) for module, _ in provider_module.ALGORITHMS)
+    for algorithm in provider.algorithms():
+        can_execute, reason = algorithm.canExecute()
+        assert can_execute is False
+        assert "scikit-image (not found)" in reason
+        assert "rasterio" not in reason.split(".")[0]  # only what is missing is named
+
+    with pytest.raises(QgsProcessingException, match="scikit-image"):
+        processing.run("coreg_test_install:align_image", {})
+
+    items = _coreg_items(qgis_iface)
+    assert len(items) == 1
+    assert "scikit-image (not found)" in items[0].text()
+    assert {"Install", "Details"} <= set(_buttons(items[0]))
+    entry = coreg_plugin.diagnostics
+    qgis_iface.addPluginToRasterMenu.assert_any_call("&Coreg", entry.action)
+    entry.action.trigger()  # the menu works without the dependencies
+    dialog = entry.dialog
+    assert dialog.isVisible()
+    assert "Missing, too old or broken: scikit-image (not found)" in dialog.text.toPlainText()
+    assert dialog.install_button is not None  # for when the message bar was closed
+    dialog.close()
+
+    coreg_plugin.unload()
+    assert registry.providerById("coreg_test_install") is None
+    assert _coreg_items(qgis_iface) == []
+
+
+def _stub_package(folder, module):
+    """A package ``module`` in ``folder`` whose import fails, like a broken install."""
+    (folder / module).mkdir(parents=True)
+    (folder / module / "__init__.py").write_text(
+        f"raise ImportError('{module} stub: hidden by the test')\n")
+    return folder
+
+
+def _reimported(name):
+    return name.split(".")[0] == "skimage" or name.startswith(("coreg.core", "coreg.algorithms"))
+
+
+@pytest.fixture
+def forget_engine():
+    """Drop the engine, the algorithms and scikit-image from sys.modules so that they are
+    imported again; afterwards put back exactly the modules (and the package attributes
+    pointing at them) that were there, so later tests see one copy of each class."""
+    saved = {name: module for name, module in sys.modules.items() if _reimported(name)}
+    for name in saved:
+        del sys.modules[name]
+    yield
+    for name in [name for name in sys.modules if _reimported(name)]:
+        del sys.modules[name]
+    sys.modules.update(saved)
+    for name, module in saved.items():
+        parent, _, child = name.rpartition(".")
+        if parent in sys.modules:
+            setattr(sys.modules[parent], child, module)
+
+
+def test_stub_that_fails_to_import_gives_stand_ins(plugin, qgis_iface, monkeypatch, tmp_path,
+                                                    forget_engine):
+    # find_spec() sees the stub, so only importing the algorithms reveals the problem.
+    monkeypatch.syspath_prepend(str(_stub_package(tmp_path / "stubs", "skimage")))
+    assert dependencies.dependency_problems() == []
+
+    coreg_plugin = plugin()
+    coreg_plugin.initGui()
+    provider = coreg_plugin.provider
+    assert provider.load_errors == []
+    stand_ins = {algorithm.name(): algorithm.canExecute()
+                 for algorithm in provider.algorithms() if not algorithm.canExecute()[0]}
+    assert "align_image" in stand_ins  # the image matcher needs scikit-image's SSIM
+    for _ok, reason in stand_ins.values():
+        assert "scikit-image (cannot be imported: ImportError: skimage stub" in reason
+    [item] = _coreg_items(qgis_iface)
+    assert "scikit-image (cannot be imported" in item.text()
+    assert "Install" in _buttons(item)
+
+
+def test_qgis_process_run_says_what_to_install(qgis_process_runner, tmp_path):
+    """Headless, a scikit-image that fails to import: the plugin loads, the algorithm is
+    listed and running it names the package instead of a traceback."""
+    stubs = _stub_package(tmp_path / "stubs", "skimage")
+    saved = qgis_process_runner.env.get("PYTHONPATH")
+    qgis_process_runner.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(stubs), saved]))
+    try:
+        returncode, stdout, stderr = qgis_process_runner("run", "coreg:align_image", "--")
+    finally:
+        if saved is None:
+            qgis_process_runner.env.pop("PYTHONPATH")
+        else:
+            qgis_process_runner.env["PYTHONPATH"] = saved
+    assert returncode != 0
+    assert "scikit-image (cannot be imported: ImportError: skimage stub" in stderr
+    assert 'python -m pip install "scikit-image>=0.18"' in stderr
+    assert "Traceback" not in stdout + stderr
+
+
+def test_too_old_package_is_reported_with_versions(plugin, qgis_iface, monkeypatch):
+    import scipy  # noqa: F401 - loaded, as in a QGIS session that used it
+
+    real = dependencies.installed_version
+    monkeypatch.setattr(dependencies, "installed_version",
+                        lambda req: "1.5.2" if req.module == "scipy" else real(req))
+    problems = dependencies.dependency_problems()
+    assert [problem.describe() for problem in problems] == ["scipy 1.5.2 (needs 1.6 or newer)"]
+    assert problems[0].loaded  # scipy is imported: a restart is needed after upgrading
+    assert problems[0].pip_spec() == "scipy>=1.6"
+
+    coreg_plugin = plugin()
+    coreg_plugin.initGui()
+    [item] = _coreg_items(qgis_iface)
+    assert "scipy 1.5.2 (needs 1.6 or newer)" in item.text()
+    assert "own GDAL" not in item.text()  # the rasterio warning only when rasterio is needed
+
+
+def test_missing_rasterio_offer_warns_about_its_own_gdal(qgis_iface, tmp_path):
+    from osgeo import gdal
+
+    from coreg.ui.installer import DependencyInstaller
+
+    rasterio_req = next(r for r in dependencies.REQUIRED_PACKAGES if r.module == "rasterio")
+    deps = DependencyInstaller(qgis_iface, userbase=tmp_path)
+    item = deps.offer([dependencies.Problem(rasterio_req, None)])
+    assert f"own GDAL, not QGIS's {gdal.__version__}" in item.text()
+    _buttons(item)["Details"].click()
+    details = deps.details.text.toPlainText()
+    assert 'python -m pip install "rasterio>=1.2"' in details  # by hand, if preferred
+    assert "sudo apt install python3-rasterio" in details  # this machine is Debian
+    deps.unload()
+
+
+def test_loaded_packages_are_pinned_for_pip(monkeypatch):
+    import numpy
+    import scipy  # noqa: F401 - loaded
+
+    assert f"numpy=={numpy.__version__}" in dependencies.loaded_pins()
+    real = dependencies.installed_version
+    monkeypatch.setattr(dependencies, "installed_version",
+                        lambda req: "1.5.2" if req.module == "scipy" else real(req))
+    # Loaded, yet too old: not pinned, pip may upgrade it (a restart then finishes the job).
+    assert not any(pin.startswith("scipy") for pin in dependencies.loaded_pins())
+
+
+def test_version_tuple():
+    assert dependencies.version_tuple("1.10.0rc1") == (1, 10, 0)
+    assert dependencies.version_tuple("0.19.3") > dependencies.version_tuple("0.18")
+    assert dependencies.version_tuple("2.0") > dependencies.version_tuple("1.26.4")
+    assert dependencies.version_tuple("unknown") == ()
+
+
+def test_every_algorithm_is_named_after_its_module(coreg_provider):
+    # The stand-ins take their ids from the module names: one source of truth.
+    names = {algorithm.name() for algorithm in coreg_provider.algorithms()}
+    for module, _class_name in provider_module.ALGORITHMS:
+        assert algorithm_name(module) in names
+
+
+# ------------------------------------------------------------------- interpreter
+
+
+def test_finds_qgis_python_not_the_path_one(tmp_path):
+    python = installer.find_interpreter()
+    probe = subprocess.run(
+        [str(python), "-c", "import site, sys; print(sys.version); print(sys.base_prefix); "
+         "print(site.getusersitepackages())"],
+        capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONUSERBASE": str(tmp_path)})
+    version, prefix, user_site = probe.stdout.splitlines()
+    assert version == sys.version
+    assert os.path.realpath(prefix) == os.path.realpath(sys.base_prefix)
+    # pip --user with PYTHONUSERBASE installs where activate() looks.
+    assert user_site == str(installer.site_packages(tmp_path))
+
+
+def test_sys_executable_and_path_python_are_not_trusted(monkeypatch, tmp_path):
+    # Inside QGIS sys.executable is the qgis binary; on PATH there may be another Python
+    # of the same minor version (here a pyenv shim): neither may run pip for QGIS.
+    monkeypatch.setattr(sys, "executable", "/usr/bin/qgis_process.bin")
+    assert installer.find_interpreter().name.startswith("python")
+    other = tmp_path / "python3"  # a Python 3.x that is not QGIS's
+    other.write_text("#!/bin/sh\necho 3.11.99; echo /opt/other; echo /opt/other/site\n")
+    other.chmod(0o755)
+    monkeypatch.setattr(installer, "interpreter_candidates", lambda: [other])
+    with pytest.raises(installer.InstallerError, match="runs another Python"):
+        installer.find_interpreter()
+
+
+# ------------------------------------------------------------- pip from PyPI
+
+
+@pytest.fixture
+def installed_module_cleanup():
+    saved_path = list(sys.path)
+    yield
+    sys.path[:] = saved_path
+    for name in [name for name in sys.modules if name.split(".")[0] == SMALL_MODULE]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+
+
+def test_install_click_installs_from_pypi_and_loads_algorithms_without_restart(
+        plugin, qgis_iface, tmp_path, monkeypatch, installed_module_cleanup):
+    """The whole path with a small real package standing in for a missing dependency:
+    Install click -> pip (QGIS's Python, private folder) -> progress -> success message
+    -> the real algorithms replace the stand-ins -> the module imports, no restart."""
+    import numpy  # noqa: F401 - loaded, as usual in QGIS: pip must keep this version
+    assert importlib.util.find_spec(SMALL_MODULE) is None, f"{SMALL_MODULE} already installed"
+    needed = dependencies.Requirement(SMALL_MODULE, SMALL_PACKAGE, "python3-tomli-w", "1.0")
+    monkeypatch.setattr(dependencies, "REQUIRED_PACKAGES",
+                        (*dependencies.REQUIRED_PACKAGES, needed))
+    userbase = tmp_path / "coreg-deps"
+    monkeypatch.setattr(installer, "default_userbase", lambda: userbase)
+
+    coreg_plugin = plugin()
+    coreg_plugin.initGui()
+    provider = coreg_plugin.provider
+    assert all(not algorithm.canExecute()[0] for algorithm in provider.algorithms())
+    [offer] = _coreg_items(qgis_iface)
+    assert "tomli-w (not found)" in offer.text()
+    _buttons(offer)["Details"].click()
+    assert str(userbase) in coreg_plugin.dependency_installer.details.text.toPlainText()
+    assert not userbase.exists()  # nothing installed before the click
+
+    _buttons(offer)["Install"].click()
+    task = coreg_plugin.dependency_installer.task
+    progress = []
+    task.progressChanged.connect(progress.append)
+    [running] = _coreg_items(qgis_iface)
+    assert "Installing tomli-w>=1.0" in running.text()
+
+    _wait_until(lambda: coreg_plugin.dependency_installer.item is not running)
+    assert task.succeeded, task.output
+    assert progress and max(progress) == 100 and min(progress) < 100
+    assert "numpy==" in (userbase / "constraints.txt").read_text()  # loaded numpy is kept
+    [done] = _coreg_items(qgis_iface)
+    assert done.level() == Qgis.MessageLevel.Success
+    assert "Installed tomli-w>=1.0" in done.text() and "no restart needed" in done.text()
+
+    assert provider.problems == []
+    assert all(algorithm.canExecute()[0] for algorithm in provider.algorithms())
+    assert "align_image" in {algorithm.name() for algorithm in provider.algorithms()}
+    module = importlib.import_module(SMALL_MODULE)  # same process, no restart
+    assert module.dumps({"a": 1}).strip() == "a = 1"
+    assert str(installer.site_packages(userbase)) in module.__file__
+
+
+def test_bad_package_name_ends_in_failure_message_with_pip_output(qgis_iface, qgis_app, tmp_path):
+
+    from coreg.ui.installer import DependencyInstaller
+
+    bad = "coreg-no-such-package-7f3a"
+    deps = DependencyInstaller(qgis_iface, userbase=tmp_path / "deps")
+    task = deps.install([bad])
+    assert deps.install([bad]) is task  # a second click while pip runs starts nothing
+    _wait_until(lambda: deps.task.output or deps.task.error)
+    _wait_until(lambda: deps.item is not None and "failed" in deps.item.text())
+    [item] = _coreg_items(qgis_iface)
+    assert item.level() == Qgis.MessageLevel.Critical
+    assert f"Installing {bad} failed" in item.text()
+    assert "Could not find a version that satisfies the requirement" in item.text()
+    assert "install it with your QGIS distribution's package manager" in item.text()
+    assert "Retry" in _buttons(item)
+    _buttons(item)["Show pip output"].click()
+    assert deps.details.isVisible()
+    assert f"ERROR: No matching distribution found for {bad}" in deps.details.text.toPlainText()
+    deps.unload()
+
+
+def test_canceled_install_says_so_and_offers_retry(qgis_iface, qgis_app, tmp_path):
+    from coreg.ui.installer import DependencyInstaller
+
+    deps = DependencyInstaller(qgis_iface, userbase=tmp_path / "deps")
+    task = deps.install(["coreg-no-such-package-7f3a"])
+    task.cancel()  # from the task manager, at once
+    _wait_until(lambda: not deps.running)
+    [item] = _coreg_items(qgis_iface)
+    assert "Installation canceled" in item.text()
+    assert {"Retry", "Show pip output"} <= set(_buttons(item))
+    deps.unload()
+
+
+def test_outcome_says_when_a_restart_or_a_manual_install_is_needed(qgis_iface, tmp_path):
+    import types
+
+    import scipy  # noqa: F401 - loaded: an upgrade on disk needs a restart
+
+    from coreg.ui.installer import DependencyInstaller
+
+    scipy_req, rasterio_req = (next(r for r in dependencies.REQUIRED_PACKAGES if r.module == m)
+                               for m in ("scipy", "rasterio"))
+    task = types.SimpleNamespace(succeeded=True, specs=["scipy>=1.6"], output="", error="")
+    cases = {
+        "Restart QGIS to finish: scipy 1.5.2 (needs 1.6 or newer) is still loaded":
+            [dependencies.Problem(scipy_req, "1.5.2")],
+        "still cannot use rasterio (cannot be imported: ImportError: DLL load failed)":
+            [dependencies.Problem(rasterio_req, "1.3.9", "ImportError: DLL load failed")],
+        "no restart needed": [],
+    }
+    for expected, problems in cases.items():
+        deps = DependencyInstaller(qgis_iface, userbase=tmp_path, problems=lambda p=problems: p)
+        _level, text = deps._outcome(task)
+        assert expected in text, text
+
+
+def test_pip_uses_the_proxy_set_in_qgis(qgis_app, tmp_path, monkeypatch):
+    from qgis.core import QgsNetworkAccessManager
+    from qgis.PyQt.QtNetwork import QNetworkProxy
+
+    for name in ("HTTPS_PROXY", "https_proxy", "PIP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    manager = QgsNetworkAccessManager.instance()
+    saved = manager.fallbackProxy(), manager.excludeList(), manager.noProxyList()
+    try:
+        manager.setFallbackProxyAndExcludes(
+            QNetworkProxy(QNetworkProxy.HttpProxy, "proxy.example", 3128, "ana", "p@ss"), [], [])
+        url = installer.qgis_proxy_url()
+        manager.setFallbackProxyAndExcludes(QNetworkProxy(QNetworkProxy.NoProxy), [], [])
+        assert installer.qgis_proxy_url() == ""
+    finally:
+        manager.setFallbackProxyAndExcludes(*saved)
+    assert url == "http://ana:p%40ss@proxy.example:3128"
+    assert installer.pip_environment(tmp_path, url)["PIP_PROXY"] == url
+    monkeypatch.setenv("HTTPS_PROXY", "http://other:8080")  # the user's own setting wins
+    assert "PIP_PROXY" not in installer.pip_environment(tmp_path, url)
+
+
+def test_failure_advice():
+    assert "pip" in installer.next_step_advice("/usr/bin/python3: No module named pip")
+    assert "proxy" in installer.next_step_advice("Connection to pypi.org timed out")
+    assert installer.summarize_failure("x\nERROR: boom\ny") == "ERROR: boom"
+
+
+# ------------------------------------------------------------------- diagnostics
+
+
+def test_diagnostics_lists_real_versions(qgis_app):
+    import numpy
+    import pyproj
+    import rasterio
+    import scipy
+    import skimage
+    from osgeo import gdal
+    from qgis.PyQt.QtWidgets import QApplication
+
+    from coreg.ui.diagnostics import DiagnosticsDialog, diagnostics_text
+
+    text = diagnostics_text()
+    lines = dict(line.split(":", 1) for line in text.splitlines())
+    lines = {key.strip(): value.strip() for key, value in lines.items()}
+    assert lines["QGIS"] == Qgis.version()
+    assert lines["GDAL (QGIS)"] == gdal.__version__
+    assert lines["GDAL (rasterio)"].startswith(rasterio.__gdal_version__)
+    assert lines["numpy"] == numpy.__version__
+    assert lines["scipy"] == scipy.__version__
+    assert lines["scikit-image"] == skimage.__version__
+    assert lines["pyproj"] == pyproj.__version__
+    assert lines["rasterio"] == rasterio.__version__
+    assert lines["Python"].startswith(sys.version.split()[0])
+    assert lines["Reprojection (rasterio)"] == "ok"
+    assert lines["Python interpreter"] == str(installer.find_interpreter())
+    assert lines["Missing, too old or broken"] == "nothing"
+
+    dialog = DiagnosticsDialog()
+    dialog.copy()
+    assert QApplication.clipboard().text() == dialog.text.toPlainText()
+    assert dialog.install_button is None  # nothing to install here
