@@ -3,6 +3,7 @@
 Pipeline: ``raster_io`` (read, write) -> ``grid`` (common grid) -> ``match`` (patches,
 phase correlation) -> ``fit`` (robust rigid model) -> ``resample``/``apply`` (resample
 or re-georeference), orchestrated by :func:`coreg.core.align.align_image`. ``saved``
-reads alignments back from reports, ``stack`` aligns time series onto an anchor, and
-``dem``/``terrain`` coregister DEMs.
+reads alignments back from reports, ``stack`` aligns time series onto an anchor,
+``dem``/``terrain`` coregister DEMs, and ``local`` aligns non-rigidly (``tie_points``: a
+grid of local matches and a smooth field; ``dense_flow``: optical flow).
 """
