@@ -116,7 +116,7 @@ def write_resampled(
     reference: Grid,
     *,
     model_crs: CRS | None = None,
-    mapping: SourceMapping | FieldMapping | None = None,
+    mapping: SourceMapping | FieldMapping | DisplacementMapping | None = None,
     offset: float = 0.0,
     dtype: str | None = None,
     resampling: str = "cubic",
@@ -130,7 +130,8 @@ def write_resampled(
     Strips of :data:`BLOCK` output rows are interpolated from the native secondary
     pixels they need, so memory is bounded by two strips: one being computed in a
     worker thread while the previous one is compressed and written. ``mapping``
-    replaces ``model`` (e.g. a shift field); ``offset`` is added to the values (and
+    replaces ``model`` (e.g. a shift field, or a displacement raster whose NaN pixels
+    stay nodata); ``offset`` is added to the values (and
     a FieldMapping's own offset); ``dtype`` overrides the output data type. Returns
     the output nodata.
     """
