@@ -117,12 +117,12 @@ def _stub_package(folder, module):
 
 
 def _reimported(name):
-    return name.split(".")[0] == "skimage" or name.startswith(("coreg.core", "coreg.algorithms"))
+    return name.split(".")[0] == "pyproj" or name.startswith(("coreg.core", "coreg.algorithms"))
 
 
 @pytest.fixture
 def forget_engine():
-    """Drop the engine, the algorithms and scikit-image from sys.modules so that they are
+    """Drop the engine, the algorithms and pyproj from sys.modules so that they are
     imported again; afterwards put back exactly the modules (and the package attributes
     pointing at them) that were there, so later tests see one copy of each class."""
     saved = {name: module for name, module in sys.modules.items() if _reimported(name)}
@@ -141,7 +141,7 @@ def forget_engine():
 def test_stub_that_fails_to_import_gives_stand_ins(plugin, qgis_iface, monkeypatch, tmp_path,
                                                     forget_engine):
     # find_spec() sees the stub, so only importing the algorithms reveals the problem.
-    monkeypatch.syspath_prepend(str(_stub_package(tmp_path / "stubs", "skimage")))
+    monkeypatch.syspath_prepend(str(_stub_package(tmp_path / "stubs", "pyproj")))
     assert dependencies.dependency_problems() == []
 
     coreg_plugin = plugin()
@@ -150,18 +150,18 @@ def test_stub_that_fails_to_import_gives_stand_ins(plugin, qgis_iface, monkeypat
     assert provider.load_errors == []
     stand_ins = {algorithm.name(): algorithm.canExecute()
                  for algorithm in provider.algorithms() if not algorithm.canExecute()[0]}
-    assert "align_image" in stand_ins  # the image matcher needs scikit-image's SSIM
+    assert "align_image" in stand_ins  # every algorithm's grids need pyproj
     for _ok, reason in stand_ins.values():
-        assert "scikit-image (cannot be imported: ImportError: skimage stub" in reason
+        assert "pyproj (cannot be imported: ImportError: pyproj stub" in reason
     [item] = _coreg_items(qgis_iface)
-    assert "scikit-image (cannot be imported" in item.text()
+    assert "pyproj (cannot be imported" in item.text()
     assert "Install" in _buttons(item)
 
 
 def test_qgis_process_run_says_what_to_install(qgis_process_runner, tmp_path):
-    """Headless, a scikit-image that fails to import: the plugin loads, the algorithm is
+    """Headless, a pyproj that fails to import: the plugin loads, the algorithm is
     listed and running it names the package instead of a traceback."""
-    stubs = _stub_package(tmp_path / "stubs", "skimage")
+    stubs = _stub_package(tmp_path / "stubs", "pyproj")
     saved = qgis_process_runner.env.get("PYTHONPATH")
     qgis_process_runner.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(stubs), saved]))
     try:
@@ -172,8 +172,8 @@ def test_qgis_process_run_says_what_to_install(qgis_process_runner, tmp_path):
         else:
             qgis_process_runner.env["PYTHONPATH"] = saved
     assert returncode != 0
-    assert "scikit-image (cannot be imported: ImportError: skimage stub" in stderr
-    assert 'python -m pip install "scikit-image>=0.18"' in stderr
+    assert "pyproj (cannot be imported: ImportError: pyproj stub" in stderr
+    assert 'python -m pip install "pyproj>=3.0"' in stderr
     assert "Traceback" not in stdout + stderr
 
 
