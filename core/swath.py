@@ -19,10 +19,11 @@ barycentric tolerance, so shared edges leave no holes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
-import warnings as _warnings
+import warnings as pywarnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -40,8 +41,6 @@ from .grid import Grid, crs_transformer
 from .raster_io import IsCanceled, Progress, atomic_path, output_profile, to_cog
 
 LOG = logging.getLogger(__name__)
-# Swath rasters have no geotransform by nature: rasterio's warning about it is noise here.
-_warnings.filterwarnings("ignore", category=NotGeoreferencedWarning, module="rasterio")
 
 INTERPOLATIONS = ("nearest", "triangular", "bilinear")
 #: Barycentric tolerance: target pixels on a shared triangle edge belong to both triangles.
@@ -81,10 +80,20 @@ class SwathResult:
 # --------------------------------------------------------------------------- reading
 
 
+@contextlib.contextmanager
+def open_swath(path: str):
+    """``rasterio.open`` for swath rasters: netCDF rows in their native order (as the
+    coordinate variables), and no warning that there is no geotransform (there never is)."""
+    with pywarnings.catch_warnings():
+        pywarnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.Env(GDAL_NETCDF_BOTTOMUP="NO"), rasterio.open(path) as ds:
+            yield ds
+
+
 def read_band_array(path: str, band: int, label: str) -> np.ndarray:
     """Band ``band`` of ``path`` as float64, NaN where nodata or not finite."""
     try:
-        with rasterio.Env(GDAL_NETCDF_BOTTOMUP="NO"), rasterio.open(path) as ds:
+        with open_swath(path) as ds:
             if not 1 <= band <= ds.count:
                 raise ValueError(f"{label} band {band} does not exist: '{path}' has "
                                  f"{ds.count} band(s).")
@@ -103,7 +112,7 @@ def geolocation_of(source: str, x_band: int, y_band: int) -> tuple[str, int, str
     ``source`` (netCDF ``coordinates``, HDF, VRT), else ``source`` itself with the bands
     given."""
     try:
-        with rasterio.Env(GDAL_NETCDF_BOTTOMUP="NO"), rasterio.open(source) as ds:
+        with open_swath(source) as ds:
             geo = ds.tags(ns="GEOLOCATION")
     except (RasterioError, RasterioIOError) as exc:
         raise ValueError(f"Input '{source}' cannot be read: {exc}") from exc
@@ -124,7 +133,7 @@ def _beside(dataset: str, folder: Path | None) -> str:
 def _read_measurements(path: str, bands: Sequence[int] | None):
     """(float32 stack with NaN nodata, dtype, nodata, band descriptions) of ``path``."""
     try:
-        with rasterio.Env(GDAL_NETCDF_BOTTOMUP="NO"), rasterio.open(path) as ds:
+        with open_swath(path) as ds:
             bands = list(bands) if bands else list(range(1, ds.count + 1))
             for band in bands:
                 if not 1 <= band <= ds.count:
