@@ -374,3 +374,15 @@ def _longitudes(transform: Affine, shape) -> np.ndarray:
     grid = Grid(CRS.from_epsg(3413), transform, shape[1], shape[0])
     x, y = grid.centres_xy()
     return Transformer.from_crs(3413, 4326, always_xy=True).transform(x, y)[0]
+
+
+def test_ssmis__automatic_polar_target(shared_data, tmp_path):
+    """No TARGET_CRS: the orbit reaching 89.2° N goes to EPSG:3413, its default footprint
+    limited to the northern hemisphere (the southern part projects towards infinity)."""
+    result = rectify_swath(str(shared_data / "swath" / "ssmis_tb37v_swath.vrt"),
+                           str(tmp_path / "auto.tif"), interpolation="nearest")
+    assert result.grid.crs.to_epsg() == 3413
+    assert any("EPSG:3413" in note and "North Pole" in note for note in result.notes)
+    left, bottom, right, top = result.grid.bounds
+    assert max(abs(left), abs(right), abs(bottom), abs(top)) < 13_000_000  # equator ~ 12,700 km
+    assert result.grid.res[0] == pytest.approx(result.source_spacing)
