@@ -50,7 +50,9 @@ ROW_BLOCK = 256
 #: Threads painting, sampling and transforming blocks at once.
 THREADS = max(1, min(4, os.cpu_count() or 1))
 #: Target pixels sampled per chunk (bounds the temporaries of the sampling).
-SAMPLE_CHUNK = 1 << 22
+SAMPLE_CHUNK = 1 << 20
+#: GDAL block cache (MB) while reading swath bands.
+READ_CACHE_MB = 64
 #: Margin (target pixels) of the lookup images while painting.
 PAD = 2
 #: Latitude beyond which a swath counts as reaching the pole (polar stereographic target).
@@ -86,7 +88,9 @@ def open_swath(path: str):
     coordinate variables), and no warning that there is no geotransform (there never is)."""
     with pywarnings.catch_warnings():
         pywarnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.Env(GDAL_NETCDF_BOTTOMUP="NO"), rasterio.open(path) as ds:
+        # Whole bands are read once: GDAL's block cache would only hold a second copy.
+        with rasterio.Env(GDAL_NETCDF_BOTTOMUP="NO", GDAL_CACHEMAX=READ_CACHE_MB), \
+                rasterio.open(path) as ds:
             yield ds
 
 
@@ -97,7 +101,7 @@ def read_band_array(path: str, band: int, label: str) -> np.ndarray:
             if not 1 <= band <= ds.count:
                 raise ValueError(f"{label} band {band} does not exist: '{path}' has "
                                  f"{ds.count} band(s).")
-            values = ds.read(band).astype(np.float64)
+            values = ds.read(band).astype(np.float64, copy=False)
             nodata = ds.nodata
     except (RasterioError, RasterioIOError) as exc:
         raise ValueError(f"{label} '{path}' cannot be read: {exc}") from exc
@@ -453,20 +457,21 @@ def sample_band(values: np.ndarray, col: np.ndarray, row: np.ndarray,
     """
     if method not in INTERPOLATIONS:
         raise ValueError(f"Unknown interpolation '{method}': use one of {INTERPOLATIONS}.")
-    out = np.full(col.size, np.nan, np.float32)
-    flat = np.ascontiguousarray(values, np.float32).ravel()
     height, width = values.shape
     if height < 2 or width < 2:
         raise ValueError("A swath needs at least 2 x 2 pixels to be interpolated.")
-    shape, col, row = col.shape, col.ravel(), row.ravel()
+    flat = np.ascontiguousarray(values, np.float32).ravel()
+    out = np.full(col.shape, np.nan, np.float32)
+    step = max(1, SAMPLE_CHUNK // max(1, col.shape[-1]))  # target rows: no copy of col/row
 
-    def sample(start: int) -> None:
-        chunk = slice(start, start + SAMPLE_CHUNK)
-        painted = np.flatnonzero(np.isfinite(col[chunk])) + start
-        out[painted] = _sample(flat, width, height, col[painted], row[painted], method)
+    def sample(r0: int) -> None:
+        rows = slice(r0, r0 + step)
+        painted = np.isfinite(col[rows])
+        out[rows][painted] = _sample(flat, width, height, col[rows][painted],
+                                     row[rows][painted], method)
 
-    _in_threads(sample, range(0, col.size, SAMPLE_CHUNK))
-    return out.reshape(shape)
+    _in_threads(sample, range(0, col.shape[0], step))
+    return out
 
 
 def _in_threads(work: Callable[[int], None], items: range, progress: Progress | None = None,
@@ -526,9 +531,9 @@ def gaussian_prefilter(values: np.ndarray, sigma: float) -> np.ndarray:
 def rectify_arrays(values: np.ndarray, x: np.ndarray, y: np.ndarray, grid: Grid, *,
                    interpolation: str = "bilinear", prefilter_sigma: float = 0.0,
                    progress: Progress | None = None, is_canceled: IsCanceled | None = None,
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Rectify ``values`` (bands, rows, cols) with coordinates ``x``, ``y`` (in grid.crs)
-    onto ``grid``: returns (float32 bands on the grid, NaN outside; lookup (2, H, W) of
+    onto ``grid``: returns (float32 bands on the grid, NaN outside; lookup (col, row) of
     fractional source column/row, pixel centre = integer)."""
     if values.shape[1:] != x.shape:
         raise ValueError(f"The measurement raster ({values.shape[2]} x {values.shape[1]} px) "
@@ -545,7 +550,7 @@ def rectify_arrays(values: np.ndarray, x: np.ndarray, y: np.ndarray, grid: Grid,
         out[k] = sample_band(band, col, row, interpolation)
         if progress:
             progress(60.0 + 30.0 * (k + 1) / values.shape[0])
-    return out, np.stack([col, row])
+    return out, (col, row)
 
 
 def rectify_swath(
@@ -633,7 +638,7 @@ def rectify_swath(
                          "they must cover the same swath pixels.")
     keep_dtype = interpolation == "nearest" and np.issubdtype(data.dtype, np.integer)
     source_dtype = str(data.dtype)
-    values = data.astype(np.float32)
+    values = data.astype(np.float32, copy=False)
     if nodata is not None:
         values[data == nodata] = np.nan
     del data
@@ -647,7 +652,7 @@ def rectify_swath(
     _write(output, rectified, grid, keep_dtype, nodata, source_dtype, descriptions, cog)
     outputs = {"output": output}
     if lookup_output:
-        _write(lookup_output, lookup + 0.5, grid, False, None, "float32",
+        _write(lookup_output, np.stack(lookup) + 0.5, grid, False, None, "float32",
                ["source column (pixel corner = 0)", "source row (pixel corner = 0)"], cog)
         outputs["lookup_output"] = lookup_output
     if progress:
