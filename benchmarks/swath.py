@@ -51,9 +51,14 @@ PEERS = HERE / "peers"
 DATA = (REPO / ".." / "shared" / "data" / "swath").resolve()
 PY_SYSTEM = "/usr/bin/python3"
 
+import warnings  # noqa: E402
+
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 from pyproj import Transformer  # noqa: E402
+from rasterio.errors import NotGeoreferencedWarning  # noqa: E402
+
+warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)  # swaths never have one
 
 
 def _register_coreg() -> None:
