@@ -11,6 +11,8 @@ Cases, each on one target grid shared by all tools:
   published tests (EPSG:4326, 834 x 535 px of 0.0005832°);
 * ``ssmis``: the full SSMIS orbit (3336 x 90, reaches 89.2° N, crosses the antimeridian) onto
   the NSIDC polar stereographic 25 km grid (EPSG:3413, 304 x 448 px);
+* ``ssmisN``: the 818 scans of that orbit wholly north of 40° N (over the pole, across the
+  antimeridian), the part xcube-resampling can grid;
 * ``large``: a synthetic 5000 x 5000 lon/lat swath (rotated, curved, bumpy; float64 coordinates
   like OLCI's) onto UTM at its median pixel spacing (about 6300 x 6000 px).
 
@@ -49,9 +51,14 @@ PEERS = HERE / "peers"
 DATA = (REPO / ".." / "shared" / "data" / "swath").resolve()
 PY_SYSTEM = "/usr/bin/python3"
 
+import warnings  # noqa: E402
+
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 from pyproj import Transformer  # noqa: E402
+from rasterio.errors import NotGeoreferencedWarning  # noqa: E402
+
+warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)  # swaths never have one
 
 
 def _register_coreg() -> None:
@@ -111,6 +118,26 @@ def ssmis_case() -> SwathCase:
                      "EPSG:3413", 25000.0, (-3850000, 3750000, -5350000, 5850000), DATA)
 
 
+def ssmis_north_case() -> SwathCase:
+    """The scans of the SSMIS orbit lying wholly north of 40° N (818 x 90): over the pole and
+    across the antimeridian, the part xcube-resampling can take (see peers/README.md)."""
+    folder = WORK / "ssmis_north"
+    tif, vrt = folder / "ssmis_north.tif", folder / "ssmis_north.vrt"
+    if not vrt.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        with rasterio.open(DATA / "ssmis_tb37v_swath.tif") as ds:
+            tb, lat, lon = ds.read()
+        rows = np.flatnonzero((lat > 40).all(axis=1))
+        rows = slice(rows.min(), rows.max() + 1)
+        height, width = tb[rows].shape
+        with rasterio.open(tif, "w", driver="GTiff", width=width, height=height, count=3,
+                           dtype="float32", nodata=-1e10) as dst:
+            dst.write(np.stack([tb[rows], lon[rows], lat[rows]]))
+        vrt.write_text(_geolocation_vrt(tif.name, tif.name, width, height, 2, 3))
+    return SwathCase("ssmisN", str(vrt), (str(tif), 2, str(tif), 3), 1, "EPSG:3413", 25000.0,
+                     (-3850000, 3750000, -5350000, 5850000), folder)
+
+
 def large_case(size: int) -> SwathCase:
     """A synthetic lon/lat swath of ``size`` x ``size`` pixels of about 30 m (written once)."""
     folder = WORK / f"large{size}"
@@ -134,7 +161,7 @@ def large_case(size: int) -> SwathCase:
         with rasterio.open(coords_tif, "w", count=2, dtype="float64", **plain) as dst:
             dst.write(lon, 1)
             dst.write(lat, 2)
-        vrt.write_text(_geolocation_vrt(values_tif.name, coords_tif.name, size))
+        vrt.write_text(_geolocation_vrt(values_tif.name, coords_tif.name, size, size, 1, 2))
     with rasterio.open(coords_tif) as ds:
         lon, lat = ds.read(1), ds.read(2)
     x, y = Transformer.from_crs("EPSG:4326", utm, always_xy=True).transform(lon, lat)
@@ -145,15 +172,16 @@ def large_case(size: int) -> SwathCase:
                      res, (left, right, bottom, top), folder)
 
 
-def _geolocation_vrt(values: str, coords: str, size: int) -> str:
-    return f"""<VRTDataset rasterXSize="{size}" rasterYSize="{size}">
+def _geolocation_vrt(values: str, coords: str, width: int, height: int, x_band: int,
+                     y_band: int) -> str:
+    return f"""<VRTDataset rasterXSize="{width}" rasterYSize="{height}">
   <Metadata domain="GEOLOCATION">
     <MDI key="GEOREFERENCING_CONVENTION">PIXEL_CENTER</MDI>
     <MDI key="LINE_OFFSET">0</MDI><MDI key="LINE_STEP">1</MDI>
     <MDI key="PIXEL_OFFSET">0</MDI><MDI key="PIXEL_STEP">1</MDI>
     <MDI key="SRS">EPSG:4326</MDI>
-    <MDI key="X_DATASET">{coords}</MDI><MDI key="X_BAND">1</MDI>
-    <MDI key="Y_DATASET">{coords}</MDI><MDI key="Y_BAND">2</MDI>
+    <MDI key="X_DATASET">{coords}</MDI><MDI key="X_BAND">{x_band}</MDI>
+    <MDI key="Y_DATASET">{coords}</MDI><MDI key="Y_BAND">{y_band}</MDI>
   </Metadata>
   <VRTRasterBand dataType="Float32" band="1">
     <SimpleSource>
@@ -305,7 +333,7 @@ def differences(ours: np.ndarray, theirs: np.ndarray | None) -> dict:
 
 def run(args) -> list[dict]:
     WORK.mkdir(parents=True, exist_ok=True)
-    cases = [olci_case(), ssmis_case()]
+    cases = [olci_case(), ssmis_case(), ssmis_north_case()]
     if not args.only or "large" in args.only:
         print(f"[swath] preparing the {args.large_size}^2 synthetic swath", file=sys.stderr)
         cases.append(large_case(args.large_size))

@@ -19,10 +19,11 @@ barycentric tolerance, so shared edges leave no holes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
-import warnings as _warnings
+import warnings as pywarnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -40,8 +41,6 @@ from .grid import Grid, crs_transformer
 from .raster_io import IsCanceled, Progress, atomic_path, output_profile, to_cog
 
 LOG = logging.getLogger(__name__)
-# Swath rasters have no geotransform by nature: rasterio's warning about it is noise here.
-_warnings.filterwarnings("ignore", category=NotGeoreferencedWarning, module="rasterio")
 
 INTERPOLATIONS = ("nearest", "triangular", "bilinear")
 #: Barycentric tolerance: target pixels on a shared triangle edge belong to both triangles.
@@ -51,7 +50,9 @@ ROW_BLOCK = 256
 #: Threads painting, sampling and transforming blocks at once.
 THREADS = max(1, min(4, os.cpu_count() or 1))
 #: Target pixels sampled per chunk (bounds the temporaries of the sampling).
-SAMPLE_CHUNK = 1 << 22
+SAMPLE_CHUNK = 1 << 20
+#: GDAL block cache (MB) while reading swath bands.
+READ_CACHE_MB = 64
 #: Margin (target pixels) of the lookup images while painting.
 PAD = 2
 #: Latitude beyond which a swath counts as reaching the pole (polar stereographic target).
@@ -81,14 +82,26 @@ class SwathResult:
 # --------------------------------------------------------------------------- reading
 
 
+@contextlib.contextmanager
+def open_swath(path: str):
+    """``rasterio.open`` for swath rasters: netCDF rows in their native order (as the
+    coordinate variables), and no warning that there is no geotransform (there never is)."""
+    with pywarnings.catch_warnings():
+        pywarnings.simplefilter("ignore", NotGeoreferencedWarning)
+        # Whole bands are read once: GDAL's block cache would only hold a second copy.
+        with rasterio.Env(GDAL_NETCDF_BOTTOMUP="NO", GDAL_CACHEMAX=READ_CACHE_MB), \
+                rasterio.open(path) as ds:
+            yield ds
+
+
 def read_band_array(path: str, band: int, label: str) -> np.ndarray:
     """Band ``band`` of ``path`` as float64, NaN where nodata or not finite."""
     try:
-        with rasterio.Env(GDAL_NETCDF_BOTTOMUP="NO"), rasterio.open(path) as ds:
+        with open_swath(path) as ds:
             if not 1 <= band <= ds.count:
                 raise ValueError(f"{label} band {band} does not exist: '{path}' has "
                                  f"{ds.count} band(s).")
-            values = ds.read(band).astype(np.float64)
+            values = ds.read(band).astype(np.float64, copy=False)
             nodata = ds.nodata
     except (RasterioError, RasterioIOError) as exc:
         raise ValueError(f"{label} '{path}' cannot be read: {exc}") from exc
@@ -103,7 +116,7 @@ def geolocation_of(source: str, x_band: int, y_band: int) -> tuple[str, int, str
     ``source`` (netCDF ``coordinates``, HDF, VRT), else ``source`` itself with the bands
     given."""
     try:
-        with rasterio.Env(GDAL_NETCDF_BOTTOMUP="NO"), rasterio.open(source) as ds:
+        with open_swath(source) as ds:
             geo = ds.tags(ns="GEOLOCATION")
     except (RasterioError, RasterioIOError) as exc:
         raise ValueError(f"Input '{source}' cannot be read: {exc}") from exc
@@ -124,7 +137,7 @@ def _beside(dataset: str, folder: Path | None) -> str:
 def _read_measurements(path: str, bands: Sequence[int] | None):
     """(float32 stack with NaN nodata, dtype, nodata, band descriptions) of ``path``."""
     try:
-        with rasterio.Env(GDAL_NETCDF_BOTTOMUP="NO"), rasterio.open(path) as ds:
+        with open_swath(path) as ds:
             bands = list(bands) if bands else list(range(1, ds.count + 1))
             for band in bands:
                 if not 1 <= band <= ds.count:
@@ -433,31 +446,34 @@ def _paint_hits(block: _BlockQuads, quads, s, t, dx, dy, second: bool,
 # ------------------------------------------------------------------------------ sampling
 
 
-def sample_band(values: np.ndarray, col: np.ndarray, row: np.ndarray,
-                method: str) -> np.ndarray:
+def sample_band(values: np.ndarray, col: np.ndarray, row: np.ndarray, method: str, *,
+                fill: float = np.nan) -> np.ndarray:
     """``values`` (source rows, cols) sampled at the fractional source positions (col, row).
 
     nearest: the closest source pixel; triangular: V1 + u (V2 - V1) + v (V3 - V1) in the
     triangle (P1, P2, P3) when u + v <= 1, else from P4 in (P2, P4, P3); bilinear: the four
-    neighbours weighted (1-u)(1-v), u(1-v), (1-u)v, uv. NaN where (col, row) is NaN; an
-    interpolation touching a NaN value gives NaN.
+    neighbours weighted (1-u)(1-v), u(1-v), (1-u)v, uv. ``fill`` where (col, row) is NaN;
+    an interpolation touching a NaN value gives NaN. Nearest keeps the dtype of ``values``
+    (integer flags stay exact), the interpolations give float32.
     """
     if method not in INTERPOLATIONS:
         raise ValueError(f"Unknown interpolation '{method}': use one of {INTERPOLATIONS}.")
-    out = np.full(col.size, np.nan, np.float32)
-    flat = np.ascontiguousarray(values, np.float32).ravel()
     height, width = values.shape
     if height < 2 or width < 2:
         raise ValueError("A swath needs at least 2 x 2 pixels to be interpolated.")
-    shape, col, row = col.shape, col.ravel(), row.ravel()
+    dtype = values.dtype if method == "nearest" else np.dtype(np.float32)
+    flat = np.ascontiguousarray(values, dtype).ravel()
+    out = np.full(col.shape, fill, dtype)
+    step = max(1, SAMPLE_CHUNK // max(1, col.shape[-1]))  # target rows: no copy of col/row
 
-    def sample(start: int) -> None:
-        chunk = slice(start, start + SAMPLE_CHUNK)
-        painted = np.flatnonzero(np.isfinite(col[chunk])) + start
-        out[painted] = _sample(flat, width, height, col[painted], row[painted], method)
+    def sample(r0: int) -> None:
+        rows = slice(r0, r0 + step)
+        painted = np.isfinite(col[rows])
+        out[rows][painted] = _sample(flat, width, height, col[rows][painted],
+                                     row[rows][painted], method)
 
-    _in_threads(sample, range(0, col.size, SAMPLE_CHUNK))
-    return out.reshape(shape)
+    _in_threads(sample, range(0, col.shape[0], step))
+    return out
 
 
 def _in_threads(work: Callable[[int], None], items: range, progress: Progress | None = None,
@@ -516,27 +532,32 @@ def gaussian_prefilter(values: np.ndarray, sigma: float) -> np.ndarray:
 
 def rectify_arrays(values: np.ndarray, x: np.ndarray, y: np.ndarray, grid: Grid, *,
                    interpolation: str = "bilinear", prefilter_sigma: float = 0.0,
-                   progress: Progress | None = None, is_canceled: IsCanceled | None = None,
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   fill: float = np.nan, progress: Progress | None = None,
+                   is_canceled: IsCanceled | None = None,
+                   ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Rectify ``values`` (bands, rows, cols) with coordinates ``x``, ``y`` (in grid.crs)
-    onto ``grid``: returns (float32 bands on the grid, NaN outside; lookup (2, H, W) of
-    fractional source column/row, pixel centre = integer)."""
+    onto ``grid``: returns (bands on the grid, ``fill`` outside: float32, or the dtype of
+    ``values`` for nearest; lookup (col, row) of fractional source column/row, pixel
+    centre = integer). Integer bands are not prefiltered."""
     if values.shape[1:] != x.shape:
         raise ValueError(f"The measurement raster ({values.shape[2]} x {values.shape[1]} px) "
                          f"and the coordinate images ({x.shape[1]} x {x.shape[0]} px) differ in "
                          "size: they must cover the same swath pixels.")
     col, row = paint_lookup(x, y, grid, progress=progress, is_canceled=is_canceled)
-    out = np.empty((values.shape[0], grid.height, grid.width), np.float32)
+    exact = interpolation == "nearest" and np.issubdtype(values.dtype, np.integer)
+    out = np.empty((values.shape[0], grid.height, grid.width),
+                   values.dtype if exact else np.float32)
     for k, band in enumerate(values):
         if is_canceled and is_canceled():
             raise CanceledError("Canceled while sampling the measurement bands.")
-        band = band.astype(np.float32, copy=False)
-        if prefilter_sigma > 0:
-            band = gaussian_prefilter(band, prefilter_sigma)
-        out[k] = sample_band(band, col, row, interpolation)
+        if not exact:
+            band = band.astype(np.float32, copy=False)
+            if prefilter_sigma > 0:
+                band = gaussian_prefilter(band, prefilter_sigma)
+        out[k] = sample_band(band, col, row, interpolation, fill=fill)
         if progress:
             progress(60.0 + 30.0 * (k + 1) / values.shape[0])
-    return out, np.stack([col, row])
+    return out, (col, row)
 
 
 def rectify_swath(
@@ -592,7 +613,47 @@ def rectify_swath(
     if x.shape != y.shape:
         raise ValueError(f"The X and Y coordinate images differ in size: {x.shape[::-1]} vs "
                          f"{y.shape[::-1]} (columns, rows).")
-    src_crs = _parse_crs(source_crs, "source")
+    x, y, grid, spacing = _on_target_grid(x, y, _parse_crs(source_crs, "source"), target_crs,
+                                          pixel_size, extent, notes)
+    ratio = grid.res[0] / spacing
+    sigma = max(0.0, (ratio - 1) / 2) if prefilter else 0.0
+    if ratio > ALIASING_RATIO and not prefilter:
+        warnings.append(f"The target pixel is {ratio:.1f} times the source pixel spacing: "
+                        "values are point samples and may alias; set PREFILTER to smooth "
+                        "first.")
+    data, nodata, descriptions = _read_measurements(source, bands)
+    if data.shape[1:] != x.shape:
+        raise ValueError(f"The input raster ({data.shape[2]} x {data.shape[1]} px) and the "
+                         f"coordinate images ({x.shape[1]} x {x.shape[0]} px) differ in size: "
+                         "they must cover the same swath pixels.")
+    values, fill = _as_sampled(data, nodata, interpolation)
+    del data
+    rectified, lookup = rectify_arrays(values, x, y, grid, interpolation=interpolation,
+                                       prefilter_sigma=sigma, fill=fill, progress=progress,
+                                       is_canceled=is_canceled)
+    painted = int(np.isfinite(lookup[0]).sum())
+    if painted == 0:
+        raise ValueError("The swath does not cover any pixel of the target grid (check "
+                         "EXTENT and TARGET_CRS).")
+    _write(output, rectified, grid, fill, descriptions, cog)
+    outputs = {"output": output}
+    if lookup_output:
+        _write(lookup_output, np.stack(lookup) + 0.5, grid, np.nan,
+               ["source column (pixel corner = 0)", "source row (pixel corner = 0)"], cog)
+        outputs["lookup_output"] = lookup_output
+    if progress:
+        progress(100.0)
+    for note in notes:
+        LOG.info(note)
+    for warning in warnings:
+        LOG.warning(warning)
+    return SwathResult(grid, painted, spacing, tuple(notes), tuple(warnings), outputs)
+
+
+def _on_target_grid(x, y, src_crs: CRS, target_crs, pixel_size: float, extent,
+                    notes: list[str]) -> tuple[np.ndarray, np.ndarray, Grid, float]:
+    """Coordinates in the target CRS (given, or chosen and noted), the target grid and the
+    median source spacing."""
     if target_crs:
         dst_crs = _parse_crs(target_crs, "target")
     else:
@@ -611,43 +672,7 @@ def rectify_swath(
     notes.append(f"Target grid: {grid.width} x {grid.height} pixels of {size:g} "
                  f"{_units(dst_crs)} in {dst_crs.to_string()} (median source spacing "
                  f"{spacing:g}).")
-    ratio = size / spacing
-    sigma = max(0.0, (ratio - 1) / 2) if prefilter else 0.0
-    if ratio > ALIASING_RATIO and not prefilter:
-        warnings.append(f"The target pixel is {ratio:.1f} times the source pixel spacing: "
-                        "values are point samples and may alias; set PREFILTER to smooth "
-                        "first.")
-    data, nodata, descriptions = _read_measurements(source, bands)
-    if data.shape[1:] != x.shape:
-        raise ValueError(f"The input raster ({data.shape[2]} x {data.shape[1]} px) and the "
-                         f"coordinate images ({x.shape[1]} x {x.shape[0]} px) differ in size: "
-                         "they must cover the same swath pixels.")
-    keep_dtype = interpolation == "nearest" and np.issubdtype(data.dtype, np.integer)
-    source_dtype = str(data.dtype)
-    values = data.astype(np.float32)
-    if nodata is not None:
-        values[data == nodata] = np.nan
-    del data
-    rectified, lookup = rectify_arrays(values, x, y, grid, interpolation=interpolation,
-                                       prefilter_sigma=sigma, progress=progress,
-                                       is_canceled=is_canceled)
-    painted = int(np.isfinite(lookup[0]).sum())
-    if painted == 0:
-        raise ValueError("The swath does not cover any pixel of the target grid (check "
-                         "EXTENT and TARGET_CRS).")
-    _write(output, rectified, grid, keep_dtype, nodata, source_dtype, descriptions, cog)
-    outputs = {"output": output}
-    if lookup_output:
-        _write(lookup_output, lookup + 0.5, grid, False, None, "float32",
-               ["source column (pixel corner = 0)", "source row (pixel corner = 0)"], cog)
-        outputs["lookup_output"] = lookup_output
-    if progress:
-        progress(100.0)
-    for note in notes:
-        LOG.info(note)
-    for warning in warnings:
-        LOG.warning(warning)
-    return SwathResult(grid, painted, spacing, tuple(notes), tuple(warnings), outputs)
+    return x, y, grid, spacing
 
 
 def _parse_crs(value, which: str) -> CRS:
@@ -673,17 +698,22 @@ def _units(crs: CRS) -> str:
         else crs.linear_units or "units"
 
 
-def _write(path: str, bands: np.ndarray, grid: Grid, keep_dtype: bool, nodata,
-           dtype: str, descriptions, cog: bool) -> None:
-    """Write float bands (NaN = no data) as Float32, or cast back to an integer ``dtype``
-    (nearest neighbour) with ``nodata`` (or the dtype's maximum) outside."""
-    if keep_dtype:
-        fill = nodata if nodata is not None else np.iinfo(np.dtype(dtype)).max
-        bands = np.where(np.isfinite(bands), bands, fill).astype(dtype)
-        out_nodata = fill
-    else:
-        dtype, out_nodata = "float32", float("nan")
-    profile = output_profile(grid, count=bands.shape[0], dtype=dtype, nodata=out_nodata)
+def _as_sampled(data: np.ndarray, nodata, interpolation: str) -> tuple[np.ndarray, float]:
+    """The bands as they are sampled and the value outside the swath: integer bands by
+    nearest neighbour as they are (flags stay exact; outside: their nodata, else the
+    dtype's maximum), anything else as float32 with NaN for nodata and outside."""
+    if interpolation == "nearest" and np.issubdtype(data.dtype, np.integer):
+        return data, nodata if nodata is not None else np.iinfo(data.dtype).max
+    values = data.astype(np.float32, copy=False)
+    if nodata is not None:
+        values[data == nodata] = np.nan
+    return values, np.nan
+
+
+def _write(path: str, bands: np.ndarray, grid: Grid, nodata: float, descriptions,
+           cog: bool) -> None:
+    """Write ``bands`` (their dtype, ``nodata`` outside) as a GeoTIFF or COG."""
+    profile = output_profile(grid, count=bands.shape[0], dtype=str(bands.dtype), nodata=nodata)
     with atomic_path(path) as tmp:
         target = tmp + ".gtiff.tmp" if cog else tmp
         with rasterio.open(target, "w", **profile) as dst:

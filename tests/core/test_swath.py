@@ -271,6 +271,30 @@ def test_rectify__integer_nearest_keeps_dtype(shared_data, tmp_path):
     assert set(np.unique(painted)) <= set(np.unique(source))
 
 
+def test_rectify__nearest_keeps_large_integers_exact(tmp_path):
+    """Integer flags above 2**24 (not representable in float32) come out bit-exact."""
+    x, y = analytic_swath()
+    flags = np.random.default_rng(5).integers(2**24, 2**31 - 2, x.shape, dtype=np.int32)
+    path = tmp_path / "flags.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=x.shape[1], height=x.shape[0],
+                       count=1, dtype="int32") as dst:
+        dst.write(flags, 1)
+    coords = tmp_path / "xy.tif"
+    with rasterio.open(coords, "w", driver="GTiff", width=x.shape[1], height=x.shape[0],
+                       count=2, dtype="float64") as dst:
+        dst.write(np.stack([x, y]))
+    rectify_swath(str(path), str(tmp_path / "o.tif"), x_coords=str(coords), y_coords=str(coords),
+                  y_band=2, source_crs=UTM, interpolation="nearest",
+                  lookup_output=str(tmp_path / "lookup.tif"))
+    with rasterio.open(tmp_path / "o.tif") as ds, rasterio.open(tmp_path / "lookup.tif") as lk:
+        out, lookup = ds.read(1), lk.read()
+        assert ds.dtypes[0] == "int32" and ds.nodata == 2**31 - 1
+    painted = np.isfinite(lookup[0])
+    i, j = np.floor(lookup[0][painted]).astype(int), np.floor(lookup[1][painted]).astype(int)
+    assert np.array_equal(out[painted], flags[j, i])
+    assert (out[~painted] == 2**31 - 1).all()
+
+
 def test_modis__hdf5_bow_tie_swath(shared_data, tmp_path):
     """MODIS 1 km geolocation (HDF5 subdatasets; scans overlap at the swath edges, the
     bow-tie): rectifying latitude itself (triangular) returns each target pixel's latitude,
@@ -374,3 +398,15 @@ def _longitudes(transform: Affine, shape) -> np.ndarray:
     grid = Grid(CRS.from_epsg(3413), transform, shape[1], shape[0])
     x, y = grid.centres_xy()
     return Transformer.from_crs(3413, 4326, always_xy=True).transform(x, y)[0]
+
+
+def test_ssmis__automatic_polar_target(shared_data, tmp_path):
+    """No TARGET_CRS: the orbit reaching 89.2° N goes to EPSG:3413, its default footprint
+    limited to the northern hemisphere (the southern part projects towards infinity)."""
+    result = rectify_swath(str(shared_data / "swath" / "ssmis_tb37v_swath.vrt"),
+                           str(tmp_path / "auto.tif"), interpolation="nearest")
+    assert result.grid.crs.to_epsg() == 3413
+    assert any("EPSG:3413" in note and "North Pole" in note for note in result.notes)
+    left, bottom, right, top = result.grid.bounds
+    assert max(abs(left), abs(right), abs(bottom), abs(top)) < 13_000_000  # equator ~ 12,700 km
+    assert result.grid.res[0] == pytest.approx(result.source_spacing)
