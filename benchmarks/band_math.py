@@ -137,12 +137,11 @@ def run_floor(paths, out: Path) -> None:
     import rasterio
     from rasterio.windows import Window
 
-    from coreg.core.raster_io import BLOCK, read_info, read_on_grid, to_cog
-    from coreg.core.raster_math import scratch_profile
+    from coreg.core.raster_io import BLOCK, output_profile, read_info, read_on_grid, to_cog
 
     grid = read_info(paths[0]).grid
     datasets = [rasterio.open(p) for p in paths]
-    profile = scratch_profile(grid)
+    profile = output_profile(grid, count=1, dtype="float32", nodata=float("nan"), scratch=True)
     targets = [str(out / f"floor{k}.gtiff.tmp") for k in range(3)]
     writers = [rasterio.open(t, "w", **profile) for t in targets]
     for row in range(0, grid.height, BLOCK):

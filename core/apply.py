@@ -144,7 +144,7 @@ def write_resampled(
         mapping = mapping or SourceMapping(model, model_crs or reference.crs, src.crs,
                                            src.transform)
         profile = output_profile(reference, count=src.count, dtype=out_dtype,
-                                 nodata=out_nodata)
+                                 nodata=out_nodata, scratch=cog)
         target = output_path if not cog else output_path + ".gtiff.tmp"
         with rasterio.open(target, "w", **profile) as dst:
             copy_metadata(src, dst)

@@ -713,7 +713,8 @@ def _as_sampled(data: np.ndarray, nodata, interpolation: str) -> tuple[np.ndarra
 def _write(path: str, bands: np.ndarray, grid: Grid, nodata: float, descriptions,
            cog: bool) -> None:
     """Write ``bands`` (their dtype, ``nodata`` outside) as a GeoTIFF or COG."""
-    profile = output_profile(grid, count=bands.shape[0], dtype=str(bands.dtype), nodata=nodata)
+    profile = output_profile(grid, count=bands.shape[0], dtype=str(bands.dtype), nodata=nodata,
+                             scratch=cog)
     with atomic_path(path) as tmp:
         target = tmp + ".gtiff.tmp" if cog else tmp
         with rasterio.open(target, "w", **profile) as dst:
