@@ -45,6 +45,8 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from checkout import register_coreg  # noqa: E402
+
 sys.dont_write_bytecode = True
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -64,13 +66,6 @@ CREATION = ["--co", "TILED=YES", "--co", "COMPRESS=DEFLATE", "--co", "PREDICTOR=
             "--co", "ZLEVEL=1"]
 
 
-def _register_coreg() -> None:
-    package_dir = WORK / "pkg"
-    package_dir.mkdir(parents=True, exist_ok=True)
-    link = package_dir / "coreg"
-    if not link.is_symlink():
-        link.symlink_to(REPO, target_is_directory=True)
-    sys.path.insert(0, str(package_dir))
 
 
 def build_inputs() -> list[Path]:
@@ -208,7 +203,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    _register_coreg()
+    register_coreg()
     import rasterio
 
     paths = build_inputs()

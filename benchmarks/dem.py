@@ -34,7 +34,6 @@ os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
-import importlib.util  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
@@ -44,6 +43,8 @@ import time  # noqa: E402
 import traceback  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+from checkout import register_coreg  # noqa: E402
 
 sys.dont_write_bytecode = True
 HERE = Path(__file__).resolve().parent
@@ -64,19 +65,6 @@ from pyproj import Geod, Transformer  # noqa: E402
 from rasterio.features import rasterize  # noqa: E402
 from rasterio.warp import transform_geom  # noqa: E402
 from scipy import ndimage  # noqa: E402
-
-
-def _register_coreg() -> None:
-    """Import this checkout as the package ``coreg``, whatever its folder is called."""
-    if "coreg" in sys.modules:
-        return
-    spec = importlib.util.spec_from_file_location(
-        "coreg", REPO / "__init__.py", submodule_search_locations=[str(REPO)]
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["coreg"] = module
-    spec.loader.exec_module(module)
-
 
 # --------------------------------------------------------------------------------------------
 # Cases
@@ -267,7 +255,7 @@ def all_cases(large_size: int) -> list[DemCase]:
 def coreg_worker(spec: dict) -> dict:
     """Run Coreg on one case (in a fresh process); return its JSON record."""
     t_import = time.perf_counter()
-    _register_coreg()
+    register_coreg()
     import coreg.core.dem as cdem
 
     t_import = time.perf_counter() - t_import

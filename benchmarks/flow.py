@@ -34,7 +34,6 @@ os.environ["GDAL_PAM_ENABLED"] = "NO"  # never write .aux.xml side-cars next to 
 os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
 
 import argparse  # noqa: E402
-import importlib.util  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -43,6 +42,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
+from checkout import register_coreg  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
 sys.dont_write_bytecode = True
@@ -65,16 +65,6 @@ HR_CROP = slice(256, 768)
 DEFAULTS_LABEL = "defaults: levels=4 radius=8 (24..8) iterations=4"
 
 
-def _register_coreg() -> None:
-    """Import this checkout as the package ``coreg``, whatever its folder is called."""
-    if "coreg" in sys.modules:
-        return
-    spec = importlib.util.spec_from_file_location(
-        "coreg", REPO / "__init__.py", submodule_search_locations=[str(REPO)]
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["coreg"] = module
-    spec.loader.exec_module(module)
 
 
 def _band(name: str, band: int = 1) -> np.ndarray:
@@ -156,7 +146,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", default=str(WORK / "results.json"))
     args = parser.parse_args()
-    _register_coreg()
+    register_coreg()
     WORK.mkdir(parents=True, exist_ok=True)
     python = subprocess.run([str(PEERS / "gefolki_env.sh")], capture_output=True, text=True,
                             check=True).stdout.strip().splitlines()[-1]

@@ -30,12 +30,13 @@ os.environ["GDAL_PAM_ENABLED"] = "NO"
 os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
 
 import argparse  # noqa: E402
-import importlib.util  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+from checkout import register_coreg  # noqa: E402
 
 sys.dont_write_bytecode = True
 HERE = Path(__file__).resolve().parent
@@ -47,17 +48,9 @@ SPACING, WINDOW, MAX_SHIFT, SIZE = 50, 64, 10, 1000
 LARGE = 10980
 
 
-def _register_coreg() -> None:
-    if "coreg" in sys.modules:
-        return
-    spec = importlib.util.spec_from_file_location(
-        "coreg", REPO / "__init__.py", submodule_search_locations=[str(REPO)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["coreg"] = module
-    spec.loader.exec_module(module)
 
 
-_register_coreg()
+register_coreg()
 sys.path.insert(0, str(REPO / "tests"))  # local_synthetic.py
 
 import numpy as np  # noqa: E402
@@ -182,13 +175,7 @@ def make_large(folder: Path) -> tuple[Path, Path]:
 
 def run_large() -> dict:
     reference, secondary = make_large(WORK)
-    env = os.environ | {"GDAL_CACHEMAX": "256",
-                        "PYTHONPATH": os.pathsep.join([str(WORK / "pkg"),
-                                                       os.environ.get("PYTHONPATH", "")])}
-    (WORK / "pkg").mkdir(exist_ok=True)
-    link = WORK / "pkg" / "coreg"
-    if not link.exists():
-        link.symlink_to(REPO, target_is_directory=True)
+    env = os.environ | {"GDAL_CACHEMAX": "256"}  # PYTHONPATH from register_coreg
     proc = subprocess.run([sys.executable, "-c", LARGE_CODE, str(reference), str(secondary),
                            str(WORK / "large_aligned.tif"), str(WORK / "large_field.tif")],
                           capture_output=True, text=True, env=env)

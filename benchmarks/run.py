@@ -35,7 +35,6 @@ os.environ["CPL_LOG"] = GDAL_LOG
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
-import importlib.util  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
@@ -47,6 +46,8 @@ import time  # noqa: E402
 import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from checkout import register_coreg  # noqa: E402
+
 sys.dont_write_bytecode = True
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -54,18 +55,9 @@ WORK = HERE / "work"
 PEERS = HERE / "peers"
 
 
-def _register_coreg() -> None:
-    """Import this checkout as the package ``coreg``, whatever its folder is called."""
-    if "coreg" in sys.modules:
-        return
-    spec = importlib.util.spec_from_file_location(
-        "coreg", REPO / "__init__.py", submodule_search_locations=[str(REPO)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["coreg"] = module
-    spec.loader.exec_module(module)
 
 
-_register_coreg()
+register_coreg()
 sys.path.insert(0, str(REPO / "tests"))  # synthetic.py
 sys.path.insert(0, str(HERE))  # cases.py
 

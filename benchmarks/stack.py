@@ -57,11 +57,12 @@ import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from checkout import PACKAGE_DIR, register_coreg  # noqa: E402
+
 sys.dont_write_bytecode = True
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 WORK = HERE / "work" / "stack"
-PACKAGE_DIR = WORK / "pkg"  # holds the symlink coreg -> this checkout, for the workers too
 INPUTS = WORK / "inputs"
 OSCD = (REPO / ".." / "shared" / "data" / "optical" / "oscd_s2").resolve()
 ANCHOR_SOURCE = OSCD / "beirut_S2_20150820_B02-B03-B04-B08.tif"
@@ -76,19 +77,6 @@ POLL_S = 0.05
 MIB = 1024 * 1024
 
 
-def _register_coreg() -> None:
-    """Make this checkout importable as ``coreg`` here and in every worker process: a
-    folder with the symlink ``coreg -> checkout`` on sys.path and on PYTHONPATH."""
-    PACKAGE_DIR.mkdir(parents=True, exist_ok=True)
-    link = PACKAGE_DIR / "coreg"
-    if link.is_symlink() and link.resolve() != REPO:
-        link.unlink()
-    if not link.is_symlink():
-        link.symlink_to(REPO, target_is_directory=True)
-    extra = [str(PACKAGE_DIR), str(REPO / "tests")]
-    sys.path[:0] = extra
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(extra + ([old] if old else []))
 
 
 # --------------------------------------------------------------------------- the stack
@@ -361,7 +349,7 @@ def main() -> int:
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
 
-    _register_coreg()
+    register_coreg(REPO / "tests")
     try:
         started = time.perf_counter()
         inputs, anchor = build_stack()

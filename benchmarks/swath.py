@@ -34,7 +34,6 @@ os.environ["GDAL_PAM_ENABLED"] = "NO"  # never write .aux.xml side-cars next to 
 os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
 
 import argparse  # noqa: E402
-import importlib.util  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
 import subprocess  # noqa: E402
@@ -42,6 +41,8 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+from checkout import register_coreg  # noqa: E402
 
 sys.dont_write_bytecode = True
 HERE = Path(__file__).resolve().parent
@@ -61,18 +62,9 @@ from rasterio.errors import NotGeoreferencedWarning  # noqa: E402
 warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)  # swaths never have one
 
 
-def _register_coreg() -> None:
-    """Import this checkout as the package ``coreg``, whatever its folder is called."""
-    if "coreg" in sys.modules:
-        return
-    spec = importlib.util.spec_from_file_location(
-        "coreg", REPO / "__init__.py", submodule_search_locations=[str(REPO)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["coreg"] = module
-    spec.loader.exec_module(module)
 
 
-_register_coreg()
+register_coreg()
 from coreg.core.grid import Grid  # noqa: E402
 from coreg.core.raster_io import output_profile  # noqa: E402
 from coreg.core.swath import (  # noqa: E402
