@@ -7,15 +7,12 @@ import json
 from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputNumber,
-    QgsProcessingParameterBand,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFileDestination,
-    QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
-    QgsProcessingParameterRasterLayer,
 )
 
 from ..core.align import align_image
@@ -35,9 +32,7 @@ NUMERIC_OUTPUTS = ("shift_x_px", "shift_y_px", "shift_x_map", "shift_y_map", "ro
 class AlignImageAlgorithm(CoregAlgorithm):
     """Aligns a secondary raster onto a reference with sub-pixel accuracy."""
 
-    REFERENCE, REFERENCE_BAND = "REFERENCE", "REFERENCE_BAND"
-    SECONDARY, SECONDARY_BAND = "SECONDARY", "SECONDARY_BAND"
-    MASK, TRANSFORM, MAX_SHIFT = "MASK", "TRANSFORM", "MAX_SHIFT"
+    TRANSFORM, MAX_SHIFT = "TRANSFORM", "MAX_SHIFT"
     OUTPUT_MODE, RESAMPLING = "OUTPUT_MODE", "RESAMPLING"
     REFERENCE_NODATA, SECONDARY_NODATA, COG = "REFERENCE_NODATA", "SECONDARY_NODATA", "COG"
     OUTPUT, SHIFT_VECTORS, REPORT = "OUTPUT", "SHIFT_VECTORS", "REPORT"
@@ -67,19 +62,7 @@ class AlignImageAlgorithm(CoregAlgorithm):
             "needs the translation model.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
-        self.addParameter(QgsProcessingParameterRasterLayer(self.REFERENCE,
-                                                            self.tr("Reference raster")))
-        # Optional with a default, so that headless runs may omit them (QGIS 3.22's
-        # qgis_process rejects an omitted mandatory band despite its default).
-        self.addParameter(QgsProcessingParameterBand(
-            self.REFERENCE_BAND, self.tr("Reference band"), 1, self.REFERENCE, optional=True))
-        self.addParameter(QgsProcessingParameterRasterLayer(
-            self.SECONDARY, self.tr("Secondary raster (to align)")))
-        self.addParameter(QgsProcessingParameterBand(
-            self.SECONDARY_BAND, self.tr("Secondary band"), 1, self.SECONDARY, optional=True))
-        self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.MASK, self.tr("Masks of areas to ignore (rasters: non-zero; polygons)"),
-            QgsProcessing.TypeMapLayer, optional=True))
+        self.add_image_pair_parameters()
         self.addParameter(QgsProcessingParameterEnum(
             self.TRANSFORM, self.tr("Transform model"), [t for t, _ in TRANSFORMS],
             defaultValue=1))

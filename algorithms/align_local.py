@@ -14,15 +14,12 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
-    QgsProcessingParameterBand,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFileDestination,
-    QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
-    QgsProcessingParameterRasterLayer,
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QVariant
@@ -52,9 +49,7 @@ NUMERIC_OUTPUTS = ("n_points", "n_kept", "rms_shift_before_px", "rms_shift_after
 class AlignLocalAlgorithm(CoregAlgorithm):
     """Aligns a secondary raster onto the reference grid with a non-rigid field."""
 
-    REFERENCE, REFERENCE_BAND = "REFERENCE", "REFERENCE_BAND"
-    SECONDARY, SECONDARY_BAND = "SECONDARY", "SECONDARY_BAND"
-    MASK, MAX_SHIFT, RESAMPLING, METHOD = "MASK", "MAX_SHIFT", "RESAMPLING", "METHOD"
+    MAX_SHIFT, RESAMPLING, METHOD = "MAX_SHIFT", "RESAMPLING", "METHOD"
     GRID_SPACING, WINDOW_SIZE = "GRID_SPACING", "WINDOW_SIZE"
     REJECTION, MIN_RELIABILITY = "REJECTION", "MIN_RELIABILITY"
     RADIUS, LEVELS, ITERATIONS, INVERT = "RADIUS", "LEVELS", "ITERATIONS", "INVERT"
@@ -89,17 +84,7 @@ class AlignLocalAlgorithm(CoregAlgorithm):
             "the counts, mean and RMS shift before and after, and the reference grid.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
-        self.addParameter(QgsProcessingParameterRasterLayer(self.REFERENCE,
-                                                            self.tr("Reference raster")))
-        self.addParameter(QgsProcessingParameterBand(
-            self.REFERENCE_BAND, self.tr("Reference band"), 1, self.REFERENCE, optional=True))
-        self.addParameter(QgsProcessingParameterRasterLayer(
-            self.SECONDARY, self.tr("Secondary raster (to align)")))
-        self.addParameter(QgsProcessingParameterBand(
-            self.SECONDARY_BAND, self.tr("Secondary band"), 1, self.SECONDARY, optional=True))
-        self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.MASK, self.tr("Masks of areas to ignore (rasters: non-zero; polygons)"),
-            QgsProcessing.TypeMapLayer, optional=True))
+        self.add_image_pair_parameters()
         self.addParameter(QgsProcessingParameterEnum(self.METHOD, self.tr("Method"),
                                                      list(METHOD_LABELS), defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(

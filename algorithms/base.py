@@ -15,7 +15,9 @@ from qgis.core import (
     QgsProcessingFeedback,
     QgsProcessingLayerPostProcessorInterface,
     QgsProcessingOutputMultipleLayers,
+    QgsProcessingParameterBand,
     QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterRasterLayer,
     QgsRasterLayer,
     QgsRasterShader,
     QgsSingleBandPseudoColorRenderer,
@@ -39,6 +41,9 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
     """Base class: subclasses declare parameters and call one core function."""
 
     APPLY_TO, APPLIED = "APPLY_TO", "APPLIED"
+    REFERENCE, REFERENCE_BAND = "REFERENCE", "REFERENCE_BAND"
+    SECONDARY, SECONDARY_BAND = "SECONDARY", "SECONDARY_BAND"
+    MASK = "MASK"
 
     def tr(self, text: str) -> str:
         return QCoreApplication.translate(type(self).__name__, text)
@@ -74,6 +79,22 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
         except (ValueError, CoregistrationError) as exc:
             raise QgsProcessingException(str(exc)) from exc
 
+
+    def add_image_pair_parameters(self) -> None:
+        """REFERENCE, SECONDARY, their bands and MASK: the inputs of image alignments."""
+        self.addParameter(QgsProcessingParameterRasterLayer(self.REFERENCE,
+                                                            self.tr("Reference raster")))
+        # Optional with a default, so that headless runs may omit them (QGIS 3.22's
+        # qgis_process rejects an omitted mandatory band despite its default).
+        self.addParameter(QgsProcessingParameterBand(
+            self.REFERENCE_BAND, self.tr("Reference band"), 1, self.REFERENCE, optional=True))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.SECONDARY, self.tr("Secondary raster (to align)")))
+        self.addParameter(QgsProcessingParameterBand(
+            self.SECONDARY_BAND, self.tr("Secondary band"), 1, self.SECONDARY, optional=True))
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            self.MASK, self.tr("Masks of areas to ignore (rasters: non-zero; polygons)"),
+            QgsProcessing.TypeMapLayer, optional=True))
 
     def add_apply_to_parameter(self) -> None:
         """APPLY_TO: further rasters the alignment is applied to in the same run."""
