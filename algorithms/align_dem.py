@@ -86,8 +86,7 @@ class AlignDemAlgorithm(CoregAlgorithm):
         match = QgsProcessingParameterBoolean(self.MATCH_REFERENCE,
                                               self.tr("Write the outputs on the reference grid"),
                                               False)
-        match.setFlags(match.flags() | match.FlagAdvanced)
-        self.addParameter(match)
+        self.add_advanced_parameter(match)
         self.add_apply_to_parameter()
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT,
                                                                   self.tr("Aligned DEM")))

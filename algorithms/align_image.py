@@ -80,13 +80,11 @@ class AlignImageAlgorithm(CoregAlgorithm):
             param = QgsProcessingParameterNumber(key, self.tr(label),
                                                  QgsProcessingParameterNumber.Double,
                                                  optional=True)
-            param.setFlags(param.flags() | param.FlagAdvanced)
-            self.addParameter(param)
+            self.add_advanced_parameter(param)
         self.add_apply_to_parameter()
         cog = QgsProcessingParameterBoolean(self.COG, self.tr("Write a Cloud-Optimized GeoTIFF"),
                                             False)
-        cog.setFlags(cog.flags() | cog.FlagAdvanced)
-        self.addParameter(cog)
+        self.add_advanced_parameter(cog)
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT, self.tr("Aligned raster")))
         self.addParameter(QgsProcessingParameterFeatureSink(

@@ -105,8 +105,7 @@ class AlignLocalAlgorithm(CoregAlgorithm):
         invert = QgsProcessingParameterBoolean(
             self.INVERT, self.tr("Flow: invert the secondary's contrast (SAR vs optical)"),
             False)
-        invert.setFlags(invert.flags() | invert.FlagAdvanced)
-        self.addParameter(invert)
+        self.add_advanced_parameter(invert)
         self.add_apply_to_parameter()
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT, self.tr("Aligned raster")))
@@ -124,8 +123,9 @@ class AlignLocalAlgorithm(CoregAlgorithm):
         param = QgsProcessingParameterNumber(key, self.tr(label), kind, default,
                                              minValue=minimum, maxValue=maximum)
         if advanced:
-            param.setFlags(param.flags() | param.FlagAdvanced)
-        self.addParameter(param)
+            self.add_advanced_parameter(param)
+        else:
+            self.addParameter(param)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
         reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)

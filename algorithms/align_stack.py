@@ -103,8 +103,7 @@ class AlignStackAlgorithm(CoregAlgorithm):
             self.DASK_SCHEDULER, self.tr("Dask scheduler address (e.g. tcp://host:8786)"),
             optional=True)
         for param in (band, dask):
-            param.setFlags(param.flags() | param.FlagAdvanced)
-            self.addParameter(param)
+            self.add_advanced_parameter(param)
         self.addParameter(QgsProcessingParameterFolderDestination(
             self.OUTPUT_FOLDER, self.tr("Output folder")))
         self.addParameter(QgsProcessingParameterFileDestination(

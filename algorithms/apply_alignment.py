@@ -82,8 +82,7 @@ class ApplyAlignmentAlgorithm(CoregAlgorithm):
                                                     False),
                       QgsProcessingParameterBoolean(
                           self.VERTICAL, self.tr("Add the vertical shift (DEM reports)"), True)):
-            param.setFlags(param.flags() | param.FlagAdvanced)
-            self.addParameter(param)
+            self.add_advanced_parameter(param)
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT, self.tr("Aligned raster")))
 

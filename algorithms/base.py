@@ -80,6 +80,11 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(str(exc)) from exc
 
 
+    def add_advanced_parameter(self, param) -> None:
+        """Add ``param`` under the dialog's Advanced parameters."""
+        param.setFlags(param.flags() | param.FlagAdvanced)
+        self.addParameter(param)
+
     def add_image_pair_parameters(self) -> None:
         """REFERENCE, SECONDARY, their bands and MASK: the inputs of image alignments."""
         self.addParameter(QgsProcessingParameterRasterLayer(self.REFERENCE,
