@@ -16,11 +16,8 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-VENV="${1:-$REPO/benchmarks/.venvs/arosics}"
-mkdir -p "$(dirname "$VENV")"
-VENV="$(cd "$(dirname "$VENV")" && pwd)/$(basename "$VENV")"   # absolute, so the printed path works anywhere
-SYS_PY=/usr/bin/python3          # Debian's python; never a pyenv/conda one
+source "$HERE/venv_common.sh"
+peer_env_setup arosics "$@"
 
 # Debian packages: everything compiled that arosics / geoarray / py_tools_ds import.
 APT_PKGS=(
@@ -40,42 +37,19 @@ PIP_PINS=(
   cmocean==4.0.3     # only used for COREG_LOCAL plots; imported lazily
 )
 
-log() { echo "[arosics_env] $*" >&2; }
-
-STAMP="$VENV/.coreg-arosics-stamp"
 WANT_STAMP="$(printf '%s\n' "${PIP_PINS[@]}" "${APT_PKGS[@]}")"
 
-if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT_STAMP" ]]; then
+if venv_up_to_date "$WANT_STAMP"; then
   log "up to date: $VENV"
   echo "$VENV/bin/python"
   exit 0
 fi
 
 # 1. Debian packages (only when some are missing).
-missing=()
-for p in "${APT_PKGS[@]}"; do
-  if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]]; then
-    missing+=("$p")
-  fi
-done
-if ((${#missing[@]})); then
-  SUDO=""
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null || { log "need root (or sudo) to apt-get install: ${missing[*]}"; exit 1; }
-    SUDO=sudo
-  fi
-  log "apt-get install ${missing[*]}"
-  $SUDO apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-else
-  log "Debian packages already installed"
-fi
+apt_ensure "${APT_PKGS[@]}"
 
 # 2. The venv (sees Debian's dist-packages).
-if [[ ! -x "$VENV/bin/python" ]]; then
-  log "creating venv $VENV"
-  "$SYS_PY" -m venv --system-site-packages "$VENV"
-fi
+venv_ensure --system-site-packages
 PY="$VENV/bin/python"
 
 # 3. Pinned pure-Python packages.  --no-deps: pip resolves nothing, so Debian's numpy stays.

@@ -14,11 +14,8 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-VENV="${1:-$REPO/benchmarks/.venvs/gefolki}"
-mkdir -p "$(dirname "$VENV")"
-VENV="$(cd "$(dirname "$VENV")" && pwd)/$(basename "$VENV")"
-SYS_PY=/usr/bin/python3
+source "$HERE/venv_common.sh"
+peer_env_setup gefolki "$@"
 
 APT_PKGS=(
   python3-venv python3-pip
@@ -29,40 +26,17 @@ PIP_PINS=(
   loguru==0.7.3   # imported by gefolki/__init__ (logging only)
 )
 
-log() { echo "[gefolki_env] $*" >&2; }
-
-STAMP="$VENV/.coreg-gefolki-stamp"
 WANT_STAMP="$(printf '%s\n' "${PIP_PINS[@]}" "${APT_PKGS[@]}")"
 
-if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT_STAMP" ]]; then
+if venv_up_to_date "$WANT_STAMP"; then
   log "up to date: $VENV"
   echo "$VENV/bin/python"
   exit 0
 fi
 
-missing=()
-for p in "${APT_PKGS[@]}"; do
-  if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]]; then
-    missing+=("$p")
-  fi
-done
-if ((${#missing[@]})); then
-  SUDO=""
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null || { log "need root (or sudo) to apt-get install: ${missing[*]}"; exit 1; }
-    SUDO=sudo
-  fi
-  log "apt-get install ${missing[*]}"
-  $SUDO apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-else
-  log "Debian packages already installed"
-fi
+apt_ensure "${APT_PKGS[@]}"
 
-if [[ ! -x "$VENV/bin/python" ]]; then
-  log "creating venv $VENV"
-  "$SYS_PY" -m venv --system-site-packages "$VENV"
-fi
+venv_ensure --system-site-packages
 PY="$VENV/bin/python"
 
 NUMPY_BEFORE="$("$PY" -c 'import numpy; print(numpy.__version__)')"

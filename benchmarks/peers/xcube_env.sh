@@ -15,11 +15,8 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-VENV="${1:-$REPO/benchmarks/.venvs/xcube}"
-mkdir -p "$(dirname "$VENV")"
-VENV="$(cd "$(dirname "$VENV")" && pwd)/$(basename "$VENV")"
-SYS_PY=/usr/bin/python3
+source "$HERE/venv_common.sh"
+peer_env_setup xcube "$@"
 
 PIP_PINS=(
   xcube-resampling==0.3.6
@@ -55,34 +52,19 @@ PIP_PINS=(
   zipp==4.1.2
 )
 
-log() { echo "[xcube_env] $*" >&2; }
-
-STAMP="$VENV/.coreg-xcube-stamp"
 WANT_STAMP="$(printf '%s\n' "${PIP_PINS[@]}")"
 
-if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT_STAMP" ]]; then
+if venv_up_to_date "$WANT_STAMP"; then
   log "up to date: $VENV"
   echo "$VENV/bin/python"
   exit 0
 fi
 
 # 1. python3-venv (Debian splits ensurepip out of python3).
-if [[ "$(dpkg-query -W -f='${Status}' python3-venv 2>/dev/null)" != "install ok installed" ]]; then
-  SUDO=""
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null || { log "need root (or sudo) to apt-get install python3-venv"; exit 1; }
-    SUDO=sudo
-  fi
-  log "apt-get install python3-venv"
-  $SUDO apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >&2
-fi
+apt_ensure python3-venv
 
 # 2. The venv (plain: no system site-packages).
-if [[ ! -x "$VENV/bin/python" ]]; then
-  log "creating venv $VENV"
-  "$SYS_PY" -m venv "$VENV"
-fi
+venv_ensure
 PY="$VENV/bin/python"
 
 # 3. Pinned packages (binary wheels only; the full set is pinned, so the resolver has no choice).

@@ -19,11 +19,8 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-VENV="${1:-$REPO/benchmarks/.venvs/xdem}"
-mkdir -p "$(dirname "$VENV")"
-VENV="$(cd "$(dirname "$VENV")" && pwd)/$(basename "$VENV")"   # absolute, so the printed path works anywhere
-SYS_PY=/usr/bin/python3          # Debian's python; never a pyenv/conda one
+source "$HERE/venv_common.sh"
+peer_env_setup xdem "$@"
 export GDAL_PAM_ENABLED=NO       # never write .aux.xml side-cars next to input data
 
 PIP_PINS=(
@@ -57,34 +54,19 @@ PIP_PINS=(
   tzdata==2026.6
 )
 
-log() { echo "[xdem_env] $*" >&2; }
-
-STAMP="$VENV/.coreg-xdem-stamp"
 WANT_STAMP="$(printf '%s\n' "${PIP_PINS[@]}")"
 
-if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT_STAMP" ]]; then
+if venv_up_to_date "$WANT_STAMP"; then
   log "up to date: $VENV"
   echo "$VENV/bin/python"
   exit 0
 fi
 
 # 1. python3-venv (Debian splits ensurepip out of python3).
-if [[ "$(dpkg-query -W -f='${Status}' python3-venv 2>/dev/null)" != "install ok installed" ]]; then
-  SUDO=""
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null || { log "need root (or sudo) to apt-get install python3-venv"; exit 1; }
-    SUDO=sudo
-  fi
-  log "apt-get install python3-venv"
-  $SUDO apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >&2
-fi
+apt_ensure python3-venv
 
 # 2. The venv (plain: no system site-packages).
-if [[ ! -x "$VENV/bin/python" ]]; then
-  log "creating venv $VENV"
-  "$SYS_PY" -m venv "$VENV"
-fi
+venv_ensure
 PY="$VENV/bin/python"
 
 # 3. Pinned packages (binary wheels only; the full set is pinned, so the resolver has no choice).
