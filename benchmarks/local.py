@@ -7,11 +7,13 @@ Prints a table and writes it to ``benchmarks/work/local/results.json`` (git-igno
 The pair: band 4 (B08) of a real Sentinel-2 scene, 1000 x 1000 pixels, and a copy
 warped by a known smooth field (sinusoids within +-3 px, tests/local_synthetic.py)
 with a gain, an offset and 1 % noise, on the same grid. Both tools get the same grid
-spacing, matching window and largest shift, and one CPU each (AROSICS ``CPUs=1``; Coreg
-is single-process). Times span the estimation only (Coreg: ``align_local`` without the
-warped output, which includes writing DISPLACEMENT; AROSICS: ``COREG_LOCAL(...)`` and
-``calculate_spatial_shifts()``), as wall time and as the process's CPU time; the ratio
-is given for both (CPU time is the steadier one on a shared machine). Accuracy: the RMS
+spacing, matching window and largest shift, and run twice, each in a fresh process:
+with their defaults (all cores: AROSICS's ``CPUs=None`` processes, Coreg's threads),
+then on one core each (AROSICS ``CPUs=1``; Coreg ``COREG_THREADS=1`` and one BLAS and
+GDAL thread). Times are wall times of the estimation only (Coreg: ``align_local``
+without the warped output, which includes writing DISPLACEMENT; AROSICS:
+``COREG_LOCAL(...)`` and ``calculate_spatial_shifts()``; imports excluded), and the
+ratio of tie points per second is given per CPU setting. Accuracy: the RMS
 error of the kept points against the true field at their positions (AROSICS's
 correction is ``-dx, -dy`` in the GeFolki convention), over the points whose window lies
 inside the image; for Coreg also the RMS error of the DISPLACEMENT raster 32 px inside
@@ -33,7 +35,6 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from checkout import register_coreg  # noqa: E402
@@ -58,8 +59,6 @@ import rasterio  # noqa: E402
 from affine import Affine  # noqa: E402
 from local_synthetic import SCENE, field_error, true_field, write_pair  # noqa: E402
 
-from coreg.core.local import align_local  # noqa: E402
-
 
 def log(message: str) -> None:
     print(f"[local] {message}", file=sys.stderr, flush=True)
@@ -74,19 +73,46 @@ def point_error(cols, rows, dx, dy, size: int) -> float:
     return float(np.sqrt(np.mean((dx - tx)[inside] ** 2 + (dy - ty)[inside] ** 2)))
 
 
-def run_coreg(reference: Path, secondary: Path, method: str) -> dict:
-    field = WORK / f"field_{method}.tif"
-    start, cpu = time.perf_counter(), time.process_time()
-    result = align_local(reference, secondary, None, field, method=method,
-                         grid_spacing=SPACING, window_size=WINDOW, max_shift=MAX_SHIFT)
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    p, kept = result.points, result.points.kept
-    return {"tool": f"coreg {method}", "n_points": len(p), "n_kept": int(kept.sum()),
-            "t_s": seconds, "cpu_s": cpu, "points_per_s": len(p) / seconds,
-            "points_per_cpu_s": len(p) / cpu,
-            "point_rms_px": point_error(p.col[kept], p.row[kept], p.dx[kept], p.dy[kept], SIZE),
-            "field_rms_px": field_error(field, 32),
-            "supported_field_rms_px": supported_error(field, p.row[kept], p.col[kept])}
+#: Child code for one Coreg run (a fresh process, as AROSICS gets): align_local's
+#: estimation timed, the points and the field's path back as JSON.
+COREG_CODE = """
+import json, sys, time
+from coreg.core.local import align_local
+start, cpu = time.perf_counter(), time.process_time()
+r = align_local(sys.argv[1], sys.argv[2], None, sys.argv[3], method=sys.argv[4],
+                grid_spacing=int(sys.argv[5]), window_size=int(sys.argv[6]),
+                max_shift=float(sys.argv[7]))
+seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+p = r.points
+print(json.dumps({"t_s": seconds, "cpu_s": cpu, "passes": r.passes,
+                  "points": [p.row.tolist(), p.col.tolist(), p.dx.tolist(), p.dy.tolist(),
+                             p.kept.tolist()]}))
+"""
+
+
+def run_coreg(reference: Path, secondary: Path, method: str, cpus: int | None) -> dict:
+    """Coreg in a child process; ``cpus`` 1 pins it (and BLAS) to one thread."""
+    field = WORK / f"field_{method}_{cpus or 'all'}.tif"
+    env = dict(os.environ)
+    if cpus:
+        env |= {"COREG_THREADS": str(cpus), "OPENBLAS_NUM_THREADS": str(cpus),
+                "GDAL_NUM_THREADS": str(cpus)}
+    proc = subprocess.run([sys.executable, "-c", COREG_CODE, str(reference), str(secondary),
+                           str(field), method, str(SPACING), str(WINDOW), str(MAX_SHIFT)],
+                          capture_output=True, text=True, env=env)
+    row = {"tool": f"coreg {method}", "cpus": cpus or os.cpu_count()}
+    if proc.returncode:
+        return row | {"error": proc.stderr.strip()[-300:]}
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    rows, cols, dx, dy, kept = (np.array(v) for v in out["points"])
+    kept = kept.astype(bool)
+    dx, dy = dx.astype(float), dy.astype(float)
+    return row | {"n_points": len(rows), "n_kept": int(kept.sum()), "passes": out["passes"],
+                  "t_s": out["t_s"], "cpu_s": out["cpu_s"],
+                  "points_per_s": len(rows) / out["t_s"],
+                  "point_rms_px": point_error(cols[kept], rows[kept], dx[kept], dy[kept], SIZE),
+                  "field_rms_px": field_error(field, 32),
+                  "supported_field_rms_px": supported_error(field, rows[kept], cols[kept])}
 
 
 def supported_error(field: Path, rows: np.ndarray, cols: np.ndarray) -> float:
@@ -114,22 +140,21 @@ def arosics_python() -> str | None:
     return lines[-1]
 
 
-def run_arosics(python: str, reference: Path, secondary: Path) -> dict:
+def run_arosics(python: str, reference: Path, secondary: Path, cpus: int | None) -> dict:
+    """AROSICS in its own process; ``cpus`` None is its default (all cores)."""
     cmd = [python, str(PEERS / "run_arosics.py"), "--ref", str(reference), "--tgt",
            str(secondary), "--grid-res", str(SPACING), "--ws", str(WINDOW), "--max-shift",
-           str(MAX_SHIFT), "--cpus", "1"]
-    with open(WORK / "arosics.log", "w") as err:
+           str(MAX_SHIFT)] + (["--cpus", str(cpus)] if cpus else [])
+    with open(WORK / "arosics.log", "a") as err:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True, timeout=3600)
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    row = {"tool": "AROSICS COREG_LOCAL", "error": out["error"]}
+    row = {"tool": "AROSICS COREG_LOCAL", "cpus": cpus or os.cpu_count(), "error": out["error"]}
     if not out["success"]:
         return row
     kept = [p for p in out["points"] if not p[4]]
     cols, rows, xs, ys = (np.array([p[k] for p in kept]) for k in range(4))
     return row | {"n_points": out["n_points"], "n_kept": out["n_valid"],
-                  "t_s": out["t_estimate_s"], "cpu_s": out["cpu_estimate_s"],
-                  "points_per_s": out["n_points"] / out["t_estimate_s"],
-                  "points_per_cpu_s": out["n_points"] / out["cpu_estimate_s"],
+                  "t_s": out["t_estimate_s"], "points_per_s": out["n_points"] / out["t_estimate_s"],
                   "point_rms_px": point_error(cols, rows, -xs, -ys, SIZE)}
 
 
@@ -185,18 +210,34 @@ def run_large() -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = [f"{'tool':22} {'points':>6} {'kept':>5} {'wall s':>7} {'CPU s':>7} {'pts/s':>7} "
-             f"{'pts/CPU s':>9} {'point RMS':>9} {'field RMS':>9} {'supported':>9}"]
+    lines = [f"{'tool':22} {'CPUs':>4} {'points':>6} {'kept':>5} {'wall s':>7} {'pts/s':>7} "
+             f"{'point RMS':>9} {'field RMS':>9} {'supported':>9}"]
     for r in rows:
-        if r.get("error") and "t_s" not in r:
-            lines.append(f"{r['tool']:22} failed: {r['error']}")
+        if "t_s" not in r:
+            lines.append(f"{r['tool']:22} {r['cpus']:4d} failed: {r.get('error')}")
             continue
         fields = [f"{r[k]:9.3f}" if k in r else f"{'-':>9}"
                   for k in ("field_rms_px", "supported_field_rms_px")]
-        lines.append(f"{r['tool']:22} {r['n_points']:6d} {r['n_kept']:5d} {r['t_s']:7.2f} "
-                     f"{r['cpu_s']:7.2f} {r['points_per_s']:7.1f} {r['points_per_cpu_s']:9.1f} "
-                     f"{r['point_rms_px']:9.3f} {' '.join(fields)}")
+        lines.append(f"{r['tool']:22} {r['cpus']:4d} {r['n_points']:6d} {r['n_kept']:5d} "
+                     f"{r['t_s']:7.2f} {r['points_per_s']:7.1f} {r['point_rms_px']:9.3f} "
+                     f"{' '.join(fields)}")
     return "\n".join(lines) + "\n(RMS errors in pixels against the true field)"
+
+
+def ratios(rows: list[dict]) -> dict:
+    """Tie points per second, Coreg over AROSICS, with the same number of CPUs."""
+    found = {}
+    for cpus in sorted({r["cpus"] for r in rows}):
+        coreg = next((r for r in rows if r["tool"] == "coreg tie_points" and r["cpus"] == cpus
+                      and "t_s" in r), None)
+        aro = next((r for r in rows if r["tool"].startswith("AROSICS") and r["cpus"] == cpus
+                    and "t_s" in r), None)
+        if coreg and aro:
+            found[cpus] = coreg["points_per_s"] / aro["points_per_s"]
+            print(f"{cpus} CPU(s): tie points per second, Coreg / AROSICS "
+                  f"{found[cpus]:.1f}x (target >= 10x); point RMS error "
+                  f"{coreg['point_rms_px']:.3f} vs {aro['point_rms_px']:.3f} px")
+    return found
 
 
 def main(argv=None) -> int:
@@ -208,23 +249,20 @@ def main(argv=None) -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     reference, secondary = write_pair(DATA / SCENE, WORK, col=35, row=35, size=SIZE)
     rows = []
-    for method in ("tie_points",) if args.no_dense else ("tie_points", "dense_flow"):
-        log(f"coreg {method}")
-        rows.append(run_coreg(reference, secondary, method))
+    cpu_settings = (None, 1)  # each tool's default (all cores), then one core each
+    methods = ("tie_points",) if args.no_dense else ("tie_points", "dense_flow")
+    for method in methods:
+        for cpus in cpu_settings if method == "tie_points" else (None,):
+            log(f"coreg {method}, {cpus or 'all'} CPU(s)")
+            rows.append(run_coreg(reference, secondary, method, cpus))
     python = None if args.no_arosics else arosics_python()
     if python:
-        log("AROSICS COREG_LOCAL")
-        rows.append(run_arosics(python, reference, secondary))
+        for cpus in cpu_settings:
+            log(f"AROSICS COREG_LOCAL, {cpus or 'all'} CPU(s)")
+            rows.append(run_arosics(python, reference, secondary, cpus))
     print(table(rows))
-    result = {"rows": rows, "spacing": SPACING, "window": WINDOW, "size": SIZE}
-    aro = next((r for r in rows if r["tool"].startswith("AROSICS") and "t_s" in r), None)
-    if aro:
-        ratio = rows[0]["points_per_s"] / aro["points_per_s"]
-        cpu_ratio = rows[0]["points_per_cpu_s"] / aro["points_per_cpu_s"]
-        result["tie_points_per_s_ratio"], result["tie_points_per_cpu_s_ratio"] = ratio, cpu_ratio
-        print(f"tie points per second, Coreg / AROSICS: {ratio:.1f}x wall, {cpu_ratio:.1f}x CPU "
-              f"(target >= 10x); point RMS error {rows[0]['point_rms_px']:.3f} vs "
-              f"{aro['point_rms_px']:.3f} px")
+    result = {"rows": rows, "spacing": SPACING, "window": WINDOW, "size": SIZE,
+              "tie_points_per_s_ratio_by_cpus": ratios(rows)}
     if args.large:
         log(f"memory check on {LARGE} x {LARGE}")
         result["large"] = run_large()

@@ -30,6 +30,7 @@ from .fit import RigidModel
 from .grid import Grid, common_grid, footprint_bounds, snapped_grid
 from .masks import PolygonMask, masked_on_grid
 from .match import cloud_like
+from .parallel import in_threads
 from .raster_io import (
     BLOCK,
     IsCanceled,
@@ -324,11 +325,19 @@ class _RasterTiles:
     def read(self, r0: int, r1: int, c0: int, c1: int, margin: int) -> Tile:
         grid = self.overlap.subgrid(r0 - margin, c0 - margin, r1 - r0 + 2 * margin,
                                     c1 - c0 + 2 * margin)
-        reference = read_on_grid(*self.ref[:2], grid, nodata=self.ref[2])
-        bad = masked_on_grid(self.masks, grid) | cloud_like(reference)
-        reference[bad] = np.nan
-        secondary = read_on_grid(*self.sec[:2], grid, nodata=self.sec[2])
-        secondary[cloud_like(secondary)] = np.nan
+        images = {}
+
+        def load(which: str) -> None:  # the two rasters on two threads
+            ds, band, nodata = getattr(self, which)
+            image = read_on_grid(ds, band, grid, nodata=nodata)
+            bad = cloud_like(image)
+            if which == "ref":
+                bad |= masked_on_grid(self.masks, grid)
+            image[bad] = np.nan
+            images[which] = image
+
+        in_threads(load, ["ref", "sec"])
+        reference, secondary = images["ref"], images["sec"]
         prior = None
         if self.displacement is not None:
             path, (row, col) = self.displacement

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
-from scipy import ndimage
+
+from .patch_filters import filter_stack, gaussian_weights
 
 
 def matching_score(reference: np.ndarray, moving: np.ndarray) -> float:
@@ -53,8 +54,9 @@ def similarity_batch(reference: np.ndarray, moving: np.ndarray) -> tuple[np.ndar
     scores, ssims = np.full(len(valid), np.nan), np.full(len(valid), np.nan)
     if not usable.any():
         return scores, ssims
-    valid, count = valid[usable], count[usable]
-    a, b = _standardise(reference[usable], valid), _standardise(moving[usable], valid)
+    if not usable.all():
+        reference, moving, valid, count = (x[usable] for x in (reference, moving, valid, count))
+    a, b = _standardise(reference, valid), _standardise(moving, valid)
     nrmse = np.minimum(np.sqrt(((a - b) ** 2).sum(axis=(1, 2)) / count) / 2.0, 1.0)
     ssim_map = _ssim_map(a, b, _valid_range(a, valid))
     ssim = (ssim_map * valid).sum(axis=(1, 2)) / count
@@ -70,14 +72,30 @@ def _valid_range(a: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 
 def _ssim_map(a: np.ndarray, b: np.ndarray, data_range: np.ndarray) -> np.ndarray:
-    """Wang et al. (2004) SSIM of each pair, as skimage 0.19 computes it."""
-    def blur(x):
-        return ndimage.gaussian_filter(x, (0, 1.5, 1.5), mode="reflect", truncate=3.5)
-    ux, uy = blur(a), blur(b)
-    vx, vy, vxy = blur(a * a) - ux * ux, blur(b * b) - uy * uy, blur(a * b) - ux * uy
-    c1 = ((0.01 * data_range) ** 2)[:, None, None]
-    c2 = ((0.03 * data_range) ** 2)[:, None, None]
-    return ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux ** 2 + uy ** 2 + c1) * (vx + vy + c2))
+    """Wang et al. (2004) SSIM of each pair, as skimage 0.19 computes it (in place, on
+    float32: the patches of a tie-point grid make this a hot loop)."""
+    kernel = gaussian_weights(1.5, truncate=3.5)
+    ux, uy, xx, yy, xy = filter_stack(np.stack([a, b, a * a, b * b, a * b]), kernel, kernel)
+    c1 = ((0.01 * data_range) ** 2).astype(np.float32)[:, None, None]
+    c2 = ((0.03 * data_range) ** 2).astype(np.float32)[:, None, None]
+    uxy = ux * uy
+    ux *= ux
+    uy *= uy
+    xx += yy  # vx + vy + ux^2 + uy^2
+    xx -= ux
+    xx -= uy
+    xx += c2
+    ux += uy
+    ux += c1  # ux^2 + uy^2 + c1
+    xy -= uxy
+    xy *= 2
+    xy += c2  # 2 vxy + c2
+    uxy *= 2
+    uxy += c1
+    uxy *= xy
+    ux *= xx
+    uxy /= ux
+    return uxy
 
 
 def mean_matching_score(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> float:
@@ -95,7 +113,7 @@ def _standardise(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Each patch (K, M, N) to zero mean and unit variance over its valid pixels, 0
     elsewhere."""
     count = valid.sum(axis=(-2, -1), keepdims=True)
-    values = np.where(valid, image, 0.0).astype(np.float64)
+    values = np.where(valid, image, 0.0).astype(np.float32)
     mean = values.sum(axis=(-2, -1), keepdims=True) / count
     std = np.sqrt((np.where(valid, values - mean, 0.0) ** 2).sum(axis=(-2, -1), keepdims=True)
                   / count)

@@ -91,71 +91,108 @@ def phase_correlation_batch(
     """
     shape = reference.shape[1:]
     window = _hann(shape)[None] if weight is None else _hann(shape)[None] * weight
-    lowpass = _lowpass(shape)
+    lowpass, norm = _lowpass(shape)
     spectrum = _cross_power(reference, moving, window) * lowpass
-    norm = lowpass.size / lowpass.sum()
-    surface = sfft.ifft2(spectrum, axes=(-2, -1)).real * norm
+    surface = sfft.irfft2(spectrum, s=shape, axes=(-2, -1)) * norm
     flat = surface.reshape(len(surface), -1).argmax(axis=1)
     peak_index = np.stack(np.unravel_index(flat, shape), axis=1)
     coarse = np.where(peak_index > np.array(shape) // 2, peak_index - np.array(shape),
                       peak_index).astype(float)
-    shifts, peaks = _refine(spectrum, coarse, upsample_factor)
+    shifts, peaks = _refine(spectrum, shape, coarse, upsample_factor)
     return shifts, peaks * norm, _snr(surface, peak_index)
 
 
 @functools.lru_cache(maxsize=8)
 def _hann(shape: tuple[int, int]) -> np.ndarray:
-    return np.outer(np.hanning(shape[0]), np.hanning(shape[1]))
+    return np.outer(np.hanning(shape[0]), np.hanning(shape[1])).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=8)
-def _lowpass(shape: tuple[int, int]) -> np.ndarray:
+def _lowpass(shape: tuple[int, int]) -> tuple[np.ndarray, float]:
+    """The low-pass on the half spectrum (real FFT), and the factor that makes the
+    filtered correlation of identical patches peak at 1 (size / sum of the full filter)."""
     fy = sfft.fftfreq(shape[0])[:, None]
-    fx = sfft.fftfreq(shape[1])[None, :]
-    return np.exp(-(fx**2 + fy**2) / (2 * LOWPASS_SIGMA**2))
+    full = np.exp(-(sfft.fftfreq(shape[1])[None, :] ** 2 + fy**2) / (2 * LOWPASS_SIGMA**2))
+    half = np.exp(-(sfft.rfftfreq(shape[1])[None, :] ** 2 + fy**2) / (2 * LOWPASS_SIGMA**2))
+    return half.astype(np.float32), full.size / full.sum()
 
 
 def _cross_power(reference: np.ndarray, moving: np.ndarray, window: np.ndarray) -> np.ndarray:
-    """Whitened cross-power spectra F G* / |F G*| of the apodised patches, shape (K, M, N)."""
+    """Whitened cross-power spectra F G* / |F G*| of the apodised patches, on the half
+    spectrum of the real FFT, single precision, shape (K, M, N // 2 + 1)."""
     total = window.sum(axis=(-2, -1), keepdims=True)
     spectra = []
     for image in (reference, moving):
         mean = ((image * window).sum(axis=(-2, -1), keepdims=True)
                 / np.where(total != 0, total, np.inf))
-        spectra.append(sfft.fft2((image - mean) * window, axes=(-2, -1)))
+        spectrum = sfft.rfft2(((image - mean) * window).astype(np.float32), axes=(-2, -1))
+        # Whitened one by one: the product of two faint single-precision spectra underflows.
+        magnitude = np.abs(spectrum)
+        spectra.append(spectrum / np.where(magnitude > 0, magnitude, 1))
     product = spectra[0] * spectra[1].conj()
-    magnitude = np.abs(product)
-    product /= np.where(magnitude > 0, magnitude, 1.0)
+    # The means are removed, so the DC term is rounding noise: count it as in phase.
+    product[:, 0, 0] = 1
     return product
 
 
-def _refine(spectrum: np.ndarray, coarse: np.ndarray, factor: int) -> tuple[np.ndarray,
-                                                                            np.ndarray]:
+def _refine(spectrum: np.ndarray, shape: tuple[int, int], coarse: np.ndarray,
+            factor: int) -> tuple[np.ndarray, np.ndarray]:
     """Maximise each correlation around ``coarse`` (K, 2) to 1/factor px, in two zoom
     stages (1.5 px box at 1/10 px, then 0.2 px box at 1/factor px): cheaper than one."""
     shift, value = coarse, np.zeros(len(coarse))
     rows = np.arange(len(coarse))
-    conjugate = spectrum.conj()
+    # A real surface from a half spectrum: the columns between 0 and Nyquist count twice.
+    weights = np.full(spectrum.shape[-1], 2.0, np.float32)
+    weights[0] = 1.0
+    if shape[1] % 2 == 0:
+        weights[-1] = 1.0
+    weighted = spectrum * weights
     for step_factor, box in ((min(10, factor), 1.5), (factor, 0.2)):
         size = int(np.ceil(step_factor * box))
-        offset = size // 2 - shift * step_factor
-        upsampled = _upsampled_dft(conjugate, size, step_factor, offset).conj().real
+        start = shift - size // 2 / step_factor
+        upsampled = _upsampled_surface(weighted, shape, size, step_factor, start)
         flat = upsampled.reshape(len(upsampled), -1).argmax(axis=1)
         index = np.stack(np.unravel_index(flat, (size, size)), axis=1)
         shift = shift + (index - size // 2) / step_factor
         value = upsampled[rows, index[:, 0], index[:, 1]]
-    return shift, value / spectrum[0].size
+    return shift, value / (shape[0] * shape[1])
 
 
-def _upsampled_dft(data: np.ndarray, size: int, factor: int, offset: np.ndarray) -> np.ndarray:
-    """DFT of each ``data[k]`` (K, M, N) on a ``size``-square grid of step 1/factor
-    starting at -offset[k] (K, 2); shape (K, size, size)."""
-    for axis in (1, 0):  # columns first, then rows, as matrix products
-        n = data.shape[-1]
-        phase = ((np.arange(size)[None, :] - offset[:, axis, None])[:, :, None]
-                 * sfft.fftfreq(n, factor)[None, None, :])
-        data = np.exp(-2j * np.pi * phase) @ np.swapaxes(data, -1, -2)
-    return data
+def _upsampled_surface(half: np.ndarray, shape: tuple[int, int], size: int, factor: int,
+                       start: np.ndarray) -> np.ndarray:
+    """Real part of the inverse DFT of each weighted half spectrum (K, M, N // 2 + 1),
+    unnormalised, on a ``size``-square grid of step 1/factor pixel from ``start[k]``
+    (K, 2, row and column): two batched matrix products (Guizar-Sicairos et al.)."""
+    rows = _dft_kernel(start[:, 0], shape[0], False, size, factor)
+    cols = _dft_kernel(start[:, 1], shape[1], True, size, factor)
+    return (rows @ half @ np.swapaxes(cols, -1, -2)).real
+
+
+def _dft_kernel(start: np.ndarray, n: int, half: bool, size: int, factor: int) -> np.ndarray:
+    """exp(2 pi i x f) for x = start[k] + j / factor (j < size) and the frequencies f of
+    an n-point (half, if ``half``) spectrum, shape (K, size, frequencies), complex64:
+    the product of a per-patch and a shared factor, not K x size x n exponentials."""
+    freq = _frequencies(n, half)
+    return (np.exp(2j * np.pi * start[:, None] * freq[None, :]).astype(np.complex64)[:, None, :]
+            * _grid_kernel(n, half, size, factor)[None])
+
+
+@functools.lru_cache(maxsize=16)
+def _frequencies(n: int, half: bool) -> np.ndarray:
+    """Frequencies (cycles per pixel) of an n-point spectrum, the half one of a real FFT
+    with its Nyquist term at -0.5 (as numpy's full spectrum has it)."""
+    if not half:
+        return sfft.fftfreq(n)
+    freq = sfft.rfftfreq(n)
+    if n % 2 == 0:
+        freq[-1] = -0.5
+    return freq
+
+
+@functools.lru_cache(maxsize=16)
+def _grid_kernel(n: int, half: bool, size: int, factor: int) -> np.ndarray:
+    steps = np.arange(size)[:, None] / factor
+    return np.exp(2j * np.pi * steps * _frequencies(n, half)[None, :]).astype(np.complex64)
 
 
 def _snr(surface: np.ndarray, peak_index: np.ndarray, exclude: int = 3) -> np.ndarray:

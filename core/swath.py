@@ -22,10 +22,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import warnings as pywarnings
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +36,7 @@ from scipy import ndimage
 
 from .errors import CanceledError
 from .grid import Grid, crs_transformer
+from .parallel import THREADS, in_threads
 from .raster_io import IsCanceled, Progress, atomic_path, output_profile, to_cog
 
 LOG = logging.getLogger(__name__)
@@ -47,8 +46,6 @@ INTERPOLATIONS = ("nearest", "triangular", "bilinear")
 EDGE_TOLERANCE = 1e-4
 #: Source rows painted per block (bounds the temporaries of the vectorised painting).
 ROW_BLOCK = 256
-#: Threads painting, sampling and transforming blocks at once.
-THREADS = max(1, min(4, os.cpu_count() or 1))
 #: Target pixels sampled per chunk (bounds the temporaries of the sampling).
 SAMPLE_CHUNK = 1 << 20
 #: GDAL block cache (MB) while reading swath bands.
@@ -241,7 +238,7 @@ def transform_points(transformer, x: np.ndarray, y: np.ndarray
         rows = slice(r0, r0 + step)
         tx[rows], ty[rows] = transformer.transform(x[rows], y[rows])
 
-    _in_threads(transform, range(0, x.shape[0], step))
+    in_threads(transform, range(0, x.shape[0], step))
     return tx, ty
 
 
@@ -315,7 +312,7 @@ def paint_lookup(x: np.ndarray, y: np.ndarray, grid: Grid, *,
                      lookup.reshape(2, -1))
 
     # Blocks meet on shared quad edges only, where both paint the same positions.
-    _in_threads(paint, range(0, rows - 1, ROW_BLOCK), progress, 60.0)
+    in_threads(paint, range(0, rows - 1, ROW_BLOCK), progress, 60.0)
     inner = (slice(PAD, PAD + grid.height), slice(PAD, PAD + grid.width))
     return lookup[0][inner], lookup[1][inner]
 
@@ -472,31 +469,8 @@ def sample_band(values: np.ndarray, col: np.ndarray, row: np.ndarray, method: st
         out[rows][painted] = _sample(flat, width, height, col[rows][painted],
                                      row[rows][painted], method)
 
-    _in_threads(sample, range(0, col.shape[0], step))
+    in_threads(sample, range(0, col.shape[0], step))
     return out
-
-
-def _in_threads(work: Callable[[int], None], items: range, progress: Progress | None = None,
-                scale: float = 100.0) -> None:
-    """``work(item)`` for every item on THREADS threads (numpy and PROJ release the GIL on
-    large arrays), reporting ``scale`` x the fraction done; the first error is raised."""
-    if len(items) <= 1 or THREADS == 1:
-        for k, item in enumerate(items):
-            work(item)
-            if progress:
-                progress(scale * (k + 1) / len(items))
-        return
-    with ThreadPoolExecutor(THREADS) as pool:
-        futures = [pool.submit(work, item) for item in items]
-        try:
-            for k, future in enumerate(as_completed(futures)):
-                future.result()
-                if progress:
-                    progress(scale * (k + 1) / len(items))
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
 
 
 def _sample(flat, width, height, c, r, method):

@@ -22,13 +22,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import ndimage
 from scipy.interpolate import RBFInterpolator
 from scipy.spatial import cKDTree
 
 from .errors import CanceledError, CoregistrationError
 from .match import MIN_RELATIVE_TEXTURE, match_batch, reliability_percent, texture_batch
 from .metrics import similarity_batch
+from .parallel import THREADS, in_threads
 from .raster_io import IsCanceled, Progress
 from .resample import interpolate, prepare
 
@@ -39,10 +39,12 @@ DEFAULT_WINDOW_SIZE = 64
 #: Default reliability (percent, :func:`match.reliability_percent`) below which a point
 #: is rejected at the "reliability" level.
 DEFAULT_MIN_RELIABILITY = 30.0
-#: Refinement passes stop when the field moves less than this at 95 % of the kept
-#: points (pixels); a last check pass measures (and corrects) what is left.
+#: The first pass matches the secondary as delivered (to 1/20 px); every later pass
+#: samples it through the field so far (cubic, 1/100 px), measures what is left and
+#: adds it. They stop when that is below this at 95 % of the kept points (pixels), or
+#: after MAX_PASSES.
 CONVERGENCE_PX = 0.2
-MAX_PASSES = 3
+MAX_PASSES = 4
 #: Least-median polynomial fit: the threshold is this many robust sigmas of the
 #: residuals, never below MIN_MODEL_RESIDUAL_PX. A smooth non-rigid field departs from
 #: a global polynomial far from normally (a +-3 px sinusoidal field on a real scene:
@@ -65,9 +67,10 @@ SPLINE_NEIGHBOURS = 64
 MIN_KEPT_POINTS = 6
 
 UNMATCHABLE = "nodata, masked or cloud-like"
-#: Window pixels matched at once (256 windows of 64 x 64): bounds the batched FFTs' memory.
-BATCH_PIXELS = 256 * 64 * 64
-#: Sub-pixel step of the passes before the last (1/20 px; the last one uses 1/100 px).
+#: Window pixels matched at once (32 windows of 64 x 64): bounds the batched FFTs' memory
+#: and keeps the arrays of a batch in the CPU's cache.
+BATCH_PIXELS = 32 * 64 * 64
+#: Sub-pixel step of the first pass (1/20 px; the later ones use 1/100 px).
 COARSE_UPSAMPLING = 20
 
 
@@ -90,20 +93,13 @@ class NodeField:
 
     def on_grid(self, row: int, col: int, height: int, width: int
                 ) -> tuple[np.ndarray, np.ndarray]:
-        """(dx, dy) on a block of the reference grid (same values as :meth:`at`), by
-        two matrix products: bilinear interpolation is separable."""
+        """(dx, dy) on a block of the reference grid, float32, by two matrix products:
+        bilinear interpolation is separable."""
         rows = _bilinear_weights(np.arange(height) + row - self.row0, self.step,
                                  self.dx.shape[0])
         cols = _bilinear_weights(np.arange(width) + col - self.col0, self.step,
                                  self.dx.shape[1])
         return tuple((rows @ v @ cols.T).astype(np.float32) for v in (self.dx, self.dy))
-
-    def at(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(dx, dy) at reference-grid indices (rows, cols), float32."""
-        coords = np.stack([(np.asarray(rows, float) - self.row0) / self.step,
-                           (np.asarray(cols, float) - self.col0) / self.step])
-        return tuple(ndimage.map_coordinates(v, coords, order=1, mode="nearest", prefilter=False)
-                     .astype(np.float32) for v in (self.dx, self.dy))
 
 
 def _bilinear_weights(positions: np.ndarray, step: float, n: int) -> np.ndarray:
@@ -112,7 +108,7 @@ def _bilinear_weights(positions: np.ndarray, step: float, n: int) -> np.ndarray:
     u = np.clip(positions / step, 0, n - 1)
     low = np.minimum(np.floor(u).astype(int), max(n - 2, 0))
     frac = u - low
-    weights = np.zeros((len(positions), n))
+    weights = np.zeros((len(positions), n), np.float32)
     index = np.arange(len(positions))
     weights[index, low] = 1 - frac
     if n > 1:
@@ -255,22 +251,22 @@ def estimate_tie_points(
     points = TiePoints(rows, cols)
     measure = functools.partial(measure_points, read_tiles, rows, cols, window_size,
                                 margin=margin, is_canceled=is_canceled)
-    moved = np.inf
-    for k in range(MAX_PASSES + 1):
-        check = k == MAX_PASSES or (k > 1 and moved < CONVERGENCE_PX)
-        measured = measure(prior, scores=check or k == 0, final=check)
+    for k in range(MAX_PASSES):
+        measured = measure(prior, final=k > 0)
         if k == 0:
             points.texture = measured["texture"]
             points.score_before, points.ssim_before = measured["score"], measured["ssim"]
         update_points(points, measured)
-        points.reason = reject_outliers(points, level=level if check else min(level, 2),
-                                        max_shift=max_shift, min_reliability=min_reliability,
-                                        spacing=grid_spacing)
-        field = fit_field(points, shape, step, grid_spacing)
-        moved, prior = _largest_change(field, prior, points), field
+        reject = functools.partial(reject_outliers, points, max_shift=max_shift,
+                                   min_reliability=min_reliability, spacing=grid_spacing)
+        points.reason = reject(level=min(level, 2))
+        last = k + 1 == MAX_PASSES or (k > 0 and _residual_size(points) < CONVERGENCE_PX)
+        if last and level > 2:  # the score test compares with the field being checked
+            points.reason = reject(level=level)
+        prior = fit_field(points, shape, step, grid_spacing)
         if progress:
-            progress(100.0 * (k + 1) / (MAX_PASSES + 1))
-        if check:  # always reached: the last pass is a check
+            progress(100.0 * (k + 1) / MAX_PASSES)
+        if last:
             break
     return points, prior, k + 1
 
@@ -284,23 +280,22 @@ def update_points(points: TiePoints, measured: dict) -> None:
     points.score_after, points.ssim_after = measured["score"], measured["ssim"]
 
 
-def _largest_change(new: NodeField, old: NodeField, points: TiePoints) -> float:
-    """How far the field moved at the kept points (95th percentile: a few points
-    entering or leaving the kept set at the edge of textureless areas do not count)."""
+def _residual_size(points: TiePoints) -> float:
+    """What the last pass still measured at the kept points (95th percentile, pixels:
+    a few points at the edge of textureless areas do not hold the others back)."""
     kept = points.kept
-    a = np.stack(new.at(points.row[kept], points.col[kept]))
-    b = np.stack(old.at(points.row[kept], points.col[kept]))
-    return float(np.percentile(np.hypot(*(a - b)), 95)) if kept.any() else 0.0
+    if not kept.any():
+        return 0.0
+    return float(np.percentile(np.hypot(points.residual_dx[kept], points.residual_dy[kept]), 95))
 
 
 def measure_points(read_tiles: TileReader, rows: np.ndarray, cols: np.ndarray, window: int,
-                   prior: NodeField, *, margin: int, scores: bool = True, final: bool = True,
+                   prior: NodeField, *, margin: int, final: bool = True,
                    is_canceled: IsCanceled | None = None) -> dict[str, np.ndarray]:
     """Residual shift (dx, dy, reference pixels), the prior field (prior_dx, prior_dy),
-    peak and reliability at every point, the secondary sampled through ``prior`` (or
-    the tile's own); with ``scores``, also the reference texture, the matching score
-    and SSIM (NaN otherwise); ``final``: cubic sampling and shifts to 1/100 px, else
-    bilinear and 1/20 px."""
+    peak, reliability, matching score and SSIM at every point, the secondary sampled
+    (cubic spline) through ``prior`` or the tile's own; shifts to 1/100 px if ``final``,
+    else to 1/20 px with the reference windows' texture (NaN otherwise)."""
     n = len(rows)
     out = {key: np.full(n, np.nan) for key in ("dx", "dy", "prior_dx", "prior_dy", "peak",
                                                "texture", "score", "ssim")}
@@ -311,42 +306,77 @@ def measure_points(read_tiles: TileReader, rows: np.ndarray, cols: np.ndarray, w
         inside = np.flatnonzero((rows >= r0) & (rows < r1) & (cols >= c0) & (cols < c1))
         if inside.size:
             _measure_tile(tile, rows[inside], cols[inside], window, tile.prior or prior,
-                          out, inside, scores, final)
+                          out, inside, final)
     out["reliability"] = np.array([reliability_percent(p) if np.isfinite(p) else 0.0
                                    for p in out["peak"]])
     return out
 
 
 def _measure_tile(tile: Tile, rows, cols, window: int, prior: NodeField, out: dict,
-                  index: np.ndarray, scores: bool, final: bool) -> None:
-    coefficients, valid_or_none = tile.sampler
-    # The prior on the whole tile at once: far cheaper than per window.
-    prior_dx, prior_dy = prior.on_grid(tile.row, tile.col, *tile.reference.shape)
+                  index: np.ndarray, final: bool) -> None:
     half = window // 2
-    grid = np.mgrid[0:window, 0:window]
+    # The extent of the tile's windows, and the prior over it at once (not per window).
+    top, left = rows.min() - tile.row - half, cols.min() - tile.col - half
+    extent = (slice(top, rows.max() - tile.row - half + window),
+              slice(left, cols.max() - tile.col - half + window))
+    reference_image = tile.reference[extent]
+    prior_dx, prior_dy = prior.on_grid(tile.row + top, tile.col + left, *reference_image.shape)
+    lr, lc = rows - tile.row - half - top, cols - tile.col - half - left  # window corners
+    out["prior_dx"][index] = prior_dx[lr + half, lc + half]
+    out["prior_dy"][index] = prior_dy[lr + half, lc + half]
+    moving_image = _moving_image(tile, extent, prior_dx, prior_dy, len(rows) * window**2)
     batch = max(1, BATCH_PIXELS // window**2)
-    for start in range(0, len(index), batch):
-        chunk = slice(start, start + batch)
-        lr, lc = rows[chunk] - tile.row - half, cols[chunk] - tile.col - half
-        wr = grid[0][None] + lr[:, None, None]  # tile indices of each window, (K, W, W)
-        wc = grid[1][None] + lc[:, None, None]
-        pdx, pdy = prior_dx[wr, wc], prior_dy[wr, wc]
-        k = index[chunk]
-        out["prior_dx"][k], out["prior_dy"][k] = pdx[:, half, half], pdy[:, half, half]
-        reference = tile.reference[wr, wc]
-        if final:
-            moving = interpolate(coefficients, valid_or_none, wr + pdy, wc + pdx, 3)
-        else:  # bilinear is enough to move the field closer, and 4 times cheaper
-            moving = interpolate(tile.secondary, None, wr + pdy, wc + pdx, 1)
-        if scores:
-            if not final:  # the first pass: the reference windows' texture
-                sparse = np.isfinite(reference).mean(axis=(1, 2)) <= 0.1
-                out["texture"][k] = np.where(sparse, 0.0, texture_batch(reference))
-            out["score"][k], out["ssim"][k] = similarity_batch(reference, moving)
+
+    def measure_batch(start: int) -> None:
+        chunk, k = slice(start, start + batch), index[start:start + batch]
+        reference = _windows(reference_image, lr[chunk], lc[chunk], window)
+        if moving_image is None:  # sparse windows: sampled one by one
+            wr, wc = (np.arange(window)[None, :, None] + lr[chunk, None, None],
+                      np.arange(window)[None, None, :] + lc[chunk, None, None])
+            moving = interpolate(*tile.sampler,
+                                 wr + top + _windows(prior_dy, lr[chunk], lc[chunk], window),
+                                 wc + left + _windows(prior_dx, lr[chunk], lc[chunk], window), 3)
+        else:
+            moving = _windows(moving_image, lr[chunk], lc[chunk], window)
+        if not final:  # the first pass: the reference windows' texture
+            sparse = np.isfinite(reference).mean(axis=(1, 2)) <= 0.1
+            out["texture"][k] = np.where(sparse, 0.0, texture_batch(reference))
+        out["score"][k], out["ssim"][k] = similarity_batch(reference, moving)
         shifts, out["peak"][k], _ = match_batch(
             reference, moving, upsample_factor=100 if final else COARSE_UPSAMPLING)
         # reference(r, c) = moving(r - drow, c - dcol) = secondary(r - drow + pdy, ...)
         out["dy"][k], out["dx"][k] = -shifts[:, 0], -shifts[:, 1]
+
+    in_threads(measure_batch, range(0, len(index), batch))
+
+
+def _moving_image(tile: Tile, extent: tuple[slice, slice], prior_dx: np.ndarray,
+                  prior_dy: np.ndarray, window_pixels: int) -> np.ndarray | None:
+    """The secondary over ``extent`` of the tile as the windows see it: as delivered
+    for a zero prior, else sampled through it (cubic spline) once for all windows,
+    which overlap; None when the windows cover less than the extent (sparse grid)."""
+    if not (prior_dx.any() or prior_dy.any()):
+        return tile.secondary[extent]
+    if window_pixels < prior_dx.size:
+        return None
+    image = np.empty(prior_dx.shape, np.float32)
+    rows = np.arange(extent[0].start, extent[0].stop)[:, None]
+    cols = np.arange(extent[1].start, extent[1].stop)[None, :]
+    step = -(-len(image) // THREADS)  # a band of rows per thread
+
+    def sample(start: int) -> None:
+        band = slice(start, start + step)
+        image[band] = interpolate(*tile.sampler, rows[band] + prior_dy[band],
+                                  cols + prior_dx[band], 3)
+
+    in_threads(sample, range(0, len(image), step))
+    return image
+
+
+def _windows(image: np.ndarray, rows: np.ndarray, cols: np.ndarray, size: int) -> np.ndarray:
+    """Copies of the ``size``-square windows of ``image`` whose top-left pixels are at
+    (rows, cols), shape (K, size, size)."""
+    return np.lib.stride_tricks.sliding_window_view(image, (size, size))[rows, cols]
 
 
 def reject_outliers(points: TiePoints, *, level: int, max_shift: float,
@@ -448,17 +478,17 @@ def fit_field(points: TiePoints, shape: tuple[int, int], step: float,
     ny, nx = node_count(shape[0], step), node_count(shape[1], step)
     dx, dy = np.empty((ny, nx), np.float32), np.empty((ny, nx), np.float32)
     node_cols = np.arange(nx) * step / spacing
-    for start, stop in _chunks(ny, max(1, 200_000 // nx)):
+    rows_per_chunk = max(1, min(200_000 // nx, -(-ny // THREADS)))
+
+    def evaluate(start: int) -> None:
+        stop = min(start + rows_per_chunk, ny)
         nr, nc = np.meshgrid(np.arange(start, stop) * step / spacing, node_cols, indexing="ij")
         values = spline(np.column_stack([nr.ravel(), nc.ravel()]))
         dx[start:stop], dy[start:stop] = (values[:, 0].reshape(nr.shape),
                                           values[:, 1].reshape(nr.shape))
+
+    in_threads(evaluate, range(0, ny, rows_per_chunk))
     return NodeField(dx, dy, step)
-
-
-def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
-    for start in range(0, n, size):
-        yield start, min(start + size, n)
 
 
 def array_tiles(reference: np.ndarray, secondary: np.ndarray) -> TileReader:
