@@ -64,6 +64,8 @@ SMOOTHING = 0.05
 #: Above this many points the spline uses this many nearest points per evaluation.
 GLOBAL_SPLINE_POINTS = 1500
 SPLINE_NEIGHBOURS = 64
+#: Nodes evaluated per call of the spline.
+SPLINE_CHUNK = 256
 MIN_KEPT_POINTS = 6
 
 UNMATCHABLE = "nodata, masked or cloud-like"
@@ -93,27 +95,27 @@ class NodeField:
 
     def on_grid(self, row: int, col: int, height: int, width: int
                 ) -> tuple[np.ndarray, np.ndarray]:
-        """(dx, dy) on a block of the reference grid, float32, by two matrix products:
-        bilinear interpolation is separable."""
-        rows = _bilinear_weights(np.arange(height) + row - self.row0, self.step,
-                                 self.dx.shape[0])
-        cols = _bilinear_weights(np.arange(width) + col - self.col0, self.step,
-                                 self.dx.shape[1])
-        return tuple((rows @ v @ cols.T).astype(np.float32) for v in (self.dx, self.dy))
+        """(dx, dy) on a block of the reference grid, float32: separable, along the rows
+        of nodes then the columns (gathers, not matrix products, which BLAS would put on
+        threads that spin while the tie points' own threads work)."""
+        r0, r1, rf = _linear_neighbours(np.arange(height) + row - self.row0, self.step,
+                                        self.dx.shape[0])
+        c0, c1, cf = _linear_neighbours(np.arange(width) + col - self.col0, self.step,
+                                        self.dx.shape[1])
+        out = []
+        for v in (self.dx, self.dy):
+            along = v[r0] * (1 - rf)[:, None] + v[r1] * rf[:, None]
+            out.append(along[:, c0] * (1 - cf) + along[:, c1] * cf)
+        return out[0], out[1]
 
 
-def _bilinear_weights(positions: np.ndarray, step: float, n: int) -> np.ndarray:
-    """Matrix (len(positions), n) of linear-interpolation weights between nodes every
-    ``step``, clamped to the outer nodes."""
+def _linear_neighbours(positions: np.ndarray, step: float, n: int
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For positions on an axis of n nodes every ``step``: the node below, the node
+    above and the weight of the latter (float32), clamped to the outer nodes."""
     u = np.clip(positions / step, 0, n - 1)
-    low = np.minimum(np.floor(u).astype(int), max(n - 2, 0))
-    frac = u - low
-    weights = np.zeros((len(positions), n), np.float32)
-    index = np.arange(len(positions))
-    weights[index, low] = 1 - frac
-    if n > 1:
-        weights[index, low + 1] += frac
-    return weights
+    low = np.minimum(np.floor(u).astype(np.intp), max(n - 2, 0))
+    return low, np.minimum(low + 1, n - 1), (u - low).astype(np.float32)
 
 
 def node_count(size: int, step: float) -> int:
@@ -478,7 +480,8 @@ def fit_field(points: TiePoints, shape: tuple[int, int], step: float,
     ny, nx = node_count(shape[0], step), node_count(shape[1], step)
     dx, dy = np.empty((ny, nx), np.float32), np.empty((ny, nx), np.float32)
     node_cols = np.arange(nx) * step / spacing
-    rows_per_chunk = max(1, min(200_000 // nx, -(-ny // THREADS)))
+    # Small chunks: BLAS keeps each product on one thread, the chunks go on ours.
+    rows_per_chunk = max(1, min(SPLINE_CHUNK // nx, -(-ny // THREADS)))
 
     def evaluate(start: int) -> None:
         stop = min(start + rows_per_chunk, ny)

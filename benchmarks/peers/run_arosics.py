@@ -152,6 +152,8 @@ def parse_args(argv=None):
         help="resampling for shift estimation and for output when resampling happens "
         "(default cubic)",
     )
+    p.add_argument("--warmup", action="store_true",
+                   help="local method: run the job once untimed first (t_first_s is that run)")
     p.add_argument("--cpus", type=int, default=None, help="CPUs for AROSICS's warps (default: all)")
     p.add_argument("--grid-res", type=float, default=None,
                    help="run COREG_LOCAL with a tie point every GRID_RES target pixels")
@@ -303,8 +305,8 @@ def run_local(args):
         return res
     nd_ref = args.nodata_ref if args.nodata_ref is not None else args.nodata
     nd_tgt = args.nodata_tgt if args.nodata_tgt is not None else args.nodata
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    try:
+
+    def estimate():
         crl = COREG_LOCAL(args.ref, args.tgt, grid_res=args.grid_res,
                           window_size=(args.ws, args.ws), max_shift=args.max_shift,
                           max_iter=args.max_iter,
@@ -312,6 +314,15 @@ def run_local(args):
                           nodata=(nd_ref, nd_tgt), resamp_alg_calc=args.resamp,
                           CPUs=args.cpus, progress=False, q=True)
         crl.calculate_spatial_shifts()
+        return crl
+
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    try:
+        if args.warmup:  # the same job once, untimed: a process that has run it before
+            crl = estimate()
+            res["t_first_s"] = round(time.perf_counter() - t0, 4)
+            t0, cpu0 = time.perf_counter(), time.process_time()
+        crl = estimate()
         res["t_estimate_s"] = round(time.perf_counter() - t0, 4)
         res["cpu_estimate_s"] = round(time.process_time() - cpu0, 4)
         table = crl.CoRegPoints_table

@@ -126,3 +126,28 @@ def test_align_local__errors(pair, tmp_path):
         align_local(reference, secondary, secondary)
     with pytest.raises(ValueError, match="band 3"):
         align_local(reference, secondary, secondary_band=3)
+
+
+@pytest.mark.parametrize("spacing", [32, 160])
+def test_measure_points__through_a_prior(pair, spacing):
+    """Windows sampled through a prior field measure what the prior leaves, whether the
+    tile is warped once for all windows (dense grid) or window by window (sparse)."""
+    from coreg.core.tie_points import (
+        NodeField,
+        array_tiles,
+        grid_positions,
+        measure_points,
+        node_count,
+    )
+
+    with rasterio.open(pair[0]) as ref, rasterio.open(pair[1]) as sec:
+        reference, secondary = ref.read(1), sec.read(1)
+    rows, cols = grid_positions(*reference.shape, spacing, 64)
+    nodes = node_count(reference.shape[0], 16.0)
+    tx, ty = true_field(*np.mgrid[0:nodes, 0:nodes] * 16.0)
+    prior = NodeField((tx - 0.3).astype(np.float32), (ty + 0.2).astype(np.float32), 16.0)
+    out = measure_points(array_tiles(reference, secondary), rows, cols, 64, prior, margin=48)
+    inside = (np.minimum(rows, cols) >= 64) & (np.maximum(rows, cols) < 480 - 64)
+    assert np.median(out["dx"][inside]) == pytest.approx(0.3, abs=0.03)
+    assert np.median(out["dy"][inside]) == pytest.approx(-0.2, abs=0.03)
+    assert np.all(np.isfinite(out["ssim"][inside]))
