@@ -85,7 +85,8 @@ def estimate():
                        grid_spacing=int(sys.argv[5]), window_size=int(sys.argv[6]),
                        max_shift=float(sys.argv[7]))
 start = time.perf_counter()
-estimate()  # warm-up, as AROSICS gets
+if sys.argv[8] == "warm-up":  # as AROSICS gets
+    estimate()
 first = time.perf_counter() - start
 start, cpu = time.perf_counter(), time.process_time()
 r = estimate()
@@ -105,7 +106,8 @@ def run_coreg(reference: Path, secondary: Path, method: str, cpus: int | None) -
         env |= {"COREG_THREADS": str(cpus), "OPENBLAS_NUM_THREADS": str(cpus),
                 "GDAL_NUM_THREADS": str(cpus)}
     proc = subprocess.run([sys.executable, "-c", COREG_CODE, str(reference), str(secondary),
-                           str(field), method, str(SPACING), str(WINDOW), str(MAX_SHIFT)],
+                           str(field), method, str(SPACING), str(WINDOW), str(MAX_SHIFT),
+                           "warm-up" if method == "tie_points" else "-"],
                           capture_output=True, text=True, env=env)
     row = {"tool": f"coreg {method}", "cpus": cpus or os.cpu_count()}
     if proc.returncode:
@@ -278,7 +280,8 @@ def main(argv=None) -> int:
     for method in methods:
         for cpus in cpu_settings if method == "tie_points" else (None,):
             log(f"coreg {method}, {cpus or 'all'} CPU(s)")
-            rows.append(fastest(run_coreg, args.repeat, reference, secondary, method, cpus))
+            repeat = args.repeat if method == "tie_points" else 1  # dense flow: ~1 min a run
+            rows.append(fastest(run_coreg, repeat, reference, secondary, method, cpus))
     python = None if args.no_arosics else arosics_python()
     if python:
         for cpus in cpu_settings:
