@@ -102,11 +102,25 @@ def interpolate(coefficients: np.ndarray, valid: np.ndarray | None, rows: np.nda
     coords = np.stack([rows, cols])
     values = ndimage.map_coordinates(coefficients, coords, order=order, mode="nearest",
                                      prefilter=False)
-    if valid is not None:
+    if valid is not None and not _all_valid_around(valid, rows, cols):
         support = ndimage.map_coordinates(valid.astype(np.float32), coords,
                                           order=min(order, 1), mode="constant", cval=0.0)
         values[support < 0.999] = np.nan
     return values
+
+
+def _all_valid_around(valid: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> bool:
+    """Whether every position lies inside ``valid`` with only valid pixels in the box
+    around all of them: then no value needs the support test (often the case for the
+    windows of a tie-point grid, whose tile only has no data beyond the raster)."""
+    if rows.size == 0:
+        return True
+    r0, r1, c0, c1 = np.floor(rows.min()), np.ceil(rows.max()), np.floor(cols.min()), \
+        np.ceil(cols.max())
+    height, width = valid.shape
+    if not (0 <= r0 and r1 <= height - 1 and 0 <= c0 and c1 <= width - 1):
+        return False  # also False for NaN positions
+    return bool(valid[int(r0):int(r1) + 1, int(c0):int(c1) + 1].all())
 
 
 def model_affine(model: RigidModel) -> Affine:

@@ -259,12 +259,11 @@ def estimate_tie_points(
             points.texture = measured["texture"]
             points.score_before, points.ssim_before = measured["score"], measured["ssim"]
         update_points(points, measured)
-        reject = functools.partial(reject_outliers, points, max_shift=max_shift,
-                                   min_reliability=min_reliability, spacing=grid_spacing)
-        points.reason = reject(level=min(level, 2))
+        points.reason = reject_outliers(points, level=min(level, 2), max_shift=max_shift,
+                                        min_reliability=min_reliability, spacing=grid_spacing)
         last = k + 1 == MAX_PASSES or (k > 0 and _residual_size(points) < CONVERGENCE_PX)
         if last and level > 2:  # the score test compares with the field being checked
-            points.reason = reject(level=level)
+            score_test(points, points.reason)
         prior = fit_field(points, shape, step, grid_spacing)
         if progress:
             progress(100.0 * (k + 1) / MAX_PASSES)
@@ -400,9 +399,14 @@ def reject_outliers(points: TiePoints, *, level: int, max_shift: float,
         _model_test(points, reason)
         _median_test(points, reason, spacing)
     if level >= 3:
-        worse = points.score_after < points.score_before - SCORE_SLACK
-        _flag(reason, worse, "matching score does not improve")
+        score_test(points, reason)
     return reason
+
+
+def score_test(points: TiePoints, reason: list[str]) -> None:
+    """Flag the points whose matching score drops through the field (level 3)."""
+    worse = points.score_after < points.score_before - SCORE_SLACK
+    _flag(reason, worse, "matching score does not improve")
 
 
 def _flag(reason: list[str], mask: np.ndarray, text: str) -> None:
