@@ -78,6 +78,8 @@ def _ssim_map(a: np.ndarray, b: np.ndarray, data_range: np.ndarray) -> np.ndarra
     ux, uy, xx, yy, xy = filter_stack(np.stack([a, b, a * a, b * b, a * b]), kernel, kernel)
     c1 = ((0.01 * data_range) ** 2).astype(np.float32)[:, None, None]
     c2 = ((0.03 * data_range) ** 2).astype(np.float32)[:, None, None]
+    # ((2 ux uy + c1) (2 vxy + c2)) / ((ux^2 + uy^2 + c1) (vx + vy + c2)), with
+    # vx = blur(a^2) - ux^2 and so on, in place:
     uxy = ux * uy
     ux *= ux
     uy *= uy

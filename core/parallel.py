@@ -6,15 +6,25 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any
 
 from .raster_io import Progress
 
-#: Threads of :func:`in_threads`: the environment variable COREG_THREADS if set (a
-#: shared server, a benchmark on one core), else the CPUs, at most 4.
-THREADS = max(1, int(os.environ.get("COREG_THREADS") or min(4, os.cpu_count() or 1)))
+
+def _threads() -> int:
+    """COREG_THREADS if it is a positive whole number (a shared server, a benchmark on
+    one core), else the CPUs, at most 4."""
+    setting = os.environ.get("COREG_THREADS", "").strip()
+    if setting.isdigit() and int(setting) > 0:
+        return int(setting)
+    return max(1, min(4, os.cpu_count() or 1))
 
 
-def in_threads(work: Callable[[int], None], items: Sequence, progress: Progress | None = None,
+#: Threads of :func:`in_threads`.
+THREADS = _threads()
+
+
+def in_threads(work: Callable[[Any], None], items: Sequence, progress: Progress | None = None,
                scale: float = 100.0) -> None:
     """``work(item)`` for every item on :data:`THREADS` threads, reporting ``scale`` x
     the fraction done; the first error is raised."""
