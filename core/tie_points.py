@@ -266,7 +266,7 @@ def estimate_tie_points(
             score_test(points, points.reason)
         prior = fit_field(points, shape, step, grid_spacing)
         if progress:
-            progress(100.0 * (k + 1) / MAX_PASSES)
+            progress(100.0 if last else 100.0 * (k + 1) / MAX_PASSES)
         if last:
             break
     return points, prior, k + 1
