@@ -280,7 +280,7 @@ def main(argv=None) -> int:
     for method in methods:
         for cpus in cpu_settings if method == "tie_points" else (None,):
             log(f"coreg {method}, {cpus or 'all'} CPU(s)")
-            repeat = args.repeat if method == "tie_points" else 1  # dense flow: ~1 min a run
+            repeat = args.repeat if method == "tie_points" else 1  # dense flow: ~30 s a run
             rows.append(fastest(run_coreg, repeat, reference, secondary, method, cpus))
     python = None if args.no_arosics else arosics_python()
     if python:
