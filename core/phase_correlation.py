@@ -112,9 +112,9 @@ def _lowpass(shape: tuple[int, int]) -> tuple[np.ndarray, float]:
     """The low-pass on the half spectrum (real FFT), and the factor that makes the
     filtered correlation of identical patches peak at 1 (size / sum of the full filter)."""
     fy = sfft.fftfreq(shape[0])[:, None]
-    full = np.exp(-(sfft.fftfreq(shape[1])[None, :] ** 2 + fy**2) / (2 * LOWPASS_SIGMA**2))
     half = np.exp(-(sfft.rfftfreq(shape[1])[None, :] ** 2 + fy**2) / (2 * LOWPASS_SIGMA**2))
-    return half.astype(np.float32), full.size / full.sum()
+    full_sum = (half * _half_spectrum_weights(shape[1])).sum()
+    return half.astype(np.float32), shape[0] * shape[1] / full_sum
 
 
 def _cross_power(reference: np.ndarray, moving: np.ndarray, window: np.ndarray) -> np.ndarray:
@@ -141,12 +141,7 @@ def _refine(spectrum: np.ndarray, shape: tuple[int, int], coarse: np.ndarray,
     stages (1.5 px box at 1/10 px, then 0.2 px box at 1/factor px): cheaper than one."""
     shift, value = coarse, np.zeros(len(coarse))
     rows = np.arange(len(coarse))
-    # A real surface from a half spectrum: the columns between 0 and Nyquist count twice.
-    weights = np.full(spectrum.shape[-1], 2.0, np.float32)
-    weights[0] = 1.0
-    if shape[1] % 2 == 0:
-        weights[-1] = 1.0
-    weighted = spectrum * weights
+    weighted = spectrum * _half_spectrum_weights(shape[1])
     for step_factor, box in ((min(10, factor), 1.5), (factor, 0.2)):
         size = int(np.ceil(step_factor * box))
         start = shift - size // 2 / step_factor
@@ -187,6 +182,17 @@ def _frequencies(n: int, half: bool) -> np.ndarray:
     if n % 2 == 0:
         freq[-1] = -0.5
     return freq
+
+
+@functools.lru_cache(maxsize=16)
+def _half_spectrum_weights(n: int) -> np.ndarray:
+    """How many times each column of an n-point real FFT's half spectrum counts in the
+    full one: twice between 0 and the Nyquist column, which only an even n has."""
+    weights = np.full(n // 2 + 1, 2.0, np.float32)
+    weights[0] = 1.0
+    if n % 2 == 0:
+        weights[-1] = 1.0
+    return weights
 
 
 @functools.lru_cache(maxsize=16)
