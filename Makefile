@@ -16,7 +16,7 @@ DEV_REQUIREMENTS := scripts/requirements-dev.txt
 APT_PACKAGES := qgis python3-qgis qgis-providers gdal-bin \
 	python3-numpy python3-scipy python3-rasterio python3-skimage python3-pyproj \
 	python3-venv python3-pytest python3-distributed \
-	python3-hypothesis python3-jsonschema
+	python3-hypothesis python3-jsonschema python3-threadpoolctl
 
 # Demo inputs (relative to the repository root) and output folder.
 REF ?= ../shared/data/optical/oscd_s2/abudhabi_S2_20160120_B02-B03-B04-B08.tif

@@ -30,7 +30,7 @@ from .fit import RigidModel
 from .grid import Grid, common_grid, footprint_bounds, snapped_grid
 from .masks import PolygonMask, masked_on_grid
 from .match import cloud_like
-from .parallel import in_threads
+from .parallel import in_threads, single_threaded_blas
 from .raster_io import (
     BLOCK,
     IsCanceled,
@@ -216,6 +216,7 @@ def align_local(
                       max_shift=max_shift, rejection=rejection, min_reliability=min_reliability,
                       radius=radius, levels=levels, iterations=iterations, invert=invert)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(single_threaded_blas())
         if displacement is None:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="coreg-local-"))
             field_path = os.path.join(folder, "displacement.tif")

@@ -112,10 +112,20 @@ def cloud_like(image: np.ndarray) -> np.ndarray:
     local_var = (ndimage.uniform_filter(filled * filled, 5)
                  - ndimage.uniform_filter(filled, 5) ** 2)
     flat = (local_var < (1e-3 * (high - low)) ** 2) if high > low else np.ones_like(valid)
-    marked = plateau | (flat & valid)
-    if not marked.any():
-        return marked
-    return ndimage.binary_dilation(marked, iterations=2)
+    return _dilated(plateau | (flat & valid), 2)
+
+
+def _dilated(mask: np.ndarray, iterations: int) -> np.ndarray:
+    """``ndimage.binary_dilation(mask, iterations=iterations)`` (4-neighbour cross) by
+    shifted ORs: the same pixels, ten times faster on a tile."""
+    for _ in range(iterations if mask.any() else 0):
+        grown = mask.copy()
+        grown[1:] |= mask[:-1]
+        grown[:-1] |= mask[1:]
+        grown[:, 1:] |= mask[:, :-1]
+        grown[:, :-1] |= mask[:, 1:]
+        mask = grown
+    return mask
 
 
 def prepare_patch(grid: Grid, reference: np.ndarray, masked: np.ndarray) -> Patch:
@@ -213,28 +223,30 @@ def match_arrays(reference: np.ndarray, moving: np.ndarray) -> PeakMatch | None:
                      float(snrs[0]))
 
 
-def match_batch(reference: np.ndarray, moving: np.ndarray, *, upsample_factor: int = 100
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def match_batch(reference: np.ndarray, moving: np.ndarray, *, upsample_factor: int = 100,
+                snr: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`match_arrays` of K patch pairs (K, M, N) at once: (row, col) shifts (K, 2),
-    peaks and SNRs (K,), NaN where too few pixels are valid."""
+    peaks and SNRs (K,; NaN unless ``snr``), NaN where too few pixels are valid."""
     valid = np.isfinite(reference) & np.isfinite(moving)
     ok = valid.mean(axis=(1, 2)) >= MIN_VALID_FRACTION
     shifts = np.full((len(valid), 2), np.nan)
     peaks, snrs = np.full(len(valid), np.nan), np.full(len(valid), np.nan)
     if not ok.any():
         return shifts, peaks, snrs
-    valid = valid[ok]
+    if not ok.all():
+        reference, moving, valid = reference[ok], moving[ok], valid[ok]
     weight = None
     partial = ~valid.all(axis=(1, 2))
     if partial.any():  # fade invalid pixels out, fill them with the valid mean
         weight = np.ones(valid.shape)
         smooth = gaussian_weights(2.0)
         weight[partial] = filter_stack(valid[partial], smooth, smooth) * valid[partial]
-    count = valid.sum(axis=(1, 2), keepdims=True)
-    filled = [np.where(valid, x, np.where(valid, x, 0).sum(axis=(1, 2), keepdims=True) / count)
-              for x in (reference[ok], moving[ok])]
+        count = valid.sum(axis=(1, 2), keepdims=True)
+        reference, moving = (np.where(valid, x, np.where(valid, x, 0).sum(axis=(1, 2),
+                                                                         keepdims=True) / count)
+                             for x in (reference, moving))
     shifts[ok], peaks[ok], snrs[ok] = phase_correlation_batch(
-        *filled, weight=weight, upsample_factor=upsample_factor)
+        reference, moving, weight=weight, upsample_factor=upsample_factor, snr=snr)
     return shifts, peaks, snrs
 
 

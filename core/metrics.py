@@ -56,18 +56,26 @@ def similarity_batch(reference: np.ndarray, moving: np.ndarray) -> tuple[np.ndar
         return scores, ssims
     if not usable.all():
         reference, moving, valid, count = (x[usable] for x in (reference, moving, valid, count))
-    a, b = _standardise(reference, valid), _standardise(moving, valid)
-    nrmse = np.minimum(np.sqrt(((a - b) ** 2).sum(axis=(1, 2)) / count) / 2.0, 1.0)
-    ssim_map = _ssim_map(a, b, _valid_range(a, valid))
-    ssim = (ssim_map * valid).sum(axis=(1, 2)) / count
-    scores[usable] = 0.5 * (1.0 - nrmse) + 0.5 * np.maximum(ssim, 0.0)
-    ssims[usable] = ssim
+    mask = None if valid.all() else valid  # None: every pixel valid, the common case
+    count = count[:, None, None].astype(np.float32)
+    a, b = _standardise(reference, mask, count), _standardise(moving, mask, count)
+    nrmse = np.minimum(np.sqrt(((a - b) ** 2).sum(axis=(1, 2), keepdims=True) / count) / 2.0,
+                       1.0)
+    ssim_map = _ssim_map(a, b, _valid_range(a, mask))
+    if mask is not None:
+        ssim_map *= mask
+    ssim = ssim_map.sum(axis=(1, 2), keepdims=True) / count
+    scores[usable] = (0.5 * (1.0 - nrmse) + 0.5 * np.maximum(ssim, 0.0))[:, 0, 0]
+    ssims[usable] = ssim[:, 0, 0]
     return scores, ssims
 
 
-def _valid_range(a: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    span = (np.where(valid, a, -np.inf).max(axis=(1, 2))
-            - np.where(valid, a, np.inf).min(axis=(1, 2)))
+def _valid_range(a: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    if valid is None:
+        span = a.max(axis=(1, 2)) - a.min(axis=(1, 2))
+    else:
+        span = (np.where(valid, a, -np.inf).max(axis=(1, 2))
+                - np.where(valid, a, np.inf).min(axis=(1, 2)))
     return np.where(span > 0, span, 1.0)
 
 
@@ -111,12 +119,16 @@ def mean_matching_score(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> float
     return total / count if count else float("nan")
 
 
-def _standardise(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Each patch (K, M, N) to zero mean and unit variance over its valid pixels, 0
-    elsewhere."""
-    count = valid.sum(axis=(-2, -1), keepdims=True)
-    values = np.where(valid, image, 0.0).astype(np.float32)
-    mean = values.sum(axis=(-2, -1), keepdims=True) / count
-    std = np.sqrt((np.where(valid, values - mean, 0.0) ** 2).sum(axis=(-2, -1), keepdims=True)
-                  / count)
-    return np.where(valid, (values - mean) / np.where(std > 0, std, 1.0), 0.0)
+def _standardise(image: np.ndarray, valid: np.ndarray | None,
+                 count: np.ndarray) -> np.ndarray:
+    """Each patch (K, M, N) to zero mean and unit variance over its ``count`` valid
+    pixels (K, 1, 1), 0 elsewhere; float32. ``valid`` None: every pixel is valid."""
+    values = image.astype(np.float32)  # a copy, changed in place below
+    if valid is not None:
+        values[~valid] = 0.0
+    values -= values.sum(axis=(-2, -1), keepdims=True) / count
+    if valid is not None:
+        values[~valid] = 0.0
+    std = np.sqrt(np.square(values).sum(axis=(-2, -1), keepdims=True) / count)
+    values /= np.where(std > 0, std, 1.0)
+    return values

@@ -344,7 +344,7 @@ def _measure_tile(tile: Tile, rows, cols, window: int, prior: NodeField, out: di
             out["texture"][k] = np.where(sparse, 0.0, texture_batch(reference))
         out["score"][k], out["ssim"][k] = similarity_batch(reference, moving)
         shifts, out["peak"][k], _ = match_batch(
-            reference, moving, upsample_factor=100 if final else COARSE_UPSAMPLING)
+            reference, moving, upsample_factor=100 if final else COARSE_UPSAMPLING, snr=False)
         # reference(r, c) = moving(r - drow, c - dcol) = secondary(r - drow + pdy, ...)
         out["dy"][k], out["dx"][k] = -shifts[:, 0], -shifts[:, 1]
 

@@ -1,0 +1,55 @@
+"""The batched patch kernels of the tie points: a batch whose pixels are all valid takes
+a shorter path than one with gaps; both must give the numbers of a pair on its own."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+from local_synthetic import SCENE
+from scipy import ndimage
+
+from coreg.core.match import _dilated, match_batch
+from coreg.core.metrics import similarity, similarity_batch
+
+
+@pytest.fixture(scope="module")
+def windows(shared_data):
+    """Eight 64-pixel windows of a real Sentinel-2 band, and the same windows one row
+    and two columns up-left."""
+    with rasterio.open(shared_data / SCENE) as ds:
+        band = ds.read(4, window=rasterio.windows.Window(200, 200, 300, 300)).astype(np.float32)
+    corners = [(r, c) for r in (10, 120) for c in (10, 80, 150, 220)]
+    reference = np.stack([band[r:r + 64, c:c + 64] for r, c in corners])
+    moving = np.stack([band[r - 1:r + 63, c - 2:c + 62] for r, c in corners])
+    return reference, moving
+
+
+def test_similarity_batch__all_valid_and_gapped_batches_agree_with_single_pairs(windows):
+    reference, moving = windows
+    gapped = moving.copy()
+    gapped[0, :12] = np.nan  # one pair with a gap: the whole batch takes the masked path,
+    # the other seven pairs on their own the all-valid one
+    for batch in (moving, gapped):
+        scores, ssims = similarity_batch(reference, batch)
+        single = np.array([similarity(r, m) for r, m in zip(reference, batch)])
+        np.testing.assert_allclose(scores, single[:, 0], atol=1e-5)
+        np.testing.assert_allclose(ssims, single[:, 1], atol=1e-5)
+
+
+def test_match_batch__finds_the_shift_with_and_without_gaps(windows):
+    reference, moving = windows
+    gapped = moving.copy()
+    gapped[1, :, :10] = np.nan
+    for batch in (moving, gapped):
+        shifts, peaks, snrs = match_batch(reference, batch, snr=False)
+        np.testing.assert_allclose(shifts, np.tile([-1.0, -2.0], (8, 1)), atol=0.05)
+        assert np.isnan(snrs).all() and (peaks > 0.5).all()
+    assert np.isfinite(match_batch(reference, moving)[2]).all()
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.001, 0.3])
+def test_dilated__equals_ndimage_binary_dilation(fraction):
+    mask = np.random.default_rng(3).random((61, 47)) < fraction
+    mask[0, 3] = mask[-1, -1] = fraction > 0
+    np.testing.assert_array_equal(_dilated(mask, 2), ndimage.binary_dilation(mask, iterations=2))
