@@ -186,7 +186,8 @@ def align_local(
     output : path, optional
         The secondary warped onto the reference grid (all bands); not written if None.
     displacement : path, optional
-        The DISPLACEMENT raster (see the module docstring); a temporary file if None.
+        The DISPLACEMENT raster (see the module docstring); a temporary file if None,
+        none at all for tie points without ``output`` (the points alone).
     method : {"tie_points", "dense_flow"}
     max_shift : float
         Largest displacement expected, reference pixels; tie points beyond are rejected.
@@ -215,6 +216,8 @@ def align_local(
     parameters = dict(method=method, grid_spacing=grid_spacing, window_size=window_size,
                       max_shift=max_shift, rejection=rejection, min_reliability=min_reliability,
                       radius=radius, levels=levels, iterations=iterations, invert=invert)
+    # Tie points alone (no output, no DISPLACEMENT asked for) need no field raster.
+    write_field = method == "dense_flow" or output is not None or displacement is not None
     with contextlib.ExitStack() as stack:
         stack.enter_context(single_threaded_blas())
         if displacement is None:
@@ -234,7 +237,8 @@ def align_local(
                 reader, (overlap.height, overlap.width), grid_spacing=grid_spacing,
                 window_size=window_size, max_shift=max_shift, rejection=rejection,
                 min_reliability=min_reliability, progress=estimate, is_canceled=is_canceled)
-            _write_node_field(field_path, ref_info.grid, node_field, (row0, col0), overlap)
+            if write_field:
+                _write_node_field(field_path, ref_info.grid, node_field, (row0, col0), overlap)
         else:
             _write_dense_field(field_path, ref_info.grid, reader, (row0, col0),
                                dict(radius=radius, levels=levels, iterations=iterations,

@@ -74,6 +74,18 @@ def test_tie_points__displacement_convention(pair, tie_points_run):
     assert report["reference_grid"]["width"] == 480
 
 
+def test_tie_points__alone_write_no_field(pair, tie_points_run, monkeypatch):
+    """Without an output or a DISPLACEMENT path the points come alone, the same points."""
+    def no_field(*args):
+        raise AssertionError("the field raster was written")
+
+    monkeypatch.setattr(local, "_write_node_field", no_field)
+    result = align_local(*pair, grid_spacing=48, window_size=64, max_shift=10)
+    expected = tie_points_run[0].points
+    np.testing.assert_array_equal(result.points.dx, expected.dx)
+    assert result.points.reason == expected.reason and result.report()["displacement"] is None
+
+
 def test_tie_points__clouds_and_change_are_outliers(pair, tmp_path, monkeypatch):
     """Also read in nine tiles, to exercise the tiling."""
     monkeypatch.setattr(local, "TILE", 200)
