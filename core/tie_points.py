@@ -513,17 +513,18 @@ def _thin_plate_spline(centres: np.ndarray, values: np.ndarray) -> GridSpline:
     weights, (a0, a_row, a_col) = coefficients[:n], coefficients[n:]
 
     def on_grid(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        kernel = ((rows[:, None] - centres[:, 0]) ** 2)[:, None, :] \
-            + ((cols[:, None] - centres[:, 1]) ** 2)[None]  # squared distances, in place:
-        kernel *= np.log(np.maximum(kernel, np.finfo(float).tiny))  # 2 r^2 log r
-        return (0.5 * (kernel @ weights) + a0 + rows[:, None, None] * a_row
+        d2 = ((rows[:, None] - centres[:, 0]) ** 2)[:, None, :] \
+            + ((cols[:, None] - centres[:, 1]) ** 2)[None]
+        return (_thin_plate_kernel(d2) @ weights + a0 + rows[:, None, None] * a_row
                 + cols[None, :, None] * a_col)
     return on_grid
 
 
 def _thin_plate_kernel(d2: np.ndarray) -> np.ndarray:
-    """r^2 log r of squared distances, 0 at 0."""
-    return 0.5 * d2 * np.log(np.maximum(d2, np.finfo(float).tiny))
+    """r^2 log r of squared distances ``d2`` (0 at 0), in place."""
+    d2 *= np.log(np.maximum(d2, np.finfo(float).tiny))
+    d2 *= 0.5
+    return d2
 
 
 def _local_thin_plate_spline(centres: np.ndarray, values: np.ndarray) -> GridSpline:
