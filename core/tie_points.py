@@ -424,8 +424,9 @@ def _model_test(points: TiePoints, reason: list[str]) -> None:
     design = _polynomial_design(points.row[kept], points.col[kept])
     values = np.column_stack([points.dx[kept], points.dy[kept]])
     rng = np.random.default_rng(0)
-    samples = np.array([rng.choice(kept.size, design.shape[1], replace=False)
-                        for _ in range(MODEL_SAMPLES)])
+    # MODEL_SAMPLES minimal sets, each without repeats: the smallest keys of random rows.
+    samples = np.argpartition(rng.random((MODEL_SAMPLES, kept.size)), design.shape[1],
+                              axis=1)[:, :design.shape[1]]
     # All minimal fits at once; degenerate samples (collinear points) drop out as NaN.
     systems = design[samples]
     solvable = np.abs(np.linalg.det(systems)) > 1e-12
