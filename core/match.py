@@ -227,21 +227,23 @@ def match_batch(reference: np.ndarray, moving: np.ndarray, *, upsample_factor: i
                 snr: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`match_arrays` of K patch pairs (K, M, N) at once: (row, col) shifts (K, 2),
     peaks and SNRs (K,; NaN unless ``snr``), NaN where too few pixels are valid."""
-    valid = np.isfinite(reference) & np.isfinite(moving)
-    ok = valid.mean(axis=(1, 2)) >= MIN_VALID_FRACTION
+    valid = np.isfinite(reference)
+    valid &= np.isfinite(moving)
+    count = valid.sum(axis=(1, 2))
+    ok = count >= MIN_VALID_FRACTION * valid[0].size
     shifts = np.full((len(valid), 2), np.nan)
     peaks, snrs = np.full(len(valid), np.nan), np.full(len(valid), np.nan)
     if not ok.any():
         return shifts, peaks, snrs
     if not ok.all():
-        reference, moving, valid = reference[ok], moving[ok], valid[ok]
+        reference, moving, valid, count = reference[ok], moving[ok], valid[ok], count[ok]
     weight = None
-    partial = ~valid.all(axis=(1, 2))
+    partial = count < valid[0].size
     if partial.any():  # fade invalid pixels out, fill them with the valid mean
         weight = np.ones(valid.shape)
         smooth = gaussian_weights(2.0)
         weight[partial] = filter_stack(valid[partial], smooth, smooth) * valid[partial]
-        count = valid.sum(axis=(1, 2), keepdims=True)
+        count = count[:, None, None]
         reference, moving = (np.where(valid, x, np.where(valid, x, 0).sum(axis=(1, 2),
                                                                          keepdims=True) / count)
                              for x in (reference, moving))

@@ -125,15 +125,18 @@ def _cross_power(reference: np.ndarray, moving: np.ndarray, window: np.ndarray) 
     """Whitened cross-power spectra F G* / |F G*| of the apodised patches, on the half
     spectrum of the real FFT, single precision, shape (K, M, N // 2 + 1)."""
     total = window.sum(axis=(-2, -1), keepdims=True)
+    total = np.where(total != 0, total, np.inf)
     spectra = []
     for image in (reference, moving):
-        mean = ((image * window).sum(axis=(-2, -1), keepdims=True)
-                / np.where(total != 0, total, np.inf))
-        spectrum = sfft.rfft2(((image - mean) * window).astype(np.float32), axes=(-2, -1))
+        apodised = (image * window).astype(np.float32, copy=False)
+        # (image - mean) * window, the mean weighted by the window:
+        apodised -= apodised.sum(axis=(-2, -1), keepdims=True) / total * window
+        spectrum = sfft.rfft2(apodised, axes=(-2, -1))
         # Whitened one by one: the product of two faint single-precision spectra underflows.
-        magnitude = np.abs(spectrum)
-        spectra.append(spectrum / np.where(magnitude > 0, magnitude, 1))
-    product = spectra[0] * spectra[1].conj()
+        spectrum /= np.maximum(np.abs(spectrum), np.finfo(np.float32).tiny)
+        spectra.append(spectrum)
+    product = np.conjugate(spectra[1], out=spectra[1])
+    product *= spectra[0]
     # The means are removed, so the DC term is rounding noise: count it as in phase.
     product[:, 0, 0] = 1
     return product

@@ -362,9 +362,9 @@ def _moving_image(tile: Tile, extent: tuple[slice, slice], prior_dx: np.ndarray,
     if window_pixels < prior_dx.size:
         return None
     image = np.empty(prior_dx.shape, np.float32)
-    rows = np.arange(extent[0].start, extent[0].stop)[:, None]
-    cols = np.arange(extent[1].start, extent[1].stop)[None, :]
-    step = -(-len(image) // THREADS)  # a band of rows per thread
+    rows = np.arange(extent[0].start, extent[0].stop, dtype=np.float32)[:, None]
+    cols = np.arange(extent[1].start, extent[1].stop, dtype=np.float32)[None, :]
+    step = -(-len(image) // (4 * THREADS))  # bands of rows, four per thread
 
     def sample(start: int) -> None:
         band = slice(start, start + step)
