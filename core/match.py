@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import rasterio
-from scipy import ndimage
 
 from .fit import RigidModel
 from .grid import Grid, pixel_size_in
@@ -108,11 +107,25 @@ def cloud_like(image: np.ndarray) -> np.ndarray:
     # The contrast scale and the fill from every 16th valid pixel: enough for a threshold.
     sample = values[valid][::16]
     low, high = np.percentile(sample, [1, 99])
-    filled = np.where(valid, values, sample.mean())
-    local_var = (ndimage.uniform_filter(filled * filled, 5)
-                 - ndimage.uniform_filter(filled, 5) ** 2)
+    filled = np.where(valid, values - sample.mean(), 0)  # centred: less cancellation below
+    local_var = _box_mean(filled * filled, 5) - _box_mean(filled, 5) ** 2
     flat = (local_var < (1e-3 * (high - low)) ** 2) if high > low else np.ones_like(valid)
     return _dilated(plateau | (flat & valid), 2)
+
+
+def _box_mean(image: np.ndarray, size: int) -> np.ndarray:
+    """``ndimage.uniform_filter(image, size)`` for an odd size (borders reflected) by
+    shifted sums: twice as fast, in the image's own precision."""
+    half, (height, width) = size // 2, image.shape
+    padded = np.pad(image, half, mode="symmetric")  # ndimage's "reflect"
+    rows = padded[:height].copy()
+    for k in range(1, size):
+        rows += padded[k:k + height]
+    total = rows[:, :width].copy()
+    for k in range(1, size):
+        total += rows[:, k:k + width]
+    total /= size * size
+    return total
 
 
 def _dilated(mask: np.ndarray, iterations: int) -> np.ndarray:

@@ -99,6 +99,8 @@ class NodeField:
         """(dx, dy) on a block of the reference grid, float32: separable, along the rows
         of nodes then the columns (gathers, not matrix products, which BLAS would put on
         threads that spin while the tie points' own threads work)."""
+        if not (self.dx.any() or self.dy.any()):  # the first pass's prior
+            return np.zeros((height, width), np.float32), np.zeros((height, width), np.float32)
         r0, r1, rf = _linear_neighbours(np.arange(height) + row - self.row0, self.step,
                                         self.dx.shape[0])
         c0, c1, cf = _linear_neighbours(np.arange(width) + col - self.col0, self.step,

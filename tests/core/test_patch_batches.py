@@ -1,5 +1,6 @@
-"""The batched patch kernels of the tie points: a batch whose pixels are all valid takes
-a shorter path than one with gaps; both must give the numbers of a pair on its own."""
+"""The batched patch kernels of the tie points and the cloud test's filters. A batch whose
+pixels are all valid takes a shorter path than one with gaps; both must give the numbers
+of a pair on its own. The filters must give ndimage's numbers."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import rasterio
 from local_synthetic import SCENE
 from scipy import ndimage
 
-from coreg.core.match import _dilated, match_batch
+from coreg.core.match import _box_mean, _dilated, match_batch
 from coreg.core.metrics import similarity, similarity_batch
 
 
@@ -53,3 +54,10 @@ def test_dilated__equals_ndimage_binary_dilation(fraction):
     mask = np.random.default_rng(3).random((61, 47)) < fraction
     mask[0, 3] = mask[-1, -1] = fraction > 0
     np.testing.assert_array_equal(_dilated(mask, 2), ndimage.binary_dilation(mask, iterations=2))
+
+
+@pytest.mark.parametrize("size", [3, 5])
+def test_box_mean__equals_ndimage_uniform_filter(size):
+    image = np.random.default_rng(4).normal(size=(37, 29)).astype(np.float32)
+    np.testing.assert_allclose(_box_mean(image, size), ndimage.uniform_filter(image, size),
+                               atol=1e-6)
