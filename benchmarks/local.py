@@ -13,8 +13,8 @@ one core each (AROSICS ``CPUs=1``; Coreg ``COREG_THREADS=1`` and one BLAS and GD
 thread). Times are the shortest wall time of ``--repeat`` runs (3), imports excluded,
 from the two files to the table of tie points with their outlier flags: AROSICS's
 ``COREG_LOCAL(...)`` and ``calculate_spatial_shifts()``, Coreg's ``align_local`` without
-outputs (its passes include fitting the field). Each process runs the job once
-untimed first, as a QGIS session that has run it before; the first run's ratio is
+outputs (its passes include fitting the field). Each process runs the job once before
+the timed run, as a QGIS session that has run it before; that first run's ratio is
 given too. Coreg's time with the DISPLACEMENT raster written (a field over every
 pixel, which AROSICS does not make) is a column of its own. The ratio of tie points
 per second is given per CPU setting. Accuracy: the RMS
@@ -90,9 +90,9 @@ def timed(field):
     start, cpu = time.perf_counter(), time.process_time()
     result = estimate(field)
     return result, time.perf_counter() - start, time.process_time() - cpu
-points_alone = None if sys.argv[4] == "tie_points" else sys.argv[3]  # flow: a field
-r, first, cpu = timed(points_alone)
-if points_alone is None:  # a warm process, as AROSICS gets: the points, then the field
+tie_points = sys.argv[4] == "tie_points"
+r, first, cpu = timed(None if tie_points else sys.argv[3])  # the flow needs its field
+if tie_points:  # a warm process, as AROSICS gets: the points alone, then with the field
     r, seconds, cpu = timed(None)
     with_field = timed(sys.argv[3])[1]
 else:
