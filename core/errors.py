@@ -1,9 +1,47 @@
-"""Exceptions raised by the engine."""
+"""The engine's error model: every failure it expects raises one of these.
+
+Their messages are for the user: they name the input or output, the value, and what to
+do. The plugin maps :class:`CoregError` to ``QgsProcessingException`` in one place
+(``algorithms/base.py``) and a command line maps it to :attr:`CoregError.exit_code`; any
+other exception is a bug. The input and output errors are also ``ValueError`` (what the
+engine raised before this model), so callers catching that keep working.
+"""
+
+from __future__ import annotations
 
 
-class CoregistrationError(RuntimeError):
+class CoregError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    exit_code = 1
+
+
+class CoregInputError(CoregError, ValueError):
+    """An input file or parameter cannot be used (unreadable, out of range, no overlap)."""
+
+    exit_code = 2
+
+
+class CoregOutputError(CoregError, ValueError):
+    """An output cannot be written as asked: it would replace an input or another output,
+    its folder is not writable, another run is writing it, or the write failed."""
+
+    exit_code = 3
+
+
+class CoregResourceError(CoregError):
+    """Not enough memory or disk space, or a server that does not answer in time."""
+
+    exit_code = 4
+
+
+class CoregistrationError(CoregError, RuntimeError):
     """No reliable alignment could be found (too few or inconsistent matches)."""
 
+    exit_code = 5
 
-class CanceledError(RuntimeError):
-    """The caller asked to stop (its ``is_canceled`` callable returned True)."""
+
+class CanceledError(CoregError, RuntimeError):
+    """The caller asked to stop (its ``is_canceled`` callable returned True, or a signal)."""
+
+    exit_code = 130
