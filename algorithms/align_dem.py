@@ -104,7 +104,7 @@ class AlignDemAlgorithm(CoregAlgorithm):
         for key in NUMERIC_OUTPUTS:
             self.addOutput(QgsProcessingOutputNumber(key.upper(), key))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+    def process(self, parameters, context, feedback):
         reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         dh_output = self.parameterAsOutputLayer(parameters, self.DH_OUTPUT, context)

@@ -103,7 +103,7 @@ class AlignImageAlgorithm(CoregAlgorithm):
                                   "geotransform. Choose one or the other.")
         return ok, message
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+    def process(self, parameters, context, feedback):
         reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
         secondary = self.parameterAsRasterLayer(parameters, self.SECONDARY, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)

@@ -127,7 +127,7 @@ class AlignLocalAlgorithm(CoregAlgorithm):
         else:
             self.addParameter(param)
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+    def process(self, parameters, context, feedback):
         reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
         secondary = self.parameterAsRasterLayer(parameters, self.SECONDARY, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)

@@ -116,7 +116,7 @@ class AlignStackAlgorithm(CoregAlgorithm):
             QgsProcessing.TypeVectorLine, optional=True, createByDefault=False))
         self.addOutput(QgsProcessingOutputMultipleLayers(self.OUTPUTS, self.tr("Scenes")))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+    def process(self, parameters, context, feedback):
         inputs = [self.raster_path(layer, "scene")
                   for layer in self.parameterAsLayerList(parameters, self.INPUTS, context)]
         anchor_layer = self.parameterAsRasterLayer(parameters, self.ANCHOR, context)

@@ -86,7 +86,7 @@ class ApplyAlignmentAlgorithm(CoregAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT, self.tr("Aligned raster")))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+    def process(self, parameters, context, feedback):
         path = self.parameterAsFile(parameters, self.ALIGNMENT, context)
         try:
             alignment = read_alignment(path)

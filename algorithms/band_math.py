@@ -49,7 +49,7 @@ class BandMathAlgorithm(CoregAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT, self.tr("Result")))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+    def process(self, parameters, context, feedback):
         inputs = [self.raster_path(layer, "input")
                   for layer in self.parameterAsLayerList(parameters, self.INPUTS, context)]
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from qgis.core import (
     QgsProcessingParameterBand,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterRasterLayer,
+    QgsProviderRegistry,
     QgsRasterLayer,
     QgsRasterShader,
     QgsSingleBandPseudoColorRenderer,
@@ -25,8 +27,9 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QColor
 
-from ..core.apply import apply_to_rasters
-from ..core.errors import CanceledError, CoregistrationError
+from ..core.apply import applied_paths, apply_to_rasters
+from ..core.errors import CoregError
+from ..core.outputs import guarded_outputs, terminate_cleanly
 from ..core.saved import SavedAlignment
 
 RESOURCES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources")
@@ -35,6 +38,11 @@ RESOURCES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources"
 RESAMPLINGS = (("Nearest neighbour", "nearest"), ("Bilinear", "bilinear"), ("Cubic", "cubic"))
 GEOTRANSFORM_ONLY = ("Shift the geotransform only (no resampling; translation only)",
                      "geotransform")
+#: Parameter types whose value is one layer, or several.
+LAYER_TYPES, MULTILAYER_TYPES = ("raster", "vector", "source", "layer", "mesh"), ("multilayer",)
+#: Destinations that are not files: layers held in memory, or a folder (checked by the
+#: engine, which knows the names it writes there).
+NOT_FILES = ("memory:", "TEMPORARY_OUTPUT")
 
 
 class CoregAlgorithm(QgsProcessingAlgorithm):
@@ -68,16 +76,78 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
                 f"'{layer.providerType()}'); save it as a GeoTIFF first.")
         return layer.source()
 
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+        """Check every destination against every input and each other, hold them, then
+        :meth:`process`. The engine's errors become QgsProcessingException here, the
+        one place they are translated; SIGTERM cancels cleanly (qgis_process)."""
+        try:
+            with terminate_cleanly(), guarded_outputs(self.destinations(parameters, context),
+                                                      self.sources(parameters, context)):
+                return self.process(parameters, context, feedback)
+        except CoregError as exc:
+            raise QgsProcessingException(str(exc)) from exc
+        except MemoryError as exc:
+            raise QgsProcessingException(
+                "Not enough memory for this run; use a smaller area or a coarser "
+                "resolution.") from exc
+
+    def process(self, parameters, context: QgsProcessingContext,
+                feedback: QgsProcessingFeedback) -> dict:
+        """The algorithm itself, once its outputs are known to be safe to write."""
+        raise NotImplementedError
+
+    def destinations(self, parameters, context: QgsProcessingContext) -> dict[str, str]:
+        """Every file the run may write, by parameter label: destination parameters
+        (not folders or layers in memory) and the APPLY_TO copies."""
+        result = {}
+        for definition in self.destinationParameterDefinitions():
+            if parameters.get(definition.name()) in (None, ""):
+                continue
+            if definition.type() == "fileDestination":
+                path = self.parameterAsFileOutput(parameters, definition.name(), context)
+            elif definition.type() in ("rasterDestination", "vectorDestination", "sink"):
+                path = self.parameterAsOutputLayer(parameters, definition.name(), context)
+            else:
+                continue
+            if path and not path.startswith(NOT_FILES):
+                result[definition.description()] = _file_of_uri(path)
+        output = result.get(self._description(getattr(self, "OUTPUT", "")))
+        if output and self._description(self.APPLY_TO):
+            layers = self.parameterAsLayerList(parameters, self.APPLY_TO, context)
+            sources = [layer_path(layer) for layer in layers]
+            for source, path in zip(sources, applied_paths(sources, os.path.dirname(output))):
+                result[f"Applied to '{os.path.basename(source)}'"] = path
+        return result
+
+    def sources(self, parameters, context: QgsProcessingContext) -> dict[str, list[str]]:
+        """Every file the run reads, by parameter label (layers, layer lists, files)."""
+        result = {}
+        for definition in self.parameterDefinitions():
+            name, kind = definition.name(), definition.type()
+            if definition.isDestination() or parameters.get(name) in (None, ""):
+                continue
+            if kind in LAYER_TYPES:
+                layer = self.parameterAsLayer(parameters, name, context)
+                paths = [layer_path(layer)] if layer is not None else []
+            elif kind in MULTILAYER_TYPES:
+                paths = [layer_path(layer)
+                         for layer in self.parameterAsLayerList(parameters, name, context)]
+            elif kind == "file":
+                paths = [self.parameterAsFile(parameters, name, context)]
+            else:
+                continue
+            result[definition.description()] = [p for p in paths if p]
+        return result
+
+    def _description(self, name: str) -> str:
+        definition = self.parameterDefinition(name) if name else None
+        return definition.description() if definition is not None else ""
+
     @staticmethod
     def run_core(call: Callable[..., Any], feedback: QgsProcessingFeedback, **kwargs) -> Any:
-        """Call a core function with progress and cancellation wired to ``feedback``;
-        its ValueError / CoregistrationError become QgsProcessingException."""
-        try:
-            return call(progress=feedback.setProgress, is_canceled=feedback.isCanceled, **kwargs)
-        except CanceledError as exc:
-            raise QgsProcessingException(str(exc)) from exc
-        except (ValueError, CoregistrationError) as exc:
-            raise QgsProcessingException(str(exc)) from exc
+        """Call a core function with progress and cancellation wired to ``feedback``
+        (its errors are translated by :meth:`processAlgorithm`)."""
+        return call(progress=feedback.setProgress, is_canceled=feedback.isCanceled, **kwargs)
 
 
     def add_advanced_parameter(self, param) -> None:
@@ -121,11 +191,28 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
         feedback.pushInfo(self.tr(f"Applying the alignment to {len(layers)} more raster(s)."))
         paths = self.run_core(apply_to_rasters, feedback, alignment=alignment,
                               paths=[self.raster_path(layer, "APPLY_TO") for layer in layers],
-                              folder=os.path.dirname(output) or ".", output_mode=output_mode)
+                              folder=os.path.dirname(output) or ".", output_mode=output_mode,
+                              protected={**self.sources(parameters, context), "Output": output})
         for path in paths:
             context.addLayerToLoadOnCompletion(path, QgsProcessingContext.LayerDetails(
                 os.path.basename(path), context.project(), self.APPLIED))
         return paths
+
+
+def layer_path(layer) -> str:
+    """The file a layer reads (its source without a layer name or options)."""
+    if layer is None:
+        return ""
+    decoded = QgsProviderRegistry.instance().decodeUri(layer.providerType(), layer.source())
+    return decoded.get("path") or layer.source()
+
+
+def _file_of_uri(uri: str) -> str:
+    """The file of an OGR destination URI (``ogr:dbname='x.gpkg' table=...``, ``x.gpkg|...``)."""
+    match = re.match(r"^ogr:dbname='((?:[^']|'')*)'", uri)
+    if match:
+        return match[1].replace("''", "'")
+    return uri.split("|", 1)[0]
 
 
 class _OnLoad(QgsProcessingLayerPostProcessorInterface):

@@ -88,7 +88,7 @@ class CoregisteredStackAlgorithm(CoregAlgorithm):
         self.addOutput(QgsProcessingOutputFile(self.STAC_ITEM, self.tr("STAC item")))
         self.addOutput(QgsProcessingOutputFile(self.STAC_COLLECTION, self.tr("STAC collection")))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+    def process(self, parameters, context, feedback):
         folder = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
         result = self.run_core(
             coregistered_stack, feedback,

@@ -96,7 +96,7 @@ class RectifySwathAlgorithm(CoregAlgorithm):
             self.LOOKUP_OUTPUT, self.tr("Lookup images (source column, row)"), optional=True,
             createByDefault=False))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+    def process(self, parameters, context, feedback):
         source = self.parameterAsFile(parameters, self.INPUT, context)
         coords = [self.parameterAsFile(parameters, key, context) or None
                   for key in (self.X_COORDS, self.Y_COORDS)]

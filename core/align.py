@@ -19,7 +19,7 @@ from .apply import (
     write_resampled,
     write_shifted,
 )
-from .errors import CanceledError, CoregistrationError
+from .errors import CanceledError, CoregInputError, CoregistrationError
 from .fit import RigidModel, fit_rigid
 from .grid import Grid, common_grid, pixel_size_in
 from .masks import PolygonMask, masked_on_grid
@@ -35,14 +35,15 @@ from .match import (
     reliability_percent,
 )
 from .metrics import mean_matching_score
+from .outputs import file_paths, guarded_outputs
 from .raster_io import (
     IsCanceled,
     Progress,
     RasterInfo,
     atomic_path,
+    raster_bytes,
     read_info,
     read_on_grid,
-    same_file,
 )
 from .saved import SavedAlignment, alignment_record
 
@@ -399,32 +400,43 @@ def align_image(
         Passed to :func:`estimate_alignment`.
     """
     if output_mode not in OUTPUT_MODES:
-        raise ValueError(f"output_mode must be one of {OUTPUT_MODES}, not {output_mode!r}.")
-    if output is not None:
-        for source in (reference, secondary):
-            if same_file(output, source):
-                raise ValueError(f"The output '{output}' would overwrite an input; "
-                                 "choose another file name.")
-        if output_mode == "geotransform" and options.get("transform", "rigid") != "translation":
-            raise ValueError("The geotransform-only output needs the translation model "
-                             "(a rotation cannot be written as a shifted geotransform).")
-    alignment = estimate_alignment(reference, secondary, progress=scaled_progress(progress, 0, 60),
-                                   is_canceled=is_canceled, **options)
-    if output is None:
-        return alignment
-    write_progress = scaled_progress(progress, 60, 100)
-    with atomic_path(output) as tmp:
-        if output_mode == "geotransform":
-            write_shifted(secondary, tmp, alignment.model, rasterio.crs.CRS.from_user_input(
-                alignment.reference_crs), cog=cog, progress=write_progress,
-                is_canceled=is_canceled)
+        raise CoregInputError(f"output_mode must be one of {OUTPUT_MODES}, not {output_mode!r}.")
+    if (output is not None and output_mode == "geotransform"
+            and options.get("transform", "rigid") != "translation"):
+        raise CoregInputError("The geotransform-only output needs the translation model "
+                              "(a rotation cannot be written as a shifted geotransform).")
+    with guarded_outputs({"Output": output}, {"Reference": reference, "Secondary": secondary,
+                                              "Masks": file_paths(options.get("masks"))}):
+        alignment = estimate_alignment(reference, secondary,
+                                       progress=scaled_progress(progress, 0, 60),
+                                       is_canceled=is_canceled, **options)
+        if output is None:
             return alignment
-        reference_grid = read_info(reference).grid
-        nodata = options.get("secondary_nodata")
+        return _write_aligned(alignment, reference, secondary, output, output_mode=output_mode,
+                              resampling=resampling, cog=cog,
+                              nodata=options.get("secondary_nodata"),
+                              progress=scaled_progress(progress, 60, 100),
+                              is_canceled=is_canceled)
+
+
+def _write_aligned(alignment: Alignment, reference, secondary, output, *, output_mode: str,
+                   resampling: str, cog: bool, nodata: float | None,
+                   progress: Progress | None, is_canceled: IsCanceled | None) -> Alignment:
+    """Write the secondary moved by ``alignment``: shifted or resampled onto the reference."""
+    info = read_info(secondary, "Secondary")
+    if output_mode == "geotransform":
+        with atomic_path(output, size=raster_bytes(info.grid, info.count, info.dtype,
+                                                   cog=cog)) as tmp:
+            write_shifted(secondary, tmp, alignment.model, rasterio.crs.CRS.from_user_input(
+                alignment.reference_crs), cog=cog, progress=progress, is_canceled=is_canceled)
+        return alignment
+    reference_grid = read_info(reference).grid
+    with atomic_path(output, size=raster_bytes(reference_grid, info.count, "float32",
+                                               cog=cog)) as tmp:
         out_nodata = write_resampled(secondary, tmp, alignment.model, reference_grid,
                                      resampling=resampling, nodata=nodata, cog=cog,
-                                     progress=write_progress, is_canceled=is_canceled)
-    if nodata is None and read_info(secondary).nodata is None:
+                                     progress=progress, is_canceled=is_canceled)
+    if nodata is None and info.nodata is None:
         note = (f"The secondary has no nodata value; {out_nodata} marks the areas it does "
                 "not cover in the output.")
         alignment = replace(alignment, warnings=alignment.warnings + (note,))

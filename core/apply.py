@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -17,9 +17,10 @@ from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from .errors import CanceledError
+from .errors import CanceledError, CoregInputError
 from .fit import RigidModel
 from .grid import Grid, crs_transformer, footprint_bounds
+from .outputs import check_outputs, guarded_outputs
 from .raster_io import (
     BLOCK,
     SPLINE_MARGIN,
@@ -30,9 +31,9 @@ from .raster_io import (
     copy_metadata,
     covering_window,
     output_profile,
+    raster_bytes,
     read_info,
     read_window,
-    same_file,
     to_cog,
 )
 from .resample import (
@@ -306,8 +307,17 @@ def apply_alignment(
         If the raster does not overlap the alignment's area, the output would
         overwrite the input, or a geotransform-only output is asked for a rotation.
     """
-    if same_file(output_path, input_path):
-        raise ValueError(f"The output '{output_path}' would overwrite the input.")
+    with guarded_outputs({"Output": output_path},
+                         {"Input": input_path, "Displacement field": alignment.displacement}):
+        return _apply_checked(alignment, input_path, output_path, output_mode=output_mode,
+                              target=target, resampling=resampling, cog=cog, vertical=vertical,
+                              progress=progress, is_canceled=is_canceled)
+
+
+def _apply_checked(alignment: SavedAlignment, input_path, output_path, *, output_mode: str,
+                   target: Grid | None, resampling: str | None, cog: bool, vertical: bool,
+                   progress: Progress | None, is_canceled: IsCanceled | None) -> Applied:
+    """:func:`apply_alignment` once its output is known to be safe to write."""
     info = read_info(input_path, "Input")
     _check_overlap(alignment, info.grid)
     notes = []
@@ -316,11 +326,13 @@ def apply_alignment(
                  and (alignment.z_offset or alignment.field is not None))
     if add_z:
         notes.append("DEM alignment: its vertical shift is added to the values.")
-    with atomic_path(output_path) as tmp:
+    if output_mode == "geotransform" and (alignment.field is not None
+                                          or alignment.displacement or add_z):
+        raise CoregInputError("A shift field or a vertical shift needs resampling; choose "
+                              "the resampling output mode.")
+    size = raster_bytes(target or info.grid, info.count, info.dtype, cog=cog)
+    with atomic_path(output_path, size=size) as tmp:
         if output_mode == "geotransform":
-            if alignment.field is not None or alignment.displacement or add_z:
-                raise ValueError("A shift field or a vertical shift needs resampling; choose "
-                                 "the resampling output mode.")
             write_shifted(input_path, tmp, alignment.model, alignment.crs, cog=cog,
                           progress=progress, is_canceled=is_canceled)
             return Applied(None, tuple(notes))
@@ -398,27 +410,45 @@ def _check_overlap(alignment: SavedAlignment, grid: Grid) -> None:
 
 
 
+def applied_paths(paths: Sequence[str | os.PathLike], folder: str | os.PathLike) -> list[str]:
+    """Where :func:`apply_to_rasters` writes each raster: ``<stem>_coreg.tif`` in
+    ``folder``, numbered (``<stem>_coreg_2.tif``) when two inputs share a stem."""
+    outputs, taken = [], set()
+    for path in paths:
+        stem, k = f"{Path(path).stem}_coreg", 1
+        name = f"{stem}.tif"
+        while name.lower() in taken:
+            k += 1
+            name = f"{stem}_{k}.tif"
+        taken.add(name.lower())
+        outputs.append(os.path.join(folder, name))
+    return outputs
+
+
 def apply_to_rasters(
     alignment: SavedAlignment,
     paths: Sequence[str | os.PathLike],
     folder: str | os.PathLike,
     *,
     output_mode: str = "resample",
+    protected: Mapping[str, str | os.PathLike | Sequence | None] | None = None,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
 ) -> list[str]:
-    """Apply ``alignment`` to each raster, writing ``<stem>_coreg.tif`` in ``folder``.
+    """Apply ``alignment`` to each raster, writing :func:`applied_paths` in ``folder``.
 
     Each raster keeps its own grid (moved) and automatic resampling; returns the
-    output paths in the order of ``paths``.
+    output paths in the order of ``paths``. ``protected``: further files (by label) the
+    outputs must not replace, such as the run's reference and main output; all outputs
+    are checked before the first is written.
     """
-    outputs = []
-    for k, path in enumerate(paths):
-        output = os.path.join(folder, f"{Path(path).stem}_coreg.tif")
+    outputs = applied_paths(paths, folder)
+    check_outputs({f"Applied to '{Path(p).name}'": out for p, out in zip(paths, outputs)},
+                  {**(protected or {}), "Rasters to apply to": [os.fspath(p) for p in paths]})
+    for k, (path, output) in enumerate(zip(paths, outputs)):
         step = scaled_progress(progress, 100.0 * k / len(paths), 100.0 * (k + 1) / len(paths))
         apply_alignment(alignment, path, output, output_mode=output_mode, progress=step,
                         is_canceled=is_canceled)
-        outputs.append(output)
     return outputs
 
 

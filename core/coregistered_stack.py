@@ -32,7 +32,8 @@ from .band_math import Definition, parse_definitions
 from .errors import CoregistrationError
 from .fit import RigidModel
 from .grid import Grid, crs_transformer, footprint_bounds
-from .raster_io import IsCanceled, Progress, atomic_path, read_info, same_file
+from .outputs import guarded_outputs
+from .raster_io import IsCanceled, Progress, atomic_path, read_info
 from .raster_math import AssetSource, check_assets, write_expressions
 from .stac import (
     COG_TYPE,
@@ -135,7 +136,20 @@ def coregistered_stack(
     check_assets(definitions, {a.name: a for a in stack})
     outputs = {name: str(folder / f"{name}.tif")
                for name in [a.name for a in stack] + [d.name for d in definitions]}
-    _check_not_overwriting(outputs.values(), inputs)
+    destinations = {**{f"Stacked band '{name}'": path for name, path in outputs.items()},
+                    "STAC item": folder / "item.json",
+                    "STAC collection": folder / "collection.json"}
+    with guarded_outputs(destinations, {"Inputs": [os.fspath(p) for p in inputs]}):
+        return _build_stack(stack, reference, sources, definitions, outputs, folder,
+                            aoi=aoi, resampling=resampling, title=title, log=log,
+                            progress=progress, is_canceled=is_canceled)
+
+
+def _build_stack(stack: list[StackAsset], reference: StackAsset, sources, definitions,
+                 outputs: dict[str, str], folder: Path, *, aoi, resampling: str, title: str,
+                 log: Log, progress: Progress | None,
+                 is_canceled: IsCanceled | None) -> StackResult:
+    """:func:`coregistered_stack` once its outputs are known to be safe to write."""
     check_preconditions(stack, reference, sources, log)
     grid = stack_grid(reference, stack, aoi)
     log("info", f"Stack grid: {grid.width} x {grid.height} pixels of {grid.res[0]:.6g} "
@@ -247,14 +261,6 @@ def _check_unique(stack: list[StackAsset]) -> None:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise ValueError(f"Asset(s) listed twice: {', '.join(repeated)}.")
-
-
-def _check_not_overwriting(outputs, inputs) -> None:
-    for output in outputs:
-        for path in inputs:
-            if same_file(output, path):
-                raise ValueError(f"The output '{output}' would overwrite an input; choose "
-                                 "another output folder.")
 
 
 def _written_nodata(path: str) -> float | None:

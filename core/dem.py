@@ -28,16 +28,17 @@ from .errors import CanceledError, CoregistrationError
 from .fit import RigidModel
 from .grid import Grid, footprint_bounds
 from .masks import PolygonMask, masked_on_grid
+from .outputs import file_paths, guarded_outputs
 from .raster_io import (
     BLOCK,
     IsCanceled,
     Progress,
     atomic_path,
     output_profile,
+    raster_bytes,
     read_info,
     read_on_grid,
     read_window,
-    same_file,
 )
 from .resample import FieldMapping, SourceMapping, interpolate, prepare
 from .saved import DEM_REPORT_KIND, DEM_REPORT_VERSION, SavedAlignment, read_report
@@ -556,10 +557,17 @@ def align_dem(
     """Estimate the DEM's shift (see :func:`estimate_dem_alignment`) and write the
     aligned DEM (Float32, on its own grid or the reference's) and optionally the
     elevation difference reference - aligned DEM on the same grid."""
-    for path in (output, dh_output):
-        if path is not None and (same_file(path, reference) or same_file(path, dem)):
-            raise ValueError(f"The output '{path}' would overwrite an input; choose another "
-                             "file name.")
+    with guarded_outputs({"Aligned DEM": output, "Elevation difference": dh_output},
+                         {"Reference DEM": reference, "DEM": dem,
+                          "Masks": file_paths(options.get("masks"))}):
+        return _align_and_write(reference, dem, output, dh_output=dh_output,
+                                match_reference=match_reference, resampling=resampling,
+                                progress=progress, is_canceled=is_canceled, **options)
+
+
+def _align_and_write(reference, dem, output, *, dh_output, match_reference: bool,
+                     resampling: str, progress: Progress | None,
+                     is_canceled: IsCanceled | None, **options) -> DemAlignment:
     alignment = estimate_dem_alignment(reference, dem, progress=scaled_progress(progress, 0, 50),
                                        is_canceled=is_canceled, **options)
     dem_info = read_info(dem, "DEM")
@@ -569,7 +577,7 @@ def align_dem(
         raise ValueError("A blockwise alignment is written on the DEM's grid or on a "
                          "reference grid in the same CRS; reproject one of the DEMs first.")
     offset = 0.0 if isinstance(mapping, FieldMapping) else alignment.shift_z
-    with atomic_path(output) as tmp:
+    with atomic_path(output, size=raster_bytes(target, 1, "float32")) as tmp:
         write_resampled(dem, tmp, RigidModel(), target, mapping=mapping, offset=offset,
                         dtype="float32", resampling=resampling, cog=False,
                         progress=scaled_progress(progress, 50, 90), is_canceled=is_canceled)

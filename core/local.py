@@ -25,11 +25,12 @@ import rasterio
 from rasterio.windows import Window
 
 from .apply import scaled_progress, write_resampled
-from .errors import CanceledError
+from .errors import CanceledError, CoregInputError
 from .fit import RigidModel
 from .grid import Grid, common_grid, footprint_bounds, snapped_grid
 from .masks import PolygonMask, masked_on_grid
 from .match import cloud_like
+from .outputs import file_paths, guarded_outputs
 from .parallel import in_threads, single_threaded_blas
 from .raster_io import (
     BLOCK,
@@ -39,7 +40,6 @@ from .raster_io import (
     output_profile,
     read_info,
     read_on_grid,
-    same_file,
 )
 from .resample import DisplacementMapping
 from .tie_points import (
@@ -207,8 +207,7 @@ def align_local(
     CoregistrationError
         Too few reliable tie points.
     """
-    _check_options(method, rejection, max_shift, grid_spacing, window_size,
-                   [reference, secondary], [output, displacement])
+    _check_options(method, rejection, max_shift, grid_spacing, window_size)
     ref_info, sec_info = read_info(reference, "Reference"), read_info(secondary, "Secondary")
     ref_info.check_band(reference_band, "Reference")
     sec_info.check_band(secondary_band, "Secondary")
@@ -219,6 +218,9 @@ def align_local(
     # Tie points alone (no output, no DISPLACEMENT asked for) need no field raster.
     write_field = method == "dense_flow" or output is not None or displacement is not None
     with contextlib.ExitStack() as stack:
+        stack.enter_context(guarded_outputs(
+            {"Output": output, "Displacement field": displacement},
+            {"Reference": reference, "Secondary": secondary, "Masks": file_paths(masks)}))
         stack.enter_context(single_threaded_blas())
         if displacement is None:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="coreg-local-"))
@@ -260,21 +262,17 @@ def align_local(
                           parameters, _warnings(points))
 
 
-def _check_options(method, rejection, max_shift, grid_spacing, window_size, inputs,
-                   outputs) -> None:
+def _check_options(method, rejection, max_shift, grid_spacing, window_size) -> None:
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}.")
     if rejection not in REJECTION_LEVELS:
         raise ValueError(f"rejection must be one of {REJECTION_LEVELS}, not {rejection!r}.")
-    if not max_shift > 0:
-        raise ValueError("MAX_SHIFT must be a positive number of reference pixels.")
+    if not (max_shift > 0 and math.isfinite(max_shift)):
+        raise CoregInputError(f"The maximum shift must be a positive number of reference "
+                              f"pixels, not {max_shift}.")
     if grid_spacing < 4 or window_size < 16:
         raise ValueError("The tie-point spacing must be at least 4 pixels and the matching "
                          "window at least 16 pixels.")
-    for out in filter(None, outputs):
-        if any(same_file(out, source) for source in inputs):
-            raise ValueError(f"The output '{out}' would overwrite an input; choose another "
-                             "file name.")
 
 
 def _overlap(reference: Grid, secondary: Grid, window: int) -> tuple[Grid, tuple[int, int]]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +17,11 @@ from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.warp import reproject
 from rasterio.windows import Window
 
-from .errors import CanceledError
+from .errors import CanceledError, CoregInputError
 from .fit import RigidModel
 from .grid import Grid
+from .outputs import atomic_path  # noqa: F401 - the engine's writers import it from here
+from .paths import local_input
 from .resample import (
     COORDINATE_STEP,
     SourceMapping,
@@ -50,26 +51,54 @@ class RasterInfo:
     nodata: float | None
 
     def check_band(self, band: int, label: str) -> None:
-        """Raise ValueError naming ``label`` if ``band`` (1-based) does not exist."""
-        if not 1 <= band <= self.count:
-            raise ValueError(
+        """Raise CoregInputError naming ``label`` if ``band`` (1-based) does not exist."""
+        if isinstance(band, bool) or not isinstance(band, (int, np.integer)) \
+                or not 1 <= band <= self.count:
+            raise CoregInputError(
                 f"{label} band {band} does not exist: '{Path(self.path).name}' has "
-                f"{self.count} band(s)."
-            )
+                f"{self.count} band(s), numbered from 1.")
+
+
+#: rasterio's names of complex data types (SAR single-look complex, interferograms).
+COMPLEX_DTYPES = ("complex", "complex_int16", "complex64", "complex128")
 
 
 def read_info(path: str | os.PathLike, label: str = "Raster") -> RasterInfo:
-    """Read a raster's header; ValueError with the reason if it cannot be opened."""
+    """Read a raster's header; CoregInputError saying why if it cannot be used.
+
+    Refused: what :func:`.paths.local_input` refuses, files GDAL cannot read, no
+    georeferencing, a zero pixel size, and complex values (matching and resampling work
+    on real values: the amplitude must be computed first, not the phase dropped).
+    """
+    source = local_input(path, label)
     try:
-        with rasterio.open(path) as ds:
+        with rasterio.open(source) as ds:
             if ds.transform.is_identity and not ds.gcps[0]:
-                raise ValueError(
-                    f"{label} '{Path(path).name}' has no georeferencing (no geotransform)."
-                )
+                raise CoregInputError(
+                    f"{label} '{Path(path).name}' has no georeferencing (no geotransform).")
+            if ds.transform.determinant == 0:
+                raise CoregInputError(f"{label} '{Path(path).name}' has a zero pixel size "
+                                      f"in its geotransform {tuple(ds.transform)[:6]}.")
+            if ds.dtypes[0] in COMPLEX_DTYPES:
+                raise CoregInputError(
+                    f"{label} '{Path(path).name}' holds complex values ({ds.dtypes[0]}, e.g. "
+                    "a SAR SLC). Compute the amplitude first (Raster calculator: abs) and "
+                    "align that.")
             grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
             return RasterInfo(str(path), grid, ds.count, ds.dtypes[0], ds.nodata)
     except (RasterioError, RasterioIOError) as exc:
-        raise ValueError(f"{label} '{path}' cannot be read: {exc}") from exc
+        raise CoregInputError(f"{label} '{path}' cannot be read as a raster: "
+                              f"{_unreadable_reason(source, exc)}") from exc
+
+
+def _unreadable_reason(path: str, exc: Exception) -> str:
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        return "the file is empty."
+    if os.path.isdir(path):
+        return "it is a folder."
+    if "not recognized as a supported file format" in str(exc):
+        return "GDAL does not recognise its format (not a raster, or damaged)."
+    return str(exc)
 
 
 def read_on_grid(
@@ -99,7 +128,7 @@ def _averaged_on_grid(ds: rasterio.DatasetReader, band: int, grid: Grid,
         reproject(rasterio.band(ds, band), data, src_nodata=nodata, dst_nodata=np.nan,
                   dst_transform=grid.transform, dst_crs=grid.crs, resampling=Resampling.average)
     except (RasterioError, RasterioIOError) as exc:
-        raise ValueError(f"'{ds.name}' is unreadable or truncated: {exc}") from exc
+        raise CoregInputError(f"'{ds.name}' is unreadable or truncated: {exc}") from exc
     return data
 
 
@@ -166,28 +195,12 @@ def _nested_window(ds: rasterio.DatasetReader, grid: Grid) -> Window | None:
     return Window(round(col), round(row), grid.width, grid.height)
 
 
-def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    """Whether two paths name the same file (also when the second does not exist yet)."""
-    return os.path.realpath(a) == os.path.realpath(b)
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[str]:
-    """Yield a temporary path beside ``path``; move it into place only on success.
-
-    So a failed or canceled run never leaves a partial output behind.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        for leftover in (tmp, tmp + ".aux.xml"):
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(leftover)
+def raster_bytes(grid: Grid, count: int, dtype: str, *, cog: bool = False) -> int:
+    """The least disk space a compressed GeoTIFF of this size needs (a quarter of its
+    raw size: DEFLATE seldom does better on imagery), plus the raw scratch copy of a
+    COG; checked before a write starts so that a doomed run fails at once."""
+    raw = grid.width * grid.height * count * np.dtype(dtype).itemsize
+    return raw // 4 + (raw if cog else 0)
 
 
 def output_profile(grid: Grid, *, count: int, dtype: str, nodata: float | None,
@@ -287,7 +300,7 @@ def read_window(ds: rasterio.DatasetReader, bands: list[int], window: Window,
     try:  # a plain read of the part inside the raster: boundless reads are much slower
         values = ds.read(bands, window=Window(c0, r0, c1 - c0, r1 - r0))
     except (RasterioError, RasterioIOError) as exc:
-        raise ValueError(f"'{ds.name}' is unreadable or truncated: {exc}") from exc
+        raise CoregInputError(f"'{ds.name}' is unreadable or truncated: {exc}") from exc
     # Outside the raster: edge values (marked invalid), which keeps splines calm there.
     pad = ((0, 0), (inner[0].start, window.height - inner[0].stop),
            (inner[1].start, window.width - inner[1].stop))

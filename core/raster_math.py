@@ -27,8 +27,9 @@ from .band_math import (
     parse_definition,
     walk,
 )
-from .errors import CanceledError
+from .errors import CanceledError, CoregInputError
 from .grid import Grid
+from .outputs import guarded_outputs
 from .raster_io import (
     BLOCK,
     IsCanceled,
@@ -37,7 +38,6 @@ from .raster_io import (
     output_profile,
     read_info,
     read_on_grid,
-    same_file,
     to_cog,
 )
 
@@ -204,13 +204,11 @@ def band_math(
         An input cannot be read, or the output would overwrite it.
     """
     if not inputs:
-        raise ValueError("Give at least one input raster.")
-    for path in inputs:
-        if same_file(output, path):
-            raise ValueError(f"The output '{output}' would overwrite an input.")
+        raise CoregInputError("Give at least one input raster.")
     definition = parse_definition(expression)
-    assets = raster_assets(inputs)
-    grid = read_info(inputs[0], "Input 1").grid
-    write_expressions([definition], assets, grid, {definition.name: output},
-                      progress=progress, is_canceled=is_canceled)
+    with guarded_outputs({"Output": output}, {"Inputs": [os.fspath(p) for p in inputs]}):
+        assets = raster_assets(inputs)
+        grid = read_info(inputs[0], "Input 1").grid
+        write_expressions([definition], assets, grid, {definition.name: output},
+                          progress=progress, is_canceled=is_canceled)
     return definition

@@ -28,10 +28,11 @@ from rasterio.warp import transform_bounds
 
 from .align import Alignment, PatchResult, estimate_alignment, score_overlap
 from .apply import apply_alignment, is_class_raster, write_resampled, write_shifted
-from .errors import CanceledError, CoregistrationError
+from .errors import CanceledError, CoregInputError, CoregistrationError
 from .fit import RigidModel
 from .grid import snapped_grid
-from .raster_io import IsCanceled, Progress, atomic_path, read_info, same_file
+from .outputs import check_output_folder, guarded_outputs, hold_outputs
+from .raster_io import IsCanceled, Progress, atomic_path, read_info
 from .saved import SavedAlignment
 
 log = logging.getLogger(__name__)
@@ -139,24 +140,42 @@ def align_stack(
     inputs = [str(p) for p in inputs]
     anchor = str(anchor)
     if not any(same_file(anchor, p) for p in inputs):
-        raise ValueError("The anchor must be one of the inputs.")
-    folder = Path(output_folder)
-    if any(same_file(Path(p).parent, folder) for p in inputs):
-        raise ValueError("Choose an output folder other than the inputs' folder: outputs "
-                         "that keep their name would overwrite the inputs.")
-    folder.mkdir(parents=True, exist_ok=True)
+        raise CoregInputError("The anchor must be one of the inputs.")
+    sources = {"Inputs": inputs, "Masks": [os.fspath(m) for m in masks]}
+    folder = check_output_folder(output_folder, sources)
     opts = StackOptions(**options)
-    mask_of = match_masks(inputs, masks)
-    anchor_result = deliver_anchor(anchor, folder, mask_of.get(anchor))
-    items = [p for p in inputs if not same_file(p, anchor)]
-    task = partial(align_item, anchor=anchor, folder=str(folder), anchor_mask=mask_of.get(anchor),
-                   options=opts)
-    arguments = [(p, mask_of.get(p)) for p in items]
-    results = _run(task, arguments, workers, dask_scheduler, progress, is_canceled)
-    ordered = [anchor_result] + [results[p] for p in items]
-    if summary is not None:
-        write_summary(ordered, summary)
+    with guarded_outputs({"Summary": summary}, sources), hold_outputs([folder]):
+        folder.mkdir(parents=True, exist_ok=True)
+        mask_of = match_masks(inputs, masks)
+        stems = output_stems(inputs)
+        anchor_result = deliver_anchor(anchor, folder, mask_of.get(anchor), stems[anchor])
+        items = [p for p in inputs if not same_file(p, anchor)]
+        task = partial(align_item, anchor=anchor, folder=str(folder),
+                       anchor_mask=mask_of.get(anchor), options=opts)
+        arguments = [(p, mask_of.get(p), stems[p]) for p in items]
+        results = _run(task, arguments, workers, dask_scheduler, progress, is_canceled)
+        ordered = [anchor_result] + [results[p] for p in items]
+        if summary is not None:
+            write_summary(ordered, summary)
     return ordered
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name the same file (also when the second does not exist yet)."""
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def output_stems(inputs: Sequence[str]) -> dict[str, str]:
+    """Each input's output file stem: its own, numbered (``scene_2``) when scenes from
+    different folders share a file name, so that no scene's output replaces another's."""
+    stems, taken = {}, set()
+    for path in inputs:
+        stem, k = Path(path).stem, 1
+        while (stem if k == 1 else f"{stem}_{k}").lower() in taken:
+            k += 1
+        stems[path] = stem if k == 1 else f"{stem}_{k}"
+        taken.add(stems[path].lower())
+    return stems
 
 
 def match_masks(inputs: Sequence[str], masks: Sequence[str | os.PathLike]) -> dict[str, str]:
@@ -171,46 +190,50 @@ def match_masks(inputs: Sequence[str], masks: Sequence[str | os.PathLike]) -> di
     return result
 
 
-def align_item(path: str, mask: str | None, *, anchor: str, folder: str,
-               anchor_mask: str | None, options: StackOptions) -> ItemResult:
-    """Score, align if needed and deliver one item; failures become status "failed"."""
+def align_item(path: str, mask: str | None, stem: str | None = None, *, anchor: str,
+               folder: str, anchor_mask: str | None, options: StackOptions) -> ItemResult:
+    """Score, align if needed and deliver one item (its outputs named from ``stem``,
+    default its file's); failures become status "failed"."""
+    deliver = partial(_deliver, path, mask, stem or Path(path).stem, anchor, folder)
     matching_masks = [m for m in (mask, anchor_mask) if m]
     common = dict(reference_band=options.anchor_band, secondary_band=options.band,
                   masks=matching_masks)
     try:
         before = score_overlap(anchor, path, **common)
     except (ValueError, CoregistrationError) as exc:
-        return _deliver(path, mask, anchor, folder, None, "failed", str(exc), None, None, options)
+        return deliver(None, "failed", str(exc), None, None, options)
     if before >= options.already_aligned:
-        return _deliver(path, mask, anchor, folder, None, "already_aligned",
+        return deliver(None, "already_aligned",
                         f"matching score {before:.3f} >= {options.already_aligned}", before, None,
                         options)
     try:
         alignment = estimate_alignment(anchor, path, transform=options.transform,
                                        max_shift=options.max_shift, **common)
     except (ValueError, CoregistrationError) as exc:
-        return _deliver(path, mask, anchor, folder, None, "failed", str(exc), before, None,
+        return deliver(None, "failed", str(exc), before, None,
                         options)
     after = alignment.matching_score_after
     if after - before < options.min_improvement:
-        return _deliver(path, mask, anchor, folder, None, "not_improved",
+        return deliver(None, "not_improved",
                         f"matching score {before:.3f} -> {after:.3f}", before, after, options)
-    return _deliver(path, mask, anchor, folder, alignment, "aligned", "", before, after, options)
+    return deliver(alignment, "aligned", "", before, after, options)
 
 
-def _deliver(path, mask, anchor, folder, alignment: Alignment | None, status, reason,
-             before, after, options: StackOptions) -> ItemResult:
+def _deliver(path, mask, stem: str, anchor, folder, alignment: Alignment | None, status,
+             reason, before, after, options: StackOptions) -> ItemResult:
     """Write the item (and its mask and sidecars) for ``status``, and its quality JSON."""
     suffix = "_coreg" if status in ("aligned", "already_aligned") else ""
     anchor_grid = read_info(anchor).grid
     info = read_info(path)
-    output = _output_path(folder, path, suffix)
+    output = _output_path(folder, stem, suffix)
     try:
-        for source, target in ((path, output), (mask, mask and _output_path(folder, mask, suffix))):
+        for source, target in ((path, output),
+                               (mask, mask and _output_path(folder, _mask_stem(stem, path, mask),
+                                                            suffix))):
             if source:
                 _write_item(source, target, alignment and alignment.saved(), anchor_grid,
                             options.reproject)
-        _carry_sidecars(path, folder, suffix)
+        _carry_sidecars(path, folder, stem + suffix)
     except (ValueError, CoregistrationError, OSError) as exc:
         status, reason, output = "failed", f"{reason}; could not write the output: {exc}", ""
     footprint = _footprint(info.grid, anchor_grid.crs)
@@ -218,19 +241,22 @@ def _deliver(path, mask, anchor, folder, alignment: Alignment | None, status, re
     result = ItemResult(str(path), output, status, reason, info.grid.crs.to_epsg(), after_epsg,
                         _pixel_shift(alignment), before, after, footprint,
                         alignment.patches if alignment else ())
-    with atomic_path(Path(folder) / f"{Path(path).stem}_quality.json") as tmp, \
+    with atomic_path(Path(folder) / f"{stem}_quality.json") as tmp, \
             open(tmp, "w", encoding="utf-8") as handle:
         json.dump(result.quality(), handle, indent=2)
     return result
 
 
-def deliver_anchor(anchor: str, folder: Path, mask: str | None) -> ItemResult:
+def deliver_anchor(anchor: str, folder: Path, mask: str | None,
+                   stem: str | None = None) -> ItemResult:
     """The anchor, copied as ``<stem>_anchor.tif`` with its mask and sidecars."""
-    output = _output_path(folder, anchor, "_anchor")
-    for source in (anchor, mask):
-        if source:
-            _write_item(source, _output_path(folder, source, "_anchor"), None, None, False)
-    _carry_sidecars(anchor, folder, "_anchor")
+    stem = stem or Path(anchor).stem
+    output = _output_path(folder, stem, "_anchor")
+    _write_item(anchor, output, None, None, False)
+    if mask:
+        _write_item(mask, _output_path(folder, _mask_stem(stem, anchor, mask), "_anchor"), None,
+                    None, False)
+    _carry_sidecars(anchor, folder, stem + "_anchor")
     grid = read_info(anchor).grid
     return ItemResult(anchor, output, "anchor", "", grid.crs.to_epsg(), None, _pixel_shift(None),
                       None, None, _footprint(grid, grid.crs))
@@ -244,8 +270,13 @@ def _pixel_shift(alignment: Alignment | None) -> dict:
             "rotation_deg": alignment.model.rotation_deg}
 
 
-def _output_path(folder, path: str, suffix: str) -> str:
-    return str(Path(folder) / f"{Path(path).stem}{suffix}.tif")
+def _output_path(folder, stem: str, suffix: str) -> str:
+    return str(Path(folder) / f"{stem}{suffix}.tif")
+
+
+def _mask_stem(stem: str, path: str, mask: str) -> str:
+    """A mask's output stem: the item's output stem and what the mask's name adds."""
+    return stem + Path(mask).stem[len(Path(path).stem):]
 
 
 def _write_item(source: str, target: str, alignment: SavedAlignment | None, anchor_grid,
@@ -267,16 +298,16 @@ def _write_item(source: str, target: str, alignment: SavedAlignment | None, anch
                             resampling="nearest" if is_class_raster(source) else "cubic")
 
 
-def _carry_sidecars(path: str, folder, suffix: str) -> None:
-    """Copy the scene's metadata sidecars next to its output, renamed to match."""
+def _carry_sidecars(path: str, folder, name: str) -> None:
+    """Copy the scene's metadata sidecars next to its output ``name``, renamed to match."""
     source = Path(path)
     for ending in SIDECARS:
         sidecar = source.with_name(source.stem + ending)
         if sidecar.is_file():
-            shutil.copyfile(sidecar, Path(folder) / f"{source.stem}{suffix}{ending}")
+            shutil.copyfile(sidecar, Path(folder) / f"{name}{ending}")
     aux = source.with_name(source.name + ".aux.xml")
     if aux.is_file():
-        shutil.copyfile(aux, Path(folder) / f"{source.stem}{suffix}.tif.aux.xml")
+        shutil.copyfile(aux, Path(folder) / f"{name}.tif.aux.xml")
 
 
 def _footprint(grid, crs: CRS) -> tuple[tuple[float, float], ...]:

@@ -36,6 +36,7 @@ from scipy import ndimage
 
 from .errors import CanceledError
 from .grid import Grid, crs_transformer
+from .outputs import guards
 from .parallel import THREADS, in_threads
 from .raster_io import IsCanceled, Progress, atomic_path, output_profile, to_cog
 
@@ -534,6 +535,8 @@ def rectify_arrays(values: np.ndarray, x: np.ndarray, y: np.ndarray, grid: Grid,
     return out, (col, row)
 
 
+@guards(outputs={"output": "Output", "lookup_output": "Lookup output"},
+        inputs={"source": "Input", "x_coords": "X coordinates", "y_coords": "Y coordinates"})
 def rectify_swath(
     source: str,
     output: str,

@@ -109,7 +109,7 @@ def test_align_image__output_equal_to_input_is_refused(pair, tmp_path, coreg_pro
 
     _, secondary, _ = pair
     before = secondary.read_bytes()
-    with pytest.raises(QgsProcessingException, match="overwrite an input"):
+    with pytest.raises(QgsProcessingException, match="would replace the input"):
         processing.run(ALG, _params(pair, tmp_path, OUTPUT=str(secondary)))
     assert secondary.read_bytes() == before
 

@@ -184,7 +184,7 @@ def test_errors__truncated_file(tmp_path):
 
 def test_errors__output_equal_to_input(tmp_path):
     path, _ = NANJING
-    with pytest.raises(ValueError, match="overwrite an input"):
+    with pytest.raises(ValueError, match="would replace the input"):
         align_image(path, path, path)
 
 

@@ -248,7 +248,7 @@ def test_band_math_names_assets_by_number_and_description(oscd, tmp_path):
     with pytest.raises(BandMathError, match="Unknown asset '1.B05'"):
         band_math([first], "(+ 1.B05 1)", tmp_path / "x.tif")
     assert not (tmp_path / "x.tif").exists()
-    with pytest.raises(ValueError, match="overwrite"):
+    with pytest.raises(ValueError, match="would replace the input"):
         band_math([first], "(+ 1.b1 1)", first)
 
 

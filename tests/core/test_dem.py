@@ -118,7 +118,7 @@ def test_errors__not_enough_stable_pixels(tmp_path):
 
 
 def test_errors__output_equal_to_input(tmp_path):
-    with pytest.raises(ValueError, match="overwrite an input"):
+    with pytest.raises(ValueError, match="would replace the input"):
         align_dem(LYB_REF, LYB_DEM, LYB_DEM)
 
 

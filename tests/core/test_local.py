@@ -134,7 +134,7 @@ def test_align_local__errors(pair, tmp_path):
     reference, secondary = pair
     with pytest.raises(ValueError, match="method"):
         align_local(reference, secondary, method="magic")
-    with pytest.raises(ValueError, match="overwrite"):
+    with pytest.raises(ValueError, match="would replace the input"):
         align_local(reference, secondary, secondary)
     with pytest.raises(ValueError, match="band 3"):
         align_local(reference, secondary, secondary_band=3)

@@ -101,5 +101,5 @@ def test_align_stack__errors(stack, tmp_path):
     items, inputs = stack
     with pytest.raises(ValueError, match="anchor must be one of the inputs"):
         align_stack(inputs[1:], items["anchor"], tmp_path)
-    with pytest.raises(ValueError, match="output folder other than"):
+    with pytest.raises(ValueError, match="in the output folder"):
         align_stack(inputs, items["anchor"], items["anchor"].parent)

@@ -1,0 +1,470 @@
+"""Output safety: a run never destroys a file it was not asked to write, and never
+reports success for a write that failed.
+
+* :func:`check_outputs` is the one gate every entry point passes before any work: each
+  destination must be a writable local file, distinct from every other destination and
+  from every file an input reads (symlinks resolved, a VRT's sources, a STAC item's
+  assets, a report's displacement raster).
+* :func:`hold_outputs` locks the destinations, so a second run writing the same files at
+  the same time is refused instead of racing the first.
+* :func:`atomic_path` writes beside the destination and moves into place only after the
+  write is verified: no GDAL error during it, and for rasters every tile present in the
+  file. A failed, canceled or killed run leaves the earlier file untouched; temporaries
+  of a killed run are recognised by their name and removed by the next run.
+* :func:`terminate_cleanly` turns SIGTERM into a cancellation, so that temporaries are
+  removed on the way out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import functools
+import hashlib
+import inspect
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+import rasterio
+from rasterio.errors import RasterioError, RasterioIOError
+
+from .errors import CanceledError, CoregOutputError, CoregResourceError
+from .paths import embedded_file, local_output
+
+#: Marks temporaries: ``.<name>.coreg-tmp-<pid>-<token><suffix>``, plus what GDAL adds.
+TEMP_MARK = ".coreg-tmp-"
+#: JSON inputs larger than this are not searched for the files they name.
+MAX_JSON_BYTES = 50 * 2**20
+
+Destinations = Mapping[str, "str | os.PathLike | None"]
+Sources = Mapping[str, "str | os.PathLike | Sequence[str | os.PathLike] | None"]
+
+
+# ----------------------------------------------------------------------------- the gate
+
+
+def check_outputs(outputs: Destinations, inputs: Sources) -> dict[str, Path]:
+    """Refuse destinations that would replace an input or each other.
+
+    ``outputs`` and ``inputs`` map a label the user recognises (a parameter's name in
+    the dialog) to a path, or for inputs also to a list of paths; None or "" entries are
+    skipped. Returns the resolved destinations by label.
+
+    Raises
+    ------
+    CoregOutputError
+        Naming both sides of the first collision found, or why a destination cannot be
+        written (see :func:`.paths.local_output`).
+    """
+    resolved = {label: local_output(path, label) for label, path in outputs.items()
+                if path not in (None, "")}
+    seen: dict[Path, str] = {}
+    for label, target in resolved.items():
+        if target in seen:
+            raise CoregOutputError(
+                f"The outputs '{seen[target]}' and '{label}' are the same file '{target}'; "
+                "give each its own name.")
+        seen[target] = label
+    for label, source, file in _input_files(inputs):
+        if file in seen:
+            via = "" if file == source else f", which the input reads through '{source}'"
+            raise CoregOutputError(
+                f"The output '{seen[file]}' ({file}) would replace the input '{label}'"
+                f"{via}; choose another file name.")
+    return resolved
+
+
+def check_output_folder(folder: str | os.PathLike, inputs: Sources,
+                        label: str = "Output folder") -> Path:
+    """Refuse an output folder that holds a file an input reads: outputs named after the
+    inputs (``<name>.tif``, sidecars) could replace it. Returns the resolved folder."""
+    target = Path(os.path.realpath(local_output(Path(folder) / "_", label).parent))
+    if target.exists() and not target.is_dir():
+        raise CoregOutputError(f"{label} '{folder}' is a file, not a folder.")
+    for name, _source, file in _input_files(inputs):
+        if file.parent == target:
+            raise CoregOutputError(
+                f"The input '{name}' reads '{file}', which is in the {label.lower()} "
+                f"'{target}'; outputs named after the inputs could replace it. Choose "
+                "another folder.")
+    return target
+
+
+def _input_files(inputs: Sources) -> Iterator[tuple[str, Path, Path]]:
+    """(label, resolved input path, resolved file it reads) for every input file."""
+    for label, value in inputs.items():
+        paths = value if isinstance(value, (list, tuple)) else [value]
+        for path in paths:
+            if path in (None, ""):
+                continue
+            source = Path(os.path.realpath(embedded_file(os.fspath(path))))
+            yield label, source, source
+            for file in files_read_by(os.fspath(path)):
+                yield label, source, file
+
+
+def files_read_by(path: str) -> set[Path]:
+    """Every local file a dataset reads besides itself: a raster's GDAL file list (VRT
+    sources, world files, overviews), a STAC item's assets, a report's displacement."""
+    if path.lower().endswith(".json"):
+        return {Path(os.path.realpath(p)) for p in _files_named_in_json(path)}
+    try:
+        with rasterio.open(path) as ds:
+            files = ds.files
+    except (RasterioError, RasterioIOError, OSError, ValueError):
+        return set()
+    return {Path(os.path.realpath(f)) for f in files if not f.lower().startswith("/vsi")}
+
+
+def _files_named_in_json(path: str) -> list[str]:
+    try:
+        if os.path.getsize(path) > MAX_JSON_BYTES:
+            return []
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except (OSError, ValueError, RecursionError):
+        return []
+    if not isinstance(document, dict):
+        return []
+    folder = Path(path).parent
+    hrefs = [a.get("href") for a in (document.get("assets") or {}).values()
+             if isinstance(a, dict)] if isinstance(document.get("assets"), dict) else []
+    hrefs.append(document.get("displacement"))
+    return [str(folder / h.removeprefix("file://")) for h in hrefs
+            if isinstance(h, str) and h and "://" not in h.removeprefix("file://")
+            and not h.lower().startswith("/vsi")]
+
+
+# ---------------------------------------------------------------------------- locking
+
+_held: dict[Path, list] = {}  # lock path -> [owner thread, depth, open file]
+_held_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def hold_outputs(paths: Iterable[str | os.PathLike | None]) -> Iterator[None]:
+    """Lock each destination for the duration of the block.
+
+    Locks live in the system's temporary folder, never beside the outputs. They are
+    re-entrant within a thread (an algorithm and the engine function it calls both
+    hold them) and exclusive between threads and processes.
+
+    Raises
+    ------
+    CoregOutputError
+        Another run holds one of them.
+    """
+    with contextlib.ExitStack() as stack:
+        for path in sorted({os.path.realpath(p) for p in paths if p not in (None, "")}):
+            stack.enter_context(_lock(Path(path)))
+        yield
+
+
+@contextlib.contextmanager
+def _lock(target: Path) -> Iterator[None]:
+    import fcntl  # POSIX; QGIS on Windows runs without cross-process locks
+
+    folder = Path(tempfile.gettempdir()) / f"coreg-locks-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    lock = folder / (hashlib.sha1(str(target).encode()).hexdigest() + ".lock")
+    me = threading.get_ident()
+    with _held_guard:
+        held = _held.get(lock)
+        if held is not None and held[0] != me:
+            raise _busy(target)
+        if held is None:
+            handle = open(lock, "w")  # noqa: SIM115 - held until the block ends
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                raise _busy(target) from None
+            held = _held[lock] = [me, 0, handle]
+        held[1] += 1
+    try:
+        yield
+    finally:
+        with _held_guard:
+            held[1] -= 1
+            if held[1] == 0:
+                del _held[lock]
+                held[2].close()
+
+
+def _busy(target: Path) -> CoregOutputError:
+    return CoregOutputError(f"Another run is writing '{target}' right now; wait for it to "
+                            "finish or choose another file name.")
+
+
+# ----------------------------------------------------------------------- atomic writes
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, size: int = 0) -> Iterator[str]:
+    """Yield a temporary path beside ``path``; move it into place once verified.
+
+    ``size`` is an estimate of the bytes to write (0: unknown), checked against the
+    free space first. The move happens only if the block succeeds, GDAL reported no
+    error while it ran, and a GeoTIFF result holds every one of its tiles. Anything
+    else removes the temporary and leaves an existing ``path`` as it was.
+
+    Raises
+    ------
+    CoregResourceError
+        Not enough free space (before or during the write).
+    CoregOutputError
+        The write failed or the result is incomplete.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
+    require_space(target, size)
+    tmp = str(target.with_name(f".{target.stem}{TEMP_MARK}{os.getpid()}-"
+                               f"{uuid.uuid4().hex[:8]}{target.suffix}"))
+    try:
+        with _gdal_errors() as errors:
+            try:
+                yield tmp
+            except OSError as exc:
+                raise _write_error(target, exc) from exc
+        _check_written(target, tmp, errors)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    finally:
+        _remove_temporary(tmp)
+
+
+def require_space(target: Path, size: int) -> None:
+    """Refuse a write of about ``size`` bytes into ``target``'s folder if it cannot fit."""
+    if size <= 0:
+        return
+    free = shutil.disk_usage(target.parent).free
+    if free < size:
+        raise CoregResourceError(
+            f"Not enough space on the disk to write '{target}': it needs about "
+            f"{_megabytes(size)}, {_megabytes(free)} are free. Free some space or choose "
+            "another folder.")
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Remove temporaries left beside ``target`` by runs that no longer exist (killed)."""
+    pattern = re.compile(re.escape(f".{target.stem}{TEMP_MARK}") + r"(\d+)-[0-9a-f]{8}")
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in target.parent.iterdir():
+            match = pattern.match(entry.name)
+            if match and not _alive(int(match[1])):
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+                    removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _remove_temporary(tmp: str) -> None:
+    """The temporary and whatever GDAL made beside it (.aux.xml, .ovr.tmp, scratch)."""
+    folder, name = os.path.split(tmp)
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder or "."):
+            if entry.name.startswith(name):
+                with contextlib.suppress(OSError):
+                    os.remove(entry.path)
+
+
+def _check_written(target: Path, tmp: str, errors: list[str]) -> None:
+    if errors:
+        raise _write_error(target, errors[0])
+    if not os.path.isfile(tmp):
+        raise CoregOutputError(f"Writing '{target}' produced no file.")
+    if target.suffix.lower() in (".tif", ".tiff"):
+        missing = missing_tiles(tmp)
+        if missing:
+            raise _write_error(target, f"{missing} tile(s) missing from the written file")
+
+
+def missing_tiles(path: str) -> int:
+    """How many tiles of a GeoTIFF are absent or cut off (a write that ran out of
+    space, or was truncated); the header must read back too."""
+    size = os.path.getsize(path)
+    try:
+        with rasterio.open(path) as ds:
+            if ds.driver != "GTiff":
+                return 0
+            count = 0
+            rows, cols = _block_counts(ds)
+            for band in range(1, ds.count + 1):
+                for row in range(rows):
+                    for col in range(cols):
+                        offset = ds.get_tag_item(f"BLOCK_OFFSET_{col}_{row}", "TIFF", bidx=band)
+                        length = ds.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=band)
+                        if not offset or not length or int(offset) + int(length) > size:
+                            count += 1
+                if ds.interleaving and ds.interleaving.name == "pixel":
+                    break  # one set of tiles holds every band
+            return count
+    except (RasterioError, RasterioIOError) as exc:
+        raise CoregOutputError(f"The written file '{path}' cannot be read back: {exc}") from exc
+
+
+def _block_counts(ds) -> tuple[int, int]:
+    block_rows, block_cols = ds.block_shapes[0]
+    return -(-ds.height // block_rows), -(-ds.width // block_cols)
+
+
+def _write_error(target: Path, cause: object) -> Exception:
+    text = str(cause)
+    if (isinstance(cause, OSError) and cause.errno == errno.ENOSPC) or "No space left" in text:
+        return CoregResourceError(
+            f"Not enough space on the disk to write '{target}'; nothing was replaced. Free "
+            "some space or choose another folder.")
+    if isinstance(cause, OSError) and cause.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return CoregOutputError(f"'{target.parent}' cannot be written to ({cause.strerror}); "
+                                "choose another folder.")
+    return CoregOutputError(f"Writing '{target}' failed ({text}); nothing was replaced.")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 2**20:,.1f} MB"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# -------------------------------------------------------------------- GDAL's errors
+
+_GDAL_LOGGER = logging.getLogger("rasterio._env")
+_capturing: dict[int, list[list[str]]] = {}  # thread -> error lists of open writes
+_capture_guard = threading.Lock()
+
+
+class _GdalErrorFilter(logging.Filter):
+    """Collects the errors GDAL signals (rasterio logs them at INFO) for the writes of
+    the thread they happen in; other records pass as they did before capturing began
+    (``threshold``: the logger's effective level then)."""
+
+    threshold = logging.WARNING
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        sinks = _capturing.get(record.thread)
+        if sinks and str(record.msg).startswith("GDAL signalled an error"):
+            message = str(record.args[-1]) if record.args else record.getMessage()
+            for sink in sinks:
+                sink.append(message)
+            return False
+        return record.levelno >= self.threshold
+
+
+_FILTER = _GdalErrorFilter()
+_saved_level: list[int] = []
+
+
+@contextlib.contextmanager
+def _gdal_errors() -> Iterator[list[str]]:
+    """The GDAL errors signalled in this thread while the block runs (out of space,
+    write errors), which rasterio only logs: a rasterio Env keeps its handler on."""
+    errors: list[str] = []
+    me = threading.get_ident()
+    with _capture_guard:
+        if not _capturing:
+            _saved_level.append(_GDAL_LOGGER.level)
+            _FILTER.threshold = _GDAL_LOGGER.getEffectiveLevel()
+            _GDAL_LOGGER.setLevel(logging.INFO)
+            _GDAL_LOGGER.addFilter(_FILTER)
+        _capturing.setdefault(me, []).append(errors)
+    try:
+        with rasterio.Env():
+            yield errors
+    finally:
+        with _capture_guard:
+            _capturing[me].remove(errors)
+            if not _capturing[me]:
+                del _capturing[me]
+            if not _capturing:
+                _GDAL_LOGGER.removeFilter(_FILTER)
+                _GDAL_LOGGER.setLevel(_saved_level.pop())
+
+
+# ------------------------------------------------------------------------- signals
+
+
+@contextlib.contextmanager
+def terminate_cleanly() -> Iterator[None]:
+    """While the block runs in the main thread, SIGTERM and SIGHUP cancel it (raising
+    :class:`CanceledError`), so that every temporary is removed before the process
+    ends. Elsewhere (a worker thread of the QGIS desktop) it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = [name for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    previous = {name: signal.getsignal(getattr(signal, name)) for name in names}
+
+    def stop(number, _frame):
+        raise CanceledError(f"Stopped by {signal.Signals(number).name}; nothing was "
+                            "replaced and the temporary files were removed.")
+
+    for name in names:
+        signal.signal(getattr(signal, name), stop)
+    try:
+        yield
+    finally:
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler if handler is not None
+                          else signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def guarded_outputs(outputs: Destinations, inputs: Sources) -> Iterator[dict[str, Path]]:
+    """:func:`check_outputs`, then :func:`hold_outputs` on the destinations while the
+    block runs: the gate every engine entry point writes through."""
+    resolved = check_outputs(outputs, inputs)
+    with hold_outputs(resolved.values()):
+        yield resolved
+
+
+def file_paths(values: Iterable[object] | None) -> list[str]:
+    """The entries of ``values`` that are file paths (masks may also be polygons)."""
+    return [os.fspath(v) for v in values or () if isinstance(v, (str, os.PathLike))]
+
+
+def guards(*, outputs: Mapping[str, str], inputs: Mapping[str, str]):
+    """Decorate an engine function so that it runs inside :func:`guarded_outputs`.
+
+    ``outputs`` and ``inputs`` map the function's parameter names to the labels the
+    messages use; the values are taken from each call's arguments.
+    """
+    def decorate(function):
+        signature = inspect.signature(function)
+
+        @functools.wraps(function)
+        def guarded(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            values = bound.arguments
+            with guarded_outputs({label: values.get(name) for name, label in outputs.items()},
+                                 {label: values.get(name) for name, label in inputs.items()}):
+                return function(*args, **kwargs)
+        return guarded
+    return decorate
