@@ -84,7 +84,7 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
             with terminate_cleanly(), guarded_outputs(self.destinations(parameters, context),
                                                       self.sources(parameters, context)):
                 return self.process(parameters, context, feedback)
-        except CoregError as exc:
+        except (CoregError, ValueError) as exc:  # ValueError: the engine's older messages
             raise QgsProcessingException(str(exc)) from exc
         except MemoryError as exc:
             raise QgsProcessingException(

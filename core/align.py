@@ -168,8 +168,9 @@ def estimate_alignment(
     """
     if transform not in TRANSFORMS:
         raise ValueError(f"transform must be one of {TRANSFORMS}, not {transform!r}.")
-    if not max_shift > 0:
-        raise ValueError("max_shift must be a positive number of reference pixels.")
+    if not (isinstance(max_shift, (int, float)) and 0 < max_shift < math.inf):
+        raise CoregInputError(f"The maximum shift must be a positive number of reference "
+                              f"pixels, not {max_shift!r}.")
     ref_info, sec_info, common = _open_pair(reference, secondary, reference_band,
                                             secondary_band)
     ref_nodata = ref_info.nodata if reference_nodata is None else reference_nodata

@@ -56,8 +56,9 @@ def check_outputs(outputs: Destinations, inputs: Sources) -> dict[str, Path]:
     """Refuse destinations that would replace an input or each other.
 
     ``outputs`` and ``inputs`` map a label the user recognises (a parameter's name in
-    the dialog) to a path, or for inputs also to a list of paths; None or "" entries are
-    skipped. Returns the resolved destinations by label.
+    the dialog) to a path, or for inputs also to a list of paths. None entries are
+    skipped, as are empty inputs; an empty output path is refused. Returns the
+    resolved destinations by label.
 
     Raises
     ------
@@ -66,7 +67,7 @@ def check_outputs(outputs: Destinations, inputs: Sources) -> dict[str, Path]:
         written (see :func:`.paths.local_output`).
     """
     resolved = {label: local_output(path, label) for label, path in outputs.items()
-                if path not in (None, "")}
+                if path is not None}
     seen: dict[Path, str] = {}
     for label, target in resolved.items():
         if target in seen:
