@@ -87,6 +87,7 @@ class AlignDemAlgorithm(CoregAlgorithm):
                                               self.tr("Write the outputs on the reference grid"),
                                               False)
         self.add_advanced_parameter(match)
+        self.add_keep_unreliable_parameter()
         self.add_apply_to_parameter()
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT,
                                                                   self.tr("Aligned DEM")))
@@ -122,6 +123,7 @@ class AlignDemAlgorithm(CoregAlgorithm):
             tolerance=self.parameterAsDouble(parameters, self.TOLERANCE, context),
             block_size=self.parameterAsInt(parameters, self.BLOCK_SIZE, context),
             resampling=RESAMPLINGS[self.parameterAsEnum(parameters, self.RESAMPLING, context)][1],
+            keep_unreliable=self.parameterAsBoolean(parameters, self.KEEP_UNRELIABLE, context),
             match_reference=self.parameterAsBoolean(parameters, self.MATCH_REFERENCE, context),
         )
         report = alignment.report()

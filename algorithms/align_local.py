@@ -106,6 +106,7 @@ class AlignLocalAlgorithm(CoregAlgorithm):
             self.INVERT, self.tr("Flow: invert the secondary's contrast (SAR vs optical)"),
             False)
         self.add_advanced_parameter(invert)
+        self.add_keep_unreliable_parameter()
         self.add_apply_to_parameter()
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT, self.tr("Aligned raster")))
@@ -146,6 +147,7 @@ class AlignLocalAlgorithm(CoregAlgorithm):
                                reference, context, self.raster_path),
             max_shift=number(parameters, self.MAX_SHIFT, context),
             resampling=RESAMPLINGS[self.parameterAsEnum(parameters, self.RESAMPLING, context)][1],
+            keep_unreliable=self.parameterAsBoolean(parameters, self.KEEP_UNRELIABLE, context),
             grid_spacing=self.parameterAsInt(parameters, self.GRID_SPACING, context),
             window_size=self.parameterAsInt(parameters, self.WINDOW_SIZE, context),
             rejection=REJECTION_LEVELS[self.parameterAsEnum(parameters, self.REJECTION,

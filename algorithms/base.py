@@ -17,6 +17,7 @@ from qgis.core import (
     QgsProcessingLayerPostProcessorInterface,
     QgsProcessingOutputMultipleLayers,
     QgsProcessingParameterBand,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterRasterLayer,
     QgsProviderRegistry,
@@ -51,7 +52,7 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
     APPLY_TO, APPLIED = "APPLY_TO", "APPLIED"
     REFERENCE, REFERENCE_BAND = "REFERENCE", "REFERENCE_BAND"
     SECONDARY, SECONDARY_BAND = "SECONDARY", "SECONDARY_BAND"
-    MASK = "MASK"
+    MASK, KEEP_UNRELIABLE = "MASK", "KEEP_UNRELIABLE"
 
     def tr(self, text: str) -> str:
         return QCoreApplication.translate(type(self).__name__, text)
@@ -154,6 +155,13 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
         """Add ``param`` under the dialog's Advanced parameters."""
         param.setFlags(param.flags() | param.FlagAdvanced)
         self.addParameter(param)
+
+    def add_keep_unreliable_parameter(self) -> None:
+        """KEEP_UNRELIABLE: write a result the engine judges meaningless (a DEM fit that
+        did not converge, a dense flow no check point confirms) instead of failing."""
+        self.add_advanced_parameter(QgsProcessingParameterBoolean(
+            self.KEEP_UNRELIABLE, self.tr("Keep unreliable results (write them anyway)"),
+            False))
 
     def add_image_pair_parameters(self) -> None:
         """REFERENCE, SECONDARY, their bands and MASK: the inputs of image alignments."""

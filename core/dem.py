@@ -115,6 +115,9 @@ class DemAlignment:
     alignment_bounds: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     #: Blockwise: the affine map of node (col, row) + 0.5 to map coordinates.
     block_nodes: tuple[float, ...] = ()
+    #: Whether the horizontal fit settled below its tolerance (flat or noisy DEMs do not:
+    #: their shift means nothing, and :func:`align_dem` refuses to apply it).
+    converged: bool = True
 
     def report(self) -> dict:
         report = asdict(self)
@@ -199,14 +202,14 @@ def estimate_dem_alignment(
         size = block_size if method == "blockwise" else 0
         groups = _groups(samples, window, size, shape)
         if method == "vertical":
-            shifts, iterations, warnings = np.zeros((1, 2)), 0, []
+            shifts, iterations, warnings, converged = np.zeros((1, 2)), 0, [], True
         else:
             n = shape[0] * shape[1]
             fit = samples.subset(max(FIT_SAMPLES, FIT_SAMPLES_PER_BLOCK * n))
             fitter = _Fitter(fit, sampler, scale, progress, is_canceled)
             shifts, iterations = fitter.horizontal(_groups(fit, window, size, shape), n,
                                                    max_iterations, tolerance)
-            warnings = fitter.warnings
+            warnings, converged = fitter.warnings, fitter.converged
         counts = np.bincount(groups, minlength=len(shifts))
         fitted = shifts
         if method == "blockwise":
@@ -227,7 +230,8 @@ def estimate_dem_alignment(
         shape if method == "blockwise" else (0, 0), tuple(warnings),
         tuple(float(v) for v in window_bounds(window, grid.transform)),
         tuple((grid.transform * Affine.translation(window.col_off, window.row_off)
-               * Affine.scale(block_size))[:6]) if method == "blockwise" else ())
+               * Affine.scale(block_size))[:6]) if method == "blockwise" else (),
+        converged)
 
 
 def metres_per_unit(grid: Grid, window: Window) -> np.ndarray:
@@ -364,6 +368,7 @@ class _Fitter:
         self.sloped = (self.tan >= low) & (self.tan <= high)
         self.bins = _aspect_bins(samples.gx, samples.gy)
         self.warnings: list[str] = []
+        self.converged = True
 
     def horizontal(self, groups: np.ndarray, n: int, max_iterations: int,
                    tolerance: float) -> tuple[np.ndarray, int]:
@@ -385,6 +390,7 @@ class _Fitter:
             if np.nanmax(np.hypot(*update.T)) < tolerance:
                 return shifts, iteration
         self.warnings.append(f"Not converged to {tolerance} after {max_iterations} iterations.")
+        self.converged = False
         return shifts, max_iterations
 
     def _fit(self, dh: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
@@ -550,26 +556,36 @@ def align_dem(
     dh_output: str | os.PathLike | None = None,
     match_reference: bool = False,
     resampling: str = "cubic",
+    keep_unreliable: bool = False,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
     **options,
 ) -> DemAlignment:
     """Estimate the DEM's shift (see :func:`estimate_dem_alignment`) and write the
     aligned DEM (Float32, on its own grid or the reference's) and optionally the
-    elevation difference reference - aligned DEM on the same grid."""
+    elevation difference reference - aligned DEM on the same grid.
+
+    A fit that did not converge (flat or noise-like DEMs) raises CoregistrationError
+    and writes nothing, unless ``keep_unreliable``."""
     with guarded_outputs({"Aligned DEM": output, "Elevation difference": dh_output},
                          {"Reference DEM": reference, "DEM": dem,
                           "Masks": file_paths(options.get("masks"))}):
         return _align_and_write(reference, dem, output, dh_output=dh_output,
                                 match_reference=match_reference, resampling=resampling,
-                                progress=progress, is_canceled=is_canceled, **options)
+                                keep_unreliable=keep_unreliable, progress=progress,
+                                is_canceled=is_canceled, **options)
 
 
 def _align_and_write(reference, dem, output, *, dh_output, match_reference: bool,
-                     resampling: str, progress: Progress | None,
+                     resampling: str, keep_unreliable: bool, progress: Progress | None,
                      is_canceled: IsCanceled | None, **options) -> DemAlignment:
     alignment = estimate_dem_alignment(reference, dem, progress=scaled_progress(progress, 0, 50),
                                        is_canceled=is_canceled, **options)
+    if not alignment.converged and not keep_unreliable:
+        raise CoregistrationError(
+            f"The DEM fit did not converge after {alignment.iterations} iterations: the DEMs "
+            "are too flat or too noisy for a reliable shift, so nothing was written. Mask "
+            "unstable terrain, or tick 'Keep unreliable results' to write it anyway.")
     dem_info = read_info(dem, "DEM")
     target = read_info(reference).grid if match_reference else dem_info.grid
     mapping = _mapping(alignment, dem_info.grid)

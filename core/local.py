@@ -25,7 +25,7 @@ import rasterio
 from rasterio.windows import Window
 
 from .apply import scaled_progress, write_resampled
-from .errors import CanceledError, CoregInputError
+from .errors import CanceledError, CoregInputError, CoregistrationError
 from .fit import RigidModel
 from .grid import Grid, common_grid, footprint_bounds, snapped_grid
 from .masks import PolygonMask, masked_on_grid
@@ -64,6 +64,8 @@ REPORT_VERSION = 1
 #: Side of the tiles the rasters are processed in (reference pixels, without margins).
 TILE = 1024
 DEFAULT_MAX_SHIFT = 20.0
+#: Least share of check points that must confirm a dense flow for it to be written.
+MIN_CONFIRMED = 0.25
 #: Tiles are kept between tie-point passes up to this many pixels in all (~200 MB).
 CACHED_PIXELS = 6_000_000
 
@@ -175,6 +177,7 @@ def align_local(
     reference_nodata: float | None = None,
     secondary_nodata: float | None = None,
     cog: bool = False,
+    keep_unreliable: bool = False,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
 ) -> LocalAlignment:
@@ -249,6 +252,8 @@ def align_local(
                                            grid_spacing, window_size, max_shift, rejection,
                                            min_reliability, is_canceled), 1
         points.row, points.col = points.row + row0, points.col + col0
+        if not keep_unreliable:
+            _check_supported(method, points)
         if output is not None:
             with atomic_path(output) as tmp:
                 write_resampled(secondary, tmp, RigidModel(), ref_info.grid,
@@ -433,6 +438,18 @@ def _check_points(reader: _RasterTiles, field_path: str, offset, overlap: Grid, 
                                     max_shift=max_shift, min_reliability=min_reliability,
                                     spacing=spacing, consistency=False)
     return points
+
+
+def _check_supported(method: str, points: TiePoints) -> None:
+    """Refuse a dense flow that too few check points confirm: on unrelated images it
+    still warps the secondary, into something meaningless."""
+    kept = points.kept
+    if method == "dense_flow" and kept.mean() < MIN_CONFIRMED:
+        raise CoregistrationError(
+            f"Only {int(kept.sum())} of {len(points)} check points confirm the dense flow: "
+            "the images do not match (different scenes, clouds or too much change), so "
+            "nothing was written. Check the inputs, or tick 'Keep unreliable results' to "
+            "write it anyway.")
 
 
 def _warnings(points: TiePoints) -> tuple[str, ...]:

@@ -17,10 +17,14 @@ from pathlib import Path
 import rasterio
 from rasterio.crs import CRS
 
+from .errors import CoregInputError
 from .grid import Grid, crs_transformer
+from .paths import local_input
 
 STAC_VERSION = "1.0.0"
 PROJECTION = "https://stac-extensions.github.io/projection/v1.1.0/schema.json"
+#: Larger item files are refused unread (real items are a few kB).
+MAX_ITEM_BYTES = 10 * 2**20
 COG_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 
 
@@ -57,24 +61,29 @@ def read_item(path: str | os.PathLike) -> StacItem:
 
     Raises
     ------
-    ValueError
-        Not JSON, not an item, or an asset on the network (only local files are read).
+    CoregInputError
+        Not JSON, not an item, or an asset that is no local file: a URL, or a GDAL
+        network path such as ``/vsicurl?url=...`` (see :mod:`.paths`).
     """
     try:
+        if os.path.getsize(path) > MAX_ITEM_BYTES:
+            raise CoregInputError(f"STAC item '{path}' is larger than "
+                                  f"{MAX_ITEM_BYTES // 2**20} MB; no item is that large.")
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"STAC item '{path}' cannot be read: {exc}") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise CoregInputError(f"STAC item '{path}' cannot be read: {exc}") from exc
     if not isinstance(data, dict) or data.get("type") != "Feature" or not isinstance(
             data.get("assets"), dict):
-        raise ValueError(f"'{path}' is no STAC item (a GeoJSON Feature with assets).")
+        raise CoregInputError(f"'{path}' is no STAC item (a GeoJSON Feature with assets).")
     folder = Path(path).resolve().parent
     assets = []
     for key, asset in data["assets"].items():
+        if not isinstance(asset, dict):
+            raise CoregInputError(f"Asset '{key}' of '{path}' is not a JSON object.")
         href = str(asset.get("href", ""))
-        if re.match(r"^[a-z][a-z0-9+.-]*://", href) and not href.startswith("file://"):
-            raise ValueError(f"Asset '{key}' of '{path}' is on the network ({href}); download "
-                             "the item with its assets and give the local item.")
-        local = folder / href.removeprefix("file://")
+        local = local_input(folder / href.removeprefix("file://") if href and not (
+            href.lower().startswith("/vsi") or "://" in href.removeprefix("file://"))
+            else href, f"Asset '{key}' of STAC item '{Path(path).name}'")
         names = tuple(str(b.get("name") or b.get("common_name") or "")
                       for b in asset.get("eo:bands", []) if isinstance(b, dict))
         assets.append(StacAsset(key, str(local), names, asset.get("gsd")))

@@ -468,3 +468,77 @@ def test_report_json_written_atomically_is_valid(pair, tmp_path):
     with atomic_path(report) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         json.dump({"ok": True}, handle)
     assert json.loads(report.read_text()) == {"ok": True}
+
+
+# ------------------------------------------------------------------ STAC items
+
+
+def _stac_item(path: Path, href: str) -> Path:
+    path.write_text(json.dumps({
+        "type": "Feature", "stac_version": "1.0.0", "id": path.stem, "properties": {},
+        "geometry": None, "links": [],
+        "assets": {"image": {"href": href, "eo:bands": [{"name": "B08"}]}}}))
+    return path
+
+
+@pytest.mark.parametrize("href", [
+    "/vsicurl?list_dir=no&url=http%3A%2F%2F127.0.0.1%3A9%2Fa.tif",
+    "/vsicurl/http://127.0.0.1:9/a.tif", "http://127.0.0.1:9/a.tif",
+    "/vsizip//vsicurl/http://127.0.0.1:9/a.zip/a.tif", 'NETCDF:"/vsicurl/http://x/a.nc":v'])
+def test_stac_asset_on_the_network__refused(href, tmp_path):
+    from coreg.core.stac import read_item
+
+    item = _stac_item(tmp_path / "item.json", href)
+    with pytest.raises(CoregInputError, match="not a local file"):
+        read_item(item)
+
+
+def test_stack_into_a_stac_items_folder__item_and_asset_kept(pair, tmp_path):
+    from coreg.core.coregistered_stack import coregistered_stack
+
+    reference, secondary = pair
+    folder = tmp_path / "item"
+    folder.mkdir()
+    # The item's asset is named as the stack would name its output (2.B08.tif), and the
+    # item itself is item.json: both would be replaced.
+    asset = folder / "2.B08.tif"
+    asset.write_bytes(secondary.read_bytes())
+    item = _stac_item(folder / "item.json", "./2.B08.tif")
+    before = digest(folder)
+    with pytest.raises(CoregOutputError, match="would replace the input"):
+        coregistered_stack([reference, item], "1.b1,2.B08", "1.b1", folder)
+    assert digest(folder) == before
+
+
+# ------------------------------------------------------- meaningless results refused
+
+
+def test_dem_fit_on_noise__not_converged_is_a_failure(tmp_path):
+    from coreg.core.dem import align_dem
+    from coreg.core.errors import CoregistrationError
+
+    rng = np.random.default_rng(3)
+    reference = write_raster(tmp_path / "ref_dem.tif",
+                             (rng.random((300, 300)) * 50).astype(np.float32))
+    dem = write_raster(tmp_path / "dem.tif", (rng.random((300, 300)) * 50).astype(np.float32))
+    output = tmp_path / "aligned.tif"
+    with pytest.raises(CoregistrationError, match="did not converge"):
+        align_dem(reference, dem, output)
+    assert not output.exists() and leftovers(tmp_path) == []
+    result = align_dem(reference, dem, output, keep_unreliable=True)
+    assert not result.converged and output.is_file()
+
+
+def test_dense_flow_on_unrelated_images__a_failure(pair, tmp_path):
+    from coreg.core.errors import CoregistrationError
+    from coreg.core.local import align_local
+
+    reference, _ = pair
+    with rasterio.open(reference) as ref:
+        noise = np.random.default_rng(5).integers(0, 4000, (ref.height, ref.width))
+        other = write_raster(tmp_path / "noise.tif", noise.astype(np.uint16), ref.transform,
+                             crs=ref.crs)
+    output = tmp_path / "warped.tif"
+    with pytest.raises(CoregistrationError, match="check points confirm"):
+        align_local(reference, other, output, method="dense_flow")
+    assert not output.exists() and leftovers(tmp_path) == []
