@@ -3,6 +3,10 @@
 Memory is bounded by one strip of :data:`raster_io.BLOCK` rows of the assets an
 expression reads, whatever the raster height. A ``mean`` costs one extra pass over
 the strips, accumulating sums, so the band is never loaded whole.
+
+Every output appears only once complete, and every temporary file (the atomic output,
+its uncompressed scratch GeoTIFF, the COG driver's intermediates) is removed whatever
+stops the run: an error, a cancel, a KeyboardInterrupt.
 """
 
 from __future__ import annotations
@@ -97,24 +101,17 @@ def write_expressions(
               for row in range(0, grid.height, BLOCK)]
     means = list(dict.fromkeys(m for d in definitions for m in mean_nodes(d.expression)))
     passes = 2 if means else 1
+    # The stack unwinds on any exception, KeyboardInterrupt included: it closes the
+    # scratch GeoTIFFs, removes them, and removes the atomic outputs unless complete.
     with _Reader(assets) as reader, contextlib.ExitStack() as stack:
         values: dict = {}
         if means:
             values = _means(means, reader, strips, progress, is_canceled)
-        writers = {}
-        for d in definitions:
-            tmp = stack.enter_context(atomic_path(outputs[d.name]))
-            gtiff = tmp + ".gtiff.tmp"
-            stack.callback(_remove, gtiff)
-            profile = output_profile(grid, count=1, dtype="float32", nodata=float("nan"),
-                                     scratch=True)
-            writers[d.name] = (tmp, gtiff, stack.enter_context(rasterio.open(gtiff, "w",
-                                                                             **profile)))
-            writers[d.name][2].set_band_description(1, d.name)
-            writers[d.name][2].update_tags(1, EXPRESSION=d.text)
+        writers = {d.name: _scratch(stack, d, grid, outputs[d.name]) for d in definitions}
+        names = _names(d.expression for d in definitions)
         for k, strip in enumerate(strips):
             _check_canceled(is_canceled)
-            block = reader.read(_names(d.expression for d in definitions), strip)
+            block = reader.read(names, strip)
             window = Window(0, k * BLOCK, strip.width, strip.height)
             for d in definitions:
                 data = evaluate_block(d.expression, block, values, (strip.height, strip.width))
@@ -122,18 +119,35 @@ def write_expressions(
             if progress:
                 progress(100.0 * (passes - 1 + (k + 1) / len(strips)) / passes)
         for tmp, gtiff, dst in writers.values():
+            _check_canceled(is_canceled)
             dst.close()
             to_cog(gtiff, tmp)
+
+
+def _scratch(stack: contextlib.ExitStack, definition: Definition, grid: Grid,
+             output: str | os.PathLike) -> tuple:
+    """(atomic path, scratch GeoTIFF path, its open writer) of one output, each
+    registered on ``stack`` so that an unwinding removes both files."""
+    tmp = stack.enter_context(atomic_path(output))
+    gtiff = tmp + ".gtiff.tmp"
+    stack.callback(_remove, gtiff)
+    stack.callback(_remove, gtiff + ".aux.xml")
+    profile = output_profile(grid, count=1, dtype="float32", nodata=float("nan"),
+                             scratch=True)
+    dst = stack.enter_context(rasterio.open(gtiff, "w", **profile))
+    dst.set_band_description(1, definition.name)
+    dst.update_tags(1, EXPRESSION=definition.text)
+    return tmp, gtiff, dst
 
 
 def _means(means, reader, strips, progress, is_canceled) -> dict:
     """First pass: the global mean of every ``mean`` call, inner ones first."""
     values: dict = {}
     for node in means:
-        accumulator = MeanAccumulator()
+        accumulator, names = MeanAccumulator(), _names([node.args[0]])
         for k, strip in enumerate(strips):
             _check_canceled(is_canceled)
-            block = reader.read(_names([node.args[0]]), strip)
+            block = reader.read(names, strip)
             accumulator.add(evaluate_block(node.args[0], block, values,
                                            (strip.height, strip.width)))
             if progress:

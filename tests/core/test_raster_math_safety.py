@@ -1,0 +1,110 @@
+"""Band math on rasters leaves no temporary behind, whatever stops it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from coreg.core import raster_io, raster_math
+from coreg.core.errors import CanceledError
+from coreg.core.raster_math import band_math, write_expressions
+
+#: Three strips of BLOCK rows, wide enough for the COG driver to build overviews.
+HEIGHT, WIDTH = 1100, 600
+
+
+def _raster(path, x0=500_000.0, *, values=None, crs="EPSG:32631"):
+    data = np.arange(HEIGHT * WIDTH, dtype=np.float32).reshape(HEIGHT, WIDTH) % 97 + 1
+    with rasterio.open(path, "w", driver="GTiff", width=WIDTH, height=HEIGHT, count=1,
+                       dtype="float32", crs=crs, transform=from_origin(x0, 4_000_000, 10, 10),
+                       nodata=-9999) as dst:
+        dst.write(data if values is None else values, 1)
+    return str(path)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """A folder holding two overlapping inputs and one far away."""
+    _raster(tmp_path / "a.tif")
+    _raster(tmp_path / "b.tif", x0=502_000.0)  # overlaps a by two thirds
+    _raster(tmp_path / "far.tif", x0=700_000.0)
+    return tmp_path
+
+
+def _files(folder) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+INPUTS = {"a.tif", "b.tif", "far.tif"}
+
+
+def _interrupt_on_strip(monkeypatch, strip: int, error: BaseException):
+    real, calls = raster_math.evaluate_block, []
+
+    def evaluate(*args):
+        calls.append(1)
+        if len(calls) == strip:
+            raise error
+        return real(*args)
+
+    monkeypatch.setattr(raster_math, "evaluate_block", evaluate)
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), CanceledError("stop"),
+                                   MemoryError()], ids=lambda e: type(e).__name__)
+def test_an_interrupted_evaluation_leaves_nothing(folder, monkeypatch, error):
+    _interrupt_on_strip(monkeypatch, 2, error)
+    with pytest.raises(type(error)):
+        band_math([folder / "a.tif", folder / "b.tif"], "bm:(+ 1.b1 2.b1)", folder / "bm.tif")
+    assert _files(folder) == INPUTS
+
+
+def test_a_cancel_leaves_nothing(folder):
+    asked = []
+    with pytest.raises(CanceledError):
+        band_math([folder / "a.tif"], "bm:(+ 1.b1 1)", folder / "bm.tif",
+                  is_canceled=lambda: asked.append(1) or len(asked) > 2)
+    assert _files(folder) == INPUTS
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), OSError("No space left on device")],
+                         ids=lambda e: type(e).__name__)
+def test_a_cog_conversion_that_fails_leaves_nothing(folder, monkeypatch, error):
+    """The COG driver's intermediates (overviews beside the output) go too."""
+    real = raster_io.rasterio.shutil.copy
+
+    def failing_copy(src, path, **options):
+        real(src, path, **options)
+        for suffix in (".ovr.tmp", ".msk.ovr.tmp"):  # what GDAL may leave on failure
+            with open(path + suffix, "wb") as handle:
+                handle.write(b"partial")
+        raise error
+
+    monkeypatch.setattr(raster_io.rasterio.shutil, "copy", failing_copy)
+    with pytest.raises(type(error)):
+        band_math([folder / "a.tif"], "bm:(+ 1.b1 1)", folder / "bm.tif")
+    assert _files(folder) == INPUTS
+
+
+def test_a_failure_in_the_second_output_leaves_neither(folder, monkeypatch):
+    """Outputs appear together: the first, converted already, is not moved into place."""
+    from coreg.core.band_math import parse_definitions
+    from coreg.core.raster_io import read_info
+    from coreg.core.raster_math import raster_assets
+    real, converted = raster_math.to_cog, []
+
+    def to_cog(gtiff, path):
+        converted.append(path)
+        if len(converted) == 2:
+            raise KeyboardInterrupt
+        real(gtiff, path)
+
+    monkeypatch.setattr(raster_math, "to_cog", to_cog)
+    definitions = parse_definitions("one:(+ 1.b1 1); two:(+ 1.b1 2)")
+    with pytest.raises(KeyboardInterrupt):
+        write_expressions(definitions, raster_assets([folder / "a.tif"]),
+                          read_info(folder / "a.tif").grid,
+                          {d.name: folder / f"{d.name}.tif" for d in definitions})
+    assert _files(folder) == INPUTS
