@@ -28,7 +28,7 @@ from rasterio.warp import transform_bounds
 
 from .align import estimate_alignment
 from .apply import scaled_progress, write_resampled
-from .band_math import Definition, parse_definitions
+from .band_math import Definition, parse_definitions, shown
 from .errors import CoregistrationError
 from .fit import RigidModel
 from .grid import Grid, crs_transformer, footprint_bounds
@@ -153,9 +153,11 @@ def coregistered_stack(
                 progress(40 + 40 * (k + 1) / len(stack))
     sources_on_grid = {a.name: AssetSource(outputs[a.name], 1, _written_nodata(outputs[a.name]))
                        for a in stack}
-    write_expressions(definitions, sources_on_grid, grid,
-                      {d.name: outputs[d.name] for d in definitions},
-                      progress=scaled_progress(progress, 80, 100), is_canceled=is_canceled)
+    valid = write_expressions(definitions, sources_on_grid, grid,
+                              {d.name: outputs[d.name] for d in definitions},
+                              progress=scaled_progress(progress, 80, 100),
+                              is_canceled=is_canceled)
+    _warn_empty(definitions, valid, log)
     item, collection = write_stac(folder, title, grid, stack, reference, definitions, shifts,
                                   sources)
     return StackResult(outputs, item, collection,
@@ -255,6 +257,17 @@ def _check_not_overwriting(outputs, inputs) -> None:
             if same_file(output, path):
                 raise ValueError(f"The output '{output}' would overwrite an input; choose "
                                  "another output folder.")
+
+
+def _warn_empty(definitions: Sequence[Definition], valid: dict[str, int], log: Log) -> None:
+    """A derived band that is nodata everywhere is a warning, not an error: the rest of
+    the stack is good, and the band stays in it (and in the STAC item) as written."""
+    for d in definitions:
+        if not valid.get(d.name):
+            log("warning", f"The derived band {d.name} has no valid pixel: "
+                           f"'{shown(d.text)}' is nodata everywhere on the stack grid (its "
+                           "assets have no data there, or the expression is nodata for every "
+                           "value).")
 
 
 def _written_nodata(path: str) -> float | None:

@@ -270,14 +270,15 @@ def test_real_misregistration_of_two_utm_tiles_is_corrected(shared_data, tmp_pat
 def test_sar_on_optical_without_a_reliable_match_is_stacked_unshifted(shared_data, tmp_path):
     """GeFolki's Sentinel-2 and Sentinel-1 patches share a grid and are co-registered
     (their manifest): the cross-modal match is unreliable, so no shift is applied and the
-    log says why; the SAR band still stacks and enters expressions."""
+    log says why; the SAR band still stacks and enters expressions. A derived band that
+    is nodata everywhere is a warning, and the stack is still written."""
     folder = shared_data / "sar_optical"
     messages = []
     aoi = "SRID=32631;POLYGON((400440 5096000, 402440 5096000, 402440 5098000, 400440 5098000, " \
           "400440 5096000))"
     result = coregistered_stack(
         [folder / "S2_patch11.tif", folder / "S1_patch11.tif"], "1.1,2.1", "1.b1", tmp_path,
-        aoi=aoi, expressions="bright:(where (> 2.b1 0.5) 1 0)",
+        aoi=aoi, expressions="bright:(where (> 2.b1 0.5) 1 0); nothing:(/ 2.b1 0)",
         log=lambda level, m: messages.append((level, m)))
     assert result.shifts[2]["status"] == "not_aligned"
     assert result.shifts[2]["measured"]["reliability"] < 20
@@ -289,3 +290,9 @@ def test_sar_on_optical_without_a_reliable_match_is_stacked_unshifted(shared_dat
         s1 = ds.read(1, window=window)
     assert_allclose(_read(result.outputs["2.b1"]), s1, rtol=1e-5)
     assert_allclose(_read(result.outputs["bright"]), np.where(s1 > 0.5, 1.0, 0.0))
+    assert np.isnan(_read(result.outputs["nothing"])).all()
+    assert [m for level, m in messages if "no valid pixel" in m] == [
+        "The derived band nothing has no valid pixel: 'nothing:(/ 2.b1 0)' is nodata "
+        "everywhere on the stack grid (its assets have no data there, or the expression is "
+        "nodata for every value)."]
+    assert any(level == "warning" and "derived band nothing" in m for level, m in messages)

@@ -1,4 +1,4 @@
-"""Band math on rasters leaves no temporary behind, whatever stops it."""
+"""Band math on rasters refuses results without data and leaves no temporary behind."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import rasterio
 from rasterio.transform import from_origin
 
 from coreg.core import raster_io, raster_math
-from coreg.core.errors import CanceledError
+from coreg.core.errors import CanceledError, CoregInputError
 from coreg.core.raster_math import band_math, write_expressions
 
 #: Three strips of BLOCK rows, wide enough for the COG driver to build overviews.
@@ -38,6 +38,66 @@ def _files(folder) -> set[str]:
 
 
 INPUTS = {"a.tif", "b.tif", "far.tif"}
+
+
+def test_overlapping_inputs_give_the_result(folder):
+    band_math([folder / "a.tif", folder / "b.tif"], "s:(+ 1.b1 2.b1)", folder / "s.tif")
+    assert _files(folder) == INPUTS | {"s.tif"}
+    with rasterio.open(folder / "s.tif") as ds:
+        result = ds.read(1)
+    assert np.isnan(result[:, :200]).all() and not np.isnan(result[:, 200:]).any()
+
+
+@pytest.mark.parametrize("expression, names", [
+    ("(+ 1.b1 2.b1)", "Input 2 ('far.tif') does not"),
+    ("(+ 1.b1 3.b1 2.b1)", "Inputs 3 ('elsewhere.tif'), 2 ('far.tif') do not"),
+    ("(- 1.b1 (mean 2.b1))", "Input 2 ('far.tif') does not"),
+])
+def test_an_input_outside_the_output_is_refused_before_writing(folder, expression, names,
+                                                               monkeypatch):
+    other = folder / "other"
+    other.mkdir()
+    far = _raster(other / "elsewhere.tif", x0=-300_000.0)
+    monkeypatch.setattr(raster_math, "write_expressions",
+                        lambda *a, **k: pytest.fail("evaluated despite no overlap"))
+    with pytest.raises(CoregInputError, match="overlap the output's extent") as info:
+        band_math([folder / "a.tif", folder / "far.tif", far], expression, folder / "x.tif")
+    assert names in str(info.value)
+    assert _files(folder) == INPUTS | {"other"}
+
+
+def test_an_input_the_expression_does_not_read_may_lie_elsewhere(folder):
+    band_math([folder / "a.tif", folder / "far.tif"], "(* 1.b1 2)", folder / "x.tif")
+    assert _files(folder) == INPUTS | {"x.tif"}
+
+
+@pytest.mark.parametrize("expression", ["(/ 1.b1 0)", "(+ 1.b1 (mean (/ 1 0)))"])
+def test_a_result_without_valid_pixel_is_an_error_and_not_written(folder, expression):
+    with pytest.raises(CoregInputError, match="The result has no valid pixel: '.*' is nodata"):
+        band_math([folder / "a.tif"], expression, folder / "x.tif")
+    assert _files(folder) == INPUTS
+
+
+def test_an_input_of_nodata_only_is_an_error(folder):
+    _raster(folder / "empty.tif", values=np.full((HEIGHT, WIDTH), -9999, np.float32))
+    with pytest.raises(CoregInputError, match="no valid pixel"):
+        band_math([folder / "a.tif", folder / "empty.tif"], "(+ 1.b1 2.b1)", folder / "x.tif")
+    assert _files(folder) == INPUTS | {"empty.tif"}
+
+
+def test_write_expressions_counts_valid_pixels(folder):
+    from coreg.core.band_math import parse_definitions
+    from coreg.core.raster_io import read_info
+    from coreg.core.raster_math import raster_assets
+    definitions = parse_definitions("all:(+ 1.b1 1); none:(/ 1.b1 0); half:(+ 1.b1 2.b1)")
+    assets = raster_assets([folder / "a.tif", folder / "b.tif"])
+    outputs = {d.name: folder / f"{d.name}.tif" for d in definitions}
+    counts = write_expressions(definitions, assets, read_info(folder / "a.tif").grid, outputs)
+    assert counts == {"all": HEIGHT * WIDTH, "none": 0, "half": HEIGHT * 400}
+    assert _files(folder) == INPUTS | {"all.tif", "none.tif", "half.tif"}
+
+
+# ------------------------------------------------------------------------ interruptions
 
 
 def _interrupt_on_strip(monkeypatch, strip: int, error: BaseException):
