@@ -146,8 +146,10 @@ def _scratch(stack: contextlib.ExitStack, definition: Definition, grid: Grid,
     gtiff = tmp + ".gtiff.tmp"
     stack.callback(_remove, gtiff)
     stack.callback(_remove, gtiff + ".aux.xml")
+    # Sparse: a block that is nodata everywhere is not written, so a mostly empty result
+    # does not cost a full-size uncompressed file (1 GB for 16 000 x 16 000 pixels).
     profile = output_profile(grid, count=1, dtype="float32", nodata=float("nan"),
-                             scratch=True)
+                             scratch=True) | {"sparse_ok": True}
     dst = stack.enter_context(rasterio.open(gtiff, "w", **profile))
     dst.set_band_description(1, definition.name)
     dst.update_tags(1, EXPRESSION=definition.text)

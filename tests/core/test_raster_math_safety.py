@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import rasterio
@@ -168,3 +170,23 @@ def test_a_failure_in_the_second_output_leaves_neither(folder, monkeypatch):
                           read_info(folder / "a.tif").grid,
                           {d.name: folder / f"{d.name}.tif" for d in definitions})
     assert _files(folder) == INPUTS
+
+
+
+def test_the_scratch_file_of_a_sparse_result_holds_its_data_blocks_only(folder, monkeypatch):
+    """Six 512 x 512 float32 blocks are 6 MiB; a result valid in one block writes one."""
+    corner = np.full((HEIGHT, WIDTH), -9999, np.float32)
+    corner[:100, :100] = 5
+    _raster(folder / "corner.tif", values=corner)
+    real, sizes = raster_math.to_cog, []
+
+    def to_cog(gtiff, path):
+        sizes.append(os.path.getsize(gtiff))
+        real(gtiff, path)
+
+    monkeypatch.setattr(raster_math, "to_cog", to_cog)
+    band_math([folder / "corner.tif"], "(+ 1.b1 1)", folder / "x.tif")
+    assert sizes[0] < 2 * 512 * 512 * 4
+    with rasterio.open(folder / "x.tif") as ds:
+        result = ds.read(1)
+    assert (result[:100, :100] == 6).all() and np.isnan(result).sum() == result.size - 100 * 100
