@@ -26,7 +26,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QColor
 
 from ..core.apply import apply_to_rasters
-from ..core.errors import CanceledError, CoregistrationError
+from ..core.errors import CanceledError, CoregError
 from ..core.saved import SavedAlignment
 
 RESOURCES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources")
@@ -71,12 +71,13 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
     @staticmethod
     def run_core(call: Callable[..., Any], feedback: QgsProcessingFeedback, **kwargs) -> Any:
         """Call a core function with progress and cancellation wired to ``feedback``;
-        its ValueError / CoregistrationError become QgsProcessingException."""
+        its ValueError / CoregError (any engine error, a resource one included) become
+        QgsProcessingException."""
         try:
             return call(progress=feedback.setProgress, is_canceled=feedback.isCanceled, **kwargs)
         except CanceledError as exc:
             raise QgsProcessingException(str(exc)) from exc
-        except (ValueError, CoregistrationError) as exc:
+        except (ValueError, CoregError) as exc:
             raise QgsProcessingException(str(exc)) from exc
 
 
