@@ -432,7 +432,7 @@ def _evaluate(node, assets: Mapping[str, np.ndarray], means: Mapping[Call, float
         return np.float32(node.value)
     if isinstance(node, Asset):
         if node.name not in assets:
-            raise BandMathError(f"Unknown asset '{node.name}'", node.position,
+            raise BandMathError(f"Unknown asset '{shown(node.name)}'", node.position,
                                 f"one of {', '.join(assets) or '(no asset)'}")
         return assets[node.name]
     if node.operator == "mean":

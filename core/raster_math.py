@@ -82,8 +82,9 @@ def check_assets(definitions: Sequence[Definition], assets: Mapping[str, object]
         for node in walk(definition.expression):
             if isinstance(node, Asset) and node.name not in assets:
                 known = ", ".join(list(assets)[:12]) + (", ..." if len(assets) > 12 else "")
-                raise BandMathError(f"Unknown asset '{node.name}' in '{definition.name}'",
-                                    node.position, f"one of {known}")
+                raise BandMathError(f"Unknown asset '{shown(node.name)}' in "
+                                    f"'{shown(definition.name)}'", node.position,
+                                    f"one of {known}")
 
 
 def write_expressions(

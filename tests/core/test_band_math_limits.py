@@ -187,3 +187,13 @@ TEXTS = st.text(alphabet=ALPHABET, max_size=2000) | RUNS
 def test_fuzz_parsed_or_refused_within_a_second(text):
     result = _parse_or_refuse(parse_definitions, text)
     assert isinstance(result, (list, BandMathError))
+
+
+def test_an_unknown_long_asset_is_quoted_short():
+    from coreg.core.raster_math import check_assets
+    definition = parse_definition("x" * 50_000 + ":(+ 1." + "a" * 49_000 + " 1)")
+    for check in (lambda: check_assets([definition], {"1.b": None}),
+                  lambda: evaluate_block(definition.expression, {}, {}, (1, 1))):
+        with pytest.raises(BandMathError, match="Unknown asset '1.aaa") as info:
+            check()
+        assert len(str(info.value)) < 1000
