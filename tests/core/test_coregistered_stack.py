@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import jsonschema
@@ -225,6 +226,31 @@ def test_bad_parameters_are_clear_errors(scenes, tmp_path, kwargs, message):
         coregistered_stack(scenes["paths"], args["assets"], args["reference_asset"], tmp_path,
                            aoi=kwargs.get("aoi"))
     assert not list(tmp_path.glob("*.tif"))
+
+
+@pytest.mark.parametrize("text, crs, bounds", [
+    ("POLYGON((1 2, 3 2, 3 4, 1 2))", 4326, (1, 2, 3, 4)),
+    ("  SRID=32631 ;  polygon z ((1 2 9, 3 2 9, 3 4 9, 1 2 9))  ", 32631, (1, 2, 3, 4)),
+    ("MULTIPOLYGON ZM(((1 2 0 0, 3 2 0 0, 3 5 0 0, 1 2 0 0)))", 4326, (1, 2, 3, 5)),
+])
+def test_aoi_forms(text, crs, bounds):
+    parsed_crs, parsed_bounds = parse_aoi(text)
+    assert parsed_crs.to_epsg() == crs and parsed_bounds == bounds
+
+
+SPACES = " " * 100_000
+HOSTILE_AOIS = {"spaces": SPACES + "X", "spaces after POLYGON": "POLYGON" + SPACES + "X",
+                "spaces after SRID": "SRID=4326;" + SPACES + "X",
+                "spaces after Z": "POLYGON Z" + SPACES + "(",
+                "unclosed": "POLYGON((" + "1 " * 50_000}
+
+
+@pytest.mark.parametrize("text", HOSTILE_AOIS.values(), ids=HOSTILE_AOIS.keys())
+def test_a_hostile_aoi_is_refused_within_a_second(text):
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="AOI"):
+        parse_aoi(text)
+    assert time.perf_counter() - start < 1.0
 
 
 def test_unknown_asset_in_an_expression_fails_before_any_work(scenes, tmp_path):
