@@ -28,7 +28,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
-from ..core.stack import align_stack, default_workers
+from ..core.stack import DASK_CONNECT_TIMEOUT, align_stack, default_workers
 from .align_image import TRANSFORMS
 from .base import CoregAlgorithm, StyleOnLoad
 from .layers import write_shift_vectors
@@ -72,8 +72,10 @@ class AlignStackAlgorithm(CoregAlgorithm):
             "name; masks (matched by file-name stem) and metadata sidecars travel along; "
             "one <name>_quality.json per item, a CSV summary and a footprint layer with "
             "each item's status and shift. Items run in parallel worker processes, or on "
-            "a Dask cluster when a scheduler address is given; a failing item is reported "
-            "and skipped.")
+            "a Dask cluster when a scheduler address is given (tcp://host:port or "
+            "tls://host:port); a failing item is reported and skipped.\n"
+            "Dask exchanges pickled code: a scheduler can run any code inside QGIS. "
+            "Connect only to a cluster you trust.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterMultipleLayers(
@@ -100,8 +102,14 @@ class AlignStackAlgorithm(CoregAlgorithm):
         band = QgsProcessingParameterNumber(self.BAND, self.tr("Band to match (all scenes)"),
                                             QgsProcessingParameterNumber.Integer, 1, minValue=1)
         dask = QgsProcessingParameterString(
-            self.DASK_SCHEDULER, self.tr("Dask scheduler address (e.g. tcp://host:8786)"),
-            optional=True)
+            self.DASK_SCHEDULER, self.tr("Dask scheduler address (e.g. tcp://host:8786; only "
+                                         "a cluster you trust)"), optional=True)
+        dask.setHelp(self.tr(
+            "Address of a Dask distributed scheduler, tcp://host:port or tls://host:port; "
+            "empty: local worker processes. Dask exchanges pickled code, so the scheduler "
+            "and its workers can run any code inside QGIS: connect only to a cluster you "
+            "trust. A scheduler that does not answer within {} s stops the run.").format(
+                DASK_CONNECT_TIMEOUT))
         for param in (band, dask):
             self.add_advanced_parameter(param)
         self.addParameter(QgsProcessingParameterFolderDestination(

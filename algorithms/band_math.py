@@ -38,7 +38,9 @@ class BandMathAlgorithm(CoregAlgorithm):
             "(where condition a b), (interp x (asarray 0 10000) (asarray 0 1)). "
             "Comparisons give 1 or 0; nodata stays nodata; a division by zero gives "
             "nodata.\nThe output is a single-band Float32 Cloud-Optimized GeoTIFF (NaN "
-            "nodata) on the grid of the first input; other inputs are resampled onto it.")
+            "nodata) on the grid of the first input; other inputs are resampled onto it. "
+            "An input that does not overlap the first one, or a result without any valid "
+            "pixel, is an error and nothing is written.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterMultipleLayers(

@@ -14,27 +14,43 @@ every operator, comparisons and logical operators give 1.0 / 0.0 (NaN where an
 operand is NaN), and a division by zero gives NaN. ``mean`` is the global mean of
 its argument over the whole raster; :func:`mean_nodes` lists what a first pass over
 the blocks must compute before the blocks are evaluated.
+
+The text may come from anyone: it is refused beyond :data:`MAX_LENGTH` characters or
+:data:`MAX_DEPTH` levels of nesting, and parsing is linear in its length.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import CoregInputError
+
 #: Output names (file names): a letter or underscore, then letters, digits, _ or -.
 NAME = re.compile(r"[A-Za-z_][\w-]*")
 #: An asset reference: 1-based input position, a dot, a band name that is no number.
 ASSET = re.compile(r"(\d+)\.([A-Za-z_][\w-]*)")
-NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+#: Unambiguous (no two ways to match the same digits), so a failed match is linear in
+#: its length: ``\d+\.?\d*`` backtracked quadratically on "1111...1a".
+NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+#: One token at a time, after optional white space: a parenthesis or an atom (a run of
+#: anything else); matched at a position, never on a slice of the remaining text.
+TOKEN = re.compile(r"\s*(?:([()])|([^\s()]+))")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: Largest nesting accepted, far beyond any real expression (bounds the recursion).
 MAX_DEPTH = 64
+#: Longest expression text accepted, far beyond any real one (bounds the work of one
+#: string handed to the parser).
+MAX_LENGTH = 100_000
+#: Characters of a token quoted in an error message.
+SHOWN = 40
 
 
-class BandMathError(ValueError):
+class BandMathError(CoregInputError):
     """An expression that cannot be parsed or evaluated; says where and what was expected.
 
     ``position`` is the 0-based character offset in the expression text (None when
@@ -197,21 +213,19 @@ class Token:
 
 def tokenize(text: str, start: int = 0) -> list[Token]:
     """Split ``text[start:]`` into parentheses and atoms (runs of anything else up to a
-    space or parenthesis); positions count from the start of ``text``."""
+    space or parenthesis); positions count from the start of ``text``.
+
+    One pass of :data:`TOKEN` from position to position: linear in the text's length.
+    """
     tokens, k = [], start
-    while k < len(text):
-        char = text[k]
-        if char.isspace():
-            k += 1
-        elif char in "()":
-            tokens.append(Token(char, char, k))
-            k += 1
-        else:
-            start = k
-            while k < len(text) and not text[k].isspace() and text[k] not in "()":
-                k += 1
-            tokens.append(Token("atom", text[start:k], start))
-    return tokens
+    while True:
+        match = TOKEN.match(text, k)
+        if match is None:  # only white space is left
+            return tokens
+        paren, atom_text = match.groups()
+        tokens.append(Token(paren or "atom", paren or atom_text,
+                            match.start(1 if paren else 2)))
+        k = match.end()
 
 
 class _Parser:
@@ -226,7 +240,7 @@ class _Parser:
             raise BandMathError("asarray alone is no raster", node.position,
                                 "asarray only as the breakpoints of interp")
         if self.k < len(self.tokens):
-            raise BandMathError(f"Unexpected '{self.tokens[self.k].text}' after the "
+            raise BandMathError(f"Unexpected '{shown(self.tokens[self.k].text)}' after the "
                                 "expression", self.tokens[self.k].position,
                                 "the end of the expression")
         return node
@@ -246,11 +260,11 @@ class _Parser:
     def call(self, opening: Token, depth: int) -> Call:
         head = self.next("an operator or function name")
         if head.kind != "atom":
-            raise BandMathError(f"'{head.text}' where an operator belongs", head.position,
-                                f"one of {' '.join(OPERATORS)}")
+            raise BandMathError(f"'{shown(head.text)}' where an operator belongs",
+                                head.position, f"one of {' '.join(OPERATORS)}")
         if head.text not in OPERATORS:
-            raise BandMathError(f"Unknown operator or function '{head.text}'", head.position,
-                                f"one of {' '.join(OPERATORS)}")
+            raise BandMathError(f"Unknown operator or function '{shown(head.text)}'",
+                                head.position, f"one of {' '.join(OPERATORS)}")
         args = []
         while self.peek_kind() != ")":
             if self.peek_kind() is None:
@@ -275,12 +289,17 @@ class _Parser:
         return self.tokens[self.k].position if self.k < len(self.tokens) else len(self.text)
 
 
+def shown(text: str) -> str:
+    """``text`` cut to :data:`SHOWN` characters for an error message."""
+    return text if len(text) <= SHOWN else f"{text[:SHOWN]}... ({len(text)} characters)"
+
+
 def atom(token: Token) -> Number | Asset:
     """A number or an asset reference; anything else is an error naming what it is."""
     if NUMBER.fullmatch(token.text):
         value = float(token.text)
         if not abs(value) <= FLOAT32_MAX:
-            raise BandMathError(f"Number '{token.text}' out of range", token.position,
+            raise BandMathError(f"Number '{shown(token.text)}' out of range", token.position,
                                 "a finite number")
         return Number(value, token.position)
     if ASSET.fullmatch(token.text):
@@ -288,7 +307,7 @@ def atom(token: Token) -> Number | Asset:
     if token.text in OPERATORS:
         raise BandMathError(f"Operator '{token.text}' outside parentheses", token.position,
                             f"'({token.text} ...)'")
-    raise BandMathError(f"Unknown name '{token.text}'", token.position,
+    raise BandMathError(f"Unknown name '{shown(token.text)}'", token.position,
                         "a number, an asset such as 1.B04 (input position, dot, band), "
                         "or '('")
 
@@ -321,36 +340,50 @@ def check_call(node: Call) -> None:
                                 node.args[1].position, "increasing numbers")
 
 
+def check_text(text: object) -> str:
+    """``text`` if it is a string of at most :data:`MAX_LENGTH` characters, else a
+    BandMathError: callers may hand over anything (bytes, None, a file's content)."""
+    if isinstance(text, (bytes, bytearray)):
+        raise BandMathError("The expression must be text, not bytes (decode it first)")
+    if not isinstance(text, str):
+        raise BandMathError(f"The expression must be text, not {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise BandMathError(f"The expression is {len(text):,} characters long: the limit is "
+                            f"{MAX_LENGTH:,} characters")
+    return text
+
+
 def parse_expression(text: str, start: int = 0) -> Number | Asset | Call:
     """The tree of the expression ``text[start:]``; BandMathError if it is not well
     formed (positions count from the start of ``text``)."""
-    if not isinstance(text, str):
-        raise BandMathError("The expression must be text")
-    return _Parser(text, start).parse()
+    return _Parser(check_text(text), start).parse()
 
 
 def parse_definition(text: str, default_name: str = "expression") -> Definition:
     """``name:(expression)`` or just ``(expression)`` (then named ``default_name``)."""
+    check_text(text)
     name, start = default_name, 0
     head, colon, _ = text.partition(":")
     if colon:
         name, start = head.strip(), len(head) + 1
         if not NAME.fullmatch(name):
-            raise BandMathError(f"Invalid output name '{name}'", len(head) - len(head.lstrip()),
+            raise BandMathError(f"Invalid output name '{shown(name)}'",
+                                len(head) - len(head.lstrip()),
                                 "a name of letters, digits, _ or - starting with a letter")
     if not text[start:].strip():
-        raise BandMathError(f"Empty expression for '{name}'", start, "(operator ...)")
+        raise BandMathError(f"Empty expression for '{shown(name)}'", start, "(operator ...)")
     return Definition(name, parse_expression(text, start), text.strip())
 
 
 def parse_definitions(text: str) -> list[Definition]:
     """One ``name:(expression)`` per line or separated by ``;``; names must differ."""
-    parts = [p for p in re.split(r"[;\n]", text) if p.strip()]
+    parts = [p for p in re.split(r"[;\n]", check_text(text)) if p.strip()]
     definitions = [parse_definition(p, f"expression{k + 1}") for k, p in enumerate(parts)]
-    names = [d.name for d in definitions]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    duplicates = sorted(n for n, count in Counter(d.name for d in definitions).items()
+                        if count > 1)
     if duplicates:
-        raise BandMathError(f"Output names must be unique: {', '.join(duplicates)} repeated")
+        raise BandMathError("Output names must be unique: "
+                            f"{shown(', '.join(duplicates))} repeated")
     return definitions
 
 
@@ -358,11 +391,18 @@ def parse_definitions(text: str) -> list[Definition]:
 
 
 def walk(node) -> Iterator:
-    """Every node of the tree, children before their parent."""
-    if isinstance(node, Call):
-        for arg in node.args:
-            yield from walk(arg)
-    yield node
+    """Every node of the tree, children before their parent.
+
+    With a stack of its own, not recursion: no tree, however deep, exhausts Python's.
+    """
+    stack = [(node, False)]
+    while stack:
+        current, expanded = stack.pop()
+        if expanded or not isinstance(current, Call):
+            yield current
+            continue
+        stack.append((current, True))
+        stack.extend((arg, False) for arg in reversed(current.args))
 
 
 def mean_nodes(node) -> list[Call]:
@@ -378,11 +418,21 @@ def evaluate(node, assets: Mapping[str, np.ndarray], means: Mapping[Call, float]
 
     Returns a float32 array, or a float if the tree reads no asset.
     """
+    return _evaluate(node, assets, means, 0)
+
+
+def _evaluate(node, assets: Mapping[str, np.ndarray], means: Mapping[Call, float],
+              depth: int):
+    """:func:`evaluate`, refusing trees deeper than :data:`MAX_DEPTH` (one not built by
+    the parser) before the recursion can exhaust Python's stack."""
+    if depth > MAX_DEPTH:
+        raise BandMathError(f"Expression nested deeper than {MAX_DEPTH} levels",
+                            getattr(node, "position", None))
     if isinstance(node, Number):
         return np.float32(node.value)
     if isinstance(node, Asset):
         if node.name not in assets:
-            raise BandMathError(f"Unknown asset '{node.name}'", node.position,
+            raise BandMathError(f"Unknown asset '{shown(node.name)}'", node.position,
                                 f"one of {', '.join(assets) or '(no asset)'}")
         return assets[node.name]
     if node.operator == "mean":
@@ -392,7 +442,7 @@ def evaluate(node, assets: Mapping[str, np.ndarray], means: Mapping[Call, float]
         return np.float32(means[node])
     if node.operator == "asarray":
         return np.array([a.value for a in node.args], np.float32)
-    args = [evaluate(arg, assets, means) for arg in node.args]
+    args = [_evaluate(arg, assets, means, depth + 1) for arg in node.args]
     with np.errstate(all="ignore"):
         return OPERATORS[node.operator].apply(*args)
 

@@ -28,7 +28,7 @@ from rasterio.warp import transform_bounds
 
 from .align import estimate_alignment
 from .apply import scaled_progress, write_resampled
-from .band_math import Definition, parse_definitions
+from .band_math import Definition, parse_definitions, shown
 from .errors import CoregistrationError
 from .fit import RigidModel
 from .grid import Grid, crs_transformer, footprint_bounds
@@ -167,9 +167,11 @@ def _build_stack(stack: list[StackAsset], reference: StackAsset, sources, defini
                 progress(40 + 40 * (k + 1) / len(stack))
     sources_on_grid = {a.name: AssetSource(outputs[a.name], 1, _written_nodata(outputs[a.name]))
                        for a in stack}
-    write_expressions(definitions, sources_on_grid, grid,
-                      {d.name: outputs[d.name] for d in definitions},
-                      progress=scaled_progress(progress, 80, 100), is_canceled=is_canceled)
+    valid = write_expressions(definitions, sources_on_grid, grid,
+                              {d.name: outputs[d.name] for d in definitions},
+                              progress=scaled_progress(progress, 80, 100),
+                              is_canceled=is_canceled)
+    _warn_empty(definitions, valid, log)
     item, collection = write_stac(folder, title, grid, stack, reference, definitions, shifts,
                                   sources)
     return StackResult(outputs, item, collection,
@@ -263,6 +265,17 @@ def _check_unique(stack: list[StackAsset]) -> None:
         raise ValueError(f"Asset(s) listed twice: {', '.join(repeated)}.")
 
 
+def _warn_empty(definitions: Sequence[Definition], valid: dict[str, int], log: Log) -> None:
+    """A derived band that is nodata everywhere is a warning, not an error: the rest of
+    the stack is good, and the band stays in it (and in the STAC item) as written."""
+    for d in definitions:
+        if not valid.get(d.name):
+            log("warning", f"The derived band {d.name} has no valid pixel: "
+                           f"'{shown(d.text)}' is nodata everywhere on the stack grid (its "
+                           "assets have no data there, or the expression is nodata for every "
+                           "value).")
+
+
 def _written_nodata(path: str) -> float | None:
     return read_info(path).nodata
 
@@ -337,8 +350,10 @@ def _units(crs: CRS) -> str:
 
 def parse_aoi(text: str) -> tuple[CRS, tuple[float, float, float, float]]:
     """CRS and bounds of a WKT/EWKT polygon (EPSG:4326 unless ``SRID=n;`` says)."""
-    match = re.fullmatch(r"\s*(?:SRID=(\d+)\s*;)?\s*((?:MULTI)?POLYGON)\s*(Z|M|ZM)?\s*(\(.*\))\s*",
-                         text, re.IGNORECASE | re.DOTALL)
+    # No two adjacent \s* (around an optional part): splitting a run of spaces between
+    # them made a failed match quadratic (20 000 spaces: 9 s).
+    match = re.fullmatch(r"\s*(?:SRID=(\d+)\s*;\s*)?((?:MULTI)?POLYGON)\s*(?:(Z|M|ZM)\s*)?"
+                         r"(\(.*\))\s*", text, re.IGNORECASE | re.DOTALL)
     if not match:
         raise ValueError("The AOI must be a WKT POLYGON or MULTIPOLYGON, e.g. "
                          "POLYGON((35.5 33.8, 35.6 33.8, 35.6 33.9, 35.5 33.9, 35.5 33.8)), "

@@ -218,15 +218,26 @@ def output_profile(grid: Grid, *, count: int, dtype: str, nodata: float | None,
     return profile
 
 
+#: Files GDAL's COG driver writes beside its output while building it (overviews of the
+#: data and of the mask): suffixes of the output path.
+COG_INTERMEDIATES = (".ovr.tmp", ".msk.ovr.tmp")
+
+
 def to_cog(gtiff: str, path: str) -> None:
-    """Convert a finished GeoTIFF into a Cloud-Optimized GeoTIFF and remove it."""
+    """Convert a finished GeoTIFF into a Cloud-Optimized GeoTIFF and remove it.
+
+    The GeoTIFF and any COG driver intermediate left by a failed copy are removed
+    whatever happens, KeyboardInterrupt included; ``path`` itself, on failure, is the
+    caller's to remove (an :func:`atomic_path`)."""
     try:
         with rasterio.open(gtiff) as src:
             rasterio.shutil.copy(src, path, driver="COG", compress="deflate", level=1,
                                  predictor=_predictor(src.dtypes[0]), bigtiff="if_safer")
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(gtiff)
+        for leftover in (gtiff, gtiff + ".aux.xml",
+                         *(str(path) + suffix for suffix in COG_INTERMEDIATES)):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(leftover)
 
 
 def copy_by_blocks(

@@ -3,14 +3,20 @@
 Memory is bounded by one strip of :data:`raster_io.BLOCK` rows of the assets an
 expression reads, whatever the raster height. A ``mean`` costs one extra pass over
 the strips, accumulating sums, so the band is never loaded whole.
+
+Every output appears only once complete, and every temporary file (the atomic output,
+its uncompressed scratch GeoTIFF, the COG driver's intermediates) is removed whatever
+stops the run: an error, a cancel, a KeyboardInterrupt.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import rasterio
@@ -25,10 +31,11 @@ from .band_math import (
     evaluate_block,
     mean_nodes,
     parse_definition,
+    shown,
     walk,
 )
 from .errors import CanceledError, CoregInputError
-from .grid import Grid
+from .grid import Grid, footprint_bounds
 from .outputs import guarded_outputs
 from .raster_io import (
     BLOCK,
@@ -75,8 +82,9 @@ def check_assets(definitions: Sequence[Definition], assets: Mapping[str, object]
         for node in walk(definition.expression):
             if isinstance(node, Asset) and node.name not in assets:
                 known = ", ".join(list(assets)[:12]) + (", ..." if len(assets) > 12 else "")
-                raise BandMathError(f"Unknown asset '{node.name}' in '{definition.name}'",
-                                    node.position, f"one of {known}")
+                raise BandMathError(f"Unknown asset '{shown(node.name)}' in "
+                                    f"'{shown(definition.name)}'", node.position,
+                                    f"one of {known}")
 
 
 def write_expressions(
@@ -85,55 +93,89 @@ def write_expressions(
     grid: Grid,
     outputs: Mapping[str, str | os.PathLike],
     *,
+    require_valid: bool = False,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
-) -> None:
+) -> dict[str, int]:
     """Write each definition on ``grid`` as a single-band Float32 COG (NaN nodata) at
-    ``outputs[definition.name]``; every output appears only once complete."""
+    ``outputs[definition.name]``; every output appears only once complete.
+
+    Returns the number of valid (non-NaN) pixels of each output, so that a caller can
+    tell an all-nodata result from a success. ``require_valid``: refuse such a result
+    with CoregInputError before any output is written.
+    """
     check_assets(definitions, assets)
     if not definitions:
-        return
+        return {}
     strips = [grid.subgrid(row, 0, min(BLOCK, grid.height - row), grid.width)
               for row in range(0, grid.height, BLOCK)]
     means = list(dict.fromkeys(m for d in definitions for m in mean_nodes(d.expression)))
     passes = 2 if means else 1
+    # The stack unwinds on any exception, KeyboardInterrupt included: it closes the
+    # scratch GeoTIFFs, removes them, and removes the atomic outputs unless complete.
     with _Reader(assets) as reader, contextlib.ExitStack() as stack:
         values: dict = {}
         if means:
             values = _means(means, reader, strips, progress, is_canceled)
-        writers = {}
-        for d in definitions:
-            tmp = stack.enter_context(atomic_path(outputs[d.name]))
-            gtiff = tmp + ".gtiff.tmp"
-            stack.callback(_remove, gtiff)
-            profile = output_profile(grid, count=1, dtype="float32", nodata=float("nan"),
-                                     scratch=True)
-            writers[d.name] = (tmp, gtiff, stack.enter_context(rasterio.open(gtiff, "w",
-                                                                             **profile)))
-            writers[d.name][2].set_band_description(1, d.name)
-            writers[d.name][2].update_tags(1, EXPRESSION=d.text)
+        writers = {d.name: _scratch(stack, d, grid, outputs[d.name]) for d in definitions}
+        counts = dict.fromkeys(writers, 0)
+        names = _names(d.expression for d in definitions)
         for k, strip in enumerate(strips):
             _check_canceled(is_canceled)
-            block = reader.read(_names(d.expression for d in definitions), strip)
+            block = reader.read(names, strip)
             window = Window(0, k * BLOCK, strip.width, strip.height)
             for d in definitions:
                 data = evaluate_block(d.expression, block, values, (strip.height, strip.width))
                 writers[d.name][2].write(data, 1, window=window)
+                counts[d.name] += int(np.count_nonzero(~np.isnan(data)))
             if progress:
                 progress(100.0 * (passes - 1 + (k + 1) / len(strips)) / passes)
+        if require_valid:
+            _check_valid(definitions, counts)
         for tmp, gtiff, dst in writers.values():
+            _check_canceled(is_canceled)
             dst.close()
             to_cog(gtiff, tmp)
+    return counts
+
+
+def _scratch(stack: contextlib.ExitStack, definition: Definition, grid: Grid,
+             output: str | os.PathLike) -> tuple:
+    """(atomic path, scratch GeoTIFF path, its open writer) of one output, each
+    registered on ``stack`` so that an unwinding removes both files."""
+    tmp = stack.enter_context(atomic_path(output))
+    gtiff = tmp + ".gtiff.tmp"
+    stack.callback(_remove, gtiff)
+    stack.callback(_remove, gtiff + ".aux.xml")
+    # Sparse: a block that is nodata everywhere is not written, so a mostly empty result
+    # does not cost a full-size uncompressed file (1 GB for 16 000 x 16 000 pixels).
+    profile = output_profile(grid, count=1, dtype="float32", nodata=float("nan"),
+                             scratch=True) | {"sparse_ok": True}
+    dst = stack.enter_context(rasterio.open(gtiff, "w", **profile))
+    dst.set_band_description(1, definition.name)
+    dst.update_tags(1, EXPRESSION=definition.text)
+    return tmp, gtiff, dst
+
+
+def _check_valid(definitions: Sequence[Definition], counts: Mapping[str, int]) -> None:
+    """CoregInputError naming the outputs that are nodata everywhere."""
+    empty = [f"'{shown(d.text)}'" for d in definitions if not counts[d.name]]
+    if empty:
+        raise CoregInputError(
+            f"The result has no valid pixel: {', '.join(empty)} "
+            f"{'is' if len(empty) == 1 else 'are'} nodata everywhere on the output grid "
+            "(the inputs have no data there, or the expression is nodata for every value, "
+            "e.g. a division by zero). Nothing was written.")
 
 
 def _means(means, reader, strips, progress, is_canceled) -> dict:
     """First pass: the global mean of every ``mean`` call, inner ones first."""
     values: dict = {}
     for node in means:
-        accumulator = MeanAccumulator()
+        accumulator, names = MeanAccumulator(), _names([node.args[0]])
         for k, strip in enumerate(strips):
             _check_canceled(is_canceled)
-            block = reader.read(_names([node.args[0]]), strip)
+            block = reader.read(names, strip)
             accumulator.add(evaluate_block(node.args[0], block, values,
                                            (strip.height, strip.width)))
             if progress:
@@ -182,6 +224,40 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
+def check_overlap(definition: Definition, assets: Mapping[str, AssetSource],
+                  grid: Grid) -> None:
+    """CoregInputError naming the inputs the expression reads whose footprint does not
+    overlap ``grid``: every pixel they give would be nodata."""
+    outside = {}
+    for name in definition.assets:
+        source = assets[name]
+        if source.path not in outside:
+            position = name.partition(".")[0]
+            outside[source.path] = (position, not _overlaps(read_info(source.path).grid,
+                                                            grid))
+    named = [f"{position} ('{Path(path).name}')"
+             for path, (position, disjoint) in outside.items() if disjoint]
+    if named:
+        subject = (f"Input {named[0]} does" if len(named) == 1
+                   else f"Inputs {', '.join(named)} do")
+        raise CoregInputError(
+            f"{subject} not overlap the output's extent (the grid of input 1): the result "
+            "would be nodata everywhere. Give inputs that cover the same area.")
+
+
+def _overlaps(grid: Grid, target: Grid) -> bool:
+    """Whether the footprint of ``grid`` meets ``target``'s over a non-zero area (True
+    when it cannot be told: the valid-pixel count after evaluation still decides)."""
+    try:
+        left, bottom, right, top = footprint_bounds(grid, target.crs)
+    except Exception:  # any projection failure: cannot tell
+        return True
+    if not all(map(math.isfinite, (left, bottom, right, top))):
+        return True
+    t_left, t_bottom, t_right, t_top = target.bounds
+    return min(right, t_right) > max(left, t_left) and min(top, t_top) > max(bottom, t_bottom)
+
+
 def band_math(
     inputs: Sequence[str | os.PathLike],
     expression: str,
@@ -200,6 +276,9 @@ def band_math(
     ------
     BandMathError
         The expression is malformed or names an asset that does not exist.
+    CoregInputError
+        An input the expression reads does not overlap the first input, or the result
+        has no valid pixel (nothing is written then).
     ValueError
         An input cannot be read, or the output would overwrite it.
     """
@@ -208,7 +287,9 @@ def band_math(
     definition = parse_definition(expression)
     with guarded_outputs({"Output": output}, {"Inputs": [os.fspath(p) for p in inputs]}):
         assets = raster_assets(inputs)
+        check_assets([definition], assets)
         grid = read_info(inputs[0], "Input 1").grid
+        check_overlap(definition, assets, grid)
         write_expressions([definition], assets, grid, {definition.name: output},
-                          progress=progress, is_canceled=is_canceled)
+                          require_valid=True, progress=progress, is_canceled=is_canceled)
     return definition

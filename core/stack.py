@@ -4,6 +4,9 @@ Each item is scored against the anchor (:mod:`metrics`) as it is; above the
 "already aligned" score it is passed through, otherwise aligned (:mod:`align`)
 and kept only if the score improves. Items run in worker processes, or on a Dask
 cluster, and a failing item is reported, never fatal.
+
+Dask exchanges pickled code and data: a scheduler can run any code in the process that
+connects to it (QGIS). Connect only to a cluster you trust.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import shutil
 import sys
 import sysconfig
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import partial
@@ -28,7 +32,7 @@ from rasterio.warp import transform_bounds
 
 from .align import Alignment, PatchResult, estimate_alignment, score_overlap
 from .apply import apply_alignment, is_class_raster, write_resampled, write_shifted
-from .errors import CanceledError, CoregInputError, CoregistrationError
+from .errors import CanceledError, CoregInputError, CoregistrationError, CoregResourceError
 from .fit import RigidModel
 from .grid import snapped_grid
 from .outputs import check_output_folder, guarded_outputs, hold_outputs
@@ -42,6 +46,13 @@ STATUSES = ("aligned", "already_aligned", "not_improved", "failed")
 SIDECARS = (".xml", ".rpc", "_rpc.txt", ".RPB", ".imd", ".IMD")
 #: Memory one worker may need at most (patches, one output strip, interpreter), bytes.
 WORKER_MEMORY = 1_500_000_000
+#: Seconds a Dask scheduler has to answer before the run gives up (Dask's own default,
+#: 30 s and retries, left the user looking at a frozen dialog).
+DASK_CONNECT_TIMEOUT = 10
+#: A Dask scheduler address: tcp:// or tls://, a host name (at most 253 characters),
+#: IPv4 or [IPv6], a port.
+DASK_ADDRESS = re.compile(
+    r"(tcp|tls)://([A-Za-z0-9._-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]):(\d{1,5})")
 SUMMARY_FIELDS = ("input", "output_file", "status", "reason", "pixel_shift_x", "pixel_shift_y",
                   "rotation_deg", "matching_score_before", "matching_score_after",
                   "matching_score_improvement", "projection_epsg_before",
@@ -128,7 +139,9 @@ def align_stack(
     workers : int, optional
         Worker processes (default: cores, fewer if memory is short); 1 runs in-process.
     dask_scheduler : str, optional
-        Address of a Dask distributed scheduler to run the items on instead.
+        Address of a Dask distributed scheduler to run the items on instead
+        (``tcp://host:port`` or ``tls://host:port``). Dask exchanges pickled code: the
+        scheduler can run code in this process, so give only one you trust.
     **options
         Fields of :class:`StackOptions`.
 
@@ -136,7 +149,16 @@ def align_stack(
     -------
     list of ItemResult
         In the order of ``inputs``, the anchor first reported with status "anchor".
+
+    Raises
+    ------
+    CoregInputError
+        A malformed ``dask_scheduler`` address (before any work).
+    CoregResourceError
+        No Dask scheduler answers at ``dask_scheduler`` within
+        :data:`DASK_CONNECT_TIMEOUT` seconds (before any output is written).
     """
+    address = check_dask_address(dask_scheduler)
     inputs = [str(p) for p in inputs]
     anchor = str(anchor)
     if not any(same_file(anchor, p) for p in inputs):
@@ -144,7 +166,8 @@ def align_stack(
     sources = {"Inputs": inputs, "Masks": [os.fspath(m) for m in masks]}
     folder = check_output_folder(output_folder, sources)
     opts = StackOptions(**options)
-    with guarded_outputs({"Summary": summary}, sources), hold_outputs([folder]):
+    with guarded_outputs({"Summary": summary}, sources), hold_outputs([folder]), \
+            dask_client(address) as client:  # connected before anything is written
         folder.mkdir(parents=True, exist_ok=True)
         mask_of = match_masks(inputs, masks)
         stems = output_stems(inputs)
@@ -153,7 +176,7 @@ def align_stack(
         task = partial(align_item, anchor=anchor, folder=str(folder),
                        anchor_mask=mask_of.get(anchor), options=opts)
         arguments = [(p, mask_of.get(p), stems[p]) for p in items]
-        results = _run(task, arguments, workers, dask_scheduler, progress, is_canceled)
+        results = _run(task, arguments, workers, client, progress, is_canceled)
         ordered = [anchor_result] + [results[p] for p in items]
         if summary is not None:
             write_summary(ordered, summary)
@@ -336,11 +359,12 @@ def default_workers() -> int:
         return cores
 
 
-def _run(task: Callable, arguments: list[tuple], workers: int | None, dask_scheduler: str | None,
+def _run(task: Callable, arguments: list[tuple], workers: int | None, client,
          progress: Progress | None, is_canceled: IsCanceled | None) -> dict[str, ItemResult]:
-    """Run ``task(*args)`` for every item: on Dask, in processes, or in-process."""
-    if dask_scheduler:
-        return _run_dask(task, arguments, dask_scheduler, progress, is_canceled)
+    """Run ``task(*args)`` for every item: on a Dask ``client`` (if not None), in
+    processes, or in-process."""
+    if client is not None:
+        return _run_dask(task, arguments, client, progress, is_canceled)
     workers = min(workers or default_workers(), max(len(arguments), 1))
     if workers <= 1:
         results = {}
@@ -377,14 +401,59 @@ def _no_main_module():
             setattr(main, name, value)
 
 
-def _run_dask(task, arguments, address, progress, is_canceled) -> dict[str, ItemResult]:
+def check_dask_address(address: str | None) -> str | None:
+    """The scheduler address stripped, None if empty; CoregInputError unless it is
+    ``tcp://host:port`` or ``tls://host:port`` (Dask also accepts other schemes, e.g.
+    ``inproc://``, that mean nothing to a user of the plugin)."""
+    if address is None or not str(address).strip():
+        return None
+    text = str(address).strip()
+    match = DASK_ADDRESS.fullmatch(text)
+    if match is None or not 0 < int(match.group(3)) < 65536:
+        raise CoregInputError(f"The Dask scheduler address '{text[:200]}' is not "
+                              "tcp://host:port or tls://host:port (e.g. tcp://192.168.1.10:8786); "
+                              "leave it empty to use local processes.")
+    return text
+
+
+@contextlib.contextmanager
+def dask_client(address: str | None) -> Iterator:
+    """A Dask client connected to ``address`` (None: yields None), or
+    CoregResourceError after :data:`DASK_CONNECT_TIMEOUT` seconds without an answer."""
+    if address is None:
+        yield None
+        return
     from distributed import Client
+
+    if address.startswith("tls://") and not _tls_configured():
+        raise CoregInputError(f"The Dask scheduler address {address} asks for TLS, but no "
+                              "TLS certificates are configured for Dask (distributed.comm.tls "
+                              "in the Dask configuration); configure them or use tcp://.")
+    try:
+        client = Client(address, timeout=DASK_CONNECT_TIMEOUT)
+    except OSError as exc:  # Dask's connection timeout is an OSError
+        raise CoregResourceError(
+            f"No Dask scheduler answers at {address} (waited {DASK_CONNECT_TIMEOUT} s): "
+            "start one with `dask scheduler` or leave the field empty to use local "
+            "processes.") from exc
+    with client:
+        yield client
+
+
+def _tls_configured() -> bool:
+    """Whether the Dask configuration gives the client TLS certificates (without them
+    Dask fails on a tls:// address with a TypeError)."""
+    from distributed.security import Security
+
+    return Security().get_connection_args("client")["ssl_context"] is not None
+
+
+def _run_dask(task, arguments, client, progress, is_canceled) -> dict[str, ItemResult]:
     from distributed import as_completed as dask_completed
 
-    with Client(address) as client:
-        futures = {client.submit(task, *args, pure=False): args[0] for args in arguments}
-        return _collect(futures, dask_completed(list(futures)), progress, is_canceled,
-                        lambda: client.cancel(list(futures)))
+    futures = {client.submit(task, *args, pure=False): args[0] for args in arguments}
+    return _collect(futures, dask_completed(list(futures)), progress, is_canceled,
+                    lambda: client.cancel(list(futures)))
 
 
 def _collect(futures: dict, completed, progress, is_canceled, cancel) -> dict[str, ItemResult]:

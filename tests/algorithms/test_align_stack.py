@@ -28,3 +28,26 @@ def test_align_stack__qgis_process(tmp_path, qgis_process_runner):
         assert float(rows[f"{name}.tif"]["pixel_shift_y"]) == pytest.approx(dy, abs=0.05)
     assert rows["t6_elsewhere.tif"]["status"] == "failed"
     assert (out / "footprints.gpkg").is_file() and (out / "vectors.gpkg").is_file()
+
+
+def test_align_stack__no_dask_scheduler_is_a_processing_error(tmp_path, coreg_provider):
+    """A scheduler that does not answer is a message in the dialog, not a traceback."""
+    import socket
+
+    import processing
+    from qgis.core import QgsProcessingException
+
+    items = build_stack(tmp_path / "in")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    parameters = {"INPUTS": [str(p) for n, p in items.items() if n != "mask"],
+                  "ANCHOR": str(items["anchor"]), "DASK_SCHEDULER": address,
+                  "OUTPUT_FOLDER": str(tmp_path / "out"), "SUMMARY": str(tmp_path / "s.csv"),
+                  "FOOTPRINTS": "TEMPORARY_OUTPUT"}
+    with pytest.raises(QgsProcessingException) as info:
+        processing.run("coreg:align_stack", parameters)
+    assert str(info.value).startswith(f"No Dask scheduler answers at {address} (waited")
+    assert "Traceback" not in str(info.value)
+    with pytest.raises(QgsProcessingException, match="^The Dask scheduler address 'localhost"):
+        processing.run("coreg:align_stack", parameters | {"DASK_SCHEDULER": "localhost:8786"})

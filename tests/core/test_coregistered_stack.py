@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import jsonschema
@@ -227,6 +228,31 @@ def test_bad_parameters_are_clear_errors(scenes, tmp_path, kwargs, message):
     assert not list(tmp_path.glob("*.tif"))
 
 
+@pytest.mark.parametrize("text, crs, bounds", [
+    ("POLYGON((1 2, 3 2, 3 4, 1 2))", 4326, (1, 2, 3, 4)),
+    ("  SRID=32631 ;  polygon z ((1 2 9, 3 2 9, 3 4 9, 1 2 9))  ", 32631, (1, 2, 3, 4)),
+    ("MULTIPOLYGON ZM(((1 2 0 0, 3 2 0 0, 3 5 0 0, 1 2 0 0)))", 4326, (1, 2, 3, 5)),
+])
+def test_aoi_forms(text, crs, bounds):
+    parsed_crs, parsed_bounds = parse_aoi(text)
+    assert parsed_crs.to_epsg() == crs and parsed_bounds == bounds
+
+
+SPACES = " " * 100_000
+HOSTILE_AOIS = {"spaces": SPACES + "X", "spaces after POLYGON": "POLYGON" + SPACES + "X",
+                "spaces after SRID": "SRID=4326;" + SPACES + "X",
+                "spaces after Z": "POLYGON Z" + SPACES + "(",
+                "unclosed": "POLYGON((" + "1 " * 50_000}
+
+
+@pytest.mark.parametrize("text", HOSTILE_AOIS.values(), ids=HOSTILE_AOIS.keys())
+def test_a_hostile_aoi_is_refused_within_a_second(text):
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="AOI"):
+        parse_aoi(text)
+    assert time.perf_counter() - start < 1.0
+
+
 def test_unknown_asset_in_an_expression_fails_before_any_work(scenes, tmp_path):
     with pytest.raises(BandMathError, match="Unknown asset '2.B08'"):
         coregistered_stack(scenes["paths"], "1.B04,2.B04", "1.B04", tmp_path,
@@ -270,14 +296,15 @@ def test_real_misregistration_of_two_utm_tiles_is_corrected(shared_data, tmp_pat
 def test_sar_on_optical_without_a_reliable_match_is_stacked_unshifted(shared_data, tmp_path):
     """GeFolki's Sentinel-2 and Sentinel-1 patches share a grid and are co-registered
     (their manifest): the cross-modal match is unreliable, so no shift is applied and the
-    log says why; the SAR band still stacks and enters expressions."""
+    log says why; the SAR band still stacks and enters expressions. A derived band that
+    is nodata everywhere is a warning, and the stack is still written."""
     folder = shared_data / "sar_optical"
     messages = []
     aoi = "SRID=32631;POLYGON((400440 5096000, 402440 5096000, 402440 5098000, 400440 5098000, " \
           "400440 5096000))"
     result = coregistered_stack(
         [folder / "S2_patch11.tif", folder / "S1_patch11.tif"], "1.1,2.1", "1.b1", tmp_path,
-        aoi=aoi, expressions="bright:(where (> 2.b1 0.5) 1 0)",
+        aoi=aoi, expressions="bright:(where (> 2.b1 0.5) 1 0); nothing:(/ 2.b1 0)",
         log=lambda level, m: messages.append((level, m)))
     assert result.shifts[2]["status"] == "not_aligned"
     assert result.shifts[2]["measured"]["reliability"] < 20
@@ -289,3 +316,9 @@ def test_sar_on_optical_without_a_reliable_match_is_stacked_unshifted(shared_dat
         s1 = ds.read(1, window=window)
     assert_allclose(_read(result.outputs["2.b1"]), s1, rtol=1e-5)
     assert_allclose(_read(result.outputs["bright"]), np.where(s1 > 0.5, 1.0, 0.0))
+    assert np.isnan(_read(result.outputs["nothing"])).all()
+    assert [m for level, m in messages if "no valid pixel" in m] == [
+        "The derived band nothing has no valid pixel: 'nothing:(/ 2.b1 0)' is nodata "
+        "everywhere on the stack grid (its assets have no data there, or the expression is "
+        "nodata for every value)."]
+    assert any(level == "warning" and "derived band nothing" in m for level, m in messages)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
+import socket
+import time
 from pathlib import Path
 
 import pytest
 import rasterio
 from stack_fixture import SHIFTS, build_stack
 
-from coreg.core.stack import align_stack
+from coreg.core.errors import CoregInputError, CoregResourceError
+from coreg.core.stack import DASK_CONNECT_TIMEOUT, align_stack
 
 QUALITY_KEYS = {"projection_epsg_before", "projection_epsg_after", "pixel_shift",
                 "matching_score_before", "matching_score_after", "matching_score_improvement",
@@ -84,6 +87,52 @@ def test_align_stack__dask_local_cluster(stack, tmp_path):
         results = align_stack(inputs, items["anchor"], tmp_path, masks=[items["mask"]],
                               dask_scheduler=cluster.scheduler_address)
     _check_results(items, tmp_path, results, reproject=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_align_stack__no_dask_scheduler_is_a_resource_error_in_seconds(stack, tmp_path):
+    """Nothing listens at the address: a clear error after the connection timeout (not
+    Dask's 30 s and a traceback), before anything is written."""
+    items, inputs = stack
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    start = time.perf_counter()
+    with pytest.raises(CoregResourceError, match=f"No Dask scheduler answers at {address} .*"
+                                                 "`dask scheduler`"):
+        align_stack(inputs, items["anchor"], tmp_path / "out", dask_scheduler=address)
+    assert time.perf_counter() - start < DASK_CONNECT_TIMEOUT + 5
+    assert not (tmp_path / "out").exists()
+
+
+MALFORMED = {"no scheme": "127.0.0.1:8786", "http": "http://127.0.0.1:8786",
+             "no port": "tcp://127.0.0.1", "no host": "tcp://:8786",
+             "port 0": "tcp://127.0.0.1:0", "port too large": "tcp://127.0.0.1:99999",
+             "a path": "tcp://127.0.0.1:8786/path", "a space": "tcp://a host:8786",
+             "inproc": "inproc://127.0.0.1/1/1", "ucx": "ucx://127.0.0.1:8786",
+             "a command after": "tcp://127.0.0.1:8786\n; rm -rf /",
+             "a 100 000-character host": "tcp://" + "a" * 100_000 + ":1"}
+
+
+@pytest.mark.parametrize("address", MALFORMED.values(), ids=MALFORMED.keys())
+def test_align_stack__malformed_dask_address_is_an_input_error(stack, tmp_path, address):
+    items, inputs = stack
+    start = time.perf_counter()
+    with pytest.raises(CoregInputError, match="is not tcp://host:port or tls://host:port"):
+        align_stack(inputs, items["anchor"], tmp_path / "out", dask_scheduler=address)
+    assert time.perf_counter() - start < 1.0
+    assert not (tmp_path / "out").exists()
+
+
+def test_align_stack__tls_without_certificates_is_an_input_error(stack, tmp_path):
+    items, inputs = stack
+    with pytest.raises(CoregInputError, match="no TLS certificates are configured"):
+        align_stack(inputs, items["anchor"], tmp_path / "out",
+                    dask_scheduler=f"tls://127.0.0.1:{_free_port()}")
+    assert not (tmp_path / "out").exists()
 
 
 def test_align_stack__unreadable_item_does_not_stop_the_stack(stack, tmp_path):
