@@ -14,6 +14,7 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from .apply import (
+    require_resample_memory,
     scaled_progress,
     translation_in_secondary_crs,
     write_resampled,
@@ -44,6 +45,7 @@ from .raster_io import (
     read_on_grid,
     same_file,
 )
+from .resources import memory_guard, require_memory
 from .saved import SavedAlignment, alignment_record
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,8 @@ MAX_ITERATIONS = 10
 DEFAULT_MAX_SHIFT = 20.0
 #: Patches the matching score is computed on (it is a summary, not an estimator).
 SCORED_PATCHES = 16
+#: What to do when the patches do not fit in memory (their side grows with MAX_SHIFT).
+PATCH_ADVICE = "choose a smaller MAX_SHIFT, or align a smaller area first"
 
 
 @dataclass(frozen=True)
@@ -173,9 +177,11 @@ def estimate_alignment(
                                             secondary_band)
     ref_nodata = ref_info.nodata if reference_nodata is None else reference_nodata
     sec_nodata = sec_info.nodata if secondary_nodata is None else secondary_nodata
-    with rasterio.open(reference) as ref_ds, rasterio.open(secondary) as sec_ds:
-        patches = _reference_patches(ref_ds, reference_band, ref_nodata, common, masks,
-                                     _patch_size(max_shift, ref_info, common))
+    size = _patch_size(max_shift, ref_info, common)
+    _require_patch_memory(common, size)
+    with rasterio.open(reference) as ref_ds, rasterio.open(secondary) as sec_ds, \
+            memory_guard("matching the patches", PATCH_ADVICE):
+        patches = _reference_patches(ref_ds, reference_band, ref_nodata, common, masks, size)
         sampler = SecondarySampler(sec_ds, secondary_band, sec_nodata, common)
         estimator = _Estimator(patches, sampler, common, transform == "rigid",
                                max_shift * ref_info.grid.res[0], progress, is_canceled)
@@ -219,6 +225,15 @@ def _open_pair(reference, secondary, reference_band: int,
 def _patch_size(max_shift: float, reference: RasterInfo, common: Grid) -> int:
     """Patch side for a largest shift given in reference pixels."""
     return patch_size_for(max_shift * reference.grid.res[0] / common.res[0], common)
+
+
+def _require_patch_memory(common: Grid, size: int) -> None:
+    """Refuse patches that cannot fit: every patch's reference and secondary samples are
+    held (float32), and one patch at a time is correlated (complex FFTs)."""
+    side = min(size, common.width, common.height)
+    count = len(layout_patches(common, size))
+    require_memory(side * side * (8.0 * count + 96.0),
+                   f"Matching {count} patches of {side} x {side} pixels", PATCH_ADVICE)
 
 
 def _reference_patches(ds, band, nodata, common: Grid, masks, size: int) -> list[Patch]:
@@ -408,6 +423,10 @@ def align_image(
         if output_mode == "geotransform" and options.get("transform", "rigid") != "translation":
             raise ValueError("The geotransform-only output needs the translation model "
                              "(a rotation cannot be written as a shifted geotransform).")
+    if output is not None and output_mode == "resample":  # before the matching, not after
+        reference_grid = read_info(reference, "Reference").grid
+        read_info(secondary, "Secondary")  # a readable file (else a clear ValueError)
+        require_resample_memory(secondary, reference_grid)
     alignment = estimate_alignment(reference, secondary, progress=scaled_progress(progress, 0, 60),
                                    is_canceled=is_canceled, **options)
     if output is None:
