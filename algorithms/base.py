@@ -26,7 +26,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QColor
 
 from ..core.apply import apply_to_rasters
-from ..core.errors import CanceledError, CoregistrationError
+from ..core.errors import CoregError
 from ..core.saved import SavedAlignment
 
 RESOURCES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources")
@@ -71,12 +71,11 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
     @staticmethod
     def run_core(call: Callable[..., Any], feedback: QgsProcessingFeedback, **kwargs) -> Any:
         """Call a core function with progress and cancellation wired to ``feedback``;
-        its ValueError / CoregistrationError become QgsProcessingException."""
+        its errors (:class:`CoregError`, and the ValueErrors of older code) become
+        QgsProcessingException with the same message."""
         try:
             return call(progress=feedback.setProgress, is_canceled=feedback.isCanceled, **kwargs)
-        except CanceledError as exc:
-            raise QgsProcessingException(str(exc)) from exc
-        except (ValueError, CoregistrationError) as exc:
+        except (CoregError, ValueError) as exc:
             raise QgsProcessingException(str(exc)) from exc
 
 
