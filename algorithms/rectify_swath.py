@@ -130,14 +130,18 @@ class RectifySwathAlgorithm(CoregAlgorithm):
         return results
 
     def _source_crs(self, parameters, context) -> str:
+        """SOURCE_CRS as WKT, EPSG:4326 when not given."""
         crs = self.parameterAsCrs(parameters, self.SOURCE_CRS, context)
-        return crs.toWkt() if crs.isValid() else "EPSG:4326"
+        return _crs_value(crs, parameters.get(self.SOURCE_CRS)) or "EPSG:4326"
 
     def _target(self, parameters, context) -> tuple[str | None, tuple | None]:
         """Target CRS (WKT, None = automatic) and extent (xmin, xmax, ymin, ymax) in it.
 
         An extent given with its own CRS and no target CRS makes that CRS the target."""
         crs = self.parameterAsCrs(parameters, self.TARGET_CRS, context)
+        given = _crs_value(crs, parameters.get(self.TARGET_CRS))
+        if not crs.isValid() and given is not None:
+            return given, None  # not a CRS: the engine refuses it, naming it
         if not parameters.get(self.EXTENT):
             return (crs.toWkt() if crs.isValid() else None), None
         extent_crs = self.parameterAsExtentCrs(parameters, self.EXTENT, context)
@@ -158,3 +162,13 @@ def _band_list(text: str) -> list[int] | None:
     except ValueError as exc:
         raise QgsProcessingException(
             f"Bands must be band numbers separated by commas (e.g. 1,3), not '{text}'.") from exc
+
+
+def _crs_value(crs: QgsCoordinateReferenceSystem, value) -> str | None:
+    """WKT of a valid CRS parameter; else the value as the user wrote it, for the engine
+    to refuse naming it (it once became EPSG:4326 silently), or None if none was given."""
+    if crs.isValid():
+        return crs.toWkt()
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return str(value)

@@ -14,6 +14,7 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from .apply import (
+    require_resample_memory,
     scaled_progress,
     translation_in_secondary_crs,
     write_resampled,
@@ -45,6 +46,7 @@ from .raster_io import (
     read_info,
     read_on_grid,
 )
+from .resources import memory_guard, require_memory
 from .saved import SavedAlignment, alignment_record
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,8 @@ MAX_ITERATIONS = 10
 DEFAULT_MAX_SHIFT = 20.0
 #: Patches the matching score is computed on (it is a summary, not an estimator).
 SCORED_PATCHES = 16
+#: What to do when the patches do not fit in memory (their side grows with MAX_SHIFT).
+PATCH_ADVICE = "choose a smaller MAX_SHIFT, or align a smaller area first"
 
 
 @dataclass(frozen=True)
@@ -175,9 +179,11 @@ def estimate_alignment(
                                             secondary_band)
     ref_nodata = ref_info.nodata if reference_nodata is None else reference_nodata
     sec_nodata = sec_info.nodata if secondary_nodata is None else secondary_nodata
-    with rasterio.open(reference) as ref_ds, rasterio.open(secondary) as sec_ds:
-        patches = _reference_patches(ref_ds, reference_band, ref_nodata, common, masks,
-                                     _patch_size(max_shift, ref_info, common))
+    size = _patch_size(max_shift, ref_info, common)
+    _require_patch_memory(common, size)
+    with rasterio.open(reference) as ref_ds, rasterio.open(secondary) as sec_ds, \
+            memory_guard("matching the patches", PATCH_ADVICE):
+        patches = _reference_patches(ref_ds, reference_band, ref_nodata, common, masks, size)
         sampler = SecondarySampler(sec_ds, secondary_band, sec_nodata, common)
         estimator = _Estimator(patches, sampler, common, transform == "rigid",
                                max_shift * ref_info.grid.res[0], progress, is_canceled)
@@ -221,6 +227,15 @@ def _open_pair(reference, secondary, reference_band: int,
 def _patch_size(max_shift: float, reference: RasterInfo, common: Grid) -> int:
     """Patch side for a largest shift given in reference pixels."""
     return patch_size_for(max_shift * reference.grid.res[0] / common.res[0], common)
+
+
+def _require_patch_memory(common: Grid, size: int) -> None:
+    """Refuse patches that cannot fit: every patch's reference and secondary samples are
+    held (float32), and one patch at a time is correlated (complex FFTs)."""
+    side = min(size, common.width, common.height)
+    count = len(layout_patches(common, size))
+    require_memory(side * side * (8.0 * count + 96.0),
+                   f"Matching {count} patches of {side} x {side} pixels", PATCH_ADVICE)
 
 
 def _reference_patches(ds, band, nodata, common: Grid, masks, size: int) -> list[Patch]:
@@ -408,6 +423,8 @@ def align_image(
                               "(a rotation cannot be written as a shifted geotransform).")
     with guarded_outputs({"Output": output}, {"Reference": reference, "Secondary": secondary,
                                               "Masks": file_paths(options.get("masks"))}):
+        if output is not None and output_mode == "resample":  # before the matching
+            require_resample_memory(secondary, read_info(reference, "Reference").grid)
         alignment = estimate_alignment(reference, secondary,
                                        progress=scaled_progress(progress, 0, 60),
                                        is_canceled=is_canceled, **options)
@@ -418,6 +435,17 @@ def align_image(
                               nodata=options.get("secondary_nodata"),
                               progress=scaled_progress(progress, 60, 100),
                               is_canceled=is_canceled)
+
+
+def _covered_bytes(secondary: RasterInfo, reference: Grid, cog: bool) -> int:
+    """The least space the resampled output needs: only the part of the reference grid
+    the secondary covers is written (a small scene on a huge grid stays small)."""
+    sx, sy = pixel_size_in(secondary.grid, reference.crs)
+    covered = secondary.grid.width * secondary.grid.height * sx * sy / (
+        reference.res[0] * reference.res[1])
+    grid = Grid(reference.crs, reference.transform, 1,
+                int(min(covered, reference.width * reference.height)))
+    return raster_bytes(grid, secondary.count, "float32", cog=cog)
 
 
 def _write_aligned(alignment: Alignment, reference, secondary, output, *, output_mode: str,
@@ -432,8 +460,7 @@ def _write_aligned(alignment: Alignment, reference, secondary, output, *, output
                 alignment.reference_crs), cog=cog, progress=progress, is_canceled=is_canceled)
         return alignment
     reference_grid = read_info(reference).grid
-    with atomic_path(output, size=raster_bytes(reference_grid, info.count, "float32",
-                                               cog=cog)) as tmp:
+    with atomic_path(output, size=_covered_bytes(info, reference_grid, cog)) as tmp:
         out_nodata = write_resampled(secondary, tmp, alignment.model, reference_grid,
                                      resampling=resampling, nodata=nodata, cog=cog,
                                      progress=progress, is_canceled=is_canceled)

@@ -19,7 +19,7 @@ from rasterio.windows import Window
 
 from .errors import CanceledError, CoregInputError
 from .fit import RigidModel
-from .grid import Grid, crs_transformer, footprint_bounds
+from .grid import Grid, crs_transformer, footprint_bounds, pixel_size_in
 from .outputs import check_outputs, guarded_outputs
 from .raster_io import (
     BLOCK,
@@ -46,7 +46,12 @@ from .resample import (
     model_affine,
     prepare,
 )
+from .resources import memory_guard, require_memory
 from .saved import SavedAlignment
+
+#: What to do when the output strips do not fit in memory.
+RESAMPLE_ADVICE = ("clip the reference or target grid to the area you need, or choose a "
+                   "coarser grid (larger pixels)")
 
 
 def secondary_transform(model: RigidModel, secondary: Grid, reference_crs) -> Affine:
@@ -130,11 +135,17 @@ def write_resampled(
 
     Strips of :data:`BLOCK` output rows are interpolated from the native secondary
     pixels they need, so memory is bounded by two strips: one being computed in a
-    worker thread while the previous one is compressed and written. ``mapping``
-    replaces ``model`` (e.g. a shift field, or a displacement raster whose NaN pixels
-    stay nodata); ``offset`` is added to the values (and
-    a FieldMapping's own offset); ``dtype`` overrides the output data type. Returns
-    the output nodata.
+    worker thread while the previous one is compressed and written. Only the part of a
+    strip the secondary covers is computed and written (GDAL fills the rest with
+    nodata), so a reference grid far larger than the secondary costs its overlap only.
+    ``mapping`` replaces ``model`` (e.g. a shift field, or a displacement raster whose
+    NaN pixels stay nodata); ``offset`` is added to the values (and a FieldMapping's
+    own offset); ``dtype`` overrides the output data type. Returns the output nodata.
+
+    Raises
+    ------
+    CoregResourceError
+        If the strips would not fit in the available memory.
     """
     order = ORDERS[resampling]
     with rasterio.open(secondary_path) as src, \
@@ -144,10 +155,12 @@ def write_resampled(
         out_nodata = output_nodata(out_dtype, src_nodata)
         mapping = mapping or SourceMapping(model, model_crs or reference.crs, src.crs,
                                            src.transform)
+        _require_strip_memory(src, mapping, reference, out_dtype)
         profile = output_profile(reference, count=src.count, dtype=out_dtype,
                                  nodata=out_nodata, scratch=cog)
         target = output_path if not cog else output_path + ".gtiff.tmp"
-        with rasterio.open(target, "w", **profile) as dst:
+        with rasterio.open(target, "w", **profile) as dst, \
+                memory_guard("resampling onto the output grid", RESAMPLE_ADVICE):
             copy_metadata(src, dst)
             strips = [reference.subgrid(row, 0, min(BLOCK, reference.height - row),
                                         reference.width)
@@ -157,13 +170,16 @@ def write_resampled(
                               dtype=np.dtype(out_dtype), offset=offset)
             pending = worker.submit(compute, strips[0])
             for k, strip in enumerate(strips):
-                block = pending.result()
+                covered = pending.result()
                 if is_canceled and is_canceled():
                     raise CanceledError("Canceled while writing the output.")
                 if k + 1 < len(strips):
                     pending = worker.submit(compute, strips[k + 1])
                 row = k * BLOCK
-                dst.write(block, window=Window(0, row, strip.width, strip.height))
+                if covered is not None:
+                    window, block = covered
+                    dst.write(block, window=Window(window.col_off, row + window.row_off,
+                                                   window.width, window.height))
                 if progress:
                     progress(100.0 * (row + strip.height) / reference.height)
         if cog:
@@ -171,28 +187,118 @@ def write_resampled(
     return out_nodata
 
 
+def require_resample_memory(secondary_path: str | os.PathLike, reference: Grid,
+                            model_crs: CRS | None = None) -> None:
+    """Refuse, before any work, a resampling of the secondary onto ``reference`` (see
+    :func:`write_resampled`) that would not fit in memory: CoregResourceError."""
+    with rasterio.open(secondary_path) as src:
+        mapping = SourceMapping(RigidModel(), model_crs or reference.crs, src.crs,
+                                src.transform)
+        _require_strip_memory(src, mapping, reference, src.dtypes[0])
+
+
+def _require_strip_memory(src, mapping, reference: Grid, dtype: str) -> None:
+    require_memory(_strip_memory(src, mapping, reference, np.dtype(dtype).itemsize),
+                   f"Resampling '{Path(src.name).name}' onto the {reference.width} x "
+                   f"{reference.height} pixel grid", RESAMPLE_ADVICE)
+
+
+def _strip_memory(src, mapping, reference: Grid, itemsize: int) -> float:
+    """Peak bytes of :func:`write_resampled`: two output blocks of the covered width, the
+    float temporaries of one band, the source window one strip reads and, for mappings
+    that are not affine, the source positions of a whole strip."""
+    height = min(BLOCK, reference.height)
+    affine = mapping.affine(reference)
+    if affine is not None:
+        box = _affine_covered_box(affine, reference, src)
+        width = 0 if box is None else box[1][1] - box[1][0]
+        source_per_pixel = abs(float(np.linalg.det(affine[0])))
+        positions = 0.0
+    else:
+        width = reference.width
+        res = pixel_size_in(reference, src.crs)
+        source_per_pixel = res[0] * res[1] / abs(src.transform.determinant)
+        positions = 64.0 * height * reference.width
+    pixels = float(height) * width
+    window = (pixels * max(source_per_pixel, 1.0)
+              + (2 * SPLINE_MARGIN + 2) * (height + width) * math.sqrt(max(source_per_pixel, 1.0)))
+    return (2 * src.count * itemsize * pixels + 48.0 * pixels + positions
+            + (4.0 * src.count + 13.0) * window)
+
+
 def _resample_strip(src, strip: Grid, mapping, order: int, src_nodata, out_nodata,
-                    dtype: np.dtype, offset: float) -> np.ndarray:
-    """All bands of one output strip, plus ``offset``, cast to ``dtype``."""
-    if isinstance(mapping, FieldMapping):
-        offset = offset + mapping.offset(strip)
-    out = np.full((src.count, strip.height, strip.width),
-                  np.nan if out_nodata is None else out_nodata, dtype)
+                    dtype: np.dtype, offset: float) -> tuple[Window, np.ndarray] | None:
+    """The part of one output strip that the secondary covers (a window of the strip)
+    and all its bands there, plus ``offset``, cast to ``dtype``; None if it covers none.
+
+    Computing the covered part only keeps a strip of a reference far wider than the
+    secondary as cheap as its overlap."""
     affine = mapping.affine(strip)
-    unknown = None
+    rows = cols = None
     if affine is None:
         rows, cols = mapping.indices(strip)
+        box = _covered_box(rows, cols, src)
+    else:
+        box = _affine_covered_box(affine, strip, src)
+    if box is None:
+        return None
+    (r0, r1), (c0, c1) = box
+    part = strip.subgrid(r0, c0, r1 - r0, c1 - c0)
+    if affine is None:
+        rows, cols = rows[r0:r1, c0:c1], cols[r0:r1, c0:c1]
+    else:
+        affine = (affine[0], affine[1] + affine[0] @ np.array([r0, c0], float))
+    window = Window(c0, r0, c1 - c0, r1 - r0)
+    return window, _resample_part(src, part, mapping, affine, rows, cols, order, src_nodata,
+                                  out_nodata, dtype, offset)
+
+
+def _covered_box(rows: np.ndarray, cols: np.ndarray, src
+                 ) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """((row0, row1), (col0, col1)) of the output pixels whose source position lies in
+    the secondary (NaN positions never do); None if none does."""
+    inside = (rows > -1) & (rows < src.height) & (cols > -1) & (cols < src.width)
+    any_rows, any_cols = inside.any(axis=1), inside.any(axis=0)
+    if not any_rows.any():
+        return None
+    (rows_in,), (cols_in,) = np.nonzero(any_rows), np.nonzero(any_cols)
+    return (int(rows_in[0]), int(rows_in[-1]) + 1), (int(cols_in[0]), int(cols_in[-1]) + 1)
+
+
+def _affine_covered_box(affine, grid: Grid, src
+                        ) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """The same for an affine mapping, from the secondary's corners mapped back onto
+    ``grid`` (a pixel of margin: :func:`_outside_to_nan` decides at the edge)."""
+    matrix, offset = affine
+    corners = np.array([[r, c] for r in (-0.5, src.height - 0.5)
+                        for c in (-0.5, src.width - 0.5)], float)
+    out_rows, out_cols = (np.linalg.solve(matrix, (corners - offset).T))
+    r0 = max(math.floor(out_rows.min()) - 1, 0)
+    r1 = min(math.ceil(out_rows.max()) + 2, grid.height)
+    c0 = max(math.floor(out_cols.min()) - 1, 0)
+    c1 = min(math.ceil(out_cols.max()) + 2, grid.width)
+    if r1 <= r0 or c1 <= c0:
+        return None
+    return (r0, r1), (c0, c1)
+
+
+def _resample_part(src, part: Grid, mapping, affine, rows, cols, order: int, src_nodata,
+                   out_nodata, dtype: np.dtype, offset: float) -> np.ndarray:
+    """All bands on ``part`` (covered by the secondary), through ``affine`` (array
+    indices of ``part`` to the secondary's) or the positions ``rows``, ``cols``."""
+    if isinstance(mapping, FieldMapping):
+        offset = offset + mapping.offset(part)
+    out = np.full((src.count, part.height, part.width),
+                  np.nan if out_nodata is None else out_nodata, dtype)
+    unknown = None
+    if affine is None:
         unknown = ~(np.isfinite(rows) & np.isfinite(cols))  # e.g. a displacement's nodata
-        if unknown.all():
-            return out
         if unknown.any():
             rows, cols = (np.where(unknown, v[~unknown][0], v) for v in (rows, cols))
     else:
-        corners = np.array([[0, 0], [0, strip.width - 1], [strip.height - 1, 0],
-                            [strip.height - 1, strip.width - 1]], float)
+        corners = np.array([[0, 0], [0, part.width - 1], [part.height - 1, 0],
+                            [part.height - 1, part.width - 1]], float)
         rows, cols = (corners @ affine[0].T + affine[1]).T
-    if rows.max() < -1 or rows.min() > src.height or cols.max() < -1 or cols.min() > src.width:
-        return out
     window = covering_window(np.clip(rows, -8, src.height + 8), np.clip(cols, -8, src.width + 8),
                              SPLINE_MARGIN)
     data, valid = read_window(src, list(range(1, src.count + 1)), window, src_nodata)
@@ -204,9 +310,8 @@ def _resample_strip(src, strip: Grid, mapping, order: int, src_nodata, out_nodat
     whole = _whole_pixel_offset(affine)
     for band in range(src.count):
         if whole is not None:  # same pixels (e.g. a vertical shift only): no interpolation
-            r, c = whole[0] - window.row_off, whole[1] - window.col_off
-            rows_, cols_ = slice(r, r + strip.height), slice(c, c + strip.width)
-            values = np.where(valid[rows_, cols_], data[band][rows_, cols_], np.nan)
+            values = _shifted_pixels(data[band], valid, whole[0] - window.row_off,
+                                     whole[1] - window.col_off, out.shape[1:])
         elif affine is None:
             values = interpolate(prepare(data[band], valid_or_none, order), valid_or_none,
                                  rows - window.row_off, cols - window.col_off, order)
@@ -215,11 +320,25 @@ def _resample_strip(src, strip: Grid, mapping, order: int, src_nodata, out_nodat
             values = interpolate_affine(prepare(data[band], valid_or_none, order),
                                         valid_or_none, affine[0], affine[1] - origin,
                                         out.shape[1:], order)
-        values = _outside_to_nan(values, affine, strip, src, rows, cols)
+        values = _outside_to_nan(values, affine, part, src, rows, cols)
         if unknown is not None:
             values[unknown] = np.nan
         out[band] = _cast(values + offset, dtype, out_nodata)
     return out
+
+
+def _shifted_pixels(data: np.ndarray, valid: np.ndarray, row: int, col: int,
+                    shape: tuple[int, int]) -> np.ndarray:
+    """The ``shape`` block of ``data`` starting at (row, col), NaN where invalid or beyond
+    ``data`` (the output reaches past the secondary when the reference is larger)."""
+    values = np.full(shape, np.nan, np.float32)
+    r0, c0 = max(row, 0), max(col, 0)
+    r1, c1 = min(row + shape[0], data.shape[0]), min(col + shape[1], data.shape[1])
+    if r1 > r0 and c1 > c0:
+        inside = (slice(r0, r1), slice(c0, c1))
+        values[r0 - row:r1 - row, c0 - col:c1 - col] = np.where(valid[inside], data[inside],
+                                                                np.nan)
+    return values
 
 
 def _whole_pixel_offset(affine) -> tuple[int, int] | None:

@@ -208,13 +208,16 @@ def output_profile(grid: Grid, *, count: int, dtype: str, nodata: float | None,
     """Creation profile of every GeoTIFF the engine writes: tiled, DEFLATE level 1 (as
     small as level 6 here at twice the speed), the predictor that suits ``dtype``.
     ``scratch``: the uncompressed GeoTIFF that :func:`to_cog` then copies, since the COG
-    copy compresses (compressing twice cost 40 % more CPU)."""
+    copy compresses (compressing twice cost 40 % more CPU); sparse, so that the blocks of
+    a large grid that no data reaches are not written out uncompressed."""
     profile = dict(driver="GTiff", width=grid.width, height=grid.height, count=count,
                    dtype=dtype, crs=grid.crs, transform=grid.transform, nodata=nodata,
                    tiled=True, blockxsize=BLOCK, blockysize=BLOCK, bigtiff="if_safer")
     if not scratch:
         profile.update(compress="deflate", zlevel=1, predictor=_predictor(dtype),
                        num_threads="all_cpus")
+    else:  # blocks never written (outside the secondary) take no disk space
+        profile.update(sparse_ok=True)
     return profile
 
 

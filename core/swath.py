@@ -34,11 +34,12 @@ from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from scipy import ndimage
 
-from .errors import CanceledError
+from .errors import CanceledError, CoregInputError
 from .grid import Grid, crs_transformer
 from .outputs import guards
 from .parallel import THREADS, in_threads
 from .raster_io import IsCanceled, Progress, atomic_path, output_profile, to_cog
+from .resources import memory_guard, require_memory
 
 LOG = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ ALIASING_RATIO = 2.0
 SPACING_SAMPLE = 1 << 20
 #: A quad this many times wider than the median quad is a wrap-around seam, not data.
 SEAM_FACTOR = 20.0
+#: What to do when the target grid does not fit in memory.
+GRID_ADVICE = "give a larger PIXEL_SIZE or a smaller EXTENT"
 
 
 @dataclass(frozen=True)
@@ -277,9 +280,6 @@ def swath_grid(x: np.ndarray, y: np.ndarray, crs: CRS, *, pixel_size: float,
             raise ValueError(f"EXTENT {tuple(extent)} is empty (need xmin < xmax, ymin < ymax).")
         width = max(1, round((xmax - xmin) / pixel_size))
         height = max(1, round((ymax - ymin) / pixel_size))
-    if width * height > 50_000 * 50_000:
-        raise ValueError(f"The target grid would be {width} x {height} pixels: give a larger "
-                         "PIXEL_SIZE or a smaller EXTENT.")
     return Grid(crs, Affine(pixel_size, 0, xmin, 0, -pixel_size, ymax), int(width), int(height))
 
 
@@ -518,10 +518,14 @@ def rectify_arrays(values: np.ndarray, x: np.ndarray, y: np.ndarray, grid: Grid,
         raise ValueError(f"The measurement raster ({values.shape[2]} x {values.shape[1]} px) "
                          f"and the coordinate images ({x.shape[1]} x {x.shape[0]} px) differ in "
                          "size: they must cover the same swath pixels.")
-    col, row = paint_lookup(x, y, grid, progress=progress, is_canceled=is_canceled)
     exact = interpolation == "nearest" and np.issubdtype(values.dtype, np.integer)
-    out = np.empty((values.shape[0], grid.height, grid.width),
-                   values.dtype if exact else np.float32)
+    dtype = values.dtype if exact else np.dtype(np.float32)
+    require_memory(grid_memory(grid, values.shape[0], dtype.itemsize),
+                   f"Rectifying onto a target grid of {grid.width} x {grid.height} pixels",
+                   GRID_ADVICE)
+    with memory_guard(f"a target grid of {grid.width} x {grid.height} pixels", GRID_ADVICE):
+        col, row = paint_lookup(x, y, grid, progress=progress, is_canceled=is_canceled)
+        out = np.empty((values.shape[0], grid.height, grid.width), dtype)
     for k, band in enumerate(values):
         if is_canceled and is_canceled():
             raise CanceledError("Canceled while sampling the measurement bands.")
@@ -533,6 +537,14 @@ def rectify_arrays(values: np.ndarray, x: np.ndarray, y: np.ndarray, grid: Grid,
         if progress:
             progress(60.0 + 30.0 * (k + 1) / values.shape[0])
     return out, (col, row)
+
+
+def grid_memory(grid: Grid, bands: int, itemsize: int, lookup_output: bool = False) -> float:
+    """Peak bytes of rectifying onto ``grid``: the two float32 lookup images (with their
+    margin), the output bands plus the one being sampled, the painted mask and, when it
+    is written, the lookup output (stacked, then + 0.5)."""
+    pixels = float(grid.width + 2 * PAD) * float(grid.height + 2 * PAD)
+    return pixels * (8 + (bands + 1) * itemsize + 1 + (16 if lookup_output else 0))
 
 
 @guards(outputs={"output": "Output", "lookup_output": "Lookup output"},
@@ -577,10 +589,16 @@ def rectify_swath(
     Raises
     ------
     ValueError
-        Unreadable inputs, mismatched shapes, coordinates outside the CRS, empty grid.
+        Unreadable inputs, mismatched shapes, coordinates outside the CRS, empty grid;
+        CoregInputError (a ValueError) for a CRS that is not one.
+    CoregResourceError
+        If the target grid does not fit in memory.
     """
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"Unknown interpolation '{interpolation}': use one of {INTERPOLATIONS}.")
+    src_crs = _parse_crs(source_crs, "source")  # before any work: never a silent default
+    automatic = target_crs is None or (isinstance(target_crs, str) and not target_crs.strip())
+    dst_crs = None if automatic else _parse_crs(target_crs, "target")
     notes: list[str] = []
     warnings: list[str] = []
     if not x_coords and not y_coords:
@@ -590,8 +608,7 @@ def rectify_swath(
     if x.shape != y.shape:
         raise ValueError(f"The X and Y coordinate images differ in size: {x.shape[::-1]} vs "
                          f"{y.shape[::-1]} (columns, rows).")
-    x, y, grid, spacing = _on_target_grid(x, y, _parse_crs(source_crs, "source"), target_crs,
-                                          pixel_size, extent, notes)
+    x, y, grid, spacing = _on_target_grid(x, y, src_crs, dst_crs, pixel_size, extent, notes)
     ratio = grid.res[0] / spacing
     sigma = max(0.0, (ratio - 1) / 2) if prefilter else 0.0
     if ratio > ALIASING_RATIO and not prefilter:
@@ -605,6 +622,11 @@ def rectify_swath(
                          "they must cover the same swath pixels.")
     values, fill = _as_sampled(data, nodata, interpolation)
     del data
+    exact = interpolation == "nearest" and np.issubdtype(values.dtype, np.integer)
+    require_memory(grid_memory(grid, values.shape[0], values.dtype.itemsize if exact else 4,
+                               bool(lookup_output)),
+                   f"Rectifying onto a target grid of {grid.width} x {grid.height} pixels",
+                   GRID_ADVICE)
     rectified, lookup = rectify_arrays(values, x, y, grid, interpolation=interpolation,
                                        prefilter_sigma=sigma, fill=fill, progress=progress,
                                        is_canceled=is_canceled)
@@ -615,8 +637,9 @@ def rectify_swath(
     _write(output, rectified, grid, fill, descriptions, cog)
     outputs = {"output": output}
     if lookup_output:
-        _write(lookup_output, np.stack(lookup) + 0.5, grid, np.nan,
-               ["source column (pixel corner = 0)", "source row (pixel corner = 0)"], cog)
+        with memory_guard("the lookup output", GRID_ADVICE):
+            _write(lookup_output, np.stack(lookup) + 0.5, grid, np.nan,
+                   ["source column (pixel corner = 0)", "source row (pixel corner = 0)"], cog)
         outputs["lookup_output"] = lookup_output
     if progress:
         progress(100.0)
@@ -627,13 +650,11 @@ def rectify_swath(
     return SwathResult(grid, painted, spacing, tuple(notes), tuple(warnings), outputs)
 
 
-def _on_target_grid(x, y, src_crs: CRS, target_crs, pixel_size: float, extent,
+def _on_target_grid(x, y, src_crs: CRS, dst_crs: CRS | None, pixel_size: float, extent,
                     notes: list[str]) -> tuple[np.ndarray, np.ndarray, Grid, float]:
     """Coordinates in the target CRS (given, or chosen and noted), the target grid and the
     median source spacing."""
-    if target_crs:
-        dst_crs = _parse_crs(target_crs, "target")
-    else:
+    if dst_crs is None:
         valid = np.isfinite(x) & np.isfinite(y)
         if not valid.any():
             raise ValueError("The coordinate images hold no valid coordinate.")
@@ -653,10 +674,19 @@ def _on_target_grid(x, y, src_crs: CRS, target_crs, pixel_size: float, extent,
 
 
 def _parse_crs(value, which: str) -> CRS:
+    """``value`` as a CRS, or CoregInputError naming it (never a silent default)."""
+    if isinstance(value, CRS):
+        return value
     try:
-        return CRS.from_user_input(value)
+        crs = CRS.from_user_input(value)
     except Exception as exc:  # rasterio raises CRSError for anything unparseable
-        raise ValueError(f"The {which} CRS '{value}' is not a valid CRS: {exc}") from exc
+        raise CoregInputError(
+            f"The {which} CRS '{value}' is not a CRS that PROJ knows (an unknown EPSG code, "
+            "or not a WKT or PROJ string): give it as e.g. EPSG:4326.") from exc
+    if not crs.is_valid:
+        raise CoregInputError(f"The {which} CRS '{value}' is not a valid CRS: give it as e.g. "
+                              "EPSG:4326.")
+    return crs
 
 
 def _polar_hemisphere(crs: CRS, lat: np.ndarray) -> np.ndarray | None:

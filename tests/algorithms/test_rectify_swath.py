@@ -68,3 +68,24 @@ def test_rectify_swath__qgis_process_ssmis_polar(shared_data, tmp_path, qgis_pro
         values = ds.read(1)
     assert np.isfinite(values).mean() == pytest.approx(0.166, abs=0.01)
     assert 168 < np.nanmin(values) and np.nanmax(values) < 287
+
+
+@pytest.mark.parametrize("key", ["SOURCE_CRS", "TARGET_CRS"])
+@pytest.mark.parametrize("value", ["EPSG:999999", "garbage"])
+def test_rectify_swath__invalid_crs_is_refused(tmp_path, coreg_provider, key, value):
+    """A CRS QGIS cannot read used to become EPSG:4326 (source) or automatic (target)."""
+    import processing
+
+    lon, lat = np.meshgrid(10 + 0.01 * np.arange(12), 45 + 0.01 * np.arange(10))
+    swath = tmp_path / "swath.tif"
+    with rasterio.open(swath, "w", driver="GTiff", width=12, height=10, count=3,
+                       dtype="float64") as dst:
+        dst.write(np.stack([lon, lat, lon * lat]))
+    before = swath.read_bytes()
+    output = tmp_path / "out.tif"
+    with pytest.raises(QgsProcessingException, match=f"CRS '{value}' is not a CRS"):
+        processing.run("coreg:rectify_swath", {
+            "INPUT": str(swath), "BANDS": "3", "X_COORDS": str(swath), "Y_COORDS": str(swath),
+            "X_BAND": 1, "Y_BAND": 2, key: value, "OUTPUT": str(output)})
+    assert not output.exists()
+    assert swath.read_bytes() == before
