@@ -424,6 +424,7 @@ def align_image(
     with guarded_outputs({"Output": output}, {"Reference": reference, "Secondary": secondary,
                                               "Masks": file_paths(options.get("masks"))}):
         if output is not None and output_mode == "resample":  # before the matching
+            read_info(secondary, "Secondary")  # a usable file, else a clear error
             require_resample_memory(secondary, read_info(reference, "Reference").grid)
         alignment = estimate_alignment(reference, secondary,
                                        progress=scaled_progress(progress, 0, 60),
