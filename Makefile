@@ -15,7 +15,7 @@ DEV_REQUIREMENTS := scripts/requirements-dev.txt
 # Debian packages: QGIS with its Python bindings and the plugin's Python dependencies.
 APT_PACKAGES := qgis python3-qgis qgis-providers gdal-bin \
 	python3-numpy python3-scipy python3-rasterio python3-skimage python3-pyproj \
-	python3-venv python3-pytest python3-distributed \
+	python3-venv python3-pip python3-pytest python3-distributed \
 	python3-hypothesis python3-jsonschema python3-threadpoolctl
 
 # Demo inputs (relative to the repository root) and output folder.
