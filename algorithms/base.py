@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -68,16 +69,26 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
                 f"'{layer.providerType()}'); save it as a GeoTIFF first.")
         return layer.source()
 
-    @staticmethod
-    def run_core(call: Callable[..., Any], feedback: QgsProcessingFeedback, **kwargs) -> Any:
+    def run_core(self, call: Callable[..., Any], feedback: QgsProcessingFeedback,
+                 **kwargs) -> Any:
         """Call a core function with progress and cancellation wired to ``feedback``;
-        its ValueError / CoregistrationError become QgsProcessingException."""
+        its ValueError / CoregistrationError become QgsProcessingException (parameters
+        named by their labels)."""
         try:
             return call(progress=feedback.setProgress, is_canceled=feedback.isCanceled, **kwargs)
         except CanceledError as exc:
             raise QgsProcessingException(str(exc)) from exc
         except (ValueError, CoregistrationError) as exc:
-            raise QgsProcessingException(str(exc)) from exc
+            raise QgsProcessingException(self.labelled(str(exc))) from exc
+
+    def labelled(self, text: str) -> str:
+        """``text`` with the parameter keys the engine names (MAX_SHIFT) replaced by their
+        labels, as the dialog shows them ("Maximum expected shift (reference pixels)")."""
+        labels = {d.name(): d.description() for d in self.parameterDefinitions()}
+        if not labels:
+            return text
+        keys = "|".join(map(re.escape, sorted(labels, key=len, reverse=True)))
+        return re.sub(rf"\b({keys})\b", lambda match: f'"{labels[match.group(1)]}"', text)
 
 
     def add_advanced_parameter(self, param) -> None:
@@ -120,7 +131,7 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
             return []
         feedback.pushInfo(self.tr(f"Applying the alignment to {len(layers)} more raster(s)."))
         paths = self.run_core(apply_to_rasters, feedback, alignment=alignment,
-                              paths=[self.raster_path(layer, "APPLY_TO") for layer in layers],
+                              paths=[self.raster_path(layer, "additional") for layer in layers],
                               folder=os.path.dirname(output) or ".", output_mode=output_mode)
         for path in paths:
             context.addLayerToLoadOnCompletion(path, QgsProcessingContext.LayerDetails(

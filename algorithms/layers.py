@@ -63,6 +63,13 @@ def polygon_mask(layer: QgsVectorLayer, reference: QgsRasterLayer,
     return PolygonMask(tuple(geometries), reference.crs().toWkt())
 
 
+def requested(parameters: dict, key: str) -> bool:
+    """Whether the destination ``key`` is to be written: an optional secondary output left
+    out (omitted in qgis_process or processing.run, None, '', "Skip output" in the
+    dialog) is not."""
+    return parameters.get(key) not in (None, "")
+
+
 def write_shift_vectors(algorithm: QgsProcessingAlgorithm, parameters: dict, key: str,
                         context: QgsProcessingContext, patches: Sequence,
                         crs: QgsCoordinateReferenceSystem, item: Sequence[str] = ()) -> str:

@@ -56,6 +56,10 @@ class _Feedback(QgsProcessingFeedback):
         self.errors.append((error, fatalError))
         super().reportError(error, fatalError)
 
+    def pushWarning(self, warning):  # noqa: N802 - QGIS API
+        self.errors.append((warning, False))
+        super().pushWarning(warning)
+
     def failure(self) -> str:
         """The last fatal error (else the last warning): why the run failed."""
         fatal = [text for text, is_fatal in self.errors if is_fatal]
