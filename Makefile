@@ -18,9 +18,10 @@ APT_PACKAGES := qgis python3-qgis qgis-providers gdal-bin \
 	python3-venv python3-pip python3-pytest python3-distributed \
 	python3-hypothesis python3-jsonschema python3-threadpoolctl
 
-# Demo inputs (relative to the repository root) and output folder.
-REF ?= ../shared/data/optical/oscd_s2/abudhabi_S2_20160120_B02-B03-B04-B08.tif
-SEC ?= ../shared/data/optical/oscd_s2/abudhabi_S2_20180328_B02-B03-B04-B08.tif
+# Demo inputs (relative to the repository root; default: the OSCD Abu Dhabi pair in
+# ../shared/data, else its crop in sample/) and output folder.
+REF ?=
+SEC ?=
 DEMO_OUTPUT ?= demo-output
 
 .PHONY: help deps venv test lint demo package bench clean
