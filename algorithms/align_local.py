@@ -23,14 +23,13 @@ from qgis.core import (
     QgsProcessingUtils,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from ..core.local import METHODS, align_local
 from ..core.raster_io import atomic_path
 from ..core.saved import displacement_alignment
 from ..core.tie_points import REJECTION_LEVELS
 from .base import RESAMPLINGS, CoregAlgorithm, StyleOnLoad
-from .layers import mask_sources, requested
+from .layers import DOUBLE, INT, STRING, mask_sources, requested
 
 METHOD_LABELS = ("Tie points (grid of local matches, smooth field)",
                  "Dense optical flow (GeFolki-like, also SAR / optical)")
@@ -38,11 +37,11 @@ REJECTION_LABELS = ("None", "Reliability threshold",
                     "+ consistency (global polynomial model, neighbours)",
                     "+ local matching score must improve")
 #: Fields of the tie-point layer: (name, type, record key).
-POINT_FIELDS = (("dx", QVariant.Double), ("dy", QVariant.Double), ("dx_map", QVariant.Double),
-                ("dy_map", QVariant.Double), ("reliability", QVariant.Double),
-                ("ssim_before", QVariant.Double), ("ssim_after", QVariant.Double),
-                ("score_before", QVariant.Double), ("score_after", QVariant.Double),
-                ("outlier", QVariant.Int), ("used", QVariant.Int), ("reason", QVariant.String))
+POINT_FIELDS = (("dx", DOUBLE), ("dy", DOUBLE), ("dx_map", DOUBLE),
+                ("dy_map", DOUBLE), ("reliability", DOUBLE),
+                ("ssim_before", DOUBLE), ("ssim_after", DOUBLE),
+                ("score_before", DOUBLE), ("score_after", DOUBLE),
+                ("outlier", INT), ("used", INT), ("reason", STRING))
 NUMERIC_OUTPUTS = ("n_points", "n_kept", "rms_shift_before_px", "rms_shift_after_px",
                    "matching_score_before", "matching_score_after")
 

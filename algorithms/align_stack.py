@@ -26,19 +26,18 @@ from qgis.core import (
     QgsProcessingParameterString,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from ..core.stack import align_stack, default_workers
 from .align_image import TRANSFORMS
 from .base import CoregAlgorithm, StyleOnLoad
-from .layers import requested, write_shift_vectors
+from .layers import DOUBLE, STRING, requested, write_shift_vectors
 
 #: Footprint layer fields: (name, type, ItemResult summary key).
-FOOTPRINT_FIELDS = (("input", QVariant.String), ("output_file", QVariant.String),
-                    ("status", QVariant.String), ("reason", QVariant.String),
-                    ("pixel_shift_x", QVariant.Double), ("pixel_shift_y", QVariant.Double),
-                    ("rotation_deg", QVariant.Double), ("matching_score_before", QVariant.Double),
-                    ("matching_score_after", QVariant.Double))
+FOOTPRINT_FIELDS = (("input", STRING), ("output_file", STRING),
+                    ("status", STRING), ("reason", STRING),
+                    ("pixel_shift_x", DOUBLE), ("pixel_shift_y", DOUBLE),
+                    ("rotation_deg", DOUBLE), ("matching_score_before", DOUBLE),
+                    ("matching_score_after", DOUBLE))
 
 
 class AlignStackAlgorithm(CoregAlgorithm):
