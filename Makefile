@@ -24,7 +24,7 @@ REF ?=
 SEC ?=
 DEMO_OUTPUT ?= demo-output
 
-.PHONY: help deps venv test lint demo package bench clean
+.PHONY: help deps venv test lint demo package bench fresh-root clean
 
 help:
 	@echo "make deps     install Debian packages (QGIS, rasterio, scikit-image, ...) if missing"
@@ -36,6 +36,8 @@ help:
 	@echo "make package  build dist/coreg.zip for Plugins > Manage and Install > Install from ZIP"
 	@echo "              and check it against the plugins.qgis.org upload rules"
 	@echo "make bench    deps, then the benchmarks (AROSICS, xdem, gefolki, xcube, gdal_calc, time series)"
+	@echo "make fresh-root  make demo and make test in a fresh debootstrap root (a clone of HEAD),"
+	@echo "              timed (DIST=trixie for Debian 13, DATA=0 without ../shared/data)"
 
 deps:
 	@scripts/install_deps.sh $(APT_PACKAGES)
@@ -75,6 +77,10 @@ bench: deps
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/swath.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/flow.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/local.py
+
+# The README's two commands on a bare Debian (see scripts/fresh_root.sh for the options).
+fresh-root:
+	scripts/fresh_root.sh
 
 clean:
 	rm -rf dist $(DEMO_OUTPUT) .qgis-settings
