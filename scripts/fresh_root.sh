@@ -133,7 +133,9 @@ in_root() {   # in_root COMMAND: run a bash command in the root, as root, with a
 
 fmt_time() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 deb_bytes() { in_root 'cat /var/cache/apt/archives/*.deb 2>/dev/null | wc -c'; }
-pip_bytes() { in_root 'if [ -d /root/.cache/pip ]; then du -sb /root/.cache/pip | cut -f1; else echo 0; fi'; }
+# Bytes received by this machine's network interfaces (the root shares the host's network):
+# the Debian packages and what pip fetches from PyPI (which keeps no cache here to measure).
+rx_bytes() { awk -F'[: ]+' '$2 != "lo" && NR > 2 { sum += $3 } END { print sum + 0 }' /proc/net/dev; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1048576 }'; }
 
 echo "fresh-root: Debian $DIST ($VARIANT), clone of $(git -C "$repo" log -1 --format='%h %s' | cut -c1-60)"
@@ -152,14 +154,14 @@ fi
 
 for step in $STEPS; do
     debs_before=$(deb_bytes)
-    pip_before=$(pip_bytes)
+    rx_before=$(rx_bytes)
     echo "fresh-root: make $step ... (log: $logs/make-$step.log)"
     start=$SECONDS
     status=0
     in_root "cd /src/coreg && make $step" >"$logs/make-$step.log" 2>&1 || status=$?
     elapsed=$((SECONDS - start))
     debs=$(($(deb_bytes) - debs_before))
-    pips=$(($(pip_bytes) - pip_before))
+    received=$(($(rx_bytes) - rx_before))
     result="ok"
     if [ "$status" -ne 0 ]; then
         result="FAILED (exit $status)"
@@ -168,8 +170,8 @@ for step in $STEPS; do
     # pytest's closing line, if the step ran pytest.
     tests=$(grep -E '^=+ .*(passed|failed|error).* in [0-9.]+s' "$logs/make-$step.log" | tail -n 1 \
         | sed -E 's/^=+ //; s/ =+$//' || true)
-    summary+=("$(printf '%-24s %8s  %s; downloaded: Debian packages %s, PyPI %s%s' \
-        "make $step" "$(fmt_time "$elapsed")" "$result" "$(mib "$debs")" "$(mib "$pips")" \
+    summary+=("$(printf '%-24s %8s  %s; Debian packages %s, network received %s%s' \
+        "make $step" "$(fmt_time "$elapsed")" "$result" "$(mib "$debs")" "$(mib "$received")" \
         "${tests:+; pytest: $tests}")")
     if [ "$status" -ne 0 ]; then
         tail -n 30 "$logs/make-$step.log" | sed 's/^/    | /'
