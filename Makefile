@@ -15,15 +15,16 @@ DEV_REQUIREMENTS := scripts/requirements-dev.txt
 # Debian packages: QGIS with its Python bindings and the plugin's Python dependencies.
 APT_PACKAGES := qgis python3-qgis qgis-providers gdal-bin \
 	python3-numpy python3-scipy python3-rasterio python3-skimage python3-pyproj \
-	python3-venv python3-pytest python3-distributed \
+	python3-venv python3-pip python3-pytest python3-distributed \
 	python3-hypothesis python3-jsonschema python3-threadpoolctl
 
-# Demo inputs (relative to the repository root) and output folder.
-REF ?= ../shared/data/optical/oscd_s2/abudhabi_S2_20160120_B02-B03-B04-B08.tif
-SEC ?= ../shared/data/optical/oscd_s2/abudhabi_S2_20180328_B02-B03-B04-B08.tif
+# Demo inputs (relative to the repository root; default: the OSCD Abu Dhabi pair in
+# ../shared/data, else its crop in sample/) and output folder.
+REF ?=
+SEC ?=
 DEMO_OUTPUT ?= demo-output
 
-.PHONY: help deps venv test lint demo package bench clean
+.PHONY: help deps venv test lint demo package bench fresh-root clean
 
 help:
 	@echo "make deps     install Debian packages (QGIS, rasterio, scikit-image, ...) if missing"
@@ -35,6 +36,8 @@ help:
 	@echo "make package  build dist/coreg.zip for Plugins > Manage and Install > Install from ZIP"
 	@echo "              and check it against the plugins.qgis.org upload rules"
 	@echo "make bench    deps, then the benchmarks (AROSICS, xdem, gefolki, xcube, gdal_calc, time series)"
+	@echo "make fresh-root  make demo and make test in a fresh debootstrap root (a clone of HEAD),"
+	@echo "              timed (DIST=trixie for Debian 13, DATA=0 without ../shared/data)"
 
 deps:
 	@scripts/install_deps.sh $(APT_PACKAGES)
@@ -74,6 +77,10 @@ bench: deps
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/swath.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/flow.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/local.py
+
+# The README's two commands on a bare Debian (see scripts/fresh_root.sh for the options).
+fresh-root:
+	scripts/fresh_root.sh
 
 clean:
 	rm -rf dist $(DEMO_OUTPUT) .qgis-settings

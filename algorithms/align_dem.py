@@ -21,7 +21,7 @@ from qgis.core import (
 from ..core.dem import METHODS, MIN_BLOCK_PIXELS, align_dem, write_shift_fields
 from ..core.raster_io import atomic_path
 from .base import RESAMPLINGS, CoregAlgorithm, DivergingOnLoad, StyleOnLoad
-from .layers import mask_sources, write_shift_vectors
+from .layers import mask_sources, requested, write_shift_vectors
 
 METHOD_LABELS = ("Nuth & Kääb (horizontal + vertical shift)", "Vertical shift only (median)",
                  "Blockwise Nuth & Kääb (smooth shift fields)")
@@ -91,10 +91,13 @@ class AlignDemAlgorithm(CoregAlgorithm):
         self.add_apply_to_parameter()
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT,
                                                                   self.tr("Aligned DEM")))
+        # Secondary outputs: optional (headless runs may leave them out), created by default.
         self.addParameter(QgsProcessingParameterRasterDestination(
-            self.DH_OUTPUT, self.tr("Elevation difference after (reference - aligned)")))
+            self.DH_OUTPUT, self.tr("Elevation difference after (reference - aligned)"),
+            optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterFileDestination(
-            self.REPORT, self.tr("Report"), self.tr("JSON files (*.json)")))
+            self.REPORT, self.tr("Report"), self.tr("JSON files (*.json)"), optional=True,
+            createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.BLOCK_VECTORS, self.tr("Block shift vectors (blockwise)"),
             QgsProcessing.TypeVectorLine, optional=True, createByDefault=False))
@@ -108,14 +111,16 @@ class AlignDemAlgorithm(CoregAlgorithm):
     def process(self, parameters, context, feedback):
         reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        dh_output = self.parameterAsOutputLayer(parameters, self.DH_OUTPUT, context)
-        report_path = self.parameterAsFileOutput(parameters, self.REPORT, context)
+        dh_output = (self.parameterAsOutputLayer(parameters, self.DH_OUTPUT, context)
+                     if requested(parameters, self.DH_OUTPUT) else None)
+        report_path = (self.parameterAsFileOutput(parameters, self.REPORT, context)
+                       if requested(parameters, self.REPORT) else "")
         alignment = self.run_core(
             align_dem, feedback,
             reference=self.raster_path(reference, "reference DEM"),
             dem=self.raster_path(self.parameterAsRasterLayer(parameters, self.DEM, context),
                                  "DEM"),
-            output=output, dh_output=dh_output,
+            output=output, dh_output=dh_output or None,
             exclude=mask_sources(self.parameterAsLayerList(parameters, self.EXCLUDE, context),
                                  reference, context, self.raster_path),
             method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
@@ -128,16 +133,19 @@ class AlignDemAlgorithm(CoregAlgorithm):
         )
         report = alignment.report()
         for warning in alignment.warnings:
-            feedback.reportError(warning, fatalError=False)
+            feedback.pushWarning(self.labelled(warning))
         feedback.pushInfo(self.tr(
             f"Shift applied to the DEM: x {report['shift_x']:+.3f}, y {report['shift_y']:+.3f}, "
             f"z {report['shift_z']:+.3f} (map units); NMAD of dh on {report['n_stable_pixels']} "
             f"stable pixels {report['nmad_before']:.3f} -> {report['nmad_after']:.3f}"))
-        DivergingOnLoad.attach(context, dh_output, max(3 * alignment.nmad_after, 0.5))
-        with atomic_path(report_path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(report, handle, indent=2)
-        results = {self.OUTPUT: output, self.DH_OUTPUT: dh_output, self.REPORT: report_path,
-                   **{key.upper(): report[key] for key in NUMERIC_OUTPUTS}}
+        results = {self.OUTPUT: output, **{key.upper(): report[key] for key in NUMERIC_OUTPUTS}}
+        if dh_output:
+            DivergingOnLoad.attach(context, dh_output, max(3 * alignment.nmad_after, 0.5))
+            results[self.DH_OUTPUT] = dh_output
+        if report_path:
+            with atomic_path(report_path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+                json.dump(report, handle, indent=2)
+            results[self.REPORT] = report_path
         if alignment.method == "blockwise":
             results.update(self._block_outputs(parameters, context, alignment))
         results[self.APPLIED] = self.apply_to(parameters, context, feedback, alignment.saved(),
@@ -148,14 +156,14 @@ class AlignDemAlgorithm(CoregAlgorithm):
         """The optional block vectors and shift-field rasters of the blockwise method."""
         results = {}
         dem = self.parameterAsRasterLayer(parameters, self.DEM, context)
-        if parameters.get(self.BLOCK_VECTORS) is not None:
+        if requested(parameters, self.BLOCK_VECTORS):
             records = [_BlockVector(b, abs(dem.rasterUnitsPerPixelX())) for b in alignment.blocks]
             vectors = write_shift_vectors(self, parameters, self.BLOCK_VECTORS, context, records,
                                           dem.crs())
             StyleOnLoad.attach(context, vectors, "shift_vectors.qml")
             results[self.BLOCK_VECTORS] = vectors
         fields = {c: self.parameterAsOutputLayer(parameters, key, context)
-                  for c, key in self.SHIFT_FIELDS.items() if parameters.get(key) is not None}
+                  for c, key in self.SHIFT_FIELDS.items() if requested(parameters, key)}
         if fields:
             try:
                 write_shift_fields(alignment, self.raster_path(dem, "DEM"), fields)

@@ -18,7 +18,7 @@ from qgis.core import (
 from ..core.align import align_image
 from ..core.raster_io import atomic_path
 from .base import GEOTRANSFORM_ONLY, RESAMPLINGS, CoregAlgorithm, StyleOnLoad
-from .layers import mask_sources, write_shift_vectors
+from .layers import mask_sources, requested, write_shift_vectors
 
 #: (label, core value) tables: the enum index is the parameter value.
 TRANSFORMS = (("Translation", "translation"), ("Translation + rotation", "rigid"))
@@ -87,10 +87,13 @@ class AlignImageAlgorithm(CoregAlgorithm):
         self.add_advanced_parameter(cog)
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT, self.tr("Aligned raster")))
+        # Secondary outputs: optional (headless runs may leave them out), created by default.
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.SHIFT_VECTORS, self.tr("Shift vectors"), QgsProcessing.TypeVectorLine))
+            self.SHIFT_VECTORS, self.tr("Shift vectors"), QgsProcessing.TypeVectorLine,
+            optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterFileDestination(
-            self.REPORT, self.tr("Report"), self.tr("JSON files (*.json)")))
+            self.REPORT, self.tr("Report"), self.tr("JSON files (*.json)"), optional=True,
+            createByDefault=True))
         for key in NUMERIC_OUTPUTS:
             self.addOutput(QgsProcessingOutputNumber(key.upper(), key))
 
@@ -107,7 +110,8 @@ class AlignImageAlgorithm(CoregAlgorithm):
         reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
         secondary = self.parameterAsRasterLayer(parameters, self.SECONDARY, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        report_path = self.parameterAsFileOutput(parameters, self.REPORT, context)
+        report_path = (self.parameterAsFileOutput(parameters, self.REPORT, context)
+                       if requested(parameters, self.REPORT) else "")
         alignment = self.run_core(
             align_image, feedback,
             reference=self.raster_path(reference, "reference"),
@@ -128,17 +132,22 @@ class AlignImageAlgorithm(CoregAlgorithm):
         )
         report = alignment.report()
         for warning in alignment.warnings:
-            feedback.reportError(warning, fatalError=False)
+            feedback.pushWarning(self.labelled(warning))
         feedback.pushInfo(self._summary(report))
-        vectors_id = write_shift_vectors(self, parameters, self.SHIFT_VECTORS, context,
-                                         alignment.patches, reference.crs())
-        StyleOnLoad.attach(context, vectors_id, "shift_vectors.qml")
-        with atomic_path(report_path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(report, handle, indent=2)
+        results = {self.OUTPUT: output}
+        if requested(parameters, self.SHIFT_VECTORS):
+            vectors_id = write_shift_vectors(self, parameters, self.SHIFT_VECTORS, context,
+                                             alignment.patches, reference.crs())
+            StyleOnLoad.attach(context, vectors_id, "shift_vectors.qml")
+            results[self.SHIFT_VECTORS] = vectors_id
+        if report_path:
+            with atomic_path(report_path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+                json.dump(report, handle, indent=2)
+            results[self.REPORT] = report_path
         mode = OUTPUT_MODES[self.parameterAsEnum(parameters, self.OUTPUT_MODE, context)][1]
         applied = self.apply_to(parameters, context, feedback, alignment.saved(), output, mode)
-        return {self.OUTPUT: output, self.SHIFT_VECTORS: vectors_id, self.REPORT: report_path,
-                self.APPLIED: applied, **{key.upper(): report[key] for key in NUMERIC_OUTPUTS}}
+        return {**results, self.APPLIED: applied,
+                **{key.upper(): report[key] for key in NUMERIC_OUTPUTS}}
 
     def _optional_number(self, parameters, key, context) -> float | None:
         value = parameters.get(key)

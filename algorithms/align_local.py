@@ -20,16 +20,16 @@ from qgis.core import (
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
+    QgsProcessingUtils,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from ..core.local import METHODS, align_local
 from ..core.raster_io import atomic_path
 from ..core.saved import displacement_alignment
 from ..core.tie_points import REJECTION_LEVELS
 from .base import RESAMPLINGS, CoregAlgorithm, StyleOnLoad
-from .layers import mask_sources
+from .layers import DOUBLE, INT, STRING, mask_sources, requested
 
 METHOD_LABELS = ("Tie points (grid of local matches, smooth field)",
                  "Dense optical flow (GeFolki-like, also SAR / optical)")
@@ -37,11 +37,11 @@ REJECTION_LABELS = ("None", "Reliability threshold",
                     "+ consistency (global polynomial model, neighbours)",
                     "+ local matching score must improve")
 #: Fields of the tie-point layer: (name, type, record key).
-POINT_FIELDS = (("dx", QVariant.Double), ("dy", QVariant.Double), ("dx_map", QVariant.Double),
-                ("dy_map", QVariant.Double), ("reliability", QVariant.Double),
-                ("ssim_before", QVariant.Double), ("ssim_after", QVariant.Double),
-                ("score_before", QVariant.Double), ("score_after", QVariant.Double),
-                ("outlier", QVariant.Int), ("used", QVariant.Int), ("reason", QVariant.String))
+POINT_FIELDS = (("dx", DOUBLE), ("dy", DOUBLE), ("dx_map", DOUBLE),
+                ("dy_map", DOUBLE), ("reliability", DOUBLE),
+                ("ssim_before", DOUBLE), ("ssim_after", DOUBLE),
+                ("score_before", DOUBLE), ("score_after", DOUBLE),
+                ("outlier", INT), ("used", INT), ("reason", STRING))
 NUMERIC_OUTPUTS = ("n_points", "n_kept", "rms_shift_before_px", "rms_shift_after_px",
                    "matching_score_before", "matching_score_after")
 
@@ -110,12 +110,16 @@ class AlignLocalAlgorithm(CoregAlgorithm):
         self.add_apply_to_parameter()
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT, self.tr("Aligned raster")))
+        # Secondary outputs: optional (headless runs may leave them out), created by default.
         self.addParameter(QgsProcessingParameterRasterDestination(
-            self.DISPLACEMENT, self.tr("Displacement (dx, dy in reference pixels)")))
+            self.DISPLACEMENT, self.tr("Displacement (dx, dy in reference pixels)"),
+            optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.TIE_POINTS, self.tr("Tie points"), QgsProcessing.TypeVectorPoint))
+            self.TIE_POINTS, self.tr("Tie points"), QgsProcessing.TypeVectorPoint,
+            optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterFileDestination(
-            self.REPORT, self.tr("Report"), self.tr("JSON files (*.json)")))
+            self.REPORT, self.tr("Report"), self.tr("JSON files (*.json)"), optional=True,
+            createByDefault=True))
         for key in NUMERIC_OUTPUTS:
             self.addOutput(QgsProcessingOutputNumber(key.upper(), key))
 
@@ -132,8 +136,14 @@ class AlignLocalAlgorithm(CoregAlgorithm):
         reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
         secondary = self.parameterAsRasterLayer(parameters, self.SECONDARY, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        displacement = self.parameterAsOutputLayer(parameters, self.DISPLACEMENT, context)
-        report_path = self.parameterAsFileOutput(parameters, self.REPORT, context)
+        displacement = (self.parameterAsOutputLayer(parameters, self.DISPLACEMENT, context)
+                        if requested(parameters, self.DISPLACEMENT) else None)
+        if displacement is None and self.parameterAsLayerList(parameters, self.APPLY_TO,
+                                                              context):
+            # APPLY_TO reads the field from a file: a temporary one when none was asked for.
+            displacement = QgsProcessingUtils.generateTempFilename("displacement.tif")
+        report_path = (self.parameterAsFileOutput(parameters, self.REPORT, context)
+                       if requested(parameters, self.REPORT) else "")
         number = self.parameterAsDouble
         result = self.run_core(
             align_local, feedback,
@@ -160,17 +170,24 @@ class AlignLocalAlgorithm(CoregAlgorithm):
         )
         report = result.report()
         for warning in result.warnings:
-            feedback.reportError(warning, fatalError=False)
+            feedback.pushWarning(self.labelled(warning))
         feedback.pushInfo(self._summary(report))
-        points_id = self._write_points(parameters, context, report["points"], reference.crs())
-        StyleOnLoad.attach(context, points_id, "tie_points.qml")
-        with atomic_path(report_path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(report, handle, indent=2)
-        applied = self.apply_to(parameters, context, feedback,
-                                displacement_alignment(displacement), output)
-        return {self.OUTPUT: output, self.DISPLACEMENT: displacement, self.APPLIED: applied,
-                self.TIE_POINTS: points_id, self.REPORT: report_path,
-                **{key.upper(): report[key] for key in NUMERIC_OUTPUTS}}
+        results = {self.OUTPUT: output, **{key.upper(): report[key] for key in NUMERIC_OUTPUTS}}
+        if requested(parameters, self.DISPLACEMENT):
+            results[self.DISPLACEMENT] = displacement
+        if requested(parameters, self.TIE_POINTS):
+            points_id = self._write_points(parameters, context, report["points"],
+                                           reference.crs())
+            StyleOnLoad.attach(context, points_id, "tie_points.qml")
+            results[self.TIE_POINTS] = points_id
+        if report_path:
+            with atomic_path(report_path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+                json.dump(report, handle, indent=2)
+            results[self.REPORT] = report_path
+        results[self.APPLIED] = (self.apply_to(parameters, context, feedback,
+                                               displacement_alignment(displacement), output)
+                                 if displacement else [])
+        return results
 
     def _write_points(self, parameters, context, records, crs) -> str:
         """One point per tie point, with the shift-vector fields so it draws as arrows."""

@@ -26,19 +26,18 @@ from qgis.core import (
     QgsProcessingParameterString,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from ..core.stack import DASK_CONNECT_TIMEOUT, align_stack, default_workers
 from .align_image import TRANSFORMS
 from .base import CoregAlgorithm, StyleOnLoad
-from .layers import write_shift_vectors
+from .layers import DOUBLE, STRING, requested, write_shift_vectors
 
 #: Footprint layer fields: (name, type, ItemResult summary key).
-FOOTPRINT_FIELDS = (("input", QVariant.String), ("output_file", QVariant.String),
-                    ("status", QVariant.String), ("reason", QVariant.String),
-                    ("pixel_shift_x", QVariant.Double), ("pixel_shift_y", QVariant.Double),
-                    ("rotation_deg", QVariant.Double), ("matching_score_before", QVariant.Double),
-                    ("matching_score_after", QVariant.Double))
+FOOTPRINT_FIELDS = (("input", STRING), ("output_file", STRING),
+                    ("status", STRING), ("reason", STRING),
+                    ("pixel_shift_x", DOUBLE), ("pixel_shift_y", DOUBLE),
+                    ("rotation_deg", DOUBLE), ("matching_score_before", DOUBLE),
+                    ("matching_score_after", DOUBLE))
 
 
 class AlignStackAlgorithm(CoregAlgorithm):
@@ -114,11 +113,13 @@ class AlignStackAlgorithm(CoregAlgorithm):
             self.add_advanced_parameter(param)
         self.addParameter(QgsProcessingParameterFolderDestination(
             self.OUTPUT_FOLDER, self.tr("Output folder")))
+        # Secondary outputs: optional (headless runs may leave them out), created by default.
         self.addParameter(QgsProcessingParameterFileDestination(
-            self.SUMMARY, self.tr("Summary"), self.tr("CSV files (*.csv)")))
+            self.SUMMARY, self.tr("Summary"), self.tr("CSV files (*.csv)"), optional=True,
+            createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.FOOTPRINTS, self.tr("Scene footprints and status"),
-            QgsProcessing.TypeVectorPolygon))
+            QgsProcessing.TypeVectorPolygon, optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.SHIFT_VECTORS, self.tr("Shift vectors of all scenes"),
             QgsProcessing.TypeVectorLine, optional=True, createByDefault=False))
@@ -129,13 +130,14 @@ class AlignStackAlgorithm(CoregAlgorithm):
                   for layer in self.parameterAsLayerList(parameters, self.INPUTS, context)]
         anchor_layer = self.parameterAsRasterLayer(parameters, self.ANCHOR, context)
         folder = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
-        summary = self.parameterAsFileOutput(parameters, self.SUMMARY, context)
+        summary = (self.parameterAsFileOutput(parameters, self.SUMMARY, context)
+                   if requested(parameters, self.SUMMARY) else "")
         results = self.run_core(
             align_stack, feedback, inputs=inputs,
             anchor=self.raster_path(anchor_layer, "anchor"), output_folder=folder,
             masks=[self.raster_path(m, "mask")
                    for m in self.parameterAsLayerList(parameters, self.MASKS, context)],
-            summary=summary,
+            summary=summary or None,
             workers=self.parameterAsInt(parameters, self.WORKERS, context),
             dask_scheduler=self.parameterAsString(parameters, self.DASK_SCHEDULER, context)
             or None,
@@ -149,10 +151,13 @@ class AlignStackAlgorithm(CoregAlgorithm):
         for result in results:
             feedback.pushInfo(f"{os.path.basename(result.input)}: {result.status}"
                               f"{' (' + result.reason + ')' if result.reason else ''}")
-        outputs = {self.OUTPUT_FOLDER: folder, self.SUMMARY: summary,
-                   self.FOOTPRINTS: self._footprints(parameters, context, results, anchor_layer),
-                   self.OUTPUTS: self._load(context, results)}
-        if parameters.get(self.SHIFT_VECTORS) is not None:
+        outputs = {self.OUTPUT_FOLDER: folder, self.OUTPUTS: self._load(context, results)}
+        if summary:
+            outputs[self.SUMMARY] = summary
+        if requested(parameters, self.FOOTPRINTS):
+            outputs[self.FOOTPRINTS] = self._footprints(parameters, context, results,
+                                                        anchor_layer)
+        if requested(parameters, self.SHIFT_VECTORS):
             records = [(os.path.basename(r.input), p) for r in results for p in r.vectors]
             vectors = write_shift_vectors(self, parameters, self.SHIFT_VECTORS, context,
                                           [p for _, p in records], anchor_layer.crs(),

@@ -86,7 +86,7 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
                                                       self.sources(parameters, context)):
                 return self.process(parameters, context, feedback)
         except (CoregError, ValueError) as exc:  # ValueError: the engine's older messages
-            raise QgsProcessingException(str(exc)) from exc
+            raise QgsProcessingException(self.labelled(str(exc))) from exc
         except MemoryError as exc:
             raise QgsProcessingException(
                 "Not enough memory for this run; use a smaller area or a coarser "
@@ -150,6 +150,15 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
         (its errors are translated by :meth:`processAlgorithm`)."""
         return call(progress=feedback.setProgress, is_canceled=feedback.isCanceled, **kwargs)
 
+    def labelled(self, text: str) -> str:
+        """``text`` with the parameter keys the engine names (MAX_SHIFT) replaced by their
+        labels, as the dialog shows them ("Maximum expected shift (reference pixels)")."""
+        labels = {d.name(): d.description() for d in self.parameterDefinitions()}
+        if not labels:
+            return text
+        keys = "|".join(map(re.escape, sorted(labels, key=len, reverse=True)))
+        return re.sub(rf"\b({keys})\b", lambda match: f'"{labels[match.group(1)]}"', text)
+
 
     def add_advanced_parameter(self, param) -> None:
         """Add ``param`` under the dialog's Advanced parameters."""
@@ -198,7 +207,7 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
             return []
         feedback.pushInfo(self.tr(f"Applying the alignment to {len(layers)} more raster(s)."))
         paths = self.run_core(apply_to_rasters, feedback, alignment=alignment,
-                              paths=[self.raster_path(layer, "APPLY_TO") for layer in layers],
+                              paths=[self.raster_path(layer, "additional") for layer in layers],
                               folder=os.path.dirname(output) or ".", output_mode=output_mode,
                               protected={**self.sources(parameters, context), "Output": output})
         for path in paths:

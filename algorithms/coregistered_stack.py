@@ -126,5 +126,7 @@ class CoregisteredStackAlgorithm(CoregAlgorithm):
     def _log(feedback, level: str, message: str) -> None:
         if level == "info":
             feedback.pushInfo(message)
+        elif level == "warning":
+            feedback.pushWarning(message)
         else:
-            feedback.reportError(message, fatalError=level == "error")
+            feedback.reportError(message, fatalError=True)

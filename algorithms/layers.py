@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Sequence
 
 from qgis.core import (
+    Qgis,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsFeature,
@@ -22,15 +23,22 @@ from qgis.core import (
     QgsVectorLayer,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
+from qgis.PyQt.QtCore import QMetaType, QVariant
 
 from ..core.masks import PolygonMask
 
+#: Field types for QgsField: QMetaType from QGIS 3.38 on (QVariant's are deprecated there
+#: and gone with Qt 6), QVariant's before (3.22 takes only those).
+if Qgis.QGIS_VERSION_INT >= 33800:
+    DOUBLE, INT, STRING = QMetaType.Type.Double, QMetaType.Type.Int, QMetaType.Type.QString
+else:
+    DOUBLE, INT, STRING = QVariant.Double, QVariant.Int, QVariant.String
+
 #: Fields of a shift-vector layer, in order: (name, type).
-SHIFT_VECTOR_FIELDS = (("dx_px", QVariant.Double), ("dy_px", QVariant.Double),
-                       ("dx_map", QVariant.Double), ("dy_map", QVariant.Double),
-                       ("reliability", QVariant.Double), ("used", QVariant.Int),
-                       ("reason", QVariant.String))
+SHIFT_VECTOR_FIELDS = (("dx_px", DOUBLE), ("dy_px", DOUBLE),
+                       ("dx_map", DOUBLE), ("dy_map", DOUBLE),
+                       ("reliability", DOUBLE), ("used", INT),
+                       ("reason", STRING))
 
 
 def mask_sources(layers: Sequence[QgsMapLayer], reference: QgsRasterLayer,
@@ -63,6 +71,13 @@ def polygon_mask(layer: QgsVectorLayer, reference: QgsRasterLayer,
     return PolygonMask(tuple(geometries), reference.crs().toWkt())
 
 
+def requested(parameters: dict, key: str) -> bool:
+    """Whether the destination ``key`` is to be written: an optional secondary output left
+    out (omitted in qgis_process or processing.run, None, '', "Skip output" in the
+    dialog) is not."""
+    return parameters.get(key) not in (None, "")
+
+
 def write_shift_vectors(algorithm: QgsProcessingAlgorithm, parameters: dict, key: str,
                         context: QgsProcessingContext, patches: Sequence,
                         crs: QgsCoordinateReferenceSystem, item: Sequence[str] = ()) -> str:
@@ -72,7 +87,7 @@ def write_shift_vectors(algorithm: QgsProcessingAlgorithm, parameters: dict, key
     for name, kind in SHIFT_VECTOR_FIELDS:
         fields.append(QgsField(name, kind))
     if item:
-        fields.append(QgsField("item", QVariant.String))
+        fields.append(QgsField("item", STRING))
     sink, dest_id = algorithm.parameterAsSink(parameters, key, context, fields,
                                               QgsWkbTypes.LineString, crs)
     if sink is None:

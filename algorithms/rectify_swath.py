@@ -18,6 +18,7 @@ from qgis.core import (
 
 from ..core.swath import INTERPOLATIONS, rectify_swath
 from .base import CoregAlgorithm
+from .layers import requested
 
 INTERPOLATION_LABELS = ("Nearest neighbour", "Triangular (linear in each triangle)", "Bilinear")
 
@@ -106,7 +107,7 @@ class RectifySwathAlgorithm(CoregAlgorithm):
         target_crs, extent = self._target(parameters, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         lookup = (self.parameterAsOutputLayer(parameters, self.LOOKUP_OUTPUT, context)
-                  if parameters.get(self.LOOKUP_OUTPUT) is not None else None)
+                  if requested(parameters, self.LOOKUP_OUTPUT) else None)
         result = self.run_core(
             rectify_swath, feedback, source=source, output=output, lookup_output=lookup,
             x_coords=coords[0], y_coords=coords[1],
@@ -122,7 +123,7 @@ class RectifySwathAlgorithm(CoregAlgorithm):
         for note in result.notes:
             feedback.pushInfo(note)
         for warning in result.warnings:
-            feedback.reportError(warning, fatalError=False)
+            feedback.pushWarning(self.labelled(warning))
         feedback.pushInfo(f"{result.painted_pixels} target pixels inside the swath.")
         results = {self.OUTPUT: output}
         if lookup:

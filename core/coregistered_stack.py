@@ -47,7 +47,7 @@ from .stac import (
     slug,
 )
 
-#: (level, message) -> None; level is "info", "warning" or "error".
+#: (level, message) -> None; level is "info" or "warning" (a failure raises instead).
 Log = Callable[[str, str], None]
 #: Preconditions (fractions): least footprint overlap, largest GSD difference, cloud cover.
 MIN_OVERLAP, MAX_GSD_DIFFERENCE, MAX_CLOUD_COVER = 0.20, 0.25, 25.0
@@ -293,8 +293,7 @@ def check_preconditions(stack: list[StackAsset], reference: StackAsset,
         if overlap < MIN_OVERLAP:
             message = (f"Asset {asset.name} overlaps the reference {reference.name} by "
                        f"{100 * overlap:.0f} % only (at least {100 * MIN_OVERLAP:.0f} % needed).")
-            log("error", message)
-            raise ValueError(message)
+            raise ValueError(message)  # reported once, by whoever catches it
         difference = abs(asset_gsd(asset) - ref_gsd) / ref_gsd
         if difference > MAX_GSD_DIFFERENCE:
             log("warning", f"Asset {asset.name} has a ground sampling distance of "

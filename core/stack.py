@@ -474,7 +474,7 @@ def _collect(futures: dict, completed, progress, is_canceled, cancel) -> dict[st
 
 def _failed(path: str, exc: Exception) -> ItemResult:
     """The result of an item whose processing raised or whose worker died."""
-    log.warning("Item %s failed: %s", path, exc)
+    log.debug("Item %s failed: %s", path, exc)  # the caller reports the failed result
     return ItemResult(path, "", "failed", f"{type(exc).__name__}: {exc}", None, None,
                       _pixel_shift(None), None, None)
 

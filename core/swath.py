@@ -644,9 +644,9 @@ def rectify_swath(
     if progress:
         progress(100.0)
     for note in notes:
-        LOG.info(note)
+        LOG.debug(note)
     for warning in warnings:
-        LOG.warning(warning)
+        LOG.debug(warning)
     return SwathResult(grid, painted, spacing, tuple(notes), tuple(warnings), outputs)
 
 

@@ -3,13 +3,25 @@
 # Usage (from anywhere; relative paths are taken from the repository root):
 #   REF=reference.tif SEC=secondary.tif [DEMO_OUTPUT=demo-output] scripts/demo.sh
 # `make demo [REF=...] [SEC=...]` calls this after installing the Debian packages.
+# Without REF and SEC: the OSCD Abu Dhabi pair in ../shared/data when it is there, else
+# the crop of the same pair shipped in sample/ (see sample/README.md).
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo_root"
 
-REF=${REF:-../shared/data/optical/oscd_s2/abudhabi_S2_20160120_B02-B03-B04-B08.tif}
-SEC=${SEC:-../shared/data/optical/oscd_s2/abudhabi_S2_20180328_B02-B03-B04-B08.tif}
+if [ -z "${REF:-}" ] && [ -z "${SEC:-}" ]; then
+    REF=../shared/data/optical/oscd_s2/abudhabi_S2_20160120_B02-B03-B04-B08.tif
+    SEC=../shared/data/optical/oscd_s2/abudhabi_S2_20180328_B02-B03-B04-B08.tif
+    if [ ! -f "$REF" ] || [ ! -f "$SEC" ]; then
+        echo "demo: no ../shared/data next to the repository: using the sample pair in sample/"
+        REF=sample/abudhabi_S2_20160120_B02-B03-B04-B08_crop.tif
+        SEC=sample/abudhabi_S2_20180328_B02-B03-B04-B08_crop.tif
+    fi
+elif [ -z "${REF:-}" ] || [ -z "${SEC:-}" ]; then
+    echo "demo: give both REF and SEC, or neither" >&2
+    exit 1
+fi
 DEMO_OUTPUT=${DEMO_OUTPUT:-demo-output}
 # Band 4 of the OSCD Sentinel-2 stacks (B02, B03, B04, B08) is B08, near infrared.
 REF_BAND=${REF_BAND:-4}

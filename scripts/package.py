@@ -15,7 +15,8 @@ import zipfile
 
 PLUGIN_FOLDER = "coreg"
 
-# Files and folders of the repository that make up the plugin.
+# Files and folders of the repository that make up the plugin (not sample/, the demo's
+# 1.8 MB image pair: the zip stays lean).
 INCLUDE = (
     "metadata.txt",
     "__init__.py",

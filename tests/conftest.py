@@ -36,6 +36,12 @@ os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
 # Never write GDAL .aux.xml side-car files next to the (shared, read-only) test data.
 os.environ["GDAL_PAM_ENABLED"] = "NO"
 sys.dont_write_bytecode = True
+# pyproj in a venv looks for PROJ's data under the venv (sys.prefix) and finds none:
+# point it at the system's (pyproj 3.7 on Debian 13 fails without it, 3.4 warns).
+if not (os.environ.get("PROJ_DATA") or os.environ.get("PROJ_LIB")):
+    _proj_data = Path(sys.base_prefix, "share", "proj")
+    if (_proj_data / "proj.db").is_file():
+        os.environ["PROJ_DATA"] = str(_proj_data)
 
 
 def _private_tmpdir(prefix):

@@ -12,7 +12,8 @@ import pytest
 
 PLUGIN = "coreg"
 ALIGN_IMAGE_ID = "coreg:align_image"
-FORBIDDEN_FOLDERS = {"tests", "benchmarks", "scripts", "docs", ".ci", "__pycache__", ".git"}
+FORBIDDEN_FOLDERS = {"tests", "benchmarks", "scripts", "docs", ".ci", "__pycache__", ".git",
+                     "sample"}
 FORBIDDEN_FILES = {"Makefile", "ruff.toml", ".gitignore", "conftest.py"}
 
 

@@ -6,6 +6,7 @@ Qt comes from qgis.PyQt only, with fully qualified enums, so that it runs on Qt 
 from __future__ import annotations
 
 from qgis.core import (
+    Qgis,
     QgsApplication,
     QgsMapLayerProxyModel,
     QgsProcessingAlgRunnerTask,
@@ -40,6 +41,9 @@ from . import methods, results, validation
 from .methods import Choices, Method
 
 SETTINGS_PREFIX = "coreg/dialog/"
+#: Layer-combo filters: Qgis.LayerFilter from QGIS 3.34 (setFilters() with the proxy
+#: model's own is deprecated there), QgsMapLayerProxyModel.Filter before.
+LAYER_FILTER = getattr(Qgis, "LayerFilter", QgsMapLayerProxyModel.Filter)
 ERROR_STYLE = "color: #c62828;"
 #: Enum parameters the panel shows as combo boxes, filled from the algorithm's own options.
 ENUMS = ("RESAMPLING", "TRANSFORM", "OUTPUT_MODE")
@@ -55,6 +59,10 @@ class _Feedback(QgsProcessingFeedback):
     def reportError(self, error, fatalError=False):  # noqa: N802, N803 - QGIS API
         self.errors.append((error, fatalError))
         super().reportError(error, fatalError)
+
+    def pushWarning(self, warning):  # noqa: N802 - QGIS API
+        self.errors.append((warning, False))
+        super().pushWarning(warning)
 
     def failure(self) -> str:
         """The last fatal error (else the last warning): why the run failed."""
@@ -105,8 +113,7 @@ class CoregPanel(QWidget):
         self.secondary_combo, self.secondary_band = self._raster_row(form, "Secondary")
         self.secondary_error = self._add_error(form)
         self.mask_combo = _compact(QgsMapLayerComboBox())
-        self.mask_combo.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer
-                                   | QgsMapLayerProxyModel.Filter.PolygonLayer)
+        self.mask_combo.setFilters(LAYER_FILTER.RasterLayer | LAYER_FILTER.PolygonLayer)
         self.mask_combo.setAllowEmptyLayer(True)
         self.mask_combo.setLayer(None)  # else it picks the first raster: no mask by default
         self.mask_combo.setToolTip("Areas to leave out: polygons, or rasters where non-zero")
@@ -139,7 +146,7 @@ class CoregPanel(QWidget):
 
     def _raster_row(self, form: QFormLayout, label: str):
         combo = _compact(QgsMapLayerComboBox())
-        combo.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
+        combo.setFilters(LAYER_FILTER.RasterLayer)
         band = _compact(QgsRasterBandComboBox())
         combo.setMinimumContentsLength(8)
         band.setMinimumContentsLength(5)

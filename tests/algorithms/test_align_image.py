@@ -91,7 +91,7 @@ def test_align_image__shift_vectors_layer(pair, tmp_path, coreg_provider):
 @pytest.mark.parametrize("change, message", [
     ({"REFERENCE_BAND": 9}, "band 9 does not exist"),
     ({"OUTPUT_MODE": 0, "TRANSFORM": 1}, "Translation"),
-    ({"MAX_SHIFT": 1}, "larger than MAX_SHIFT"),
+    ({"MAX_SHIFT": 1}, "larger than \"Maximum expected shift \\(reference pixels\\)\""),
 ])
 def test_align_image__errors(pair, tmp_path, coreg_provider, change, message):
     import processing

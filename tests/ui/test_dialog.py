@@ -249,7 +249,7 @@ def test_algorithm_error_is_shown_in_the_panel(panel, layers, tmp_path):
     count = len(QgsProject.instance().mapLayers())
     run_and_wait(panel)
     assert panel.status.text().startswith("Failed: ")
-    assert "MAX_SHIFT" in panel.status.text()
+    assert "Maximum expected shift" in panel.status.text()  # the label, not MAX_SHIFT
     assert len(QgsProject.instance().mapLayers()) == count
     assert not list(tmp_path.iterdir())
     assert panel.results_box.isHidden() and panel.run_button.isEnabled()
