@@ -149,7 +149,7 @@ class CoregPanel(QWidget):
         combo.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
         band = _compact(QgsRasterBandComboBox())
         combo.setMinimumContentsLength(16)  # room for a date or tile id
-        band.setMinimumContentsLength(7)  # "Band 4: B08"
+        band.setMinimumContentsLength(11)  # "Band 4: B08"
         row = QHBoxLayout()
         row.addWidget(combo, 3)
         row.addWidget(QLabel("Band"))

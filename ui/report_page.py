@@ -103,8 +103,9 @@ def _summary_section(report: dict, ground: Ground | None) -> str:
     for label, text, meaning in summary_entries(report, ground):
         if label == "Warning":
             continue
+        explain = EXPLAIN.get(meaning, "").replace(SIGN_CONVENTION, "Sign: see below.")
         rows.append(f"<tr><td>{_esc(label)}</td><td class='num'>{_esc(text)}</td>"
-                    f"<td class='explain'>{_esc(EXPLAIN.get(meaning, ''))}</td></tr>")
+                    f"<td class='explain'>{_esc(explain)}</td></tr>")
     warnings = "".join(f"<p class='warning'>{_esc(w)}</p>" for w in report.get("warnings", []))
     return (f"<h2>Summary</h2><table class='summary'>{''.join(rows)}</table>"
             f"<p><b>Sign convention.</b> {_esc(SIGN_CONVENTION)}</p>{warnings}")
@@ -113,7 +114,7 @@ def _summary_section(report: dict, ground: Ground | None) -> str:
 def _map_section(map_png: str | None, legend: list[tuple[str, str]], arrow_scale) -> str:
     if not map_png:
         return ""
-    items = "".join(f"<span><img src='{uri}' alt='' width='32' height='16'>{_esc(label)}</span>"
+    items = "".join(f"<span><img src='{uri}' alt='' width='40' height='20'>{_esc(label)}</span>"
                     for label, uri in legend)
     scale = f" ×{arrow_scale:g}" if isinstance(arrow_scale, (int, float)) else ""
     return (f"<h2>Arrow map</h2><figure><img src='{_esc(map_png)}' alt='Shift vectors over "
@@ -262,17 +263,18 @@ def render_map(layers: list, crs, extent, path: str | Path, width: int = MAP_WID
 def legend_entries(layer) -> list[tuple[str, str]]:
     """(label, PNG data URI of the symbol) of every legend entry of ``layer``'s renderer
     that has a symbol (the classes, not the group headings)."""
-    from qgis.core import QgsRenderContext, QgsSymbolLayerUtils
+    from qgis.core import QgsSymbolLayerUtils
     from qgis.PyQt.QtCore import QBuffer, QByteArray, QIODevice, QSize
 
     entries = []
-    context = QgsRenderContext()
     for item in layer.renderer().legendSymbolItems():
         symbol = item.symbol()
         if symbol is None:
             continue
-        image = QgsSymbolLayerUtils.symbolPreviewPixmap(symbol, QSize(32, 16), 0, context) \
-            .toImage()
+        generator = symbol.symbolLayer(0)
+        if generator.layerType() == "GeometryGenerator" and generator.subSymbol() is not None:
+            symbol = generator.subSymbol()  # its preview: the arrow or marker itself
+        image = QgsSymbolLayerUtils.symbolPreviewPixmap(symbol, QSize(40, 20), 2).toImage()
         data = QByteArray()
         buffer = QBuffer(data)
         buffer.open(QIODevice.OpenModeFlag.WriteOnly)

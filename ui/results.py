@@ -68,12 +68,17 @@ EXPLAIN = {
                  "units).",
 }
 
+def _map_value(value: float) -> str:
+    """4 significant digits; small values (degrees) in scientific notation."""
+    return f"{value:+.4g}" if value == 0 or abs(value) >= 1e-3 else f"{value:+.3e}"
+
+
 #: Summary rows: (label, report keys, format of each value, separator, meaning). A row
 #: is shown when the report has all its keys (each method reports its own figures).
 _ARROW = " → "
 SUMMARY_ROWS = (
     ("Shift x, y", ("shift_x_px", "shift_y_px"), _signed(" px", 3), ", ", "shift_px"),
-    ("Shift (map units)", ("shift_x_map", "shift_y_map"), lambda v: f"{v:+.4g}", ", ",
+    ("Shift (map units)", ("shift_x_map", "shift_y_map"), lambda v: _map_value(v), ", ",
      "shift_map"),
     ("Shift x, y, z", ("shift_x", "shift_y", "shift_z"), _signed("", 3), ", ", "shift_xyz"),
     ("Rotation", ("rotation_deg",), _signed("°", 4), "", "rotation"),

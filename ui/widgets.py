@@ -37,7 +37,10 @@ def distinct_text(name: str, others: Sequence[str], fits: Callable[[str], bool],
     """
     if fits(name):
         return name
-    others = [other for other in others if other and other != name]
+    # Names that only add to this one (e.g. "<name> aligned") are told apart by their
+    # own end, not by anything in this name.
+    others = [other for other in others if other and other != name
+              and not other.startswith(name) and not other.endswith(name)]
     prefix = max((_common_prefix(name, other) for other in others), default=0)
     suffix = max((_common_suffix(name, other) for other in others), default=0)
     while prefix > 0 and name[prefix - 1] not in SEPARATORS:

@@ -112,6 +112,10 @@ def test_distinct_text_keeps_the_differing_words():
     # Same prefix, different band lists at the end.
     text = distinct_text("scene_2016_bands_B02-B03", ["scene_2016_bands_B04-B08"], fits(12))
     assert text.endswith("B02-B03") and len(text) <= 12
+    # A layer named after this one ("... aligned") does not hide the date.
+    text = distinct_text("S2A_T39RYH_20160120_B08", ["S2A_T39RYH_20180328_B08",
+                                                     "S2A_T39RYH_20160120_B08 aligned"], fits(16))
+    assert "20160120" in text
     assert distinct_text("abcdefghij", [], fits(5), lambda t: t[:2] + "…" + t[-2:]) == "ab…ij"
 
 
@@ -149,7 +153,7 @@ def test_ground_shift_geographic_and_projected():
     assert ground.north_m == pytest.approx(0.000123303 * 110_780, rel=2e-3)
     assert ground.units == "degrees" and ground.geodesic
     rows = {label: (text, key) for label, text, key in summary_entries(report, ground)}
-    assert rows["Shift (map units)"][0] == "-5.045e-05, +0.0001233 degrees (EPSG:4326)"
+    assert rows["Shift (map units)"][0] == "-5.045e-05, +1.233e-04 degrees (EPSG:4326)"
     assert rows["Shift east, north"][0] == (f"{ground.east_m:+.2f} m, {ground.north_m:+.2f} m "
                                             "(geodesic)")
     assert rows["Shift length"][0].startswith(f"{math.hypot(-0.53, -1.3):.3f} px = ")
