@@ -38,8 +38,7 @@ class CompareItem(QgsMapCanvasItem):
         self.timer.setInterval(BLINK_MS)
         self.timer.timeout.connect(self._blink)
         self.setZValue(-10)  # under the other canvas items (rubber bands, vertex markers)
-        canvas.mapCanvasRefreshed.connect(self.render)
-        canvas.extentsChanged.connect(self.render)
+        canvas.mapCanvasRefreshed.connect(self.render)  # new extent, layers or styles
         self.render()
 
     # ------------------------------------------------------------------ state
@@ -72,11 +71,10 @@ class CompareItem(QgsMapCanvasItem):
     def stop(self) -> None:
         """Stop blinking and rendering, disconnect from the canvas and leave the scene."""
         self.timer.stop()
-        for signal in (self.canvas.mapCanvasRefreshed, self.canvas.extentsChanged):
-            try:
-                signal.disconnect(self.render)
-            except TypeError:
-                pass
+        try:
+            self.canvas.mapCanvasRefreshed.disconnect(self.render)
+        except TypeError:
+            pass
         for job in self.jobs.values():
             job.finished.disconnect()
             job.cancelWithoutBlocking()
