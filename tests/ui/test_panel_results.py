@@ -175,8 +175,10 @@ def _names():
 
 
 def test_runs_replace_fail_compare_and_report(panel, layers, tmp_path, qgis_iface,  # noqa: F811
-                                              python_errors):
+                                              python_errors, monkeypatch):
     from qgis.core import QgsProject
+
+    from coreg.ui import panel as panel_module
 
     project = QgsProject.instance()
     root = project.layerTreeRoot()
@@ -211,6 +213,11 @@ def test_runs_replace_fail_compare_and_report(panel, layers, tmp_path, qgis_ifac
     assert "1-sigma" in tips["Uncertainty"] and "SSIM" in tips["Score before → after"]
     check_compare(panel, qgis_iface, run)
     check_report(panel, tmp_path / "second_report.json")
+    opened = []
+    monkeypatch.setattr(panel_module.QDesktopServices, "openUrl",
+                        lambda url: opened.append(url.toLocalFile()) or True)
+    panel.report_button.click()
+    assert opened == [str(tmp_path / "second_report.html")]
     # Item 4: a failed run clears the previous numbers.
     panel.max_shift.setValue(1)
     run_and_wait(panel)
@@ -331,3 +338,19 @@ def test_report_page_for_a_stack(tmp_path):
     text = page.read_text(encoding="utf-8")
     assert text.count("<tr") == 4  # heading + one row per scene
     assert "b.tif" in text and "+1.250" in text and "No reliable match" in text
+
+
+def test_report_page_for_tie_points(tmp_path):
+    from coreg.ui.report_page import write_page
+
+    report = {"kind": "coreg.align_local", "n_points": 2, "n_kept": 1,
+              "rms_shift_before_px": 2.5, "rms_shift_after_px": 0.1,
+              "points": [{"x": 1.0, "y": 2.0, "dx": 2.4, "dy": -1.5, "residual_dx": 0.05,
+                          "residual_dy": -0.02, "reliability": 90.0, "score_before": 0.4,
+                          "score_after": 0.8, "reason": ""},
+                         {"x": 3.0, "y": 4.0, "dx": None, "dy": None, "residual_dx": None,
+                          "residual_dy": None, "reliability": 0.0, "score_before": None,
+                          "score_after": None, "reason": "low texture"}]}
+    text = write_page(report, tmp_path / "local.html").read_text(encoding="utf-8")
+    assert "<h2>Tie points</h2>" in text and "Tie points kept" in text
+    assert "+2.400" in text and "rejected: low texture" in text
