@@ -1,6 +1,10 @@
-"""Render the README screenshots offscreen: the Coregister panel after a run, and the map
-with the shift-vector overlay, from the real Abu Dhabi Sentinel-2 pair (two dates from
-different UTM tiles, about 1.4 px apart).
+"""Render the README screenshots offscreen from the real Abu Dhabi Sentinel-2 pair (two
+dates from different UTM tiles, about 1.4 px apart), driving the Coregister panel with its
+DEFAULT settings (only the two layers and the output file are chosen): the panel after
+the run (dialog.png), the map with the shift-vector layer as its style draws it
+(map.png), and the panel's compare map tool in swipe mode on a map canvas
+(before_after.png). The layers are drawn in natural colour (a layer style, as a user
+would set it in QGIS).
 
     scripts/headless.sh /usr/bin/python3 scripts/make_screenshots.py [OUT_DIR]   (default docs/)
 
@@ -18,40 +22,55 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 PAIR = ("optical/oscd_s2/abudhabi_S2_20160120_B02-B03-B04-B08.tif",
         "optical/oscd_s2/abudhabi_S2_20180328_B02-B03-B04-B08.tif")
-ARROW_SCALE = 40.0
 MAP_SIZE = (900, 900)
 PANEL_WIDTH = 560
 CAPTION_HEIGHT = 40
-ZOOM_SIZE = (440, 440)
-ZOOM_PIXELS = 60  # reference pixels across the before/after close-up
-ZOOM_AT = (0.55, 0.50)  # the motorway junction: long straight edges show the shift
+COMPARE_SIZE = (900, 500)
+COMPARE_PIXELS = 240  # reference pixels across the compare view
+COMPARE_AT = (0.55, 0.50)  # the motorway junction: long straight edges show the shift
+
+
+class _Iface:
+    """The part of QgisInterface the panel uses, when no QGIS interface is given."""
+
+    def __init__(self):
+        from qgis.gui import QgsMapCanvas
+
+        self.canvas = QgsMapCanvas()
+
+    def mapCanvas(self):  # noqa: N802 - QGIS API
+        return self.canvas
 
 
 def make(out_dir: Path, data: Path = DATA, iface=None) -> dict[str, Path]:
-    """Run the panel on the pair and write dialog.png and map.png into ``out_dir``."""
-    from qgis.core import QgsProject, QgsRasterLayer
+    """Run the panel on the pair; write dialog.png, map.png and before_after.png."""
+    from qgis.core import QgsExpressionContextUtils, QgsProject, QgsRasterLayer, QgsSettings
 
-    from coreg.ui.panel import CoregPanel
+    from coreg.ui.panel import SETTINGS_PREFIX, CoregPanel
+    from coreg.ui.results import ARROW_SCALE_VARIABLE
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    # The panel's defaults: no remembered session, no arrow scale set in the project.
+    QgsSettings().remove(SETTINGS_PREFIX.rstrip("/"))
+    QgsExpressionContextUtils.removeProjectVariable(QgsProject.instance(), ARROW_SCALE_VARIABLE)
     names = ("Abu Dhabi 2016", "Abu Dhabi 2018")
     layers = [QgsRasterLayer(str(data / path), name) for path, name in zip(PAIR, names)]
     for layer in layers:
         natural_colour(layer)
     QgsProject.instance().addMapLayers(layers)
+    iface = iface or _Iface()
     panel = CoregPanel(iface)
     try:
         with tempfile.TemporaryDirectory(prefix="coreg-shots-") as work:
             run(panel, layers, Path(work) / "abudhabi_2018_aligned.tif")
-            panel.output.setFilePath("/data/abudhabi_2018_aligned.tif")  # a readable path
             legend = (f"Shift vectors ×{panel.arrow_scale.value():g}: colour = reliability "
-                      "(red 0 % → green 100 %), grey = rejected patch")
-            aligned = QgsProject.instance().mapLayer(panel.run_layers.aligned_id)
-            shots = {"dialog": grab(panel, out_dir / "dialog.png"),
-                     "map": render_map([*panel.vector_layers(), layers[0]], layers[0],
+                      "(red 0 % → green 100 %), grey marks = rejected patches")
+            shots = {"map": render_map([*panel.vector_layers(), layers[0]], layers[0],
                                        out_dir / "map.png", legend),
-                     "before_after": render_before_after(layers[0], layers[1], aligned,
-                                                         out_dir / "before_after.png")}
+                     "before_after": compare_view(panel, iface.mapCanvas(), layers[0],
+                                                  out_dir / "before_after.png")}
+            panel.output.setFilePath("/data/abudhabi_2018_aligned.tif")  # a readable path
+            shots["dialog"] = grab(panel, out_dir / "dialog.png")
     finally:
         panel.teardown()
         panel.deleteLater()
@@ -72,34 +91,56 @@ def natural_colour(layer) -> None:
 
 
 def run(panel, layers, output: Path) -> None:
-    """Fill the panel (NIR bands, translation) and wait for the background run."""
-    from qgis.PyQt.QtCore import QCoreApplication
-
-    # Every choice explicitly: the panel restores the last session's settings.
-    global_method = [panel.method_combo.itemData(i).algorithm_id
-                     for i in range(panel.method_combo.count())].index("coreg:align_image")
-    panel.method_combo.setCurrentIndex(global_method)
-    panel.mask_combo.setLayer(None)
-    panel.enums["RESAMPLING"].setCurrentIndex(2)
-    panel.enums["OUTPUT_MODE"].setCurrentIndex(1)
-    panel.cog.setChecked(False)
+    """Choose the two layers and the output, nothing else, and wait for the run."""
     panel.reference_combo.setLayer(layers[0])
-    panel.reference_band.setBand(4)
     panel.secondary_combo.setLayer(layers[1])
-    panel.secondary_band.setBand(4)
-    panel.max_shift.setValue(10)
-    panel.enums["TRANSFORM"].setCurrentIndex(0)
     panel.output.setFilePath(str(output))
-    panel.arrow_scale.setValue(ARROW_SCALE)
     if not panel.run():
         raise RuntimeError("the panel refused to run: " + panel.general_error.text()
                            + panel.secondary_error.text() + panel.output_error.text())
-    deadline = time.monotonic() + 120
-    while panel.is_running() and time.monotonic() < deadline:
-        QCoreApplication.processEvents()
-        time.sleep(0.01)
+    wait(lambda: not panel.is_running(), 120)
     if not panel.status.text().startswith("Done"):
         raise RuntimeError(f"{panel.status.text()} ({panel.command()})")
+
+
+def wait(predicate, seconds: float) -> None:
+    from qgis.PyQt.QtCore import QCoreApplication
+
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out")
+        QCoreApplication.processEvents()
+        time.sleep(0.01)
+
+
+def compare_view(panel, canvas, reference, path: Path, split: float = 0.62) -> Path:
+    """The panel's compare tool in swipe mode on ``canvas``, zoomed on COMPARE_AT: the
+    aligned raster left of the swipe line, the reference right of it."""
+    from qgis.core import QgsPointXY, QgsRectangle
+
+    canvas.window().resize(*COMPARE_SIZE)
+    canvas.resize(*COMPARE_SIZE)
+    canvas.window().show()
+    wait(lambda: canvas.mapSettings().outputSize() == canvas.viewport().size(), 10)
+    canvas.setDestinationCrs(reference.crs())
+    full = reference.extent()
+    centre = QgsPointXY(full.xMinimum() + COMPARE_AT[0] * full.width(),
+                        full.yMaximum() - COMPARE_AT[1] * full.height())
+    half_x = COMPARE_PIXELS / 2 * reference.rasterUnitsPerPixelX()
+    half_y = half_x * COMPARE_SIZE[1] / COMPARE_SIZE[0]
+    canvas.setExtent(QgsRectangle(centre.x() - half_x, centre.y() - half_y,
+                                  centre.x() + half_x, centre.y() + half_y))
+    if not panel.set_comparing(True):
+        raise RuntimeError("the compare tool did not start")
+    item = panel.compare_item
+    item.set_split(item.pos().x() + split * canvas.viewport().width())
+    item.render()
+    item.wait()
+    wait(item.ready, 30)
+    canvas.grab().save(str(path))
+    panel.set_comparing(False)
+    return path
 
 
 #: What QGIS desktop's own style sheet does for collapsible group boxes (the title clears
@@ -129,59 +170,6 @@ def render_map(layers, extent_layer, path: Path, legend: str = "") -> Path:
         caption(image, legend)
     image.save(str(path))
     return path
-
-
-def render_before_after(reference, secondary, aligned, path: Path, band: int = 4,
-                        size_px: int = ZOOM_PIXELS, at: tuple = ZOOM_AT) -> Path:
-    """Red = reference, cyan = secondary (left) or aligned (right), added: edges that
-    match are grey, a misregistration shows red/cyan fringes. A ``size_px`` reference
-    pixels square at ``at`` (fractions of the reference extent from its top-left corner),
-    each side rendered at ZOOM_SIZE."""
-    from qgis.core import QgsPointXY, QgsRectangle
-    from qgis.PyQt.QtGui import QImage, QPainter
-
-    full = reference.extent()
-    centre = QgsPointXY(full.xMinimum() + at[0] * full.width(),
-                        full.yMaximum() - at[1] * full.height())
-    half = size_px / 2 * reference.rasterUnitsPerPixelX()
-    extent = QgsRectangle(centre.x() - half, centre.y() - half,
-                          centre.x() + half, centre.y() + half)
-    sides = []
-    for layer, title in ((secondary, "Before: 2018 as delivered"),
-                         (aligned, "After: 2018 aligned by Coreg")):
-        top = tinted(layer, band, "#00ffff", additive=True)
-        image = render_layers([top, tinted(reference, band, "#ff0000")], reference.crs(),
-                              extent, ZOOM_SIZE)
-        caption(image, title)
-        sides.append(image)
-    gap = 12
-    combined = QImage(2 * ZOOM_SIZE[0] + gap, ZOOM_SIZE[1], QImage.Format.Format_RGB32)
-    combined.fill(0xFFFFFF)
-    painter = QPainter(combined)
-    painter.drawImage(0, 0, sides[0])
-    painter.drawImage(ZOOM_SIZE[0] + gap, 0, sides[1])
-    painter.end()
-    combined.save(str(path))
-    return path
-
-
-def tinted(layer, band: int, colour: str, additive: bool = False):
-    """A copy of ``layer`` drawing ``band`` from black to ``colour`` (2-98 % stretch)."""
-    from qgis.core import QgsColorRampShader, QgsRasterShader, QgsSingleBandPseudoColorRenderer
-    from qgis.PyQt.QtGui import QColor, QPainter
-
-    low, high = layer.dataProvider().cumulativeCut(band, 0.02, 0.98)
-    ramp = QgsColorRampShader(low, high)
-    ramp.setColorRampType(QgsColorRampShader.Type.Interpolated)
-    ramp.setColorRampItemList([QgsColorRampShader.ColorRampItem(low, QColor("black")),
-                               QgsColorRampShader.ColorRampItem(high, QColor(colour))])
-    shader = QgsRasterShader()
-    shader.setRasterShaderFunction(ramp)
-    copy = layer.clone()
-    copy.setRenderer(QgsSingleBandPseudoColorRenderer(copy.dataProvider(), band, shader))
-    if additive:
-        copy.setBlendMode(QPainter.CompositionMode.CompositionMode_Plus)
-    return copy
 
 
 def render_layers(layers, crs, extent, size):

@@ -28,6 +28,15 @@ class CoregDock(QgsDockWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.panel)
         self.setWidget(scroll)
+        self.scroll = scroll
+        # Never narrower than the panel's smallest layout: nothing is clipped.
+        self.setMinimumWidth(self.content_width(minimum=True))
+
+    def content_width(self, minimum: bool = False) -> int:
+        """The dock width that shows the panel without clipping (``minimum``: the least)."""
+        hint = self.panel.minimumSizeHint() if minimum else self.panel.sizeHint()
+        bar = self.scroll.verticalScrollBar().sizeHint().width()
+        return hint.width() + bar + 2 * self.scroll.frameWidth() + 2
 
 
 class Launcher:
@@ -50,9 +59,17 @@ class Launcher:
         if self.dock is None:
             self.dock = CoregDock(self.iface, self.iface.mainWindow())
             self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+            self.fit_width()
         self.dock.show()
         self.dock.raise_()
         return self.dock
+
+    def fit_width(self) -> None:
+        """Size the dock to its content (a new dock is as narrow as its area allows)."""
+        window = self.iface.mainWindow()
+        if self.dock is not None and hasattr(window, "resizeDocks"):
+            window.resizeDocks([self.dock], [self.dock.content_width()],
+                               Qt.Orientation.Horizontal)
 
     def remove(self) -> None:
         if self.dock is not None:

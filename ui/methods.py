@@ -6,14 +6,19 @@ declares, so a method appears (and works) as soon as its algorithm is registered
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from qgis.core import QgsApplication, QgsProcessingAlgorithm, QgsProcessingOutputLayerDefinition
 
-QGIS_PROCESS = "qgis_process"
+#: The qgis_process launchers, preferred first: Debian's ``qgis_process`` wrapper adds
+#: ``--noversioncheck``, which its qgis_process 3.22 rejects; ``qgis_process.bin`` beside
+#: it is the program itself.
+QGIS_PROCESS_NAMES = ("qgis_process.bin", "qgis_process")
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,18 @@ class Choices:
     advanced: dict = field(default_factory=dict)
 
 
+def has_file_name(output: str) -> bool:
+    """Whether ``output`` names a file (not a folder, not a path still being typed as
+    ``/`` or ``/data/``)."""
+    return bool(output) and not output.endswith(("/", os.sep)) and bool(Path(output).name) \
+        and not os.path.isdir(output)
+
+
 def destinations(output: str) -> dict[str, str]:
-    """Every destination file derived from the chosen output raster path."""
+    """Every destination file derived from the chosen output raster path; only OUTPUT
+    (as typed) while the path names no file yet."""
+    if not has_file_name(output):
+        return {"OUTPUT": output}
     base = Path(output)
     if not base.suffix:  # typed without an extension: GeoTIFF
         base = base.with_suffix(".tif")
@@ -119,9 +134,24 @@ def for_project(params: dict[str, Any], project, names: dict[str, str]) -> dict[
     return wrapped
 
 
-def qgis_process_command(algorithm_id: str, params: dict[str, Any]) -> str:
+def qgis_process_program() -> str:
+    """The qgis_process to call: the first of :data:`QGIS_PROCESS_NAMES` on PATH (by
+    name), else found beside the running QGIS (by full path), else ``qgis_process``."""
+    for name in QGIS_PROCESS_NAMES:
+        if shutil.which(name):
+            return name
+    folder = QgsApplication.prefixPath()
+    for name in QGIS_PROCESS_NAMES:
+        path = os.path.join(folder, "bin", name)
+        if os.access(path, os.X_OK):
+            return path
+    return QGIS_PROCESS_NAMES[-1]
+
+
+def qgis_process_command(algorithm_id: str, params: dict[str, Any],
+                         program: str | None = None) -> str:
     """The shell command that runs the same algorithm headless, quoted for POSIX shells."""
-    args = [QGIS_PROCESS, "run", algorithm_id, "--"]
+    args = [program or qgis_process_program(), "run", algorithm_id, "--"]
     for key, value in params.items():
         for item in value if isinstance(value, (list, tuple)) else [value]:
             args.append(f"{key}={_as_text(item)}")

@@ -22,6 +22,8 @@ from qgis.gui import (
     QgsMapLayerComboBox,
     QgsRasterBandComboBox,
 )
+from qgis.PyQt.QtCore import Qt, QUrl
+from qgis.PyQt.QtGui import QDesktopServices
 from qgis.PyQt.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -33,12 +35,14 @@ from qgis.PyQt.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSlider,
     QVBoxLayout,
     QWidget,
 )
 
-from . import methods, results, validation
+from . import compare, methods, report_page, results, validation
 from .methods import Choices, Method
+from .widgets import LayerComboBox
 
 SETTINGS_PREFIX = "coreg/dialog/"
 #: Layer-combo filters: Qgis.LayerFilter from QGIS 3.34 (setFilters() with the proxy
@@ -96,10 +100,13 @@ class CoregPanel(QWidget):
         self.run_layers: results.RunLayers | None = None
         self.processing_dialog = None
         self._run = None  # (context, feedback, reference id, secondary id) of the running task
+        self.runs = 0  # finished runs, to number the results
+        self.report_page = ""  # the HTML report of the last run
         self._build()
         self._connect()
         self.refresh_methods()
         self.restore_settings()
+        self._distinct_inputs()
         self.validate()
 
     # ------------------------------------------------------------------ layout
@@ -112,7 +119,7 @@ class CoregPanel(QWidget):
         self.reference_error = self._add_error(form)
         self.secondary_combo, self.secondary_band = self._raster_row(form, "Secondary")
         self.secondary_error = self._add_error(form)
-        self.mask_combo = _compact(QgsMapLayerComboBox())
+        self.mask_combo = _compact(LayerComboBox())
         self.mask_combo.setFilters(LAYER_FILTER.RasterLayer | LAYER_FILTER.PolygonLayer)
         self.mask_combo.setAllowEmptyLayer(True)
         self.mask_combo.setLayer(None)  # else it picks the first raster: no mask by default
@@ -145,11 +152,11 @@ class CoregPanel(QWidget):
         layout.addStretch(1)
 
     def _raster_row(self, form: QFormLayout, label: str):
-        combo = _compact(QgsMapLayerComboBox())
+        combo = _compact(LayerComboBox())
         combo.setFilters(LAYER_FILTER.RasterLayer)
         band = _compact(QgsRasterBandComboBox())
-        combo.setMinimumContentsLength(8)
-        band.setMinimumContentsLength(5)
+        combo.setMinimumContentsLength(16)  # room for a date or tile id
+        band.setMinimumContentsLength(11)  # "Band 4: B08"
         row = QHBoxLayout()
         row.addWidget(combo, 3)
         row.addWidget(QLabel("Band"))
@@ -202,15 +209,50 @@ class CoregPanel(QWidget):
         self.arrow_scale.setRange(1.0, 10000.0)
         self.arrow_scale.setClearValue(results.DEFAULT_ARROW_SCALE)
         self.arrow_scale.setValue(results.arrow_scale(self.project))
-        self.arrow_scale.setToolTip("Arrows are drawn this many times longer than the shift")
+        self.arrow_scale.setToolTip("Arrows are drawn this many times longer than the shift "
+                                    "(rejected patches are points, not arrows)")
         form.addRow("Arrow exaggeration ×", self.arrow_scale)
         self.show_aligned = QCheckBox("After: show the aligned raster")
         self.show_aligned.setToolTip("Toggle between the aligned output and the original "
                                      "secondary over the reference")
         form.addRow(self.show_aligned)
         layout.addLayout(form)
+        layout.addWidget(self._build_compare())
+        self.report_button = QPushButton("Open report")
+        self.report_button.setToolTip("Open this run's report (summary, arrow map, "
+                                      "residuals) in the web browser")
+        layout.addWidget(self.report_button)
         box.hide()
         self.results_box = box
+        return box
+
+    def _build_compare(self) -> QGroupBox:
+        box = QGroupBox("Compare on the map")
+        grid = QGridLayout(box)
+        self.compare_top = QComboBox()
+        self.compare_top.addItem("Aligned raster", "OUTPUT")
+        self.compare_top.addItem("Secondary as delivered", "SECONDARY")
+        self.compare_top.setToolTip("What to compare with the reference")
+        self.compare_mode = QComboBox()
+        self.compare_mode.addItem("Swipe", compare.SWIPE)
+        self.compare_mode.addItem("Blink", compare.BLINK)
+        self.compare_mode.setToolTip("Swipe: the compared raster left of the mouse, the "
+                                     "reference right of it. Blink: one, then the other.")
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.setCheckable(True)
+        self.compare_button.setToolTip("A map tool comparing the reference with the aligned "
+                                       "(or original) raster; another map tool ends it")
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(100)
+        self.opacity.setToolTip("Opacity of the compared raster over the reference")
+        grid.addWidget(self.compare_top, 0, 0)
+        grid.addWidget(self.compare_mode, 0, 1)
+        grid.addWidget(self.compare_button, 0, 2)
+        grid.addWidget(QLabel("Opacity"), 1, 0)
+        grid.addWidget(self.opacity, 1, 1, 1, 2)
+        self.compare_item: compare.CompareItem | None = None
+        self.compare_tool: compare.CompareTool | None = None
         return box
 
     def _connect(self) -> None:
@@ -229,6 +271,13 @@ class CoregPanel(QWidget):
         self.command_button.clicked.connect(self.copy_command)
         self.arrow_scale.valueChanged.connect(self._arrow_scale_changed)
         self.show_aligned.toggled.connect(self._compare)
+        self.compare_button.toggled.connect(self.set_comparing)
+        self.compare_mode.currentIndexChanged.connect(self._compare_mode_changed)
+        self.compare_top.currentIndexChanged.connect(self._compare_top_changed)
+        self.opacity.valueChanged.connect(self._opacity_changed)
+        self.report_button.clicked.connect(self.open_report)
+        self.project.layersAdded.connect(self._layers_added)
+        self.project.layersWillBeRemoved.connect(self._layers_removed)
         registry = QgsApplication.processingRegistry()
         registry.providerAdded.connect(self.refresh_methods)
         registry.providerRemoved.connect(self.refresh_methods)
@@ -236,6 +285,13 @@ class CoregPanel(QWidget):
     def teardown(self) -> None:
         """Cancel a running task and let go of the registry (before the plugin unloads)."""
         self.cancel()
+        self.set_comparing(False)
+        for signal, slot in ((self.project.layersAdded, self._layers_added),
+                             (self.project.layersWillBeRemoved, self._layers_removed)):
+            try:
+                signal.disconnect(slot)
+            except TypeError:
+                pass
         registry = QgsApplication.processingRegistry()
         for signal in (registry.providerAdded, registry.providerRemoved):
             try:
@@ -293,6 +349,28 @@ class CoregPanel(QWidget):
         self.max_shift.setClearValue(definition.defaultValue())
 
     # ------------------------------------------------------------------ choices
+
+    def _distinct_inputs(self) -> None:
+        """The secondary starts on another raster than the reference (if there is one):
+        the same raster twice is only an error message."""
+        reference = self.reference_combo.currentLayer()
+        secondary = self.secondary_combo.currentLayer()
+        if reference is None or (secondary is not None and secondary.id() != reference.id()):
+            return
+        for index in range(self.secondary_combo.count()):
+            layer = self.secondary_combo.layer(index)
+            if layer is not None and layer.id() != reference.id():
+                self.secondary_combo.setLayer(layer)
+                return
+
+    def _layers_added(self, _layers) -> None:
+        self._distinct_inputs()
+
+    def _layers_removed(self, layer_ids) -> None:
+        """End the comparison before the layers it draws go."""
+        reference, top = self._compare_layers()
+        if any(layer is not None and layer.id() in layer_ids for layer in (reference, top)):
+            self.set_comparing(False)
 
     def choices(self) -> Choices:
         mask = self.mask_combo.currentLayer()
@@ -404,34 +482,57 @@ class CoregPanel(QWidget):
         self.validate()
         if not successful:
             self.progress.setValue(0)
+            self.clear_results()
             self.status.setText("Canceled: nothing was written." if feedback.isCanceled()
                                 else "Failed: " + feedback.failure())
             return
         self.progress.setValue(100)
+        self.set_comparing(False)
+        # The latest run replaces the previous one's layers (same names, same files).
+        replaced = results.remove_outputs(self.project, self.run_layers)
+        self.run_layers = None
         layers = results.load_outputs(context, outputs, feedback)
         # The inputs of this run, whatever the combo boxes show now.
         results.match_renderer(layers.get("OUTPUT"), self.project.mapLayer(secondary_id))
         self.run_layers = results.RunLayers({key: layer.id() for key, layer in layers.items()},
                                             secondary_id, reference_id)
         report = results.read_report(outputs["REPORT"]) if outputs.get("REPORT") else {}
+        self.runs += 1
+        self.results_box.setTitle(f"Result of run {self.runs}")
         self._show_summary(report)
         self._arrow_scale_changed(self.arrow_scale.value())
         self.show_aligned.setChecked(True)
         self._compare(True)
-        self.status.setText(f"Done: {len(layers)} layer(s) added.")
+        self.report_page = self._write_report_page(report, outputs.get("REPORT"))
+        self.report_button.setEnabled(bool(self.report_page))
+        self.status.setText(f"Done: {len(layers)} layer(s) added"
+                            + (f", replacing the previous run's {replaced}." if replaced else "."))
         if self.iface is not None:
             self.iface.mapCanvas().refresh()
+
+    def clear_results(self) -> None:
+        """Hide the result of the previous run (its numbers are not this run's)."""
+        self.set_comparing(False)
+        self._show_summary({})
+        self.results_box.hide()
+        self.report_page = ""
 
     # ------------------------------------------------------------------ inspection
 
     def _show_summary(self, report: dict) -> None:
         while self.summary.rowCount():
             self.summary.removeRow(0)
-        for label, text in results.summary_rows(report):
+        ground = results.ground_shift(report, self.project.transformContext()) if report \
+            else None
+        for label, text, meaning in results.summary_entries(report, ground):
             value = QLabel(text)
             value.setWordWrap(True)
-            self.summary.addRow(label, value)
-        self.results_box.show()
+            name = QLabel(label)
+            tip = results.EXPLAIN.get(meaning, "")
+            for widget in (name, value):
+                widget.setToolTip(tip)
+            self.summary.addRow(name, value)
+        self.results_box.setVisible(bool(report))
 
     def summary_text(self) -> dict[str, str]:
         """The summary as {label: text} (what the panel shows)."""
@@ -455,6 +556,90 @@ class CoregPanel(QWidget):
     def _compare(self, aligned: bool) -> None:
         if self.run_layers is not None:
             results.show_aligned(self.project, self.run_layers, aligned)
+
+    # ------------------------------------------------------------------ compare tool
+
+    def _canvas(self):
+        return self.iface.mapCanvas() if self.iface is not None else None
+
+    def _compare_layers(self):
+        """(reference, compared layer) of the last run, or (None, None)."""
+        if self.run_layers is None:
+            return None, None
+        top_id = (self.run_layers.aligned_id if self.compare_top.currentData() == "OUTPUT"
+                  else self.run_layers.secondary_id)
+        return (self.project.mapLayer(self.run_layers.reference_id),
+                self.project.mapLayer(top_id))
+
+    def set_comparing(self, on: bool) -> bool:
+        """Start (or end) the compare map tool; returns whether it runs."""
+        canvas = self._canvas()
+        reference, top = self._compare_layers()
+        if on and (canvas is None or reference is None or top is None):
+            on = False
+            if canvas is not None:
+                self.status.setText("Nothing to compare: the run's layers were removed.")
+        if self.compare_tool is not None and not on:
+            tool, item = self.compare_tool, self.compare_item
+            self.compare_tool = self.compare_item = None
+            tool.finished.disconnect(self._compare_tool_finished)
+            if canvas is not None and canvas.mapTool() is tool:
+                canvas.unsetMapTool(tool)
+            item.stop()
+            tool.deleteLater()
+            if canvas is not None:
+                canvas.refresh()
+        elif on and self.compare_tool is None:
+            label = "aligned" if self.compare_top.currentData() == "OUTPUT" else "secondary"
+            self.compare_item = compare.CompareItem(canvas, reference, top,
+                                                    (label, "reference"))
+            self.compare_item.set_mode(self.compare_mode.currentData())
+            self.compare_item.set_opacity(self.opacity.value() / 100)
+            self.compare_tool = compare.CompareTool(canvas, self.compare_item)
+            self.compare_tool.finished.connect(self._compare_tool_finished)
+            canvas.setMapTool(self.compare_tool)
+        self.compare_button.blockSignals(True)
+        self.compare_button.setChecked(self.compare_tool is not None)
+        self.compare_button.blockSignals(False)
+        return self.compare_tool is not None
+
+    def _compare_tool_finished(self) -> None:
+        """Another map tool was chosen: the comparison ends."""
+        self.set_comparing(False)
+
+    def _compare_mode_changed(self, *_args) -> None:
+        if self.compare_item is not None:
+            self.compare_item.set_mode(self.compare_mode.currentData())
+
+    def _compare_top_changed(self, *_args) -> None:
+        if self.compare_tool is not None:
+            self.set_comparing(False)
+            self.set_comparing(True)
+
+    def _opacity_changed(self, value: int) -> None:
+        if self.compare_item is not None:
+            self.compare_item.set_opacity(value / 100)
+
+    # ------------------------------------------------------------------ report page
+
+    def _write_report_page(self, report: dict, report_path: str | None) -> str:
+        """Write ``<report>.html`` beside the JSON report; '' if there is none."""
+        if not report or not report_path:
+            return ""
+        reference = self.project.mapLayer(self.run_layers.reference_id)
+        secondary = self.project.mapLayer(self.run_layers.secondary_id)
+        try:
+            return report_page.write_for_run(report, report_path, reference, secondary,
+                                             self.vector_layers(), self.project)
+        except OSError as error:
+            self.status.setText(f"Could not write the report page: {error}")
+            return ""
+
+    def open_report(self) -> bool:
+        """Open the last run's HTML report in the web browser."""
+        if not self.report_page:
+            return False
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(self.report_page))
 
     # ------------------------------------------------------------------ hand-over
 

@@ -87,6 +87,8 @@ def output_problem(output: str, inputs: list[QgsRasterLayer]) -> str:
     """Why the aligned raster cannot be written to ``output``, or ''."""
     if not output:
         return "Choose where to save the aligned raster."
+    if output.endswith(("/", os.sep)) or os.path.isdir(output) or not os.path.basename(output):
+        return "This is a folder: add a file name for the aligned raster (e.g. aligned.tif)."
     if any(_same_file(output, layer.source()) for layer in inputs):
         return "The output would overwrite an input raster; choose another file."
     return ""

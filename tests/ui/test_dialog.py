@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import time
 from pathlib import Path
 
@@ -195,19 +196,33 @@ def check_layers(tmp_path):
     assert isinstance(vectors, QgsVectorLayer) and vectors.featureCount() > 0
     order = [node.layerId() for node in QgsProject.instance().layerTreeRoot().findLayers()]
     assert order.index(vectors.id()) < order.index(aligned.id())  # arrows drawn on top
+    check_vector_style(vectors)
+
+
+def check_vector_style(vectors):
+    """Used patches: arrows (exaggerated by @coreg_arrow_scale) in five reliability classes,
+    each a legend entry; rejected ones: markers at the patch, by reason, with a map tip."""
     renderer = vectors.renderer()
     assert renderer.type() == "RuleRenderer"
     rules = {rule.filterExpression(): rule for rule in renderer.rootRule().children()}
     assert set(rules) == {'"used" = 1', '"used" = 0'}
-    for rule in rules.values():
+    colours = set()
+    for rule in rules['"used" = 1'].children():
         generator = rule.symbol().symbolLayer(0)
         assert generator.layerType() == "GeometryGenerator"
         assert "@coreg_arrow_scale" in generator.geometryExpression()
-        assert generator.subSymbol().symbolLayer(0).layerType() == "ArrowLine"
-    fill_layer = rules['"used" = 1'].symbol().symbolLayer(0).subSymbol().symbolLayer(0) \
-        .subSymbol().symbolLayer(0)
-    colour = fill_layer.dataDefinedProperties().property(fill_layer.PropertyFillColor)
-    assert "reliability" in colour.expressionString()
+        arrow = generator.subSymbol().symbolLayer(0)
+        assert arrow.layerType() == "ArrowLine"
+        colours.add(arrow.subSymbol().color().name())
+        assert "reliability" in rule.filterExpression()
+    assert len(colours) == 5
+    for rule in rules['"used" = 0'].children():
+        generator = rule.symbol().symbolLayer(0)
+        assert generator.geometryExpression() == "end_point($geometry)"
+        assert generator.subSymbol().symbolLayer(0).layerType() == "SimpleMarker"
+    labels = [item.label() for item in renderer.legendSymbolItems()]
+    assert "reliability 80-100 %" in labels and "rejected: weak match" in labels
+    assert '"reason"' in vectors.mapTipTemplate()
 
 
 def check_summary(panel, report):
@@ -324,7 +339,8 @@ def test_copied_qgis_process_command_runs_headless(panel, layers, tmp_path, rast
     command = panel.copy_command()
     assert QApplication.clipboard().text() == command
     args = shlex.split(command)
-    assert args[:4] == ["qgis_process", "run", "coreg:align_image", "--"]
+    program = "qgis_process.bin" if shutil.which("qgis_process.bin") else "qgis_process"
+    assert args[:4] == [program, "run", "coreg:align_image", "--"]
     values = dict(arg.split("=", 1) for arg in args[4:])
     assert values["REFERENCE"] == str(rasters["reference"])
     assert values["REFERENCE_BAND"] == "4" and values["TRANSFORM"] == "0"

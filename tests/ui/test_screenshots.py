@@ -1,5 +1,6 @@
 """The README screenshots, rendered offscreen by scripts/make_screenshots.py (the real
-Abu Dhabi pair): the panel shows the run's summary and the map shows the arrows."""
+Abu Dhabi pair, the panel's default settings): the panel shows the run's summary, the
+map shows the arrows and the compare view is the panel's swipe tool."""
 
 import importlib.util
 
@@ -41,8 +42,12 @@ def test_screenshots_show_the_summary_and_visible_arrows(
     shots = screenshots.make(tmp_path, shared_data, qgis_iface)
     dialog = _image(shots["dialog"])
     assert dialog.width() >= screenshots.PANEL_WIDTH and dialog.height() > 600
-    close_up = _image(shots["before_after"])
-    assert close_up.width() == 2 * screenshots.ZOOM_SIZE[0] + 12
+    swipe = _image(shots["before_after"])
+    assert (swipe.width(), swipe.height()) == screenshots.COMPARE_SIZE
+    # Left of the swipe line the aligned raster, right of it the reference: they differ.
+    half = round(swipe.width() * 0.62)
+    assert swipe.pixelColor(half, swipe.height() // 2).lightness() > 200  # the line
+    assert swipe.pixelColor(half - 40, 15) != swipe.pixelColor(half + 40, 15)  # labels
     arrows = _image(shots["map"])
     assert (arrows.width(), arrows.height()) == screenshots.MAP_SIZE
     from qgis.core import QgsProject
