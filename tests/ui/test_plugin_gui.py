@@ -89,7 +89,7 @@ def test_panel_in_the_qgis_desktop(tmp_path, shared_data):
     assert abs(compare["split_x"] - compare["canvas_width"] // 3) <= 2
     assert Path(state["report_page"]).is_file()
     failed = state["failed"]
-    assert failed["status"].startswith("Failed: ") and "MAX_SHIFT" in failed["status"]
+    assert failed["status"].startswith("Failed: ") and "Maximum expected shift" in failed["status"]
     assert failed["results_hidden"] and failed["summary_rows"] == 0
     canceled = state["canceled"]
     assert canceled["status"] == "Canceled: nothing was written."
