@@ -171,7 +171,7 @@ def estimate_alignment(
         No reliable match, or a shift beyond ``max_shift``.
     """
     if transform not in TRANSFORMS:
-        raise ValueError(f"transform must be one of {TRANSFORMS}, not {transform!r}.")
+        raise CoregInputError(f"transform must be one of {TRANSFORMS}, not {transform!r}.")
     if not (isinstance(max_shift, (int, float)) and 0 < max_shift < math.inf):
         raise CoregInputError(f"The maximum shift must be a positive number of reference "
                               f"pixels, not {max_shift!r}.")
@@ -245,8 +245,8 @@ def _reference_patches(ds, band, nodata, common: Grid, masks, size: int) -> list
         patches.append(prepare_patch(grid, data, masked_on_grid(masks, grid)))
     textures = [p.texture for p in patches if not p.reason]
     if not textures:
-        raise ValueError("The overlap of the two rasters holds no valid reference data "
-                         "(all nodata, masked or cloud-like).")
+        raise CoregInputError("The overlap of the two rasters holds no valid reference data "
+                              "(all nodata, masked or cloud-like).")
     floor = MIN_RELATIVE_TEXTURE * float(np.median(textures))
     for p in patches:
         if not p.reason and p.texture <= floor:

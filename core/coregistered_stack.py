@@ -29,7 +29,7 @@ from rasterio.warp import transform_bounds
 from .align import estimate_alignment
 from .apply import scaled_progress, write_resampled
 from .band_math import Definition, parse_definitions, shown
-from .errors import CoregistrationError
+from .errors import CoregInputError, CoregistrationError
 from .fit import RigidModel
 from .grid import Grid, crs_transformer, footprint_bounds
 from .outputs import guarded_outputs
@@ -186,7 +186,7 @@ def split_assets(assets: str | Sequence[str]) -> list[str]:
     specs = assets.split(",") if isinstance(assets, str) else list(assets)
     specs = [s.strip() for s in specs if s.strip()]
     if not specs:
-        raise ValueError("List the assets to stack, e.g. 1.B04,1.B08,2.B04,2.B08.")
+        raise CoregInputError("List the assets to stack, e.g. 1.B04,1.B08,2.B04,2.B08.")
     return specs
 
 
@@ -194,11 +194,11 @@ def resolve_asset(spec: str, sources: Sequence[str | StacItem]) -> StackAsset:
     """The asset ``N.band`` names; ValueError saying which bands input N has."""
     match = re.fullmatch(r"(\d+)\.(.+)", spec)
     if not match:
-        raise ValueError(f"Asset '{spec}' is not written N.band (e.g. 1.B04, 2.b3).")
+        raise CoregInputError(f"Asset '{spec}' is not written N.band (e.g. 1.B04, 2.b3).")
     index, band = int(match.group(1)), match.group(2)
     if not 1 <= index <= len(sources):
-        raise ValueError(f"Asset '{spec}': there is no input {index} ({len(sources)} "
-                         "input(s), numbered from 1).")
+        raise CoregInputError(f"Asset '{spec}': there is no input {index} ({len(sources)} "
+                              "input(s), numbered from 1).")
     source = sources[index - 1]
     if isinstance(source, StacItem):
         return _stac_asset(index, band, source)
@@ -211,9 +211,10 @@ def _raster_asset(index: int, band: str, path: str) -> StackAsset:
         descriptions = [d or "" for d in ds.descriptions]
     number, name = _band_number(band, descriptions)
     if not 1 <= number <= info.count:
-        raise ValueError(f"Input {index} ('{Path(path).name}') has no band '{band}': its "
-                         f"bands are 1..{info.count}"
-                         + (f" ({', '.join(descriptions)})" if any(descriptions) else "") + ".")
+        raise CoregInputError(f"Input {index} ('{Path(path).name}') has no band '{band}': its "
+                              f"bands are 1..{info.count}"
+                              + (f" ({', '.join(descriptions)})" if any(descriptions) else "")
+                              + ".")
     return StackAsset(_asset_name(index, name), index, path, number, descriptions[number - 1]
                       or f"band {number}", info.nodata, info.grid)
 
@@ -241,8 +242,8 @@ def _stac_asset(index: int, band: str, item: StacItem) -> StackAsset:
         return StackAsset(_asset_name(index, band), index, asset.href, number, band,
                           info.nodata, info.grid, asset.key, asset.gsd or item.gsd)
     keys = ", ".join(a.key for a in item.assets)
-    raise ValueError(f"Input {index} (STAC item '{item.id}') has no asset or band '{band}'; "
-                     f"its assets are {keys}.")
+    raise CoregInputError(f"Input {index} (STAC item '{item.id}') has no asset or band '{band}'; "
+                          f"its assets are {keys}.")
 
 
 def _asset_name(index: int, band: str) -> str:
@@ -254,15 +255,15 @@ def _reference(stack: list[StackAsset], name: str) -> StackAsset:
     for asset in stack:
         if asset.name == name:
             return asset
-    raise ValueError(f"The reference asset '{name}' is not one of the stacked assets "
-                     f"({', '.join(a.name for a in stack)}).")
+    raise CoregInputError(f"The reference asset '{name}' is not one of the stacked assets "
+                          f"({', '.join(a.name for a in stack)}).")
 
 
 def _check_unique(stack: list[StackAsset]) -> None:
     names = [a.name for a in stack]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise ValueError(f"Asset(s) listed twice: {', '.join(repeated)}.")
+        raise CoregInputError(f"Asset(s) listed twice: {', '.join(repeated)}.")
 
 
 def _warn_empty(definitions: Sequence[Definition], valid: dict[str, int], log: Log) -> None:
@@ -293,7 +294,7 @@ def check_preconditions(stack: list[StackAsset], reference: StackAsset,
         if overlap < MIN_OVERLAP:
             message = (f"Asset {asset.name} overlaps the reference {reference.name} by "
                        f"{100 * overlap:.0f} % only (at least {100 * MIN_OVERLAP:.0f} % needed).")
-            raise ValueError(message)  # reported once, by whoever catches it
+            raise CoregInputError(message)  # reported once, by whoever catches it
         difference = abs(asset_gsd(asset) - ref_gsd) / ref_gsd
         if difference > MAX_GSD_DIFFERENCE:
             log("warning", f"Asset {asset.name} has a ground sampling distance of "
@@ -354,15 +355,15 @@ def parse_aoi(text: str) -> tuple[CRS, tuple[float, float, float, float]]:
     match = re.fullmatch(r"\s*(?:SRID=(\d+)\s*;\s*)?((?:MULTI)?POLYGON)\s*(?:(Z|M|ZM)\s*)?"
                          r"(\(.*\))\s*", text, re.IGNORECASE | re.DOTALL)
     if not match:
-        raise ValueError("The AOI must be a WKT POLYGON or MULTIPOLYGON, e.g. "
-                         "POLYGON((35.5 33.8, 35.6 33.8, 35.6 33.9, 35.5 33.9, 35.5 33.8)), "
-                         "optionally prefixed by SRID=<EPSG code>;")
+        raise CoregInputError("The AOI must be a WKT POLYGON or MULTIPOLYGON, e.g. "
+                              "POLYGON((35.5 33.8, 35.6 33.8, 35.6 33.9, 35.5 33.9, 35.5 33.8)), "
+                              "optionally prefixed by SRID=<EPSG code>;")
     crs = CRS.from_epsg(int(match.group(1) or 4326))
     stride = 2 + len(match.group(3) or "")
     numbers = [float(v) for v in re.findall(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?",
                                              match.group(4))]
     if len(numbers) < 3 * stride or len(numbers) % stride:
-        raise ValueError("The AOI polygon has no valid coordinates.")
+        raise CoregInputError("The AOI polygon has no valid coordinates.")
     xs, ys = numbers[0::stride], numbers[1::stride]
     return crs, (min(xs), min(ys), max(xs), max(ys))
 
@@ -372,7 +373,7 @@ def stack_grid(reference: StackAsset, stack: list[StackAsset], aoi: str | None) 
     it), or without AOI to the area every asset covers (pixels inside it)."""
     ref = reference.grid
     if ref.transform.b or ref.transform.d:
-        raise ValueError("The reference asset has a rotated geotransform; warp it north-up.")
+        raise CoregInputError("The reference asset has a rotated geotransform; warp it north-up.")
     bounds = list(ref.bounds)
     if aoi:
         aoi_crs, aoi_bounds = parse_aoi(aoi)
@@ -396,8 +397,8 @@ def _window_grid(ref: Grid, bounds, inward: bool) -> Grid:
     row0 = max(inner((oy - bounds[3]) / res_y - eps), 0)
     row1 = min(outer((oy - bounds[1]) / res_y + eps), ref.height)
     if col1 - col0 < 8 or row1 - row0 < 8:
-        raise ValueError("The area of interest (or the area common to all assets) holds "
-                         "less than 8 x 8 pixels of the reference asset.")
+        raise CoregInputError("The area of interest (or the area common to all assets) holds "
+                              "less than 8 x 8 pixels of the reference asset.")
     return ref.subgrid(row0, col0, row1 - row0, col1 - col0)
 
 
@@ -415,7 +416,7 @@ def asset_view(asset: StackAsset, grid: Grid, folder: Path) -> str:
     col1 = min(math.ceil(max(cols)) + VIEW_MARGIN, src.width)
     row1 = min(math.ceil(max(rows)) + VIEW_MARGIN, src.height)
     if col1 <= col0 or row1 <= row0:
-        raise ValueError(f"Asset {asset.name} does not cover the stack's area.")
+        raise CoregInputError(f"Asset {asset.name} does not cover the stack's area.")
     width, height = col1 - col0, row1 - row0
     t = src.transform * src.transform.translation(col0, row0)
     with rasterio.open(asset.path) as ds:

@@ -24,7 +24,7 @@ from rasterio.windows import bounds as window_bounds
 from scipy import ndimage
 
 from .apply import field_mapping, scaled_progress, write_resampled
-from .errors import CanceledError, CoregistrationError
+from .errors import CanceledError, CoregInputError, CoregistrationError
 from .fit import RigidModel
 from .grid import Grid, footprint_bounds
 from .masks import PolygonMask, masked_on_grid
@@ -188,7 +188,7 @@ def estimate_dem_alignment(
         Fewer than :data:`MIN_STABLE_PIXELS` stable pixels.
     """
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, not {method!r}.")
+        raise CoregInputError(f"method must be one of {METHODS}, not {method!r}.")
     ref_info, dem_info = read_info(reference, "Reference DEM"), read_info(dem, "DEM")
     grid = dem_info.grid
     window = _overlap_window(ref_info.grid, grid)
@@ -256,7 +256,7 @@ def _overlap_window(reference: Grid, dem: Grid) -> Window:
     c0, r0 = max(0, math.floor(min(cols))), max(0, math.floor(min(rows)))
     c1, r1 = min(dem.width, math.ceil(max(cols))), min(dem.height, math.ceil(max(rows)))
     if c1 - c0 < 8 or r1 - r0 < 8:
-        raise ValueError("The reference DEM and the DEM do not overlap.")
+        raise CoregInputError("The reference DEM and the DEM do not overlap.")
     return Window(c0, r0, c1 - c0, r1 - r0)
 
 
@@ -590,8 +590,8 @@ def _align_and_write(reference, dem, output, *, dh_output, match_reference: bool
     target = read_info(reference).grid if match_reference else dem_info.grid
     mapping = _mapping(alignment, dem_info.grid)
     if isinstance(mapping, FieldMapping) and target.crs != dem_info.grid.crs:
-        raise ValueError("A blockwise alignment is written on the DEM's grid or on a "
-                         "reference grid in the same CRS; reproject one of the DEMs first.")
+        raise CoregInputError("A blockwise alignment is written on the DEM's grid or on a "
+                              "reference grid in the same CRS; reproject one of the DEMs first.")
     offset = 0.0 if isinstance(mapping, FieldMapping) else alignment.shift_z
     with atomic_path(output, size=raster_bytes(target, 1, "float32")) as tmp:
         write_resampled(dem, tmp, RigidModel(), target, mapping=mapping, offset=offset,
@@ -635,7 +635,7 @@ def write_shift_fields(alignment: DemAlignment, dem: str | os.PathLike,
     grid = read_info(dem, "DEM").grid
     mapping = _mapping(alignment, grid)
     if not isinstance(mapping, FieldMapping):
-        raise ValueError("Shift fields exist for the blockwise method only.")
+        raise CoregInputError("Shift fields exist for the blockwise method only.")
     nodes = {"x": mapping.shift_x, "y": mapping.shift_y, "z": mapping.shift_z}
     profile = output_profile(grid, count=1, dtype="float32", nodata=None)
     for component, path in outputs.items():

@@ -31,7 +31,7 @@ from typing import Callable, Union
 import numpy as np
 from scipy import ndimage
 
-from .errors import CanceledError
+from .errors import CanceledError, CoregInputError
 
 Radius = Union[int, Sequence[int]]
 FEATURES = ("orientation", "rank")
@@ -115,7 +115,7 @@ def estimate_flow(
     ref_ok = np.isfinite(reference) & (True if valid is None else np.asarray(valid, bool))
     sec_ok = np.isfinite(secondary)
     if not ref_ok.any() or not sec_ok.any():
-        raise ValueError("The reference or the secondary image has no valid pixel.")
+        raise CoregInputError("The reference or the secondary image has no valid pixel.")
     ref = _fill_invalid(np.asarray(reference, np.float32), ref_ok)  # float32: half the memory
     sec = _fill_invalid(np.asarray(secondary, np.float32), sec_ok)
     if invert:
@@ -141,27 +141,27 @@ def _check_inputs(reference, secondary, radius, levels, iterations, rank, featur
                   valid) -> list[int]:
     """Validated arguments; returns the sequence of window radii."""
     if reference.ndim != 2 or reference.shape != secondary.shape:
-        raise ValueError(
+        raise CoregInputError(
             f"Reference and secondary must be 2-D arrays of the same shape, got "
             f"{reference.shape} and {secondary.shape}; resample the secondary first."
         )
     if min(reference.shape) < MIN_SIZE:
-        raise ValueError(
+        raise CoregInputError(
             f"The images are {reference.shape[1]} x {reference.shape[0]} pixels; a dense flow "
             f"needs at least {MIN_SIZE} x {MIN_SIZE}."
         )
     if valid is not None and np.shape(valid) != reference.shape:
-        raise ValueError(f"valid must have shape {reference.shape}, got {np.shape(valid)}.")
+        raise CoregInputError(f"valid must have shape {reference.shape}, got {np.shape(valid)}.")
     if features not in FEATURES:
-        raise ValueError(f"features must be one of {FEATURES}, got {features!r}.")
+        raise CoregInputError(f"features must be one of {FEATURES}, got {features!r}.")
     if np.ndim(radius) == 0:
         radii = [int(round(f * int(radius))) for f in RADIUS_SCHEDULE]
     else:
         radii = [int(r) for r in radius]
     if not radii or min(radii) < 1:
-        raise ValueError(f"radius must be one or more integers >= 1, got {radius!r}.")
+        raise CoregInputError(f"radius must be one or more integers >= 1, got {radius!r}.")
     if levels < 0 or iterations < 1 or rank < 0:
-        raise ValueError(
+        raise CoregInputError(
             f"levels >= 0, iterations >= 1 and rank >= 0 are required, got levels={levels}, "
             f"iterations={iterations}, rank={rank}."
         )

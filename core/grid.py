@@ -13,6 +13,8 @@ from pyproj.exceptions import ProjError
 from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
 
+from .errors import CoregInputError
+
 #: Resolution ratio above which the secondary counts as coarser than the reference.
 COARSER_RATIO = 1.05
 
@@ -64,7 +66,7 @@ def _transformer(src_wkt: str, dst_wkt: str) -> Transformer:
     try:
         return Transformer.from_crs(src_wkt, dst_wkt, always_xy=True)
     except ProjError as exc:
-        raise ValueError(f"No coordinate transformation between the two CRSs: {exc}") from exc
+        raise CoregInputError(f"No coordinate transformation between the two CRSs: {exc}") from exc
 
 
 def footprint_bounds(grid: Grid, crs: CRS) -> tuple[float, float, float, float]:
@@ -103,14 +105,15 @@ def common_grid(reference: Grid, secondary: Grid) -> Grid:
     ratio = math.sqrt((sec_x * sec_y) / (ref_x * ref_y))
     res_x, res_y = (sec_x, sec_y) if ratio > COARSER_RATIO else (ref_x, ref_y)
     if reference.transform.b or reference.transform.d:
-        raise ValueError("Rotated reference geotransforms are not supported; warp it north-up.")
+        raise CoregInputError("Rotated reference geotransforms are not supported; warp it "
+                              "north-up.")
     origin_x, origin_y = reference.transform.c, reference.transform.f
     col0 = math.ceil((left - origin_x) / res_x - 1e-6)
     col1 = math.floor((right - origin_x) / res_x + 1e-6)
     row0 = math.ceil((origin_y - top) / res_y - 1e-6)
     row1 = math.floor((origin_y - bottom) / res_y + 1e-6)
     if col1 - col0 < 8 or row1 - row0 < 8:
-        raise ValueError("The reference and secondary rasters overlap by less than 8 pixels.")
+        raise CoregInputError("The reference and secondary rasters overlap by less than 8 pixels.")
     transform = Affine(res_x, 0, origin_x + col0 * res_x, 0, -res_y, origin_y - row0 * res_y)
     return Grid(reference.crs, transform, col1 - col0, row1 - row0)
 
@@ -118,7 +121,7 @@ def common_grid(reference: Grid, secondary: Grid) -> Grid:
 def _overlap(reference: Grid, secondary: Grid) -> tuple[float, float, float, float]:
     if reference.crs is None or secondary.crs is None:
         which = "reference" if reference.crs is None else "secondary"
-        raise ValueError(
+        raise CoregInputError(
             f"The {which} raster has no coordinate reference system; assign one "
             "(Raster > Projections > Assign Projection) before aligning."
         )
@@ -127,11 +130,11 @@ def _overlap(reference: Grid, secondary: Grid) -> tuple[float, float, float, flo
     try:
         s = footprint_bounds(secondary, reference.crs)
     except Exception as exc:  # PROJ/GDAL errors for disjoint or invalid domains
-        raise ValueError(f"Cannot transform the secondary footprint: {exc}") from exc
+        raise CoregInputError(f"Cannot transform the secondary footprint: {exc}") from exc
     left, bottom = max(r[0], s[0]), max(r[1], s[1])
     right, top = min(r[2], s[2]), min(r[3], s[3])
     if not (np.isfinite([left, bottom, right, top]).all() and left < right and bottom < top):
-        raise ValueError("The reference and secondary rasters do not overlap.")
+        raise CoregInputError("The reference and secondary rasters do not overlap.")
     return left, bottom, right, top
 
 

@@ -17,6 +17,7 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 from scipy import ndimage
 
+from .errors import CoregInputError
 from .fit import RigidModel
 from .grid import Grid, crs_transformer
 
@@ -203,7 +204,7 @@ class FieldMapping:
 
     def indices(self, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
         if grid.crs != self.source_crs:
-            raise ValueError("A shift field applies on grids of its own CRS only.")
+            raise CoregInputError("A shift field applies on grids of its own CRS only.")
         x, y = grid.centres_xy()
         # The field is evaluated where the content lands, not where it comes from: the
         # difference is the field's gradient times the shift, negligible when smooth.

@@ -100,12 +100,12 @@ def read_band_array(path: str, band: int, label: str) -> np.ndarray:
     try:
         with open_swath(path) as ds:
             if not 1 <= band <= ds.count:
-                raise ValueError(f"{label} band {band} does not exist: '{path}' has "
-                                 f"{ds.count} band(s).")
+                raise CoregInputError(f"{label} band {band} does not exist: '{path}' has "
+                                      f"{ds.count} band(s).")
             values = ds.read(band).astype(np.float64, copy=False)
             nodata = ds.nodata
     except (RasterioError, RasterioIOError) as exc:
-        raise ValueError(f"{label} '{path}' cannot be read: {exc}") from exc
+        raise CoregInputError(f"{label} '{path}' cannot be read: {exc}") from exc
     if nodata is not None:
         values[values == nodata] = np.nan
     values[~np.isfinite(values)] = np.nan
@@ -120,7 +120,7 @@ def geolocation_of(source: str, x_band: int, y_band: int) -> tuple[str, int, str
         with open_swath(source) as ds:
             geo = ds.tags(ns="GEOLOCATION")
     except (RasterioError, RasterioIOError) as exc:
-        raise ValueError(f"Input '{source}' cannot be read: {exc}") from exc
+        raise CoregInputError(f"Input '{source}' cannot be read: {exc}") from exc
     if not geo.get("X_DATASET") or not geo.get("Y_DATASET"):
         return source, x_band, source, y_band
     folder = Path(source).parent if Path(source).is_file() else None
@@ -142,13 +142,13 @@ def _read_measurements(path: str, bands: Sequence[int] | None):
             bands = list(bands) if bands else list(range(1, ds.count + 1))
             for band in bands:
                 if not 1 <= band <= ds.count:
-                    raise ValueError(f"Input band {band} does not exist: '{path}' has "
-                                     f"{ds.count} band(s).")
+                    raise CoregInputError(f"Input band {band} does not exist: '{path}' has "
+                                          f"{ds.count} band(s).")
             data = ds.read(bands)
             descriptions = [ds.descriptions[b - 1] for b in bands]
             return data, ds.nodata, descriptions
     except (RasterioError, RasterioIOError) as exc:
-        raise ValueError(f"Input '{path}' cannot be read: {exc}") from exc
+        raise CoregInputError(f"Input '{path}' cannot be read: {exc}") from exc
 
 
 # ------------------------------------------------------------------- target CRS and grid
@@ -206,8 +206,8 @@ def to_target_coordinates(x: np.ndarray, y: np.ndarray, source_crs: CRS, target_
         if bad.all():
             hint = (" X and Y look swapped (X_BAND/Y_BAND)." if np.nanmax(np.abs(x)) <= 90
                     else "")
-            raise ValueError("No coordinate lies within the valid range of the geographic "
-                             f"source CRS (latitude -90..90°, longitude -180..360°).{hint}")
+            raise CoregInputError("No coordinate lies within the valid range of the geographic "
+                                  f"source CRS (latitude -90..90°, longitude -180..360°).{hint}")
         if bad.any():
             notes.append(f"{int(bad.sum())} coordinates outside the valid latitude/longitude "
                          "range were ignored.")
@@ -216,8 +216,8 @@ def to_target_coordinates(x: np.ndarray, y: np.ndarray, source_crs: CRS, target_
         tx, ty = transform_points(crs_transformer(source_crs, target_crs), x, y)
         bad = ~(np.isfinite(tx) & np.isfinite(ty))
         if bad.all():
-            raise ValueError("None of the swath coordinates can be transformed into the "
-                             f"target CRS ({target_crs.to_string()}): outside its valid area?")
+            raise CoregInputError("None of the swath coordinates can be transformed into the "
+                                  f"target CRS ({target_crs.to_string()}): outside its valid area?")
         tx[bad] = np.nan
         ty[bad] = np.nan
         newly = int(bad.sum() - np.isnan(x).sum())
@@ -258,7 +258,8 @@ def median_spacing(x: np.ndarray, y: np.ndarray) -> float:
         if step.size:
             spacings.append(float(np.median(step)))
     if not spacings:
-        raise ValueError("The coordinate images hold fewer than two valid neighbouring pixels.")
+        raise CoregInputError("The coordinate images hold fewer than two valid neighbouring "
+                              "pixels.")
     return min(spacings)
 
 
@@ -277,7 +278,8 @@ def swath_grid(x: np.ndarray, y: np.ndarray, crs: CRS, *, pixel_size: float,
     else:
         xmin, xmax, ymin, ymax = extent
         if not (xmax > xmin and ymax > ymin):
-            raise ValueError(f"EXTENT {tuple(extent)} is empty (need xmin < xmax, ymin < ymax).")
+            raise CoregInputError(f"EXTENT {tuple(extent)} is empty (need xmin < xmax, "
+                                  "ymin < ymax).")
         width = max(1, round((xmax - xmin) / pixel_size))
         height = max(1, round((ymax - ymin) / pixel_size))
     return Grid(crs, Affine(pixel_size, 0, xmin, 0, -pixel_size, ymax), int(width), int(height))
@@ -295,9 +297,10 @@ def paint_lookup(x: np.ndarray, y: np.ndarray, grid: Grid, *,
     (i, j) has its centre at column i, row j. Quads touching a NaN coordinate are skipped.
     """
     if x.shape != y.shape:
-        raise ValueError(f"The X and Y coordinate images differ in shape: {x.shape} vs {y.shape}.")
+        raise CoregInputError(f"The X and Y coordinate images differ in shape: {x.shape} vs "
+                              f"{y.shape}.")
     if x.shape[0] < 2 or x.shape[1] < 2:
-        raise ValueError("A swath needs at least 2 x 2 pixels to be rectified.")
+        raise CoregInputError("A swath needs at least 2 x 2 pixels to be rectified.")
     inverse = ~grid.transform
     # A margin of PAD pixels takes the candidates of quads straddling the grid's edge.
     lookup = np.full((2, grid.height + 2 * PAD, grid.width + 2 * PAD), np.nan, np.float32)
@@ -455,10 +458,10 @@ def sample_band(values: np.ndarray, col: np.ndarray, row: np.ndarray, method: st
     (integer flags stay exact), the interpolations give float32.
     """
     if method not in INTERPOLATIONS:
-        raise ValueError(f"Unknown interpolation '{method}': use one of {INTERPOLATIONS}.")
+        raise CoregInputError(f"Unknown interpolation '{method}': use one of {INTERPOLATIONS}.")
     height, width = values.shape
     if height < 2 or width < 2:
-        raise ValueError("A swath needs at least 2 x 2 pixels to be interpolated.")
+        raise CoregInputError("A swath needs at least 2 x 2 pixels to be interpolated.")
     dtype = values.dtype if method == "nearest" else np.dtype(np.float32)
     flat = np.ascontiguousarray(values, dtype).ravel()
     out = np.full(col.shape, fill, dtype)
@@ -515,9 +518,9 @@ def rectify_arrays(values: np.ndarray, x: np.ndarray, y: np.ndarray, grid: Grid,
     ``values`` for nearest; lookup (col, row) of fractional source column/row, pixel
     centre = integer). Integer bands are not prefiltered."""
     if values.shape[1:] != x.shape:
-        raise ValueError(f"The measurement raster ({values.shape[2]} x {values.shape[1]} px) "
-                         f"and the coordinate images ({x.shape[1]} x {x.shape[0]} px) differ in "
-                         "size: they must cover the same swath pixels.")
+        raise CoregInputError(f"The measurement raster ({values.shape[2]} x {values.shape[1]} px) "
+                              f"and the coordinate images ({x.shape[1]} x {x.shape[0]} px) differ "
+                              "in size: they must cover the same swath pixels.")
     exact = interpolation == "nearest" and np.issubdtype(values.dtype, np.integer)
     dtype = values.dtype if exact else np.dtype(np.float32)
     require_memory(grid_memory(grid, values.shape[0], dtype.itemsize),
@@ -595,7 +598,8 @@ def rectify_swath(
         If the target grid does not fit in memory.
     """
     if interpolation not in INTERPOLATIONS:
-        raise ValueError(f"Unknown interpolation '{interpolation}': use one of {INTERPOLATIONS}.")
+        raise CoregInputError(f"Unknown interpolation '{interpolation}': use one of "
+                              f"{INTERPOLATIONS}.")
     src_crs = _parse_crs(source_crs, "source")  # before any work: never a silent default
     automatic = target_crs is None or (isinstance(target_crs, str) and not target_crs.strip())
     dst_crs = None if automatic else _parse_crs(target_crs, "target")
@@ -606,8 +610,8 @@ def rectify_swath(
     x = read_band_array(x_coords or source, x_band, "X coordinates")
     y = read_band_array(y_coords or source, y_band, "Y coordinates")
     if x.shape != y.shape:
-        raise ValueError(f"The X and Y coordinate images differ in size: {x.shape[::-1]} vs "
-                         f"{y.shape[::-1]} (columns, rows).")
+        raise CoregInputError(f"The X and Y coordinate images differ in size: {x.shape[::-1]} vs "
+                              f"{y.shape[::-1]} (columns, rows).")
     x, y, grid, spacing = _on_target_grid(x, y, src_crs, dst_crs, pixel_size, extent, notes)
     ratio = grid.res[0] / spacing
     sigma = max(0.0, (ratio - 1) / 2) if prefilter else 0.0
@@ -617,9 +621,9 @@ def rectify_swath(
                         "first.")
     data, nodata, descriptions = _read_measurements(source, bands)
     if data.shape[1:] != x.shape:
-        raise ValueError(f"The input raster ({data.shape[2]} x {data.shape[1]} px) and the "
-                         f"coordinate images ({x.shape[1]} x {x.shape[0]} px) differ in size: "
-                         "they must cover the same swath pixels.")
+        raise CoregInputError(f"The input raster ({data.shape[2]} x {data.shape[1]} px) and the "
+                              f"coordinate images ({x.shape[1]} x {x.shape[0]} px) differ in size: "
+                              "they must cover the same swath pixels.")
     values, fill = _as_sampled(data, nodata, interpolation)
     del data
     exact = interpolation == "nearest" and np.issubdtype(values.dtype, np.integer)
@@ -632,8 +636,8 @@ def rectify_swath(
                                        is_canceled=is_canceled)
     painted = int(np.isfinite(lookup[0]).sum())
     if painted == 0:
-        raise ValueError("The swath does not cover any pixel of the target grid (check "
-                         "EXTENT and TARGET_CRS).")
+        raise CoregInputError("The swath does not cover any pixel of the target grid (check "
+                              "EXTENT and TARGET_CRS).")
     _write(output, rectified, grid, fill, descriptions, cog)
     outputs = {"output": output}
     if lookup_output:
@@ -657,7 +661,7 @@ def _on_target_grid(x, y, src_crs: CRS, dst_crs: CRS | None, pixel_size: float, 
     if dst_crs is None:
         valid = np.isfinite(x) & np.isfinite(y)
         if not valid.any():
-            raise ValueError("The coordinate images hold no valid coordinate.")
+            raise CoregInputError("The coordinate images hold no valid coordinate.")
         dst_crs, reason = choose_target_crs(np.where(valid, x, np.nan), y, src_crs)
         notes.append(reason[0].upper() + reason[1:] + ".")
     hemisphere = _polar_hemisphere(dst_crs, y) if src_crs.is_geographic else None

@@ -25,7 +25,7 @@ import numpy as np
 from scipy.interpolate import RBFInterpolator
 from scipy.spatial import cKDTree
 
-from .errors import CanceledError, CoregistrationError
+from .errors import CanceledError, CoregInputError, CoregistrationError
 from .match import MIN_RELATIVE_TEXTURE, match_batch, reliability_percent, texture_batch
 from .metrics import similarity_batch
 from .parallel import THREADS, in_threads
@@ -201,8 +201,8 @@ def grid_positions(height: int, width: int, spacing: int,
         half = window // 2
         span = size - 2 * half
         if span < 1:
-            raise ValueError(f"The overlap ({height} x {width} px) is smaller than one "
-                             f"matching window ({window} px); use a smaller WINDOW_SIZE.")
+            raise CoregInputError(f"The overlap ({height} x {width} px) is smaller than one "
+                                  f"matching window ({window} px); use a smaller WINDOW_SIZE.")
         n = span // spacing + 1
         start = half + (span - 1 - (n - 1) * spacing) // 2
         axes.append(start + spacing * np.arange(n))
@@ -252,7 +252,7 @@ def estimate_tie_points(
         If fewer than :data:`MIN_KEPT_POINTS` points survive.
     """
     if rejection not in REJECTION_LEVELS:
-        raise ValueError(f"rejection must be one of {REJECTION_LEVELS}, not {rejection!r}.")
+        raise CoregInputError(f"rejection must be one of {REJECTION_LEVELS}, not {rejection!r}.")
     rows, cols = grid_positions(*shape, grid_spacing, window_size)
     step = float(max(2, min(16, grid_spacing // 4)))
     prior = NodeField.zeros(*shape, step)
