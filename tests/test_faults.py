@@ -542,3 +542,48 @@ def test_dense_flow_on_unrelated_images__a_failure(pair, tmp_path):
     with pytest.raises(CoregistrationError, match="check points confirm"):
         align_local(reference, other, output, method="dense_flow")
     assert not output.exists() and leftovers(tmp_path) == []
+
+
+# ------------------------------------------- every algorithm: one gate before any work
+
+
+def _collisions(reference: Path, secondary: Path, folder: Path):
+    report = folder / "report.json"
+    report.write_text("{}")
+    out = folder / "out.tif"
+    pair = {"REFERENCE": reference, "SECONDARY": secondary}
+    return [
+        ("align_image", {**pair, "OUTPUT": out, "REPORT": out}, "same file"),
+        ("align_image", {**pair, "OUTPUT": out, "REPORT": reference}, "would replace"),
+        ("align_local", {**pair, "OUTPUT": out, "DISPLACEMENT": out}, "same file"),
+        ("align_local", {**pair, "OUTPUT": out, "REPORT": reference}, "would replace"),
+        ("align_dem", {"REFERENCE": reference, "DEM": secondary, "OUTPUT": out,
+                       "DH_OUTPUT": out}, "same file"),
+        ("align_dem", {"REFERENCE": reference, "DEM": secondary, "OUTPUT": out,
+                       "REPORT": secondary}, "would replace"),
+        ("align_stack", {"INPUTS": [reference, secondary], "ANCHOR": reference,
+                         "OUTPUT_FOLDER": folder / "stack", "SUMMARY": secondary},
+         "would replace"),
+        ("apply_alignment", {"ALIGNMENT": report, "INPUT": secondary, "OUTPUT": report},
+         "would replace"),
+        ("rectify_swath", {"INPUT": secondary, "OUTPUT": secondary}, "would replace"),
+        ("rectify_swath", {"INPUT": secondary, "OUTPUT": out, "LOOKUP_OUTPUT": out},
+         "same file"),
+        ("band_math", {"INPUTS": [reference], "EXPRESSION": "(* 1.b1 2)",
+                       "OUTPUT": reference}, "would replace"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(11))
+def test_algorithm_outputs_colliding__refused_before_any_work(case, pair, tmp_path,
+                                                              coreg_provider):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    algorithm, parameters, words = _collisions(*pair, tmp_path)[case]
+    parameters = {k: [str(p) for p in v] if isinstance(v, list) else str(v)
+                  for k, v in parameters.items()}
+    before = digest(tmp_path)
+    with pytest.raises(QgsProcessingException, match=words):
+        processing.run(f"coreg:{algorithm}", parameters)
+    assert digest(tmp_path) == before
