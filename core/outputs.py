@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import getpass
 import hashlib
 import inspect
 import json
@@ -28,6 +29,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import uuid
@@ -42,6 +44,8 @@ from .paths import embedded_file, local_output
 
 #: Marks temporaries: ``.<name>.coreg-tmp-<pid>-<token><suffix>``, plus what GDAL adds.
 TEMP_MARK = ".coreg-tmp-"
+#: This machine, in temporaries' names.
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
 #: JSON inputs larger than this are not searched for the files they name.
 MAX_JSON_BYTES = 50 * 2**20
 
@@ -172,9 +176,11 @@ def hold_outputs(paths: Iterable[str | os.PathLike | None]) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _lock(target: Path) -> Iterator[None]:
-    import fcntl  # POSIX; QGIS on Windows runs without cross-process locks
-
-    folder = Path(tempfile.gettempdir()) / f"coreg-locks-{os.getuid()}"
+    try:
+        import fcntl
+    except ImportError:  # Windows: locks between threads of this process only
+        fcntl = None
+    folder = Path(tempfile.gettempdir()) / f"coreg-locks-{getpass.getuser()}"
     folder.mkdir(mode=0o700, exist_ok=True)
     lock = folder / (hashlib.sha1(str(target).encode()).hexdigest() + ".lock")
     me = threading.get_ident()
@@ -185,7 +191,8 @@ def _lock(target: Path) -> Iterator[None]:
         if held is None:
             handle = open(lock, "w")  # noqa: SIM115 - held until the block ends
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if fcntl is not None:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 handle.close()
                 raise _busy(target) from None
@@ -229,8 +236,7 @@ def atomic_path(path: str | os.PathLike, *, size: int = 0) -> Iterator[str]:
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(target)
     require_space(target, size)
-    tmp = str(target.with_name(f".{target.stem}{TEMP_MARK}{os.getpid()}-"
-                               f"{uuid.uuid4().hex[:8]}{target.suffix}"))
+    tmp = str(temporary_name(target, os.getpid(), uuid.uuid4().hex[:8]))
     try:
         with _gdal_errors() as errors:
             try:
@@ -256,9 +262,17 @@ def require_space(target: Path, size: int) -> None:
             "another folder.")
 
 
+def temporary_name(target: Path, pid: int, token: str) -> Path:
+    """``.<stem>.coreg-tmp-<host>-<pid>-<token><suffix>`` beside ``target``: the host (a
+    short hash of its name) and the process tell a killed run's file from a live one's,
+    also in a folder that several machines share."""
+    return target.with_name(f".{target.stem}{TEMP_MARK}{_HOST}-{pid}-{token}{target.suffix}")
+
+
 def remove_stale_temporaries(target: Path) -> list[Path]:
-    """Remove temporaries left beside ``target`` by runs that no longer exist (killed)."""
-    pattern = re.compile(re.escape(f".{target.stem}{TEMP_MARK}") + r"(\d+)-[0-9a-f]{8}")
+    """Remove temporaries left beside ``target`` by runs of this host that no longer
+    exist (killed); those of other hosts are left alone."""
+    pattern = re.compile(re.escape(f".{target.stem}{TEMP_MARK}{_HOST}-") + r"(\d+)-[0-9a-f]{8}")
     removed = []
     with contextlib.suppress(OSError):
         for entry in target.parent.iterdir():
@@ -414,15 +428,18 @@ def _gdal_errors() -> Iterator[list[str]]:
 @contextlib.contextmanager
 def terminate_cleanly() -> Iterator[None]:
     """While the block runs in the main thread, SIGTERM and SIGHUP cancel it (raising
-    :class:`CanceledError`), so that every temporary is removed before the process
-    ends. Elsewhere (a worker thread of the QGIS desktop) it does nothing."""
+    :class:`CanceledError`), so that every temporary is removed; the signal is then sent
+    again to the previous handler, which ends the process as it would have. Elsewhere (a
+    worker thread of the QGIS desktop) it does nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     names = [name for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
     previous = {name: signal.getsignal(getattr(signal, name)) for name in names}
+    received: list[int] = []
 
     def stop(number, _frame):
+        received.append(number)
         raise CanceledError(f"Stopped by {signal.Signals(number).name}; nothing was "
                             "replaced and the temporary files were removed.")
 
@@ -434,6 +451,8 @@ def terminate_cleanly() -> Iterator[None]:
         for name, handler in previous.items():
             signal.signal(getattr(signal, name), handler if handler is not None
                           else signal.SIG_DFL)
+        if received:  # cleaned up: now let the signal do what it did before (end QGIS)
+            os.kill(os.getpid(), received[0])
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ from coreg.core.align import align_image
 from coreg.core.apply import apply_to_rasters
 from coreg.core.errors import CoregInputError, CoregOutputError, CoregResourceError
 from coreg.core.fit import RigidModel
-from coreg.core.outputs import TEMP_MARK, atomic_path, hold_outputs
+from coreg.core.outputs import TEMP_MARK, atomic_path, hold_outputs, temporary_name
 from coreg.core.paths import local_input
 from coreg.core.raster_io import read_info
 from coreg.core.saved import SavedAlignment
@@ -334,13 +334,14 @@ def test_stale_temporaries_of_a_killed_run__removed(pair, tmp_path):
     output = tmp_path / "out.tif"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    stale = [tmp_path / f".out{TEMP_MARK}{dead}-0123abcd.tif",
-             tmp_path / f".out{TEMP_MARK}{dead}-0123abcd.tif.gtiff.tmp"]
-    alive = tmp_path / f".out{TEMP_MARK}{os.getppid()}-89abcdef.tif"  # a live run's
-    for path in [*stale, alive]:
+    stale = temporary_name(output, int(dead), "0123abcd")
+    stale = [stale, stale.with_name(stale.name + ".gtiff.tmp")]
+    alive = temporary_name(output, os.getppid(), "89abcdef")  # a live run's
+    other_host = tmp_path / f".out{TEMP_MARK}ffffff-{dead}-0123abcd.tif"  # a shared folder
+    for path in [*stale, alive, other_host]:
         path.write_bytes(b"partial")
     align_image(*pair, output)
-    assert output.is_file() and alive.exists()
+    assert output.is_file() and alive.exists() and other_host.exists()
     assert not any(p.exists() for p in stale)
 
 
