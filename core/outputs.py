@@ -427,14 +427,15 @@ def _gdal_errors() -> Iterator[list[str]]:
 
 @contextlib.contextmanager
 def terminate_cleanly() -> Iterator[None]:
-    """While the block runs in the main thread, SIGTERM and SIGHUP cancel it (raising
-    :class:`CanceledError`), so that every temporary is removed; the signal is then sent
-    again to the previous handler, which ends the process as it would have. Elsewhere (a
-    worker thread of the QGIS desktop) it does nothing."""
+    """While the block runs in the main thread, SIGTERM, SIGHUP and SIGINT cancel it
+    (raising :class:`CanceledError`), so that every temporary is removed. A signal whose
+    previous action was to end the process is then sent again, so it still does; others
+    (Python's Ctrl+C handler) end in the cancellation. qgis_process lets neither reach
+    Python on its own. Elsewhere (a worker thread of the QGIS desktop) it does nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    names = [name for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    names = [name for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)]
     previous = {name: signal.getsignal(getattr(signal, name)) for name in names}
     received: list[int] = []
 
@@ -451,8 +452,8 @@ def terminate_cleanly() -> Iterator[None]:
         for name, handler in previous.items():
             signal.signal(getattr(signal, name), handler if handler is not None
                           else signal.SIG_DFL)
-        if received:  # cleaned up: now let the signal do what it did before (end QGIS)
-            os.kill(os.getpid(), received[0])
+        if received and previous[signal.Signals(received[0]).name] in (signal.SIG_DFL, None):
+            os.kill(os.getpid(), received[0])  # cleaned up: now end as the signal would have
 
 
 @contextlib.contextmanager

@@ -436,7 +436,9 @@ def test_qgis_process__disk_full__exit_status_and_words(pair, tmp_path, qgis_pro
         assert leftovers(folder) == []
 
 
-def test_qgis_process__sigterm_while_writing__no_temporaries(tmp_path, qgis_process_runner):
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_qgis_process__signal_while_writing__no_temporaries(stop, tmp_path,
+                                                           qgis_process_runner):
     big = write_raster(tmp_path / "big.tif",
                        np.random.default_rng(0).random((6000, 6000), np.float32))
     out = tmp_path / "out"
@@ -453,7 +455,7 @@ def test_qgis_process__sigterm_while_writing__no_temporaries(tmp_path, qgis_proc
         time.sleep(0.02)
     if process.poll() is not None:
         pytest.fail("the run ended before it started writing: make the input larger")
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(stop)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode != 0
     assert "Traceback" not in stdout + stderr
