@@ -12,6 +12,7 @@ from qgis.core import (
 )
 
 from ..core.apply import apply_alignment
+from ..core.errors import CoregError
 from ..core.grid import Grid
 from ..core.raster_io import read_info
 from ..core.saved import read_alignment
@@ -88,12 +89,13 @@ class ApplyAlignmentAlgorithm(CoregAlgorithm):
 
     def process(self, parameters, context, feedback):
         path = self.parameterAsFile(parameters, self.ALIGNMENT, context)
+        invert = self.parameterAsBoolean(parameters, self.INVERT, context)
         try:
             alignment = read_alignment(path)
-        except ValueError as exc:
+            if invert:
+                alignment = alignment.inverted()
+        except (CoregError, ValueError) as exc:
             raise QgsProcessingException(str(exc)) from exc
-        if self.parameterAsBoolean(parameters, self.INVERT, context):
-            alignment = alignment.inverted()
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         applied = self.run_core(
             apply_alignment, feedback,

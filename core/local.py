@@ -42,6 +42,7 @@ from .raster_io import (
     read_on_grid,
 )
 from .resample import DisplacementMapping
+from .saved import DISPLACEMENT_BANDS, FIELD_KIND, FIELD_TAG
 from .tie_points import (
     DEFAULT_GRID_SPACING,
     DEFAULT_MIN_RELIABILITY,
@@ -362,13 +363,20 @@ def _field_profile(grid: Grid) -> dict:
     return output_profile(grid, count=2, dtype="float32", nodata=float("nan"))
 
 
+def _label_field(dst) -> None:
+    """The band names and the tag by which apply_alignment knows a DISPLACEMENT raster
+    (and refuses any other two-band raster)."""
+    for band, name in enumerate(DISPLACEMENT_BANDS, start=1):
+        dst.set_band_description(band, name)
+    dst.update_tags(**{FIELD_TAG: FIELD_KIND})
+
+
 def _write_node_field(path: str, grid: Grid, node_field: NodeField, offset: tuple[int, int],
                       overlap: Grid) -> None:
     """The tie-point field, evaluated strip by strip over the overlap, NaN elsewhere."""
     row0, col0 = offset
     with rasterio.open(path, "w", **_field_profile(grid)) as dst:
-        dst.set_band_description(1, "dx (reference pixels)")
-        dst.set_band_description(2, "dy (reference pixels)")
+        _label_field(dst)
         for start in range(0, grid.height, BLOCK):
             height = min(BLOCK, grid.height - start)
             block = np.full((2, height, grid.width), np.nan, np.float32)
@@ -391,8 +399,7 @@ def _write_dense_field(path: str, grid: Grid, reader: _RasterTiles, offset: tupl
     margin = min(3 * options["radius"] * 2 ** options["levels"], 768)
     cores = list(reader.cores())
     with rasterio.open(path, "w", **_field_profile(grid)) as dst:
-        dst.set_band_description(1, "dx (reference pixels)")
-        dst.set_band_description(2, "dy (reference pixels)")
+        _label_field(dst)
         _write_nan_rows(dst, grid, 0, row0)
         for k, (r0, r1, c0, c1) in enumerate(cores):
             if is_canceled and is_canceled():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,3 +84,136 @@ def test_apply_alignment__wrong_report(aligned, coreg_provider, tmp_path):
     with pytest.raises(QgsProcessingException, match="not an alignment report"):
         processing.run("coreg:apply_alignment", {"ALIGNMENT": str(report), "INPUT": str(coarse),
                                                  "OUTPUT": str(tmp_path / "out.tif")})
+
+
+# ------------------------------------------------------- INVERT and hostile reports
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def shifted(shared_data, tmp_path_factory):
+    """A 4-band crop of a real scene and a report saying "move it 3 pixels east"
+    (exactly: a whole-pixel truth, no resampling involved)."""
+    from coreg.core.fit import RigidModel
+    from coreg.core.saved import alignment_record
+
+    folder = tmp_path_factory.mktemp("invert")
+    raster = crop(shared_data / BEIRUT, folder / "input.tif", 300, 300, 200)
+    with rasterio.open(raster) as src:
+        t, bounds, crs = src.transform, tuple(src.bounds), src.crs.to_string()
+    centre = ((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
+    report = folder / "report.json"
+    report.write_text(json.dumps(alignment_record(RigidModel(3 * t.a, 0.0, 0.0, *centre), crs,
+                                                  bounds)))
+    return folder, raster, report
+
+
+@pytest.mark.parametrize("invert, columns", [(False, 3), (True, -3)])
+def test_apply_alignment__invert_moves_the_other_way(shifted, coreg_provider, tmp_path,
+                                                     invert, columns):
+    import processing
+
+    _, raster, report = shifted
+    on_input = tmp_path / "on_input_grid.tif"
+    moved = tmp_path / "moved_grid.tif"
+    for output, target in ((on_input, str(raster)), (moved, None)):
+        processing.run("coreg:apply_alignment", {
+            "ALIGNMENT": str(report), "INPUT": str(raster), "INVERT": invert,
+            "TARGET_GRID": target, "OUTPUT": str(output)})
+    with rasterio.open(raster) as src, rasterio.open(on_input) as out, \
+            rasterio.open(moved) as out_moved:
+        data, aligned = src.read(), out.read()
+        assert np.array_equal(out_moved.read(), data)  # its own grid moved: same pixels
+        assert out_moved.transform.c - src.transform.c == pytest.approx(
+            columns * src.transform.a, rel=1e-9)
+    if columns > 0:  # the content moved east: output column c shows input column c - 3
+        assert np.array_equal(aligned[:, :, columns:], data[:, :, :-columns])
+    else:
+        assert np.array_equal(aligned[:, :, :columns], data[:, :, -columns:])
+
+
+def hostile(folder: Path, name: str, report) -> Path:
+    path = folder / name
+    path.write_text(report if isinstance(report, str) else json.dumps(report))
+    return path
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"shift_x_map": 1e12}, "more than 10 times the"),
+    ({"rotation_deg": 1e300}, r"rotation_deg 1e\+300 is beyond \+-45 degrees"),
+    ({"shift_y_map": float("nan")}, "'shift_y_map' is nan, not a finite number"),
+    ("", "is empty"),
+    ("[" * 100_000 + "]" * 100_000, "nests too deeply"),
+    ({"kind": "coreg.align_local", "displacement": "/vsicurl?url=http://127.0.0.1:9/f.tif"},
+     "is not a local file"),
+    ({"kind": "coreg.align_local", "displacement": "input.tif"},
+     "is not a DISPLACEMENT raster"),
+])
+def test_apply_alignment__hostile_report_is_refused(shifted, coreg_provider, tmp_path, change,
+                                                    message):
+    """Refused with the reason; nothing written, the input and the report untouched."""
+    import processing
+    from qgis.core import QgsProcessingException
+
+    folder, raster, report = shifted
+    content = change if isinstance(change, str) else json.loads(report.read_text()) | change
+    bad = hostile(folder, "hostile.json", content)
+    before = sha256(raster), sha256(bad)
+    output = tmp_path / "out.tif"
+    with pytest.raises(QgsProcessingException, match=message):
+        processing.run("coreg:apply_alignment", {"ALIGNMENT": str(bad), "INPUT": str(raster),
+                                                 "OUTPUT": str(output)})
+    assert not output.exists() and list(tmp_path.iterdir()) == []
+    assert (sha256(raster), sha256(bad)) == before
+
+
+def test_apply_alignment__vertical_nan_and_other_rasters_are_refused(shifted, coreg_provider,
+                                                                     tmp_path):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    folder, raster, report = shifted
+    with rasterio.open(raster) as src:
+        bounds, crs = list(src.bounds), src.crs.to_string()
+    dem = hostile(folder, "dem.json", {"kind": "coreg.align_dem", "version": 1,
+                                       "method": "nuth_kaab", "crs": crs, "shift_x": 0.0,
+                                       "shift_y": 0.0, "shift_z": float("nan"),
+                                       "alignment_bounds": bounds})
+    two_bands = folder / "two_bands.tif"  # any 2-band raster is no displacement field
+    with rasterio.open(raster) as src:
+        profile = src.profile | {"count": 2, "dtype": "float32"}
+        with rasterio.open(two_bands, "w", **profile) as dst:
+            dst.write(src.read([1, 2]).astype("float32"))
+    for alignment, message in ((dem, "'shift_z' is nan"),
+                               (two_bands, "is not a DISPLACEMENT raster")):
+        before = sha256(raster), sha256(alignment)
+        with pytest.raises(QgsProcessingException, match=message):
+            processing.run("coreg:apply_alignment", {
+                "ALIGNMENT": str(alignment), "INPUT": str(raster),
+                "OUTPUT": str(tmp_path / "out.tif")})
+        assert (sha256(raster), sha256(alignment)) == before
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_apply_alignment__local_field_cannot_be_inverted(shifted, coreg_provider, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    from coreg.core.saved import DISPLACEMENT_BANDS, FIELD_KIND, FIELD_TAG
+
+    folder, raster, _ = shifted
+    field = folder / "field.tif"
+    with rasterio.open(raster) as src:
+        profile = src.profile | {"count": 2, "dtype": "float32"}
+        with rasterio.open(field, "w", **profile) as dst:
+            dst.write(np.zeros((2, src.height, src.width), "float32"))
+            dst.update_tags(**{FIELD_TAG: FIELD_KIND})
+            dst.descriptions = DISPLACEMENT_BANDS
+    with pytest.raises(QgsProcessingException, match="cannot be inverted; untick INVERT"):
+        processing.run("coreg:apply_alignment", {"ALIGNMENT": str(field), "INPUT": str(raster),
+                                                 "INVERT": True,
+                                                 "OUTPUT": str(tmp_path / "out.tif")})
+    assert list(tmp_path.iterdir()) == []

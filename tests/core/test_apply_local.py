@@ -74,3 +74,14 @@ def test_local_field_cannot_be_inverted(solved):
     folder, _ = solved
     with pytest.raises(ValueError, match="cannot be inverted"):
         read_alignment(folder / "report.json").inverted()
+
+
+def test_displacement_raster_carries_the_coreg_tag(solved):
+    """apply_alignment knows a DISPLACEMENT raster by this tag (any other 2-band raster is
+    refused)."""
+    from coreg.core.saved import DISPLACEMENT_BANDS, FIELD_KIND, FIELD_TAG
+
+    folder, _ = solved
+    with rasterio.open(folder / "field.tif") as ds:
+        assert ds.tags()[FIELD_TAG] == FIELD_KIND
+        assert ds.descriptions == DISPLACEMENT_BANDS

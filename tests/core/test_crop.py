@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from child import run_measured
 from rasterio.windows import Window
 
+from coreg.core import apply
 from coreg.core.align import align_image
 from coreg.core.errors import CoregResourceError
 
@@ -143,19 +145,28 @@ def sparse_reference(path: Path, at: tuple[int, int] = (40_000, 50_000)) -> Path
     return path
 
 
+HUGE_RUN = """
+import time
+from coreg.core.align import align_image
+start = time.perf_counter()
+a = align_image(sys.argv[1], sys.argv[2], sys.argv[3], secondary_band=4, transform="translation")
+result = {"dx": a.shift_x_px, "dy": a.shift_y_px, "seconds": time.perf_counter() - start}
+"""
+
+
 @pytest.mark.parametrize("make", [huge_reference, sparse_reference], ids=["vrt", "sparse"])
 def test_reference_declaring_100000_pixels_a_side(tmp_path, make):
-    """Only the overlap is read and resampled; the 10^10-pixel output is written in well
-    under a minute (GDAL fills the tiles no data reaches)."""
+    """Only the overlap is read and resampled, the 10^10-pixel output written where the
+    secondary covers it (GDAL fills the other tiles): seconds and a few hundred MB."""
     at = (40_000, 50_000)
     reference = make(tmp_path / ("reference.vrt" if make is huge_reference else "reference.tif"),
                      at=at)
     secondary = write_crop(tmp_path / "crop.tif", 37, 53, 400, 400)
     before = sha256(reference), sha256(secondary)
     output = tmp_path / "aligned.tif"
-    alignment = align_image(reference, secondary, output, secondary_band=NIR,
-                            transform="translation")
-    assert abs(alignment.shift_x_px) <= 0.001 and abs(alignment.shift_y_px) <= 0.001
+    result = run_measured(HUGE_RUN, reference, secondary, output)
+    assert abs(result["dx"]) <= 0.001 and abs(result["dy"]) <= 0.001
+    assert result["rss_mib"] < 512 and result["seconds"] < 30
     with rasterio.open(reference) as ref, rasterio.open(output) as out:
         assert (out.width, out.height, out.transform) == (HUGE, HUGE, ref.transform)
         window = Window(at[1], at[0], 600, 600)
@@ -184,3 +195,19 @@ def test_overlap_too_large_for_memory_is_refused_before_any_work(tmp_path):
     assert not output.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reference.vrt", "secondary.vrt"]
     assert (sha256(reference), sha256(secondary)) == before
+
+
+def test_memory_error_while_resampling_becomes_a_resource_error(tmp_path, monkeypatch):
+    """An allocation failing in the strip worker (an estimate too low, memory taken by
+    another program meanwhile) is reported as such; no partial output is left."""
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(apply, "_resample_part", no_memory)
+    secondary = write_crop(tmp_path / "crop.tif", 37, 53, 400, 400)
+    output = tmp_path / "aligned.tif"
+    with pytest.raises(CoregResourceError, match=r"Not enough memory for resampling onto the "
+                                                 r"output grid \([\d.]+ [kMGT]B available\): "
+                                                 "clip the reference"):
+        align_image(BEIRUT, secondary, output, reference_band=NIR, secondary_band=NIR)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crop.tif"]
