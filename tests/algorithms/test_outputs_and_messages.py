@@ -209,3 +209,17 @@ def test_stack_warnings_are_warnings_and_a_failed_precondition_is_said_once(
             "OUTPUT_FOLDER": str(tmp_path / "out")}, feedback=feedback)
     said = [text for _, text in feedback.calls if "overlaps the reference" in text]
     assert len(said) <= 1, said  # by QGIS for the exception, never also by the algorithm
+
+
+def test_align_local_applies_to_further_rasters_without_a_displacement_output(
+        inputs, tmp_path, coreg_provider):
+    """APPLY_TO needs the field on file: a temporary one, not left in the output folder."""
+    import processing
+
+    secondary = Path(inputs["align_local"]["SECONDARY"])
+    result = processing.run("coreg:align_local", {
+        **_text(inputs["align_local"]), "GRID_SPACING": 40, "WINDOW_SIZE": 64,
+        "APPLY_TO": [str(secondary)], "OUTPUT": str(tmp_path / "out.tif")})
+    assert set(os.listdir(tmp_path)) == {"out.tif", f"{secondary.stem}_coreg.tif"}
+    assert result["APPLIED"] == [str(tmp_path / f"{secondary.stem}_coreg.tif")]
+    assert "DISPLACEMENT" not in result

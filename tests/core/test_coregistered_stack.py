@@ -171,8 +171,16 @@ def _validator(name: str) -> jsonschema.Draft7Validator:
         schema = json.loads(path.read_text())
         store[schema["$id"].rstrip("#")] = schema
     schema = json.loads((SCHEMAS / name).read_text())
-    resolver = jsonschema.RefResolver(schema["$id"], schema, store=store)
-    return jsonschema.Draft7Validator(schema, resolver=resolver)
+    try:  # jsonschema >= 4.18 (Debian 13) resolves references through a registry
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT7
+    except ImportError:  # jsonschema 4.10 (Debian 12): RefResolver
+        resolver = jsonschema.RefResolver(schema["$id"], schema, store=store)
+        return jsonschema.Draft7Validator(schema, resolver=resolver)
+    registry = Registry().with_resources(
+        (uri, Resource.from_contents(contents, default_specification=DRAFT7))
+        for uri, contents in store.items())
+    return jsonschema.Draft7Validator(schema, registry=registry)
 
 
 def test_stac_item_and_collection_are_valid_stac(stack):
