@@ -30,6 +30,7 @@ class CompareItem(QgsMapCanvasItem):
         self.labels = labels
         self.images: dict = {}
         self.jobs: dict = {}
+        self.finished_jobs: list = []
         self.mode = SWIPE
         self.opacity = 1.0
         self.split_x: float | None = None  # canvas pixels; None: the middle
@@ -93,6 +94,7 @@ class CompareItem(QgsMapCanvasItem):
             job.finished.disconnect()
             job.cancelWithoutBlocking()
         self.jobs = {}
+        self.finished_jobs = []
         for key, layer in self.layers.items():
             if layer is None:
                 continue
@@ -108,7 +110,8 @@ class CompareItem(QgsMapCanvasItem):
     def _rendered(self, key: str, job, extent) -> None:
         if self.jobs.get(key) is not job:
             return
-        del self.jobs[key]
+        # Kept until the next render: a job must not be deleted while it emits finished.
+        self.finished_jobs.append(self.jobs.pop(key))
         self.images[key] = job.renderedImage()
         if not self.jobs:
             self.setRect(extent)  # the item moves with the map while it is panned

@@ -253,6 +253,7 @@ class CoregPanel(QWidget):
         grid.addWidget(self.opacity, 1, 1, 1, 2)
         self.compare_item: compare.CompareItem | None = None
         self.compare_tool: compare.CompareTool | None = None
+        self._retired_compare = None  # the last ended (tool, item)
         return box
 
     def _connect(self) -> None:
@@ -571,8 +572,9 @@ class CoregPanel(QWidget):
         return (self.project.mapLayer(self.run_layers.reference_id),
                 self.project.mapLayer(top_id))
 
-    def set_comparing(self, on: bool) -> bool:
-        """Start (or end) the compare map tool; returns whether it runs."""
+    def set_comparing(self, on: bool, tool_switched: bool = False) -> bool:
+        """Start (or end) the compare map tool; returns whether it runs.
+        ``tool_switched``: the canvas is replacing the tool itself (do not unset it)."""
         canvas = self._canvas()
         reference, top = self._compare_layers()
         if on and (canvas is None or reference is None or top is None):
@@ -583,10 +585,12 @@ class CoregPanel(QWidget):
             tool, item = self.compare_tool, self.compare_item
             self.compare_tool = self.compare_item = None
             tool.finished.disconnect(self._compare_tool_finished)
-            if canvas is not None and canvas.mapTool() is tool:
+            if canvas is not None and canvas.mapTool() is tool and not tool_switched:
                 canvas.unsetMapTool(tool)
             item.stop()
-            tool.deleteLater()
+            # Kept until the next comparison ends: the canvas may still be in a call of
+            # this tool (deactivate) and signal it as the old tool.
+            self._retired_compare = (tool, item)
             if canvas is not None:
                 canvas.refresh()
         elif on and self.compare_tool is None:
@@ -605,7 +609,7 @@ class CoregPanel(QWidget):
 
     def _compare_tool_finished(self) -> None:
         """Another map tool was chosen: the comparison ends."""
-        self.set_comparing(False)
+        self.set_comparing(False, tool_switched=True)
 
     def _compare_mode_changed(self, *_args) -> None:
         if self.compare_item is not None:
