@@ -105,8 +105,8 @@ def write_shifted(
 ) -> None:
     """Copy every pixel of the secondary unchanged, with its geotransform translated."""
     if model.rotation_deg != 0.0:
-        raise ValueError("Moving the geotransform only is possible for a pure translation; "
-                         "choose the translation model or resample onto the reference grid.")
+        raise CoregInputError("Moving the geotransform only is possible for a pure translation; "
+                              "choose the translation model or resample onto the reference grid.")
     with rasterio.open(secondary_path) as src:
         grid = Grid(src.crs, src.transform, src.width, src.height)
         dx, dy = translation_in_secondary_crs(model, grid, reference_crs)
@@ -483,8 +483,8 @@ def field_mapping(alignment: SavedAlignment, grid: Grid, *,
     if nodes is None:
         return None
     if grid.crs != alignment.crs:
-        raise ValueError("A blockwise DEM alignment applies to rasters in its own CRS "
-                         f"({alignment.crs.to_string()}); reproject the raster first.")
+        raise CoregInputError("A blockwise DEM alignment applies to rasters in its own CRS "
+                              f"({alignment.crs.to_string()}); reproject the raster first.")
     z = nodes.z if vertical else np.zeros_like(nodes.z)
     return FieldMapping(grid.crs, grid.transform, nodes.nodes, nodes.x, nodes.y, z)
 
@@ -524,8 +524,8 @@ def _check_overlap(alignment: SavedAlignment, grid: Grid) -> None:
     left, bottom, right, top = footprint_bounds(grid, alignment.crs)
     a_left, a_bottom, a_right, a_top = alignment.bounds
     if left >= a_right or right <= a_left or bottom >= a_top or top <= a_bottom:
-        raise ValueError("The raster does not overlap the area the alignment was measured "
-                         "on; an alignment only holds where it was measured.")
+        raise CoregInputError("The raster does not overlap the area the alignment was measured "
+                              "on; an alignment only holds where it was measured.")
 
 
 

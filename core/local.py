@@ -270,15 +270,15 @@ def align_local(
 
 def _check_options(method, rejection, max_shift, grid_spacing, window_size) -> None:
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, not {method!r}.")
+        raise CoregInputError(f"method must be one of {METHODS}, not {method!r}.")
     if rejection not in REJECTION_LEVELS:
-        raise ValueError(f"rejection must be one of {REJECTION_LEVELS}, not {rejection!r}.")
+        raise CoregInputError(f"rejection must be one of {REJECTION_LEVELS}, not {rejection!r}.")
     if not (max_shift > 0 and math.isfinite(max_shift)):
         raise CoregInputError(f"The maximum shift must be a positive number of reference "
                               f"pixels, not {max_shift}.")
     if grid_spacing < 4 or window_size < 16:
-        raise ValueError("The tie-point spacing must be at least 4 pixels and the matching "
-                         "window at least 16 pixels.")
+        raise CoregInputError("The tie-point spacing must be at least 4 pixels and the matching "
+                              "window at least 16 pixels.")
 
 
 def _overlap(reference: Grid, secondary: Grid, window: int) -> tuple[Grid, tuple[int, int]]:
@@ -293,8 +293,8 @@ def _overlap(reference: Grid, secondary: Grid, window: int) -> tuple[Grid, tuple
                                                                 reference.width)
     row0, col0 = max(row0, 0), max(col0, 0)
     if min(row1 - row0, col1 - col0) < window:
-        raise ValueError(f"The overlap of the two rasters ({row1 - row0} x {col1 - col0} "
-                         f"reference pixels) is smaller than the matching window ({window}).")
+        raise CoregInputError(f"The overlap of the two rasters ({row1 - row0} x {col1 - col0} "
+                              f"reference pixels) is smaller than the matching window ({window}).")
     return reference.subgrid(row0, col0, row1 - row0, col1 - col0), (row0, col0)
 
 
