@@ -11,8 +11,8 @@ reports success for a write that failed.
   write is verified: no GDAL error during it, and for rasters every tile present in the
   file. A failed, canceled or killed run leaves the earlier file untouched; temporaries
   of a killed run are recognised by their name and removed by the next run.
-* :func:`terminate_cleanly` turns SIGTERM into a cancellation, so that temporaries are
-  removed on the way out.
+* :func:`terminate_cleanly` turns SIGTERM, SIGHUP and SIGINT into a cancellation, so
+  that temporaries are removed on the way out.
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ import rasterio
 from rasterio.errors import RasterioError, RasterioIOError
 
 from .errors import CanceledError, CoregOutputError, CoregResourceError
-from .paths import embedded_file, local_output
+from .paths import embedded_file, is_remote, local_output
 
-#: Marks temporaries: ``.<name>.coreg-tmp-<pid>-<token><suffix>``, plus what GDAL adds.
+#: Marks temporaries (see :func:`temporary_name`), and what GDAL adds to their names.
 TEMP_MARK = ".coreg-tmp-"
 #: This machine, in temporaries' names.
 _HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
@@ -119,7 +119,10 @@ def _input_files(inputs: Sources) -> Iterator[tuple[str, Path, Path]]:
 
 def files_read_by(path: str) -> set[Path]:
     """Every local file a dataset reads besides itself: a raster's GDAL file list (VRT
-    sources, world files, overviews), a STAC item's assets, a report's displacement."""
+    sources, world files, overviews), a STAC item's assets, a report's displacement.
+    A remote path is not opened (that would already be a request)."""
+    if is_remote(path):
+        return set()
     if path.lower().endswith(".json"):
         return {Path(os.path.realpath(p)) for p in _files_named_in_json(path)}
     try:

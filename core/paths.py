@@ -37,7 +37,7 @@ def local_input(path: str | os.PathLike, label: str = "Input", *,
         local file that does not exist (naming ``label`` and the path).
     """
     text = _as_text(path, label, CoregInputError)
-    if _is_remote(text):
+    if is_remote(text):
         if allow_remote:
             return text
         raise CoregInputError(
@@ -58,7 +58,7 @@ def local_output(path: str | os.PathLike, label: str = "Output") -> Path:
         Empty, remote, an existing folder, or in a folder that cannot be written.
     """
     text = _as_text(path, label, CoregOutputError)
-    if _is_remote(text) or text.lower().startswith("/vsi") or CONNECTION.match(text):
+    if is_remote(text) or text.lower().startswith("/vsi") or CONNECTION.match(text):
         raise CoregOutputError(f"{label} '{text}' is not a local file path; outputs are "
                                "written to local files only.")
     target = Path(os.path.realpath(os.path.expanduser(text)))
@@ -92,7 +92,8 @@ def embedded_file(text: str) -> str:
     return text
 
 
-def _is_remote(text: str) -> bool:
+def is_remote(text: str) -> bool:
+    """Whether GDAL would read ``text`` over a network or from a stream."""
     lower = text.lower()
     if URL.match(text):
         return True
@@ -100,7 +101,7 @@ def _is_remote(text: str) -> bool:
         return (not lower.startswith(LOCAL_VSI) or "/vsi" in lower[4:] or "://" in lower
                 or "?" in lower.split("/", 2)[1])
     match = CONNECTION.match(text)
-    return bool(match and not os.path.exists(text) and _is_remote(embedded_file(text)))
+    return bool(match and not os.path.exists(text) and is_remote(embedded_file(text)))
 
 
 def _as_text(path, label: str, error: type[Exception]) -> str:

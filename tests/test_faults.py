@@ -202,6 +202,25 @@ def test_remote_path__refused_without_contacting_anyone():
     assert time.perf_counter() - started < 0.1
 
 
+def test_remote_secondary__no_request_reaches_the_server(pair, tmp_path):
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.5)
+    port = server.getsockname()[1]
+    try:
+        for secondary in (f"/vsicurl/http://127.0.0.1:{port}/a.tif",
+                          f"/vsicurl?list_dir=no&url=http%3A%2F%2F127.0.0.1%3A{port}%2Fa.tif"):
+            with pytest.raises(CoregInputError, match="not a local file"):
+                align_image(pair[0], secondary, tmp_path / "out.tif")
+        with pytest.raises(socket.timeout):
+            server.accept()  # nobody called
+    finally:
+        server.close()
+
+
 # ---------------------------------------------------------- outputs and collisions
 
 
