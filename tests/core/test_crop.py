@@ -250,3 +250,16 @@ def test_secondary_in_another_crs_onto_a_much_larger_grid(tmp_path):
     assert np.array_equal(around[inner], expected)
     around[inner] = nodata
     assert (around == nodata).all()
+
+
+def test_patches_too_large_for_memory_are_refused(tmp_path):
+    """Patches grow with MAX_SHIFT (at least four times it): on a huge overlap, 64 patches
+    of 524288 pixels a side are refused before any is read."""
+    from coreg.core.align import estimate_alignment
+
+    reference = huge_reference(tmp_path / "reference.vrt", size=10**9)
+    secondary = huge_reference(tmp_path / "secondary.vrt", size=10**9)
+    with pytest.raises(CoregResourceError, match=r"Matching 64 patches of 524288 x 524288 "
+                                                 r"pixels needs about [\d.]+ TB of memory.*"
+                                                 "choose a smaller MAX_SHIFT"):
+        estimate_alignment(reference, secondary, max_shift=100_000)
