@@ -37,6 +37,7 @@ from .raster_io import (
     to_cog,
 )
 from .resample import (
+    COORDINATE_STEP,
     ORDERS,
     DisplacementMapping,
     FieldMapping,
@@ -215,15 +216,29 @@ def _strip_memory(src, mapping, reference: Grid, itemsize: int) -> float:
         source_per_pixel = abs(float(np.linalg.det(affine[0])))
         positions = 0.0
     else:
-        width = reference.width
+        width = (_footprint_width(src, reference) if isinstance(mapping, SourceMapping)
+                 else reference.width)
         res = pixel_size_in(reference, src.crs)
         source_per_pixel = res[0] * res[1] / abs(src.transform.determinant)
-        positions = 64.0 * height * reference.width
+        positions = 64.0 * height * width
     pixels = float(height) * width
     window = (pixels * max(source_per_pixel, 1.0)
               + (2 * SPLINE_MARGIN + 2) * (height + width) * math.sqrt(max(source_per_pixel, 1.0)))
     return (2 * src.count * itemsize * pixels + 48.0 * pixels + positions
             + (4.0 * src.count + 13.0) * window)
+
+
+def _footprint_width(src, grid: Grid) -> int:
+    """Columns of ``grid`` the secondary's footprint spans (for an estimate only: the
+    whole width if the footprint cannot be transformed)."""
+    try:
+        left, _, right, _ = footprint_bounds(Grid(src.crs, src.transform, src.width,
+                                                  src.height), grid.crs)
+        columns = (right - left) / grid.res[0] + 2 * COORDINATE_STEP
+    except Exception:  # PROJ errors: no figure, take the whole width
+        return grid.width
+    return int(min(grid.width, columns)) if math.isfinite(columns) and columns > 0 \
+        else grid.width
 
 
 def _resample_strip(src, strip: Grid, mapping, order: int, src_nodata, out_nodata,
@@ -235,7 +250,12 @@ def _resample_strip(src, strip: Grid, mapping, order: int, src_nodata, out_nodat
     secondary as cheap as its overlap."""
     affine = mapping.affine(strip)
     rows = cols = None
+    row0 = col0 = 0
     if affine is None:
+        nodes = _node_part(mapping, strip, src)
+        if nodes is None:
+            return None
+        row0, col0, strip = nodes
         rows, cols = mapping.indices(strip)
         box = _covered_box(rows, cols, src)
     else:
@@ -248,9 +268,51 @@ def _resample_strip(src, strip: Grid, mapping, order: int, src_nodata, out_nodat
         rows, cols = rows[r0:r1, c0:c1], cols[r0:r1, c0:c1]
     else:
         affine = (affine[0], affine[1] + affine[0] @ np.array([r0, c0], float))
-    window = Window(c0, r0, c1 - c0, r1 - r0)
+    window = Window(col0 + c0, row0 + r0, c1 - c0, r1 - r0)
     return window, _resample_part(src, part, mapping, affine, rows, cols, order, src_nodata,
                                   out_nodata, dtype, offset)
+
+
+def _node_part(mapping, strip: Grid, src) -> tuple[int, int, Grid] | None:
+    """(row, col, grid) of the part of ``strip`` whose positions may fall in the secondary,
+    for a SourceMapping across CRSs: its positions are bilinear between nodes every
+    COORDINATE_STEP pixels, so a node cell whose four corners all lie on one side of the
+    secondary holds no pixel inside it. The part starts on a node, so its positions are
+    the strip's own. Other mappings: the whole strip. None if no cell reaches it."""
+    if not isinstance(mapping, SourceMapping):
+        return 0, 0, strip
+    reach = _cells_reaching(*(_two_nodes_a_side(v) for v in mapping.node_indices(strip)), src)
+    if not reach.any():
+        return None
+    (cell_rows,), (cell_cols,) = np.nonzero(reach.any(axis=1)), np.nonzero(reach.any(axis=0))
+    step = COORDINATE_STEP
+    r0, c0 = int(cell_rows[0]) * step, int(cell_cols[0]) * step
+    r1 = min((int(cell_rows[-1]) + 1) * step + 1, strip.height)
+    c1 = min((int(cell_cols[-1]) + 1) * step + 1, strip.width)
+    return r0, c0, strip.subgrid(r0, c0, r1 - r0, c1 - c0)
+
+
+def _two_nodes_a_side(nodes: np.ndarray) -> np.ndarray:
+    """Nodes of a grid one pixel wide or high (a single node along that side) doubled,
+    so that they make one cell."""
+    for axis in (0, 1):
+        if nodes.shape[axis] == 1:
+            nodes = np.repeat(nodes, 2, axis=axis)
+    return nodes
+
+
+def _cells_reaching(rows: np.ndarray, cols: np.ndarray, src) -> np.ndarray:
+    """Node cells (between four nodes) whose source positions may lie in the secondary:
+    the range of their corners overlaps it (NaN corners ignored, all-NaN cells never)."""
+    def corner_range(v):
+        low = np.fmin(np.fmin(v[:-1, :-1], v[1:, :-1]), np.fmin(v[:-1, 1:], v[1:, 1:]))
+        high = np.fmax(np.fmax(v[:-1, :-1], v[1:, :-1]), np.fmax(v[:-1, 1:], v[1:, 1:]))
+        return low, high
+
+    (row_low, row_high), (col_low, col_high) = corner_range(rows), corner_range(cols)
+    with np.errstate(invalid="ignore"):
+        return ((row_high > -1) & (row_low < src.height)
+                & (col_high > -1) & (col_low < src.width))
 
 
 def _covered_box(rows: np.ndarray, cols: np.ndarray, src

@@ -211,3 +211,55 @@ def test_memory_error_while_resampling_becomes_a_resource_error(tmp_path, monkey
                                                  "clip the reference"):
         align_image(BEIRUT, secondary, output, reference_band=NIR, secondary_band=NIR)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crop.tif"]
+
+
+def test_secondary_in_another_crs_onto_a_much_larger_grid(tmp_path):
+    """Across CRSs, positions are bilinear between nodes every 16 pixels, and only the
+    node cells that reach the secondary are computed: onto a 20000 x 20000 grid holding
+    the reference grid (at an offset of whole node cells) the output is the one on the
+    reference grid, and nodata elsewhere."""
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    from coreg.core.apply import write_resampled
+    from coreg.core.fit import RigidModel
+    from coreg.core.grid import Grid
+
+    crop = write_crop(tmp_path / "crop.tif", 37, 53, 400, 400)
+    utm = tmp_path / "utm.tif"
+    with rasterio.open(crop) as src:
+        transform, width, height = calculate_default_transform(
+            src.crs, "EPSG:32636", src.width, src.height, *src.bounds, resolution=10.0)
+        with rasterio.open(utm, "w", **(src.profile | {"crs": "EPSG:32636", "width": width,
+                                                       "height": height,
+                                                       "transform": transform})) as dst:
+            reproject(rasterio.band(src, 4), rasterio.band(dst, 4),
+                      resampling=Resampling.nearest)
+    with rasterio.open(BEIRUT) as ref:
+        small = Grid(ref.crs, ref.transform, ref.width, ref.height)
+    at = (16 * 400, 16 * 500)  # rows, cols: whole node cells and 512-row strips apart
+    big = Grid(small.crs, small.transform * Affine.translation(-at[1], -at[0]), 20_000, 20_000)
+    write_resampled(utm, str(tmp_path / "small.tif"), RigidModel(), small)
+    write_resampled(utm, str(tmp_path / "big.tif"), RigidModel(), big)
+    with rasterio.open(tmp_path / "small.tif") as a, rasterio.open(tmp_path / "big.tif") as b:
+        expected = a.read(4)
+        window = Window(at[1] - 64, at[0] - 64, small.width + 128, small.height + 128)
+        around = b.read(4, window=window)
+        nodata = b.nodata
+    inner = (slice(64, -64), slice(64, -64))
+    assert (expected != nodata).sum() > 100_000
+    assert np.array_equal(around[inner], expected)
+    around[inner] = nodata
+    assert (around == nodata).all()
+
+
+def test_patches_too_large_for_memory_are_refused(tmp_path):
+    """Patches grow with MAX_SHIFT (at least four times it): on a huge overlap, 64 patches
+    of 524288 pixels a side are refused before any is read."""
+    from coreg.core.align import estimate_alignment
+
+    reference = huge_reference(tmp_path / "reference.vrt", size=10**9)
+    secondary = huge_reference(tmp_path / "secondary.vrt", size=10**9)
+    with pytest.raises(CoregResourceError, match=r"Matching 64 patches of 524288 x 524288 "
+                                                 r"pixels needs about [\d.]+ TB of memory.*"
+                                                 "choose a smaller MAX_SHIFT"):
+        estimate_alignment(reference, secondary, max_shift=100_000)
