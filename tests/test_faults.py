@@ -24,11 +24,18 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from synthetic import crop
 
 from coreg.core.align import align_image
 from coreg.core.apply import apply_to_rasters
-from coreg.core.errors import CoregInputError, CoregOutputError, CoregResourceError
+from coreg.core.errors import (
+    CoregError,
+    CoregInputError,
+    CoregOutputError,
+    CoregResourceError,
+)
 from coreg.core.fit import RigidModel
 from coreg.core.outputs import TEMP_MARK, atomic_path, hold_outputs, temporary_name
 from coreg.core.paths import local_input
@@ -609,3 +616,36 @@ def test_algorithm_outputs_colliding__refused_before_any_work(case, pair, tmp_pa
     with pytest.raises(QgsProcessingException, match=words):
         processing.run(f"coreg:{algorithm}", parameters)
     assert digest(tmp_path) == before
+
+
+# --------------------------------------------------------------- parameter fuzzing
+
+def _mostly(valid: list[str]) -> st.SearchStrategy:
+    """A valid choice three times in four, else odd text."""
+    return st.one_of(*[st.sampled_from(valid)] * 3, st.text(max_size=12))
+
+
+NUMBERS = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**9, 10**9),
+                    st.floats(0.5, 50), st.floats(0.5, 50))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[
+    HealthCheck.function_scoped_fixture])
+@given(max_shift=NUMBERS, band=st.integers(-1, 2),
+       transform=_mostly(["translation", "rigid"]),
+       output_mode=_mostly(["resample", "geotransform"]),
+       resampling=_mostly(["nearest", "bilinear", "cubic"]))
+def test_align_image_parameters_fuzzed__engine_errors_only(pair, tmp_path, max_shift, band,
+                                                           transform, output_mode, resampling):
+    """Whatever the parameters, a result or one of the engine's errors: never a raw
+    IndexError, TypeError or numpy error, and the inputs unchanged."""
+    reference, secondary = pair
+    before = digest(reference.parent)
+    output = tmp_path / "fuzz" / "out.tif"
+    try:
+        align_image(reference, secondary, output, max_shift=max_shift, secondary_band=band,
+                    transform=transform, output_mode=output_mode, resampling=resampling)
+    except CoregError:
+        pass
+    assert {k: v for k, v in digest(reference.parent).items() if k in before} == before
+    assert leftovers(tmp_path) == []
