@@ -16,6 +16,9 @@ from qgis.core import (
     QgsRasterLayer,
 )
 
+from ..core.errors import CoregError
+from ..core.outputs import check_outputs
+
 #: Field names used as keys of the messages (the dialog shows each under its field).
 REFERENCE, SECONDARY, MASK = "reference", "secondary", "mask"
 OUTPUT, GENERAL = "output", "general"
@@ -89,8 +92,11 @@ def output_problem(output: str, inputs: list[QgsRasterLayer]) -> str:
         return "Choose where to save the aligned raster."
     if output.endswith(("/", os.sep)) or os.path.isdir(output) or not os.path.basename(output):
         return "This is a folder: add a file name for the aligned raster (e.g. aligned.tif)."
-    if any(_same_file(output, layer.source()) for layer in inputs):
-        return "The output would overwrite an input raster; choose another file."
+    try:  # the engine's own gate: symlinks, VRT sources, unwritable folders
+        check_outputs({"Aligned raster": output},
+                      {layer.name(): layer.source().split("|")[0] for layer in inputs})
+    except CoregError as exc:
+        return str(exc)
     return ""
 
 

@@ -139,7 +139,7 @@ def test_missing_band_and_output_messages(layers):
     problems = check_choices(layers["reference"], 9, layers["secondary"], 1,
                              layers["secondary"].source(), QgsProject.instance().transformContext())
     assert problems[REFERENCE] == "Band 9 does not exist: 'reference' has 4 band(s)."
-    assert "overwrite an input" in problems[OUTPUT]
+    assert "would replace the input" in problems[OUTPUT]
 
 
 def test_crs_problems(layers, shared_data, tmp_path):
