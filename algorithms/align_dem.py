@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from qgis.core import (
     QgsProcessing,
     QgsProcessingException,
@@ -19,7 +17,7 @@ from qgis.core import (
 )
 
 from ..core.dem import METHODS, MIN_BLOCK_PIXELS, align_dem, write_shift_fields
-from ..core.raster_io import atomic_path
+from ..core.outputs import write_json
 from .base import RESAMPLINGS, CoregAlgorithm, DivergingOnLoad, StyleOnLoad
 from .layers import mask_sources, requested, write_shift_vectors
 
@@ -143,8 +141,7 @@ class AlignDemAlgorithm(CoregAlgorithm):
             DivergingOnLoad.attach(context, dh_output, max(3 * alignment.nmad_after, 0.5))
             results[self.DH_OUTPUT] = dh_output
         if report_path:
-            with atomic_path(report_path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-                json.dump(report, handle, indent=2)
+            write_json(report_path, report)
             results[self.REPORT] = report_path
         if alignment.method == "blockwise":
             results.update(self._block_outputs(parameters, context, alignment))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputNumber,
@@ -16,7 +14,7 @@ from qgis.core import (
 )
 
 from ..core.align import align_image
-from ..core.raster_io import atomic_path
+from ..core.outputs import write_json
 from .base import GEOTRANSFORM_ONLY, RESAMPLINGS, CoregAlgorithm, StyleOnLoad
 from .layers import mask_sources, requested, write_shift_vectors
 
@@ -141,8 +139,7 @@ class AlignImageAlgorithm(CoregAlgorithm):
             StyleOnLoad.attach(context, vectors_id, "shift_vectors.qml")
             results[self.SHIFT_VECTORS] = vectors_id
         if report_path:
-            with atomic_path(report_path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-                json.dump(report, handle, indent=2)
+            write_json(report_path, report)
             results[self.REPORT] = report_path
         mode = OUTPUT_MODES[self.parameterAsEnum(parameters, self.OUTPUT_MODE, context)][1]
         applied = self.apply_to(parameters, context, feedback, alignment.saved(), output, mode)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from qgis.core import (
     QgsFeature,
     QgsFeatureSink,
@@ -25,7 +23,7 @@ from qgis.core import (
 )
 
 from ..core.local import METHODS, align_local
-from ..core.raster_io import atomic_path
+from ..core.outputs import write_json
 from ..core.saved import displacement_alignment
 from ..core.tie_points import REJECTION_LEVELS
 from .base import RESAMPLINGS, CoregAlgorithm, StyleOnLoad
@@ -181,8 +179,7 @@ class AlignLocalAlgorithm(CoregAlgorithm):
             StyleOnLoad.attach(context, points_id, "tie_points.qml")
             results[self.TIE_POINTS] = points_id
         if report_path:
-            with atomic_path(report_path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-                json.dump(report, handle, indent=2)
+            write_json(report_path, report)
             results[self.REPORT] = report_path
         results[self.APPLIED] = (self.apply_to(parameters, context, feedback,
                                                displacement_alignment(displacement), output)

@@ -10,7 +10,6 @@ evaluated on the stacked assets, strip by strip.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -32,7 +31,7 @@ from .band_math import Definition, parse_definitions, shown
 from .errors import CoregInputError, CoregistrationError
 from .fit import RigidModel
 from .grid import Grid, crs_transformer, footprint_bounds
-from .outputs import guarded_outputs
+from .outputs import guarded_outputs, write_json
 from .raster_io import IsCanceled, Progress, atomic_path, read_info
 from .raster_math import AssetSource, check_assets, write_expressions
 from .stac import (
@@ -511,8 +510,7 @@ def write_stac(folder: Path, title: str, grid: Grid, stack: list[StackAsset],
                     + (f" and {len(definitions)} derived bands" if definitions else "") + ".")
     paths = []
     for name, document in (("item.json", item), ("collection.json", collection)):
-        with atomic_path(folder / name) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2)
+        write_json(folder / name, document)
         paths.append(str(folder / name))
     return paths[0], paths[1]
 

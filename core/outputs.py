@@ -253,6 +253,12 @@ def atomic_path(path: str | os.PathLike, *, size: int = 0) -> Iterator[str]:
         _remove_temporary(tmp)
 
 
+def write_json(path: str | os.PathLike, document: object) -> None:
+    """Write ``document`` as indented JSON to ``path`` through :func:`atomic_path`."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2)
+
+
 def require_space(target: Path, size: int) -> None:
     """Refuse a write of about ``size`` bytes into ``target``'s folder if it cannot fit."""
     if size <= 0:

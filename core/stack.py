@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
 import logging
 import multiprocessing
 import os
@@ -35,7 +34,7 @@ from .apply import apply_alignment, is_class_raster, write_resampled, write_shif
 from .errors import CanceledError, CoregInputError, CoregistrationError, CoregResourceError
 from .fit import RigidModel
 from .grid import snapped_grid
-from .outputs import check_output_folder, guarded_outputs, hold_outputs
+from .outputs import check_output_folder, guarded_outputs, hold_outputs, write_json
 from .raster_io import IsCanceled, Progress, atomic_path, read_info
 from .saved import SavedAlignment
 
@@ -264,9 +263,7 @@ def _deliver(path, mask, stem: str, anchor, folder, alignment: Alignment | None,
     result = ItemResult(str(path), output, status, reason, info.grid.crs.to_epsg(), after_epsg,
                         _pixel_shift(alignment), before, after, footprint,
                         alignment.patches if alignment else ())
-    with atomic_path(Path(folder) / f"{stem}_quality.json") as tmp, \
-            open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(result.quality(), handle, indent=2)
+    write_json(Path(folder) / f"{stem}_quality.json", result.quality())
     return result
 
 
