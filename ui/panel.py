@@ -438,8 +438,13 @@ class CoregPanel(QWidget):
             return False
         method = self.current_method()
         alg = QgsApplication.processingRegistry().createAlgorithmById(method.algorithm_id)
+        # No project in the worker thread's context: QgsProject's expression scope is not
+        # thread-safe (a canvas refresh during a run crashed QGIS 3.22 in
+        # QgsProject::createExpressionContextScope), and the inputs are read from their
+        # files. The outputs still load into the project (see methods.for_project).
         context = QgsProcessingContext()
-        context.setProject(self.project)
+        context.setTransformContext(self.project.transformContext())
+        context.setEllipsoid(self.project.ellipsoid())
         feedback = _Feedback()
         names = self._output_names(method)
         task = QgsProcessingAlgRunnerTask(
