@@ -24,13 +24,27 @@ class Requirement(NamedTuple):
     minimum: str  # lowest version whose API the core uses
 
 
-# In the order they are reported.
+# Exactly the third-party packages the engine (core/) imports at module level, in the
+# order they are reported; tests/test_install.py checks both ways (each one is imported
+# by core/, and the engine cannot be imported without it).  affine comes with rasterio
+# but core/ imports it itself.
 REQUIRED_PACKAGES = (
     Requirement("numpy", "numpy", "python3-numpy", "1.20"),
     Requirement("scipy", "scipy", "python3-scipy", "1.6"),
     Requirement("rasterio", "rasterio", "python3-rasterio", "1.2"),
-    Requirement("skimage", "scikit-image", "python3-skimage", "0.18"),
+    Requirement("affine", "affine", "python3-affine", "2.0"),
     Requirement("pyproj", "pyproj", "python3-pyproj", "3.0"),
+)
+
+# Used when present, never required, never installed by the Install button: what each
+# one adds.  core/ imports them only inside a try or a function.
+OPTIONAL_PACKAGES = (
+    (Requirement("threadpoolctl", "threadpoolctl", "python3-threadpoolctl", "2.0"),
+     "keeps BLAS on one thread while the engine's own threads work"),
+    (Requirement("psutil", "psutil", "python3-psutil", "5.0"),
+     "free memory where /proc/meminfo is missing (Windows, macOS)"),
+    (Requirement("distributed", "distributed", "python3-distributed", "2021.1"),
+     "runs 'Align time series to anchor' on a Dask cluster"),
 )
 
 

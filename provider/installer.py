@@ -28,7 +28,7 @@ DEPS_FOLDER = "coreg-deps"
 # Packages with compiled code: never build them from source (that needs compilers and,
 # for rasterio, GDAL headers matching QGIS; a source build failing after minutes helps
 # nobody).
-BINARY_ONLY = ("numpy", "scipy", "rasterio", "scikit-image", "pyproj")
+BINARY_ONLY = ("numpy", "scipy", "rasterio", "pyproj")
 _VERSION_PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.base_prefix)"
 
 

@@ -1,11 +1,14 @@
 """Dependency bootstrap: stand-in algorithms, the Install message bar, pip into a private
 folder (a real package from PyPI), failures, and the diagnostics text."""
 
+import ast
 import importlib
+import json
 import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from qgis.core import Qgis
@@ -63,15 +66,126 @@ def plugin(qgis_iface, qgis_processing, monkeypatch):
 
 # ------------------------------------------------------------- hidden dependency
 
+ENGINE = Path(dependencies.__file__).resolve().parents[1] / "core"
+SAMPLE = Path(dependencies.__file__).resolve().parents[1] / "sample"
 
-def test_hidden_scikit_image_gives_stand_ins_and_install_offer(plugin, qgis_iface, monkeypatch):
+
+def _engine_imports():
+    """Top-level names of the third-party modules imported by core/**/*.py: (imported at
+    module level, imported only inside a function or a try)."""
+    local = {path.stem for path in ENGINE.glob("*.py")}
+    at_load, guarded = set(), set()
+
+    def visit(node, inside):
+        for child in ast.iter_child_nodes(node):
+            names = []
+            if isinstance(child, ast.Import):
+                names = [alias.name for alias in child.names]
+            elif isinstance(child, ast.ImportFrom) and child.level == 0:
+                names = [child.module]
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in local:
+                    (guarded if inside else at_load).add(top)
+            visit(child, inside or isinstance(
+                child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Try)))
+
+    for path in ENGINE.rglob("*.py"):
+        visit(ast.parse(path.read_text(encoding="utf-8")), False)
+    return at_load, guarded
+
+
+def test_required_packages_are_exactly_what_the_engine_imports():
+    at_load, guarded = _engine_imports()
+    required = {requirement.module for requirement in dependencies.REQUIRED_PACKAGES}
+    optional = {requirement.module for requirement, _ in dependencies.OPTIONAL_PACKAGES}
+    assert at_load == required  # each required package is imported, nothing else is
+    assert guarded - at_load == optional  # the rest only where it is used, if present
+    assert "skimage" not in at_load | guarded
+    # The Debian names are what `make deps` installs, and what the messages tell.
+    makefile = (ENGINE.parent / "Makefile").read_text(encoding="utf-8")
+    apt = makefile.split("APT_PACKAGES :=", 1)[1].split("\n\n", 1)[0]
+    for requirement in dependencies.REQUIRED_PACKAGES:
+        assert requirement.debian in apt.split()
+    assert "python3-skimage" not in apt
+    for text in ("metadata.txt", "README.md"):
+        assert "scikit-image" not in (ENGINE.parent / text).read_text(encoding="utf-8") \
+            .replace("scikit-image is not needed", "")
+
+
+_IMPORT_ENGINE_WITHOUT = """
+import importlib, importlib.abc, json, pkgutil, sys
+
+class Hide(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == HIDDEN:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+HIDDEN = sys.argv[1]
+sys.modules.pop(HIDDEN, None)
+sys.meta_path.insert(0, Hide())
+import coreg.core
+failures = {}
+for info in pkgutil.iter_modules(coreg.core.__path__):
+    try:
+        importlib.import_module("coreg.core." + info.name)
+    except ImportError as error:
+        failures[info.name] = str(error)
+print(json.dumps({"failures": failures, "loaded": HIDDEN in sys.modules}))
+"""
+
+
+def _import_engine_without(module):
+    completed = subprocess.run([sys.executable, "-c", _IMPORT_ENGINE_WITHOUT, module],
+                               capture_output=True, text=True, timeout=300, check=False)
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize("module", [r.module for r in dependencies.REQUIRED_PACKAGES])
+def test_engine_cannot_be_imported_without_a_required_package(module):
+    result = _import_engine_without(module)
+    assert result["failures"], f"the engine imports without {module}: not required"
+    assert any(repr(module) in message for message in result["failures"].values())
+
+
+@pytest.mark.parametrize("module", ["skimage"] + [
+    requirement.module for requirement, _ in dependencies.OPTIONAL_PACKAGES])
+def test_engine_imports_without_an_optional_package(module):
+    assert _import_engine_without(module) == {"failures": {}, "loaded": False}
+
+
+def test_hidden_scikit_image_leaves_the_algorithms_working(plugin, qgis_iface, monkeypatch,
+                                                           tmp_path, forget_engine):
+    """The real algorithms load afresh with scikit-image hidden, and one runs."""
+    import processing
+
+    monkeypatch.setitem(sys.modules, "skimage", None)  # as if it were not installed
+    assert dependencies.dependency_problems() == []
+    coreg_plugin = plugin()
+    coreg_plugin.initGui()
+    provider = coreg_plugin.provider
+    assert provider.load_errors == [] and provider.problems == []
+    assert all(algorithm.canExecute()[0] for algorithm in provider.algorithms())
+    assert _coreg_items(qgis_iface) == []  # nothing to offer
+    reference, secondary = sorted(SAMPLE.glob("*_crop.tif"))
+    result = processing.run("coreg_test_install:align_image", {
+        "REFERENCE": str(reference), "REFERENCE_BAND": 4, "SECONDARY": str(secondary),
+        "TRANSFORM": 0, "OUTPUT": str(tmp_path / "aligned.tif"),
+        "SHIFT_VECTORS": "TEMPORARY_OUTPUT", "REPORT": str(tmp_path / "report.json")})
+    assert Path(result["OUTPUT"]).is_file()
+    assert "shift_x_map" in json.loads((tmp_path / "report.json").read_text())
+    assert sys.modules["skimage"] is None  # never imported
+
+
+def test_hidden_rasterio_gives_stand_ins_and_install_offer(plugin, qgis_iface, monkeypatch):
     import processing
     from qgis.core import QgsApplication, QgsProcessingException
 
-    # As if scikit-image were not installed: find_spec() returns None, import fails.
-    monkeypatch.setitem(sys.modules, "skimage", None)
+    # As if rasterio were not installed: find_spec() returns None, import fails.
+    monkeypatch.setitem(sys.modules, "rasterio", None)
     with pytest.raises(ImportError):
-        importlib.import_module("skimage")
+        importlib.import_module("rasterio")
 
     coreg_plugin = plugin()
     coreg_plugin.initGui()
@@ -84,22 +198,22 @@ def test_hidden_scikit_image_gives_stand_ins_and_install_offer(plugin, qgis_ifac
     for algorithm in provider.algorithms():
         can_execute, reason = algorithm.canExecute()
         assert can_execute is False
-        assert "scikit-image (not found)" in reason
-        assert "rasterio" not in reason.split(".")[0]  # only what is missing is named
+        assert "rasterio (not found)" in reason
+        assert "scipy" not in reason.split(".")[0]  # only what is missing is named
 
-    with pytest.raises(QgsProcessingException, match="scikit-image"):
+    with pytest.raises(QgsProcessingException, match="rasterio"):
         processing.run("coreg_test_install:align_image", {})
 
     items = _coreg_items(qgis_iface)
     assert len(items) == 1
-    assert "scikit-image (not found)" in items[0].text()
+    assert "rasterio (not found)" in items[0].text()
     assert {"Install", "Details"} <= set(_buttons(items[0]))
     entry = coreg_plugin.diagnostics
     qgis_iface.addPluginToRasterMenu.assert_any_call("&Coreg", entry.action)
     entry.action.trigger()  # the menu works without the dependencies
     dialog = entry.dialog
     assert dialog.isVisible()
-    assert "Missing, too old or broken: scikit-image (not found)" in dialog.text.toPlainText()
+    assert "Missing, too old or broken: rasterio (not found)" in dialog.text.toPlainText()
     assert dialog.install_button is not None  # for when the message bar was closed
     dialog.close()
 
@@ -416,11 +530,11 @@ def test_failure_advice():
 
 
 def test_diagnostics_lists_real_versions(qgis_app):
+    import affine
     import numpy
     import pyproj
     import rasterio
     import scipy
-    import skimage
     from osgeo import gdal
     from qgis.PyQt.QtWidgets import QApplication
 
@@ -434,7 +548,7 @@ def test_diagnostics_lists_real_versions(qgis_app):
     assert lines["GDAL (rasterio)"].startswith(rasterio.__gdal_version__)
     assert lines["numpy"] == numpy.__version__
     assert lines["scipy"] == scipy.__version__
-    assert lines["scikit-image"] == skimage.__version__
+    assert lines["affine"] == affine.__version__
     assert lines["pyproj"] == pyproj.__version__
     assert lines["rasterio"] == rasterio.__version__
     assert lines["Python"].startswith(sys.version.split()[0])
