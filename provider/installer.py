@@ -18,6 +18,7 @@ import importlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -505,3 +506,108 @@ class PipInstallTask(PipTask):
         if result:
             activate(self.userbase)
         super().finished(result)
+
+
+# ------------------------------------------------------- copies the system now provides
+
+
+class Shadowed(NamedTuple):
+    """A required package both in Coreg's folder (``profile`` version) and, recent
+    enough, elsewhere on sys.path (``system`` version in ``folder``): the system's copy
+    is what the README asks for, the profile's hides it while the folder is active."""
+
+    requirement: dependencies.Requirement
+    profile: str
+    system: str
+    folder: str
+
+    def describe(self) -> str:
+        return (f"{self.requirement.pip} {self.system} in {self.folder} (the profile's copy "
+                f"from PyPI is {self.profile})")
+
+
+def profile_copies(userbase: Path, requirements=None) -> tuple[list[Shadowed], bool]:
+    """(required packages of Coreg's folder that the system provides as well, whether the
+    folder still holds a required package the system lacks or has too old).  Reads
+    metadata only; cheap when the folder does not exist."""
+    folder = site_packages(userbase)
+    if not folder.is_dir():
+        return [], False
+    requirements = dependencies.REQUIRED_PACKAGES if requirements is None else requirements
+    inside = dependencies.installed_distributions([str(folder)])
+    others = [entry for entry in sys.path
+              if entry and os.path.realpath(entry) != os.path.realpath(folder)]
+    outside = dependencies.installed_distributions(others)
+    shadowed, needed = [], False
+    for requirement in requirements:
+        key = dependencies.canonical_name(requirement.pip)
+        if key not in inside:
+            continue
+        system = outside.get(key)
+        minimum = dependencies.version_tuple(requirement.minimum)
+        if system is not None and dependencies.version_tuple(system[1]) >= minimum:
+            shadowed.append(Shadowed(requirement, inside[key][1], system[1], system[2]))
+        else:
+            needed = True
+    return shadowed, needed
+
+
+def folder_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+def remove_distributions(userbase: Path, names: list[str]) -> list[str]:
+    """Delete the distributions ``names`` from Coreg's folder, file by file as their
+    RECORD lists them (nothing outside ``userbase``), as ``pip uninstall`` would; returns
+    ``name version`` of each one removed.  A file that cannot be deleted (loaded, on
+    Windows) raises OSError."""
+    from importlib import metadata
+
+    userbase = Path(userbase).resolve()
+    folder = site_packages(userbase)
+    wanted = {dependencies.canonical_name(name) for name in names}
+    removed = []
+    for distribution in list(metadata.distributions(path=[str(folder)])):
+        name, version = distribution.metadata["Name"] or "", distribution.version
+        if dependencies.canonical_name(name) not in wanted:
+            continue
+        files = [Path(distribution.locate_file(entry)).resolve()
+                 for entry in distribution.files or []]
+        files = [path for path in files if _inside(path, userbase)]
+        info = {path.parent for path in files if path.parent.name.endswith(".dist-info")}
+        for path in files:
+            if path.is_file() or path.is_symlink():
+                path.unlink()
+        for directory in sorted({path.parent for path in files}, key=lambda p: -len(p.parts)):
+            while directory != folder and _inside(directory, folder):
+                if directory.name == "__pycache__" or directory in info:
+                    shutil.rmtree(directory, ignore_errors=True)
+                elif directory.is_dir() and not any(directory.iterdir()):
+                    directory.rmdir()
+                else:
+                    break
+                directory = directory.parent
+        removed.append(f"{name} {version}")
+    importlib.invalidate_caches()
+    return removed
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
+def deactivate(userbase: Path) -> None:
+    """Take Coreg's folder off sys.path (after it was deleted)."""
+    folder = str(site_packages(userbase))
+    while folder in sys.path:
+        sys.path.remove(folder)
+    importlib.invalidate_caches()

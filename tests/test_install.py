@@ -582,6 +582,76 @@ def test_install_shows_the_size_first_and_lists_what_it_installed(
     deps.unload()
 
 
+# ------------------------------------------- a profile copy hiding the system's one
+
+
+def _profile_with(userbase, *wheels):
+    """Unpack ``wheels`` into Coreg's folder as pip would (files, dist-info, RECORD)."""
+    import zipfile
+
+    site = installer.site_packages(userbase)
+    site.mkdir(parents=True, exist_ok=True)
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(site)
+    return site
+
+
+def test_profile_copy_unused_once_the_system_provides_it(plugin, qgis_iface, tmp_path,
+                                                          monkeypatch, installed_module_cleanup):
+    """As after `apt install python3-rasterio` following a PyPI install: the system's
+    copy is used (the folder stays off sys.path), and one click deletes the folder."""
+    import affine
+
+    userbase = tmp_path / "coreg-deps"
+    site = _profile_with(userbase, _wheel(tmp_path, "affine", "9.9", padding=2000))
+    monkeypatch.setattr(installer, "default_userbase", lambda: userbase)
+    [shadowed], needed = installer.profile_copies(userbase)
+    assert (shadowed.requirement.pip, shadowed.profile, shadowed.system, needed) == (
+        "affine", "9.9", affine.__version__, False)
+
+    coreg_plugin = plugin()
+    assert coreg_plugin.profile_unused and str(site) not in sys.path
+    coreg_plugin.initGui()
+    [item] = _coreg_items(qgis_iface)
+    assert item.text() == (f"Coreg uses the system's affine {affine.__version__}; its PyPI "
+                           "copies in your profile are unused.")
+    assert {"Remove", "Details"} <= set(_buttons(item))
+    _buttons(item)["Details"].click()
+    assert f"affine {affine.__version__} in " in \
+        coreg_plugin.dependency_installer.details.text.toPlainText()
+    _buttons(item)["Remove"].click()
+    assert not userbase.exists()
+    [done] = _coreg_items(qgis_iface)
+    assert done.level() == Qgis.MessageLevel.Success
+    assert done.text().startswith("Deleted Coreg's folder in your profile (2.")
+
+
+def test_profile_copy_hiding_the_system_one_is_removed_in_one_click(
+        plugin, qgis_iface, tmp_path, monkeypatch, installed_module_cleanup):
+    """The folder still holds a package the system lacks, so it is used, and its copy of
+    affine wins over the system's: the bar says so; Remove deletes that copy only."""
+    userbase = tmp_path / "coreg-deps"
+    site = _profile_with(userbase, _wheel(tmp_path, "affine", "9.9"),
+                         _wheel(tmp_path, "coregfake-a", "1.0"))
+    only_here = dependencies.Requirement("coregfake_a", "coregfake-a", "python3-x", "1.0")
+    monkeypatch.setattr(dependencies, "REQUIRED_PACKAGES",
+                        (*dependencies.REQUIRED_PACKAGES, only_here))
+    monkeypatch.setattr(installer, "default_userbase", lambda: userbase)
+    coreg_plugin = plugin()
+    assert not coreg_plugin.profile_unused and str(site) in sys.path
+    coreg_plugin.initGui()
+    [item] = _coreg_items(qgis_iface)
+    assert item.text() == "Coreg's PyPI copy of affine 9.9 in your profile hides the system's."
+    _buttons(item)["Remove"].click()
+    [done] = _coreg_items(qgis_iface)
+    assert done.text() == ("Removed affine 9.9 from your profile. "
+                           "Restart QGIS to use the system's.")
+    assert sorted(path.name for path in site.iterdir()) == [
+        "coregfake_a", "coregfake_a-1.0.dist-info"]
+    assert installer.profile_copies(userbase) == ([], True)
+
+
 def test_bad_package_name_ends_in_failure_message_with_pip_output(qgis_iface, qgis_app, tmp_path):
 
     from coreg.ui.installer import MAX_TEXT, DependencyInstaller

@@ -99,6 +99,10 @@ def collect_versions() -> list[tuple[str, str]]:
           for requirement, purpose in dependencies.OPTIONAL_PACKAGES],
         ("Install folder", f"{installer.site_packages(installer.default_userbase())}"
          f"{'' if _on_sys_path() else ' (not in use)'}"),
+        *[(f"{shadowed.requirement.pip} (system)", f"{shadowed.system} in {shadowed.folder}, "
+           f"also in the install folder ({shadowed.profile}): "
+           + ("that copy is used" if _on_sys_path() else "the system's is used"))
+          for shadowed in installer.profile_copies(installer.default_userbase())[0]],
     ]
 
 

@@ -182,6 +182,72 @@ class DependencyInstaller:
             self._details_button(details, "Coreg: missing packages"),
         ])
 
+    def offer_cleanup(self, shadowed: list[pip_installer.Shadowed],
+                      active: bool) -> QgsMessageBarItem | None:
+        """Coreg's folder holds PyPI copies of packages the system now provides too.
+        ``active`` False: the folder was left off sys.path (the system's copies are
+        used), one click deletes it; True: the folder is still needed for another package
+        and its copies hide the system's, one click deletes those copies."""
+        if not shadowed:
+            return None
+        names = [f"{s.requirement.pip} {s.system}" for s in shadowed]
+        site = pip_installer.site_packages(self.userbase)
+        details = ("The system provides packages that Coreg's Install put into your QGIS "
+                   f"profile earlier ({site}):\n"
+                   + "\n".join(f"  {s.describe()}" for s in shadowed) + "\n\n")
+        if not active:
+            text = fit(f"Coreg uses the system's {short_list(names, 45)}; its PyPI copies in "
+                       "your profile are unused.")
+            details += ("Coreg now uses the system's copies: the folder is left off "
+                        "sys.path. 'Remove' deletes it "
+                        f"({pip_installer.format_size(pip_installer.folder_size(site))}): "
+                        f"{self.userbase}")
+            button = ("Remove", self.remove_folder)
+        else:
+            copies = short_list([f"{s.requirement.pip} {s.profile}" for s in shadowed], 35)
+            text = fit(f"Coreg's PyPI copy of {copies} in your profile hides the system's.")
+            details += ("The folder is still needed for another package, so it stays on "
+                        "sys.path and its copies win over the system's. 'Remove' deletes "
+                        "these copies (a restart of QGIS then loads the system's).")
+            button = ("Remove", lambda: self.remove_copies(shadowed))
+        return self._push(text, Qgis.MessageLevel.Info, [
+            button, self._details_button(details, "Coreg: copies in the profile")])
+
+    def remove_folder(self) -> None:
+        """Delete Coreg's folder in the profile (it is off sys.path: nothing is loaded)."""
+        import shutil
+
+        size = pip_installer.format_size(pip_installer.folder_size(self.userbase))
+        try:
+            shutil.rmtree(self.userbase)
+        except OSError as error:
+            self._push(fit(f"Could not delete {self.userbase.name}: {error.strerror}."),
+                       Qgis.MessageLevel.Critical,
+                       [self._details_button(f"Delete {self.userbase} by hand: {error}")])
+            return
+        pip_installer.deactivate(self.userbase)
+        self._push(fit(f"Deleted Coreg's folder in your profile ({size})."),
+                   Qgis.MessageLevel.Success,
+                   [self._details_button(f"Deleted {self.userbase}.")], duration=SUCCESS_SECONDS)
+
+    def remove_copies(self, shadowed: list[pip_installer.Shadowed]) -> None:
+        """Delete the profile's copies of ``shadowed``; loaded ones stay in memory until
+        QGIS restarts."""
+        try:
+            removed = pip_installer.remove_distributions(
+                self.userbase, [s.requirement.pip for s in shadowed])
+        except OSError as error:
+            self._push(fit(f"Could not delete the copies: {error.strerror}."),
+                       Qgis.MessageLevel.Critical, [self._details_button(
+                           f"{error}\nClose QGIS and delete them from "
+                           f"{pip_installer.site_packages(self.userbase)} by hand.")])
+            return
+        text = fit(f"Removed {short_list(removed, 50)} from your profile.",
+                   "Restart QGIS to use the system's.")
+        self._push(text, Qgis.MessageLevel.Warning, [self._details_button(
+            "Removed from " f"{pip_installer.site_packages(self.userbase)}:\n"
+            + "\n".join(f"  {name}" for name in removed))])
+
     # ---------------------------------------------------------------------- install
 
     def _start(self, task: pip_installer.PipTask, text: str, busy: bool = False):
