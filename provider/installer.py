@@ -330,6 +330,25 @@ def next_step_advice(output: str) -> str:
     return "Read pip's output (Show pip output) or install the packages by hand (README)."
 
 
+def short_reason(output: str) -> str:
+    """A few words for the message bar on why pip failed (:func:`next_step_advice` says
+    what to do, in Details)."""
+    if "No module named pip" in output:
+        return "QGIS's Python has no pip"
+    if re.search(r"ResolutionImpossible|conflicting dependencies", output):
+        return "no version fits what is installed"
+    if re.search(r"No matching distribution|Could not find a version", output):
+        return "no build for this platform"
+    if re.search(r"(?i)connection|timed out|proxy|SSL|Temporary failure in name resolution",
+                 output):
+        return "PyPI cannot be reached"
+    if re.search(r"(?i)permission denied|access is denied", output):
+        return "folder not writable"
+    if "Could not find the Python interpreter" in output:
+        return "QGIS's Python not found"
+    return "see Details"
+
+
 class PipTask(QgsTask):
     """A background pip run; ``on_done(task)`` is called in the main thread.
 

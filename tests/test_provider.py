@@ -234,7 +234,7 @@ def test_plugin_registers_and_unloads_provider(plugin_factory, qgis_iface):
     plugin.initGui()
     assert registry.providerById("coreg_test_fresh") is plugin.provider
     assert plugin.dependency_installer.item is None
-    assert not any("Coreg's algorithms need" in text for text in _bar_texts(qgis_iface))
+    assert not any("Coreg needs " in text for text in _bar_texts(qgis_iface))
 
     plugin.initProcessing()  # QGIS may call it again: no second provider
     assert registry.providerById("coreg_test_fresh") is plugin.provider
@@ -247,10 +247,10 @@ def test_plugin_registers_and_unloads_provider(plugin_factory, qgis_iface):
 def test_plugin_reports_missing_dependencies_once(plugin_factory, qgis_iface):
     plugin = plugin_factory(missing=("rasterio", "affine"))
     plugin.initGui()
-    texts = [text for text in _bar_texts(qgis_iface) if "Coreg's algorithms need" in text]
+    texts = [text for text in _bar_texts(qgis_iface) if "Coreg needs " in text]
     assert len(texts) == 1
     assert "rasterio (not found), affine (not found)" in texts[0]
-    assert len(texts[0]) <= 110  # one line: the GDAL note is behind Details
+    assert len(texts[0]) <= 64  # one line: the GDAL note is behind Details
 
     plugin.unload()
-    assert not any("Coreg's algorithms need" in text for text in _bar_texts(qgis_iface))
+    assert not any("Coreg needs " in text for text in _bar_texts(qgis_iface))

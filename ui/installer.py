@@ -33,9 +33,10 @@ from ..provider import installer as pip_installer
 
 TITLE = "Coreg"
 SUCCESS_SECONDS = 30  # a success needs no action: it goes away by itself
-# Characters of a message bar text: with the title, the buttons and the close box it
-# stays on one line of a 1280 px wide QGIS window.
-MAX_TEXT = 110
+# Characters of a message bar text: with the title, two buttons and the close box it
+# stays on one line of the bar over the map of a 1366x768 QGIS window with its default
+# docks (the bar is ~790 px wide there; tests/ui/test_install_gui.py measures it).
+MAX_TEXT = 64
 
 
 def qgis_gdal_version() -> str:
@@ -67,22 +68,19 @@ def gdal_note() -> str:
 
 
 def short_list(items: list[str], budget: int) -> str:
-    """``a, b, c`` or ``a, b and 3 more``: at most ``budget`` characters when it can."""
+    """``a, b, c`` or ``a, b + 3 more``: at most ``budget`` characters when it can."""
     for shown in range(len(items), 0, -1):
         text = ", ".join(items[:shown])
         if shown < len(items):
-            text += f" and {len(items) - shown} more"
+            text += f" + {len(items) - shown} more"
         if len(text) <= budget:
             return text
-    return f"{len(items)} packages"
+    return f"{items[0]} + {len(items) - 1} more" if len(items) > 1 else items[0]
 
 
-def fit(text: str, *extras: str) -> str:
-    """``text`` followed by each extra sentence that still fits in :data:`MAX_TEXT`."""
-    for extra in extras:
-        if extra and len(text) + 1 + len(extra) <= MAX_TEXT:
-            text += " " + extra
-    return text
+def compose(prefix: str, items: list[str], suffix: str = "") -> str:
+    """``prefix`` + as much of ``items`` as fits in :data:`MAX_TEXT` + ``suffix``."""
+    return prefix + short_list(items, MAX_TEXT - len(prefix) - len(suffix)) + suffix
 
 
 class TextDialog(QDialog):
@@ -164,10 +162,7 @@ class DependencyInstaller:
         """The warning with Install and Details buttons, when something is missing."""
         if not problems:
             return None
-        names = short_list([problem.short() for problem in problems], 70)
-        text = fit(f"Coreg's algorithms need {names}.",
-                   "Install gets it from PyPI into your QGIS profile." if len(problems) == 1
-                   else "Install gets them from PyPI into your QGIS profile.")
+        text = compose("Coreg needs ", [problem.short() for problem in problems], ".")
         details = (f"{dependencies.missing_dependencies_message(problems)}\n\n"
                    "Install first asks pip what it would download (nothing is installed "
                    "then) and shows the size; a second click installs. pip runs with QGIS's "
@@ -196,16 +191,15 @@ class DependencyInstaller:
                    f"profile earlier ({site}):\n"
                    + "\n".join(f"  {s.describe()}" for s in shadowed) + "\n\n")
         if not active:
-            text = fit(f"Coreg uses the system's {short_list(names, 45)}; its PyPI copies in "
-                       "your profile are unused.")
+            text = compose("Coreg uses the system's ", names, "; its PyPI copy is unused.")
             details += ("Coreg now uses the system's copies: the folder is left off "
                         "sys.path. 'Remove' deletes it "
                         f"({pip_installer.format_size(pip_installer.folder_size(site))}): "
                         f"{self.userbase}")
             button = ("Remove", self.remove_folder)
         else:
-            copies = short_list([f"{s.requirement.pip} {s.profile}" for s in shadowed], 35)
-            text = fit(f"Coreg's PyPI copy of {copies} in your profile hides the system's.")
+            text = compose("Coreg's PyPI ", [f"{s.requirement.pip} {s.profile}" for s in shadowed],
+                           " hides the system's copy.")
             details += ("The folder is still needed for another package, so it stays on "
                         "sys.path and its copies win over the system's. 'Remove' deletes "
                         "these copies (a restart of QGIS then loads the system's).")
@@ -221,12 +215,12 @@ class DependencyInstaller:
         try:
             shutil.rmtree(self.userbase)
         except OSError as error:
-            self._push(fit(f"Could not delete {self.userbase.name}: {error.strerror}."),
+            self._push(f"Could not delete {self.userbase.name}: {error.strerror}.",
                        Qgis.MessageLevel.Critical,
                        [self._details_button(f"Delete {self.userbase} by hand: {error}")])
             return
         pip_installer.deactivate(self.userbase)
-        self._push(fit(f"Deleted Coreg's folder in your profile ({size})."),
+        self._push(f"Deleted Coreg's PyPI copies ({size}).",
                    Qgis.MessageLevel.Success,
                    [self._details_button(f"Deleted {self.userbase}.")], duration=SUCCESS_SECONDS)
 
@@ -237,13 +231,12 @@ class DependencyInstaller:
             removed = pip_installer.remove_distributions(
                 self.userbase, [s.requirement.pip for s in shadowed])
         except OSError as error:
-            self._push(fit(f"Could not delete the copies: {error.strerror}."),
+            self._push(f"Could not delete the copies: {error.strerror}.",
                        Qgis.MessageLevel.Critical, [self._details_button(
                            f"{error}\nClose QGIS and delete them from "
                            f"{pip_installer.site_packages(self.userbase)} by hand.")])
             return
-        text = fit(f"Removed {short_list(removed, 50)} from your profile.",
-                   "Restart QGIS to use the system's.")
+        text = compose("Removed ", removed, ": restart QGIS to use the system's.")
         self._push(text, Qgis.MessageLevel.Warning, [self._details_button(
             "Removed from " f"{pip_installer.site_packages(self.userbase)}:\n"
             + "\n".join(f"  {name}" for name in removed))])
@@ -269,7 +262,7 @@ class DependencyInstaller:
         task = pip_installer.PipPlanTask(
             specs, self.userbase, on_done=self._planned,
             pins=dependencies.installed_pins(_names(specs)), proxy=pip_installer.qgis_proxy_url())
-        return self._start(task, f"Asking pip what {short_list(specs, 60)} needs…", busy=True)
+        return self._start(task, compose("Asking pip what ", _names(specs), " needs…"), busy=True)
 
     def _planned(self, task: pip_installer.PipPlanTask) -> None:
         if task is not self.task:
@@ -292,12 +285,10 @@ class DependencyInstaller:
         if plan.planned:
             requested = [package for package in plan.packages if package.requested]
             others = len(plan.packages) - len(requested)
-            what = short_list([str(package) for package in requested], 40)
-            if others:
-                what += f" + {others} dependenc{'y' if others == 1 else 'ies'}"
             size = pip_installer.total_size(plan.packages)
-            text = fit(f"Install {what}: {size} to download from PyPI.",
-                       "Nothing already installed is replaced.")
+            more = f" + {others} more" if others else ""
+            text = compose(f"Download {size} to install ", [str(p) for p in requested],
+                           more + "?")
             details = (f"pip will install into {self.userbase}:\n"
                        f"{_package_lines(plan.packages)}\n"
                        f"Download: {size}.\n\nEvery package already installed is kept "
@@ -306,8 +297,7 @@ class DependencyInstaller:
             specs, no_deps = [f"{p.name}=={p.version}" for p in plan.packages], True
         else:
             pip_version = ".".join(str(part) for part in plan.pip)
-            text = fit(f"Install {short_list(plan.specs, 50)} from PyPI?",
-                       f"pip {pip_version} cannot tell the download size.")
+            text = compose("Install ", _names(plan.specs), " (size unknown)?")
             details = (f"pip {pip_version} has no --dry-run (pip 22.2 has): what it "
                        "downloads shows after the install.")
             specs, no_deps = plan.specs, False
@@ -316,7 +306,6 @@ class DependencyInstaller:
         return self._push(text, Qgis.MessageLevel.Info, [
             ("Install", lambda: self.run_install(specs, no_deps, plan.packages)),
             self._details_button(details + f"\n\n{plan.output}", "Coreg: what Install does"),
-            ("Cancel", self.clear),
         ])
 
     def run_install(self, specs: list[str], no_deps: bool = False,
@@ -331,8 +320,8 @@ class DependencyInstaller:
             no_deps=no_deps)
         task.planned = list(planned)
         size = pip_installer.total_size(task.planned) if task.planned else ""
-        return self._start(task, fit(f"Installing {short_list(_names(specs), 60)}…",
-                                     f"({size})" if size else ""))
+        return self._start(task, compose("Installing ", _names(specs), f" ({size})…" if size
+                                         else "…"))
 
     def _finished(self, task: pip_installer.PipInstallTask) -> None:
         if task is not self.task:
@@ -346,13 +335,11 @@ class DependencyInstaller:
         self._done(task)
 
     def _failed(self, task: pip_installer.PipTask, step: str) -> None:
-        what = short_list(_names(task.specs), 40)
         if task.error == "Installation canceled.":
-            text = f"{step} {what}: canceled."
+            text = compose("Install of ", _names(task.specs), " canceled.")
         else:
-            text = f"{step} {what} failed: {task.error}"
-        if len(text) > MAX_TEXT:
-            text = text[:MAX_TEXT - 1].rstrip() + "…"
+            reason = pip_installer.short_reason(task.output + "\n" + task.error)
+            text = compose("Cannot install ", _names(task.specs), f": {reason}.")
         details = (f"{step} {', '.join(task.specs)} failed: {task.error}\n\n"
                    f"What to do: {task.advice or 'see pip output below.'}\n\n"
                    f"pip output:\n{task.output}")
@@ -395,23 +382,24 @@ class DependencyInstaller:
         details += f"\n\npip output:\n{task.output}"
 
         def installed(tail: str) -> str:
-            budget = MAX_TEXT - len(tail) - len("Installed ")
-            return (f"Installed {short_list(names, budget)}" if names
-                    else "Nothing to install") + tail
+            return compose("Installed ", names, tail) if names else "Nothing to install" + tail
 
         if any(problem.loaded for problem in problems):
-            old = short_list([p.short() for p in problems if p.loaded], 45)
+            details = (f"Still loaded: {', '.join(p.describe() for p in problems if p.loaded)}."
+                       " Restart QGIS to finish.\n\n" + details)
             return (Qgis.MessageLevel.Warning,
-                    installed(f". Restart QGIS to finish: {old} is still loaded."), details)
+                    installed("; restart QGIS to finish."), details)
         if problems:
-            still = short_list([problem.short() for problem in problems], 45)
-            details = ("Restart QGIS; if that does not help, install them with your QGIS "
+            still = short_list([problem.requirement.pip for problem in problems], 20)
+            details = (f"Still missing or broken: {', '.join(p.describe() for p in problems)}."
+                       " Restart QGIS; if that does not help, install them with your QGIS "
                        "distribution (see the README, 'Installing in QGIS').\n\n" + details)
             return (Qgis.MessageLevel.Critical,
-                    fit(installed(f", but Coreg still cannot use {still}."), "Restart QGIS."),
+                    installed(f"; {still} fails: restart QGIS."), details)
+        if gdal:  # rasterio installed: which GDAL it runs on matters more than the list
+            return (Qgis.MessageLevel.Success, compose("Installed ", names, f". {gdal}"),
                     details)
-        return (Qgis.MessageLevel.Success,
-                fit(installed(": algorithms ready, no restart needed."), gdal), details)
+        return (Qgis.MessageLevel.Success, installed("; no restart needed."), details)
 
     def show_details(self, text: str, title: str = "Coreg: install details") -> TextDialog:
         parent = self.iface.mainWindow()
