@@ -135,7 +135,7 @@ fmt_time() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 deb_bytes() { in_root 'cat /var/cache/apt/archives/*.deb 2>/dev/null | wc -c'; }
 # Bytes received by this machine's network interfaces (the root shares the host's network):
 # the Debian packages and what pip fetches from PyPI (which keeps no cache here to measure).
-rx_bytes() { awk -F'[: ]+' '$2 != "lo" && NR > 2 { sum += $3 } END { print sum + 0 }' /proc/net/dev; }
+rx_bytes() { awk -F'[: ]+' '$2 != "lo" && NR > 2 { sum += $3 } END { printf "%.0f\n", sum }' /proc/net/dev; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1048576 }'; }
 
 echo "fresh-root: Debian $DIST ($VARIANT), clone of $(git -C "$repo" log -1 --format='%h %s' | cut -c1-60)"
