@@ -234,7 +234,13 @@ def download_size(url: str, proxy: str = "", timeout: float = 30.0) -> int | Non
     folder), else the ``Content-Length`` of a HEAD request (PyPI's file host answers
     those); None when unknown."""
     from urllib.parse import unquote, urlparse
-    from urllib.request import ProxyHandler, Request, build_opener, url2pathname
+    from urllib.request import (
+        HTTPSHandler,
+        ProxyHandler,
+        Request,
+        build_opener,
+        url2pathname,
+    )
 
     parsed = urlparse(url)
     if parsed.scheme == "file":
@@ -243,6 +249,14 @@ def download_size(url: str, proxy: str = "", timeout: float = 30.0) -> int | Non
     if parsed.scheme not in ("http", "https"):
         return None
     handlers = [ProxyHandler({"http": proxy, "https": proxy})] if proxy else []
+    # The certificates pip is told to trust (a proxy that inspects TLS has its own CA).
+    cafile = next((os.environ[name] for name in ("PIP_CERT", "REQUESTS_CA_BUNDLE",
+                                                 "SSL_CERT_FILE")
+                   if os.path.isfile(os.environ.get(name, ""))), None)
+    if cafile is not None:
+        import ssl
+
+        handlers.append(HTTPSHandler(context=ssl.create_default_context(cafile=cafile)))
     try:
         with build_opener(*handlers).open(Request(url, method="HEAD"), timeout=timeout) as reply:
             length = reply.headers.get("Content-Length")
