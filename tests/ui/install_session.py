@@ -84,6 +84,26 @@ def details(name):
     dialog.close()
 
 
+def align_sample(name):
+    """Run Align image on ARGS["sample"] (reference, secondary) if given: the shift found
+    with the packages now in use, and the rasterio that found it."""
+    if not ARGS.get("sample"):
+        return
+    import processing
+    import rasterio
+
+    reference, secondary = ARGS["sample"]
+    report = OUT / f"{name}_report.json"
+    processing.run("coreg:align_image", {
+        "REFERENCE": reference, "REFERENCE_BAND": 4, "SECONDARY": secondary, "TRANSFORM": 0,
+        "OUTPUT": str(OUT / f"{name}_aligned.tif"), "SHIFT_VECTORS": "TEMPORARY_OUTPUT",
+        "REPORT": str(report)})
+    result = json.loads(report.read_text())
+    STATE[name] = {"shift_x_map": result["shift_x_map"], "shift_y_map": result["shift_y_map"],
+                   "rasterio": rasterio.__version__, "rasterio_file": rasterio.__file__,
+                   "gdal": rasterio.__gdal_version__}
+
+
 def steps():
     plugin = plugins["coreg"]
     deps = plugin.dependency_installer
@@ -102,6 +122,7 @@ def steps():
         details("02_profile_copies_details")
         click("Remove")
         record("03_removed")
+        align_sample("run_after_cleanup")
         return
     record("01_offer")
     details("02_offer_details")
@@ -127,6 +148,7 @@ def steps():
     shot("09_diagnostics", plugin.diagnostics.dialog)
     STATE["diagnostics"] = plugin.diagnostics.dialog.text.toPlainText()
     plugin.diagnostics.dialog.close()
+    align_sample("run_after_install")
 
 
 class Driver:
