@@ -341,7 +341,7 @@ def next_step_advice(output: str) -> str:
                 "(QGIS's proxy settings are passed on), then click Retry.")
     if re.search(r"(?i)permission denied|access is denied", output):
         return "The install folder is not writable: check its permissions, then click Retry."
-    return "Read pip's output (Show pip output) or install the packages by hand (README)."
+    return "Read pip's output below or install the packages by hand (README)."
 
 
 def short_reason(output: str) -> str:
