@@ -329,9 +329,10 @@ def next_step_advice(output: str) -> str:
         return ("QGIS's Python has no pip. On Debian/Ubuntu: sudo apt install python3-pip "
                 "(or install the python3-* packages listed in the README).")
     if re.search(r"ResolutionImpossible|conflicting dependencies", output):
-        return ("No version fits the packages QGIS has already loaded (they stay in memory "
-                "until a restart): restart QGIS and click Install before running anything "
-                "else, or install the packages with your QGIS distribution.")
+        return ("No version on PyPI fits the packages already installed, which Install "
+                "never replaces (pip's output names the conflict): install the package with "
+                "your QGIS distribution (apt, OSGeo4W Setup, conda), or update the package "
+                "it conflicts with there.")
     if re.search(r"No matching distribution|Could not find a version", output):
         return ("No build of the package exists for this Python/platform on PyPI: install "
                 "it with your QGIS distribution's package manager (OSGeo4W Setup, apt, conda).")

@@ -788,3 +788,25 @@ def test_diagnostics_lists_real_versions(qgis_app):
     dialog.copy()
     assert QApplication.clipboard().text() == dialog.text.toPlainText()
     assert dialog.install_button is None  # nothing to install here
+
+
+def test_plan_that_would_replace_an_installed_package_is_refused(local_index, qgis_iface,
+                                                                  qgis_app, tmp_path):
+    """Only a version needing numpy 99 exists: pip would have to replace the installed
+    numpy, which the pins forbid; the bar says so and installs nothing."""
+    from fake_wheels import wheel
+
+    from coreg.ui.installer import DependencyInstaller
+
+    wheels = local_index["a1"].parent
+    wheel(wheels, "coregfake-c", "1.0", ["numpy>=99"])
+    deps = DependencyInstaller(qgis_iface, userbase=tmp_path / "deps", problems=lambda: [])
+    deps.install(["coregfake-c"])
+    _wait_until(lambda: not deps.running)
+    [item] = _coreg_items(qgis_iface)
+    assert item.level() == Qgis.MessageLevel.Critical
+    assert item.text() == "Cannot install coregfake-c: no version fits what is installed."
+    _buttons(item)["Details"].click()
+    assert "never replaces" in deps.details.text.toPlainText()
+    assert not (tmp_path / "deps" / "lib").exists()
+    deps.unload()
