@@ -12,11 +12,13 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.coreg-venv-stamp
 DEV_REQUIREMENTS := scripts/requirements-dev.txt
 
-# Debian packages: QGIS with its Python bindings and the plugin's Python dependencies;
-# python3-pip for the installer tests, OpenBLAS (on Debian 13 numpy otherwise gets the
-# slow reference BLAS, which threadpoolctl cannot limit), Xvfb for the desktop test.
+# Debian packages: QGIS with its Python bindings and the plugin's Python dependencies
+# (provider/dependencies.py: REQUIRED_PACKAGES; the optional threadpoolctl and
+# distributed, which the tests use); python3-pip for the installer tests, OpenBLAS (on
+# Debian 13 numpy otherwise gets the slow reference BLAS, which threadpoolctl cannot
+# limit), Xvfb for the desktop tests.
 APT_PACKAGES := qgis python3-qgis qgis-providers gdal-bin \
-	python3-numpy python3-scipy python3-rasterio python3-skimage python3-pyproj \
+	python3-numpy python3-scipy python3-rasterio python3-affine python3-pyproj \
 	python3-venv python3-pip python3-pytest python3-distributed \
 	python3-hypothesis python3-jsonschema python3-threadpoolctl libopenblas0-pthread \
 	xvfb xauth
@@ -30,7 +32,7 @@ DEMO_OUTPUT ?= demo-output
 .PHONY: help deps venv test lint demo package bench fresh-root clean
 
 help:
-	@echo "make deps     install Debian packages (QGIS, rasterio, scikit-image, ...) if missing"
+	@echo "make deps     install Debian packages (QGIS, rasterio, scipy, pyproj, ...) if missing"
 	@echo "make venv     create $(VENV) (system site packages) with pytest-qgis and ruff"
 	@echo "make test     deps + venv, then ruff and the pytest suite"
 	@echo "make lint     ruff check ."

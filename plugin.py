@@ -15,8 +15,15 @@ class CoregPlugin:
     def __init__(self, iface):
         self.iface = iface
         self.provider = None
-        # Packages installed by the Install button live in the profile: on sys.path first.
-        installer.activate(installer.default_userbase())
+        # Packages installed by the Install button live in the profile: on sys.path first,
+        # unless the system now provides every required package the folder holds (the
+        # README's `apt install python3-rasterio` after a PyPI install): then the
+        # system's are used, and the bar offers to delete the folder.
+        userbase = installer.default_userbase()
+        self.shadowed, needed = installer.profile_copies(userbase)
+        self.profile_unused = bool(self.shadowed) and not needed
+        if not self.profile_unused:
+            installer.activate(userbase)
         self.dependency_installer = None
         self.diagnostics = None
         self.launcher = None
@@ -38,7 +45,8 @@ class CoregPlugin:
 
         self.dependency_installer = DependencyInstaller(
             self.iface, self.reload_algorithms, problems=self.problems)
-        self.dependency_installer.offer(self.problems())
+        if self.dependency_installer.offer(self.problems()) is None and self.shadowed:
+            self.dependency_installer.offer_cleanup(self.shadowed, not self.profile_unused)
         self.diagnostics = DiagnosticsMenuEntry(
             self.iface, MENU, self.problems, self.dependency_installer.install)
         if self.launcher is None:

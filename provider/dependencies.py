@@ -24,13 +24,27 @@ class Requirement(NamedTuple):
     minimum: str  # lowest version whose API the core uses
 
 
-# In the order they are reported.
+# Exactly the third-party packages the engine (core/) imports at module level, in the
+# order they are reported; tests/test_install.py checks both ways (each one is imported
+# by core/, and the engine cannot be imported without it).  affine comes with rasterio
+# but core/ imports it itself.
 REQUIRED_PACKAGES = (
     Requirement("numpy", "numpy", "python3-numpy", "1.20"),
     Requirement("scipy", "scipy", "python3-scipy", "1.6"),
     Requirement("rasterio", "rasterio", "python3-rasterio", "1.2"),
-    Requirement("skimage", "scikit-image", "python3-skimage", "0.18"),
+    Requirement("affine", "affine", "python3-affine", "2.0"),
     Requirement("pyproj", "pyproj", "python3-pyproj", "3.0"),
+)
+
+# Used when present, never required, never installed by the Install button: what each
+# one adds.  core/ imports them only inside a try or a function.
+OPTIONAL_PACKAGES = (
+    (Requirement("threadpoolctl", "threadpoolctl", "python3-threadpoolctl", "2.0"),
+     "keeps BLAS on one thread while the engine's own threads work"),
+    (Requirement("psutil", "psutil", "python3-psutil", "5.0"),
+     "free memory where /proc/meminfo is missing (Windows, macOS)"),
+    (Requirement("distributed", "distributed", "python3-distributed", "2021.1"),
+     "runs 'Align time series to anchor' on a Dask cluster"),
 )
 
 
@@ -55,6 +69,12 @@ class Problem(NamedTuple):
         if self.found is None:
             return f"{req.pip} (not found)"
         return f"{req.pip} {self.found} (needs {req.minimum} or newer)"
+
+    def short(self) -> str:
+        """:meth:`describe` without the error message, for the message bar."""
+        if self.error is not None:
+            return f"{self.requirement.pip} (cannot be imported)"
+        return self.describe()
 
     def pip_spec(self) -> str:
         return f"{self.requirement.pip}>={self.requirement.minimum}"
@@ -117,17 +137,54 @@ def import_problems() -> list[Problem]:
     return problems
 
 
-def loaded_pins() -> list[str]:
-    """``name==version`` of the required packages this process has already imported and
-    that are recent enough.  An install must fit around them: the loaded version stays
-    in memory until QGIS restarts, whatever pip puts on disk."""
-    problems = {problem.requirement.module for problem in dependency_problems()}
-    pins = []
+# PEP 440 versions (packaging's pattern without its groups): only those can be pinned.
+_PEP440 = re.compile(
+    r"v?(\d+!)?\d+(\.\d+)*([-_.]?(a|b|c|rc|alpha|beta|pre|preview)[-_.]?\d*)?"
+    r"(-\d+|[-_.]?(post|rev|r)[-_.]?\d*)?([-_.]?dev[-_.]?\d*)?(\+[a-z0-9]+([-_.][a-z0-9]+)*)?",
+    re.IGNORECASE)
+_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+
+
+def canonical_name(name: str) -> str:
+    """PEP 503 normalized project name: ``Scikit_Image`` -> ``scikit-image``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def installed_distributions(path: list[str] | None = None) -> dict[str, tuple[str, str, str]]:
+    """``{canonical name: (name, version, folder)}`` of the distributions on ``path``
+    (default sys.path), the first copy of each name, as imports find it."""
+    from importlib import metadata
+
+    found = {}
+    for distribution in metadata.distributions(path=sys.path if path is None else path):
+        try:
+            name, version = distribution.metadata["Name"], distribution.version
+        except Exception:  # a broken metadata file
+            continue
+        if not name or not version:
+            continue
+        folder = str(distribution.locate_file(""))
+        found.setdefault(canonical_name(name), (name, version, folder))
+    return found
+
+
+def installed_pins(exclude=()) -> list[str]:
+    """``name==version`` of every distribution this process can import, except the
+    ``exclude``d project names (those being installed or upgraded).  pip gets them as
+    constraints: it installs only what is missing and never replaces a package that QGIS
+    or the system already provides.  A required package already imported is pinned at the
+    version in memory, which stays there until QGIS restarts whatever pip puts on disk."""
+    skip = {canonical_name(name) for name in exclude}
+    pins = {}
+    for key, (name, version, _folder) in installed_distributions().items():
+        if key not in skip and _NAME.fullmatch(name) and _PEP440.fullmatch(version):
+            pins[key] = f"{name}=={version}"
     for requirement in REQUIRED_PACKAGES:
+        key = canonical_name(requirement.pip)
         version = getattr(sys.modules.get(requirement.module), "__version__", None)
-        if isinstance(version, str) and requirement.module not in problems:
-            pins.append(f"{requirement.pip}=={version}")
-    return pins
+        if key not in skip and isinstance(version, str) and _PEP440.fullmatch(version):
+            pins[key] = f"{requirement.pip}=={version}"
+    return [pins[key] for key in sorted(pins)]
 
 
 def missing_dependencies() -> list[str]:

@@ -13,22 +13,27 @@ and checks that it runs the same Python as QGIS.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 from urllib.parse import quote
 
 from qgis.core import QgsApplication, QgsTask
+
+from . import dependencies
 
 DEPS_FOLDER = "coreg-deps"
 # Packages with compiled code: never build them from source (that needs compilers and,
 # for rasterio, GDAL headers matching QGIS; a source build failing after minutes helps
 # nobody).
-BINARY_ONLY = ("numpy", "scipy", "rasterio", "scikit-image", "pyproj")
+BINARY_ONLY = ("numpy", "scipy", "rasterio", "pyproj")
 _VERSION_PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.base_prefix)"
 
 
@@ -164,15 +169,127 @@ def qgis_proxy_url() -> str:
     return f"http://{credentials}{proxy.hostName()}{port}"
 
 
-def pip_command(interpreter: Path, specs: list[str],
-                constraints: Path | None = None) -> list[str]:
+def pip_command(interpreter: Path, specs: list[str], constraints: Path | None = None,
+                report: Path | None = None, dry_run: bool = False,
+                no_deps: bool = False) -> list[str]:
     """``python -m pip install --user ...`` for requirement strings like ``"scipy>=1.6"``,
-    within the pins of a ``constraints`` file when given."""
+    within the pins of a ``constraints`` file when given; ``report``: pip's JSON report of
+    what it installs (or, with ``dry_run``, would install) goes there."""
     command = [str(interpreter), "-m", "pip", "install", "--user", "--prefer-binary",
                "--only-binary", ",".join(BINARY_ONLY), "--progress-bar", "off"]
+    if dry_run:
+        command.append("--dry-run")
+    if no_deps:
+        command.append("--no-deps")
+    if report is not None:
+        command += ["--report", str(report)]
     if constraints is not None:
         command += ["--constraint", str(constraints)]
     return command + list(specs)
+
+
+# pip's --dry-run and --report (what would be installed, as JSON) came with pip 22.2.
+PLAN_PIP = (22, 2)
+
+
+class Package(NamedTuple):
+    """A distribution pip installs (or would): its download ``url`` and ``size`` in bytes
+    (None when unknown)."""
+
+    name: str
+    version: str
+    url: str = ""
+    size: int | None = None
+    requested: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+def report_packages(report: dict) -> list[Package]:
+    """The distributions of a pip ``--report`` (version 0 or 1), requested ones first."""
+    packages = []
+    for item in report.get("install", []):
+        metadata = item.get("metadata", {})
+        packages.append(Package(str(metadata.get("name", "?")), str(metadata.get("version", "?")),
+                                str(item.get("download_info", {}).get("url", "")),
+                                None, bool(item.get("requested"))))
+    return sorted(packages, key=lambda package: (not package.requested, package.name.lower()))
+
+
+def successfully_installed(output: str) -> list[Package]:
+    """The distributions of pip's ``Successfully installed a-1.0 b-2.0`` line (for a pip
+    without ``--report``)."""
+    packages = []
+    for line in output.splitlines():
+        if line.strip().startswith("Successfully installed "):
+            for item in line.split()[2:]:
+                name, _, version = item.rpartition("-")
+                packages.append(Package(name or item, version))
+    return packages
+
+
+def download_size(url: str, proxy: str = "", timeout: float = 30.0) -> int | None:
+    """Bytes of the file at ``url``: its size on disk for a ``file:`` URL (a local wheel
+    folder), else the ``Content-Length`` of a HEAD request (PyPI's file host answers
+    those); None when unknown."""
+    from urllib.parse import unquote, urlparse
+    from urllib.request import (
+        HTTPSHandler,
+        ProxyHandler,
+        Request,
+        build_opener,
+        url2pathname,
+    )
+
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        path = url2pathname(unquote(parsed.path))
+        return os.path.getsize(path) if os.path.isfile(path) else None
+    if parsed.scheme not in ("http", "https"):
+        return None
+    handlers = [ProxyHandler({"http": proxy, "https": proxy})] if proxy else []
+    # The certificates pip is told to trust (a proxy that inspects TLS has its own CA).
+    cafile = next((os.environ[name] for name in ("PIP_CERT", "REQUESTS_CA_BUNDLE",
+                                                 "SSL_CERT_FILE")
+                   if os.path.isfile(os.environ.get(name, ""))), None)
+    if cafile is not None:
+        import ssl
+
+        handlers.append(HTTPSHandler(context=ssl.create_default_context(cafile=cafile)))
+    try:
+        with build_opener(*handlers).open(Request(url, method="HEAD"), timeout=timeout) as reply:
+            length = reply.headers.get("Content-Length")
+        return int(length) if length and length.isdigit() else None
+    except (OSError, ValueError):
+        return None
+
+
+def with_sizes(packages: list[Package], proxy: str = "") -> list[Package]:
+    """``packages`` with their download sizes, asked a few at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        sizes = list(pool.map(lambda package: download_size(package.url, proxy), packages))
+    return [package._replace(size=size) for package, size in zip(packages, sizes)]
+
+
+def format_size(size: int) -> str:
+    """``36.8 MB`` (decimal units, as download sites show them)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
+
+
+def total_size(packages: list[Package]) -> str:
+    """``36.8 MB``, ``36.8 MB + 1 file of unknown size``, or ``unknown size``."""
+    known = [package.size for package in packages if package.size is not None]
+    unknown = len(packages) - len(known)
+    if not known:
+        return "unknown size" if packages else "nothing"
+    text = format_size(sum(known))
+    return text + (f" + {unknown} file{'s' * (unknown > 1)} of unknown size" if unknown else "")
 
 
 class PipProgress:
@@ -212,9 +329,10 @@ def next_step_advice(output: str) -> str:
         return ("QGIS's Python has no pip. On Debian/Ubuntu: sudo apt install python3-pip "
                 "(or install the python3-* packages listed in the README).")
     if re.search(r"ResolutionImpossible|conflicting dependencies", output):
-        return ("No version fits the packages QGIS has already loaded (they stay in memory "
-                "until a restart): restart QGIS and click Install before running anything "
-                "else, or install the packages with your QGIS distribution.")
+        return ("No version on PyPI fits the packages already installed, which Install "
+                "never replaces (pip's output names the conflict): install the package with "
+                "your QGIS distribution (apt, OSGeo4W Setup, conda), or update the package "
+                "it conflicts with there.")
     if re.search(r"No matching distribution|Could not find a version", output):
         return ("No build of the package exists for this Python/platform on PyPI: install "
                 "it with your QGIS distribution's package manager (OSGeo4W Setup, apt, conda).")
@@ -224,22 +342,44 @@ def next_step_advice(output: str) -> str:
                 "(QGIS's proxy settings are passed on), then click Retry.")
     if re.search(r"(?i)permission denied|access is denied", output):
         return "The install folder is not writable: check its permissions, then click Retry."
-    return "Read pip's output (Show pip output) or install the packages by hand (README)."
+    return "Read pip's output below or install the packages by hand (README)."
 
 
-class PipInstallTask(QgsTask):
-    """Background pip run with progress; ``on_done(task)`` is called in the main thread.
+def short_reason(output: str) -> str:
+    """A few words for the message bar on why pip failed (:func:`next_step_advice` says
+    what to do, in Details)."""
+    if "No module named pip" in output:
+        return "QGIS's Python has no pip"
+    if re.search(r"ResolutionImpossible|conflicting dependencies", output):
+        return "no version fits what is installed"
+    if re.search(r"No matching distribution|Could not find a version", output):
+        return "no build for this platform"
+    if re.search(r"(?i)connection|timed out|proxy|SSL|Temporary failure in name resolution",
+                 output):
+        return "PyPI cannot be reached"
+    if re.search(r"(?i)permission denied|access is denied", output):
+        return "folder not writable"
+    if "Could not find the Python interpreter" in output:
+        return "QGIS's Python not found"
+    return "see Details"
+
+
+class PipTask(QgsTask):
+    """A background pip run; ``on_done(task)`` is called in the main thread.
 
     After it finishes: ``succeeded``, ``output`` (pip's full output), ``error`` (one
-    line), ``advice`` (what to do next when it failed).
+    line), ``advice`` (what to do next when it failed).  ``pins`` are written to a pip
+    constraints file (see :func:`dependencies.installed_pins`).
     """
 
+    DESCRIPTION = "Coreg: pip"
+
     def __init__(self, specs: list[str], userbase: Path,
-                 on_done: Callable[[PipInstallTask], None] | None = None,
+                 on_done: Callable[[PipTask], None] | None = None,
                  interpreter: Path | None = None, pins: list[str] = (), proxy: str = ""):
-        super().__init__(f"Coreg: installing {', '.join(specs)}", QgsTask.CanCancel)
+        super().__init__(f"{self.DESCRIPTION} {', '.join(specs)}", QgsTask.CanCancel)
         self.specs = list(specs)
-        self.pins = list(pins)  # e.g. the loaded numpy: pip must not replace it
+        self.pins = list(pins)
         self.proxy = proxy
         self.userbase = Path(userbase)
         self.on_done = on_done
@@ -248,30 +388,38 @@ class PipInstallTask(QgsTask):
         self.error = ""
         self.advice = ""
         self.succeeded = False
+        self.packages: list[Package] = []  # what pip installed, or would install
 
     def run(self) -> bool:
         # Never let an exception escape: QGIS cannot report it from a worker thread.
         try:
-            return self._install()
+            return self._work()
         except Exception as error:
             self.error = f"{type(error).__name__}: {error}"
             self.advice = next_step_advice(self.output)
             return False
 
-    def _install(self) -> bool:
+    def _work(self) -> bool:
+        raise NotImplementedError
+
+    def _interpreter(self) -> Path | None:
         try:
-            interpreter = self.interpreter or find_interpreter()
+            return self.interpreter or find_interpreter()
         except InstallerError as error:
             self.error, self.advice = str(error), ""
-            return False
+            return None
+
+    def _constraints(self) -> Path | None:
         self.userbase.mkdir(parents=True, exist_ok=True)
-        constraints = None
-        if self.pins:
-            constraints = self.userbase / "constraints.txt"
-            constraints.write_text("\n".join(self.pins) + "\n", encoding="utf-8")
-        command = pip_command(interpreter, self.specs, constraints)
+        if not self.pins:
+            return None
+        constraints = self.userbase / "constraints.txt"
+        constraints.write_text("\n".join(self.pins) + "\n", encoding="utf-8")
+        return constraints
+
+    def _pip(self, command: list[str], progress: PipProgress | None) -> int | None:
+        """Run pip, its output into ``self.output``; None when canceled."""
         lines = [" ".join(command), ""]
-        progress = PipProgress(len(self.specs))
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             text=True, encoding="utf-8", errors="replace",
@@ -279,29 +427,221 @@ class PipInstallTask(QgsTask):
             **_subprocess_options())
         for line in process.stdout:
             lines.append(line.rstrip("\n"))
-            percent = progress.update(line)
+            percent = progress.update(line) if progress is not None else None
             if percent is not None:
                 self.setProgress(percent)
             if self.isCanceled():
                 process.terminate()
                 break
         returncode = process.wait()
-        self.output = "\n".join(lines)
+        self.output = (self.output + "\n\n" if self.output else "") + "\n".join(lines)
         if self.isCanceled():
             self.error, self.advice = "Installation canceled.", "Click Retry to start again."
-            return False
+            return None
         if returncode != 0:
             self.error = summarize_failure(self.output)
             self.advice = next_step_advice(self.output)
-            return False
-        self.setProgress(100.0)
-        return True
+        return returncode
+
+    def _read_report(self, path: Path) -> list[Package] | None:
+        try:
+            return report_packages(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return None
+        finally:
+            with contextlib.suppress(OSError):
+                path.unlink()
 
     def finished(self, result: bool) -> None:  # noqa: D401 - QgsTask API, main thread
         self.succeeded = bool(result)
         if not result and not self.error:  # canceled before it started
             self.error, self.advice = "Installation canceled.", "Click Retry to start again."
-        if result:
-            activate(self.userbase)
         if self.on_done is not None:
             self.on_done(self)
+
+
+def pip_version(interpreter: Path) -> tuple[int, ...]:
+    """The version of the pip module of ``interpreter``; () without pip."""
+    completed = _run([str(interpreter), "-m", "pip", "--version"], timeout=120)
+    match = re.match(r"pip (\S+)", completed.stdout) if completed.returncode == 0 else None
+    return dependencies.version_tuple(match.group(1)) if match else ()
+
+
+class PipPlanTask(PipTask):
+    """What ``pip install`` would install for ``specs``, without installing anything
+    (``--dry-run --report``), and the size of each download.  ``planned`` is False with
+    a pip older than 22.2, which cannot tell (the install then goes ahead unplanned)."""
+
+    DESCRIPTION = "Coreg: planning the install of"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.planned = False
+        self.pip = ()
+
+    def _work(self) -> bool:
+        interpreter = self._interpreter()
+        if interpreter is None:
+            return False
+        self.pip = pip_version(interpreter)
+        if not self.pip:
+            self.output = "No module named pip"
+            self.error = f"{interpreter}: No module named pip"
+            self.advice = next_step_advice(self.output)
+            return False
+        if self.pip < PLAN_PIP:
+            return True  # installs without a plan
+        constraints = self._constraints()
+        report = self.userbase / "plan.json"
+        command = pip_command(interpreter, self.specs, constraints, report, dry_run=True)
+        self.setProgress(10.0)
+        returncode = self._pip(command, None)
+        if returncode != 0:
+            return False
+        packages = self._read_report(report)
+        if packages is None:
+            self.error = "pip wrote no report of what it would install"
+            return False
+        self.setProgress(70.0)
+        self.packages = with_sizes(packages, self.proxy)
+        self.planned = True
+        return True
+
+
+class PipInstallTask(PipTask):
+    """Background ``pip install`` with progress.  ``no_deps``: install exactly ``specs``
+    (the pins of a plan, which already holds every dependency)."""
+
+    DESCRIPTION = "Coreg: installing"
+
+    def __init__(self, *args, no_deps: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.no_deps = no_deps
+        self.planned: list[Package] = []  # the plan it follows, with download sizes
+
+    def _work(self) -> bool:
+        interpreter = self._interpreter()
+        if interpreter is None:
+            return False
+        constraints = self._constraints()
+        report = self.userbase / "installed.json"
+        with_report = pip_version(interpreter) >= PLAN_PIP
+        command = pip_command(interpreter, self.specs, constraints,
+                              report if with_report else None, no_deps=self.no_deps)
+        returncode = self._pip(command, PipProgress(len(self.specs)))
+        if returncode != 0:
+            return False
+        self.packages = (self._read_report(report) if with_report else None) \
+            or successfully_installed(self.output)
+        self.setProgress(100.0)
+        return True
+
+    def finished(self, result: bool) -> None:  # noqa: D401 - QgsTask API, main thread
+        if result:
+            activate(self.userbase)
+        super().finished(result)
+
+
+# ------------------------------------------------------- copies the system now provides
+
+
+class Shadowed(NamedTuple):
+    """A required package both in Coreg's folder (``profile`` version) and, recent
+    enough, elsewhere on sys.path (``system`` version in ``folder``): the system's copy
+    is what the README asks for, the profile's hides it while the folder is active."""
+
+    requirement: dependencies.Requirement
+    profile: str
+    system: str
+    folder: str
+
+    def describe(self) -> str:
+        return (f"{self.requirement.pip} {self.system} in {self.folder} (the profile's copy "
+                f"from PyPI is {self.profile})")
+
+
+def profile_copies(userbase: Path, requirements=None) -> tuple[list[Shadowed], bool]:
+    """(required packages of Coreg's folder that the system provides as well, whether the
+    folder still holds a required package the system lacks or has too old).  Reads
+    metadata only; cheap when the folder does not exist."""
+    folder = site_packages(userbase)
+    if not folder.is_dir():
+        return [], False
+    requirements = dependencies.REQUIRED_PACKAGES if requirements is None else requirements
+    inside = dependencies.installed_distributions([str(folder)])
+    others = [entry for entry in sys.path
+              if entry and os.path.realpath(entry) != os.path.realpath(folder)]
+    outside = dependencies.installed_distributions(others)
+    shadowed, needed = [], False
+    for requirement in requirements:
+        key = dependencies.canonical_name(requirement.pip)
+        if key not in inside:
+            continue
+        system = outside.get(key)
+        minimum = dependencies.version_tuple(requirement.minimum)
+        if system is not None and dependencies.version_tuple(system[1]) >= minimum:
+            shadowed.append(Shadowed(requirement, inside[key][1], system[1], system[2]))
+        else:
+            needed = True
+    return shadowed, needed
+
+
+def folder_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+def remove_distributions(userbase: Path, names: list[str]) -> list[str]:
+    """Delete the distributions ``names`` from Coreg's folder, file by file as their
+    RECORD lists them (nothing outside ``userbase``), as ``pip uninstall`` would; returns
+    ``name version`` of each one removed.  A file that cannot be deleted (loaded, on
+    Windows) raises OSError."""
+    from importlib import metadata
+
+    userbase = Path(userbase).resolve()
+    folder = site_packages(userbase)
+    wanted = {dependencies.canonical_name(name) for name in names}
+    removed = []
+    for distribution in list(metadata.distributions(path=[str(folder)])):
+        name, version = distribution.metadata["Name"] or "", distribution.version
+        if dependencies.canonical_name(name) not in wanted:
+            continue
+        files = [Path(distribution.locate_file(entry)).resolve()
+                 for entry in distribution.files or []]
+        files = [path for path in files if _inside(path, userbase)]
+        info = {path.parent for path in files if path.parent.name.endswith(".dist-info")}
+        for path in files:
+            if path.is_file() or path.is_symlink():
+                path.unlink()
+        for directory in sorted({path.parent for path in files}, key=lambda p: -len(p.parts)):
+            while directory != folder and _inside(directory, folder):
+                if directory.name == "__pycache__" or directory in info:
+                    shutil.rmtree(directory, ignore_errors=True)
+                elif directory.is_dir() and not any(directory.iterdir()):
+                    directory.rmdir()
+                else:
+                    break
+                directory = directory.parent
+        removed.append(f"{name} {version}")
+    importlib.invalidate_caches()
+    return removed
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
+def deactivate(userbase: Path) -> None:
+    """Take Coreg's folder off sys.path (after it was deleted)."""
+    folder = str(site_packages(userbase))
+    while folder in sys.path:
+        sys.path.remove(folder)
+    importlib.invalidate_caches()

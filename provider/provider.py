@@ -22,7 +22,7 @@ ICON_PATH = os.path.join(_PLUGIN_DIR, "resources", "icon.svg")
 # Every algorithm of the provider, as (module relative to the plugin package, class name).
 # Adding an algorithm is one line here; the module name is the algorithm's name().
 # Modules are imported only when every dependency is present, so a missing
-# rasterio/scikit-image never breaks QGIS: stand-ins say what to install instead.
+# rasterio never breaks QGIS: stand-ins say what to install instead.
 ALGORITHMS = (
     ("..algorithms.align_image", "AlignImageAlgorithm"),
     ("..algorithms.apply_alignment", "ApplyAlignmentAlgorithm"),

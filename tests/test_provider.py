@@ -78,15 +78,15 @@ def test_missing_dependency_message_names_fake_package(monkeypatch):
     fake = dependencies.Requirement("coreg_fake_mod", "coreg-fake-dist", "python3-coregfake", "1.0")
     monkeypatch.setattr(dependencies, "REQUIRED_PACKAGES", (*dependencies.REQUIRED_PACKAGES, fake))
     monkeypatch.setattr(
-        dependencies.importlib.util, "find_spec", _fake_find_spec({"coreg_fake_mod", "skimage"})
+        dependencies.importlib.util, "find_spec", _fake_find_spec({"coreg_fake_mod", "affine"})
     )
     missing = dependencies.missing_dependencies()
-    assert missing == ["skimage", "coreg_fake_mod"]
+    assert missing == ["affine", "coreg_fake_mod"]
 
     message = dependencies.missing_dependencies_message()
-    assert "scikit-image (not found), coreg-fake-dist (not found)" in message
-    assert "apt install python3-skimage python3-coregfake" in message
-    assert 'python -m pip install "scikit-image>=0.18" "coreg-fake-dist>=1.0"' in message
+    assert "affine (not found), coreg-fake-dist (not found)" in message
+    assert "apt install python3-affine python3-coregfake" in message
+    assert 'python -m pip install "affine>=2.0" "coreg-fake-dist>=1.0"' in message
     assert "OSGeo4W" in message
     for present in ("rasterio", "scipy", "pyproj", "numpy"):
         assert present not in message
@@ -109,7 +109,7 @@ def test_dependency_check_imports_nothing_heavy():
         f"spec = importlib.util.spec_from_file_location('deps', {str(dependencies.__file__)!r})\n"
         "mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n"
         "mod.missing_dependencies()\n"
-        "heavy = [m for m in ('rasterio', 'skimage', 'scipy', 'pyproj', 'numpy') "
+        "heavy = [m for m in ('rasterio', 'affine', 'scipy', 'pyproj', 'numpy') "
         "if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
@@ -134,7 +134,7 @@ def _problems(*modules):
 
 def test_provider_loads_stand_ins_when_dependency_missing(qgis_processing, monkeypatch):
     monkeypatch.setattr(dependencies, "dependency_problems",
-                        lambda: _problems("rasterio", "skimage"))
+                        lambda: _problems("rasterio", "affine"))
     provider = _FreshProvider()
     provider.refreshAlgorithms()
     names = [algorithm.name() for algorithm in provider.algorithms()]
@@ -142,8 +142,8 @@ def test_provider_loads_stand_ins_when_dependency_missing(qgis_processing, monke
     for algorithm in provider.algorithms():
         can_execute, reason = algorithm.canExecute()
         assert not can_execute
-        assert "rasterio (not found), scikit-image (not found)" in reason
-    assert "rasterio (not found), scikit-image (not found)" in provider.warningMessage()
+        assert "rasterio (not found), affine (not found)" in reason
+    assert "rasterio (not found), affine (not found)" in provider.warningMessage()
 
 
 def test_broken_algorithm_is_logged_and_others_still_load(qgis_processing, monkeypatch):
@@ -234,7 +234,7 @@ def test_plugin_registers_and_unloads_provider(plugin_factory, qgis_iface):
     plugin.initGui()
     assert registry.providerById("coreg_test_fresh") is plugin.provider
     assert plugin.dependency_installer.item is None
-    assert not any("Coreg's algorithms need" in text for text in _bar_texts(qgis_iface))
+    assert not any("Coreg needs " in text for text in _bar_texts(qgis_iface))
 
     plugin.initProcessing()  # QGIS may call it again: no second provider
     assert registry.providerById("coreg_test_fresh") is plugin.provider
@@ -245,12 +245,12 @@ def test_plugin_registers_and_unloads_provider(plugin_factory, qgis_iface):
 
 
 def test_plugin_reports_missing_dependencies_once(plugin_factory, qgis_iface):
-    plugin = plugin_factory(missing=("rasterio", "skimage"))
+    plugin = plugin_factory(missing=("rasterio", "affine"))
     plugin.initGui()
-    texts = [text for text in _bar_texts(qgis_iface) if "Coreg's algorithms need" in text]
+    texts = [text for text in _bar_texts(qgis_iface) if "Coreg needs " in text]
     assert len(texts) == 1
-    assert "rasterio (not found), scikit-image (not found)" in texts[0]
-    assert "own GDAL" in texts[0]  # rasterio from PyPI: the GDAL warning is up front
+    assert "rasterio (not found), affine (not found)" in texts[0]
+    assert len(texts[0]) <= 64  # one line: the GDAL note is behind Details
 
     plugin.unload()
-    assert not any("Coreg's algorithms need" in text for text in _bar_texts(qgis_iface))
+    assert not any("Coreg needs " in text for text in _bar_texts(qgis_iface))

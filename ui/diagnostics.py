@@ -24,27 +24,33 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..provider import dependencies, installer
+from ..provider import dependencies, environment, installer
 from ..provider.provider import _plugin_version
-from .installer import qgis_gdal_version, rasterio_bundles_gdal
 
 
 def _module_version(module_name: str) -> str:
-    """Version of an importable module, or why it is not usable."""
+    """Version of an importable module and where it comes from, or why it is not usable."""
     try:
         module = importlib.import_module(module_name)
     except Exception as error:  # missing, or broken: both belong in a bug report
         return f"not usable ({type(error).__name__}: {error})"
-    return str(getattr(module, "__version__", "unknown version"))
+    version = str(getattr(module, "__version__", "unknown version"))
+    return f"{version} ({environment.origin(module_name)})"
+
+
+def _optional_version(module_name: str, purpose: str) -> str:
+    """An optional package is not imported here (distributed is slow to import)."""
+    if environment.module_folder(module_name) is None:
+        return f"not installed (optional: {purpose})"
+    requirement = next(r for r, _ in dependencies.OPTIONAL_PACKAGES if r.module == module_name)
+    version = dependencies.installed_version(requirement) or "unknown version"
+    return f"{version} ({environment.origin(module_name)})"
 
 
 def _rasterio_gdal() -> str:
-    try:
-        import rasterio
-    except Exception:
-        return "no rasterio"
-    origin = "bundled with rasterio (PyPI wheel)" if rasterio_bundles_gdal() else "system"
-    return f"{rasterio.__gdal_version__} ({origin})"
+    """The GDAL rasterio runs on in this process, measured (rasterio.__gdal_version__)."""
+    measured = environment.rasterio_gdal()
+    return "no rasterio" if measured is None else measured.describe()
 
 
 def _rasterio_crs_check() -> str:
@@ -80,7 +86,7 @@ def collect_versions() -> list[tuple[str, str]]:
     return [
         ("Coreg", _plugin_version() or "unknown"),
         ("QGIS", Qgis.version()),
-        ("GDAL (QGIS)", qgis_gdal_version()),
+        ("GDAL (QGIS)", environment.qgis_gdal_version()),
         ("GDAL (rasterio)", _rasterio_gdal()),
         ("PROJ (pyproj)", _pyproj_proj()),
         ("Reprojection (rasterio)", _rasterio_crs_check()),
@@ -89,8 +95,14 @@ def collect_versions() -> list[tuple[str, str]]:
         ("Platform", platform.platform()),
         *[(requirement.pip, _module_version(requirement.module))
           for requirement in dependencies.REQUIRED_PACKAGES],
+        *[(requirement.pip, _optional_version(requirement.module, purpose))
+          for requirement, purpose in dependencies.OPTIONAL_PACKAGES],
         ("Install folder", f"{installer.site_packages(installer.default_userbase())}"
          f"{'' if _on_sys_path() else ' (not in use)'}"),
+        *[(f"{shadowed.requirement.pip} (system)", f"{shadowed.system} in {shadowed.folder}, "
+           f"also in the install folder ({shadowed.profile}): "
+           + ("that copy is used" if _on_sys_path() else "the system's is used"))
+          for shadowed in installer.profile_copies(installer.default_userbase())[0]],
     ]
 
 
