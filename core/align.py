@@ -58,6 +58,10 @@ CONVERGENCE_PX = 0.01
 MAX_ITERATIONS = 10
 #: Largest expected shift by default, in reference pixels.
 DEFAULT_MAX_SHIFT = 20.0
+#: Low-pass (cycles/pixel) of the sub-pixel refinement of the patch matches (see
+#: :func:`.phase_correlation.phase_correlation_batch`): narrower than the whole-pixel
+#: search's, as many patches average the noise this lets in.
+REFINE_SIGMA = 0.1
 #: Patches the matching score is computed on (it is a summary, not an estimator).
 SCORED_PATCHES = 16
 #: What to do when the patches do not fit in memory (their side grows with MAX_SHIFT).
@@ -272,7 +276,8 @@ class _Estimator:
         for iteration in range(1, MAX_ITERATIONS + 1):
             self._check_canceled()
             samples = [self.sampler.sample(p.grid, self.model) for p in active]
-            measurements = [measure(p, s) for p, s in zip(active, samples)]
+            measurements = [measure(p, s, refine_sigma=REFINE_SIGMA)
+                            for p, s in zip(active, samples)]
             fit, good = self._fit(active, measurements)
             previous, self.model = self.model, self.model.then(fit.model)
             self._report_progress(iteration)
