@@ -71,11 +71,13 @@ package:
 	$(SYSTEM_PYTHON) scripts/package.py --output dist/coreg.zip
 	$(SYSTEM_PYTHON) scripts/check_package.py dist/coreg.zip
 
-# Each script prints its table: global alignment vs AROSICS, DEMs vs xdem, time series,
+# Each script prints its table: global alignment vs AROSICS (synthetic cases, and the
+# sensor-simulated validation corpus of tests/corpus.py), DEMs vs xdem, time series,
 # band math vs gdal_calc.py, swaths vs xcube-resampling and gdalwarp, dense flow vs
 # gefolki, non-rigid alignment vs AROSICS COREG_LOCAL.
 bench: deps
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/run.py
+	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/corpus.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/dem.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/stack.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/band_math.py

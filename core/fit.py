@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -77,12 +77,20 @@ class RobustFit:
         Length of each observation's residual, in pixels.
     sigma_shift_px : float
         1-sigma uncertainty of the fitted translation (both axes combined), in pixels.
+    covariance : ndarray, shape (3, 3)
+        Covariance of (shift_x, shift_y, rotation) from the weighted residuals of the
+        inliers: map units squared, radians for the rotation (zero row and column
+        without one). It treats the observations as independent.
+    dof : int
+        Degrees of freedom of that residual variance (observations - parameters).
     """
 
     model: RigidModel
     inliers: np.ndarray
     residuals_px: np.ndarray
     sigma_shift_px: float
+    covariance: np.ndarray = field(default_factory=lambda: np.zeros((3, 3)))
+    dof: int = 1
 
 
 def fit_rigid(
@@ -123,11 +131,11 @@ def fit_rigid(
         residuals = _residuals_px(design, shifts, params, scale)
         robust_sigma = 1.4826 * np.median(residuals)
         inliers = residuals <= max(INLIER_SIGMAS * robust_sigma, MIN_INLIER_RESIDUAL_PX)
-        params, sigma = _weighted_lsq(design, shifts, weights, inliers, scale)
+        params, sigma, covariance, dof = _weighted_lsq(design, shifts, weights, inliers, scale)
     residuals = _residuals_px(design, shifts, params, scale)
     model = RigidModel(float(params[0]), float(params[1]),
                        math.degrees(params[2]) if rotation else 0.0, *pivot)
-    return RobustFit(model, inliers, residuals, sigma)
+    return RobustFit(model, inliers, residuals, sigma, covariance, dof)
 
 
 def _design(centres: np.ndarray, pivot: tuple[float, float], rotation: bool) -> np.ndarray:
@@ -172,8 +180,10 @@ def _least_median(design: np.ndarray, shifts: np.ndarray, scale: np.ndarray,
 
 
 def _weighted_lsq(design: np.ndarray, shifts: np.ndarray, weights: np.ndarray,
-                  inliers: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, float]:
-    """Weighted least squares on the inliers; the translation's 1-sigma in pixels."""
+                  inliers: np.ndarray, scale: np.ndarray
+                  ) -> tuple[np.ndarray, float, np.ndarray, int]:
+    """Weighted least squares on the inliers; the translation's 1-sigma in pixels, the
+    parameters' covariance (3 x 3) and its degrees of freedom."""
     rotation = bool(np.any(design[:, :, 2]))
     cols = 3 if rotation else 2
     a = (design[inliers][:, :, :cols] / scale[None, :, None]).reshape(-1, cols)
@@ -187,4 +197,6 @@ def _weighted_lsq(design: np.ndarray, shifts: np.ndarray, weights: np.ndarray,
     covariance = variance * np.linalg.pinv((a * w[:, None]).T @ a)
     # Rows are divided by the pixel size, so params stay in map units (theta in radians).
     sigma = float(math.sqrt(covariance[0, 0] / scale[0] ** 2 + covariance[1, 1] / scale[1] ** 2))
-    return (params if rotation else np.append(params, 0.0)), sigma
+    full = np.zeros((3, 3))
+    full[:cols, :cols] = covariance
+    return (params if rotation else np.append(params, 0.0)), sigma, full, dof

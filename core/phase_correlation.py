@@ -75,6 +75,7 @@ def phase_correlation_batch(
     weight: np.ndarray | None = None,
     upsample_factor: int = 100,
     snr: bool = True,
+    refine_sigma: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`phase_correlation` of K patch pairs at once (one FFT call, batched
     matrix products): the same numbers, many times faster for small patches.
@@ -85,6 +86,12 @@ def phase_correlation_batch(
     weight : ndarray, shape (K, M, N), optional
     snr : bool
         Whether to compute the SNRs (else NaN): a tenth of the time, not always needed.
+    refine_sigma : float, optional
+        Std (cycles/pixel) of a narrower low-pass for the sub-pixel refinement only: the
+        whole-pixel peak, its height and the SNR keep :data:`LOWPASS_SIGMA`. Pixels that
+        are area averages (a sensor's) alias much of the band near Nyquist, and there
+        the phases of two differently sampled images disagree by the sub-pixel phase
+        itself: a bias of up to 0.02 px at 1/3 px phases that the narrower band avoids.
 
     Returns
     -------
@@ -94,14 +101,20 @@ def phase_correlation_batch(
     """
     shape = reference.shape[1:]
     window = _hann(shape)[None] if weight is None else _hann(shape)[None] * weight
-    lowpass, norm = _lowpass(shape)
-    spectrum = _cross_power(reference, moving, window) * lowpass
+    lowpass, norm = _lowpass(shape, LOWPASS_SIGMA)
+    whitened = _cross_power(reference, moving, window)
+    spectrum = whitened * lowpass
     surface = sfft.irfft2(spectrum, s=shape, axes=(-2, -1)) * norm
     flat = surface.reshape(len(surface), -1).argmax(axis=1)
     peak_index = np.stack(np.unravel_index(flat, shape), axis=1)
     coarse = np.where(peak_index > np.array(shape) // 2, peak_index - np.array(shape),
                       peak_index).astype(float)
-    shifts, peaks = _refine(spectrum, shape, coarse, upsample_factor)
+    if refine_sigma is None or refine_sigma >= LOWPASS_SIGMA:
+        shifts, peaks = _refine(spectrum, shape, coarse, upsample_factor)
+    else:  # refined in the narrow band; the height read on the usual surface there
+        whitened *= _lowpass(shape, refine_sigma)[0]
+        shifts, _ = _refine(whitened, shape, coarse, upsample_factor)
+        peaks = _surface_at(spectrum, shape, shifts)
     snrs = _snr(surface, peak_index) if snr else np.full(len(surface), np.nan)
     return shifts, peaks * norm, snrs
 
@@ -112,11 +125,11 @@ def _hann(shape: tuple[int, int]) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
-def _lowpass(shape: tuple[int, int]) -> tuple[np.ndarray, float]:
+def _lowpass(shape: tuple[int, int], sigma: float) -> tuple[np.ndarray, float]:
     """The low-pass on the half spectrum (real FFT), and the factor that makes the
     filtered correlation of identical patches peak at 1 (size / sum of the full filter)."""
     fy = sfft.fftfreq(shape[0])[:, None]
-    half = np.exp(-(sfft.rfftfreq(shape[1])[None, :] ** 2 + fy**2) / (2 * LOWPASS_SIGMA**2))
+    half = np.exp(-(sfft.rfftfreq(shape[1])[None, :] ** 2 + fy**2) / (2 * sigma**2))
     full_sum = (half * _half_spectrum_weights(shape[1])).sum()
     return half.astype(np.float32), shape[0] * shape[1] / full_sum
 
@@ -145,7 +158,10 @@ def _cross_power(reference: np.ndarray, moving: np.ndarray, window: np.ndarray) 
 def _refine(spectrum: np.ndarray, shape: tuple[int, int], coarse: np.ndarray,
             factor: int) -> tuple[np.ndarray, np.ndarray]:
     """Maximise each correlation around ``coarse`` (K, 2) to 1/factor px, in two zoom
-    stages (1.5 px box at 1/10 px, then 0.2 px box at 1/factor px): cheaper than one."""
+    stages (1.5 px box at 1/10 px, then 0.2 px box at 1/factor px): cheaper than one;
+    then a parabola through the best node and its neighbours on each axis places the
+    peak between the nodes (else every patch that is off by less than 1/(2 factor) px
+    reads 0, and so does their mean)."""
     shift, value = coarse, np.zeros(len(coarse))
     rows = np.arange(len(coarse))
     weighted = spectrum * _half_spectrum_weights(shape[1])
@@ -157,7 +173,32 @@ def _refine(spectrum: np.ndarray, shape: tuple[int, int], coarse: np.ndarray,
         index = np.stack(np.unravel_index(flat, (size, size)), axis=1)
         shift = shift + (index - size // 2) / step_factor
         value = upsampled[rows, index[:, 0], index[:, 1]]
-    return shift, value / (shape[0] * shape[1])
+    return shift + _vertex(upsampled, index) / factor, value / (shape[0] * shape[1])
+
+
+def _vertex(surface: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Offsets (K, 2), in nodes, of the vertex of the parabola through each surface's node
+    ``index`` and its two neighbours along each axis; 0 at the border or when flat."""
+    offsets = np.zeros(index.shape)
+    size = surface.shape[1]
+    inner = np.all((index > 0) & (index < size - 1), axis=1)
+    k, (r, c) = np.flatnonzero(inner), index[inner].T
+    for axis, (before, after) in enumerate((((r - 1, c), (r + 1, c)), ((r, c - 1), (r, c + 1)))):
+        lo, mid, hi = surface[k, before[0], before[1]], surface[k, r, c], surface[k, after[0],
+                                                                                  after[1]]
+        curvature = lo - 2 * mid + hi
+        with np.errstate(divide="ignore", invalid="ignore"):
+            vertex = np.where(curvature < 0, 0.5 * (lo - hi) / curvature, 0.0)
+        offsets[k, axis] = np.clip(vertex, -0.5, 0.5)
+    return offsets
+
+
+def _surface_at(spectrum: np.ndarray, shape: tuple[int, int],
+                shifts: np.ndarray) -> np.ndarray:
+    """Each correlation surface's value at its (row, col) position ``shifts`` (K, 2)."""
+    weighted = spectrum * _half_spectrum_weights(shape[1])
+    value = _upsampled_surface(weighted, shape, 1, 1, shifts)[:, 0, 0]
+    return value / (shape[0] * shape[1])
 
 
 def _upsampled_surface(half: np.ndarray, shape: tuple[int, int], size: int, factor: int,

@@ -1,0 +1,99 @@
+"""Uncertainty of a global alignment: the covariance of (x, y, rotation) and the radii
+that hold the true correction over the scene with 90 % and 95 % probability.
+
+The statistical part comes from the data: the weighted residual scatter of the patches
+the robust fit kept (:attr:`.fit.RobustFit.covariance`), inflated by how many patches
+see the same pixels (patches overlap by half: each error is shared with its
+neighbours in proportion to the overlap of their apodising windows), with Student's t
+tails for the few degrees of freedom. A floor per axis adds what the scatter of one
+scene cannot show, because every patch shares it: the bias of the sub-pixel phase on
+aliased (area-averaged) pixels, measured on the validation corpus (tests/corpus.py).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from pyproj import Geod
+from rasterio.crs import CRS
+
+#: Systematic error per axis (pixels of the grid the patches are matched on) that no
+#: scatter reveals: what the matcher leaves on sensor-like pairs (tests/corpus.py).
+SYSTEMATIC_PX = 0.0025
+#: Probabilities of the reported radii.
+LEVELS = (0.9, 0.95)
+#: Draws of the Monte Carlo that turns the covariance into radii (fixed seed).
+DRAWS = 20000
+
+
+@functools.lru_cache(maxsize=8)
+def _window_overlap(size: int) -> np.ndarray:
+    """h[d]: correlation of two 1-D squared Hann windows of ``size`` offset by d pixels
+    (what the phase correlation weighs each pixel by), d = 0 .. size."""
+    w2 = np.hanning(size) ** 2
+    total = float((w2 * w2).sum())
+    return np.array([float((w2[:size - d] * w2[d:]).sum()) / total
+                     for d in range(size)] + [0.0])
+
+
+def overlap_factor(corners: np.ndarray, size: int) -> float:
+    """How much the errors of patches of side ``size`` whose corners (col, row, pixels of
+    one grid) are ``corners`` (N, 2) share: the mean over patches of the summed window
+    correlation with every patch, itself included (1 when none overlap)."""
+    if len(corners) < 2:
+        return 1.0
+    h = _window_overlap(int(size))
+    d = np.abs(np.round(corners[:, None, :] - corners[None, :, :])).astype(int)
+    d = np.minimum(d, size)
+    return float(np.mean((h[d[..., 0]] * h[d[..., 1]]).sum(axis=1)))
+
+
+def radii(statistical: np.ndarray, systematic: np.ndarray, mean_r2: float, dof: float,
+          levels=LEVELS) -> list[float]:
+    """Radii (same unit as the shifts) that hold the RMS over the scene of the distance
+    between the estimated and the true correction with the probabilities ``levels``.
+
+    ``statistical`` and ``systematic`` are (3, 3) covariances of (x, y, rotation in
+    radians scaled to the same unit per radian, i.e. times 1); ``mean_r2`` is the mean
+    squared distance of the scene's points from the rotation centre. The statistical
+    part has Student's t tails with ``dof`` degrees of freedom.
+    """
+    rng = np.random.default_rng(12345)
+    normal = rng.standard_normal((DRAWS, 3))
+    scale = np.sqrt(max(dof, 1.0) / rng.chisquare(max(dof, 1.0), DRAWS))[:, None]
+    draws = (normal * scale) @ _factor(statistical).T
+    draws += rng.standard_normal((DRAWS, 3)) @ _factor(systematic).T
+    error = np.sqrt(draws[:, 0] ** 2 + draws[:, 1] ** 2 + mean_r2 * draws[:, 2] ** 2)
+    return [float(q) for q in np.quantile(error, levels)]
+
+
+def _factor(covariance: np.ndarray) -> np.ndarray:
+    """A matrix L with L L^T = covariance (positive semi-definite, symmetric)."""
+    values, vectors = np.linalg.eigh((covariance + covariance.T) / 2)
+    return vectors * np.sqrt(np.clip(values, 0, None))
+
+
+def metres_per_unit(crs: CRS, x: float, y: float, res: tuple[float, float]
+                    ) -> tuple[float, float] | None:
+    """Metres per CRS unit along x and y at (x, y): geodesic for a geographic CRS, the
+    linear unit's factor otherwise; None when the CRS has no known unit."""
+    try:
+        if crs.is_geographic:
+            geod = Geod(**_ellipsoid(crs))
+            mx = geod.inv(x, y, x + res[0], y)[2] / res[0]
+            my = geod.inv(x, y, x, y + res[1])[2] / res[1]
+            return float(mx), float(my)
+        factor = crs.linear_units_factor[1]
+        return float(factor), float(factor)
+    except Exception:  # a local CRS without units, a failing PROJ lookup
+        return None
+
+
+def _ellipsoid(crs: CRS) -> dict:
+    from pyproj import CRS as ProjCRS
+
+    ellipsoid = ProjCRS.from_user_input(crs.to_wkt()).ellipsoid
+    return {"a": ellipsoid.semi_major_metre, "rf": ellipsoid.inverse_flattening or 0.0} \
+        if ellipsoid.inverse_flattening else {"a": ellipsoid.semi_major_metre,
+                                              "b": ellipsoid.semi_minor_metre}
