@@ -75,6 +75,21 @@ def _register_plugin_package():
 _register_plugin_package()
 
 
+def _hypothesis_without_database():
+    """Hypothesis keeps no example database and its caches in a private temporary
+    folder: nothing written into the checkout."""
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", _private_tmpdir("coreg-hypothesis-"))
+    try:
+        from hypothesis import settings
+    except ImportError:
+        return
+    settings.register_profile("coreg", database=None)
+    settings.load_profile("coreg")
+
+
+_hypothesis_without_database()
+
+
 # --------------------------------------------------------------------------- data
 
 
