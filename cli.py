@@ -261,6 +261,17 @@ def _write_report(path: str | None, report: dict) -> None:
         write_json(path, report)
 
 
+def _beside(path: str | None, report: str) -> str | None:
+    """``path`` relative to the report's folder, as read_alignment takes it (a folder of
+    results can then be moved); absolute if it cannot be (another Windows drive)."""
+    if not path:
+        return None
+    try:
+        return os.path.relpath(os.path.abspath(path), os.path.dirname(os.path.abspath(report)))
+    except ValueError:
+        return os.path.abspath(path)
+
+
 def _fmt(value: Any, spec: str = ".3f") -> str:
     return "n/a" if value is None else format(value, spec)
 
@@ -426,9 +437,10 @@ def align_local_command(reference, secondary, output, displacement, method, band
             reference_nodata=ref_nodata, secondary_nodata=sec_nodata, cog=cog,
             keep_unreliable=keep_unreliable, progress=run.progress)
         document = result.report()
-        if displacement is None:
-            document["displacement"] = None  # a temporary field is not kept
-        _write_report(report, document)
+        document["displacement"] = os.path.abspath(displacement) if displacement else None
+        if report:
+            _write_report(report, {**document,
+                                   "displacement": _beside(displacement, report)})
         if apply_to:
             _apply_to(run, displacement_alignment(field), apply_to, output, sources)
     r = document
