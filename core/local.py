@@ -187,6 +187,9 @@ def align_local(
 
     Parameters
     ----------
+    reference, secondary : path
+        GDAL-readable rasters with a CRS and a geotransform; the field and the output
+        are on the reference grid.
     output : path, optional
         The secondary warped onto the reference grid (all bands); not written if None.
     displacement : path, optional
