@@ -2,8 +2,8 @@
 folder where ``coreg`` is importable only through a symlink to this checkout (no install,
 no PYTHONPATH): exit codes, messages, outputs and reports against the library's own.
 
-The same commands from a fresh virtual environment that installed the package from PyPI
-are in tests/test_library.py (slow, ``make test-slow``).
+The same command from a fresh virtual environment that installed the package from PyPI
+is in tests/test_library.py.
 """
 
 from __future__ import annotations
