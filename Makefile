@@ -14,11 +14,12 @@ DEV_REQUIREMENTS := scripts/requirements-dev.txt
 
 # Debian packages: QGIS with its Python bindings and the plugin's Python dependencies
 # (provider/dependencies.py: REQUIRED_PACKAGES; the optional threadpoolctl and
-# distributed, which the tests use); python3-pip for the installer tests, OpenBLAS (on
-# Debian 13 numpy otherwise gets the slow reference BLAS, which threadpoolctl cannot
-# limit), Xvfb for the desktop tests.
+# distributed, which the tests use; python3-click, the command line's, which rasterio
+# depends on too); python3-pip for the installer tests, OpenBLAS (on Debian 13 numpy
+# otherwise gets the slow reference BLAS, which threadpoolctl cannot limit), Xvfb for
+# the desktop tests.
 APT_PACKAGES := qgis python3-qgis qgis-providers gdal-bin \
-	python3-numpy python3-scipy python3-rasterio python3-affine python3-pyproj \
+	python3-numpy python3-scipy python3-rasterio python3-affine python3-pyproj python3-click \
 	python3-venv python3-pip python3-pytest python3-distributed \
 	python3-hypothesis python3-jsonschema python3-threadpoolctl libopenblas0-pthread \
 	xvfb xauth

@@ -1,4 +1,134 @@
-"""Coreg: sub-pixel coregistration of Earth-observation rasters for QGIS."""
+"""Coreg: sub-pixel coregistration of Earth-observation rasters.
+
+Coreg is a QGIS plugin (QGIS calls :func:`classFactory`), and its engine is a Python
+library and a command line (``coreg``, ``python -m coreg``) usable without QGIS::
+
+    import coreg
+
+    alignment = coreg.align_image("reference.tif", "secondary.tif", "aligned.tif",
+                                  reference_band=4, secondary_band=4)
+    print(alignment.shift_x_px, alignment.shift_y_px)
+
+The public names below are imported on first use (PEP 562), so that QGIS loading the
+plugin imports neither numpy nor rasterio, and a missing dependency does not stop the
+plugin from loading (the plugin reports it itself).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: Public name -> the engine module (relative to this package) that defines it.
+_EXPORTS = {
+    # Entry points, as the Processing algorithms of the same names.
+    "align_image": "core.align",
+    "align_local": "core.local",
+    "align_dem": "core.dem",
+    "align_stack": "core.stack",
+    "apply_alignment": "core.apply",
+    "band_math": "core.raster_math",
+    "rectify_swath": "core.swath",
+    # Measuring without writing, and reading a saved alignment back.
+    "estimate_alignment": "core.align",
+    "estimate_dem_alignment": "core.dem",
+    "read_alignment": "core.saved",
+    # Results and alignments.
+    "Alignment": "core.align",
+    "PatchResult": "core.align",
+    "LocalAlignment": "core.local",
+    "DemAlignment": "core.dem",
+    "BlockShift": "core.dem",
+    "ItemResult": "core.stack",
+    "Applied": "core.apply",
+    "SwathResult": "core.swath",
+    "SavedAlignment": "core.saved",
+    "RigidModel": "core.fit",
+    "PolygonMask": "core.masks",
+    # Errors (core/errors.py: each has its exit_code for a command line).
+    "CoregError": "core.errors",
+    "CoregInputError": "core.errors",
+    "CoregOutputError": "core.errors",
+    "CoregResourceError": "core.errors",
+    "CoregistrationError": "core.errors",
+    "CanceledError": "core.errors",
+    "BandMathError": "core.band_math",
+}
+
+#: Literal, for the tools that read it without running this file (a test checks that it
+#: lists every name of _EXPORTS).
+__all__ = [
+    "align_image", "align_local", "align_dem", "align_stack", "apply_alignment",
+    "band_math", "rectify_swath",
+    "estimate_alignment", "estimate_dem_alignment", "read_alignment",
+    "Alignment", "PatchResult", "LocalAlignment", "DemAlignment", "BlockShift",
+    "ItemResult", "Applied", "SwathResult", "SavedAlignment", "RigidModel", "PolygonMask",
+    "CoregError", "CoregInputError", "CoregOutputError", "CoregResourceError",
+    "CoregistrationError", "CanceledError", "BandMathError",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's engine module on first use (PEP 562)."""
+    if name == "__version__":
+        value: Any = _version()
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def _version() -> str:
+    """The plugin's version (metadata.txt beside this file), else the installed
+    distribution's."""
+    import os
+    import re
+
+    metadata = os.path.join(os.path.dirname(os.path.abspath(__file__)), "metadata.txt")
+    try:
+        with open(metadata, encoding="utf-8") as handle:
+            match = re.search(r"(?m)^version\s*=\s*(\S+)", handle.read())
+        if match:
+            return match.group(1)
+    except OSError:
+        pass
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(__name__)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+if TYPE_CHECKING:  # what static analysers and IDEs see
+    from .core.align import Alignment, PatchResult, align_image, estimate_alignment
+    from .core.apply import Applied, apply_alignment
+    from .core.band_math import BandMathError
+    from .core.dem import BlockShift, DemAlignment, align_dem, estimate_dem_alignment
+    from .core.errors import (
+        CanceledError,
+        CoregError,
+        CoregInputError,
+        CoregistrationError,
+        CoregOutputError,
+        CoregResourceError,
+    )
+    from .core.fit import RigidModel
+    from .core.local import LocalAlignment, align_local
+    from .core.masks import PolygonMask
+    from .core.raster_math import band_math
+    from .core.saved import SavedAlignment, read_alignment
+    from .core.stack import ItemResult, align_stack
+    from .core.swath import SwathResult, rectify_swath
+
+    __version__: str
 
 
 def classFactory(iface):  # noqa: N802 - name required by QGIS

@@ -445,48 +445,96 @@ def align_image(
     secondary: str | os.PathLike,
     output: str | os.PathLike | None = None,
     *,
+    reference_band: int = 1,
+    secondary_band: int = 1,
+    masks: Sequence[str | os.PathLike | PolygonMask] = (),
+    transform: str = "rigid",
+    max_shift: float = DEFAULT_MAX_SHIFT,
+    reference_nodata: float | None = None,
+    secondary_nodata: float | None = None,
     output_mode: str = "resample",
     resampling: str = "cubic",
     cog: bool = False,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
-    **options,
 ) -> Alignment:
     """Estimate the alignment of ``secondary`` onto ``reference`` and write the result.
 
+    The matching options are those of :func:`estimate_alignment`; the output is written
+    to a temporary file beside ``output`` and moved into place only once complete.
+
     Parameters
     ----------
+    reference, secondary : path
+        GDAL-readable rasters with a CRS and a geotransform; every band of the
+        secondary is written.
     output : path, optional
-        GeoTIFF (or COG if ``cog``) to write; written to a temporary file first and
-        moved into place only when complete. Nothing is written if None.
-    output_mode : {"geotransform", "resample"}
-        "geotransform" copies the secondary unchanged with a translated geotransform
-        (no data lost; pure translations only); "resample" warps it onto the
-        reference grid.
-    resampling : {"nearest", "bilinear", "cubic"}
+        GeoTIFF (or COG if ``cog``) to write. Nothing is written if None (the
+        alignment is only measured).
+    reference_band, secondary_band : int
+        1-based bands to match.
+    masks : sequence of path or PolygonMask
+        Areas to leave out of the matching (rasters: non-zero pixels; polygons).
+    transform : {"rigid", "translation"}
+        Model to fit; "rigid" adds a rotation about the overlap centre.
+    max_shift : float
+        Largest expected shift, in reference pixels; a larger shift raises.
+    reference_nodata, secondary_nodata : float, optional
+        Override the files' nodata values.
+    output_mode : {"resample", "geotransform"}
+        "resample" warps the secondary onto the reference grid; "geotransform" copies
+        it unchanged with a translated geotransform (no data lost; needs
+        ``transform="translation"``).
+    resampling : {"cubic", "bilinear", "nearest"}
         Resampling of the "resample" mode.
-    **options
-        Passed to :func:`estimate_alignment`.
+    cog : bool
+        Write a Cloud-Optimized GeoTIFF.
+    progress : callable, optional
+        Called with the percentage done (0 to 100).
+    is_canceled : callable, optional
+        Polled during the run; returning True stops it with :class:`CanceledError`.
+
+    Returns
+    -------
+    Alignment
+        The model, the shift in secondary pixels, its uncertainty, reliability, the
+        matching score before and after, every patch; ``report()`` gives the JSON
+        report and ``saved()`` the alignment to apply to other rasters.
+
+    Raises
+    ------
+    CoregInputError
+        Unreadable input, missing band or CRS, no overlap, an option out of range.
+    CoregOutputError
+        ``output`` would replace an input, or cannot be written.
+    CoregistrationError
+        No reliable match, or a shift beyond ``max_shift``.
+    CoregResourceError
+        Not enough memory or disk space.
+    CanceledError
+        ``is_canceled`` returned True (or a signal, see
+        :func:`.outputs.terminate_cleanly`).
     """
     if output_mode not in OUTPUT_MODES:
         raise CoregInputError(f"output_mode must be one of {OUTPUT_MODES}, not {output_mode!r}.")
-    if (output is not None and output_mode == "geotransform"
-            and options.get("transform", "rigid") != "translation"):
+    if output is not None and output_mode == "geotransform" and transform != "translation":
         raise CoregInputError("The geotransform-only output needs the translation model "
                               "(a rotation cannot be written as a shifted geotransform).")
     with guarded_outputs({"Output": output}, {"Reference": reference, "Secondary": secondary,
-                                              "Masks": file_paths(options.get("masks"))}):
+                                              "Masks": file_paths(masks)}):
         if output is not None and output_mode == "resample":  # before the matching
             read_info(secondary, "Secondary")  # a usable file, else a clear error
             require_resample_memory(secondary, read_info(reference, "Reference").grid)
-        alignment = estimate_alignment(reference, secondary,
-                                       progress=scaled_progress(progress, 0, 60),
-                                       is_canceled=is_canceled, **options)
+        alignment = estimate_alignment(
+            reference, secondary, reference_band=reference_band,
+            secondary_band=secondary_band, masks=masks, transform=transform,
+            max_shift=max_shift, reference_nodata=reference_nodata,
+            secondary_nodata=secondary_nodata, progress=scaled_progress(progress, 0, 60),
+            is_canceled=is_canceled)
         if output is None:
             return alignment
         return _write_aligned(alignment, reference, secondary, output, output_mode=output_mode,
-                              resampling=resampling, cog=cog,
-                              nodata=options.get("secondary_nodata"),
+                              resampling=resampling, cog=cog, nodata=secondary_nodata,
                               progress=scaled_progress(progress, 60, 100),
                               is_canceled=is_canceled)
 

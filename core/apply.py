@@ -470,7 +470,15 @@ def apply_alignment(
 
     Parameters
     ----------
-    output_mode : {"geotransform", "resample"}
+    alignment : SavedAlignment
+        The alignment, e.g. :func:`.saved.read_alignment` of a report, or
+        ``Alignment.saved()``.
+    input_path : path
+        The raster to move (any CRS and resolution overlapping the alignment's area).
+    output_path : path
+        The aligned raster (GeoTIFF, or COG if ``cog``), written to a temporary file
+        first and moved into place once complete.
+    output_mode : {"resample", "geotransform"}
         "geotransform" copies the input with a translated geotransform (translations
         only); "resample" resamples it onto ``target``.
     target : Grid, optional
@@ -479,14 +487,27 @@ def apply_alignment(
     resampling : {"nearest", "bilinear", "cubic"}, optional
         Default: nearest for integer class or mask rasters (a colour table, or few
         distinct values), cubic otherwise.
+    cog : bool
+        Write a Cloud-Optimized GeoTIFF.
     vertical : bool
         Add a DEM alignment's vertical shift to the values (never to class rasters).
+    progress : callable, optional
+        Called with the percentage done (0 to 100).
+    is_canceled : callable, optional
+        Polled during the run; returning True stops it with :class:`CanceledError`.
+
+    Returns
+    -------
+    Applied
+        The resampling used (None for a geotransform-only output) and notes.
 
     Raises
     ------
-    ValueError
-        If the raster does not overlap the alignment's area, the output would
-        overwrite the input, or a geotransform-only output is asked for a rotation.
+    CoregInputError
+        If the raster does not overlap the alignment's area, or a geotransform-only
+        output is asked for a rotation, a shift field or a vertical shift.
+    CoregOutputError
+        If the output would overwrite the input, or cannot be written.
     """
     with guarded_outputs({"Output": output_path},
                          {"Input": input_path, "Displacement field": alignment.displacement}):

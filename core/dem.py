@@ -554,26 +554,80 @@ def align_dem(
     output: str | os.PathLike,
     *,
     dh_output: str | os.PathLike | None = None,
+    exclude: Sequence[str | os.PathLike | PolygonMask] = (),
+    method: str = "nuth_kaab",
+    max_iterations: int = 10,
+    tolerance: float = 0.01,
+    block_size: int = 256,
     match_reference: bool = False,
     resampling: str = "cubic",
     keep_unreliable: bool = False,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
-    **options,
 ) -> DemAlignment:
     """Estimate the DEM's shift (see :func:`estimate_dem_alignment`) and write the
-    aligned DEM (Float32, on its own grid or the reference's) and optionally the
-    elevation difference reference - aligned DEM on the same grid.
+    aligned DEM and, optionally, the elevation difference reference - aligned DEM.
 
-    A fit that did not converge (flat or noise-like DEMs) raises CoregistrationError
-    and writes nothing, unless ``keep_unreliable``."""
+    Parameters
+    ----------
+    reference, dem : path
+        DEMs (any CRS and grid; the reference is resampled onto the DEM's grid).
+    output : path
+        The aligned DEM: Float32, on the DEM's own grid (or the reference's, see
+        ``match_reference``).
+    dh_output : path, optional
+        The elevation difference reference - aligned DEM, on the same grid.
+    exclude : sequence of path or PolygonMask
+        Unstable terrain to leave out (rasters: non-zero pixels; polygons): glaciers,
+        landslides, vegetation change.
+    method : {"nuth_kaab", "vertical", "blockwise"}
+        Horizontal and vertical shift (Nuth & Kääb 2011); vertical (median) shift
+        only; or Nuth & Kääb per block of ``block_size`` pixels, applied as smooth
+        shift fields.
+    max_iterations : int
+        Iterations of the horizontal fit at most.
+    tolerance : float
+        Stop when the horizontal update is below this (metres on the ground).
+    block_size : int
+        Side of the blocks of the blockwise method, DEM pixels.
+    match_reference : bool
+        Write the outputs on the reference grid instead of the DEM's.
+    resampling : {"cubic", "bilinear", "nearest"}
+        Resampling of the aligned DEM.
+    keep_unreliable : bool
+        Write the result even when the fit did not converge (flat or noise-like
+        DEMs), instead of raising.
+    progress : callable, optional
+        Called with the percentage done (0 to 100).
+    is_canceled : callable, optional
+        Polled during the run; returning True stops it with :class:`CanceledError`.
+
+    Returns
+    -------
+    DemAlignment
+        The shifts (map units of the DEM's CRS), the NMAD and median of the
+        differences on stable terrain before and after; ``report()`` gives the JSON
+        report and ``saved()`` the alignment to apply to other rasters.
+
+    Raises
+    ------
+    CoregInputError
+        Unreadable input, no overlap, an unknown method.
+    CoregOutputError
+        An output would replace an input or the other output, or cannot be written.
+    CoregistrationError
+        Too few stable pixels, or a fit that did not converge (unless
+        ``keep_unreliable``); nothing is written then.
+    """
     with guarded_outputs({"Aligned DEM": output, "Elevation difference": dh_output},
                          {"Reference DEM": reference, "DEM": dem,
-                          "Masks": file_paths(options.get("masks"))}):
+                          "Unstable terrain": file_paths(exclude)}):
         return _align_and_write(reference, dem, output, dh_output=dh_output,
                                 match_reference=match_reference, resampling=resampling,
                                 keep_unreliable=keep_unreliable, progress=progress,
-                                is_canceled=is_canceled, **options)
+                                is_canceled=is_canceled, exclude=exclude, method=method,
+                                max_iterations=max_iterations, tolerance=tolerance,
+                                block_size=block_size)
 
 
 def _align_and_write(reference, dem, output, *, dh_output, match_reference: bool,

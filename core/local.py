@@ -187,6 +187,9 @@ def align_local(
 
     Parameters
     ----------
+    reference, secondary : path
+        GDAL-readable rasters with a CRS and a geotransform; the field and the output
+        are on the reference grid.
     output : path, optional
         The secondary warped onto the reference grid (all bands); not written if None.
     displacement : path, optional
@@ -202,14 +205,39 @@ def align_local(
     radius, levels, iterations, invert
         Dense flow: rank-filter and flow window radius (pixels), pyramid levels,
         iterations per level, and contrast inversion of the secondary (SAR vs optical).
+    reference_band, secondary_band : int
+        1-based bands to match.
+    masks : sequence of path or PolygonMask
+        Areas to leave out of the matching (rasters: non-zero pixels; polygons).
+    resampling : {"cubic", "bilinear", "nearest"}
+        Resampling of the warp.
+    min_reliability : float
+        Least reliability (%) of a kept tie point.
+    reference_nodata, secondary_nodata : float, optional
+        Override the files' nodata values.
+    cog : bool
+        Write the output as a Cloud-Optimized GeoTIFF.
+    keep_unreliable : bool
+        Write the result even when too few points support it, instead of raising.
+    progress : callable, optional
+        Called with the percentage done (0 to 100).
+    is_canceled : callable, optional
+        Polled during the run; returning True stops it with :class:`CanceledError`.
+
+    Returns
+    -------
+    LocalAlignment
+        The points with their figures; ``report()`` gives the JSON report (which
+        names the DISPLACEMENT raster another raster can be warped with).
 
     Raises
     ------
-    ValueError
-        Bad input (unreadable files, missing bands, no overlap, an output that would
-        overwrite an input, out-of-range options).
+    CoregInputError
+        Bad input (unreadable files, missing bands, no overlap, out-of-range options).
+    CoregOutputError
+        An output would overwrite an input or the other output, or cannot be written.
     CoregistrationError
-        Too few reliable tie points.
+        Too few reliable tie points (unless ``keep_unreliable``).
     """
     _check_options(method, rejection, max_shift, grid_spacing, window_size)
     ref_info, sec_info = read_info(reference, "Reference"), read_info(secondary, "Secondary")

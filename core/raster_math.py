@@ -272,6 +272,25 @@ def band_math(
     description (``1.B04``). The output (single-band Float32 COG, NaN nodata) has the
     grid of the first input; other inputs are resampled onto it where theirs differs.
 
+    Parameters
+    ----------
+    inputs : sequence of path
+        The rasters, numbered 1, 2, ... in this order.
+    expression : str
+        ``name:(expression)`` or ``(expression)`` in prefix notation, e.g.
+        ``ndvi:(norm_diff 1.B08 1.B04)`` or ``(/ (+ 1.b1 2.b1) 2)``.
+    output : path
+        The result, written only once complete.
+    progress : callable, optional
+        Called with the percentage done (0 to 100).
+    is_canceled : callable, optional
+        Polled during the run; returning True stops it with :class:`CanceledError`.
+
+    Returns
+    -------
+    Definition
+        The parsed expression (its ``name`` and ``text``).
+
     Raises
     ------
     BandMathError

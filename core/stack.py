@@ -120,39 +120,74 @@ def align_stack(
     *,
     masks: Sequence[str | os.PathLike] = (),
     summary: str | os.PathLike | None = None,
+    band: int = 1,
+    anchor_band: int = 1,
+    transform: str = "rigid",
+    max_shift: float = 20.0,
+    reproject: bool = False,
+    already_aligned: float = 0.8,
+    min_improvement: float = 0.001,
     workers: int | None = None,
     dask_scheduler: str | None = None,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
-    **options,
 ) -> list[ItemResult]:
     """Align every input onto ``anchor`` (one of the inputs) into ``output_folder``.
 
+    Each item is scored against the anchor as it is; above ``already_aligned`` it is
+    passed through (``<name>_coreg.tif``), otherwise aligned (:func:`.align.estimate_alignment`)
+    and kept only if its matching score improves by ``min_improvement``. The anchor
+    is copied as ``<name>_anchor.tif``; every item gets a ``<name>_quality.json``.
+
     Parameters
     ----------
+    inputs : sequence of path
+        The scenes of the time series (the anchor among them).
+    anchor : path
+        The scene the others are aligned onto.
+    output_folder : path
+        Folder of the outputs; it must not hold any input.
     masks : sequence of path
         Per-item masks (non-zero = clouds or bad data), matched to items whose file
         stem their own stem starts with; used for matching and carried along.
     summary : path, optional
         CSV with one row per item.
+    band, anchor_band : int
+        1-based band matched in every item, and in the anchor.
+    transform : {"rigid", "translation"}
+        Model fitted to each item.
+    max_shift : float
+        Largest expected shift, in anchor pixels.
+    reproject : bool
+        Put the items on the anchor's CRS and grid.
+    already_aligned : float
+        Matching score (0 to 1) above which an item is passed through unchanged.
+    min_improvement : float
+        Least improvement of the matching score for an alignment to be kept.
     workers : int, optional
         Worker processes (default: cores, fewer if memory is short); 1 runs in-process.
     dask_scheduler : str, optional
         Address of a Dask distributed scheduler to run the items on instead
         (``tcp://host:port`` or ``tls://host:port``). Dask exchanges pickled code: the
         scheduler can run code in this process, so give only one you trust.
-    **options
-        Fields of :class:`StackOptions`.
+    progress : callable, optional
+        Called with the percentage of items done (0 to 100).
+    is_canceled : callable, optional
+        Polled between items; returning True stops the run with :class:`CanceledError`.
 
     Returns
     -------
     list of ItemResult
         In the order of ``inputs``, the anchor first reported with status "anchor".
+        A failing item is reported (status "failed", with the reason), never fatal.
 
     Raises
     ------
     CoregInputError
-        A malformed ``dask_scheduler`` address (before any work).
+        The anchor is not one of the inputs, or a malformed ``dask_scheduler``
+        address (before any work).
+    CoregOutputError
+        The output folder holds an input, or an output cannot be written.
     CoregResourceError
         No Dask scheduler answers at ``dask_scheduler`` within
         :data:`DASK_CONNECT_TIMEOUT` seconds (before any output is written).
@@ -164,7 +199,9 @@ def align_stack(
         raise CoregInputError("The anchor must be one of the inputs.")
     sources = {"Inputs": inputs, "Masks": [os.fspath(m) for m in masks]}
     folder = check_output_folder(output_folder, sources)
-    opts = StackOptions(**options)
+    opts = StackOptions(band=band, anchor_band=anchor_band, transform=transform,
+                        max_shift=max_shift, reproject=reproject,
+                        already_aligned=already_aligned, min_improvement=min_improvement)
     with guarded_outputs({"Summary": summary}, sources), hold_outputs([folder]), \
             dask_client(address) as client:  # connected before anything is written
         folder.mkdir(parents=True, exist_ok=True)

@@ -576,24 +576,54 @@ def rectify_swath(
 
     Parameters
     ----------
-    source : GDAL-readable path (also ``NETCDF:"file.nc":var`` / ``HDF5:...`` subdatasets).
-    x_coords, y_coords : rasters holding the x/longitude and y/latitude of every pixel
-        centre (same size as ``source``); default ``source`` itself.
-    source_crs : CRS of the coordinates. target_crs : None = automatic (see
-        :func:`choose_target_crs`).
-    pixel_size : target pixel size in target CRS units; 0 = the median source spacing.
-    extent : (xmin, xmax, ymin, ymax) in the target CRS; None = the swath footprint.
-    interpolation : one of :data:`INTERPOLATIONS`.
-    prefilter : Gaussian low-pass (sigma = (ratio - 1) / 2 source pixels) before sampling
-        when the target pixel is coarser than the source spacing.
-    lookup_output : optional 2-band Float32 raster of fractional source column and row
-        (pixel-corner convention: i + 0.5 + u, j + 0.5 + v).
+    source : str
+        GDAL-readable path, also a subdataset (``NETCDF:"file.nc":var``, ``HDF5:...``).
+    output : str
+        The rectified raster (all the chosen bands), GeoTIFF or COG.
+    x_coords, y_coords : str, optional
+        Rasters holding the x/longitude and y/latitude of every pixel centre (same size
+        as ``source``); default: the input's own geolocation (netCDF ``coordinates``,
+        a geolocation VRT).
+    x_band, y_band : int
+        Their 1-based bands.
+    bands : sequence of int, optional
+        Bands of ``source`` to rectify; default all.
+    source_crs : str or CRS
+        CRS of the coordinates.
+    target_crs : str or CRS, optional
+        CRS of the grid; None: automatic (see :func:`choose_target_crs`).
+    pixel_size : float
+        Target pixel size in target CRS units; 0: the median source spacing.
+    extent : sequence of float, optional
+        (xmin, xmax, ymin, ymax) in the target CRS; None: the swath footprint.
+    interpolation : {"bilinear", "triangular", "nearest"}
+        How the bands are sampled at each target pixel's source position.
+    prefilter : bool
+        Gaussian low-pass (sigma = (ratio - 1) / 2 source pixels) before sampling when
+        the target pixel is coarser than the source spacing.
+    lookup_output : str, optional
+        A 2-band Float32 raster of fractional source column and row (pixel-corner
+        convention: i + 0.5 + u, j + 0.5 + v).
+    cog : bool
+        Write Cloud-Optimized GeoTIFFs.
+    progress : callable, optional
+        Called with the percentage done (0 to 100).
+    is_canceled : callable, optional
+        Polled during the run; returning True stops it with :class:`CanceledError`.
+
+    Returns
+    -------
+    SwathResult
+        The target grid, the number of painted pixels, the source spacing, notes
+        and warnings.
 
     Raises
     ------
-    ValueError
-        Unreadable inputs, mismatched shapes, coordinates outside the CRS, empty grid;
-        CoregInputError (a ValueError) for a CRS that is not one.
+    CoregInputError
+        Unreadable inputs, mismatched shapes, coordinates outside the CRS, a CRS that
+        is not one, an empty grid.
+    CoregOutputError
+        An output would replace an input, or cannot be written.
     CoregResourceError
         If the target grid does not fit in memory.
     """

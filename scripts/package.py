@@ -20,6 +20,8 @@ PLUGIN_FOLDER = "coreg"
 INCLUDE = (
     "metadata.txt",
     "__init__.py",
+    "__main__.py",
+    "cli.py",
     "plugin.py",
     "LICENSE",
     "README.md",

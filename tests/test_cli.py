@@ -1,0 +1,427 @@
+"""The command line ``coreg`` (cli.py), run as ``python -m coreg`` by Debian's Python from a
+folder where ``coreg`` is importable only through a symlink to this checkout (no install,
+no PYTHONPATH): exit codes, messages, outputs and reports against the library's own.
+
+The same command from a fresh virtual environment that installed the package from PyPI
+is in tests/test_library.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from coreg import cli
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+OSCD = DATA / "optical" / "oscd_s2"
+REFERENCE = OSCD / "abudhabi_S2_20160120_B02-B03-B04-B08.tif"
+SECONDARY = OSCD / "abudhabi_S2_20180328_B02-B03-B04-B08.tif"
+NIR = 4
+LYB_REF = DATA / "dem" / "longyearbyen" / "aligned_elev.tif"
+LYB_DEM = DATA / "dem" / "longyearbyen" / "DEM_1995.tif"
+SERIES = DATA / "optical" / "s2_timeseries_eolearn" / "l1c_13band"
+SWATH_VRT = DATA / "swath" / "ssmis_tb37v_swath.vrt"
+LNGLEY = DATA / "sar_optical" / "lngley_05521_09059_000_090813_L090_CX_01_pauli_x016_y020"
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+COMMANDS = ("align-image", "align-local", "align-dem", "align-stack", "apply", "band-math",
+            "rectify-swath")
+TIMEOUT = 600
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, repo_root):
+    """A folder holding only a ``coreg`` symlink to the checkout: the CLI's working
+    folder, so ``python -m coreg`` imports this checkout and nothing else."""
+    folder = tmp_path_factory.mktemp("cli-home")
+    (folder / "coreg").symlink_to(repo_root, target_is_directory=True)
+    return folder
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(extra)
+    return env
+
+
+def run(home: Path, *args, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, "-m", "coreg", *map(str, args)], cwd=home,
+                          env=env or environment(), capture_output=True, text=True,
+                          timeout=TIMEOUT, check=False)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def assert_one_line_error(completed: subprocess.CompletedProcess, code: int, *words: str):
+    assert completed.returncode == code, completed.stderr
+    assert "Traceback" not in completed.stderr
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1, completed.stderr
+    assert lines[0].startswith("coreg: error: "), lines[0]
+    for word in words:
+        assert word in lines[0], lines[0]
+    assert completed.stdout == ""
+
+
+def temporaries(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if ".coreg-tmp-" in p.name]
+
+
+# ------------------------------------------------------------------------- align-image
+
+
+@pytest.fixture(scope="module")
+def aligned(home, tmp_path_factory):
+    """``coreg align-image`` on the OSCD Abu Dhabi pair, band B08, with a report and
+    --json: (completed process, output folder)."""
+    folder = tmp_path_factory.mktemp("align-image")
+    completed = run(home, "align-image", REFERENCE, SECONDARY, "-o", folder / "aligned.tif",
+                    "--band-ref", NIR, "--band-sec", NIR, "--report", folder / "report.json",
+                    "--json")
+    return completed, folder
+
+
+def test_align_image_writes_the_output_and_reports_the_librarys_shift(aligned, tmp_path):
+    from coreg.core.align import align_image
+
+    completed, folder = aligned
+    assert completed.returncode == 0, completed.stderr
+    assert "Traceback" not in completed.stderr
+    report = json.loads(completed.stdout)
+    assert json.loads((folder / "report.json").read_text()) == report
+    own = align_image(REFERENCE, SECONDARY, tmp_path / "own.tif", reference_band=NIR,
+                      secondary_band=NIR)
+    assert report["shift_x_px"] == pytest.approx(own.shift_x_px, abs=1e-9)
+    assert report["shift_y_px"] == pytest.approx(own.shift_y_px, abs=1e-9)
+    assert report["rotation_deg"] == pytest.approx(own.model.rotation_deg, abs=1e-12)
+    # The real misregistration of this pair (README: x -0.54, y -1.31 px).
+    assert report["shift_x_px"] == pytest.approx(-0.54, abs=0.05)
+    assert report["shift_y_px"] == pytest.approx(-1.31, abs=0.05)
+    with rasterio.open(folder / "aligned.tif") as out, rasterio.open(tmp_path / "own.tif") as ref:
+        assert (out.count, out.crs, out.transform, out.shape) == (4, ref.crs, ref.transform,
+                                                                   ref.shape)
+        assert np.array_equal(out.read(), ref.read())
+
+
+def test_align_image_shows_progress_and_a_summary_on_stderr(aligned):
+    completed, _ = aligned
+    lines = completed.stderr.splitlines()
+    bars = [line for line in lines if line.startswith("align-image [")]
+    assert bars and bars[-1].endswith("100%"), completed.stderr
+    assert any(line.startswith("Shift -0.5") for line in lines), completed.stderr
+
+
+def test_quiet_prints_neither_progress_nor_summary(home):
+    completed = run(home, "align-image", REFERENCE, SECONDARY, "--band-ref", NIR,
+                    "--band-sec", NIR, "--quiet")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == ""
+    assert "[" not in completed.stderr and "Shift" not in completed.stderr
+    assert [p.name for p in home.iterdir()] == ["coreg"]  # without -o nothing is written
+
+
+def test_apply_reuses_the_saved_alignment(home, aligned, tmp_path):
+    from coreg.core.apply import apply_alignment
+    from coreg.core.saved import read_alignment
+
+    _, folder = aligned
+    completed = run(home, "apply", folder / "report.json", SECONDARY, "-o",
+                    tmp_path / "moved.tif", "--resampling", "bilinear", "--json")
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["resampling"] == "bilinear"
+    apply_alignment(read_alignment(folder / "report.json"), SECONDARY, tmp_path / "own.tif",
+                    resampling="bilinear")
+    with rasterio.open(tmp_path / "moved.tif") as a, rasterio.open(tmp_path / "own.tif") as b:
+        assert a.transform == b.transform
+        assert np.array_equal(a.read(), b.read())
+
+
+def test_apply_to_writes_the_copies_beside_the_output(home, tmp_path):
+    completed = run(home, "align-image", REFERENCE, SECONDARY, "-o", tmp_path / "a.tif",
+                    "--band-ref", NIR, "--band-sec", NIR, "--apply-to", SECONDARY, "-q")
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / f"{SECONDARY.stem}_coreg.tif").is_file()
+
+
+# -------------------------------------------------------------------------- exit codes
+
+
+def test_a_missing_input_exits_2_with_one_line(home, tmp_path):
+    completed = run(home, "align-image", tmp_path / "missing.tif", SECONDARY, "-o",
+                    tmp_path / "out.tif")
+    assert_one_line_error(completed, 2, "missing.tif", "no such file")
+    assert not (tmp_path / "out.tif").exists()
+
+
+def test_an_output_colliding_with_an_input_exits_3_with_one_line(home, tmp_path):
+    reference = tmp_path / "reference.tif"
+    reference.write_bytes(REFERENCE.read_bytes())
+    before = digest(reference)
+    completed = run(home, "align-image", reference, SECONDARY, "-o", reference)
+    assert_one_line_error(completed, 3, "would replace the input")
+    assert digest(reference) == before
+    completed = run(home, "align-image", reference, SECONDARY, "-o", tmp_path / "out.tif",
+                    "--report", reference)
+    assert_one_line_error(completed, 3, "Report", "would replace the input")
+    assert digest(reference) == before and not (tmp_path / "out.tif").exists()
+    assert not temporaries(tmp_path)
+
+
+def test_no_reliable_alignment_exits_5_naming_the_option(home):
+    completed = run(home, "align-image", REFERENCE, SECONDARY, "--band-ref", NIR,
+                    "--band-sec", NIR, "--max-shift", "0.1", "-q")
+    assert_one_line_error(completed, 5, "--max-shift")
+    assert "MAX_SHIFT" not in completed.stderr
+
+
+def test_usage_errors_exit_2(home):
+    completed = run(home, "align-image", REFERENCE, SECONDARY, "--transform", "affine")
+    assert completed.returncode == 2 and "Traceback" not in completed.stderr
+    assert "'affine' is not one of" in completed.stderr
+    completed = run(home, "align-image", REFERENCE)
+    assert completed.returncode == 2 and "Missing argument" in completed.stderr
+
+
+def test_geotransform_output_needs_the_translation_model(home, tmp_path):
+    completed = run(home, "align-image", REFERENCE, SECONDARY, "-o", tmp_path / "out.tif",
+                    "--output-mode", "geotransform")
+    assert_one_line_error(completed, 2, "translation")
+
+
+def test_help_and_version(home, repo_root):
+    completed = run(home, "--help")
+    assert completed.returncode == 0
+    for command in COMMANDS:
+        assert command in completed.stdout
+    version = next(line.split("=", 1)[1].strip()
+                   for line in (repo_root / "metadata.txt").read_text().splitlines()
+                   if line.startswith("version="))
+    completed = run(home, "--version")
+    assert (completed.returncode, completed.stdout.strip()) == (0, f"coreg {version}")
+    for command in COMMANDS:
+        assert run(home, command, "--help").returncode == 0, command
+
+
+# ------------------------------------------------------------------- the other commands
+
+
+def test_align_dem_matches_the_library_and_protects_its_exclusions(home, tmp_path):
+    from coreg.core.dem import align_dem
+
+    completed = run(home, "align-dem", LYB_REF, LYB_DEM, "-o", tmp_path / "dem.tif",
+                    "--dh", tmp_path / "dh.tif", "--report", tmp_path / "dem.json", "--json")
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(completed.stdout)
+    own = align_dem(LYB_REF, LYB_DEM, tmp_path / "own.tif")
+    for key in ("shift_x", "shift_y", "shift_z", "nmad_after"):
+        assert report[key] == pytest.approx(getattr(own, key), abs=1e-9), key
+    assert report["nmad_after"] < report["nmad_before"]
+    assert (tmp_path / "dh.tif").is_file()
+    assert json.loads((tmp_path / "dem.json").read_text()) == report
+
+    exclusion = tmp_path / "unstable.tif"
+    exclusion.write_bytes((tmp_path / "dh.tif").read_bytes())
+    before = digest(exclusion)
+    completed = run(home, "align-dem", LYB_REF, LYB_DEM, "-o", exclusion, "--exclude",
+                    exclusion)
+    assert_one_line_error(completed, 3, "Unstable terrain")
+    assert digest(exclusion) == before
+
+
+def test_align_stack_delivers_every_scene(home, tmp_path):
+    scenes = sorted(SERIES.glob("*.tif"))
+    folder = tmp_path / "stack"
+    completed = run(home, "align-stack", *scenes, "--anchor", scenes[0], "-o", folder,
+                    "--summary", tmp_path / "summary.csv", "--band", 4, "--workers", 1,
+                    "--json")
+    assert completed.returncode == 0, completed.stderr
+    items = json.loads(completed.stdout)["items"]
+    assert [Path(item["input"]).name for item in items] == [p.name for p in scenes]
+    assert items[0]["status"] == "anchor"
+    assert {item["status"] for item in items[1:]} <= {"aligned", "already_aligned",
+                                                      "not_improved", "failed"}
+    with open(tmp_path / "summary.csv", newline="", encoding="utf-8") as handle:
+        assert len(list(csv.DictReader(handle))) == len(scenes)
+    for item in items:
+        if item["output_file"]:
+            assert Path(item["output_file"]).is_file()
+    assert (folder / f"{scenes[1].stem}_quality.json").is_file()
+    for scene in scenes:
+        assert f"{scene.name}: " in completed.stderr
+
+    completed = run(home, "align-stack", *scenes[1:], "--anchor", scenes[0], "-o", folder)
+    assert_one_line_error(completed, 2, "anchor")
+
+
+def test_align_local_report_applies_from_another_folder(home, tmp_path):
+    folder = tmp_path / "results"
+    completed = run(home, "align-local", REFERENCE, SECONDARY, "-o", folder / "local.tif",
+                    "--displacement", folder / "field.tif", "--report", folder / "local.json",
+                    "--band-ref", NIR, "--band-sec", NIR, "--grid-spacing", 128, "--json")
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(completed.stdout)
+    assert report["n_kept"] > 0
+    assert report["displacement"] == str(folder / "field.tif")
+    # The report names its field relative to itself: the folder can move.
+    assert json.loads((folder / "local.json").read_text())["displacement"] == "field.tif"
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    completed = run(home, "apply", moved / "local.json", SECONDARY, "-o",
+                    tmp_path / "again.tif", "-q")
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "again.tif").is_file()
+
+
+def test_band_math_and_its_expression_errors(home, tmp_path):
+    completed = run(home, "band-math", REFERENCE, "-e", "ndvi:(norm_diff 1.b4 1.b3)", "-o",
+                    tmp_path / "ndvi.tif", "--json")
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["name"] == "ndvi"
+    with rasterio.open(tmp_path / "ndvi.tif") as ds:
+        values = ds.read(1)
+    assert np.nanmax(values) <= 1 and np.nanmin(values) >= -1
+    completed = run(home, "band-math", REFERENCE, "-e", "(+ 1.b9 1)", "-o",
+                    tmp_path / "bad.tif")
+    assert_one_line_error(completed, 2, "Unknown asset '1.b9'")
+    assert not (tmp_path / "bad.tif").exists()
+
+
+def test_rectify_swath_onto_the_automatic_polar_grid(home, tmp_path):
+    completed = run(home, "rectify-swath", SWATH_VRT, "-o", tmp_path / "swath.tif",
+                    "--json")
+    assert completed.returncode == 0, completed.stderr
+    document = json.loads(completed.stdout)
+    assert document["grid"]["crs"] == "EPSG:3413"
+    assert document["painted_pixels"] > 0
+    assert "NotGeoreferencedWarning" not in completed.stderr
+    completed = run(home, "rectify-swath", SWATH_VRT, "-o", tmp_path / "s.tif",
+                    "--x-coords", SWATH_VRT)
+    assert_one_line_error(completed, 2, "--y-coords")
+
+
+# --------------------------------------------------------------------------- signals
+
+
+def _stop_while_running(home, tmp_path, sig: int) -> tuple[subprocess.CompletedProcess, Path]:
+    """Start a dense flow of a minute, send ``sig`` once its displacement field is being
+    written to a temporary file, and wait."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    output = tmp_path / "out" / "flow.tif"
+    process = subprocess.Popen(
+        [PYTHON, "-m", "coreg", "align-local", f"{LNGLEY}_optique.tif",
+         f"{LNGLEY}_radar.tif", "-o", str(output), "--displacement",
+         str(tmp_path / "out" / "field.tif"), "--method", "dense_flow", "--keep-unreliable"],
+        cwd=home, env=environment(TMPDIR=str(scratch)), stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not temporaries(tmp_path) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert temporaries(tmp_path), "the run never wrote a temporary"
+    time.sleep(0.5)
+    process.send_signal(sig)
+    stderr = process.stderr.read()
+    process.wait(timeout=120)
+    completed = subprocess.CompletedProcess(process.args, process.returncode, "", stderr)
+    assert not output.exists() and not (tmp_path / "out" / "field.tif").exists()
+    assert not temporaries(tmp_path)
+    left = [p for p in scratch.iterdir() if not p.name.startswith("coreg-locks-")]
+    assert not left, left
+    return completed, output
+
+
+def test_ctrl_c_exits_130_and_removes_the_temporaries(home, tmp_path):
+    completed, _ = _stop_while_running(home, tmp_path, signal.SIGINT)
+    assert completed.returncode == 130, completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert "coreg: error: Stopped by SIGINT" in completed.stderr
+
+
+def test_sigterm_removes_the_temporaries_and_ends_as_sigterm_does(home, tmp_path):
+    completed, _ = _stop_while_running(home, tmp_path, signal.SIGTERM)
+    assert completed.returncode == -signal.SIGTERM, completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert "coreg: error: Stopped by SIGTERM" in completed.stderr
+
+
+# ------------------------------------------------------------------------ in-process
+
+
+def test_progress_bar_redraws_on_a_terminal_and_logs_every_ten_percent_otherwise():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    log, terminal = io.StringIO(), Terminal()
+    for stream in (log, terminal):
+        bar = cli.ProgressBar("job", stream)
+        for value in (0, 3, 3, 12.5, 9, 57, 100, 100):
+            bar(value)
+    assert log.getvalue().splitlines() == [
+        "job [..............................]   0%",
+        "job [###...........................]  10%",
+        "job [###############...............]  50%",
+        "job [##############################] 100%"]
+    assert terminal.getvalue().count("\r") == 5 and terminal.getvalue().endswith("100%\n")
+    unfinished = Terminal()
+    bar = cli.ProgressBar("job", unfinished)
+    bar(42)
+    bar.close()
+    assert unfinished.getvalue().endswith(" 42%\n")
+
+
+def test_geojson_masks_become_polygons(tmp_path):
+    from coreg.core.masks import PolygonMask
+
+    square = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
+    path = tmp_path / "clouds.geojson"
+    path.write_text(json.dumps({
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "EPSG:32640"}},
+        "features": [{"type": "Feature", "properties": {}, "geometry": square}]}))
+    masks = cli.mask_sources([str(path), "mask.tif"])
+    assert masks == [PolygonMask((square,), "EPSG:32640"), "mask.tif"]
+    (tmp_path / "line.geojson").write_text(json.dumps(
+        {"type": "LineString", "coordinates": [[0, 0], [1, 1]]}))
+    with pytest.raises(cli.CoregInputError, match="polygons"):
+        cli.mask_sources([str(tmp_path / "line.geojson")])
+
+
+def test_choices_are_the_engines():
+    from coreg.core import align, dem, local, resample, swath, tie_points
+
+    assert set(cli.TRANSFORMS) == set(align.TRANSFORMS)
+    assert set(cli.OUTPUT_MODES) == set(align.OUTPUT_MODES)
+    assert set(cli.RESAMPLINGS) == set(resample.ORDERS)
+    assert set(cli.LOCAL_METHODS) == set(local.METHODS)
+    assert set(cli.REJECTIONS) == set(tie_points.REJECTION_LEVELS)
+    assert set(cli.DEM_METHODS) == set(dem.METHODS)
+    assert set(cli.INTERPOLATIONS) == set(swath.INTERPOLATIONS)
+
+
+def test_main_returns_the_exit_code_of_engine_errors(capsys, tmp_path):
+    assert cli.main(["align-image", str(tmp_path / "nothing.tif"), str(SECONDARY)]) == 2
+    assert capsys.readouterr().err.startswith("coreg: error: Reference")
+    assert cli.main(["--help"]) == 0
+
+
+def test_the_main_module_runs_only_under_python_m(home):
+    """QGIS imports the package, never __main__; importing it does nothing."""
+    completed = subprocess.run(
+        [PYTHON, "-c", "import sys, coreg.__main__; print('click' in sys.modules)"],
+        cwd=home, env=environment(), capture_output=True, text=True, timeout=TIMEOUT,
+        check=False)
+    assert (completed.returncode, completed.stdout.strip()) == (0, "False"), completed.stderr
