@@ -237,7 +237,7 @@ class PipInstallTask(QgsTask):
     def __init__(self, specs: list[str], userbase: Path,
                  on_done: Callable[[PipInstallTask], None] | None = None,
                  interpreter: Path | None = None, pins: list[str] = (), proxy: str = ""):
-        super().__init__(f"Coreg: installing {', '.join(specs)}", QgsTask.CanCancel)
+        super().__init__(f"Coreg: installing {', '.join(specs)}", QgsTask.Flag.CanCancel)
         self.specs = list(specs)
         self.pins = list(pins)  # e.g. the loaded numpy: pip must not replace it
         self.proxy = proxy
