@@ -134,7 +134,8 @@ in_root() {   # in_root COMMAND: run a bash command in the root, as root, with a
 fmt_time() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 deb_bytes() { in_root 'cat /var/cache/apt/archives/*.deb 2>/dev/null | wc -c'; }
 # Bytes received by this machine's network interfaces (the root shares the host's network):
-# the Debian packages and what pip fetches from PyPI (which keeps no cache here to measure).
+# the Debian packages and what pip fetches from PyPI (which keeps no cache here to measure),
+# plus whatever else the machine downloads meanwhile.
 rx_bytes() { awk -F'[: ]+' '$2 != "lo" && NR > 2 { sum += $3 } END { printf "%.0f\n", sum }' /proc/net/dev; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1048576 }'; }
 
@@ -170,7 +171,7 @@ for step in $STEPS; do
     # pytest's closing line, if the step ran pytest.
     tests=$(grep -E '^=+ .*(passed|failed|error).* in [0-9.]+s' "$logs/make-$step.log" | tail -n 1 \
         | sed -E 's/^=+ //; s/ =+$//' || true)
-    summary+=("$(printf '%-24s %8s  %s; Debian packages %s, network received %s%s' \
+    summary+=("$(printf '%-24s %8s  %s; Debian packages %s, the machine received %s%s' \
         "make $step" "$(fmt_time "$elapsed")" "$result" "$(mib "$debs")" "$(mib "$received")" \
         "${tests:+; pytest: $tests}")")
     if [ "$status" -ne 0 ]; then
