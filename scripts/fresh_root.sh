@@ -19,6 +19,10 @@
 # Nothing of the host goes into the root but /etc/resolv.conf and, when the host's pip is
 # told to trust a certificate bundle (PIP_CERT: a network whose HTTPS proxy has its own
 # CA), that bundle, given to the root's pip and Python the same way.
+
+# Bash reads a script while it runs it: the braces make it read all of it first, so that
+# editing or checking out this file during a (long) run cannot change the run.
+{
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,11 +39,11 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "fresh-root: needs root (debootstrap, chroot and mounts)" >&2
     exit 1
 fi
-mkdir -p "$ROOTS"
-ROOTS=$(cd "$ROOTS" && pwd)
+ROOTS=$(realpath -m "$ROOTS")
 case "$ROOTS/" in
     "$repo"/*) echo "fresh-root: ROOTS=$ROOTS is inside the repository" >&2; exit 1 ;;
 esac
+mkdir -p "$ROOTS"
 if ! command -v debootstrap >/dev/null 2>&1; then
     echo "fresh-root: installing debootstrap"
     DEBIAN_FRONTEND=noninteractive apt-get update -q
@@ -184,3 +188,4 @@ echo "fresh-root summary: Debian $DIST ($VARIANT), test data $([ "$DATA" = 1 ] &
 printf '  %s\n' "${summary[@]}"
 echo "  installed: $(in_root "dpkg-query -W -f='\${Package} \${Version}\n' qgis python3 2>/dev/null | tr '\n' ' '")"
 exit "$overall"
+}
