@@ -67,18 +67,18 @@ class AlignDemAlgorithm(CoregAlgorithm):
                                                             self.tr("DEM to be aligned")))
         self.addParameter(QgsProcessingParameterMultipleLayers(
             self.EXCLUDE, self.tr("Unstable terrain to exclude (polygons, or rasters: non-zero)"),
-            QgsProcessing.TypeMapLayer, optional=True))
+            QgsProcessing.SourceType.TypeMapLayer, optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.METHOD, self.tr("Method"),
                                                      list(METHOD_LABELS), defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(
             self.MAX_ITERATIONS, self.tr("Maximum iterations"),
-            QgsProcessingParameterNumber.Integer, 10, minValue=1, maxValue=100))
+            QgsProcessingParameterNumber.Type.Integer, 10, minValue=1, maxValue=100))
         self.addParameter(QgsProcessingParameterNumber(
             self.TOLERANCE, self.tr("Tolerance (m of horizontal update)"),
-            QgsProcessingParameterNumber.Double, 0.01, minValue=1e-6))
+            QgsProcessingParameterNumber.Type.Double, 0.01, minValue=1e-6))
         self.addParameter(QgsProcessingParameterNumber(
             self.BLOCK_SIZE, self.tr("Block size (pixels, blockwise method)"),
-            QgsProcessingParameterNumber.Integer, 256, minValue=32))
+            QgsProcessingParameterNumber.Type.Integer, 256, minValue=32))
         self.addParameter(QgsProcessingParameterEnum(
             self.RESAMPLING, self.tr("Resampling"), [r for r, _ in RESAMPLINGS], defaultValue=2))
         match = QgsProcessingParameterBoolean(self.MATCH_REFERENCE,
@@ -98,7 +98,7 @@ class AlignDemAlgorithm(CoregAlgorithm):
             createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.BLOCK_VECTORS, self.tr("Block shift vectors (blockwise)"),
-            QgsProcessing.TypeVectorLine, optional=True, createByDefault=False))
+            QgsProcessing.SourceType.TypeVectorLine, optional=True, createByDefault=False))
         for component, key in self.SHIFT_FIELDS.items():
             self.addParameter(QgsProcessingParameterRasterDestination(
                 key, self.tr(f"Shift field {component} (blockwise)"), optional=True,

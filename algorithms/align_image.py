@@ -66,7 +66,7 @@ class AlignImageAlgorithm(CoregAlgorithm):
             defaultValue=1))
         self.addParameter(QgsProcessingParameterNumber(
             self.MAX_SHIFT, self.tr("Maximum expected shift (reference pixels)"),
-            QgsProcessingParameterNumber.Double, 20.0, minValue=0.5, maxValue=1000.0))
+            QgsProcessingParameterNumber.Type.Double, 20.0, minValue=0.5, maxValue=1000.0))
         self.addParameter(QgsProcessingParameterEnum(
             self.OUTPUT_MODE, self.tr("Output mode"), [m for m, _ in OUTPUT_MODES],
             defaultValue=1))
@@ -76,7 +76,7 @@ class AlignImageAlgorithm(CoregAlgorithm):
         for key, label in ((self.REFERENCE_NODATA, "Reference nodata (overrides the file's)"),
                            (self.SECONDARY_NODATA, "Secondary nodata (overrides the file's)")):
             param = QgsProcessingParameterNumber(key, self.tr(label),
-                                                 QgsProcessingParameterNumber.Double,
+                                                 QgsProcessingParameterNumber.Type.Double,
                                                  optional=True)
             self.add_advanced_parameter(param)
         self.add_apply_to_parameter()
@@ -87,7 +87,7 @@ class AlignImageAlgorithm(CoregAlgorithm):
             self.OUTPUT, self.tr("Aligned raster")))
         # Secondary outputs: optional (headless runs may leave them out), created by default.
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.SHIFT_VECTORS, self.tr("Shift vectors"), QgsProcessing.TypeVectorLine,
+            self.SHIFT_VECTORS, self.tr("Shift vectors"), QgsProcessing.SourceType.TypeVectorLine,
             optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.REPORT, self.tr("Report"), self.tr("JSON files (*.json)"), optional=True,

@@ -87,7 +87,7 @@ class AlignLocalAlgorithm(CoregAlgorithm):
                                                      list(METHOD_LABELS), defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(
             self.MAX_SHIFT, self.tr("Maximum expected shift (reference pixels)"),
-            QgsProcessingParameterNumber.Double, 20.0, minValue=0.5, maxValue=1000.0))
+            QgsProcessingParameterNumber.Type.Double, 20.0, minValue=0.5, maxValue=1000.0))
         self.addParameter(QgsProcessingParameterEnum(
             self.RESAMPLING, self.tr("Resampling"), [r for r, _ in RESAMPLINGS], defaultValue=2))
         self._number(self.GRID_SPACING, "Tie-point spacing (reference pixels)", 64, 4, 100000)
@@ -96,7 +96,7 @@ class AlignLocalAlgorithm(CoregAlgorithm):
             self.REJECTION, self.tr("Outlier rejection (each level adds its test)"),
             list(REJECTION_LABELS), defaultValue=3))
         self._number(self.MIN_RELIABILITY, "Minimum reliability (%)", 30.0, 0.0, 100.0,
-                     QgsProcessingParameterNumber.Double, advanced=True)
+                     QgsProcessingParameterNumber.Type.Double, advanced=True)
         self._number(self.RADIUS, "Flow: window radius (pixels)", 8, 1, 64, advanced=True)
         self._number(self.LEVELS, "Flow: pyramid levels", 4, 1, 8, advanced=True)
         self._number(self.ITERATIONS, "Flow: iterations per level", 4, 1, 20, advanced=True)
@@ -113,7 +113,7 @@ class AlignLocalAlgorithm(CoregAlgorithm):
             self.DISPLACEMENT, self.tr("Displacement (dx, dy in reference pixels)"),
             optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.TIE_POINTS, self.tr("Tie points"), QgsProcessing.TypeVectorPoint,
+            self.TIE_POINTS, self.tr("Tie points"), QgsProcessing.SourceType.TypeVectorPoint,
             optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.REPORT, self.tr("Report"), self.tr("JSON files (*.json)"), optional=True,
@@ -122,7 +122,7 @@ class AlignLocalAlgorithm(CoregAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(key.upper(), key))
 
     def _number(self, key, label, default, minimum, maximum,
-                kind=QgsProcessingParameterNumber.Integer, advanced=False) -> None:
+                kind=QgsProcessingParameterNumber.Type.Integer, advanced=False) -> None:
         param = QgsProcessingParameterNumber(key, self.tr(label), kind, default,
                                              minValue=minimum, maxValue=maximum)
         if advanced:
@@ -192,7 +192,7 @@ class AlignLocalAlgorithm(CoregAlgorithm):
         for name, kind in POINT_FIELDS:
             fields.append(QgsField(name, kind))
         sink, dest_id = self.parameterAsSink(parameters, self.TIE_POINTS, context, fields,
-                                             QgsWkbTypes.Point, crs)
+                                             QgsWkbTypes.Type.Point, crs)
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.TIE_POINTS))
         for r in records:
@@ -202,7 +202,7 @@ class AlignLocalAlgorithm(CoregAlgorithm):
                                    r["ssim_before"], r["ssim_after"], r["score_before"],
                                    r["score_after"], int(r["outlier"]), int(not r["outlier"]),
                                    r["reason"]])
-            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+            sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
         return dest_id
 
     def _summary(self, r: dict) -> str:

@@ -78,12 +78,12 @@ class AlignStackAlgorithm(CoregAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.INPUTS, self.tr("Scenes of the time series"), QgsProcessing.TypeRaster))
+            self.INPUTS, self.tr("Scenes of the time series"), QgsProcessing.SourceType.TypeRaster))
         self.addParameter(QgsProcessingParameterRasterLayer(
             self.ANCHOR, self.tr("Anchor scene (one of the scenes)")))
         self.addParameter(QgsProcessingParameterMultipleLayers(
             self.MASKS, self.tr("Per-scene masks (non-zero = bad; matched by file-name stem)"),
-            QgsProcessing.TypeRaster, optional=True))
+            QgsProcessing.SourceType.TypeRaster, optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             self.TRANSFORM, self.tr("Transform model"), [t for t, _ in TRANSFORMS],
             defaultValue=1))
@@ -91,15 +91,16 @@ class AlignStackAlgorithm(CoregAlgorithm):
             self.REPROJECT, self.tr("Reproject the scenes to the anchor's CRS and grid"), False))
         self.addParameter(QgsProcessingParameterNumber(
             self.ALREADY_ALIGNED, self.tr("Already aligned above this matching score"),
-            QgsProcessingParameterNumber.Double, 0.8, minValue=0.0, maxValue=1.0))
+            QgsProcessingParameterNumber.Type.Double, 0.8, minValue=0.0, maxValue=1.0))
         self.addParameter(QgsProcessingParameterNumber(
             self.MIN_IMPROVEMENT, self.tr("Minimum improvement of the matching score"),
-            QgsProcessingParameterNumber.Double, 0.001, minValue=0.0, maxValue=1.0))
+            QgsProcessingParameterNumber.Type.Double, 0.001, minValue=0.0, maxValue=1.0))
         self.addParameter(QgsProcessingParameterNumber(
-            self.WORKERS, self.tr("Worker processes"), QgsProcessingParameterNumber.Integer,
+            self.WORKERS, self.tr("Worker processes"), QgsProcessingParameterNumber.Type.Integer,
             default_workers(), minValue=1, maxValue=256))
-        band = QgsProcessingParameterNumber(self.BAND, self.tr("Band to match (all scenes)"),
-                                            QgsProcessingParameterNumber.Integer, 1, minValue=1)
+        band = QgsProcessingParameterNumber(
+            self.BAND, self.tr("Band to match (all scenes)"),
+            QgsProcessingParameterNumber.Type.Integer, 1, minValue=1)
         dask = QgsProcessingParameterString(
             self.DASK_SCHEDULER, self.tr("Dask scheduler address (e.g. tcp://host:8786; only "
                                          "a cluster you trust)"), optional=True)
@@ -119,10 +120,10 @@ class AlignStackAlgorithm(CoregAlgorithm):
             createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.FOOTPRINTS, self.tr("Scene footprints and status"),
-            QgsProcessing.TypeVectorPolygon, optional=True, createByDefault=True))
+            QgsProcessing.SourceType.TypeVectorPolygon, optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.SHIFT_VECTORS, self.tr("Shift vectors of all scenes"),
-            QgsProcessing.TypeVectorLine, optional=True, createByDefault=False))
+            QgsProcessing.SourceType.TypeVectorLine, optional=True, createByDefault=False))
         self.addOutput(QgsProcessingOutputMultipleLayers(self.OUTPUTS, self.tr("Scenes")))
 
     def process(self, parameters, context, feedback):
@@ -171,7 +172,7 @@ class AlignStackAlgorithm(CoregAlgorithm):
         for name, kind in FOOTPRINT_FIELDS:
             fields.append(QgsField(name, kind))
         sink, dest_id = self.parameterAsSink(parameters, self.FOOTPRINTS, context, fields,
-                                             QgsWkbTypes.Polygon, anchor_layer.crs())
+                                             QgsWkbTypes.Type.Polygon, anchor_layer.crs())
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.FOOTPRINTS))
         for result in results:
@@ -182,7 +183,7 @@ class AlignStackAlgorithm(CoregAlgorithm):
                 [[QgsPointXY(x, y) for x, y in result.footprint]]))
             row = result.summary_row()
             feature.setAttributes([row[name] for name, _ in FOOTPRINT_FIELDS])
-            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+            sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
         return dest_id
 
     @staticmethod

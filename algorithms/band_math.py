@@ -45,7 +45,7 @@ class BandMathAlgorithm(CoregAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterMultipleLayers(
             self.INPUTS, self.tr("Input rasters (1, 2, ... in this order)"),
-            QgsProcessing.TypeRaster))
+            QgsProcessing.SourceType.TypeRaster))
         self.addParameter(QgsProcessingParameterString(
             self.EXPRESSION, self.tr("Expression, e.g. ndvi:(norm_diff 1.B08 1.B04)")))
         self.addParameter(QgsProcessingParameterRasterDestination(

@@ -18,6 +18,7 @@ from qgis.core import (
     QgsProcessingOutputMultipleLayers,
     QgsProcessingParameterBand,
     QgsProcessingParameterBoolean,
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterRasterLayer,
     QgsProviderRegistry,
@@ -162,7 +163,7 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
 
     def add_advanced_parameter(self, param) -> None:
         """Add ``param`` under the dialog's Advanced parameters."""
-        param.setFlags(param.flags() | param.FlagAdvanced)
+        param.setFlags(param.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(param)
 
     def add_keep_unreliable_parameter(self) -> None:
@@ -186,14 +187,14 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
             self.SECONDARY_BAND, self.tr("Secondary band"), 1, self.SECONDARY, optional=True))
         self.addParameter(QgsProcessingParameterMultipleLayers(
             self.MASK, self.tr("Masks of areas to ignore (rasters: non-zero; polygons)"),
-            QgsProcessing.TypeMapLayer, optional=True))
+            QgsProcessing.SourceType.TypeMapLayer, optional=True))
 
     def add_apply_to_parameter(self) -> None:
         """APPLY_TO: further rasters the alignment is applied to in the same run."""
         self.addParameter(QgsProcessingParameterMultipleLayers(
             self.APPLY_TO, self.tr("Apply the alignment to further rasters (written as "
                                    "<name>_coreg.tif beside the aligned raster)"),
-            QgsProcessing.TypeRaster, optional=True))
+            QgsProcessing.SourceType.TypeRaster, optional=True))
         self.addOutput(QgsProcessingOutputMultipleLayers(self.APPLIED,
                                                          self.tr("Further aligned rasters")))
 
@@ -273,7 +274,7 @@ class DivergingOnLoad(_OnLoad):
 def diverging_renderer(layer, limit: float) -> QgsSingleBandPseudoColorRenderer:
     """Single-band pseudocolour: blue (negative) - white (0) - red (positive)."""
     shader_function = QgsColorRampShader(-limit, limit)
-    shader_function.setColorRampType(QgsColorRampShader.Interpolated)
+    shader_function.setColorRampType(QgsColorRampShader.Type.Interpolated)
     shader_function.setColorRampItemList([
         QgsColorRampShader.ColorRampItem(-limit, QColor("#2166ac"), f"{-limit:.2f}"),
         QgsColorRampShader.ColorRampItem(0.0, QColor("#f7f7f7"), "0"),

@@ -65,7 +65,7 @@ class CoregisteredStackAlgorithm(CoregAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterMultipleLayers(
             self.INPUTS, self.tr("Inputs: rasters or STAC item JSON files (1, 2, ... in this "
-                                 "order)"), QgsProcessing.TypeFile))
+                                 "order)"), QgsProcessing.SourceType.TypeFile))
         self.addParameter(QgsProcessingParameterString(
             self.ASSETS, self.tr("Assets to stack (N.band, comma-separated)")))
         self.addParameter(QgsProcessingParameterString(

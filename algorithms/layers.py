@@ -49,7 +49,7 @@ def mask_sources(layers: Sequence[QgsMapLayer], reference: QgsRasterLayer,
         if isinstance(layer, QgsRasterLayer):
             masks.append(raster_path(layer, "mask"))
         elif (isinstance(layer, QgsVectorLayer)
-              and layer.geometryType() == QgsWkbTypes.PolygonGeometry):
+              and layer.geometryType() == QgsWkbTypes.GeometryType.PolygonGeometry):
             masks.append(polygon_mask(layer, reference, context))
         else:
             raise QgsProcessingException(
@@ -89,7 +89,7 @@ def write_shift_vectors(algorithm: QgsProcessingAlgorithm, parameters: dict, key
     if item:
         fields.append(QgsField("item", STRING))
     sink, dest_id = algorithm.parameterAsSink(parameters, key, context, fields,
-                                              QgsWkbTypes.LineString, crs)
+                                              QgsWkbTypes.Type.LineString, crs)
     if sink is None:
         raise QgsProcessingException(algorithm.invalidSinkError(parameters, key))
     for k, p in enumerate(patches):
@@ -98,5 +98,5 @@ def write_shift_vectors(algorithm: QgsProcessingAlgorithm, parameters: dict, key
             [QgsPointXY(p.x - p.dx_map, p.y - p.dy_map), QgsPointXY(p.x, p.y)]))
         feature.setAttributes([p.dx_px, p.dy_px, p.dx_map, p.dy_map, p.reliability,
                                int(p.used), p.reason, *([item[k]] if item else [])])
-        sink.addFeature(feature, QgsFeatureSink.FastInsert)
+        sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
     return dest_id

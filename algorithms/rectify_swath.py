@@ -74,7 +74,7 @@ class RectifySwathAlgorithm(CoregAlgorithm):
         for key, label in ((self.X_BAND, "X coordinates band"),
                            (self.Y_BAND, "Y coordinates band")):
             self.addParameter(QgsProcessingParameterNumber(
-                key, self.tr(label), QgsProcessingParameterNumber.Integer, 1, minValue=1))
+                key, self.tr(label), QgsProcessingParameterNumber.Type.Integer, 1, minValue=1))
         # Optional with a default: QGIS 3.22's qgis_process rejects an omitted mandatory one.
         self.addParameter(QgsProcessingParameterCrs(
             self.SOURCE_CRS, self.tr("CRS of the coordinates"), "EPSG:4326", optional=True))
@@ -82,7 +82,7 @@ class RectifySwathAlgorithm(CoregAlgorithm):
             self.TARGET_CRS, self.tr("Target CRS (default: automatic)"), optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             self.PIXEL_SIZE, self.tr("Pixel size (target CRS units; 0 = median source spacing)"),
-            QgsProcessingParameterNumber.Double, 0.0, minValue=0.0))
+            QgsProcessingParameterNumber.Type.Double, 0.0, minValue=0.0))
         self.addParameter(QgsProcessingParameterExtent(
             self.EXTENT, self.tr("Extent (default: the swath footprint)"), optional=True))
         self.addParameter(QgsProcessingParameterEnum(

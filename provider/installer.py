@@ -377,7 +377,7 @@ class PipTask(QgsTask):
     def __init__(self, specs: list[str], userbase: Path,
                  on_done: Callable[[PipTask], None] | None = None,
                  interpreter: Path | None = None, pins: list[str] = (), proxy: str = ""):
-        super().__init__(f"{self.DESCRIPTION} {', '.join(specs)}", QgsTask.CanCancel)
+        super().__init__(f"{self.DESCRIPTION} {', '.join(specs)}", QgsTask.Flag.CanCancel)
         self.specs = list(specs)
         self.pins = list(pins)
         self.proxy = proxy

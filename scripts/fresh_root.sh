@@ -19,6 +19,10 @@
 # Nothing of the host goes into the root but /etc/resolv.conf and, when the host's pip is
 # told to trust a certificate bundle (PIP_CERT: a network whose HTTPS proxy has its own
 # CA), that bundle, given to the root's pip and Python the same way.
+
+# Bash reads a script while it runs it: the braces make it read all of it first, so that
+# editing or checking out this file during a (long) run cannot change the run.
+{
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,11 +39,11 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "fresh-root: needs root (debootstrap, chroot and mounts)" >&2
     exit 1
 fi
-mkdir -p "$ROOTS"
-ROOTS=$(cd "$ROOTS" && pwd)
+ROOTS=$(realpath -m "$ROOTS")
 case "$ROOTS/" in
     "$repo"/*) echo "fresh-root: ROOTS=$ROOTS is inside the repository" >&2; exit 1 ;;
 esac
+mkdir -p "$ROOTS"
 if ! command -v debootstrap >/dev/null 2>&1; then
     echo "fresh-root: installing debootstrap"
     DEBIAN_FRONTEND=noninteractive apt-get update -q
@@ -134,7 +138,8 @@ in_root() {   # in_root COMMAND: run a bash command in the root, as root, with a
 fmt_time() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 deb_bytes() { in_root 'cat /var/cache/apt/archives/*.deb 2>/dev/null | wc -c'; }
 # Bytes received by this machine's network interfaces (the root shares the host's network):
-# the Debian packages and what pip fetches from PyPI (which keeps no cache here to measure).
+# the Debian packages and what pip fetches from PyPI (which keeps no cache here to measure),
+# plus whatever else the machine downloads meanwhile.
 rx_bytes() { awk -F'[: ]+' '$2 != "lo" && NR > 2 { sum += $3 } END { printf "%.0f\n", sum }' /proc/net/dev; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1048576 }'; }
 
@@ -170,7 +175,7 @@ for step in $STEPS; do
     # pytest's closing line, if the step ran pytest.
     tests=$(grep -E '^=+ .*(passed|failed|error).* in [0-9.]+s' "$logs/make-$step.log" | tail -n 1 \
         | sed -E 's/^=+ //; s/ =+$//' || true)
-    summary+=("$(printf '%-24s %8s  %s; Debian packages %s, network received %s%s' \
+    summary+=("$(printf '%-24s %8s  %s; Debian packages %s, the machine received %s%s' \
         "make $step" "$(fmt_time "$elapsed")" "$result" "$(mib "$debs")" "$(mib "$received")" \
         "${tests:+; pytest: $tests}")")
     if [ "$status" -ne 0 ]; then
@@ -183,3 +188,4 @@ echo "fresh-root summary: Debian $DIST ($VARIANT), test data $([ "$DATA" = 1 ] &
 printf '  %s\n' "${summary[@]}"
 echo "  installed: $(in_root "dpkg-query -W -f='\${Package} \${Version}\n' qgis python3 2>/dev/null | tr '\n' ' '")"
 exit "$overall"
+}

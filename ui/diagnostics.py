@@ -135,16 +135,16 @@ class DiagnosticsDialog(QDialog):
         self.text.setReadOnly(True)
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))  # aligned columns
         self.text.setPlainText(diagnostics_text(problems))
-        buttons = QDialogButtonBox(QDialogButtonBox.Close, self)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         self.copy_button = QPushButton("Copy to clipboard", self)
         self.copy_button.clicked.connect(self.copy)
-        buttons.addButton(self.copy_button, QDialogButtonBox.ActionRole)
+        buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.install_button = None
         if install is not None and problems:
             self.install_button = QPushButton("Install missing packages", self)
             self.install_button.clicked.connect(install)
             self.install_button.clicked.connect(self.accept)
-            buttons.addButton(self.install_button, QDialogButtonBox.ActionRole)
+            buttons.addButton(self.install_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.text)

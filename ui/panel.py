@@ -45,9 +45,12 @@ from .methods import Choices, Method
 from .widgets import LayerComboBox
 
 SETTINGS_PREFIX = "coreg/dialog/"
-#: Layer-combo filters: Qgis.LayerFilter from QGIS 3.34 (setFilters() with the proxy
-#: model's own is deprecated there), QgsMapLayerProxyModel.Filter before.
-LAYER_FILTER = getattr(Qgis, "LayerFilter", QgsMapLayerProxyModel.Filter)
+#: Layer-combo filters: Qgis.LayerFilter(s) from QGIS 3.34 (setFilters() with the proxy
+#: model's own, or with a plain int, is deprecated there), QgsMapLayerProxyModel's before.
+if hasattr(Qgis, "LayerFilters"):
+    LAYER_FILTER, LAYER_FILTERS = Qgis.LayerFilter, Qgis.LayerFilters
+else:
+    LAYER_FILTER, LAYER_FILTERS = QgsMapLayerProxyModel.Filter, QgsMapLayerProxyModel.Filters
 ERROR_STYLE = "color: #c62828;"
 #: Enum parameters the panel shows as combo boxes, filled from the algorithm's own options.
 ENUMS = ("RESAMPLING", "TRANSFORM", "OUTPUT_MODE")
@@ -120,7 +123,8 @@ class CoregPanel(QWidget):
         self.secondary_combo, self.secondary_band = self._raster_row(form, "Secondary")
         self.secondary_error = self._add_error(form)
         self.mask_combo = _compact(LayerComboBox())
-        self.mask_combo.setFilters(LAYER_FILTER.RasterLayer | LAYER_FILTER.PolygonLayer)
+        self.mask_combo.setFilters(LAYER_FILTERS(LAYER_FILTER.RasterLayer
+                                                 | LAYER_FILTER.PolygonLayer))
         self.mask_combo.setAllowEmptyLayer(True)
         self.mask_combo.setLayer(None)  # else it picks the first raster: no mask by default
         self.mask_combo.setToolTip("Areas to leave out: polygons, or rasters where non-zero")
