@@ -97,6 +97,25 @@ def _engine_imports():
     return at_load, guarded
 
 
+def test_engine_imports_no_qgis():
+    """core/ runs without QGIS: it imports neither qgis nor the plugin parts that do
+    (relative imports reach no further than core/ itself)."""
+    offenders = []
+    for path in ENGINE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level > 1 + len(path.relative_to(ENGINE).parts) - 1:
+                    offenders.append(f"{path.name}: from {'.' * node.level}{node.module}")
+                names = [node.module or ""] if node.level == 0 else []
+            else:
+                continue
+            offenders += [f"{path.name}: {n}" for n in names
+                          if n.split(".")[0] in ("qgis", "PyQt5", "PyQt6")]
+    assert offenders == []
+
+
 def test_required_packages_are_exactly_what_the_engine_imports():
     at_load, guarded = _engine_imports()
     required = {requirement.module for requirement in dependencies.REQUIRED_PACKAGES}

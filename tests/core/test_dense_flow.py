@@ -108,17 +108,14 @@ def _epe(dx, dy, gt) -> float:
     return float(np.mean(np.hypot(dx + gt[0], dy + gt[1])[inner]))
 
 
-def test_bounds_beat_gefolki():
-    assert MONO_EPE_MAX < GEFOLKI_MONO_EPE and CROSS_EPE_MAX < GEFOLKI_CROSS_EPE
-
-
 def test_estimate_flow__gefolki_mono_modal(shared_data):
     s1 = _patch(shared_data, "S1_patch11.tif")
     slave, gt = _gefolki_protocol(shared_data, s1)
 
     dx, dy = estimate_flow(s1, slave, levels=3, radius=(16, 8), iterations=4)
 
-    assert _epe(dx, dy, gt) < MONO_EPE_MAX
+    epe = _epe(dx, dy, gt)
+    assert epe < MONO_EPE_MAX and epe < GEFOLKI_MONO_EPE
     assert _epe(-dx, -dy, gt) > 5  # the sign: +gt is far off
 
 
@@ -133,7 +130,10 @@ def test_estimate_flow__gefolki_cross_modal(shared_data, features, bound):
     dx, dy = estimate_flow(s1, slave, levels=4, radius=(24, 20, 16, 12, 8), iterations=4,
                            features=features)
 
-    assert _epe(dx, dy, gt) < bound
+    epe = _epe(dx, dy, gt)
+    assert epe < bound
+    if features == "orientation":  # the default beats GeFolki's published figure
+        assert epe < GEFOLKI_CROSS_EPE
     assert _epe(0 * dx, 0 * dy, gt) > 2.9  # zero-flow baseline
 
 
