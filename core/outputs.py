@@ -40,7 +40,7 @@ import rasterio
 from rasterio.errors import RasterioError, RasterioIOError
 
 from .errors import CanceledError, CoregOutputError, CoregResourceError
-from .paths import embedded_file, is_remote, local_output
+from .paths import check_writable, embedded_file, is_remote, local_output
 
 #: Marks temporaries (see :func:`temporary_name`), and what GDAL adds to their names.
 TEMP_MARK = ".coreg-tmp-"
@@ -70,8 +70,9 @@ def check_outputs(outputs: Destinations, inputs: Sources) -> dict[str, Path]:
         Naming both sides of the first collision found, or why a destination cannot be
         written (see :func:`.paths.local_output`).
     """
-    resolved = {label: local_output(path, label) for label, path in outputs.items()
-                if path is not None}
+    # Collisions first: "would replace the input" says more than "not writable".
+    resolved = {label: local_output(path, label, writable=False)
+                for label, path in outputs.items() if path is not None}
     seen: dict[Path, str] = {}
     for label, target in resolved.items():
         if target in seen:
@@ -85,6 +86,8 @@ def check_outputs(outputs: Destinations, inputs: Sources) -> dict[str, Path]:
             raise CoregOutputError(
                 f"The output '{seen[file]}' ({file}) would replace the input '{label}'"
                 f"{via}; choose another file name.")
+    for label, target in resolved.items():
+        check_writable(target, os.fspath(outputs[label]), label)
     return resolved
 
 

@@ -49,13 +49,15 @@ def local_input(path: str | os.PathLike, label: str = "Input", *,
     return text
 
 
-def local_output(path: str | os.PathLike, label: str = "Output") -> Path:
+def local_output(path: str | os.PathLike, label: str = "Output", *,
+                 writable: bool = True) -> Path:
     """``path`` as an absolute local file path an output may be written to.
 
     Raises
     ------
     CoregOutputError
-        Empty, remote, an existing folder, or in a folder that cannot be written.
+        Empty, remote, an existing folder, or (if ``writable``) in a folder that cannot
+        be written.
     """
     text = _as_text(path, label, CoregOutputError)
     if is_remote(text) or text.lower().startswith("/vsi") or CONNECTION.match(text):
@@ -65,13 +67,19 @@ def local_output(path: str | os.PathLike, label: str = "Output") -> Path:
     if target.is_dir():
         raise CoregOutputError(f"{label} '{text}' is an existing folder; give a file name "
                                f"such as '{target / 'aligned.tif'}'.")
+    if writable:
+        check_writable(target, text, label)
+    return target
+
+
+def check_writable(target: Path, text: str, label: str) -> None:
+    """Refuse an output whose folder (or its nearest existing parent) is not writable."""
     folder = _nearest_existing(target.parent)
     if not folder.is_dir():
         raise CoregOutputError(f"{label} '{text}': '{folder}' is a file, not a folder.")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise CoregOutputError(f"{label} '{text}': the folder '{folder}' is not writable; "
                                "choose a folder you can write to.")
-    return target
 
 
 def embedded_file(text: str) -> str:

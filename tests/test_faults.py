@@ -649,3 +649,12 @@ def test_align_image_parameters_fuzzed__engine_errors_only(pair, tmp_path, max_s
         pass
     assert {k: v for k, v in digest(reference.parent).items() if k in before} == before
     assert leftovers(tmp_path) == []
+
+
+def test_output_naming_an_input_in_a_read_only_folder__the_collision_is_said(pair, tmp_path):
+    with tmpfs(tmp_path / "ro", "1m") as folder:
+        reference = folder / "ref.tif"
+        reference.write_bytes(pair[0].read_bytes())
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        with pytest.raises(CoregOutputError, match="would replace the input"):
+            align_image(reference, pair[1], reference)
