@@ -22,8 +22,9 @@ LOCAL_VSI = ("/vsizip/", "/vsitar/", "/vsigzip/", "/vsi7z/", "/vsirar/")
 #: A URL scheme (``http://``, ``s3://``, ``file://``...).
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 #: A GDAL connection string ``DRIVER:"path":name`` or ``DRIVER:path:name`` (NETCDF, HDF5,
-#: GPKG...). The driver has two letters at least, so ``C:\\...`` is a plain path.
-CONNECTION = re.compile(r'^(?P<driver>[A-Za-z][A-Za-z0-9_]+):(?P<rest>.+)$')
+#: GPKG...): an upper-case driver of two letters at least, so that ``C:\\...`` and a
+#: file named ``run:2.tif`` stay plain paths.
+CONNECTION = re.compile(r'^(?P<driver>[A-Z][A-Z0-9_]+):(?P<rest>.+)$')
 
 
 def local_input(path: str | os.PathLike, label: str = "Input", *,

@@ -658,3 +658,9 @@ def test_output_naming_an_input_in_a_read_only_folder__the_collision_is_said(pai
         subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
         with pytest.raises(CoregOutputError, match="would replace the input"):
             align_image(reference, pair[1], reference)
+
+
+def test_file_name_with_a_colon__is_a_plain_path(pair, tmp_path):
+    output = tmp_path / "run:2.tif"
+    align_image(*pair, output)
+    assert output.is_file()
