@@ -76,24 +76,19 @@ def _factor(covariance: np.ndarray) -> np.ndarray:
 
 def metres_per_unit(crs: CRS, x: float, y: float, res: tuple[float, float]
                     ) -> tuple[float, float] | None:
-    """Metres per CRS unit along x and y at (x, y): geodesic for a geographic CRS, the
-    linear unit's factor otherwise; None when the CRS has no known unit."""
+    """Metres per CRS unit along x and y at (x, y): geodesic on WGS 84 for a geographic
+    CRS (other datums' ellipsoids change a radius by < 0.01 %; parsing the CRS with
+    pyproj in a worker thread crashed QGIS 3.40), the linear unit's factor otherwise;
+    None when the CRS has no known unit."""
     try:
         if crs.is_geographic:
-            geod = Geod(**_ellipsoid(crs))
-            mx = geod.inv(x, y, x + res[0], y)[2] / res[0]
-            my = geod.inv(x, y, x, y + res[1])[2] / res[1]
+            mx = _WGS84.inv(x, y, x + res[0], y)[2] / res[0]
+            my = _WGS84.inv(x, y, x, y + res[1])[2] / res[1]
             return float(mx), float(my)
         factor = crs.linear_units_factor[1]
         return float(factor), float(factor)
-    except Exception:  # a local CRS without units, a failing PROJ lookup
+    except Exception:  # a local CRS without units
         return None
 
 
-def _ellipsoid(crs: CRS) -> dict:
-    from pyproj import CRS as ProjCRS
-
-    ellipsoid = ProjCRS.from_user_input(crs.to_wkt()).ellipsoid
-    return {"a": ellipsoid.semi_major_metre, "rf": ellipsoid.inverse_flattening or 0.0} \
-        if ellipsoid.inverse_flattening else {"a": ellipsoid.semi_major_metre,
-                                              "b": ellipsoid.semi_minor_metre}
+_WGS84 = Geod(ellps="WGS84")
