@@ -148,6 +148,8 @@ def write_resampled(
     CoregResourceError
         If the strips would not fit in the available memory.
     """
+    if resampling not in ORDERS:
+        raise CoregInputError(f"resampling must be one of {tuple(ORDERS)}, not {resampling!r}.")
     order = ORDERS[resampling]
     with rasterio.open(secondary_path) as src, \
             ThreadPoolExecutor(max_workers=1) as worker:

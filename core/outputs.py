@@ -46,6 +46,8 @@ from .paths import check_writable, embedded_file, is_remote, local_output
 TEMP_MARK = ".coreg-tmp-"
 #: This machine, in temporaries' names.
 _HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
+#: A disk with less free space than this after a write that lost tiles is full.
+FULL_DISK = 4 * 2**20
 #: JSON inputs larger than this are not searched for the files they name.
 MAX_JSON_BYTES = 50 * 2**20
 
@@ -325,6 +327,9 @@ def _check_written(target: Path, tmp: str, errors: list[str]) -> None:
         raise CoregOutputError(f"Writing '{target}' produced no file.")
     if target.suffix.lower() in (".tif", ".tiff"):
         missing = missing_tiles(tmp)
+        if missing and shutil.disk_usage(target.parent).free < FULL_DISK:
+            # GDAL's own words did not reach us (rasterio 1.4 logs them elsewhere)
+            raise _write_error(target, OSError(errno.ENOSPC, "No space left on device"))
         if missing:
             raise _write_error(target, f"{missing} tile(s) missing from the written file")
 

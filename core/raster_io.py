@@ -96,7 +96,7 @@ def _unreadable_reason(path: str, exc: Exception) -> str:
         return "the file is empty."
     if os.path.isdir(path):
         return "it is a folder."
-    if "not recognized as a supported file format" in str(exc):
+    if "not recognized as" in str(exc):  # "... a supported file format" (GDAL < 3.9 and after)
         return "GDAL does not recognise its format (not a raster, or damaged)."
     return str(exc)
 

@@ -105,9 +105,10 @@ def test_align_image_writes_the_output_and_reports_the_librarys_shift(aligned, t
     assert json.loads((folder / "report.json").read_text()) == report
     own = align_image(REFERENCE, SECONDARY, tmp_path / "own.tif", reference_band=NIR,
                       secondary_band=NIR)
-    assert report["shift_x_px"] == pytest.approx(own.shift_x_px, abs=1e-9)
-    assert report["shift_y_px"] == pytest.approx(own.shift_y_px, abs=1e-9)
-    assert report["rotation_deg"] == pytest.approx(own.model.rotation_deg, abs=1e-12)
+    # Two runs agree to 1e-5 px (threads may sum in another order: 3e-6 px on Debian 13).
+    assert report["shift_x_px"] == pytest.approx(own.shift_x_px, abs=1e-5)
+    assert report["shift_y_px"] == pytest.approx(own.shift_y_px, abs=1e-5)
+    assert report["rotation_deg"] == pytest.approx(own.model.rotation_deg, abs=1e-6)
     # The real misregistration of this pair (about 0.5 px E-W and 1.3 px N-S:
     # ../shared/data/optical/MANIFEST.md).
     assert report["shift_x_px"] == pytest.approx(-0.5, abs=0.1)
@@ -115,7 +116,8 @@ def test_align_image_writes_the_output_and_reports_the_librarys_shift(aligned, t
     with rasterio.open(folder / "aligned.tif") as out, rasterio.open(tmp_path / "own.tif") as ref:
         assert (out.count, out.crs, out.transform, out.shape) == (4, ref.crs, ref.transform,
                                                                    ref.shape)
-        assert np.array_equal(out.read(), ref.read())
+        difference = np.abs(out.read().astype(np.int64) - ref.read().astype(np.int64))
+        assert difference.max() <= 1  # the same shift to 1e-5 px: equal to 1 DN
 
 
 def test_align_image_shows_progress_and_a_summary_on_stderr(aligned):
