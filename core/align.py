@@ -46,7 +46,7 @@ from .raster_io import (
     read_info,
     read_on_grid,
 )
-from .resample import ORDERS
+from .resample import spline_order
 from .resources import memory_guard, require_memory
 from .saved import SavedAlignment, alignment_record
 from .uncertainty import SYSTEMATIC_PX, metres_per_unit, overlap_factor, radii
@@ -518,8 +518,7 @@ def align_image(
     """
     if output_mode not in OUTPUT_MODES:
         raise CoregInputError(f"output_mode must be one of {OUTPUT_MODES}, not {output_mode!r}.")
-    if resampling not in ORDERS:  # before the matching, not after it
-        raise CoregInputError(f"resampling must be one of {tuple(ORDERS)}, not {resampling!r}.")
+    spline_order(resampling)  # a known name, checked before the matching, not after it
     if output is not None and output_mode == "geotransform" and transform != "translation":
         raise CoregInputError("The geotransform-only output needs the translation model "
                               "(a rotation cannot be written as a shifted geotransform).")

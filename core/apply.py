@@ -38,7 +38,6 @@ from .raster_io import (
 )
 from .resample import (
     COORDINATE_STEP,
-    ORDERS,
     DisplacementMapping,
     FieldMapping,
     SourceMapping,
@@ -46,6 +45,7 @@ from .resample import (
     interpolate_affine,
     model_affine,
     prepare,
+    spline_order,
 )
 from .resources import memory_guard, require_memory
 from .saved import SavedAlignment
@@ -148,9 +148,7 @@ def write_resampled(
     CoregResourceError
         If the strips would not fit in the available memory.
     """
-    if resampling not in ORDERS:
-        raise CoregInputError(f"resampling must be one of {tuple(ORDERS)}, not {resampling!r}.")
-    order = ORDERS[resampling]
+    order = spline_order(resampling)
     with rasterio.open(secondary_path) as src, \
             ThreadPoolExecutor(max_workers=1) as worker:
         src_nodata = src.nodata if nodata is None else nodata

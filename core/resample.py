@@ -23,6 +23,13 @@ from .grid import Grid, crs_transformer
 
 #: Spline order of each resampling name.
 ORDERS = {"nearest": 0, "bilinear": 1, "cubic": 3}
+
+
+def spline_order(resampling: str) -> int:
+    """The spline order of a resampling name; CoregInputError for an unknown name."""
+    if resampling not in ORDERS:
+        raise CoregInputError(f"resampling must be one of {tuple(ORDERS)}, not {resampling!r}.")
+    return ORDERS[resampling]
 #: Coordinates across CRSs are computed exactly every this many pixels and
 #: interpolated bilinearly in between (error far below 0.001 px for map projections).
 COORDINATE_STEP = 16
