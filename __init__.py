@@ -42,7 +42,15 @@ _EXPORTS = {
     "ItemResult": "core.stack",
     "Applied": "core.apply",
     "SwathResult": "core.swath",
-    "SavedAlignment": "core.saved",
+    "AlignmentResult": "core.results",
+    # The transformation model: every alignment is one of these.
+    "Transform": "core.transforms",
+    "Rigid": "core.transforms",
+    "AffineTransform": "core.transforms",
+    "BlockField": "core.transforms",
+    "DisplacementField": "core.transforms",
+    "Composite": "core.transforms",
+    "Uncertainty": "core.transforms",
     "RigidModel": "core.fit",
     "PolygonMask": "core.masks",
     # Errors (core/errors.py: each has its exit_code for a command line).
@@ -62,7 +70,9 @@ __all__ = [
     "band_math", "rectify_swath",
     "estimate_alignment", "estimate_dem_alignment", "read_alignment",
     "Alignment", "PatchResult", "LocalAlignment", "DemAlignment", "BlockShift",
-    "ItemResult", "Applied", "SwathResult", "SavedAlignment", "RigidModel", "PolygonMask",
+    "ItemResult", "Applied", "SwathResult", "AlignmentResult", "RigidModel", "PolygonMask",
+    "Transform", "Rigid", "AffineTransform", "BlockField", "DisplacementField", "Composite",
+    "Uncertainty",
     "CoregError", "CoregInputError", "CoregOutputError", "CoregResourceError",
     "CoregistrationError", "CanceledError", "BandMathError",
     "__version__",
@@ -124,9 +134,19 @@ if TYPE_CHECKING:  # what static analysers and IDEs see
     from .core.local import LocalAlignment, align_local
     from .core.masks import PolygonMask
     from .core.raster_math import band_math
-    from .core.saved import SavedAlignment, read_alignment
+    from .core.results import AlignmentResult
+    from .core.saved import read_alignment
     from .core.stack import ItemResult, align_stack
     from .core.swath import SwathResult, rectify_swath
+    from .core.transforms import (
+        AffineTransform,
+        BlockField,
+        Composite,
+        DisplacementField,
+        Rigid,
+        Transform,
+        Uncertainty,
+    )
 
     __version__: str
 

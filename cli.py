@@ -261,17 +261,6 @@ def _write_report(path: str | None, report: dict) -> None:
         write_json(path, report)
 
 
-def _beside(path: str | None, report: str) -> str | None:
-    """``path`` relative to the report's folder, as read_alignment takes it (a folder of
-    results can then be moved); absolute if it cannot be (another Windows drive)."""
-    if not path:
-        return None
-    try:
-        return os.path.relpath(os.path.abspath(path), os.path.dirname(os.path.abspath(report)))
-    except ValueError:
-        return os.path.abspath(path)
-
-
 def _fmt(value: Any, spec: str = ".3f") -> str:
     return "n/a" if value is None else format(value, spec)
 
@@ -353,7 +342,7 @@ def align_image_command(reference, secondary, output, band_ref, band_sec, masks,
             progress=run.progress)
         document = alignment.report()
         _write_report(report, document)
-        _apply_to(run, alignment.saved(), apply_to, output, sources, output_mode)
+        _apply_to(run, alignment.transform, apply_to, output, sources, output_mode)
     r = document
     run.done(document, (
         f"Shift {r['shift_x_px']:+.3f}, {r['shift_y_px']:+.3f} secondary px "
@@ -414,7 +403,7 @@ def align_local_command(reference, secondary, output, displacement, method, band
                         as_json):
     """Align SECONDARY onto the REFERENCE grid with a displacement varying over the image."""
     from .core.local import align_local
-    from .core.saved import displacement_alignment
+    from .core.saved import displacement_alignment, portable_report
 
     if apply_to and not output:
         raise CoregInputError("--apply-to writes beside the output: give -o/--output too.")
@@ -437,10 +426,8 @@ def align_local_command(reference, secondary, output, displacement, method, band
             reference_nodata=ref_nodata, secondary_nodata=sec_nodata, cog=cog,
             keep_unreliable=keep_unreliable, progress=run.progress)
         document = result.report()
-        document["displacement"] = os.path.abspath(displacement) if displacement else None
         if report:
-            _write_report(report, {**document,
-                                   "displacement": _beside(displacement, report)})
+            _write_report(report, portable_report(document, report))
         if apply_to:
             _apply_to(run, displacement_alignment(field), apply_to, output, sources)
     r = document
@@ -509,7 +496,7 @@ def align_dem_command(reference, dem, output, dh_output, exclude, method, max_it
         _write_report(report, document)
         if fields:
             write_shift_fields(alignment, dem, fields)
-        _apply_to(run, alignment.saved(), apply_to, output, sources)
+        _apply_to(run, alignment.transform, apply_to, output, sources)
     r = document
     run.done(document, (
         f"Shift applied to the DEM: x {r['shift_x']:+.3f}, y {r['shift_y']:+.3f}, "

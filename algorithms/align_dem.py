@@ -145,7 +145,7 @@ class AlignDemAlgorithm(CoregAlgorithm):
             results[self.REPORT] = report_path
         if alignment.method == "blockwise":
             results.update(self._block_outputs(parameters, context, alignment))
-        results[self.APPLIED] = self.apply_to(parameters, context, feedback, alignment.saved(),
+        results[self.APPLIED] = self.apply_to(parameters, context, feedback, alignment.transform,
                                               output)
         return results
 

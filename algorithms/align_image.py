@@ -142,7 +142,7 @@ class AlignImageAlgorithm(CoregAlgorithm):
             write_json(report_path, report)
             results[self.REPORT] = report_path
         mode = OUTPUT_MODES[self.parameterAsEnum(parameters, self.OUTPUT_MODE, context)][1]
-        applied = self.apply_to(parameters, context, feedback, alignment.saved(), output, mode)
+        applied = self.apply_to(parameters, context, feedback, alignment.transform, output, mode)
         return {**results, self.APPLIED: applied,
                 **{key.upper(): report[key] for key in NUMERIC_OUTPUTS}}
 

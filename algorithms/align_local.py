@@ -24,7 +24,7 @@ from qgis.core import (
 
 from ..core.local import METHODS, align_local
 from ..core.outputs import write_json
-from ..core.saved import displacement_alignment
+from ..core.saved import displacement_alignment, portable_report
 from ..core.tie_points import REJECTION_LEVELS
 from .base import RESAMPLINGS, CoregAlgorithm, StyleOnLoad
 from .layers import DOUBLE, INT, STRING, mask_sources, requested
@@ -179,7 +179,7 @@ class AlignLocalAlgorithm(CoregAlgorithm):
             StyleOnLoad.attach(context, points_id, "tie_points.qml")
             results[self.TIE_POINTS] = points_id
         if report_path:
-            write_json(report_path, report)
+            write_json(report_path, portable_report(report, report_path))
             results[self.REPORT] = report_path
         results[self.APPLIED] = (self.apply_to(parameters, context, feedback,
                                                displacement_alignment(displacement), output)

@@ -32,7 +32,7 @@ from qgis.PyQt.QtGui import QColor
 from ..core.apply import applied_paths, apply_to_rasters
 from ..core.errors import CoregError
 from ..core.outputs import guarded_outputs, terminate_cleanly
-from ..core.saved import SavedAlignment
+from ..core.transforms import Transform
 
 RESOURCES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources")
 
@@ -199,7 +199,7 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
                                                          self.tr("Further aligned rasters")))
 
     def apply_to(self, parameters, context: QgsProcessingContext,
-                 feedback: QgsProcessingFeedback, alignment: SavedAlignment, output: str,
+                 feedback: QgsProcessingFeedback, alignment: Transform, output: str,
                  output_mode: str = "resample") -> list[str]:
         """Apply ``alignment`` to the APPLY_TO rasters, beside ``output``; the results
         load as layers."""

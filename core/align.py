@@ -48,7 +48,9 @@ from .raster_io import (
 )
 from .resample import spline_order
 from .resources import memory_guard, require_memory
-from .saved import SavedAlignment, alignment_record
+from .results import AlignmentResult
+from .saved import alignment_record
+from .transforms import Rigid, Uncertainty
 from .uncertainty import SYSTEMATIC_PX, metres_per_unit, overlap_factor, radii
 
 log = logging.getLogger(__name__)
@@ -91,7 +93,7 @@ class PatchResult:
 
 
 @dataclass(frozen=True)
-class Alignment:
+class Alignment(AlignmentResult):
     """Result of :func:`estimate_alignment`: a rigid model with its quality figures.
 
     A secondary map point p (reference CRS) goes to R(rotation_deg) (p - centre) +
@@ -120,15 +122,19 @@ class Alignment:
     ce90_m: float | None = None
     ce95_m: float | None = None
 
-    def saved(self) -> SavedAlignment:
-        """The alignment alone, to apply to other rasters."""
-        return SavedAlignment(self.model, CRS.from_user_input(self.reference_crs), self.bounds)
+    @property
+    def transform(self) -> Rigid:
+        """The alignment alone, with its uncertainty, to apply to other rasters."""
+        return Rigid(self.model, CRS.from_user_input(self.reference_crs), self.bounds,
+                     uncertainty=Uncertainty(self.covariance, self.ce90_px, self.ce95_px,
+                                             self.ce90_m, self.ce95_m))
 
     def report(self) -> dict:
         """The JSON report (the keys scripts rely on)."""
         used = sum(p.used for p in self.patches)
         return {
             **alignment_record(self.model, self.reference_crs, self.bounds),
+            "transform": self.transform.to_record(),
             "shift_x_px": self.shift_x_px, "shift_y_px": self.shift_y_px,
             "shift_uncertainty_px": self.shift_uncertainty_px,
             "covariance": [list(row) for row in self.covariance],
@@ -423,7 +429,7 @@ class _Estimator:
 
     def _to_secondary_px(self, dx: float, dy: float, secondary: Grid) -> tuple[float, float]:
         shift = RigidModel(dx, dy, 0.0, self.model.pivot_x, self.model.pivot_y)
-        sx, sy = translation_in_secondary_crs(shift, secondary, self.common.crs)
+        sx, sy = translation_in_secondary_crs(Rigid(shift, self.common.crs), secondary)
         t = secondary.transform
         col, row = ~Affine(t.a, t.b, 0.0, t.d, t.e, 0.0) * (sx, sy)
         return float(col), float(row)
@@ -500,7 +506,7 @@ def align_image(
     Alignment
         The model, the shift in secondary pixels, its uncertainty, reliability, the
         matching score before and after, every patch; ``report()`` gives the JSON
-        report and ``saved()`` the alignment to apply to other rasters.
+        report and ``transform`` the alignment to apply to other rasters.
 
     Raises
     ------
@@ -560,12 +566,12 @@ def _write_aligned(alignment: Alignment, reference, secondary, output, *, output
     if output_mode == "geotransform":
         with atomic_path(output, size=raster_bytes(info.grid, info.count, info.dtype,
                                                    cog=cog)) as tmp:
-            write_shifted(secondary, tmp, alignment.model, rasterio.crs.CRS.from_user_input(
-                alignment.reference_crs), cog=cog, progress=progress, is_canceled=is_canceled)
+            write_shifted(secondary, tmp, alignment.transform, cog=cog, progress=progress,
+                          is_canceled=is_canceled)
         return alignment
     reference_grid = read_info(reference).grid
     with atomic_path(output, size=_covered_bytes(info, reference_grid, cog)) as tmp:
-        out_nodata = write_resampled(secondary, tmp, alignment.model, reference_grid,
+        out_nodata = write_resampled(secondary, tmp, alignment.transform, reference_grid,
                                      resampling=resampling, nodata=nodata, cog=cog,
                                      progress=progress, is_canceled=is_canceled)
     if nodata is None and info.nodata is None:

@@ -6,19 +6,17 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import rasterio
 from affine import Affine
-from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from .errors import CanceledError, CoregInputError
-from .fit import RigidModel
 from .grid import Grid, crs_transformer, footprint_bounds, pixel_size_in
 from .outputs import check_outputs, guarded_outputs
 from .raster_io import (
@@ -38,53 +36,65 @@ from .raster_io import (
 )
 from .resample import (
     COORDINATE_STEP,
-    DisplacementMapping,
-    FieldMapping,
     SourceMapping,
     interpolate,
     interpolate_affine,
-    model_affine,
     prepare,
     spline_order,
 )
 from .resources import memory_guard, require_memory
-from .saved import SavedAlignment
+from .transforms import AffineTransform, BlockField, Rigid, Transform, identity
 
 #: What to do when the output strips do not fit in memory.
 RESAMPLE_ADVICE = ("clip the reference or target grid to the area you need, or choose a "
                    "coarser grid (larger pixels)")
 
 
-def secondary_transform(model: RigidModel, secondary: Grid, reference_crs) -> Affine:
-    """The secondary's geotransform corrected by ``model`` (given in the reference CRS).
+def secondary_transform(transform: Transform, secondary: Grid) -> Affine:
+    """The secondary's geotransform moved by an affine ``transform`` (in its own CRS).
 
     Across CRSs the correction is the affine map, fitted on a 5 x 5 grid of points
-    over the secondary, that best reproduces the model in the secondary's CRS; its
+    over the secondary, that best reproduces the transform in the secondary's CRS; its
     error is far below a millimetre for shifts of metres over a scene.
     """
-    if secondary.crs == reference_crs:
-        return model_affine(model) * secondary.transform
+    if secondary.crs == transform.crs:
+        return transform.affine * secondary.transform
     cols, rows = np.meshgrid(np.linspace(0, secondary.width, 5),
                              np.linspace(0, secondary.height, 5))
     x, y = secondary.transform * (cols.ravel(), rows.ravel())
-    to_ref = crs_transformer(secondary.crs, reference_crs)
-    to_sec = crs_transformer(reference_crs, secondary.crs)
-    moved = to_sec.transform(*model.forward(*to_ref.transform(x, y)))
+    to_ref = crs_transformer(secondary.crs, transform.crs)
+    to_sec = crs_transformer(transform.crs, secondary.crs)
+    moved = to_sec.transform(*transform.forward(*to_ref.transform(x, y)))
     design = np.column_stack([x, y, np.ones_like(x)])
     coef_x = np.linalg.lstsq(design, moved[0], rcond=None)[0]
     coef_y = np.linalg.lstsq(design, moved[1], rcond=None)[0]
     return Affine(*coef_x, *coef_y) * secondary.transform
 
 
-def translation_in_secondary_crs(model: RigidModel, secondary: Grid,
-                                 reference_crs) -> tuple[float, float]:
-    """The model's shift at its pivot, expressed in the secondary CRS (map units)."""
-    if secondary.crs == reference_crs:
-        return model.shift_x, model.shift_y
-    to_sec = crs_transformer(reference_crs, secondary.crs)
-    x0, y0 = to_sec.transform(model.pivot_x, model.pivot_y)
-    x1, y1 = to_sec.transform(*model.forward(model.pivot_x, model.pivot_y))
-    return x1 - x0, y1 - y0
+def translation_in_secondary_crs(transform: Transform, secondary: Grid) -> tuple[float, float]:
+    """The transform's shift at the centre of the area it holds over (a rigid one's:
+    at its pivot), expressed in the secondary CRS (map units)."""
+    if secondary.crs == transform.crs and transform.translation() is not None:
+        return transform.translation()
+    x0, y0 = _anchor(transform, secondary)
+    x1, y1 = transform.forward(x0, y0)
+    if secondary.crs == transform.crs:
+        return float(x1 - x0), float(y1 - y0)
+    to_sec = crs_transformer(transform.crs, secondary.crs)
+    (sx0, sx1), (sy0, sy1) = to_sec.transform([x0, float(x1)], [y0, float(y1)])
+    return sx1 - sx0, sy1 - sy0
+
+
+def _anchor(transform: Transform, secondary: Grid) -> tuple[float, float]:
+    """Where a transform's shift is read: a rigid model's pivot, else the centre of its
+    area (or of the secondary)."""
+    if isinstance(transform, Rigid):
+        return transform.model.pivot_x, transform.model.pivot_y
+    if transform.bounds is not None:
+        left, bottom, right, top = transform.bounds
+    else:
+        left, bottom, right, top = footprint_bounds(secondary, transform.crs)
+    return (left + right) / 2, (bottom + top) / 2
 
 
 def output_nodata(dtype: str, nodata: float | None) -> float | None:
@@ -97,20 +107,20 @@ def output_nodata(dtype: str, nodata: float | None) -> float | None:
 def write_shifted(
     secondary_path: str | os.PathLike,
     output_path: str,
-    model: RigidModel,
-    reference_crs,
+    transform: Transform,
     *,
     cog: bool = False,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
 ) -> None:
-    """Copy every pixel of the secondary unchanged, with its geotransform translated."""
-    if model.rotation_deg != 0.0:
+    """Copy every pixel of the secondary unchanged, with its geotransform translated by
+    ``transform`` (a pure translation)."""
+    if transform.translation() is None or transform.has_vertical:
         raise CoregInputError("Moving the geotransform only is possible for a pure translation; "
                               "choose the translation model or resample onto the reference grid.")
     with rasterio.open(secondary_path) as src:
         grid = Grid(src.crs, src.transform, src.width, src.height)
-        dx, dy = translation_in_secondary_crs(model, grid, reference_crs)
+        dx, dy = translation_in_secondary_crs(transform, grid)
         copy_by_blocks(src, output_path, cog=cog,
                        transform=Affine.translation(dx, dy) * src.transform,
                        progress=progress, is_canceled=is_canceled)
@@ -119,12 +129,10 @@ def write_shifted(
 def write_resampled(
     secondary_path: str | os.PathLike,
     output_path: str,
-    model: RigidModel,
+    transform: Transform,
     reference: Grid,
     *,
-    model_crs: CRS | None = None,
-    mapping: SourceMapping | FieldMapping | DisplacementMapping | None = None,
-    offset: float = 0.0,
+    vertical: bool = False,
     dtype: str | None = None,
     resampling: str = "cubic",
     nodata: float | None = None,
@@ -132,16 +140,16 @@ def write_resampled(
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
 ) -> float | None:
-    """Resample every band of the secondary, aligned by ``model``, onto ``reference``.
+    """Resample every band of the secondary, aligned by ``transform``, onto ``reference``.
 
     Strips of :data:`BLOCK` output rows are interpolated from the native secondary
     pixels they need, so memory is bounded by two strips: one being computed in a
     worker thread while the previous one is compressed and written. Only the part of a
     strip the secondary covers is computed and written (GDAL fills the rest with
     nodata), so a reference grid far larger than the secondary costs its overlap only.
-    ``mapping`` replaces ``model`` (e.g. a shift field, or a displacement raster whose
-    NaN pixels stay nodata); ``offset`` is added to the values (and a FieldMapping's
-    own offset); ``dtype`` overrides the output data type. Returns the output nodata.
+    Where the transform does not know (a displacement raster's NaN pixels) the output
+    is nodata. ``vertical`` adds the transform's vertical shift to the values (DEMs);
+    ``dtype`` overrides the output data type. Returns the output nodata.
 
     Raises
     ------
@@ -154,8 +162,7 @@ def write_resampled(
         src_nodata = src.nodata if nodata is None else nodata
         out_dtype = dtype or src.dtypes[0]
         out_nodata = output_nodata(out_dtype, src_nodata)
-        mapping = mapping or SourceMapping(model, model_crs or reference.crs, src.crs,
-                                           src.transform)
+        mapping = SourceMapping(transform, src.crs, src.transform)
         _require_strip_memory(src, mapping, reference, out_dtype)
         profile = output_profile(reference, count=src.count, dtype=out_dtype,
                                  nodata=out_nodata, scratch=cog)
@@ -168,7 +175,7 @@ def write_resampled(
                       for row in range(0, reference.height, BLOCK)]
             compute = partial(_resample_strip, src, mapping=mapping, order=order,
                               src_nodata=src_nodata, out_nodata=out_nodata,
-                              dtype=np.dtype(out_dtype), offset=offset)
+                              dtype=np.dtype(out_dtype), vertical=vertical)
             pending = worker.submit(compute, strips[0])
             for k, strip in enumerate(strips):
                 covered = pending.result()
@@ -188,13 +195,11 @@ def write_resampled(
     return out_nodata
 
 
-def require_resample_memory(secondary_path: str | os.PathLike, reference: Grid,
-                            model_crs: CRS | None = None) -> None:
+def require_resample_memory(secondary_path: str | os.PathLike, reference: Grid) -> None:
     """Refuse, before any work, a resampling of the secondary onto ``reference`` (see
     :func:`write_resampled`) that would not fit in memory: CoregResourceError."""
     with rasterio.open(secondary_path) as src:
-        mapping = SourceMapping(RigidModel(), model_crs or reference.crs, src.crs,
-                                src.transform)
+        mapping = SourceMapping(identity(reference.crs), src.crs, src.transform)
         _require_strip_memory(src, mapping, reference, src.dtypes[0])
 
 
@@ -216,7 +221,7 @@ def _strip_memory(src, mapping, reference: Grid, itemsize: int) -> float:
         source_per_pixel = abs(float(np.linalg.det(affine[0])))
         positions = 0.0
     else:
-        width = (_footprint_width(src, reference) if isinstance(mapping, SourceMapping)
+        width = (_footprint_width(src, reference) if mapping.interpolated
                  else reference.width)
         res = pixel_size_in(reference, src.crs)
         source_per_pixel = res[0] * res[1] / abs(src.transform.determinant)
@@ -241,10 +246,12 @@ def _footprint_width(src, grid: Grid) -> int:
         else grid.width
 
 
-def _resample_strip(src, strip: Grid, mapping, order: int, src_nodata, out_nodata,
-                    dtype: np.dtype, offset: float) -> tuple[Window, np.ndarray] | None:
+def _resample_strip(src, strip: Grid, mapping: SourceMapping, order: int, src_nodata,
+                    out_nodata, dtype: np.dtype, vertical: bool
+                    ) -> tuple[Window, np.ndarray] | None:
     """The part of one output strip that the secondary covers (a window of the strip)
-    and all its bands there, plus ``offset``, cast to ``dtype``; None if it covers none.
+    and all its bands there (plus the vertical shift if ``vertical``), cast to
+    ``dtype``; None if it covers none.
 
     Computing the covered part only keeps a strip of a reference far wider than the
     secondary as cheap as its overlap."""
@@ -270,16 +277,16 @@ def _resample_strip(src, strip: Grid, mapping, order: int, src_nodata, out_nodat
         affine = (affine[0], affine[1] + affine[0] @ np.array([r0, c0], float))
     window = Window(col0 + c0, row0 + r0, c1 - c0, r1 - r0)
     return window, _resample_part(src, part, mapping, affine, rows, cols, order, src_nodata,
-                                  out_nodata, dtype, offset)
+                                  out_nodata, dtype, vertical)
 
 
 def _node_part(mapping, strip: Grid, src) -> tuple[int, int, Grid] | None:
     """(row, col, grid) of the part of ``strip`` whose positions may fall in the secondary,
-    for a SourceMapping across CRSs: its positions are bilinear between nodes every
+    for a smooth transform across CRSs: its positions are bilinear between nodes every
     COORDINATE_STEP pixels, so a node cell whose four corners all lie on one side of the
     secondary holds no pixel inside it. The part starts on a node, so its positions are
-    the strip's own. Other mappings: the whole strip. None if no cell reaches it."""
-    if not isinstance(mapping, SourceMapping):
+    the strip's own. Other transforms: the whole strip. None if no cell reaches it."""
+    if not mapping.interpolated:
         return 0, 0, strip
     reach = _cells_reaching(*(_two_nodes_a_side(v) for v in mapping.node_indices(strip)), src)
     if not reach.any():
@@ -344,12 +351,11 @@ def _affine_covered_box(affine, grid: Grid, src
     return (r0, r1), (c0, c1)
 
 
-def _resample_part(src, part: Grid, mapping, affine, rows, cols, order: int, src_nodata,
-                   out_nodata, dtype: np.dtype, offset: float) -> np.ndarray:
+def _resample_part(src, part: Grid, mapping: SourceMapping, affine, rows, cols, order: int,
+                   src_nodata, out_nodata, dtype: np.dtype, vertical: bool) -> np.ndarray:
     """All bands on ``part`` (covered by the secondary), through ``affine`` (array
     indices of ``part`` to the secondary's) or the positions ``rows``, ``cols``."""
-    if isinstance(mapping, FieldMapping):
-        offset = offset + mapping.offset(part)
+    offset = mapping.offset(part) if vertical else 0.0
     out = np.full((src.count, part.height, part.width),
                   np.nan if out_nodata is None else out_nodata, dtype)
     unknown = None
@@ -451,7 +457,7 @@ class Applied:
 
 
 def apply_alignment(
-    alignment: SavedAlignment,
+    alignment: Transform,
     input_path: str | os.PathLike,
     output_path: str | os.PathLike,
     *,
@@ -470,9 +476,9 @@ def apply_alignment(
 
     Parameters
     ----------
-    alignment : SavedAlignment
-        The alignment, e.g. :func:`.saved.read_alignment` of a report, or
-        ``Alignment.saved()``.
+    alignment : Transform
+        The alignment, e.g. :func:`.saved.read_alignment` of a report, or the
+        ``transform`` of an alignment result.
     input_path : path
         The raster to move (any CRS and resolution overlapping the alignment's area).
     output_path : path
@@ -505,18 +511,18 @@ def apply_alignment(
     ------
     CoregInputError
         If the raster does not overlap the alignment's area, or a geotransform-only
-        output is asked for a rotation, a shift field or a vertical shift.
+        output is asked for anything but a translation.
     CoregOutputError
         If the output would overwrite the input, or cannot be written.
     """
     with guarded_outputs({"Output": output_path},
-                         {"Input": input_path, "Displacement field": alignment.displacement}):
+                         {"Input": input_path, "Displacement field": list(alignment.files)}):
         return _apply_checked(alignment, input_path, output_path, output_mode=output_mode,
                               target=target, resampling=resampling, cog=cog, vertical=vertical,
                               progress=progress, is_canceled=is_canceled)
 
 
-def _apply_checked(alignment: SavedAlignment, input_path, output_path, *, output_mode: str,
+def _apply_checked(alignment: Transform, input_path, output_path, *, output_mode: str,
                    target: Grid | None, resampling: str | None, cog: bool, vertical: bool,
                    progress: Progress | None, is_canceled: IsCanceled | None) -> Applied:
     """:func:`apply_alignment` once its output is known to be safe to write."""
@@ -524,18 +530,20 @@ def _apply_checked(alignment: SavedAlignment, input_path, output_path, *, output
     _check_overlap(alignment, info.grid)
     notes = []
     class_raster = is_class_raster(input_path)
-    add_z = bool(vertical and not class_raster
-                 and (alignment.z_offset or alignment.field is not None))
+    add_z = vertical and not class_raster and alignment.has_vertical
     if add_z:
         notes.append("DEM alignment: its vertical shift is added to the values.")
-    if output_mode == "geotransform" and (alignment.field is not None
-                                          or alignment.displacement or add_z):
-        raise CoregInputError("A shift field or a vertical shift needs resampling; choose "
-                              "the resampling output mode.")
+    if output_mode == "geotransform" and (alignment.translation() is None or add_z):
+        raise CoregInputError("Moving the geotransform only is possible for a pure "
+                              "translation; a rotation, a shift field or a vertical shift needs "
+                              "resampling: choose the resampling output mode.")
+    if isinstance(alignment, BlockField) and info.grid.crs != alignment.crs:
+        raise CoregInputError("A blockwise DEM alignment applies to rasters in its own CRS "
+                              f"({alignment.crs.to_string()}); reproject the raster first.")
     size = raster_bytes(target or info.grid, info.count, info.dtype, cog=cog)
     with atomic_path(output_path, size=size) as tmp:
         if output_mode == "geotransform":
-            write_shifted(input_path, tmp, alignment.model, alignment.crs, cog=cog,
+            write_shifted(input_path, tmp, _horizontal(alignment), cog=cog,
                           progress=progress, is_canceled=is_canceled)
             return Applied(None, tuple(notes))
         if resampling is None:
@@ -543,10 +551,7 @@ def _apply_checked(alignment: SavedAlignment, input_path, output_path, *, output
             if resampling == "nearest":
                 notes.append("Integer class or mask raster: resampled by nearest neighbour.")
         grid = target or moved_grid(alignment, info.grid)
-        mapping = field_mapping(alignment, info.grid, vertical=add_z)
-        nodata = write_resampled(input_path, tmp, alignment.model, grid,
-                                 model_crs=alignment.crs, mapping=mapping,
-                                 offset=alignment.z_offset if add_z else 0.0,
+        nodata = write_resampled(input_path, tmp, alignment, grid, vertical=add_z,
                                  resampling=resampling, cog=cog,
                                  progress=progress, is_canceled=is_canceled)
     if info.nodata is None:
@@ -555,28 +560,21 @@ def _apply_checked(alignment: SavedAlignment, input_path, output_path, *, output
     return Applied(resampling, tuple(notes))
 
 
-def field_mapping(alignment: SavedAlignment, grid: Grid, *,
-                  vertical: bool = True) -> FieldMapping | DisplacementMapping | None:
-    """The spatially varying part of ``alignment`` as it moves a raster on ``grid``: a
-    DEM block field (z values only when ``vertical``) or a local displacement raster;
-    None for a rigid alignment."""
-    if alignment.displacement is not None:
-        return DisplacementMapping(alignment.displacement, grid.crs, grid.transform)
-    nodes = alignment.field
-    if nodes is None:
-        return None
-    if grid.crs != alignment.crs:
-        raise CoregInputError("A blockwise DEM alignment applies to rasters in its own CRS "
-                              f"({alignment.crs.to_string()}); reproject the raster first.")
-    z = nodes.z if vertical else np.zeros_like(nodes.z)
-    return FieldMapping(grid.crs, grid.transform, nodes.nodes, nodes.x, nodes.y, z)
+def _horizontal(transform: Transform) -> Transform:
+    """The transform without its vertical shift (a class raster keeps its values)."""
+    if isinstance(transform, (Rigid, AffineTransform)):
+        return replace(transform, z_offset=0.0)
+    return transform
 
 
-def moved_grid(alignment: SavedAlignment, grid: Grid) -> Grid:
-    """``grid`` moved by the alignment: translated, and north-up enlarged to hold the
-    whole moved footprint when the alignment rotates it."""
-    moved = secondary_transform(alignment.model, grid, alignment.crs)
-    dx, dy = translation_in_secondary_crs(alignment.model, grid, alignment.crs)
+def moved_grid(alignment: Transform, grid: Grid) -> Grid:
+    """``grid`` moved by an affine alignment: translated, and north-up enlarged to hold
+    the whole moved footprint when the alignment rotates or scales it. A field moves
+    content locally: the grid stays."""
+    if alignment.affine is None:
+        return grid
+    moved = secondary_transform(alignment, grid)
+    dx, dy = translation_in_secondary_crs(alignment, grid)
     translated = Affine.translation(dx, dy) * grid.transform
     if np.allclose(moved[:6], translated[:6], rtol=0, atol=1e-9 * max(grid.res)):
         return Grid(grid.crs, translated, grid.width, grid.height)
@@ -603,7 +601,9 @@ def is_class_raster(path: str | os.PathLike, max_classes: int = 32) -> bool:
     return len(np.unique(sample)) <= max_classes
 
 
-def _check_overlap(alignment: SavedAlignment, grid: Grid) -> None:
+def _check_overlap(alignment: Transform, grid: Grid) -> None:
+    if alignment.bounds is None:
+        return
     left, bottom, right, top = footprint_bounds(grid, alignment.crs)
     a_left, a_bottom, a_right, a_top = alignment.bounds
     if left >= a_right or right <= a_left or bottom >= a_top or top <= a_bottom:
@@ -628,7 +628,7 @@ def applied_paths(paths: Sequence[str | os.PathLike], folder: str | os.PathLike)
 
 
 def apply_to_rasters(
-    alignment: SavedAlignment,
+    alignment: Transform,
     paths: Sequence[str | os.PathLike],
     folder: str | os.PathLike,
     *,

@@ -25,11 +25,11 @@ from rasterio.crs import CRS
 from rasterio.dtypes import dtype_rev, typename_fwd
 from rasterio.warp import transform_bounds
 
+from . import transforms
 from .align import estimate_alignment
 from .apply import scaled_progress, write_resampled
 from .band_math import Definition, parse_definitions, shown
 from .errors import CoregInputError, CoregistrationError
-from .fit import RigidModel
 from .grid import Grid, crs_transformer, footprint_bounds
 from .outputs import guarded_outputs, write_json
 from .raster_io import IsCanceled, Progress, atomic_path, read_info
@@ -437,9 +437,9 @@ def asset_view(asset: StackAsset, grid: Grid, folder: Path) -> str:
 
 
 def _estimate_shifts(stack, reference, views, log, progress, is_canceled) -> dict[int, dict]:
-    """Per input: the model aligning it to the reference and how it was found."""
+    """Per input: the transform aligning it to the reference and how it was found."""
     ref_crs = reference.grid.crs
-    identity = RigidModel()
+    identity = transforms.identity(ref_crs)
     shifts = {reference.input_index: {"status": "reference", "model": identity}}
     others = sorted({a.input_index for a in stack} - {reference.input_index})
     for k, index in enumerate(others):
@@ -473,7 +473,7 @@ def _estimate_shifts(stack, reference, views, log, progress, is_canceled) -> dic
             shifts[index] = {"status": "not_aligned", "reason": reason, "model": identity,
                              "measured": measured}
             continue
-        shifts[index] = {"status": "aligned", **measured, "model": alignment.model}
+        shifts[index] = {"status": "aligned", **measured, "model": alignment.transform}
         log("info", f"Input {index}: {summary}.")
     return shifts
 

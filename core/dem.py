@@ -19,11 +19,12 @@ import numpy as np
 import rasterio
 from affine import Affine
 from pyproj import Geod
+from rasterio.crs import CRS
 from rasterio.windows import Window
 from rasterio.windows import bounds as window_bounds
 from scipy import ndimage
 
-from .apply import field_mapping, scaled_progress, write_resampled
+from .apply import scaled_progress, write_resampled
 from .errors import CanceledError, CoregInputError, CoregistrationError
 from .fit import RigidModel
 from .grid import Grid, footprint_bounds
@@ -40,9 +41,11 @@ from .raster_io import (
     read_on_grid,
     read_window,
 )
-from .resample import FieldMapping, SourceMapping, interpolate, prepare
-from .saved import DEM_REPORT_KIND, DEM_REPORT_VERSION, SavedAlignment, read_report
+from .resample import interpolate, prepare
+from .results import AlignmentResult
+from .saved import DEM_REPORT_KIND, DEM_REPORT_VERSION
 from .terrain import gradient, nmad
+from .transforms import BlockField, Rigid
 
 METHODS = ("nuth_kaab", "vertical", "blockwise")
 #: Stable pixels used for the statistics at most (a fixed random subset beyond).
@@ -87,7 +90,7 @@ class BlockShift:
 
 
 @dataclass(frozen=True)
-class DemAlignment:
+class DemAlignment(AlignmentResult):
     """Result of :func:`estimate_dem_alignment`.
 
     ``shift_x``, ``shift_y``, ``shift_z`` are the translation applied to the DEM
@@ -124,11 +127,20 @@ class DemAlignment:
         report["kind"], report["version"] = DEM_REPORT_KIND, DEM_REPORT_VERSION
         report["warnings"] = list(self.warnings)
         report["blocks"] = [asdict(b) for b in self.blocks]
+        report["transform"] = self.transform.to_record()
         return report
 
-    def saved(self) -> SavedAlignment:
-        """The alignment as :func:`.apply.apply_alignment` applies it to any raster."""
-        return read_report(self.report())
+    @property
+    def transform(self) -> Rigid | BlockField:
+        """The alignment as :func:`.apply.apply_alignment` applies it to any raster: a
+        translation with its vertical shift, or the blockwise field."""
+        crs = CRS.from_user_input(self.crs)
+        if self.method != "blockwise":
+            return Rigid(RigidModel(self.shift_x, self.shift_y), crs, self.alignment_bounds,
+                         self.shift_z)
+        x, y, z = (np.array([getattr(b, key) for b in self.blocks], float)
+                   .reshape(self.block_shape) for key in ("shift_x", "shift_y", "shift_z"))
+        return BlockField(Affine(*self.block_nodes), x, y, z, crs, self.alignment_bounds)
 
 
 @dataclass
@@ -523,7 +535,7 @@ def _smoothed(values: np.ndarray, counts: np.ndarray, shape: tuple[int, int]) ->
 def _at_samples(values: np.ndarray, samples: _Samples, window: Window, block_size: int,
                 shape: tuple[int, int], groups: np.ndarray) -> np.ndarray:
     """Per-sample values of a per-group field (n, k): the group's own value, or, for
-    blocks, bilinear between block centres as :class:`FieldMapping` applies it."""
+    blocks, bilinear between block centres as :class:`.transforms.BlockField` applies it."""
     if not block_size:
         return values[groups]
     rows = (samples.rows + 0.5 - window.row_off) / block_size - 0.5
@@ -607,7 +619,7 @@ def align_dem(
     DemAlignment
         The shifts (map units of the DEM's CRS), the NMAD and median of the
         differences on stable terrain before and after; ``report()`` gives the JSON
-        report and ``saved()`` the alignment to apply to other rasters.
+        report and ``transform`` the alignment to apply to other rasters.
 
     Raises
     ------
@@ -642,27 +654,18 @@ def _align_and_write(reference, dem, output, *, dh_output, match_reference: bool
             "unstable terrain, or tick 'Keep unreliable results' to write it anyway.")
     dem_info = read_info(dem, "DEM")
     target = read_info(reference).grid if match_reference else dem_info.grid
-    mapping = _mapping(alignment, dem_info.grid)
-    if isinstance(mapping, FieldMapping) and target.crs != dem_info.grid.crs:
+    transform = alignment.transform
+    if isinstance(transform, BlockField) and target.crs != dem_info.grid.crs:
         raise CoregInputError("A blockwise alignment is written on the DEM's grid or on a "
                               "reference grid in the same CRS; reproject one of the DEMs first.")
-    offset = 0.0 if isinstance(mapping, FieldMapping) else alignment.shift_z
     with atomic_path(output, size=raster_bytes(target, 1, "float32")) as tmp:
-        write_resampled(dem, tmp, RigidModel(), target, mapping=mapping, offset=offset,
+        write_resampled(dem, tmp, transform, target, vertical=True,
                         dtype="float32", resampling=resampling, cog=False,
                         progress=scaled_progress(progress, 50, 90), is_canceled=is_canceled)
     if dh_output is not None:
         with atomic_path(dh_output) as tmp:
             write_difference(reference, output, tmp)
     return alignment
-
-
-def _mapping(alignment: DemAlignment, grid: Grid) -> SourceMapping | FieldMapping:
-    """How the aligned DEM takes its values from the DEM (on ``grid``): a translation,
-    or the field of the block shifts."""
-    saved = alignment.saved()
-    return field_mapping(saved, grid) or SourceMapping(saved.model, grid.crs, grid.crs,
-                                                       grid.transform)
 
 
 def write_difference(reference: str | os.PathLike, aligned: str | os.PathLike,
@@ -687,14 +690,14 @@ def write_shift_fields(alignment: DemAlignment, dem: str | os.PathLike,
     """Write the blockwise shift fields on the DEM's grid, Float32, one raster per
     component: ``outputs`` maps "x", "y" or "z" to a path."""
     grid = read_info(dem, "DEM").grid
-    mapping = _mapping(alignment, grid)
-    if not isinstance(mapping, FieldMapping):
+    field = alignment.transform
+    if not isinstance(field, BlockField):
         raise CoregInputError("Shift fields exist for the blockwise method only.")
-    nodes = {"x": mapping.shift_x, "y": mapping.shift_y, "z": mapping.shift_z}
+    nodes = {"x": field.x, "y": field.y, "z": field.z}
     profile = output_profile(grid, count=1, dtype="float32", nodata=None)
     for component, path in outputs.items():
         with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
             for row in range(0, grid.height, BLOCK):
                 strip = grid.subgrid(row, 0, min(BLOCK, grid.height - row), grid.width)
-                dst.write(mapping.field_at(nodes[component], strip).astype(np.float32), 1,
+                dst.write(field.at(nodes[component], *strip.centres_xy()).astype(np.float32), 1,
                           window=Window(0, row, strip.width, strip.height))

@@ -26,7 +26,6 @@ from rasterio.windows import Window
 
 from .apply import scaled_progress, write_resampled
 from .errors import CanceledError, CoregInputError, CoregistrationError
-from .fit import RigidModel
 from .grid import Grid, common_grid, footprint_bounds, snapped_grid
 from .masks import PolygonMask, masked_on_grid
 from .match import cloud_like
@@ -41,8 +40,8 @@ from .raster_io import (
     read_info,
     read_on_grid,
 )
-from .resample import DisplacementMapping
-from .saved import DISPLACEMENT_BANDS, FIELD_KIND, FIELD_TAG
+from .results import AlignmentResult
+from .saved import DISPLACEMENT_BANDS, FIELD_KIND, FIELD_TAG, displacement_alignment
 from .tie_points import (
     DEFAULT_GRID_SPACING,
     DEFAULT_MIN_RELIABILITY,
@@ -57,6 +56,7 @@ from .tie_points import (
     reject_outliers,
     update_points,
 )
+from .transforms import DisplacementField
 
 METHODS = ("tie_points", "dense_flow")
 #: ``kind`` and ``version`` of the align_local JSON report.
@@ -72,7 +72,7 @@ CACHED_PIXELS = 6_000_000
 
 
 @dataclass(frozen=True)
-class LocalAlignment:
+class LocalAlignment(AlignmentResult):
     """Result of :func:`align_local`: the field's raster, the points and their figures.
 
     ``overlap`` is the part of the reference grid the secondary covers; point rows and
@@ -109,6 +109,15 @@ class LocalAlignment:
                 "outlier": bool(p.reason[k]), "reason": p.reason[k]})
         return records
 
+    @property
+    def transform(self) -> DisplacementField:
+        """The field as a transform (the DISPLACEMENT raster); CoregInputError when no
+        DISPLACEMENT raster was kept."""
+        if self.displacement is None:
+            raise CoregInputError("The local field was not kept: give a DISPLACEMENT output "
+                                  "to apply it to other rasters.")
+        return displacement_alignment(self.displacement)
+
     def report(self) -> dict:
         """The JSON report: what another raster needs to be warped with the same field
         (the DISPLACEMENT path and the reference grid), and the quality figures."""
@@ -117,6 +126,7 @@ class LocalAlignment:
         return {
             "kind": REPORT_KIND, "version": REPORT_VERSION, "method": self.method,
             "displacement": self.displacement,
+            "transform": None if self.displacement is None else self.transform.to_record(),
             "displacement_convention": "aligned(col, row) = secondary(col + dx, row + dy), "
                                        "reference-grid pixels, band 1 dx, band 2 dy",
             "reference_grid": {"crs": self.reference.crs.to_wkt(), "transform": list(t[:6]),
@@ -285,14 +295,14 @@ def align_local(
             _check_supported(method, points)
         if output is not None:
             with atomic_path(output) as tmp:
-                write_resampled(secondary, tmp, RigidModel(), ref_info.grid,
-                                mapping=DisplacementMapping(field_path, sec_info.grid.crs,
-                                                            sec_info.grid.transform),
-                                resampling=resampling, nodata=secondary_nodata, cog=cog,
+                field = DisplacementField(field_path, ref_info.grid.crs)
+                write_resampled(secondary, tmp, field, ref_info.grid, resampling=resampling,
+                                nodata=secondary_nodata, cog=cog,
                                 progress=scaled_progress(progress, 60, 100),
                                 is_canceled=is_canceled)
     return LocalAlignment(method, ref_info.grid, (row0, col0),
-                          None if displacement is None else str(displacement), points, passes,
+                          None if displacement is None else os.path.abspath(displacement),
+                          points, passes,
                           parameters, _warnings(points))
 
 

@@ -18,6 +18,7 @@ from .patch_filters import (
 from .phase_correlation import PeakMatch, phase_correlation_batch
 from .raster_io import covering_window, read_window
 from .resample import SourceMapping, interpolate, interpolate_affine, prepare
+from .transforms import Rigid
 
 #: Largest number of patches along one axis of the overlap.
 MAX_PATCHES_PER_AXIS = 8
@@ -196,7 +197,7 @@ class SecondarySampler:
     def sample(self, grid: Grid, model: RigidModel) -> np.ndarray:
         """Secondary values at the centres of ``grid`` once aligned by ``model``;
         float32, NaN where the secondary has no data."""
-        mapping = SourceMapping(model, self.common_crs, self.ds.crs, self.ds.transform)
+        mapping = SourceMapping(Rigid(model, self.common_crs), self.ds.crs, self.ds.transform)
         affine = mapping.affine(grid)
         if affine is not None:  # one CRS: the fast path
             matrix, offset = affine

@@ -18,7 +18,6 @@ from rasterio.warp import reproject
 from rasterio.windows import Window
 
 from .errors import CanceledError, CoregInputError
-from .fit import RigidModel
 from .grid import Grid
 from .outputs import atomic_path  # noqa: F401 - the engine's writers import it from here
 from .paths import local_input
@@ -29,6 +28,7 @@ from .resample import (
     interpolate_affine,
     prepare,
 )
+from .transforms import identity
 
 Progress = Callable[[float], None]
 IsCanceled = Callable[[], bool]
@@ -134,7 +134,7 @@ def _averaged_on_grid(ds: rasterio.DatasetReader, band: int, grid: Grid,
 
 def _interpolated_on_grid(ds: rasterio.DatasetReader, band: int, grid: Grid,
                           nodata: float | None) -> np.ndarray:
-    mapping = SourceMapping(RigidModel(), grid.crs, ds.crs, ds.transform)
+    mapping = SourceMapping(identity(grid.crs), ds.crs, ds.transform)
     window = _whole_pixel_window(*mapping.node_indices(grid), COORDINATE_STEP)
     if window is not None:  # another name of the same grid (e.g. ETRS89 vs WGS 84 UTM)
         data, valid = read_window(ds, [band], Window(window.col_off, window.row_off,

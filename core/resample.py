@@ -7,19 +7,19 @@ used for this: its cubic kernel displaced sub-pixel shifts by ~0.04 px in tests.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import rasterio
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.windows import Window
 from scipy import ndimage
 
 from .errors import CoregInputError
-from .fit import RigidModel
 from .grid import Grid, crs_transformer
+
+if TYPE_CHECKING:  # transforms.py uses this module's interpolation
+    from .transforms import Transform
 
 #: Spline order of each resampling name.
 ORDERS = {"nearest": 0, "bilinear": 1, "cubic": 3}
@@ -38,27 +38,34 @@ COORDINATE_STEP = 16
 @dataclass(frozen=True)
 class SourceMapping:
     """Where each pixel of a target grid takes its content from in a source raster:
-    target map point q -> (model CRS) -> model.inverse -> (source CRS) -> source pixel."""
+    target map point q -> (transform CRS) -> transform.inverse -> (source CRS) ->
+    source pixel; the value added there is the transform's vertical shift."""
 
-    model: RigidModel
-    model_crs: CRS
+    transform: Transform
     source_crs: CRS
     source_transform: Affine
 
     def affine(self, grid: Grid) -> tuple[np.ndarray, np.ndarray] | None:
         """(matrix, offset) sending array indices (row, col) of ``grid`` to the source's
-        when one CRS holds everything (then the mapping is affine), else None."""
-        if not grid.crs == self.model_crs == self.source_crs:
+        when the transform is affine and one CRS holds everything, else None."""
+        matrix = self.transform.affine
+        if matrix is None or not grid.crs == self.transform.crs == self.source_crs:
             return None
-        t = ~self.source_transform * ~model_affine(self.model) * grid.transform
+        t = ~self.source_transform * ~matrix * grid.transform
         matrix = np.array([[t.e, t.d], [t.b, t.a]])
         offset = np.array([0.5 * (t.d + t.e) + t.f - 0.5, 0.5 * (t.a + t.b) + t.c - 0.5])
         return matrix, offset
 
+    @property
+    def interpolated(self) -> bool:
+        """Whether positions across CRSs are computed at nodes and interpolated between
+        (smooth transforms), rather than exactly at every pixel."""
+        return self.transform.smooth
+
     def indices(self, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
         """Fractional (row, col) array indices in the source (pixel centres at integers)
-        for every pixel centre of ``grid``."""
-        if grid.crs == self.model_crs == self.source_crs or (
+        for every pixel centre of ``grid``; NaN where the transform does not know."""
+        if not self.interpolated or grid.crs == self.transform.crs == self.source_crs or (
                 grid.width * grid.height <= COORDINATE_STEP**2):
             return self._exact(grid)
         rows, cols = self.node_indices(grid)
@@ -76,13 +83,22 @@ class SourceMapping:
                      -(-(grid.height - 1) // step) + 1)
         return self._exact(nodes)
 
-    def _exact(self, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    def offset(self, grid: Grid) -> np.ndarray | float:
+        """The value the transform adds at every pixel centre of ``grid``."""
+        if not self.transform.has_vertical:
+            return 0.0
+        return self.transform.vertical(*self._in_transform_crs(grid))
+
+    def _in_transform_crs(self, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
         x, y = grid.centres_xy()
-        if grid.crs != self.model_crs:
-            x, y = crs_transformer(grid.crs, self.model_crs).transform(x, y)
-        x, y = self.model.inverse(x, y)
-        if self.model_crs != self.source_crs:
-            x, y = crs_transformer(self.model_crs, self.source_crs).transform(x, y)
+        if grid.crs != self.transform.crs:
+            x, y = crs_transformer(grid.crs, self.transform.crs).transform(x, y)
+        return x, y
+
+    def _exact(self, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+        x, y = self.transform.inverse(*self._in_transform_crs(grid))
+        if self.transform.crs != self.source_crs:
+            x, y = crs_transformer(self.transform.crs, self.source_crs).transform(x, y)
         cols, rows = ~self.source_transform * (x, y)
         return rows - 0.5, cols - 0.5
 
@@ -129,13 +145,6 @@ def _all_valid_around(valid: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> 
     if not (0 <= r0 and r1 <= height - 1 and 0 <= c0 and c1 <= width - 1):
         return False  # also False for NaN positions
     return bool(valid[int(r0):int(r1) + 1, int(c0):int(c1) + 1].all())
-
-
-def model_affine(model: RigidModel) -> Affine:
-    """The model as an affine map of map coordinates."""
-    return (Affine.translation(model.pivot_x + model.shift_x, model.pivot_y + model.shift_y)
-            * Affine.rotation(model.rotation_deg)
-            * Affine.translation(-model.pivot_x, -model.pivot_y))
 
 
 def interpolate_affine(coefficients: np.ndarray, valid: np.ndarray | None, matrix: np.ndarray,
@@ -191,89 +200,3 @@ def _shift_axis(data: np.ndarray, offset: float, size: int, order: int, axis: in
         term = data[start:start + size] if axis == 0 else data[:, start:start + size]
         out = term * weight if out is None else out + term * weight
     return out
-
-
-@dataclass(frozen=True)
-class FieldMapping:
-    """Smoothly varying shifts in the source's CRS: content near map point p moves by
-    the field at p (map units; z is added to the values), the field being bilinear
-    between nodes on a regular grid (``nodes`` maps node (col, row) + 0.5 to map)."""
-
-    source_crs: CRS
-    source_transform: Affine
-    nodes: Affine
-    shift_x: np.ndarray
-    shift_y: np.ndarray
-    shift_z: np.ndarray
-
-    def affine(self, grid: Grid) -> None:
-        return None
-
-    def indices(self, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
-        if grid.crs != self.source_crs:
-            raise CoregInputError("A shift field applies on grids of its own CRS only.")
-        x, y = grid.centres_xy()
-        # The field is evaluated where the content lands, not where it comes from: the
-        # difference is the field's gradient times the shift, negligible when smooth.
-        cols, rows = ~self.source_transform * (x - self.field_at(self.shift_x, grid),
-                                               y - self.field_at(self.shift_y, grid))
-        return rows - 0.5, cols - 0.5
-
-    def offset(self, grid: Grid) -> np.ndarray:
-        """The vertical shift at every pixel of ``grid``."""
-        return self.field_at(self.shift_z, grid)
-
-    def field_at(self, values: np.ndarray, grid: Grid) -> np.ndarray:
-        """Node ``values`` interpolated bilinearly at every pixel centre of ``grid``."""
-        x, y = grid.centres_xy()
-        cols, rows = ~self.nodes * (x, y)
-        return ndimage.map_coordinates(values, [rows - 0.5, cols - 0.5], order=1,
-                                       mode="nearest")
-
-
-@dataclass(frozen=True)
-class DisplacementMapping:
-    """A per-pixel displacement raster (two Float32 bands, dx and dy in pixels of its own
-    grid, NaN where unknown): content shown at its pixel (col, row) comes from its grid
-    position (col + dx, row + dy), the GeFolki convention. Applies to target grids of
-    any resolution and CRS: the field is interpolated bilinearly at each target pixel
-    centre, and positions go through map coordinates.
-
-    Read strip by strip, so a dense field of any size never sits in memory whole.
-    """
-
-    path: str
-    source_crs: CRS
-    source_transform: Affine
-
-    def affine(self, grid: Grid) -> None:
-        return None
-
-    def indices(self, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
-        """Fractional source (row, col) for every pixel of ``grid``; NaN where the
-        displacement is unknown or ``grid`` lies outside it."""
-        with rasterio.open(self.path) as ds:
-            transform, crs = ds.transform, ds.crs
-            cols, rows = self._field_positions(grid, transform, crs)  # pixel centres at +0.5
-            window = Window(math.floor(cols.min() - 1), math.floor(rows.min() - 1),
-                            math.ceil(cols.max() - cols.min()) + 3,
-                            math.ceil(rows.max() - rows.min()) + 3)
-            dx, dy = ds.read([1, 2], window=window, boundless=True, fill_value=np.nan,
-                             out_dtype=np.float64)
-        valid = np.isfinite(dx) & np.isfinite(dy)
-        at = rows - 0.5 - window.row_off, cols - 0.5 - window.col_off
-        dx, dy = (interpolate(prepare(v, valid, 1), valid, *at, 1) for v in (dx, dy))
-        x, y = transform * (cols + dx, rows + dy)
-        if crs != self.source_crs:
-            x, y = crs_transformer(crs, self.source_crs).transform(x, y)
-        cols, rows = ~self.source_transform * (x, y)
-        return rows - 0.5, cols - 0.5
-
-    @staticmethod
-    def _field_positions(grid: Grid, transform: Affine, crs: CRS
-                         ) -> tuple[np.ndarray, np.ndarray]:
-        """Continuous (col, row) of every pixel centre of ``grid`` in the field's grid."""
-        x, y = grid.centres_xy()
-        if grid.crs != crs:
-            x, y = crs_transformer(grid.crs, crs).transform(x, y)
-        return ~transform * (x, y)

@@ -1,4 +1,5 @@
-"""Alignments saved in reports, read back to be applied to other rasters."""
+"""Alignments saved in reports, read back as transforms (core/transforms.py) to be
+applied to other rasters; reports written before the transform record still load."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import json
 import math
 import numbers
 import os
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,17 @@ from rasterio.crs import CRS
 
 from .errors import CoregInputError
 from .fit import RigidModel
+from .transforms import (
+    TRANSFORM_KIND,
+    TRANSFORM_VERSION,
+    AffineTransform,
+    BlockField,
+    Composite,
+    DisplacementField,
+    Rigid,
+    Transform,
+    Uncertainty,
+)
 
 #: The ``kind`` and ``version`` written in every align_image report.
 REPORT_KIND = "coreg.align_image"
@@ -46,64 +57,29 @@ MAX_VERTICAL_SHIFT = 10_000.0
 MAX_AREA_M, MAX_AREA_DEG = 1e8, 720.0
 #: What to do about a report that fails these checks.
 REDO = "use a report written by Coreg, or run the alignment again"
-
-
-@dataclass(frozen=True)
-class ShiftNodes:
-    """A smooth shift field (blockwise DEM alignment): x, y (map units) and z values on
-    nodes, ``nodes`` mapping node (col, row) + 0.5 to map coordinates; bilinear between."""
-
-    nodes: Affine
-    x: np.ndarray
-    y: np.ndarray
-    z: np.ndarray
-
-    def negated(self) -> ShiftNodes:
-        """The field that undoes this one (to first order in its gradient)."""
-        return replace(self, x=-self.x, y=-self.y, z=-self.z)
-
-
-@dataclass(frozen=True)
-class SavedAlignment:
-    """A rigid alignment in map units of ``crs``, and the area it was measured on.
-
-    ``bounds`` (left, bottom, right, top, in ``crs``) is the footprint overlap of the
-    two images it was measured between; it applies to rasters that overlap it.
-    DEM alignments add ``z_offset`` to the values, or carry a ``field`` of shifts
-    (blockwise) instead of the model; local alignments a ``displacement`` raster.
-    """
-
-    model: RigidModel
-    crs: CRS
-    bounds: tuple[float, float, float, float]
-    z_offset: float = 0.0
-    field: ShiftNodes | None = field(default=None, compare=False)
-    displacement: str | None = None
-
-    def inverted(self) -> SavedAlignment:
-        """The alignment that undoes this one (CoregInputError for a local field: its
-        inverse is not a field on the same grid)."""
-        if self.displacement is not None:
-            raise CoregInputError("A local displacement field cannot be inverted; untick "
-                                  "INVERT and align the images the other way round instead.")
-        return replace(self, model=self.model.inverted(), z_offset=-self.z_offset,
-                       field=None if self.field is None else self.field.negated())
+#: Largest scale of an affine alignment, either way (a wrong pixel size of the secondary).
+MAX_SCALE = 2.0
+#: Most steps in a composite transform (global + local is two).
+MAX_STEPS = 8
 
 
 def alignment_record(model: RigidModel, crs: str, bounds) -> dict:
-    """The report keys that let :func:`read_alignment` rebuild the alignment."""
+    """The legacy keys of an align_image report (kept for the scripts that read them;
+    :func:`read_alignment` reads the report's ``transform`` record)."""
     return {"kind": REPORT_KIND, "version": REPORT_VERSION, "map_units_crs": crs,
             "alignment_bounds": list(bounds), "shift_x_map": model.shift_x,
             "shift_y_map": model.shift_y, "rotation_deg": model.rotation_deg,
             "rotation_centre_x": model.pivot_x, "rotation_centre_y": model.pivot_y}
 
 
-def read_alignment(path: str | os.PathLike) -> SavedAlignment:
+def read_alignment(path: str | os.PathLike) -> Transform:
     """Read the alignment saved in a ``coreg:align_image``, ``coreg:align_dem`` or
-    ``coreg:align_local`` JSON report, or a DISPLACEMENT raster of the latter.
+    ``coreg:align_local`` JSON report (its ``transform`` record, or the keys of reports
+    written before it), a transform record of its own, or a DISPLACEMENT raster.
 
     Everything read is checked (see the module constants): a report is a file anyone may
     have written, and applying it must neither damage data nor reach the network.
+    File names in it are relative to the report, so that a folder of results can move.
 
     Raises
     ------
@@ -113,13 +89,39 @@ def read_alignment(path: str | os.PathLike) -> SavedAlignment:
     """
     if Path(path).suffix.lower() in (".tif", ".tiff"):
         return displacement_alignment(path)
-    report = _load_json(path)
-    if isinstance(report, dict) and isinstance(report.get("displacement"), str) \
-            and report["displacement"]:
-        # Relative to the report, so that a folder of results can be moved.
-        _refuse_remote(report["displacement"], f"The displacement raster named in '{path}'")
-        report = dict(report, displacement=str(Path(path).parent / report["displacement"]))
-    return read_report(report, f"'{path}'")
+    return read_report(_load_json(path), f"'{path}'", folder=Path(path).parent)
+
+
+def portable_report(report: dict, report_path: str | os.PathLike) -> dict:
+    """``report`` with the files it names (displacement rasters) relative to the folder
+    of ``report_path``, as :func:`read_alignment` reads them, so that a folder of
+    results can be moved; absolute where they cannot be (another Windows drive)."""
+    folder = os.path.dirname(os.path.abspath(report_path))
+
+    def beside(path):
+        if not isinstance(path, str) or not path:
+            return path
+        try:
+            return os.path.relpath(os.path.abspath(path), folder)
+        except ValueError:
+            return os.path.abspath(path)
+
+    def record(value):
+        if not isinstance(value, dict):
+            return value
+        value = dict(value)
+        if value.get("type") == "displacement_field":
+            value["path"] = beside(value.get("path"))
+        if isinstance(value.get("steps"), list):
+            value["steps"] = [record(step) for step in value["steps"]]
+        return value
+
+    portable = dict(report)
+    if "displacement" in portable:
+        portable["displacement"] = beside(portable["displacement"])
+    if "transform" in portable:
+        portable["transform"] = record(portable["transform"])
+    return portable
 
 
 def _load_json(path: str | os.PathLike):
@@ -141,84 +143,199 @@ def _load_json(path: str | os.PathLike):
         raise CoregInputError(f"Cannot read the alignment report '{path}': {exc}") from exc
 
 
-def read_report(report: dict, name: str = "The report") -> SavedAlignment:
-    """The alignment of a report already parsed (see :func:`read_alignment`)."""
+def read_report(report: dict, name: str = "The report",
+                folder: str | os.PathLike | None = None) -> Transform:
+    """The alignment of a report already parsed (see :func:`read_alignment`); relative
+    file names are taken in ``folder`` (default: the working folder)."""
     kind = report.get("kind") if isinstance(report, dict) else None
-    readers = {REPORT_KIND: (REPORT_VERSION, _image_alignment),
-               DEM_REPORT_KIND: (DEM_REPORT_VERSION, _dem_alignment),
-               LOCAL_REPORT_KIND: (LOCAL_REPORT_VERSION, _local_alignment)}
-    if not isinstance(kind, str) or kind not in readers:
+    versions = {REPORT_KIND: REPORT_VERSION, DEM_REPORT_KIND: DEM_REPORT_VERSION,
+                LOCAL_REPORT_KIND: LOCAL_REPORT_VERSION, TRANSFORM_KIND: TRANSFORM_VERSION}
+    if not isinstance(kind, str) or kind not in versions:
         raise CoregInputError(f"{name} is not an alignment report of Coreg (kind {kind!r}; "
-                              f"expected one of {sorted(readers)}).")
-    version, reader = readers[kind]
-    if report.get("version") != version:
+                              f"expected one of {sorted(versions)}).")
+    if report.get("version") != versions[kind]:
         raise CoregInputError(f"{name} is a version {report.get('version')!r} report; this "
-                              f"version of Coreg reads version {version}.")
+                              f"version of Coreg reads version {versions[kind]}.")
     try:
-        return reader(report)
+        if kind == TRANSFORM_KIND:
+            return _transform(report, folder)
+        if "transform" in report:
+            return _transform(_versioned(report["transform"]), folder)
+        return _LEGACY_READERS[kind](report, folder)
     except _Invalid as exc:
         raise CoregInputError(f"{name} cannot be applied: {exc}; {REDO}.") from exc
+
+
+def _versioned(record) -> dict:
+    """A report's ``transform`` record, of the version this Coreg reads."""
+    if not isinstance(record, dict) or record.get("kind") != TRANSFORM_KIND:
+        raise _Invalid(f"its transform is not a record of kind {TRANSFORM_KIND!r}")
+    if record.get("version") != TRANSFORM_VERSION:
+        raise _Invalid(f"its transform record is version {record.get('version')!r}, not "
+                       f"{TRANSFORM_VERSION}")
+    return record
+
+
+def _transform(record: dict, folder, depth: int = 0) -> Transform:
+    """A transform record (docs/transform.schema.json), every value checked."""
+    kind = record.get("type")
+    if kind == "composite":
+        steps = record.get("steps")
+        if depth or not isinstance(steps, list) or not 1 <= len(steps) <= MAX_STEPS:
+            raise _Invalid(f"a composite transform holds 1 to {MAX_STEPS} steps, none of them "
+                           "composite")
+        try:
+            return Composite(tuple(_transform(_mapping(step, "step"), folder, depth + 1)
+                                   for step in steps))
+        except CoregInputError as exc:
+            raise _Invalid(str(exc)) from exc
+    if kind == "displacement_field":
+        path = record.get("path")
+        if not isinstance(path, str) or not path:
+            raise _Invalid(f"the displacement field's path {path!r} is not a file name")
+        return displacement_alignment(_in_folder(path, folder))
+    crs = _crs(record, "crs")
+    bounds = _bounds(record, crs, "bounds")
+    if kind == "rigid":
+        model = RigidModel(*(_number(record, key) for key in (
+            "shift_x", "shift_y", "rotation_deg", "pivot_x", "pivot_y")))
+        _check_model(model, bounds)
+        return Rigid(model, crs, bounds, _vertical(_number(record, "shift_z")),
+                     _uncertainty(record.get("uncertainty")))
+    if kind == "affine":
+        matrix = _affine(record, "matrix")
+        _check_affine(matrix, bounds)
+        return AffineTransform(matrix, crs, bounds, _vertical(_number(record, "shift_z")))
+    if kind == "block_field":
+        return _block_field(record, crs, bounds)
+    raise _Invalid(f"its transform type {kind!r} is none of rigid, affine, block_field, "
+                   "displacement_field, composite")
+
+
+def _mapping(value, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise _Invalid(f"a {what} is {value!r}, not a record")
+    return value
+
+
+def _in_folder(path: str, folder) -> str:
+    """``path`` (refused if remote) relative to ``folder``."""
+    _refuse_remote(path, "The displacement raster named in the report")
+    return str(Path(folder or ".") / path)
+
+
+def _uncertainty(record) -> Uncertainty | None:
+    if record is None:
+        return None
+    record = _mapping(record, "uncertainty")
+    covariance = record.get("covariance")
+    if not (isinstance(covariance, list) and len(covariance) == 3
+            and all(isinstance(row, list) and len(row) == 3 for row in covariance)):
+        raise _Invalid("the uncertainty's covariance is not 3 x 3")
+    return Uncertainty(tuple(tuple(_finite(v, "covariance") for v in row) for row in covariance),
+                       _number(record, "ce90_px"), _number(record, "ce95_px"),
+                       _optional_number(record, "ce90_m"), _optional_number(record, "ce95_m"))
+
+
+def _optional_number(record: dict, key: str) -> float | None:
+    return None if record.get(key) is None else _number(record, key)
+
+
+def _affine(record: dict, key: str) -> Affine:
+    values = record.get(key)
+    if not isinstance(values, (list, tuple)) or len(values) != 6:
+        raise _Invalid(f"{key} {values!r} is not an affine transform (6 numbers)")
+    matrix = Affine(*(_finite(v, key) for v in values))
+    if matrix.determinant == 0:
+        raise _Invalid(f"{key} is not invertible")
+    return matrix
 
 
 class _Invalid(Exception):
     """A value of a report that fails a check (the reader adds the report's name)."""
 
 
-def _image_alignment(report: dict) -> SavedAlignment:
+def _image_alignment(report: dict, folder) -> Rigid:
+    """An align_image report written before the ``transform`` record."""
     crs = _crs(report, "map_units_crs")
     bounds = _bounds(report, crs)
     model = RigidModel(_number(report, "shift_x_map"), _number(report, "shift_y_map"),
                        _number(report, "rotation_deg"), _number(report, "rotation_centre_x"),
                        _number(report, "rotation_centre_y"))
     _check_model(model, bounds)
-    return SavedAlignment(model, crs, bounds)
+    return Rigid(model, crs, bounds)
 
 
-def _dem_alignment(report: dict) -> SavedAlignment:
+def _dem_alignment(report: dict, folder) -> Rigid | BlockField:
+    """An align_dem report written before the ``transform`` record."""
     crs = _crs(report, "crs")
     bounds = _bounds(report, crs)
     if report.get("method") != "blockwise":
         shift = RigidModel(_number(report, "shift_x"), _number(report, "shift_y"))
         _check_model(shift, bounds)
-        return SavedAlignment(shift, crs, bounds, _vertical(_number(report, "shift_z")))
-    return SavedAlignment(RigidModel(), crs, bounds, field=_block_field(report, bounds))
-
-
-def _block_field(report: dict, bounds) -> ShiftNodes:
-    """The blockwise field: one finite, plausible (x, y, z) shift per block."""
+        return Rigid(shift, crs, bounds, _vertical(_number(report, "shift_z")))
     shape, blocks = report.get("block_shape"), report.get("blocks")
     if (not isinstance(shape, (list, tuple)) or len(shape) != 2
-            or not all(_is_number(v, numbers.Integral) and v > 0 for v in shape)
-            or not isinstance(blocks, (list, tuple)) or len(blocks) != shape[0] * shape[1]):
+            or not isinstance(blocks, (list, tuple)) or len(blocks) != _cells(shape)):
         raise _Invalid(f"block_shape {shape!r} does not match the {_count(blocks)} blocks")
-    values = np.empty((len(blocks), 3))
+    values = {key: [_number(_mapping(block, f"block {k}"), f"shift_{key}", f"block {k} ")
+                    for k, block in enumerate(blocks)] for key in "xyz"}
+    return _block_field({"shape": shape, "nodes": list(_affine(report, "block_nodes"))[:6],
+                         **values}, crs, bounds)
+
+
+def _cells(shape) -> int:
+    """Nodes of a (rows, cols) shape; -1 unless both are positive integers."""
+    if not all(_is_number(v, numbers.Integral) and v > 0 for v in shape):
+        return -1
+    return int(shape[0]) * int(shape[1])
+
+
+def _block_field(record: dict, crs: CRS, bounds) -> BlockField:
+    """The blockwise field: one finite, plausible (x, y, z) shift per node."""
+    shape = record.get("shape")
+    if not isinstance(shape, (list, tuple)) or len(shape) != 2 or _cells(shape) < 0:
+        raise _Invalid(f"the block field's shape {shape!r} is not (rows, cols)")
     shape = int(shape[0]), int(shape[1])
-    for k, block in enumerate(blocks):
-        if not isinstance(block, dict):
-            raise _Invalid(f"block {k} is {block!r}, not a block")
-        values[k] = [_number(block, key, f"block {k} ") for key in ("shift_x", "shift_y",
-                                                                     "shift_z")]
-        _check_model(RigidModel(values[k, 0], values[k, 1]), bounds, f"block {k}: ")
-        _vertical(values[k, 2], f"block {k}: ")
-    nodes = report.get("block_nodes")
-    if not isinstance(nodes, (list, tuple)) or len(nodes) != 6:
-        raise _Invalid(f"block_nodes {nodes!r} is not an affine transform (6 numbers)")
-    nodes = Affine(*(_finite(v, "block_nodes") for v in nodes))
-    if nodes.determinant == 0:
-        raise _Invalid("block_nodes is not invertible")
-    return ShiftNodes(nodes, *np.moveaxis(values.reshape(shape[0], shape[1], 3), 2, 0))
+    components = []
+    for key in ("x", "y", "z"):
+        values = np.asarray(_flat(record.get(key)), dtype=object).ravel()
+        if values.size != shape[0] * shape[1]:
+            raise _Invalid(f"the block field's {key} holds {values.size} values for "
+                           f"{shape[0]} x {shape[1]} nodes")
+        components.append(np.array([_finite(v, f"block field {key}") for v in values],
+                                   float).reshape(shape))
+    x, y, z = components
+    for k, (dx, dy, dz) in enumerate(zip(x.ravel(), y.ravel(), z.ravel())):
+        _check_model(RigidModel(dx, dy), bounds, f"block {k}: ")
+        _vertical(dz, f"block {k}: ")
+    return BlockField(_affine(record, "nodes"), x, y, z, crs, bounds)
 
 
-def _local_alignment(report: dict) -> SavedAlignment:
-    if not report.get("displacement"):
+def _flat(values) -> list:
+    """Nested lists of numbers as one list (an empty list for anything else)."""
+    if isinstance(values, (list, tuple)):
+        return [v for item in values for v in (_flat(item) if isinstance(item, (list, tuple))
+                                               else [item])]
+    return []
+
+
+def _local_alignment(report: dict, folder) -> DisplacementField:
+    """An align_local report written before the ``transform`` record."""
+    path = report.get("displacement")
+    if not path:
         raise _Invalid("it names no DISPLACEMENT raster (run Align image (local) with a "
                        "DISPLACEMENT output to reuse its field)")
-    if not isinstance(report["displacement"], str):
-        raise _Invalid(f"its displacement {report['displacement']!r} is not a file name")
-    return displacement_alignment(report["displacement"])
+    if not isinstance(path, str):
+        raise _Invalid(f"its displacement {path!r} is not a file name")
+    return displacement_alignment(_in_folder(path, folder))
 
 
-def displacement_alignment(path: str | os.PathLike) -> SavedAlignment:
+_LEGACY_READERS = {REPORT_KIND: _image_alignment, DEM_REPORT_KIND: _dem_alignment,
+                   LOCAL_REPORT_KIND: _local_alignment}
+
+
+def displacement_alignment(path: str | os.PathLike) -> DisplacementField:
     """A DISPLACEMENT raster of ``coreg:align_local`` as an alignment (its footprint is
     the area it holds): a local GeoTIFF (never a network or virtual path), two Float32
     bands, a CRS, and the tag Coreg writes (or, for files written before the tag, its
@@ -242,7 +359,7 @@ def displacement_alignment(path: str | os.PathLike) -> SavedAlignment:
             f"'{path}' is not a DISPLACEMENT raster of Align image (local): it needs two "
             f"Float32 bands (dx, dy), a CRS and the {FIELD_TAG}={FIELD_KIND} tag or the band "
             f"names {DISPLACEMENT_BANDS}; it has {count} band(s) of {', '.join(dtypes)}.")
-    return SavedAlignment(RigidModel(), crs, bounds, displacement=path)
+    return DisplacementField(path, crs, bounds)
 
 
 def _refuse_remote(path: str, label: str) -> None:
@@ -288,18 +405,18 @@ def _count(values) -> str:
     return str(len(values)) if isinstance(values, (list, tuple)) else repr(values)
 
 
-def _bounds(report: dict, crs: CRS) -> tuple[float, float, float, float]:
+def _bounds(report: dict, crs: CRS, key: str = "alignment_bounds"
+            ) -> tuple[float, float, float, float]:
     """The alignment area: four finite numbers, ordered, no larger than the Earth."""
-    values = report.get("alignment_bounds")
+    values = report.get(key)
     if not isinstance(values, (list, tuple)) or len(values) != 4:
-        raise _Invalid(f"alignment_bounds {values!r} is not (left, bottom, right, top)")
-    left, bottom, right, top = (_finite(v, "alignment_bounds") for v in values)
+        raise _Invalid(f"{key} {values!r} is not (left, bottom, right, top)")
+    left, bottom, right, top = (_finite(v, key) for v in values)
     if not (left < right and bottom < top):
-        raise _Invalid(f"alignment_bounds {values!r} is empty (need left < right, "
-                       "bottom < top)")
+        raise _Invalid(f"{key} {values!r} is empty (need left < right, bottom < top)")
     limit, unit = (MAX_AREA_DEG, 1.0) if crs.is_geographic else (MAX_AREA_M, _metres(crs))
     if max(right - left, top - bottom) * unit > limit:
-        raise _Invalid(f"alignment_bounds {values!r} spans more than the Earth "
+        raise _Invalid(f"{key} {values!r} spans more than the Earth "
                        f"({limit:g} {'degrees' if crs.is_geographic else 'm'})")
     return left, bottom, right, top
 
@@ -336,3 +453,17 @@ def _vertical(shift_z: float, where: str = "") -> float:
         raise _Invalid(f"{where}the vertical shift {shift_z:g} is beyond "
                        f"+-{MAX_VERTICAL_SHIFT:g} (elevation units)")
     return shift_z
+
+
+def _check_affine(matrix: Affine, bounds) -> None:
+    """An affine map that scales by at most MAX_SCALE either way and moves the area's
+    centre by at most MAX_SHIFT_AREAS diagonals: beyond, no alignment of Coreg."""
+    singular = np.linalg.svd(np.array([[matrix.a, matrix.b], [matrix.d, matrix.e]]),
+                             compute_uv=False)
+    if singular.max() > MAX_SCALE or singular.min() < 1 / MAX_SCALE:
+        raise _Invalid(f"the affine matrix scales by {singular.min():g} to {singular.max():g}, "
+                       f"beyond 1/{MAX_SCALE:g} to {MAX_SCALE:g}")
+    left, bottom, right, top = bounds
+    centre = (left + right) / 2, (bottom + top) / 2
+    moved = matrix * centre
+    _check_model(RigidModel(moved[0] - centre[0], moved[1] - centre[1]), bounds)

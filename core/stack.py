@@ -32,11 +32,10 @@ from rasterio.warp import transform_bounds
 from .align import Alignment, PatchResult, estimate_alignment, score_overlap
 from .apply import apply_alignment, is_class_raster, write_resampled, write_shifted
 from .errors import CanceledError, CoregInputError, CoregistrationError, CoregResourceError
-from .fit import RigidModel
 from .grid import snapped_grid
 from .outputs import check_output_folder, guarded_outputs, hold_outputs, write_json
 from .raster_io import IsCanceled, Progress, atomic_path, read_info
-from .saved import SavedAlignment
+from .transforms import Transform, identity
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +289,7 @@ def _deliver(path, mask, stem: str, anchor, folder, alignment: Alignment | None,
                                (mask, mask and _output_path(folder, _mask_stem(stem, path, mask),
                                                             suffix))):
             if source:
-                _write_item(source, target, alignment and alignment.saved(), anchor_grid,
+                _write_item(source, target, alignment and alignment.transform, anchor_grid,
                             options.reproject)
         _carry_sidecars(path, folder, stem + suffix)
     except (ValueError, CoregistrationError, OSError) as exc:
@@ -336,7 +335,7 @@ def _mask_stem(stem: str, path: str, mask: str) -> str:
     return stem + Path(mask).stem[len(Path(path).stem):]
 
 
-def _write_item(source: str, target: str, alignment: SavedAlignment | None, anchor_grid,
+def _write_item(source: str, target: str, alignment: Transform | None, anchor_grid,
                 reproject: bool) -> None:
     """The item as delivered: aligned (or not), on the anchor's CRS if asked."""
     grid = read_info(source).grid
@@ -349,9 +348,9 @@ def _write_item(source: str, target: str, alignment: SavedAlignment | None, anch
         return
     with atomic_path(target) as tmp:
         if target_grid is None:
-            write_shifted(source, tmp, RigidModel(), grid.crs)
+            write_shifted(source, tmp, identity(grid.crs))
         else:
-            write_resampled(source, tmp, RigidModel(), target_grid, model_crs=anchor_grid.crs,
+            write_resampled(source, tmp, identity(anchor_grid.crs), target_grid,
                             resampling="nearest" if is_class_raster(source) else "cubic")
 
 

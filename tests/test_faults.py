@@ -40,9 +40,9 @@ from coreg.core.fit import RigidModel
 from coreg.core.outputs import TEMP_MARK, atomic_path, hold_outputs, temporary_name
 from coreg.core.paths import local_input
 from coreg.core.raster_io import read_info
-from coreg.core.saved import SavedAlignment
 from coreg.core.stack import align_stack
 from coreg.core.swath import rectify_swath
+from coreg.core.transforms import Rigid
 
 OPTICAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "optical"
 BEIRUT = OPTICAL / "oscd_s2" / "beirut_S2_20150820_B02-B03-B04-B08.tif"
@@ -266,7 +266,7 @@ def test_vrt_whose_source_is_the_output__refused(pair, tmp_path):
 def test_apply_to_name_collisions(pair, tmp_path):
     reference, secondary = pair
     grid = read_info(reference).grid
-    alignment = SavedAlignment(RigidModel(30.0, -20.0), grid.crs, grid.bounds)
+    alignment = Rigid(RigidModel(30.0, -20.0), grid.crs, grid.bounds)
     # A protected file named like an APPLY_TO output is refused before anything is written.
     protected = tmp_path / "sec_coreg.tif"
     protected.write_bytes(reference.read_bytes())

@@ -13,10 +13,10 @@ from synthetic import Case, make_secondary
 
 from coreg.core.align import align_image
 from coreg.core.apply import apply_alignment, write_resampled
-from coreg.core.fit import RigidModel
 from coreg.core.phase_correlation import phase_correlation
 from coreg.core.raster_io import read_info
 from coreg.core.saved import read_alignment
+from coreg.core.transforms import identity
 
 BEIRUT = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "optical" / "oscd_s2"
           / "beirut_S2_20150820_B02-B03-B04-B08.tif")
@@ -42,7 +42,8 @@ def residual_px(output: Path, band: int, reference: Path, reference_band: int) -
     """Sub-pixel distance between ``output``'s band and the reference sampled on the
     output's grid, in output pixels, over their common interior."""
     on_grid = output.with_name(output.stem + "_truth.tif")
-    write_resampled(reference, str(on_grid), RigidModel(), read_info(output).grid)
+    grid = read_info(output).grid
+    write_resampled(reference, str(on_grid), identity(grid.crs), grid)
     with rasterio.open(output) as out, rasterio.open(on_grid) as ref:
         a = ref.read(reference_band).astype(float)
         b = out.read(band).astype(float)

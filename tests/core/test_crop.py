@@ -221,8 +221,8 @@ def test_secondary_in_another_crs_onto_a_much_larger_grid(tmp_path):
     from rasterio.warp import Resampling, calculate_default_transform, reproject
 
     from coreg.core.apply import write_resampled
-    from coreg.core.fit import RigidModel
     from coreg.core.grid import Grid
+    from coreg.core.transforms import identity
 
     crop = write_crop(tmp_path / "crop.tif", 37, 53, 400, 400)
     utm = tmp_path / "utm.tif"
@@ -238,8 +238,8 @@ def test_secondary_in_another_crs_onto_a_much_larger_grid(tmp_path):
         small = Grid(ref.crs, ref.transform, ref.width, ref.height)
     at = (16 * 400, 16 * 500)  # rows, cols: whole node cells and 512-row strips apart
     big = Grid(small.crs, small.transform * Affine.translation(-at[1], -at[0]), 20_000, 20_000)
-    write_resampled(utm, str(tmp_path / "small.tif"), RigidModel(), small)
-    write_resampled(utm, str(tmp_path / "big.tif"), RigidModel(), big)
+    write_resampled(utm, str(tmp_path / "small.tif"), identity(small.crs), small)
+    write_resampled(utm, str(tmp_path / "big.tif"), identity(big.crs), big)
     with rasterio.open(tmp_path / "small.tif") as a, rasterio.open(tmp_path / "big.tif") as b:
         expected = a.read(4)
         window = Window(at[1] - 64, at[0] - 64, small.width + 128, small.height + 128)

@@ -183,4 +183,4 @@ def test_saved_dem_alignment_applies_like_align_dem(method, tmp_path):
 def test_saved_blockwise_dem_alignment_needs_the_same_crs(tmp_path):
     alignment = estimate_dem_alignment(LYB_REF, LYB_DEM, method="blockwise")
     with pytest.raises(ValueError, match="own CRS"):
-        apply_alignment(alignment.saved(), LYB_REF, tmp_path / "x.tif")  # EPSG:32633
+        apply_alignment(alignment.transform, LYB_REF, tmp_path / "x.tif")  # EPSG:32633

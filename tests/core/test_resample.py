@@ -7,10 +7,10 @@ import pytest
 import rasterio
 from affine import Affine
 
-from coreg.core.fit import RigidModel
 from coreg.core.grid import Grid
 from coreg.core.raster_io import read_on_grid
 from coreg.core.resample import SourceMapping
+from coreg.core.transforms import identity
 
 UTM = Affine(20, 0, 500_000, 0, -20, 8_700_000)
 
@@ -20,7 +20,7 @@ def test_indices_across_crs_match_the_exact_transform_up_to_the_edges(width, hei
     """The coarse-node interpolation must not clamp the pixels before the first node or
     after the last one (every strip of an output starts there)."""
     grid = Grid("EPSG:4326", Affine(0.0003, 0, 15.0, 0, -0.0001, 78.2), width, height)
-    mapping = SourceMapping(RigidModel(), grid.crs, "EPSG:32633", UTM)
+    mapping = SourceMapping(identity(grid.crs), "EPSG:32633", UTM)
     rows, cols = mapping.indices(grid)
     exact_rows, exact_cols = mapping._exact(grid)
     assert np.abs(rows - exact_rows).max() < 1e-3

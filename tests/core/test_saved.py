@@ -47,7 +47,7 @@ def test_reports_written_by_coreg_are_read(tmp_path):
     image = read_alignment(write(tmp_path, IMAGE))
     assert image.model == RigidModel(3.0, -2.0, 0.1, 505_000.0, 3_705_000.0)
     assert read_alignment(write(tmp_path, DEM)).z_offset == 0.8
-    field = read_alignment(write(tmp_path, BLOCKWISE)).field
+    field = read_alignment(write(tmp_path, BLOCKWISE))
     assert field.z.tolist() == [[0.5, 0.4]]
 
 
@@ -129,8 +129,8 @@ def local_report(tmp_path: Path, displacement) -> Path:
 def test_displacement_rasters_of_coreg_are_read(tmp_path):
     tagged = write_field(tmp_path / "tagged.tif", names=None)
     older = write_field(tmp_path / "older.tif", tag=False)  # written before the tag
-    assert read_alignment(local_report(tmp_path, "tagged.tif")).displacement == str(tagged)
-    assert read_alignment(older).displacement == str(older)
+    assert read_alignment(local_report(tmp_path, "tagged.tif")).path == str(tagged)
+    assert read_alignment(older).path == str(older)
 
 
 @pytest.mark.parametrize("options", [dict(tag=False, names=None), dict(tag=False, names=("a",
