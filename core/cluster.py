@@ -47,7 +47,8 @@ ENGINE_FOLDERS = ("core",)
 
 
 def engine_archive() -> tuple[bytes, str]:
-    """The engine's files as a zip under ``PACKAGE/``, and its stamp ``<version>-<digest>``.
+    """The engine's files as a zip under ``PACKAGE/``, and its stamp ``<version>-<digest>``
+    (of the package name and the files: two copies differently named unpack apart).
 
     A ``metadata.txt`` with the client's version goes along, so that a worker's
     ``__version__`` is the client's whatever the worker has installed."""
@@ -56,7 +57,7 @@ def engine_archive() -> tuple[bytes, str]:
     for folder in ENGINE_FOLDERS:
         files += sorted((root / folder).rglob("*.py"))
     version = engine_version()
-    digest = hashlib.sha256(version.encode())
+    digest = hashlib.sha256(f"{PACKAGE}\0{version}".encode())
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for file in files:
@@ -74,12 +75,12 @@ def engine_version() -> str:
 
 class EnginePlugin(WorkerPlugin):
     """Puts the sent engine first on every worker's import path (also on workers that
-    join later: the scheduler keeps the plugin)."""
-
-    name = "coreg-engine"
+    join later: the scheduler keeps the plugin). One plugin per package name: sending it
+    again replaces it, and another copy of Coreg, differently named, keeps its own."""
 
     def __init__(self, package: str, stamp: str, archive: bytes) -> None:
         self.package, self.stamp, self.archive = package, stamp, archive
+        self.name = f"coreg-engine-{package}"
 
     def setup(self, worker) -> None:
         install_engine(Path(worker.local_directory), self.package, self.stamp, self.archive)
@@ -130,8 +131,8 @@ def worker_report(package: str, reads: Sequence[tuple[str, int]], folder: str,
         except OSError as exc:
             report["paths"].append(("input", path, f"cannot be read there ({exc.strerror})"))
     if not os.path.isfile(os.path.join(folder, token)):
-        report["paths"].append(("output", folder, "is not the client's folder there (it "
-                                "does not exist, or is another folder)"))
+        report["paths"].append(("output", folder, "is not the client's folder there "
+                                f"('{folder}' is missing there, or another folder)"))
         return report
     try:
         handle, probe = tempfile.mkstemp(prefix=".coreg-probe-", dir=folder)
@@ -168,7 +169,7 @@ def prepare_workers(client, reads: Sequence[str], folder: str | os.PathLike,
                            "answer", client)
     finally:
         os.remove(token_path)
-    _raise_for(reports, stamp if ship_engine else None)
+    _raise_for(reports, stamp if ship_engine else None, str(folder))
 
 
 def _register_by_value() -> None:
@@ -216,7 +217,7 @@ def _existing_folder(folder: Path) -> Path:
     return folder
 
 
-def _raise_for(reports: dict[str, dict], stamp: str | None) -> None:
+def _raise_for(reports: dict[str, dict], stamp: str | None, folder: str) -> None:
     """The first kind of problem found, for every worker that has it."""
     version = engine_version()
     engine = [_engine_problem(address, report, version, stamp)
@@ -225,8 +226,9 @@ def _raise_for(reports: dict[str, dict], stamp: str | None) -> None:
     if engine:
         raise CoregResourceError(" ".join(engine) + " " + _engine_fix(version, stamp))
     for kind, error in (("input", CoregInputError), ("output", CoregOutputError)):
-        problems = [f"On Dask worker {address} ({report['host']}) the {kind} '{path}' "
-                    f"{why}." for address, report in sorted(reports.items())
+        problems = [f"On Dask worker {address} ({report['host']}) the "
+                    + (f"input '{path}'" if kind == "input" else f"output folder '{folder}'")
+                    + f" {why}." for address, report in sorted(reports.items())
                     for where, path, why in report["paths"] if where == kind]
         if problems:
             raise error(" ".join(problems) + " Workers read the inputs and write the outputs "

@@ -48,8 +48,13 @@ def clean_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 @contextlib.contextmanager
 def running_cluster(workers: int = 2, python: str = sys.executable,
-                    env: Mapping[str, str] | None = None) -> Iterator[Cluster]:
-    """A scheduler and ``workers`` single-threaded worker processes, stopped on leaving."""
+                    env: Mapping[str, str] | None = None,
+                    hidden_from_last: Path | None = None) -> Iterator[Cluster]:
+    """A scheduler and ``workers`` single-threaded worker processes, stopped on leaving.
+
+    ``hidden_from_last``: a folder the last worker sees empty, as a worker on another
+    host would (an empty file system mounted over it in the worker's own mount
+    namespace; needs ``unshare``, see :func:`can_hide`)."""
     folder = Path(tempfile.mkdtemp(prefix="coreg-dask-cluster-"))
     environment = clean_environment(env)
     scheduler_file = folder / "scheduler.json"
@@ -62,11 +67,12 @@ def running_cluster(workers: int = 2, python: str = sys.executable,
                                 folder, environment, "scheduler"))
         address = _scheduler_address(scheduler_file, processes[0])
         for k in range(workers):
-            processes.append(_start([python, "-m", "distributed.cli.dask_worker", address,
-                                     "--host", "127.0.0.1", "--nthreads", "1",
-                                     "--nworkers", "1", "--no-dashboard",
-                                     "--local-directory", str(folder / f"worker-{k}")],
-                                    folder, environment, f"worker-{k}"))
+            command = [python, "-m", "distributed.cli.dask_worker", address,
+                       "--host", "127.0.0.1", "--nthreads", "1", "--nworkers", "1",
+                       "--no-dashboard", "--local-directory", str(folder / f"worker-{k}")]
+            if hidden_from_last is not None and k == workers - 1:
+                command = [*_hiding(hidden_from_last), *command]
+            processes.append(_start(command, folder, environment, f"worker-{k}"))
         _wait_for_workers(address, workers, processes, folder)
         yield Cluster(address, folder, workers)
     finally:
@@ -74,6 +80,23 @@ def running_cluster(workers: int = 2, python: str = sys.executable,
         with contextlib.suppress(OSError):
             import shutil
             shutil.rmtree(folder)
+
+
+def _hiding(folder: Path) -> list[str]:
+    """A command prefix that runs the command with an empty ``folder``."""
+    return ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+            'mount -t tmpfs coreg-hidden "$0" && exec "$@"', str(folder)]
+
+
+def can_hide() -> bool:
+    """Whether this machine lets a process hide a folder from itself (``unshare``:
+    unprivileged user namespaces)."""
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            return subprocess.run([*_hiding(Path(folder)), "true"], capture_output=True,
+                                  timeout=20).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            return False
 
 
 def _start(command: list[str], folder: Path, env: dict, name: str) -> subprocess.Popen:
