@@ -51,3 +51,17 @@ def test_align_stack__no_dask_scheduler_is_a_processing_error(tmp_path, coreg_pr
     assert "Traceback" not in str(info.value)
     with pytest.raises(QgsProcessingException, match="^The Dask scheduler address 'localhost"):
         processing.run("coreg:align_stack", parameters | {"DASK_SCHEDULER": "localhost:8786"})
+
+
+def test_align_stack__every_scene_failed_is_a_processing_error(tmp_path, coreg_provider):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    items = build_stack(tmp_path / "in")
+    parameters = {"INPUTS": [str(items["anchor"]), str(items["t6_elsewhere"])],
+                  "ANCHOR": str(items["anchor"]), "WORKERS": 1,
+                  "OUTPUT_FOLDER": str(tmp_path / "out"), "SUMMARY": str(tmp_path / "s.csv"),
+                  "FOOTPRINTS": "TEMPORARY_OUTPUT"}
+    with pytest.raises(QgsProcessingException, match="^Every scene failed, nothing was "
+                       r"aligned: 1 of 1 scenes failed: t6_elsewhere\.tif \("):
+        processing.run("coreg:align_stack", parameters)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import socket
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 import rasterio
 from stack_fixture import build_stack, check_results
 
-from coreg.core.errors import CoregInputError, CoregResourceError
+from coreg.core.errors import CoregInputError, CoregistrationError, CoregResourceError
 from coreg.core.stack import DASK_CONNECT_TIMEOUT, align_stack
 
 
@@ -119,3 +120,24 @@ def test_align_stack__errors(stack, tmp_path):
         align_stack(inputs[1:], items["anchor"], tmp_path)
     with pytest.raises(ValueError, match="in the output folder"):
         align_stack(inputs, items["anchor"], items["anchor"].parent)
+
+
+def test_align_stack__every_scene_failed_is_an_error(stack, tmp_path):
+    """Only the anchor delivered: the run failed, and says why (the reports are written)."""
+    items, _ = stack
+    with pytest.raises(CoregistrationError, match=r"^Every scene failed, nothing was aligned: "
+                       r"1 of 1 scenes failed: t6_elsewhere\.tif \(.*overlap"):
+        align_stack([items["anchor"], items["t6_elsewhere"]], items["anchor"], tmp_path,
+                    summary=tmp_path / "summary.csv", workers=1)
+    assert (tmp_path / "t6_elsewhere_quality.json").is_file()
+    assert (tmp_path / "summary.csv").is_file()
+
+
+def test_align_stack__some_scenes_failed_is_a_warning(stack, tmp_path, caplog):
+    items, _ = stack
+    with caplog.at_level(logging.WARNING):
+        results = align_stack([items["anchor"], items["t2_shifted"], items["t6_elsewhere"]],
+                              items["anchor"], tmp_path, workers=1)
+    assert [r.status for r in results] == ["anchor", "aligned", "failed"]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        f"1 of 2 scenes failed: t6_elsewhere.tif ({results[2].reason})."]
