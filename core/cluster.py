@@ -10,9 +10,9 @@ answers :func:`worker_report`: which engine it imports, and whether it sees the 
 tasks will read and the folder they will write; any problem stops the run with a message
 naming the worker and the path.
 
-This module is pickled by value (cloudpickle), not by name: a worker that lacks the engine
-can still run the report and the plugin. It therefore uses only the standard library and
-``distributed`` at the top, nothing else of the engine.
+The report and the plugin are pickled by value (cloudpickle), not by name, so that a worker
+that lacks the engine can still run them (:class:`ByValue`): they use only the standard
+library.
 """
 
 from __future__ import annotations
@@ -31,7 +31,10 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
-from distributed import WorkerPlugin
+try:
+    from distributed import WorkerPlugin
+except ImportError:  # pragma: no cover - without the 'dask' extra nothing here runs
+    WorkerPlugin = object
 
 from .errors import CoregInputError, CoregOutputError, CoregResourceError
 
@@ -73,6 +76,26 @@ def engine_version() -> str:
     return importlib.import_module(PACKAGE).__version__
 
 
+class ByValue:
+    """Unpickles as ``value`` sent by value: pickled, it is ``cloudpickle.loads(<bytes>)``,
+    which a worker can run without the engine whatever its version of Dask. Callable, as
+    ``value`` is, so that it can stand for it. (Itself sent by value, with the plugin: it
+    names nothing of the engine, :func:`register_by_value` has been called.)"""
+
+    def __init__(self, value) -> None:
+        import cloudpickle
+
+        self.value, self.data = value, cloudpickle.dumps(value)
+
+    def __reduce__(self):
+        import cloudpickle
+
+        return cloudpickle.loads, (self.data,)
+
+    def __call__(self, *args, **kwargs):
+        return self.value(*args, **kwargs)
+
+
 class EnginePlugin(WorkerPlugin):
     """Puts the sent engine first on every worker's import path (also on workers that
     join later: the scheduler keeps the plugin). One plugin per package name: sending it
@@ -81,6 +104,9 @@ class EnginePlugin(WorkerPlugin):
     def __init__(self, package: str, stamp: str, archive: bytes) -> None:
         self.package, self.stamp, self.archive = package, stamp, archive
         self.name = f"coreg-engine-{package}"
+
+    def __reduce__(self):  # the class by value, then called with these arguments
+        return ByValue(type(self)), (self.package, self.stamp, self.archive)
 
     def setup(self, worker) -> None:
         install_engine(Path(worker.local_directory), self.package, self.stamp, self.archive)
@@ -149,11 +175,12 @@ def prepare_workers(client, reads: Sequence[str], folder: str | os.PathLike,
     one imports this engine version and sees ``reads`` and ``folder`` (the output folder
     or, if it does not exist yet, the nearest folder above it that does); raise with what
     is wrong where, before anything is written."""
-    _register_by_value()
+    register_by_value()
     _wait_for_workers(client)
     archive, stamp = engine_archive()
-    if ship_engine:
-        _in_time(lambda: client.register_worker_plugin(EnginePlugin(PACKAGE, stamp, archive)),
+    if ship_engine:  # register_plugin since Dask 2023.9, register_worker_plugin before
+        register = getattr(client, "register_plugin", None) or client.register_worker_plugin
+        _in_time(lambda: register(EnginePlugin(PACKAGE, stamp, archive)),
                  "take the Coreg engine", client)
     existing = _existing_folder(Path(folder))
     sizes = [(path, os.path.getsize(path)) for path in dict.fromkeys(reads)]
@@ -164,7 +191,7 @@ def prepare_workers(client, reads: Sequence[str], folder: str | os.PathLike,
         raise CoregOutputError(f"Cannot write in the output folder '{existing}': "
                                f"{exc.strerror}.") from exc
     try:
-        reports = _in_time(lambda: client.run(worker_report, PACKAGE, sizes, str(existing),
+        reports = _in_time(lambda: client.run(ByValue(worker_report), PACKAGE, sizes, str(existing),
                                               os.path.basename(token_path)),
                            "answer", client)
     finally:
@@ -172,8 +199,8 @@ def prepare_workers(client, reads: Sequence[str], folder: str | os.PathLike,
     _raise_for(reports, stamp if ship_engine else None, str(folder))
 
 
-def _register_by_value() -> None:
-    """Pickle this module's plugin and report by value (see the module docstring)."""
+def register_by_value() -> None:
+    """cloudpickle pickles this module's classes and functions by value."""
     import cloudpickle
 
     if not hasattr(cloudpickle, "register_pickle_by_value"):

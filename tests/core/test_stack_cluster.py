@@ -65,6 +65,30 @@ def test_workers_cannot_import_this_checkout_on_their_own(cluster):
     assert found and all(spec is None for spec in found.values())
 
 
+def test_plugin_and_report_unpickle_where_the_engine_is_missing(tmp_path):
+    """Plain pickle, whatever Dask chooses: a Python without the engine gets them whole."""
+    import pickle
+
+    cluster_module.register_by_value()
+    plugin = cluster_module.EnginePlugin("coreg-x", "0-abc", b"zip")
+    (tmp_path / "plugin.pkl").write_bytes(pickle.dumps(plugin))
+    (tmp_path / "report.pkl").write_bytes(pickle.dumps(cluster_module.ByValue(
+        cluster_module.worker_report)))
+    script = textwrap.dedent("""
+        import pickle, sys
+        plugin = pickle.load(open("plugin.pkl", "rb"))
+        report = pickle.load(open("report.pkl", "rb"))
+        print(type(plugin).__name__, plugin.name, plugin.stamp, plugin.archive.decode(),
+              report("coreg", [], ".", "no-token")["error"], "coreg" in sys.modules)
+        """)
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                               cwd=tmp_path, env=dask_cluster.clean_environment(), timeout=60)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.split() == ["EnginePlugin", "coreg-engine-coreg-x", "0-abc", "zip",
+                                        "ModuleNotFoundError:", "No", "module", "named",
+                                        "'coreg'", "False"]
+
+
 def test_real_cluster_aligns_the_stack_as_in_process(stack, cluster, tmp_path):
     items, inputs = stack
     # A Dask worker's nanny runs BLAS on one thread (OPENBLAS_NUM_THREADS=1); BLAS on more
