@@ -37,6 +37,7 @@ except ImportError:  # pragma: no cover - without the 'dask' extra nothing here 
     WorkerPlugin = object
 
 from .errors import CoregInputError, CoregOutputError, CoregResourceError
+from .paths import embedded_file
 
 #: The package the workers must import: this copy's own name (see the module docstring).
 PACKAGE = __name__.split(".")[0]
@@ -70,6 +71,13 @@ def engine_archive() -> tuple[bytes, str]:
             archive.writestr(f"{PACKAGE}/{name}", data)
         archive.writestr(f"{PACKAGE}/metadata.txt", f"[general]\nversion={version}\n")
     return buffer.getvalue(), f"{version}-{digest.hexdigest()[:12]}"
+
+
+def absolute(path: str | os.PathLike) -> str:
+    """``path`` absolute, as a worker in another working folder must get it (a GDAL
+    connection string or /vsi path unchanged)."""
+    text = os.fspath(path)
+    return os.path.abspath(text) if embedded_file(text) == text else text
 
 
 def engine_version() -> str:
@@ -183,7 +191,9 @@ def prepare_workers(client, reads: Sequence[str], folder: str | os.PathLike,
         _in_time(lambda: register(EnginePlugin(PACKAGE, stamp, archive)),
                  "take the Coreg engine", client)
     existing = _existing_folder(Path(folder))
-    sizes = [(path, os.path.getsize(path)) for path in dict.fromkeys(reads)]
+    files = [f for f in dict.fromkeys(embedded_file(os.fspath(p)) for p in reads)
+             if os.path.isfile(f)]  # a connection string's file, a /vsizip/ archive
+    sizes = [(path, os.path.getsize(path)) for path in files]
     try:
         handle, token_path = tempfile.mkstemp(prefix=".coreg-cluster-", dir=existing)
         os.close(handle)

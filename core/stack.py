@@ -206,7 +206,7 @@ def align_stack(
     """
     address = check_dask_address(dask_scheduler)
     # On a cluster the workers open the paths: relative to their own folder, not ours.
-    named = os.path.abspath if address else str
+    named = _absolute if address else str
     inputs = [named(p) for p in inputs]
     anchor = named(anchor)
     masks = [named(m) for m in masks]
@@ -237,6 +237,12 @@ def align_stack(
             write_summary(ordered, summary)
     check_failures(ordered, folder)
     return ordered
+
+
+def _absolute(path: str | os.PathLike) -> str:
+    from .cluster import absolute  # imports distributed, if installed
+
+    return absolute(path)
 
 
 def failures(results: Sequence[ItemResult]) -> str:
