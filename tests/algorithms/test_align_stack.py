@@ -65,3 +65,24 @@ def test_align_stack__every_scene_failed_is_a_processing_error(tmp_path, coreg_p
     with pytest.raises(QgsProcessingException, match="^Every scene failed, nothing was "
                        r"aligned: 1 of 1 scenes failed: t6_elsewhere\.tif \("):
         processing.run("coreg:align_stack", parameters)
+
+
+def test_align_stack__qgis_process_on_a_real_dask_cluster(tmp_path, qgis_process_runner,
+                                                         real_dask_cluster):
+    """The issue's run: qgis_process with DASK_SCHEDULER, workers started on their own
+    (they get the plugin's engine from the run)."""
+    cluster, _ = real_dask_cluster
+    items = build_stack(tmp_path / "in")
+    out = tmp_path / "out"
+    names = ("anchor", "t2_shifted", "t6_elsewhere")
+    code, stdout, stderr = qgis_process_runner(
+        "run", "coreg:align_stack", "--json", "--", *[f"INPUTS={items[n]}" for n in names],
+        f"ANCHOR={items['anchor']}", f"DASK_SCHEDULER={cluster.address}",
+        f"OUTPUT_FOLDER={out}", f"SUMMARY={out / 'summary.csv'}")
+    assert code == 0, stderr
+    rows = {r["input"].rsplit("/", 1)[-1]: r for r in csv.DictReader(open(out / "summary.csv"))}
+    assert rows["t2_shifted.tif"]["status"] == "aligned"
+    assert float(rows["t2_shifted.tif"]["pixel_shift_x"]) == pytest.approx(-3.1, abs=0.05)
+    assert float(rows["t2_shifted.tif"]["pixel_shift_y"]) == pytest.approx(2.2, abs=0.05)
+    assert rows["t6_elsewhere.tif"]["status"] == "failed"
+    assert "1 of 2 scenes failed: t6_elsewhere.tif (" in stdout + stderr

@@ -4,7 +4,6 @@ folder, no PYTHONPATH: they cannot import this checkout unless Coreg sends it)."
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from conftest import REPO_ROOT, dask_cluster
 from stack_fixture import build_stack, check_results
 from threadpoolctl import threadpool_limits
 
@@ -24,18 +24,15 @@ from coreg.core import cluster as cluster_module
 from coreg.core.errors import CoregInputError, CoregOutputError, CoregResourceError
 from coreg.core.stack import align_stack
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("dask_cluster",
-                                               REPO_ROOT / "scripts" / "dask_cluster.py")
-dask_cluster = sys.modules["dask_cluster"] = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(dask_cluster)
-
 #: Seconds within which a worker problem must be told (the issue's promise).
 TOLD_WITHIN = 10
 WORKER = r"Dask worker tcp://127\.0\.0\.1:\d+ \(\S+\)"
-CAN_HIDE = dask_cluster.can_hide()
-needs_hiding = pytest.mark.skipif(not CAN_HIDE, reason="no unprivileged user namespaces "
-                                  "(unshare) to hide a folder from one worker")
+
+
+def _hidden_or_skip(hidden):
+    if hidden is None:
+        pytest.skip("no unprivileged user namespaces (unshare) to hide a folder from a worker")
+    return hidden
 
 
 @pytest.fixture(scope="module")
@@ -45,24 +42,15 @@ def stack(tmp_path_factory):
     return items, inputs
 
 
-@pytest.fixture(scope="module")
-def hidden(tmp_path_factory):
+@pytest.fixture
+def cluster(real_dask_cluster):
+    return real_dask_cluster[0]
+
+
+@pytest.fixture
+def hidden(real_dask_cluster):
     """A folder the client sees and the second worker does not (as on another host)."""
-    return tmp_path_factory.mktemp("hidden_from_worker_1")
-
-
-@pytest.fixture(scope="module")
-def cluster(hidden):
-    with dask_cluster.running_cluster(2, hidden_from_last=hidden if CAN_HIDE else None) as c:
-        yield c
-
-
-def test_workers_cannot_import_this_checkout_on_their_own(cluster):
-    from distributed import Client
-
-    with Client(cluster.address, timeout=10) as client:
-        found = client.run(lambda: __import__("importlib.util").util.find_spec("coreg"))
-    assert found and all(spec is None for spec in found.values())
+    return _hidden_or_skip(real_dask_cluster[1])
 
 
 def test_plugin_and_report_unpickle_where_the_engine_is_missing(tmp_path):
@@ -117,8 +105,13 @@ def test_real_cluster_aligns_the_stack_as_in_process(stack, cluster, tmp_path):
 
 
 def test_workers_without_the_engine_when_it_is_not_sent(stack, tmp_path):
+    from distributed import Client
+
     items, inputs = stack
     with dask_cluster.running_cluster(2) as bare:
+        with Client(bare.address, timeout=10) as client:  # the checkout is not theirs
+            found = client.run(lambda: __import__("importlib.util").util.find_spec("coreg"))
+        assert len(found) == 2 and all(spec is None for spec in found.values())
         start = time.monotonic()
         with pytest.raises(CoregResourceError) as info:
             align_stack(inputs, items["anchor"], tmp_path / "out", dask_scheduler=bare.address,
@@ -155,7 +148,6 @@ def test_a_plugin_folder_of_another_name_is_sent_under_that_name(stack, cluster,
     assert float(shift) == pytest.approx(-3.1, abs=0.05)
 
 
-@needs_hiding
 def test_an_input_one_worker_cannot_read(stack, cluster, hidden, tmp_path):
     items, _ = stack
     (hidden / "inputs").mkdir(exist_ok=True)
@@ -173,7 +165,6 @@ def test_an_input_one_worker_cannot_read(stack, cluster, hidden, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@needs_hiding
 def test_an_output_folder_one_worker_does_not_see(stack, cluster, hidden):
     items, inputs = stack
     out = hidden / "out" / "run"
