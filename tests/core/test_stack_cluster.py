@@ -190,3 +190,50 @@ def test_a_scheduler_without_workers(stack, tmp_path, monkeypatch):
             align_stack(inputs, items["anchor"], tmp_path / "out", dask_scheduler=empty.address)
         assert time.monotonic() - start < 2 + 5
     assert not (tmp_path / "out").exists()
+
+
+def _installed(folder: Path, version: str | None) -> dict[str, str]:
+    """A worker environment with the engine 'installed' as ``coreg`` (the checkout, or a
+    copy claiming another ``version``), as ``pip install coreg`` would."""
+    folder.mkdir()
+    if version is None:
+        (folder / "coreg").symlink_to(REPO_ROOT, target_is_directory=True)
+    else:
+        (folder / "coreg").mkdir()
+        shutil.copy(REPO_ROOT / "__init__.py", folder / "coreg")
+        shutil.copytree(REPO_ROOT / "core", folder / "coreg" / "core",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        (folder / "coreg" / "metadata.txt").write_text(f"[general]\nversion={version}\n")
+    return {"PYTHONPATH": str(folder)}
+
+
+def test_workers_with_the_same_engine_installed(stack, tmp_path):
+    items, _ = stack
+    with dask_cluster.running_cluster(2, env=_installed(tmp_path / "site", None)) as c:
+        results = align_stack([items["anchor"], items["t2_shifted"]], items["anchor"],
+                              tmp_path / "out", dask_scheduler=c.address, ship_engine=False)
+        assert not list(c.folder.glob("worker-*/**/coreg-engine-*"))  # nothing was sent
+    assert results[1].status == "aligned"
+    assert results[1].pixel_shift["x"] == pytest.approx(-3.1, abs=0.05)
+
+
+def test_workers_with_another_version_installed(stack, tmp_path):
+    """Not sent: the message names both versions. Sent: the sent engine replaces the one a
+    worker had imported."""
+    from distributed import Client
+
+    items, _ = stack
+    with dask_cluster.running_cluster(2, env=_installed(tmp_path / "site", "0.0.1")) as c:
+        with Client(c.address, timeout=10) as client:  # the old engine, imported already
+            assert set(client.run(lambda: __import__("coreg").__version__).values()) == {
+                "0.0.1"}
+        with pytest.raises(CoregResourceError) as info:
+            align_stack([items["anchor"], items["t2_shifted"]], items["anchor"],
+                        tmp_path / "refused", dask_scheduler=c.address, ship_engine=False)
+        version = cluster_module.engine_version()
+        assert len(re.findall(f"{WORKER} has Coreg 0\\.0\\.1, this is Coreg "
+                              f"{re.escape(version)}\\.", str(info.value))) == 2
+        assert not (tmp_path / "refused").exists()
+        results = align_stack([items["anchor"], items["t2_shifted"]], items["anchor"],
+                              tmp_path / "out", dask_scheduler=c.address)
+    assert results[1].status == "aligned"
