@@ -290,6 +290,8 @@ def cli(verbose: int) -> None:
     """
     if not verbose:  # rasterio's note on the swaths' (expected) missing geotransform
         warnings.filterwarnings("ignore", message="Dataset has no geotransform")
+        # The engine's logged warnings are the commands' own "warning:" lines.
+        logging.getLogger(__package__ or "coreg").addHandler(logging.NullHandler())
     else:
         logging.captureWarnings(True)
         logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
@@ -527,13 +529,18 @@ def align_dem_command(reference, dem, output, dh_output, exclude, method, max_it
               help="Worker processes (default: the cores, fewer if memory is short).")
 @click.option("--dask-scheduler", metavar="ADDRESS",
               help="Run the scenes on this Dask scheduler (tcp://host:port; only a cluster "
-                   "you trust: Dask runs pickled code). Needs the 'dask' extra.")
+                   "you trust: Dask runs pickled code). Needs the 'dask' extra. The "
+                   "workers read and write the paths themselves: use a shared file system.")
+@click.option("--ship-engine/--no-ship-engine", default=True, show_default=True,
+              help="Send this engine to the Dask workers; --no-ship-engine: they have the "
+                   "same version installed (pip install coreg).")
 @run_options
 def align_stack_command(inputs, anchor, output_folder, masks, summary, band, transform,
                         max_shift, reproject, already_aligned, min_improvement, workers,
-                        dask_scheduler, quiet, as_json):
-    """Align every scene of INPUTS (a time series) onto the --anchor scene."""
-    from .core.stack import align_stack
+                        dask_scheduler, ship_engine, quiet, as_json):
+    """Align every scene of INPUTS (a time series) onto the --anchor scene. Fails (exit 5)
+    if every scene failed; if some did, says so as a warning."""
+    from .core.stack import align_stack, failures
 
     run = Run("align-stack", quiet, as_json)
     with run.guarded({"Summary": summary}, {"Inputs": list(inputs), "Masks": list(masks)}):
@@ -542,7 +549,7 @@ def align_stack_command(inputs, anchor, output_folder, masks, summary, band, tra
             band=band, anchor_band=band, transform=transform, max_shift=max_shift,
             reproject=reproject, already_aligned=already_aligned,
             min_improvement=min_improvement, workers=workers, dask_scheduler=dask_scheduler,
-            progress=run.progress)
+            ship_engine=ship_engine, progress=run.progress)
     for result in results:
         run.info(f"{os.path.basename(result.input)}: {result.status}"
                  f"{' (' + _one_line(result.reason) + ')' if result.reason else ''}")
@@ -550,7 +557,8 @@ def align_stack_command(inputs, anchor, output_folder, masks, summary, band, tra
         r.status for r in results)}
     run.done({"output_folder": str(output_folder), "summary": summary,
               "items": [r.summary_row() for r in results]},
-             ", ".join(f"{n} {s}" for s, n in counts.items()))
+             ", ".join(f"{n} {s}" for s, n in counts.items()),
+             [failed] if (failed := failures(results)) else [])
 
 
 @cli.command("apply", short_help="Apply a saved alignment to another raster.")

@@ -27,7 +27,7 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
-from ..core.stack import DASK_CONNECT_TIMEOUT, align_stack, default_workers
+from ..core.stack import DASK_CONNECT_TIMEOUT, align_stack, default_workers, failures
 from .align_image import TRANSFORMS
 from .base import CoregAlgorithm, StyleOnLoad
 from .layers import DOUBLE, STRING, requested, write_shift_vectors
@@ -48,6 +48,7 @@ class AlignStackAlgorithm(CoregAlgorithm):
     ALREADY_ALIGNED, MIN_IMPROVEMENT = "ALREADY_ALIGNED", "MIN_IMPROVEMENT"
     OUTPUT_FOLDER, SUMMARY, WORKERS = "OUTPUT_FOLDER", "SUMMARY", "WORKERS"
     DASK_SCHEDULER, FOOTPRINTS, SHIFT_VECTORS = "DASK_SCHEDULER", "FOOTPRINTS", "SHIFT_VECTORS"
+    SHIP_ENGINE = "SHIP_ENGINE"
     OUTPUTS = "OUTPUTS"
 
     def name(self) -> str:
@@ -72,7 +73,10 @@ class AlignStackAlgorithm(CoregAlgorithm):
             "one <name>_quality.json per item, a CSV summary and a footprint layer with "
             "each item's status and shift. Items run in parallel worker processes, or on "
             "a Dask cluster when a scheduler address is given (tcp://host:port or "
-            "tls://host:port); a failing item is reported and skipped.\n"
+            "tls://host:port); a failing item is reported and skipped, and a run in which "
+            "every item failed fails. On a cluster the workers read the scenes and write "
+            "the outputs themselves: use paths every worker sees (a shared file system); "
+            "Coreg sends its engine to the workers and checks them before any scene.\n"
             "Dask exchanges pickled code: a scheduler can run any code inside QGIS. "
             "Connect only to a cluster you trust.")
 
@@ -110,7 +114,10 @@ class AlignStackAlgorithm(CoregAlgorithm):
             "and its workers can run any code inside QGIS: connect only to a cluster you "
             "trust. A scheduler that does not answer within {} s stops the run.").format(
                 DASK_CONNECT_TIMEOUT))
-        for param in (band, dask):
+        ship = QgsProcessingParameterBoolean(
+            self.SHIP_ENGINE, self.tr("Send Coreg's engine to the Dask workers (untick: they "
+                                      "have the same version installed)"), True, optional=True)
+        for param in (band, dask, ship):
             self.add_advanced_parameter(param)
         self.addParameter(QgsProcessingParameterFolderDestination(
             self.OUTPUT_FOLDER, self.tr("Output folder")))
@@ -142,6 +149,7 @@ class AlignStackAlgorithm(CoregAlgorithm):
             workers=self.parameterAsInt(parameters, self.WORKERS, context),
             dask_scheduler=self.parameterAsString(parameters, self.DASK_SCHEDULER, context)
             or None,
+            ship_engine=self.parameterAsBoolean(parameters, self.SHIP_ENGINE, context),
             band=self.parameterAsInt(parameters, self.BAND, context),
             anchor_band=self.parameterAsInt(parameters, self.BAND, context),
             transform=TRANSFORMS[self.parameterAsEnum(parameters, self.TRANSFORM, context)][1],
@@ -152,6 +160,8 @@ class AlignStackAlgorithm(CoregAlgorithm):
         for result in results:
             feedback.pushInfo(f"{os.path.basename(result.input)}: {result.status}"
                               f"{' (' + result.reason + ')' if result.reason else ''}")
+        if failures(results):
+            feedback.pushWarning(failures(results) + ".")
         outputs = {self.OUTPUT_FOLDER: folder, self.OUTPUTS: self._load(context, results)}
         if summary:
             outputs[self.SUMMARY] = summary

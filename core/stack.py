@@ -128,6 +128,7 @@ def align_stack(
     min_improvement: float = 0.001,
     workers: int | None = None,
     dask_scheduler: str | None = None,
+    ship_engine: bool = True,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
 ) -> list[ItemResult]:
@@ -168,7 +169,13 @@ def align_stack(
     dask_scheduler : str, optional
         Address of a Dask distributed scheduler to run the items on instead
         (``tcp://host:port`` or ``tls://host:port``). Dask exchanges pickled code: the
-        scheduler can run code in this process, so give only one you trust.
+        scheduler can run code in this process, so give only one you trust. The
+        workers read the inputs and write the outputs themselves: the paths must be
+        the same on every worker (a shared file system).
+    ship_engine : bool
+        Send this engine to the Dask workers (a worker plugin); False: the workers
+        have the same version installed (``pip install coreg``). Either way every
+        worker is checked before any scene is sent.
     progress : callable, optional
         Called with the percentage of items done (0 to 100).
     is_canceled : callable, optional
@@ -178,22 +185,30 @@ def align_stack(
     -------
     list of ItemResult
         In the order of ``inputs``, the anchor first reported with status "anchor".
-        A failing item is reported (status "failed", with the reason), never fatal.
+        A failing item is reported (status "failed", with the reason) and logged as a
+        warning, unless every item failed.
 
     Raises
     ------
     CoregInputError
-        The anchor is not one of the inputs, or a malformed ``dask_scheduler``
-        address (before any work).
+        The anchor is not one of the inputs, a malformed ``dask_scheduler`` address,
+        or an input a Dask worker cannot read (before any output is written).
     CoregOutputError
-        The output folder holds an input, or an output cannot be written.
+        The output folder holds an input, an output cannot be written, or a Dask
+        worker does not see the output folder (before any output is written).
     CoregResourceError
         No Dask scheduler answers at ``dask_scheduler`` within
-        :data:`DASK_CONNECT_TIMEOUT` seconds (before any output is written).
+        :data:`DASK_CONNECT_TIMEOUT` seconds, it has no workers, or a worker cannot
+        import this engine version (before any output is written).
+    CoregistrationError
+        Every item failed (the outputs and the summary, which say why, are written).
     """
     address = check_dask_address(dask_scheduler)
-    inputs = [str(p) for p in inputs]
-    anchor = str(anchor)
+    # On a cluster the workers open the paths: relative to their own folder, not ours.
+    named = _absolute if address else str
+    inputs = [named(p) for p in inputs]
+    anchor = named(anchor)
+    masks = [named(m) for m in masks]
     if not any(same_file(anchor, p) for p in inputs):
         raise CoregInputError("The anchor must be one of the inputs.")
     sources = {"Inputs": inputs, "Masks": [os.fspath(m) for m in masks]}
@@ -203,6 +218,10 @@ def align_stack(
                         already_aligned=already_aligned, min_improvement=min_improvement)
     with guarded_outputs({"Summary": summary}, sources), hold_outputs([folder]), \
             dask_client(address) as client:  # connected before anything is written
+        if client is not None:
+            from .cluster import prepare_workers
+
+            prepare_workers(client, [*inputs, *masks], folder, ship_engine)
         folder.mkdir(parents=True, exist_ok=True)
         mask_of = match_masks(inputs, masks)
         stems = output_stems(inputs)
@@ -215,7 +234,41 @@ def align_stack(
         ordered = [anchor_result] + [results[p] for p in items]
         if summary is not None:
             write_summary(ordered, summary)
+    check_failures(ordered, folder)
     return ordered
+
+
+def _absolute(path: str | os.PathLike) -> str:
+    from .cluster import absolute  # imports distributed, if installed
+
+    return absolute(path)
+
+
+def failures(results: Sequence[ItemResult]) -> str:
+    """'<n> of <m> scenes failed: <name> (<reason>); ...', or '' if none failed."""
+    items = [r for r in results if r.status != "anchor"]
+    failed = [r for r in items if r.status == "failed"]
+    if not failed:
+        return ""
+    named = "; ".join(f"{Path(r.input).name} ({_short(r.reason)})" for r in failed[:3])
+    more = f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
+    return f"{len(failed)} of {len(items)} scenes failed: {named}{more}"
+
+
+def check_failures(results: Sequence[ItemResult], folder) -> None:
+    """CoregistrationError if every item failed; a logged warning if some did."""
+    told = failures(results)
+    if not told:
+        return
+    if all(r.status in ("anchor", "failed") for r in results):
+        raise CoregistrationError(f"Every scene failed, nothing was aligned: {told}. Each "
+                                  f"one's _quality.json in '{folder}' says why.")
+    log.warning("%s.", told)
+
+
+def _short(reason: str, limit: int = 200) -> str:
+    text = " ".join(reason.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:

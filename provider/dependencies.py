@@ -45,6 +45,8 @@ OPTIONAL_PACKAGES = (
      "free memory where /proc/meminfo is missing (Windows, macOS)"),
     (Requirement("distributed", "distributed", "python3-distributed", "2021.1"),
      "runs 'Align time series to anchor' on a Dask cluster"),
+    (Requirement("cloudpickle", "cloudpickle", "python3-cloudpickle", "2.0"),
+     "sends Coreg's engine to the workers of a Dask cluster (comes with distributed)"),
 )
 
 

@@ -234,3 +234,32 @@ def qgis_process_runner(tmp_path_factory, make_qgis_process_runner):
     runner = make_qgis_process_runner(base / "config", plugin_path=plugins)
     runner.enable_plugin(PLUGIN_PACKAGE)
     return runner
+
+
+# ------------------------------------------------------------------ Dask cluster
+
+
+def _load_dask_cluster_script():
+    """scripts/dask_cluster.py as a module (scripts/ is not a package)."""
+    module = sys.modules.get("dask_cluster")
+    if module is None:
+        spec = importlib.util.spec_from_file_location(
+            "dask_cluster", REPO_ROOT / "scripts" / "dask_cluster.py")
+        module = sys.modules["dask_cluster"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return module
+
+
+dask_cluster = _load_dask_cluster_script()
+
+
+@pytest.fixture(scope="session")
+def real_dask_cluster(tmp_path_factory):
+    """A ``dask scheduler`` and two ``dask worker`` processes started as a cluster runs
+    (scripts/dask_cluster.py: clean environment, own working folder), stopped at the end
+    of the session: ``(cluster, hidden)``, where ``hidden`` is a folder the second worker
+    sees empty (None where ``unshare`` cannot hide it)."""
+    hidden = tmp_path_factory.mktemp("hidden_from_worker_1")
+    hidden = hidden if dask_cluster.can_hide() else None
+    with dask_cluster.running_cluster(2, hidden_from_last=hidden) as cluster:
+        yield cluster, hidden

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rasterio
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 from synthetic import Case, crop, make_secondary
@@ -15,6 +17,39 @@ HAZY = OPTICAL / "s2_timeseries_eolearn" / "l1c_13band" / "S2_L1C_20150820_13ban
 
 #: Item name -> correction (dx, dy px); None for the items without a known shift.
 SHIFTS = {"t1_shifted": (2.4, -1.7), "t2_shifted": (-3.1, 2.2), "t3_shifted": (1.6, 2.9)}
+
+QUALITY_KEYS = {"projection_epsg_before", "projection_epsg_after", "pixel_shift",
+                "matching_score_before", "matching_score_after", "matching_score_improvement",
+                "status", "reason", "output_file"}
+
+
+def check_results(items, out: Path, results, reproject: bool) -> None:
+    """Every item's status, name, shift (within 0.05 px of the truth) and reports."""
+    by_name = {Path(r.input).stem: r for r in results}
+    assert by_name[items["anchor"].stem].status == "anchor"
+    assert (out / f"{items['anchor'].stem}_anchor.tif").is_file()
+    for name, (dx, dy) in SHIFTS.items():
+        result = by_name[name]
+        assert result.status == "aligned"
+        assert Path(result.output_file).name == f"{name}_coreg.tif"
+        assert result.pixel_shift["x"] == pytest.approx(dx, abs=0.05)
+        assert result.pixel_shift["y"] == pytest.approx(dy, abs=0.05)
+        assert result.matching_score_after > result.matching_score_before
+    assert by_name["t4_aligned"].status == "already_aligned"
+    assert by_name["t4_aligned"].matching_score_after is None
+    assert by_name["t5_utm"].status == "aligned"
+    assert by_name["t5_utm"].projection_epsg_before == 32636
+    assert by_name["t5_utm"].projection_epsg_after == (4326 if reproject else None)
+    failed = by_name["t6_elsewhere"]
+    assert failed.status == "failed" and "overlap" in failed.reason
+    assert Path(failed.output_file).name == "t6_elsewhere.tif"  # keeps its name
+    for name in (*SHIFTS, "t4_aligned", "t5_utm", "t6_elsewhere"):
+        quality = json.loads((out / f"{name}_quality.json").read_text())
+        assert set(quality) == QUALITY_KEYS
+        assert quality["status"] == by_name[name].status
+    assert not (out / f"{items['anchor'].stem}_quality.json").exists()
+    assert (out / "t1_shifted_cloudmask_coreg.tif").is_file()  # the mask travels along
+    assert (out / "t1_shifted_coreg.xml").read_text() == "<metadata>t1</metadata>"
 
 
 def build_stack(folder: Path) -> dict[str, Path]:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from stack_fixture import build_stack
 
 from coreg import cli
 
@@ -429,3 +430,19 @@ def test_the_main_module_runs_only_under_python_m(home):
         cwd=home, env=environment(), capture_output=True, text=True, timeout=TIMEOUT,
         check=False)
     assert (completed.returncode, completed.stdout.strip()) == (0, "False"), completed.stderr
+
+
+def test_align_stack_fails_when_every_scene_failed(home, tmp_path):
+    """Exit 5 with the reasons when nothing was aligned; a warning when some scenes failed."""
+    items = build_stack(tmp_path / "in")
+    anchor, elsewhere = items["anchor"], items["t6_elsewhere"]
+    completed = run(home, "align-stack", anchor, elsewhere, "--anchor", anchor,
+                    "-o", tmp_path / "all_failed", "--workers", 1, "--quiet")
+    assert_one_line_error(completed, 5, "Every scene failed", "t6_elsewhere.tif (",
+                          "overlap")
+    completed = run(home, "align-stack", anchor, items["t2_shifted"], elsewhere, "--anchor",
+                    anchor, "-o", tmp_path / "some_failed", "--workers", 1)
+    assert completed.returncode == 0, completed.stderr
+    warnings = [line for line in completed.stderr.splitlines() if "scenes failed" in line]
+    assert warnings == [warnings[0]] and warnings[0].startswith(
+        "warning: 1 of 2 scenes failed: t6_elsewhere.tif (")

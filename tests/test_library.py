@@ -236,6 +236,10 @@ def test_pyproject_ships_the_engine_and_the_command_line(repo_root):
         assert (repo_root / entry).exists(), entry
     for plugin_part in ("plugin.py", "algorithms", "provider", "ui", "tests"):
         assert plugin_part not in wheel["only-include"]
+    # What Coreg sends to Dask workers is the wheel's engine (core/cluster.py).
+    from coreg.core.cluster import ENGINE_FILES, ENGINE_FOLDERS
+
+    assert {*ENGINE_FILES, *ENGINE_FOLDERS} <= set(wheel["only-include"])
     version = project["tool"]["hatch"]["version"]
     text = (repo_root / version["path"]).read_text(encoding="utf-8")
     assert re.search(version["pattern"], text).group("version") == coreg.__version__

@@ -51,3 +51,38 @@ def test_align_stack__no_dask_scheduler_is_a_processing_error(tmp_path, coreg_pr
     assert "Traceback" not in str(info.value)
     with pytest.raises(QgsProcessingException, match="^The Dask scheduler address 'localhost"):
         processing.run("coreg:align_stack", parameters | {"DASK_SCHEDULER": "localhost:8786"})
+
+
+def test_align_stack__every_scene_failed_is_a_processing_error(tmp_path, coreg_provider):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    items = build_stack(tmp_path / "in")
+    parameters = {"INPUTS": [str(items["anchor"]), str(items["t6_elsewhere"])],
+                  "ANCHOR": str(items["anchor"]), "WORKERS": 1,
+                  "OUTPUT_FOLDER": str(tmp_path / "out"), "SUMMARY": str(tmp_path / "s.csv"),
+                  "FOOTPRINTS": "TEMPORARY_OUTPUT"}
+    with pytest.raises(QgsProcessingException, match="^Every scene failed, nothing was "
+                       r"aligned: 1 of 1 scenes failed: t6_elsewhere\.tif \("):
+        processing.run("coreg:align_stack", parameters)
+
+
+def test_align_stack__qgis_process_on_a_real_dask_cluster(tmp_path, qgis_process_runner,
+                                                         real_dask_cluster):
+    """The issue's run: qgis_process with DASK_SCHEDULER, workers started on their own
+    (they get the plugin's engine from the run)."""
+    cluster, _ = real_dask_cluster
+    items = build_stack(tmp_path / "in")
+    out = tmp_path / "out"
+    names = ("anchor", "t2_shifted", "t6_elsewhere")
+    code, stdout, stderr = qgis_process_runner(
+        "run", "coreg:align_stack", "--json", "--", *[f"INPUTS={items[n]}" for n in names],
+        f"ANCHOR={items['anchor']}", f"DASK_SCHEDULER={cluster.address}",
+        f"OUTPUT_FOLDER={out}", f"SUMMARY={out / 'summary.csv'}")
+    assert code == 0, stderr
+    rows = {r["input"].rsplit("/", 1)[-1]: r for r in csv.DictReader(open(out / "summary.csv"))}
+    assert rows["t2_shifted.tif"]["status"] == "aligned"
+    assert float(rows["t2_shifted.tif"]["pixel_shift_x"]) == pytest.approx(-3.1, abs=0.05)
+    assert float(rows["t2_shifted.tif"]["pixel_shift_y"]) == pytest.approx(2.2, abs=0.05)
+    assert rows["t6_elsewhere.tif"]["status"] == "failed"
+    assert "1 of 2 scenes failed: t6_elsewhere.tif (" in stdout + stderr

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import csv
-import json
+import logging
 import socket
 import time
 from pathlib import Path
 
 import pytest
 import rasterio
-from stack_fixture import SHIFTS, build_stack
+from stack_fixture import build_stack, check_results
 
-from coreg.core.errors import CoregInputError, CoregResourceError
+from coreg.core.errors import CoregInputError, CoregistrationError, CoregResourceError
 from coreg.core.stack import DASK_CONNECT_TIMEOUT, align_stack
-
-QUALITY_KEYS = {"projection_epsg_before", "projection_epsg_after", "pixel_shift",
-                "matching_score_before", "matching_score_after", "matching_score_improvement",
-                "status", "reason", "output_file"}
 
 
 @pytest.fixture(scope="module")
@@ -27,39 +23,11 @@ def stack(tmp_path_factory):
     return items, inputs
 
 
-def _check_results(items, out: Path, results, reproject: bool) -> None:
-    by_name = {Path(r.input).stem: r for r in results}
-    assert by_name[items["anchor"].stem].status == "anchor"
-    assert (out / f"{items['anchor'].stem}_anchor.tif").is_file()
-    for name, (dx, dy) in SHIFTS.items():
-        result = by_name[name]
-        assert result.status == "aligned"
-        assert Path(result.output_file).name == f"{name}_coreg.tif"
-        assert result.pixel_shift["x"] == pytest.approx(dx, abs=0.05)
-        assert result.pixel_shift["y"] == pytest.approx(dy, abs=0.05)
-        assert result.matching_score_after > result.matching_score_before
-    assert by_name["t4_aligned"].status == "already_aligned"
-    assert by_name["t4_aligned"].matching_score_after is None
-    assert by_name["t5_utm"].status == "aligned"
-    assert by_name["t5_utm"].projection_epsg_before == 32636
-    assert by_name["t5_utm"].projection_epsg_after == (4326 if reproject else None)
-    failed = by_name["t6_elsewhere"]
-    assert failed.status == "failed" and "overlap" in failed.reason
-    assert Path(failed.output_file).name == "t6_elsewhere.tif"  # keeps its name
-    for name in (*SHIFTS, "t4_aligned", "t5_utm", "t6_elsewhere"):
-        quality = json.loads((out / f"{name}_quality.json").read_text())
-        assert set(quality) == QUALITY_KEYS
-        assert quality["status"] == by_name[name].status
-    assert not (out / f"{items['anchor'].stem}_quality.json").exists()
-    assert (out / "t1_shifted_cloudmask_coreg.tif").is_file()  # the mask travels along
-    assert (out / "t1_shifted_coreg.xml").read_text() == "<metadata>t1</metadata>"
-
-
 def test_align_stack__in_process(stack, tmp_path):
     items, inputs = stack
     results = align_stack(inputs, items["anchor"], tmp_path, masks=[items["mask"]],
                           summary=tmp_path / "summary.csv", workers=1)
-    _check_results(items, tmp_path, results, reproject=False)
+    check_results(items, tmp_path, results, reproject=False)
     rows = list(csv.DictReader((tmp_path / "summary.csv").open()))
     assert [Path(r["input"]).name for r in rows] == [Path(p).name for p in inputs]
     with rasterio.open(tmp_path / "t5_utm_coreg.tif") as out:
@@ -70,7 +38,7 @@ def test_align_stack__two_processes_reprojected(stack, tmp_path):
     items, inputs = stack
     results = align_stack(inputs, items["anchor"], tmp_path, masks=[items["mask"]], workers=2,
                           reproject=True)
-    _check_results(items, tmp_path, results, reproject=True)
+    check_results(items, tmp_path, results, reproject=True)
     with rasterio.open(items["anchor"]) as anchor, \
             rasterio.open(tmp_path / "t5_utm_coreg.tif") as out:
         assert out.crs == anchor.crs and out.res == pytest.approx(anchor.res)
@@ -86,7 +54,7 @@ def test_align_stack__dask_local_cluster(stack, tmp_path):
                                   dashboard_address=None) as cluster:
         results = align_stack(inputs, items["anchor"], tmp_path, masks=[items["mask"]],
                               dask_scheduler=cluster.scheduler_address)
-    _check_results(items, tmp_path, results, reproject=False)
+    check_results(items, tmp_path, results, reproject=False)
 
 
 def _free_port() -> int:
@@ -152,3 +120,24 @@ def test_align_stack__errors(stack, tmp_path):
         align_stack(inputs[1:], items["anchor"], tmp_path)
     with pytest.raises(ValueError, match="in the output folder"):
         align_stack(inputs, items["anchor"], items["anchor"].parent)
+
+
+def test_align_stack__every_scene_failed_is_an_error(stack, tmp_path):
+    """Only the anchor delivered: the run failed, and says why (the reports are written)."""
+    items, _ = stack
+    with pytest.raises(CoregistrationError, match=r"^Every scene failed, nothing was aligned: "
+                       r"1 of 1 scenes failed: t6_elsewhere\.tif \(.*overlap"):
+        align_stack([items["anchor"], items["t6_elsewhere"]], items["anchor"], tmp_path,
+                    summary=tmp_path / "summary.csv", workers=1)
+    assert (tmp_path / "t6_elsewhere_quality.json").is_file()
+    assert (tmp_path / "summary.csv").is_file()
+
+
+def test_align_stack__some_scenes_failed_is_a_warning(stack, tmp_path, caplog):
+    items, _ = stack
+    with caplog.at_level(logging.WARNING):
+        results = align_stack([items["anchor"], items["t2_shifted"], items["t6_elsewhere"]],
+                              items["anchor"], tmp_path, workers=1)
+    assert [r.status for r in results] == ["anchor", "aligned", "failed"]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        f"1 of 2 scenes failed: t6_elsewhere.tif ({results[2].reason})."]
