@@ -22,37 +22,37 @@ from typing import TYPE_CHECKING, Any
 #: Public name -> the engine module (relative to this package) that defines it.
 _EXPORTS = {
     # Entry points, as the Processing algorithms of the same names.
-    "align_image": "core.align",
-    "align_local": "core.local",
-    "align_dem": "core.dem",
-    "align_stack": "core.stack",
-    "apply_alignment": "core.apply",
-    "band_math": "core.raster_math",
-    "rectify_swath": "core.swath",
+    "align_image": "core.matching.align",
+    "align_local": "core.local.local",
+    "align_dem": "core.dem.dem",
+    "align_stack": "core.stack.stack",
+    "apply_alignment": "core.transforms.apply",
+    "band_math": "core.bandmath.raster_math",
+    "rectify_swath": "core.swath.swath",
     # Measuring without writing, and reading a saved alignment back.
-    "estimate_alignment": "core.align",
-    "estimate_dem_alignment": "core.dem",
-    "read_alignment": "core.saved",
+    "estimate_alignment": "core.matching.align",
+    "estimate_dem_alignment": "core.dem.dem",
+    "read_alignment": "core.transforms.saved",
     # Results and alignments.
-    "Alignment": "core.align",
-    "PatchResult": "core.align",
-    "LocalAlignment": "core.local",
-    "DemAlignment": "core.dem",
-    "BlockShift": "core.dem",
-    "ItemResult": "core.stack",
-    "Applied": "core.apply",
-    "SwathResult": "core.swath",
+    "Alignment": "core.matching.align",
+    "PatchResult": "core.matching.align",
+    "LocalAlignment": "core.local.local",
+    "DemAlignment": "core.dem.dem",
+    "BlockShift": "core.dem.dem",
+    "ItemResult": "core.stack.stack",
+    "Applied": "core.transforms.apply",
+    "SwathResult": "core.swath.swath",
     "AlignmentResult": "core.results",
     # The transformation model: every alignment is one of these.
-    "Transform": "core.transforms",
-    "Rigid": "core.transforms",
-    "AffineTransform": "core.transforms",
-    "BlockField": "core.transforms",
-    "DisplacementField": "core.transforms",
-    "Composite": "core.transforms",
-    "Uncertainty": "core.transforms",
-    "RigidModel": "core.fit",
-    "PolygonMask": "core.masks",
+    "Transform": "core.transforms.model",
+    "Rigid": "core.transforms.model",
+    "AffineTransform": "core.transforms.model",
+    "BlockField": "core.transforms.model",
+    "DisplacementField": "core.transforms.model",
+    "Composite": "core.transforms.model",
+    "Uncertainty": "core.transforms.model",
+    "RigidModel": "core.matching.fit",
+    "PolygonMask": "core.io.masks",
     # Errors (core/errors.py: each has its exit_code for a command line).
     "CoregError": "core.errors",
     "CoregInputError": "core.errors",
@@ -60,7 +60,7 @@ _EXPORTS = {
     "CoregResourceError": "core.errors",
     "CoregistrationError": "core.errors",
     "CanceledError": "core.errors",
-    "BandMathError": "core.band_math",
+    "BandMathError": "core.bandmath.band_math",
 }
 
 #: Literal, for the tools that read it without running this file (a test checks that it
@@ -118,10 +118,9 @@ def _version() -> str:
 
 
 if TYPE_CHECKING:  # what static analysers and IDEs see
-    from .core.align import Alignment, PatchResult, align_image, estimate_alignment
-    from .core.apply import Applied, apply_alignment
-    from .core.band_math import BandMathError
-    from .core.dem import BlockShift, DemAlignment, align_dem, estimate_dem_alignment
+    from .core.bandmath.band_math import BandMathError
+    from .core.bandmath.raster_math import band_math
+    from .core.dem.dem import BlockShift, DemAlignment, align_dem, estimate_dem_alignment
     from .core.errors import (
         CanceledError,
         CoregError,
@@ -130,15 +129,15 @@ if TYPE_CHECKING:  # what static analysers and IDEs see
         CoregOutputError,
         CoregResourceError,
     )
-    from .core.fit import RigidModel
-    from .core.local import LocalAlignment, align_local
-    from .core.masks import PolygonMask
-    from .core.raster_math import band_math
+    from .core.io.masks import PolygonMask
+    from .core.local.local import LocalAlignment, align_local
+    from .core.matching.align import Alignment, PatchResult, align_image, estimate_alignment
+    from .core.matching.fit import RigidModel
     from .core.results import AlignmentResult
-    from .core.saved import read_alignment
-    from .core.stack import ItemResult, align_stack
-    from .core.swath import SwathResult, rectify_swath
-    from .core.transforms import (
+    from .core.stack.stack import ItemResult, align_stack
+    from .core.swath.swath import SwathResult, rectify_swath
+    from .core.transforms.apply import Applied, apply_alignment
+    from .core.transforms.model import (
         AffineTransform,
         BlockField,
         Composite,
@@ -147,6 +146,7 @@ if TYPE_CHECKING:  # what static analysers and IDEs see
         Transform,
         Uncertainty,
     )
+    from .core.transforms.saved import read_alignment
 
     __version__: str
 

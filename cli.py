@@ -102,7 +102,7 @@ class Run:
     def guarded(self, outputs: Mapping[str, Any], inputs: Mapping[str, Any]) -> Iterator[None]:
         """Every destination checked against every input and each other, and held, before
         any work (as the plugin's algorithms do): the engine checks its own again."""
-        from .core.outputs import guarded_outputs
+        from .core.io.outputs import guarded_outputs
 
         try:
             with guarded_outputs(outputs, inputs):
@@ -184,7 +184,7 @@ def mask_sources(paths: Sequence[str]) -> list:
     """Mask files as the engine takes them: GeoJSON files become polygons (in the CRS
     their ``crs`` member names, else WGS 84 as RFC 7946 says), others stay raster paths
     (non-zero = masked)."""
-    from .core.masks import PolygonMask
+    from .core.io.masks import PolygonMask
 
     masks: list = []
     for path in paths:
@@ -229,7 +229,7 @@ def _outputs_of_apply_to(paths: Sequence[str], output: str | None) -> dict[str, 
     """Where ``--apply-to`` writes each raster (beside the main output), by label."""
     if not paths or not output:
         return {}
-    from .core.apply import applied_paths
+    from .core.transforms.apply import applied_paths
 
     folder = os.path.dirname(os.path.abspath(output))
     return {f"Applied to '{os.path.basename(p)}'": out
@@ -241,7 +241,7 @@ def _apply_to(run: Run, alignment, paths: Sequence[str], output: str, sources: M
     """Apply ``alignment`` to the ``--apply-to`` rasters, beside ``output``."""
     if not paths:
         return []
-    from .core.apply import apply_to_rasters
+    from .core.transforms.apply import apply_to_rasters
 
     run.info(f"Applying the alignment to {len(paths)} more raster(s).")
     written = apply_to_rasters(alignment, list(paths),
@@ -256,7 +256,7 @@ def _apply_to(run: Run, alignment, paths: Sequence[str], output: str, sources: M
 
 def _write_report(path: str | None, report: dict) -> None:
     if path:
-        from .core.outputs import write_json
+        from .core.io.outputs import write_json
 
         write_json(path, report)
 
@@ -327,7 +327,7 @@ def align_image_command(reference, secondary, output, band_ref, band_sec, masks,
                         max_shift, output_mode, resampling, ref_nodata, sec_nodata, cog,
                         apply_to, report, quiet, as_json):
     """Align SECONDARY onto REFERENCE (global: translation, optionally a rotation)."""
-    from .core.align import align_image
+    from .core.matching.align import align_image
 
     if apply_to and not output:
         raise CoregInputError("--apply-to writes beside the output: give -o/--output too.")
@@ -404,8 +404,8 @@ def align_local_command(reference, secondary, output, displacement, method, band
                         ref_nodata, sec_nodata, cog, keep_unreliable, apply_to, report, quiet,
                         as_json):
     """Align SECONDARY onto the REFERENCE grid with a displacement varying over the image."""
-    from .core.local import align_local
-    from .core.saved import displacement_alignment, portable_report
+    from .core.local.local import align_local
+    from .core.transforms.saved import displacement_alignment, portable_report
 
     if apply_to and not output:
         raise CoregInputError("--apply-to writes beside the output: give -o/--output too.")
@@ -476,7 +476,7 @@ def align_dem_command(reference, dem, output, dh_output, exclude, method, max_it
                       tolerance, block_size, resampling, match_reference, keep_unreliable,
                       shift_x, shift_y, shift_z, apply_to, report, quiet, as_json):
     """Align DEM onto the REFERENCE DEM over stable terrain (Nuth & Kääb 2011)."""
-    from .core.dem import align_dem, write_shift_fields
+    from .core.dem.dem import align_dem, write_shift_fields
 
     fields = {c: p for c, p in (("x", shift_x), ("y", shift_y), ("z", shift_z)) if p}
     if fields and method != "blockwise":
@@ -540,7 +540,7 @@ def align_stack_command(inputs, anchor, output_folder, masks, summary, band, tra
                         dask_scheduler, ship_engine, quiet, as_json):
     """Align every scene of INPUTS (a time series) onto the --anchor scene. Fails (exit 5)
     if every scene failed; if some did, says so as a warning."""
-    from .core.stack import align_stack, failures
+    from .core.stack.stack import align_stack, failures
 
     run = Run("align-stack", quiet, as_json)
     with run.guarded({"Summary": summary}, {"Inputs": list(inputs), "Masks": list(masks)}):
@@ -581,9 +581,9 @@ def apply_command(alignment, input_path, output, output_mode, target_grid, resam
                   invert, cog, vertical, quiet, as_json):
     """Apply the ALIGNMENT saved in a report (align-image, align-dem, align-local; or a
     displacement raster) to INPUT, another raster of the same acquisition."""
-    from .core.apply import apply_alignment
-    from .core.raster_io import read_info
-    from .core.saved import read_alignment
+    from .core.io.raster_io import read_info
+    from .core.transforms.apply import apply_alignment
+    from .core.transforms.saved import read_alignment
 
     run = Run("apply", quiet, as_json)
     sources = {"Alignment": alignment, "Input": input_path, "Target grid": target_grid}
@@ -612,7 +612,7 @@ def apply_command(alignment, input_path, output, output_mode, target_grid, resam
 @run_options
 def band_math_command(inputs, expression, output, quiet, as_json):
     """Evaluate one s-expression over INPUTS (numbered 1, 2, ... in this order)."""
-    from .core.raster_math import band_math
+    from .core.bandmath.raster_math import band_math
 
     run = Run("band-math", quiet, as_json)
     with run.guarded({"Output": output}, {"Inputs": list(inputs)}):
@@ -662,7 +662,7 @@ def rectify_swath_command(source, output, bands, x_coords, y_coords, x_band, y_b
                           lookup_output, cog, quiet, as_json):
     """Rectify SOURCE, swath data with per-pixel coordinates (a file or a subdataset such
     as NETCDF:"f.nc":var), onto a regular grid."""
-    from .core.swath import rectify_swath
+    from .core.swath.swath import rectify_swath
 
     if bool(x_coords) != bool(y_coords):
         raise CoregInputError("Give both --x-coords and --y-coords, or neither (then the "
@@ -694,12 +694,12 @@ def rectify_swath_command(source, output, bands, x_coords, y_coords, x_band, y_b
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line (``argv`` default: ``sys.argv[1:]``); return the exit status.
 
-    SIGTERM, SIGHUP and Ctrl+C stop a run cleanly (:func:`.core.outputs.terminate_cleanly`):
+    SIGTERM, SIGHUP and Ctrl+C stop a run cleanly (:func:`.core.io.outputs.terminate_cleanly`):
     temporaries are removed, Ctrl+C exits with 130 and the other signals end the process
     as they would have.
     """
     try:
-        from .core.outputs import terminate_cleanly
+        from .core.io.outputs import terminate_cleanly
     except ImportError as exc:  # numpy, rasterio, ... missing: say so, not a traceback
         _error(f"{exc}. Coreg needs numpy, scipy, rasterio and pyproj "
                "(pip install numpy scipy rasterio pyproj).")

@@ -16,8 +16,8 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..core.dem import METHODS, MIN_BLOCK_PIXELS, align_dem, write_shift_fields
-from ..core.outputs import write_json
+from ..core.dem.dem import METHODS, MIN_BLOCK_PIXELS, align_dem, write_shift_fields
+from ..core.io.outputs import write_json
 from .base import RESAMPLINGS, CoregAlgorithm, DivergingOnLoad, StyleOnLoad
 from .layers import mask_sources, requested, write_shift_vectors
 

@@ -13,8 +13,8 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
 )
 
-from ..core.align import align_image
-from ..core.outputs import write_json
+from ..core.io.outputs import write_json
+from ..core.matching.align import align_image
 from .base import GEOTRANSFORM_ONLY, RESAMPLINGS, CoregAlgorithm, StyleOnLoad
 from .layers import mask_sources, requested, write_shift_vectors
 

@@ -22,10 +22,10 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
-from ..core.local import METHODS, align_local
-from ..core.outputs import write_json
-from ..core.saved import displacement_alignment, portable_report
-from ..core.tie_points import REJECTION_LEVELS
+from ..core.io.outputs import write_json
+from ..core.local.local import METHODS, align_local
+from ..core.local.tie_points import REJECTION_LEVELS
+from ..core.transforms.saved import displacement_alignment, portable_report
 from .base import RESAMPLINGS, CoregAlgorithm, StyleOnLoad
 from .layers import DOUBLE, INT, STRING, mask_sources, requested
 

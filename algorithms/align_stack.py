@@ -27,7 +27,7 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
-from ..core.stack import DASK_CONNECT_TIMEOUT, align_stack, default_workers, failures
+from ..core.stack.stack import DASK_CONNECT_TIMEOUT, align_stack, default_workers, failures
 from .align_image import TRANSFORMS
 from .base import CoregAlgorithm, StyleOnLoad
 from .layers import DOUBLE, STRING, requested, write_shift_vectors

@@ -11,11 +11,11 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..core.apply import apply_alignment
 from ..core.errors import CoregError
 from ..core.grid import Grid
-from ..core.raster_io import read_info
-from ..core.saved import read_alignment
+from ..core.io.raster_io import read_info
+from ..core.transforms.apply import apply_alignment
+from ..core.transforms.saved import read_alignment
 from . import base
 from .base import GEOTRANSFORM_ONLY, CoregAlgorithm
 

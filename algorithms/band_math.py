@@ -9,7 +9,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..core.raster_math import band_math
+from ..core.bandmath.raster_math import band_math
 from .base import CoregAlgorithm
 
 

@@ -29,10 +29,10 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QColor
 
-from ..core.apply import applied_paths, apply_to_rasters
 from ..core.errors import CoregError
-from ..core.outputs import guarded_outputs, terminate_cleanly
-from ..core.transforms import Transform
+from ..core.io.outputs import guarded_outputs, terminate_cleanly
+from ..core.transforms.apply import applied_paths, apply_to_rasters
+from ..core.transforms.model import Transform
 
 RESOURCES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources")
 

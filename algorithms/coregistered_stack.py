@@ -18,7 +18,7 @@ from qgis.core import (
     QgsProcessingUtils,
 )
 
-from ..core.coregistered_stack import coregistered_stack
+from ..core.stack.coregistered_stack import coregistered_stack
 from .base import RESAMPLINGS, CoregAlgorithm
 
 

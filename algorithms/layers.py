@@ -25,7 +25,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QMetaType, QVariant
 
-from ..core.masks import PolygonMask
+from ..core.io.masks import PolygonMask
 
 #: Field types for QgsField: QMetaType from QGIS 3.38 on (QVariant's are deprecated there
 #: and gone with Qt 6), QVariant's before (3.22 takes only those).

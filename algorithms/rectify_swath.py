@@ -16,7 +16,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..core.swath import INTERPOLATIONS, rectify_swath
+from ..core.swath.swath import INTERPOLATIONS, rectify_swath
 from .base import CoregAlgorithm
 from .layers import requested
 

@@ -94,9 +94,9 @@ def build_inputs() -> list[Path]:
 
 
 def run_coreg(paths, out: Path) -> dict[str, Path]:
-    from coreg.core.band_math import parse_definitions
-    from coreg.core.raster_io import read_info
-    from coreg.core.raster_math import AssetSource, write_expressions
+    from coreg.core.bandmath.band_math import parse_definitions
+    from coreg.core.bandmath.raster_math import AssetSource, write_expressions
+    from coreg.core.io.raster_io import read_info
 
     assets = {f"{k + 1}.{name}": AssetSource(str(paths[k]), band, None)
               for k, name, band in ((0, "B03", 2), (0, "B04", 3), (0, "B08", 4),
@@ -132,7 +132,7 @@ def run_floor(paths, out: Path) -> None:
     import rasterio
     from rasterio.windows import Window
 
-    from coreg.core.raster_io import BLOCK, output_profile, read_info, read_on_grid, to_cog
+    from coreg.core.io.raster_io import BLOCK, output_profile, read_info, read_on_grid, to_cog
 
     grid = read_info(paths[0]).grid
     datasets = [rasterio.open(p) for p in paths]
@@ -153,7 +153,7 @@ def run_floor(paths, out: Path) -> None:
 
 
 def run_full_stack(paths, out: Path) -> dict:
-    from coreg.core.coregistered_stack import coregistered_stack
+    from coreg.core.stack.coregistered_stack import coregistered_stack
 
     result = coregistered_stack(
         paths, "1.B03,1.B04,1.B08,2.B04,2.B08", "1.B04", out,

@@ -49,7 +49,7 @@ import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 import run as bench_run  # noqa: E402
 
-from coreg.core.fit import RigidModel  # noqa: E402
+from coreg.core.matching.fit import RigidModel  # noqa: E402
 
 
 def _load_corpus():

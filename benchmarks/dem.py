@@ -256,7 +256,7 @@ def coreg_worker(spec: dict) -> dict:
     """Run Coreg on one case (in a fresh process); return its JSON record."""
     t_import = time.perf_counter()
     register_coreg()
-    import coreg.core.dem as cdem
+    import coreg.core.dem.dem as cdem
 
     t_import = time.perf_counter() - t_import
     out = {
@@ -271,7 +271,7 @@ def coreg_worker(spec: dict) -> dict:
         if spec.get("exclude_gpkg"):
             import fiona
 
-            from coreg.core.masks import PolygonMask
+            from coreg.core.io.masks import PolygonMask
 
             with fiona.open(spec["exclude_gpkg"]) as src:
                 crs = src.crs_wkt
@@ -659,7 +659,7 @@ def main(argv=None) -> int:
         ).stdout.strip()
     except OSError:
         pass
-    # core/dem.py may be uncommitted work in progress: record exactly which version ran.
+    # core/dem/dem.py may be uncommitted work in progress: record exactly which version ran.
     import hashlib
 
     dem_py = REPO / "core" / "dem.py"

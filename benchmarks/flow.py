@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark: Coreg's dense optical flow (core/dense_flow.py) against gefolki, side by side.
+"""Benchmark: Coreg's dense optical flow (core/local/dense_flow.py) against gefolki, side by side.
 
 Run with ``/usr/bin/python3 benchmarks/flow.py`` (from anywhere). It prints a table and writes
 every row to ``benchmarks/work/flow/results.json`` (git-ignored), with the .npy inputs and fields.
@@ -135,7 +135,7 @@ def run_gefolki(python: str, master_npy: Path, slave_npy: Path, params, out: Pat
 
 
 def run_coreg(master, slave, **params) -> dict:
-    from coreg.core.dense_flow import estimate_flow
+    from coreg.core.local.dense_flow import estimate_flow
 
     start = time.perf_counter()
     dx, dy = estimate_flow(master, slave, **params)

@@ -81,7 +81,7 @@ def point_error(cols, rows, dx, dy, size: int) -> float:
 #: tie points alone and with the DISPLACEMENT raster; the points back as JSON.
 COREG_CODE = """
 import json, sys, time
-from coreg.core.local import align_local
+from coreg.core.local.local import align_local
 def estimate(field):
     return align_local(sys.argv[1], sys.argv[2], None, field, method=sys.argv[4],
                        grid_spacing=int(sys.argv[5]), window_size=int(sys.argv[6]),
@@ -178,7 +178,7 @@ def run_arosics(python: str, reference: Path, secondary: Path, cpus: int | None)
 #: Child code for the memory check: align_local on the large pair, with its peak memory.
 LARGE_CODE = """
 import json, sys, time
-from coreg.core.local import align_local
+from coreg.core.local.local import align_local
 start = time.perf_counter()
 r = align_local(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], grid_spacing=256,
                 window_size=64, max_shift=10)

@@ -68,8 +68,8 @@ from affine import Affine  # noqa: E402
 from cases import LARGE_SHIFT, LARGE_SIZE, BenchCase, all_cases  # noqa: E402
 from synthetic import Case, make_secondary, scene_rms_error_px  # noqa: E402
 
-import coreg.core.align as coreg_align  # noqa: E402
-from coreg.core.fit import RigidModel  # noqa: E402
+import coreg.core.matching.align as coreg_align  # noqa: E402
+from coreg.core.matching.fit import RigidModel  # noqa: E402
 
 
 def log(message: str) -> None:
@@ -84,12 +84,12 @@ DEFAULT_CREATION = {"tiled": True, "blockxsize": 512, "blockysize": 512, "compre
 
 def creation_options() -> dict:
     """GeoTIFF creation options of Coreg's own outputs (integer data), read from
-    ``coreg.core.raster_io.output_profile`` so that AROSICS and the floor copy write
+    ``coreg.core.io.raster_io.output_profile`` so that AROSICS and the floor copy write
     exactly the same kind of file (tiling, compression, level, threads) as Coreg."""
     try:
         from types import SimpleNamespace
 
-        from coreg.core.raster_io import output_profile
+        from coreg.core.io.raster_io import output_profile
         grid = SimpleNamespace(width=1, height=1, crs=None, transform=Affine.identity())
         profile = output_profile(grid, count=1, dtype="uint16", nodata=None)
     except Exception as e:  # the private helper changed: keep going with the fallback

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark: throughput of ``coreg.core.stack.align_stack`` on a time series of real scenes.
+"""Benchmark: throughput of ``coreg.core.stack.stack.align_stack`` on a time series of real scenes.
 
 Run with ``/usr/bin/python3 benchmarks/stack.py`` (from anywhere). It prints a table of items
 aligned per minute, and the peak memory per worker, for three ways of running the same stack:
@@ -251,7 +251,7 @@ def run_mode(mode: str, inputs: list[Path], anchor: Path, repeats: int) -> dict:
 
 def run_once(mode: str, inputs: list[Path], anchor: Path) -> dict:
     """Align the stack one way; return the row (timing, memory, statuses)."""
-    from coreg.core.stack import align_stack
+    from coreg.core.stack.stack import align_stack
 
     out = WORK / f"out_{mode}"
     if out.exists():

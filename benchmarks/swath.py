@@ -66,8 +66,8 @@ warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)  # swaths ne
 
 register_coreg()
 from coreg.core.grid import Grid  # noqa: E402
-from coreg.core.raster_io import output_profile  # noqa: E402
-from coreg.core.swath import (  # noqa: E402
+from coreg.core.io.raster_io import output_profile  # noqa: E402
+from coreg.core.swath.swath import (  # noqa: E402
     read_band_array,
     rectify_arrays,
     rectify_swath,

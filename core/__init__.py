@@ -1,12 +1,19 @@
 """Coreg engine: coregistration of Earth-observation rasters, usable without QGIS.
 
-Pipeline: ``raster_io`` (read, write) -> ``grid`` (common grid) -> ``match`` (patches,
-phase correlation) -> ``fit`` (robust rigid model) -> ``resample``/``apply`` (resample
-or re-georeference), orchestrated by :func:`coreg.core.align.align_image`. ``saved``
-reads alignments back from reports, ``stack`` aligns time series onto an anchor,
-``dem``/``terrain`` coregister DEMs, and ``local`` aligns non-rigidly (``tie_points``: a
-grid of local matches and a smooth field; ``dense_flow``: optical flow).
-``coregistered_stack`` stacks assets (rasters or ``stac`` items) on a reference,
-evaluating ``band_math`` s-expressions via ``raster_math``; ``swath`` rectifies swath data
-with per-pixel coordinates onto a regular grid.
+The public API is the package ``coreg`` (``coreg/__init__.py``); this folder is grouped by
+what each part does:
+
+* ``io/``: paths (local or remote), raster reading and writing, output safety (atomic
+  writes, locks, never overwriting an input), polygon masks;
+* ``grid``: georeferenced pixel grids and the common grid of two rasters;
+* ``matching/``: the global alignment (``align``): patches matched by phase correlation
+  (``match``, ``phase_correlation``), the robust rigid fit (``fit``), scores
+  (``metrics``) and the uncertainty of the result (``uncertainty``);
+* ``transforms/``: the transformation model every alignment is expressed in (``model``),
+  its saved records (``saved``) and applying it to rasters (``resample``, ``apply``);
+* ``local/``: non-rigid alignment by tie points or dense optical flow;
+* ``dem/``: DEM coregistration; ``swath/``: swaths with per-pixel coordinates;
+* ``stack/``: time series on an anchor (in-process or on Dask) and stacks of assets;
+* ``bandmath/``: band math expressions; ``stac/``: STAC items as inputs;
+* ``errors``, ``results``, ``resources``, ``parallel``: what every part shares.
 """

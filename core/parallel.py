@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
-from .raster_io import Progress
+from .io.raster_io import Progress
 
 try:  # optional: without it, BLAS keeps its own threads
     from threadpoolctl import ThreadpoolController

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from .transforms import Transform
+from .transforms.model import Transform
 
 
 class AlignmentResult(ABC):

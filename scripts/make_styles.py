@@ -32,7 +32,7 @@ EXAGGERATED = (f"make_line(translate(end_point($geometry), -{SCALE} * \"dx_map\"
 RELIABILITY_CLASSES = ((0, 20, "#d7191c"), (20, 40, "#fdae61"), (40, 60, "#ffff40"),
                        (60, 80, "#a6d96a"), (80, 100, "#1a9641"))
 #: Rejected patches: (legend label, filter on "reason" or None for the rest, marker
-#: shape, size mm). The reasons are those of core/align.py and core/tie_points.py.
+#: shape, size mm). The reasons are those of core/matching/align.py and core/local/tie_points.py.
 REJECTED_CLASSES = (
     ("rejected: weak match", "\"reason\" LIKE 'weak%' OR \"reason\" LIKE 'reliability%'",
      "circle", 1.8),

@@ -36,7 +36,7 @@ from affine import Affine
 from rasterio.warp import Resampling, reproject
 from scipy import ndimage
 
-from coreg.core.fit import RigidModel
+from coreg.core.matching.fit import RigidModel
 
 OPTICAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "optical"
 OSCD = OPTICAL / "oscd_s2"
@@ -251,7 +251,7 @@ def fine_transform(case: CorpusCase) -> Affine:
 def run_case(case: CorpusCase, folder: Path, **options) -> dict:
     """Build and align one case (``align_image`` with ``options``, default parameters
     otherwise); the row of its figures. Errors are in reference pixels."""
-    from coreg.core.align import align_image
+    from coreg.core.matching.align import align_image
 
     pair = build(case, folder)
     start = time.perf_counter()

@@ -16,7 +16,7 @@ import rasterio.windows
 from affine import Affine
 from scipy import ndimage
 
-from coreg.core.fit import RigidModel
+from coreg.core.matching.fit import RigidModel
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ def aligned(home, tmp_path_factory):
 
 
 def test_align_image_writes_the_output_and_reports_the_librarys_shift(aligned, tmp_path):
-    from coreg.core.align import align_image
+    from coreg.core.matching.align import align_image
 
     completed, folder = aligned
     assert completed.returncode == 0, completed.stderr
@@ -140,8 +140,8 @@ def test_quiet_prints_neither_progress_nor_summary(home):
 
 
 def test_apply_reuses_the_saved_alignment(home, aligned, tmp_path):
-    from coreg.core.apply import apply_alignment
-    from coreg.core.saved import read_alignment
+    from coreg.core.transforms.apply import apply_alignment
+    from coreg.core.transforms.saved import read_alignment
 
     _, folder = aligned
     completed = run(home, "apply", folder / "report.json", SECONDARY, "-o",
@@ -225,7 +225,7 @@ def test_help_and_version(home, repo_root):
 
 
 def test_align_dem_matches_the_library_and_protects_its_exclusions(home, tmp_path):
-    from coreg.core.dem import align_dem
+    from coreg.core.dem.dem import align_dem
 
     completed = run(home, "align-dem", LYB_REF, LYB_DEM, "-o", tmp_path / "dem.tif",
                     "--dh", tmp_path / "dh.tif", "--report", tmp_path / "dem.json", "--json")
@@ -389,7 +389,7 @@ def test_progress_bar_redraws_on_a_terminal_and_logs_every_ten_percent_otherwise
 
 
 def test_geojson_masks_become_polygons(tmp_path):
-    from coreg.core.masks import PolygonMask
+    from coreg.core.io.masks import PolygonMask
 
     square = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
     path = tmp_path / "clouds.geojson"

@@ -28,21 +28,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from synthetic import crop
 
-from coreg.core.align import align_image
-from coreg.core.apply import apply_to_rasters
 from coreg.core.errors import (
     CoregError,
     CoregInputError,
     CoregOutputError,
     CoregResourceError,
 )
-from coreg.core.fit import RigidModel
-from coreg.core.outputs import TEMP_MARK, atomic_path, hold_outputs, temporary_name
-from coreg.core.paths import local_input
-from coreg.core.raster_io import read_info
-from coreg.core.stack import align_stack
-from coreg.core.swath import rectify_swath
-from coreg.core.transforms import Rigid
+from coreg.core.io.outputs import TEMP_MARK, atomic_path, hold_outputs, temporary_name
+from coreg.core.io.paths import local_input
+from coreg.core.io.raster_io import read_info
+from coreg.core.matching.align import align_image
+from coreg.core.matching.fit import RigidModel
+from coreg.core.stack.stack import align_stack
+from coreg.core.swath.swath import rectify_swath
+from coreg.core.transforms.apply import apply_to_rasters
+from coreg.core.transforms.model import Rigid
 
 OPTICAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "optical"
 BEIRUT = OPTICAL / "oscd_s2" / "beirut_S2_20150820_B02-B03-B04-B08.tif"
@@ -339,7 +339,7 @@ def test_concurrent_run_on_the_same_output__refused(pair, tmp_path):
 
 def test_concurrent_run_in_another_process__refused(pair, tmp_path):
     output = tmp_path / "out.tif"
-    code = ("import sys, time; from coreg.core.outputs import hold_outputs\n"
+    code = ("import sys, time; from coreg.core.io.outputs import hold_outputs\n"
             f"with hold_outputs([{str(output)!r}]):\n"
             "    print('held', flush=True); time.sleep(60)\n")
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -515,7 +515,7 @@ def _stac_item(path: Path, href: str) -> Path:
     "/vsicurl/http://127.0.0.1:9/a.tif", "http://127.0.0.1:9/a.tif",
     "/vsizip//vsicurl/http://127.0.0.1:9/a.zip/a.tif", 'NETCDF:"/vsicurl/http://x/a.nc":v'])
 def test_stac_asset_on_the_network__refused(href, tmp_path):
-    from coreg.core.stac import read_item
+    from coreg.core.stac.stac import read_item
 
     item = _stac_item(tmp_path / "item.json", href)
     with pytest.raises(CoregInputError, match="not a local file"):
@@ -523,7 +523,7 @@ def test_stac_asset_on_the_network__refused(href, tmp_path):
 
 
 def test_stack_into_a_stac_items_folder__item_and_asset_kept(pair, tmp_path):
-    from coreg.core.coregistered_stack import coregistered_stack
+    from coreg.core.stack.coregistered_stack import coregistered_stack
 
     reference, secondary = pair
     folder = tmp_path / "item"
@@ -543,7 +543,7 @@ def test_stack_into_a_stac_items_folder__item_and_asset_kept(pair, tmp_path):
 
 
 def test_dem_fit_on_noise__not_converged_is_a_failure(tmp_path):
-    from coreg.core.dem import align_dem
+    from coreg.core.dem.dem import align_dem
     from coreg.core.errors import CoregistrationError
 
     rng = np.random.default_rng(3)
@@ -560,7 +560,7 @@ def test_dem_fit_on_noise__not_converged_is_a_failure(tmp_path):
 
 def test_dense_flow_on_unrelated_images__a_failure(pair, tmp_path):
     from coreg.core.errors import CoregistrationError
-    from coreg.core.local import align_local
+    from coreg.core.local.local import align_local
 
     reference, _ = pair
     with rasterio.open(reference) as ref:

@@ -150,9 +150,9 @@ sys.modules.pop(HIDDEN, None)
 sys.meta_path.insert(0, Hide())
 import coreg.core
 failures = {}
-for info in pkgutil.iter_modules(coreg.core.__path__):
+for info in pkgutil.walk_packages(coreg.core.__path__, "coreg.core."):
     try:
-        importlib.import_module("coreg.core." + info.name)
+        importlib.import_module(info.name)
     except ImportError as error:
         failures[info.name] = str(error)
 print(json.dumps({"failures": failures, "loaded": HIDDEN in sys.modules}))

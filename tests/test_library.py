@@ -136,7 +136,7 @@ def _keywords(function) -> dict[str, object]:
 def test_entry_points_take_every_option_of_what_they_forward_to():
     """align_image, align_dem and align_stack name their options instead of **options: a
     new option of the estimator must be added to them (with the same default)."""
-    from coreg.core.stack import StackOptions
+    from coreg.core.stack.stack import StackOptions
 
     for entry, estimator in ((coreg.align_image, coreg.estimate_alignment),
                              (coreg.align_dem, coreg.estimate_dem_alignment)):
@@ -236,8 +236,8 @@ def test_pyproject_ships_the_engine_and_the_command_line(repo_root):
         assert (repo_root / entry).exists(), entry
     for plugin_part in ("plugin.py", "algorithms", "provider", "ui", "tests"):
         assert plugin_part not in wheel["only-include"]
-    # What Coreg sends to Dask workers is the wheel's engine (core/cluster.py).
-    from coreg.core.cluster import ENGINE_FILES, ENGINE_FOLDERS
+    # What Coreg sends to Dask workers is the wheel's engine (core/stack/cluster.py).
+    from coreg.core.stack.cluster import ENGINE_FILES, ENGINE_FOLDERS
 
     assert {*ENGINE_FILES, *ENGINE_FOLDERS} <= set(wheel["only-include"])
     version = project["tool"]["hatch"]["version"]

@@ -17,7 +17,7 @@ from qgis.core import (
 )
 
 from ..core.errors import CoregError
-from ..core.outputs import check_outputs
+from ..core.io.outputs import check_outputs
 
 #: Field names used as keys of the messages (the dialog shows each under its field).
 REFERENCE, SECONDARY, MASK = "reference", "secondary", "mask"

@@ -11,7 +11,7 @@ import pytest
 import rasterio
 from synthetic import Case, crop, make_secondary
 
-from coreg.core.phase_correlation import phase_correlation
+from coreg.core.matching.phase_correlation import phase_correlation
 
 ALG = "coreg:align_image"
 BEIRUT = "optical/oscd_s2/beirut_S2_20150820_B02-B03-B04-B08.tif"

@@ -97,8 +97,8 @@ def sha256(path) -> str:
 def shifted(shared_data, tmp_path_factory):
     """A 4-band crop of a real scene and a report saying "move it 3 pixels east"
     (exactly: a whole-pixel truth, no resampling involved)."""
-    from coreg.core.fit import RigidModel
-    from coreg.core.saved import alignment_record
+    from coreg.core.matching.fit import RigidModel
+    from coreg.core.transforms.saved import alignment_record
 
     folder = tmp_path_factory.mktemp("invert")
     raster = crop(shared_data / BEIRUT, folder / "input.tif", 300, 300, 200)
@@ -202,7 +202,7 @@ def test_apply_alignment__local_field_cannot_be_inverted(shifted, coreg_provider
     import processing
     from qgis.core import QgsProcessingException
 
-    from coreg.core.saved import DISPLACEMENT_BANDS, FIELD_KIND, FIELD_TAG
+    from coreg.core.transforms.saved import DISPLACEMENT_BANDS, FIELD_KIND, FIELD_TAG
 
     folder, raster, _ = shifted
     field = folder / "field.tif"

@@ -72,7 +72,7 @@ def test_secondary_outputs_the_toolbox_creates_by_default(coreg_provider):
 def inputs(shared_data, tmp_path_factory):
     """Small inputs for each algorithm, and the mandatory parameters' values, keyed by
     algorithm name (output destinations filled in by the test)."""
-    from coreg.core.align import align_image
+    from coreg.core.matching.align import align_image
 
     folder = tmp_path_factory.mktemp("mandatory_inputs")
     reference = crop(shared_data / BEIRUT, folder / "reference.tif", 300, 300, 300)

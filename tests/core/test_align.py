@@ -14,9 +14,9 @@ from child import run_measured
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 from synthetic import Case, make_secondary, scene_rms_error_px
 
-from coreg.core.align import align_image, estimate_alignment
 from coreg.core.errors import CoregistrationError
-from coreg.core.masks import PolygonMask
+from coreg.core.io.masks import PolygonMask
+from coreg.core.matching.align import align_image, estimate_alignment
 
 OPTICAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "optical"
 BEIRUT = (OPTICAL / "oscd_s2" / "beirut_S2_20150820_B02-B03-B04-B08.tif", 4)
@@ -240,7 +240,7 @@ def test_errors__output_equal_to_input(tmp_path):
 # ------------------------------------------------------------------------ memory
 
 LARGE_RUN = """
-from coreg.core.align import align_image
+from coreg.core.matching.align import align_image
 a = align_image(sys.argv[1], sys.argv[2], sys.argv[3], transform="rigid")
 result = {"dx": a.shift_x_px, "dy": a.shift_y_px}
 """

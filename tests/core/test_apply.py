@@ -11,12 +11,12 @@ import rasterio
 from affine import Affine
 from synthetic import Case, make_secondary
 
-from coreg.core.align import align_image
-from coreg.core.apply import apply_alignment, write_resampled
-from coreg.core.phase_correlation import phase_correlation
-from coreg.core.raster_io import read_info
-from coreg.core.saved import read_alignment
-from coreg.core.transforms import identity
+from coreg.core.io.raster_io import read_info
+from coreg.core.matching.align import align_image
+from coreg.core.matching.phase_correlation import phase_correlation
+from coreg.core.transforms.apply import apply_alignment, write_resampled
+from coreg.core.transforms.model import identity
+from coreg.core.transforms.saved import read_alignment
 
 BEIRUT = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "optical" / "oscd_s2"
           / "beirut_S2_20150820_B02-B03-B04-B08.tif")

@@ -12,9 +12,9 @@ import rasterio
 from affine import Affine
 from local_synthetic import SCENE, true_field, write_pair
 
-from coreg.core.apply import apply_alignment
-from coreg.core.local import align_local
-from coreg.core.saved import read_alignment
+from coreg.core.local.local import align_local
+from coreg.core.transforms.apply import apply_alignment
+from coreg.core.transforms.saved import read_alignment
 
 #: Output pixels (20 m) this far from the edges are scored: the field is extrapolated
 #: beyond the outermost tie points.
@@ -79,7 +79,7 @@ def test_local_field_cannot_be_inverted(solved):
 def test_displacement_raster_carries_the_coreg_tag(solved):
     """apply_alignment knows a DISPLACEMENT raster by this tag (any other 2-band raster is
     refused)."""
-    from coreg.core.saved import DISPLACEMENT_BANDS, FIELD_KIND, FIELD_TAG
+    from coreg.core.transforms.saved import DISPLACEMENT_BANDS, FIELD_KIND, FIELD_TAG
 
     folder, _ = solved
     with rasterio.open(folder / "field.tif") as ds:

@@ -18,7 +18,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from osgeo_utils.samples.validate_cloud_optimized_geotiff import validate as validate_cog
 
 from coreg.core import raster_math
-from coreg.core.band_math import (
+from coreg.core.bandmath.band_math import (
     OPERATORS,
     Asset,
     BandMathError,
@@ -30,8 +30,8 @@ from coreg.core.band_math import (
     parse_definitions,
     parse_expression,
 )
-from coreg.core.raster_io import BLOCK
-from coreg.core.raster_math import AssetSource, band_math, write_expressions
+from coreg.core.bandmath.raster_math import AssetSource, band_math, write_expressions
+from coreg.core.io.raster_io import BLOCK
 
 #: The examples of the service this replaces, with their documented meaning in numpy.
 EXAMPLES = {
@@ -283,7 +283,7 @@ def test_mean_is_computed_strip_by_strip(oscd, tmp_path, monkeypatch):
 
 
 def _grid(path):
-    from coreg.core.raster_io import read_info
+    from coreg.core.io.raster_io import read_info
     return read_info(path).grid
 
 

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from coreg.core.band_math import (
+from coreg.core.bandmath.band_math import (
     MAX_DEPTH,
     MAX_LENGTH,
     OPERATORS,
@@ -190,7 +190,7 @@ def test_fuzz_parsed_or_refused_within_a_second(text):
 
 
 def test_an_unknown_long_asset_is_quoted_short():
-    from coreg.core.raster_math import check_assets
+    from coreg.core.bandmath.raster_math import check_assets
     definition = parse_definition("x" * 50_000 + ":(+ 1." + "a" * 49_000 + " 1)")
     for check in (lambda: check_assets([definition], {"1.b": None}),
                   lambda: evaluate_block(definition.expression, {}, {}, (1, 1))):

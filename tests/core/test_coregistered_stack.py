@@ -15,14 +15,14 @@ from osgeo_utils.samples.validate_cloud_optimized_geotiff import validate as val
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 from synthetic import Case, crop, make_secondary
 
-from coreg.core.band_math import BandMathError
-from coreg.core.coregistered_stack import (
+from coreg.core.bandmath.band_math import BandMathError
+from coreg.core.io.raster_io import read_info, read_on_grid
+from coreg.core.stack.coregistered_stack import (
     coregistered_stack,
     parse_aoi,
     resolve_asset,
     stack_grid,
 )
-from coreg.core.raster_io import read_info, read_on_grid
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "stac_schemas"
 #: Input 2 and 3: corrections in reference pixels (x right, y down).
@@ -210,7 +210,7 @@ def test_stac_item_and_collection_are_valid_stac(stack):
 
 def test_grid_without_aoi_is_the_area_every_asset_covers(scenes):
     sources = [str(scenes["paths"][0]), str(scenes["paths"][0])]
-    from coreg.core.stac import read_item
+    from coreg.core.stac.stac import read_item
     stack = [resolve_asset("1.B04", sources),
              resolve_asset("2.B04", [sources[0], read_item(scenes["paths"][1])])]
     grid = stack_grid(stack[0], stack, None)

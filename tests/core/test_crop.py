@@ -19,8 +19,8 @@ from child import run_measured
 from rasterio.windows import Window
 
 from coreg.core import apply
-from coreg.core.align import align_image
 from coreg.core.errors import CoregResourceError
+from coreg.core.matching.align import align_image
 
 BEIRUT = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "optical" / "oscd_s2"
           / "beirut_S2_20150820_B02-B03-B04-B08.tif")
@@ -147,7 +147,7 @@ def sparse_reference(path: Path, at: tuple[int, int] = (40_000, 50_000)) -> Path
 
 HUGE_RUN = """
 import time
-from coreg.core.align import align_image
+from coreg.core.matching.align import align_image
 start = time.perf_counter()
 a = align_image(sys.argv[1], sys.argv[2], sys.argv[3], secondary_band=4, transform="translation")
 result = {"dx": a.shift_x_px, "dy": a.shift_y_px, "seconds": time.perf_counter() - start}
@@ -220,9 +220,9 @@ def test_secondary_in_another_crs_onto_a_much_larger_grid(tmp_path):
     reference grid, and nodata elsewhere."""
     from rasterio.warp import Resampling, calculate_default_transform, reproject
 
-    from coreg.core.apply import write_resampled
     from coreg.core.grid import Grid
-    from coreg.core.transforms import identity
+    from coreg.core.transforms.apply import write_resampled
+    from coreg.core.transforms.model import identity
 
     crop = write_crop(tmp_path / "crop.tif", 37, 53, 400, 400)
     utm = tmp_path / "utm.tif"
@@ -255,7 +255,7 @@ def test_secondary_in_another_crs_onto_a_much_larger_grid(tmp_path):
 def test_patches_too_large_for_memory_are_refused(tmp_path):
     """Patches grow with MAX_SHIFT (at least four times it): on a huge overlap, 64 patches
     of 524288 pixels a side are refused before any is read."""
-    from coreg.core.align import estimate_alignment
+    from coreg.core.matching.align import estimate_alignment
 
     reference = huge_reference(tmp_path / "reference.vrt", size=10**9)
     secondary = huge_reference(tmp_path / "secondary.vrt", size=10**9)

@@ -13,12 +13,12 @@ from affine import Affine
 from child import run_measured
 from dem_synthetic import shift_dem
 
-from coreg.core.apply import apply_alignment
-from coreg.core.dem import align_dem, estimate_dem_alignment
+from coreg.core.dem.dem import align_dem, estimate_dem_alignment
+from coreg.core.dem.terrain import nmad
 from coreg.core.errors import CoregistrationError
-from coreg.core.raster_io import read_info
-from coreg.core.saved import read_alignment
-from coreg.core.terrain import nmad
+from coreg.core.io.raster_io import read_info
+from coreg.core.transforms.apply import apply_alignment
+from coreg.core.transforms.saved import read_alignment
 
 DEM = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "dem"
 LYB_REF, LYB_DEM = DEM / "longyearbyen" / "aligned_elev.tif", DEM / "longyearbyen" / "DEM_1995.tif"
@@ -123,7 +123,7 @@ def test_errors__output_equal_to_input(tmp_path):
 
 
 LARGE_RUN = """
-from coreg.core.dem import align_dem
+from coreg.core.dem.dem import align_dem
 a = align_dem(sys.argv[1], sys.argv[2], sys.argv[3])
 result = {"x": a.shift_x, "y": a.shift_y, "z": a.shift_z}
 """

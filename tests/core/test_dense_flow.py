@@ -1,4 +1,4 @@
-"""Dense optical flow (core/dense_flow.py) on real imagery with known displacement fields."""
+"""Dense optical flow (core/local/dense_flow.py) on real imagery with known displacement fields."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import rasterio
 from scipy import ndimage
 
-from coreg.core.dense_flow import estimate_flow
 from coreg.core.errors import CanceledError
+from coreg.core.local.dense_flow import estimate_flow
 
 SCENE = "optical/oscd_s2/beirut_S2_20150820_B02-B03-B04-B08.tif"
 SAR_OPTICAL = "sar_optical"

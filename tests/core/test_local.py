@@ -1,4 +1,4 @@
-"""coreg.core.local: a real Sentinel-2 band (480 x 480 crop) warped by a known smooth
+"""coreg.core.local.local: a real Sentinel-2 band (480 x 480 crop) warped by a known smooth
 non-rigid field (+-3 px sinusoids) is recovered through the whole raster pipeline (tiles,
 DISPLACEMENT raster, warp); pasted clouds and changed areas are flagged as outliers."""
 
@@ -12,8 +12,8 @@ import rasterio
 from local_synthetic import SCENE, field_error, paste, true_field, write_pair
 
 from coreg.core import local
-from coreg.core.local import align_local
-from coreg.core.metrics import matching_score
+from coreg.core.local.local import align_local
+from coreg.core.matching.metrics import matching_score
 
 #: Points are laid out so that their windows fit the raster: the field is known (not
 #: extrapolated) from half a window inside the edges.
@@ -144,7 +144,7 @@ def test_align_local__errors(pair, tmp_path):
 def test_measure_points__through_a_prior(pair, spacing):
     """Windows sampled through a prior field measure what the prior leaves, whether the
     tile is warped once for all windows (dense grid) or window by window (sparse)."""
-    from coreg.core.tie_points import (
+    from coreg.core.local.tie_points import (
         NodeField,
         array_tiles,
         grid_positions,

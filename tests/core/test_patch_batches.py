@@ -10,8 +10,8 @@ import rasterio
 from local_synthetic import SCENE
 from scipy import ndimage
 
-from coreg.core.match import _box_mean, _dilated, match_batch
-from coreg.core.metrics import similarity, similarity_batch
+from coreg.core.matching.match import _box_mean, _dilated, match_batch
+from coreg.core.matching.metrics import similarity, similarity_batch
 
 
 @pytest.fixture(scope="module")

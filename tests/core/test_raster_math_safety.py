@@ -10,8 +10,8 @@ import rasterio
 from rasterio.transform import from_origin
 
 from coreg.core import raster_io, raster_math
+from coreg.core.bandmath.raster_math import band_math, write_expressions
 from coreg.core.errors import CanceledError, CoregInputError, CoregResourceError
-from coreg.core.raster_math import band_math, write_expressions
 
 #: Three strips of BLOCK rows, wide enough for the COG driver to build overviews.
 HEIGHT, WIDTH = 1100, 600
@@ -88,9 +88,9 @@ def test_an_input_of_nodata_only_is_an_error(folder):
 
 
 def test_write_expressions_counts_valid_pixels(folder):
-    from coreg.core.band_math import parse_definitions
-    from coreg.core.raster_io import read_info
-    from coreg.core.raster_math import raster_assets
+    from coreg.core.bandmath.band_math import parse_definitions
+    from coreg.core.bandmath.raster_math import raster_assets
+    from coreg.core.io.raster_io import read_info
     definitions = parse_definitions("all:(+ 1.b1 1); none:(/ 1.b1 0); half:(+ 1.b1 2.b1)")
     assets = raster_assets([folder / "a.tif", folder / "b.tif"])
     outputs = {d.name: folder / f"{d.name}.tif" for d in definitions}
@@ -154,9 +154,9 @@ def test_a_cog_conversion_that_fails_leaves_nothing(folder, monkeypatch, error):
 
 def test_a_failure_in_the_second_output_leaves_neither(folder, monkeypatch):
     """Outputs appear together: the first, converted already, is not moved into place."""
-    from coreg.core.band_math import parse_definitions
-    from coreg.core.raster_io import read_info
-    from coreg.core.raster_math import raster_assets
+    from coreg.core.bandmath.band_math import parse_definitions
+    from coreg.core.bandmath.raster_math import raster_assets
+    from coreg.core.io.raster_io import read_info
     real, converted = raster_math.to_cog, []
 
     def to_cog(gtiff, path):

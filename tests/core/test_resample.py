@@ -8,9 +8,9 @@ import rasterio
 from affine import Affine
 
 from coreg.core.grid import Grid
-from coreg.core.raster_io import read_on_grid
-from coreg.core.resample import SourceMapping
-from coreg.core.transforms import identity
+from coreg.core.io.raster_io import read_on_grid
+from coreg.core.transforms.model import identity
+from coreg.core.transforms.resample import SourceMapping
 
 UTM = Affine(20, 0, 500_000, 0, -20, 8_700_000)
 

@@ -15,8 +15,8 @@ import rasterio.shutil
 from affine import Affine
 
 from coreg.core.errors import CoregInputError
-from coreg.core.fit import RigidModel
-from coreg.core.saved import (
+from coreg.core.matching.fit import RigidModel
+from coreg.core.transforms.saved import (
     DISPLACEMENT_BANDS,
     FIELD_KIND,
     FIELD_TAG,

@@ -13,7 +13,7 @@ import rasterio
 from stack_fixture import build_stack, check_results
 
 from coreg.core.errors import CoregInputError, CoregistrationError, CoregResourceError
-from coreg.core.stack import DASK_CONNECT_TIMEOUT, align_stack
+from coreg.core.stack.stack import DASK_CONNECT_TIMEOUT, align_stack
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from coreg.core import cluster as cluster_module
 from coreg.core.errors import CoregInputError, CoregOutputError, CoregResourceError
-from coreg.core.stack import align_stack
+from coreg.core.stack.stack import align_stack
 
 #: Seconds within which a worker problem must be told (the issue's promise).
 TOLD_WITHIN = 10
@@ -100,7 +100,7 @@ def test_real_cluster_aligns_the_stack_as_in_process(stack, cluster, tmp_path):
                 rasterio.open(tmp_path / "cluster" / name) as b:
             assert (a.crs, a.transform, a.shape) == (b.crs, b.transform, b.shape), name
             np.testing.assert_array_equal(a.read(), b.read(), err_msg=name)
-    shipped = list(cluster.folder.glob("worker-*/**/coreg-engine-*/coreg/core/stack.py"))
+    shipped = list(cluster.folder.glob("worker-*/**/coreg-engine-*/coreg/core/stack/stack.py"))
     assert len({p.parts[len(cluster.folder.parts)] for p in shipped}) == 2  # both workers
 
 
@@ -144,7 +144,7 @@ def test_a_plugin_folder_of_another_name_is_sent_under_that_name(stack, cluster,
                                cwd=tmp_path, env=dask_cluster.clean_environment(), timeout=120)
     assert completed.returncode == 0, completed.stderr[-3000:]
     status, module, shift = completed.stdout.split()
-    assert (status, module) == ("aligned", "coreg-main.core.stack")
+    assert (status, module) == ("aligned", "coreg-main.core.stack.stack")
     assert float(shift) == pytest.approx(-3.1, abs=0.05)
 
 

@@ -1,4 +1,4 @@
-"""Swath rectification (core/swath.py): synthetic analytic swaths and real OLCI / SSMIS data."""
+"""Swath rectification (core/swath/swath.py): synthetic analytic swaths, real OLCI and SSMIS."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from rasterio.features import rasterize
 
 from coreg.core.errors import CanceledError
 from coreg.core.grid import Grid
-from coreg.core.swath import (
+from coreg.core.swath.swath import (
     choose_target_crs,
     median_spacing,
     paint_lookup,

@@ -1,4 +1,4 @@
-"""core/tie_points.py: the smooth field fitted through the kept points."""
+"""core/local/tie_points.py: the smooth field fitted through the kept points."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from scipy.interpolate import RBFInterpolator
 
 from coreg.core import tie_points
-from coreg.core.tie_points import TiePoints, fit_field, grid_positions
+from coreg.core.local.tie_points import TiePoints, fit_field, grid_positions
 
 
 @pytest.fixture

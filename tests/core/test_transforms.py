@@ -20,15 +20,14 @@ from corpus import BEIRUT, CorpusCase, build
 from local_synthetic import SCENE, write_pair
 from rasterio.crs import CRS
 
-from coreg.core.align import align_image
-from coreg.core.apply import apply_alignment
-from coreg.core.dem import align_dem
+from coreg.core.dem.dem import align_dem
 from coreg.core.errors import CoregInputError
-from coreg.core.fit import RigidModel
-from coreg.core.local import align_local
-from coreg.core.raster_io import read_info
-from coreg.core.saved import portable_report, read_alignment, read_report
-from coreg.core.transforms import (
+from coreg.core.io.raster_io import read_info
+from coreg.core.local.local import align_local
+from coreg.core.matching.align import align_image
+from coreg.core.matching.fit import RigidModel
+from coreg.core.transforms.apply import apply_alignment
+from coreg.core.transforms.model import (
     AffineTransform,
     BlockField,
     Composite,
@@ -36,6 +35,7 @@ from coreg.core.transforms import (
     Rigid,
     identity,
 )
+from coreg.core.transforms.saved import portable_report, read_alignment, read_report
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"

@@ -17,18 +17,18 @@ from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.warp import reproject
 from rasterio.windows import Window
 
-from .errors import CanceledError, CoregInputError
-from .grid import Grid
-from .outputs import atomic_path  # noqa: F401 - the engine's writers import it from here
-from .paths import local_input
-from .resample import (
+from ..errors import CanceledError, CoregInputError
+from ..grid import Grid
+from ..transforms.model import identity
+from ..transforms.resample import (
     COORDINATE_STEP,
     SourceMapping,
     interpolate,
     interpolate_affine,
     prepare,
 )
-from .transforms import identity
+from .outputs import atomic_path  # noqa: F401 - the engine's writers import it from here
+from .paths import local_input
 
 Progress = Callable[[float], None]
 IsCanceled = Callable[[], bool]

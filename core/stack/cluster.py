@@ -1,6 +1,6 @@
 """Getting a Dask cluster ready for the engine's tasks before any is sent.
 
-A task is pickled with the name of the module that defines it (``<package>.core.stack``),
+A task is pickled with the name of the module that defines it (``<package>.core.stack.stack``),
 and a worker unpickles it by importing that module: the workers need this very engine,
 under this package name (a QGIS plugin folder may be called ``coreg``, ``coreg-main``, ...).
 So the client either sends it (:class:`EnginePlugin`, a Dask worker plugin holding the
@@ -36,8 +36,8 @@ try:
 except ImportError:  # pragma: no cover - without the 'dask' extra nothing here runs
     WorkerPlugin = object
 
-from .errors import CoregInputError, CoregOutputError, CoregResourceError
-from .paths import embedded_file
+from ..errors import CoregInputError, CoregOutputError, CoregResourceError
+from ..io.paths import embedded_file
 
 #: The package the workers must import: this copy's own name (see the module docstring).
 PACKAGE = __name__.split(".")[0]
@@ -56,7 +56,7 @@ def engine_archive() -> tuple[bytes, str]:
 
     A ``metadata.txt`` with the client's version goes along, so that a worker's
     ``__version__`` is the client's whatever the worker has installed."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]  # the package: core/stack/cluster.py
     files = [root / name for name in ENGINE_FILES if (root / name).is_file()]
     for folder in ENGINE_FOLDERS:
         files += sorted((root / folder).rglob("*.py"))
@@ -151,7 +151,7 @@ def worker_report(package: str, reads: Sequence[tuple[str, int]], folder: str,
                     "error": None, "paths": []}
     try:
         module = importlib.import_module(package)
-        importlib.import_module(f"{package}.core.stack")  # the engine and its dependencies
+        importlib.import_module(f"{package}.core.stack.stack")  # the engine and its dependencies
         report["version"], report["file"] = module.__version__, module.__file__
     except Exception as exc:  # noqa: BLE001 - reported to the client, whatever it is
         report["error"] = f"{type(exc).__name__}: {exc}"

@@ -15,11 +15,11 @@ from affine import Affine
 from rasterio.crs import CRS
 from scipy import ndimage
 
-from .errors import CoregInputError
-from .grid import Grid, crs_transformer
+from ..errors import CoregInputError
+from ..grid import Grid, crs_transformer
 
 if TYPE_CHECKING:  # transforms.py uses this module's interpolation
-    from .transforms import Transform
+    from .model import Transform
 
 #: Spline order of each resampling name.
 ORDERS = {"nearest": 0, "bilinear": 1, "cubic": 3}

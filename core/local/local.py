@@ -24,14 +24,11 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from .apply import scaled_progress, write_resampled
-from .errors import CanceledError, CoregInputError, CoregistrationError
-from .grid import Grid, common_grid, footprint_bounds, snapped_grid
-from .masks import PolygonMask, masked_on_grid
-from .match import cloud_like
-from .outputs import file_paths, guarded_outputs
-from .parallel import in_threads, single_threaded_blas
-from .raster_io import (
+from ..errors import CanceledError, CoregInputError, CoregistrationError
+from ..grid import Grid, common_grid, footprint_bounds, snapped_grid
+from ..io.masks import PolygonMask, masked_on_grid
+from ..io.outputs import file_paths, guarded_outputs
+from ..io.raster_io import (
     BLOCK,
     IsCanceled,
     Progress,
@@ -40,8 +37,12 @@ from .raster_io import (
     read_info,
     read_on_grid,
 )
-from .results import AlignmentResult
-from .saved import DISPLACEMENT_BANDS, FIELD_KIND, FIELD_TAG, displacement_alignment
+from ..matching.match import cloud_like
+from ..parallel import in_threads, single_threaded_blas
+from ..results import AlignmentResult
+from ..transforms.apply import scaled_progress, write_resampled
+from ..transforms.model import DisplacementField
+from ..transforms.saved import DISPLACEMENT_BANDS, FIELD_KIND, FIELD_TAG, displacement_alignment
 from .tie_points import (
     DEFAULT_GRID_SPACING,
     DEFAULT_MIN_RELIABILITY,
@@ -56,7 +57,6 @@ from .tie_points import (
     reject_outliers,
     update_points,
 )
-from .transforms import DisplacementField
 
 METHODS = ("tie_points", "dense_flow")
 #: ``kind`` and ``version`` of the align_local JSON report.

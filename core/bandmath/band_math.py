@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import CoregInputError
+from ..errors import CoregInputError
 
 #: Output names (file names): a letter or underscore, then letters, digits, _ or -.
 NAME = re.compile(r"[A-Za-z_][\w-]*")

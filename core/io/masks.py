@@ -12,7 +12,7 @@ from rasterio.enums import Resampling
 from rasterio.features import rasterize
 from rasterio.warp import reproject, transform_geom
 
-from .grid import Grid
+from ..grid import Grid
 
 
 @dataclass(frozen=True)

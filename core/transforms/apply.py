@@ -16,10 +16,10 @@ from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from .errors import CanceledError, CoregInputError
-from .grid import Grid, crs_transformer, footprint_bounds, pixel_size_in
-from .outputs import check_outputs, guarded_outputs
-from .raster_io import (
+from ..errors import CanceledError, CoregInputError
+from ..grid import Grid, crs_transformer, footprint_bounds, pixel_size_in
+from ..io.outputs import check_outputs, guarded_outputs
+from ..io.raster_io import (
     BLOCK,
     SPLINE_MARGIN,
     IsCanceled,
@@ -34,6 +34,8 @@ from .raster_io import (
     read_window,
     to_cog,
 )
+from ..resources import memory_guard, require_memory
+from .model import AffineTransform, BlockField, Rigid, Transform, identity
 from .resample import (
     COORDINATE_STEP,
     SourceMapping,
@@ -42,8 +44,6 @@ from .resample import (
     prepare,
     spline_order,
 )
-from .resources import memory_guard, require_memory
-from .transforms import AffineTransform, BlockField, Rigid, Transform, identity
 
 #: What to do when the output strips do not fit in memory.
 RESAMPLE_ADVICE = ("clip the reference or target grid to the area you need, or choose a "

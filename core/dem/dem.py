@@ -24,13 +24,11 @@ from rasterio.windows import Window
 from rasterio.windows import bounds as window_bounds
 from scipy import ndimage
 
-from .apply import scaled_progress, write_resampled
-from .errors import CanceledError, CoregInputError, CoregistrationError
-from .fit import RigidModel
-from .grid import Grid, footprint_bounds
-from .masks import PolygonMask, masked_on_grid
-from .outputs import file_paths, guarded_outputs
-from .raster_io import (
+from ..errors import CanceledError, CoregInputError, CoregistrationError
+from ..grid import Grid, footprint_bounds
+from ..io.masks import PolygonMask, masked_on_grid
+from ..io.outputs import file_paths, guarded_outputs
+from ..io.raster_io import (
     BLOCK,
     IsCanceled,
     Progress,
@@ -41,11 +39,13 @@ from .raster_io import (
     read_on_grid,
     read_window,
 )
-from .resample import interpolate, prepare
-from .results import AlignmentResult
-from .saved import DEM_REPORT_KIND, DEM_REPORT_VERSION
+from ..matching.fit import RigidModel
+from ..results import AlignmentResult
+from ..transforms.apply import scaled_progress, write_resampled
+from ..transforms.model import BlockField, Rigid
+from ..transforms.resample import interpolate, prepare
+from ..transforms.saved import DEM_REPORT_KIND, DEM_REPORT_VERSION
 from .terrain import gradient, nmad
-from .transforms import BlockField, Rigid
 
 METHODS = ("nuth_kaab", "vertical", "blockwise")
 #: Stable pixels used for the statistics at most (a fixed random subset beyond).

@@ -25,12 +25,12 @@ import numpy as np
 from scipy.interpolate import RBFInterpolator
 from scipy.spatial import cKDTree
 
-from .errors import CanceledError, CoregInputError, CoregistrationError
-from .match import MIN_RELATIVE_TEXTURE, match_batch, reliability_percent, texture_batch
-from .metrics import similarity_batch
-from .parallel import THREADS, in_threads
-from .raster_io import IsCanceled, Progress
-from .resample import interpolate, prepare
+from ..errors import CanceledError, CoregInputError, CoregistrationError
+from ..io.raster_io import IsCanceled, Progress
+from ..matching.match import MIN_RELATIVE_TEXTURE, match_batch, reliability_percent, texture_batch
+from ..matching.metrics import similarity_batch
+from ..parallel import THREADS, in_threads
+from ..transforms.resample import interpolate, prepare
 
 #: Outlier-rejection levels; each level adds its test to those of the levels before.
 REJECTION_LEVELS = ("none", "reliability", "consistency", "score")

@@ -29,13 +29,13 @@ from pathlib import Path
 from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
 
-from .align import Alignment, PatchResult, estimate_alignment, score_overlap
-from .apply import apply_alignment, is_class_raster, write_resampled, write_shifted
-from .errors import CanceledError, CoregInputError, CoregistrationError, CoregResourceError
-from .grid import snapped_grid
-from .outputs import check_output_folder, guarded_outputs, hold_outputs, write_json
-from .raster_io import IsCanceled, Progress, atomic_path, read_info
-from .transforms import Transform, identity
+from ..errors import CanceledError, CoregInputError, CoregistrationError, CoregResourceError
+from ..grid import snapped_grid
+from ..io.outputs import check_output_folder, guarded_outputs, hold_outputs, write_json
+from ..io.raster_io import IsCanceled, Progress, atomic_path, read_info
+from ..matching.align import Alignment, PatchResult, estimate_alignment, score_overlap
+from ..transforms.apply import apply_alignment, is_class_raster, write_resampled, write_shifted
+from ..transforms.model import Transform, identity
 
 log = logging.getLogger(__name__)
 

@@ -34,12 +34,12 @@ from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from scipy import ndimage
 
-from .errors import CanceledError, CoregInputError
-from .grid import Grid, crs_transformer
-from .outputs import guards
-from .parallel import THREADS, in_threads
-from .raster_io import IsCanceled, Progress, atomic_path, output_profile, to_cog
-from .resources import memory_guard, require_memory
+from ..errors import CanceledError, CoregInputError
+from ..grid import Grid, crs_transformer
+from ..io.outputs import guards
+from ..io.raster_io import IsCanceled, Progress, atomic_path, output_profile, to_cog
+from ..parallel import THREADS, in_threads
+from ..resources import memory_guard, require_memory
 
 LOG = logging.getLogger(__name__)
 

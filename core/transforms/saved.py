@@ -1,4 +1,4 @@
-"""Alignments saved in reports, read back as transforms (core/transforms.py) to be
+"""Alignments saved in reports, read back as transforms (core/transforms/model.py) to be
 applied to other rasters; reports written before the transform record still load."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import rasterio.errors
 from affine import Affine
 from rasterio.crs import CRS
 
-from .errors import CoregInputError
-from .fit import RigidModel
-from .transforms import (
+from ..errors import CoregInputError
+from ..matching.fit import RigidModel
+from .model import (
     TRANSFORM_KIND,
     TRANSFORM_VERSION,
     AffineTransform,
@@ -32,8 +32,8 @@ from .transforms import (
 #: The ``kind`` and ``version`` written in every align_image report.
 REPORT_KIND = "coreg.align_image"
 REPORT_VERSION = 1
-#: The same for align_dem reports (written by core/dem.py) and align_local reports
-#: (core/local.py), whose alignment is their DISPLACEMENT raster.
+#: The same for align_dem reports (written by core/dem/dem.py) and align_local reports
+#: (core/local/local.py), whose alignment is their DISPLACEMENT raster.
 DEM_REPORT_KIND = "coreg.align_dem"
 DEM_REPORT_VERSION = 1
 LOCAL_REPORT_KIND = "coreg.align_local"

@@ -25,16 +25,14 @@ from rasterio.crs import CRS
 from rasterio.dtypes import dtype_rev, typename_fwd
 from rasterio.warp import transform_bounds
 
-from . import transforms
-from .align import estimate_alignment
-from .apply import scaled_progress, write_resampled
-from .band_math import Definition, parse_definitions, shown
-from .errors import CoregInputError, CoregistrationError
-from .grid import Grid, crs_transformer, footprint_bounds
-from .outputs import guarded_outputs, write_json
-from .raster_io import IsCanceled, Progress, atomic_path, read_info
-from .raster_math import AssetSource, check_assets, write_expressions
-from .stac import (
+from ..bandmath.band_math import Definition, parse_definitions, shown
+from ..bandmath.raster_math import AssetSource, check_assets, write_expressions
+from ..errors import CoregInputError, CoregistrationError
+from ..grid import Grid, crs_transformer, footprint_bounds
+from ..io.outputs import guarded_outputs, write_json
+from ..io.raster_io import IsCanceled, Progress, atomic_path, read_info
+from ..matching.align import estimate_alignment
+from ..stac.stac import (
     COG_TYPE,
     StacItem,
     acquisition_times,
@@ -45,6 +43,8 @@ from .stac import (
     read_item,
     slug,
 )
+from ..transforms import model as transforms
+from ..transforms.apply import scaled_progress, write_resampled
 
 #: (level, message) -> None; level is "info" or "warning" (a failure raises instead).
 Log = Callable[[str, str], None]

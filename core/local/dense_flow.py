@@ -31,7 +31,7 @@ from typing import Callable, Union
 import numpy as np
 from scipy import ndimage
 
-from .errors import CanceledError, CoregInputError
+from ..errors import CanceledError, CoregInputError
 
 Radius = Union[int, Sequence[int]]
 FEATURES = ("orientation", "rank")

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import rasterio
 
+from ..grid import Grid, pixel_size_in
+from ..io.raster_io import covering_window, read_window
+from ..transforms.model import Rigid
+from ..transforms.resample import SourceMapping, interpolate, interpolate_affine, prepare
 from .fit import RigidModel
-from .grid import Grid, pixel_size_in
 from .patch_filters import (
     SOBEL_DERIVATIVE,
     SOBEL_SMOOTHING,
@@ -16,9 +19,6 @@ from .patch_filters import (
     gaussian_weights,
 )
 from .phase_correlation import PeakMatch, phase_correlation_batch
-from .raster_io import covering_window, read_window
-from .resample import SourceMapping, interpolate, interpolate_affine, prepare
-from .transforms import Rigid
 
 #: Largest number of patches along one axis of the overlap.
 MAX_PATCHES_PER_AXIS = 8

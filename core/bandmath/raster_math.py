@@ -22,6 +22,19 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
+from ..errors import CanceledError, CoregInputError
+from ..grid import Grid, footprint_bounds
+from ..io.outputs import guarded_outputs
+from ..io.raster_io import (
+    BLOCK,
+    IsCanceled,
+    Progress,
+    atomic_path,
+    output_profile,
+    read_info,
+    read_on_grid,
+    to_cog,
+)
 from .band_math import (
     ASSET,
     Asset,
@@ -33,19 +46,6 @@ from .band_math import (
     parse_definition,
     shown,
     walk,
-)
-from .errors import CanceledError, CoregInputError
-from .grid import Grid, footprint_bounds
-from .outputs import guarded_outputs
-from .raster_io import (
-    BLOCK,
-    IsCanceled,
-    Progress,
-    atomic_path,
-    output_profile,
-    read_info,
-    read_on_grid,
-    to_cog,
 )
 
 

@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from .errors import CoregInputError, CoregOutputError
+from ..errors import CoregInputError, CoregOutputError
 
 #: GDAL virtual file systems that stay on this machine (archives, memory); any other
 #: ``/vsi`` prefix (curl, s3, gs, az, oss, swift, hdfs, stdin...) is remote or a stream.

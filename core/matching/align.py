@@ -13,17 +13,32 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 
-from .apply import (
+from ..errors import CanceledError, CoregInputError, CoregistrationError
+from ..grid import Grid, common_grid, pixel_size_in
+from ..io.masks import PolygonMask, masked_on_grid
+from ..io.outputs import file_paths, guarded_outputs
+from ..io.raster_io import (
+    IsCanceled,
+    Progress,
+    RasterInfo,
+    atomic_path,
+    raster_bytes,
+    read_info,
+    read_on_grid,
+)
+from ..resources import memory_guard, require_memory
+from ..results import AlignmentResult
+from ..transforms.apply import (
     require_resample_memory,
     scaled_progress,
     translation_in_secondary_crs,
     write_resampled,
     write_shifted,
 )
-from .errors import CanceledError, CoregInputError, CoregistrationError
+from ..transforms.model import Rigid, Uncertainty
+from ..transforms.resample import spline_order
+from ..transforms.saved import alignment_record
 from .fit import RigidModel, fit_rigid
-from .grid import Grid, common_grid, pixel_size_in
-from .masks import PolygonMask, masked_on_grid
 from .match import (
     MIN_PEAK,
     MIN_RELATIVE_TEXTURE,
@@ -36,21 +51,6 @@ from .match import (
     reliability_percent,
 )
 from .metrics import mean_matching_score
-from .outputs import file_paths, guarded_outputs
-from .raster_io import (
-    IsCanceled,
-    Progress,
-    RasterInfo,
-    atomic_path,
-    raster_bytes,
-    read_info,
-    read_on_grid,
-)
-from .resample import spline_order
-from .resources import memory_guard, require_memory
-from .results import AlignmentResult
-from .saved import alignment_record
-from .transforms import Rigid, Uncertainty
 from .uncertainty import SYSTEMATIC_PX, metres_per_unit, overlap_factor, radii
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ value added there (a DEM's vertical shift). Four types cover every estimator:
 and :class:`Composite` chains them (global, then local). Every transform is valid over
 ``bounds`` (the area it was measured on), inverts (fields to first order), composes,
 and saves itself as a versioned record (:meth:`Transform.to_record`, read back by
-:func:`.saved.read_transform_record`, described by ``docs/transform.schema.json``).
+:func:`.saved.read_alignment`, described by ``docs/transform.schema.json``).
 Resampling a raster through any of them is :class:`.resample.SourceMapping`.
 """
 
@@ -32,8 +32,8 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 from scipy import ndimage
 
-from .errors import CoregInputError
-from .fit import RigidModel
+from ..errors import CoregInputError
+from ..matching.fit import RigidModel
 from .resample import interpolate, prepare
 
 #: ``kind`` and ``version`` of a transform record (see docs/transform.schema.json).

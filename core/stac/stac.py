@@ -17,9 +17,9 @@ from pathlib import Path
 import rasterio
 from rasterio.crs import CRS
 
-from .errors import CoregInputError
-from .grid import Grid, crs_transformer
-from .paths import local_input
+from ..errors import CoregInputError
+from ..grid import Grid, crs_transformer
+from ..io.paths import local_input
 
 STAC_VERSION = "1.0.0"
 PROJECTION = "https://stac-extensions.github.io/projection/v1.1.0/schema.json"

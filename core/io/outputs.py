@@ -39,7 +39,7 @@ from pathlib import Path
 import rasterio
 from rasterio.errors import RasterioError, RasterioIOError
 
-from .errors import CanceledError, CoregOutputError, CoregResourceError
+from ..errors import CanceledError, CoregOutputError, CoregResourceError
 from .paths import check_writable, embedded_file, is_remote, local_output
 
 #: Marks temporaries (see :func:`temporary_name`), and what GDAL adds to their names.

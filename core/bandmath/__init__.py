@@ -1,0 +1,1 @@
+"""Band math: safe s-expressions evaluated block by block on rasters on one grid."""

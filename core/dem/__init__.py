@@ -1,0 +1,1 @@
+"""DEM coregistration (Nuth & Kääb, vertical, blockwise) and terrain attributes."""

@@ -1,0 +1,2 @@
+"""Non-rigid alignment: a grid of tie points with a smooth field, or dense optical flow
+(`local.align_local`)."""

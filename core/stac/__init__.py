@@ -1,0 +1,1 @@
+"""STAC items as inputs."""

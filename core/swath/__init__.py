@@ -1,0 +1,1 @@
+"""Swath data with per-pixel coordinates rectified onto a regular grid."""
