@@ -406,7 +406,11 @@ def test_geojson_masks_become_polygons(tmp_path):
 
 
 def test_choices_are_the_engines():
-    from coreg.core import align, dem, local, resample, swath, tie_points
+    from coreg.core.dem import dem
+    from coreg.core.local import local, tie_points
+    from coreg.core.matching import align
+    from coreg.core.swath import sampling as swath
+    from coreg.core.transforms import resample
 
     assert set(cli.TRANSFORMS) == set(align.TRANSFORMS)
     assert set(cli.OUTPUT_MODES) == set(align.OUTPUT_MODES)

@@ -17,7 +17,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from numpy.testing import assert_allclose, assert_array_equal
 from osgeo_utils.samples.validate_cloud_optimized_geotiff import validate as validate_cog
 
-from coreg.core import raster_math
+from coreg.core.bandmath import raster_math
 from coreg.core.bandmath.band_math import (
     OPERATORS,
     Asset,

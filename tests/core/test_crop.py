@@ -18,9 +18,9 @@ from affine import Affine
 from child import run_measured
 from rasterio.windows import Window
 
-from coreg.core import apply
 from coreg.core.errors import CoregResourceError
 from coreg.core.matching.align import align_image
+from coreg.core.transforms import apply
 
 BEIRUT = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "optical" / "oscd_s2"
           / "beirut_S2_20150820_B02-B03-B04-B08.tif")

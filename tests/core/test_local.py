@@ -11,7 +11,7 @@ import pytest
 import rasterio
 from local_synthetic import SCENE, field_error, paste, true_field, write_pair
 
-from coreg.core import local
+from coreg.core.local import local
 from coreg.core.local.local import align_local
 from coreg.core.matching.metrics import matching_score
 

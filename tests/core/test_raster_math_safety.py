@@ -9,9 +9,10 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from coreg.core import raster_io, raster_math
+from coreg.core.bandmath import raster_math
 from coreg.core.bandmath.raster_math import band_math, write_expressions
 from coreg.core.errors import CanceledError, CoregInputError, CoregResourceError
+from coreg.core.io import raster_io
 
 #: Three strips of BLOCK rows, wide enough for the COG driver to build overviews.
 HEIGHT, WIDTH = 1100, 600

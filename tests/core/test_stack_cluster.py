@@ -20,8 +20,8 @@ from conftest import REPO_ROOT, dask_cluster
 from stack_fixture import build_stack, check_results
 from threadpoolctl import threadpool_limits
 
-from coreg.core import cluster as cluster_module
 from coreg.core.errors import CoregInputError, CoregOutputError, CoregResourceError
+from coreg.core.stack import cluster as cluster_module
 from coreg.core.stack.stack import align_stack
 
 #: Seconds within which a worker problem must be told (the issue's promise).

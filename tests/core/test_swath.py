@@ -14,15 +14,10 @@ from rasterio.features import rasterize
 
 from coreg.core.errors import CanceledError
 from coreg.core.grid import Grid
-from coreg.core.swath.swath import (
-    choose_target_crs,
-    median_spacing,
-    paint_lookup,
-    rectify_arrays,
-    rectify_swath,
-    sample_band,
-    swath_grid,
-)
+from coreg.core.swath.geometry import choose_target_crs, median_spacing, swath_grid
+from coreg.core.swath.painting import paint_lookup
+from coreg.core.swath.sampling import rectify_arrays, sample_band
+from coreg.core.swath.swath import rectify_swath
 
 UTM = CRS.from_epsg(32633)
 #: Length scales (m) of the smooth test function f = sin(x / LX) + cos(y / LY).
@@ -109,15 +104,16 @@ def test_lookup__maps_target_centres_back_exactly():
 def test_paint__threads_and_blocks_agree(monkeypatch):
     """Blocks of 7 rows painted by 3 threads give the lookup of one block on one thread
     (shared block edges may differ in the last float32 bits only)."""
-    from coreg.core import swath
+    from coreg.core import parallel
+    from coreg.core.swath import painting
 
     x, y = analytic_swath()
     grid = swath_grid(x, y, UTM, pixel_size=0.7 * median_spacing(x, y), extent=None)
-    monkeypatch.setattr(swath, "THREADS", 1)
-    monkeypatch.setattr(swath, "ROW_BLOCK", 1000)
+    monkeypatch.setattr(parallel, "THREADS", 1)
+    monkeypatch.setattr(painting, "ROW_BLOCK", 1000)
     one = np.stack(paint_lookup(x, y, grid))
-    monkeypatch.setattr(swath, "THREADS", 3)
-    monkeypatch.setattr(swath, "ROW_BLOCK", 7)
+    monkeypatch.setattr(parallel, "THREADS", 3)
+    monkeypatch.setattr(painting, "ROW_BLOCK", 7)
     many = np.stack(paint_lookup(x, y, grid))
     assert np.array_equal(np.isnan(one), np.isnan(many))
     assert np.nanmax(np.abs(one - many)) < 1e-3

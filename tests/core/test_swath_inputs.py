@@ -68,7 +68,7 @@ def test_target_grid_beyond_memory_is_refused(tiny_swath, tmp_path):
 def test_memory_error_becomes_a_resource_error(tiny_swath, tmp_path, monkeypatch):
     """Should the estimate be too low (or memory be taken meanwhile), the MemoryError of
     an allocation is reported the same way."""
-    import coreg.core.swath.swath as swath
+    import coreg.core.swath.sampling as swath
 
     def no_memory(*args, **kwargs):
         raise MemoryError

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.interpolate import RBFInterpolator
 
-from coreg.core import tie_points
+from coreg.core.local import tie_points
 from coreg.core.local.tie_points import TiePoints, fit_field, grid_positions
 
 
