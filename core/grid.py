@@ -76,6 +76,25 @@ def footprint_bounds(grid: Grid, crs: CRS) -> tuple[float, float, float, float]:
     return transform_bounds(grid.crs, crs, *grid.bounds, densify_pts=21)
 
 
+Bounds = tuple[float, float, float, float]
+
+
+def intersection(a: Bounds, b: Bounds) -> Bounds | None:
+    """The intersection of two (left, bottom, right, top) boxes of one CRS; None if it
+    has no area or is not finite. The one overlap rule of the engine."""
+    left, bottom = max(a[0], b[0]), max(a[1], b[1])
+    right, top = min(a[2], b[2]), min(a[3], b[3])
+    if not (np.isfinite([left, bottom, right, top]).all() and left < right and bottom < top):
+        return None
+    return left, bottom, right, top
+
+
+def footprint_overlap(grid: Grid, other: Grid) -> Bounds | None:
+    """Where ``grid``'s footprint meets ``other``'s, in ``other``'s CRS (bounding boxes,
+    densified edges); None if nowhere."""
+    return intersection(footprint_bounds(grid, other.crs), other.bounds)
+
+
 def pixel_size_in(grid: Grid, crs: CRS) -> tuple[float, float]:
     """Local pixel size (x, y) of ``grid`` measured in ``crs`` units at the grid centre."""
     if grid.crs == crs:
@@ -131,11 +150,10 @@ def _overlap(reference: Grid, secondary: Grid) -> tuple[float, float, float, flo
         s = footprint_bounds(secondary, reference.crs)
     except Exception as exc:  # PROJ/GDAL errors for disjoint or invalid domains
         raise CoregInputError(f"Cannot transform the secondary footprint: {exc}") from exc
-    left, bottom = max(r[0], s[0]), max(r[1], s[1])
-    right, top = min(r[2], s[2]), min(r[3], s[3])
-    if not (np.isfinite([left, bottom, right, top]).all() and left < right and bottom < top):
+    box = intersection(r, s)
+    if box is None:
         raise CoregInputError("The reference and secondary rasters do not overlap.")
-    return left, bottom, right, top
+    return box
 
 
 def snapped_grid(template: Grid, bounds: tuple[float, float, float, float]) -> Grid:

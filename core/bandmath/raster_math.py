@@ -23,7 +23,7 @@ import rasterio
 from rasterio.windows import Window
 
 from ..errors import CanceledError, CoregInputError
-from ..grid import Grid, footprint_bounds
+from ..grid import Grid, footprint_bounds, intersection
 from ..io.outputs import guarded_outputs
 from ..io.raster_io import (
     BLOCK,
@@ -254,8 +254,7 @@ def _overlaps(grid: Grid, target: Grid) -> bool:
         return True
     if not all(map(math.isfinite, (left, bottom, right, top))):
         return True
-    t_left, t_bottom, t_right, t_top = target.bounds
-    return min(right, t_right) > max(left, t_left) and min(top, t_top) > max(bottom, t_bottom)
+    return intersection((left, bottom, right, top), target.bounds) is not None
 
 
 def band_math(

@@ -41,10 +41,11 @@ from ..io.raster_io import (
 )
 from ..matching.fit import RigidModel
 from ..results import AlignmentResult
-from ..transforms.apply import scaled_progress, write_resampled
+from ..transforms.apply import scaled_progress
 from ..transforms.model import BlockField, Rigid
 from ..transforms.resample import interpolate, prepare
 from ..transforms.saved import DEM_REPORT_KIND, DEM_REPORT_VERSION
+from ..transforms.warp import write_resampled
 from .terrain import gradient, nmad
 
 METHODS = ("nuth_kaab", "vertical", "blockwise")

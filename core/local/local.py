@@ -25,7 +25,7 @@ import rasterio
 from rasterio.windows import Window
 
 from ..errors import CanceledError, CoregInputError, CoregistrationError
-from ..grid import Grid, common_grid, footprint_bounds, snapped_grid
+from ..grid import Grid, common_grid, footprint_overlap, snapped_grid
 from ..io.masks import PolygonMask, masked_on_grid
 from ..io.outputs import file_paths, guarded_outputs
 from ..io.raster_io import (
@@ -40,9 +40,10 @@ from ..io.raster_io import (
 from ..matching.match import cloud_like
 from ..parallel import in_threads, single_threaded_blas
 from ..results import AlignmentResult
-from ..transforms.apply import scaled_progress, write_resampled
+from ..transforms.apply import scaled_progress
 from ..transforms.model import DisplacementField
 from ..transforms.saved import DISPLACEMENT_BANDS, FIELD_KIND, FIELD_TAG, displacement_alignment
+from ..transforms.warp import write_resampled
 from .tie_points import (
     DEFAULT_GRID_SPACING,
     DEFAULT_MIN_RELIABILITY,
@@ -322,10 +323,7 @@ def _check_options(method, rejection, max_shift, grid_spacing, window_size) -> N
 def _overlap(reference: Grid, secondary: Grid, window: int) -> tuple[Grid, tuple[int, int]]:
     """The window of the reference grid that the secondary covers, and its offset."""
     common_grid(reference, secondary)  # raises for no CRS, no overlap
-    left, bottom, right, top = footprint_bounds(secondary, reference.crs)
-    r_left, r_bottom, r_right, r_top = reference.bounds
-    bounds = (max(left, r_left), max(bottom, r_bottom), min(right, r_right), min(top, r_top))
-    grid = snapped_grid(reference, bounds)
+    grid = snapped_grid(reference, footprint_overlap(secondary, reference))
     col0, row0 = (round(v) for v in ~reference.transform * (grid.transform.c, grid.transform.f))
     row1, col1 = min(row0 + grid.height, reference.height), min(col0 + grid.width,
                                                                 reference.width)

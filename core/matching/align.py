@@ -28,16 +28,11 @@ from ..io.raster_io import (
 )
 from ..resources import memory_guard, require_memory
 from ..results import AlignmentResult
-from ..transforms.apply import (
-    require_resample_memory,
-    scaled_progress,
-    translation_in_secondary_crs,
-    write_resampled,
-    write_shifted,
-)
+from ..transforms.apply import scaled_progress, translation_in_secondary_crs, write_shifted
 from ..transforms.model import Rigid, Uncertainty
 from ..transforms.resample import spline_order
 from ..transforms.saved import alignment_record
+from ..transforms.warp import require_resample_memory, write_resampled
 from .fit import RigidModel, fit_rigid
 from .match import (
     MIN_PEAK,

@@ -28,7 +28,7 @@ from rasterio.warp import transform_bounds
 from ..bandmath.band_math import Definition, parse_definitions, shown
 from ..bandmath.raster_math import AssetSource, check_assets, write_expressions
 from ..errors import CoregInputError, CoregistrationError
-from ..grid import Grid, crs_transformer, footprint_bounds
+from ..grid import Grid, crs_transformer, footprint_bounds, footprint_overlap
 from ..io.outputs import guarded_outputs, write_json
 from ..io.raster_io import IsCanceled, Progress, atomic_path, read_info
 from ..matching.align import estimate_alignment
@@ -44,7 +44,8 @@ from ..stac.stac import (
     slug,
 )
 from ..transforms import model as transforms
-from ..transforms.apply import scaled_progress, write_resampled
+from ..transforms.apply import scaled_progress
+from ..transforms.warp import write_resampled
 
 #: (level, message) -> None; level is "info" or "warning" (a failure raises instead).
 Log = Callable[[str, str], None]
@@ -289,7 +290,7 @@ def check_preconditions(stack: list[StackAsset], reference: StackAsset,
     GSDs within 25 %, cloud cover < 25 % and one processing level (warnings)."""
     ref_gsd = asset_gsd(reference)
     for asset in stack:
-        overlap = footprint_overlap(asset.grid, reference.grid)
+        overlap = overlap_fraction(asset.grid, reference.grid)
         if overlap < MIN_OVERLAP:
             message = (f"Asset {asset.name} overlaps the reference {reference.name} by "
                        f"{100 * overlap:.0f} % only (at least {100 * MIN_OVERLAP:.0f} % needed).")
@@ -313,16 +314,16 @@ def check_preconditions(stack: list[StackAsset], reference: StackAsset,
                        "values are not comparable.")
 
 
-def footprint_overlap(a: Grid, b: Grid) -> float:
+def overlap_fraction(a: Grid, b: Grid) -> float:
     """Area of the footprints' intersection over the smaller footprint (bounding boxes
     in ``b``'s CRS)."""
+    box = footprint_overlap(a, b)
+    if box is None:
+        return 0.0
     ax0, ay0, ax1, ay1 = footprint_bounds(a, b.crs)
     bx0, by0, bx1, by1 = b.bounds
-    width, height = min(ax1, bx1) - max(ax0, bx0), min(ay1, by1) - max(ay0, by0)
-    if width <= 0 or height <= 0:
-        return 0.0
     smaller = min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0))
-    return width * height / smaller
+    return (box[2] - box[0]) * (box[3] - box[1]) / smaller
 
 
 def asset_gsd(asset: StackAsset) -> float:

@@ -5,49 +5,27 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.enums import Resampling
-from rasterio.windows import Window
 
-from ..errors import CanceledError, CoregInputError
-from ..grid import Grid, crs_transformer, footprint_bounds, pixel_size_in
+from ..errors import CoregInputError
+from ..grid import Grid, crs_transformer, footprint_bounds, intersection
 from ..io.outputs import check_outputs, guarded_outputs
 from ..io.raster_io import (
-    BLOCK,
-    SPLINE_MARGIN,
     IsCanceled,
     Progress,
     atomic_path,
     copy_by_blocks,
-    copy_metadata,
-    covering_window,
-    output_profile,
     raster_bytes,
     read_info,
-    read_window,
-    to_cog,
 )
-from ..resources import memory_guard, require_memory
-from .model import AffineTransform, BlockField, Rigid, Transform, identity
-from .resample import (
-    COORDINATE_STEP,
-    SourceMapping,
-    interpolate,
-    interpolate_affine,
-    prepare,
-    spline_order,
-)
-
-#: What to do when the output strips do not fit in memory.
-RESAMPLE_ADVICE = ("clip the reference or target grid to the area you need, or choose a "
-                   "coarser grid (larger pixels)")
+from .model import AffineTransform, BlockField, Rigid, Transform
+from .warp import write_resampled
 
 
 def secondary_transform(transform: Transform, secondary: Grid) -> Affine:
@@ -97,13 +75,6 @@ def _anchor(transform: Transform, secondary: Grid) -> tuple[float, float]:
     return (left + right) / 2, (bottom + top) / 2
 
 
-def output_nodata(dtype: str, nodata: float | None) -> float | None:
-    """Nodata for a resampled output: the secondary's, else NaN (float) or 0."""
-    if nodata is not None:
-        return nodata
-    return float("nan") if np.issubdtype(np.dtype(dtype), np.floating) else 0
-
-
 def write_shifted(
     secondary_path: str | os.PathLike,
     output_path: str,
@@ -124,328 +95,6 @@ def write_shifted(
         copy_by_blocks(src, output_path, cog=cog,
                        transform=Affine.translation(dx, dy) * src.transform,
                        progress=progress, is_canceled=is_canceled)
-
-
-def write_resampled(
-    secondary_path: str | os.PathLike,
-    output_path: str,
-    transform: Transform,
-    reference: Grid,
-    *,
-    vertical: bool = False,
-    dtype: str | None = None,
-    resampling: str = "cubic",
-    nodata: float | None = None,
-    cog: bool = False,
-    progress: Progress | None = None,
-    is_canceled: IsCanceled | None = None,
-) -> float | None:
-    """Resample every band of the secondary, aligned by ``transform``, onto ``reference``.
-
-    Strips of :data:`BLOCK` output rows are interpolated from the native secondary
-    pixels they need, so memory is bounded by two strips: one being computed in a
-    worker thread while the previous one is compressed and written. Only the part of a
-    strip the secondary covers is computed and written (GDAL fills the rest with
-    nodata), so a reference grid far larger than the secondary costs its overlap only.
-    Where the transform does not know (a displacement raster's NaN pixels) the output
-    is nodata. ``vertical`` adds the transform's vertical shift to the values (DEMs);
-    ``dtype`` overrides the output data type. Returns the output nodata.
-
-    Raises
-    ------
-    CoregResourceError
-        If the strips would not fit in the available memory.
-    """
-    order = spline_order(resampling)
-    with rasterio.open(secondary_path) as src, \
-            ThreadPoolExecutor(max_workers=1) as worker:
-        src_nodata = src.nodata if nodata is None else nodata
-        out_dtype = dtype or src.dtypes[0]
-        out_nodata = output_nodata(out_dtype, src_nodata)
-        mapping = SourceMapping(transform, src.crs, src.transform)
-        _require_strip_memory(src, mapping, reference, out_dtype)
-        profile = output_profile(reference, count=src.count, dtype=out_dtype,
-                                 nodata=out_nodata, scratch=cog)
-        target = output_path if not cog else output_path + ".gtiff.tmp"
-        with rasterio.open(target, "w", **profile) as dst, \
-                memory_guard("resampling onto the output grid", RESAMPLE_ADVICE):
-            copy_metadata(src, dst)
-            strips = [reference.subgrid(row, 0, min(BLOCK, reference.height - row),
-                                        reference.width)
-                      for row in range(0, reference.height, BLOCK)]
-            compute = partial(_resample_strip, src, mapping=mapping, order=order,
-                              src_nodata=src_nodata, out_nodata=out_nodata,
-                              dtype=np.dtype(out_dtype), vertical=vertical)
-            pending = worker.submit(compute, strips[0])
-            for k, strip in enumerate(strips):
-                covered = pending.result()
-                if is_canceled and is_canceled():
-                    raise CanceledError("Canceled while writing the output.")
-                if k + 1 < len(strips):
-                    pending = worker.submit(compute, strips[k + 1])
-                row = k * BLOCK
-                if covered is not None:
-                    window, block = covered
-                    dst.write(block, window=Window(window.col_off, row + window.row_off,
-                                                   window.width, window.height))
-                if progress:
-                    progress(100.0 * (row + strip.height) / reference.height)
-        if cog:
-            to_cog(target, output_path)
-    return out_nodata
-
-
-def require_resample_memory(secondary_path: str | os.PathLike, reference: Grid) -> None:
-    """Refuse, before any work, a resampling of the secondary onto ``reference`` (see
-    :func:`write_resampled`) that would not fit in memory: CoregResourceError."""
-    with rasterio.open(secondary_path) as src:
-        mapping = SourceMapping(identity(reference.crs), src.crs, src.transform)
-        _require_strip_memory(src, mapping, reference, src.dtypes[0])
-
-
-def _require_strip_memory(src, mapping, reference: Grid, dtype: str) -> None:
-    require_memory(_strip_memory(src, mapping, reference, np.dtype(dtype).itemsize),
-                   f"Resampling '{Path(src.name).name}' onto the {reference.width} x "
-                   f"{reference.height} pixel grid", RESAMPLE_ADVICE)
-
-
-def _strip_memory(src, mapping, reference: Grid, itemsize: int) -> float:
-    """Peak bytes of :func:`write_resampled`: two output blocks of the covered width, the
-    float temporaries of one band, the source window one strip reads and, for mappings
-    that are not affine, the source positions of a whole strip."""
-    height = min(BLOCK, reference.height)
-    affine = mapping.affine(reference)
-    if affine is not None:
-        box = _affine_covered_box(affine, reference, src)
-        width = 0 if box is None else box[1][1] - box[1][0]
-        source_per_pixel = abs(float(np.linalg.det(affine[0])))
-        positions = 0.0
-    else:
-        width = (_footprint_width(src, reference) if mapping.interpolated
-                 else reference.width)
-        res = pixel_size_in(reference, src.crs)
-        source_per_pixel = res[0] * res[1] / abs(src.transform.determinant)
-        positions = 64.0 * height * width
-    pixels = float(height) * width
-    window = (pixels * max(source_per_pixel, 1.0)
-              + (2 * SPLINE_MARGIN + 2) * (height + width) * math.sqrt(max(source_per_pixel, 1.0)))
-    return (2 * src.count * itemsize * pixels + 48.0 * pixels + positions
-            + (4.0 * src.count + 13.0) * window)
-
-
-def _footprint_width(src, grid: Grid) -> int:
-    """Columns of ``grid`` the secondary's footprint spans (for an estimate only: the
-    whole width if the footprint cannot be transformed)."""
-    try:
-        left, _, right, _ = footprint_bounds(Grid(src.crs, src.transform, src.width,
-                                                  src.height), grid.crs)
-        columns = (right - left) / grid.res[0] + 2 * COORDINATE_STEP
-    except Exception:  # PROJ errors: no figure, take the whole width
-        return grid.width
-    return int(min(grid.width, columns)) if math.isfinite(columns) and columns > 0 \
-        else grid.width
-
-
-def _resample_strip(src, strip: Grid, mapping: SourceMapping, order: int, src_nodata,
-                    out_nodata, dtype: np.dtype, vertical: bool
-                    ) -> tuple[Window, np.ndarray] | None:
-    """The part of one output strip that the secondary covers (a window of the strip)
-    and all its bands there (plus the vertical shift if ``vertical``), cast to
-    ``dtype``; None if it covers none.
-
-    Computing the covered part only keeps a strip of a reference far wider than the
-    secondary as cheap as its overlap."""
-    affine = mapping.affine(strip)
-    rows = cols = None
-    row0 = col0 = 0
-    if affine is None:
-        nodes = _node_part(mapping, strip, src)
-        if nodes is None:
-            return None
-        row0, col0, strip = nodes
-        rows, cols = mapping.indices(strip)
-        box = _covered_box(rows, cols, src)
-    else:
-        box = _affine_covered_box(affine, strip, src)
-    if box is None:
-        return None
-    (r0, r1), (c0, c1) = box
-    part = strip.subgrid(r0, c0, r1 - r0, c1 - c0)
-    if affine is None:
-        rows, cols = rows[r0:r1, c0:c1], cols[r0:r1, c0:c1]
-    else:
-        affine = (affine[0], affine[1] + affine[0] @ np.array([r0, c0], float))
-    window = Window(col0 + c0, row0 + r0, c1 - c0, r1 - r0)
-    return window, _resample_part(src, part, mapping, affine, rows, cols, order, src_nodata,
-                                  out_nodata, dtype, vertical)
-
-
-def _node_part(mapping, strip: Grid, src) -> tuple[int, int, Grid] | None:
-    """(row, col, grid) of the part of ``strip`` whose positions may fall in the secondary,
-    for a smooth transform across CRSs: its positions are bilinear between nodes every
-    COORDINATE_STEP pixels, so a node cell whose four corners all lie on one side of the
-    secondary holds no pixel inside it. The part starts on a node, so its positions are
-    the strip's own. Other transforms: the whole strip. None if no cell reaches it."""
-    if not mapping.interpolated:
-        return 0, 0, strip
-    reach = _cells_reaching(*(_two_nodes_a_side(v) for v in mapping.node_indices(strip)), src)
-    if not reach.any():
-        return None
-    (cell_rows,), (cell_cols,) = np.nonzero(reach.any(axis=1)), np.nonzero(reach.any(axis=0))
-    step = COORDINATE_STEP
-    r0, c0 = int(cell_rows[0]) * step, int(cell_cols[0]) * step
-    r1 = min((int(cell_rows[-1]) + 1) * step + 1, strip.height)
-    c1 = min((int(cell_cols[-1]) + 1) * step + 1, strip.width)
-    return r0, c0, strip.subgrid(r0, c0, r1 - r0, c1 - c0)
-
-
-def _two_nodes_a_side(nodes: np.ndarray) -> np.ndarray:
-    """Nodes of a grid one pixel wide or high (a single node along that side) doubled,
-    so that they make one cell."""
-    for axis in (0, 1):
-        if nodes.shape[axis] == 1:
-            nodes = np.repeat(nodes, 2, axis=axis)
-    return nodes
-
-
-def _cells_reaching(rows: np.ndarray, cols: np.ndarray, src) -> np.ndarray:
-    """Node cells (between four nodes) whose source positions may lie in the secondary:
-    the range of their corners overlaps it (NaN corners ignored, all-NaN cells never)."""
-    def corner_range(v):
-        low = np.fmin(np.fmin(v[:-1, :-1], v[1:, :-1]), np.fmin(v[:-1, 1:], v[1:, 1:]))
-        high = np.fmax(np.fmax(v[:-1, :-1], v[1:, :-1]), np.fmax(v[:-1, 1:], v[1:, 1:]))
-        return low, high
-
-    (row_low, row_high), (col_low, col_high) = corner_range(rows), corner_range(cols)
-    with np.errstate(invalid="ignore"):
-        return ((row_high > -1) & (row_low < src.height)
-                & (col_high > -1) & (col_low < src.width))
-
-
-def _covered_box(rows: np.ndarray, cols: np.ndarray, src
-                 ) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    """((row0, row1), (col0, col1)) of the output pixels whose source position lies in
-    the secondary (NaN positions never do); None if none does."""
-    inside = (rows > -1) & (rows < src.height) & (cols > -1) & (cols < src.width)
-    any_rows, any_cols = inside.any(axis=1), inside.any(axis=0)
-    if not any_rows.any():
-        return None
-    (rows_in,), (cols_in,) = np.nonzero(any_rows), np.nonzero(any_cols)
-    return (int(rows_in[0]), int(rows_in[-1]) + 1), (int(cols_in[0]), int(cols_in[-1]) + 1)
-
-
-def _affine_covered_box(affine, grid: Grid, src
-                        ) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    """The same for an affine mapping, from the secondary's corners mapped back onto
-    ``grid`` (a pixel of margin: :func:`_outside_to_nan` decides at the edge)."""
-    matrix, offset = affine
-    corners = np.array([[r, c] for r in (-0.5, src.height - 0.5)
-                        for c in (-0.5, src.width - 0.5)], float)
-    out_rows, out_cols = (np.linalg.solve(matrix, (corners - offset).T))
-    r0 = max(math.floor(out_rows.min()) - 1, 0)
-    r1 = min(math.ceil(out_rows.max()) + 2, grid.height)
-    c0 = max(math.floor(out_cols.min()) - 1, 0)
-    c1 = min(math.ceil(out_cols.max()) + 2, grid.width)
-    if r1 <= r0 or c1 <= c0:
-        return None
-    return (r0, r1), (c0, c1)
-
-
-def _resample_part(src, part: Grid, mapping: SourceMapping, affine, rows, cols, order: int,
-                   src_nodata, out_nodata, dtype: np.dtype, vertical: bool) -> np.ndarray:
-    """All bands on ``part`` (covered by the secondary), through ``affine`` (array
-    indices of ``part`` to the secondary's) or the positions ``rows``, ``cols``."""
-    offset = mapping.offset(part) if vertical else 0.0
-    out = np.full((src.count, part.height, part.width),
-                  np.nan if out_nodata is None else out_nodata, dtype)
-    unknown = None
-    if affine is None:
-        unknown = ~(np.isfinite(rows) & np.isfinite(cols))  # e.g. a displacement's nodata
-        if unknown.any():
-            rows, cols = (np.where(unknown, v[~unknown][0], v) for v in (rows, cols))
-    else:
-        corners = np.array([[0, 0], [0, part.width - 1], [part.height - 1, 0],
-                            [part.height - 1, part.width - 1]], float)
-        rows, cols = (corners @ affine[0].T + affine[1]).T
-    window = covering_window(np.clip(rows, -8, src.height + 8), np.clip(cols, -8, src.width + 8),
-                             SPLINE_MARGIN)
-    data, valid = read_window(src, list(range(1, src.count + 1)), window, src_nodata)
-    # Only nodata inside the raster needs masking; outside it, read_window's edge
-    # values are harmless and _outside_to_nan blanks the output.
-    r0, c0 = max(-window.row_off, 0), max(-window.col_off, 0)
-    inner = valid[r0:src.height - window.row_off, c0:src.width - window.col_off]
-    valid_or_none = None if inner.all() else valid
-    whole = _whole_pixel_offset(affine)
-    for band in range(src.count):
-        if whole is not None:  # same pixels (e.g. a vertical shift only): no interpolation
-            values = _shifted_pixels(data[band], valid, whole[0] - window.row_off,
-                                     whole[1] - window.col_off, out.shape[1:])
-        elif affine is None:
-            values = interpolate(prepare(data[band], valid_or_none, order), valid_or_none,
-                                 rows - window.row_off, cols - window.col_off, order)
-        else:
-            origin = np.array([window.row_off, window.col_off], float)
-            values = interpolate_affine(prepare(data[band], valid_or_none, order),
-                                        valid_or_none, affine[0], affine[1] - origin,
-                                        out.shape[1:], order)
-        values = _outside_to_nan(values, affine, part, src, rows, cols)
-        if unknown is not None:
-            values[unknown] = np.nan
-        out[band] = _cast(values + offset, dtype, out_nodata)
-    return out
-
-
-def _shifted_pixels(data: np.ndarray, valid: np.ndarray, row: int, col: int,
-                    shape: tuple[int, int]) -> np.ndarray:
-    """The ``shape`` block of ``data`` starting at (row, col), NaN where invalid or beyond
-    ``data`` (the output reaches past the secondary when the reference is larger)."""
-    values = np.full(shape, np.nan, np.float32)
-    r0, c0 = max(row, 0), max(col, 0)
-    r1, c1 = min(row + shape[0], data.shape[0]), min(col + shape[1], data.shape[1])
-    if r1 > r0 and c1 > c0:
-        inside = (slice(r0, r1), slice(c0, c1))
-        values[r0 - row:r1 - row, c0 - col:c1 - col] = np.where(valid[inside], data[inside],
-                                                                np.nan)
-    return values
-
-
-def _whole_pixel_offset(affine) -> tuple[int, int] | None:
-    """(row, col) offset of an affine mapping that is a whole-pixel translation."""
-    if affine is None or not np.allclose(affine[0], np.eye(2), rtol=0, atol=1e-12):
-        return None
-    offset = np.round(affine[1])
-    if np.abs(affine[1] - offset).max() > 1e-6:
-        return None
-    return int(offset[0]), int(offset[1])
-
-
-def _outside_to_nan(values, affine, strip, src, rows, cols) -> np.ndarray:
-    """NaN where the sampled position falls outside the secondary raster."""
-    if affine is None:
-        inside = (rows > -1) & (rows < src.height) & (cols > -1) & (cols < src.width)
-    else:
-        m, o = affine
-        grid_r = np.arange(strip.height, dtype=float)[:, None]
-        grid_c = np.arange(strip.width, dtype=float)[None, :]
-        r = m[0, 0] * grid_r + o[0] + (m[0, 1] * grid_c if m[0, 1] else 0.0)
-        c = m[1, 1] * grid_c + o[1] + (m[1, 0] * grid_r if m[1, 0] else 0.0)
-        inside = ((r > -0.5) & (r < src.height - 0.5)) & ((c > -0.5) & (c < src.width - 0.5))
-        if inside.all():
-            return values
-    values[~inside] = np.nan
-    return values
-
-
-def _cast(values: np.ndarray, dtype: np.dtype, nodata: float | None) -> np.ndarray:
-    """Round and clip to ``dtype`` (cubic overshoot), NaN becoming ``nodata``."""
-    missing = np.isnan(values)
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        values = np.clip(np.round(np.nan_to_num(values)), info.min, info.max)
-    values = values.astype(dtype)
-    if nodata is not None:
-        values[missing] = nodata
-    return values
 
 
 @dataclass(frozen=True)
@@ -604,12 +253,9 @@ def is_class_raster(path: str | os.PathLike, max_classes: int = 32) -> bool:
 def _check_overlap(alignment: Transform, grid: Grid) -> None:
     if alignment.bounds is None:
         return
-    left, bottom, right, top = footprint_bounds(grid, alignment.crs)
-    a_left, a_bottom, a_right, a_top = alignment.bounds
-    if left >= a_right or right <= a_left or bottom >= a_top or top <= a_bottom:
+    if intersection(footprint_bounds(grid, alignment.crs), alignment.bounds) is None:
         raise CoregInputError("The raster does not overlap the area the alignment was measured "
                               "on; an alignment only holds where it was measured.")
-
 
 
 def applied_paths(paths: Sequence[str | os.PathLike], folder: str | os.PathLike) -> list[str]:

@@ -130,8 +130,21 @@ class Transform(ABC):
                 **self._parameters()}
 
 
+class _ConstantVertical:
+    """A vertical shift ``z_offset`` that is the same everywhere."""
+
+    z_offset: float
+
+    def vertical(self, x, y):
+        return self.z_offset
+
+    @property
+    def has_vertical(self) -> bool:
+        return self.z_offset != 0.0
+
+
 @dataclass(frozen=True)
-class Rigid(Transform):
+class Rigid(_ConstantVertical, Transform):
     """A rigid motion (:class:`.fit.RigidModel`) in map units of ``crs``, plus a
     constant vertical shift ``z_offset`` (DEMs)."""
 
@@ -146,13 +159,6 @@ class Rigid(Transform):
 
     def inverse(self, x, y):
         return self.model.inverse(x, y)
-
-    def vertical(self, x, y):
-        return self.z_offset
-
-    @property
-    def has_vertical(self) -> bool:
-        return self.z_offset != 0.0
 
     @property
     def affine(self) -> Affine:
@@ -191,7 +197,7 @@ def identity(crs) -> Rigid:
 
 
 @dataclass(frozen=True)
-class AffineTransform(Transform):
+class AffineTransform(_ConstantVertical, Transform):
     """Any affine map ``matrix`` of map coordinates of ``crs`` (a scale error of the
     secondary's pixel size, shear), plus a constant vertical shift."""
 
@@ -205,13 +211,6 @@ class AffineTransform(Transform):
 
     def inverse(self, x, y):
         return ~self.matrix * (np.asarray(x, float), np.asarray(y, float))
-
-    def vertical(self, x, y):
-        return self.z_offset
-
-    @property
-    def has_vertical(self) -> bool:
-        return self.z_offset != 0.0
 
     @property
     def affine(self) -> Affine:

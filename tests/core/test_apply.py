@@ -14,9 +14,10 @@ from synthetic import Case, make_secondary
 from coreg.core.io.raster_io import read_info
 from coreg.core.matching.align import align_image
 from coreg.core.matching.phase_correlation import phase_correlation
-from coreg.core.transforms.apply import apply_alignment, write_resampled
+from coreg.core.transforms.apply import apply_alignment
 from coreg.core.transforms.model import identity
 from coreg.core.transforms.saved import read_alignment
+from coreg.core.transforms.warp import write_resampled
 
 BEIRUT = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "optical" / "oscd_s2"
           / "beirut_S2_20150820_B02-B03-B04-B08.tif")

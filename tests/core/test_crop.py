@@ -20,7 +20,7 @@ from rasterio.windows import Window
 
 from coreg.core.errors import CoregResourceError
 from coreg.core.matching.align import align_image
-from coreg.core.transforms import apply
+from coreg.core.transforms import warp
 
 BEIRUT = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "optical" / "oscd_s2"
           / "beirut_S2_20150820_B02-B03-B04-B08.tif")
@@ -203,7 +203,7 @@ def test_memory_error_while_resampling_becomes_a_resource_error(tmp_path, monkey
     def no_memory(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(apply, "_resample_part", no_memory)
+    monkeypatch.setattr(warp, "_resample_part", no_memory)
     secondary = write_crop(tmp_path / "crop.tif", 37, 53, 400, 400)
     output = tmp_path / "aligned.tif"
     with pytest.raises(CoregResourceError, match=r"Not enough memory for resampling onto the "
@@ -221,8 +221,8 @@ def test_secondary_in_another_crs_onto_a_much_larger_grid(tmp_path):
     from rasterio.warp import Resampling, calculate_default_transform, reproject
 
     from coreg.core.grid import Grid
-    from coreg.core.transforms.apply import write_resampled
     from coreg.core.transforms.model import identity
+    from coreg.core.transforms.warp import write_resampled
 
     crop = write_crop(tmp_path / "crop.tif", 37, 53, 400, 400)
     utm = tmp_path / "utm.tif"
