@@ -27,7 +27,8 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
-from ..core.stack.stack import DASK_CONNECT_TIMEOUT, align_stack, default_workers, failures
+from ..core.stack.execution import DASK_CONNECT_TIMEOUT, default_workers
+from ..core.stack.stack import align_stack, failures
 from .align_image import TRANSFORMS
 from .base import CoregAlgorithm, StyleOnLoad
 from .layers import DOUBLE, STRING, requested, write_shift_vectors

@@ -17,45 +17,40 @@ import math
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import rasterio
-from rasterio.windows import Window
 
-from ..errors import CanceledError, CoregInputError, CoregistrationError
+from ..errors import CoregInputError, CoregistrationError
 from ..grid import Grid, common_grid, footprint_overlap, snapped_grid
-from ..io.masks import PolygonMask, masked_on_grid
+from ..io.masks import PolygonMask
 from ..io.outputs import file_paths, guarded_outputs
 from ..io.raster_io import (
-    BLOCK,
     IsCanceled,
     Progress,
     atomic_path,
-    output_profile,
     read_info,
-    read_on_grid,
 )
-from ..matching.match import cloud_like
-from ..parallel import in_threads, single_threaded_blas
+from ..parallel import single_threaded_blas
 from ..results import AlignmentResult
 from ..transforms.apply import scaled_progress
 from ..transforms.model import DisplacementField
-from ..transforms.saved import DISPLACEMENT_BANDS, FIELD_KIND, FIELD_TAG, displacement_alignment
+from ..transforms.saved import displacement_alignment
 from ..transforms.warp import write_resampled
+from .field_raster import write_dense_field, write_node_field
+from .outliers import reject_outliers
+from .points import NodeField, TiePoints
+from .reader import RasterTiles
 from .tie_points import (
     DEFAULT_GRID_SPACING,
     DEFAULT_MIN_RELIABILITY,
     DEFAULT_WINDOW_SIZE,
     REJECTION_LEVELS,
-    NodeField,
-    TiePoints,
-    Tile,
     estimate_tie_points,
     grid_positions,
     measure_points,
-    reject_outliers,
     update_points,
 )
 
@@ -63,13 +58,9 @@ METHODS = ("tie_points", "dense_flow")
 #: ``kind`` and ``version`` of the align_local JSON report.
 REPORT_KIND = "coreg.align_local"
 REPORT_VERSION = 1
-#: Side of the tiles the rasters are processed in (reference pixels, without margins).
-TILE = 1024
 DEFAULT_MAX_SHIFT = 20.0
 #: Least share of check points that must confirm a dense flow for it to be written.
 MIN_CONFIRMED = 0.25
-#: Tiles are kept between tie-point passes up to this many pixels in all (~200 MB).
-CACHED_PIXELS = 6_000_000
 
 
 @dataclass(frozen=True)
@@ -271,7 +262,7 @@ def align_local(
         else:
             field_path = stack.enter_context(atomic_path(displacement))
         ref_ds, sec_ds = (stack.enter_context(rasterio.open(p)) for p in (reference, secondary))
-        reader = _RasterTiles(ref_ds, reference_band,
+        reader = RasterTiles(ref_ds, reference_band,
                               ref_info.nodata if reference_nodata is None else reference_nodata,
                               sec_ds, secondary_band,
                               sec_info.nodata if secondary_nodata is None else secondary_nodata,
@@ -283,9 +274,9 @@ def align_local(
                 window_size=window_size, max_shift=max_shift, rejection=rejection,
                 min_reliability=min_reliability, progress=estimate, is_canceled=is_canceled)
             if write_field:
-                _write_node_field(field_path, ref_info.grid, node_field, (row0, col0), overlap)
+                write_node_field(field_path, ref_info.grid, node_field, (row0, col0), overlap)
         else:
-            _write_dense_field(field_path, ref_info.grid, reader, (row0, col0),
+            write_dense_field(field_path, ref_info.grid, reader, (row0, col0),
                                dict(radius=radius, levels=levels, iterations=iterations,
                                     invert=invert), estimate, is_canceled)
             points, passes = _check_points(reader, field_path, (row0, col0), overlap,
@@ -334,135 +325,7 @@ def _overlap(reference: Grid, secondary: Grid, window: int) -> tuple[Grid, tuple
     return reference.subgrid(row0, col0, row1 - row0, col1 - col0), (row0, col0)
 
 
-class _RasterTiles:
-    """Reads reference and secondary tiles on the overlap grid (a ``TileReader``)."""
-
-    def __init__(self, ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata,
-                 overlap: Grid, masks, displacement: tuple[str, tuple[int, int]] | None = None
-                 ) -> None:
-        self.ref = (ref_ds, ref_band, ref_nodata)
-        self.sec = (sec_ds, sec_band, sec_nodata)
-        self.overlap, self.masks, self.displacement = overlap, masks, displacement
-        self._cache: dict = {}
-
-    def with_displacement(self, path: str, offset: tuple[int, int]) -> _RasterTiles:
-        """The same tiles, each with the displacement raster's field (``offset``: the
-        overlap's position in the reference grid) as its prior."""
-        return _RasterTiles(*self.ref, *self.sec, self.overlap, self.masks, (path, offset))
-
-    def cores(self) -> Iterator[tuple[int, int, int, int]]:
-        for r in range(0, self.overlap.height, TILE):
-            for c in range(0, self.overlap.width, TILE):
-                yield r, min(r + TILE, self.overlap.height), c, min(c + TILE, self.overlap.width)
-
-    def __call__(self, margin: int) -> Iterator[Tile]:
-        """Every tile; kept in memory between passes when they all fit in
-        :data:`CACHED_PIXELS` (small rasters), read again otherwise."""
-        cores = list(self.cores())
-        size = sum((r1 - r0 + 2 * margin) * (c1 - c0 + 2 * margin) for r0, r1, c0, c1 in cores)
-        for core in cores:
-            key = (core, margin)
-            tile = self._cache.get(key) or self.read(*core, margin)
-            if size <= CACHED_PIXELS:
-                self._cache[key] = tile
-            yield tile
-
-    def read(self, r0: int, r1: int, c0: int, c1: int, margin: int) -> Tile:
-        grid = self.overlap.subgrid(r0 - margin, c0 - margin, r1 - r0 + 2 * margin,
-                                    c1 - c0 + 2 * margin)
-        images = {}
-
-        def load(which: str) -> None:  # the two rasters on two threads
-            ds, band, nodata = getattr(self, which)
-            image = read_on_grid(ds, band, grid, nodata=nodata)
-            bad = cloud_like(image)
-            if which == "ref":
-                bad |= masked_on_grid(self.masks, grid)
-            image[bad] = np.nan
-            images[which] = image
-
-        in_threads(load, ["ref", "sec"])
-        reference, secondary = images["ref"], images["sec"]
-        prior = None
-        if self.displacement is not None:
-            path, (row, col) = self.displacement
-            with rasterio.open(path) as ds:
-                dx, dy = ds.read([1, 2], window=Window(c0 - margin + col, r0 - margin + row,
-                                                       grid.width, grid.height),
-                                 boundless=True, fill_value=np.nan)
-            prior = NodeField(np.nan_to_num(dx), np.nan_to_num(dy), 1.0, r0 - margin,
-                              c0 - margin)
-        return Tile(r0 - margin, c0 - margin, reference, secondary, (r0, r1, c0, c1), prior)
-
-
-def _field_profile(grid: Grid) -> dict:
-    return output_profile(grid, count=2, dtype="float32", nodata=float("nan"))
-
-
-def _label_field(dst) -> None:
-    """The band names and the tag by which apply_alignment knows a DISPLACEMENT raster
-    (and refuses any other two-band raster)."""
-    for band, name in enumerate(DISPLACEMENT_BANDS, start=1):
-        dst.set_band_description(band, name)
-    dst.update_tags(**{FIELD_TAG: FIELD_KIND})
-
-
-def _write_node_field(path: str, grid: Grid, node_field: NodeField, offset: tuple[int, int],
-                      overlap: Grid) -> None:
-    """The tie-point field, evaluated strip by strip over the overlap, NaN elsewhere."""
-    row0, col0 = offset
-    with rasterio.open(path, "w", **_field_profile(grid)) as dst:
-        _label_field(dst)
-        for start in range(0, grid.height, BLOCK):
-            height = min(BLOCK, grid.height - start)
-            block = np.full((2, height, grid.width), np.nan, np.float32)
-            rows = np.arange(start, start + height) - row0
-            inside = (rows >= 0) & (rows < overlap.height)
-            if inside.any():
-                dx, dy = node_field.on_grid(int(rows[inside][0]), 0, int(inside.sum()),
-                                            overlap.width)
-                block[0, inside, col0:col0 + overlap.width] = dx
-                block[1, inside, col0:col0 + overlap.width] = dy
-            dst.write(block, window=Window(0, start, grid.width, height))
-
-
-def _write_dense_field(path: str, grid: Grid, reader: _RasterTiles, offset: tuple[int, int],
-                       options: dict, progress, is_canceled) -> None:
-    """Dense flow per tile (with margins the pyramid needs), stitched by tile rows."""
-    from .dense_flow import estimate_flow  # the optical-flow engine
-
-    row0, col0 = offset
-    margin = min(3 * options["radius"] * 2 ** options["levels"], 768)
-    cores = list(reader.cores())
-    with rasterio.open(path, "w", **_field_profile(grid)) as dst:
-        _label_field(dst)
-        _write_nan_rows(dst, grid, 0, row0)
-        for k, (r0, r1, c0, c1) in enumerate(cores):
-            if is_canceled and is_canceled():
-                raise CanceledError("Canceled while computing the optical flow.")
-            if c0 == 0:
-                strip = np.full((2, r1 - r0, grid.width), np.nan, np.float32)
-            tile = reader.read(r0, r1, c0, c1, margin)
-            dx, dy = estimate_flow(tile.reference, tile.secondary, is_canceled=is_canceled,
-                                   **options)
-            core = (slice(margin, margin + r1 - r0), slice(margin, margin + c1 - c0))
-            strip[0, :, col0 + c0:col0 + c1] = dx[core]
-            strip[1, :, col0 + c0:col0 + c1] = dy[core]
-            if c1 == reader.overlap.width:
-                dst.write(strip, window=Window(0, row0 + r0, grid.width, r1 - r0))
-            if progress:
-                progress(100.0 * (k + 1) / len(cores))
-        _write_nan_rows(dst, grid, row0 + reader.overlap.height, grid.height)
-
-
-def _write_nan_rows(dst, grid: Grid, start: int, stop: int) -> None:
-    for row in range(start, stop, BLOCK):
-        height = min(BLOCK, stop - row)
-        dst.write(np.full((2, height, grid.width), np.nan, np.float32),
-                  window=Window(0, row, grid.width, height))
-
-
-def _check_points(reader: _RasterTiles, field_path: str, offset, overlap: Grid, spacing: int,
+def _check_points(reader: RasterTiles, field_path: str, offset, overlap: Grid, spacing: int,
                   window: int, max_shift: float, rejection: str, min_reliability: float,
                   is_canceled) -> TiePoints:
     """The tie-point grid measured against the dense field: how well it aligns there."""

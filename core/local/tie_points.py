@@ -19,18 +19,18 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.interpolate import RBFInterpolator
-from scipy.spatial import cKDTree
 
-from ..errors import CanceledError, CoregInputError, CoregistrationError
+from ..errors import CanceledError, CoregInputError
 from ..io.raster_io import IsCanceled, Progress
-from ..matching.match import MIN_RELATIVE_TEXTURE, match_batch, reliability_percent, texture_batch
+from ..matching.match import match_batch, reliability_percent, texture_batch
 from ..matching.metrics import similarity_batch
 from ..parallel import THREADS, in_threads
-from ..transforms.resample import interpolate, prepare
+from ..transforms.resample import interpolate
+from .field_fit import fit_field
+from .outliers import reject_outliers, score_test
+from .points import NodeField, TiePoints, Tile
 
 #: Outlier-rejection levels; each level adds its test to those of the levels before.
 REJECTION_LEVELS = ("none", "reliability", "consistency", "score")
@@ -45,31 +45,7 @@ DEFAULT_MIN_RELIABILITY = 30.0
 #: after MAX_PASSES.
 CONVERGENCE_PX = 0.2
 MAX_PASSES = 4
-#: Least-median polynomial fit: the threshold is this many robust sigmas of the
-#: residuals, never below MIN_MODEL_RESIDUAL_PX. A smooth non-rigid field departs from
-#: a global polynomial far from normally (a +-3 px sinusoidal field on a real scene:
-#: 99th percentile at 5.7 sigma), so the model only catches gross mismatches; local
-#: ones are the median test's.
-MODEL_SIGMAS = 8.0
-MIN_MODEL_RESIDUAL_PX = 1.0
-MODEL_SAMPLES = 300
-#: Normalised median test (Westerweel & Scarano 2005, Exp. Fluids 39, 1096-1100,
-#: :DOI:`10.1007/s00348-005-0016-6`): threshold and noise floor (pixels).
-MEDIAN_TEST_THRESHOLD = 3.0
-MEDIAN_TEST_EPSILON_PX = 0.1
-#: A point fails the score check when its matching score drops by more than this.
-SCORE_SLACK = 0.01
-#: Smoothing of the thin-plate spline (coordinates in grid spacings, values in pixels).
-SMOOTHING = 0.05
-#: Above this many points the spline uses this many nearest points per evaluation (one
-#: system of them all would not fit in memory).
-GLOBAL_SPLINE_POINTS = 1500
-SPLINE_NEIGHBOURS = 64
-#: Nodes evaluated per call of the spline.
-SPLINE_CHUNK = 256
-MIN_KEPT_POINTS = 6
 
-UNMATCHABLE = "nodata, masked or cloud-like"
 #: Window pixels matched at once (32 windows of 64 x 64): bounds the batched FFTs' memory
 #: and keeps the arrays of a batch in the CPU's cache.
 BATCH_PIXELS = 32 * 64 * 64
@@ -77,119 +53,8 @@ BATCH_PIXELS = 32 * 64 * 64
 COARSE_UPSAMPLING = 20
 
 
-@dataclass(frozen=True)
-class NodeField:
-    """A displacement field (dx, dy in reference pixels) on nodes every ``step`` pixels;
-    node (i, j) sits at reference-grid index (row0 + i * step, col0 + j * step), and the
-    field is bilinear in between (and constant beyond the outer nodes)."""
-
-    dx: np.ndarray
-    dy: np.ndarray
-    step: float
-    row0: float = 0.0
-    col0: float = 0.0
-
-    @classmethod
-    def zeros(cls, height: int, width: int, step: float) -> NodeField:
-        shape = (node_count(height, step), node_count(width, step))
-        return cls(np.zeros(shape, np.float32), np.zeros(shape, np.float32), step)
-
-    @property
-    def is_zero(self) -> bool:
-        """No displacement anywhere: nothing to interpolate or to sample through."""
-        return not (self.dx.any() or self.dy.any())
-
-    def on_grid(self, row: int, col: int, height: int, width: int
-                ) -> tuple[np.ndarray, np.ndarray]:
-        """(dx, dy) on a block of the reference grid, float32: separable, along the rows
-        of nodes then the columns (gathers, not matrix products, which BLAS would put on
-        threads that spin while the tie points' own threads work)."""
-        if self.is_zero:  # the first pass's prior
-            return np.zeros((height, width), np.float32), np.zeros((height, width), np.float32)
-        r0, r1, rf = _linear_neighbours(np.arange(height) + row - self.row0, self.step,
-                                        self.dx.shape[0])
-        c0, c1, cf = _linear_neighbours(np.arange(width) + col - self.col0, self.step,
-                                        self.dx.shape[1])
-        out = []
-        for v in (self.dx, self.dy):
-            along = v[r0] * (1 - rf)[:, None] + v[r1] * rf[:, None]
-            out.append(along[:, c0] * (1 - cf) + along[:, c1] * cf)
-        return out[0], out[1]
-
-
-def _linear_neighbours(positions: np.ndarray, step: float, n: int
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For positions on an axis of n nodes every ``step``: the node below, the node
-    above and the weight of the latter (float32), clamped to the outer nodes."""
-    u = np.clip(positions / step, 0, n - 1)
-    low = np.minimum(np.floor(u).astype(np.intp), max(n - 2, 0))
-    return low, np.minimum(low + 1, n - 1), (u - low).astype(np.float32)
-
-
-def node_count(size: int, step: float) -> int:
-    return int(math.ceil((size - 1) / step)) + 1
-
-
-@dataclass(frozen=True)
-class Tile:
-    """Reference and secondary pixels of one tile, co-located on the reference grid.
-
-    ``row``, ``col``: reference-grid index of pixel [0, 0]; ``core`` (row0, row1, col0,
-    col1, reference-grid indices, ends excluded): the points whose centres fall there
-    are measured on this tile. ``prior``, if given, replaces the field being refined
-    (a dense field known on this tile, for check points).
-    """
-
-    row: int
-    col: int
-    reference: np.ndarray  # float32, NaN where no data, masked or cloud-like
-    secondary: np.ndarray  # float32, NaN where no data or cloud-like
-    core: tuple[int, int, int, int]
-    prior: NodeField | None = None
-
-    @functools.cached_property
-    def sampler(self) -> tuple[np.ndarray, np.ndarray | None]:
-        """Spline coefficients of the secondary and its validity (None: all valid)."""
-        valid = np.isfinite(self.secondary)
-        coefficients = prepare(np.where(valid, self.secondary, 0), valid, 3)
-        return coefficients, None if valid.all() else valid
-
-
 #: ``read_tiles(margin)`` yields tiles whose data reach ``margin`` pixels beyond their core.
 TileReader = Callable[[int], Iterable[Tile]]
-
-
-@dataclass
-class TiePoints:
-    """Tie points, one entry per point in every array (structure of arrays).
-
-    ``dx``, ``dy``: displacement (GeFolki convention, reference pixels) at the point;
-    ``residual_dx``, ``residual_dy``: what the last pass still measured; scores and SSIM
-    compare the reference window with the secondary as it was (before) and through the
-    field (after); ``reason`` is empty for kept points.
-    """
-
-    row: np.ndarray
-    col: np.ndarray
-    dx: np.ndarray = None
-    dy: np.ndarray = None
-    residual_dx: np.ndarray = None
-    residual_dy: np.ndarray = None
-    peak: np.ndarray = None
-    reliability: np.ndarray = None
-    texture: np.ndarray = None
-    score_before: np.ndarray = None
-    score_after: np.ndarray = None
-    ssim_before: np.ndarray = None
-    ssim_after: np.ndarray = None
-    reason: list = field(default_factory=list)
-
-    @property
-    def kept(self) -> np.ndarray:
-        return np.array([not r for r in self.reason], bool)
-
-    def __len__(self) -> int:
-        return len(self.row)
 
 
 def grid_positions(height: int, width: int, spacing: int,
@@ -385,166 +250,6 @@ def _windows(image: np.ndarray, rows: np.ndarray, cols: np.ndarray, size: int) -
     """Copies of the ``size``-square windows of ``image`` whose top-left pixels are at
     (rows, cols), shape (K, size, size)."""
     return np.lib.stride_tricks.sliding_window_view(image, (size, size))[rows, cols]
-
-
-def reject_outliers(points: TiePoints, *, level: int, max_shift: float,
-                    min_reliability: float, spacing: float,
-                    consistency: bool = True) -> list[str]:
-    """The reason each point is rejected ("" if kept), tests in order of ``level``
-    (``consistency`` False skips the model and neighbour tests of level 2)."""
-    reason = ["" if np.isfinite(d) else UNMATCHABLE for d in points.dx]
-    measured = np.isfinite(points.dx)
-    if measured.any():
-        floor = MIN_RELATIVE_TEXTURE * float(np.median(points.texture[measured]))
-        _flag(reason, measured & (points.texture <= floor), "low texture")
-    _flag(reason, np.hypot(points.dx, points.dy) > max_shift, "beyond MAX_SHIFT")
-    if level >= 1:
-        for k in np.flatnonzero(points.reliability < min_reliability):
-            if not reason[k]:
-                reason[k] = f"reliability {points.reliability[k]:.0f} % < {min_reliability:g} %"
-    if level >= 2 and consistency:
-        _model_test(points, reason)
-        _median_test(points, reason, spacing)
-    if level >= 3:
-        score_test(points, reason)
-    return reason
-
-
-def score_test(points: TiePoints, reason: list[str]) -> None:
-    """Flag the points whose matching score drops through the field (level 3)."""
-    worse = points.score_after < points.score_before - SCORE_SLACK
-    _flag(reason, worse, "matching score does not improve")
-
-
-def _flag(reason: list[str], mask: np.ndarray, text: str) -> None:
-    for k in np.flatnonzero(mask):
-        if not reason[k]:
-            reason[k] = text
-
-
-def _model_test(points: TiePoints, reason: list[str]) -> None:
-    """Least-median-of-squares fit of a 2nd-order polynomial to the kept shifts."""
-    kept = np.flatnonzero([not r for r in reason])
-    if kept.size < 12:
-        return
-    design = _polynomial_design(points.row[kept], points.col[kept])
-    values = np.column_stack([points.dx[kept], points.dy[kept]])
-    rng = np.random.default_rng(0)
-    # MODEL_SAMPLES minimal sets, each without repeats: the smallest keys of random rows.
-    samples = np.argpartition(rng.random((MODEL_SAMPLES, kept.size)), design.shape[1],
-                              axis=1)[:, :design.shape[1]]
-    # All minimal fits at once; degenerate samples (collinear points) drop out as NaN.
-    systems = design[samples]
-    solvable = np.abs(np.linalg.det(systems)) > 1e-12
-    coefs = np.linalg.solve(systems[solvable], values[samples[solvable]])
-    residuals = np.hypot(*np.moveaxis(values[None] - design[None] @ coefs, -1, 0))
-    medians = np.median(residuals, axis=1)
-    best, best_median = coefs[np.argmin(medians)], float(medians.min())
-    residual = np.hypot(*(values - design @ best).T)
-    limit = max(MODEL_SIGMAS * 1.4826 * best_median, MIN_MODEL_RESIDUAL_PX)
-    inliers = residual <= limit
-    coef = np.linalg.lstsq(design[inliers], values[inliers], rcond=None)[0]
-    residual = np.hypot(*(values - design @ coef).T)
-    for k, res in zip(kept, residual):
-        if res > limit:
-            reason[k] = f"off the global polynomial model (residual {res:.2f} px)"
-
-
-def _polynomial_design(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    r = (rows - rows.mean()) / max(np.ptp(rows), 1)
-    c = (cols - cols.mean()) / max(np.ptp(cols), 1)
-    return np.column_stack([np.ones_like(r), r, c, r * r, r * c, c * c])
-
-
-def _median_test(points: TiePoints, reason: list[str], spacing: float) -> None:
-    """Normalised median test against the kept neighbours within 1.5 grid spacings."""
-    kept = np.flatnonzero([not r for r in reason])
-    if kept.size < 5:
-        return
-    xy = np.column_stack([points.row[kept], points.col[kept]]).astype(float)
-    distances, neighbours = cKDTree(xy).query(xy, k=9, distance_upper_bound=1.5 * spacing * 1.42)
-    neighbours = neighbours[:, 1:]  # missing ones are kept.size: NaN below
-    enough = np.isfinite(distances[:, 1:]).sum(axis=1) >= 3
-    norm = np.zeros(kept.size)
-    for values in (points.dx[kept], points.dy[kept]):
-        around = np.append(values, np.nan)[neighbours]
-        median = np.nanmedian(np.where(enough[:, None], around, 0.0), axis=1)
-        spread = np.nanmedian(np.abs(around - median[:, None]), axis=1) if enough.any() else 0
-        norm = np.maximum(norm, np.abs(values - median) / (spread + MEDIAN_TEST_EPSILON_PX))
-    for i in np.flatnonzero(enough & (norm > MEDIAN_TEST_THRESHOLD)):
-        reason[kept[i]] = f"differs from its neighbours (normalised residual {norm[i]:.1f})"
-
-
-def fit_field(points: TiePoints, shape: tuple[int, int], step: float,
-              spacing: float) -> NodeField:
-    """Smoothing thin-plate spline through the kept points, on nodes every ``step``."""
-    kept = points.kept
-    if kept.sum() < MIN_KEPT_POINTS:
-        raise CoregistrationError(
-            f"Only {int(kept.sum())} of {len(points)} tie points are reliable (clouds, "
-            "change, too little texture or a different scene); try a larger WINDOW_SIZE, "
-            "a lower rejection level or masks.")
-    centres = np.column_stack([points.row[kept], points.col[kept]]) / spacing
-    values = np.column_stack([points.dx[kept], points.dy[kept]])
-    spline = (_thin_plate_spline if kept.sum() <= GLOBAL_SPLINE_POINTS
-              else _local_thin_plate_spline)(centres, values)
-    ny, nx = node_count(shape[0], step), node_count(shape[1], step)
-    dx, dy = np.empty((ny, nx), np.float32), np.empty((ny, nx), np.float32)
-    node_cols = np.arange(nx) * step / spacing
-    # Small chunks, shared out on our threads: their temporaries stay in the CPU's cache
-    # (chunks of 512 nodes took twice as long as 256).
-    rows_per_chunk = max(1, min(SPLINE_CHUNK // nx, -(-ny // THREADS)))
-
-    def evaluate(start: int) -> None:
-        stop = min(start + rows_per_chunk, ny)
-        values = spline(np.arange(start, stop) * step / spacing, node_cols)
-        dx[start:stop], dy[start:stop] = values[..., 0], values[..., 1]
-
-    in_threads(evaluate, range(0, ny, rows_per_chunk))
-    return NodeField(dx, dy, step)
-
-
-#: A spline evaluated on a grid: (rows (m,), cols (n,)) -> values (m, n, 2).
-GridSpline = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-def _thin_plate_spline(centres: np.ndarray, values: np.ndarray) -> GridSpline:
-    """The smoothing thin-plate spline of scipy's ``RBFInterpolator`` (kernel r^2 log r,
-    affine part, :data:`SMOOTHING` on the diagonal), solved and evaluated here: its
-    evaluation was most of a fit's time, four times this one's on a node grid."""
-    n = len(centres)
-    kernel = _thin_plate_kernel(((centres[:, None] - centres[None]) ** 2).sum(axis=-1))
-    kernel[np.diag_indices(n)] += SMOOTHING
-    affine = np.column_stack([np.ones(n), centres])
-    system = np.block([[kernel, affine], [affine.T, np.zeros((3, 3))]])
-    coefficients = np.linalg.solve(system, np.vstack([values, np.zeros((3, values.shape[1]))]))
-    weights, (a0, a_row, a_col) = coefficients[:n], coefficients[n:]
-
-    def on_grid(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        d2 = ((rows[:, None] - centres[:, 0]) ** 2)[:, None, :] \
-            + ((cols[:, None] - centres[:, 1]) ** 2)[None]
-        return (_thin_plate_kernel(d2) @ weights + a0 + rows[:, None, None] * a_row
-                + cols[None, :, None] * a_col)
-    return on_grid
-
-
-def _thin_plate_kernel(d2: np.ndarray) -> np.ndarray:
-    """r^2 log r of squared distances ``d2`` (0 at 0), in place."""
-    d2 *= np.log(np.maximum(d2, np.finfo(float).tiny))
-    d2 *= 0.5
-    return d2
-
-
-def _local_thin_plate_spline(centres: np.ndarray, values: np.ndarray) -> GridSpline:
-    """The same spline from the :data:`SPLINE_NEIGHBOURS` nearest points of each node,
-    for more points than one system can hold."""
-    spline = RBFInterpolator(centres, values, kernel="thin_plate_spline", smoothing=SMOOTHING,
-                             neighbors=SPLINE_NEIGHBOURS)
-
-    def on_grid(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        nr, nc = np.meshgrid(rows, cols, indexing="ij")
-        return spline(np.column_stack([nr.ravel(), nc.ravel()])).reshape(*nr.shape, -1)
-    return on_grid
 
 
 def array_tiles(reference: np.ndarray, secondary: np.ndarray) -> TileReader:

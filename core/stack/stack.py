@@ -11,17 +11,11 @@ connects to it (QGIS). Connect only to a cluster you trust.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import logging
-import multiprocessing
 import os
-import re
 import shutil
-import sys
-import sysconfig
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -29,7 +23,7 @@ from pathlib import Path
 from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
 
-from ..errors import CanceledError, CoregInputError, CoregistrationError, CoregResourceError
+from ..errors import CoregInputError, CoregistrationError
 from ..grid import snapped_grid
 from ..io.outputs import check_output_folder, guarded_outputs, hold_outputs, write_json
 from ..io.raster_io import IsCanceled, Progress, atomic_path, read_info
@@ -37,21 +31,13 @@ from ..matching.align import Alignment, PatchResult, estimate_alignment, score_o
 from ..transforms.apply import apply_alignment, is_class_raster, write_shifted
 from ..transforms.model import Transform, identity
 from ..transforms.warp import write_resampled
+from .execution import check_dask_address, dask_client, run_items
 
 log = logging.getLogger(__name__)
 
 STATUSES = ("aligned", "already_aligned", "not_improved", "failed")
 #: Files beside a scene that travel with it: suffixes appended to its stem (or name).
 SIDECARS = (".xml", ".rpc", "_rpc.txt", ".RPB", ".imd", ".IMD")
-#: Memory one worker may need at most (patches, one output strip, interpreter), bytes.
-WORKER_MEMORY = 1_500_000_000
-#: Seconds a Dask scheduler has to answer before the run gives up (Dask's own default,
-#: 30 s and retries, left the user looking at a frozen dialog).
-DASK_CONNECT_TIMEOUT = 10
-#: A Dask scheduler address: tcp:// or tls://, a host name (at most 253 characters),
-#: IPv4 or [IPv6], a port.
-DASK_ADDRESS = re.compile(
-    r"(tcp|tls)://([A-Za-z0-9._-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]):(\d{1,5})")
 SUMMARY_FIELDS = ("input", "output_file", "status", "reason", "pixel_shift_x", "pixel_shift_y",
                   "rotation_deg", "matching_score_before", "matching_score_after",
                   "matching_score_improvement", "projection_epsg_before",
@@ -231,7 +217,7 @@ def align_stack(
         task = partial(align_item, anchor=anchor, folder=str(folder),
                        anchor_mask=mask_of.get(anchor), options=opts)
         arguments = [(p, mask_of.get(p), stems[p]) for p in items]
-        results = _run(task, arguments, workers, client, progress, is_canceled)
+        results = run_items(task, arguments, workers, client, progress, is_canceled, _failed)
         ordered = [anchor_result] + [results[p] for p in items]
         if summary is not None:
             write_summary(ordered, summary)
@@ -434,131 +420,6 @@ def write_summary(results: Sequence[ItemResult], path: str | os.PathLike) -> Non
             writer.writerow(result.summary_row())
 
 
-def default_workers() -> int:
-    """Cores, fewer if the available memory cannot hold that many workers."""
-    cores = os.cpu_count() or 1
-    try:
-        with open("/proc/meminfo", encoding="ascii") as handle:
-            fields = dict(line.split(":", 1) for line in handle)
-        available = int(fields["MemAvailable"].split()[0]) * 1024
-        return max(1, min(cores, available // WORKER_MEMORY))
-    except (OSError, KeyError, ValueError):
-        return cores
-
-
-def _run(task: Callable, arguments: list[tuple], workers: int | None, client,
-         progress: Progress | None, is_canceled: IsCanceled | None) -> dict[str, ItemResult]:
-    """Run ``task(*args)`` for every item: on a Dask ``client`` (if not None), in
-    processes, or in-process."""
-    if client is not None:
-        return _run_dask(task, arguments, client, progress, is_canceled)
-    workers = min(workers or default_workers(), max(len(arguments), 1))
-    if workers <= 1:
-        results = {}
-        for k, args in enumerate(arguments):
-            _check(is_canceled)
-            try:
-                results[args[0]] = task(*args)
-            except Exception as exc:  # an unreadable item: reported, the stack goes on
-                results[args[0]] = _failed(args[0], exc)
-            if progress:
-                progress(100.0 * (k + 1) / len(arguments))
-        return results
-    context = multiprocessing.get_context("spawn")
-    context.set_executable(python_executable())
-    with _no_main_module(), ProcessPoolExecutor(workers, mp_context=context) as pool:
-        futures = {pool.submit(task, *args): args[0] for args in arguments}
-        return _collect(futures, as_completed(futures), progress, is_canceled,
-                        lambda: [f.cancel() for f in futures])
-
-
-@contextlib.contextmanager
-def _no_main_module():
-    """Keep spawned workers from re-running the host's ``__main__`` (QGIS's, or a
-    script's): they need nothing from it, only the task's own module."""
-    main = sys.modules.get("__main__")
-    saved = {name: getattr(main, name) for name in ("__file__", "__spec__")
-             if main is not None and hasattr(main, name)}
-    for name in saved:
-        setattr(main, name, None)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            setattr(main, name, value)
-
-
-def check_dask_address(address: str | None) -> str | None:
-    """The scheduler address stripped, None if empty; CoregInputError unless it is
-    ``tcp://host:port`` or ``tls://host:port`` (Dask also accepts other schemes, e.g.
-    ``inproc://``, that mean nothing to a user of the plugin)."""
-    if address is None or not str(address).strip():
-        return None
-    text = str(address).strip()
-    match = DASK_ADDRESS.fullmatch(text)
-    if match is None or not 0 < int(match.group(3)) < 65536:
-        raise CoregInputError(f"The Dask scheduler address '{text[:200]}' is not "
-                              "tcp://host:port or tls://host:port (e.g. tcp://192.168.1.10:8786); "
-                              "leave it empty to use local processes.")
-    return text
-
-
-@contextlib.contextmanager
-def dask_client(address: str | None) -> Iterator:
-    """A Dask client connected to ``address`` (None: yields None), or
-    CoregResourceError after :data:`DASK_CONNECT_TIMEOUT` seconds without an answer."""
-    if address is None:
-        yield None
-        return
-    from distributed import Client
-
-    if address.startswith("tls://") and not _tls_configured():
-        raise CoregInputError(f"The Dask scheduler address {address} asks for TLS, but no "
-                              "TLS certificates are configured for Dask (distributed.comm.tls "
-                              "in the Dask configuration); configure them or use tcp://.")
-    try:
-        client = Client(address, timeout=DASK_CONNECT_TIMEOUT)
-    except OSError as exc:  # Dask's connection timeout is an OSError
-        raise CoregResourceError(
-            f"No Dask scheduler answers at {address} (waited {DASK_CONNECT_TIMEOUT} s): "
-            "start one with `dask scheduler` or leave the field empty to use local "
-            "processes.") from exc
-    with client:
-        yield client
-
-
-def _tls_configured() -> bool:
-    """Whether the Dask configuration gives the client TLS certificates (without them
-    Dask fails on a tls:// address with a TypeError)."""
-    from distributed.security import Security
-
-    return Security().get_connection_args("client")["ssl_context"] is not None
-
-
-def _run_dask(task, arguments, client, progress, is_canceled) -> dict[str, ItemResult]:
-    from distributed import as_completed as dask_completed
-
-    futures = {client.submit(task, *args, pure=False): args[0] for args in arguments}
-    return _collect(futures, dask_completed(list(futures)), progress, is_canceled,
-                    lambda: client.cancel(list(futures)))
-
-
-def _collect(futures: dict, completed, progress, is_canceled, cancel) -> dict[str, ItemResult]:
-    results = {}
-    for k, future in enumerate(completed):
-        path = futures[future]
-        try:
-            results[path] = future.result()
-        except Exception as exc:  # a worker that died: the item failed, the stack goes on
-            results[path] = _failed(path, exc)
-        if progress:
-            progress(100.0 * (k + 1) / len(futures))
-        if is_canceled and is_canceled():
-            cancel()
-            raise CanceledError("Canceled between items.")
-    return results
-
-
 def _failed(path: str, exc: Exception) -> ItemResult:
     """The result of an item whose processing raised or whose worker died."""
     log.debug("Item %s failed: %s", path, exc)  # the caller reports the failed result
@@ -566,25 +427,3 @@ def _failed(path: str, exc: Exception) -> ItemResult:
                       _pixel_shift(None), None, None)
 
 
-def _check(is_canceled: IsCanceled | None) -> None:
-    if is_canceled and is_canceled():
-        raise CanceledError("Canceled between items.")
-
-
-def python_executable() -> str:
-    """A Python interpreter for worker processes: inside QGIS ``sys.executable`` is
-    QGIS itself, so look for the interpreter of the running Python installation (the
-    one whose library QGIS embeds), never just the first ``python3`` on PATH."""
-    executable = Path(sys.executable)
-    prefixes = {Path(p).resolve() for p in (sys.prefix, sys.base_exec_prefix, sys.exec_prefix)}
-    if executable.name.lower().startswith("python") and any(
-            prefix in executable.resolve().parents for prefix in prefixes):
-        return sys.executable
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    folders = [sysconfig.get_config_var("BINDIR"), Path(sys.base_exec_prefix) / "bin",
-               Path(sys.exec_prefix) / "bin", sys.exec_prefix]
-    for folder in map(Path, filter(None, folders)):
-        for candidate in (f"python{version}", "python3", "python", "python3.exe", "python.exe"):
-            if (folder / candidate).is_file():
-                return str(folder / candidate)
-    return shutil.which("python3") or sys.executable

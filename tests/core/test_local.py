@@ -11,7 +11,7 @@ import pytest
 import rasterio
 from local_synthetic import SCENE, field_error, paste, true_field, write_pair
 
-from coreg.core.local import local
+from coreg.core.local import local, reader
 from coreg.core.local.local import align_local
 from coreg.core.matching.metrics import matching_score
 
@@ -79,7 +79,7 @@ def test_tie_points__alone_write_no_field(pair, tie_points_run, monkeypatch):
     def no_field(*args):
         raise AssertionError("the field raster was written")
 
-    monkeypatch.setattr(local, "_write_node_field", no_field)
+    monkeypatch.setattr(local, "write_node_field", no_field)
     result = align_local(*pair, grid_spacing=48, window_size=64, max_shift=10)
     expected = tie_points_run[0].points
     np.testing.assert_array_equal(result.points.dx, expected.dx)
@@ -88,7 +88,7 @@ def test_tie_points__alone_write_no_field(pair, tie_points_run, monkeypatch):
 
 def test_tie_points__clouds_and_change_are_outliers(pair, tmp_path, monkeypatch):
     """Also read in nine tiles, to exercise the tiling."""
-    monkeypatch.setattr(local, "TILE", 200)
+    monkeypatch.setattr(reader, "TILE", 200)
     reference, secondary = pair
     cloud, change = (90, 80, 130), (290, 300, 130)
     changed = tmp_path / "changed.tif"
@@ -118,7 +118,7 @@ def test_tie_points__clouds_and_change_are_outliers(pair, tmp_path, monkeypatch)
 
 def test_dense_flow__synthetic_field(shared_data, tmp_path, monkeypatch):
     """Dense flow through the pipeline, in four tiles stitched by their cores."""
-    monkeypatch.setattr(local, "TILE", 160)
+    monkeypatch.setattr(reader, "TILE", 160)
     reference, secondary = write_pair(shared_data / SCENE, tmp_path, size=320)
     result = align_local(reference, secondary, tmp_path / "aligned.tif", tmp_path / "field.tif",
                          method="dense_flow", grid_spacing=64, window_size=64, max_shift=10,
@@ -144,13 +144,8 @@ def test_align_local__errors(pair, tmp_path):
 def test_measure_points__through_a_prior(pair, spacing):
     """Windows sampled through a prior field measure what the prior leaves, whether the
     tile is warped once for all windows (dense grid) or window by window (sparse)."""
-    from coreg.core.local.tie_points import (
-        NodeField,
-        array_tiles,
-        grid_positions,
-        measure_points,
-        node_count,
-    )
+    from coreg.core.local.points import NodeField, node_count
+    from coreg.core.local.tie_points import array_tiles, grid_positions, measure_points
 
     with rasterio.open(pair[0]) as ref, rasterio.open(pair[1]) as sec:
         reference, secondary = ref.read(1), sec.read(1)

@@ -13,7 +13,8 @@ import rasterio
 from stack_fixture import build_stack, check_results
 
 from coreg.core.errors import CoregInputError, CoregistrationError, CoregResourceError
-from coreg.core.stack.stack import DASK_CONNECT_TIMEOUT, align_stack
+from coreg.core.stack.execution import DASK_CONNECT_TIMEOUT
+from coreg.core.stack.stack import align_stack
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""core/local/tie_points.py: the smooth field fitted through the kept points."""
+"""core/local/field_fit.py: the smooth field fitted through the kept tie points."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from scipy.interpolate import RBFInterpolator
 
-from coreg.core.local import tie_points
-from coreg.core.local.tie_points import TiePoints, fit_field, grid_positions
+from coreg.core.local import field_fit
+from coreg.core.local.field_fit import fit_field
+from coreg.core.local.points import TiePoints
+from coreg.core.local.tie_points import grid_positions
 
 
 @pytest.fixture
@@ -27,7 +29,7 @@ def test_fit_field__is_scipys_smoothing_thin_plate_spline(points):
     kept = points.kept
     spline = RBFInterpolator(np.column_stack([points.row[kept], points.col[kept]]) / 50,
                              np.column_stack([points.dx[kept], points.dy[kept]]),
-                             kernel="thin_plate_spline", smoothing=tie_points.SMOOTHING)
+                             kernel="thin_plate_spline", smoothing=field_fit.SMOOTHING)
     nodes = np.arange(field.dx.shape[0]) * 12.0 / 50
     nr, nc = np.meshgrid(nodes, nodes, indexing="ij")
     expected = spline(np.column_stack([nr.ravel(), nc.ravel()])).reshape(*nr.shape, 2)
@@ -37,7 +39,7 @@ def test_fit_field__is_scipys_smoothing_thin_plate_spline(points):
 
 def test_fit_field__nearest_points_spline_for_many_points(points, monkeypatch):
     whole = fit_field(points, (1000, 1000), 12.0, 50)
-    monkeypatch.setattr(tie_points, "GLOBAL_SPLINE_POINTS", 100)
+    monkeypatch.setattr(field_fit, "GLOBAL_SPLINE_POINTS", 100)
     local = fit_field(points, (1000, 1000), 12.0, 50)
     inside = (slice(3, 81), slice(3, 81))  # nodes among the points (pixels 32 to 968)
     largest = max(np.abs(local.dx - whole.dx)[inside].max(),
