@@ -17,6 +17,9 @@ and :class:`Composite` chains them (global, then local). Every transform is vali
 and saves itself as a versioned record (:meth:`Transform.to_record`, read back by
 :func:`.saved.read_alignment`, described by ``docs/transform.schema.json``).
 Resampling a raster through any of them is :class:`.resample.SourceMapping`.
+
+One module for the five types (about 430 lines): they share one interface and one
+record format, and reading one beside the others is how the model is understood.
 """
 
 from __future__ import annotations

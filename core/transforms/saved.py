@@ -1,5 +1,8 @@
 """Alignments saved in reports, read back as transforms (core/transforms/model.py) to be
-applied to other rasters; reports written before the transform record still load."""
+applied to other rasters; reports written before the transform record still load.
+
+Longer than most modules (about 470 lines) because a report is a file anyone may have
+written: every value read is checked here, in one place, against the limits below."""
 
 from __future__ import annotations
 
