@@ -464,6 +464,11 @@ def align_local_command(reference, secondary, output, displacement, method, band
 @_choice("--method", DEM_METHODS,
          "Nuth & Kääb (horizontal + vertical), vertical shift only (median), or "
          "blockwise Nuth & Kääb (smooth shift fields).")
+@click.option("--pipeline", default="", metavar="STEPS",
+              help="Steps joined by '+', fitted jointly, replacing --method, e.g. "
+                   "nuth_kaab+deramp1+directional (steps: nuth_kaab, dhminimize, vertical, "
+                   "deramp1-3, directional[:AZIMUTH], directional_bins[:AZIMUTH], "
+                   "terrain_elevation, terrain_curvature).")
 @click.option("--max-iterations", type=click.IntRange(min=1), default=10, show_default=True,
               help="Iterations of the horizontal fit at most.")
 @click.option("--tolerance", type=float, default=0.01, show_default=True, metavar="M",
@@ -483,9 +488,10 @@ def align_local_command(reference, secondary, output, displacement, method, band
                    "beside the output. Repeatable.")
 @click.option("--report", metavar="PATH", help="Write the JSON report there.")
 @run_options
-def align_dem_command(reference, dem, output, dh_output, exclude, method, max_iterations,
-                      tolerance, block_size, resampling, match_reference, keep_unreliable,
-                      shift_x, shift_y, shift_z, apply_to, report, quiet, as_json):
+def align_dem_command(reference, dem, output, dh_output, exclude, method, pipeline,
+                      max_iterations, tolerance, block_size, resampling, match_reference,
+                      keep_unreliable, shift_x, shift_y, shift_z, apply_to, report, quiet,
+                      as_json):
     """Align DEM onto the REFERENCE DEM over stable terrain (Nuth & Kääb 2011)."""
     from .core.dem import align_dem, write_shift_fields
 
@@ -502,8 +508,9 @@ def align_dem_command(reference, dem, output, dh_output, exclude, method, max_it
     with run.guarded(outputs, sources):
         alignment = align_dem(
             reference, dem, output, dh_output=dh_output, exclude=mask_sources(exclude),
-            method=method, max_iterations=max_iterations, tolerance=tolerance,
-            block_size=block_size, match_reference=match_reference, resampling=resampling,
+            method=method, pipeline=pipeline, max_iterations=max_iterations,
+            tolerance=tolerance, block_size=block_size, match_reference=match_reference,
+            resampling=resampling,
             keep_unreliable=keep_unreliable, progress=run.progress)
         document = alignment.report()
         _write_report(report, document)

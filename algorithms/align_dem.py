@@ -14,9 +14,11 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
 )
 
 from ..core.dem import METHODS, MIN_BLOCK_PIXELS, align_dem, write_shift_fields
+from ..core.dem_pipeline import STEP_NAMES
 from ..core.outputs import write_json
 from .base import RESAMPLINGS, CoregAlgorithm, DivergingOnLoad, StyleOnLoad
 from .layers import mask_sources, requested, write_shift_vectors
@@ -31,6 +33,7 @@ class AlignDemAlgorithm(CoregAlgorithm):
     """Aligns a DEM onto a reference DEM over stable terrain."""
 
     REFERENCE, DEM, EXCLUDE, METHOD = "REFERENCE", "DEM", "EXCLUDE", "METHOD"
+    PIPELINE = "PIPELINE"
     MAX_ITERATIONS, TOLERANCE, BLOCK_SIZE = "MAX_ITERATIONS", "TOLERANCE", "BLOCK_SIZE"
     RESAMPLING, MATCH_REFERENCE = "RESAMPLING", "MATCH_REFERENCE"
     OUTPUT, DH_OUTPUT, REPORT = "OUTPUT", "DH_OUTPUT", "REPORT"
@@ -55,6 +58,13 @@ class AlignDemAlgorithm(CoregAlgorithm):
             "landslides, forests that changed) out with the exclusion layers (polygons, "
             "or rasters where non-zero marks unstable). The blockwise method fits each "
             "block and warps the DEM with smoothly interpolated shift fields.\n"
+            "Pipeline (replaces the method when filled): steps joined by '+', fitted "
+            "jointly, e.g. nuth_kaab+deramp1+directional. Steps: " + ", ".join(STEP_NAMES)
+            + ". dhminimize: the shift minimising the NMAD of dh; deramp1-3: polynomial "
+            "surface; directional: along-track undulation (sum of sines; directional:30 "
+            "gives the track azimuth in degrees, otherwise it is estimated; "
+            "directional_bins: binned profile); terrain_elevation / terrain_curvature: "
+            "dh binned by elevation or curvature. The report lists every fitted term.\n"
             "Outputs: the aligned DEM (Float32, on the DEM's own grid unless asked to "
             "match the reference), the elevation difference reference - aligned DEM, and "
             "a JSON report with the shifts and the NMAD of dh on stable terrain before "
@@ -70,6 +80,9 @@ class AlignDemAlgorithm(CoregAlgorithm):
             QgsProcessing.SourceType.TypeMapLayer, optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.METHOD, self.tr("Method"),
                                                      list(METHOD_LABELS), defaultValue=0))
+        self.addParameter(QgsProcessingParameterString(
+            self.PIPELINE, self.tr("Pipeline (e.g. nuth_kaab+deramp1+directional; replaces "
+                                   "the method)"), optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             self.MAX_ITERATIONS, self.tr("Maximum iterations"),
             QgsProcessingParameterNumber.Type.Integer, 10, minValue=1, maxValue=100))
@@ -122,6 +135,7 @@ class AlignDemAlgorithm(CoregAlgorithm):
             exclude=mask_sources(self.parameterAsLayerList(parameters, self.EXCLUDE, context),
                                  reference, context, self.raster_path),
             method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
+            pipeline=(self.parameterAsString(parameters, self.PIPELINE, context) or "").strip(),
             max_iterations=self.parameterAsInt(parameters, self.MAX_ITERATIONS, context),
             tolerance=self.parameterAsDouble(parameters, self.TOLERANCE, context),
             block_size=self.parameterAsInt(parameters, self.BLOCK_SIZE, context),
@@ -132,6 +146,8 @@ class AlignDemAlgorithm(CoregAlgorithm):
         report = alignment.report()
         for warning in alignment.warnings:
             feedback.pushWarning(self.labelled(warning))
+        for terms in alignment.corrections:
+            feedback.pushInfo(self.tr(f"Fitted {terms['step']}: ") + _summary(terms))
         feedback.pushInfo(self.tr(
             f"Shift applied to the DEM: x {report['shift_x']:+.3f}, y {report['shift_y']:+.3f}, "
             f"z {report['shift_z']:+.3f} (map units); NMAD of dh on {report['n_stable_pixels']} "
@@ -168,6 +184,18 @@ class AlignDemAlgorithm(CoregAlgorithm):
                 raise QgsProcessingException(str(exc)) from exc
             results.update({self.SHIFT_FIELDS[c]: path for c, path in fields.items()})
         return results
+
+
+def _summary(terms: dict) -> str:
+    """The headline figures of a fitted bias correction, for the log."""
+    if "tilt_x" in terms:
+        return f"tilt x {terms['tilt_x']:+.3g}, y {terms['tilt_y']:+.3g} per map unit"
+    if terms.get("sines"):
+        return f"azimuth {terms['angle_deg']:.1f} deg, " + ", ".join(
+            f"amplitude {s['amplitude']:.3f} wavelength {s['wavelength']:.0f}"
+            for s in terms["sines"])
+    values = terms.get("values") or [0.0]
+    return f"{len(values)} bins, {min(values):+.3f} to {max(values):+.3f}"
 
 
 class _BlockVector:

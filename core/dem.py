@@ -14,6 +14,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import numpy as np
 import rasterio
@@ -24,6 +25,7 @@ from rasterio.windows import bounds as window_bounds
 from scipy import ndimage
 
 from .apply import field_mapping, scaled_progress, write_resampled
+from .dem_bias import curvature
 from .errors import CanceledError, CoregInputError, CoregistrationError
 from .fit import RigidModel
 from .grid import Grid, footprint_bounds
@@ -118,11 +120,16 @@ class DemAlignment:
     #: Whether the horizontal fit settled below its tolerance (flat or noisy DEMs do not:
     #: their shift means nothing, and :func:`align_dem` refuses to apply it).
     converged: bool = True
+    #: Pipelines (method "pipeline"): the steps as written, and every fitted bias
+    #: correction (see core/dem_bias.py), added to the DEM after its shift.
+    pipeline: str = ""
+    corrections: tuple[dict, ...] = ()
 
     def report(self) -> dict:
         report = asdict(self)
         report["kind"], report["version"] = DEM_REPORT_KIND, DEM_REPORT_VERSION
         report["warnings"] = list(self.warnings)
+        report["corrections"] = list(self.corrections)
         report["blocks"] = [asdict(b) for b in self.blocks]
         return report
 
@@ -142,6 +149,7 @@ class _Samples:
     gy: np.ndarray
     chunk: np.ndarray  # id of the read block holding each pixel
     n_stable: int
+    curvature: np.ndarray | None = None  # of the reference (see dem_bias.curvature)
 
     def subset(self, size: int) -> _Samples:
         """A fixed random subset of ``size`` samples at most, in the same order."""
@@ -149,7 +157,8 @@ class _Samples:
             return self
         keep = np.sort(np.random.default_rng(1).choice(self.rows.size, size, replace=False))
         return _Samples(self.rows[keep], self.cols[keep], self.ref[keep], self.gx[keep],
-                        self.gy[keep], self.chunk[keep], self.n_stable)
+                        self.gy[keep], self.chunk[keep], self.n_stable,
+                        None if self.curvature is None else self.curvature[keep])
 
 
 def estimate_dem_alignment(
@@ -284,6 +293,7 @@ def _collect_samples(ref_ds, ref_nodata, dem_ds, dem_nodata, grid: Grid, window:
         if slopes:
             gx, gy = gradient(ref, grid.res[0] * scale[0], grid.res[1] * scale[1])
             stable = np.isfinite(gx) & np.isfinite(gy) & dem_valid
+            curv = curvature(ref, grid.res[0] * scale[0], grid.res[1] * scale[1])
         else:
             stable = np.isfinite(ref[1:-1, 1:-1]) & dem_valid
         if exclude:
@@ -295,14 +305,14 @@ def _collect_samples(ref_ds, ref_nodata, dem_ds, dem_nodata, grid: Grid, window:
         zeros = np.zeros(ii.size)
         parts.append((ii + r, jj + c, ref[1:-1, 1:-1][stable],
                       gx[stable] if slopes else zeros, gy[stable] if slopes else zeros,
-                      np.full(ii.size, k)))
+                      np.full(ii.size, k), curv[stable] if slopes else zeros))
     if n_stable < MIN_STABLE_PIXELS:
         raise CoregistrationError(
             f"Only {n_stable} stable pixels (valid in both DEMs and not excluded); at least "
             f"{MIN_STABLE_PIXELS} are needed. Check the overlap, nodata and exclusion mask.")
-    rows, cols, ref, gx, gy, chunk = (np.concatenate(a) for a in zip(*parts))
+    rows, cols, ref, gx, gy, chunk, curv = (np.concatenate(a) for a in zip(*parts))
     return _Samples(rows.astype(float), cols.astype(float), ref.astype(float), gx, gy, chunk,
-                    n_stable)
+                    n_stable, curv)
 
 
 class _DemSampler:
@@ -371,10 +381,11 @@ class _Fitter:
         self.converged = True
 
     def horizontal(self, groups: np.ndarray, n: int, max_iterations: int,
-                   tolerance: float) -> tuple[np.ndarray, int]:
-        """Shift (x, y) of each of ``n`` groups, map units, applied to the DEM; and the
-        iterations used. ``tolerance`` is in metres on the ground."""
-        shifts = np.zeros((n, 2))
+                   tolerance: float, start: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+        """Shift (x, y) of each of ``n`` groups, map units, applied to the DEM (from
+        ``start``, else zero); and the iterations used. ``tolerance`` is in metres on the
+        ground."""
+        shifts = np.zeros((n, 2)) if start is None else np.array(start, float).reshape(n, 2)
         for iteration in range(1, max_iterations + 1):
             if self.is_canceled and self.is_canceled():
                 raise CanceledError("Canceled while fitting the DEM shift.")
@@ -556,6 +567,7 @@ def align_dem(
     dh_output: str | os.PathLike | None = None,
     exclude: Sequence[str | os.PathLike | PolygonMask] = (),
     method: str = "nuth_kaab",
+    pipeline: str = "",
     max_iterations: int = 10,
     tolerance: float = 0.01,
     block_size: int = 256,
@@ -584,6 +596,9 @@ def align_dem(
         Horizontal and vertical shift (Nuth & Kääb 2011); vertical (median) shift
         only; or Nuth & Kääb per block of ``block_size`` pixels, applied as smooth
         shift fields.
+    pipeline : str, optional
+        Steps joined by '+' (e.g. ``nuth_kaab+deramp1+directional``), fitted jointly
+        and applied in place of ``method``; see :mod:`.dem_pipeline` for the names.
     max_iterations : int
         Iterations of the horizontal fit at most.
     tolerance : float
@@ -626,15 +641,20 @@ def align_dem(
                                 match_reference=match_reference, resampling=resampling,
                                 keep_unreliable=keep_unreliable, progress=progress,
                                 is_canceled=is_canceled, exclude=exclude, method=method,
-                                max_iterations=max_iterations, tolerance=tolerance,
-                                block_size=block_size)
+                                pipeline=pipeline, max_iterations=max_iterations,
+                                tolerance=tolerance, block_size=block_size)
 
 
 def _align_and_write(reference, dem, output, *, dh_output, match_reference: bool,
                      resampling: str, keep_unreliable: bool, progress: Progress | None,
-                     is_canceled: IsCanceled | None, **options) -> DemAlignment:
-    alignment = estimate_dem_alignment(reference, dem, progress=scaled_progress(progress, 0, 50),
-                                       is_canceled=is_canceled, **options)
+                     is_canceled: IsCanceled | None, pipeline: str,
+                     **options) -> DemAlignment:
+    from .dem_pipeline import apply_corrections, estimate_dem_pipeline
+
+    estimate = (partial(estimate_dem_pipeline, pipeline=pipeline) if pipeline
+                else estimate_dem_alignment)
+    alignment = estimate(reference, dem, progress=scaled_progress(progress, 0, 50),
+                         is_canceled=is_canceled, **options)
     if not alignment.converged and not keep_unreliable:
         raise CoregistrationError(
             f"The DEM fit did not converge after {alignment.iterations} iterations: the DEMs "
@@ -651,6 +671,7 @@ def _align_and_write(reference, dem, output, *, dh_output, match_reference: bool
         write_resampled(dem, tmp, RigidModel(), target, mapping=mapping, offset=offset,
                         dtype="float32", resampling=resampling, cog=False,
                         progress=scaled_progress(progress, 50, 90), is_canceled=is_canceled)
+        apply_corrections(tmp, alignment.corrections, dem_info.grid.crs)
     if dh_output is not None:
         with atomic_path(dh_output) as tmp:
             write_difference(reference, output, tmp)
