@@ -228,7 +228,8 @@ def all_cases(large_size: int) -> list[DemCase]:
             "longyearbyen",
             d / "longyearbyen/aligned_elev.tif",
             d / "longyearbyen/DEM_1995.tif",
-            ("nuth_kaab", "vertical", "blockwise", "dhminimize", "pipeline:nuth_kaab+deramp1"),
+            ("nuth_kaab", "vertical", "blockwise", "dhminimize", "pipeline:nuth_kaab+deramp1",
+             "pipeline:lzd"),
             truth=None,
             truth_note="~(+10.3, +1.9, -1.9) LZD",
             mask_nodata_of=d / "longyearbyen/aligned_elev.tif",
@@ -314,7 +315,7 @@ def coreg_worker(spec: dict) -> dict:
             exclude.append(path)
         method = spec["method"]
         options = dict(exclude=tuple(exclude), block_size=spec["block_size"])
-        if method.startswith("pipeline:") or method == "dhminimize":
+        if method.startswith("pipeline:") or method in ("dhminimize", "lzd"):
             options["pipeline"] = method.removeprefix("pipeline:")
         else:
             options["method"] = method

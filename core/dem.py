@@ -124,6 +124,10 @@ class DemAlignment:
     #: correction (see core/dem_bias.py), added to the DEM after its shift.
     pipeline: str = ""
     corrections: tuple[dict, ...] = ()
+    #: LZD: the rotation about the vertical (degrees, counter-clockwise) about this
+    #: centre (map units), applied with the shift.
+    rotation_deg: float = 0.0
+    rotation_centre: tuple[float, float] = (0.0, 0.0)
 
     def report(self) -> dict:
         report = asdict(self)

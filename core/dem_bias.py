@@ -34,9 +34,14 @@ class Where:
     y: np.ndarray
     elevation: np.ndarray
     curvature: np.ndarray
+    #: Terrain gradient (dz/dx east, dz/dy north), for the LZD tilt's first-order term.
+    gx: np.ndarray | None = None
+    gy: np.ndarray | None = None
 
     def subset(self, keep: np.ndarray) -> Where:
-        return Where(self.x[keep], self.y[keep], self.elevation[keep], self.curvature[keep])
+        return Where(self.x[keep], self.y[keep], self.elevation[keep], self.curvature[keep],
+                     None if self.gx is None else self.gx[keep],
+                     None if self.gy is None else self.gy[keep])
 
 
 def curvature(z: np.ndarray, res_x: float, res_y: float) -> np.ndarray:
@@ -344,6 +349,44 @@ class VerticalBias:
         return self
 
 
+class LzdTilt:
+    """The part of an LZD rigid transform that is not a shift nor a rotation about the
+    vertical: the rotations omega (about x) and phi (about y) around a centre. They
+    raise the DEM by omega Y - phi X and move it horizontally by (phi Z, -omega Z)
+    (X, Y, Z from the centre), which to first order raises it by -g . (phi Z, -omega Z)
+    (g: terrain gradient). Fitted by the LZD step itself (core/dem_pipeline.py)."""
+
+    name = "lzd_tilt"
+
+    def __init__(self, omega: float = 0.0, phi: float = 0.0,
+                 centre: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> None:
+        self.omega, self.phi, self.centre = omega, phi, centre
+
+    def vertical(self, where: Where) -> np.ndarray:
+        """The raise of the rotations alone (what the fit sees; it samples the
+        horizontal part exactly)."""
+        return (self.omega * (where.y - self.centre[1])
+                - self.phi * (where.x - self.centre[0]))
+
+    def horizontal(self, where: Where) -> tuple[np.ndarray, np.ndarray]:
+        z = where.elevation - self.centre[2]
+        return self.phi * z, -self.omega * z
+
+    def __call__(self, where: Where) -> np.ndarray:
+        sx, sy = self.horizontal(where)
+        slope = np.nan_to_num(where.gx * sx + where.gy * sy)
+        return self.vertical(where) - slope
+
+    def terms(self) -> dict:
+        return {"step": self.name, "omega_rad": self.omega, "phi_rad": self.phi,
+                "centre": list(self.centre)}
+
+    @classmethod
+    def from_terms(cls, terms: dict) -> LzdTilt:
+        return cls(float(terms["omega_rad"]), float(terms["phi_rad"]),
+                   tuple(float(v) for v in terms["centre"]))
+
+
 def correction_from_terms(terms: dict):
     """The fitted correction a report's ``corrections`` entry describes."""
     step = terms.get("step", "")
@@ -355,4 +398,6 @@ def correction_from_terms(terms: dict):
         return TerrainBias.from_terms(terms)
     if step == "vertical":
         return VerticalBias.from_terms(terms)
+    if step == "lzd_tilt":
+        return LzdTilt.from_terms(terms)
     raise CoregInputError(f"Unknown bias correction {step!r} in the report.")

@@ -32,20 +32,22 @@ from .dem import (
 from .dem_bias import (
     Deramp,
     Directional,
+    LzdTilt,
     TerrainBias,
     VerticalBias,
     Where,
     correction_from_terms,
     curvature,
+    robust_lstsq,
 )
-from .errors import CanceledError, CoregInputError
+from .errors import CanceledError, CoregInputError, CoregistrationError
 from .grid import Grid
 from .masks import PolygonMask
 from .raster_io import BLOCK, IsCanceled, Progress, read_info
-from .terrain import nmad
+from .terrain import gradient, nmad
 
 #: Steps that move the DEM horizontally (one at most per pipeline).
-SHIFT_STEPS = ("nuth_kaab", "dhminimize")
+SHIFT_STEPS = ("nuth_kaab", "dhminimize", "lzd")
 #: Every step name a pipeline may hold; ``directional`` and ``directional_bins`` take an
 #: optional track azimuth, e.g. ``directional:12.5`` (degrees clockwise from north).
 STEP_NAMES = SHIFT_STEPS + ("vertical", "deramp1", "deramp2", "deramp3", "directional",
@@ -109,6 +111,9 @@ def estimate_dem_pipeline(
     steps = parse_pipeline(pipeline)
     ref_info, dem_info = read_info(reference, "Reference DEM"), read_info(dem, "DEM")
     grid = dem_info.grid
+    if "lzd" in steps and grid.crs.is_geographic:
+        raise CoregInputError("LZD needs a DEM in a projected CRS (metres): reproject it "
+                              "first, or use nuth_kaab.")
     window = _overlap_window(ref_info.grid, grid)
     scale = metres_per_unit(grid, window)
     with rasterio.open(reference) as ref_ds, rasterio.open(dem) as dem_ds:
@@ -121,23 +126,30 @@ def estimate_dem_pipeline(
         passes = state.run(progress)
         dh_before = samples.ref - sampler.at(samples, 0.0, 0.0)
         where = _where(samples, grid)
-        after = samples.ref - sampler.at(samples, *state.shift) - state.shift_z
+        after = samples.ref - sampler.at(samples, *state.sample_shifts(where)) - state.shift_z
         for step in steps:
             if not isinstance(step, (str, VerticalBias)):
                 after -= step(where)
+        if state.lzd is not None:
+            after -= state.lzd.vertical(where)  # its horizontal part was sampled exactly
     corrections = tuple(s.terms() for s in steps if not isinstance(s, (str, VerticalBias)))
+    if state.lzd is not None:
+        corrections += (state.lzd.terms(),)
     return DemAlignment(
         "pipeline", grid.crs.to_string(), float(state.shift[0]), float(state.shift[1]),
         float(state.shift_z), passes, nmad(dh_before), nmad(after),
         float(np.nanmedian(dh_before)), float(np.nanmedian(after)), samples.n_stable,
         warnings=tuple(state.warnings),
         alignment_bounds=tuple(float(v) for v in window_bounds(window, grid.transform)),
-        converged=state.converged, pipeline=pipeline, corrections=corrections)
+        converged=state.converged, pipeline=pipeline, corrections=corrections,
+        rotation_deg=float(np.degrees(state.kappa)),
+        rotation_centre=(float(state.centre[0]), float(state.centre[1])))
 
 
 def _where(samples, grid: Grid) -> Where:
     x, y = grid.transform * (samples.cols + 0.5, samples.rows + 0.5)
-    return Where(np.asarray(x), np.asarray(y), samples.ref, samples.curvature)
+    return Where(np.asarray(x), np.asarray(y), samples.ref, samples.curvature, samples.gx,
+                 samples.gy)
 
 
 class _Backfit:
@@ -154,6 +166,12 @@ class _Backfit:
         #: that the constant is one term (the vertical shift), not split among them.
         self.centred = any(isinstance(s, (str, VerticalBias)) for s in steps)
         self.shift, self.shift_z = np.zeros(2), 0.0
+        #: LZD: rotation about the vertical (radians, counter-clockwise), the tilts and
+        #: the vertical shift, about the centre of the fitted pixels (x, y, z).
+        self.kappa, self.tz = 0.0, 0.0
+        self.centre = (float(np.median(self.where.x)), float(np.median(self.where.y)),
+                       float(np.median(self.where.elevation)))
+        self.lzd = LzdTilt(centre=self.centre) if "lzd" in steps else None
         self.dem = sampler.at(fit, 0.0, 0.0)
         self.warnings: list[str] = []
         self.converged = True
@@ -168,16 +186,32 @@ class _Backfit:
                 progress(100.0 * p / passes)
             if change < PASS_TOLERANCE:
                 break
-        self.shift_z = sum(float(np.median(v)) for s, v in zip(self.steps, self.values)
+        self.shift_z = sum(self.tz if s == "lzd" else float(np.median(v))
+                           for s, v in zip(self.steps, self.values)
                            if isinstance(s, (str, VerticalBias)))
         return p
+
+    def sample_shifts(self, where: Where) -> tuple[np.ndarray, np.ndarray]:
+        """Shift (map units) by which each pixel of ``where`` takes the DEM: the shift,
+        plus for LZD the rotation about the vertical and the tilts' horizontal part."""
+        if self.lzd is None:
+            return self.shift[0], self.shift[1]
+        hx, hy = self.lzd.horizontal(where)
+        return (self.shift[0] - self.kappa * (where.y - self.centre[1]) + hx,
+                self.shift[1] + self.kappa * (where.x - self.centre[0]) + hy)
 
     def _refit(self, k: int) -> float:
         """Refit step ``k``; return how much it moved (metres: its values, or its shift
         on the ground)."""
         step = self.steps[k]
         others = sum(v for j, v in enumerate(self.values) if j != k)
-        if isinstance(step, str):
+        if step == "lzd":
+            old = self.sample_shifts(self.where)
+            self._fit_lzd(others)
+            self.dem = self.sampler.at(self.fit, *self.sample_shifts(self.where))
+            moved = float(np.max(np.hypot(*(np.subtract(self.sample_shifts(self.where), old)))))
+            new = self.tz + self.lzd.vertical(self.where)
+        elif isinstance(step, str):
             old = self.shift.copy()
             self.shift = self._fit_shift(step, others)
             self.dem = self.sampler.at(self.fit, *self.shift)
@@ -195,6 +229,38 @@ class _Backfit:
         moved = max(moved, float(np.max(np.abs(new - self.values[k]))))
         self.values[k] = new
         return moved
+
+    def _fit_lzd(self, others: np.ndarray) -> None:
+        """Least Z-difference (Rosenholm & Torlegard 1988): the small 3-D rotation and
+        translation minimising the robust sum of squared dh, by Gauss-Newton on
+        dh + g . ds - ddz = 0 (g: the reference's gradient), resampling each iteration."""
+        w, lzd = self.where, self.lzd
+        x, y = w.x - self.centre[0], w.y - self.centre[1]
+        z = w.elevation - self.centre[2]
+        gx, gy = self.fit.gx, self.fit.gy
+        low, high = np.tan(np.radians((0.0, 70.0)))
+        usable = np.hypot(gx, gy) <= high
+        design = np.column_stack([gx, gy, -np.ones_like(gx), -gy * z - y, gx * z + x,
+                                  -gx * y + gy * x])
+        extent = float(max(np.ptp(x), np.ptp(y), 1.0))
+        for _ in range(self.max_iterations):
+            if self.is_canceled and self.is_canceled():
+                raise CanceledError("Canceled while fitting the DEM pipeline.")
+            dem = self.sampler.at(self.fit, *self.sample_shifts(w))
+            dh = self.fit.ref - others - dem - self.tz - lzd.vertical(w)
+            ok = usable & np.isfinite(dh)
+            if ok.sum() < 100:
+                raise CoregistrationError("Too few stable pixels for LZD.")
+            delta = robust_lstsq(design[ok], -dh[ok])
+            self.shift = self.shift + delta[:2]
+            self.tz += float(delta[2])
+            lzd.omega, lzd.phi = lzd.omega + delta[3], lzd.phi + delta[4]
+            self.kappa += float(delta[5])
+            if max(np.hypot(*delta[:2]), np.abs(delta[3:]).max() * extent) < self.tolerance:
+                return
+        self.converged = False
+        self.warnings.append(f"LZD not converged to {self.tolerance} after "
+                             f"{self.max_iterations} iterations.")
 
     def _fit_shift(self, name: str, others: np.ndarray) -> np.ndarray:
         adjusted = replace(self.fit, ref=self.fit.ref - others)
@@ -252,8 +318,9 @@ def apply_corrections(path: str | os.PathLike, corrections: Sequence[dict],
             x, y = ds.transform * (cols.ravel(), rows.ravel())
             if to_dem is not None:
                 x, y = to_dem.transform(x, y)
+            gx, gy = gradient(padded, res[0], res[1])
             where = Where(np.asarray(x), np.asarray(y), strip.ravel(),
-                          curvature(padded, res[0], res[1]).ravel())
+                          curvature(padded, res[0], res[1]).ravel(), gx.ravel(), gy.ravel())
             total = sum(c(where) for c in fitted).reshape(strip.shape)
             out = np.where(np.isfinite(strip), strip + total, ds.nodata if ds.nodata is not None
                            else np.nan)

@@ -178,7 +178,11 @@ def _dem_alignment(report: dict) -> SavedAlignment:
     crs = _crs(report, "crs")
     bounds = _bounds(report, crs)
     if report.get("method") != "blockwise":
-        shift = RigidModel(_number(report, "shift_x"), _number(report, "shift_y"))
+        rotation = report.get("rotation_deg", 0.0)  # LZD (core/dem_pipeline.py); else 0
+        pivot = report.get("rotation_centre") or (0.0, 0.0)
+        shift = RigidModel(_number(report, "shift_x"), _number(report, "shift_y"),
+                           _finite(rotation, "'rotation_deg'"), _finite(pivot[0], "pivot x"),
+                           _finite(pivot[1], "pivot y"))
         _check_model(shift, bounds)
         return SavedAlignment(shift, crs, bounds, _vertical(_number(report, "shift_z")))
     return SavedAlignment(RigidModel(), crs, bounds, field=_block_field(report, bounds))

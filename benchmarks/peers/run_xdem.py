@@ -90,6 +90,8 @@ def xdem_step(name: str, subsample: float):
         return c.NuthKaab(subsample=subsample)
     if name == "dhminimize":
         return c.DhMinimize()
+    if name == "lzd":
+        return c.LZD()
     if name == "vertical":
         return c.VerticalShift()
     if name.startswith("deramp"):
@@ -211,7 +213,15 @@ def main(argv=None) -> int:
                 result["t_fit_s"] = time.perf_counter() - t_fit
                 aligned = coreg.apply(tba)
                 affine = parts[0] if len(parts) == 1 else coreg.pipeline[0]
-                out = affine.meta.get("outputs", {}).get("affine", {})
+                out = dict(affine.meta.get("outputs", {}).get("affine", {}))
+                if "shift_x" not in out and hasattr(affine, "to_matrix"):
+                    try:  # LZD: a full matrix, of which the translation is comparable
+                        matrix = affine.to_matrix()
+                        out.update(shift_x=matrix[0, 3], shift_y=matrix[1, 3],
+                                   shift_z=matrix[2, 3])
+                        result["matrix"] = np.asarray(matrix).tolist()
+                    except (AttributeError, ValueError):
+                        pass
                 sx, sy, sz = (float(out.get(k, 0.0)) for k in ("shift_x", "shift_y", "shift_z"))
             if not same_grid(ref, aligned):
                 aligned = aligned.reproject(ref, silent=True)

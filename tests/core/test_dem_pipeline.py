@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 import rasterio
-from dem_sensor import SensorCase, make_pair
+from dem_sensor import DEM, SensorCase, make_pair
 
 from coreg.core.dem import align_dem
 from coreg.core.dem_pipeline import estimate_dem_pipeline, parse_pipeline
@@ -18,6 +18,7 @@ from coreg.core.terrain import nmad
 
 TILT = (2e-4, -1e-4)  # 2.6 m and 1.0 m across the scene's half-widths
 UNDULATION = (1.5, 4000.0, 20.0)  # amplitude (m), wavelength (m), track azimuth (deg)
+LYB_REF, LYB_DEM = DEM / "longyearbyen" / "aligned_elev.tif", DEM / "longyearbyen" / "DEM_1995.tif"
 
 
 def _shift_error_px(alignment, pair) -> float:
@@ -92,3 +93,45 @@ def test_pipeline__dh_minimisation(tmp_path):
 def test_parse_pipeline__clear_errors(text, words):
     with pytest.raises(CoregInputError, match=words):
         parse_pipeline(text)
+
+
+#: The LZD transform xdem published with aligned_elev.tif (shared data MANIFEST.md): the
+#: matrix applied to DEM_1990/95 about its centroid to make that file.
+XDEM_LZD = np.array([[0.999999985, 1.17578419e-4, -1.30099078e-4, 10.2548967],
+                     [-1.17594385e-4, 0.999999986, -1.22719549e-4, 1.90590312],
+                     [1.30084647e-4, 1.22734846e-4, 0.999999984, -1.93544013]])
+XDEM_CENTROID = np.array([515650.83, 8663888.17, 353.11])
+
+
+def test_lzd__recovers_the_published_transform_of_the_real_longyearbyen_pair(tmp_path):
+    """aligned_elev.tif is DEM_1995's terrain moved by xdem's LZD: fitting DEM_1995 onto
+    it must give that transform back (translation taken at Coreg's centre) and leave
+    dh at the resampling noise."""
+    dh_path = tmp_path / "dh.tif"
+    alignment = align_dem(LYB_REF, LYB_DEM, tmp_path / "out.tif", dh_output=dh_path,
+                          pipeline="lzd")
+    (tilt,) = alignment.corrections
+    centre = np.array(tilt["centre"])
+    rotation = XDEM_LZD[:, :3] - np.eye(3)
+    translation = XDEM_LZD[:, 3] + rotation @ (centre - XDEM_CENTROID)
+    assert [alignment.shift_x, alignment.shift_y, alignment.shift_z] == pytest.approx(
+        translation, abs=0.02)
+    kappa, phi, omega = rotation[1, 0], rotation[0, 2], rotation[2, 1]
+    assert np.radians(alignment.rotation_deg) == pytest.approx(kappa, rel=0.02)
+    assert tilt["phi_rad"] == pytest.approx(phi, rel=0.02)
+    assert tilt["omega_rad"] == pytest.approx(omega, rel=0.02)
+    assert alignment.nmad_after < 0.12  # Nuth & Kääb's translation leaves 1.25 m
+    assert alignment.saved().model.rotation_deg == alignment.rotation_deg
+    with rasterio.open(dh_path) as ds:
+        dh = ds.read(1)
+    assert nmad(dh[np.isfinite(dh)]) == pytest.approx(alignment.nmad_after, abs=0.02)
+
+
+def test_lzd__tilt_of_a_sensor_pair(tmp_path):
+    pair = make_pair(SensorCase(tilt=TILT), tmp_path)
+    alignment = estimate_dem_pipeline(pair["ref"], pair["dem"], "lzd")
+    assert _shift_error_px(alignment, pair) <= 0.01
+    (tilt,) = alignment.corrections
+    # The DEM was raised by TILT . (X, Y); LZD lowers it by omega Y - phi X.
+    assert tilt["phi_rad"] == pytest.approx(TILT[0], rel=0.02)
+    assert tilt["omega_rad"] == pytest.approx(-TILT[1], rel=0.02)
