@@ -466,7 +466,7 @@ def align_local_command(reference, secondary, output, displacement, method, band
          "blockwise Nuth & Kääb (smooth shift fields).")
 @click.option("--pipeline", default="", metavar="STEPS",
               help="Steps joined by '+', fitted jointly, replacing --method, e.g. "
-                   "nuth_kaab+deramp1+directional (steps: nuth_kaab, dhminimize, vertical, "
+                   "nuth_kaab+deramp1+directional (steps: nuth_kaab, dhminimize, lzd, vertical, "
                    "deramp1-3, directional[:AZIMUTH], directional_bins[:AZIMUTH], "
                    "terrain_elevation, terrain_curvature).")
 @click.option("--max-iterations", type=click.IntRange(min=1), default=10, show_default=True,

@@ -60,7 +60,8 @@ class AlignDemAlgorithm(CoregAlgorithm):
             "block and warps the DEM with smoothly interpolated shift fields.\n"
             "Pipeline (replaces the method when filled): steps joined by '+', fitted "
             "jointly, e.g. nuth_kaab+deramp1+directional. Steps: " + ", ".join(STEP_NAMES)
-            + ". dhminimize: the shift minimising the NMAD of dh; deramp1-3: polynomial "
+            + ". dhminimize: the shift minimising the NMAD of dh; lzd: least Z-difference, "
+            "a small 3-D rotation and shift (projected CRS); deramp1-3: polynomial "
             "surface; directional: along-track undulation (sum of sines; directional:30 "
             "gives the track azimuth in degrees, otherwise it is estimated; "
             "directional_bins: binned profile); terrain_elevation / terrain_curvature: "
