@@ -174,6 +174,7 @@ def estimate_dem_alignment(
     max_iterations: int = 10,
     tolerance: float = 0.01,
     block_size: int = 256,
+    block_step: str = "nuth_kaab",
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
 ) -> DemAlignment:
@@ -192,6 +193,9 @@ def estimate_dem_alignment(
         Iterations of the horizontal fit at most.
     tolerance : float
         Stop when the horizontal update is below this (map units).
+    block_step : {"nuth_kaab", "dhminimize", "lzd"}
+        Blockwise method: the shift step fitted on each block (see
+        :mod:`.dem_pipeline`); LZD blocks give their translation at the block centre.
 
     Raises
     ------
@@ -219,10 +223,18 @@ def estimate_dem_alignment(
         else:
             n = shape[0] * shape[1]
             fit = samples.subset(max(FIT_SAMPLES, FIT_SAMPLES_PER_BLOCK * n))
-            fitter = _Fitter(fit, sampler, scale, progress, is_canceled)
-            shifts, iterations = fitter.horizontal(_groups(fit, window, size, shape), n,
-                                                   max_iterations, tolerance)
-            warnings, converged = fitter.warnings, fitter.converged
+            fit_groups = _groups(fit, window, size, shape)
+            if method == "blockwise" and block_step != "nuth_kaab":
+                from .dem_pipeline import block_shifts
+
+                shifts, iterations, warnings, converged = block_shifts(
+                    block_step, fit, fit_groups, n, sampler, scale, grid, max_iterations,
+                    tolerance, MIN_BLOCK_PIXELS, is_canceled)
+            else:
+                fitter = _Fitter(fit, sampler, scale, progress, is_canceled)
+                shifts, iterations = fitter.horizontal(fit_groups, n, max_iterations,
+                                                       tolerance)
+                warnings, converged = fitter.warnings, fitter.converged
         counts = np.bincount(groups, minlength=len(shifts))
         fitted = shifts
         if method == "blockwise":

@@ -27,6 +27,7 @@ from .dem import (
     _DemSampler,
     _Fitter,
     _overlap_window,
+    estimate_dem_alignment,
     metres_per_unit,
 )
 from .dem_bias import (
@@ -50,6 +51,7 @@ from .terrain import gradient, nmad
 SHIFT_STEPS = ("nuth_kaab", "dhminimize", "lzd")
 #: Every step name a pipeline may hold; ``directional`` and ``directional_bins`` take an
 #: optional track azimuth, e.g. ``directional:12.5`` (degrees clockwise from north).
+#: ``blockwise:STEP`` (a pipeline of its own) wraps a shift step per block.
 STEP_NAMES = SHIFT_STEPS + ("vertical", "deramp1", "deramp2", "deramp3", "directional",
                             "directional_bins", "terrain_elevation", "terrain_curvature")
 #: Backfitting passes at most, and the change of every term (metres) that ends them.
@@ -102,12 +104,24 @@ def estimate_dem_pipeline(
     exclude: Sequence[str | os.PathLike | PolygonMask] = (),
     max_iterations: int = 10,
     tolerance: float = 0.01,
+    block_size: int = 256,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
     **_ignored,
 ) -> DemAlignment:
     """Fit the steps of ``pipeline`` (see :func:`parse_pipeline`) to put ``dem`` on
-    ``reference``; the result's ``corrections`` hold every fitted bias term."""
+    ``reference``; the result's ``corrections`` hold every fitted bias term.
+    ``blockwise:STEP`` (alone) fits the shift step STEP on every block of
+    ``block_size`` pixels and warps the DEM by the smoothed field, as the blockwise
+    method does with Nuth & Kääb."""
+    name, _, option = pipeline.strip().lower().partition(":")
+    if name == "blockwise":
+        result = estimate_dem_alignment(reference, dem, exclude=exclude, method="blockwise",
+                                        max_iterations=max_iterations, tolerance=tolerance,
+                                        block_size=block_size,
+                                        block_step=option or "nuth_kaab",
+                                        progress=progress, is_canceled=is_canceled)
+        return replace(result, pipeline=pipeline)
     steps = parse_pipeline(pipeline)
     ref_info, dem_info = read_info(reference, "Reference DEM"), read_info(dem, "DEM")
     grid = dem_info.grid
@@ -273,6 +287,37 @@ class _Backfit:
             self.converged = False
             self.warnings.extend(w for w in fitter.warnings if w not in self.warnings)
         return shifts[0]
+
+
+def block_shifts(step: str, fit, groups: np.ndarray, n: int, sampler, scale, grid: Grid,
+                 max_iterations: int, tolerance: float, min_pixels: int,
+                 is_canceled: IsCanceled | None):
+    """Blockwise wrapping of any shift step: the step fitted on each block's samples
+    alone, as the shift (x, y) it gives at the block's centre (NaN for blocks with too
+    few pixels: they take the others' median); also iterations, warnings, converged."""
+    if step not in SHIFT_STEPS:
+        raise CoregInputError(f"Blockwise wraps a shift step ({', '.join(SHIFT_STEPS)}), "
+                              f"not {step!r}.")
+    shifts, iterations, warnings, converged = np.full((n, 2), np.nan), 0, [], True
+    for group in range(n):
+        index = np.nonzero(groups == group)[0]
+        if index.size < min_pixels:
+            continue
+        part = replace(fit, **{name: getattr(fit, name)[index] for name in
+                               ("rows", "cols", "ref", "gx", "gy", "chunk", "curvature")})
+        state = _Backfit([step], part, sampler, scale, grid, max_iterations, tolerance,
+                         is_canceled)
+        iterations = max(iterations, state.run(None))
+        centre = state.where.subset(np.array([np.argmin(np.hypot(
+            state.where.x - np.median(state.where.x), state.where.y - np.median(state.where.y)))]))
+        shifts[group] = [float(np.mean(v)) for v in state.sample_shifts(centre)]
+        converged &= state.converged
+        warnings += [w for w in state.warnings if w not in warnings]
+    bad = np.isnan(shifts).any(axis=1)
+    if bad.all():
+        raise CoregistrationError("No block has enough sloped stable pixels to fit.")
+    shifts[bad] = np.median(shifts[~bad], axis=0)
+    return shifts, iterations, warnings, converged
 
 
 def _dh_minimize(samples, sampler, start: np.ndarray, scale: np.ndarray) -> np.ndarray:

@@ -135,3 +135,16 @@ def test_lzd__tilt_of_a_sensor_pair(tmp_path):
     # The DEM was raised by TILT . (X, Y); LZD lowers it by omega Y - phi X.
     assert tilt["phi_rad"] == pytest.approx(TILT[0], rel=0.02)
     assert tilt["omega_rad"] == pytest.approx(-TILT[1], rel=0.02)
+
+
+@pytest.mark.parametrize("step", ["dhminimize", "lzd"])
+def test_blockwise_wraps_any_shift_step(step, tmp_path):
+    pair = make_pair(SensorCase(), tmp_path)
+    alignment = estimate_dem_pipeline(pair["ref"], pair["dem"], f"blockwise:{step}",
+                                      block_size=128)
+    assert alignment.method == "blockwise" and len(alignment.blocks) == 6
+    for block in alignment.blocks:
+        assert abs(block.fitted_x - pair["shift"][0]) / pair["res"] <= 0.01
+        assert abs(block.fitted_y - pair["shift"][1]) / pair["res"] <= 0.01
+    with pytest.raises(CoregInputError, match="wraps a shift step"):
+        estimate_dem_pipeline(pair["ref"], pair["dem"], "blockwise:deramp1")
