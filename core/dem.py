@@ -345,7 +345,7 @@ class _DemSampler:
         d_col = np.broadcast_to(np.asarray(shift_x, float) / t.a, samples.rows.shape)
         d_row = np.broadcast_to(np.asarray(shift_y, float) / t.e, samples.rows.shape)
         values = np.full(samples.rows.shape, np.nan)
-        if not d_col.any() and not d_row.any():
+        if not d_col.any() and not d_row.any() and _on_pixels(samples):
             return self._unshifted(samples, values)
         margin = 4 + int(np.ceil(max(np.abs(d_col).max(initial=0), np.abs(d_row).max(initial=0))))
         for k, r, c, h, w in _chunks(self.window):
@@ -381,6 +381,13 @@ class _DemSampler:
         if self.cache is not None:
             self.cache[k] = entry
         return entry[:4]
+
+
+def _on_pixels(samples: _Samples) -> bool:
+    """Whether every sample sits on a pixel centre (a reference DEM's pixels; points
+    of a point-cloud reference do not)."""
+    return bool(np.all(samples.rows == np.floor(samples.rows))
+                and np.all(samples.cols == np.floor(samples.cols)))
 
 
 class _Fitter:
@@ -599,7 +606,9 @@ def align_dem(
     Parameters
     ----------
     reference, dem : path
-        DEMs (any CRS and grid; the reference is resampled onto the DEM's grid).
+        DEMs (any CRS and grid; the reference is resampled onto the DEM's grid). The
+        reference may also be points: a .csv / .gpkg file or a
+        :class:`.dem_points.PointCloud` (e.g. ICESat-2 or lidar elevations).
     output : path
         The aligned DEM: Float32, on the DEM's own grid (or the reference's, see
         ``match_reference``).
@@ -650,25 +659,37 @@ def align_dem(
         Too few stable pixels, or a fit that did not converge (unless
         ``keep_unreliable``); nothing is written then.
     """
+    from .dem_points import PointCloud, is_point_file
+
+    points = is_point_file(reference)
+    if points and (dh_output is not None or match_reference):
+        raise CoregInputError("With reference points, the elevation difference and the "
+                              "reference grid do not exist: write the aligned DEM only.")
     with guarded_outputs({"Aligned DEM": output, "Elevation difference": dh_output},
-                         {"Reference DEM": reference, "DEM": dem,
+                         {"Reference DEM": None if isinstance(reference, PointCloud)
+                          else reference, "DEM": dem,
                           "Unstable terrain": file_paths(exclude)}):
         return _align_and_write(reference, dem, output, dh_output=dh_output,
                                 match_reference=match_reference, resampling=resampling,
                                 keep_unreliable=keep_unreliable, progress=progress,
                                 is_canceled=is_canceled, exclude=exclude, method=method,
                                 pipeline=pipeline, max_iterations=max_iterations,
-                                tolerance=tolerance, block_size=block_size)
+                                tolerance=tolerance, block_size=block_size, points=points)
 
 
 def _align_and_write(reference, dem, output, *, dh_output, match_reference: bool,
                      resampling: str, keep_unreliable: bool, progress: Progress | None,
-                     is_canceled: IsCanceled | None, pipeline: str,
+                     is_canceled: IsCanceled | None, pipeline: str, points: bool,
                      **options) -> DemAlignment:
     from .dem_pipeline import apply_corrections, estimate_dem_pipeline
+    from .dem_points import estimate_dem_to_points
 
-    estimate = (partial(estimate_dem_pipeline, pipeline=pipeline) if pipeline
-                else estimate_dem_alignment)
+    if points:
+        estimate = partial(estimate_dem_to_points, pipeline=pipeline or options["method"])
+    elif pipeline:
+        estimate = partial(estimate_dem_pipeline, pipeline=pipeline)
+    else:
+        estimate = estimate_dem_alignment
     alignment = estimate(reference, dem, progress=scaled_progress(progress, 0, 50),
                          is_canceled=is_canceled, **options)
     if not alignment.converged and not keep_unreliable:

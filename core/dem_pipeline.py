@@ -134,18 +134,29 @@ def estimate_dem_pipeline(
         samples = _collect_samples(ref_ds, ref_info.nodata, dem_ds, dem_info.nodata, grid,
                                    window, exclude, scale)
         sampler = _DemSampler(dem_ds, dem_info.nodata, grid, window)
-        fit = samples.subset(FIT_SAMPLES)
-        state = _Backfit(steps, fit, sampler, scale, grid, max_iterations, tolerance,
-                         is_canceled)
-        passes = state.run(progress)
-        dh_before = samples.ref - sampler.at(samples, 0.0, 0.0)
-        where = _where(samples, grid)
-        after = samples.ref - sampler.at(samples, *state.sample_shifts(where)) - state.shift_z
-        for step in steps:
-            if not isinstance(step, (str, VerticalBias)):
-                after -= step(where)
-        if state.lzd is not None:
-            after -= state.lzd.vertical(where)  # its horizontal part was sampled exactly
+        return fit_samples(steps, pipeline, samples, sampler, window, scale,
+                           max_iterations=max_iterations, tolerance=tolerance,
+                           progress=progress, is_canceled=is_canceled)
+
+
+def fit_samples(steps: list, pipeline: str, samples, sampler, window: Window, scale, *,
+                max_iterations: int, tolerance: float, progress: Progress | None,
+                is_canceled: IsCanceled | None) -> DemAlignment:
+    """Fit ``steps`` to the reference elevations of ``samples`` (pixels of a reference
+    DEM, or points) against the DEM read by ``sampler``; the statistics are of all
+    samples."""
+    grid = sampler.grid
+    fit = samples.subset(FIT_SAMPLES)
+    state = _Backfit(steps, fit, sampler, scale, grid, max_iterations, tolerance, is_canceled)
+    passes = state.run(progress)
+    dh_before = samples.ref - sampler.at(samples, 0.0, 0.0)
+    where = _where(samples, grid)
+    after = samples.ref - sampler.at(samples, *state.sample_shifts(where)) - state.shift_z
+    for step in steps:
+        if not isinstance(step, (str, VerticalBias)):
+            after -= step(where)
+    if state.lzd is not None:
+        after -= state.lzd.vertical(where)  # its horizontal part was sampled exactly
     corrections = tuple(s.terms() for s in steps if not isinstance(s, (str, VerticalBias)))
     if state.lzd is not None:
         corrections += (state.lzd.terms(),)

@@ -70,3 +70,27 @@ def make_pair(case: SensorCase, folder: Path, fine_path: Path = LYB_FINE) -> dic
             dst.write(data.astype(np.float32), 1)
     return {**paths, "res": abs(coarse_t.a),
             "shift": (kx * abs(t.a), -ky * abs(t.e)), "dz": -case.dz}
+
+
+def make_points(case: SensorCase, folder: Path, *, track_step: int = 40, along_step: int = 2,
+                noise: float = 0.3, outliers: float = 0.01,
+                fine_path: Path = LYB_FINE) -> tuple[Path, int]:
+    """Reference points as a laser altimeter measures them: along north-south tracks
+    every ``track_step`` fine pixels, one every ``along_step`` fine pixels, each the
+    fine DEM's elevation at a fine pixel centre (no interpolation), with Gaussian noise
+    and a share of blunders (+-20 to 50 m, clouds and multipath). Written as
+    ``points.csv`` (x, y, z in the fine DEM's CRS); returns its path and the count."""
+    with rasterio.open(fine_path) as src:
+        fine = src.read(1).astype(float)
+        t = src.transform
+    rows, cols = np.mgrid[0:fine.shape[0]:along_step, track_step // 2:fine.shape[1]:track_step]
+    rows, cols = rows.ravel(), cols.ravel()
+    rng = np.random.default_rng(case.seed + 1)
+    z = fine[rows, cols] + rng.normal(0.0, noise, rows.size)
+    blunders = rng.random(rows.size) < outliers
+    z[blunders] += rng.choice([-1, 1], blunders.sum()) * rng.uniform(20, 50, blunders.sum())
+    x, y = t * (cols + 0.5, rows + 0.5)
+    path = folder / "points.csv"
+    np.savetxt(path, np.column_stack([x, y, z]), delimiter=",", header="x,y,z", comments="",
+               fmt="%.3f")
+    return path, rows.size
