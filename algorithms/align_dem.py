@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from qgis.core import (
     QgsProcessing,
     QgsProcessingException,
@@ -9,6 +10,8 @@ from qgis.core import (
     QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
@@ -19,6 +22,7 @@ from qgis.core import (
 
 from ..core.dem import METHODS, MIN_BLOCK_PIXELS, align_dem, write_shift_fields
 from ..core.dem_pipeline import STEP_NAMES
+from ..core.dem_points import PointCloud
 from ..core.outputs import write_json
 from .base import RESAMPLINGS, CoregAlgorithm, DivergingOnLoad, StyleOnLoad
 from .layers import mask_sources, requested, write_shift_vectors
@@ -34,6 +38,7 @@ class AlignDemAlgorithm(CoregAlgorithm):
 
     REFERENCE, DEM, EXCLUDE, METHOD = "REFERENCE", "DEM", "EXCLUDE", "METHOD"
     PIPELINE = "PIPELINE"
+    REFERENCE_POINTS, Z_FIELD = "REFERENCE_POINTS", "Z_FIELD"
     MAX_ITERATIONS, TOLERANCE, BLOCK_SIZE = "MAX_ITERATIONS", "TOLERANCE", "BLOCK_SIZE"
     RESAMPLING, MATCH_REFERENCE = "RESAMPLING", "MATCH_REFERENCE"
     OUTPUT, DH_OUTPUT, REPORT = "OUTPUT", "DH_OUTPUT", "REPORT"
@@ -65,15 +70,26 @@ class AlignDemAlgorithm(CoregAlgorithm):
             "surface; directional: along-track undulation (sum of sines; directional:30 "
             "gives the track azimuth in degrees, otherwise it is estimated; "
             "directional_bins: binned profile); terrain_elevation / terrain_curvature: "
-            "dh binned by elevation or curvature. The report lists every fitted term.\n"
+            "dh binned by elevation or curvature; blockwise:STEP fits a shift step per "
+            "block. The report lists every fitted term.\n"
+            "Reference points (ICESat-2, lidar, GNSS) replace the reference DEM: z from the "
+            "geometry or from the Z field; no elevation-difference raster is written then.\n"
             "Outputs: the aligned DEM (Float32, on the DEM's own grid unless asked to "
             "match the reference), the elevation difference reference - aligned DEM, and "
             "a JSON report with the shifts and the NMAD of dh on stable terrain before "
             "and after (NMAD = 1.4826 median |dh - median dh|).")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
-        self.addParameter(QgsProcessingParameterRasterLayer(self.REFERENCE,
-                                                            self.tr("Reference DEM")))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.REFERENCE, self.tr("Reference DEM (or give reference points below)"),
+            optional=True))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            self.REFERENCE_POINTS, self.tr("Reference points (instead of a reference DEM)"),
+            [QgsProcessing.SourceType.TypeVectorPoint], optional=True))
+        self.addParameter(QgsProcessingParameterField(
+            self.Z_FIELD, self.tr("Elevation field of the points (empty: geometry Z)"),
+            parentLayerParameterName=self.REFERENCE_POINTS, optional=True,
+            type=QgsProcessingParameterField.DataType.Numeric))
         self.addParameter(QgsProcessingParameterRasterLayer(self.DEM,
                                                             self.tr("DEM to be aligned")))
         self.addParameter(QgsProcessingParameterMultipleLayers(
@@ -121,17 +137,23 @@ class AlignDemAlgorithm(CoregAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(key.upper(), key))
 
     def process(self, parameters, context, feedback):
+        dem = self.parameterAsRasterLayer(parameters, self.DEM, context)
+        points = self.parameterAsSource(parameters, self.REFERENCE_POINTS, context)
         reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
+        if points is not None:
+            source = _point_cloud(points, self.parameterAsString(parameters, self.Z_FIELD,
+                                                                 context))
+            reference = dem  # exclusion polygons go to the DEM's CRS
+        else:
+            source = self.raster_path(reference, "reference DEM")
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         dh_output = (self.parameterAsOutputLayer(parameters, self.DH_OUTPUT, context)
-                     if requested(parameters, self.DH_OUTPUT) else None)
+                     if requested(parameters, self.DH_OUTPUT) and points is None else None)
         report_path = (self.parameterAsFileOutput(parameters, self.REPORT, context)
                        if requested(parameters, self.REPORT) else "")
         alignment = self.run_core(
             align_dem, feedback,
-            reference=self.raster_path(reference, "reference DEM"),
-            dem=self.raster_path(self.parameterAsRasterLayer(parameters, self.DEM, context),
-                                 "DEM"),
+            reference=source, dem=self.raster_path(dem, "DEM"),
             output=output, dh_output=dh_output or None,
             exclude=mask_sources(self.parameterAsLayerList(parameters, self.EXCLUDE, context),
                                  reference, context, self.raster_path),
@@ -142,7 +164,8 @@ class AlignDemAlgorithm(CoregAlgorithm):
             block_size=self.parameterAsInt(parameters, self.BLOCK_SIZE, context),
             resampling=RESAMPLINGS[self.parameterAsEnum(parameters, self.RESAMPLING, context)][1],
             keep_unreliable=self.parameterAsBoolean(parameters, self.KEEP_UNRELIABLE, context),
-            match_reference=self.parameterAsBoolean(parameters, self.MATCH_REFERENCE, context),
+            match_reference=(points is None and
+                             self.parameterAsBoolean(parameters, self.MATCH_REFERENCE, context)),
         )
         report = alignment.report()
         for warning in alignment.warnings:
@@ -185,6 +208,25 @@ class AlignDemAlgorithm(CoregAlgorithm):
                 raise QgsProcessingException(str(exc)) from exc
             results.update({self.SHIFT_FIELDS[c]: path for c, path in fields.items()})
         return results
+
+
+def _point_cloud(source, z_field: str) -> PointCloud:
+    """The points of a feature source (z: the field, or the geometry's Z)."""
+    xyz = []
+    for feature in source.getFeatures():
+        geometry = feature.geometry()
+        if geometry.isEmpty():
+            continue
+        for point in geometry.vertices():
+            z = feature[z_field] if z_field else point.z()
+            xyz.append((point.x(), point.y(), float(z) if z is not None else float("nan")))
+    if not xyz:
+        raise QgsProcessingException("The reference points layer holds no points.")
+    x, y, z = np.array(xyz, float).T
+    if np.isnan(z).all():
+        raise QgsProcessingException("The reference points have no Z: choose their "
+                                     "elevation field.")
+    return PointCloud(x, y, z, source.sourceCrs().toWkt())
 
 
 def _summary(terms: dict) -> str:

@@ -79,3 +79,28 @@ def test_align_dem__pipeline_with_deramp(tmp_path, coreg_provider):
         processing.run("coreg:align_dem", {
             "REFERENCE": str(pair["ref"]), "DEM": str(pair["dem"]), "PIPELINE": "nk+ramp",
             "OUTPUT": str(tmp_path / "bad.tif")})
+
+
+def test_align_dem__reference_points(tmp_path, coreg_provider):
+    """A point layer (z in a field) replaces the reference DEM; no dh raster then."""
+    import fiona
+    import numpy as np
+    import processing
+    from dem_sensor import SensorCase, make_pair, make_points
+
+    pair = make_pair(SensorCase(), tmp_path)
+    csv_path, _ = make_points(SensorCase(), tmp_path)
+    x, y, z = np.loadtxt(csv_path, delimiter=",", skiprows=1).T
+    gpkg = tmp_path / "icesat.gpkg"
+    schema = {"geometry": "Point", "properties": {"h_li": "float"}}
+    with fiona.open(gpkg, "w", driver="GPKG", crs="EPSG:25833", schema=schema) as dst:
+        dst.writerecords({"geometry": {"type": "Point", "coordinates": (a, b)},
+                          "properties": {"h_li": float(c)}} for a, b, c in zip(x, y, z))
+    result = processing.run("coreg:align_dem", {
+        "REFERENCE_POINTS": str(gpkg), "Z_FIELD": "h_li", "DEM": str(pair["dem"]),
+        "OUTPUT": str(tmp_path / "aligned.tif"), "DH_OUTPUT": str(tmp_path / "dh.tif"),
+        "REPORT": str(tmp_path / "report.json")})
+    report = json.loads(Path(result["REPORT"]).read_text())
+    assert abs(report["shift_x"] - pair["shift"][0]) <= 0.05 * pair["res"]
+    assert abs(report["shift_y"] - pair["shift"][1]) <= 0.05 * pair["res"]
+    assert "DH_OUTPUT" not in result and not (tmp_path / "dh.tif").exists()
