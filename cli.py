@@ -469,6 +469,9 @@ def align_local_command(reference, secondary, output, displacement, method, band
                    "nuth_kaab+deramp1+directional (steps: nuth_kaab, dhminimize, lzd, vertical, "
                    "deramp1-3, directional[:AZIMUTH], directional_bins[:AZIMUTH], "
                    "terrain_elevation, terrain_curvature).")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True,
+              metavar="N", help="Replicates of a spatial block bootstrap: standard errors "
+                                "and 95 % intervals of every term in the report (~30).")
 @click.option("--max-iterations", type=click.IntRange(min=1), default=10, show_default=True,
               help="Iterations of the horizontal fit at most.")
 @click.option("--tolerance", type=float, default=0.01, show_default=True, metavar="M",
@@ -489,9 +492,9 @@ def align_local_command(reference, secondary, output, displacement, method, band
 @click.option("--report", metavar="PATH", help="Write the JSON report there.")
 @run_options
 def align_dem_command(reference, dem, output, dh_output, exclude, method, pipeline,
-                      max_iterations, tolerance, block_size, resampling, match_reference,
-                      keep_unreliable, shift_x, shift_y, shift_z, apply_to, report, quiet,
-                      as_json):
+                      bootstrap, max_iterations, tolerance, block_size, resampling,
+                      match_reference, keep_unreliable, shift_x, shift_y, shift_z, apply_to,
+                      report, quiet, as_json):
     """Align DEM onto the REFERENCE DEM over stable terrain (Nuth & Kääb 2011)."""
     from .core.dem import align_dem, write_shift_fields
 
@@ -508,7 +511,8 @@ def align_dem_command(reference, dem, output, dh_output, exclude, method, pipeli
     with run.guarded(outputs, sources):
         alignment = align_dem(
             reference, dem, output, dh_output=dh_output, exclude=mask_sources(exclude),
-            method=method, pipeline=pipeline, max_iterations=max_iterations,
+            method=method, pipeline=pipeline, bootstrap=bootstrap,
+            max_iterations=max_iterations,
             tolerance=tolerance, block_size=block_size, match_reference=match_reference,
             resampling=resampling,
             keep_unreliable=keep_unreliable, progress=run.progress)

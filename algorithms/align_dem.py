@@ -39,6 +39,7 @@ class AlignDemAlgorithm(CoregAlgorithm):
     REFERENCE, DEM, EXCLUDE, METHOD = "REFERENCE", "DEM", "EXCLUDE", "METHOD"
     PIPELINE = "PIPELINE"
     REFERENCE_POINTS, Z_FIELD = "REFERENCE_POINTS", "Z_FIELD"
+    BOOTSTRAP = "BOOTSTRAP"
     MAX_ITERATIONS, TOLERANCE, BLOCK_SIZE = "MAX_ITERATIONS", "TOLERANCE", "BLOCK_SIZE"
     RESAMPLING, MATCH_REFERENCE = "RESAMPLING", "MATCH_REFERENCE"
     OUTPUT, DH_OUTPUT, REPORT = "OUTPUT", "DH_OUTPUT", "REPORT"
@@ -115,6 +116,9 @@ class AlignDemAlgorithm(CoregAlgorithm):
                                               self.tr("Write the outputs on the reference grid"),
                                               False)
         self.add_advanced_parameter(match)
+        self.add_advanced_parameter(QgsProcessingParameterNumber(
+            self.BOOTSTRAP, self.tr("Uncertainty: bootstrap replicates (0 = none; ~30)"),
+            QgsProcessingParameterNumber.Type.Integer, 0, minValue=0, maxValue=500))
         self.add_keep_unreliable_parameter()
         self.add_apply_to_parameter()
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT,
@@ -159,6 +163,7 @@ class AlignDemAlgorithm(CoregAlgorithm):
                                  reference, context, self.raster_path),
             method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
             pipeline=(self.parameterAsString(parameters, self.PIPELINE, context) or "").strip(),
+            bootstrap=self.parameterAsInt(parameters, self.BOOTSTRAP, context),
             max_iterations=self.parameterAsInt(parameters, self.MAX_ITERATIONS, context),
             tolerance=self.parameterAsDouble(parameters, self.TOLERANCE, context),
             block_size=self.parameterAsInt(parameters, self.BLOCK_SIZE, context),
@@ -172,6 +177,8 @@ class AlignDemAlgorithm(CoregAlgorithm):
             feedback.pushWarning(self.labelled(warning))
         for terms in alignment.corrections:
             feedback.pushInfo(self.tr(f"Fitted {terms['step']}: ") + _summary(terms))
+        for key, half in alignment.uncertainty.get("interval_95", {}).items():
+            feedback.pushInfo(self.tr(f"95 % interval of {key}: +-{half:.4g}"))
         feedback.pushInfo(self.tr(
             f"Shift applied to the DEM: x {report['shift_x']:+.3f}, y {report['shift_y']:+.3f}, "
             f"z {report['shift_z']:+.3f} (map units); NMAD of dh on {report['n_stable_pixels']} "

@@ -20,6 +20,7 @@ from rasterio.windows import Window
 from rasterio.windows import bounds as window_bounds
 from scipy import optimize
 
+from . import dem_uncertainty
 from .dem import (
     FIT_SAMPLES,
     DemAlignment,
@@ -41,6 +42,7 @@ from .dem_bias import (
     curvature,
     robust_lstsq,
 )
+from .dem_uncertainty import terms_as_numbers
 from .errors import CanceledError, CoregInputError, CoregistrationError
 from .grid import Grid
 from .masks import PolygonMask
@@ -105,17 +107,23 @@ def estimate_dem_pipeline(
     max_iterations: int = 10,
     tolerance: float = 0.01,
     block_size: int = 256,
+    bootstrap: int = 0,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
     **_ignored,
 ) -> DemAlignment:
     """Fit the steps of ``pipeline`` (see :func:`parse_pipeline`) to put ``dem`` on
-    ``reference``; the result's ``corrections`` hold every fitted bias term.
+    ``reference``; the result's ``corrections`` hold every fitted bias term, and with
+    ``bootstrap`` replicates its ``uncertainty`` their standard errors
+    (:mod:`.dem_uncertainty`).
     ``blockwise:STEP`` (alone) fits the shift step STEP on every block of
     ``block_size`` pixels and warps the DEM by the smoothed field, as the blockwise
     method does with Nuth & Kääb."""
     name, _, option = pipeline.strip().lower().partition(":")
     if name == "blockwise":
+        if bootstrap:
+            raise CoregInputError("The uncertainty (bootstrap) is for global pipelines, "
+                                  "not blockwise.")
         result = estimate_dem_alignment(reference, dem, exclude=exclude, method="blockwise",
                                         max_iterations=max_iterations, tolerance=tolerance,
                                         block_size=block_size,
@@ -136,12 +144,12 @@ def estimate_dem_pipeline(
         sampler = _DemSampler(dem_ds, dem_info.nodata, grid, window)
         return fit_samples(steps, pipeline, samples, sampler, window, scale,
                            max_iterations=max_iterations, tolerance=tolerance,
-                           progress=progress, is_canceled=is_canceled)
+                           progress=progress, is_canceled=is_canceled, bootstrap=bootstrap)
 
 
 def fit_samples(steps: list, pipeline: str, samples, sampler, window: Window, scale, *,
                 max_iterations: int, tolerance: float, progress: Progress | None,
-                is_canceled: IsCanceled | None) -> DemAlignment:
+                is_canceled: IsCanceled | None, bootstrap: int = 0) -> DemAlignment:
     """Fit ``steps`` to the reference elevations of ``samples`` (pixels of a reference
     DEM, or points) against the DEM read by ``sampler``; the statistics are of all
     samples."""
@@ -157,9 +165,18 @@ def fit_samples(steps: list, pipeline: str, samples, sampler, window: Window, sc
             after -= step(where)
     if state.lzd is not None:
         after -= state.lzd.vertical(where)  # its horizontal part was sampled exactly
-    corrections = tuple(s.terms() for s in steps if not isinstance(s, (str, VerticalBias)))
-    if state.lzd is not None:
-        corrections += (state.lzd.terms(),)
+    corrections = _corrections(steps, state)
+    uncertainty = {}
+    if bootstrap:
+        def fit_once(part) -> dict:
+            again = parse_pipeline(pipeline)
+            replica = _Backfit(again, part, sampler, scale, grid, max_iterations, tolerance,
+                               is_canceled)
+            replica.run(None)
+            return terms_as_numbers(_headline(replica), _corrections(again, replica))
+
+        uncertainty = dem_uncertainty.bootstrap(fit_once, fit, bootstrap,
+                                                is_canceled=is_canceled)
     return DemAlignment(
         "pipeline", grid.crs.to_string(), float(state.shift[0]), float(state.shift[1]),
         float(state.shift_z), passes, nmad(dh_before), nmad(after),
@@ -168,7 +185,18 @@ def fit_samples(steps: list, pipeline: str, samples, sampler, window: Window, sc
         alignment_bounds=tuple(float(v) for v in window_bounds(window, grid.transform)),
         converged=state.converged, pipeline=pipeline, corrections=corrections,
         rotation_deg=float(np.degrees(state.kappa)),
-        rotation_centre=(float(state.centre[0]), float(state.centre[1])))
+        rotation_centre=(float(state.centre[0]), float(state.centre[1])),
+        uncertainty=uncertainty)
+
+
+def _corrections(steps: list, state) -> tuple[dict, ...]:
+    corrections = tuple(s.terms() for s in steps if not isinstance(s, (str, VerticalBias)))
+    return corrections + ((state.lzd.terms(),) if state.lzd is not None else ())
+
+
+def _headline(state) -> dict:
+    return {"shift_x": state.shift[0], "shift_y": state.shift[1], "shift_z": state.shift_z,
+            "rotation_deg": np.degrees(state.kappa)}
 
 
 def _where(samples, grid: Grid) -> Where:

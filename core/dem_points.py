@@ -152,6 +152,7 @@ def estimate_dem_to_points(
     exclude: Sequence[str | os.PathLike | PolygonMask] = (),
     max_iterations: int = 10,
     tolerance: float = 0.01,
+    bootstrap: int = 0,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
     **_ignored,
@@ -179,7 +180,7 @@ def estimate_dem_to_points(
         sampler = _DemSampler(ds, info.nodata, grid, window)
         return fit_samples(steps, pipeline, samples, sampler, window, scale,
                            max_iterations=max_iterations, tolerance=tolerance,
-                           progress=progress, is_canceled=is_canceled)
+                           progress=progress, is_canceled=is_canceled, bootstrap=bootstrap)
 
 
 def _point_samples(ds, nodata, grid, window: Window, scale, rows, cols, z,

@@ -148,3 +148,18 @@ def test_blockwise_wraps_any_shift_step(step, tmp_path):
         assert abs(block.fitted_y - pair["shift"][1]) / pair["res"] <= 0.01
     with pytest.raises(CoregInputError, match="wraps a shift step"):
         estimate_dem_pipeline(pair["ref"], pair["dem"], "blockwise:deramp1")
+
+
+def test_bootstrap_standard_errors(tmp_path):
+    """Noisy pair (1 m): every term gets a standard error, and the shift's error is
+    within three of them (calibration over many cases: benchmarks/dem_uncertainty.py)."""
+    pair = make_pair(SensorCase(noise=1.0, tilt=TILT), tmp_path)
+    alignment = estimate_dem_pipeline(pair["ref"], pair["dem"], "nuth_kaab+deramp1",
+                                      bootstrap=12)
+    se = alignment.uncertainty["standard_error"]
+    assert alignment.uncertainty["replicates"] == 12
+    assert 0.0 < se["shift_x"] < 0.1 * pair["res"] and 0.0 < se["shift_y"] < 0.1 * pair["res"]
+    assert abs(alignment.shift_x - pair["shift"][0]) <= 3 * se["shift_x"]
+    assert abs(alignment.shift_y - pair["shift"][1]) <= 3 * se["shift_y"]
+    assert se["deramp1.tilt_x"] > 0
+    json.dumps(alignment.report())
