@@ -148,6 +148,9 @@ class AlignDemAlgorithm(CoregAlgorithm):
             source = _point_cloud(points, self.parameterAsString(parameters, self.Z_FIELD,
                                                                  context))
             reference = dem  # exclusion polygons go to the DEM's CRS
+        elif reference is None:
+            raise QgsProcessingException("Give a reference DEM (REFERENCE) or reference "
+                                         "points (REFERENCE_POINTS).")
         else:
             source = self.raster_path(reference, "reference DEM")
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)

@@ -87,6 +87,7 @@ def test_align_dem__reference_points(tmp_path, coreg_provider):
     import numpy as np
     import processing
     from dem_sensor import SensorCase, make_pair, make_points
+    from qgis.core import QgsProcessingException
 
     pair = make_pair(SensorCase(), tmp_path)
     csv_path, _ = make_points(SensorCase(), tmp_path)
@@ -104,3 +105,6 @@ def test_align_dem__reference_points(tmp_path, coreg_provider):
     assert abs(report["shift_x"] - pair["shift"][0]) <= 0.05 * pair["res"]
     assert abs(report["shift_y"] - pair["shift"][1]) <= 0.05 * pair["res"]
     assert "DH_OUTPUT" not in result and not (tmp_path / "dh.tif").exists()
+    with pytest.raises(QgsProcessingException, match="reference DEM .* or reference points"):
+        processing.run("coreg:align_dem", {"DEM": str(pair["dem"]),
+                                           "OUTPUT": str(tmp_path / "none.tif")})
