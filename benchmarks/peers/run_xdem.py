@@ -121,6 +121,9 @@ def main(argv=None) -> int:
     )
     p.add_argument("--workdir", default=None, help="folder for BlockwiseCoreg's temporary rasters")
     p.add_argument("--out", help="write the aligned DEM (reference grid) here")
+    p.add_argument("--ref-points", help="CSV of x, y, z (the DEM's CRS): fit on these points "
+                   "instead of the reference DEM (xdem's point-raster mode); --ref still gives "
+                   "the grid and the statistics")
     a = p.parse_args(argv)
 
     result = {
@@ -209,7 +212,15 @@ def main(argv=None) -> int:
                          if a.method.startswith("pipeline:") else [a.method])
                 parts = [xdem_step(s, a.subsample) for s in steps]
                 coreg = parts[0] if len(parts) == 1 else xdem.coreg.CoregPipeline(parts)
-                coreg.fit(ref, tba, inlier_mask=stable, random_state=RANDOM_STATE)
+                if a.ref_points:
+                    import geopandas as gpd
+
+                    x, y, z = np.loadtxt(a.ref_points, delimiter=",", skiprows=1).T
+                    points = gpd.GeoDataFrame({"z": z}, geometry=gpd.points_from_xy(x, y),
+                                              crs=tba.crs)
+                    coreg.fit(points, tba, random_state=RANDOM_STATE, z_name="z")
+                else:
+                    coreg.fit(ref, tba, inlier_mask=stable, random_state=RANDOM_STATE)
                 result["t_fit_s"] = time.perf_counter() - t_fit
                 aligned = coreg.apply(tba)
                 affine = parts[0] if len(parts) == 1 else coreg.pipeline[0]
