@@ -453,6 +453,14 @@ def align_local_command(reference, secondary, output, displacement, method, band
 @_choice("--method", DEM_METHODS,
          "Nuth & Kääb (horizontal + vertical), vertical shift only (median), or "
          "blockwise Nuth & Kääb (smooth shift fields).")
+@click.option("--pipeline", default="", metavar="STEPS",
+              help="Steps joined by '+', fitted jointly, replacing --method, e.g. "
+                   "nuth_kaab+deramp1+directional (steps: nuth_kaab, dhminimize, lzd, vertical, "
+                   "deramp1-3, directional[:AZIMUTH], directional_bins[:AZIMUTH], "
+                   "terrain_elevation, terrain_curvature).")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True,
+              metavar="N", help="Replicates of a spatial block bootstrap: standard errors "
+                                "and 95 % intervals of every term in the report (~30).")
 @click.option("--max-iterations", type=click.IntRange(min=1), default=10, show_default=True,
               help="Iterations of the horizontal fit at most.")
 @click.option("--tolerance", type=float, default=0.01, show_default=True, metavar="M",
@@ -472,9 +480,10 @@ def align_local_command(reference, secondary, output, displacement, method, band
                    "beside the output. Repeatable.")
 @click.option("--report", metavar="PATH", help="Write the JSON report there.")
 @run_options
-def align_dem_command(reference, dem, output, dh_output, exclude, method, max_iterations,
-                      tolerance, block_size, resampling, match_reference, keep_unreliable,
-                      shift_x, shift_y, shift_z, apply_to, report, quiet, as_json):
+def align_dem_command(reference, dem, output, dh_output, exclude, method, pipeline,
+                      bootstrap, max_iterations, tolerance, block_size, resampling,
+                      match_reference, keep_unreliable, shift_x, shift_y, shift_z, apply_to,
+                      report, quiet, as_json):
     """Align DEM onto the REFERENCE DEM over stable terrain (Nuth & Kääb 2011)."""
     from .core.dem.dem import align_dem, write_shift_fields
 
@@ -491,8 +500,10 @@ def align_dem_command(reference, dem, output, dh_output, exclude, method, max_it
     with run.guarded(outputs, sources):
         alignment = align_dem(
             reference, dem, output, dh_output=dh_output, exclude=mask_sources(exclude),
-            method=method, max_iterations=max_iterations, tolerance=tolerance,
-            block_size=block_size, match_reference=match_reference, resampling=resampling,
+            method=method, pipeline=pipeline, bootstrap=bootstrap,
+            max_iterations=max_iterations,
+            tolerance=tolerance, block_size=block_size, match_reference=match_reference,
+            resampling=resampling,
             keep_unreliable=keep_unreliable, progress=run.progress)
         document = alignment.report()
         _write_report(report, document)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from qgis.core import (
     QgsProcessing,
     QgsProcessingException,
@@ -9,14 +10,19 @@ from qgis.core import (
     QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
 )
 
 from ..core.dem.dem import METHODS, MIN_BLOCK_PIXELS, align_dem, write_shift_fields
+from ..core.dem.pipeline import STEP_NAMES
+from ..core.dem.points import PointCloud
 from ..core.io.outputs import write_json
 from .base import RESAMPLINGS, CoregAlgorithm, DivergingOnLoad, StyleOnLoad
 from .layers import mask_sources, requested, write_shift_vectors
@@ -31,6 +37,9 @@ class AlignDemAlgorithm(CoregAlgorithm):
     """Aligns a DEM onto a reference DEM over stable terrain."""
 
     REFERENCE, DEM, EXCLUDE, METHOD = "REFERENCE", "DEM", "EXCLUDE", "METHOD"
+    PIPELINE = "PIPELINE"
+    REFERENCE_POINTS, Z_FIELD = "REFERENCE_POINTS", "Z_FIELD"
+    BOOTSTRAP = "BOOTSTRAP"
     MAX_ITERATIONS, TOLERANCE, BLOCK_SIZE = "MAX_ITERATIONS", "TOLERANCE", "BLOCK_SIZE"
     RESAMPLING, MATCH_REFERENCE = "RESAMPLING", "MATCH_REFERENCE"
     OUTPUT, DH_OUTPUT, REPORT = "OUTPUT", "DH_OUTPUT", "REPORT"
@@ -55,14 +64,33 @@ class AlignDemAlgorithm(CoregAlgorithm):
             "landslides, forests that changed) out with the exclusion layers (polygons, "
             "or rasters where non-zero marks unstable). The blockwise method fits each "
             "block and warps the DEM with smoothly interpolated shift fields.\n"
+            "Pipeline (replaces the method when filled): steps joined by '+', fitted "
+            "jointly, e.g. nuth_kaab+deramp1+directional. Steps: " + ", ".join(STEP_NAMES)
+            + ". dhminimize: the shift minimising the NMAD of dh; lzd: least Z-difference, "
+            "a small 3-D rotation and shift (projected CRS); deramp1-3: polynomial "
+            "surface; directional: along-track undulation (sum of sines; directional:30 "
+            "gives the track azimuth in degrees, otherwise it is estimated; "
+            "directional_bins: binned profile); terrain_elevation / terrain_curvature: "
+            "dh binned by elevation or curvature; blockwise:STEP fits a shift step per "
+            "block. The report lists every fitted term.\n"
+            "Reference points (ICESat-2, lidar, GNSS) replace the reference DEM: z from the "
+            "geometry or from the Z field; no elevation-difference raster is written then.\n"
             "Outputs: the aligned DEM (Float32, on the DEM's own grid unless asked to "
             "match the reference), the elevation difference reference - aligned DEM, and "
             "a JSON report with the shifts and the NMAD of dh on stable terrain before "
             "and after (NMAD = 1.4826 median |dh - median dh|).")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
-        self.addParameter(QgsProcessingParameterRasterLayer(self.REFERENCE,
-                                                            self.tr("Reference DEM")))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.REFERENCE, self.tr("Reference DEM (or give reference points below)"),
+            optional=True))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            self.REFERENCE_POINTS, self.tr("Reference points (instead of a reference DEM)"),
+            [QgsProcessing.SourceType.TypeVectorPoint], optional=True))
+        self.addParameter(QgsProcessingParameterField(
+            self.Z_FIELD, self.tr("Elevation field of the points (empty: geometry Z)"),
+            parentLayerParameterName=self.REFERENCE_POINTS, optional=True,
+            type=QgsProcessingParameterField.DataType.Numeric))
         self.addParameter(QgsProcessingParameterRasterLayer(self.DEM,
                                                             self.tr("DEM to be aligned")))
         self.addParameter(QgsProcessingParameterMultipleLayers(
@@ -70,6 +98,9 @@ class AlignDemAlgorithm(CoregAlgorithm):
             QgsProcessing.SourceType.TypeMapLayer, optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.METHOD, self.tr("Method"),
                                                      list(METHOD_LABELS), defaultValue=0))
+        self.addParameter(QgsProcessingParameterString(
+            self.PIPELINE, self.tr("Pipeline (e.g. nuth_kaab+deramp1+directional; replaces "
+                                   "the method)"), optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             self.MAX_ITERATIONS, self.tr("Maximum iterations"),
             QgsProcessingParameterNumber.Type.Integer, 10, minValue=1, maxValue=100))
@@ -85,6 +116,9 @@ class AlignDemAlgorithm(CoregAlgorithm):
                                               self.tr("Write the outputs on the reference grid"),
                                               False)
         self.add_advanced_parameter(match)
+        self.add_advanced_parameter(QgsProcessingParameterNumber(
+            self.BOOTSTRAP, self.tr("Uncertainty: bootstrap replicates (0 = none; ~30)"),
+            QgsProcessingParameterNumber.Type.Integer, 0, minValue=0, maxValue=500))
         self.add_keep_unreliable_parameter()
         self.add_apply_to_parameter()
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT,
@@ -107,31 +141,47 @@ class AlignDemAlgorithm(CoregAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(key.upper(), key))
 
     def process(self, parameters, context, feedback):
+        dem = self.parameterAsRasterLayer(parameters, self.DEM, context)
+        points = self.parameterAsSource(parameters, self.REFERENCE_POINTS, context)
         reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
+        if points is not None:
+            source = _point_cloud(points, self.parameterAsString(parameters, self.Z_FIELD,
+                                                                 context))
+            reference = dem  # exclusion polygons go to the DEM's CRS
+        elif reference is None:
+            raise QgsProcessingException("Give a reference DEM (REFERENCE) or reference "
+                                         "points (REFERENCE_POINTS).")
+        else:
+            source = self.raster_path(reference, "reference DEM")
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         dh_output = (self.parameterAsOutputLayer(parameters, self.DH_OUTPUT, context)
-                     if requested(parameters, self.DH_OUTPUT) else None)
+                     if requested(parameters, self.DH_OUTPUT) and points is None else None)
         report_path = (self.parameterAsFileOutput(parameters, self.REPORT, context)
                        if requested(parameters, self.REPORT) else "")
         alignment = self.run_core(
             align_dem, feedback,
-            reference=self.raster_path(reference, "reference DEM"),
-            dem=self.raster_path(self.parameterAsRasterLayer(parameters, self.DEM, context),
-                                 "DEM"),
+            reference=source, dem=self.raster_path(dem, "DEM"),
             output=output, dh_output=dh_output or None,
             exclude=mask_sources(self.parameterAsLayerList(parameters, self.EXCLUDE, context),
                                  reference, context, self.raster_path),
             method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
+            pipeline=(self.parameterAsString(parameters, self.PIPELINE, context) or "").strip(),
+            bootstrap=self.parameterAsInt(parameters, self.BOOTSTRAP, context),
             max_iterations=self.parameterAsInt(parameters, self.MAX_ITERATIONS, context),
             tolerance=self.parameterAsDouble(parameters, self.TOLERANCE, context),
             block_size=self.parameterAsInt(parameters, self.BLOCK_SIZE, context),
             resampling=RESAMPLINGS[self.parameterAsEnum(parameters, self.RESAMPLING, context)][1],
             keep_unreliable=self.parameterAsBoolean(parameters, self.KEEP_UNRELIABLE, context),
-            match_reference=self.parameterAsBoolean(parameters, self.MATCH_REFERENCE, context),
+            match_reference=(points is None and
+                             self.parameterAsBoolean(parameters, self.MATCH_REFERENCE, context)),
         )
         report = alignment.report()
         for warning in alignment.warnings:
             feedback.pushWarning(self.labelled(warning))
+        for terms in alignment.corrections:
+            feedback.pushInfo(self.tr(f"Fitted {terms['step']}: ") + _summary(terms))
+        for key, half in alignment.uncertainty.get("interval_95", {}).items():
+            feedback.pushInfo(self.tr(f"95 % interval of {key}: +-{half:.4g}"))
         feedback.pushInfo(self.tr(
             f"Shift applied to the DEM: x {report['shift_x']:+.3f}, y {report['shift_y']:+.3f}, "
             f"z {report['shift_z']:+.3f} (map units); NMAD of dh on {report['n_stable_pixels']} "
@@ -168,6 +218,37 @@ class AlignDemAlgorithm(CoregAlgorithm):
                 raise QgsProcessingException(str(exc)) from exc
             results.update({self.SHIFT_FIELDS[c]: path for c, path in fields.items()})
         return results
+
+
+def _point_cloud(source, z_field: str) -> PointCloud:
+    """The points of a feature source (z: the field, or the geometry's Z)."""
+    xyz = []
+    for feature in source.getFeatures():
+        geometry = feature.geometry()
+        if geometry.isEmpty():
+            continue
+        for point in geometry.vertices():
+            z = feature[z_field] if z_field else point.z()
+            xyz.append((point.x(), point.y(), float(z) if z is not None else float("nan")))
+    if not xyz:
+        raise QgsProcessingException("The reference points layer holds no points.")
+    x, y, z = np.array(xyz, float).T
+    if np.isnan(z).all():
+        raise QgsProcessingException("The reference points have no Z: choose their "
+                                     "elevation field.")
+    return PointCloud(x, y, z, source.sourceCrs().toWkt())
+
+
+def _summary(terms: dict) -> str:
+    """The headline figures of a fitted bias correction, for the log."""
+    if "tilt_x" in terms:
+        return f"tilt x {terms['tilt_x']:+.3g}, y {terms['tilt_y']:+.3g} per map unit"
+    if terms.get("sines"):
+        return f"azimuth {terms['angle_deg']:.1f} deg, " + ", ".join(
+            f"amplitude {s['amplitude']:.3f} wavelength {s['wavelength']:.0f}"
+            for s in terms["sines"])
+    values = terms.get("values") or [0.0]
+    return f"{len(values)} bins, {min(values):+.3f} to {max(values):+.3f}"
 
 
 class _BlockVector:

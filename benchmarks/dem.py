@@ -85,6 +85,9 @@ class DemCase:
     #: Unstable-terrain polygons (vector file).
     exclude_gpkg: Path | None = None
     block_size: int = 256
+    #: Reference points (CSV x, y, z) both tools fit on instead of ``ref``, which then
+    #: serves the common evaluator only.
+    points: Path | None = None
     note: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -192,16 +195,51 @@ def srtm_truth() -> tuple[float, float, float]:
     return (3 * rx, -5 * ry, float("nan"))
 
 
+#: The sensor-simulated biases (tests/dem_sensor.py): tilt per map unit (x, y) and the
+#: along-track undulation (amplitude m, wavelength m, track azimuth deg).
+SENSOR_TILT, SENSOR_UNDULATION = (2e-4, -1e-4), (1.5, 4000.0, 20.0)
+
+
+def make_sensor(out_dir: Path, name: str, **biases) -> DemCase:
+    """A pair simulated like two sensors (block averages 4x4 of the real Longyearbyen DEM,
+    the DEM's blocks (1, 3) fine pixels further, noise 0.3 m; see tests/dem_sensor.py)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from dem_sensor import SensorCase, make_pair
+
+    folder = out_dir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    pair = make_pair(SensorCase(**biases), folder)
+    return DemCase(name, pair["ref"], pair["dem"], (), truth=(*pair["shift"], pair["dz"]),
+                   truth_note="exact (sensor-simulated)",
+                   extra={"res": pair["res"], **biases})
+
+
 def all_cases(large_size: int) -> list[DemCase]:
     d = DATA
     aster_dem, aster_truth = make_aster_synthetic(WORK)
     large_ref, large_dem, large_truth = make_large(WORK, large_size)
+    sensor_shift = make_sensor(WORK, "sensor_shift")
+    sensor_shift.methods = ("nuth_kaab", "dhminimize")
+    sensor_shift.note = "block-averaged Longyearbyen 80 m, shift (0.25, 0.75) px, dz 2 m"
+    biases = make_sensor(WORK, "sensor_biases", tilt=SENSOR_TILT, undulation=SENSOR_UNDULATION)
+    azimuth = SENSOR_UNDULATION[2]
+    biases.methods = (f"pipeline:nuth_kaab+deramp1+directional:{azimuth:g}",
+                      "pipeline:nuth_kaab+deramp1+directional")
+    biases.note = "as sensor_shift, plus a tilt and a 1.5 m along-track sine (azimuth 20 deg)"
+    points = make_sensor(WORK, "sensor_points")
+    from dem_sensor import SensorCase, make_points
+
+    points.points, _ = make_points(SensorCase(), WORK / "sensor_points")
+    points.methods = ("nuth_kaab",)
+    points.note = ("sensor_shift's DEM fitted on altimeter-like points of the fine DEM "
+                   "(33 tracks, 0.3 m noise, 1 % blunders); scored on sensor_shift's reference")
     return [
         DemCase(
             "longyearbyen",
             d / "longyearbyen/aligned_elev.tif",
             d / "longyearbyen/DEM_1995.tif",
-            ("nuth_kaab", "vertical", "blockwise"),
+            ("nuth_kaab", "vertical", "blockwise", "dhminimize", "pipeline:nuth_kaab+deramp1",
+             "pipeline:lzd"),
             truth=None,
             truth_note="~(+10.3, +1.9, -1.9) LZD",
             mask_nodata_of=d / "longyearbyen/aligned_elev.tif",
@@ -244,7 +282,14 @@ def all_cases(large_size: int) -> list[DemCase]:
             note=f"DEM_1995 mirror-tiled {large_size}x{large_size} float32, "
             "moved (+7.4, -12.2, +1.5)",
         ),
+        sensor_shift,
+        biases,
+        points,
     ]
+
+
+#: Methods that are one translation (scored by the evaluator on the shift itself).
+TRANSLATIONS = ("nuth_kaab", "vertical", "dhminimize")
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,10 +324,27 @@ def coreg_worker(spec: dict) -> dict:
             exclude.append(PolygonMask(geoms, crs))
         for path in spec.get("exclude_rasters", ()):
             exclude.append(path)
-        options = dict(exclude=tuple(exclude), method=spec["method"], block_size=spec["block_size"])
+        method = spec["method"]
+        options = dict(exclude=tuple(exclude), block_size=spec["block_size"])
+        if method.startswith("pipeline:") or method in ("dhminimize", "lzd"):
+            options["pipeline"] = method.removeprefix("pipeline:")
+        else:
+            options["method"] = method
         t_mask = time.perf_counter() - t0  # reading the exclusion polygons (if any)
         t1 = time.perf_counter()
-        a = cdem.estimate_dem_alignment(spec["ref"], spec["dem"], **options)
+        if spec["ref"].endswith(".csv"):  # reference points
+            from coreg.core.dem.points import estimate_dem_to_points
+
+            a = estimate_dem_to_points(spec["ref"], spec["dem"],
+                                       pipeline=options.get("pipeline") or method, **{
+                                           k: v for k, v in options.items()
+                                           if k not in ("pipeline", "method")})
+        elif "pipeline" in options:
+            from coreg.core.dem.pipeline import estimate_dem_pipeline
+
+            a = estimate_dem_pipeline(spec["ref"], spec["dem"], **options)
+        else:
+            a = cdem.estimate_dem_alignment(spec["ref"], spec["dem"], **options)
         t_fit = time.perf_counter() - t1
         t_total = t_mask + t_fit
         wrote = False
@@ -292,6 +354,9 @@ def coreg_worker(spec: dict) -> dict:
             a = cdem.align_dem(spec["ref"], spec["dem"], spec["out"], **options)
             t_total = t_mask + (time.perf_counter() - t1)
             wrote = True
+            if spec.get("out_bilinear"):  # untimed: the same kernel as xdem's apply
+                cdem.align_dem(spec["ref"], spec["dem"], spec["out_bilinear"],
+                               resampling="bilinear", **options)
         rep = a.report()
         blocks = rep.pop("blocks", [])
         out.update(rep)
@@ -394,15 +459,23 @@ class Evaluator:
         self.x, self.y = np.asarray(x), np.asarray(y)
         self.n = rows.size
 
-    def dh(self, shift_x: float, shift_y: float, shift_z: float) -> np.ndarray:
+    def dh(self, shift_x: float, shift_y: float, shift_z: float, order: int = 1) -> np.ndarray:
         inv = ~self.dem_t
         c, r = inv * (self.x - shift_x, self.y - shift_y)
         c, r = np.asarray(c) - 0.5, np.asarray(r) - 0.5
-        z = ndimage.map_coordinates(self.dem, [r, c], order=1, mode="constant", cval=np.nan)
+        if order == 1:
+            z = ndimage.map_coordinates(self.dem, [r, c], order=1, mode="constant", cval=np.nan)
+        else:  # a cubic spline needs its neighbours: NaN gaps filled, then masked again
+            valid = np.isfinite(self.dem)
+            filled = np.where(valid, self.dem, np.nanmedian(self.dem))
+            z = ndimage.map_coordinates(filled, [r, c], order=order, mode="nearest")
+            support = ndimage.map_coordinates(valid.astype(float), [r, c], order=1,
+                                              mode="constant")
+            z[support < 0.999] = np.nan
         return self.ref_values - (z + shift_z)
 
-    def stats(self, shift_x, shift_y, shift_z) -> dict:
-        dh = self.dh(shift_x, shift_y, shift_z)
+    def stats(self, shift_x, shift_y, shift_z, order: int = 1) -> dict:
+        dh = self.dh(shift_x, shift_y, shift_z, order)
         dh = dh[np.isfinite(dh)]
         med = float(np.median(dh))
         return {
@@ -455,22 +528,24 @@ def run(args) -> list[dict]:
             }
             if case.truth is not None:
                 row["truth_m"] = [case.truth[0] * mpu[0], case.truth[1] * mpu[1], case.truth[2]]
-            for tool in ("coreg", "xdem"):
-                (cdir / f"{tool}_{method}.tif").unlink(missing_ok=True)
+            tag = method.replace(":", "_").replace("+", "_")
+            for name in ("coreg", "xdem", "coreg_bilinear"):
+                (cdir / f"{name}_{tag}.tif").unlink(missing_ok=True)
             if not args.no_coreg:
                 spec = {
-                    "ref": str(case.ref),
+                    "ref": str(case.points or case.ref),
                     "dem": str(case.dem),
                     "method": method,
                     "block_size": case.block_size,
-                    "out": str(cdir / f"coreg_{method}.tif"),
+                    "out": str(cdir / f"coreg_{tag}.tif"),
+                    "out_bilinear": str(cdir / f"coreg_bilinear_{tag}.tif"),
                     "exclude_gpkg": str(case.exclude_gpkg) if case.exclude_gpkg else None,
                 }
                 # Longyearbyen: the stable mask is the reference's valid pixels, which Coreg
                 # never treats as stable anyway (reference nodata), so no extra mask is passed.
                 row["coreg"] = run_subprocess(
                     [PY_SYSTEM, str(Path(__file__).resolve()), "--coreg-worker", json.dumps(spec)],
-                    cdir / f"coreg_{method}.stderr.log",
+                    cdir / f"coreg_{tag}.stderr.log",
                 )
             if xpy:
                 cmd = [
@@ -487,13 +562,15 @@ def run(args) -> list[dict]:
                     "--workdir",
                     str(cdir / "xdem_blockwise"),
                     "--out",
-                    str(cdir / f"xdem_{method}.tif"),
+                    str(cdir / f"xdem_{tag}.tif"),
                 ]
                 if case.mask_nodata_of:
                     cmd += ["--mask-nodata-of", str(case.mask_nodata_of)]
                 if case.exclude_gpkg:
                     cmd += ["--exclude-gpkg", str(case.exclude_gpkg)]
-                row["xdem"] = run_subprocess(cmd, cdir / f"xdem_{method}.stderr.log")
+                if case.points:
+                    cmd += ["--ref-points", str(case.points)]
+                row["xdem"] = run_subprocess(cmd, cdir / f"xdem_{tag}.stderr.log")
             # Shifts in ground metres (same conversion for both tools), errors, common NMAD.
             for tool in ("coreg", "xdem"):
                 r = row.get(tool)
@@ -508,27 +585,36 @@ def run(args) -> list[dict]:
                     tr = row["truth_m"]
                     r["error_xy_m"] = math.hypot(r["shift_m"][0] - tr[0], r["shift_m"][1] - tr[1])
                     r["error_z_m"] = abs(r["shift_m"][2] - tr[2]) if math.isfinite(tr[2]) else None
-                if method != "blockwise":
+                if method in TRANSLATIONS:
                     if evaluator is None:
                         evaluator = Evaluator(case)
                     r["eval"] = evaluator.stats(
                         r["shift_x_dem_crs"], r["shift_y_dem_crs"], r["shift_z"]
                     )
+                    # The same shift scored with a cubic spline: the bilinear score favours
+                    # references that were themselves bilinear-resampled (README_dem.md).
+                    r["eval_cubic"] = evaluator.stats(
+                        r["shift_x_dem_crs"], r["shift_y_dem_crs"], r["shift_z"], order=3
+                    )
             # Sanity check of each tool's written output (catches a wrong sign in "apply"):
             # the same evaluator on the aligned raster with no shift. It includes the tool's
             # resampling loss (and for xdem its reprojection onto the reference grid first).
-            for tool in ("coreg", "xdem"):
+            for tool, key, name in (("coreg", "output_eval", "coreg"),
+                                    ("xdem", "output_eval", "xdem"),
+                                    ("coreg", "output_eval_bilinear", "coreg_bilinear")):
                 r = row.get(tool)
-                out_path = cdir / f"{tool}_{method}.tif"
+                out_path = cdir / f"{name}_{tag}.tif"
                 if r and not r.get("error") and out_path.exists():
                     try:
-                        r["output_eval"] = Evaluator(case, dem=out_path).stats(0.0, 0.0, 0.0)
+                        r[key] = Evaluator(case, dem=out_path).stats(0.0, 0.0, 0.0)
                     except Exception as exc:  # noqa: BLE001
-                        r["output_eval"] = {"error": f"{type(exc).__name__}: {exc}"}
+                        r[key] = {"error": f"{type(exc).__name__}: {exc}"}
+            if row.get("coreg", {}).get("corrections") is not None:
+                row["coreg"]["term_errors"] = term_errors(case, row["coreg"])
             if evaluator is None:
                 evaluator = Evaluator(case)
             row["eval_before"] = evaluator.stats(0.0, 0.0, 0.0)
-            if method != "blockwise":
+            if method in TRANSLATIONS:
                 if "truth_m" in row and math.isfinite(case.truth[2]):
                     row["eval_truth"] = evaluator.stats(*case.truth)
             c, x = row.get("coreg", {}), row.get("xdem", {})
@@ -543,14 +629,36 @@ def run(args) -> list[dict]:
     return rows
 
 
+def term_errors(case: DemCase, record: dict) -> dict:
+    """Coreg's fitted bias terms against the sensor simulation's (relative errors; the
+    corrections undo what was added, hence the sign), and the shift error in pixels."""
+    out = {}
+    res = case.extra.get("res")
+    if res and case.truth and record.get("shift_x") is not None:
+        out["shift_error_px"] = max(abs(record["shift_x"] - case.truth[0]),
+                                    abs(record["shift_y"] - case.truth[1])) / res
+    tilt, undulation = case.extra.get("tilt"), case.extra.get("undulation")
+    for terms in record.get("corrections") or []:
+        if terms["step"].startswith("deramp") and tilt:
+            out["tilt_x_rel_error"] = abs(-terms["tilt_x"] / tilt[0] - 1)
+            out["tilt_y_rel_error"] = abs(-terms["tilt_y"] / tilt[1] - 1)
+        if terms["step"] == "directional" and undulation and terms.get("sines"):
+            sine = max(terms["sines"], key=lambda s: s["amplitude"])
+            out["amplitude_rel_error"] = abs(sine["amplitude"] / undulation[0] - 1)
+            out["wavelength_rel_error"] = abs(sine["wavelength"] / undulation[1] - 1)
+            out["azimuth_error_deg"] = abs(terms["angle_deg"] - undulation[2])
+    return out
+
+
 def table(rows: list[dict]) -> str:
     head = (
         "| case | method | truth x/y/z (m) | Coreg x/y/z (m) | xdem x/y/z (m) | Δxy / Δz (m) "
-        "| err vs truth Coreg / xdem (m) | NMAD before | NMAD after Coreg | NMAD after xdem "
+        "| err vs truth Coreg / xdem (m) | NMAD before "
+        "| NMAD after, bilinear Coreg / xdem | NMAD after, cubic Coreg / xdem "
         "| time Coreg (s) | time xdem (s) | ratio xdem/Coreg |"
     )
     lines = [head, "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"]
-    wins = total = 0
+    wins = {"bilinear": [0, 0], "cubic": [0, 0]}
     ratios = []
 
     def xyz(v):
@@ -561,18 +669,26 @@ def table(rows: list[dict]) -> str:
         truth = xyz(r.get("truth_m")) if r.get("truth_m") else r.get("truth_note", "")
         if r.get("truth_m") and r.get("truth_note"):
             truth += f" ({r['truth_note']})"
-        blockwise = r["method"] == "blockwise"
+        blockwise = r["method"] not in TRANSLATIONS
         before_s = _f(r.get("eval_before", {}).get("nmad"), "{:.3f}")
+        def score(d, key):
+            return (d.get(key) or {}).get("nmad")
+
         if blockwise:  # no single translation: score the aligned rasters the tools wrote
-            na_c = (c.get("output_eval") or {}).get("nmad")
-            na_x = (x.get("output_eval") or {}).get("nmad")
+            # (xdem's apply resamples bilinearly; Coreg wrote both kernels)
+            kernels = {"bilinear": (score(c, "output_eval_bilinear"), score(x, "output_eval")),
+                       "cubic": (score(c, "output_eval"), None)}
             suffix = "*"
         else:
-            na_c, na_x = c.get("eval", {}).get("nmad"), x.get("eval", {}).get("nmad")
+            kernels = {"bilinear": (score(c, "eval"), score(x, "eval")),
+                       "cubic": (score(c, "eval_cubic"), score(x, "eval_cubic"))}
             suffix = ""
-        if na_c is not None and na_x is not None:
-            total += 1
-            wins += na_c <= na_x + 1e-9
+        for kernel, (na_c, na_x) in kernels.items():
+            if na_c is not None and na_x is not None:
+                wins[kernel][1] += 1
+                wins[kernel][0] += na_c <= na_x + 1e-9
+        cells = " | ".join(f"{_f(a, '{:.3f}')} / {_f(b, '{:.3f}')}{suffix}"
+                           for a, b in kernels.values())
         err = "—"
         if "error_xy_m" in c or "error_xy_m" in x:
             err = f"{_f(c.get('error_xy_m'), '{:.2f}')} / {_f(x.get('error_xy_m'), '{:.2f}')}"
@@ -581,23 +697,22 @@ def table(rows: list[dict]) -> str:
             diff = f"{r['diff_xy_m']:.2f} / {r['diff_z_m']:.2f}"
         tc, tx = c.get("t_total_s"), x.get("t_total_s")
         ratio = "—"
-        if tc and tx:
+        if tc and tx and not c.get("error") and not x.get("error"):
             ratios.append((r["method"], tx / tc))
             ratio = f"{tx / tc:.2f}"
         cs = xyz(c.get("shift_m")) if not c.get("error") else f"ERROR {c['error'][:60]}"
         xs = xyz(x.get("shift_m")) if not x.get("error") else f"ERROR {x['error'][:60]}"
         lines.append(
             f"| {r['case']} | {r['method']} | {truth} | {cs} | {xs} | {diff} | {err} | {before_s} "
-            f"| {_f(na_c, '{:.3f}')}{suffix if na_c is not None else ''} "
-            f"| {_f(na_x, '{:.3f}')}{suffix if na_x is not None else ''} "
-            f"| {_f(tc, '{:.2f}')} | {_f(tx, '{:.2f}')} | {ratio} |"
+            f"| {cells} | {_f(tc, '{:.2f}')} | {_f(tx, '{:.2f}')} | {ratio} |"
         )
     # Second table: each tool's own statistics (its own grid and stable pixels) and the
     # common evaluator on the aligned raster each tool wrote.
     lines2 = [
         "| case | method | own NMAD before→after Coreg | own NMAD before→after xdem "
-        "| n stable Coreg / xdem | written output NMAD Coreg / xdem | t_fit Coreg / xdem (s) |",
-        "|---|---|---|---|---|---|---|",
+        "| n stable Coreg / xdem | written output NMAD Coreg cubic / Coreg bilinear / xdem "
+        "| shift scored with a cubic spline Coreg / xdem | t_fit Coreg / xdem (s) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         c, x = r.get("coreg", {}), r.get("xdem", {})
@@ -607,19 +722,36 @@ def table(rows: list[dict]) -> str:
                 return "—"
             return f"{d['nmad_before']:.3f}→{d['nmad_after']:.3f}"
 
-        def outn(d):
-            return _f((d.get("output_eval") or {}).get("nmad"), "{:.3f}")
+        def outn(d, key="output_eval"):
+            return _f((d.get(key) or {}).get("nmad"), "{:.3f}")
 
         lines2.append(
             f"| {r['case']} | {r['method']} | {own(c)} | {own(x)} "
-            f"| {c.get('n_stable', '—')} / {x.get('n_stable', '—')} | {outn(c)} / {outn(x)} "
+            f"| {c.get('n_stable', '—')} / {x.get('n_stable', '—')} "
+            f"| {outn(c)} / {outn(c, 'output_eval_bilinear')} / {outn(x)} "
+            f"| {outn(c, 'eval_cubic')} / {outn(x, 'eval_cubic')} "
             f"| {_f(c.get('t_fit_s'), '{:.2f}')} / {_f(x.get('t_fit_s'), '{:.2f}')} |"
         )
     lines += ["", "Own statistics, written outputs and fit-only times:", ""] + lines2
-    summary = f"NMAD after Coreg <= xdem's on {wins}/{total} rows"
+    terms = [(r, r["coreg"]["term_errors"]) for r in rows if r.get("coreg", {}).get("term_errors")]
+    if terms:
+        lines += ["", "Coreg's fitted terms against the sensor simulation (relative errors):", "",
+                  "| case | method | shift error (px) | tilt x / y | amplitude | wavelength "
+                  "| azimuth error (deg) |", "|---|---|---|---|---|---|---|"]
+        for r, e in terms:
+            pct = {k: _f(100 * v, "{:.2f} %") for k, v in e.items()}
+            lines.append(
+                f"| {r['case']} | {r['method']} | {_f(e.get('shift_error_px'), '{:.4f}')} "
+                f"| {pct.get('tilt_x_rel_error', '—')} / {pct.get('tilt_y_rel_error', '—')} "
+                f"| {pct.get('amplitude_rel_error', '—')} "
+                f"| {pct.get('wavelength_rel_error', '—')} "
+                f"| {_f(e.get('azimuth_error_deg'), '{:.2f}')} |")
+    summary = "NMAD after Coreg <= xdem's: " + ", ".join(
+        f"{k} kernel {w}/{n} rows" for k, (w, n) in wins.items())
     for label, keep in (
-        ("translation methods", lambda m: m != "blockwise"),
+        ("translation methods", lambda m: m in TRANSLATIONS),
         ("blockwise", lambda m: m == "blockwise"),
+        ("pipelines", lambda m: m.startswith("pipeline:")),
     ):
         vals = [v for m, v in ratios if keep(m)]
         if vals:
@@ -629,6 +761,18 @@ def table(rows: list[dict]) -> str:
                 f"(min {min(vals):.2f}, max {max(vals):.2f}, {len(vals)} rows)"
             )
     return "\n".join(lines) + "\n\n" + summary
+
+
+def coreg_versions() -> dict:
+    """Versions of the packages Coreg ran with (Debian's python, the workers' own)."""
+    code = ("import json, numpy, scipy, rasterio, pyproj; print(json.dumps({'numpy': "
+            "numpy.__version__, 'scipy': scipy.__version__, 'rasterio': rasterio.__version__, "
+            "'gdal': rasterio.__gdal_version__, 'pyproj': pyproj.__version__}))")
+    try:
+        return json.loads(subprocess.run([PY_SYSTEM, "-c", code], capture_output=True,
+                                         text=True, check=True).stdout)
+    except (OSError, subprocess.CalledProcessError, json.JSONDecodeError):
+        return {}
 
 
 def main(argv=None) -> int:
@@ -650,6 +794,7 @@ def main(argv=None) -> int:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
+        "versions": coreg_versions(),
         "table": text,
         "rows": rows,
     }
@@ -662,9 +807,11 @@ def main(argv=None) -> int:
     # core/dem/dem.py may be uncommitted work in progress: record exactly which version ran.
     import hashlib
 
-    dem_py = REPO / "core" / "dem.py"
-    if dem_py.exists():
-        info["core_dem_py_sha256"] = hashlib.sha256(dem_py.read_bytes()).hexdigest()[:16]
+    for name in ("dem.py", "dem_bias.py", "dem_pipeline.py"):
+        path = REPO / "core" / name
+        if path.exists():
+            info[f"core_{name.replace('.', '_')}_sha256"] = hashlib.sha256(
+                path.read_bytes()).hexdigest()[:16]
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(info, indent=1, default=float))
     print(f"[dem] wrote {args.json}", file=sys.stderr)

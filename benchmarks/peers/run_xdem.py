@@ -3,7 +3,8 @@
 Run it with the xdem venv's python (see xdem_env.sh), never with Coreg's python:
 
     PY=$(benchmarks/peers/xdem_env.sh | tail -n 1)
-    $PY benchmarks/peers/run_xdem.py --ref REF --dem DEM --method nuth_kaab|blockwise|vertical \
+    $PY benchmarks/peers/run_xdem.py --ref REF --dem DEM \
+        --method nuth_kaab|blockwise|vertical|dhminimize|pipeline:STEPS \
         [--mask-nodata-of FILE] [--exclude-gpkg FILE] [--block-size PX] [--out aligned.tif]
 
 What it does, as a careful xdem user would (it follows xdem's own ``accuracy`` workflow):
@@ -17,7 +18,9 @@ What it does, as a careful xdem user would (it follows xdem's own ``accuracy`` w
   ``Vector.create_mask``). Nodata of either DEM is always left out by xdem itself.
 * Fits ``NuthKaab()`` (xdem defaults: max_iterations 10, offset_threshold 0.001 px, 72 aspect
   bins, subsample 5e5 px), ``BlockwiseCoreg(NuthKaab(), block_size_fit=PX)`` or
-  ``VerticalShift()``, with ``random_state=42``, then applies it.
+  ``VerticalShift()``, ``DhMinimize()`` or a pipeline written with Coreg's step names
+  (``pipeline:nuth_kaab+deramp1+directional:AZIMUTH``, see ``xdem_step``), with
+  ``random_state=42``, then applies it. A pipeline's shift is its affine step's.
 
 Sign convention (checked in xdem 0.2.3 source and by a synthetic test, see README_dem.md):
 ``coreg.meta["outputs"]["affine"]["shift_x/y/z"]`` (= ``to_translations()``, = the matrix's
@@ -77,11 +80,37 @@ def same_grid(a, b) -> bool:
     return a.crs == b.crs and a.shape == b.shape and a.transform.almost_equals(b.transform, 1e-9)
 
 
+def xdem_step(name: str, subsample: float):
+    """xdem's object for one of Coreg's pipeline step names (xdem defaults otherwise).
+    Coreg's directional azimuth (clockwise from north) is xdem's angle + 90: xdem's
+    along-track axis is (cos angle, -sin angle) in map x, y (geoutils get_xy_rotated)."""
+    name, _, option = name.partition(":")
+    c = xdem.coreg
+    if name == "nuth_kaab":
+        return c.NuthKaab(subsample=subsample)
+    if name == "dhminimize":
+        return c.DhMinimize()
+    if name == "lzd":
+        return c.LZD()
+    if name == "vertical":
+        return c.VerticalShift()
+    if name.startswith("deramp"):
+        return c.Deramp(poly_order=int(name[-1]))
+    if name == "directional":
+        if not option:
+            raise ValueError("xdem's DirectionalBias needs the angle: directional:AZIMUTH")
+        return c.DirectionalBias(angle=float(option) - 90.0)
+    if name.startswith("terrain_"):
+        return c.TerrainBias(terrain_attribute=name.removeprefix("terrain_"))
+    raise ValueError(f"no xdem step for {name!r}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--ref", required=True)
     p.add_argument("--dem", required=True)
-    p.add_argument("--method", choices=("nuth_kaab", "blockwise", "vertical"), default="nuth_kaab")
+    p.add_argument("--method", default="nuth_kaab",
+                   help="nuth_kaab, blockwise, vertical, dhminimize or pipeline:STEPS")
     p.add_argument("--mask-nodata-of", help="raster whose valid pixels are the stable terrain")
     p.add_argument(
         "--exclude-gpkg", help="vector file of unstable-terrain polygons (e.g. glaciers)"
@@ -92,6 +121,9 @@ def main(argv=None) -> int:
     )
     p.add_argument("--workdir", default=None, help="folder for BlockwiseCoreg's temporary rasters")
     p.add_argument("--out", help="write the aligned DEM (reference grid) here")
+    p.add_argument("--ref-points", help="CSV of x, y, z (the DEM's CRS): fit on these points "
+                   "instead of the reference DEM (xdem's point-raster mode); --ref still gives "
+                   "the grid and the statistics")
     a = p.parse_args(argv)
 
     result = {
@@ -176,15 +208,31 @@ def main(argv=None) -> int:
                 )
                 result["n_blocks"] = int(np.isfinite(coreg.shifts_x).sum())
             else:
-                coreg = (
-                    xdem.coreg.NuthKaab(subsample=a.subsample)
-                    if a.method == "nuth_kaab"
-                    else xdem.coreg.VerticalShift()
-                )
-                coreg.fit(ref, tba, inlier_mask=stable, random_state=RANDOM_STATE)
+                steps = (a.method.removeprefix("pipeline:").split("+")
+                         if a.method.startswith("pipeline:") else [a.method])
+                parts = [xdem_step(s, a.subsample) for s in steps]
+                coreg = parts[0] if len(parts) == 1 else xdem.coreg.CoregPipeline(parts)
+                if a.ref_points:
+                    import geopandas as gpd
+
+                    x, y, z = np.loadtxt(a.ref_points, delimiter=",", skiprows=1).T
+                    points = gpd.GeoDataFrame({"z": z}, geometry=gpd.points_from_xy(x, y),
+                                              crs=tba.crs)
+                    coreg.fit(points, tba, random_state=RANDOM_STATE, z_name="z")
+                else:
+                    coreg.fit(ref, tba, inlier_mask=stable, random_state=RANDOM_STATE)
                 result["t_fit_s"] = time.perf_counter() - t_fit
                 aligned = coreg.apply(tba)
-                out = coreg.meta["outputs"]["affine"]
+                affine = parts[0] if len(parts) == 1 else coreg.pipeline[0]
+                out = dict(affine.meta.get("outputs", {}).get("affine", {}))
+                if "shift_x" not in out and hasattr(affine, "to_matrix"):
+                    try:  # LZD: a full matrix, of which the translation is comparable
+                        matrix = affine.to_matrix()
+                        out.update(shift_x=matrix[0, 3], shift_y=matrix[1, 3],
+                                   shift_z=matrix[2, 3])
+                        result["matrix"] = np.asarray(matrix).tolist()
+                    except (AttributeError, ValueError):
+                        pass
                 sx, sy, sz = (float(out.get(k, 0.0)) for k in ("shift_x", "shift_y", "shift_z"))
             if not same_grid(ref, aligned):
                 aligned = aligned.reproject(ref, silent=True)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from functools import partial
 
 import numpy as np
 import rasterio
@@ -46,6 +47,7 @@ from ..transforms.model import BlockField, Rigid
 from ..transforms.resample import interpolate, prepare
 from ..transforms.saved import DEM_REPORT_KIND, DEM_REPORT_VERSION
 from ..transforms.warp import write_resampled
+from .bias import curvature
 from .terrain import gradient, nmad
 
 METHODS = ("nuth_kaab", "vertical", "blockwise")
@@ -122,11 +124,23 @@ class DemAlignment(AlignmentResult):
     #: Whether the horizontal fit settled below its tolerance (flat or noisy DEMs do not:
     #: their shift means nothing, and :func:`align_dem` refuses to apply it).
     converged: bool = True
+    #: Pipelines (method "pipeline"): the steps as written, and every fitted bias
+    #: correction (see core/dem/bias.py), added to the DEM after its shift.
+    pipeline: str = ""
+    corrections: tuple[dict, ...] = ()
+    #: LZD: the rotation about the vertical (degrees, counter-clockwise) about this
+    #: centre (map units), applied with the shift.
+    rotation_deg: float = 0.0
+    rotation_centre: tuple[float, float] = (0.0, 0.0)
+    #: Standard errors and 95 % half-widths of every term (bootstrap; see
+    #: core/dem/uncertainty.py); empty unless asked for.
+    uncertainty: dict = field(default_factory=dict)
 
     def report(self) -> dict:
         report = asdict(self)
         report["kind"], report["version"] = DEM_REPORT_KIND, DEM_REPORT_VERSION
         report["warnings"] = list(self.warnings)
+        report["corrections"] = list(self.corrections)
         report["blocks"] = [asdict(b) for b in self.blocks]
         report["transform"] = self.transform.to_record()
         return report
@@ -134,11 +148,14 @@ class DemAlignment(AlignmentResult):
     @property
     def transform(self) -> Rigid | BlockField:
         """The alignment as :func:`.apply.apply_alignment` applies it to any raster: a
-        translation with its vertical shift, or the blockwise field."""
+        translation (and LZD's rotation about the vertical) with its vertical shift, or
+        the blockwise field. Bias corrections of a pipeline are not part of it: they are
+        written into the aligned DEM only."""
         crs = CRS.from_user_input(self.crs)
         if self.method != "blockwise":
-            return Rigid(RigidModel(self.shift_x, self.shift_y), crs, self.alignment_bounds,
-                         self.shift_z)
+            model = RigidModel(self.shift_x, self.shift_y, self.rotation_deg,
+                               *self.rotation_centre)
+            return Rigid(model, crs, self.alignment_bounds, self.shift_z)
         x, y, z = (np.array([getattr(b, key) for b in self.blocks], float)
                    .reshape(self.block_shape) for key in ("shift_x", "shift_y", "shift_z"))
         return BlockField(Affine(*self.block_nodes), x, y, z, crs, self.alignment_bounds)
@@ -155,6 +172,7 @@ class _Samples:
     gy: np.ndarray
     chunk: np.ndarray  # id of the read block holding each pixel
     n_stable: int
+    curvature: np.ndarray | None = None  # of the reference (see dem_bias.curvature)
 
     def subset(self, size: int) -> _Samples:
         """A fixed random subset of ``size`` samples at most, in the same order."""
@@ -162,7 +180,8 @@ class _Samples:
             return self
         keep = np.sort(np.random.default_rng(1).choice(self.rows.size, size, replace=False))
         return _Samples(self.rows[keep], self.cols[keep], self.ref[keep], self.gx[keep],
-                        self.gy[keep], self.chunk[keep], self.n_stable)
+                        self.gy[keep], self.chunk[keep], self.n_stable,
+                        None if self.curvature is None else self.curvature[keep])
 
 
 def estimate_dem_alignment(
@@ -174,6 +193,7 @@ def estimate_dem_alignment(
     max_iterations: int = 10,
     tolerance: float = 0.01,
     block_size: int = 256,
+    block_step: str = "nuth_kaab",
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
 ) -> DemAlignment:
@@ -192,6 +212,9 @@ def estimate_dem_alignment(
         Iterations of the horizontal fit at most.
     tolerance : float
         Stop when the horizontal update is below this (map units).
+    block_step : {"nuth_kaab", "dhminimize", "lzd"}
+        Blockwise method: the shift step fitted on each block (see
+        :mod:`.dem_pipeline`); LZD blocks give their translation at the block centre.
 
     Raises
     ------
@@ -219,10 +242,18 @@ def estimate_dem_alignment(
         else:
             n = shape[0] * shape[1]
             fit = samples.subset(max(FIT_SAMPLES, FIT_SAMPLES_PER_BLOCK * n))
-            fitter = _Fitter(fit, sampler, scale, progress, is_canceled)
-            shifts, iterations = fitter.horizontal(_groups(fit, window, size, shape), n,
-                                                   max_iterations, tolerance)
-            warnings, converged = fitter.warnings, fitter.converged
+            fit_groups = _groups(fit, window, size, shape)
+            if method == "blockwise" and block_step != "nuth_kaab":
+                from .pipeline import block_shifts
+
+                shifts, iterations, warnings, converged = block_shifts(
+                    block_step, fit, fit_groups, n, sampler, scale, grid, max_iterations,
+                    tolerance, MIN_BLOCK_PIXELS, is_canceled)
+            else:
+                fitter = _Fitter(fit, sampler, scale, progress, is_canceled)
+                shifts, iterations = fitter.horizontal(fit_groups, n, max_iterations,
+                                                       tolerance)
+                warnings, converged = fitter.warnings, fitter.converged
         counts = np.bincount(groups, minlength=len(shifts))
         fitted = shifts
         if method == "blockwise":
@@ -297,6 +328,7 @@ def _collect_samples(ref_ds, ref_nodata, dem_ds, dem_nodata, grid: Grid, window:
         if slopes:
             gx, gy = gradient(ref, grid.res[0] * scale[0], grid.res[1] * scale[1])
             stable = np.isfinite(gx) & np.isfinite(gy) & dem_valid
+            curv = curvature(ref, grid.res[0] * scale[0], grid.res[1] * scale[1])
         else:
             stable = np.isfinite(ref[1:-1, 1:-1]) & dem_valid
         if exclude:
@@ -308,14 +340,14 @@ def _collect_samples(ref_ds, ref_nodata, dem_ds, dem_nodata, grid: Grid, window:
         zeros = np.zeros(ii.size)
         parts.append((ii + r, jj + c, ref[1:-1, 1:-1][stable],
                       gx[stable] if slopes else zeros, gy[stable] if slopes else zeros,
-                      np.full(ii.size, k)))
+                      np.full(ii.size, k), curv[stable] if slopes else zeros))
     if n_stable < MIN_STABLE_PIXELS:
         raise CoregistrationError(
             f"Only {n_stable} stable pixels (valid in both DEMs and not excluded); at least "
             f"{MIN_STABLE_PIXELS} are needed. Check the overlap, nodata and exclusion mask.")
-    rows, cols, ref, gx, gy, chunk = (np.concatenate(a) for a in zip(*parts))
+    rows, cols, ref, gx, gy, chunk, curv = (np.concatenate(a) for a in zip(*parts))
     return _Samples(rows.astype(float), cols.astype(float), ref.astype(float), gx, gy, chunk,
-                    n_stable)
+                    n_stable, curv)
 
 
 class _DemSampler:
@@ -332,7 +364,7 @@ class _DemSampler:
         d_col = np.broadcast_to(np.asarray(shift_x, float) / t.a, samples.rows.shape)
         d_row = np.broadcast_to(np.asarray(shift_y, float) / t.e, samples.rows.shape)
         values = np.full(samples.rows.shape, np.nan)
-        if not d_col.any() and not d_row.any():
+        if not d_col.any() and not d_row.any() and _on_pixels(samples):
             return self._unshifted(samples, values)
         margin = 4 + int(np.ceil(max(np.abs(d_col).max(initial=0), np.abs(d_row).max(initial=0))))
         for k, r, c, h, w in _chunks(self.window):
@@ -370,6 +402,13 @@ class _DemSampler:
         return entry[:4]
 
 
+def _on_pixels(samples: _Samples) -> bool:
+    """Whether every sample sits on a pixel centre (a reference DEM's pixels; points
+    of a point-cloud reference do not)."""
+    return bool(np.all(samples.rows == np.floor(samples.rows))
+                and np.all(samples.cols == np.floor(samples.cols)))
+
+
 class _Fitter:
     """The iterative horizontal fit, for one group (global) or one per block."""
 
@@ -384,10 +423,11 @@ class _Fitter:
         self.converged = True
 
     def horizontal(self, groups: np.ndarray, n: int, max_iterations: int,
-                   tolerance: float) -> tuple[np.ndarray, int]:
-        """Shift (x, y) of each of ``n`` groups, map units, applied to the DEM; and the
-        iterations used. ``tolerance`` is in metres on the ground."""
-        shifts = np.zeros((n, 2))
+                   tolerance: float, start: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+        """Shift (x, y) of each of ``n`` groups, map units, applied to the DEM (from
+        ``start``, else zero); and the iterations used. ``tolerance`` is in metres on the
+        ground."""
+        shifts = np.zeros((n, 2)) if start is None else np.array(start, float).reshape(n, 2)
         for iteration in range(1, max_iterations + 1):
             if self.is_canceled and self.is_canceled():
                 raise CanceledError("Canceled while fitting the DEM shift.")
@@ -569,9 +609,12 @@ def align_dem(
     dh_output: str | os.PathLike | None = None,
     exclude: Sequence[str | os.PathLike | PolygonMask] = (),
     method: str = "nuth_kaab",
+    pipeline: str = "",
+    bootstrap: int = 0,
     max_iterations: int = 10,
     tolerance: float = 0.01,
     block_size: int = 256,
+    block_step: str = "nuth_kaab",
     match_reference: bool = False,
     resampling: str = "cubic",
     keep_unreliable: bool = False,
@@ -584,7 +627,9 @@ def align_dem(
     Parameters
     ----------
     reference, dem : path
-        DEMs (any CRS and grid; the reference is resampled onto the DEM's grid).
+        DEMs (any CRS and grid; the reference is resampled onto the DEM's grid). The
+        reference may also be points: a .csv / .gpkg file or a
+        :class:`.dem_points.PointCloud` (e.g. ICESat-2 or lidar elevations).
     output : path
         The aligned DEM: Float32, on the DEM's own grid (or the reference's, see
         ``match_reference``).
@@ -597,12 +642,21 @@ def align_dem(
         Horizontal and vertical shift (Nuth & Kääb 2011); vertical (median) shift
         only; or Nuth & Kääb per block of ``block_size`` pixels, applied as smooth
         shift fields.
+    pipeline : str, optional
+        Steps joined by '+' (e.g. ``nuth_kaab+deramp1+directional``), fitted jointly
+        and applied in place of ``method``; see :mod:`.dem_pipeline` for the names.
+    bootstrap : int
+        Replicates of a spatial block bootstrap giving each term's standard error and
+        95 % interval in the report (0: none; about 30 is enough; each replicate costs
+        one fit). Global methods and pipelines only.
     max_iterations : int
         Iterations of the horizontal fit at most.
     tolerance : float
         Stop when the horizontal update is below this (metres on the ground).
     block_size : int
         Side of the blocks of the blockwise method, DEM pixels.
+    block_step : {"nuth_kaab", "dhminimize", "lzd"}
+        The shift step the blockwise method fits on each block.
     match_reference : bool
         Write the outputs on the reference grid instead of the DEM's.
     resampling : {"cubic", "bilinear", "nearest"}
@@ -632,22 +686,43 @@ def align_dem(
         Too few stable pixels, or a fit that did not converge (unless
         ``keep_unreliable``); nothing is written then.
     """
+    from .points import PointCloud, is_point_file
+
+    points = is_point_file(reference)
+    if points and (dh_output is not None or match_reference):
+        raise CoregInputError("With reference points, the elevation difference and the "
+                              "reference grid do not exist: write the aligned DEM only.")
     with guarded_outputs({"Aligned DEM": output, "Elevation difference": dh_output},
-                         {"Reference DEM": reference, "DEM": dem,
+                         {"Reference DEM": None if isinstance(reference, PointCloud)
+                          else reference, "DEM": dem,
                           "Unstable terrain": file_paths(exclude)}):
         return _align_and_write(reference, dem, output, dh_output=dh_output,
                                 match_reference=match_reference, resampling=resampling,
                                 keep_unreliable=keep_unreliable, progress=progress,
                                 is_canceled=is_canceled, exclude=exclude, method=method,
-                                max_iterations=max_iterations, tolerance=tolerance,
-                                block_size=block_size)
+                                pipeline=pipeline or (method if bootstrap else ""),
+                                bootstrap=bootstrap, max_iterations=max_iterations,
+                                tolerance=tolerance, block_size=block_size,
+                                block_step=block_step, points=points)
 
 
 def _align_and_write(reference, dem, output, *, dh_output, match_reference: bool,
                      resampling: str, keep_unreliable: bool, progress: Progress | None,
-                     is_canceled: IsCanceled | None, **options) -> DemAlignment:
-    alignment = estimate_dem_alignment(reference, dem, progress=scaled_progress(progress, 0, 50),
-                                       is_canceled=is_canceled, **options)
+                     is_canceled: IsCanceled | None, pipeline: str, points: bool,
+                     **options) -> DemAlignment:
+    from .pipeline import apply_corrections, estimate_dem_pipeline
+    from .points import estimate_dem_to_points
+
+    bootstrap = options.pop("bootstrap")
+    if points:
+        estimate = partial(estimate_dem_to_points, pipeline=pipeline or options["method"],
+                           bootstrap=bootstrap)
+    elif pipeline:
+        estimate = partial(estimate_dem_pipeline, pipeline=pipeline, bootstrap=bootstrap)
+    else:
+        estimate = estimate_dem_alignment
+    alignment = estimate(reference, dem, progress=scaled_progress(progress, 0, 50),
+                         is_canceled=is_canceled, **options)
     if not alignment.converged and not keep_unreliable:
         raise CoregistrationError(
             f"The DEM fit did not converge after {alignment.iterations} iterations: the DEMs "
@@ -663,6 +738,7 @@ def _align_and_write(reference, dem, output, *, dh_output, match_reference: bool
         write_resampled(dem, tmp, transform, target, vertical=True,
                         dtype="float32", resampling=resampling, cog=False,
                         progress=scaled_progress(progress, 50, 90), is_canceled=is_canceled)
+        apply_corrections(tmp, alignment.corrections, dem_info.grid.crs)
     if dh_output is not None:
         with atomic_path(dh_output) as tmp:
             write_difference(reference, output, tmp)

@@ -58,3 +58,53 @@ def test_align_dem__qgis_process(shared_data, shifted_aster, qgis_process_runner
     assert (folder / "blocks.gpkg").is_file()
     assert report["shift_z"] == pytest.approx(truth[2], abs=0.1)
     assert json.loads(stdout)["results"]["NMAD_AFTER"] == pytest.approx(report["nmad_after"])
+
+
+def test_align_dem__pipeline_with_deramp(tmp_path, coreg_provider):
+    """The PIPELINE parameter replaces the method; the report lists the fitted tilt."""
+    import processing
+    from dem_sensor import SensorCase, make_pair
+    from qgis.core import QgsProcessingException
+
+    pair = make_pair(SensorCase(tilt=(2e-4, 0.0)), tmp_path)
+    result = processing.run("coreg:align_dem", {
+        "REFERENCE": str(pair["ref"]), "DEM": str(pair["dem"]), "METHOD": 1,
+        "PIPELINE": " nuth_kaab+deramp1 ", "OUTPUT": str(tmp_path / "aligned.tif"),
+        "REPORT": str(tmp_path / "report.json")})
+    report = json.loads(Path(result["REPORT"]).read_text())
+    assert report["method"] == "pipeline" and report["pipeline"] == "nuth_kaab+deramp1"
+    assert report["corrections"][0]["tilt_x"] == pytest.approx(-2e-4, rel=0.02)
+    assert abs(report["shift_x"] - pair["shift"][0]) <= 0.01 * pair["res"]
+    with pytest.raises(QgsProcessingException, match="Unknown pipeline step"):
+        processing.run("coreg:align_dem", {
+            "REFERENCE": str(pair["ref"]), "DEM": str(pair["dem"]), "PIPELINE": "nk+ramp",
+            "OUTPUT": str(tmp_path / "bad.tif")})
+
+
+def test_align_dem__reference_points(tmp_path, coreg_provider):
+    """A point layer (z in a field) replaces the reference DEM; no dh raster then."""
+    import fiona
+    import numpy as np
+    import processing
+    from dem_sensor import SensorCase, make_pair, make_points
+    from qgis.core import QgsProcessingException
+
+    pair = make_pair(SensorCase(), tmp_path)
+    csv_path, _ = make_points(SensorCase(), tmp_path)
+    x, y, z = np.loadtxt(csv_path, delimiter=",", skiprows=1).T
+    gpkg = tmp_path / "icesat.gpkg"
+    schema = {"geometry": "Point", "properties": {"h_li": "float"}}
+    with fiona.open(gpkg, "w", driver="GPKG", crs="EPSG:25833", schema=schema) as dst:
+        dst.writerecords({"geometry": {"type": "Point", "coordinates": (a, b)},
+                          "properties": {"h_li": float(c)}} for a, b, c in zip(x, y, z))
+    result = processing.run("coreg:align_dem", {
+        "REFERENCE_POINTS": str(gpkg), "Z_FIELD": "h_li", "DEM": str(pair["dem"]),
+        "OUTPUT": str(tmp_path / "aligned.tif"), "DH_OUTPUT": str(tmp_path / "dh.tif"),
+        "REPORT": str(tmp_path / "report.json")})
+    report = json.loads(Path(result["REPORT"]).read_text())
+    assert abs(report["shift_x"] - pair["shift"][0]) <= 0.05 * pair["res"]
+    assert abs(report["shift_y"] - pair["shift"][1]) <= 0.05 * pair["res"]
+    assert "DH_OUTPUT" not in result and not (tmp_path / "dh.tif").exists()
+    with pytest.raises(QgsProcessingException, match="reference DEM .* or reference points"):
+        processing.run("coreg:align_dem", {"DEM": str(pair["dem"]),
+                                           "OUTPUT": str(tmp_path / "none.tif")})
