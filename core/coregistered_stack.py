@@ -232,8 +232,7 @@ def _band_number(band: str, descriptions: list[str]) -> tuple[int, str]:
 
 def _stac_asset(index: int, band: str, item: StacItem) -> StackAsset:
     for asset in item.assets:
-        number = 1 if asset.key == band else (
-            asset.band_names.index(band) + 1 if band in asset.band_names else None)
+        number = asset.band_of(band)
         if number is None:
             continue
         info = read_info(asset.href, f"Asset '{asset.key}' of input {index}")

@@ -45,6 +45,10 @@ OPTIONAL_PACKAGES = (
      "free memory where /proc/meminfo is missing (Windows, macOS)"),
     (Requirement("distributed", "distributed", "python3-distributed", "2021.1"),
      "runs 'Align time series to anchor' on a Dask cluster"),
+    (Requirement("pystac", "pystac", "", "1.10"),
+     "writes the STAC item and collection of 'Align STAC items'"),
+    (Requirement("pystac_client", "pystac-client", "", "0.7"),
+     "searches STAC APIs ('Search a STAC catalogue')"),
 )
 
 

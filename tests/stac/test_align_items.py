@@ -1,0 +1,229 @@
+"""align_items catalogue to catalogue: items over HTTP (nginx) and from a STAC API
+(rustac), COG assets streamed, preconditions, and network faults."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+import rasterio
+import stac_fixture
+from osgeo_utils.samples.validate_cloud_optimized_geotiff import validate as validate_cog
+from stac_validation import validator
+
+from coreg.core.align import align_image
+from coreg.core.align_items import align_items
+from coreg.core.errors import CoregInputError, CoregResourceError
+from coreg.core.stac import read_item
+
+
+def _urls(site) -> tuple[str, str]:
+    return (f"{site['files']}/source/item.json",
+            f"{site['api']}/collections/{stac_fixture.COLLECTION}/items/reference")
+
+
+def _logged():
+    messages = []
+    return messages, lambda level, text: messages.append((level, text))
+
+
+def test_align_items_over_http_matches_align_image_on_local_files(stac_site, tmp_path):
+    source, reference = _urls(stac_site)
+    messages, log = _logged()
+    result = align_items(source, reference, tmp_path / "out", title="Abu Dhabi aligned",
+                         assets=["red", "B08"], log=log)
+    root = stac_site["data"].root
+    local = align_image(root / "reference" / "nir.tif", root / "source" / "nir.tif").report()
+    report = result.report
+    for key in ("shift_x_px", "shift_y_px"):
+        assert abs(report[key] - local[key]) <= 0.005, key
+    assert abs(report["rotation_deg"] - local["rotation_deg"]) <= 1e-4
+    truth_x, truth_y = stac_fixture.TRUTH_PX
+    assert abs(report["shift_x_px"] - truth_x) < 0.05
+    assert abs(report["shift_y_px"] - truth_y) < 0.05
+    assert report["source_item"] == source and report["reference_item"] == reference
+    assert report["match_asset"] == "nir"
+    assert sorted(report["assets_written"]) == ["nir", "red"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "collection.json", "item.json", "nir.tif", "red.tif"]
+    for path in result.outputs.values():
+        warnings, errors, _ = validate_cog(path)
+        assert errors == []
+    # The aligned NIR sits on the reference: measured again, no shift is left.
+    again = align_image(root / "reference" / "nir.tif", result.outputs["nir"]).report()
+    assert abs(again["shift_x_px"]) < 0.05 and abs(again["shift_y_px"]) < 0.05
+    assert ("info", "Preconditions met: items 'source' and 'reference'.") in messages
+
+
+def test_the_output_item_and_collection_are_valid_stac_with_resolvable_links(stac_site,
+                                                                            tmp_path):
+    source, reference = _urls(stac_site)
+    result = align_items(source, reference, tmp_path, title="Abu Dhabi aligned",
+                         assets=["nir"])
+    item = json.loads(Path(result.item).read_text())
+    collection = json.loads(Path(result.collection).read_text())
+    validator("item.json").validate(item)
+    validator("collection.json").validate(collection)
+    assert collection["title"] == item["properties"]["title"] == "Abu Dhabi aligned"
+    assert item["collection"] == collection["id"] == "abu-dhabi-aligned"
+    asset = item["assets"]["nir"]
+    assert (tmp_path / asset["href"]).resolve() == Path(result.outputs["nir"]).resolve()
+    assert asset["eo:bands"] == [{"name": "B08", "common_name": "nir"}]
+    with rasterio.open(result.outputs["nir"]) as ds:
+        assert asset["proj:shape"] == [ds.height, ds.width]
+        assert asset["proj:transform"] == pytest.approx(list(ds.transform)[:6])
+    assert any("projection" in e for e in item["stac_extensions"])
+    assert any("processing" in e for e in item["stac_extensions"])
+    assert item["properties"]["processing:level"] == "L1C"
+    assert item["properties"]["coreg:shift_x_px"] == result.report["shift_x_px"]
+    assert item["properties"]["coreg:reliability"] > 90
+    derived = [link["href"] for link in item["links"] if link["rel"] == "derived_from"]
+    assert derived == [source, reference]
+    for href, item_id in zip(derived, ("source", "reference")):
+        with urllib.request.urlopen(href, timeout=10) as response:
+            assert json.load(response)["id"] == item_id
+    assert (tmp_path / "collection.json").is_file()
+
+
+def test_cog_assets_are_streamed_by_range_requests(stac_site, tmp_path):
+    log = stac_site["log"]
+    before = len(stac_fixture.access_log(log))
+    source, reference = _urls(stac_site)
+    align_items(source, reference, tmp_path, assets=["nir"])
+    requests = stac_fixture.access_log(log)[before:]
+    rasters = [r for r in requests if r["uri"].endswith(".tif")]
+    assert rasters and all(r["method"] == "GET" for r in rasters)
+    whole = [r for r in rasters if r["status"] != 206 or not r["range"].startswith("bytes=")]
+    assert whole == []  # never a whole-file download
+    assert not any(r["uri"].endswith((".aux.xml", ".ovr", ".msk")) for r in requests)
+
+
+def test_a_non_cog_asset_is_aligned_with_a_warning(stac_site, tmp_path):
+    source, reference = _urls(stac_site)
+    messages, log = _logged()
+    result = align_items(source, reference, tmp_path, assets=["nir_striped"],
+                         match_asset="nir", log=log)
+    assert Path(result.outputs["nir_striped"]).is_file()
+    assert any(level == "warning" and "'nir_striped'" in text
+               and "not a Cloud-Optimized GeoTIFF" in text for level, text in messages)
+
+
+def test_assets_are_chosen_by_key_band_name_or_common_name(stac_site):
+    item = read_item(_urls(stac_site)[0], allow_remote=True)
+    assert item.asset("nir").key == item.asset("B08").key == item.asset("NIR").key == "nir"
+    assert item.asset("red").key == item.asset("b04").key == "red"
+    assert item.asset("nir_striped").key == "nir_striped"
+    with pytest.raises(CoregInputError, match=r"no asset or band 'swir16'; its assets are "
+                                              r"red \(B04, red\); nir \(B08, nir\)"):
+        item.asset("swir16")
+
+
+def test_a_remote_item_is_refused_unless_asked_for(stac_site):
+    with pytest.raises(CoregInputError, match="not a local file"):
+        read_item(_urls(stac_site)[0])
+
+
+def _edited_item(site, tmp_path: Path, name: str, **properties) -> str:
+    """A copy of the served source item with ``properties`` changed, served too."""
+    document = json.loads((site["data"].root / "source" / "item.json").read_text())
+    document["properties"].update(properties)
+    if "bbox" in properties:
+        document["bbox"] = properties.pop("bbox")
+        document["properties"].pop("bbox")
+    if "gsd" in properties:
+        for asset in document["assets"].values():
+            asset["gsd"] = properties["gsd"]
+    path = site["data"].root / "edited" / f"{name}.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(document))
+    return f"{site['files']}/edited/{name}.json"
+
+
+@pytest.mark.parametrize("properties, message", [
+    ({"eo:cloud_cover": 40.0}, r"The source item 'source' is 40 % cloudy \(under 25 % needed\)"),
+    ({"gsd": 30.0}, r"'source' has a GSD of 30 m against 20 m for the reference item "
+                    r"'reference' \(50 % apart, at most 25 %\)"),
+    ({"processing:level": "L2A"}, r"'source' is processing level L2A and the reference item "
+                                  r"'reference' L1C"),
+    ({"bbox": [54.60, 24.35, 54.70, 24.45]}, r"overlap by \d+ % only \(at least 20 % needed\)"),
+])
+def test_broken_preconditions_are_refused_before_a_pixel_is_read(stac_site, tmp_path,
+                                                                 properties, message):
+    name = "-".join(properties).replace(":", "_")
+    source = _edited_item(stac_site, tmp_path, name, **properties)
+    log = stac_site["log"]
+    before = len(stac_fixture.access_log(log))
+    with pytest.raises(CoregInputError, match=message):
+        align_items(source, _urls(stac_site)[1], tmp_path / "out")
+    requests = stac_fixture.access_log(log)[before:]
+    assert not any(r["uri"].endswith(".tif") for r in requests)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_ignored_preconditions_become_warnings(stac_site, tmp_path):
+    source = _edited_item(stac_site, tmp_path, "cloudy", **{"eo:cloud_cover": 40.0})
+    messages, log = _logged()
+    result = align_items(source, _urls(stac_site)[1], tmp_path, assets=["nir"],
+                         ignore_preconditions=True, log=log)
+    assert Path(result.outputs["nir"]).is_file()
+    assert any(level == "warning" and "40 % cloudy" in text and "Ignored" in text
+               for level, text in messages)
+
+
+def _broken_asset_item(site, name: str, href: str) -> str:
+    document = json.loads((site["data"].root / "source" / "item.json").read_text())
+    document["assets"]["nir"]["href"] = href
+    path = site["data"].root / "edited" / f"{name}.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(document))
+    return f"{site['files']}/edited/{name}.json"
+
+
+def test_network_faults_are_clear_errors_leaving_no_output(stac_site, tmp_path):
+    source, reference = _urls(stac_site)
+    out = tmp_path / "out"
+    item_bytes = (stac_site["data"].root / "source" / "item.json").read_bytes()
+    with stac_fixture.stalling_server() as stalling, \
+            stac_fixture.truncating_server(item_bytes) as truncating:
+        down = f"http://127.0.0.1:{stac_fixture.free_port()}/collections/c/items/reference"
+        faults = [
+            (down, reference, {}, CoregInputError, r"cannot be reached \(connection refused\)"),
+            (source, reference.replace("/reference", "/nope"), {}, CoregInputError,
+             r"items/nope': the server answered HTTP 404 \(not found\)"),
+            (_broken_asset_item(stac_site, "missing", f"{stac_site['files']}/source/no.tif"),
+             reference, {}, CoregInputError,
+             r"Asset 'nir' '.*/source/no.tif': the server answered HTTP 404"),
+            (f"{stalling}/item.json", reference, {"timeout": 1}, CoregResourceError,
+             r"did not answer within 1 s"),
+            (_broken_asset_item(stac_site, "stalled", f"{stalling}/nir.tif"), reference,
+             {"timeout": 1}, CoregResourceError, r"Asset 'nir' .*did not answer within 1 s"),
+            (f"{truncating}/item.json", reference, {}, CoregInputError,
+             r"the response was cut short"),
+        ]
+        for source_url, reference_url, options, error, message in faults:
+            with pytest.raises(error, match=message):
+                align_items(source_url, reference_url, out, assets=["red", "nir"], **options)
+            assert not out.exists() or list(out.iterdir()) == [], message
+    result = align_items(source, reference, out, assets=["red", "nir"])  # a later run works
+    assert sorted(result.outputs) == ["nir", "red"]
+
+
+def test_a_failure_after_the_first_asset_removes_it(stac_site, tmp_path, monkeypatch):
+    from coreg.core import align_items as module
+
+    calls = []
+    real = module.apply_alignment
+
+    def failing(*args, **kwargs):
+        calls.append(args[2])
+        if len(calls) == 2:
+            raise CoregInputError("the second asset failed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "apply_alignment", failing)
+    source, reference = _urls(stac_site)
+    with pytest.raises(CoregInputError, match="the second asset failed"):
+        align_items(source, reference, tmp_path, assets=["red", "nir"])
+    assert list(tmp_path.iterdir()) == []
