@@ -100,7 +100,7 @@ class CoregisteredStackAlgorithm(CoregAlgorithm):
             expressions=self.parameterAsString(parameters, self.EXPRESSIONS, context),
             resampling=RESAMPLINGS[self.parameterAsEnum(parameters, self.RESAMPLING, context)][1],
             title=self.parameterAsString(parameters, self.TITLE, context) or "Co-registered stack",
-            log=lambda level, message: self._log(feedback, level, message))
+            log=lambda level, message: self.push_log(feedback, level, message))
         for name, path in result.outputs.items():
             context.addLayerToLoadOnCompletion(path, QgsProcessingContext.LayerDetails(
                 name, context.project(), self.OUTPUTS))
@@ -121,12 +121,3 @@ class CoregisteredStackAlgorithm(CoregAlgorithm):
         if not paths:
             raise QgsProcessingException("Give at least one input (raster or STAC item).")
         return paths
-
-    @staticmethod
-    def _log(feedback, level: str, message: str) -> None:
-        if level == "info":
-            feedback.pushInfo(message)
-        elif level == "warning":
-            feedback.pushWarning(message)
-        else:
-            feedback.reportError(message, fatalError=True)

@@ -176,6 +176,10 @@ class QgisProcessRunner:
         )
         if self.plugin_path is not None:
             env["QGIS_PLUGINPATH"] = str(self.plugin_path)
+        if sys.prefix != sys.base_prefix:  # a venv's packages (pystac...) after QGIS's own
+            import site
+            env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [env.get("PYTHONPATH"), *site.getsitepackages()]))
         self.env = env
 
     def __call__(self, *args, timeout=QGIS_PROCESS_TIMEOUT):

@@ -1,0 +1,128 @@
+"""coreg:search_stac and coreg:align_items through processing.run and qgis_process,
+against the local STAC API and file server of tests/stac/conftest.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import stac_fixture
+
+SOURCE_ID, REFERENCE_ID = "source", "reference"
+
+
+def _item_url(site, item_id: str) -> str:
+    return f"{site['api']}/collections/{stac_fixture.COLLECTION}/items/{item_id}"
+
+
+def test_search_stac_gives_footprints_and_item_urls(stac_site, tmp_path, coreg_provider):
+    import processing
+    from qgis.core import QgsVectorLayer
+
+    result = processing.run("coreg:search_stac", {
+        "API_URL": stac_site["api"], "COLLECTIONS": stac_fixture.COLLECTION,
+        "EXTENT": "54.55,54.60,24.30,24.35 [EPSG:4326]",
+        "DATETIME": "2016-01-01T00:00:00Z/2016-02-01T00:00:00Z", "MAX_CLOUD": 25, "LIMIT": 10,
+        "OUTPUT": str(tmp_path / "footprints.gpkg"), "URL_LIST": str(tmp_path / "urls.txt")})
+    urls = result["ITEM_URLS"].splitlines()
+    assert sorted(urls) == sorted(_item_url(stac_site, i) for i in (SOURCE_ID, REFERENCE_ID))
+    assert (tmp_path / "urls.txt").read_text().splitlines() == urls
+    assert result["COUNT"] == 2
+    layer = QgsVectorLayer(result["OUTPUT"], "footprints", "ogr")
+    rows = {f["id"]: f for f in layer.getFeatures()}
+    assert set(rows) == {SOURCE_ID, REFERENCE_ID}
+    assert rows[SOURCE_ID]["cloud_cover"] == 3.0 and rows[SOURCE_ID]["gsd"] == 20.0
+    assert rows[SOURCE_ID]["url"] == _item_url(stac_site, SOURCE_ID)
+    assert rows[SOURCE_ID]["datetime"] == "2016-01-20T06:50:00Z"
+    assert rows[SOURCE_ID].geometry().boundingBox().xMinimum() == pytest.approx(54.544, abs=1e-3)
+    assert layer.crs().authid() == "EPSG:4326"
+    # Cloud cover and dates filter.
+    none = processing.run("coreg:search_stac", {
+        "API_URL": stac_site["api"], "COLLECTIONS": stac_fixture.COLLECTION, "MAX_CLOUD": 2,
+        "OUTPUT": "memory:"})
+    assert none["COUNT"] == 0 and none["ITEM_URLS"] == ""
+
+
+def test_search_stac_of_an_api_that_is_down_is_a_clear_error(coreg_provider, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    url = f"http://127.0.0.1:{stac_fixture.free_port()}"
+    with pytest.raises(QgsProcessingException, match="cannot be reached"):
+        processing.run("coreg:search_stac", {"API_URL": url, "OUTPUT": "memory:"})
+
+
+def test_an_api_header_token_is_sent_but_never_shown(coreg_provider):
+    from qgis.core import QgsApplication, QgsAuthMethodConfig
+
+    from coreg.algorithms.search_stac import auth_headers
+
+    manager = QgsApplication.authManager()
+    if not manager.masterPasswordIsSet():
+        manager.setMasterPassword("coreg-test", True)
+    config = QgsAuthMethodConfig("APIHeader")
+    config.setName("stac token")
+    config.setConfig("Authorization", "Bearer s3cret-token")
+    assert manager.storeAuthenticationConfig(config)[0]
+    assert auth_headers(config.id()) == {"Authorization": "Bearer s3cret-token"}
+    basic = QgsAuthMethodConfig("Basic")
+    basic.setName("stac basic")
+    basic.setConfig("username", "ana")
+    basic.setConfig("password", "pw")
+    assert manager.storeAuthenticationConfig(basic)[0]
+    assert auth_headers(basic.id()) == {"Authorization": "Basic YW5hOnB3"}
+
+
+def test_align_items_in_processing(stac_site, tmp_path, coreg_provider):
+    import processing
+
+    out = tmp_path / "aligned"
+    result = processing.run("coreg:align_items", {
+        "SOURCE_ITEM": f"{stac_site['files']}/source/item.json",
+        "REFERENCE_ITEM": _item_url(stac_site, REFERENCE_ID), "TITLE": "Processing run",
+        "ASSETS": "red, nir", "OUTPUT_FOLDER": str(out),
+        "REPORT": str(tmp_path / "report.json")})
+    report = json.loads((tmp_path / "report.json").read_text())
+    truth_x, truth_y = stac_fixture.TRUTH_PX
+    assert result["SHIFT_X_PX"] == pytest.approx(truth_x, abs=0.05)
+    assert result["SHIFT_Y_PX"] == pytest.approx(truth_y, abs=0.05)
+    assert report["shift_x_px"] == result["SHIFT_X_PX"]
+    assert sorted(report["assets_written"]) == ["nir", "red"]
+    assert report["reference_item"] == _item_url(stac_site, REFERENCE_ID)
+    assert sorted(Path(p).name for p in result["OUTPUTS"]) == ["nir.tif", "red.tif"]
+    item = json.loads(Path(result["STAC_ITEM"]).read_text())
+    assert item["properties"]["title"] == "Processing run"
+
+
+def test_align_items_refusal_names_the_parameter(stac_site, tmp_path, coreg_provider):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    with pytest.raises(QgsProcessingException, match="has no asset or band 'swir16'"):
+        processing.run("coreg:align_items", {
+            "SOURCE_ITEM": f"{stac_site['files']}/source/item.json",
+            "REFERENCE_ITEM": _item_url(stac_site, REFERENCE_ID), "ASSETS": "swir16",
+            "OUTPUT_FOLDER": str(tmp_path / "out")})
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_align_items_headless_with_qgis_process(stac_site, tmp_path, qgis_process_runner):
+    code, stdout, stderr = qgis_process_runner(
+        "run", "coreg:align_items", "--json", "--",
+        f"SOURCE_ITEM={_item_url(stac_site, SOURCE_ID)}",
+        f"REFERENCE_ITEM={_item_url(stac_site, REFERENCE_ID)}", "ASSETS=nir",
+        "TITLE=Headless", f"OUTPUT_FOLDER={tmp_path / 'out'}")
+    assert code == 0, stdout + stderr
+    results = json.loads(stdout)["results"]
+    assert results["SHIFT_X_PX"] == pytest.approx(stac_fixture.TRUTH_PX[0], abs=0.05)
+    assert Path(results["STAC_ITEM"]).is_file()
+
+
+def test_search_stac_of_a_stalling_api_times_out(coreg_provider):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    with stac_fixture.stalling_server() as url, \
+            pytest.raises(QgsProcessingException, match="did not answer within 1 s"):
+        processing.run("coreg:search_stac", {"API_URL": url, "TIMEOUT": 1, "OUTPUT": "memory:"})
