@@ -22,7 +22,7 @@ from .errors import CoregInputError
 from .outputs import check_output_folder, guarded_outputs, write_json
 from .paths import remote_reads
 from .raster_io import IsCanceled, Progress
-from .stac import StacAsset, StacItem, read_item
+from .stac import StacAsset, StacItem, read_item, require_pystac
 from .stac_net import (
     DEFAULT_TIMEOUT,
     NETWORK_ERRORS,
@@ -102,6 +102,7 @@ def align_items(
         No reliable match.
     """
     log = log or (lambda level, message: None)
+    require_pystac("The aligned item's STAC item")
     source = read_item(source_item, allow_remote=True, timeout=timeout)
     reference = read_item(reference_item, allow_remote=True, timeout=timeout)
     match, match_name = match_pair(source, reference, match_asset)

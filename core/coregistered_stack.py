@@ -32,6 +32,7 @@ from .errors import CoregInputError, CoregistrationError
 from .fit import RigidModel
 from .grid import Grid, crs_transformer, footprint_bounds
 from .outputs import guarded_outputs, write_json
+from .paths import remote_reads
 from .raster_io import IsCanceled, Progress, atomic_path, read_info
 from .raster_math import AssetSource, check_assets, write_expressions
 from .stac import (
@@ -43,8 +44,10 @@ from .stac import (
     is_stac_item,
     item_document,
     read_item,
+    require_pystac,
     slug,
 )
+from .stac_net import gdal_http, is_url
 
 #: (level, message) -> None; level is "info" or "warning" (a failure raises instead).
 Log = Callable[[str, str], None]
@@ -102,8 +105,10 @@ def coregistered_stack(
 
     Parameters
     ----------
-    inputs : sequence of path
-        Rasters, or local STAC item JSON files whose assets are GeoTIFFs.
+    inputs : sequence of path or URL
+        Rasters, or STAC items whose assets are GeoTIFFs: local JSON files, or
+        ``http(s)`` item URLs (a STAC API's ``.../collections/{c}/items/{id}``), whose
+        remote assets are streamed (:mod:`.stac_net`).
     assets : str or sequence of str
         ``N.band`` (comma-separated in a string): N the input's 1-based position;
         band a band description, a STAC asset key or ``eo:bands`` name, or a 1-based
@@ -126,8 +131,21 @@ def coregistered_stack(
         overlapping less than 20 %) or an output that would overwrite an input.
     """
     log = log or (lambda level, message: None)
-    folder = Path(output_folder)
-    sources = [read_item(p) if is_stac_item(p) else str(p) for p in inputs]
+    require_pystac("The co-registered stack's STAC item")
+    sources = [read_item(p, allow_remote=is_url(os.fspath(p))) if is_stac_item(p) else str(p)
+               for p in inputs]
+    remote = [a.href for s in sources if isinstance(s, StacItem) for a in s.assets if a.remote]
+    with gdal_http(), remote_reads(remote):
+        return _stack_sources(sources, inputs, assets, reference_asset, Path(output_folder),
+                              aoi=aoi, expressions=expressions, resampling=resampling,
+                              title=title, log=log, progress=progress,
+                              is_canceled=is_canceled)
+
+
+def _stack_sources(sources, inputs, assets, reference_asset: str, folder: Path, *, aoi,
+                   expressions: str, resampling: str, title: str, log: Log,
+                   progress: Progress | None, is_canceled: IsCanceled | None) -> StackResult:
+    """:func:`coregistered_stack` once its inputs are read."""
     stack = [resolve_asset(spec, sources) for spec in split_assets(assets)]
     _check_unique(stack)
     reference = _reference(stack, resolve_asset(reference_asset.strip(), sources).name)
@@ -138,7 +156,8 @@ def coregistered_stack(
     destinations = {**{f"Stacked band '{name}'": path for name, path in outputs.items()},
                     "STAC item": folder / "item.json",
                     "STAC collection": folder / "collection.json"}
-    with guarded_outputs(destinations, {"Inputs": [os.fspath(p) for p in inputs]}):
+    local = [os.fspath(p) for p in inputs if not is_url(os.fspath(p))]
+    with guarded_outputs(destinations, {"Inputs": local}):
         return _build_stack(stack, reference, sources, definitions, outputs, folder,
                             aoi=aoi, resampling=resampling, title=title, log=log,
                             progress=progress, is_canceled=is_canceled)

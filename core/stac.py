@@ -5,6 +5,7 @@ and the documents a stack writes (checked in the tests against the official sche
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import json
 import os
 import re
@@ -16,7 +17,7 @@ from pathlib import Path
 import rasterio
 from rasterio.crs import CRS
 
-from .errors import CoregInputError
+from .errors import CoregInputError, CoregResourceError
 from .grid import Grid, crs_transformer
 from .paths import is_remote, local_input
 from .stac_net import DEFAULT_TIMEOUT, fetch_json, is_url, vsicurl
@@ -175,26 +176,55 @@ def slug(text: str) -> str:
 
 def item_document(*, item_id: str, collection_id: str, title: str, geometry: dict,
                   bbox: list[float], times: dict, projection: dict, assets: dict) -> dict:
-    """A STAC item (JSON-ready) whose assets are files beside it."""
-    return {
-        "type": "Feature", "stac_version": STAC_VERSION, "stac_extensions": [PROJECTION],
-        "id": item_id, "collection": collection_id, "geometry": geometry, "bbox": bbox,
-        "properties": {"title": title, **times, **projection},
-        "links": [{"rel": "collection", "href": "./collection.json", "type": "application/json"},
-                  {"rel": "parent", "href": "./collection.json", "type": "application/json"}],
-        "assets": assets,
-    }
+    """A STAC item (JSON-ready, built with pystac) whose assets are files beside it;
+    ``assets`` are asset dictionaries (their extra fields kept as they are)."""
+    import pystac
+
+    stamps = {k: _instant(v) for k, v in times.items()}
+    item = pystac.Item(item_id, geometry, bbox, stamps.get("datetime"),
+                       properties={"title": title, **projection}, collection=collection_id,
+                       start_datetime=stamps.get("start_datetime"),
+                       end_datetime=stamps.get("end_datetime"))
+    item.stac_extensions.append(PROJECTION)
+    for key, asset in assets.items():
+        item.add_asset(key, pystac.Asset.from_dict(asset))
+    for rel in ("collection", "parent"):
+        item.add_link(pystac.Link(rel, "./collection.json", pystac.MediaType.JSON))
+    return stac_1_0(item)
 
 
 def collection_document(*, collection_id: str, title: str, description: str,
                         bbox: list[float], interval: list, item_file: str) -> dict:
-    """The STAC collection holding the stack's item."""
-    return {
-        "type": "Collection", "stac_version": STAC_VERSION, "stac_extensions": [],
-        "id": collection_id, "title": title, "description": description, "license": "various",
-        "extent": {"spatial": {"bbox": [bbox]}, "temporal": {"interval": [interval]}},
-        "links": [{"rel": "item", "href": f"./{item_file}", "type": "application/geo+json"}],
-    }
+    """The STAC collection (JSON-ready, built with pystac) holding the stack's item."""
+    import pystac
+
+    extent = pystac.Extent(pystac.SpatialExtent([bbox]),
+                           pystac.TemporalExtent([[_instant(t) for t in interval]]))
+    collection = pystac.Collection(collection_id, description, extent, title=title,
+                                   license="various")
+    collection.add_link(pystac.Link("item", f"./{item_file}", pystac.MediaType.GEOJSON))
+    return stac_1_0(collection)
+
+
+def require_pystac(what: str) -> None:
+    """Refuse a run whose STAC output needs pystac before any work, if it is missing."""
+    if importlib.util.find_spec("pystac") is None:
+        raise CoregResourceError(f"{what} is written with the Python package pystac, which "
+                                 "is not installed: pip install pystac (Coreg's About / "
+                                 "diagnostics dialog lists the optional packages).")
+
+
+def stac_1_0(document) -> dict:
+    """A pystac item or collection as a STAC 1.0.0 dictionary (pystac writes 1.1.0; the
+    fields Coreg writes are both versions'), its links as given (relative)."""
+    return {**document.to_dict(include_self_link=False, transform_hrefs=False),
+            "stac_version": STAC_VERSION}
+
+
+def _instant(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def footprint_wgs84(grid: Grid) -> tuple[dict, list[float]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .outputs import write_json
 from .raster_io import read_info
-from .stac import COG_TYPE, STAC_VERSION, StacAsset, StacItem, footprint_wgs84, slug
+from .stac import COG_TYPE, StacAsset, StacItem, footprint_wgs84, slug, stac_1_0
 
 PROCESSING = "https://stac-extensions.github.io/processing/v1.1.0/schema.json"
 #: Report keys copied into the item's properties (as ``coreg:<key>``).
@@ -72,10 +72,8 @@ def write_aligned_stac(folder: Path, *, title: str, source: StacItem, reference:
         title=title, license="other")
     collection.add_link(pystac.Link("item", "./item.json", pystac.MediaType.GEOJSON))
     item_path, collection_path = folder / "item.json", folder / "collection.json"
-    # STAC 1.0.0, as the stack's item (pystac says 1.1.0; these fields are both's).
     for path, document in ((item_path, item), (collection_path, collection)):
-        write_json(path, {**document.to_dict(include_self_link=False, transform_hrefs=False),
-                          "stac_version": STAC_VERSION})
+        write_json(path, stac_1_0(document))
     return str(item_path), str(collection_path)
 
 

@@ -126,3 +126,21 @@ def test_search_stac_of_a_stalling_api_times_out(coreg_provider):
     with stac_fixture.stalling_server() as url, \
             pytest.raises(QgsProcessingException, match="did not answer within 1 s"):
         processing.run("coreg:search_stac", {"API_URL": url, "TIMEOUT": 1, "OUTPUT": "memory:"})
+
+
+def test_coregistered_stack_takes_item_urls(stac_site, tmp_path, coreg_provider):
+    import processing
+
+    out = tmp_path / "stack"
+    result = processing.run("coreg:coregistered_stack", {
+        "INPUTS": [_item_url(stac_site, REFERENCE_ID), _item_url(stac_site, SOURCE_ID)],
+        "ASSETS": "1.nir,2.nir,2.red", "REFERENCE_ASSET": "1.nir",
+        "EXPRESSIONS": "ndvi:(norm_diff 2.nir 2.red)", "OUTPUT_FOLDER": str(out)})
+    item = json.loads(Path(result["STAC_ITEM"]).read_text())
+    shift = item["assets"]["2.nir"]["coreg:shift"]
+    assert shift["status"] == "aligned"
+    assert shift["x_px"] == pytest.approx(stac_fixture.TRUTH_PX[0], abs=0.05)
+    assert shift["y_px"] == pytest.approx(stac_fixture.TRUTH_PX[1], abs=0.05)
+    assert item["assets"]["2.red"]["coreg:source"]["input"] == _item_url(stac_site, SOURCE_ID)
+    assert sorted(Path(p).name for p in result["OUTPUTS"]) == [
+        "1.nir.tif", "2.nir.tif", "2.red.tif", "ndvi.tif"]
