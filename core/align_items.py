@@ -21,6 +21,7 @@ from .apply import apply_alignment, scaled_progress
 from .errors import CoregInputError
 from .outputs import check_output_folder, guarded_outputs, write_json
 from .paths import remote_reads
+from .prefetch import prefetch_patches
 from .raster_io import IsCanceled, Progress
 from .stac import StacAsset, StacItem, read_item, require_pystac
 from .stac_net import (
@@ -121,6 +122,10 @@ def align_items(
             gdal_http(timeout), remote_reads(read), _all_or_nothing(outputs.values()):
         _check_remote_assets([*match, *chosen], timeout, log)
         with _network_reads("the matched assets"):
+            prefetch_patches(match[1].href, match[0].href,
+                             reference_band=match[1].band_of(match_name) or 1,
+                             secondary_band=match[0].band_of(match_name) or 1,
+                             max_shift=max_shift)
             alignment = estimate_alignment(
                 match[1].href, match[0].href, reference_band=match[1].band_of(match_name) or 1,
                 secondary_band=match[0].band_of(match_name) or 1, transform=transform,

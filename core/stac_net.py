@@ -29,6 +29,8 @@ DEFAULT_TIMEOUT = 20.0
 MAX_DOCUMENT_BYTES = 10 * 2**20
 #: GDAL reads a stalled asset for this many seconds below 1 byte/s before failing.
 GDAL_RETRIES = 1
+#: GDAL's process-wide cache of remote file parts (its default is 16 MB).
+CURL_CACHE_BYTES = 512 * 2**20
 
 
 def is_url(text: str) -> bool:
@@ -126,6 +128,8 @@ def gdal_http(timeout: float = DEFAULT_TIMEOUT) -> Iterator[None]:
                       GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR",
                       CPL_VSIL_CURL_NON_CACHED="",
                       GDAL_HTTP_MERGE_CONSECUTIVE_RANGES="YES",
+                      # room for the tiles prefetched for a measurement (:mod:`.prefetch`)
+                      CPL_VSIL_CURL_CACHE_SIZE=str(CURL_CACHE_BYTES),
                       GDAL_HTTP_MULTIPLEX="YES", VSI_CACHE="TRUE"):
         yield
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from pathlib import Path
 
@@ -227,3 +228,25 @@ def test_a_failure_after_the_first_asset_removes_it(stac_site, tmp_path, monkeyp
     with pytest.raises(CoregInputError, match="the second asset failed"):
         align_items(source, reference, tmp_path, assets=["red", "nir"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_measurement_reads_only_prefetched_tiles(stac_site):
+    from coreg.core.align import estimate_alignment
+    from coreg.core.paths import remote_reads
+    from coreg.core.prefetch import prefetch_patches
+    from coreg.core.stac_net import gdal_http, vsicurl
+
+    log = stac_site["log"]
+    fresh = f"?run={time.monotonic_ns()}"  # a URL GDAL has not cached yet
+    paths = [vsicurl(f"{stac_site['files']}/{name}/nir.tif{fresh}")
+             for name in ("reference", "source")]
+    with gdal_http(), remote_reads(paths):
+        before = len(stac_fixture.access_log(log))
+        assert prefetch_patches(*paths) > 0
+        prefetched = len(stac_fixture.access_log(log))
+        alignment = estimate_alignment(*paths)
+    assert prefetched > before
+    assert len(stac_fixture.access_log(log)) == prefetched  # every tile came from the cache
+    assert alignment.shift_x_px == pytest.approx(stac_fixture.TRUTH_PX[0], abs=0.05)
+    assert prefetch_patches(str(stac_site["data"].root / "reference" / "nir.tif"),
+                            str(stac_site["data"].root / "source" / "nir.tif")) == 0
