@@ -27,6 +27,8 @@ PROJECTION = "https://stac-extensions.github.io/projection/v1.1.0/schema.json"
 #: Larger item files are refused unread (real items are a few kB).
 MAX_ITEM_BYTES = 10 * 2**20
 COG_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+#: The host of Microsoft's Planetary Computer (its assets need signing).
+PLANETARY_COMPUTER = "planetarycomputer.microsoft.com"
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,8 @@ def read_item(path: str | os.PathLike, *, allow_remote: bool = False,
             data.get("assets"), dict):
         raise CoregInputError(f"'{text}' is no STAC item (a GeoJSON Feature with assets).")
     item_id = str(data.get("id") or Path(text).stem)
-    assets = tuple(_asset(key, asset, text, item_id, allow_remote, timeout)
+    assets = tuple(_asset(key, asset, text, item_id, allow_remote, timeout,
+                          str(data.get("collection") or ""))
                    for key, asset in data["assets"].items())
     bbox = data.get("bbox") if isinstance(data.get("bbox"), list) else []
     return StacItem(text, item_id, dict(data.get("properties") or {}), assets,
@@ -143,8 +146,16 @@ def _read_local_json(path: str) -> object:
         raise CoregInputError(f"STAC item '{path}' cannot be read: {exc}") from exc
 
 
+def needs_pc_signing(item: str, href: str) -> bool:
+    """Whether an asset is Planetary Computer data on Azure Blob Storage, readable only
+    with a SAS token (GDAL asks Planetary Computer's token service for it)."""
+    host = (urllib.parse.urlparse(href).hostname or "").lower()
+    source = (urllib.parse.urlparse(item).hostname or "").lower() if is_url(item) else ""
+    return host.endswith(".blob.core.windows.net") and source.endswith(PLANETARY_COMPUTER)
+
+
 def _asset(key: str, asset: object, item: str, item_id: str, allow_remote: bool,
-           timeout: float) -> StacAsset:
+           timeout: float, collection: str = "") -> StacAsset:
     """One asset, its href resolved against the item's file or URL."""
     if not isinstance(asset, dict):
         raise CoregInputError(f"Asset '{key}' of '{item}' is not a JSON object.")
@@ -155,16 +166,22 @@ def _asset(key: str, asset: object, item: str, item_id: str, allow_remote: bool,
     if is_url(item) and not (href.lower().startswith("/vsi") or "://" in href):
         href = urllib.parse.urljoin(item, href)  # relative to the item's URL
     if is_url(href):
-        url, path = href, vsicurl(href, timeout=timeout) if allow_remote else href
+        signed = collection if needs_pc_signing(item, href) else None
+        url = href
+        path = vsicurl(href, timeout=timeout, pc_collection=signed) if allow_remote else href
+    elif href.lower().startswith("s3://"):  # an object store (CDSE's eodata...): GDAL's S3
+        url, path = href, "/vsis3/" + href[len("s3://"):]
     elif href.lower().startswith("/vsi") or "://" in href.removeprefix("file://"):
         url = path = href
     else:
         url = path = str(Path(item).resolve().parent / href.removeprefix("file://"))
     path = local_input(path, label, allow_remote=allow_remote)
-    bands = [b for b in asset.get("eo:bands", []) if isinstance(b, dict)]
-    # One entry per band ("" if unnamed): the position is the band number.
+    # STAC 1.0 eo:bands, or STAC 1.1 bands (eo:common_name); one entry per band ("" if
+    # unnamed): the position is the band number.
+    bands = [b for b in asset.get("eo:bands") or asset.get("bands") or [] if isinstance(b, dict)]
     return StacAsset(key, str(path), tuple(str(b.get("name") or "") for b in bands),
-                     asset.get("gsd"), tuple(str(b.get("common_name") or "") for b in bands),
+                     asset.get("gsd"), tuple(str(b.get("common_name") or b.get(
+                         "eo:common_name") or "") for b in bands),
                      url, str(asset.get("type") or ""),
                      tuple(str(r) for r in asset.get("roles") or () if isinstance(r, str)))
 

@@ -103,12 +103,17 @@ def _words(reason: object) -> str:
     return getattr(reason, "strerror", None) or str(reason)
 
 
-def vsicurl(url: str, *, timeout: float = DEFAULT_TIMEOUT) -> str:
+def vsicurl(url: str, *, timeout: float = DEFAULT_TIMEOUT,
+            pc_collection: str | None = None) -> str:
     """The GDAL path reading ``url`` by range requests: no directory listing (one
-    request less per file), a stalled transfer given up after ``timeout`` seconds."""
+    request less per file), a stalled transfer given up after ``timeout`` seconds;
+    with ``pc_collection``, signed by GDAL with a Planetary Computer SAS token of that
+    collection (GDAL's ``pc_url_signing``)."""
     options = {"list_dir": "no", "max_retry": str(GDAL_RETRIES), "retry_delay": "0.5",
-               "low_speed_time": str(max(1, round(timeout))), "low_speed_limit": "1",
-               "url": url}
+               "low_speed_time": str(max(1, round(timeout))), "low_speed_limit": "1"}
+    if pc_collection is not None:
+        options.update(pc_url_signing="yes", pc_collection=pc_collection)
+    options["url"] = url
     return "/vsicurl?" + urllib.parse.urlencode(options)
 
 

@@ -250,3 +250,30 @@ def test_the_measurement_reads_only_prefetched_tiles(stac_site):
     assert alignment.shift_x_px == pytest.approx(stac_fixture.TRUTH_PX[0], abs=0.05)
     assert prefetch_patches(str(stac_site["data"].root / "reference" / "nir.tif"),
                             str(stac_site["data"].root / "source" / "nir.tif")) == 0
+
+
+def test_public_catalogue_conventions(tmp_path):
+    """Planetary Computer assets are signed by GDAL, s3:// assets (CDSE's eodata) read
+    through GDAL's S3, and STAC 1.1 ``bands`` name assets as ``eo:bands`` do."""
+    from coreg.core.stac import needs_pc_signing
+    from coreg.core.stac_net import url_of, vsicurl
+
+    item = "https://planetarycomputer.microsoft.com/api/stac/v1/collections/s2/items/x"
+    blob = "https://sentinel2l2a01.blob.core.windows.net/sentinel2-l2/B08.tif"
+    assert needs_pc_signing(item, blob)
+    assert not needs_pc_signing("https://earth-search.aws.element84.com/v1/x", blob)
+    assert not needs_pc_signing(item, "https://example.org/B08.tif")
+    signed = vsicurl(blob, pc_collection="sentinel-2-l2a")
+    assert "pc_url_signing=yes" in signed and "pc_collection=sentinel-2-l2a" in signed
+    assert url_of(signed) == blob
+    document = {"type": "Feature", "stac_version": "1.1.0", "id": "cdse", "geometry": None,
+                "properties": {"datetime": "2024-05-01T10:00:00Z"}, "links": [],
+                "assets": {"B08_10m": {"href": "s3://eodata/Sentinel-2/MSI/B08_10m.jp2",
+                                       "bands": [{"name": "B08", "eo:common_name": "nir"}]}}}
+    path = tmp_path / "cdse.json"
+    path.write_text(json.dumps(document))
+    asset = read_item(path, allow_remote=True).asset("nir")
+    assert asset.key == "B08_10m"
+    assert asset.href == "/vsis3/eodata/Sentinel-2/MSI/B08_10m.jp2"
+    with pytest.raises(CoregInputError, match="not a local file"):
+        read_item(path)
