@@ -238,3 +238,24 @@ def qgis_process_runner(tmp_path_factory, make_qgis_process_runner):
     runner = make_qgis_process_runner(base / "config", plugin_path=plugins)
     runner.enable_plugin(PLUGIN_PACKAGE)
     return runner
+
+
+# ------------------------------------------------------------------- STAC servers
+
+
+@pytest.fixture(scope="session")
+def stac_site(tmp_path_factory, shared_data):
+    """Real servers on 127.0.0.1 for the whole session (scripts/serve_stac.sh): nginx
+    serving two STAC items made from the shared Sentinel-2 data and their COG assets
+    (range requests, an access log), and rustac's STAC API holding the same items.
+    ``{"data": StacData, "files": nginx URL, "log": access log, "api": API URL}``."""
+    import stac_fixture
+
+    folder = tmp_path_factory.mktemp("stac-site")
+    port = stac_fixture.free_port()
+    data = stac_fixture.build_stac(folder / "data", f"http://127.0.0.1:{port}")
+    with stac_fixture.file_server(data.root, folder / "nginx", port) as (url, log), \
+            stac_fixture.stac_api(data.root / "collection.json",
+                                  data.root / "reference" / "item.json",
+                                  data.root / "source" / "item.json") as api:
+        yield {"data": data, "files": url, "log": log, "api": api}
