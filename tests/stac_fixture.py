@@ -260,3 +260,47 @@ def truncating_server(body: bytes) -> Iterator[str]:
         stop.set()
         thread.join(5)
         listener.close()
+
+
+@contextlib.contextmanager
+def recording_proxy(upstream: int, port: int) -> Iterator[list[dict]]:
+    """An HTTP proxy on ``port`` to 127.0.0.1:``upstream`` that records every request's
+    method, path and headers (the list it yields)."""
+    import http.client
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[dict] = []
+
+    class Forward(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _forward(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append({"method": self.command, "path": self.path,
+                         "headers": dict(self.headers.items())})
+            connection = http.client.HTTPConnection("127.0.0.1", upstream, timeout=10)
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+            connection.request(self.command, self.path, body=body or None, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+            self.send_response(response.status)
+            for key, value in response.getheaders():
+                if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            connection.close()
+
+        do_GET = do_POST = _forward  # noqa: N815
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Forward)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -144,3 +144,68 @@ def test_coregistered_stack_takes_item_urls(stac_site, tmp_path, coreg_provider)
     assert item["assets"]["2.red"]["coreg:source"]["input"] == _item_url(stac_site, SOURCE_ID)
     assert sorted(Path(p).name for p in result["OUTPUTS"]) == [
         "1.nir.tif", "2.nir.tif", "2.red.tif", "ndvi.tif"]
+
+
+def test_the_token_reaches_the_api_and_nothing_else(stac_site, tmp_path, coreg_provider):
+    """An API-header credential is sent with every request to the API, and appears in
+    no log line, output or URL list."""
+    import processing
+    from qgis.core import QgsApplication, QgsAuthMethodConfig
+
+    manager = QgsApplication.authManager()
+    if not manager.masterPasswordIsSet():
+        manager.setMasterPassword("coreg-test", True)
+    config = QgsAuthMethodConfig("APIHeader")
+    config.setName("secret api")
+    config.setConfig("Authorization", "Bearer t0ken-never-shown")
+    assert manager.storeAuthenticationConfig(config)[0]
+    root = stac_site["data"].root
+    proxy_port, api_port = stac_fixture.free_port(), stac_fixture.free_port()
+    with stac_fixture.recording_proxy(api_port, proxy_port) as seen, \
+            stac_fixture.serve("api", str(proxy_port), "--bind", f"127.0.0.1:{api_port}",
+                               str(root / "collection.json"), str(root / "source" / "item.json"),
+                               port=proxy_port) as api:
+        stac_fixture.wait_for_port(api_port, api)  # the proxy's port answered already
+        feedback = _Recorder()
+        result = processing.run("coreg:search_stac", {
+            "API_URL": f"http://127.0.0.1:{proxy_port}", "COLLECTIONS": stac_fixture.COLLECTION,
+            "AUTH_CONFIG": config.id(), "OUTPUT": str(tmp_path / "found.gpkg"),
+            "URL_LIST": str(tmp_path / "urls.txt")}, feedback=feedback)
+    assert result["COUNT"] == 1
+    assert seen and all(r["headers"].get("Authorization") == "Bearer t0ken-never-shown"
+                        for r in seen)
+    assert "t0ken" not in feedback.text + json.dumps(result, default=str)
+    for path in tmp_path.iterdir():
+        assert b"t0ken" not in path.read_bytes(), path
+
+
+class _Recorder:
+    """A QgsProcessingFeedback keeping every message it is given."""
+
+    def __new__(cls):
+        from qgis.core import QgsProcessingFeedback
+
+        class Recorder(QgsProcessingFeedback):
+            text = ""
+
+            def pushInfo(self, info):  # noqa: N802 - QGIS API
+                self.text += info + "\n"
+                super().pushInfo(info)
+
+            def pushWarning(self, warning):  # noqa: N802 - QGIS API
+                self.text += warning + "\n"
+                super().pushWarning(warning)
+
+            def pushDebugInfo(self, info):  # noqa: N802 - QGIS API
+                self.text += info + "\n"
+                super().pushDebugInfo(info)
+
+            def pushCommandInfo(self, info):  # noqa: N802 - QGIS API
+                self.text += info + "\n"
+                super().pushCommandInfo(info)
+
+            def reportError(self, error, fatalError=False):  # noqa: N802, N803 - QGIS API
+                self.text += error + "\n"
+                super().reportError(error, fatalError)
+
+        return Recorder()
