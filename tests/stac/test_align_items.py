@@ -277,3 +277,17 @@ def test_public_catalogue_conventions(tmp_path):
     assert asset.href == "/vsis3/eodata/Sentinel-2/MSI/B08_10m.jp2"
     with pytest.raises(CoregInputError, match="not a local file"):
         read_item(path)
+
+
+def test_without_pystac_the_run_says_so_before_any_request(stac_site, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "pystac" else real(name, *args))
+    log = stac_site["log"]
+    before = len(stac_fixture.access_log(log))
+    with pytest.raises(CoregResourceError, match="pip install pystac"):
+        align_items(*_urls(stac_site), tmp_path)
+    assert len(stac_fixture.access_log(log)) == before
+    assert list(tmp_path.iterdir()) == []
