@@ -291,3 +291,20 @@ def test_without_pystac_the_run_says_so_before_any_request(stac_site, tmp_path, 
         align_items(*_urls(stac_site), tmp_path)
     assert len(stac_fixture.access_log(log)) == before
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_anchor_is_the_item_with_the_largest_clear_overlap():
+    from coreg.core.stac import StacItem
+    from coreg.core.stac_stack import choose_anchor
+
+    def item(name, bbox, cloud):
+        return StacItem(name, name, {"eo:cloud_cover": cloud}, (), None, bbox)
+
+    west = item("west", (0.0, 0.0, 1.0, 1.0), 0.0)
+    middle = item("middle", (0.5, 0.0, 1.5, 1.0), 10.0)
+    cloudy = item("cloudy", (0.5, 0.0, 1.5, 1.0), 90.0)
+    east = item("east", (1.0, 0.0, 2.0, 1.0), 0.0)
+    anchor, why = choose_anchor([west, middle, cloudy, east])
+    assert anchor is middle  # overlaps every other; the cloudy twin is 10 % clear
+    assert why == ("the largest clear overlap: it overlaps the others by 67 % on average "
+                   "and is 90 % clear")

@@ -209,3 +209,42 @@ class _Recorder:
                 super().reportError(error, fatalError)
 
         return Recorder()
+
+
+def test_align_stack_takes_the_item_urls_a_search_lists(stac_site, tmp_path, coreg_provider):
+    """search_stac -> align_stack: the anchor chosen from the metadata, the COGs streamed,
+    the outputs named after the items; the known shift recovered."""
+    import csv
+
+    import processing
+
+    found = processing.run("coreg:search_stac", {
+        "API_URL": stac_site["api"], "COLLECTIONS": stac_fixture.COLLECTION,
+        "OUTPUT": "memory:"})
+    feedback = _Recorder()
+    result = processing.run("coreg:align_stack", {
+        "ITEMS": found["ITEM_URLS"], "ASSET": "B08", "WORKERS": 1,
+        "OUTPUT_FOLDER": str(tmp_path / "out"), "SUMMARY": str(tmp_path / "summary.csv"),
+        "FOOTPRINTS": str(tmp_path / "footprints.gpkg")}, feedback=feedback)
+    assert "Anchor: item 'reference' (the largest clear overlap" in feedback.text
+    assert sorted(Path(p).name for p in result["OUTPUTS"]) == [
+        "reference_anchor.tif", "source_coreg.tif"]
+    rows = {r["input"]: r for r in csv.DictReader(open(result["SUMMARY"]))}
+    source = rows[_item_url(stac_site, SOURCE_ID)]
+    assert source["status"] == "aligned"
+    assert float(source["pixel_shift_x"]) == pytest.approx(stac_fixture.TRUTH_PX[0], abs=0.05)
+    assert float(source["pixel_shift_y"]) == pytest.approx(stac_fixture.TRUTH_PX[1], abs=0.05)
+
+
+def test_align_stack_wants_scenes_or_items(stac_site, tmp_path, coreg_provider):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    with pytest.raises(QgsProcessingException, match="scenes of the time series and their "
+                                                     "anchor scene, or STAC items"):
+        processing.run("coreg:align_stack", {"OUTPUT_FOLDER": str(tmp_path / "a")})
+    scene = str(stac_site["data"].root / "reference" / "nir.tif")
+    with pytest.raises(QgsProcessingException, match="not both"):
+        processing.run("coreg:align_stack", {
+            "INPUTS": [scene], "ANCHOR": scene, "ITEMS": _item_url(stac_site, SOURCE_ID),
+            "OUTPUT_FOLDER": str(tmp_path / "b")})
