@@ -248,3 +248,26 @@ def test_align_stack_wants_scenes_or_items(stac_site, tmp_path, coreg_provider):
         processing.run("coreg:align_stack", {
             "INPUTS": [scene], "ANCHOR": scene, "ITEMS": _item_url(stac_site, SOURCE_ID),
             "OUTPUT_FOLDER": str(tmp_path / "b")})
+
+
+MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "search_align_stack.model3"
+
+
+def test_search_align_stack_model_runs_headless(stac_site, tmp_path, qgis_process_runner):
+    """The shipped model: search the local API, align the items found onto the anchor it
+    chooses (COGs streamed), stack the aligned scenes."""
+    args = [f"api_url={stac_site['api']}", f"collections={stac_fixture.COLLECTION}",
+            "asset=nir", "stack_assets=1.b1,2.b1", "stack_reference=1.b1",
+            f"search:Footprints={tmp_path / 'footprints.gpkg'}",
+            f"align:Aligned scenes={tmp_path / 'aligned'}", f"stack:Stack={tmp_path / 'stack'}"]
+    code, stdout, stderr = qgis_process_runner("run", str(MODEL), "--json", "--", *args)
+    assert code == 0, stdout + stderr
+    assert sorted(p.name for p in (tmp_path / "aligned").glob("*.tif")) == [
+        "reference_anchor.tif", "source_coreg.tif"]
+    quality = json.loads((tmp_path / "aligned" / "source_quality.json").read_text())
+    assert quality["status"] == "aligned"
+    assert quality["pixel_shift"]["x"] == pytest.approx(stac_fixture.TRUTH_PX[0], abs=0.05)
+    item = json.loads((tmp_path / "stack" / "item.json").read_text())
+    shift = item["assets"]["2.b1"]["coreg:shift"]
+    # Already aligned by align_stack: what the stack measures is what is left, ~0.
+    assert abs(shift.get("x_px", 0.0)) < 0.1 and abs(shift.get("y_px", 0.0)) < 0.1, shift
