@@ -121,7 +121,8 @@ def align_items(
                                         "Assets": [p for p in read if not _remote(p)]}), \
             gdal_http(timeout), remote_reads(read), _all_or_nothing(outputs.values()):
         _check_remote_assets([*match, *chosen], timeout, log)
-        with _network_reads("the matched assets"):
+        with _network_reads(f"the matched assets ('{match[0].key}' of '{source.id}', "
+                            f"'{match[1].key}' of '{reference.id}')"):
             prefetch_patches(match[1].href, match[0].href,
                              reference_band=match[1].band_of(match_name) or 1,
                              secondary_band=match[0].band_of(match_name) or 1,

@@ -174,6 +174,10 @@ def is_cloud_optimized(path: str) -> bool:
 def network_read_error(exc: Exception, what: str) -> CoregInputError | CoregResourceError:
     """A GDAL read of a remote asset that failed, in words: what failed and what to do."""
     text = str(exc)
+    if any(sign in text for sign in ("IReadBlock failed", "Read error", "Read or write failed")):
+        return CoregInputError(f"Reading {what} over the network failed: the data arrived "
+                               "incomplete (a response cut short, or a damaged file). Nothing "
+                               "was written; try again.")
     if "timed out" in text.lower() or "operation too slow" in text.lower():
         return CoregResourceError(f"Reading {what} over the network timed out: the server "
                                   "stopped sending. Nothing was written; try again later.")

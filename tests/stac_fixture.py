@@ -227,9 +227,28 @@ def stalling_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}"
 
 
+def _half_answer(request: bytes, body: bytes) -> bytes:
+    """The answer to ``request`` (the range it asks for, 206, or the whole body) with
+    its full length announced and half of it sent."""
+    import re
+
+    asked = re.search(rb"\r\nRange: bytes=(\d+)-(\d*)", request, re.IGNORECASE)
+    if asked:
+        start = int(asked[1])
+        end = min(int(asked[2]) if asked[2] else len(body) - 1, len(body) - 1)
+        part = body[start:end + 1]
+        head = (b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes %d-%d/%d\r\n"
+                % (start, end, len(body)))
+    else:
+        part, head = body, b"HTTP/1.1 200 OK\r\n"
+    return (head + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(part)
+            + part[:len(part) // 2])
+
+
 @contextlib.contextmanager
 def truncating_server(body: bytes) -> Iterator[str]:
-    """A server that announces ``body`` whole and sends half of it, then hangs up."""
+    """A server that announces ``body`` (or the range asked for) whole and sends half of
+    it, then hangs up."""
     import threading
 
     listener = socket.socket()
@@ -247,10 +266,8 @@ def truncating_server(body: bytes) -> Iterator[str]:
             with connection:
                 connection.settimeout(2)
                 with contextlib.suppress(OSError):
-                    connection.recv(65536)
-                    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                       b"Content-Length: %d\r\nConnection: close\r\n\r\n"
-                                       % len(body) + body[:len(body) // 2])
+                    request = connection.recv(65536)
+                    connection.sendall(_half_answer(request, body))
 
     thread = threading.Thread(target=answer, daemon=True)
     thread.start()

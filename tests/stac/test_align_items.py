@@ -186,8 +186,10 @@ def test_network_faults_are_clear_errors_leaving_no_output(stac_site, tmp_path):
     source, reference = _urls(stac_site)
     out = tmp_path / "out"
     item_bytes = (stac_site["data"].root / "source" / "item.json").read_bytes()
+    cog_bytes = (stac_site["data"].root / "source" / "nir.tif").read_bytes()
     with stac_fixture.stalling_server() as stalling, \
-            stac_fixture.truncating_server(item_bytes) as truncating:
+            stac_fixture.truncating_server(item_bytes) as truncating, \
+            stac_fixture.truncating_server(cog_bytes) as truncating_cog:
         down = f"http://127.0.0.1:{stac_fixture.free_port()}/collections/c/items/reference"
         faults = [
             (down, reference, {}, CoregInputError, r"cannot be reached \(connection refused\)"),
@@ -202,6 +204,10 @@ def test_network_faults_are_clear_errors_leaving_no_output(stac_site, tmp_path):
              {"timeout": 1}, CoregResourceError, r"Asset 'nir' .*did not answer within 1 s"),
             (f"{truncating}/item.json", reference, {}, CoregInputError,
              r"the response was cut short"),
+            (_broken_asset_item(stac_site, "cut", f"{truncating_cog}/nir.tif"), reference, {},
+             CoregInputError, r"Reading the matched assets \('nir' of 'source', 'nir' of "
+                              r"'reference'\) over the network failed: the data arrived "
+                              r"incomplete \(a response cut short"),
         ]
         for source_url, reference_url, options, error, message in faults:
             with pytest.raises(error, match=message):
