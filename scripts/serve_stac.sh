@@ -3,7 +3,7 @@
 # start and stop it; Ctrl-C or SIGTERM stops it by hand).
 #
 #   scripts/serve_stac.sh files FOLDER PORT LOG_FOLDER
-#       nginx (Debian's nginx-light, `make deps`) serving FOLDER read-only, with HTTP
+#       nginx (Debian's nginx package, `make deps`) serving FOLDER read-only, with HTTP
 #       range requests, as a non-daemon with a throwaway configuration in LOG_FOLDER;
 #       LOG_FOLDER/access.log gets one line per request:
 #       "<method> <uri> <status> <body bytes sent> <Range header or ->".
@@ -20,7 +20,7 @@ files)
     port=$3
     logs=$(mkdir -p "$4" && cd "$4" && pwd)
     nginx=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
-    [ -x "$nginx" ] || { echo "$0: nginx not found (make deps installs nginx-light)" >&2; exit 3; }
+    [ -x "$nginx" ] || { echo "$0: nginx not found (make deps installs it)" >&2; exit 3; }
     # As root, nginx's workers would run as nobody, who cannot read a private temp folder.
     user_line=""
     [ "$(id -u)" -eq 0 ] && user_line="user root;"
