@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .align import DEFAULT_MAX_SHIFT, estimate_alignment
 from .apply import apply_alignment, scaled_progress
-from .errors import CoregInputError
+from .errors import CoregInputError, CoregResourceError
 from .outputs import check_output_folder, guarded_outputs, write_json
 from .paths import remote_reads
 from .prefetch import prefetch_patches
@@ -27,6 +27,7 @@ from .stac import StacAsset, StacItem, read_item, require_pystac
 from .stac_net import (
     DEFAULT_TIMEOUT,
     NETWORK_ERRORS,
+    forget_transfers,
     gdal_http,
     is_cloud_optimized,
     network_read_error,
@@ -122,7 +123,8 @@ def align_items(
             gdal_http(timeout), remote_reads(read), _all_or_nothing(outputs.values()):
         _check_remote_assets([*match, *chosen], timeout, log)
         with _network_reads(f"the matched assets ('{match[0].key}' of '{source.id}', "
-                            f"'{match[1].key}' of '{reference.id}')"):
+                            f"'{match[1].key}' of '{reference.id}')",
+                            [a.href for a in match]):
             prefetch_patches(match[1].href, match[0].href,
                              reference_band=match[1].band_of(match_name) or 1,
                              secondary_band=match[0].band_of(match_name) or 1,
@@ -137,7 +139,7 @@ def align_items(
         for k, asset in enumerate(chosen):
             step = scaled_progress(progress, 50 + 45 * k / len(chosen),
                                    50 + 45 * (k + 1) / len(chosen))
-            with _network_reads(f"the asset '{asset.key}'"):
+            with _network_reads(f"the asset '{asset.key}'", [asset.href]):
                 applied = apply_alignment(alignment.saved(), asset.href, outputs[asset.key],
                                           resampling=resampling, cog=True, progress=step,
                                           is_canceled=is_canceled)
@@ -209,7 +211,7 @@ def _check_remote_assets(assets: Sequence[StacAsset], timeout: float, log: Log) 
         url = url_of(asset.href)
         if url.lower().startswith(("http://", "https://")) and "pc_url_signing" not in asset.href:
             probe_asset(url, f"Asset '{asset.key}'", timeout=timeout)  # GDAL signs the others
-        with _network_reads(f"the asset '{asset.key}'"):
+        with _network_reads(f"the asset '{asset.key}'", [asset.href]):
             optimized = is_cloud_optimized(asset.href)
         if not optimized:
             log("warning", f"Asset '{asset.key}' ({url}) is not a Cloud-Optimized GeoTIFF: "
@@ -217,11 +219,16 @@ def _check_remote_assets(assets: Sequence[StacAsset], timeout: float, log: Log) 
 
 
 @contextlib.contextmanager
-def _network_reads(what: str) -> Iterator[None]:
+def _network_reads(what: str, paths: Sequence[str] = ()) -> Iterator[None]:
+    """GDAL's read errors of ``what`` in words; a transfer that failed is forgotten,
+    so that a later run reads it afresh."""
     try:
         yield
     except NETWORK_ERRORS as exc:
-        raise network_read_error(exc, what) from exc
+        error = network_read_error(exc, what)
+        if not isinstance(error, CoregResourceError):  # a stalled server: not again
+            forget_transfers(paths)
+        raise error from exc
 
 
 @contextlib.contextmanager

@@ -47,7 +47,13 @@ from .stac import (
     require_pystac,
     slug,
 )
-from .stac_net import gdal_http, is_url
+from .stac_net import (
+    NETWORK_ERRORS,
+    forget_transfers,
+    gdal_http,
+    is_url,
+    network_read_error,
+)
 
 #: (level, message) -> None; level is "info" or "warning" (a failure raises instead).
 Log = Callable[[str, str], None]
@@ -136,10 +142,16 @@ def coregistered_stack(
                for p in inputs]
     remote = [a.href for s in sources if isinstance(s, StacItem) for a in s.assets if a.remote]
     with gdal_http(), remote_reads(remote):
-        return _stack_sources(sources, inputs, assets, reference_asset, Path(output_folder),
-                              aoi=aoi, expressions=expressions, resampling=resampling,
-                              title=title, log=log, progress=progress,
-                              is_canceled=is_canceled)
+        try:
+            return _stack_sources(sources, inputs, assets, reference_asset,
+                                  Path(output_folder), aoi=aoi, expressions=expressions,
+                                  resampling=resampling, title=title, log=log,
+                                  progress=progress, is_canceled=is_canceled)
+        except NETWORK_ERRORS as exc:
+            if not remote:
+                raise
+            forget_transfers(remote)  # a later run reads them afresh
+            raise network_read_error(exc, "the STAC items' remote assets") from exc
 
 
 def _stack_sources(sources, inputs, assets, reference_asset: str, folder: Path, *, aoi,

@@ -126,14 +126,14 @@ def url_of(path: str) -> str:
 
 @contextlib.contextmanager
 def gdal_http(timeout: float = DEFAULT_TIMEOUT) -> Iterator[None]:
-    """GDAL's HTTP settings for the block: time limits, no caching of failures across
-    runs, no probing of side-car files (``.aux.xml``, ``.ovr``: requests that 404)."""
+    """GDAL's HTTP settings for the block: time limits, no probing of side-car files
+    (``.aux.xml``, ``.ovr``: requests that 404), consecutive ranges merged."""
     with rasterio.Env(GDAL_HTTP_TIMEOUT=str(max(1, round(timeout))),
                       GDAL_HTTP_CONNECTTIMEOUT=str(max(1, round(timeout))),
                       GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR",
-                      CPL_VSIL_CURL_NON_CACHED="",
                       GDAL_HTTP_MERGE_CONSECUTIVE_RANGES="YES",
-                      # room for the tiles prefetched for a measurement (:mod:`.prefetch`)
+                      # room for the tiles prefetched for a measurement (:mod:`.prefetch`):
+                      # with GDAL's 16 MB they would be fetched again
                       CPL_VSIL_CURL_CACHE_SIZE=str(CURL_CACHE_BYTES),
                       GDAL_HTTP_MULTIPLEX="YES", VSI_CACHE="TRUE"):
         yield
@@ -186,3 +186,18 @@ def network_read_error(exc: Exception, what: str) -> CoregInputError | CoregReso
 
 
 NETWORK_ERRORS = (RasterioError, RasterioIOError)
+
+
+def forget_transfers(paths) -> None:
+    """Drop what GDAL cached of the :func:`vsicurl` ``paths``: a transfer cut short
+    leaves its part in GDAL's cache, which the next run in this process (a QGIS
+    session) would read again as if whole. GDAL drops a file's cached parts when a
+    handle on it closes while ``CPL_VSIL_CURL_NON_CACHED`` names it (a list separated
+    by ':', which these paths, their URL percent-encoded, never hold)."""
+    chosen = sorted({p for p in paths if p.startswith("/vsicurl?")})
+    if not chosen:
+        return
+    with rasterio.Env(CPL_VSIL_CURL_NON_CACHED=":".join(chosen)):
+        for path in chosen:
+            with contextlib.suppress(Exception), rasterio.open(path):
+                pass

@@ -227,9 +227,9 @@ def stalling_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}"
 
 
-def _half_answer(request: bytes, body: bytes) -> bytes:
+def _half_answer(request: bytes, body: bytes, whole: bool = False) -> bytes:
     """The answer to ``request`` (the range it asks for, 206, or the whole body) with
-    its full length announced and half of it sent."""
+    its full length announced and half of it sent (all of it if ``whole``)."""
     import re
 
     asked = re.search(rb"\r\nRange: bytes=(\d+)-(\d*)", request, re.IGNORECASE)
@@ -242,13 +242,13 @@ def _half_answer(request: bytes, body: bytes) -> bytes:
     else:
         part, head = body, b"HTTP/1.1 200 OK\r\n"
     return (head + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(part)
-            + part[:len(part) // 2])
+            + (part if whole else part[:len(part) // 2]))
 
 
 @contextlib.contextmanager
-def truncating_server(body: bytes) -> Iterator[str]:
+def truncating_server(body: bytes, healthy=None) -> Iterator[str]:
     """A server that announces ``body`` (or the range asked for) whole and sends half of
-    it, then hangs up."""
+    it, then hangs up; once the event ``healthy`` is set, it sends it all."""
     import threading
 
     listener = socket.socket()
@@ -267,7 +267,8 @@ def truncating_server(body: bytes) -> Iterator[str]:
                 connection.settimeout(2)
                 with contextlib.suppress(OSError):
                     request = connection.recv(65536)
-                    connection.sendall(_half_answer(request, body))
+                    connection.sendall(_half_answer(request, body,
+                                                    bool(healthy and healthy.is_set())))
 
     thread = threading.Thread(target=answer, daemon=True)
     thread.start()

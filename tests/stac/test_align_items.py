@@ -314,3 +314,20 @@ def test_the_anchor_is_the_item_with_the_largest_clear_overlap():
     assert anchor is middle  # overlaps every other; the cloudy twin is 10 % clear
     assert why == ("the largest clear overlap: it overlaps the others by 67 % on average "
                    "and is 90 % clear")
+
+
+def test_a_run_after_a_cut_transfer_succeeds_on_the_same_urls(stac_site, tmp_path):
+    """GDAL keeps nothing of a failed transfer: once the server is well, the same item
+    and asset URLs work in the same process."""
+    import threading
+
+    healthy = threading.Event()
+    cog = (stac_site["data"].root / "source" / "nir.tif").read_bytes()
+    with stac_fixture.truncating_server(cog, healthy) as flaky:
+        source = _broken_asset_item(stac_site, "flaky", f"{flaky}/nir.tif")
+        with pytest.raises(CoregInputError, match="the data arrived incomplete"):
+            align_items(source, _urls(stac_site)[1], tmp_path, assets=["nir"])
+        assert list(tmp_path.iterdir()) == []
+        healthy.set()
+        result = align_items(source, _urls(stac_site)[1], tmp_path, assets=["nir"])
+    assert result.report["shift_x_px"] == pytest.approx(stac_fixture.TRUTH_PX[0], abs=0.05)
