@@ -50,17 +50,18 @@ class StacData:
         return f"{self.files_url}/{relative}"
 
 
-def write_cog(path: Path, data: np.ndarray, crs, transform: Affine, *, cog: bool = True) -> Path:
-    """A float32 COG (256 px tiles, overviews), or a striped GeoTIFF if not ``cog``."""
+def write_cog(path: Path, data: np.ndarray, crs, transform: Affine, *, cog: bool = True,
+              dtype: str = "float32") -> Path:
+    """A COG (256 px tiles, overviews), or a striped GeoTIFF if not ``cog``."""
     profile = dict(driver="GTiff", width=data.shape[1], height=data.shape[0], count=1,
-                   dtype="float32", crs=crs, transform=transform, nodata=None)
+                   dtype=dtype, crs=crs, transform=transform, nodata=None)
     if not cog:
         with rasterio.open(path, "w", **profile) as dst:
-            dst.write(data.astype(np.float32), 1)
+            dst.write(data.astype(dtype), 1)
         return path
     tmp = path.with_suffix(".tmp.tif")
     with rasterio.open(tmp, "w", **profile) as dst:
-        dst.write(data.astype(np.float32), 1)
+        dst.write(data.astype(dtype), 1)
     with rasterio.open(tmp) as src:
         rasterio.shutil.copy(src, path, driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=256,
                              OVERVIEW_RESAMPLING="AVERAGE")
@@ -92,6 +93,15 @@ def build_assets(folder: Path) -> dict[str, dict[str, Path]]:
         written["source"][key] = write_cog(folder / "source" / f"{key}.tif", source, crs, src_t)
         if key == "nir":
             write_cog(folder / "source" / "nir_striped.tif", source, crs, src_t, cog=False)
+            # A coarser band (40 m, the same content shift) and a 0/1 mask of the source.
+            coarse = block_average(band, 2 * BLOCK, MARGIN + ky, MARGIN + kx, rows // 2,
+                                   cols // 2)
+            written["source"]["nir_40m"] = write_cog(
+                folder / "source" / "nir_40m.tif", coarse, crs,
+                t * Affine.translation(MARGIN, MARGIN) * Affine.scale(2 * BLOCK))
+            written["source"]["mask"] = write_cog(
+                folder / "source" / "mask.tif", source > np.median(source), crs, src_t,
+                dtype="uint8")
     return written
 
 
@@ -105,13 +115,13 @@ def item_document(item_id: str, assets: dict[str, Path], base_url: str, *,
     ring = [[left, bottom], [right, bottom], [right, top], [left, top], [left, bottom]]
     documents = {}
     for key, path in assets.items():
-        name, _band = BANDS.get(key.removesuffix("_striped"), (key, 0))
-        common = key.removesuffix("_striped")
         documents[key] = {
             "href": f"{base_url}/{path.parent.name}/{path.name}",
             "type": COG_TYPE if "striped" not in key else "image/tiff; application=geotiff",
-            "roles": ["data"], "gsd": 20.0,
-            "eo:bands": [{"name": name, "common_name": common}]}
+            "roles": ["data"], "gsd": 40.0 if key == "nir_40m" else 20.0}
+        common = key.removesuffix("_striped").removesuffix("_40m")
+        if common in BANDS:
+            documents[key]["eo:bands"] = [{"name": BANDS[common][0], "common_name": common}]
     return {
         "type": "Feature", "stac_version": "1.0.0",
         "stac_extensions": [EO, PROJECTION, PROCESSING],

@@ -8,6 +8,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 import rasterio
 import stac_fixture
@@ -331,3 +332,21 @@ def test_a_run_after_a_cut_transfer_succeeds_on_the_same_urls(stac_site, tmp_pat
         healthy.set()
         result = align_items(source, _urls(stac_site)[1], tmp_path, assets=["nir"])
     assert result.report["shift_x_px"] == pytest.approx(stac_fixture.TRUTH_PX[0], abs=0.05)
+
+
+def test_every_gsd_on_its_own_grid_and_masks_by_nearest(stac_site, tmp_path):
+    """One measurement (20 m NIR) moves a 40 m band and a 0/1 mask too, each on its own
+    grid: the mask stays 0/1, the 40 m band sits on the reference afterwards."""
+    messages, log = _logged()
+    result = align_items(*_urls(stac_site), tmp_path, assets=["nir_40m", "mask"], log=log)
+    root = stac_site["data"].root
+    with rasterio.open(result.outputs["nir_40m"]) as out, \
+            rasterio.open(root / "source" / "nir_40m.tif") as src:
+        assert out.res == pytest.approx(src.res)
+    again = align_image(root / "reference" / "nir.tif", result.outputs["nir_40m"]).report()
+    assert abs(again["shift_x_px"]) < 0.05 and abs(again["shift_y_px"]) < 0.05
+    with rasterio.open(result.outputs["mask"]) as out:
+        values = out.read(1)
+        assert out.dtypes[0] == "uint8"
+    assert set(np.unique(values)) <= {0, 1, 255}  # 255: outside the moved footprint
+    assert any("'mask'" in text and "nearest neighbour" in text for _, text in messages)
