@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .align import DEFAULT_MAX_SHIFT, estimate_alignment
+from .align import DEFAULT_MAX_SHIFT, Alignment, estimate_alignment
 from .apply import apply_alignment, scaled_progress
 from .errors import CoregInputError, CoregResourceError
 from .outputs import check_output_folder, guarded_outputs, write_json
-from .paths import remote_reads
+from .paths import is_remote, remote_reads
 from .prefetch import prefetch_patches
 from .raster_io import IsCanceled, Progress
 from .stac import StacAsset, StacItem, read_item, require_pystac
@@ -111,29 +111,22 @@ def align_items(
     check_preconditions(source, reference, match, ignore=ignore_preconditions, log=log)
     chosen = chosen_assets(source, assets)
     folder = Path(output_folder)
-    local_inputs = [p for p in (source.path, reference.path) if not _remote(p)]
+    local_inputs = [p for p in (source.path, reference.path) if not is_remote(p)]
     check_output_folder(folder, {"Items": local_inputs})
     outputs = {a.key: str(folder / f"{_file_stem(a.key)}.tif") for a in chosen}
-    destinations = {**{f"Aligned asset '{k}'": p for k, p in outputs.items()},
-                    "STAC item": folder / "item.json",
-                    "STAC collection": folder / "collection.json", "Report": report_path}
+    stac_files = {"STAC item": folder / "item.json",
+                  "STAC collection": folder / "collection.json", "Report": report_path}
+    destinations = {**{f"Aligned asset '{k}'": p for k, p in outputs.items()}, **stac_files}
     read = [a.href for a in (*chosen, *match)]
     with guarded_outputs(destinations, {"Items": local_inputs,
-                                        "Assets": [p for p in read if not _remote(p)]}), \
-            gdal_http(timeout), remote_reads(read), _all_or_nothing(outputs.values()):
+                                        "Assets": [p for p in read if not is_remote(p)]}), \
+            gdal_http(timeout), remote_reads(read), \
+            _all_or_nothing([*outputs.values(), *filter(None, stac_files.values())],
+                            [stac_files["STAC item"], stac_files["STAC collection"]]):
         _check_remote_assets([*match, *chosen], timeout, log)
-        with _network_reads(f"the matched assets ('{match[0].key}' of '{source.id}', "
-                            f"'{match[1].key}' of '{reference.id}')",
-                            [a.href for a in match]):
-            prefetch_patches(match[1].href, match[0].href,
-                             reference_band=match[1].band_of(match_name) or 1,
-                             secondary_band=match[0].band_of(match_name) or 1,
-                             max_shift=max_shift)
-            alignment = estimate_alignment(
-                match[1].href, match[0].href, reference_band=match[1].band_of(match_name) or 1,
-                secondary_band=match[0].band_of(match_name) or 1, transform=transform,
-                max_shift=max_shift, progress=scaled_progress(progress, 0, 50),
-                is_canceled=is_canceled)
+        alignment = _measure(match, match_name, source, reference, transform=transform,
+                             max_shift=max_shift, progress=scaled_progress(progress, 0, 50),
+                             is_canceled=is_canceled)
         for warning in alignment.warnings:
             log("warning", warning)
         for k, asset in enumerate(chosen):
@@ -155,6 +148,19 @@ def align_items(
         if report_path:
             write_json(report_path, report)
     return ItemsResult(report, item, collection, outputs)
+
+
+def _measure(match: tuple[StacAsset, StacAsset], name: str, source: StacItem,
+             reference: StacItem, **options) -> Alignment:
+    """The alignment of the source's match asset onto the reference's, their patches'
+    tiles fetched first (:mod:`.prefetch`)."""
+    bands = {"reference_band": match[1].band_of(name) or 1,
+             "secondary_band": match[0].band_of(name) or 1}
+    with _network_reads(f"the matched assets ('{match[0].key}' of '{source.id}', "
+                        f"'{match[1].key}' of '{reference.id}')", [a.href for a in match]):
+        prefetch_patches(match[1].href, match[0].href, max_shift=options["max_shift"],
+                         **bands)
+        return estimate_alignment(match[1].href, match[0].href, **bands, **options)
 
 
 def match_pair(source: StacItem, reference: StacItem,
@@ -232,20 +238,18 @@ def _network_reads(what: str, paths: Sequence[str] = ()) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _all_or_nothing(paths) -> Iterator[None]:
-    """Remove the assets this run wrote if a later step fails."""
+def _all_or_nothing(paths, catalogue=()) -> Iterator[None]:
+    """If the run fails, remove what it wrote of ``paths``; and then the ``catalogue``
+    files (an earlier run's STAC item) too, which would list assets no longer there."""
     before = {p: os.path.exists(p) and os.stat(p).st_mtime_ns for p in paths}
     try:
         yield
     except BaseException:
-        for path, stamp in before.items():
-            if os.path.exists(path) and os.stat(path).st_mtime_ns != stamp:
-                os.remove(path)
+        written = [p for p, stamp in before.items()
+                   if os.path.exists(p) and os.stat(p).st_mtime_ns != stamp]
+        for path in written + ([p for p in catalogue if os.path.exists(p)] if written else []):
+            os.remove(path)
         raise
-
-
-def _remote(path: str) -> bool:
-    return path.lower().startswith(("http://", "https://", "/vsi"))
 
 
 def _file_stem(key: str) -> str:

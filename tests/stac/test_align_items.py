@@ -230,11 +230,14 @@ def test_a_failure_after_the_first_asset_removes_it(stac_site, tmp_path, monkeyp
             raise CoregInputError("the second asset failed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(module, "apply_alignment", failing)
     source, reference = _urls(stac_site)
+    align_items(source, reference, tmp_path, assets=["red", "nir"])  # an earlier run's set
+    monkeypatch.setattr(module, "apply_alignment", failing)
     with pytest.raises(CoregInputError, match="the second asset failed"):
         align_items(source, reference, tmp_path, assets=["red", "nir"])
-    assert list(tmp_path.iterdir()) == []
+    # The rewritten asset is gone, and so is the STAC item that listed it: the folder
+    # holds no item naming a missing asset.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nir.tif"]
 
 
 def test_the_measurement_reads_only_prefetched_tiles(stac_site):
