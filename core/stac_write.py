@@ -8,6 +8,8 @@ assets are the COGs beside it (relative hrefs: the folder can be moved or served
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,7 +22,6 @@ PROCESSING = "https://stac-extensions.github.io/processing/v1.1.0/schema.json"
 QUALITY_KEYS = ("shift_x_px", "shift_y_px", "shift_x_map", "shift_y_map", "rotation_deg",
                 "shift_uncertainty_px", "reliability", "matching_score_before",
                 "matching_score_after", "n_patches_used", "n_patches", "ce90_m", "ce95_m")
-VERSION = "0.1.0"  # metadata.txt's; the engine is also the library `coreg`
 
 
 def write_aligned_stac(folder: Path, *, title: str, source: StacItem, reference: StacItem,
@@ -80,9 +81,25 @@ def write_aligned_stac(folder: Path, *, title: str, source: StacItem, reference:
 def _processing(source: StacItem, reference: StacItem) -> dict:
     level = source.properties.get("processing:level")
     return {**({"processing:level": level} if level else {}),
-            "processing:software": {"coreg": VERSION},
+            "processing:software": {"coreg": software_version()},
             "processing:lineage": f"Co-registered onto the item '{reference.id}' by Coreg "
                                   "(phase correlation of patches, robust rigid fit)."}
+
+
+def software_version() -> str:
+    """Coreg's version: metadata.txt's (the plugin's, in the folder above the engine),
+    else the installed library's."""
+    metadata = Path(__file__).resolve().parents[1] / "metadata.txt"
+    try:
+        match = re.search(r"(?m)^version\s*=\s*(\S+)", metadata.read_text(encoding="utf-8"))
+        if match:
+            return match.group(1)
+    except OSError:
+        pass
+    try:
+        return importlib.metadata.version("coreg")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _datetime(item: StacItem) -> dt.datetime:

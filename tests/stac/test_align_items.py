@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.request
 from pathlib import Path
@@ -79,6 +80,8 @@ def test_the_output_item_and_collection_are_valid_stac_with_resolvable_links(sta
     assert any("projection" in e for e in item["stac_extensions"])
     assert any("processing" in e for e in item["stac_extensions"])
     assert item["properties"]["processing:level"] == "L1C"
+    version = re.search(r"(?m)^version=(\S+)", (stac_fixture.REPO / "metadata.txt").read_text())
+    assert item["properties"]["processing:software"] == {"coreg": version[1]}
     assert item["properties"]["coreg:shift_x_px"] == result.report["shift_x_px"]
     assert item["properties"]["coreg:reliability"] > 90
     derived = [link["href"] for link in item["links"] if link["rel"] == "derived_from"]
