@@ -9,7 +9,9 @@ mirrored out to 10980 px, and the same mosaic moved by whole pixels (``SHIFT``) 
 1 % noise. Both COGs: DEFLATE, 512 px tiles, overviews (GDAL's COG driver).
 
 Served by nginx (scripts/serve_stac.sh) behind a small proxy that delays every request
-by ``--latency`` ms (default 50: a nearby cloud bucket). Each way runs in its own fresh
+by ``--latency`` ms (default 50: a nearby cloud bucket), first at the loopback's speed
+(the issue's condition), then through a link of ``--bandwidth`` MB/s shared by all
+connections (default 100 MB/s, 800 Mbit/s; 0 skips it). Each way runs in its own fresh
 process (no GDAL cache shared), the same measurement (``estimate_alignment``, default
 options), and nginx's access log counts the requests and bytes; the fastest of
 ``--repeats`` alternated runs is kept (a shared machine):
@@ -36,6 +38,7 @@ import http.client  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import shutil  # noqa: E402
+import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -57,6 +60,8 @@ SCENE = (REPO / ".." / "shared" / "data" / "optical" / "oscd_s2" /
 SIZE = 10980
 SHIFT = (3, 2)  # whole pixels (x, y): the secondary's content, its correction is -SHIFT
 LATENCY_MS = 50.0
+#: The second condition's link: 100 MB/s (800 Mbit/s, a fast office or cloud line).
+BANDWIDTH_MBPS = 100.0
 
 
 # --------------------------------------------------------------------------- inputs
@@ -101,8 +106,30 @@ def build_pair(folder: Path) -> tuple[Path, Path]:
 # --------------------------------------------------------------------------- proxy
 
 
-def serve_proxy(upstream: int, port: int, latency_ms: float) -> None:
-    """HTTP/1.1 proxy to 127.0.0.1:``upstream`` adding ``latency_ms`` to each request."""
+class Link:
+    """A link of ``megabytes_per_s`` shared by every connection (None: unlimited): each
+    chunk waits for its turn on the link, as on a real line."""
+
+    def __init__(self, megabytes_per_s: float | None) -> None:
+        self.rate = megabytes_per_s * 1e6 if megabytes_per_s else None
+        self.free_at = 0.0
+        self.lock = threading.Lock()
+
+    def send(self, size: int) -> None:
+        if self.rate is None:
+            return
+        with self.lock:
+            start = max(self.free_at, time.monotonic())
+            self.free_at = start + size / self.rate
+            done = self.free_at
+        time.sleep(max(0.0, done - time.monotonic()))
+
+
+def serve_proxy(upstream: int, port: int, latency_ms: float,
+                megabytes_per_s: float | None = None) -> None:
+    """HTTP/1.1 proxy to 127.0.0.1:``upstream`` adding ``latency_ms`` to each request,
+    its responses through a :class:`Link` of ``megabytes_per_s``."""
+    link = Link(megabytes_per_s)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -134,9 +161,10 @@ def serve_proxy(upstream: int, port: int, latency_ms: float) -> None:
                     self.send_header(key, value)
             self.end_headers()
             while method == "GET":
-                chunk = response.read(1 << 20)
+                chunk = response.read(1 << 16)
                 if not chunk:
                     break
+                link.send(len(chunk))
                 self.wfile.write(chunk)
             response.read()
 
@@ -210,7 +238,7 @@ def in_process(way: str, base: str) -> dict:
 # --------------------------------------------------------------------------- main
 
 
-def meta(latency: float, sizes: dict) -> dict:
+def meta(sizes: dict) -> dict:
     import numpy as np
     import rasterio
 
@@ -224,7 +252,7 @@ def meta(latency: float, sizes: dict) -> dict:
             "host": platform.node(), "cpus": os.cpu_count(), "python": sys.version.split()[0],
             "numpy": np.__version__, "rasterio": rasterio.__version__,
             "gdal": rasterio.__gdal_version__, "nginx": nginx, "coreg_commit": commit,
-            "coreg_uncommitted": dirty, "latency_ms": latency, "size_px": SIZE,
+            "coreg_uncommitted": dirty, "size_px": SIZE,
             "file_bytes": sizes, "shift_px": list(SHIFT)}
 
 
@@ -239,39 +267,24 @@ def table(rows: list[dict], total: int) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--latency", type=float, default=LATENCY_MS, help="ms per request")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="runs of each way, alternated; the fastest is kept")
-    parser.add_argument("--run", nargs=2, metavar=("WAY", "BASE_URL"), help=argparse.SUPPRESS)
-    parser.add_argument("--proxy", nargs=3, type=float, metavar=("UPSTREAM", "PORT", "MS"),
-                        help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    register_coreg(REPO / "tests")
-    if args.proxy:
-        serve_proxy(int(args.proxy[0]), int(args.proxy[1]), args.proxy[2])
-        return 0
-    if args.run:
-        way, base = args.run
-        print(json.dumps(run_streamed(base) if way == "streamed" else run_downloaded(base)))
-        return 0
+def measure_condition(latency: float, bandwidth: float | None, repeats: int,
+                      total: int) -> dict:
+    """Both ways, ``repeats`` times alternated, behind a proxy of ``latency`` ms per
+    request and ``bandwidth`` MB/s (None: the loopback's)."""
     import stac_fixture
 
-    reference, secondary = build_pair(WORK / "data")
-    sizes = {p.name: p.stat().st_size for p in (reference, secondary)}
-    total = sum(sizes.values())
     logs = Path(tempfile.mkdtemp(prefix="coreg-stac-nginx-"))
     port = stac_fixture.free_port()
+    best: dict[str, dict] = {}
+    runs: dict[str, list[float]] = {}
     with stac_fixture.file_server(WORK / "data", logs) as (files_url, log):
         proxy = subprocess.Popen([sys.executable, __file__, "--proxy",
-                                  files_url.rsplit(":", 1)[1], str(port), str(args.latency)])
+                                  files_url.rsplit(":", 1)[1], str(port), str(latency),
+                                  str(bandwidth or 0)])
         try:
             stac_fixture.wait_for_port(port, proxy)
             base = f"http://127.0.0.1:{port}"
-            best: dict[str, dict] = {}
-            runs: dict[str, list[float]] = {}
-            for _ in range(args.repeats):
+            for _ in range(repeats):
                 for way, label in (("streamed", "streamed (/vsicurl)"),
                                    ("downloaded", "download, then align")):
                     before = len(stac_fixture.access_log(log))
@@ -279,29 +292,65 @@ def main() -> int:
                     requests = stac_fixture.access_log(log)[before:]
                     row.update(way=label, requests=len(requests),
                                bytes=sum(r["bytes"] for r in requests))
-                    print(f"{label}: {row['seconds']:.1f} s, {len(requests)} requests",
-                          flush=True)
+                    print(f"{latency:g} ms, {bandwidth or 'loopback'} MB/s, {label}: "
+                          f"{row['seconds']:.1f} s, {len(requests)} requests", flush=True)
                     runs.setdefault(label, []).append(row["seconds"])
                     if way not in best or row["seconds"] < best[way]["seconds"]:
                         best[way] = row
-            rows = [best["streamed"], best["downloaded"]]
         finally:
             proxy.terminate()
             proxy.wait(10)
     shutil.rmtree(logs, ignore_errors=True)
-    streamed, downloaded = rows
+    streamed, downloaded = best["streamed"], best["downloaded"]
     summary = {"bytes_fraction": streamed["bytes"] / total,
                "time_ratio_streamed_over_download": streamed["seconds"] / downloaded["seconds"],
+               "median_ratio": statistics.median(runs[streamed["way"]])
+               / statistics.median(runs[downloaded["way"]]),
                "same_shift_px": max(abs(streamed[k] - downloaded[k])
                                     for k in ("shift_x_px", "shift_y_px"))}
-    document = {"meta": {**meta(args.latency, sizes), "repeats": args.repeats},
-                "summary": summary, "rows": rows, "all_runs_seconds": runs}
+    return {"latency_ms": latency, "bandwidth_MBps": bandwidth, "summary": summary,
+            "rows": [streamed, downloaded], "all_runs_seconds": runs}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--latency", type=float, default=LATENCY_MS, help="ms per request")
+    parser.add_argument("--bandwidth", type=float, default=BANDWIDTH_MBPS,
+                        help="MB/s of the second condition's link (0: only the first)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="runs of each way, alternated; the fastest is kept")
+    parser.add_argument("--run", nargs=2, metavar=("WAY", "BASE_URL"), help=argparse.SUPPRESS)
+    parser.add_argument("--proxy", nargs=4, type=float,
+                        metavar=("UPSTREAM", "PORT", "MS", "MBPS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    register_coreg(REPO / "tests")
+    if args.proxy:
+        serve_proxy(int(args.proxy[0]), int(args.proxy[1]), args.proxy[2],
+                    args.proxy[3] or None)
+        return 0
+    if args.run:
+        way, base = args.run
+        print(json.dumps(run_streamed(base) if way == "streamed" else run_downloaded(base)))
+        return 0
+    reference, secondary = build_pair(WORK / "data")
+    sizes = {p.name: p.stat().st_size for p in (reference, secondary)}
+    total = sum(sizes.values())
+    conditions = [measure_condition(args.latency, None, args.repeats, total)]
+    if args.bandwidth:
+        conditions.append(measure_condition(args.latency, args.bandwidth, args.repeats, total))
+    document = {"meta": {**meta(sizes), "repeats": args.repeats},
+                "conditions": conditions}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(document, indent=1) + "\n")
-    print(table(rows, total))
-    print(f"streamed: {100 * summary['bytes_fraction']:.1f} % of the two files' "
-          f"{total / 1e6:.0f} MB, {summary['time_ratio_streamed_over_download']:.2f} x the "
-          f"time of download-then-align; results in {RESULTS.relative_to(REPO)}")
+    for condition in conditions:
+        s = condition["summary"]
+        print(f"\n{condition['latency_ms']:g} ms per request, "
+              f"{condition['bandwidth_MBps'] or 'loopback'} MB/s:")
+        print(table(condition["rows"], total))
+        print(f"streamed: {100 * s['bytes_fraction']:.1f} % of the two files' "
+              f"{total / 1e6:.0f} MB; {s['time_ratio_streamed_over_download']:.2f} x the time "
+              f"of download-then-align (fastest runs), {s['median_ratio']:.2f} x (medians)")
+    print(f"results in {RESULTS.relative_to(REPO)}")
     return 0
 
 
