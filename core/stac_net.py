@@ -51,12 +51,31 @@ def fetch_json(url: str, label: str, *, timeout: float = DEFAULT_TIMEOUT,
     """
     request = urllib.request.Request(url, headers={"Accept": "application/geo+json, "
                                                    "application/json", **(headers or {})})
-    try:
+    with http_errors(label, url, timeout):
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             body = response.read(MAX_DOCUMENT_BYTES + 1)
             announced = response.headers.get("Content-Length", "")
         if announced.isdigit() and len(body) < int(announced) <= MAX_DOCUMENT_BYTES:
             raise http.client.IncompleteRead(body, int(announced) - len(body))
+    if len(body) > MAX_DOCUMENT_BYTES:
+        raise CoregInputError(f"{label} '{url}' is larger than "
+                              f"{MAX_DOCUMENT_BYTES // 2**20} MB; no STAC item is that large.")
+    try:
+        document = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise CoregInputError(f"{label} '{url}' is not valid JSON ({exc}); a response cut "
+                              "short, or not a STAC document.") from None
+    if not isinstance(document, dict):
+        raise CoregInputError(f"{label} '{url}' is not a JSON object.")
+    return document
+
+
+@contextlib.contextmanager
+def http_errors(label: str, url: str, timeout: float) -> Iterator[None]:
+    """urllib's failures of a request for ``label`` at ``url``, in words: an HTTP error
+    (404...), a server down, silent for ``timeout`` seconds, or cutting a response short."""
+    try:
+        yield
     except urllib.error.HTTPError as exc:
         raise CoregInputError(f"{label} '{url}': the server answered HTTP {exc.code} "
                               f"({_reason(exc.code, exc.reason)}).") from None
@@ -75,17 +94,6 @@ def fetch_json(url: str, label: str, *, timeout: float = DEFAULT_TIMEOUT,
     except (http.client.HTTPException, OSError) as exc:
         raise CoregInputError(f"{label} '{url}': the transfer failed ({_words(exc)}); "
                               "try again.") from None
-    if len(body) > MAX_DOCUMENT_BYTES:
-        raise CoregInputError(f"{label} '{url}' is larger than "
-                              f"{MAX_DOCUMENT_BYTES // 2**20} MB; no STAC item is that large.")
-    try:
-        document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise CoregInputError(f"{label} '{url}' is not valid JSON ({exc}); a response cut "
-                              "short, or not a STAC document.") from None
-    if not isinstance(document, dict):
-        raise CoregInputError(f"{label} '{url}' is not a JSON object.")
-    return document
 
 
 def _timed_out(label: str, url: str, timeout: float) -> CoregResourceError:
@@ -142,21 +150,9 @@ def gdal_http(timeout: float = DEFAULT_TIMEOUT) -> Iterator[None]:
 def probe_asset(url: str, label: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
     """One byte of ``url``: a missing asset or a dead server said before any work."""
     request = urllib.request.Request(url, headers={"Range": "bytes=0-0"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            response.read(16)
-    except urllib.error.HTTPError as exc:
-        raise CoregInputError(f"{label} '{url}': the server answered HTTP {exc.code} "
-                              f"({_reason(exc.code, exc.reason)}).") from None
-    except (TimeoutError, socket.timeout) as exc:
-        raise _timed_out(label, url, timeout) from exc
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, (TimeoutError, socket.timeout)):
-            raise _timed_out(label, url, timeout) from exc
-        raise CoregInputError(f"{label} '{url}': the server cannot be reached "
-                              f"({_words(exc.reason)}).") from None
-    except (http.client.HTTPException, OSError) as exc:
-        raise CoregInputError(f"{label} '{url}': the transfer failed ({_words(exc)}).") from None
+    with http_errors(label, url, timeout), \
+            urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        response.read(16)
 
 
 def is_cloud_optimized(path: str) -> bool:

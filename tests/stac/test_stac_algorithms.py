@@ -53,25 +53,28 @@ def test_search_stac_of_an_api_that_is_down_is_a_clear_error(coreg_provider, tmp
         processing.run("coreg:search_stac", {"API_URL": url, "OUTPUT": "memory:"})
 
 
-def test_an_api_header_token_is_sent_but_never_shown(coreg_provider):
+def _stored_config(method: str, name: str, **values: str) -> str:
+    """The id of a new QGIS authentication configuration (the test profile's database)."""
     from qgis.core import QgsApplication, QgsAuthMethodConfig
-
-    from coreg.algorithms.search_stac import auth_headers
 
     manager = QgsApplication.authManager()
     if not manager.masterPasswordIsSet():
         manager.setMasterPassword("coreg-test", True)
-    config = QgsAuthMethodConfig("APIHeader")
-    config.setName("stac token")
-    config.setConfig("Authorization", "Bearer s3cret-token")
+    config = QgsAuthMethodConfig(method)
+    config.setName(name)
+    for key, value in values.items():
+        config.setConfig(key, value)
     assert manager.storeAuthenticationConfig(config)[0]
-    assert auth_headers(config.id()) == {"Authorization": "Bearer s3cret-token"}
-    basic = QgsAuthMethodConfig("Basic")
-    basic.setName("stac basic")
-    basic.setConfig("username", "ana")
-    basic.setConfig("password", "pw")
-    assert manager.storeAuthenticationConfig(basic)[0]
-    assert auth_headers(basic.id()) == {"Authorization": "Basic YW5hOnB3"}
+    return config.id()
+
+
+def test_an_api_header_token_is_sent_but_never_shown(coreg_provider):
+    from coreg.algorithms.search_stac import auth_headers
+
+    token = _stored_config("APIHeader", "stac token", Authorization="Bearer s3cret-token")
+    assert auth_headers(token) == {"Authorization": "Bearer s3cret-token"}
+    basic = _stored_config("Basic", "stac basic", username="ana", password="pw")
+    assert auth_headers(basic) == {"Authorization": "Basic YW5hOnB3"}
 
 
 def test_align_items_in_processing(stac_site, tmp_path, coreg_provider):
@@ -150,15 +153,8 @@ def test_the_token_reaches_the_api_and_nothing_else(stac_site, tmp_path, coreg_p
     """An API-header credential is sent with every request to the API, and appears in
     no log line, output or URL list."""
     import processing
-    from qgis.core import QgsApplication, QgsAuthMethodConfig
 
-    manager = QgsApplication.authManager()
-    if not manager.masterPasswordIsSet():
-        manager.setMasterPassword("coreg-test", True)
-    config = QgsAuthMethodConfig("APIHeader")
-    config.setName("secret api")
-    config.setConfig("Authorization", "Bearer t0ken-never-shown")
-    assert manager.storeAuthenticationConfig(config)[0]
+    config = _stored_config("APIHeader", "secret api", Authorization="Bearer t0ken-never-shown")
     root = stac_site["data"].root
     proxy_port, api_port = stac_fixture.free_port(), stac_fixture.free_port()
     with stac_fixture.recording_proxy(api_port, proxy_port) as seen, \
@@ -169,7 +165,7 @@ def test_the_token_reaches_the_api_and_nothing_else(stac_site, tmp_path, coreg_p
         feedback = _Recorder()
         result = processing.run("coreg:search_stac", {
             "API_URL": f"http://127.0.0.1:{proxy_port}", "COLLECTIONS": stac_fixture.COLLECTION,
-            "AUTH_CONFIG": config.id(), "OUTPUT": str(tmp_path / "found.gpkg"),
+            "AUTH_CONFIG": config, "OUTPUT": str(tmp_path / "found.gpkg"),
             "URL_LIST": str(tmp_path / "urls.txt")}, feedback=feedback)
     assert result["COUNT"] == 1
     assert seen and all(r["headers"].get("Authorization") == "Bearer t0ken-never-shown"
