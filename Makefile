@@ -17,8 +17,9 @@ DEV_REQUIREMENTS := scripts/requirements-dev.txt
 # distributed, which the tests use; python3-click, the command line's, which rasterio
 # depends on too); python3-pip for the installer tests, OpenBLAS (on Debian 13 numpy
 # otherwise gets the slow reference BLAS, which threadpoolctl cannot limit), Xvfb for
-# the desktop tests.
-APT_PACKAGES := qgis python3-qgis qgis-providers gdal-bin \
+# the desktop tests; nginx, the static file server (HTTP range requests) of the
+# STAC tests (scripts/serve_stac.sh).
+APT_PACKAGES := qgis python3-qgis qgis-providers gdal-bin nginx \
 	python3-numpy python3-scipy python3-rasterio python3-affine python3-pyproj python3-click \
 	python3-venv python3-pip python3-pytest python3-distributed \
 	python3-hypothesis python3-jsonschema python3-threadpoolctl libopenblas0-pthread \

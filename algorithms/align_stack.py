@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from qgis.core import (
+    QgsCoordinateReferenceSystem,
     QgsFeature,
     QgsFeatureSink,
     QgsField,
@@ -27,6 +28,8 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
+from ..core.io.raster_io import read_info
+from ..core.stac.item_stack import align_item_stack
 from ..core.stack.execution import DASK_CONNECT_TIMEOUT, default_workers
 from ..core.stack.stack import align_stack, failures
 from .align_image import TRANSFORMS
@@ -51,6 +54,7 @@ class AlignStackAlgorithm(CoregAlgorithm):
     DASK_SCHEDULER, FOOTPRINTS, SHIFT_VECTORS = "DASK_SCHEDULER", "FOOTPRINTS", "SHIFT_VECTORS"
     SHIP_ENGINE = "SHIP_ENGINE"
     OUTPUTS = "OUTPUTS"
+    ITEMS, ASSET, ANCHOR_ITEM = "ITEMS", "ASSET", "ANCHOR_ITEM"
 
     def name(self) -> str:
         return "align_stack"
@@ -78,14 +82,29 @@ class AlignStackAlgorithm(CoregAlgorithm):
             "every item failed fails. On a cluster the workers read the scenes and write "
             "the outputs themselves: use paths every worker sees (a shared file system); "
             "Coreg sends its engine to the workers and checks them before any scene.\n"
+            "Instead of scenes: STAC items (files, URLs or STAC API items, one per line, "
+            "such as 'Search a STAC catalogue' lists) and the asset to align in each (key, "
+            "band name or common name: nir, B08); their COGs are streamed, the outputs are "
+            "named after the item ids, and without an anchor item the one the others "
+            "overlap most, weighted by its clear fraction, is the anchor.\n"
             "Dask exchanges pickled code: a scheduler can run any code inside QGIS. "
             "Connect only to a cluster you trust.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.INPUTS, self.tr("Scenes of the time series"), QgsProcessing.SourceType.TypeRaster))
+            self.INPUTS, self.tr("Scenes of the time series"), QgsProcessing.SourceType.TypeRaster,
+            optional=True))
         self.addParameter(QgsProcessingParameterRasterLayer(
-            self.ANCHOR, self.tr("Anchor scene (one of the scenes)")))
+            self.ANCHOR, self.tr("Anchor scene (one of the scenes)"), optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            self.ITEMS, self.tr("Or STAC items: files or URLs, one per line"), multiLine=True,
+            optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            self.ASSET, self.tr("Asset of each item to align (key, band or common name)"),
+            "nir", optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            self.ANCHOR_ITEM, self.tr("Anchor item (default: the largest clear overlap)"),
+            optional=True))
         self.addParameter(QgsProcessingParameterMultipleLayers(
             self.MASKS, self.tr("Per-scene masks (non-zero = bad; matched by file-name stem)"),
             QgsProcessing.SourceType.TypeRaster, optional=True))
@@ -134,7 +153,28 @@ class AlignStackAlgorithm(CoregAlgorithm):
             QgsProcessing.SourceType.TypeVectorLine, optional=True, createByDefault=False))
         self.addOutput(QgsProcessingOutputMultipleLayers(self.OUTPUTS, self.tr("Scenes")))
 
+    def checkParameterValues(self, parameters, context):  # noqa: N802 - QGIS API
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        items = self._items(parameters, context)
+        scenes = bool(self.parameterAsLayerList(parameters, self.INPUTS, context))
+        anchor = parameters.get(self.ANCHOR) not in (None, "")
+        if items and (scenes or anchor):
+            return False, self.tr("Give either scenes (with their anchor) or STAC items, "
+                                  "not both.")
+        if not items and not (scenes and anchor):
+            return False, self.tr("Give the scenes of the time series and their anchor "
+                                  "scene, or STAC items.")
+        return True, ""
+
+    def _items(self, parameters, context) -> list[str]:
+        text = self.parameterAsString(parameters, self.ITEMS, context)
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
     def process(self, parameters, context, feedback):
+        if self._items(parameters, context):
+            return self._process_items(parameters, context, feedback)
         inputs = [self.raster_path(layer, "scene")
                   for layer in self.parameterAsLayerList(parameters, self.INPUTS, context)]
         anchor_layer = self.parameterAsRasterLayer(parameters, self.ANCHOR, context)
@@ -158,6 +198,36 @@ class AlignStackAlgorithm(CoregAlgorithm):
             already_aligned=self.parameterAsDouble(parameters, self.ALREADY_ALIGNED, context),
             min_improvement=self.parameterAsDouble(parameters, self.MIN_IMPROVEMENT, context),
         )
+        return self._outputs(parameters, context, feedback, results, folder, summary,
+                             anchor_layer.crs())
+
+    def _process_items(self, parameters, context, feedback):
+        """The time series of STAC items (:func:`.stac_stack.align_item_stack`)."""
+        folder = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
+        summary = (self.parameterAsFileOutput(parameters, self.SUMMARY, context)
+                   if requested(parameters, self.SUMMARY) else "")
+        results = self.run_core(
+            align_item_stack, feedback, items=self._items(parameters, context),
+            output_folder=folder,
+            asset=self.parameterAsString(parameters, self.ASSET, context).strip() or "nir",
+            anchor=self.parameterAsString(parameters, self.ANCHOR_ITEM, context).strip() or None,
+            summary=summary or None,
+            log=lambda level, message: self.push_log(feedback, level, message),
+            workers=self.parameterAsInt(parameters, self.WORKERS, context),
+            dask_scheduler=self.parameterAsString(parameters, self.DASK_SCHEDULER, context)
+            or None,
+            transform=TRANSFORMS[self.parameterAsEnum(parameters, self.TRANSFORM, context)][1],
+            reproject=self.parameterAsBoolean(parameters, self.REPROJECT, context),
+            already_aligned=self.parameterAsDouble(parameters, self.ALREADY_ALIGNED, context),
+            min_improvement=self.parameterAsDouble(parameters, self.MIN_IMPROVEMENT, context),
+        )
+        anchor = next(r for r in results if r.status == "anchor")
+        crs = QgsCoordinateReferenceSystem(read_info(anchor.output_file).grid.crs.to_wkt())
+        return self._outputs(parameters, context, feedback, results, folder, summary, crs)
+
+    def _outputs(self, parameters, context, feedback, results, folder: str, summary: str,
+                 crs: QgsCoordinateReferenceSystem) -> dict:
+        """Log each item's status, load the scenes, write the footprints and vectors."""
         for result in results:
             feedback.pushInfo(f"{os.path.basename(result.input)}: {result.status}"
                               f"{' (' + result.reason + ')' if result.reason else ''}")
@@ -167,23 +237,22 @@ class AlignStackAlgorithm(CoregAlgorithm):
         if summary:
             outputs[self.SUMMARY] = summary
         if requested(parameters, self.FOOTPRINTS):
-            outputs[self.FOOTPRINTS] = self._footprints(parameters, context, results,
-                                                        anchor_layer)
+            outputs[self.FOOTPRINTS] = self._footprints(parameters, context, results, crs)
         if requested(parameters, self.SHIFT_VECTORS):
             records = [(os.path.basename(r.input), p) for r in results for p in r.vectors]
             vectors = write_shift_vectors(self, parameters, self.SHIFT_VECTORS, context,
-                                          [p for _, p in records], anchor_layer.crs(),
+                                          [p for _, p in records], crs,
                                           item=[name for name, _ in records])
             StyleOnLoad.attach(context, vectors, "shift_vectors.qml")
             outputs[self.SHIFT_VECTORS] = vectors
         return outputs
 
-    def _footprints(self, parameters, context, results, anchor_layer) -> str:
+    def _footprints(self, parameters, context, results, crs) -> str:
         fields = QgsFields()
         for name, kind in FOOTPRINT_FIELDS:
             fields.append(QgsField(name, kind))
         sink, dest_id = self.parameterAsSink(parameters, self.FOOTPRINTS, context, fields,
-                                             QgsWkbTypes.Type.Polygon, anchor_layer.crs())
+                                             QgsWkbTypes.Type.Polygon, crs)
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.FOOTPRINTS))
         for result in results:

@@ -151,6 +151,17 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
         (its errors are translated by :meth:`processAlgorithm`)."""
         return call(progress=feedback.setProgress, is_canceled=feedback.isCanceled, **kwargs)
 
+    @staticmethod
+    def push_log(feedback: QgsProcessingFeedback, level: str, message: str) -> None:
+        """An engine ``log(level, message)`` call shown in the log: info, a warning, or
+        an error (fatal)."""
+        if level == "info":
+            feedback.pushInfo(message)
+        elif level == "warning":
+            feedback.pushWarning(message)
+        else:
+            feedback.reportError(message, fatalError=True)
+
     def labelled(self, text: str) -> str:
         """``text`` with the parameter keys the engine names (MAX_SHIFT) replaced by their
         labels, as the dialog shows them ("Maximum expected shift (reference pixels)")."""

@@ -18,6 +18,7 @@ from qgis.core import (
     QgsProcessingUtils,
 )
 
+from ..core.stac.net import is_url
 from ..core.stack.coregistered_stack import coregistered_stack
 from .base import RESAMPLINGS, CoregAlgorithm
 
@@ -46,8 +47,10 @@ class CoregisteredStackAlgorithm(CoregAlgorithm):
             "on the reference asset's grid (its CRS, pixel size and alignment) clipped to the "
             "area of interest, or without one to the area all assets cover, and co-registered "
             "to the reference (global alignment, a translation measured once per input).\n"
-            "Inputs: rasters, or local STAC item JSON files (asset paths relative to the "
-            "item). Assets: N.band, comma-separated, with N the input's position (from 1) and "
+            "Inputs: rasters, or STAC items: local JSON files (asset paths relative to the "
+            "item) or http(s) item URLs, such as those 'Search a STAC catalogue' lists (remote "
+            "COG assets are streamed). Assets: N.band, comma-separated, with N the input's "
+            "position (from 1) and "
             "band a band description, a STAC asset key or eo:bands name, or a band number: "
             "1.B04,1.B08,2.B04,2.B08.\nAOI: WKT polygon in EPSG:4326, or "
             "SRID=<EPSG code>;POLYGON(...).\nExpressions (optional): one name:(expression) per "
@@ -64,7 +67,7 @@ class CoregisteredStackAlgorithm(CoregAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.INPUTS, self.tr("Inputs: rasters or STAC item JSON files (1, 2, ... in this "
+            self.INPUTS, self.tr("Inputs: rasters, STAC item files or URLs (1, 2, ... in this "
                                  "order)"), QgsProcessing.SourceType.TypeFile))
         self.addParameter(QgsProcessingParameterString(
             self.ASSETS, self.tr("Assets to stack (N.band, comma-separated)")))
@@ -100,7 +103,7 @@ class CoregisteredStackAlgorithm(CoregAlgorithm):
             expressions=self.parameterAsString(parameters, self.EXPRESSIONS, context),
             resampling=RESAMPLINGS[self.parameterAsEnum(parameters, self.RESAMPLING, context)][1],
             title=self.parameterAsString(parameters, self.TITLE, context) or "Co-registered stack",
-            log=lambda level, message: self._log(feedback, level, message))
+            log=lambda level, message: self.push_log(feedback, level, message))
         for name, path in result.outputs.items():
             context.addLayerToLoadOnCompletion(path, QgsProcessingContext.LayerDetails(
                 name, context.project(), self.OUTPUTS))
@@ -111,7 +114,7 @@ class CoregisteredStackAlgorithm(CoregAlgorithm):
         """File paths of the inputs: files as given, project layers by their source."""
         paths = []
         for value in self.parameterAsFileList(parameters, self.INPUTS, context):
-            if not os.path.exists(value):
+            if not os.path.exists(value) and not is_url(value):
                 layer = QgsProcessingUtils.mapLayerFromString(value, context)
                 if layer is None:
                     raise QgsProcessingException(f"Input '{value}' is neither a file nor a "
@@ -121,12 +124,3 @@ class CoregisteredStackAlgorithm(CoregAlgorithm):
         if not paths:
             raise QgsProcessingException("Give at least one input (raster or STAC item).")
         return paths
-
-    @staticmethod
-    def _log(feedback, level: str, message: str) -> None:
-        if level == "info":
-            feedback.pushInfo(message)
-        elif level == "warning":
-            feedback.pushWarning(message)
-        else:
-            feedback.reportError(message, fatalError=True)

@@ -47,6 +47,10 @@ OPTIONAL_PACKAGES = (
      "runs 'Align time series to anchor' on a Dask cluster"),
     (Requirement("cloudpickle", "cloudpickle", "python3-cloudpickle", "2.0"),
      "sends Coreg's engine to the workers of a Dask cluster (comes with distributed)"),
+    (Requirement("pystac", "pystac", "", "1.10"),
+     "writes the STAC item and collection of 'Align STAC items'"),
+    (Requirement("pystac_client", "pystac-client", "", "0.7"),
+     "searches STAC APIs ('Search a STAC catalogue')"),
 )
 
 

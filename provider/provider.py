@@ -32,6 +32,8 @@ ALGORITHMS = (
     ("..algorithms.coregistered_stack", "CoregisteredStackAlgorithm"),
     ("..algorithms.rectify_swath", "RectifySwathAlgorithm"),
     ("..algorithms.align_local", "AlignLocalAlgorithm"),
+    ("..algorithms.align_items", "AlignItemsAlgorithm"),
+    ("..algorithms.search_stac", "SearchStacAlgorithm"),
 )
 
 

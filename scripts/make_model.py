@@ -1,10 +1,15 @@
-"""Regenerate resources/fill_and_align.model3 (run with /usr/bin/python3, offscreen).
+"""Regenerate the example models in resources/ (run with /usr/bin/python3, offscreen).
 
-A graphical model that chains a native QGIS algorithm with Coreg's: the secondary's
-nodata holes are filled (native:fillnodata), it is aligned onto the reference
-(coreg:align_image), and the saved alignment is applied to another raster of the
-same acquisition, e.g. another band (coreg:apply_alignment). Open it in the
-graphical modeler to see how to build your own.
+resources/fill_and_align.model3 chains a native QGIS algorithm with Coreg's: the
+secondary's nodata holes are filled (native:fillnodata), it is aligned onto the
+reference (coreg:align_image), and the saved alignment is applied to another raster of
+the same acquisition, e.g. another band (coreg:apply_alignment).
+
+resources/models/search_align_stack.model3 works catalogue to catalogue: a STAC API is
+searched (coreg:search_stac), the items found are aligned onto the one the others
+overlap most (coreg:align_stack, their COGs streamed), and the aligned scenes are
+stacked (coreg:coregistered_stack). Open them in the graphical modeler to see how to
+build your own.
 """
 
 import os
@@ -17,7 +22,9 @@ from qgis.core import (
     QgsProcessingModelOutput,
     QgsProcessingModelParameter,
     QgsProcessingParameterBand,
+    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
 )
 from qgis.PyQt.QtCore import QPointF
 
@@ -90,10 +97,70 @@ def build() -> QgsProcessingModelAlgorithm:
     return model
 
 
+def build_search_stack() -> QgsProcessingModelAlgorithm:
+    model = QgsProcessingModelAlgorithm("Search, align and stack STAC items", "Coreg examples")
+    inputs = (
+        ("api_url", QgsProcessingParameterString("api_url", "STAC API URL")),
+        ("collections", QgsProcessingParameterString("collections", "Collections")),
+        ("datetime", QgsProcessingParameterString("datetime", "Date or time range",
+                                                  optional=True)),
+        ("max_cloud", QgsProcessingParameterNumber(
+            "max_cloud", "Maximum cloud cover (%)", QgsProcessingParameterNumber.Type.Double,
+            25.0, minValue=0.0, maxValue=100.0)),
+        ("asset", QgsProcessingParameterString("asset", "Asset to align", "nir")),
+        ("stack_assets", QgsProcessingParameterString(
+            "stack_assets", "Assets to stack (N.band of the aligned scenes)", "1.b1,2.b1")),
+        ("stack_reference", QgsProcessingParameterString(
+            "stack_reference", "Reference asset of the stack", "1.b1")),
+    )
+    for k, (name, definition) in enumerate(inputs):
+        param = QgsProcessingModelParameter(name)
+        param.setPosition(QPointF(100, 50 + 80 * k))
+        model.addModelParameter(definition, param)
+    parameter = QgsProcessingModelChildParameterSource.fromModelParameter
+    child = QgsProcessingModelChildParameterSource.fromChildOutput
+    static = QgsProcessingModelChildParameterSource.fromStaticValue
+    steps = (
+        ("search", "coreg:search_stac", "Search the catalogue", 350,
+         {"API_URL": parameter("api_url"), "COLLECTIONS": parameter("collections"),
+          "DATETIME": parameter("datetime"), "MAX_CLOUD": parameter("max_cloud"),
+          "LIMIT": static(20)}, {"OUTPUT": "Footprints"}),
+        ("align", "coreg:align_stack", "Align the items onto the anchor", 600,
+         {"ITEMS": child("search", "ITEM_URLS"), "ASSET": parameter("asset")},
+         {"OUTPUT_FOLDER": "Aligned scenes"}),
+        ("stack", "coreg:coregistered_stack", "Stack the aligned scenes", 850,
+         {"INPUTS": child("align", "OUTPUTS"), "ASSETS": parameter("stack_assets"),
+          "REFERENCE_ASSET": parameter("stack_reference"),
+          "TITLE": static("Co-registered time series")}, {"OUTPUT_FOLDER": "Stack"}),
+    )
+    for child_id, algorithm, description, x, sources, outputs in steps:
+        step = QgsProcessingModelChildAlgorithm(algorithm)
+        step.setChildId(child_id)
+        step.setDescription(description)
+        step.setPosition(QPointF(x, 200))
+        for key, source in sources.items():
+            step.addParameterSources(key, [source])
+        model_outputs = {}
+        for key, label in outputs.items():
+            output = QgsProcessingModelOutput(label)
+            output.setChildId(child_id)
+            output.setChildOutputName(key)
+            model_outputs[label] = output
+        step.setModelOutputs(model_outputs)
+        model.addChildAlgorithm(step)
+    return model
+
+
+MODELS = {os.path.join("resources", "fill_and_align.model3"): build,
+          os.path.join("resources", "models", "search_align_stack.model3"): build_search_stack}
+
+
 if __name__ == "__main__":
     app = QgsApplication([], False)
     app.initQgis()
-    path = os.path.join(ROOT, "resources", "fill_and_align.model3")
-    if not build().toFile(path):
-        raise SystemExit(f"could not write {path}")
+    for relative, builder in MODELS.items():
+        path = os.path.join(ROOT, relative)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if not builder().toFile(path):
+            raise SystemExit(f"could not write {path}")
     app.exitQgis()

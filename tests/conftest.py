@@ -176,6 +176,10 @@ class QgisProcessRunner:
         )
         if self.plugin_path is not None:
             env["QGIS_PLUGINPATH"] = str(self.plugin_path)
+        if sys.prefix != sys.base_prefix:  # a venv's packages (pystac...) after QGIS's own
+            import site
+            env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [env.get("PYTHONPATH"), *site.getsitepackages()]))
         self.env = env
 
     def __call__(self, *args, timeout=QGIS_PROCESS_TIMEOUT):
@@ -263,3 +267,24 @@ def real_dask_cluster(tmp_path_factory):
     hidden = hidden if dask_cluster.can_hide() else None
     with dask_cluster.running_cluster(2, hidden_from_last=hidden) as cluster:
         yield cluster, hidden
+
+
+# ------------------------------------------------------------------- STAC servers
+
+
+@pytest.fixture(scope="session")
+def stac_site(tmp_path_factory, shared_data):
+    """Real servers on 127.0.0.1 for the whole session (scripts/serve_stac.sh): nginx
+    serving two STAC items made from the shared Sentinel-2 data and their COG assets
+    (range requests, an access log), and rustac's STAC API holding the same items.
+    ``{"data": StacData, "files": nginx URL, "log": access log, "api": API URL}``."""
+    import stac_fixture
+
+    folder = tmp_path_factory.mktemp("stac-site")
+    port = stac_fixture.free_port()
+    data = stac_fixture.build_stac(folder / "data", f"http://127.0.0.1:{port}")
+    with stac_fixture.file_server(data.root, folder / "nginx", port) as (url, log), \
+            stac_fixture.stac_api(data.root / "collection.json",
+                                  data.root / "reference" / "item.json",
+                                  data.root / "source" / "item.json") as api:
+        yield {"data": data, "files": url, "log": log, "api": api}

@@ -10,8 +10,12 @@ through a driver nobody chose. Every input and output path goes through
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..errors import CoregInputError, CoregOutputError
@@ -26,6 +30,29 @@ URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 #: file named ``run:2.tif`` stay plain paths.
 CONNECTION = re.compile(r'^(?P<driver>[A-Z][A-Z0-9_]+):(?P<rest>.+)$')
 
+#: Remote datasets the user chose to read in the runs under way (:func:`remote_reads`):
+#: a process-wide count, so that the worker threads of a run see them too.
+_chosen_remote: Counter[str] = Counter()
+_chosen_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def remote_reads(paths: Iterable[str]) -> Iterator[None]:
+    """Let :func:`local_input` accept exactly ``paths`` (remote datasets, e.g. the
+    ``/vsicurl/`` assets of a STAC item the user named) while the block runs; any other
+    remote path is still refused."""
+    chosen = [p for p in paths if is_remote(p)]
+    with _chosen_lock:
+        _chosen_remote.update(chosen)
+    try:
+        yield
+    finally:
+        with _chosen_lock:
+            _chosen_remote.subtract(chosen)
+            for path in chosen:
+                if _chosen_remote[path] <= 0:
+                    del _chosen_remote[path]
+
 
 def local_input(path: str | os.PathLike, label: str = "Input", *,
                 allow_remote: bool = False) -> str:
@@ -39,7 +66,7 @@ def local_input(path: str | os.PathLike, label: str = "Input", *,
     """
     text = _as_text(path, label, CoregInputError)
     if is_remote(text):
-        if allow_remote:
+        if allow_remote or text in _chosen_remote:
             return text
         raise CoregInputError(
             f"{label} '{text}' is not a local file (a URL or GDAL network path); Coreg only "

@@ -30,8 +30,16 @@ from ..bandmath.raster_math import AssetSource, check_assets, write_expressions
 from ..errors import CoregInputError, CoregistrationError
 from ..grid import Grid, crs_transformer, footprint_bounds, footprint_overlap
 from ..io.outputs import guarded_outputs, write_json
+from ..io.paths import remote_reads
 from ..io.raster_io import IsCanceled, Progress, atomic_path, read_info
 from ..matching.align import estimate_alignment
+from ..stac.net import (
+    NETWORK_ERRORS,
+    forget_transfers,
+    gdal_http,
+    is_url,
+    network_read_error,
+)
 from ..stac.stac import (
     COG_TYPE,
     StacItem,
@@ -41,6 +49,7 @@ from ..stac.stac import (
     is_stac_item,
     item_document,
     read_item,
+    require_pystac,
     slug,
 )
 from ..transforms import model as transforms
@@ -103,8 +112,10 @@ def coregistered_stack(
 
     Parameters
     ----------
-    inputs : sequence of path
-        Rasters, or local STAC item JSON files whose assets are GeoTIFFs.
+    inputs : sequence of path or URL
+        Rasters, or STAC items whose assets are GeoTIFFs: local JSON files, or
+        ``http(s)`` item URLs (a STAC API's ``.../collections/{c}/items/{id}``), whose
+        remote assets are streamed (:mod:`.stac_net`).
     assets : str or sequence of str
         ``N.band`` (comma-separated in a string): N the input's 1-based position;
         band a band description, a STAC asset key or ``eo:bands`` name, or a 1-based
@@ -127,8 +138,27 @@ def coregistered_stack(
         overlapping less than 20 %) or an output that would overwrite an input.
     """
     log = log or (lambda level, message: None)
-    folder = Path(output_folder)
-    sources = [read_item(p) if is_stac_item(p) else str(p) for p in inputs]
+    require_pystac("The co-registered stack's STAC item")
+    sources = [read_item(p, allow_remote=is_url(os.fspath(p))) if is_stac_item(p) else str(p)
+               for p in inputs]
+    remote = [a.href for s in sources if isinstance(s, StacItem) for a in s.assets if a.remote]
+    with gdal_http(), remote_reads(remote):
+        try:
+            return _stack_sources(sources, inputs, assets, reference_asset,
+                                  Path(output_folder), aoi=aoi, expressions=expressions,
+                                  resampling=resampling, title=title, log=log,
+                                  progress=progress, is_canceled=is_canceled)
+        except NETWORK_ERRORS as exc:
+            if not remote:
+                raise
+            forget_transfers(remote)  # a later run reads them afresh
+            raise network_read_error(exc, "the STAC items' remote assets") from exc
+
+
+def _stack_sources(sources, inputs, assets, reference_asset: str, folder: Path, *, aoi,
+                   expressions: str, resampling: str, title: str, log: Log,
+                   progress: Progress | None, is_canceled: IsCanceled | None) -> StackResult:
+    """:func:`coregistered_stack` once its inputs are read."""
     stack = [resolve_asset(spec, sources) for spec in split_assets(assets)]
     _check_unique(stack)
     reference = _reference(stack, resolve_asset(reference_asset.strip(), sources).name)
@@ -139,7 +169,8 @@ def coregistered_stack(
     destinations = {**{f"Stacked band '{name}'": path for name, path in outputs.items()},
                     "STAC item": folder / "item.json",
                     "STAC collection": folder / "collection.json"}
-    with guarded_outputs(destinations, {"Inputs": [os.fspath(p) for p in inputs]}):
+    local = [os.fspath(p) for p in inputs if not is_url(os.fspath(p))]
+    with guarded_outputs(destinations, {"Inputs": local}):
         return _build_stack(stack, reference, sources, definitions, outputs, folder,
                             aoi=aoi, resampling=resampling, title=title, log=log,
                             progress=progress, is_canceled=is_canceled)
@@ -233,8 +264,7 @@ def _band_number(band: str, descriptions: list[str]) -> tuple[int, str]:
 
 def _stac_asset(index: int, band: str, item: StacItem) -> StackAsset:
     for asset in item.assets:
-        number = 1 if asset.key == band else (
-            asset.band_names.index(band) + 1 if band in asset.band_names else None)
+        number = asset.band_of(band)
         if number is None:
             continue
         info = read_info(asset.href, f"Asset '{asset.key}' of input {index}")

@@ -22,7 +22,15 @@ OLCI = "swath/O_L2_0001_SNS_2017104102450_v1.0.nc"
 MAIN_OUTPUTS = {"align_image": "OUTPUT", "align_dem": "OUTPUT", "align_local": "OUTPUT",
                 "align_stack": "OUTPUT_FOLDER", "apply_alignment": "OUTPUT",
                 "band_math": "OUTPUT", "coregistered_stack": "OUTPUT_FOLDER",
-                "rectify_swath": "OUTPUT"}
+                "rectify_swath": "OUTPUT", "align_items": "OUTPUT_FOLDER",
+                "search_stac": "OUTPUT"}
+#: Inputs of which one group or another must be given (checkParameterValues), the group
+#: these tests give: align_stack takes scenes and their anchor, or STAC items.
+#: Optional parameters the test gives anyway, one of two ways to give an input
+#: (align_stack: INPUTS or ITEMS; align_dem: REFERENCE or REFERENCE_POINTS).
+ONE_OF = {"align_stack": {"INPUTS", "ANCHOR"}, "align_dem": {"REFERENCE"}}
+#: The file name given to a main output that is no raster file (default ``out.tif``).
+MAIN_NAMES = {"OUTPUT_FOLDER": "folder", "search_stac": "out.gpkg"}
 
 
 def _algorithms(provider):
@@ -69,7 +77,7 @@ def test_secondary_outputs_the_toolbox_creates_by_default(coreg_provider):
 
 
 @pytest.fixture(scope="module")
-def inputs(shared_data, tmp_path_factory):
+def inputs(shared_data, tmp_path_factory, stac_site):
     """Small inputs for each algorithm, and the mandatory parameters' values, keyed by
     algorithm name (output destinations filled in by the test)."""
     from coreg.core.matching.align import align_image
@@ -98,16 +106,18 @@ def inputs(shared_data, tmp_path_factory):
         "coregistered_stack": {"INPUTS": [reference, secondary], "ASSETS": "1.b4,2.b1",
                                "REFERENCE_ASSET": "1.b4"},
         "rectify_swath": {"INPUT": f'NETCDF:"{shared_data / OLCI}":rtoa_8'},
+        "align_items": {"SOURCE_ITEM": f"{stac_site['files']}/source/item.json",
+                        "REFERENCE_ITEM": f"{stac_site['files']}/reference/item.json"},
+        "search_stac": {"API_URL": stac_site["api"]},
     }
 
 
-#: Optional parameters of which one is needed (align_dem: REFERENCE or REFERENCE_POINTS).
-EITHER = {"align_dem": {"REFERENCE"}}
 #: What each run may leave in its (empty) output folder: the main output alone.
 EXPECTED = {"align_image": {"out.tif"}, "align_local": {"out.tif"}, "align_dem": {"out.tif"},
             "apply_alignment": {"out.tif"}, "band_math": {"out.tif"},
             "rectify_swath": {"out.tif"}, "align_stack": {"folder"},
-            "coregistered_stack": {"folder"}}
+            "coregistered_stack": {"folder"}, "align_items": {"folder"},
+            "search_stac": {"out.gpkg"}}
 
 
 @pytest.mark.parametrize("name", sorted(MAIN_OUTPUTS))
@@ -116,9 +126,9 @@ def test_runs_headless_with_only_mandatory_parameters(name, inputs, coreg_provid
     algorithm = _algorithms(coreg_provider)[name]
     main = MAIN_OUTPUTS[name]
     given = dict(inputs[name])
-    given[main] = tmp_path / ("folder" if main == "OUTPUT_FOLDER" else "out.tif")
-    either = EITHER.get(name, set())
-    assert set(given) - either == _mandatory(algorithm), "the test gives exactly the mandatory ones"
+    given[main] = tmp_path / MAIN_NAMES.get(name, MAIN_NAMES.get(main, "out.tif"))
+    assert set(given) == _mandatory(algorithm) | ONE_OF.get(name, set()), \
+        "the test gives exactly the mandatory ones"
     args = [f"{key}={item}" for key, value in given.items()
             for item in (value if isinstance(value, list) else [value])]
     code, stdout, stderr = qgis_process_runner("run", f"coreg:{name}", "--json", "--", *args)

@@ -13,6 +13,7 @@ import rasterio
 from numpy.testing import assert_allclose
 from osgeo_utils.samples.validate_cloud_optimized_geotiff import validate as validate_cog
 from rasterio.warp import Resampling, calculate_default_transform, reproject
+from stac_validation import validator
 from synthetic import Case, crop, make_secondary
 
 from coreg.core.bandmath.band_math import BandMathError
@@ -24,7 +25,6 @@ from coreg.core.stack.coregistered_stack import (
     stack_grid,
 )
 
-SCHEMAS = Path(__file__).resolve().parents[1] / "stac_schemas"
 #: Input 2 and 3: corrections in reference pixels (x right, y down).
 CASE2 = Case(2.4, -1.7, seed=2)
 CASE3 = Case(-1.6, 1.2, factor=2, seed=3)  # then reprojected to UTM 36N
@@ -166,21 +166,7 @@ def test_preconditions_are_logged(stack):
 
 
 def _validator(name: str) -> jsonschema.Draft7Validator:
-    store = {}
-    for path in SCHEMAS.glob("*.json"):
-        schema = json.loads(path.read_text())
-        store[schema["$id"].rstrip("#")] = schema
-    schema = json.loads((SCHEMAS / name).read_text())
-    try:  # jsonschema >= 4.18 (Debian 13) resolves references through a registry
-        from referencing import Registry, Resource
-        from referencing.jsonschema import DRAFT7
-    except ImportError:  # jsonschema 4.10 (Debian 12): RefResolver
-        resolver = jsonschema.RefResolver(schema["$id"], schema, store=store)
-        return jsonschema.Draft7Validator(schema, resolver=resolver)
-    registry = Registry().with_resources(
-        (uri, Resource.from_contents(contents, default_specification=DRAFT7))
-        for uri, contents in store.items())
-    return jsonschema.Draft7Validator(schema, registry=registry)
+    return validator(name)
 
 
 def test_stac_item_and_collection_are_valid_stac(stack):
