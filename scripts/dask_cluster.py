@@ -99,11 +99,23 @@ def can_hide() -> bool:
             return False
 
 
+def die_with_parent() -> None:
+    """Run in the child before exec: SIGTERM when the process that started it dies
+    (a killed test run must not leave servers behind; Linux only, else nothing)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _start(command: list[str], folder: Path, env: dict, name: str) -> subprocess.Popen:
     log = open(folder / f"{name}.log", "wb")  # noqa: SIM115 - the process keeps it
     try:
         return subprocess.Popen(command, cwd=folder, env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=die_with_parent)
     finally:
         log.close()
 

@@ -179,12 +179,23 @@ def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 30.0) -
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {seconds:g} s")
 
 
+def die_with_parent() -> None:
+    """Run in the child before exec: SIGTERM when the process that started it dies
+    (a killed test run must not leave servers behind; Linux only, else nothing)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @contextlib.contextmanager
 def serve(*args: str, port: int) -> Iterator[subprocess.Popen]:
     """``scripts/serve_stac.sh ARGS`` until the block ends (then SIGTERM, its group)."""
     process = subprocess.Popen([str(REPO / "scripts" / "serve_stac.sh"), *args],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=die_with_parent)
     try:
         wait_for_port(port, process)
         yield process
