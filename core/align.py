@@ -30,7 +30,7 @@ from .match import (
     Patch,
     SecondarySampler,
     layout_patches,
-    measure,
+    measure_batch,
     patch_size_for,
     prepare_patch,
     reliability_percent,
@@ -289,8 +289,7 @@ class _Estimator:
         for iteration in range(1, MAX_ITERATIONS + 1):
             self._check_canceled()
             samples = [self.sampler.sample(p.grid, self.model) for p in active]
-            measurements = [measure(p, s, refine_sigma=REFINE_SIGMA)
-                            for p, s in zip(active, samples)]
+            measurements = measure_batch(active, samples, refine_sigma=REFINE_SIGMA)
             fit, good = self._fit(active, measurements)
             previous, self.model = self.model, self.model.then(fit.model)
             self._report_progress(iteration)

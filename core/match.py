@@ -292,6 +292,32 @@ def reliability_percent(peak: float) -> float:
     return 100.0 * float(np.clip((peak - MIN_PEAK) / (FULL_RELIABILITY_PEAK - MIN_PEAK), 0, 1))
 
 
+#: Pixels correlated in one batch by :func:`measure_batch` (bounds its memory: about
+#: 40 bytes a pixel).
+BATCH_PIXELS = 2**20
+
+
+def measure_batch(patches: list[Patch], moving: list[np.ndarray], *,
+                  refine_sigma: float | None = None) -> list[Measurement | None]:
+    """:func:`measure` of equally sized patches, correlated in batches (the same numbers,
+    without a call per patch)."""
+    out: list[Measurement | None] = []
+    step = max(1, BATCH_PIXELS // max(moving[0].size, 1)) if moving else 1
+    for start in range(0, len(patches), step):
+        group = patches[start:start + step]
+        shifts, peaks, snrs = match_batch(np.stack([p.reference for p in group]),
+                                          np.stack(moving[start:start + step]),
+                                          refine_sigma=refine_sigma)
+        for patch, (drow, dcol), peak, snr in zip(group, shifts, peaks, snrs):
+            if not np.isfinite(peak):
+                out.append(None)
+                continue
+            t = patch.grid.transform
+            out.append(Measurement(float(t.a * dcol + t.b * drow), float(t.d * dcol + t.e * drow),
+                                   float(peak), float(snr)))
+    return out
+
+
 def measure(patch: Patch, moving: np.ndarray, *,
             refine_sigma: float | None = None) -> Measurement | None:
     """Displacement (map units) that ``moving`` still needs to match the patch.
