@@ -75,7 +75,8 @@ def main() -> int:
     args = parser.parse_args()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=HERE).stdout.strip()
-    parts = [f"===== {args.label} (commit {commit}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n"]
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    parts = [f"===== {args.label} (commit {commit}, {when})\n"]
     for side in args.sides:
         modes = ("resample", "geotransform") if side == 5000 else ("resample",)
         for mode in modes:

@@ -21,7 +21,7 @@ from .apply import (
     write_shifted,
 )
 from .errors import CanceledError, CoregInputError, CoregistrationError
-from .fit import RigidModel, fit_rigid
+from .fit import RigidModel, fit_rigid, rotation_shown
 from .grid import Grid, common_grid, pixel_size_in
 from .masks import PolygonMask, masked_on_grid
 from .match import (
@@ -34,6 +34,7 @@ from .match import (
     patch_size_for,
     prepare_patch,
     reliability_percent,
+    sparse_layout,
 )
 from .metrics import mean_matching_score
 from .outputs import file_paths, guarded_outputs
@@ -66,6 +67,12 @@ DEFAULT_MAX_SHIFT = 20.0
 REFINE_SIGMA = 0.1
 #: Patches the matching score is computed on (it is a summary, not an estimator).
 SCORED_PATCHES = 16
+#: A small overlap is first aligned on its non-overlapping patches only; their result
+#: stands when its standard error over the overlap (translation and rotation) is at most
+#: this (pixels) with at least SPARSE_MIN_INLIERS patches agreeing, else every patch is
+#: used (half-overlapping patches add little information for four times the work).
+SPARSE_SIGMA_PX = 0.005
+SPARSE_MIN_INLIERS = 8
 #: What to do when the patches do not fit in memory (their side grows with MAX_SHIFT).
 PATCH_ADVICE = "choose a smaller MAX_SHIFT, or align a smaller area first"
 
@@ -198,13 +205,25 @@ def estimate_alignment(
     sec_nodata = sec_info.nodata if secondary_nodata is None else secondary_nodata
     size = _patch_size(max_shift, ref_info, common)
     _require_patch_memory(common, size)
+    grids = layout_patches(common, size)
+    sparse = sparse_layout(grids)
     with rasterio.open(reference) as ref_ds, rasterio.open(secondary) as sec_ds, \
             memory_guard("matching the patches", PATCH_ADVICE):
-        patches = _reference_patches(ref_ds, reference_band, ref_nodata, common, masks, size)
         sampler = SecondarySampler(sec_ds, secondary_band, sec_nodata, common)
-        estimator = _Estimator(patches, sampler, common, transform == "rigid",
+        estimator = _Estimator(sampler, common, transform == "rigid",
                                max_shift * ref_info.grid.res[0], progress, is_canceled)
-        return estimator.run(ref_info, sec_info)
+        if len(sparse) < len(grids):
+            try:
+                patches = _reference_patches(ref_ds, reference_band, ref_nodata,
+                                             [grids[i] for i in sparse], masks)
+                alignment = estimator.run(patches, ref_info, sec_info, sparse=True)
+            except (CoregInputError, CoregistrationError):
+                estimator.restart()
+            else:
+                if alignment is not None:
+                    return alignment
+        patches = _reference_patches(ref_ds, reference_band, ref_nodata, grids, masks)
+        return estimator.run(patches, ref_info, sec_info)
 
 
 def score_overlap(
@@ -220,9 +239,9 @@ def score_overlap(
     ref_info, sec_info, common = _open_pair(reference, secondary, reference_band,
                                             secondary_band)
     with rasterio.open(reference) as ref_ds, rasterio.open(secondary) as sec_ds:
-        patches = [p for p in _reference_patches(ref_ds, reference_band, ref_info.nodata, common,
-                                                 masks, _patch_size(DEFAULT_MAX_SHIFT, ref_info,
-                                                                    common))
+        grids = layout_patches(common, _patch_size(DEFAULT_MAX_SHIFT, ref_info, common))
+        patches = [p for p in _reference_patches(ref_ds, reference_band, ref_info.nodata, grids,
+                                                 masks)
                    if not p.reason]
         sampler = SecondarySampler(sec_ds, secondary_band, sec_info.nodata, common)
         left, bottom, right, top = common.bounds
@@ -255,9 +274,9 @@ def _require_patch_memory(common: Grid, size: int) -> None:
                    f"Matching {count} patches of {side} x {side} pixels", PATCH_ADVICE)
 
 
-def _reference_patches(ds, band, nodata, common: Grid, masks, size: int) -> list[Patch]:
+def _reference_patches(ds, band, nodata, grids: list[Grid], masks) -> list[Patch]:
     patches = []
-    for grid in layout_patches(common, size):
+    for grid in grids:
         data = read_on_grid(ds, band, grid, nodata=nodata)
         patches.append(prepare_patch(grid, data, masked_on_grid(masks, grid)))
     textures = [p.texture for p in patches if not p.reason]
@@ -274,28 +293,46 @@ def _reference_patches(ds, band, nodata, common: Grid, masks, size: int) -> list
 class _Estimator:
     """The iterative measure / fit loop of :func:`estimate_alignment`."""
 
-    def __init__(self, patches, sampler, common, rotation, max_shift_map, progress,
-                 is_canceled):
-        self.patches, self.sampler, self.common = patches, sampler, common
+    def __init__(self, sampler, common, rotation, max_shift_map, progress, is_canceled):
+        self.sampler, self.common = sampler, common
         self.rotation, self.max_shift_map = rotation, max_shift_map
         self.progress, self.is_canceled = progress, is_canceled
-        left, bottom, right, top = common.bounds
+        self.patches: list[Patch] = []
+        self.done = 0  # iterations of earlier runs (a sparse first pass)
+        self.restart()
+
+    def restart(self) -> None:
+        """Forget the model of a failed run."""
+        left, bottom, right, top = self.common.bounds
         self.model = RigidModel(pivot_x=(left + right) / 2, pivot_y=(bottom + top) / 2)
         self.warnings: list[str] = []
 
-    def run(self, ref_info: RasterInfo, sec_info: RasterInfo) -> Alignment:
+    def run(self, patches, ref_info: RasterInfo, sec_info: RasterInfo,
+            sparse: bool = False) -> Alignment | None:
+        """Iterate on ``patches`` to convergence; with ``sparse``, None (the model kept as
+        the next run's start) unless the result is precise enough to stand
+        (:data:`SPARSE_SIGMA_PX`)."""
+        self.patches = patches
         active = [p for p in self.patches if not p.reason]
         fit = measurements = None
-        for iteration in range(1, MAX_ITERATIONS + 1):
+        for iteration in range(self.done + 1, self.done + MAX_ITERATIONS + 1):
             self._check_canceled()
             samples = [self.sampler.sample(p.grid, self.model) for p in active]
             measurements = measure_batch(active, samples, refine_sigma=REFINE_SIGMA)
             fit, good = self._fit(active, measurements)
+            if sparse and not self._precise(fit):  # more patches needed: from the start
+                self.restart()
+                self.done = iteration
+                return None
             previous, self.model = self.model, self.model.then(fit.model)
             self._report_progress(iteration)
             if self._movement_px(previous) < CONVERGENCE_PX:
                 break
         else:
+            if sparse:
+                self.restart()
+                self.done = iteration
+                return None
             self.warnings.append(f"Not converged to {CONVERGENCE_PX} px after "
                                  f"{MAX_ITERATIONS} iterations.")
         self._check_shift_range(ref_info.grid.res[0])
@@ -315,6 +352,14 @@ class _Estimator:
             dx_px, dy_px, sigma_common * self._secondary_px_per_common_px(sec_info.grid),
             reliability, before, after, iteration, tuple(results), self.common.bounds,
             tuple(self.warnings), **uncertainty)
+
+    def _precise(self, fit) -> bool:
+        """Whether a sparse run's fit is precise enough to stand: the standard error of
+        the correction, RMS over the overlap, and the patches that agree on it."""
+        width, height = self.common.width, self.common.height
+        mean_r2 = (width**2 + height**2) / 12  # pixels squared
+        sigma = math.sqrt(fit.sigma_shift_px**2 + fit.covariance[2, 2] * mean_r2)
+        return sigma <= SPARSE_SIGMA_PX and int(fit.inliers.sum()) >= SPARSE_MIN_INLIERS
 
     def _uncertainty(self, active, good, fit, reference: Grid) -> dict:
         """Covariance and radii of the final model (see :mod:`.uncertainty`): the last
@@ -359,8 +404,15 @@ class _Estimator:
         centres = np.array([p.centre for p, g in zip(active, good) if g])
         shifts = np.array([(m.shift_x, m.shift_y) for m in obs])
         weights = np.array([m.peak for m in obs])
-        fit = fit_rigid(centres, shifts, weights, pixel_size=self.common.res,
-                        pivot=(self.model.pivot_x, self.model.pivot_y), rotation=self.rotation)
+        pivot = (self.model.pivot_x, self.model.pivot_y)
+        fit = fit_rigid(centres, shifts, weights, pixel_size=self.common.res, pivot=pivot,
+                        rotation=self.rotation)
+        # Until a rotation shows, none is fitted (its uncertainty stays the rigid one's);
+        # once one has, every update refines it.
+        if self.rotation and self.model.rotation_deg == 0.0 and not rotation_shown(fit):
+            fit = replace(fit_rigid(centres, shifts, weights, pixel_size=self.common.res,
+                                    pivot=pivot, rotation=False),
+                          covariance=fit.covariance, dof=fit.dof)
         if fit.inliers.sum() < minimal:
             raise CoregistrationError("No consistent shift: the patch matches disagree.")
         return fit, good

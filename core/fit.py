@@ -14,6 +14,10 @@ MIN_INLIER_RESIDUAL_PX = 0.3
 INLIER_SIGMAS = 3.0
 #: Pairs tried by the least-median search (enough for 50 % outliers many times over).
 MAX_PAIRS = 400
+#: A fitted rotation is kept only when it is this many standard deviations from zero:
+#: else the patch shifts show none, and the translation alone is fitted (a rotation of
+#: noise costs accuracy, and an exact zero lets the output be shifted separably).
+ROTATION_Z = 3.0
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,13 @@ def fit_rigid(
     model = RigidModel(float(params[0]), float(params[1]),
                        math.degrees(params[2]) if rotation else 0.0, *pivot)
     return RobustFit(model, inliers, residuals, sigma, covariance, dof)
+
+
+def rotation_shown(fit: RobustFit) -> bool:
+    """Whether the rotation of a rigid ``fit`` is significant (:data:`ROTATION_Z`)."""
+    variance = fit.covariance[2, 2]
+    theta = math.radians(fit.model.rotation_deg)
+    return theta != 0.0 and (variance <= 0 or abs(theta) >= ROTATION_Z * math.sqrt(variance))
 
 
 def _design(centres: np.ndarray, pivot: tuple[float, float], rotation: bool) -> np.ndarray:

@@ -77,6 +77,26 @@ def layout_patches(grid: Grid, size: int) -> list[Grid]:
     return [grid.subgrid(r, c, size, size) for r in positions[0] for c in positions[1]]
 
 
+def sparse_layout(grids: list[Grid]) -> list[int]:
+    """Indices of the patches of :func:`layout_patches` that do not overlap one another
+    (every other one where the layout overlaps them by half): the first pass of a small
+    overlap, whose pixels the whole layout reads about four times."""
+    if not grids:
+        return []
+    size = grids[0].width
+    picked = []
+    for axis in (5, 2):  # transform.f (rows), transform.c (columns)
+        starts = sorted({g.transform[axis] for g in grids}, reverse=axis == 5)
+        step = abs(grids[0].transform[4 if axis == 5 else 0]) * size
+        kept = [starts[0]]
+        for value in starts[1:]:
+            if abs(value - kept[-1]) >= step * (1 - 1e-9):
+                kept.append(value)
+        picked.append(set(kept))
+    return [i for i, g in enumerate(grids)
+            if g.transform.f in picked[0] and g.transform.c in picked[1]]
+
+
 def texture(image: np.ndarray) -> float:
     """Standard deviation of the gradient magnitude over valid pixels."""
     return float(texture_batch(image[None])[0])

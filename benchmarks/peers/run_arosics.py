@@ -157,7 +157,8 @@ def parse_args(argv=None):
     p.add_argument("--cpus", type=int, default=None, help="CPUs for AROSICS's warps (default: all)")
     p.add_argument("--repeat", type=int, default=1,
                    help="global method: run the whole job N times in this process and report "
-                   "the best t_estimate_s and t_total_s (warm in-process; t_first_s is the first run's)")
+                   "the best t_estimate_s and t_total_s (warm in-process; t_first_s: the first "
+                   "run's)")
     p.add_argument("--grid-res", type=float, default=None,
                    help="run COREG_LOCAL with a tie point every GRID_RES target pixels")
     return p.parse_args(argv)
