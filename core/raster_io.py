@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,9 +256,17 @@ def copy_by_blocks(
     """Copy every band of ``source`` unchanged to GeoTIFF or COG at ``path``, with
     ``transform`` as its geotransform.
 
-    Strips of :data:`BLOCK` rows keep memory bounded whatever the raster size; dtype,
-    nodata, band descriptions, colour tables and tags are kept.
+    A plain GeoTIFF (:func:`_byte_copyable`) is copied byte for byte and its geotransform
+    rewritten. Otherwise strips of :data:`BLOCK` rows keep memory bounded whatever the
+    raster size; dtype, nodata, band descriptions, colour tables and tags are kept.
     """
+    if not cog and _byte_copyable(source):  # the same file, its geotransform moved
+        shutil.copyfile(source.name, path)
+        with rasterio.open(path, "r+") as dst:
+            dst.transform = transform
+        if progress:
+            progress(100.0)
+        return
     grid = Grid(source.crs, transform, source.width, source.height)
     target = path if not cog else path + ".gtiff.tmp"
     profile = output_profile(grid, count=source.count, dtype=source.dtypes[0],
@@ -273,6 +282,23 @@ def copy_by_blocks(
                 progress(100.0 * (row + window.height) / source.height)
     if cog:
         to_cog(target, path)
+
+
+#: Side-car files GDAL reads beside a GeoTIFF (metadata, masks, overviews): a file that
+#: has any is copied block by block, which carries what they hold into the output.
+SIDE_CARS = (".aux.xml", ".msk", ".ovr")
+
+
+def _byte_copyable(source: rasterio.io.DatasetReaderBase) -> bool:
+    """Whether ``source`` is a plain local GeoTIFF, georeferenced by a geotransform and
+    without side-car files: then a byte copy with the geotransform rewritten is the
+    secondary unchanged, at the speed of the disk (no decompression and compression)."""
+    name = source.name
+    return (source.driver == "GTiff" and os.path.isfile(name)
+            and not any(os.path.exists(name + suffix) for suffix in SIDE_CARS)
+            and not source.gcps[0] and not source.rpcs and not source.transform.is_identity
+            # editing a COG in place would break its layout
+            and source.tags(ns="IMAGE_STRUCTURE").get("LAYOUT", "").upper() != "COG")
 
 
 def _predictor(dtype: str) -> int:
