@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -314,6 +315,21 @@ def copy_metadata(src: rasterio.io.DatasetReaderBase, dst: rasterio.io.DatasetWr
         with contextlib.suppress(ValueError):
             dst.write_colormap(band, src.colormap(band))
     dst.colorinterp = src.colorinterp
+
+
+class SerialReads:
+    """A dataset whose reads are serialised by a lock, for worker threads sharing it (a
+    GDAL dataset handle is not thread-safe); everything else is the dataset's."""
+
+    def __init__(self, ds: rasterio.io.DatasetReaderBase) -> None:
+        self._ds, self._lock = ds, threading.Lock()
+
+    def read(self, *args, **kwargs) -> np.ndarray:
+        with self._lock:
+            return self._ds.read(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._ds, name)
 
 
 def covering_window(rows: np.ndarray, cols: np.ndarray, margin: int) -> Window:
