@@ -104,3 +104,14 @@ def make_large(folder: Path) -> tuple[Path, Path, RigidModel]:
         stamp.write_text(json.dumps(key))
     cx, cy = t * (LARGE_SIZE / 2, LARGE_SIZE / 2)
     return ref, sec, RigidModel(dx * t.a, dy * t.e, 0.0, cx, cy)
+
+
+def arosics_model(dx_px: float, dy_px: float, secondary: Path,
+                  truth: RigidModel | None = None) -> RigidModel:
+    """AROSICS's correction (secondary pixels, x right, y down) as a map-unit model
+    (pivot: the truth's, which a translation does not depend on)."""
+    with rasterio.open(secondary) as ds:
+        t = ds.transform
+    pivot = (truth.pivot_x, truth.pivot_y) if truth else (0.0, 0.0)
+    # x: px * pixel width; y: -px * pixel height = px * t.e (t.e < 0 for north-up).
+    return RigidModel(dx_px * t.a, dy_px * t.e, 0.0, *pivot)

@@ -32,7 +32,7 @@ from .match import (
     layout_patches,
     measure_batch,
     patch_size_for,
-    prepare_patch,
+    prepare_patches,
     reliability_percent,
     sparse_layout,
 )
@@ -43,6 +43,7 @@ from .raster_io import (
     Progress,
     RasterInfo,
     atomic_path,
+    cached_window,
     raster_bytes,
     read_info,
     read_on_grid,
@@ -209,7 +210,9 @@ def estimate_alignment(
     sparse = sparse_layout(grids)
     with rasterio.open(reference) as ref_ds, rasterio.open(secondary) as sec_ds, \
             memory_guard("matching the patches", PATCH_ADVICE):
-        sampler = SecondarySampler(sec_ds, secondary_band, sec_nodata, common)
+        ref_ds = cached_window(ref_ds, [reference_band], common)
+        sampler = SecondarySampler(cached_window(sec_ds, [secondary_band], None),
+                                   secondary_band, sec_nodata, common)
         estimator = _Estimator(sampler, common, transform == "rigid",
                                max_shift * ref_info.grid.res[0], progress, is_canceled)
         if len(sparse) < len(grids):
@@ -275,10 +278,8 @@ def _require_patch_memory(common: Grid, size: int) -> None:
 
 
 def _reference_patches(ds, band, nodata, grids: list[Grid], masks) -> list[Patch]:
-    patches = []
-    for grid in grids:
-        data = read_on_grid(ds, band, grid, nodata=nodata)
-        patches.append(prepare_patch(grid, data, masked_on_grid(masks, grid)))
+    patches = prepare_patches(grids, [read_on_grid(ds, band, g, nodata=nodata) for g in grids],
+                              [masked_on_grid(masks, g) for g in grids])
     textures = [p.texture for p in patches if not p.reason]
     if not textures:
         raise CoregInputError("The overlap of the two rasters holds no valid reference data "
@@ -318,6 +319,8 @@ class _Estimator:
         for iteration in range(self.done + 1, self.done + MAX_ITERATIONS + 1):
             self._check_canceled()
             samples = [self.sampler.sample(p.grid, self.model) for p in active]
+            if iteration == self.done + 1:  # the model is the identity: "before"
+                unmoved = samples
             measurements = measure_batch(active, samples, refine_sigma=REFINE_SIGMA)
             fit, good = self._fit(active, measurements)
             if sparse and not self._precise(fit):  # more patches needed: from the start
@@ -337,7 +340,7 @@ class _Estimator:
                                  f"{MAX_ITERATIONS} iterations.")
         self._check_shift_range(ref_info.grid.res[0])
         results = self._patch_results(active, measurements, good, fit, sec_info.grid)
-        before, after = self._scores(active, samples)
+        before, after = self._scores(active, unmoved, samples)
         measurable = [r for r in results if r.reason not in ("nodata or masked", "low texture",
                                                               "cloud-like or saturated")]
         reliability = sum(r.reliability for r in measurable if r.used) / max(len(measurable), 1)
@@ -461,15 +464,14 @@ class _Estimator:
                                        reliability, used, reason))
         return results
 
-    def _scores(self, active, final_samples) -> tuple[float, float]:
-        """Matching score before (identity) and after alignment on up to
-        :data:`SCORED_PATCHES` patches spread over the overlap; the last iteration's
-        samples stand for "after" (they differ from the final model by < 0.01 px)."""
-        identity = RigidModel(pivot_x=self.model.pivot_x, pivot_y=self.model.pivot_y)
+    def _scores(self, active, first_samples, final_samples) -> tuple[float, float]:
+        """Matching score before (the first iteration's samples, at the identity) and
+        after alignment on up to :data:`SCORED_PATCHES` patches spread over the overlap;
+        the last iteration's samples stand for "after" (they differ from the final model
+        by < 0.01 px)."""
         step = -(-len(active) // SCORED_PATCHES)
-        scored = list(zip(active, final_samples))[::step]
-        before = ((p.reference, self.sampler.sample(p.grid, identity)) for p, _ in scored)
-        after = ((p.reference, s) for p, s in scored)
+        before = ((p.reference, s) for p, s in list(zip(active, first_samples))[::step])
+        after = ((p.reference, s) for p, s in list(zip(active, final_samples))[::step])
         return mean_matching_score(before), mean_matching_score(after)
 
     def _to_secondary_px(self, dx: float, dy: float, secondary: Grid) -> tuple[float, float]:

@@ -44,6 +44,7 @@ from .resample import (
     SourceMapping,
     interpolate,
     interpolate_affine,
+    is_identity,
     model_affine,
     prepare,
     spline_order,
@@ -416,7 +417,7 @@ def _shifted_pixels(data: np.ndarray, valid: np.ndarray, row: int, col: int,
 
 def _whole_pixel_offset(affine) -> tuple[int, int] | None:
     """(row, col) offset of an affine mapping that is a whole-pixel translation."""
-    if affine is None or not np.allclose(affine[0], np.eye(2), rtol=0, atol=1e-12):
+    if affine is None or not is_identity(affine[0]):
         return None
     offset = np.round(affine[1])
     if np.abs(affine[1] - offset).max() > 1e-6:

@@ -33,6 +33,9 @@ MIN_PEAK = 0.12
 NARROW_REFINE_VALID = 0.9
 #: Peak height at which a match counts as fully reliable.
 FULL_RELIABILITY_PEAK = 0.5
+#: Pixels of the patches processed in one batch (bounds the memory of the batched
+#: steps: about 40 bytes a pixel).
+BATCH_PIXELS = 2**20
 
 
 @dataclass
@@ -131,22 +134,24 @@ def cloud_like(image: np.ndarray) -> np.ndarray:
     sample = values[valid][::16]
     low, high = np.percentile(sample, [1, 99])
     filled = np.where(valid, values - sample.mean(), 0)  # centred: less cancellation below
-    local_var = _box_mean(filled * filled, 5) - _box_mean(filled, 5) ** 2
+    squares, means = _box_mean(np.stack([filled * filled, filled]), 5)
+    local_var = squares - means**2
     flat = (local_var < (1e-3 * (high - low)) ** 2) if high > low else np.ones_like(valid)
     return _dilated(plateau | (flat & valid), 2)
 
 
 def _box_mean(image: np.ndarray, size: int) -> np.ndarray:
-    """``ndimage.uniform_filter(image, size)`` for an odd size (borders reflected) by
-    shifted sums: twice as fast, in the image's own precision."""
-    half, (height, width) = size // 2, image.shape
-    padded = np.pad(image, half, mode="symmetric")  # ndimage's "reflect"
-    rows = padded[:height].copy()
+    """``ndimage.uniform_filter(image, size)`` over the last two axes for an odd size
+    (borders reflected) by shifted sums: twice as fast, in the image's own precision."""
+    half, (height, width) = size // 2, image.shape[-2:]
+    lead = [(0, 0)] * (image.ndim - 2)
+    padded = np.pad(image, lead + [(half, half)] * 2, mode="symmetric")  # ndimage's "reflect"
+    rows = padded[..., :height, :].copy()
     for k in range(1, size):
-        rows += padded[k:k + height]
-    total = rows[:, :width].copy()
+        rows += padded[..., k:k + height, :]
+    total = rows[..., :width].copy()
     for k in range(1, size):
-        total += rows[:, k:k + width]
+        total += rows[..., k:k + width]
     total /= size * size
     return total
 
@@ -166,13 +171,28 @@ def _dilated(mask: np.ndarray, iterations: int) -> np.ndarray:
 
 def prepare_patch(grid: Grid, reference: np.ndarray, masked: np.ndarray) -> Patch:
     """A patch whose reference pixels that are masked or cloud-like are set to NaN."""
-    data = reference.copy()
-    data[masked | cloud_like(reference)] = np.nan
-    valid = np.isfinite(data).mean()
-    reason = "" if valid >= MIN_VALID_FRACTION else (
-        "cloud-like or saturated" if np.isfinite(reference).mean() >= MIN_VALID_FRACTION
-        and not masked.mean() > 1 - MIN_VALID_FRACTION else "nodata or masked")
-    return Patch(grid, data, texture(data) if valid > 0.1 else 0.0, reason)
+    return prepare_patches([grid], [reference], [masked])[0]
+
+
+def prepare_patches(grids: list[Grid], references: list[np.ndarray],
+                    masked: list[np.ndarray]) -> list[Patch]:
+    """:func:`prepare_patch` of equally sized patches, their textures computed at once."""
+    patches = []
+    for grid, reference, mask in zip(grids, references, masked):
+        data = reference.copy()
+        data[mask | cloud_like(reference)] = np.nan
+        valid = np.isfinite(data).mean()
+        reason = "" if valid >= MIN_VALID_FRACTION else (
+            "cloud-like or saturated" if np.isfinite(reference).mean() >= MIN_VALID_FRACTION
+            and not mask.mean() > 1 - MIN_VALID_FRACTION else "nodata or masked")
+        patches.append(Patch(grid, data, 0.0, reason))
+    textured = [p for p in patches if np.isfinite(p.reference).mean() > 0.1]
+    step = max(1, BATCH_PIXELS // max(textured[0].reference.size, 1)) if textured else 1
+    for start in range(0, len(textured), step):
+        group = textured[start:start + step]
+        for patch, value in zip(group, texture_batch(np.stack([p.reference for p in group]))):
+            patch.texture = float(value)
+    return patches
 
 
 #: Extra pixels read around a patch so that small model updates reuse the same chunk.
@@ -310,11 +330,6 @@ def reliability_percent(peak: float) -> float:
     """Reliability of a match, 0 % at :data:`MIN_PEAK` (noise) to 100 % at
     :data:`FULL_RELIABILITY_PEAK`."""
     return 100.0 * float(np.clip((peak - MIN_PEAK) / (FULL_RELIABILITY_PEAK - MIN_PEAK), 0, 1))
-
-
-#: Pixels correlated in one batch by :func:`measure_batch` (bounds its memory: about
-#: 40 bytes a pixel).
-BATCH_PIXELS = 2**20
 
 
 def measure_batch(patches: list[Patch], moving: list[np.ndarray], *,

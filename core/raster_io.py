@@ -7,7 +7,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +73,9 @@ def read_info(path: str | os.PathLike, label: str = "Raster") -> RasterInfo:
     on real values: the amplitude must be computed first, not the phase dropped).
     """
     source = local_input(path, label)
+    key = _file_key(source)
+    if key in _INFOS:
+        return replace(_INFOS[key], path=str(path))
     try:
         with rasterio.open(source) as ds:
             if ds.transform.is_identity and not ds.gcps[0]:
@@ -87,10 +90,31 @@ def read_info(path: str | os.PathLike, label: str = "Raster") -> RasterInfo:
                     "a SAR SLC). Compute the amplitude first (Raster calculator: abs) and "
                     "align that.")
             grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
-            return RasterInfo(str(path), grid, ds.count, ds.dtypes[0], ds.nodata)
+            info = RasterInfo(str(path), grid, ds.count, ds.dtypes[0], ds.nodata)
     except (RasterioError, RasterioIOError) as exc:
         raise CoregInputError(f"{label} '{path}' cannot be read as a raster: "
                               f"{_unreadable_reason(source, exc)}") from exc
+    if key is not None:
+        while len(_INFOS) >= 16:
+            _INFOS.pop(next(iter(_INFOS)), None)
+        _INFOS[key] = info
+    return info
+
+
+#: Headers read by :func:`read_info`, by local file and its state (a run reads each of
+#: its inputs' headers several times: every open costs a millisecond or more).
+_INFOS: dict[tuple, RasterInfo] = {}
+
+
+def _file_key(source: str) -> tuple | None:
+    """(path, inode, size, modification time) of a local file; None for anything else."""
+    try:
+        stat = os.stat(source)
+    except (OSError, ValueError):
+        return None
+    if not os.path.isfile(source):
+        return None
+    return source, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def _unreadable_reason(path: str, exc: Exception) -> str:
@@ -184,12 +208,16 @@ def _whole_pixel_window(rows: np.ndarray, cols: np.ndarray, step: int) -> Window
     return Window(c0, r0, width, height)
 
 
+def _close(a: float, b: float, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+    """``np.allclose`` of two numbers, without its cost."""
+    return abs(a - b) <= atol + rtol * abs(b)
+
+
 def _nested_window(ds: rasterio.DatasetReader, grid: Grid) -> Window | None:
     """The window of ``ds`` that ``grid`` is, if it is one (same CRS, pixel, phase)."""
-    if ds.crs != grid.crs or not np.allclose(ds.transform[:6:3], grid.transform[:6:3]):
-        return None
-    if not np.allclose([ds.transform.a, ds.transform.e], [grid.transform.a, grid.transform.e],
-                       rtol=1e-9):
+    src, dst = ds.transform, grid.transform
+    if not (_close(src.a, dst.a, 1e-9) and _close(src.e, dst.e, 1e-9)
+            and _close(src.b, dst.b) and _close(src.d, dst.d)) or ds.crs != grid.crs:
         return None
     col, row = ~ds.transform * (grid.transform.c, grid.transform.f)
     if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
@@ -330,6 +358,57 @@ class SerialReads:
 
     def __getattr__(self, name: str):
         return getattr(self._ds, name)
+
+
+#: Largest window (pixels) that :func:`cached_window` reads at once.
+CACHED_PIXELS = 2**22
+
+
+class _WindowCache:
+    """A dataset whose reads of ``bands`` inside ``window`` come from one read of it."""
+
+    def __init__(self, ds: rasterio.io.DatasetReaderBase, bands: list[int],
+                 window: Window) -> None:
+        self._ds, self._bands, self._window = ds, list(bands), window
+        self._data = ds.read(bands, window=window)
+
+    def read(self, indexes=None, window: Window | None = None, **kwargs) -> np.ndarray:
+        inner = window is not None and not kwargs and indexes == self._bands and (
+            window.row_off >= self._window.row_off and window.col_off >= self._window.col_off
+            and window.row_off + window.height <= self._window.row_off + self._window.height
+            and window.col_off + window.width <= self._window.col_off + self._window.width)
+        if not inner:
+            return self._ds.read(indexes, window=window, **kwargs)
+        r, c = int(window.row_off - self._window.row_off), int(window.col_off
+                                                               - self._window.col_off)
+        return self._data[:, r:r + int(window.height), c:c + int(window.width)].copy()
+
+    def __getattr__(self, name: str):
+        return getattr(self._ds, name)
+
+
+def cached_window(ds: rasterio.io.DatasetReaderBase, bands: list[int], grid: Grid | None):
+    """``ds`` with its ``bands`` read once and kept, when that is small
+    (:data:`CACHED_PIXELS`): the whole raster, or the window ``grid`` is. Many window
+    reads of a small overlap then cost one read (the same pixels). Else, or if ``grid``
+    does not nest in ``ds``'s grid (its reads are warps, which need the dataset), ``ds``
+    itself."""
+    window = None if grid is None else _nested_window(ds, grid)
+    if grid is not None and window is None:
+        return ds
+    if ds.width * ds.height <= CACHED_PIXELS:
+        window = Window(0, 0, ds.width, ds.height)
+    elif window is None or grid.width * grid.height > CACHED_PIXELS:
+        return ds
+    r0, c0 = max(window.row_off, 0), max(window.col_off, 0)
+    r1 = min(window.row_off + window.height, ds.height)
+    c1 = min(window.col_off + window.width, ds.width)
+    if r1 <= r0 or c1 <= c0:
+        return ds
+    try:
+        return _WindowCache(ds, bands, Window(c0, r0, c1 - c0, r1 - r0))
+    except (RasterioError, RasterioIOError) as exc:
+        raise CoregInputError(f"'{ds.name}' is unreadable or truncated: {exc}") from exc
 
 
 def covering_window(rows: np.ndarray, cols: np.ndarray, margin: int) -> Window:
