@@ -33,6 +33,8 @@ MIN_PEAK = 0.12
 NARROW_REFINE_VALID = 0.9
 #: Peak height at which a match counts as fully reliable.
 FULL_RELIABILITY_PEAK = 0.5
+#: Largest number of patches along one axis of the first pass (:func:`sparse_layout`).
+SPARSE_PER_AXIS = 4
 #: Pixels of the patches processed in one batch (bounds the memory of the batched
 #: steps: about 40 bytes a pixel).
 BATCH_PIXELS = 2**20
@@ -81,9 +83,9 @@ def layout_patches(grid: Grid, size: int) -> list[Grid]:
 
 
 def sparse_layout(grids: list[Grid]) -> list[int]:
-    """Indices of the patches of :func:`layout_patches` that do not overlap one another
-    (every other one where the layout overlaps them by half): the first pass of a small
-    overlap, whose pixels the whole layout reads about four times."""
+    """Indices of a first-pass subset of the patches of :func:`layout_patches`: ones that
+    do not overlap one another (every other one where the layout overlaps them by half),
+    at most :data:`SPARSE_PER_AXIS` along each axis, spread from edge to edge."""
     if not grids:
         return []
     size = grids[0].width
@@ -95,7 +97,8 @@ def sparse_layout(grids: list[Grid]) -> list[int]:
         for value in starts[1:]:
             if abs(value - kept[-1]) >= step * (1 - 1e-9):
                 kept.append(value)
-        picked.append(set(kept))
+        spread = np.linspace(0, len(kept) - 1, min(len(kept), SPARSE_PER_AXIS)).round()
+        picked.append({kept[int(k)] for k in spread})
     return [i for i, g in enumerate(grids)
             if g.transform.f in picked[0] and g.transform.c in picked[1]]
 
