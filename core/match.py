@@ -126,21 +126,41 @@ def texture_batch(images: np.ndarray) -> np.ndarray:
 def cloud_like(image: np.ndarray) -> np.ndarray:
     """Pixels that look like cloud or saturation: flat plateaus at the patch maximum
     and areas without any local texture."""
-    valid = np.isfinite(image)
-    if not valid.any():
-        return np.zeros(image.shape, bool)
-    values = np.where(valid, image, np.nan).astype(np.float32)
-    top = np.nanmax(values)
-    plateau = values >= top - 1e-6 * abs(top)
-    plateau = plateau if plateau.mean() >= 0.02 else np.zeros_like(plateau)
-    # The contrast scale and the fill from every 16th valid pixel: enough for a threshold.
-    sample = values[valid][::16]
-    low, high = np.percentile(sample, [1, 99])
-    filled = np.where(valid, values - sample.mean(), 0)  # centred: less cancellation below
-    squares, means = _box_mean(np.stack([filled * filled, filled]), 5)
-    local_var = squares - means**2
-    flat = (local_var < (1e-3 * (high - low)) ** 2) if high > low else np.ones_like(valid)
-    return _dilated(plateau | (flat & valid), 2)
+    return cloud_like_batch(image[None])[0]
+
+
+def cloud_like_batch(images: np.ndarray) -> np.ndarray:
+    """:func:`cloud_like` of K equally sized images (K, M, N), each on its own: the same
+    pixels, with the filters run once on the whole stack."""
+    valid = np.isfinite(images)
+    found = np.zeros(images.shape, bool)
+    some = np.flatnonzero(valid.reshape(len(images), -1).any(axis=1))
+    if not len(some):
+        return found
+    valid = valid[some]
+    values = np.where(valid, images[some], np.nan).astype(np.float32)
+    filled = np.empty_like(values)
+    plateau = np.zeros(values.shape, bool)
+    scales = []
+    for k in range(len(some)):
+        top = np.nanmax(values[k])
+        flat_top = values[k] >= top - 1e-6 * abs(top)
+        if flat_top.mean() >= 0.02:
+            plateau[k] = flat_top
+        # The contrast scale and the fill from every 16th valid pixel: enough for a
+        # threshold.
+        sample = values[k][valid[k]][::16]
+        scales.append(np.percentile(sample, [1, 99]))
+        filled[k] = np.where(valid[k], values[k] - sample.mean(), 0)  # centred: less
+        # cancellation below
+    boxed = _box_mean(np.stack([filled * filled, filled], axis=1), 5)
+    local_var = boxed[:, 0] - boxed[:, 1] ** 2
+    flat = np.ones(values.shape, bool)
+    for k, (low, high) in enumerate(scales):
+        if high > low:
+            flat[k] = local_var[k] < (1e-3 * (high - low)) ** 2
+    found[some] = _dilated(plateau | (flat & valid), 2)
+    return found
 
 
 def _box_mean(image: np.ndarray, size: int) -> np.ndarray:
@@ -164,10 +184,10 @@ def _dilated(mask: np.ndarray, iterations: int) -> np.ndarray:
     shifted ORs: the same pixels, ten times faster on a tile."""
     for _ in range(iterations if mask.any() else 0):
         grown = mask.copy()
-        grown[1:] |= mask[:-1]
-        grown[:-1] |= mask[1:]
-        grown[:, 1:] |= mask[:, :-1]
-        grown[:, :-1] |= mask[:, 1:]
+        grown[..., 1:, :] |= mask[..., :-1, :]
+        grown[..., :-1, :] |= mask[..., 1:, :]
+        grown[..., 1:] |= mask[..., :-1]
+        grown[..., :-1] |= mask[..., 1:]
         mask = grown
     return mask
 
@@ -181,9 +201,12 @@ def prepare_patches(grids: list[Grid], references: list[np.ndarray],
                     masked: list[np.ndarray]) -> list[Patch]:
     """:func:`prepare_patch` of equally sized patches, their textures computed at once."""
     patches = []
-    for grid, reference, mask in zip(grids, references, masked):
+    step = max(1, BATCH_PIXELS // max(references[0].size, 1)) if references else 1
+    clouds = [cloud for start in range(0, len(references), step)
+              for cloud in cloud_like_batch(np.stack(references[start:start + step]))]
+    for grid, reference, mask, cloud in zip(grids, references, masked, clouds):
         data = reference.copy()
-        data[mask | cloud_like(reference)] = np.nan
+        data[mask | cloud] = np.nan
         valid = np.isfinite(data).mean()
         reason = "" if valid >= MIN_VALID_FRACTION else (
             "cloud-like or saturated" if np.isfinite(reference).mean() >= MIN_VALID_FRACTION
