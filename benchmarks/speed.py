@@ -49,10 +49,30 @@ from pathlib import Path  # noqa: E402
 from checkout import PACKAGE_DIR, register_coreg  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
 WORK = HERE / "work" / "speed"
-register_coreg()
-sys.path[:0] = [str(REPO / "tests"), str(HERE)]
+
+
+def _checkout() -> Path:
+    """The Coreg tree to measure: ``--checkout DIR`` (e.g. an older commit unpacked with
+    ``git archive``), else this one."""
+    if "--checkout" not in sys.argv:
+        return HERE.parent
+    return Path(sys.argv[sys.argv.index("--checkout") + 1]).resolve()
+
+
+REPO = _checkout()
+if REPO == HERE.parent:
+    register_coreg()
+else:  # a package folder of its own, first on sys.path and PYTHONPATH
+    PACKAGE_DIR = WORK / "pkg_checkout"
+    PACKAGE_DIR.mkdir(parents=True, exist_ok=True)
+    link = PACKAGE_DIR / "coreg"
+    if link.is_symlink():
+        link.unlink()
+    link.symlink_to(REPO, target_is_directory=True)
+    sys.path.insert(0, str(PACKAGE_DIR))
+    os.environ["PYTHONPATH"] = str(PACKAGE_DIR)
+sys.path[:0] = [str(HERE.parent / "tests"), str(HERE)]
 
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
@@ -265,11 +285,13 @@ def table(rows: list[dict], large: dict | None) -> str:
 
 
 def meta(py: str | None, rows: list[dict], args) -> dict:
-    git = ["git", "-C", str(REPO)]
+    git = ["git", "-C", str(HERE.parent)]
     commit = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     dirty = subprocess.run(git + ["status", "--porcelain", "core"], capture_output=True,
                            text=True).stdout.strip()
+    if args.checkout:  # an unpacked tree: its commit is in its folder's name
+        commit, dirty = f"checkout {args.checkout.name}", ""
     version = next((r.get("arosics_warm", {}).get("version") for r in rows
                     if r.get("arosics_warm", {}).get("version")), None)
     gdal = subprocess.run(["gdalinfo", "--version"], capture_output=True, text=True).stdout
@@ -293,6 +315,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-large", action="store_true")
     parser.add_argument("--no-arosics", action="store_true")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "speed.json")
+    parser.add_argument("--checkout", type=Path, default=None,
+                        help="measure the Coreg tree in this folder (default: this one)")
     args = parser.parse_args(argv)
     WORK.mkdir(parents=True, exist_ok=True)
     py = None if args.no_arosics else arosics_python()
