@@ -76,7 +76,9 @@ def main() -> int:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=HERE).stdout.strip()
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    parts = [f"===== {args.label} (commit {commit}, {when})\n"]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    parts = [f"===== {args.label} (commit {commit}, {when}, load average {load} on "
+             f"{os.cpu_count()} CPUs)\n"]
     for side in args.sides:
         modes = ("resample", "geotransform") if side == 5000 else ("resample",)
         for mode in modes:
