@@ -318,7 +318,7 @@ class _Estimator:
         fit = measurements = None
         for iteration in range(self.done + 1, self.done + MAX_ITERATIONS + 1):
             self._check_canceled()
-            samples = [self.sampler.sample(p.grid, self.model) for p in active]
+            samples = self.sampler.sample_all([p.grid for p in active], self.model)
             if iteration == self.done + 1:  # the model is the identity: "before"
                 unmoved = samples
             measurements = measure_batch(active, samples, refine_sigma=REFINE_SIGMA)

@@ -259,6 +259,38 @@ class SecondarySampler:
         self.blur = 0.4 * np.sqrt(ratio**2 - 1) if ratio > 1.05 else 0.0
         self._cache: dict[tuple, _Chunk] = {}
 
+    def sample_all(self, grids: list[Grid], model: RigidModel) -> list[np.ndarray]:
+        """:meth:`sample` of every grid; the chunks they need that are not cached yet are
+        read first, and their cloud masks computed together (the same chunks)."""
+        missing: dict[tuple, list] = {}
+        for grid in grids:
+            corners = self._corners(grid, model)
+            if corners is not None and self._stale(grid, *corners):
+                window = covering_window(*corners, self._margin() + CHUNK_SLACK)
+                missing.setdefault((window.height, window.width), []).append((grid, window))
+        for group in missing.values():
+            reads = [read_window(self.ds, [self.band], w, self.nodata) for _, w in group]
+            step = max(1, BATCH_PIXELS // max(reads[0][1].size, 1))
+            for start in range(0, len(group), step):
+                part = reads[start:start + step]
+                clouds = cloud_like_batch(np.stack([np.where(v, d[0], np.nan) for d, v in part]))
+                for (grid, window), (data, valid), cloud in zip(group[start:start + step],
+                                                                part, clouds):
+                    self._store(grid, window, data[0], valid & ~cloud)
+        return [self.sample(grid, model) for grid in grids]
+
+    def _corners(self, grid: Grid, model: RigidModel) -> tuple[np.ndarray, np.ndarray] | None:
+        """Source (rows, cols) of the corners of ``grid`` when the mapping is affine."""
+        mapping = SourceMapping(model, self.common_crs, self.ds.crs, self.ds.transform)
+        affine = mapping.affine(grid)
+        if affine is None:
+            return None
+        matrix, offset = affine
+        corners = np.array([[0, 0], [0, grid.width - 1], [grid.height - 1, 0],
+                            [grid.height - 1, grid.width - 1]], float)
+        rows, cols = (corners @ matrix.T + offset).T
+        return rows, cols
+
     def sample(self, grid: Grid, model: RigidModel) -> np.ndarray:
         """Secondary values at the centres of ``grid`` once aligned by ``model``;
         float32, NaN where the secondary has no data."""
@@ -266,9 +298,7 @@ class SecondarySampler:
         affine = mapping.affine(grid)
         if affine is not None:  # one CRS: the fast path
             matrix, offset = affine
-            corners = np.array([[0, 0], [0, grid.width - 1], [grid.height - 1, 0],
-                                [grid.height - 1, grid.width - 1]], float)
-            rows, cols = (corners @ matrix.T + offset).T
+            rows, cols = self._corners(grid, model)
             chunk = self._chunk(grid, rows, cols)
             values = interpolate_affine(chunk.coefficients, chunk.valid, matrix,
                                         offset - (chunk.row, chunk.col),
@@ -279,19 +309,30 @@ class SecondarySampler:
         return interpolate(chunk.coefficients, chunk.valid, rows - chunk.row, cols - chunk.col,
                            3).astype(np.float32)
 
+    def _margin(self) -> int:
+        return 4 + int(np.ceil(3 * self.blur))
+
+    def _stale(self, grid: Grid, rows: np.ndarray, cols: np.ndarray) -> bool:
+        """Whether ``grid``'s chunk is missing or does not cover (rows, cols)."""
+        chunk = self._cache.get((grid.transform, grid.width, grid.height))
+        return chunk is None or not chunk.covers(rows, cols, self._margin())
+
+    def _store(self, grid: Grid, window, data: np.ndarray, valid: np.ndarray) -> _Chunk:
+        """Cache the chunk of ``grid``: ``data`` read on ``window``, valid where not
+        nodata nor cloud-like."""
+        chunk = self._cache[(grid.transform, grid.width, grid.height)] = _Chunk(
+            int(window.row_off), int(window.col_off), prepare(data, valid, 3, self.blur),
+            None if valid.all() else valid)
+        return chunk
+
     def _chunk(self, grid: Grid, rows: np.ndarray, cols: np.ndarray) -> _Chunk:
         """The cached spline coefficients around ``grid``, re-read if the model left them."""
-        key = (grid.transform, grid.width, grid.height)
-        chunk = self._cache.get(key)
-        margin = 4 + int(np.ceil(3 * self.blur))
-        if chunk is None or not chunk.covers(rows, cols, margin):
-            window = covering_window(rows, cols, margin + CHUNK_SLACK)
-            data, valid = read_window(self.ds, [self.band], window, self.nodata)
-            valid = valid & ~cloud_like(np.where(valid, data[0], np.nan))
-            chunk = self._cache[key] = _Chunk(
-                int(window.row_off), int(window.col_off),
-                prepare(data[0], valid, 3, self.blur), None if valid.all() else valid)
-        return chunk
+        if not self._stale(grid, rows, cols):
+            return self._cache[(grid.transform, grid.width, grid.height)]
+        window = covering_window(rows, cols, self._margin() + CHUNK_SLACK)
+        data, valid = read_window(self.ds, [self.band], window, self.nodata)
+        return self._store(grid, window, data[0],
+                           valid & ~cloud_like(np.where(valid, data[0], np.nan)))
 
 
 def match_arrays(reference: np.ndarray, moving: np.ndarray, *,
