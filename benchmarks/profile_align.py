@@ -18,6 +18,7 @@ os.environ["GDAL_PAM_ENABLED"] = "NO"
 import argparse  # noqa: E402
 import cProfile  # noqa: E402
 import io  # noqa: E402
+import math  # noqa: E402
 import pstats  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -49,9 +50,11 @@ def profile_side(side: int, mode: str, top: int) -> str:
                            output_mode=mode, reference_nodata=0, secondary_nodata=0)
 
     run()  # warm
-    start = time.perf_counter()
-    run()
-    wall = time.perf_counter() - start
+    wall = math.inf
+    for _ in range(5):  # best of 5: the machine is shared
+        start = time.perf_counter()
+        run()
+        wall = min(wall, time.perf_counter() - start)
     profiler = cProfile.Profile()
     profiler.enable()
     alignment = run()
@@ -62,7 +65,7 @@ def profile_side(side: int, mode: str, top: int) -> str:
     stats.sort_stats("tottime").print_stats(top)
     body = "\n".join(line for line in text.getvalue().splitlines()
                      if line.strip() and not line.startswith(("   Ordered", "         ")))
-    return (f"--- side {side}, output {mode}: {wall:.3f} s wall (unprofiled), "
+    return (f"--- side {side}, output {mode}: {wall:.3f} s wall (unprofiled, best of 5), "
             f"{alignment.iterations} iterations, {len(alignment.patches)} patches\n{body}\n")
 
 
