@@ -304,9 +304,12 @@ class _Estimator:
 
     def restart(self) -> None:
         """Forget the model of a failed run."""
-        left, bottom, right, top = self.common.bounds
-        self.model = RigidModel(pivot_x=(left + right) / 2, pivot_y=(bottom + top) / 2)
+        self.model = self._identity()
         self.warnings: list[str] = []
+
+    def _identity(self) -> RigidModel:
+        left, bottom, right, top = self.common.bounds
+        return RigidModel(pivot_x=(left + right) / 2, pivot_y=(bottom + top) / 2)
 
     def run(self, patches, ref_info: RasterInfo, sec_info: RasterInfo,
             sparse: bool = False) -> Alignment | None:
@@ -319,12 +322,12 @@ class _Estimator:
         for iteration in range(self.done + 1, self.done + MAX_ITERATIONS + 1):
             self._check_canceled()
             samples = self.sampler.sample_all([p.grid for p in active], self.model)
-            if iteration == self.done + 1:  # the model is the identity: "before"
-                unmoved = samples
+            if iteration == self.done + 1:  # "before", if the model is the identity
+                unmoved = samples if self.model == self._identity() else None
             measurements = measure_batch(active, samples, refine_sigma=REFINE_SIGMA)
             fit, good = self._fit(active, measurements)
-            if sparse and not self._precise(fit):  # more patches needed: from the start
-                self.restart()
+            if sparse and not self._precise(fit):  # more patches, from this fit's model
+                self.model = self.model.then(fit.model)
                 self.done = iteration
                 return None
             previous, self.model = self.model, self.model.then(fit.model)
@@ -470,6 +473,9 @@ class _Estimator:
         the last iteration's samples stand for "after" (they differ from the final model
         by < 0.01 px)."""
         step = -(-len(active) // SCORED_PATCHES)
+        if first_samples is None:  # the run started from a sparse pass's model
+            first_samples = [self.sampler.sample(p.grid, self._identity()) if k % step == 0
+                             else None for k, p in enumerate(active)]
         before = ((p.reference, s) for p, s in list(zip(active, first_samples))[::step])
         after = ((p.reference, s) for p, s in list(zip(active, final_samples))[::step])
         return mean_matching_score(before), mean_matching_score(after)
