@@ -43,7 +43,6 @@ from .raster_io import (
     Progress,
     RasterInfo,
     atomic_path,
-    cached_window,
     raster_bytes,
     read_info,
     read_on_grid,
@@ -52,6 +51,7 @@ from .resample import spline_order
 from .resources import memory_guard, require_memory
 from .saved import SavedAlignment, alignment_record
 from .uncertainty import SYSTEMATIC_PX, metres_per_unit, overlap_factor, radii
+from .window_reads import cached_window
 
 log = logging.getLogger(__name__)
 

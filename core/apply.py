@@ -26,7 +26,6 @@ from .raster_io import (
     SPLINE_MARGIN,
     IsCanceled,
     Progress,
-    SerialReads,
     atomic_path,
     copy_by_blocks,
     copy_metadata,
@@ -51,6 +50,7 @@ from .resample import (
 )
 from .resources import memory_guard, require_memory
 from .saved import SavedAlignment
+from .window_reads import SerialReads
 
 #: Strips interpolated at once, in worker threads (scipy's filters release the GIL)
 #: while the main thread writes the finished ones.

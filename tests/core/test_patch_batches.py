@@ -10,8 +10,9 @@ import rasterio
 from local_synthetic import SCENE
 from scipy import ndimage
 
-from coreg.core.match import _box_mean, _dilated, match_batch
+from coreg.core.match import match_batch
 from coreg.core.metrics import similarity, similarity_batch
+from coreg.core.patch_screening import _box_mean, _dilated
 
 
 @pytest.fixture(scope="module")
