@@ -79,6 +79,7 @@ package:
 # gefolki, non-rigid alignment vs AROSICS COREG_LOCAL.
 bench: deps
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/run.py
+	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/speed.py --json benchmarks/work/speed.json
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/corpus.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/dem.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/stack.py

@@ -26,7 +26,6 @@ os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
-import importlib.util  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
@@ -48,20 +47,11 @@ sys.path.insert(0, str(HERE))  # run.py (the AROSICS runner)
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 import run as bench_run  # noqa: E402
+import speed_pairs  # noqa: E402
 
 from coreg.core.matching.fit import RigidModel  # noqa: E402
 
-
-def _load_corpus():
-    """tests/corpus.py (this script's own name hides it from a plain import)."""
-    spec = importlib.util.spec_from_file_location("coreg_corpus", REPO / "tests" / "corpus.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-corpus = _load_corpus()
+corpus = speed_pairs.tests_corpus()
 
 
 def log(message: str) -> None:

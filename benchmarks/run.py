@@ -64,8 +64,10 @@ sys.path.insert(0, str(HERE))  # cases.py
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 import rasterio.shutil  # noqa: E402
+import speed_pairs  # noqa: E402
 from affine import Affine  # noqa: E402
-from cases import LARGE_SHIFT, LARGE_SIZE, BenchCase, all_cases  # noqa: E402
+from cases import BenchCase, all_cases  # noqa: E402
+from speed_pairs import arosics_model  # noqa: E402
 from synthetic import Case, make_secondary, scene_rms_error_px  # noqa: E402
 
 import coreg.core.matching.align as coreg_align  # noqa: E402
@@ -247,48 +249,11 @@ def floor_time(sec: Path, out: Path, repeats: int) -> float:
     return best_of(repeats, copy)[0]
 
 
-def arosics_model(dx_px: float, dy_px: float, sec: Path) -> RigidModel:
-    """AROSICS's correction (secondary pixels, x right, y down) as a map-unit model."""
-    with rasterio.open(sec) as ds:
-        t = ds.transform
-    # x: px * pixel width; y: -px * pixel height = px * t.e (t.e < 0 for north-up).
-    return RigidModel(shift_x=dx_px * t.a, shift_y=dy_px * t.e, rotation_deg=0.0)
-
-
 # --------------------------------------------------------------------------- inputs
 
 def make_large(folder: Path, bc: BenchCase) -> tuple[Path, Path, RigidModel]:
-    """Tile a real band to LARGE_SIZE^2; the secondary has the same pixels with the
-    geotransform moved so that LARGE_SHIFT (px, x right, y down) is the exact correction."""
-    folder.mkdir(parents=True, exist_ok=True)
-    ref, sec = folder / "reference.tif", folder / "secondary.tif"
-    stamp = folder / "stamp.json"
-    key = {"source": str(bc.scene.path), "band": bc.scene.band, "size": LARGE_SIZE,
-           "shift": list(LARGE_SHIFT)}
-    with rasterio.open(bc.scene.path) as ds:
-        t, crs = ds.transform, ds.crs
-        band = None if _stamp_ok(stamp, key, ref, sec) else ds.read(bc.scene.band)
-    dx, dy = LARGE_SHIFT
-    sec_t = t * Affine.translation(-dx, -dy)
-    if band is not None:
-        reps = (math.ceil(LARGE_SIZE / band.shape[0]), math.ceil(LARGE_SIZE / band.shape[1]))
-        big = np.tile(band, reps)[:LARGE_SIZE, :LARGE_SIZE]
-        profile = dict(driver="GTiff", width=LARGE_SIZE, height=LARGE_SIZE, count=1,
-                       dtype=big.dtype, crs=crs, tiled=True, blockxsize=512, blockysize=512,
-                       compress="deflate")
-        for path, transform in ((ref, t), (sec, sec_t)):
-            with rasterio.open(path, "w", transform=transform, **profile) as dst:
-                dst.write(big, 1)
-        stamp.write_text(json.dumps(key))
-    cx, cy = t * (LARGE_SIZE / 2, LARGE_SIZE / 2)
-    return ref, sec, RigidModel(dx * t.a, dy * t.e, 0.0, cx, cy)
-
-
-def _stamp_ok(stamp: Path, key: dict, *paths: Path) -> bool:
-    try:
-        return json.loads(stamp.read_text()) == key and all(p.exists() for p in paths)
-    except (OSError, ValueError):
-        return False
+    """The large scene (``speed_pairs.make_large``, the source and shift of cases.py)."""
+    return speed_pairs.make_large(folder)
 
 
 def prepare(bc: BenchCase, folder: Path) -> tuple[Path, Path, RigidModel | None]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,9 @@ def read_info(path: str | os.PathLike, label: str = "Raster") -> RasterInfo:
     on real values: the amplitude must be computed first, not the phase dropped).
     """
     source = local_input(path, label)
+    key = _file_key(source)
+    if key in _INFOS:
+        return replace(_INFOS[key], path=str(path))
     try:
         with rasterio.open(source) as ds:
             if ds.transform.is_identity and not ds.gcps[0]:
@@ -85,10 +89,31 @@ def read_info(path: str | os.PathLike, label: str = "Raster") -> RasterInfo:
                     "a SAR SLC). Compute the amplitude first (Raster calculator: abs) and "
                     "align that.")
             grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
-            return RasterInfo(str(path), grid, ds.count, ds.dtypes[0], ds.nodata)
+            info = RasterInfo(str(path), grid, ds.count, ds.dtypes[0], ds.nodata)
     except (RasterioError, RasterioIOError) as exc:
         raise CoregInputError(f"{label} '{path}' cannot be read as a raster: "
                               f"{_unreadable_reason(source, exc)}") from exc
+    if key is not None:
+        while len(_INFOS) >= 16:
+            _INFOS.pop(next(iter(_INFOS)), None)
+        _INFOS[key] = info
+    return info
+
+
+#: Headers read by :func:`read_info`, by local file and its state (a run reads each of
+#: its inputs' headers several times: every open costs a millisecond or more).
+_INFOS: dict[tuple, RasterInfo] = {}
+
+
+def _file_key(source: str) -> tuple | None:
+    """(path, inode, size, modification time) of a local file; None for anything else."""
+    try:
+        stat = os.stat(source)
+    except (OSError, ValueError):
+        return None
+    if not os.path.isfile(source):
+        return None
+    return source, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def _unreadable_reason(path: str, exc: Exception) -> str:
@@ -111,7 +136,7 @@ def read_on_grid(
     B-spline of :mod:`.resample` (GDAL 3.6's cubic warp displaces sub-pixel offsets:
     0.18 m of bias in a 30 m DEM fit).
     """
-    window = _nested_window(ds, grid)
+    window = nested_window(ds, grid)
     if window is not None:
         data, valid = read_window(ds, [band], window, nodata)
         data[0][~valid] = np.nan
@@ -182,12 +207,16 @@ def _whole_pixel_window(rows: np.ndarray, cols: np.ndarray, step: int) -> Window
     return Window(c0, r0, width, height)
 
 
-def _nested_window(ds: rasterio.DatasetReader, grid: Grid) -> Window | None:
+def _close(a: float, b: float, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+    """``np.allclose`` of two numbers, without its cost."""
+    return abs(a - b) <= atol + rtol * abs(b)
+
+
+def nested_window(ds: rasterio.DatasetReader, grid: Grid) -> Window | None:
     """The window of ``ds`` that ``grid`` is, if it is one (same CRS, pixel, phase)."""
-    if ds.crs != grid.crs or not np.allclose(ds.transform[:6:3], grid.transform[:6:3]):
-        return None
-    if not np.allclose([ds.transform.a, ds.transform.e], [grid.transform.a, grid.transform.e],
-                       rtol=1e-9):
+    src, dst = ds.transform, grid.transform
+    if not (_close(src.a, dst.a, 1e-9) and _close(src.e, dst.e, 1e-9)
+            and _close(src.b, dst.b) and _close(src.d, dst.d)) or ds.crs != grid.crs:
         return None
     col, row = ~ds.transform * (grid.transform.c, grid.transform.f)
     if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
@@ -255,9 +284,17 @@ def copy_by_blocks(
     """Copy every band of ``source`` unchanged to GeoTIFF or COG at ``path``, with
     ``transform`` as its geotransform.
 
-    Strips of :data:`BLOCK` rows keep memory bounded whatever the raster size; dtype,
-    nodata, band descriptions, colour tables and tags are kept.
+    A plain GeoTIFF (:func:`_byte_copyable`) is copied byte for byte and its geotransform
+    rewritten. Otherwise strips of :data:`BLOCK` rows keep memory bounded whatever the
+    raster size; dtype, nodata, band descriptions, colour tables and tags are kept.
     """
+    if not cog and _byte_copyable(source):  # the same file, its geotransform moved
+        shutil.copyfile(source.name, path)
+        with rasterio.open(path, "r+") as dst:
+            dst.transform = transform
+        if progress:
+            progress(100.0)
+        return
     grid = Grid(source.crs, transform, source.width, source.height)
     target = path if not cog else path + ".gtiff.tmp"
     profile = output_profile(grid, count=source.count, dtype=source.dtypes[0],
@@ -273,6 +310,23 @@ def copy_by_blocks(
                 progress(100.0 * (row + window.height) / source.height)
     if cog:
         to_cog(target, path)
+
+
+#: Side-car files GDAL reads beside a GeoTIFF (metadata, masks, overviews): a file that
+#: has any is copied block by block, which carries what they hold into the output.
+SIDE_CARS = (".aux.xml", ".msk", ".ovr")
+
+
+def _byte_copyable(source: rasterio.io.DatasetReaderBase) -> bool:
+    """Whether ``source`` is a plain local GeoTIFF, georeferenced by a geotransform and
+    without side-car files: then a byte copy with the geotransform rewritten is the
+    secondary unchanged, at the speed of the disk (no decompression and compression)."""
+    name = source.name
+    return (source.driver == "GTiff" and os.path.isfile(name)
+            and not any(os.path.exists(name + suffix) for suffix in SIDE_CARS)
+            and not source.gcps[0] and not source.rpcs and not source.transform.is_identity
+            # editing a COG in place would break its layout
+            and source.tags(ns="IMAGE_STRUCTURE").get("LAYOUT", "").upper() != "COG")
 
 
 def _predictor(dtype: str) -> int:

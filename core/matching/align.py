@@ -26,6 +26,7 @@ from ..io.raster_io import (
     read_info,
     read_on_grid,
 )
+from ..io.window_reads import cached_window
 from ..resources import memory_guard, require_memory
 from ..results import AlignmentResult
 from ..transforms.apply import scaled_progress, translation_in_secondary_crs, write_shifted
@@ -33,17 +34,18 @@ from ..transforms.model import Rigid, Uncertainty
 from ..transforms.resample import spline_order
 from ..transforms.saved import alignment_record
 from ..transforms.warp import require_resample_memory, write_resampled
-from .fit import RigidModel, fit_rigid
+from .fit import RigidModel, fit_rigid, rotation_shown
 from .match import (
     MIN_PEAK,
     MIN_RELATIVE_TEXTURE,
     Patch,
     SecondarySampler,
     layout_patches,
-    measure,
+    measure_batch,
     patch_size_for,
-    prepare_patch,
+    prepare_patches,
     reliability_percent,
+    sparse_layout,
 )
 from .metrics import mean_matching_score
 from .uncertainty import SYSTEMATIC_PX, metres_per_unit, overlap_factor, radii
@@ -63,6 +65,12 @@ DEFAULT_MAX_SHIFT = 20.0
 REFINE_SIGMA = 0.1
 #: Patches the matching score is computed on (it is a summary, not an estimator).
 SCORED_PATCHES = 16
+#: A small overlap is first aligned on its non-overlapping patches only; their result
+#: stands when its standard error over the overlap (translation and rotation) is at most
+#: this (pixels) with at least SPARSE_MIN_INLIERS patches agreeing, else every patch is
+#: used (half-overlapping patches add little information for four times the work).
+SPARSE_SIGMA_PX = 0.005
+SPARSE_MIN_INLIERS = 8
 #: What to do when the patches do not fit in memory (their side grows with MAX_SHIFT).
 PATCH_ADVICE = "choose a smaller MAX_SHIFT, or align a smaller area first"
 
@@ -199,13 +207,27 @@ def estimate_alignment(
     sec_nodata = sec_info.nodata if secondary_nodata is None else secondary_nodata
     size = _patch_size(max_shift, ref_info, common)
     _require_patch_memory(common, size)
+    grids = layout_patches(common, size)
+    sparse = sparse_layout(grids)
     with rasterio.open(reference) as ref_ds, rasterio.open(secondary) as sec_ds, \
             memory_guard("matching the patches", PATCH_ADVICE):
-        patches = _reference_patches(ref_ds, reference_band, ref_nodata, common, masks, size)
-        sampler = SecondarySampler(sec_ds, secondary_band, sec_nodata, common)
-        estimator = _Estimator(patches, sampler, common, transform == "rigid",
+        ref_ds = cached_window(ref_ds, [reference_band], common)
+        sampler = SecondarySampler(cached_window(sec_ds, [secondary_band], None),
+                                   secondary_band, sec_nodata, common)
+        estimator = _Estimator(sampler, common, transform == "rigid",
                                max_shift * ref_info.grid.res[0], progress, is_canceled)
-        return estimator.run(ref_info, sec_info)
+        if len(sparse) < len(grids):
+            try:
+                patches = _reference_patches(ref_ds, reference_band, ref_nodata,
+                                             [grids[i] for i in sparse], masks)
+                alignment = estimator.run(patches, ref_info, sec_info, sparse=True)
+            except (CoregInputError, CoregistrationError):
+                estimator.restart()
+            else:
+                if alignment is not None:
+                    return alignment
+        patches = _reference_patches(ref_ds, reference_band, ref_nodata, grids, masks)
+        return estimator.run(patches, ref_info, sec_info)
 
 
 def score_overlap(
@@ -221,9 +243,9 @@ def score_overlap(
     ref_info, sec_info, common = _open_pair(reference, secondary, reference_band,
                                             secondary_band)
     with rasterio.open(reference) as ref_ds, rasterio.open(secondary) as sec_ds:
-        patches = [p for p in _reference_patches(ref_ds, reference_band, ref_info.nodata, common,
-                                                 masks, _patch_size(DEFAULT_MAX_SHIFT, ref_info,
-                                                                    common))
+        grids = layout_patches(common, _patch_size(DEFAULT_MAX_SHIFT, ref_info, common))
+        patches = [p for p in _reference_patches(ref_ds, reference_band, ref_info.nodata, grids,
+                                                 masks)
                    if not p.reason]
         sampler = SecondarySampler(sec_ds, secondary_band, sec_info.nodata, common)
         left, bottom, right, top = common.bounds
@@ -256,11 +278,9 @@ def _require_patch_memory(common: Grid, size: int) -> None:
                    f"Matching {count} patches of {side} x {side} pixels", PATCH_ADVICE)
 
 
-def _reference_patches(ds, band, nodata, common: Grid, masks, size: int) -> list[Patch]:
-    patches = []
-    for grid in layout_patches(common, size):
-        data = read_on_grid(ds, band, grid, nodata=nodata)
-        patches.append(prepare_patch(grid, data, masked_on_grid(masks, grid)))
+def _reference_patches(ds, band, nodata, grids: list[Grid], masks) -> list[Patch]:
+    patches = prepare_patches(grids, [read_on_grid(ds, band, g, nodata=nodata) for g in grids],
+                              [masked_on_grid(masks, g) for g in grids])
     textures = [p.texture for p in patches if not p.reason]
     if not textures:
         raise CoregInputError("The overlap of the two rasters holds no valid reference data "
@@ -275,34 +295,56 @@ def _reference_patches(ds, band, nodata, common: Grid, masks, size: int) -> list
 class _Estimator:
     """The iterative measure / fit loop of :func:`estimate_alignment`."""
 
-    def __init__(self, patches, sampler, common, rotation, max_shift_map, progress,
-                 is_canceled):
-        self.patches, self.sampler, self.common = patches, sampler, common
+    def __init__(self, sampler, common, rotation, max_shift_map, progress, is_canceled):
+        self.sampler, self.common = sampler, common
         self.rotation, self.max_shift_map = rotation, max_shift_map
         self.progress, self.is_canceled = progress, is_canceled
-        left, bottom, right, top = common.bounds
-        self.model = RigidModel(pivot_x=(left + right) / 2, pivot_y=(bottom + top) / 2)
+        self.patches: list[Patch] = []
+        self.done = 0  # iterations of earlier runs (a sparse first pass)
+        self.restart()
+
+    def restart(self) -> None:
+        """Forget the model of a failed run."""
+        self.model = self._identity()
         self.warnings: list[str] = []
 
-    def run(self, ref_info: RasterInfo, sec_info: RasterInfo) -> Alignment:
+    def _identity(self) -> RigidModel:
+        left, bottom, right, top = self.common.bounds
+        return RigidModel(pivot_x=(left + right) / 2, pivot_y=(bottom + top) / 2)
+
+    def run(self, patches, ref_info: RasterInfo, sec_info: RasterInfo,
+            sparse: bool = False) -> Alignment | None:
+        """Iterate on ``patches`` to convergence; with ``sparse``, None (the model kept as
+        the next run's start) unless the result is precise enough to stand
+        (:data:`SPARSE_SIGMA_PX`)."""
+        self.patches = patches
         active = [p for p in self.patches if not p.reason]
         fit = measurements = None
-        for iteration in range(1, MAX_ITERATIONS + 1):
+        for iteration in range(self.done + 1, self.done + MAX_ITERATIONS + 1):
             self._check_canceled()
-            samples = [self.sampler.sample(p.grid, self.model) for p in active]
-            measurements = [measure(p, s, refine_sigma=REFINE_SIGMA)
-                            for p, s in zip(active, samples)]
+            samples = self.sampler.sample_all([p.grid for p in active], self.model)
+            if iteration == self.done + 1:  # "before", if the model is the identity
+                unmoved = samples if self.model == self._identity() else None
+            measurements = measure_batch(active, samples, refine_sigma=REFINE_SIGMA)
             fit, good = self._fit(active, measurements)
+            if sparse and not self._precise(fit):  # more patches, from this fit's model
+                self.model = self.model.then(fit.model)
+                self.done = iteration
+                return None
             previous, self.model = self.model, self.model.then(fit.model)
             self._report_progress(iteration)
             if self._movement_px(previous) < CONVERGENCE_PX:
                 break
         else:
+            if sparse:
+                self.restart()
+                self.done = iteration
+                return None
             self.warnings.append(f"Not converged to {CONVERGENCE_PX} px after "
                                  f"{MAX_ITERATIONS} iterations.")
         self._check_shift_range(ref_info.grid.res[0])
         results = self._patch_results(active, measurements, good, fit, sec_info.grid)
-        before, after = self._scores(active, samples)
+        before, after = self._scores(active, unmoved, samples)
         measurable = [r for r in results if r.reason not in ("nodata or masked", "low texture",
                                                               "cloud-like or saturated")]
         reliability = sum(r.reliability for r in measurable if r.used) / max(len(measurable), 1)
@@ -317,6 +359,14 @@ class _Estimator:
             dx_px, dy_px, sigma_common * self._secondary_px_per_common_px(sec_info.grid),
             reliability, before, after, iteration, tuple(results), self.common.bounds,
             tuple(self.warnings), **uncertainty)
+
+    def _precise(self, fit) -> bool:
+        """Whether a sparse run's fit is precise enough to stand: the standard error of
+        the correction, RMS over the overlap, and the patches that agree on it."""
+        width, height = self.common.width, self.common.height
+        mean_r2 = (width**2 + height**2) / 12  # pixels squared
+        sigma = math.sqrt(fit.sigma_shift_px**2 + fit.covariance[2, 2] * mean_r2)
+        return sigma <= SPARSE_SIGMA_PX and int(fit.inliers.sum()) >= SPARSE_MIN_INLIERS
 
     def _uncertainty(self, active, good, fit, reference: Grid) -> dict:
         """Covariance and radii of the final model (see :mod:`.uncertainty`): the last
@@ -361,8 +411,15 @@ class _Estimator:
         centres = np.array([p.centre for p, g in zip(active, good) if g])
         shifts = np.array([(m.shift_x, m.shift_y) for m in obs])
         weights = np.array([m.peak for m in obs])
-        fit = fit_rigid(centres, shifts, weights, pixel_size=self.common.res,
-                        pivot=(self.model.pivot_x, self.model.pivot_y), rotation=self.rotation)
+        pivot = (self.model.pivot_x, self.model.pivot_y)
+        fit = fit_rigid(centres, shifts, weights, pixel_size=self.common.res, pivot=pivot,
+                        rotation=self.rotation)
+        # Until a rotation shows, none is fitted (its uncertainty stays the rigid one's);
+        # once one has, every update refines it.
+        if self.rotation and self.model.rotation_deg == 0.0 and not rotation_shown(fit):
+            fit = replace(fit_rigid(centres, shifts, weights, pixel_size=self.common.res,
+                                    pivot=pivot, rotation=False),
+                          covariance=fit.covariance, dof=fit.dof)
         if fit.inliers.sum() < minimal:
             raise CoregistrationError("No consistent shift: the patch matches disagree.")
         return fit, good
@@ -411,15 +468,17 @@ class _Estimator:
                                        reliability, used, reason))
         return results
 
-    def _scores(self, active, final_samples) -> tuple[float, float]:
-        """Matching score before (identity) and after alignment on up to
-        :data:`SCORED_PATCHES` patches spread over the overlap; the last iteration's
-        samples stand for "after" (they differ from the final model by < 0.01 px)."""
-        identity = RigidModel(pivot_x=self.model.pivot_x, pivot_y=self.model.pivot_y)
+    def _scores(self, active, first_samples, final_samples) -> tuple[float, float]:
+        """Matching score before (the first iteration's samples, at the identity) and
+        after alignment on up to :data:`SCORED_PATCHES` patches spread over the overlap;
+        the last iteration's samples stand for "after" (they differ from the final model
+        by < 0.01 px)."""
         step = -(-len(active) // SCORED_PATCHES)
-        scored = list(zip(active, final_samples))[::step]
-        before = ((p.reference, self.sampler.sample(p.grid, identity)) for p, _ in scored)
-        after = ((p.reference, s) for p, s in scored)
+        if first_samples is None:  # the run started from a sparse pass's model
+            first_samples = [self.sampler.sample(p.grid, self._identity()) if k % step == 0
+                             else None for k, p in enumerate(active)]
+        before = ((p.reference, s) for p, s in list(zip(active, first_samples))[::step])
+        after = ((p.reference, s) for p, s in list(zip(active, final_samples))[::step])
         return mean_matching_score(before), mean_matching_score(after)
 
     def _to_secondary_px(self, dx: float, dy: float, secondary: Grid) -> tuple[float, float]:

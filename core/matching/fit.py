@@ -14,6 +14,10 @@ MIN_INLIER_RESIDUAL_PX = 0.3
 INLIER_SIGMAS = 3.0
 #: Pairs tried by the least-median search (enough for 50 % outliers many times over).
 MAX_PAIRS = 400
+#: A fitted rotation is kept only when it is this many standard deviations from zero:
+#: else the patch shifts show none, and the translation alone is fitted (a rotation of
+#: noise costs accuracy, and an exact zero lets the output be shifted separably).
+ROTATION_Z = 3.0
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,13 @@ def fit_rigid(
     return RobustFit(model, inliers, residuals, sigma, covariance, dof)
 
 
+def rotation_shown(fit: RobustFit) -> bool:
+    """Whether the rotation of a rigid ``fit`` is significant (:data:`ROTATION_Z`)."""
+    variance = fit.covariance[2, 2]
+    theta = math.radians(fit.model.rotation_deg)
+    return theta != 0.0 and (variance <= 0 or abs(theta) >= ROTATION_Z * math.sqrt(variance))
+
+
 def _design(centres: np.ndarray, pivot: tuple[float, float], rotation: bool) -> np.ndarray:
     """Rows [dx/dp, dy/dp] of the linearised model s = t + theta * J (c - pivot)."""
     n = len(centres)
@@ -157,26 +168,26 @@ def _residuals_px(design: np.ndarray, shifts: np.ndarray, params: np.ndarray,
 
 def _least_median(design: np.ndarray, shifts: np.ndarray, scale: np.ndarray,
                   minimal: int) -> np.ndarray:
-    """Parameters of the minimal sample whose median residual is smallest."""
+    """Parameters of the minimal sample whose median residual is smallest (the first
+    such sample on ties). All samples are solved and scored at once (a batched
+    pseudo-inverse: the least-squares solution of each sample, as lstsq's)."""
     n = len(shifts)
     rng = np.random.default_rng(0)
     if minimal == 1:
-        samples = [(i,) for i in range(n)]
+        samples = np.arange(n)[:, None]
     else:
-        pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
-        pick = rng.permutation(len(pairs))[:MAX_PAIRS]
-        samples = [pairs[k] for k in pick]
-    best, best_score = np.zeros(3), np.inf
-    for sample in samples:
-        idx = list(sample)
-        a = design[idx].reshape(-1, 3)
-        params = np.linalg.lstsq(a if minimal == 2 else a[:, :2], shifts[idx].ravel(),
-                                 rcond=None)[0]
-        params = params if minimal == 2 else np.append(params, 0.0)
-        score = np.median(_residuals_px(design, shifts, params, scale))
-        if score < best_score:
-            best, best_score = params, score
-    return best
+        first, second = np.triu_indices(n, 1)
+        pick = rng.permutation(len(first))[:MAX_PAIRS]
+        samples = np.stack([first[pick], second[pick]], axis=1)
+    cols = 3 if minimal == 2 else 2
+    a = design[samples][..., :cols].reshape(len(samples), -1, cols)
+    b = shifts[samples].reshape(len(samples), -1, 1)
+    params = (np.linalg.pinv(a) @ b)[..., 0]
+    if cols == 2:
+        params = np.concatenate([params, np.zeros((len(params), 1))], axis=1)
+    predicted = np.einsum("nij,sj->sni", design, params)
+    residuals = np.hypot(*np.moveaxis((shifts[None] - predicted) / scale, -1, 0))
+    return params[int(np.argmin(np.median(residuals, axis=1)))]
 
 
 def _weighted_lsq(design: np.ndarray, shifts: np.ndarray, weights: np.ndarray,

@@ -13,11 +13,10 @@ from ..transforms.model import Rigid
 from ..transforms.resample import SourceMapping, interpolate, interpolate_affine, prepare
 from .fit import RigidModel
 from .patch_filters import (
-    SOBEL_DERIVATIVE,
-    SOBEL_SMOOTHING,
     filter_stack,
     gaussian_weights,
 )
+from .patch_screening import cloud_like, cloud_like_batch, texture_batch
 from .phase_correlation import PeakMatch, phase_correlation_batch
 
 #: Largest number of patches along one axis of the overlap.
@@ -34,6 +33,11 @@ MIN_PEAK = 0.12
 NARROW_REFINE_VALID = 0.9
 #: Peak height at which a match counts as fully reliable.
 FULL_RELIABILITY_PEAK = 0.5
+#: Largest number of patches along one axis of the first pass (:func:`sparse_layout`).
+SPARSE_PER_AXIS = 4
+#: Pixels of the patches processed in one batch (bounds the memory of the batched
+#: steps: about 40 bytes a pixel).
+BATCH_PIXELS = 2**20
 
 
 @dataclass
@@ -78,82 +82,54 @@ def layout_patches(grid: Grid, size: int) -> list[Grid]:
     return [grid.subgrid(r, c, size, size) for r in positions[0] for c in positions[1]]
 
 
-def texture(image: np.ndarray) -> float:
-    """Standard deviation of the gradient magnitude over valid pixels."""
-    return float(texture_batch(image[None])[0])
-
-
-def texture_batch(images: np.ndarray) -> np.ndarray:
-    """:func:`texture` of K patches (K, M, N) at once (Sobel gradients within each
-    patch); NaN for a patch without valid pixels."""
-    valid = np.isfinite(images)
-    count = valid.sum(axis=(1, 2), keepdims=True)
-    mean = np.where(valid, images, 0).sum(axis=(1, 2), keepdims=True) / np.maximum(count, 1)
-    filled = np.where(valid, images, mean)
-    magnitude = np.hypot(filter_stack(filled, SOBEL_DERIVATIVE, SOBEL_SMOOTHING),
-                         filter_stack(filled, SOBEL_SMOOTHING, SOBEL_DERIVATIVE))
-    n = np.maximum(count[:, 0, 0], 1)
-    average = np.where(valid, magnitude, 0).sum(axis=(1, 2)) / n
-    spread = np.where(valid, magnitude - average[:, None, None], 0) ** 2
-    return np.where(count[:, 0, 0] > 0, np.sqrt(spread.sum(axis=(1, 2)) / n), np.nan)
-
-
-def cloud_like(image: np.ndarray) -> np.ndarray:
-    """Pixels that look like cloud or saturation: flat plateaus at the patch maximum
-    and areas without any local texture."""
-    valid = np.isfinite(image)
-    if not valid.any():
-        return np.zeros(image.shape, bool)
-    values = np.where(valid, image, np.nan).astype(np.float32)
-    top = np.nanmax(values)
-    plateau = values >= top - 1e-6 * abs(top)
-    plateau = plateau if plateau.mean() >= 0.02 else np.zeros_like(plateau)
-    # The contrast scale and the fill from every 16th valid pixel: enough for a threshold.
-    sample = values[valid][::16]
-    low, high = np.percentile(sample, [1, 99])
-    filled = np.where(valid, values - sample.mean(), 0)  # centred: less cancellation below
-    local_var = _box_mean(filled * filled, 5) - _box_mean(filled, 5) ** 2
-    flat = (local_var < (1e-3 * (high - low)) ** 2) if high > low else np.ones_like(valid)
-    return _dilated(plateau | (flat & valid), 2)
-
-
-def _box_mean(image: np.ndarray, size: int) -> np.ndarray:
-    """``ndimage.uniform_filter(image, size)`` for an odd size (borders reflected) by
-    shifted sums: twice as fast, in the image's own precision."""
-    half, (height, width) = size // 2, image.shape
-    padded = np.pad(image, half, mode="symmetric")  # ndimage's "reflect"
-    rows = padded[:height].copy()
-    for k in range(1, size):
-        rows += padded[k:k + height]
-    total = rows[:, :width].copy()
-    for k in range(1, size):
-        total += rows[:, k:k + width]
-    total /= size * size
-    return total
-
-
-def _dilated(mask: np.ndarray, iterations: int) -> np.ndarray:
-    """``ndimage.binary_dilation(mask, iterations=iterations)`` (4-neighbour cross) by
-    shifted ORs: the same pixels, ten times faster on a tile."""
-    for _ in range(iterations if mask.any() else 0):
-        grown = mask.copy()
-        grown[1:] |= mask[:-1]
-        grown[:-1] |= mask[1:]
-        grown[:, 1:] |= mask[:, :-1]
-        grown[:, :-1] |= mask[:, 1:]
-        mask = grown
-    return mask
+def sparse_layout(grids: list[Grid]) -> list[int]:
+    """Indices of a first-pass subset of the patches of :func:`layout_patches`: ones that
+    do not overlap one another (every other one where the layout overlaps them by half),
+    at most :data:`SPARSE_PER_AXIS` along each axis, spread from edge to edge."""
+    if not grids:
+        return []
+    size = grids[0].width
+    picked = []
+    for axis in (5, 2):  # transform.f (rows), transform.c (columns)
+        starts = sorted({g.transform[axis] for g in grids}, reverse=axis == 5)
+        step = abs(grids[0].transform[4 if axis == 5 else 0]) * size
+        kept = [starts[0]]
+        for value in starts[1:]:
+            if abs(value - kept[-1]) >= step * (1 - 1e-9):
+                kept.append(value)
+        spread = np.linspace(0, len(kept) - 1, min(len(kept), SPARSE_PER_AXIS)).round()
+        picked.append({kept[int(k)] for k in spread})
+    return [i for i, g in enumerate(grids)
+            if g.transform.f in picked[0] and g.transform.c in picked[1]]
 
 
 def prepare_patch(grid: Grid, reference: np.ndarray, masked: np.ndarray) -> Patch:
     """A patch whose reference pixels that are masked or cloud-like are set to NaN."""
-    data = reference.copy()
-    data[masked | cloud_like(reference)] = np.nan
-    valid = np.isfinite(data).mean()
-    reason = "" if valid >= MIN_VALID_FRACTION else (
-        "cloud-like or saturated" if np.isfinite(reference).mean() >= MIN_VALID_FRACTION
-        and not masked.mean() > 1 - MIN_VALID_FRACTION else "nodata or masked")
-    return Patch(grid, data, texture(data) if valid > 0.1 else 0.0, reason)
+    return prepare_patches([grid], [reference], [masked])[0]
+
+
+def prepare_patches(grids: list[Grid], references: list[np.ndarray],
+                    masked: list[np.ndarray]) -> list[Patch]:
+    """:func:`prepare_patch` of equally sized patches, their textures computed at once."""
+    patches = []
+    step = max(1, BATCH_PIXELS // max(references[0].size, 1)) if references else 1
+    clouds = [cloud for start in range(0, len(references), step)
+              for cloud in cloud_like_batch(np.stack(references[start:start + step]))]
+    for grid, reference, mask, cloud in zip(grids, references, masked, clouds):
+        data = reference.copy()
+        data[mask | cloud] = np.nan
+        valid = np.isfinite(data).mean()
+        reason = "" if valid >= MIN_VALID_FRACTION else (
+            "cloud-like or saturated" if np.isfinite(reference).mean() >= MIN_VALID_FRACTION
+            and not mask.mean() > 1 - MIN_VALID_FRACTION else "nodata or masked")
+        patches.append(Patch(grid, data, 0.0, reason))
+    textured = [p for p in patches if np.isfinite(p.reference).mean() > 0.1]
+    step = max(1, BATCH_PIXELS // max(textured[0].reference.size, 1)) if textured else 1
+    for start in range(0, len(textured), step):
+        group = textured[start:start + step]
+        for patch, value in zip(group, texture_batch(np.stack([p.reference for p in group]))):
+            patch.texture = float(value)
+    return patches
 
 
 #: Extra pixels read around a patch so that small model updates reuse the same chunk.
@@ -194,6 +170,38 @@ class SecondarySampler:
         self.blur = 0.4 * np.sqrt(ratio**2 - 1) if ratio > 1.05 else 0.0
         self._cache: dict[tuple, _Chunk] = {}
 
+    def sample_all(self, grids: list[Grid], model: RigidModel) -> list[np.ndarray]:
+        """:meth:`sample` of every grid; the chunks they need that are not cached yet are
+        read first, and their cloud masks computed together (the same chunks)."""
+        missing: dict[tuple, list] = {}
+        for grid in grids:
+            corners = self._corners(grid, model)
+            if corners is not None and self._stale(grid, *corners):
+                window = covering_window(*corners, self._margin() + CHUNK_SLACK)
+                missing.setdefault((window.height, window.width), []).append((grid, window))
+        for group in missing.values():
+            reads = [read_window(self.ds, [self.band], w, self.nodata) for _, w in group]
+            step = max(1, BATCH_PIXELS // max(reads[0][1].size, 1))
+            for start in range(0, len(group), step):
+                part = reads[start:start + step]
+                clouds = cloud_like_batch(np.stack([np.where(v, d[0], np.nan) for d, v in part]))
+                for (grid, window), (data, valid), cloud in zip(group[start:start + step],
+                                                                part, clouds):
+                    self._store(grid, window, data[0], valid & ~cloud)
+        return [self.sample(grid, model) for grid in grids]
+
+    def _corners(self, grid: Grid, model: RigidModel) -> tuple[np.ndarray, np.ndarray] | None:
+        """Source (rows, cols) of the corners of ``grid`` when the mapping is affine."""
+        mapping = SourceMapping(model, self.common_crs, self.ds.crs, self.ds.transform)
+        affine = mapping.affine(grid)
+        if affine is None:
+            return None
+        matrix, offset = affine
+        corners = np.array([[0, 0], [0, grid.width - 1], [grid.height - 1, 0],
+                            [grid.height - 1, grid.width - 1]], float)
+        rows, cols = (corners @ matrix.T + offset).T
+        return rows, cols
+
     def sample(self, grid: Grid, model: RigidModel) -> np.ndarray:
         """Secondary values at the centres of ``grid`` once aligned by ``model``;
         float32, NaN where the secondary has no data."""
@@ -201,9 +209,7 @@ class SecondarySampler:
         affine = mapping.affine(grid)
         if affine is not None:  # one CRS: the fast path
             matrix, offset = affine
-            corners = np.array([[0, 0], [0, grid.width - 1], [grid.height - 1, 0],
-                                [grid.height - 1, grid.width - 1]], float)
-            rows, cols = (corners @ matrix.T + offset).T
+            rows, cols = self._corners(grid, model)
             chunk = self._chunk(grid, rows, cols)
             values = interpolate_affine(chunk.coefficients, chunk.valid, matrix,
                                         offset - (chunk.row, chunk.col),
@@ -214,19 +220,30 @@ class SecondarySampler:
         return interpolate(chunk.coefficients, chunk.valid, rows - chunk.row, cols - chunk.col,
                            3).astype(np.float32)
 
+    def _margin(self) -> int:
+        return 4 + int(np.ceil(3 * self.blur))
+
+    def _stale(self, grid: Grid, rows: np.ndarray, cols: np.ndarray) -> bool:
+        """Whether ``grid``'s chunk is missing or does not cover (rows, cols)."""
+        chunk = self._cache.get((grid.transform, grid.width, grid.height))
+        return chunk is None or not chunk.covers(rows, cols, self._margin())
+
+    def _store(self, grid: Grid, window, data: np.ndarray, valid: np.ndarray) -> _Chunk:
+        """Cache the chunk of ``grid``: ``data`` read on ``window``, valid where not
+        nodata nor cloud-like."""
+        chunk = self._cache[(grid.transform, grid.width, grid.height)] = _Chunk(
+            int(window.row_off), int(window.col_off), prepare(data, valid, 3, self.blur),
+            None if valid.all() else valid)
+        return chunk
+
     def _chunk(self, grid: Grid, rows: np.ndarray, cols: np.ndarray) -> _Chunk:
         """The cached spline coefficients around ``grid``, re-read if the model left them."""
-        key = (grid.transform, grid.width, grid.height)
-        chunk = self._cache.get(key)
-        margin = 4 + int(np.ceil(3 * self.blur))
-        if chunk is None or not chunk.covers(rows, cols, margin):
-            window = covering_window(rows, cols, margin + CHUNK_SLACK)
-            data, valid = read_window(self.ds, [self.band], window, self.nodata)
-            valid = valid & ~cloud_like(np.where(valid, data[0], np.nan))
-            chunk = self._cache[key] = _Chunk(
-                int(window.row_off), int(window.col_off),
-                prepare(data[0], valid, 3, self.blur), None if valid.all() else valid)
-        return chunk
+        if not self._stale(grid, rows, cols):
+            return self._cache[(grid.transform, grid.width, grid.height)]
+        window = covering_window(rows, cols, self._margin() + CHUNK_SLACK)
+        data, valid = read_window(self.ds, [self.band], window, self.nodata)
+        return self._store(grid, window, data[0],
+                           valid & ~cloud_like(np.where(valid, data[0], np.nan)))
 
 
 def match_arrays(reference: np.ndarray, moving: np.ndarray, *,
@@ -291,6 +308,27 @@ def reliability_percent(peak: float) -> float:
     """Reliability of a match, 0 % at :data:`MIN_PEAK` (noise) to 100 % at
     :data:`FULL_RELIABILITY_PEAK`."""
     return 100.0 * float(np.clip((peak - MIN_PEAK) / (FULL_RELIABILITY_PEAK - MIN_PEAK), 0, 1))
+
+
+def measure_batch(patches: list[Patch], moving: list[np.ndarray], *,
+                  refine_sigma: float | None = None) -> list[Measurement | None]:
+    """:func:`measure` of equally sized patches, correlated in batches (the same numbers,
+    without a call per patch)."""
+    out: list[Measurement | None] = []
+    step = max(1, BATCH_PIXELS // max(moving[0].size, 1)) if moving else 1
+    for start in range(0, len(patches), step):
+        group = patches[start:start + step]
+        shifts, peaks, snrs = match_batch(np.stack([p.reference for p in group]),
+                                          np.stack(moving[start:start + step]),
+                                          refine_sigma=refine_sigma)
+        for patch, (drow, dcol), peak, snr in zip(group, shifts, peaks, snrs):
+            if not np.isfinite(peak):
+                out.append(None)
+                continue
+            t = patch.grid.transform
+            out.append(Measurement(float(t.a * dcol + t.b * drow), float(t.d * dcol + t.e * drow),
+                                   float(peak), float(snr)))
+    return out
 
 
 def measure(patch: Patch, moving: np.ndarray, *,

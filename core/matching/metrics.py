@@ -108,14 +108,28 @@ def _ssim_map(a: np.ndarray, b: np.ndarray, data_range: np.ndarray) -> np.ndarra
     return uxy
 
 
+#: Pixels scored in one batch by :func:`mean_matching_score` (bounds its memory).
+SCORE_BATCH_PIXELS = 2**20
+
+
 def mean_matching_score(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> float:
-    """Pixel-weighted mean of :func:`matching_score` over several patch pairs."""
+    """Pixel-weighted mean of :func:`matching_score` over several patch pairs (pairs of
+    one shape scored in batches)."""
     total, count = 0.0, 0
-    for reference, moving in pairs:
-        score = matching_score(reference, moving)
-        if np.isfinite(score):
-            n = int((np.isfinite(reference) & np.isfinite(moving)).sum())
-            total, count = total + score * n, count + n
+    pairs = list(pairs)
+    while pairs:
+        shape = pairs[0][0].shape
+        group = [p for p in pairs if p[0].shape == shape]
+        pairs = [p for p in pairs if p[0].shape != shape]
+        step = max(1, SCORE_BATCH_PIXELS // max(group[0][0].size, 1))
+        for start in range(0, len(group), step):
+            reference = np.stack([r for r, _ in group[start:start + step]])
+            moving = np.stack([m for _, m in group[start:start + step]])
+            scores, _ = similarity_batch(reference, moving)
+            counts = (np.isfinite(reference) & np.isfinite(moving)).sum(axis=(1, 2))
+            for score, n in zip(scores, counts):
+                if np.isfinite(score):
+                    total, count = total + float(score) * int(n), count + int(n)
     return total / count if count else float("nan")
 
 

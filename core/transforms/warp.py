@@ -27,6 +27,7 @@ from ..io.raster_io import (
     read_window,
     to_cog,
 )
+from ..io.window_reads import SerialReads
 from ..resources import memory_guard, require_memory
 from .model import Transform, identity
 from .resample import (
@@ -34,10 +35,14 @@ from .resample import (
     SourceMapping,
     interpolate,
     interpolate_affine,
+    is_identity,
     prepare,
     spline_order,
 )
 
+#: Strips interpolated at once, in worker threads (scipy's filters release the GIL)
+#: while the main thread writes the finished ones.
+STRIP_WORKERS = max(1, min(2, os.cpu_count() or 1))
 #: What to do when the output strips do not fit in memory.
 RESAMPLE_ADVICE = ("clip the reference or target grid to the area you need, or choose a "
                    "coarser grid (larger pixels)")
@@ -67,10 +72,11 @@ def write_resampled(
     """Resample every band of the secondary, aligned by ``transform``, onto ``reference``.
 
     Strips of :data:`BLOCK` output rows are interpolated from the native secondary
-    pixels they need, so memory is bounded by two strips: one being computed in a
-    worker thread while the previous one is compressed and written. Only the part of a
-    strip the secondary covers is computed and written (GDAL fills the rest with
-    nodata), so a reference grid far larger than the secondary costs its overlap only.
+    pixels they need, so memory is bounded by a few strips: up to :data:`STRIP_WORKERS`
+    being computed in worker threads while the previous one is compressed and written.
+    Only the part of a strip the secondary covers is computed and written (GDAL fills
+    the rest with nodata), so a reference grid far larger than the secondary costs its
+    overlap only.
     Where the transform does not know (a displacement raster's NaN pixels) the output
     is nodata. ``vertical`` adds the transform's vertical shift to the values (DEMs);
     ``dtype`` overrides the output data type. Returns the output nodata.
@@ -82,7 +88,7 @@ def write_resampled(
     """
     order = spline_order(resampling)
     with rasterio.open(secondary_path) as src, \
-            ThreadPoolExecutor(max_workers=1) as worker:
+            ThreadPoolExecutor(max_workers=STRIP_WORKERS) as worker:
         src_nodata = src.nodata if nodata is None else nodata
         out_dtype = dtype or src.dtypes[0]
         out_nodata = output_nodata(out_dtype, src_nodata)
@@ -97,16 +103,21 @@ def write_resampled(
             strips = [reference.subgrid(row, 0, min(BLOCK, reference.height - row),
                                         reference.width)
                       for row in range(0, reference.height, BLOCK)]
-            compute = partial(_resample_strip, src, mapping=mapping, order=order,
+            # Strips in parallel where the mapping is affine (one CRS: no shared PROJ
+            # transformer between the threads), one ahead otherwise.
+            ahead = STRIP_WORKERS if mapping.affine(reference) is not None else 1
+            compute = partial(_resample_strip, SerialReads(src), mapping=mapping, order=order,
                               src_nodata=src_nodata, out_nodata=out_nodata,
                               dtype=np.dtype(out_dtype), vertical=vertical)
-            pending = worker.submit(compute, strips[0])
+            pending = [worker.submit(compute, strip) for strip in strips[:ahead]]
             for k, strip in enumerate(strips):
-                covered = pending.result()
+                covered = pending.pop(0).result()
                 if is_canceled and is_canceled():
+                    for future in pending:
+                        future.cancel()
                     raise CanceledError("Canceled while writing the output.")
-                if k + 1 < len(strips):
-                    pending = worker.submit(compute, strips[k + 1])
+                if k + ahead < len(strips):
+                    pending.append(worker.submit(compute, strips[k + ahead]))
                 row = k * BLOCK
                 if covered is not None:
                     window, block = covered
@@ -134,9 +145,10 @@ def _require_strip_memory(src, mapping, reference: Grid, dtype: str) -> None:
 
 
 def _strip_memory(src, mapping, reference: Grid, itemsize: int) -> float:
-    """Peak bytes of :func:`write_resampled`: two output blocks of the covered width, the
-    float temporaries of one band, the source window one strip reads and, for mappings
-    that are not affine, the source positions of a whole strip."""
+    """Peak bytes of :func:`write_resampled`: STRIP_WORKERS + 1 output blocks of the
+    covered width and, for each worker, the float temporaries of one band, the source
+    window one strip reads and, for mappings that are not affine, the source positions
+    of a whole strip."""
     height = min(BLOCK, reference.height)
     affine = mapping.affine(reference)
     if affine is not None:
@@ -153,8 +165,8 @@ def _strip_memory(src, mapping, reference: Grid, itemsize: int) -> float:
     pixels = float(height) * width
     window = (pixels * max(source_per_pixel, 1.0)
               + (2 * SPLINE_MARGIN + 2) * (height + width) * math.sqrt(max(source_per_pixel, 1.0)))
-    return (2 * src.count * itemsize * pixels + 48.0 * pixels + positions
-            + (4.0 * src.count + 13.0) * window)
+    return ((STRIP_WORKERS + 1) * src.count * itemsize * pixels
+            + STRIP_WORKERS * (48.0 * pixels + positions + (4.0 * src.count + 13.0) * window))
 
 
 def _footprint_width(src, grid: Grid) -> int:
@@ -335,7 +347,7 @@ def _shifted_pixels(data: np.ndarray, valid: np.ndarray, row: int, col: int,
 
 def _whole_pixel_offset(affine) -> tuple[int, int] | None:
     """(row, col) offset of an affine mapping that is a whole-pixel translation."""
-    if affine is None or not np.allclose(affine[0], np.eye(2), rtol=0, atol=1e-12):
+    if affine is None or not is_identity(affine[0]):
         return None
     offset = np.round(affine[1])
     if np.abs(affine[1] - offset).max() > 1e-6:

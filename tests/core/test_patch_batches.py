@@ -10,8 +10,9 @@ import rasterio
 from local_synthetic import SCENE
 from scipy import ndimage
 
-from coreg.core.matching.match import _box_mean, _dilated, match_batch
+from coreg.core.matching.match import match_batch
 from coreg.core.matching.metrics import similarity, similarity_batch
+from coreg.core.matching.patch_screening import _box_mean, _dilated
 
 
 @pytest.fixture(scope="module")

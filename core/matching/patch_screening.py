@@ -1,0 +1,97 @@
+"""Screening of image patches before matching: their texture, and the pixels that look
+like cloud or saturation (on stacks of equally sized patches at once)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .patch_filters import SOBEL_DERIVATIVE, SOBEL_SMOOTHING, filter_stack
+
+
+def texture(image: np.ndarray) -> float:
+    """Standard deviation of the gradient magnitude over valid pixels."""
+    return float(texture_batch(image[None])[0])
+
+
+def texture_batch(images: np.ndarray) -> np.ndarray:
+    """:func:`texture` of K patches (K, M, N) at once (Sobel gradients within each
+    patch); NaN for a patch without valid pixels."""
+    valid = np.isfinite(images)
+    count = valid.sum(axis=(1, 2), keepdims=True)
+    mean = np.where(valid, images, 0).sum(axis=(1, 2), keepdims=True) / np.maximum(count, 1)
+    filled = np.where(valid, images, mean)
+    magnitude = np.hypot(filter_stack(filled, SOBEL_DERIVATIVE, SOBEL_SMOOTHING),
+                         filter_stack(filled, SOBEL_SMOOTHING, SOBEL_DERIVATIVE))
+    n = np.maximum(count[:, 0, 0], 1)
+    average = np.where(valid, magnitude, 0).sum(axis=(1, 2)) / n
+    spread = np.where(valid, magnitude - average[:, None, None], 0) ** 2
+    return np.where(count[:, 0, 0] > 0, np.sqrt(spread.sum(axis=(1, 2)) / n), np.nan)
+
+
+def cloud_like(image: np.ndarray) -> np.ndarray:
+    """Pixels that look like cloud or saturation: flat plateaus at the patch maximum
+    and areas without any local texture."""
+    return cloud_like_batch(image[None])[0]
+
+
+def cloud_like_batch(images: np.ndarray) -> np.ndarray:
+    """:func:`cloud_like` of K equally sized images (K, M, N), each on its own: the same
+    pixels, with the filters run once on the whole stack."""
+    valid = np.isfinite(images)
+    found = np.zeros(images.shape, bool)
+    some = np.flatnonzero(valid.reshape(len(images), -1).any(axis=1))
+    if not len(some):
+        return found
+    valid = valid[some]
+    values = np.where(valid, images[some], np.nan).astype(np.float32)
+    filled = np.empty_like(values)
+    plateau = np.zeros(values.shape, bool)
+    scales = []
+    for k in range(len(some)):
+        top = np.nanmax(values[k])
+        flat_top = values[k] >= top - 1e-6 * abs(top)
+        if flat_top.mean() >= 0.02:
+            plateau[k] = flat_top
+        # The contrast scale and the fill from every 16th valid pixel: enough for a
+        # threshold.
+        sample = values[k][valid[k]][::16]
+        scales.append(np.percentile(sample, [1, 99]))
+        filled[k] = np.where(valid[k], values[k] - sample.mean(), 0)  # centred: less
+        # cancellation below
+    boxed = _box_mean(np.stack([filled * filled, filled], axis=1), 5)
+    local_var = boxed[:, 0] - boxed[:, 1] ** 2
+    flat = np.ones(values.shape, bool)
+    for k, (low, high) in enumerate(scales):
+        if high > low:
+            flat[k] = local_var[k] < (1e-3 * (high - low)) ** 2
+    found[some] = _dilated(plateau | (flat & valid), 2)
+    return found
+
+
+def _box_mean(image: np.ndarray, size: int) -> np.ndarray:
+    """``ndimage.uniform_filter(image, size)`` over the last two axes for an odd size
+    (borders reflected) by shifted sums: twice as fast, in the image's own precision."""
+    half, (height, width) = size // 2, image.shape[-2:]
+    lead = [(0, 0)] * (image.ndim - 2)
+    padded = np.pad(image, lead + [(half, half)] * 2, mode="symmetric")  # ndimage's "reflect"
+    rows = padded[..., :height, :].copy()
+    for k in range(1, size):
+        rows += padded[..., k:k + height, :]
+    total = rows[..., :width].copy()
+    for k in range(1, size):
+        total += rows[..., k:k + width]
+    total /= size * size
+    return total
+
+
+def _dilated(mask: np.ndarray, iterations: int) -> np.ndarray:
+    """``ndimage.binary_dilation(mask, iterations=iterations)`` (4-neighbour cross) by
+    shifted ORs: the same pixels, ten times faster on a tile."""
+    for _ in range(iterations if mask.any() else 0):
+        grown = mask.copy()
+        grown[..., 1:, :] |= mask[..., :-1, :]
+        grown[..., :-1, :] |= mask[..., 1:, :]
+        grown[..., 1:] |= mask[..., :-1]
+        grown[..., :-1] |= mask[..., 1:]
+        mask = grown
+    return mask
