@@ -62,19 +62,13 @@ from rasterio.errors import NotGeoreferencedWarning  # noqa: E402
 
 warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)  # swaths never have one
 
-
-
-
 register_coreg()
 from coreg.core.grid import Grid  # noqa: E402
 from coreg.core.io.raster_io import output_profile  # noqa: E402
-from coreg.core.swath.swath import (  # noqa: E402
-    read_band_array,
-    rectify_arrays,
-    rectify_swath,
-    swath_grid,
-    to_target_coordinates,
-)
+from coreg.core.swath.geometry import swath_grid, to_target_coordinates  # noqa: E402
+from coreg.core.swath.inputs import read_band_array  # noqa: E402
+from coreg.core.swath.sampling import rectify_arrays  # noqa: E402
+from coreg.core.swath.swath import rectify_swath  # noqa: E402
 
 
 @dataclass
