@@ -214,15 +214,15 @@ def _version(python: str, package: str) -> str | None:
 
 
 def _save(rows, path: str | None, gefolki_version: str | None) -> None:
-    """Every row without its field, with gefolki's time over Coreg's at the same parameters."""
-    peer = {(r["case"], r["params"]): r["t_flow_s"] for r in rows
-            if r["tool"].startswith("gefolki") and r.get("t_flow_s")}
-    kept = []
+    """Every row without its field, with gefolki's time over Coreg's at the same parameters
+    (the gefolki row just before, as the table prints it)."""
+    peer, kept = {}, []
     for row in rows:
-        row = {k: v for k, v in row.items() if k != "flow"}
-        if row["tool"].startswith("coreg") and row.get("t_flow_s") and (
-                (row["case"], row["params"]) in peer):
-            row["gefolki_over_coreg"] = peer[(row["case"], row["params"])] / row["t_flow_s"]
+        row, key = {k: v for k, v in row.items() if k != "flow"}, (row["case"], row["params"])
+        if row["tool"].startswith("gefolki") and row.get("t_flow_s"):
+            peer[key] = row["t_flow_s"]
+        if row["tool"].startswith("coreg") and row.get("t_flow_s") and key in peer:
+            row["gefolki_over_coreg"] = peer[key] / row["t_flow_s"]
         kept.append(row)
     meta = run_meta(gefolki_version=gefolki_version)
     print(f"results: {write_results('flow', {'meta': meta, 'rows': kept}, path)}")
