@@ -46,6 +46,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from checkout import register_coreg  # noqa: E402
+from results import write_results  # noqa: E402
 
 sys.dont_write_bytecode = True
 HERE = Path(__file__).resolve().parent
@@ -201,6 +202,8 @@ def largest_difference(ours: dict, theirs: dict) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--json", default=None,
+                        help="results file (default benchmarks/results/band_math.json)")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     register_coreg()
@@ -228,10 +231,25 @@ def main() -> None:
               f"{cpu / out_mpx / (t_floor[1] / (mpx * n)):11.2f} "
               f"{cpu / out_mpx / (t_calc_cog[1] / (mpx * n)):19.2f}")
     ours, theirs, shifts = t_ours[2], t_calc_cog[2], t_full[2]
-    print(f"\nlargest |coreg - gdal_calc| where both valid: {largest_difference(ours, theirs):.2e}")
+    difference = largest_difference(ours, theirs)
+    print(f"\nlargest |coreg - gdal_calc| where both valid: {difference:.2e}")
     shift = shifts.get(2, {})
     print(f"full stack: input 2 shift {shift.get('x_px', float('nan')):+.2f}, "
           f"{shift.get('y_px', float('nan')):+.2f} px ({shift.get('status')})")
+    floor_cpu, calc_cpu = t_floor[1] / (mpx * n), t_calc_cog[1] / (mpx * n)
+    written = write_results("band_math", {
+        "grid_mpx": mpx, "repeats": args.repeats,
+        "rows": [{"method": name, "wall_s": wall, "cpu_s": cpu, "outputs": outputs,
+                  "wall_s_per_mpx": wall / (mpx * outputs),
+                  "cpu_s_per_mpx": cpu / (mpx * outputs),
+                  "cpu_vs_floor": cpu / (mpx * outputs) / floor_cpu,
+                  "cpu_vs_gdal_calc_cog": cpu / (mpx * outputs) / calc_cpu}
+                 for name, (wall, cpu, _), outputs in rows],
+        "largest_difference": difference,
+        "full_stack_shift_px": {"x": shift.get("x_px"), "y": shift.get("y_px"),
+                                "status": shift.get("status")},
+    }, args.json)
+    print(f"results: {written}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 """Benchmark: Coreg's dense optical flow (core/local/dense_flow.py) against gefolki, side by side.
 
 Run with ``/usr/bin/python3 benchmarks/flow.py`` (from anywhere). It prints a table and writes
-every row to ``benchmarks/work/flow/results.json`` (git-ignored), with the .npy inputs and fields.
+every row, with the run's meta, to ``benchmarks/results/flow.json`` (``--json PATH`` elsewhere);
+the .npy inputs and fields go to ``benchmarks/work/flow/`` (git-ignored).
 
 Protocol (shared/data/sar_optical/MANIFEST.md, the one of GeFolki's evaluation patches): the
 slave is ``master(x + gt)`` (bilinear, as gefolki's ``wrapData``) with ``gt`` from
@@ -43,6 +44,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 from checkout import register_coreg  # noqa: E402
+from results import run_meta, write_results  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
 sys.dont_write_bytecode = True
@@ -63,8 +65,6 @@ GEFOLKI_PARAMS = {
 HR = "lngley_05521_09059_000_090813_L090_CX_01_pauli_x016_y020_{}.tif"
 HR_CROP = slice(256, 768)
 DEFAULTS_LABEL = "defaults: levels=4 radius=8 (24..8) iterations=4"
-
-
 
 
 def _band(name: str, band: int = 1) -> np.ndarray:
@@ -144,7 +144,8 @@ def run_coreg(master, slave, **params) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", default=str(WORK / "results.json"))
+    parser.add_argument("--json", default=None,
+                        help="results file (default benchmarks/results/flow.json)")
     args = parser.parse_args()
     register_coreg()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -177,7 +178,7 @@ def main() -> int:
             if row["case"] == case:
                 row["epe_px"], row["epe_exact_px"] = _scores(row, truth, exact)
     _print_table(rows)
-    _save(rows, Path(args.json))
+    _save(rows, args.json, _version(python, "gefolki"))
     return 0
 
 
@@ -205,10 +206,26 @@ def _print_table(rows) -> None:
             print(f"       error: {row['error']}")
 
 
-def _save(rows, path: Path) -> None:
-    path.write_text(json.dumps([{k: v for k, v in row.items() if k != "flow"} for row in rows],
-                               indent=1, default=str))
-    print(f"results: {path}")
+def _version(python: str, package: str) -> str | None:
+    """The version of ``package`` installed for ``python`` (a peer's venv)."""
+    code = f"import importlib.metadata as m; print(m.version({package!r}))"
+    proc = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    return proc.stdout.strip() or None
+
+
+def _save(rows, path: str | None, gefolki_version: str | None) -> None:
+    """Every row without its field, with gefolki's time over Coreg's at the same parameters
+    (the gefolki row just before, as the table prints it)."""
+    peer, kept = {}, []
+    for row in rows:
+        row, key = {k: v for k, v in row.items() if k != "flow"}, (row["case"], row["params"])
+        if row["tool"].startswith("gefolki") and row.get("t_flow_s"):
+            peer[key] = row["t_flow_s"]
+        if row["tool"].startswith("coreg") and row.get("t_flow_s") and key in peer:
+            row["gefolki_over_coreg"] = peer[key] / row["t_flow_s"]
+        kept.append(row)
+    meta = run_meta(gefolki_version=gefolki_version)
+    print(f"results: {write_results('flow', {'meta': meta, 'rows': kept}, path)}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 """Benchmark: Coreg's non-rigid alignment (align_local) against AROSICS COREG_LOCAL.
 
 Run with ``make bench`` or ``scripts/headless.sh /usr/bin/python3 benchmarks/local.py``.
-Prints a table and writes it to ``benchmarks/work/local/results.json`` (git-ignored).
+Prints a table and writes it, with the run's meta, to ``benchmarks/results/local.json``
+(``--json PATH`` elsewhere).
 
 The pair: band 4 (B08) of a real Sentinel-2 scene, 1000 x 1000 pixels, and a copy
 warped by a known smooth field (sinusoids within +-3 px, tests/local_synthetic.py)
@@ -42,6 +43,7 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from checkout import register_coreg  # noqa: E402
+from results import run_meta, write_results  # noqa: E402
 
 sys.dont_write_bytecode = True
 HERE = Path(__file__).resolve().parent
@@ -51,9 +53,6 @@ PEERS = HERE / "peers"
 DATA = (REPO / ".." / "shared" / "data").resolve()
 SPACING, WINDOW, MAX_SHIFT, SIZE = 50, 64, 10, 1000
 LARGE = 10980
-
-
-
 
 register_coreg()
 sys.path.insert(0, str(REPO / "tests"))  # local_synthetic.py
@@ -164,7 +163,8 @@ def run_arosics(python: str, reference: Path, secondary: Path, cpus: int | None)
     with open(WORK / "arosics.log", "a") as err:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True, timeout=3600)
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    row = {"tool": "AROSICS COREG_LOCAL", "cpus": cpus or os.cpu_count(), "error": out["error"]}
+    row = {"tool": "AROSICS COREG_LOCAL", "cpus": cpus or os.cpu_count(), "error": out["error"],
+           "version": out.get("arosics_version")}
     if not out["success"]:
         return row
     kept = [p for p in out["points"] if not p[4]]
@@ -272,6 +272,8 @@ def ratios(rows: list[dict]) -> dict:
             found[f"{cpus}_first_run"] = first
             field = (coreg["n_points"] / coreg["t_field_s"]) / aro["points_per_s"]
             found[f"{cpus}_with_field"] = field
+            found[f"{cpus}_point_rms_arosics_over_coreg"] = (aro["point_rms_px"]
+                                                             / coreg["point_rms_px"])
             print(f"{cpus} CPU(s): tie points per second, Coreg / AROSICS "
                   f"{found[cpus]:.1f}x (target >= 10x; first run in a fresh process "
                   f"{first:.1f}x; with the DISPLACEMENT raster {field:.1f}x); point RMS error "
@@ -286,6 +288,8 @@ def main(argv=None) -> int:
     parser.add_argument("--large", action="store_true", help="also the 10980 x 10980 memory check")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs per tool and CPU setting; the fastest is reported (3)")
+    parser.add_argument("--json", default=None,
+                        help="results file (default benchmarks/results/local.json)")
     args = parser.parse_args(argv)
     WORK.mkdir(parents=True, exist_ok=True)
     reference, secondary = write_pair(DATA / SCENE, WORK, col=35, row=35, size=SIZE)
@@ -309,7 +313,9 @@ def main(argv=None) -> int:
         log(f"memory check on {LARGE} x {LARGE}")
         result["large"] = run_large()
         print(f"{LARGE} x {LARGE} tie points + DISPLACEMENT + warp: {result['large']}")
-    (WORK / "results.json").write_text(json.dumps(result, indent=2))
+    version = next((r["version"] for r in rows if r.get("version")), None)
+    result["meta"] = run_meta(arosics_version=version, repeat=args.repeat)
+    log(f"results: {write_results('local', result, args.json)}")
     return 0
 
 

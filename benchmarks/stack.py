@@ -58,6 +58,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from checkout import PACKAGE_DIR, register_coreg  # noqa: E402
+from results import write_results  # noqa: E402
 
 sys.dont_write_bytecode = True
 HERE = Path(__file__).resolve().parent
@@ -75,8 +76,6 @@ SHIFTS = ((1.2, -0.6), (-2.3, 1.4), (3.1, 2.2), (-0.8, -3.6), (4.4, 0.9), (-3.7,
 TRUTH = {f"beirut_synthetic_{k:02d}.tif": shift for k, shift in enumerate(SHIFTS, start=1)}
 POLL_S = 0.05
 MIB = 1024 * 1024
-
-
 
 
 # --------------------------------------------------------------------------- the stack
@@ -344,6 +343,8 @@ def main() -> int:
                         help="run only this mode (repeatable); default all three")
     parser.add_argument("--repeats", type=int, default=2,
                         help="runs per mode; the fastest is reported (default 2)")
+    parser.add_argument("--json", default=None,
+                        help="results file (default benchmarks/results/stack.json)")
     args = parser.parse_args()
     modes = args.only or ["in-process", "processes", "dask"]
     if args.repeats < 1:
@@ -376,6 +377,7 @@ def main() -> int:
     for r in rows:
         errors = [math.hypot(r["shifts"][n][0] - dx, r["shifts"][n][1] - dy)
                   for n, (dx, dy) in TRUTH.items()]
+        r["shift_error_max_px"], r["shift_error_mean_px"] = max(errors), sum(errors) / len(errors)
         print(f"{r['mode']}: synthetic items' shift error vs truth: max {max(errors):.3f} px, "
               f"mean {sum(errors) / len(errors):.3f} px")
     ok = True
@@ -390,7 +392,25 @@ def main() -> int:
         diff = max(abs(a - b) for n in first for a, b in zip(first[n], r["shifts"][n]))
         if diff > 1e-9:
             print(f"note: {r['mode']} shifts differ from {rows[0]['mode']} by up to {diff:.2g} px")
+    written = write_results("stack", results_payload(rows, size, args.repeats, ok), args.json)
+    print(f"results: {written}", file=sys.stderr)
     return 0 if ok else 1
+
+
+def results_payload(rows: list[dict], size: str, repeats: int, ok: bool) -> dict:
+    """The rows (with speed-up and CPU/wall as the table prints them) and the summary."""
+    base = next((r["seconds"] for r in rows if r["mode"] == "in-process"), None)
+    for r in rows:
+        r["speed_up"] = base / r["seconds"] if base else None
+        r["cpu_per_wall"] = r["cpu_s"] / r["seconds"]
+        r["peak_mib_max"] = max(r["peaks_mib"]) if r["peaks_mib"] else None
+    return {"anchor": ANCHOR_SOURCE.name, "band": BAND, "size": size, "repeats": repeats,
+            "cpus": os.cpu_count(), "rows": rows,
+            "summary": {"all_aligned": ok,
+                        "speed_up": {r["mode"]: r["speed_up"] for r in rows},
+                        "items_per_minute": {r["mode"]: r["per_minute"] for r in rows},
+                        "shift_error_max_px": max(r["shift_error_max_px"] for r in rows),
+                        "other_load_max": max(r["other_load"] for r in rows)}}
 
 
 if __name__ == "__main__":

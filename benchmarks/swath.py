@@ -2,8 +2,8 @@
 """Benchmark: Coreg's swath rectification against xcube-resampling and ``gdalwarp -geoloc``.
 
 Run with ``/usr/bin/python3 benchmarks/swath.py`` (from anywhere). It prints a table and writes
-the rows to ``benchmarks/work/swath/results.json``; temporary files go to
-``benchmarks/work/swath/`` (git-ignored).
+the rows, with the run's meta, to ``benchmarks/results/swath.json`` (``--json PATH`` elsewhere);
+temporary files go to ``benchmarks/work/swath/`` (git-ignored).
 
 Cases, each on one target grid shared by all tools:
 
@@ -43,6 +43,7 @@ from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from checkout import register_coreg  # noqa: E402
+from results import run_meta, write_results  # noqa: E402
 
 sys.dont_write_bytecode = True
 HERE = Path(__file__).resolve().parent
@@ -61,19 +62,13 @@ from rasterio.errors import NotGeoreferencedWarning  # noqa: E402
 
 warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)  # swaths never have one
 
-
-
-
 register_coreg()
 from coreg.core.grid import Grid  # noqa: E402
 from coreg.core.io.raster_io import output_profile  # noqa: E402
-from coreg.core.swath.swath import (  # noqa: E402
-    read_band_array,
-    rectify_arrays,
-    rectify_swath,
-    swath_grid,
-    to_target_coordinates,
-)
+from coreg.core.swath.geometry import swath_grid, to_target_coordinates  # noqa: E402
+from coreg.core.swath.inputs import read_band_array  # noqa: E402
+from coreg.core.swath.sampling import rectify_arrays  # noqa: E402
+from coreg.core.swath.swath import rectify_swath  # noqa: E402
 
 
 @dataclass
@@ -352,8 +347,18 @@ def run(args) -> list[dict]:
                     report["cpu_rectify_s"]
             row["xcube"] = differences(ours, rectified) if rectified is not None else {}
             row["xcube_error"] = error
-        rows.append(row)
+            row["xcube_version"] = (report or {}).get("version")
+        rows.append(row | ratios(row))
     return rows
+
+
+def ratios(row: dict) -> dict:
+    """Each peer's time over Coreg's, as the table prints them (> 1: Coreg faster)."""
+    pairs = {"gdal_over_coreg": ("gdal_s", "coreg_s"),
+             "gdal_over_coreg_cpu": ("gdal_cpu_s", "coreg_cpu_s"),
+             "xcube_over_coreg": ("xcube_s", "coreg_mem_s"),
+             "xcube_over_coreg_cpu": ("xcube_cpu_s", "coreg_mem_cpu_s")}
+    return {key: row[a] / row[b] for key, (a, b) in pairs.items() if isinstance(row.get(a), float)}
 
 
 def table(rows: list[dict]) -> str:
@@ -402,11 +407,17 @@ def main(argv=None) -> int:
     parser.add_argument("--no-xcube", action="store_true")
     parser.add_argument("--no-gdal", action="store_true")
     parser.add_argument("--large-size", type=int, default=5000)
-    parser.add_argument("--json", default=str(WORK / "results.json"))
+    parser.add_argument("--json", default=None,
+                        help="results file (default benchmarks/results/swath.json)")
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()
     rows = run(args)
-    Path(args.json).write_text(json.dumps(rows, indent=2))
     print(table(rows))
+    xcube = next((r["xcube_version"] for r in rows if r.get("xcube_version")), None)
+    meta = run_meta(xcube_resampling_version=xcube, load_average_before=load_before,
+                    load_average_after=os.getloadavg())
+    written = write_results("swath", {"meta": meta, "rows": rows}, args.json)
+    print(f"[swath] results: {written}", file=sys.stderr)
     return 0
 
 

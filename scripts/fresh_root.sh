@@ -148,6 +148,7 @@ echo "fresh-root: test data ../shared/data: $([ "$DATA" = 1 ] && echo mounted re
 echo "fresh-root: logs in $logs"
 
 summary=()
+steps_json=()
 overall=0
 start=$SECONDS
 if in_root 'apt-get update -q && apt-get install -y -q make' >"$logs/make-install.log" 2>&1; then
@@ -178,6 +179,10 @@ for step in $STEPS; do
     summary+=("$(printf '%-24s %8s  %s; Debian packages %s, the machine received %s%s' \
         "make $step" "$(fmt_time "$elapsed")" "$result" "$(mib "$debs")" "$(mib "$received")" \
         "${tests:+; pytest: $tests}")")
+    steps_json+=("$(printf '{"step": "make %s", "seconds": %d, "minutes": %.1f, "exit": %d, "debian_packages_mib": %.1f, "received_mib": %.1f, "pytest": "%s"}' \
+        "$step" "$elapsed" "$(awk -v s="$elapsed" 'BEGIN { print s / 60 }')" "$status" \
+        "$(awk -v b="$debs" 'BEGIN { print b / 1048576 }')" \
+        "$(awk -v b="$received" 'BEGIN { print b / 1048576 }')" "$tests")")
     if [ "$status" -ne 0 ]; then
         tail -n 30 "$logs/make-$step.log" | sed 's/^/    | /'
     fi
@@ -186,6 +191,18 @@ done
 echo
 echo "fresh-root summary: Debian $DIST ($VARIANT), test data $([ "$DATA" = 1 ] && echo present || echo absent)"
 printf '  %s\n' "${summary[@]}"
-echo "  installed: $(in_root "dpkg-query -W -f='\${Package} \${Version}\n' qgis python3 2>/dev/null | tr '\n' ' '")"
+installed=$(in_root "dpkg-query -W -f='\${Package} \${Version}\n' qgis python3 2>/dev/null | tr '\n' ' '")
+echo "  installed: $installed"
+# The run's figures, for the README (tests/test_docs_figures.py checks what it quotes).
+results="${RESULTS:-$repo/benchmarks/results/fresh_root-$DIST.json}"
+{
+    printf '{"meta": {"date": "%s", "host": "%s", "machine": "%s", "cpus": %d, ' \
+        "$(date -Iseconds)" "$(hostname)" "$(uname -m)" "$(nproc)"
+    printf '"coreg_commit": "%s", "versions": {"debian": "%s", "variant": "%s", "installed": "%s"}, ' \
+        "$(git -C "$repo" rev-parse --short HEAD)" "$DIST" "$VARIANT" "$installed"
+    printf '"test_data": %s},\n "steps": [\n  %s\n ]}\n' \
+        "$([ "$DATA" = 1 ] && echo true || echo false)" "$(IFS=$'\n'; echo "${steps_json[*]}" | paste -sd, - | sed 's/},{/},\n  {/g')"
+} >"$results"
+echo "  results: $results"
 exit "$overall"
 }

@@ -302,8 +302,10 @@ def run_local(args):
         from osgeo import gdal
 
         gdal.SetConfigOption("GDAL_PAM_ENABLED", "NO")
+        import arosics
         from arosics import COREG_LOCAL
         _ransac_rng_shim()
+        res["arosics_version"] = getattr(arosics, "__version__", None)
     except Exception as e:
         res["error"] = f"import arosics failed: {type(e).__name__}: {e}"
         return res
