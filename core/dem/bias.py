@@ -89,7 +89,7 @@ def binned_medians(values: np.ndarray, key: np.ndarray, edges: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per bin of ``key``: the median key, the median value and the count (bins with
     fewer than :data:`MIN_BIN_PIXELS` left out)."""
-    from .dem import segment_medians  # one median-by-label routine for the DEM modules
+    from .nuth_kaab import segment_medians  # one median-by-label routine for the DEM modules
 
     n = edges.size - 1
     label = np.clip(np.searchsorted(edges, key, side="right") - 1, 0, n - 1)

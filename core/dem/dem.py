@@ -10,7 +10,6 @@ vertical shift is then the median of dh.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -19,15 +18,12 @@ from functools import partial
 import numpy as np
 import rasterio
 from affine import Affine
-from pyproj import Geod
 from rasterio.crs import CRS
 from rasterio.windows import Window
 from rasterio.windows import bounds as window_bounds
-from scipy import ndimage
 
-from ..errors import CanceledError, CoregInputError, CoregistrationError
-from ..grid import Grid, footprint_bounds
-from ..io.masks import PolygonMask, masked_on_grid
+from ..errors import CoregInputError, CoregistrationError
+from ..io.masks import PolygonMask
 from ..io.outputs import file_paths, guarded_outputs
 from ..io.raster_io import (
     BLOCK,
@@ -38,58 +34,31 @@ from ..io.raster_io import (
     raster_bytes,
     read_info,
     read_on_grid,
-    read_window,
 )
 from ..matching.fit import RigidModel
 from ..results import AlignmentResult
 from ..transforms.apply import scaled_progress
 from ..transforms.model import BlockField, Rigid
-from ..transforms.resample import interpolate, prepare
 from ..transforms.saved import DEM_REPORT_KIND, DEM_REPORT_VERSION
 from ..transforms.warp import write_resampled
-from .bias import curvature
-from .terrain import gradient, nmad
+from .nuth_kaab import (
+    MIN_BLOCK_PIXELS,
+    BlockShift,
+    Fitter,
+    at_samples,
+    block_groups,
+    block_shape_of,
+    group_medians,
+    smoothed_field,
+)
+from .samples import DemSampler, collect_samples, metres_per_unit, overlap_window
+from .terrain import nmad
 
 METHODS = ("nuth_kaab", "vertical", "blockwise")
-#: Stable pixels used for the statistics at most (a fixed random subset beyond).
-MAX_SAMPLES = 3_000_000
 #: Of those, pixels each iteration of the horizontal fit resamples: the fit uses medians
 #: of 72 aspect bins, which more pixels no longer move; and per block at least.
 FIT_SAMPLES = 500_000
 FIT_SAMPLES_PER_BLOCK = 2_000
-#: Slopes (degrees) used by the horizontal fit: flat ground says nothing about a
-#: horizontal shift and cliffs are dominated by interpolation error and shadows.
-SLOPE_RANGE_DEG = (2.0, 70.0)
-MIN_STABLE_PIXELS = 500
-#: Blocks with fewer fitted pixels take their neighbours' shift (blockwise method).
-MIN_BLOCK_PIXELS = 200
-#: Share of the block residuals' variance that must be spatially coherent for the
-#: blockwise field to keep them on top of its plane (else: the plane alone).
-MIN_COHERENT_SHARE = 0.5
-#: Aspect bins of the Nuth & Kääb fit, and the pixels a bin needs to count.
-ASPECT_BINS = 72
-MIN_BIN_PIXELS = 10
-#: Side of the square blocks the DEM is read in, pixels.
-READ_BLOCK = 1024
-#: DEMs up to this many pixels keep their interpolation coefficients between iterations
-#: (float32: 256 MB at most); larger ones recompute them, so memory stays bounded.
-CACHE_PIXELS = 64_000_000
-
-
-@dataclass(frozen=True)
-class BlockShift:
-    """One block of the blockwise method: centre (map units), the shift applied there
-    (the smoothed field) and the shift fitted on the block alone."""
-
-    x: float
-    y: float
-    shift_x: float
-    shift_y: float
-    shift_z: float
-    n_pixels: int
-    fitted_x: float = math.nan
-    fitted_y: float = math.nan
-    fitted_z: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -161,29 +130,6 @@ class DemAlignment(AlignmentResult):
         return BlockField(Affine(*self.block_nodes), x, y, z, crs, self.alignment_bounds)
 
 
-@dataclass
-class _Samples:
-    """Stable pixels of the DEM grid: indices, reference elevation, slope components."""
-
-    rows: np.ndarray
-    cols: np.ndarray
-    ref: np.ndarray
-    gx: np.ndarray
-    gy: np.ndarray
-    chunk: np.ndarray  # id of the read block holding each pixel
-    n_stable: int
-    curvature: np.ndarray | None = None  # of the reference (see dem_bias.curvature)
-
-    def subset(self, size: int) -> _Samples:
-        """A fixed random subset of ``size`` samples at most, in the same order."""
-        if self.rows.size <= size:
-            return self
-        keep = np.sort(np.random.default_rng(1).choice(self.rows.size, size, replace=False))
-        return _Samples(self.rows[keep], self.cols[keep], self.ref[keep], self.gx[keep],
-                        self.gy[keep], self.chunk[keep], self.n_stable,
-                        None if self.curvature is None else self.curvature[keep])
-
-
 def estimate_dem_alignment(
     reference: str | os.PathLike,
     dem: str | os.PathLike,
@@ -227,22 +173,22 @@ def estimate_dem_alignment(
         raise CoregInputError(f"method must be one of {METHODS}, not {method!r}.")
     ref_info, dem_info = read_info(reference, "Reference DEM"), read_info(dem, "DEM")
     grid = dem_info.grid
-    window = _overlap_window(ref_info.grid, grid)
+    window = overlap_window(ref_info.grid, grid)
     scale = metres_per_unit(grid, window)
     with rasterio.open(reference) as ref_ds, rasterio.open(dem) as dem_ds:
-        samples = _collect_samples(ref_ds, ref_info.nodata, dem_ds, dem_info.nodata, grid,
+        samples = collect_samples(ref_ds, ref_info.nodata, dem_ds, dem_info.nodata, grid,
                                    window, exclude, scale, slopes=method != "vertical")
-        sampler = _DemSampler(dem_ds, dem_info.nodata, grid, window)
+        sampler = DemSampler(dem_ds, dem_info.nodata, grid, window)
         dh_before = samples.ref - sampler.at(samples, 0.0, 0.0)
-        shape = _block_shape(window, block_size) if method == "blockwise" else (1, 1)
+        shape = block_shape_of(window, block_size) if method == "blockwise" else (1, 1)
         size = block_size if method == "blockwise" else 0
-        groups = _groups(samples, window, size, shape)
+        groups = block_groups(samples, window, size, shape)
         if method == "vertical":
             shifts, iterations, warnings, converged = np.zeros((1, 2)), 0, [], True
         else:
             n = shape[0] * shape[1]
             fit = samples.subset(max(FIT_SAMPLES, FIT_SAMPLES_PER_BLOCK * n))
-            fit_groups = _groups(fit, window, size, shape)
+            fit_groups = block_groups(fit, window, size, shape)
             if method == "blockwise" and block_step != "nuth_kaab":
                 from .pipeline import block_shifts
 
@@ -250,20 +196,20 @@ def estimate_dem_alignment(
                     block_step, fit, fit_groups, n, sampler, scale, grid, max_iterations,
                     tolerance, MIN_BLOCK_PIXELS, is_canceled)
             else:
-                fitter = _Fitter(fit, sampler, scale, progress, is_canceled)
+                fitter = Fitter(fit, sampler, scale, progress, is_canceled)
                 shifts, iterations = fitter.horizontal(fit_groups, n, max_iterations,
                                                        tolerance)
                 warnings, converged = fitter.warnings, fitter.converged
         counts = np.bincount(groups, minlength=len(shifts))
         fitted = shifts
         if method == "blockwise":
-            shifts = np.column_stack([_smoothed(shifts[:, k], counts, shape) for k in (0, 1)])
-        moved = _at_samples(shifts, samples, window, size, shape, groups)
+            shifts = np.column_stack([smoothed_field(shifts[:, k], counts, shape) for k in (0, 1)])
+        moved = at_samples(shifts, samples, window, size, shape, groups)
         dh = samples.ref - sampler.at(samples, moved[:, 0], moved[:, 1])
-    fitted_dz = _group_medians(dh, groups, len(shifts))
-    dz = _smoothed(fitted_dz, counts, shape) if method == "blockwise" else fitted_dz
-    after = dh - _at_samples(dz[:, None], samples, window, size, shape, groups)[:, 0]
-    blocks = (_blocks(np.column_stack([shifts, dz]), np.column_stack([fitted, fitted_dz]),
+    fitted_dz = group_medians(dh, groups, len(shifts))
+    dz = smoothed_field(fitted_dz, counts, shape) if method == "blockwise" else fitted_dz
+    after = dh - at_samples(dz[:, None], samples, window, size, shape, groups)[:, 0]
+    blocks = (block_shifts(np.column_stack([shifts, dz]), np.column_stack([fitted, fitted_dz]),
                       counts, grid, window, block_size, shape)
               if method == "blockwise" else ())
     return DemAlignment(
@@ -276,329 +222,6 @@ def estimate_dem_alignment(
         tuple((grid.transform * Affine.translation(window.col_off, window.row_off)
                * Affine.scale(block_size))[:6]) if method == "blockwise" else (),
         converged)
-
-
-def metres_per_unit(grid: Grid, window: Window) -> np.ndarray:
-    """Ground metres per map unit in x and y at the window's centre (1, 1 when the
-    CRS is in metres), so that slopes and tolerances are metric in any CRS."""
-    if not grid.crs.is_geographic:
-        factor = grid.crs.linear_units_factor[1] if grid.crs.linear_units_factor else 1.0
-        return np.array([factor, factor])
-    lon, lat = grid.transform * (window.col_off + window.width / 2,
-                                 window.row_off + window.height / 2)
-    geod = Geod(ellps="WGS84")
-    step = 1e-3
-    return np.array([geod.inv(lon, lat, lon + step, lat)[2] / step,
-                     geod.inv(lon, lat, lon, lat + step)[2] / step])
-
-
-def _overlap_window(reference: Grid, dem: Grid) -> Window:
-    """The window of the DEM grid covered by the reference."""
-    left, bottom, right, top = footprint_bounds(reference, dem.crs)
-    inv = ~dem.transform
-    cols, rows = zip(*(inv * (x, y) for x in (left, right) for y in (bottom, top)))
-    c0, r0 = max(0, math.floor(min(cols))), max(0, math.floor(min(rows)))
-    c1, r1 = min(dem.width, math.ceil(max(cols))), min(dem.height, math.ceil(max(rows)))
-    if c1 - c0 < 8 or r1 - r0 < 8:
-        raise CoregInputError("The reference DEM and the DEM do not overlap.")
-    return Window(c0, r0, c1 - c0, r1 - r0)
-
-
-def _chunks(window: Window):
-    """Read blocks (row, col, height, width) tiling ``window``, with their ids."""
-    k = 0
-    for r in range(window.row_off, window.row_off + window.height, READ_BLOCK):
-        for c in range(window.col_off, window.col_off + window.width, READ_BLOCK):
-            h = min(READ_BLOCK, window.row_off + window.height - r)
-            w = min(READ_BLOCK, window.col_off + window.width - c)
-            yield k, r, c, h, w
-            k += 1
-
-
-def _collect_samples(ref_ds, ref_nodata, dem_ds, dem_nodata, grid: Grid, window: Window,
-                     exclude, scale: np.ndarray, slopes: bool = True) -> _Samples:
-    """Stable pixels (valid in both, not excluded) with the reference's slope there
-    (``slopes``; otherwise zero slopes, for the vertical shift)."""
-    keep = min(1.0, MAX_SAMPLES / (window.width * window.height))
-    rng = np.random.default_rng(0)
-    parts, n_stable = [], 0
-    for k, r, c, h, w in _chunks(window):
-        ref = read_on_grid(ref_ds, 1, grid.subgrid(r - 1, c - 1, h + 2, w + 2), nodata=ref_nodata)
-        _, dem_valid = read_window(dem_ds, [1], Window(c, r, w, h), dem_nodata)
-        if slopes:
-            gx, gy = gradient(ref, grid.res[0] * scale[0], grid.res[1] * scale[1])
-            stable = np.isfinite(gx) & np.isfinite(gy) & dem_valid
-            curv = curvature(ref, grid.res[0] * scale[0], grid.res[1] * scale[1])
-        else:
-            stable = np.isfinite(ref[1:-1, 1:-1]) & dem_valid
-        if exclude:
-            stable &= ~masked_on_grid(exclude, grid.subgrid(r, c, h, w))
-        n_stable += int(stable.sum())
-        if keep < 1:
-            stable &= rng.random(stable.shape) < keep
-        ii, jj = np.nonzero(stable)
-        zeros = np.zeros(ii.size)
-        parts.append((ii + r, jj + c, ref[1:-1, 1:-1][stable],
-                      gx[stable] if slopes else zeros, gy[stable] if slopes else zeros,
-                      np.full(ii.size, k), curv[stable] if slopes else zeros))
-    if n_stable < MIN_STABLE_PIXELS:
-        raise CoregistrationError(
-            f"Only {n_stable} stable pixels (valid in both DEMs and not excluded); at least "
-            f"{MIN_STABLE_PIXELS} are needed. Check the overlap, nodata and exclusion mask.")
-    rows, cols, ref, gx, gy, chunk, curv = (np.concatenate(a) for a in zip(*parts))
-    return _Samples(rows.astype(float), cols.astype(float), ref.astype(float), gx, gy, chunk,
-                    n_stable, curv)
-
-
-class _DemSampler:
-    """DEM values at stable pixels once the DEM is shifted (cubic spline, by blocks)."""
-
-    def __init__(self, ds, nodata, grid: Grid, window: Window) -> None:
-        self.ds, self.nodata, self.grid, self.window = ds, nodata, grid, window
-        self.cache = {} if window.width * window.height <= CACHE_PIXELS else None
-
-    def at(self, samples: _Samples, shift_x, shift_y) -> np.ndarray:
-        """DEM at the samples after moving its content by (shift_x, shift_y) map units
-        (scalars or one value per sample); NaN where the DEM has no data."""
-        t = self.grid.transform
-        d_col = np.broadcast_to(np.asarray(shift_x, float) / t.a, samples.rows.shape)
-        d_row = np.broadcast_to(np.asarray(shift_y, float) / t.e, samples.rows.shape)
-        values = np.full(samples.rows.shape, np.nan)
-        if not d_col.any() and not d_row.any() and _on_pixels(samples):
-            return self._unshifted(samples, values)
-        margin = 4 + int(np.ceil(max(np.abs(d_col).max(initial=0), np.abs(d_row).max(initial=0))))
-        for k, r, c, h, w in _chunks(self.window):
-            index = np.nonzero(samples.chunk == k)[0]
-            if index.size == 0:
-                continue
-            row0, col0, coefficients, valid = self._chunk(k, r, c, h, w, margin)
-            values[index] = interpolate(coefficients, valid,
-                                        samples.rows[index] - d_row[index] - row0,
-                                        samples.cols[index] - d_col[index] - col0, 3)
-        return values
-
-    def _unshifted(self, samples: _Samples, values: np.ndarray) -> np.ndarray:
-        """The DEM's own values at the samples (no interpolation needed)."""
-        for k, r, c, h, w in _chunks(self.window):
-            index = np.nonzero(samples.chunk == k)[0]
-            if index.size:
-                data, valid = read_window(self.ds, [1], Window(c, r, w, h), self.nodata)
-                rows = samples.rows[index].astype(int) - r
-                cols = samples.cols[index].astype(int) - c
-                values[index] = np.where(valid[rows, cols], data[0][rows, cols], np.nan)
-        return values
-
-    def _chunk(self, k, r, c, h, w, margin):
-        cached = self.cache.get(k) if self.cache is not None else None
-        if cached is not None and cached[4] >= margin:
-            return cached[:4]
-        margin = margin + 4  # slack, so that small updates reuse the chunk
-        data, valid = read_window(self.ds, [1], Window(c - margin, r - margin, w + 2 * margin,
-                                                       h + 2 * margin), self.nodata)
-        entry = (r - margin, c - margin, prepare(data[0], valid, 3),
-                 None if valid.all() else valid, margin)
-        if self.cache is not None:
-            self.cache[k] = entry
-        return entry[:4]
-
-
-def _on_pixels(samples: _Samples) -> bool:
-    """Whether every sample sits on a pixel centre (a reference DEM's pixels; points
-    of a point-cloud reference do not)."""
-    return bool(np.all(samples.rows == np.floor(samples.rows))
-                and np.all(samples.cols == np.floor(samples.cols)))
-
-
-class _Fitter:
-    """The iterative horizontal fit, for one group (global) or one per block."""
-
-    def __init__(self, samples, sampler, scale, progress, is_canceled):
-        self.samples, self.sampler, self.scale = samples, sampler, scale
-        self.progress, self.is_canceled = progress, is_canceled
-        self.tan = np.hypot(samples.gx, samples.gy)
-        low, high = np.tan(np.radians(SLOPE_RANGE_DEG))
-        self.sloped = (self.tan >= low) & (self.tan <= high)
-        self.bins = _aspect_bins(samples.gx, samples.gy)
-        self.warnings: list[str] = []
-        self.converged = True
-
-    def horizontal(self, groups: np.ndarray, n: int, max_iterations: int,
-                   tolerance: float, start: np.ndarray | None = None) -> tuple[np.ndarray, int]:
-        """Shift (x, y) of each of ``n`` groups, map units, applied to the DEM (from
-        ``start``, else zero); and the iterations used. ``tolerance`` is in metres on the
-        ground."""
-        shifts = np.zeros((n, 2)) if start is None else np.array(start, float).reshape(n, 2)
-        for iteration in range(1, max_iterations + 1):
-            if self.is_canceled and self.is_canceled():
-                raise CanceledError("Canceled while fitting the DEM shift.")
-            dem = self.sampler.at(self.samples, shifts[groups, 0], shifts[groups, 1])
-            dh = self.samples.ref - dem
-            # A vertical offset would leak into the fit (dz / tan(slope) varies with
-            # aspect on real terrain): remove each group's median first.
-            dh -= _group_medians(dh, groups, n)[groups]
-            update = -self._fit(dh, groups, n)  # metres
-            shifts += update / self.scale
-            if self.progress:
-                self.progress(100.0 * iteration / max_iterations)
-            if np.nanmax(np.hypot(*update.T)) < tolerance:
-                return shifts, iteration
-        self.warnings.append(f"Not converged to {tolerance} after {max_iterations} iterations.")
-        self.converged = False
-        return shifts, max_iterations
-
-    def _fit(self, dh: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
-        """Displacement (x, y) of the DEM content per group by Nuth & Kääb's fit:
-        dh / tan(slope) = a cos(b - aspect) + c, on the medians of aspect bins."""
-        use = self.sloped & np.isfinite(dh)
-        y = dh[use] / self.tan[use]
-        medians = segment_medians(y, groups[use] * ASPECT_BINS + self.bins[use],
-                                  n * ASPECT_BINS, MIN_BIN_PIXELS).reshape(n, ASPECT_BINS)
-        enough = np.bincount(groups[use], minlength=n) >= (
-            MIN_BLOCK_PIXELS if n > 1 else MIN_STABLE_PIXELS)
-        result = np.full((n, 2), np.nan)
-        for group in np.nonzero(enough)[0]:
-            result[group] = _cosine_fit(medians[group])
-        if n > 1:
-            return _fill_missing(result)
-        if np.isnan(result).any():
-            raise CoregistrationError("Too few sloped stable pixels to fit a horizontal shift; "
-                                      "use the vertical method.")
-        return result
-
-
-def _aspect_bins(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
-    """Aspect bin of each pixel; aspect = azimuth of the downslope direction, clockwise
-    from north."""
-    aspect = np.arctan2(-gx, -gy) % (2 * np.pi)
-    return np.floor(aspect / (2 * np.pi) * ASPECT_BINS).astype(int) % ASPECT_BINS
-
-
-def _cosine_fit(medians: np.ndarray) -> np.ndarray:
-    """Fit m = A cos(aspect) + B sin(aspect) + c to the medians of dh / tan(slope) per
-    aspect bin (NaN = bin with too few pixels); return the displacement (x, y) = (-B, -A)
-    it implies."""
-    used = np.isfinite(medians)
-    if used.sum() < 3:
-        return np.full(2, np.nan)
-    centres = (np.nonzero(used)[0] + 0.5) * 2 * np.pi / ASPECT_BINS
-    design = np.column_stack([np.cos(centres), np.sin(centres), np.ones_like(centres)])
-    a, b, _ = np.linalg.lstsq(design, medians[used], rcond=None)[0]
-    return np.array([-b, -a])
-
-
-def _block_shape(window: Window, block_size: int) -> tuple[int, int]:
-    return math.ceil(window.height / block_size), math.ceil(window.width / block_size)
-
-
-def _groups(samples: _Samples, window: Window, block_size: int,
-            shape: tuple[int, int]) -> np.ndarray:
-    """Row-major block index of every sample (0 for all when ``block_size`` is 0)."""
-    if not block_size:
-        return np.zeros(samples.rows.size, int)
-    by = ((samples.rows - window.row_off) // block_size).astype(int)
-    bx = ((samples.cols - window.col_off) // block_size).astype(int)
-    return by * shape[1] + bx
-
-
-def _group_medians(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
-    """Median of the finite ``values`` of each group; empty groups take the others'."""
-    medians = segment_medians(values, groups, n)
-    return _fill_missing(medians[:, None])[:, 0] if np.isnan(medians).any() else medians
-
-
-def segment_medians(values: np.ndarray, labels: np.ndarray, n: int,
-                    min_count: int = 1) -> np.ndarray:
-    """Median of the finite ``values`` of each label 0..n-1 (NaN for labels with fewer
-    than ``min_count`` values), in one sort: a loop of masks would cost a pass each."""
-    finite = np.isfinite(values)
-    values, labels = values[finite], labels[finite]
-    medians = np.full(n, np.nan)
-    if n == 1:
-        if values.size >= max(min_count, 1):
-            medians[0] = np.median(values)
-        return medians
-    low_value, span = (values.min(), np.ptp(values)) if values.size else (0.0, 0.0)
-    # Sort by label, then value: the value scaled into [0, 0.5) is a fraction of the key.
-    order = np.argsort(labels + (values - low_value) / (2 * span or 1.0))
-    ordered = values[order]
-    counts = np.bincount(labels, minlength=n)[:n]
-    starts = np.cumsum(counts) - counts
-    ok = counts >= max(min_count, 1)
-    low, high = starts[ok] + (counts[ok] - 1) // 2, starts[ok] + counts[ok] // 2
-    medians[ok] = 0.5 * (ordered[low] + ordered[high])
-    return medians
-
-
-def _fill_missing(values: np.ndarray) -> np.ndarray:
-    """Rows that are NaN take the median of the others (blocks with too few pixels)."""
-    bad = np.isnan(values).any(axis=1)
-    if bad.all():
-        raise CoregistrationError("No block has enough sloped stable pixels to fit.")
-    values = values.copy()
-    values[bad] = np.median(values[~bad], axis=0)
-    return values
-
-
-def _smoothed(values: np.ndarray, counts: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """A block field as a robust plane plus its residuals shrunk by their share of
-    spatially coherent signal (Wiener): block estimates scatter by a few tenths of a
-    metre, and a smooth distortion (e.g. a small rotation) is better served by the
-    plane than by warping every block's noise into the DEM. Residuals that neighbours
-    share (real local distortion) are kept; mostly independent ones (noise: less than
-    :data:`MIN_COHERENT_SHARE` of their variance coherent) are dropped.
-    Blocks with too few pixels get no say."""
-    rows, cols = shape
-    field = values.reshape(shape)
-    weights = np.sqrt(counts) * (counts >= MIN_BLOCK_PIXELS)
-    if rows * cols < 4 or np.count_nonzero(weights) < 3:
-        return values
-    yy, xx = np.mgrid[0:rows, 0:cols]
-    design = np.column_stack([np.ones(rows * cols), xx.ravel(), yy.ravel()])
-    w = weights.astype(float)
-    for _ in range(10):  # iteratively reweighted least squares, Tukey's biweight
-        coefficients = np.linalg.lstsq(design * w[:, None], values * w, rcond=None)[0]
-        residual = values - design @ coefficients
-        used = weights > 0
-        scale = 1.4826 * np.median(np.abs(residual[used])) + 1e-12
-        u = residual / (4.685 * scale)
-        w = weights * np.clip(1 - u**2, 0, None) ** 2
-    plane = (design @ coefficients).reshape(shape)
-    residual = field - plane
-    steps = np.concatenate([np.diff(residual, axis=0).ravel(), np.diff(residual, axis=1).ravel()])
-    variance = float(np.mean(residual**2))
-    noise = min(variance, 0.5 * float(np.mean(steps**2))) if steps.size else variance
-    keep = (variance - noise) / variance if variance > 0 else 0.0
-    if keep < MIN_COHERENT_SHARE:
-        keep = 0.0
-    return (plane + keep * residual).ravel()
-
-
-def _at_samples(values: np.ndarray, samples: _Samples, window: Window, block_size: int,
-                shape: tuple[int, int], groups: np.ndarray) -> np.ndarray:
-    """Per-sample values of a per-group field (n, k): the group's own value, or, for
-    blocks, bilinear between block centres as :class:`.transforms.BlockField` applies it."""
-    if not block_size:
-        return values[groups]
-    rows = (samples.rows + 0.5 - window.row_off) / block_size - 0.5
-    cols = (samples.cols + 0.5 - window.col_off) / block_size - 0.5
-    return np.column_stack([
-        ndimage.map_coordinates(values[:, k].reshape(shape), [rows, cols], order=1,
-                                mode="nearest") for k in range(values.shape[1])])
-
-
-def _blocks(applied: np.ndarray, fitted: np.ndarray, counts, grid: Grid, window: Window,
-            block_size: int, shape: tuple[int, int]) -> list[BlockShift]:
-    """Every block in row-major order, at its centre, with the (x, y, z) shift applied
-    there and the one fitted on it alone (blocks without enough pixels: the others'
-    median), and its pixel count."""
-    blocks = []
-    for g in range(shape[0] * shape[1]):
-        by, bx = divmod(g, shape[1])
-        x, y = grid.transform * (window.col_off + (bx + 0.5) * block_size,
-                                 window.row_off + (by + 0.5) * block_size)
-        blocks.append(BlockShift(float(x), float(y), *map(float, applied[g]),
-                                 int(counts[g]), *map(float, fitted[g])))
-    return blocks
 
 
 def align_dem(

@@ -36,16 +36,9 @@ from .bias import (
     curvature,
     robust_lstsq,
 )
-from .dem import (
-    FIT_SAMPLES,
-    DemAlignment,
-    _collect_samples,
-    _DemSampler,
-    _Fitter,
-    _overlap_window,
-    estimate_dem_alignment,
-    metres_per_unit,
-)
+from .dem import FIT_SAMPLES, DemAlignment, estimate_dem_alignment
+from .nuth_kaab import Fitter
+from .samples import DemSampler, collect_samples, metres_per_unit, overlap_window
 from .terrain import gradient, nmad
 from .uncertainty import terms_as_numbers
 
@@ -136,12 +129,12 @@ def estimate_dem_pipeline(
     if "lzd" in steps and grid.crs.is_geographic:
         raise CoregInputError("LZD needs a DEM in a projected CRS (metres): reproject it "
                               "first, or use nuth_kaab.")
-    window = _overlap_window(ref_info.grid, grid)
+    window = overlap_window(ref_info.grid, grid)
     scale = metres_per_unit(grid, window)
     with rasterio.open(reference) as ref_ds, rasterio.open(dem) as dem_ds:
-        samples = _collect_samples(ref_ds, ref_info.nodata, dem_ds, dem_info.nodata, grid,
+        samples = collect_samples(ref_ds, ref_info.nodata, dem_ds, dem_info.nodata, grid,
                                    window, exclude, scale)
-        sampler = _DemSampler(dem_ds, dem_info.nodata, grid, window)
+        sampler = DemSampler(dem_ds, dem_info.nodata, grid, window)
         return fit_samples(steps, pipeline, samples, sampler, window, scale,
                            max_iterations=max_iterations, tolerance=tolerance,
                            progress=progress, is_canceled=is_canceled, bootstrap=bootstrap)
@@ -319,7 +312,7 @@ class _Backfit:
         adjusted = replace(self.fit, ref=self.fit.ref - others)
         if name == "dhminimize":
             return _dh_minimize(adjusted, self.sampler, self.shift, self.scale)
-        fitter = _Fitter(adjusted, self.sampler, self.scale, None, self.is_canceled)
+        fitter = Fitter(adjusted, self.sampler, self.scale, None, self.is_canceled)
         shifts, _ = fitter.horizontal(np.zeros(adjusted.ref.size, int), 1, self.max_iterations,
                                       self.tolerance, start=self.shift)
         if not fitter.converged:

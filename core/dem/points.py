@@ -27,15 +27,9 @@ from ..errors import CoregInputError, CoregistrationError
 from ..io.masks import PolygonMask, masked_on_grid
 from ..io.raster_io import IsCanceled, Progress, read_info, read_window
 from .bias import curvature
-from .dem import (
-    MIN_STABLE_PIXELS,
-    READ_BLOCK,
-    DemAlignment,
-    _DemSampler,
-    _Samples,
-    metres_per_unit,
-)
+from .dem import DemAlignment
 from .pipeline import fit_samples, parse_pipeline
+from .samples import MIN_STABLE_PIXELS, READ_BLOCK, DemSampler, Samples, metres_per_unit
 from .terrain import gradient
 
 #: Names a CSV header may give the coordinates and the elevation (case-insensitive).
@@ -177,14 +171,14 @@ def estimate_dem_to_points(
     with rasterio.open(dem) as ds:
         samples = _point_samples(ds, info.nodata, grid, window, scale, rows[inside],
                                  cols[inside], points.z[inside], exclude)
-        sampler = _DemSampler(ds, info.nodata, grid, window)
+        sampler = DemSampler(ds, info.nodata, grid, window)
         return fit_samples(steps, pipeline, samples, sampler, window, scale,
                            max_iterations=max_iterations, tolerance=tolerance,
                            progress=progress, is_canceled=is_canceled, bootstrap=bootstrap)
 
 
 def _point_samples(ds, nodata, grid, window: Window, scale, rows, cols, z,
-                   exclude) -> _Samples:
+                   exclude) -> Samples:
     """Points as samples of the DEM grid: fractional pixel positions, the DEM's slope
     and curvature at the nearest pixel, and the read block each falls in."""
     data, valid = read_window(ds, [1], Window(-1, -1, grid.width + 2, grid.height + 2), nodata)
@@ -203,5 +197,5 @@ def _point_samples(ds, nodata, grid, window: Window, scale, rows, cols, z,
     r, c, rows, cols, z = r[keep], c[keep], rows[keep], cols[keep], z[keep]
     per_row = math.ceil(window.width / READ_BLOCK)
     chunk = (r // READ_BLOCK) * per_row + c // READ_BLOCK
-    return _Samples(rows, cols, z.astype(float), gx[r, c], gy[r, c], chunk, int(keep.sum()),
+    return Samples(rows, cols, z.astype(float), gx[r, c], gy[r, c], chunk, int(keep.sum()),
                     curv[r, c])
