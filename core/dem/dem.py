@@ -47,6 +47,7 @@ from .nuth_kaab import (
     Fitter,
     at_samples,
     block_groups,
+    block_records,
     block_shape_of,
     group_medians,
     smoothed_field,
@@ -209,7 +210,7 @@ def estimate_dem_alignment(
     fitted_dz = group_medians(dh, groups, len(shifts))
     dz = smoothed_field(fitted_dz, counts, shape) if method == "blockwise" else fitted_dz
     after = dh - at_samples(dz[:, None], samples, window, size, shape, groups)[:, 0]
-    blocks = (block_shifts(np.column_stack([shifts, dz]), np.column_stack([fitted, fitted_dz]),
+    blocks = (block_records(np.column_stack([shifts, dz]), np.column_stack([fitted, fitted_dz]),
                       counts, grid, window, block_size, shape)
               if method == "blockwise" else ())
     return DemAlignment(

@@ -231,7 +231,7 @@ def at_samples(values: np.ndarray, samples: Samples, window: Window, block_size:
                                 mode="nearest") for k in range(values.shape[1])])
 
 
-def block_shifts(applied: np.ndarray, fitted: np.ndarray, counts, grid: Grid, window: Window,
+def block_records(applied: np.ndarray, fitted: np.ndarray, counts, grid: Grid, window: Window,
             block_size: int, shape: tuple[int, int]) -> list[BlockShift]:
     """Every block in row-major order, at its centre, with the (x, y, z) shift applied
     there and the one fitted on it alone (blocks without enough pixels: the others'
