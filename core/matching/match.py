@@ -192,7 +192,7 @@ class SecondarySampler:
 
     def _corners(self, grid: Grid, model: RigidModel) -> tuple[np.ndarray, np.ndarray] | None:
         """Source (rows, cols) of the corners of ``grid`` when the mapping is affine."""
-        mapping = SourceMapping(model, self.common_crs, self.ds.crs, self.ds.transform)
+        mapping = SourceMapping(Rigid(model, self.common_crs), self.ds.crs, self.ds.transform)
         affine = mapping.affine(grid)
         if affine is None:
             return None
