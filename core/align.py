@@ -20,6 +20,7 @@ from .apply import (
     write_resampled,
     write_shifted,
 )
+from .coarse_search import Seed, initial_map, seed_alignment
 from .errors import CanceledError, CoregInputError, CoregistrationError
 from .fit import RigidModel, fit_rigid
 from .grid import Grid, common_grid, pixel_size_in
@@ -36,6 +37,7 @@ from .match import (
     reliability_percent,
 )
 from .metrics import mean_matching_score
+from .modality import StructureSampler, check_modality, structure_patches
 from .outputs import file_paths, guarded_outputs
 from .raster_io import (
     IsCanceled,
@@ -60,7 +62,8 @@ OUTPUT_MODES = ("geotransform", "resample")
 #: Iterations stop when the model moves less than this (pixels, anywhere in the overlap).
 CONVERGENCE_PX = 0.01
 MAX_ITERATIONS = 10
-#: Largest expected shift by default, in reference pixels.
+#: Shift range (reference pixels) the fine patches cover around the coarse search's offset
+#: (:mod:`.coarse_search`); there is no largest shift by default.
 DEFAULT_MAX_SHIFT = 20.0
 #: Low-pass (cycles/pixel) of the sub-pixel refinement of the patch matches (see
 #: :func:`.phase_correlation.phase_correlation_batch`): narrower than the whole-pixel
@@ -113,6 +116,8 @@ class Alignment(AlignmentResult):
     patches: tuple[PatchResult, ...]
     bounds: tuple[float, float, float, float]
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: What the coarse search found (:class:`.coarse_search.CoarseResult` record).
+    search: dict = field(default_factory=dict)
     #: Covariance of (x, y, rotation): reference pixels (x right, y down) and degrees.
     covariance: tuple[tuple[float, ...], ...] = ((0.0,) * 3,) * 3
     #: Radii (reference pixels, metres) around the correction that hold the true one,
@@ -147,6 +152,7 @@ class Alignment(AlignmentResult):
             "reference_crs": self.reference_crs, "secondary_crs": self.secondary_crs,
             "iterations": self.iterations,
             "warnings": list(self.warnings),
+            "search": self.search,
             "patches": [asdict(p) for p in self.patches],
         }
 
@@ -159,9 +165,13 @@ def estimate_alignment(
     secondary_band: int = 1,
     masks: Sequence[str | os.PathLike | PolygonMask] = (),
     transform: str = "rigid",
-    max_shift: float = DEFAULT_MAX_SHIFT,
+    max_shift: float | None = None,
     reference_nodata: float | None = None,
     secondary_nodata: float | None = None,
+    initial_offset: tuple[float, float] | None = None,
+    initial_offset_units: str = "pixels",
+    modality: str = "auto",
+    keep_unreliable: bool = False,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
 ) -> Alignment:
@@ -181,35 +191,56 @@ def estimate_alignment(
         Areas to leave out (non-zero raster pixels, polygons).
     transform : {"translation", "rigid"}
         Model to fit; "rigid" adds a rotation about the overlap centre.
-    max_shift : float
-        Largest expected shift, in reference pixels; larger shifts raise.
+    max_shift : float, optional
+        Largest accepted shift, in reference pixels; larger shifts raise. None: no cap
+        (a coarse search over the overlap, :mod:`.coarse_search`, finds the offset).
     reference_nodata, secondary_nodata : float, optional
         Override the files' nodata values.
+    initial_offset : (float, float), optional
+        Expected correction (x right, y down in reference pixels; x east, y north in map
+        units): the search starts there.
+    initial_offset_units : {"pixels", "map"}
+    modality : {"auto", "same", "optical", "sar-optical"}
+        What the images are (see :mod:`.modality`): the features compared.
+    keep_unreliable : bool
+        Return an ambiguous match (two offsets correlating almost equally well) with a
+        warning and a lowered reliability instead of raising.
 
     Raises
     ------
     ValueError
         Bad input: unreadable file, missing band or CRS, no overlap, all-nodata overlap.
     CoregistrationError
-        No reliable match, or a shift beyond ``max_shift``.
+        No reliable match, an ambiguous one, or a shift beyond ``max_shift``.
     """
     if transform not in TRANSFORMS:
         raise CoregInputError(f"transform must be one of {TRANSFORMS}, not {transform!r}.")
-    if not (isinstance(max_shift, (int, float)) and 0 < max_shift < math.inf):
+    if max_shift is not None and not (isinstance(max_shift, (int, float))
+                                      and 0 < max_shift < math.inf):
         raise CoregInputError(f"The maximum shift must be a positive number of reference "
-                              f"pixels, not {max_shift!r}.")
+                              f"pixels (or none), not {max_shift!r}.")
+    check_modality(modality)
     ref_info, sec_info, common = _open_pair(reference, secondary, reference_band,
                                             secondary_band)
     ref_nodata = ref_info.nodata if reference_nodata is None else reference_nodata
     sec_nodata = sec_info.nodata if secondary_nodata is None else secondary_nodata
-    size = _patch_size(max_shift, ref_info, common)
-    _require_patch_memory(common, size)
+    pixel = ref_info.grid.res[0]
+    max_shift_map = None if max_shift is None else max_shift * pixel
     with rasterio.open(reference) as ref_ds, rasterio.open(secondary) as sec_ds, \
             memory_guard("matching the patches", PATCH_ADVICE):
+        seed = seed_alignment(
+            ref_ds, reference_band, ref_nodata, sec_ds, secondary_band, sec_nodata, common,
+            masks, reference_pixel=pixel, max_shift_map=max_shift_map, modality=modality,
+            initial_map=initial_map(initial_offset, initial_offset_units, ref_info.grid),
+            keep_unreliable=keep_unreliable, default_search_px=DEFAULT_MAX_SHIFT)
+        size = _patch_size(seed.fine_search_px, ref_info, common)
+        _require_patch_memory(common, size)
         patches = _reference_patches(ref_ds, reference_band, ref_nodata, common, masks, size)
         sampler = SecondarySampler(sec_ds, secondary_band, sec_nodata, common)
+        if seed.fine_features == "structure":
+            patches, sampler = structure_patches(patches), StructureSampler(sampler)
         estimator = _Estimator(patches, sampler, common, transform == "rigid",
-                               max_shift * ref_info.grid.res[0], progress, is_canceled)
+                               max_shift_map, progress, is_canceled, seed)
         return estimator.run(ref_info, sec_info)
 
 
@@ -281,13 +312,15 @@ class _Estimator:
     """The iterative measure / fit loop of :func:`estimate_alignment`."""
 
     def __init__(self, patches, sampler, common, rotation, max_shift_map, progress,
-                 is_canceled):
+                 is_canceled, seed: Seed):
         self.patches, self.sampler, self.common = patches, sampler, common
         self.rotation, self.max_shift_map = rotation, max_shift_map
         self.progress, self.is_canceled = progress, is_canceled
         left, bottom, right, top = common.bounds
-        self.model = RigidModel(pivot_x=(left + right) / 2, pivot_y=(bottom + top) / 2)
-        self.warnings: list[str] = []
+        self.model = RigidModel(seed.shift_x, seed.shift_y, pivot_x=(left + right) / 2,
+                                pivot_y=(bottom + top) / 2)
+        self.seed = seed
+        self.warnings: list[str] = list(seed.warnings)
 
     def run(self, ref_info: RasterInfo, sec_info: RasterInfo) -> Alignment:
         active = [p for p in self.patches if not p.reason]
@@ -310,7 +343,8 @@ class _Estimator:
         before, after = self._scores(active, samples)
         measurable = [r for r in results if r.reason not in ("nodata or masked", "low texture",
                                                               "cloud-like or saturated")]
-        reliability = sum(r.reliability for r in measurable if r.used) / max(len(measurable), 1)
+        reliability = min(sum(r.reliability for r in measurable if r.used)
+                          / max(len(measurable), 1), self.seed.reliability_cap)
         dx_px, dy_px = self._to_secondary_px(self.model.shift_x, self.model.shift_y,
                                              sec_info.grid)
         uncertainty = self._uncertainty(active, good, fit, ref_info.grid)
@@ -321,7 +355,7 @@ class _Estimator:
             self.model, ref_info.grid.crs.to_string(), sec_info.grid.crs.to_string(),
             dx_px, dy_px, sigma_common * self._secondary_px_per_common_px(sec_info.grid),
             reliability, before, after, iteration, tuple(results), self.common.bounds,
-            tuple(self.warnings), **uncertainty)
+            tuple(self.warnings), self.seed.record, **uncertainty)
 
     def _uncertainty(self, active, good, fit, reference: Grid) -> dict:
         """Covariance and radii of the final model (see :mod:`.uncertainty`): the last
@@ -381,12 +415,19 @@ class _Estimator:
         return float(np.max(np.hypot((x1 - x0) / res_x, (y1 - y0) / res_y)))
 
     def _check_shift_range(self, reference_pixel: float) -> None:
-        shift = math.hypot(self.model.shift_x, self.model.shift_y)
-        if shift > self.max_shift_map:
+        shift = math.hypot(self.model.shift_x - self.seed.initial[0],
+                           self.model.shift_y - self.seed.initial[1])
+        if self._beyond_cap(self.model.shift_x, self.model.shift_y):
             raise CoregistrationError(
                 f"The shift found ({shift / reference_pixel:.1f} reference pixels) is larger "
                 f"than MAX_SHIFT ({self.max_shift_map / reference_pixel:.1f} pixels); if it is "
                 "real, raise MAX_SHIFT.")
+
+    def _beyond_cap(self, dx: float, dy: float) -> bool:
+        """Whether a displacement (map units) departs from the initial offset by more than
+        MAX_SHIFT (never without one)."""
+        return self.max_shift_map is not None and math.hypot(
+            dx - self.seed.initial[0], dy - self.seed.initial[1]) > self.max_shift_map
 
     def _patch_results(self, active, measurements, good, fit, secondary: Grid):
         results, k = [], 0
@@ -409,7 +450,7 @@ class _Estimator:
                 used = bool(fit.inliers[k])
                 reason = "" if used else f"outlier (residual {fit.residuals_px[k]:.2f} px)"
                 k += 1
-            if math.hypot(dx, dy) > self.max_shift_map:
+            if self._beyond_cap(dx, dy):
                 used, reason = False, "beyond MAX_SHIFT"
             results.append(PatchResult(float(x), float(y), float(dx), float(dy),
                                        *self._to_secondary_px(dx, dy, secondary),
@@ -456,9 +497,13 @@ def align_image(
     secondary_band: int = 1,
     masks: Sequence[str | os.PathLike | PolygonMask] = (),
     transform: str = "rigid",
-    max_shift: float = DEFAULT_MAX_SHIFT,
+    max_shift: float | None = None,
     reference_nodata: float | None = None,
     secondary_nodata: float | None = None,
+    initial_offset: tuple[float, float] | None = None,
+    initial_offset_units: str = "pixels",
+    modality: str = "auto",
+    keep_unreliable: bool = False,
     output_mode: str = "resample",
     resampling: str = "cubic",
     cog: bool = False,
@@ -484,10 +529,12 @@ def align_image(
         Areas to leave out of the matching (rasters: non-zero pixels; polygons).
     transform : {"rigid", "translation"}
         Model to fit; "rigid" adds a rotation about the overlap centre.
-    max_shift : float
-        Largest expected shift, in reference pixels; a larger shift raises.
+    max_shift : float, optional
+        Largest accepted shift, in reference pixels; a larger shift raises. None: no cap.
     reference_nodata, secondary_nodata : float, optional
         Override the files' nodata values.
+    initial_offset, initial_offset_units, modality, keep_unreliable
+        As :func:`estimate_alignment`'s.
     output_mode : {"resample", "geotransform"}
         "resample" warps the secondary onto the reference grid; "geotransform" copies
         it unchanged with a translated geotransform (no data lost; needs
@@ -515,7 +562,8 @@ def align_image(
     CoregOutputError
         ``output`` would replace an input, or cannot be written.
     CoregistrationError
-        No reliable match, or a shift beyond ``max_shift``.
+        No reliable match, an ambiguous one (unless ``keep_unreliable``), or a shift
+        beyond ``max_shift``.
     CoregResourceError
         Not enough memory or disk space.
     CanceledError
@@ -537,7 +585,9 @@ def align_image(
             reference, secondary, reference_band=reference_band,
             secondary_band=secondary_band, masks=masks, transform=transform,
             max_shift=max_shift, reference_nodata=reference_nodata,
-            secondary_nodata=secondary_nodata, progress=scaled_progress(progress, 0, 60),
+            secondary_nodata=secondary_nodata, initial_offset=initial_offset,
+            initial_offset_units=initial_offset_units, modality=modality,
+            keep_unreliable=keep_unreliable, progress=scaled_progress(progress, 0, 60),
             is_canceled=is_canceled)
         if output is None:
             return alignment
