@@ -37,7 +37,7 @@ from .match import (
     reliability_percent,
 )
 from .metrics import mean_matching_score
-from .modality import StructureSampler, check_modality, structure_patches
+from .modality import check_modality
 from .outputs import file_paths, guarded_outputs
 from .raster_io import (
     IsCanceled,
@@ -52,6 +52,7 @@ from .resample import spline_order
 from .resources import memory_guard, require_memory
 from .results import AlignmentResult
 from .saved import alignment_record
+from .structure_match import measure_structure
 from .transforms import Rigid, Uncertainty
 from .uncertainty import SYSTEMATIC_PX, metres_per_unit, overlap_factor, radii
 
@@ -237,8 +238,6 @@ def estimate_alignment(
         _require_patch_memory(common, size)
         patches = _reference_patches(ref_ds, reference_band, ref_nodata, common, masks, size)
         sampler = SecondarySampler(sec_ds, secondary_band, sec_nodata, common)
-        if seed.fine_features == "structure":
-            patches, sampler = structure_patches(patches), StructureSampler(sampler)
         estimator = _Estimator(patches, sampler, common, transform == "rigid",
                                max_shift_map, progress, is_canceled, seed)
         return estimator.run(ref_info, sec_info)
@@ -328,8 +327,7 @@ class _Estimator:
         for iteration in range(1, MAX_ITERATIONS + 1):
             self._check_canceled()
             samples = [self.sampler.sample(p.grid, self.model) for p in active]
-            measurements = [measure(p, s, refine_sigma=REFINE_SIGMA)
-                            for p, s in zip(active, samples)]
+            measurements = [self._measure(p, s) for p, s in zip(active, samples)]
             fit, good = self._fit(active, measurements)
             previous, self.model = self.model, self.model.then(fit.model)
             self._report_progress(iteration)
@@ -356,6 +354,12 @@ class _Estimator:
             dx_px, dy_px, sigma_common * self._secondary_px_per_common_px(sec_info.grid),
             reliability, before, after, iteration, tuple(results), self.common.bounds,
             tuple(self.warnings), self.seed.record, **uncertainty)
+
+    def _measure(self, patch, sample):
+        """One patch's match: phase correlation, or structure across modalities."""
+        if self.seed.fine_features == "structure":
+            return measure_structure(patch, sample)
+        return measure(patch, sample, refine_sigma=REFINE_SIGMA)
 
     def _uncertainty(self, active, good, fit, reference: Grid) -> dict:
         """Covariance and radii of the final model (see :mod:`.uncertainty`): the last

@@ -103,20 +103,3 @@ def fine_feature(image: np.ndarray) -> np.ndarray:
     bad = ndimage.binary_dilation(~valid, iterations=2) if not valid.all() else ~valid
     return np.where(bad, np.nan, magnitude).astype(np.float32)
 
-
-class StructureSampler:
-    """A secondary sampler whose samples are :func:`fine_feature` images."""
-
-    def __init__(self, sampler) -> None:
-        self.sampler = sampler
-
-    def sample(self, grid, model) -> np.ndarray:
-        return fine_feature(self.sampler.sample(grid, model))
-
-
-def structure_patches(patches: list) -> list:
-    """The reference patches with their data replaced by :func:`fine_feature` images."""
-    for patch in patches:
-        if not patch.reason:
-            patch.reference = fine_feature(patch.reference)
-    return patches

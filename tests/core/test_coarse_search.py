@@ -3,12 +3,12 @@ on sensor-simulated real pairs (tests/corpus.py), ambiguity said, the cap and th
 
 from __future__ import annotations
 
+import corpus
 import numpy as np
 import pytest
 import rasterio
 from affine import Affine
 
-import corpus
 from coreg.core.align import estimate_alignment
 from coreg.core.coarse_search import initial_map, masked_ncc
 from coreg.core.errors import CoregInputError, CoregistrationError
