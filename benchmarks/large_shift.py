@@ -154,6 +154,10 @@ def sar_rows(aro_py, offsets) -> list[dict]:
             row[f"arosics_{label}_err_px"] = (
                 math.hypot(moved["dx"] - zero["dx"] - kx, moved["dy"] - zero["dy"] - ky)
                 if moved["ok"] and zero["ok"] else None)
+            # Without a baseline, the error against the added offset alone (the patches
+            # are co-registered to about 0.5 px: GeFolki's manifest).
+            row[f"arosics_{label}_offset_err_px"] = (
+                math.hypot(moved["dx"] - kx, moved["dy"] - ky) if moved["ok"] else None)
         rows.append(row)
     return rows
 
@@ -214,6 +218,11 @@ def main(argv=None) -> int:
             a = r.get(f"arosics_{label}") or {}
             if a.get("error"):
                 print(f"Note: {r['case']}: AROSICS {label}: {str(a['error'])[:160]}")
+            elif (a.get("baseline") or {}).get("error"):
+                print(f"Note: {r['case']}: AROSICS {label}: the run without the offset "
+                      f"failed ({a['baseline']['error'][:60]}); with it, AROSICS reports "
+                      f"({a['dx']:+.2f}, {a['dy']:+.2f}) px: "
+                      f"{r[f'arosics_{label}_offset_err_px']:.1f} px from the added offset")
         if r.get("error"):
             print(f"Note: {r['case']}: Coreg failed: {r['error']}")
     print(f"(errors in reference pixels; S2 onto S1 rows differential; total run "

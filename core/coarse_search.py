@@ -270,8 +270,9 @@ def seed_alignment(ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata, c
         modality == "auto" and found.kind == "structure") else "intensity"
     record = {**found.record(), "modality": modality, "fine_features": fine,
               "initial_shift_x": initial_map[0], "initial_shift_y": initial_map[1]}
-    if not found.found:
-        return Seed(*initial_map, fine, default_search_px, 100.0, (
+    if not found.found:  # the fine patches cover the cap, as before the search existed
+        cap_px = default_search_px if max_shift_map is None else max_shift_map / reference_pixel
+        return Seed(*initial_map, fine, max(default_search_px, cap_px), 100.0, (
             "The coarse search found no clear match over the overlap; only shifts near the "
             "initial offset were searched.",), record, initial_map)
     level_px = found.factor * common.res[0] / reference_pixel
