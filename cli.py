@@ -323,6 +323,9 @@ def cli(verbose: int) -> None:
 @click.option("--keep-unreliable", is_flag=True,
               help="Return an ambiguous match (two offsets fit almost equally) with a warning "
                    "instead of failing.")
+@click.option("--choose-bands", is_flag=True,
+              help="Match the band pair that correlates best (every pair tried, scores in "
+                   "the report) instead of --band-ref/--band-sec.")
 @_choice("--output-mode", OUTPUT_MODES,
          "Resample onto the reference grid, or shift the geotransform only (no "
          "resampling; needs --transform translation).")
@@ -337,8 +340,8 @@ def cli(verbose: int) -> None:
 @run_options
 def align_image_command(reference, secondary, output, band_ref, band_sec, masks, transform,
                         max_shift, initial_offset, offset_in_map_units, modality,
-                        keep_unreliable, output_mode, resampling, ref_nodata, sec_nodata, cog,
-                        apply_to, report, quiet, as_json):
+                        keep_unreliable, choose_bands, output_mode, resampling, ref_nodata,
+                        sec_nodata, cog, apply_to, report, quiet, as_json):
     """Align SECONDARY onto REFERENCE (global: translation, optionally a rotation)."""
     from .core.align import align_image
 
@@ -354,7 +357,7 @@ def align_image_command(reference, secondary, output, band_ref, band_sec, masks,
             masks=mask_sources(masks), transform=transform, max_shift=max_shift,
             initial_offset=initial_offset,
             initial_offset_units="map" if offset_in_map_units else "pixels",
-            modality=modality, keep_unreliable=keep_unreliable,
+            modality=modality, keep_unreliable=keep_unreliable, choose_bands=choose_bands,
             reference_nodata=ref_nodata, secondary_nodata=sec_nodata,
             output_mode=output_mode, resampling=resampling, cog=cog,
             progress=run.progress)

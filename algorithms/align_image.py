@@ -43,6 +43,7 @@ class AlignImageAlgorithm(CoregAlgorithm):
     OUTPUT, SHIFT_VECTORS, REPORT = "OUTPUT", "SHIFT_VECTORS", "REPORT"
     MODALITY, INITIAL_OFFSET, INITIAL_OFFSET_UNITS = (
         "MODALITY", "INITIAL_OFFSET", "INITIAL_OFFSET_UNITS")
+    CHOOSE_BANDS = "CHOOSE_BANDS"
 
     def name(self) -> str:
         return "align_image"
@@ -92,6 +93,9 @@ class AlignImageAlgorithm(CoregAlgorithm):
             self.INITIAL_OFFSET_UNITS, self.tr("Initial offset units"),
             [u for u, _ in OFFSET_UNITS], defaultValue=0))
         self.add_keep_unreliable_parameter()
+        self.add_advanced_parameter(QgsProcessingParameterBoolean(
+            self.CHOOSE_BANDS, self.tr("Choose the band pair to match (best correlation; "
+                                       "scores in the report)"), False))
         self.addParameter(QgsProcessingParameterEnum(
             self.OUTPUT_MODE, self.tr("Output mode"), [m for m, _ in OUTPUT_MODES],
             defaultValue=1))
@@ -151,6 +155,7 @@ class AlignImageAlgorithm(CoregAlgorithm):
             initial_offset_units=OFFSET_UNITS[self.parameterAsEnum(
                 parameters, self.INITIAL_OFFSET_UNITS, context)][1],
             keep_unreliable=self.parameterAsBoolean(parameters, self.KEEP_UNRELIABLE, context),
+            choose_bands=self.parameterAsBoolean(parameters, self.CHOOSE_BANDS, context),
             output_mode=OUTPUT_MODES[self.parameterAsEnum(parameters, self.OUTPUT_MODE,
                                                           context)][1],
             resampling=RESAMPLINGS[self.parameterAsEnum(parameters, self.RESAMPLING, context)][1],

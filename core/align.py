@@ -20,6 +20,7 @@ from .apply import (
     write_resampled,
     write_shifted,
 )
+from .band_choice import choose_bands as chosen_bands
 from .coarse_search import Seed, initial_map, seed_alignment
 from .errors import CanceledError, CoregInputError, CoregistrationError
 from .fit import RigidModel, fit_rigid
@@ -173,6 +174,7 @@ def estimate_alignment(
     initial_offset_units: str = "pixels",
     modality: str = "auto",
     keep_unreliable: bool = False,
+    choose_bands: bool = False,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
 ) -> Alignment:
@@ -206,6 +208,10 @@ def estimate_alignment(
     keep_unreliable : bool
         Return an ambiguous match (two offsets correlating almost equally well) with a
         warning and a lowered reliability instead of raising.
+    choose_bands : bool
+        Match the band pair whose coarse correlation stands out most (every pair is tried,
+        :mod:`.band_choice`) instead of ``reference_band`` and ``secondary_band``; the
+        report's ``search.band_choice`` lists every pair's score.
 
     Raises
     ------
@@ -229,11 +235,19 @@ def estimate_alignment(
     max_shift_map = None if max_shift is None else max_shift * pixel
     with rasterio.open(reference) as ref_ds, rasterio.open(secondary) as sec_ds, \
             memory_guard("matching the patches", PATCH_ADVICE):
+        start = initial_map(initial_offset, initial_offset_units, ref_info.grid)
+        choice = chosen_bands(ref_ds, ref_nodata, sec_ds, sec_nodata, common, masks,
+                              seed=start, max_shift_map=max_shift_map,
+                              modality=modality) if choose_bands else None
+        if choice:
+            reference_band, secondary_band = choice.reference_band, choice.secondary_band
         seed = seed_alignment(
             ref_ds, reference_band, ref_nodata, sec_ds, secondary_band, sec_nodata, common,
             masks, reference_pixel=pixel, max_shift_map=max_shift_map, modality=modality,
-            initial_map=initial_map(initial_offset, initial_offset_units, ref_info.grid),
-            keep_unreliable=keep_unreliable, default_search_px=DEFAULT_MAX_SHIFT)
+            initial_map=start, keep_unreliable=keep_unreliable,
+            default_search_px=DEFAULT_MAX_SHIFT)
+        if choice:
+            seed.record["band_choice"] = choice.record()
         size = _patch_size(seed.fine_search_px, ref_info, common)
         _require_patch_memory(common, size)
         patches = _reference_patches(ref_ds, reference_band, ref_nodata, common, masks, size)
@@ -358,7 +372,7 @@ class _Estimator:
     def _measure(self, patch, sample):
         """One patch's match: phase correlation, or structure across modalities."""
         if self.seed.fine_features == "structure":
-            return measure_structure(patch, sample)
+            return measure_structure(patch, sample, wide=not self.seed.record["found"])
         return measure(patch, sample, refine_sigma=REFINE_SIGMA)
 
     def _uncertainty(self, active, good, fit, reference: Grid) -> dict:
@@ -508,6 +522,7 @@ def align_image(
     initial_offset_units: str = "pixels",
     modality: str = "auto",
     keep_unreliable: bool = False,
+    choose_bands: bool = False,
     output_mode: str = "resample",
     resampling: str = "cubic",
     cog: bool = False,
@@ -537,7 +552,7 @@ def align_image(
         Largest accepted shift, in reference pixels; a larger shift raises. None: no cap.
     reference_nodata, secondary_nodata : float, optional
         Override the files' nodata values.
-    initial_offset, initial_offset_units, modality, keep_unreliable
+    initial_offset, initial_offset_units, modality, keep_unreliable, choose_bands
         As :func:`estimate_alignment`'s.
     output_mode : {"resample", "geotransform"}
         "resample" warps the secondary onto the reference grid; "geotransform" copies
@@ -591,7 +606,8 @@ def align_image(
             max_shift=max_shift, reference_nodata=reference_nodata,
             secondary_nodata=secondary_nodata, initial_offset=initial_offset,
             initial_offset_units=initial_offset_units, modality=modality,
-            keep_unreliable=keep_unreliable, progress=scaled_progress(progress, 0, 60),
+            keep_unreliable=keep_unreliable, choose_bands=choose_bands,
+            progress=scaled_progress(progress, 0, 60),
             is_canceled=is_canceled)
         if output is None:
             return alignment

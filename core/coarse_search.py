@@ -87,24 +87,24 @@ def coarse_offset(ref_ds, ref_band: int, ref_nodata, sec_ds, sec_band: int, sec_
     (None: up to half the overlap), on the features ``modality`` calls for: intensities
     first when they may do, structure when they give no clear peak."""
     factor = max(1, math.ceil(max(common.width, common.height) / COARSE_SIDE))
-    level = _level_grid(common, factor, None)
-    ref = _reference_on(ref_ds, ref_band, ref_nodata, level, masks)
-    sec = _secondary_on(sec_ds, sec_band, sec_nodata, level, seed)
+    level = level_grid(common, factor, None)
+    ref = reference_on(ref_ds, ref_band, ref_nodata, level, masks)
+    sec = secondary_on(sec_ds, sec_band, sec_nodata, level, seed)
     radius = None if max_shift_map is None else max_shift_map / (factor * common.res[0])
     results = []
     for kind in search_kinds(modality):
         results.append(_search(ref, sec, kind, (0.0, 0.0), radius))
         if results[-1][2] >= CLEAR_NCC and results[-1][4] < CLEAR_RATIO * results[-1][2]:
             break
-    best = max(results, key=_distinctness)
+    best = max(results, key=distinctness)
     kind, (row, col), peak, (row2, col2), second = best
     while factor > FINEST_FACTOR and peak >= MIN_NCC:
         finer = max(FINEST_FACTOR, factor // 4)
         scale = factor / finer
         centre = (row * scale, col * scale)
-        level = _level_grid(common, finer, _centre_window(common, finer))
-        ref = _reference_on(ref_ds, ref_band, ref_nodata, level, masks)
-        sec = _secondary_on(sec_ds, sec_band, sec_nodata, level, seed)
+        level = level_grid(common, finer, _centre_window(common, finer))
+        ref = reference_on(ref_ds, ref_band, ref_nodata, level, masks)
+        sec = secondary_on(sec_ds, sec_band, sec_nodata, level, seed)
         refined = _search(ref, sec, kind, centre, REFINE_RADIUS * scale)
         if refined[2] < MIN_NCC:
             break
@@ -117,13 +117,13 @@ def coarse_offset(ref_ds, ref_band: int, ref_nodata, sec_ds, sec_band: int, sec_
                         peak >= MIN_NCC)
 
 
-def _distinctness(result) -> float:
+def distinctness(result) -> float:
     """How far the best peak stands out: its height times its margin over the second."""
     peak, second = result[2], result[4]
     return peak * (1.0 - second / peak) if peak > 0 else -1.0
 
 
-def _level_grid(common: Grid, factor: int, window: tuple[int, int, int, int] | None) -> Grid:
+def level_grid(common: Grid, factor: int, window: tuple[int, int, int, int] | None) -> Grid:
     """The common grid coarsened ``factor`` times, whole or on ``window`` (row, col,
     height, width in common pixels)."""
     row, col, height, width = window or (0, 0, common.height, common.width)
@@ -137,13 +137,13 @@ def _centre_window(common: Grid, factor: int) -> tuple[int, int, int, int]:
     return ((common.height - side_h) // 2, (common.width - side_w) // 2, side_h, side_w)
 
 
-def _reference_on(ds, band: int, nodata, grid: Grid, masks) -> np.ndarray:
+def reference_on(ds, band: int, nodata, grid: Grid, masks) -> np.ndarray:
     data = read_on_grid(ds, band, grid, nodata=nodata)
     data[masked_on_grid(masks, grid) | cloud_like(data)] = np.nan
     return data
 
 
-def _secondary_on(ds, band: int, nodata, grid: Grid, seed: tuple[float, float]) -> np.ndarray:
+def secondary_on(ds, band: int, nodata, grid: Grid, seed: tuple[float, float]) -> np.ndarray:
     """The secondary on ``grid`` once moved by ``seed``: its values at X - seed."""
     moved = Grid(grid.crs, Affine.translation(-seed[0], -seed[1]) * grid.transform,
                  grid.width, grid.height)
@@ -156,8 +156,13 @@ def _search(ref: np.ndarray, sec: np.ndarray, kind: str, centre: tuple[float, fl
             radius: float | None):
     """(kind, best (row, col) shift, its correlation, second (row, col), its correlation)
     for the shifts within ``radius`` of ``centre`` (level pixels)."""
-    f, f_ok = search_features(ref, kind)
-    g, g_ok = search_features(sec, kind)
+    return search_featured(*search_features(ref, kind), *search_features(sec, kind), kind,
+                           centre, radius)
+
+
+def search_featured(f, f_ok, g, g_ok, kind: str, centre: tuple[float, float],
+                    radius: float | None):
+    """:func:`_search` on features already computed (:func:`.modality.search_features`)."""
     ncc, rows, cols = masked_ncc(f, f_ok, g, g_ok)
     allowed = np.isfinite(ncc)
     if radius is not None:
@@ -267,7 +272,7 @@ def seed_alignment(ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata, c
                           masks, seed=initial_map, max_shift_map=max_shift_map,
                           modality=modality)
     fine = "structure" if modality == "sar-optical" or (
-        modality == "auto" and found.kind == "structure") else "intensity"
+        modality == "auto" and found.found and found.kind == "structure") else "intensity"
     record = {**found.record(), "modality": modality, "fine_features": fine,
               "initial_shift_x": initial_map[0], "initial_shift_y": initial_map[1]}
     if not found.found:  # the fine patches cover the cap, as before the search existed

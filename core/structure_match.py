@@ -29,15 +29,18 @@ STEP_TOLERANCE_PX = 0.005
 STEP_BORDER = 3
 
 
-def measure_structure(patch: Patch, moving: np.ndarray) -> Measurement | None:
+def measure_structure(patch: Patch, moving: np.ndarray, *,
+                      wide: bool = False) -> Measurement | None:
     """Displacement (map units) that ``moving`` still needs to match the patch, and the
-    structure correlation as its peak; None when too few pixels are valid in both."""
+    structure correlation as its peak; None when too few pixels are valid in both.
+    ``wide``: search a quarter of the patch side (no coarse offset to start from), not
+    :data:`SEARCH_RADIUS_PX`."""
     if min(np.isfinite(patch.reference).mean(), np.isfinite(moving).mean()) < MIN_VALID_FRACTION:
         return None
     f, f_ok = search_features(patch.reference, "structure")
     g, g_ok = search_features(moving, "structure")
     ncc, rows, cols = masked_ncc(f, f_ok, g, g_ok)
-    near = np.hypot(rows, cols) <= SEARCH_RADIUS_PX
+    near = np.hypot(rows, cols) <= (min(moving.shape) / 4 if wide else SEARCH_RADIUS_PX)
     surface = np.where(near & np.isfinite(ncc), ncc, -np.inf)
     best = np.unravel_index(np.argmax(surface), surface.shape)
     if not np.isfinite(surface[best]):
