@@ -282,9 +282,9 @@ def seed_alignment(ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata, c
             "initial offset were searched.",), record, initial_map)
     level_px = found.factor * common.res[0] / reference_pixel
     search_px = max(default_search_px, REFINE_RADIUS * level_px)
+    start = _whole_pixels(found, initial_map, common)
     if not found.ambiguous:
-        return Seed(found.shift_x, found.shift_y, fine, search_px, 100.0, (), record,
-                    initial_map)
+        return Seed(*start, fine, search_px, 100.0, (), record, initial_map)
     first = _in_pixels(found.shift_x, found.shift_y, common, reference_pixel)
     other = _in_pixels(found.second_x, found.second_y, common, reference_pixel)
     words = (f"Ambiguous match: two offsets correlate almost equally well ({first} and {other} "
@@ -294,9 +294,19 @@ def seed_alignment(ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata, c
         raise CoregistrationError(words + ". Give an initial offset or a maximum shift, or "
                                   "keep the unreliable result to see the better one.")
     cap = 100.0 * (1.0 - found.ratio) / (1.0 - AMBIGUOUS_RATIO) * 0.5
-    return Seed(found.shift_x, found.shift_y, fine, search_px, cap,
+    return Seed(*start, fine, search_px, cap,
                 (words + "; the better one was kept, with a lowered reliability.",), record,
                 initial_map)
+
+
+def _whole_pixels(found: CoarseResult, initial: tuple[float, float],
+                  common: Grid) -> tuple[float, float]:
+    """The search's offset from the initial one rounded to whole common pixels: the fine
+    matching measures the rest, and a pair within half a pixel starts exactly where it
+    did before the search existed (the same numbers, to the last digit)."""
+    res_x, res_y = common.transform.a, common.transform.e
+    return (initial[0] + round((found.shift_x - initial[0]) / res_x) * res_x,
+            initial[1] + round((found.shift_y - initial[1]) / res_y) * res_y)
 
 
 def _in_pixels(x: float, y: float, common: Grid, reference_pixel: float) -> str:
