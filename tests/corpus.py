@@ -382,7 +382,7 @@ def global_cases() -> list[CorpusCase]:
     add("beirut 20/20 gamma 0.6", "radiometry", BEIRUT, 2, 2, (1, -1), gamma=0.6, noise=0.03)
     add("cupertino 10/20 gamma 1.8", "radiometry", CUPERTINO, 1, 2, (1, 1), gamma=1.8,
         noise=0.05)
-    # Large shifts (default MAX_SHIFT is 20 reference pixels).
+    # Larger shifts (beyond the former 20 px default cap; see large_shift_cases for 50-300 px).
     add("beirut 20/20 large", "large", BEIRUT, 2, 2, (31, -25))
     add("cupertino 10/20 large", "large", CUPERTINO, 1, 2, (-13, 12))
     # Two real dates (land-cover change, real misregistration): differential truth.
