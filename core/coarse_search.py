@@ -289,7 +289,9 @@ def seed_alignment(ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata, c
     other = _in_pixels(found.second_x, found.second_y, common, reference_pixel)
     words = (f"Ambiguous match: two offsets correlate almost equally well ({first} and {other} "
              f"reference pixels, correlation {found.peak:.2f} and {found.second_peak:.2f}); "
-             "repetitive texture or similar structures")
+             + ("weak correlations: little shared content (another sensor: try MODALITY), "
+                "or " if found.peak < CLEAR_NCC else "")
+             + "repetitive texture or similar structures")
     if not keep_unreliable:
         raise CoregistrationError(words + ". Give an initial offset or a maximum shift, or "
                                   "keep the unreliable result to see the better one.")
