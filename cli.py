@@ -39,6 +39,7 @@ from .core.errors import CoregError, CoregInputError, CoregResourceError
 #: Choices, as the engine spells them (tests/test_cli.py checks them against core/).
 TRANSFORMS = ("rigid", "translation")
 OUTPUT_MODES = ("resample", "geotransform")
+MODALITIES = ("auto", "same", "optical", "sar-optical")
 RESAMPLINGS = ("cubic", "bilinear", "nearest")
 LOCAL_METHODS = ("tie_points", "dense_flow")
 REJECTIONS = ("none", "reliability", "consistency", "score")
@@ -309,8 +310,22 @@ def cli(verbose: int) -> None:
               help="Areas to leave out: a raster (non-zero = bad) or GeoJSON polygons. "
                    "Repeatable.")
 @_choice("--transform", TRANSFORMS, "Model: translation + rotation, or translation only.")
-@click.option("--max-shift", type=float, default=20.0, show_default=True, metavar="PX",
-              help="Largest expected shift, in reference pixels.")
+@click.option("--max-shift", type=float, default=None, metavar="PX",
+              help="Largest accepted shift from the initial offset, in reference pixels "
+                   "(default: none; a coarse search covers the overlap).")
+@click.option("--initial-offset", type=(float, float), default=None, metavar="X Y",
+              help="Expected correction where the search starts (reference pixels, x right, "
+                   "y down; map units with --offset-in-map-units).")
+@click.option("--offset-in-map-units", is_flag=True,
+              help="--initial-offset is in map units (x east, y north).")
+@_choice("--modality", MODALITIES, "What the images are: auto, same sensor, different "
+         "optical sensors, or SAR against optical.")
+@click.option("--keep-unreliable", is_flag=True,
+              help="Return an ambiguous match (two offsets fit almost equally) with a warning "
+                   "instead of failing.")
+@click.option("--choose-bands", is_flag=True,
+              help="Match the band pair that correlates best (every pair tried, scores in "
+                   "the report) instead of --band-ref/--band-sec.")
 @_choice("--output-mode", OUTPUT_MODES,
          "Resample onto the reference grid, or shift the geotransform only (no "
          "resampling; needs --transform translation).")
@@ -324,8 +339,9 @@ def cli(verbose: int) -> None:
 @click.option("--report", metavar="PATH", help="Write the JSON report there.")
 @run_options
 def align_image_command(reference, secondary, output, band_ref, band_sec, masks, transform,
-                        max_shift, output_mode, resampling, ref_nodata, sec_nodata, cog,
-                        apply_to, report, quiet, as_json):
+                        max_shift, initial_offset, offset_in_map_units, modality,
+                        keep_unreliable, choose_bands, output_mode, resampling, ref_nodata,
+                        sec_nodata, cog, apply_to, report, quiet, as_json):
     """Align SECONDARY onto REFERENCE (global: translation, optionally a rotation)."""
     from .core.matching.align import align_image
 
@@ -339,6 +355,9 @@ def align_image_command(reference, secondary, output, band_ref, band_sec, masks,
         alignment = align_image(
             reference, secondary, output, reference_band=band_ref, secondary_band=band_sec,
             masks=mask_sources(masks), transform=transform, max_shift=max_shift,
+            initial_offset=initial_offset,
+            initial_offset_units="map" if offset_in_map_units else "pixels",
+            modality=modality, keep_unreliable=keep_unreliable, choose_bands=choose_bands,
             reference_nodata=ref_nodata, secondary_nodata=sec_nodata,
             output_mode=output_mode, resampling=resampling, cog=cog,
             progress=run.progress)

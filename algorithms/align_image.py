@@ -11,8 +11,10 @@ from qgis.core import (
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterString,
 )
 
+from ..core.errors import CoregInputError
 from ..core.io.outputs import write_json
 from ..core.matching.align import align_image
 from .base import GEOTRANSFORM_ONLY, RESAMPLINGS, CoregAlgorithm, StyleOnLoad
@@ -21,6 +23,11 @@ from .layers import mask_sources, requested, write_shift_vectors
 #: (label, core value) tables: the enum index is the parameter value.
 TRANSFORMS = (("Translation", "translation"), ("Translation + rotation", "rigid"))
 OUTPUT_MODES = (GEOTRANSFORM_ONLY, ("Resample onto the reference grid", "resample"))
+#: (label, core value) of the MODALITY choice.
+MODALITIES = (("Automatic", "auto"), ("Same sensor", "same"),
+              ("Different optical sensors", "optical"), ("SAR against optical", "sar-optical"))
+OFFSET_UNITS = (("Reference pixels (x right, y down)", "pixels"),
+                ("Map units (x east, y north)", "map"))
 #: Report keys also returned as numeric outputs (for models and scripts).
 NUMERIC_OUTPUTS = ("shift_x_px", "shift_y_px", "shift_x_map", "shift_y_map", "rotation_deg",
                    "shift_uncertainty_px", "reliability", "matching_score_before",
@@ -34,6 +41,9 @@ class AlignImageAlgorithm(CoregAlgorithm):
     OUTPUT_MODE, RESAMPLING = "OUTPUT_MODE", "RESAMPLING"
     REFERENCE_NODATA, SECONDARY_NODATA, COG = "REFERENCE_NODATA", "SECONDARY_NODATA", "COG"
     OUTPUT, SHIFT_VECTORS, REPORT = "OUTPUT", "SHIFT_VECTORS", "REPORT"
+    MODALITY, INITIAL_OFFSET, INITIAL_OFFSET_UNITS = (
+        "MODALITY", "INITIAL_OFFSET", "INITIAL_OFFSET_UNITS")
+    CHOOSE_BANDS = "CHOOSE_BANDS"
 
     def name(self) -> str:
         return "align_image"
@@ -55,6 +65,12 @@ class AlignImageAlgorithm(CoregAlgorithm):
             "(used or rejected, with the reason). The JSON report holds the shift in map "
             "units (reference CRS) and secondary pixels, the rotation, its uncertainty, "
             "reliability and the matching score before and after.\n"
+            "There is no shift limit to guess: a coarse search over the whole overlap finds "
+            "offsets of hundreds of pixels first (a maximum shift, 0 = none, and an initial "
+            "offset are optional), and a match two offsets fit almost equally well (repetitive "
+            "texture) is refused as ambiguous unless unreliable results are kept. The "
+            "sensors choice compares structure that survives between SAR and optical images "
+            "or different optical sensors; Automatic tries intensities, then structure.\n"
             "Masks (rasters: non-zero = bad; or polygons) mark clouds, changed areas or "
             "bad data to leave out. The geotransform-only output loses no data but "
             "needs the translation model.")
@@ -66,7 +82,20 @@ class AlignImageAlgorithm(CoregAlgorithm):
             defaultValue=1))
         self.addParameter(QgsProcessingParameterNumber(
             self.MAX_SHIFT, self.tr("Maximum expected shift (reference pixels)"),
-            QgsProcessingParameterNumber.Type.Double, 20.0, minValue=0.5, maxValue=1000.0))
+            QgsProcessingParameterNumber.Type.Double, 0.0, minValue=0.0, maxValue=100000.0))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.MODALITY, self.tr("Sensors (what the features must survive)"),
+            [m for m, _ in MODALITIES], defaultValue=0))
+        self.add_advanced_parameter(QgsProcessingParameterString(
+            self.INITIAL_OFFSET, self.tr("Initial offset x, y (where the search starts)"),
+            optional=True))
+        self.add_advanced_parameter(QgsProcessingParameterEnum(
+            self.INITIAL_OFFSET_UNITS, self.tr("Initial offset units"),
+            [u for u, _ in OFFSET_UNITS], defaultValue=0))
+        self.add_keep_unreliable_parameter()
+        self.add_advanced_parameter(QgsProcessingParameterBoolean(
+            self.CHOOSE_BANDS, self.tr("Choose the band pair to match (best correlation; "
+                                       "scores in the report)"), False))
         self.addParameter(QgsProcessingParameterEnum(
             self.OUTPUT_MODE, self.tr("Output mode"), [m for m, _ in OUTPUT_MODES],
             defaultValue=1))
@@ -120,7 +149,13 @@ class AlignImageAlgorithm(CoregAlgorithm):
             masks=mask_sources(self.parameterAsLayerList(parameters, self.MASK, context),
                                reference, context, self.raster_path),
             transform=TRANSFORMS[self.parameterAsEnum(parameters, self.TRANSFORM, context)][1],
-            max_shift=self.parameterAsDouble(parameters, self.MAX_SHIFT, context),
+            max_shift=self.parameterAsDouble(parameters, self.MAX_SHIFT, context) or None,
+            modality=MODALITIES[self.parameterAsEnum(parameters, self.MODALITY, context)][1],
+            initial_offset=self._offset(parameters, context),
+            initial_offset_units=OFFSET_UNITS[self.parameterAsEnum(
+                parameters, self.INITIAL_OFFSET_UNITS, context)][1],
+            keep_unreliable=self.parameterAsBoolean(parameters, self.KEEP_UNRELIABLE, context),
+            choose_bands=self.parameterAsBoolean(parameters, self.CHOOSE_BANDS, context),
             output_mode=OUTPUT_MODES[self.parameterAsEnum(parameters, self.OUTPUT_MODE,
                                                           context)][1],
             resampling=RESAMPLINGS[self.parameterAsEnum(parameters, self.RESAMPLING, context)][1],
@@ -145,6 +180,18 @@ class AlignImageAlgorithm(CoregAlgorithm):
         applied = self.apply_to(parameters, context, feedback, alignment.transform, output, mode)
         return {**results, self.APPLIED: applied,
                 **{key.upper(): report[key] for key in NUMERIC_OUTPUTS}}
+
+    def _offset(self, parameters, context) -> tuple[float, float] | None:
+        text = self.parameterAsString(parameters, self.INITIAL_OFFSET, context).strip()
+        if not text:
+            return None
+        parts = text.replace(";", ",").split(",")
+        try:
+            x, y = (float(p) for p in parts)
+        except ValueError:
+            raise CoregInputError(f"The initial offset must be two numbers 'x, y', not "
+                                  f"'{text}'.") from None
+        return x, y
 
     def _optional_number(self, parameters, key, context) -> float | None:
         value = parameters.get(key)

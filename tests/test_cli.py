@@ -106,9 +106,11 @@ def test_align_image_writes_the_output_and_reports_the_librarys_shift(aligned, t
     assert json.loads((folder / "report.json").read_text()) == report
     own = align_image(REFERENCE, SECONDARY, tmp_path / "own.tif", reference_band=NIR,
                       secondary_band=NIR)
-    # Two runs agree to 1e-5 px (threads may sum in another order: 3e-6 px on Debian 13).
-    assert report["shift_x_px"] == pytest.approx(own.shift_x_px, abs=1e-5)
-    assert report["shift_y_px"] == pytest.approx(own.shift_y_px, abs=1e-5)
+    # Two runs agree to 5e-5 px: threads may sum in another order (3e-6 px on Debian 13
+    # from a zero start; 1.2e-5 px from the coarse search's whole-pixel start, measured
+    # with OPENBLAS_NUM_THREADS=1 against the default on this pair).
+    assert report["shift_x_px"] == pytest.approx(own.shift_x_px, abs=5e-5)
+    assert report["shift_y_px"] == pytest.approx(own.shift_y_px, abs=5e-5)
     assert report["rotation_deg"] == pytest.approx(own.model.rotation_deg, abs=1e-6)
     # The real misregistration of this pair (about 0.5 px E-W and 1.3 px N-S:
     # ../shared/data/optical/MANIFEST.md).

@@ -352,6 +352,8 @@ class CoregPanel(QWidget):
             return
         self.max_shift.setRange(definition.minimum(), definition.maximum())
         self.max_shift.setClearValue(definition.defaultValue())
+        # 0 means no limit where the algorithm allows it (align_image's coarse search).
+        self.max_shift.setSpecialValueText("none" if definition.minimum() == 0 else "")
 
     # ------------------------------------------------------------------ choices
 

@@ -34,6 +34,8 @@ from ..transforms.model import Rigid, Uncertainty
 from ..transforms.resample import spline_order
 from ..transforms.saved import alignment_record
 from ..transforms.warp import require_resample_memory, write_resampled
+from .band_choice import choose_bands as chosen_bands
+from .coarse_search import Seed, initial_map, seed_alignment
 from .fit import RigidModel, fit_rigid, rotation_shown
 from .match import (
     MIN_PEAK,
@@ -48,6 +50,8 @@ from .match import (
     sparse_layout,
 )
 from .metrics import mean_matching_score
+from .modality import check_modality
+from .structure_match import measure_structure
 from .uncertainty import SYSTEMATIC_PX, metres_per_unit, overlap_factor, radii
 
 log = logging.getLogger(__name__)
@@ -57,7 +61,8 @@ OUTPUT_MODES = ("geotransform", "resample")
 #: Iterations stop when the model moves less than this (pixels, anywhere in the overlap).
 CONVERGENCE_PX = 0.01
 MAX_ITERATIONS = 10
-#: Largest expected shift by default, in reference pixels.
+#: Shift range (reference pixels) the fine patches cover around the coarse search's offset
+#: (:mod:`.coarse_search`); there is no largest shift by default.
 DEFAULT_MAX_SHIFT = 20.0
 #: Low-pass (cycles/pixel) of the sub-pixel refinement of the patch matches (see
 #: :func:`.phase_correlation.phase_correlation_batch`): narrower than the whole-pixel
@@ -116,6 +121,8 @@ class Alignment(AlignmentResult):
     patches: tuple[PatchResult, ...]
     bounds: tuple[float, float, float, float]
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: What the coarse search found (:class:`.coarse_search.CoarseResult` record).
+    search: dict = field(default_factory=dict)
     #: Covariance of (x, y, rotation): reference pixels (x right, y down) and degrees.
     covariance: tuple[tuple[float, ...], ...] = ((0.0,) * 3,) * 3
     #: Radii (reference pixels, metres) around the correction that hold the true one,
@@ -150,6 +157,7 @@ class Alignment(AlignmentResult):
             "reference_crs": self.reference_crs, "secondary_crs": self.secondary_crs,
             "iterations": self.iterations,
             "warnings": list(self.warnings),
+            "search": self.search,
             "patches": [asdict(p) for p in self.patches],
         }
 
@@ -162,9 +170,14 @@ def estimate_alignment(
     secondary_band: int = 1,
     masks: Sequence[str | os.PathLike | PolygonMask] = (),
     transform: str = "rigid",
-    max_shift: float = DEFAULT_MAX_SHIFT,
+    max_shift: float | None = None,
     reference_nodata: float | None = None,
     secondary_nodata: float | None = None,
+    initial_offset: tuple[float, float] | None = None,
+    initial_offset_units: str = "pixels",
+    modality: str = "auto",
+    keep_unreliable: bool = False,
+    choose_bands: bool = False,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
 ) -> Alignment:
@@ -184,38 +197,69 @@ def estimate_alignment(
         Areas to leave out (non-zero raster pixels, polygons).
     transform : {"translation", "rigid"}
         Model to fit; "rigid" adds a rotation about the overlap centre.
-    max_shift : float
-        Largest expected shift, in reference pixels; larger shifts raise.
+    max_shift : float, optional
+        Largest accepted shift, in reference pixels; larger shifts raise. None: no cap
+        (a coarse search over the overlap, :mod:`.coarse_search`, finds the offset).
     reference_nodata, secondary_nodata : float, optional
         Override the files' nodata values.
+    initial_offset : (float, float), optional
+        Expected correction (x right, y down in reference pixels; x east, y north in map
+        units): the search starts there.
+    initial_offset_units : {"pixels", "map"}
+    modality : {"auto", "same", "optical", "sar-optical"}
+        What the images are (see :mod:`.modality`): the features compared.
+    keep_unreliable : bool
+        Return an ambiguous match (two offsets correlating almost equally well) with a
+        warning and a lowered reliability instead of raising.
+    choose_bands : bool
+        Match the band pair whose coarse correlation stands out most (every pair is tried,
+        :mod:`.band_choice`) instead of ``reference_band`` and ``secondary_band``; the
+        report's ``search.band_choice`` lists every pair's score.
 
     Raises
     ------
     ValueError
         Bad input: unreadable file, missing band or CRS, no overlap, all-nodata overlap.
     CoregistrationError
-        No reliable match, or a shift beyond ``max_shift``.
+        No reliable match, an ambiguous one, or a shift beyond ``max_shift``.
     """
     if transform not in TRANSFORMS:
         raise CoregInputError(f"transform must be one of {TRANSFORMS}, not {transform!r}.")
-    if not (isinstance(max_shift, (int, float)) and 0 < max_shift < math.inf):
+    if max_shift is not None and not (isinstance(max_shift, (int, float))
+                                      and 0 < max_shift < math.inf):
         raise CoregInputError(f"The maximum shift must be a positive number of reference "
-                              f"pixels, not {max_shift!r}.")
+                              f"pixels (or none), not {max_shift!r}.")
+    check_modality(modality)
     ref_info, sec_info, common = _open_pair(reference, secondary, reference_band,
                                             secondary_band)
     ref_nodata = ref_info.nodata if reference_nodata is None else reference_nodata
     sec_nodata = sec_info.nodata if secondary_nodata is None else secondary_nodata
-    size = _patch_size(max_shift, ref_info, common)
-    _require_patch_memory(common, size)
-    grids = layout_patches(common, size)
-    sparse = sparse_layout(grids)
+    pixel = ref_info.grid.res[0]
+    max_shift_map = None if max_shift is None else max_shift * pixel
     with rasterio.open(reference) as ref_ds, rasterio.open(secondary) as sec_ds, \
             memory_guard("matching the patches", PATCH_ADVICE):
+        start = initial_map(initial_offset, initial_offset_units, ref_info.grid)
+        choice = chosen_bands(ref_ds, ref_nodata, sec_ds, sec_nodata, common, masks,
+                              seed=start, max_shift_map=max_shift_map,
+                              modality=modality) if choose_bands else None
+        if choice:
+            reference_band, secondary_band = choice.reference_band, choice.secondary_band
+        seed = seed_alignment(
+            ref_ds, reference_band, ref_nodata, sec_ds, secondary_band, sec_nodata, common,
+            masks, reference_pixel=pixel, max_shift_map=max_shift_map, modality=modality,
+            initial_map=start, keep_unreliable=keep_unreliable,
+            default_search_px=DEFAULT_MAX_SHIFT)
+        if choice:
+            seed.record["band_choice"] = choice.record()
+        size = _patch_size(seed.fine_search_px, ref_info, common)
+        _require_patch_memory(common, size)
+        grids = layout_patches(common, size)
+        sparse = sparse_layout(grids)
         ref_ds = cached_window(ref_ds, [reference_band], common)
         sampler = SecondarySampler(cached_window(sec_ds, [secondary_band], None),
                                    secondary_band, sec_nodata, common)
-        estimator = _Estimator(sampler, common, transform == "rigid",
-                               max_shift * ref_info.grid.res[0], progress, is_canceled)
+        estimator = _Estimator(sampler, common, transform == "rigid", max_shift_map, progress,
+                               is_canceled, seed)
         if len(sparse) < len(grids):
             try:
                 patches = _reference_patches(ref_ds, reference_band, ref_nodata,
@@ -295,18 +339,21 @@ def _reference_patches(ds, band, nodata, grids: list[Grid], masks) -> list[Patch
 class _Estimator:
     """The iterative measure / fit loop of :func:`estimate_alignment`."""
 
-    def __init__(self, sampler, common, rotation, max_shift_map, progress, is_canceled):
+    def __init__(self, sampler, common, rotation, max_shift_map, progress, is_canceled,
+                 seed: Seed):
         self.sampler, self.common = sampler, common
         self.rotation, self.max_shift_map = rotation, max_shift_map
         self.progress, self.is_canceled = progress, is_canceled
+        self.seed = seed
         self.patches: list[Patch] = []
         self.done = 0  # iterations of earlier runs (a sparse first pass)
         self.restart()
 
     def restart(self) -> None:
-        """Forget the model of a failed run."""
-        self.model = self._identity()
-        self.warnings: list[str] = []
+        """Start again from the coarse search's offset (forgetting a failed run's model)."""
+        self.model = replace(self._identity(), shift_x=self.seed.shift_x,
+                             shift_y=self.seed.shift_y)
+        self.warnings: list[str] = list(self.seed.warnings)
 
     def _identity(self) -> RigidModel:
         left, bottom, right, top = self.common.bounds
@@ -325,7 +372,7 @@ class _Estimator:
             samples = self.sampler.sample_all([p.grid for p in active], self.model)
             if iteration == self.done + 1:  # "before", if the model is the identity
                 unmoved = samples if self.model == self._identity() else None
-            measurements = measure_batch(active, samples, refine_sigma=REFINE_SIGMA)
+            measurements = self._measure(active, samples)
             fit, good = self._fit(active, measurements)
             if sparse and not self._precise(fit):  # more patches, from this fit's model
                 self.model = self.model.then(fit.model)
@@ -347,7 +394,8 @@ class _Estimator:
         before, after = self._scores(active, unmoved, samples)
         measurable = [r for r in results if r.reason not in ("nodata or masked", "low texture",
                                                               "cloud-like or saturated")]
-        reliability = sum(r.reliability for r in measurable if r.used) / max(len(measurable), 1)
+        reliability = min(sum(r.reliability for r in measurable if r.used)
+                          / max(len(measurable), 1), self.seed.reliability_cap)
         dx_px, dy_px = self._to_secondary_px(self.model.shift_x, self.model.shift_y,
                                              sec_info.grid)
         uncertainty = self._uncertainty(active, good, fit, ref_info.grid)
@@ -358,7 +406,15 @@ class _Estimator:
             self.model, ref_info.grid.crs.to_string(), sec_info.grid.crs.to_string(),
             dx_px, dy_px, sigma_common * self._secondary_px_per_common_px(sec_info.grid),
             reliability, before, after, iteration, tuple(results), self.common.bounds,
-            tuple(self.warnings), **uncertainty)
+            tuple(self.warnings), self.seed.record, **uncertainty)
+
+    def _measure(self, patches, samples) -> list:
+        """The patches' matches: phase correlation in batches, or structure across
+        modalities (one patch at a time)."""
+        if self.seed.fine_features == "structure":
+            wide = not self.seed.record["found"]
+            return [measure_structure(p, s, wide=wide) for p, s in zip(patches, samples)]
+        return measure_batch(patches, samples, refine_sigma=REFINE_SIGMA)
 
     def _precise(self, fit) -> bool:
         """Whether a sparse run's fit is precise enough to stand: the standard error of
@@ -433,12 +489,19 @@ class _Estimator:
         return float(np.max(np.hypot((x1 - x0) / res_x, (y1 - y0) / res_y)))
 
     def _check_shift_range(self, reference_pixel: float) -> None:
-        shift = math.hypot(self.model.shift_x, self.model.shift_y)
-        if shift > self.max_shift_map:
+        shift = math.hypot(self.model.shift_x - self.seed.initial[0],
+                           self.model.shift_y - self.seed.initial[1])
+        if self._beyond_cap(self.model.shift_x, self.model.shift_y):
             raise CoregistrationError(
                 f"The shift found ({shift / reference_pixel:.1f} reference pixels) is larger "
                 f"than MAX_SHIFT ({self.max_shift_map / reference_pixel:.1f} pixels); if it is "
                 "real, raise MAX_SHIFT.")
+
+    def _beyond_cap(self, dx: float, dy: float) -> bool:
+        """Whether a displacement (map units) departs from the initial offset by more than
+        MAX_SHIFT (never without one)."""
+        return self.max_shift_map is not None and math.hypot(
+            dx - self.seed.initial[0], dy - self.seed.initial[1]) > self.max_shift_map
 
     def _patch_results(self, active, measurements, good, fit, secondary: Grid):
         results, k = [], 0
@@ -461,7 +524,7 @@ class _Estimator:
                 used = bool(fit.inliers[k])
                 reason = "" if used else f"outlier (residual {fit.residuals_px[k]:.2f} px)"
                 k += 1
-            if math.hypot(dx, dy) > self.max_shift_map:
+            if self._beyond_cap(dx, dy):
                 used, reason = False, "beyond MAX_SHIFT"
             results.append(PatchResult(float(x), float(y), float(dx), float(dy),
                                        *self._to_secondary_px(dx, dy, secondary),
@@ -510,9 +573,14 @@ def align_image(
     secondary_band: int = 1,
     masks: Sequence[str | os.PathLike | PolygonMask] = (),
     transform: str = "rigid",
-    max_shift: float = DEFAULT_MAX_SHIFT,
+    max_shift: float | None = None,
     reference_nodata: float | None = None,
     secondary_nodata: float | None = None,
+    initial_offset: tuple[float, float] | None = None,
+    initial_offset_units: str = "pixels",
+    modality: str = "auto",
+    keep_unreliable: bool = False,
+    choose_bands: bool = False,
     output_mode: str = "resample",
     resampling: str = "cubic",
     cog: bool = False,
@@ -538,10 +606,12 @@ def align_image(
         Areas to leave out of the matching (rasters: non-zero pixels; polygons).
     transform : {"rigid", "translation"}
         Model to fit; "rigid" adds a rotation about the overlap centre.
-    max_shift : float
-        Largest expected shift, in reference pixels; a larger shift raises.
+    max_shift : float, optional
+        Largest accepted shift, in reference pixels; a larger shift raises. None: no cap.
     reference_nodata, secondary_nodata : float, optional
         Override the files' nodata values.
+    initial_offset, initial_offset_units, modality, keep_unreliable, choose_bands
+        As :func:`estimate_alignment`'s.
     output_mode : {"resample", "geotransform"}
         "resample" warps the secondary onto the reference grid; "geotransform" copies
         it unchanged with a translated geotransform (no data lost; needs
@@ -569,7 +639,8 @@ def align_image(
     CoregOutputError
         ``output`` would replace an input, or cannot be written.
     CoregistrationError
-        No reliable match, or a shift beyond ``max_shift``.
+        No reliable match, an ambiguous one (unless ``keep_unreliable``), or a shift
+        beyond ``max_shift``.
     CoregResourceError
         Not enough memory or disk space.
     CanceledError
@@ -591,7 +662,10 @@ def align_image(
             reference, secondary, reference_band=reference_band,
             secondary_band=secondary_band, masks=masks, transform=transform,
             max_shift=max_shift, reference_nodata=reference_nodata,
-            secondary_nodata=secondary_nodata, progress=scaled_progress(progress, 0, 60),
+            secondary_nodata=secondary_nodata, initial_offset=initial_offset,
+            initial_offset_units=initial_offset_units, modality=modality,
+            keep_unreliable=keep_unreliable, choose_bands=choose_bands,
+            progress=scaled_progress(progress, 0, 60),
             is_canceled=is_canceled)
         if output is None:
             return alignment

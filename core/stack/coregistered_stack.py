@@ -480,6 +480,7 @@ def _estimate_shifts(stack, reference, views, log, progress, is_canceled) -> dic
         try:
             alignment = estimate_alignment(
                 views[reference.name], views[moving.name], transform="translation",
+                modality="same",  # as before MODALITY existed: a stack's SAR is not moved
                 progress=scaled_progress(progress, 100 * k / len(others),
                                          100 * (k + 1) / len(others)),
                 is_canceled=is_canceled)

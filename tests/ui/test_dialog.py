@@ -97,7 +97,7 @@ def test_methods_follow_the_registry(panel):
     assert any(label.startswith("Local") for label in labels) == local
     # Defaults, ranges, options and tooltips come from the algorithm's parameters.
     definition = registry.algorithmById("coreg:align_image").parameterDefinition("MAX_SHIFT")
-    assert panel.max_shift.value() == definition.defaultValue() == 20
+    assert panel.max_shift.value() == definition.defaultValue() == 0  # 0: no limit
     assert panel.max_shift.maximum() == definition.maximum()
     assert panel.max_shift.toolTip() == definition.description()
     assert panel.enums["TRANSFORM"].itemText(1) == "Translation + rotation"
