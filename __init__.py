@@ -34,8 +34,8 @@ _EXPORTS = {
     "estimate_dem_alignment": "core.dem.dem",
     "read_alignment": "core.transforms.saved",
     # Results and alignments.
-    "Alignment": "core.matching.align",
-    "PatchResult": "core.matching.align",
+    "Alignment": "core.matching.alignment",
+    "PatchResult": "core.matching.alignment",
     "LocalAlignment": "core.local.local",
     "DemAlignment": "core.dem.dem",
     "BlockShift": "core.dem.dem",

@@ -6,9 +6,12 @@ what each part does:
 * ``io/``: paths (local or remote), raster reading and writing, output safety (atomic
   writes, locks, never overwriting an input), polygon masks;
 * ``grid``: georeferenced pixel grids and the common grid of two rasters;
-* ``matching/``: the global alignment (``align``): patches matched by phase correlation
-  (``match``, ``phase_correlation``), the robust rigid fit (``fit``), scores
-  (``metrics``) and the uncertainty of the result (``uncertainty``);
+* ``matching/``: the global alignment (``align``; its result ``alignment``): a coarse
+  search for the offset (``coarse_search``, ``band_choice``, ``modality``), then the
+  fine loop (``estimator``): patches matched by phase correlation (``match``,
+  ``phase_correlation``, ``patch_screening``) or by structure across modalities
+  (``structure_match``), the robust rigid fit (``fit``), scores (``metrics``) and the
+  uncertainty of the result (``uncertainty``);
 * ``transforms/``: the transformation model every alignment is expressed in (``model``),
   its saved records (``saved``) and applying it to rasters (``resample``, ``apply``);
 * ``local/``: non-rigid alignment by tie points or dense optical flow;

@@ -6,6 +6,9 @@ the reference by the global alignment (:mod:`align`, estimated once per input on
 its band nearest to the reference's and applied to all of that input's assets:
 they share one geometry). Band-math expressions (:mod:`band_math`) are then
 evaluated on the stacked assets, strip by strip.
+
+About 560 lines: the stack's grid, its shifts, its outputs and its STAC record are one
+run's steps, read in order; the STAC writing itself is :mod:`..stac.write`.
 """
 
 from __future__ import annotations

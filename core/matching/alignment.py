@@ -1,0 +1,95 @@
+"""What the global alignment returns: the rigid model with its quality figures (Alignment)
+and every matched patch (PatchResult)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from rasterio.crs import CRS
+
+from ..results import AlignmentResult
+from ..transforms.model import Rigid, Uncertainty
+from ..transforms.saved import alignment_record
+from .fit import RigidModel
+
+
+@dataclass(frozen=True)
+class PatchResult:
+    """One matched patch: where its content was in the secondary and where it goes.
+
+    ``x``, ``y`` is the patch centre on the reference (map units, reference CRS);
+    ``dx_map``, ``dy_map`` the displacement applied there (reference CRS units) and
+    ``dx_px``, ``dy_px`` the same in secondary pixels (x right, y down).
+    """
+
+    x: float
+    y: float
+    dx_map: float
+    dy_map: float
+    dx_px: float
+    dy_px: float
+    reliability: float
+    used: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Alignment(AlignmentResult):
+    """Result of :func:`estimate_alignment`: a rigid model with its quality figures.
+
+    A secondary map point p (reference CRS) goes to R(rotation_deg) (p - centre) +
+    centre + shift_map. Pixel shifts are in secondary pixels, x right, y down.
+    """
+
+    model: RigidModel
+    reference_crs: str
+    secondary_crs: str
+    shift_x_px: float
+    shift_y_px: float
+    shift_uncertainty_px: float
+    reliability: float
+    matching_score_before: float
+    matching_score_after: float
+    iterations: int
+    patches: tuple[PatchResult, ...]
+    bounds: tuple[float, float, float, float]
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: What the coarse search found (:class:`.coarse_search.CoarseResult` record).
+    search: dict = field(default_factory=dict)
+    #: Covariance of (x, y, rotation): reference pixels (x right, y down) and degrees.
+    covariance: tuple[tuple[float, ...], ...] = ((0.0,) * 3,) * 3
+    #: Radii (reference pixels, metres) around the correction that hold the true one,
+    #: RMS over the overlap, with 90 % and 95 % probability; metres None without units.
+    ce90_px: float = 0.0
+    ce95_px: float = 0.0
+    ce90_m: float | None = None
+    ce95_m: float | None = None
+
+    @property
+    def transform(self) -> Rigid:
+        """The alignment alone, with its uncertainty, to apply to other rasters."""
+        return Rigid(self.model, CRS.from_user_input(self.reference_crs), self.bounds,
+                     uncertainty=Uncertainty(self.covariance, self.ce90_px, self.ce95_px,
+                                             self.ce90_m, self.ce95_m))
+
+    def report(self) -> dict:
+        """The JSON report (the keys scripts rely on)."""
+        used = sum(p.used for p in self.patches)
+        return {
+            **alignment_record(self.model, self.reference_crs, self.bounds),
+            "transform": self.transform.to_record(),
+            "shift_x_px": self.shift_x_px, "shift_y_px": self.shift_y_px,
+            "shift_uncertainty_px": self.shift_uncertainty_px,
+            "covariance": [list(row) for row in self.covariance],
+            "ce90_px": self.ce90_px, "ce95_px": self.ce95_px,
+            "ce90_m": self.ce90_m, "ce95_m": self.ce95_m,
+            "reliability": self.reliability,
+            "n_patches": len(self.patches), "n_patches_used": used,
+            "matching_score_before": self.matching_score_before,
+            "matching_score_after": self.matching_score_after,
+            "reference_crs": self.reference_crs, "secondary_crs": self.secondary_crs,
+            "iterations": self.iterations,
+            "warnings": list(self.warnings),
+            "search": self.search,
+            "patches": [asdict(p) for p in self.patches],
+        }
