@@ -131,7 +131,8 @@ if TYPE_CHECKING:  # what static analysers and IDEs see
     )
     from .core.io.masks import PolygonMask
     from .core.local.local import LocalAlignment, align_local
-    from .core.matching.align import Alignment, PatchResult, align_image, estimate_alignment
+    from .core.matching.align import align_image, estimate_alignment
+    from .core.matching.alignment import Alignment, PatchResult
     from .core.matching.fit import RigidModel
     from .core.results import AlignmentResult
     from .core.stack.stack import ItemResult, align_stack

@@ -21,7 +21,8 @@ from ..io.outputs import check_output_folder, guarded_outputs, write_json
 from ..io.paths import is_remote, remote_reads
 from ..io.prefetch import prefetch_patches
 from ..io.raster_io import IsCanceled, Progress
-from ..matching.align import DEFAULT_MAX_SHIFT, Alignment, estimate_alignment
+from ..matching.align import DEFAULT_MAX_SHIFT, estimate_alignment
+from ..matching.alignment import Alignment
 from ..transforms.apply import apply_alignment, scaled_progress
 from .net import (
     DEFAULT_TIMEOUT,

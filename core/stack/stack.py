@@ -27,7 +27,8 @@ from ..errors import CoregInputError, CoregistrationError
 from ..grid import snapped_grid
 from ..io.outputs import check_output_folder, guarded_outputs, hold_outputs, write_json
 from ..io.raster_io import IsCanceled, Progress, atomic_path, read_info
-from ..matching.align import Alignment, PatchResult, estimate_alignment, score_overlap
+from ..matching.align import estimate_alignment, score_overlap
+from ..matching.alignment import Alignment, PatchResult
 from ..transforms.apply import apply_alignment, is_class_raster, write_shifted
 from ..transforms.model import Transform, identity
 from ..transforms.warp import write_resampled
