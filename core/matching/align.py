@@ -131,6 +131,8 @@ def estimate_alignment(
     sec_nodata = sec_info.nodata if secondary_nodata is None else secondary_nodata
     pixel = ref_info.grid.res[0]
     max_shift_map = None if max_shift is None else max_shift * pixel
+    if max_shift is not None:  # the largest patches the cap allows, refused before any read
+        _require_patch_memory(common, _patch_size(max_shift, ref_info, common))
     with rasterio.open(reference) as ref_ds, rasterio.open(secondary) as sec_ds, \
             memory_guard("matching the patches", PATCH_ADVICE):
         start = initial_map(initial_offset, initial_offset_units, ref_info.grid)
