@@ -168,17 +168,29 @@ def is_cloud_optimized(path: str) -> bool:
 
 
 def network_read_error(exc: Exception, what: str) -> CoregInputError | CoregResourceError:
-    """A GDAL read of a remote asset that failed, in words: what failed and what to do."""
+    """A GDAL read of a remote asset that failed, in words: what failed and what to do.
+
+    GDAL's words may be on a chained exception: rasterio 1.4 raises "Read failed. See
+    previous exception for details." from the error GDAL reported."""
     text = str(exc)
-    if any(sign in text for sign in ("IReadBlock failed", "Read error", "Read or write failed")):
+    causes = " ".join(str(e) for e in _chain(exc))
+    if any(sign in causes for sign in ("IReadBlock failed", "Read error", "Read or write failed")):
         return CoregInputError(f"Reading {what} over the network failed: the data arrived "
                                "incomplete (a response cut short, or a damaged file). Nothing "
                                "was written; try again.")
-    if "timed out" in text.lower() or "operation too slow" in text.lower():
+    if "timed out" in causes.lower() or "operation too slow" in causes.lower():
         return CoregResourceError(f"Reading {what} over the network timed out: the server "
                                   "stopped sending. Nothing was written; try again later.")
     return CoregInputError(f"Reading {what} over the network failed ({text}). Nothing was "
                            "written; try again.")
+
+
+def _chain(exc: BaseException):
+    """``exc`` and the exceptions it was raised from (a few at most)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        yield exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
 
 
 NETWORK_ERRORS = (RasterioError, RasterioIOError)
