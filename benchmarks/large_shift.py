@@ -44,10 +44,8 @@ WORK = HERE / "work" / "large_shift"
 register_coreg()
 sys.path.insert(0, str(HERE))
 
-import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 import run as bench_run  # noqa: E402
-from affine import Affine  # noqa: E402
 
 from coreg.core.matching.align import align_image  # noqa: E402
 from coreg.core.matching.fit import RigidModel  # noqa: E402
@@ -106,26 +104,8 @@ def corpus_row(case, folder: Path, aro_py) -> dict:
 
 
 def sar_pair(folder: Path, offset: tuple[int, int]) -> tuple[Path, Path]:
-    """Sentinel-1 (reference) and Sentinel-2 band 1 (secondary) on one footprint, the
-    secondary's content ``offset`` (x right, y down) pixels further than it says."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with rasterio.open(SAR / "S1_patch11.tif") as ds:
-        ref, profile = ds.read(1), ds.profile
-    with rasterio.open(SAR / "S2_patch11.tif") as ds:
-        sec = ds.read(1)
-    kx, ky = offset
-    r0, c0 = max(0, -ky), max(0, -kx)
-    rows, cols = ref.shape[0] - abs(ky), ref.shape[1] - abs(kx)
-    t = profile["transform"] * Affine.translation(c0, r0)
-    paths = []
-    for name, data in (("reference", ref[r0:r0 + rows, c0:c0 + cols]),
-                       ("secondary", sec[r0 + ky:r0 + ky + rows, c0 + kx:c0 + kx + cols])):
-        path = folder / f"{name}.tif"
-        with rasterio.open(path, "w", driver="GTiff", width=cols, height=rows, count=1,
-                           dtype="float32", crs=profile["crs"], transform=t) as dst:
-            dst.write(data.astype(np.float32), 1)
-        paths.append(path)
-    return paths[0], paths[1]
+    """GeFolki's S1 (reference) and S2 patches, the S2 content ``offset`` further."""
+    return corpus.offset_pair(SAR / "S1_patch11.tif", SAR / "S2_patch11.tif", folder, offset)
 
 
 def sar_rows(aro_py, offsets) -> list[dict]:

@@ -242,6 +242,27 @@ def _build_same_footprint(case: CorpusCase, folder: Path) -> Pair:
                 truth, ref_t, sec_t, (rows_fine // b, cols_fine // b))
 
 
+def offset_pair(reference: Path, secondary: Path, folder: Path,
+                offset: tuple[int, int]) -> tuple[Path, Path]:
+    """Two co-registered rasters of one grid (e.g. GeFolki's S1 / S2 patches) cut to one
+    footprint (the grid less |offset|), the secondary's content ``offset`` (x right, y
+    down) whole pixels further than its georeferencing says: exact truth, no resampling.
+    A differential test (the run with the offset less the one without) cancels the
+    pair's own residual misregistration."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(reference) as ds:
+        ref, profile = ds.read(1), ds.profile
+    with rasterio.open(secondary) as ds:
+        sec = ds.read(1)
+    kx, ky = offset
+    r0, c0 = max(0, -ky), max(0, -kx)
+    rows, cols = ref.shape[0] - abs(ky), ref.shape[1] - abs(kx)
+    t = profile["transform"] * Affine.translation(c0, r0)
+    return (_write(folder / "reference.tif", ref[r0:r0 + rows, c0:c0 + cols], profile, t),
+            _write(folder / "secondary.tif", sec[r0 + ky:r0 + ky + rows, c0 + kx:c0 + kx + cols],
+                   profile, t))
+
+
 def scene_points(pair: Pair, n: int = 50) -> tuple[np.ndarray, np.ndarray]:
     """An n x n grid of map points spanning the secondary."""
     rows, cols = pair.secondary_shape

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import rasterio
-from affine import Affine
 from conftest import DATA
+from corpus import offset_pair
 
 from coreg.core.errors import CoregInputError
 from coreg.core.matching.align import estimate_alignment
@@ -19,26 +18,7 @@ S1, S2 = DATA / "sar_optical" / "S1_patch11.tif", DATA / "sar_optical" / "S2_pat
 
 
 def _pair(folder, offset, reference=S1, secondary=S2):
-    """Both images on one footprint (the patch less |offset|); the secondary's content is
-    ``offset`` (x right, y down) pixels further than its georeferencing says."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with rasterio.open(reference) as ds:
-        ref, profile = ds.read(1), ds.profile
-    with rasterio.open(secondary) as ds:
-        sec = ds.read(1)
-    kx, ky = offset
-    r0, c0 = max(0, -ky), max(0, -kx)
-    rows, cols = ref.shape[0] - abs(ky), ref.shape[1] - abs(kx)
-    t = profile["transform"] * Affine.translation(c0, r0)
-    paths = []
-    for name, data in (("ref", ref[r0:r0 + rows, c0:c0 + cols]),
-                       ("sec", sec[r0 + ky:r0 + ky + rows, c0 + kx:c0 + kx + cols])):
-        path = folder / f"{name}.tif"
-        with rasterio.open(path, "w", driver="GTiff", width=cols, height=rows, count=1,
-                           dtype="float32", crs=profile["crs"], transform=t) as dst:
-            dst.write(data.astype(np.float32), 1)
-        paths.append(path)
-    return paths
+    return offset_pair(reference, secondary, folder, offset)
 
 
 def test_sar_optical__known_offset_within_0_3_px(tmp_path):
