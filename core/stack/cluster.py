@@ -12,7 +12,8 @@ naming the worker and the path.
 
 The report and the plugin are pickled by value (cloudpickle), not by name, so that a worker
 that lacks the engine can still run them (:class:`ByValue`): they use only the standard
-library.
+library. So is every task (:func:`packed`): newer Dask unpickles the task graph on the
+scheduler, which never gets the engine.
 """
 
 from __future__ import annotations
@@ -207,6 +208,42 @@ def prepare_workers(client, reads: Sequence[str], folder: str | os.PathLike,
     finally:
         os.remove(token_path)
     _raise_for(reports, stamp if ship_engine else None, str(folder))
+
+
+def packed(task: Callable, args: tuple) -> tuple[ByValue, bytes]:
+    """``task(*args)`` as a function and argument the scheduler can unpickle without the
+    engine: Dask 2024.12 and newer unpickle the task graph on the scheduler, which has
+    no engine (only the workers get it), so the call travels as bytes and is unpickled,
+    run and its outcome pickled again on the worker (:func:`run_packed`)."""
+    import cloudpickle
+
+    register_by_value()
+    return ByValue(run_packed), cloudpickle.dumps((task, args))
+
+
+def run_packed(call: bytes) -> bytes:
+    """On a worker: run the pickled ``(task, args)``; its result, or the exception it
+    raised, pickled (an exception that cannot be pickled, as a RuntimeError)."""
+    import pickle
+
+    task, args = pickle.loads(call)
+    try:
+        return pickle.dumps((True, task(*args)))
+    except Exception as exc:  # noqa: BLE001 - handed to the client, which raises it
+        try:
+            return pickle.dumps((False, exc))
+        except Exception:  # noqa: BLE001 - e.g. an exception holding a lock
+            return pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+def unpacked(outcome: bytes):
+    """The result of :func:`run_packed` on the client, or its exception raised."""
+    import pickle
+
+    succeeded, value = pickle.loads(outcome)
+    if not succeeded:
+        raise value
+    return value
 
 
 def register_by_value() -> None:

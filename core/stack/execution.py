@@ -11,6 +11,7 @@ import re
 import shutil
 import sys
 import sysconfig
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -140,17 +141,22 @@ def _tls_configured() -> bool:
 def _run_dask(task, arguments, client, progress, is_canceled, failed) -> dict[str, Any]:
     from distributed import as_completed as dask_completed
 
-    futures = {client.submit(task, *args, pure=False): args[0] for args in arguments}
+    from .cluster import packed, unpacked
+
+    futures = {client.submit(*packed(task, args), pure=False, key=f"coreg-{uuid.uuid4().hex}"):
+               args[0] for args in arguments}
     return _collect(futures, dask_completed(list(futures)), progress, is_canceled,
-                    lambda: client.cancel(list(futures)), failed)
+                    lambda: client.cancel(list(futures)), failed,
+                    lambda future: unpacked(future.result()))
 
 
-def _collect(futures: dict, completed, progress, is_canceled, cancel, failed) -> dict[str, Any]:
+def _collect(futures: dict, completed, progress, is_canceled, cancel, failed,
+             result: Callable = lambda future: future.result()) -> dict[str, Any]:
     results = {}
     for k, future in enumerate(completed):
         path = futures[future]
         try:
-            results[path] = future.result()
+            results[path] = result(future)
         except Exception as exc:  # a worker that died: the item failed, the stack goes on
             results[path] = failed(path, exc)
         if progress:
