@@ -106,6 +106,17 @@ def render_docstring(doc: str | None) -> list[str]:
     return out
 
 
+def property_doc(cls: type, name: str) -> str:
+    """The docstring of property ``name`` of ``cls`` or of the nearest base class's
+    property of that name (inspect.getdoc also takes an inherited plain attribute's, i.e.
+    its type's: bool's, on Python 3.13)."""
+    for base in cls.__mro__:
+        attribute = vars(base).get(name)
+        if isinstance(attribute, property) and attribute.__doc__:
+            return inspect.cleandoc(attribute.__doc__)
+    return ""
+
+
 def annotation(value) -> str:
     if value is inspect.Parameter.empty:
         return ""
@@ -165,7 +176,7 @@ def document(name: str, obj) -> list[str]:
             out += ["", "**Methods**", ""]
             for method_name, method in methods:
                 if isinstance(method, property):
-                    summary = (inspect.getdoc(method) or "").split("\n\n")[0]
+                    summary = property_doc(obj, method_name).split("\n\n")[0]
                     out.append(f"- `{method_name}` (property)"
                                + (f": {inline(' '.join(summary.split()))}" if summary else ""))
                     continue

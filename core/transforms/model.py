@@ -386,6 +386,7 @@ class Composite(Transform):
 
     @property
     def smooth(self) -> bool:
+        """Smooth if every step is."""
         return all(step.smooth for step in self.steps)
 
     @property
