@@ -33,6 +33,7 @@ _EXPORTS = {
     "estimate_alignment": "core.matching.align",
     "estimate_dem_alignment": "core.dem.dem",
     "read_alignment": "core.transforms.saved",
+    "write_dem_report": "core.dem.report",
     # Results and alignments.
     "Alignment": "core.matching.alignment",
     "PatchResult": "core.matching.alignment",
@@ -68,7 +69,7 @@ _EXPORTS = {
 __all__ = [
     "align_image", "align_local", "align_dem", "align_stack", "apply_alignment",
     "band_math", "rectify_swath",
-    "estimate_alignment", "estimate_dem_alignment", "read_alignment",
+    "estimate_alignment", "estimate_dem_alignment", "read_alignment", "write_dem_report",
     "Alignment", "PatchResult", "LocalAlignment", "DemAlignment", "BlockShift",
     "ItemResult", "Applied", "SwathResult", "AlignmentResult", "RigidModel", "PolygonMask",
     "Transform", "Rigid", "AffineTransform", "BlockField", "DisplacementField", "Composite",
@@ -121,6 +122,7 @@ if TYPE_CHECKING:  # what static analysers and IDEs see
     from .core.bandmath.band_math import BandMathError
     from .core.bandmath.raster_math import band_math
     from .core.dem.dem import BlockShift, DemAlignment, align_dem, estimate_dem_alignment
+    from .core.dem.report import write_dem_report
     from .core.errors import (
         CanceledError,
         CoregError,

@@ -498,13 +498,17 @@ def align_local_command(reference, secondary, output, displacement, method, band
               help="Apply the alignment to this raster too, written as <name>_coreg.tif "
                    "beside the output. Repeatable.")
 @click.option("--report", metavar="PATH", help="Write the JSON report there.")
+@click.option("--report-page", metavar="PATH", help="Write the HTML report there: dh maps "
+                                                    "and histograms, NMAD by slope class.")
 @run_options
 def align_dem_command(reference, dem, output, dh_output, exclude, method, pipeline,
                       bootstrap, max_iterations, tolerance, block_size, resampling,
                       match_reference, keep_unreliable, shift_x, shift_y, shift_z, apply_to,
-                      report, quiet, as_json):
+                      report, report_page, quiet, as_json):
     """Align DEM onto the REFERENCE DEM over stable terrain (Nuth & Kääb 2011)."""
     from .core.dem.dem import align_dem, write_shift_fields
+    from .core.dem.points import is_point_file
+    from .core.dem.report import write_dem_report
 
     fields = {c: p for c, p in (("x", shift_x), ("y", shift_y), ("z", shift_z)) if p}
     if fields and method != "blockwise":
@@ -514,6 +518,7 @@ def align_dem_command(reference, dem, output, dh_output, exclude, method, pipeli
     sources = {"Reference DEM": reference, "DEM": dem, "Unstable terrain": list(exclude),
                "Rasters to apply to": list(apply_to)}
     outputs = {"Output": output, "Elevation difference": dh_output, "Report": report,
+               "Report page": report_page,
                **{f"Shift field {c}": p for c, p in fields.items()},
                **_outputs_of_apply_to(apply_to, output)}
     with run.guarded(outputs, sources):
@@ -526,6 +531,10 @@ def align_dem_command(reference, dem, output, dh_output, exclude, method, pipeli
             keep_unreliable=keep_unreliable, progress=run.progress)
         document = alignment.report()
         _write_report(report, document)
+        if report_page:
+            write_dem_report(document, report_page, reference=reference, dem=dem,
+                             aligned=None if is_point_file(reference) else output,
+                             exclude=mask_sources(exclude))
         if fields:
             write_shift_fields(alignment, dem, fields)
         _apply_to(run, alignment.transform, apply_to, output, sources)

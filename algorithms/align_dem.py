@@ -23,6 +23,7 @@ from qgis.core import (
 from ..core.dem.dem import METHODS, MIN_BLOCK_PIXELS, align_dem, write_shift_fields
 from ..core.dem.pipeline import STEP_NAMES
 from ..core.dem.points import PointCloud
+from ..core.dem.report import write_dem_report
 from ..core.io.outputs import write_json
 from .base import RESAMPLINGS, CoregAlgorithm, DivergingOnLoad, StyleOnLoad
 from .layers import mask_sources, requested, write_shift_vectors
@@ -43,6 +44,7 @@ class AlignDemAlgorithm(CoregAlgorithm):
     MAX_ITERATIONS, TOLERANCE, BLOCK_SIZE = "MAX_ITERATIONS", "TOLERANCE", "BLOCK_SIZE"
     RESAMPLING, MATCH_REFERENCE = "RESAMPLING", "MATCH_REFERENCE"
     OUTPUT, DH_OUTPUT, REPORT = "OUTPUT", "DH_OUTPUT", "REPORT"
+    REPORT_PAGE = "REPORT_PAGE"
     BLOCK_VECTORS = "BLOCK_VECTORS"
     SHIFT_FIELDS = {"x": "SHIFT_X_OUTPUT", "y": "SHIFT_Y_OUTPUT", "z": "SHIFT_Z_OUTPUT"}
 
@@ -130,6 +132,9 @@ class AlignDemAlgorithm(CoregAlgorithm):
         self.addParameter(QgsProcessingParameterFileDestination(
             self.REPORT, self.tr("Report"), self.tr("JSON files (*.json)"), optional=True,
             createByDefault=True))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.REPORT_PAGE, self.tr("Report page (dh maps, histograms, NMAD by slope)"),
+            self.tr("HTML files (*.html)"), optional=True, createByDefault=False))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.BLOCK_VECTORS, self.tr("Block shift vectors (blockwise)"),
             QgsProcessing.SourceType.TypeVectorLine, optional=True, createByDefault=False))
@@ -158,12 +163,15 @@ class AlignDemAlgorithm(CoregAlgorithm):
                      if requested(parameters, self.DH_OUTPUT) and points is None else None)
         report_path = (self.parameterAsFileOutput(parameters, self.REPORT, context)
                        if requested(parameters, self.REPORT) else "")
+        report_page = (self.parameterAsFileOutput(parameters, self.REPORT_PAGE, context)
+                       if requested(parameters, self.REPORT_PAGE) else "")
+        exclude = mask_sources(self.parameterAsLayerList(parameters, self.EXCLUDE, context),
+                               reference, context, self.raster_path)
+        dem_path = self.raster_path(dem, "DEM")
         alignment = self.run_core(
             align_dem, feedback,
-            reference=source, dem=self.raster_path(dem, "DEM"),
-            output=output, dh_output=dh_output or None,
-            exclude=mask_sources(self.parameterAsLayerList(parameters, self.EXCLUDE, context),
-                                 reference, context, self.raster_path),
+            reference=source, dem=dem_path,
+            output=output, dh_output=dh_output or None, exclude=exclude,
             method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
             pipeline=(self.parameterAsString(parameters, self.PIPELINE, context) or "").strip(),
             bootstrap=self.parameterAsInt(parameters, self.BOOTSTRAP, context),
@@ -193,6 +201,11 @@ class AlignDemAlgorithm(CoregAlgorithm):
         if report_path:
             write_json(report_path, report)
             results[self.REPORT] = report_path
+        if report_page:
+            feedback.pushInfo(self.tr("Writing the report page…"))
+            write_dem_report(report, report_page, reference=source, dem=dem_path,
+                             aligned=output if points is None else None, exclude=exclude)
+            results[self.REPORT_PAGE] = report_page
         if alignment.method == "blockwise":
             results.update(self._block_outputs(parameters, context, alignment))
         results[self.APPLIED] = self.apply_to(parameters, context, feedback, alignment.transform,

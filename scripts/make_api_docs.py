@@ -29,6 +29,7 @@ GROUPS = (
                       "apply_alignment", "band_math", "rectify_swath")),
     ("Measuring only, and saved alignments", ("estimate_alignment", "estimate_dem_alignment",
                                                "read_alignment")),
+    ("Reports", ("write_dem_report",)),
     ("Results", ("AlignmentResult", "Alignment", "PatchResult", "LocalAlignment",
                  "DemAlignment", "BlockShift", "ItemResult", "Applied", "SwathResult",
                  "PolygonMask")),

@@ -230,8 +230,10 @@ def test_align_dem_matches_the_library_and_protects_its_exclusions(home, tmp_pat
     from coreg.core.dem.dem import align_dem
 
     completed = run(home, "align-dem", LYB_REF, LYB_DEM, "-o", tmp_path / "dem.tif",
-                    "--dh", tmp_path / "dh.tif", "--report", tmp_path / "dem.json", "--json")
+                    "--dh", tmp_path / "dh.tif", "--report", tmp_path / "dem.json", "--json",
+                    "--report-page", tmp_path / "dem.html")
     assert completed.returncode == 0, completed.stderr
+    assert "NMAD by slope class" in (tmp_path / "dem.html").read_text(encoding="utf-8")
     report = json.loads(completed.stdout)
     own = align_dem(LYB_REF, LYB_DEM, tmp_path / "own.tif")
     for key in ("shift_x", "shift_y", "shift_z", "nmad_after"):

@@ -515,7 +515,9 @@ class CoregPanel(QWidget):
         self._arrow_scale_changed(self.arrow_scale.value())
         self.show_aligned.setChecked(True)
         self._compare(True)
-        self.report_page = self._write_report_page(report, outputs.get("REPORT"))
+        # a DEM run writes its own page (dh maps, histograms, NMAD by slope class)
+        self.report_page = (outputs.get("REPORT_PAGE")
+                            or self._write_report_page(report, outputs.get("REPORT")))
         self.report_button.setEnabled(bool(self.report_page))
         self.status.setText(f"Done: {len(layers)} layer(s) added"
                             + (f", replacing the previous run's {replaced}." if replaced else "."))

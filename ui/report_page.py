@@ -10,33 +10,14 @@ from __future__ import annotations
 
 import base64
 import csv
-import datetime
-import html
 import math
 from pathlib import Path
 
+from ..core.report_html import esc, page
 from .results import EXPLAIN, SIGN_CONVENTION, Ground, summary_entries
 
 MAP_WIDTH = 900
 MAX_TABLE_ROWS = 500
-STYLE = """
-body { font-family: "DejaVu Sans", Arial, sans-serif; color: #222; max-width: 1000px;
-       margin: 24px auto; padding: 0 16px; line-height: 1.45; }
-h1 { font-size: 1.5em; margin-bottom: 0.2em; } h2 { font-size: 1.2em; margin-top: 1.6em;
-  border-bottom: 1px solid #ccc; padding-bottom: 0.2em; }
-.meta { color: #666; font-size: 0.9em; }
-table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
-th, td { border: 1px solid #d0d0d0; padding: 3px 8px; text-align: left; vertical-align: top; }
-th { background: #f0f0f0; } tr:nth-child(even) td { background: #fafafa; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.summary td:first-child { font-weight: bold; white-space: nowrap; }
-.summary td.explain { color: #555; font-size: 0.9em; }
-.warning { background: #fff4ce; border-left: 4px solid #e0a800; padding: 6px 10px; }
-.rejected td { color: #777; }
-figure { margin: 0.6em 0; } figure img { max-width: 100%; border: 1px solid #ccc; }
-.legend { display: flex; flex-wrap: wrap; gap: 4px 18px; margin: 6px 0; font-size: 0.9em; }
-.legend span { display: inline-flex; align-items: center; gap: 6px; }
-"""
 
 
 def page_path(report_path: str | Path) -> Path:
@@ -44,8 +25,7 @@ def page_path(report_path: str | Path) -> Path:
     return Path(report_path).with_suffix(".html")
 
 
-def _esc(value) -> str:
-    return html.escape(str(value))
+_esc = esc
 
 
 def _num(value, digits: int = 3, signed: bool = False) -> str:
@@ -203,23 +183,19 @@ def stack_report(summary_csv: str | Path) -> dict:
 def write_page(report: dict, path: str | Path, *, title: str = "Coreg report",
                inputs: dict[str, str] | None = None, ground: Ground | None = None,
                map_png: str | None = None, legend: list[tuple[str, str]] | None = None,
-               pixel_size: tuple[float, float] | None = None, arrow_scale=None) -> Path:
-    """Write the HTML page of ``report`` to ``path``; ``map_png`` is relative to it."""
+               pixel_size: tuple[float, float] | None = None, arrow_scale=None,
+               sections: tuple[str, ...] = ()) -> Path:
+    """Write the HTML page of ``report`` to ``path``; ``map_png`` is relative to it;
+    ``sections`` (HTML) follow the summary (e.g. a DEM's figures)."""
     path = Path(path)
-    meta = [f"Written {datetime.datetime.now():%Y-%m-%d %H:%M}"]
-    if report.get("kind"):
-        meta.append(f"report kind {report['kind']}")
     files = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(v)}</td></tr>"
                     for k, v in (inputs or {}).items() if v)
-    body = [f"<h1>{_esc(title)}</h1><p class='meta'>{_esc(', '.join(meta))}</p>",
-            f"<table>{files}</table>" if files else "",
+    body = [f"<table>{files}</table>" if files else "",
             _summary_section(report, ground) if not report.get("scenes") else "",
-            _stack_section(report), _map_section(map_png, legend or [], arrow_scale),
+            *sections, _stack_section(report), _map_section(map_png, legend or [], arrow_scale),
             _residuals_section(report, pixel_size)]
-    document = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-                f"<title>{_esc(title)}</title><style>{STYLE}</style></head><body>"
-                + "".join(body) + "</body></html>\n")
-    path.write_text(document, encoding="utf-8")
+    meta = f"report kind {report['kind']}" if report.get("kind") else ""
+    path.write_text(page(title, "".join(body), meta), encoding="utf-8")
     return path
 
 

@@ -49,8 +49,10 @@ def test_align_dem__qgis_process(shared_data, shifted_aster, qgis_process_runner
         "run", "coreg:align_dem", "--json", "--", f"REFERENCE={shared_data / ASTER}",
         f"DEM={shifted}", "METHOD=2", "BLOCK_SIZE=128", f"OUTPUT={folder / 'b.tif'}",
         f"DH_OUTPUT={folder / 'b_dh.tif'}", f"REPORT={folder / 'b.json'}",
-        f"BLOCK_VECTORS={folder / 'blocks.gpkg'}", f"SHIFT_Z_OUTPUT={folder / 'dz.tif'}")
+        f"BLOCK_VECTORS={folder / 'blocks.gpkg'}", f"SHIFT_Z_OUTPUT={folder / 'dz.tif'}",
+        f"REPORT_PAGE={folder / 'b.html'}")
     assert code == 0, stderr
+    assert "NMAD by slope class" in (folder / "b.html").read_text(encoding="utf-8")
     report = json.loads((folder / "b.json").read_text())
     assert report["method"] == "blockwise" and report["blocks"]
     with rasterio.open(folder / "dz.tif") as dz:

@@ -407,3 +407,7 @@ def test_dem_method_runs_align_dem_and_shows_nmad(panel, shared_data, tmp_path):
         f"{report[k]:+.3f}" for k in ("shift_x", "shift_y", "shift_z"))
     assert summary["NMAD before → after"] == (
         f"{report['nmad_before']:.3f} → {report['nmad_after']:.3f}")
+    # the report button opens the DEM's own page, written by the algorithm
+    assert panel.report_page == str(tmp_path / "dem_aligned_report.html")
+    page = (tmp_path / "dem_aligned_report.html").read_text(encoding="utf-8")
+    assert "NMAD by slope class" in page and page.count("data:image/png;base64,") == 2
