@@ -10,9 +10,13 @@ import time
 import numpy as np
 import pytest
 import rasterio
+import rasterio.windows
 from local_synthetic import SCENE, write_pair
 from threadpoolctl import threadpool_limits
 
+from coreg.core.bandmath import raster_math
+from coreg.core.bandmath.raster_math import band_math
+from coreg.core.dem.dem import align_dem
 from coreg.core.errors import CoregInputError, CoregResourceError
 from coreg.core.local import flow_tasks, reader
 from coreg.core.local.local import align_local
@@ -81,3 +85,39 @@ def test_a_wrong_scheduler_address_is_told(shared_data, tmp_path, monkeypatch):
                     dask_scheduler="tcp://127.0.0.1:9")
     assert time.monotonic() - start < 10
     assert not (tmp_path / "out.tif").exists()
+
+
+def crop(path, out, size: int):
+    """The top left ``size`` x ``size`` pixels of ``path``."""
+    with rasterio.open(path) as src:
+        window = rasterio.windows.Window(0, 0, size, size)
+        profile = dict(src.profile, width=size, height=size,
+                       transform=src.window_transform(window))
+        data = src.read(window=window)
+    with rasterio.open(out, "w", **profile) as dst:
+        dst.write(data)
+    return out
+
+
+def test_align_dem_blockwise_on_the_cluster(shared_data, cluster, tmp_path, monkeypatch):
+    folder = shared_data / "dem" / "longyearbyen"
+    reference = crop(folder / "aligned_elev.tif", tmp_path / "reference.tif", 512)
+    dem = crop(folder / "DEM_1995.tif", tmp_path / "dem.tif", 512)
+    options = dict(method="blockwise", block_size=256)
+    here = align_dem(reference, dem, tmp_path / "here.tif", **options)
+    forbid_here(monkeypatch, (warp, "_resample_strip"))
+    there = align_dem(reference, dem, tmp_path / "there.tif", dask_scheduler=cluster.address,
+                      **options)
+    assert len(there.blocks) == 4 and there.report() == here.report()
+    assert_same_rasters(tmp_path / "here.tif", tmp_path / "there.tif")
+
+
+def test_band_math_on_the_cluster(shared_data, cluster, tmp_path, monkeypatch):
+    monkeypatch.setattr(raster_math, "BLOCK", 48)  # 4 strips, cut on the client
+    first, second = write_pair(shared_data / SCENE, tmp_path, size=192)
+    expression = "anomaly:(- (norm_diff 1.b1 2.b1) (mean (norm_diff 1.b1 2.b1)))"
+    band_math([first, second], expression, tmp_path / "here.tif")
+    forbid_here(monkeypatch, (raster_math, "evaluate_strip"))
+    band_math([first, second], expression, tmp_path / "there.tif",
+              dask_scheduler=cluster.address)
+    assert_same_rasters(tmp_path / "here.tif", tmp_path / "there.tif")
