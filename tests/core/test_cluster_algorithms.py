@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import rasterio
 import rasterio.windows
+import synthetic
 from local_synthetic import SCENE, write_pair
 from threadpoolctl import threadpool_limits
 
@@ -20,7 +21,8 @@ from coreg.core.dem.dem import align_dem
 from coreg.core.errors import CoregInputError, CoregResourceError
 from coreg.core.local import flow_tasks, reader
 from coreg.core.local.local import align_local
-from coreg.core.stack import execution
+from coreg.core.stack import execution, shift_tasks
+from coreg.core.stack.coregistered_stack import coregistered_stack
 from coreg.core.transforms import warp
 
 #: What "the same output" means: the tiles are computed by the same code from the same
@@ -87,7 +89,7 @@ def test_a_wrong_scheduler_address_is_told(shared_data, tmp_path, monkeypatch):
     assert not (tmp_path / "out.tif").exists()
 
 
-def crop(path, out, size: int):
+def corner(path, out, size: int):
     """The top left ``size`` x ``size`` pixels of ``path``."""
     with rasterio.open(path) as src:
         window = rasterio.windows.Window(0, 0, size, size)
@@ -101,8 +103,8 @@ def crop(path, out, size: int):
 
 def test_align_dem_blockwise_on_the_cluster(shared_data, cluster, tmp_path, monkeypatch):
     folder = shared_data / "dem" / "longyearbyen"
-    reference = crop(folder / "aligned_elev.tif", tmp_path / "reference.tif", 512)
-    dem = crop(folder / "DEM_1995.tif", tmp_path / "dem.tif", 512)
+    reference = corner(folder / "aligned_elev.tif", tmp_path / "reference.tif", 512)
+    dem = corner(folder / "DEM_1995.tif", tmp_path / "dem.tif", 512)
     options = dict(method="blockwise", block_size=256)
     here = align_dem(reference, dem, tmp_path / "here.tif", **options)
     forbid_here(monkeypatch, (warp, "_resample_strip"))
@@ -121,3 +123,28 @@ def test_band_math_on_the_cluster(shared_data, cluster, tmp_path, monkeypatch):
     band_math([first, second], expression, tmp_path / "there.tif",
               dask_scheduler=cluster.address)
     assert_same_rasters(tmp_path / "here.tif", tmp_path / "there.tif")
+
+
+def test_coregistered_stack_on_the_cluster(shared_data, cluster, tmp_path, monkeypatch):
+    monkeypatch.setattr(warp, "BLOCK", 64)  # strips cut on the client
+    monkeypatch.setattr(raster_math, "BLOCK", 64)
+    beirut = shared_data / "optical" / "oscd_s2" / "beirut_S2_20150820_B02-B03-B04-B08.tif"
+    first = synthetic.crop(beirut, tmp_path / "first.tif", 300, 400, 256)
+    inputs = [first]
+    for k, case in enumerate((synthetic.Case(2.4, -1.7, seed=2),
+                              synthetic.Case(-1.6, 1.2, seed=3)), start=2):
+        synthetic.make_secondary(first, 3, tmp_path / f"input{k}.tif", case, extra_bands=(4,))
+        inputs.append(tmp_path / f"input{k}.tif")
+    options = dict(assets="1.3,1.4,2.1,2.2,3.1", reference_asset="1.3",
+                   expressions="ndvi:(norm_diff 2.b2 2.b1); anomaly:(- 3.b1 (mean 3.b1))")
+    here = coregistered_stack(inputs, output_folder=tmp_path / "here", **options)
+    forbid_here(monkeypatch, (warp, "_resample_strip"), (raster_math, "evaluate_strip"),
+                (shift_tasks, "estimate_alignment"))
+    there = coregistered_stack(inputs, output_folder=tmp_path / "there",
+                               dask_scheduler=cluster.address, **options)
+    assert there.shifts == here.shifts
+    assert [s["status"] for s in there.shifts.values()] == ["reference", "aligned", "aligned"]
+    names = sorted(p.name for p in (tmp_path / "here").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "there").iterdir())
+    for name in (n for n in names if n.endswith(".tif")):
+        assert_same_rasters(tmp_path / "here" / name, tmp_path / "there" / name)
