@@ -23,6 +23,8 @@ from coreg.core.local import flow_tasks, reader
 from coreg.core.local.local import align_local
 from coreg.core.stack import execution, shift_tasks
 from coreg.core.stack.coregistered_stack import coregistered_stack
+from coreg.core.swath import sampling, swath_tasks
+from coreg.core.swath.swath import rectify_swath
 from coreg.core.transforms import warp
 
 #: What "the same output" means: the tiles are computed by the same code from the same
@@ -148,3 +150,23 @@ def test_coregistered_stack_on_the_cluster(shared_data, cluster, tmp_path, monke
     assert names == sorted(p.name for p in (tmp_path / "there").iterdir())
     for name in (n for n in names if n.endswith(".tif")):
         assert_same_rasters(tmp_path / "here" / name, tmp_path / "there" / name)
+
+
+def test_rectify_swath_on_the_cluster(shared_data, cluster, tmp_path, monkeypatch):
+    """OLCI (netCDF subdatasets) onto a 834 x 535 grid in 4 strips of target rows."""
+    monkeypatch.setattr(swath_tasks, "MIN_ROWS", 1)
+    nc = shared_data / "swath" / "O_L2_0001_SNS_2017104102450_v1.0.nc"
+    res, x0, y0 = 0.0005832, 1.152138, 52.32967
+    options = dict(interpolation="bilinear", prefilter=True, target_crs="EPSG:4326",
+                   pixel_size=2 * res, extent=(x0, x0 + 834 * res, y0, y0 + 535 * res))
+    source = f'NETCDF:"{nc}":rtoa_8'
+    here = rectify_swath(source, str(tmp_path / "here.tif"),
+                         lookup_output=str(tmp_path / "here_lookup.tif"), **options)
+    forbid_here(monkeypatch, (sampling, "paint_lookup"))
+    there = rectify_swath(source, str(tmp_path / "there.tif"),
+                          lookup_output=str(tmp_path / "there_lookup.tif"),
+                          dask_scheduler=cluster.address, **options)
+    assert there.painted_pixels == here.painted_pixels > 50000
+    assert (there.grid, there.notes, there.warnings) == (here.grid, here.notes, here.warnings)
+    assert_same_rasters(tmp_path / "here.tif", tmp_path / "there.tif")
+    assert_same_rasters(tmp_path / "here_lookup.tif", tmp_path / "there_lookup.tif")
