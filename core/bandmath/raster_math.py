@@ -352,6 +352,9 @@ def band_math(
         has no valid pixel (nothing is written then).
     ValueError
         An input cannot be read, or the output would overwrite it.
+    CoregResourceError
+        No Dask scheduler answers at ``dask_scheduler``, or its workers cannot run the
+        engine (before anything is written).
     """
     if not inputs:
         raise CoregInputError("Give at least one input raster.")

@@ -319,6 +319,9 @@ def align_dem(
     CoregistrationError
         Too few stable pixels, or a fit that did not converge (unless
         ``keep_unreliable``); nothing is written then.
+    CoregResourceError
+        No Dask scheduler answers at ``dask_scheduler``, or its workers cannot run the
+        engine (before anything is written).
     """
     from .points import PointCloud, is_point_file
 
