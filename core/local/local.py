@@ -277,6 +277,8 @@ def align_local(
         if displacement is None:
             # On a cluster the workers warp through the field: beside the output.
             near = os.path.dirname(os.path.abspath(output)) if client and output else None
+            if near:
+                os.makedirs(near, exist_ok=True)
             folder = stack.enter_context(tempfile.TemporaryDirectory(
                 prefix=".coreg-local-" if near else "coreg-local-", dir=near))
             field_path = os.path.join(folder, "displacement.tif")

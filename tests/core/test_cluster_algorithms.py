@@ -78,6 +78,24 @@ def test_align_local_dense_flow_on_the_cluster(shared_data, cluster, tmp_path, m
     assert there.report()["n_kept"] == here.report()["n_kept"] > 0
 
 
+@pytest.mark.parametrize("run", [
+    lambda tmp, address: align_local(tmp / "r.tif", tmp / "s.tif", tmp / "o.tif",
+                                     dask_scheduler=address),
+    lambda tmp, address: rectify_swath(str(tmp / "s.nc"), str(tmp / "o.tif"),
+                                       dask_scheduler=address),
+    lambda tmp, address: align_dem(tmp / "r.tif", tmp / "d.tif", tmp / "o.tif",
+                                   method="blockwise", dask_scheduler=address),
+    lambda tmp, address: band_math([tmp / "a.tif"], "(+ 1.b1 1)", tmp / "o.tif",
+                                   dask_scheduler=address),
+    lambda tmp, address: coregistered_stack([tmp / "a.tif"], "1.1", "1.1", tmp / "out",
+                                            dask_scheduler=address),
+], ids=["align_local", "rectify_swath", "align_dem", "band_math", "coregistered_stack"])
+def test_a_malformed_scheduler_address_is_refused_first(run, tmp_path):
+    with pytest.raises(CoregInputError, match="'localhost:8786' is not tcp://host:port"):
+        run(tmp_path, "localhost:8786")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_wrong_scheduler_address_is_told(shared_data, tmp_path, monkeypatch):
     monkeypatch.setattr(execution, "DASK_CONNECT_TIMEOUT", 2)
     reference, secondary = write_pair(shared_data / SCENE, tmp_path, size=64)
