@@ -170,6 +170,22 @@ def run_options(function):
                              "output.")(function)
 
 
+def dask_options(what: str):
+    """``--dask-scheduler`` and ``--ship-engine/--no-ship-engine``; ``what``: the work
+    that runs on the cluster's workers."""
+    def decorate(function):
+        function = click.option(
+            "--ship-engine/--no-ship-engine", default=True, show_default=True,
+            help="Send this engine to the Dask workers; --no-ship-engine: they have the "
+                 "same version installed (pip install coreg).")(function)
+        return click.option(
+            "--dask-scheduler", metavar="ADDRESS",
+            help=f"Run {what} on this Dask scheduler (tcp://host:port; only a cluster you "
+                 "trust: Dask runs pickled code). Needs the 'dask' extra. The workers read "
+                 "the paths themselves: use a shared file system.")(function)
+    return decorate
+
+
 def _band(flag: str, help_text: str):
     return click.option(flag, type=click.IntRange(min=1), default=1, show_default=True,
                         help=help_text)
@@ -416,12 +432,13 @@ def align_image_command(reference, secondary, output, band_ref, band_sec, masks,
               help="Apply the field to this raster too, written as <name>_coreg.tif beside "
                    "the output. Repeatable.")
 @click.option("--report", metavar="PATH", help="Write the JSON report there.")
+@dask_options("the dense-flow tiles and the warped strips")
 @run_options
 def align_local_command(reference, secondary, output, displacement, method, band_ref,
                         band_sec, masks, max_shift, resampling, grid_spacing, window_size,
                         rejection, min_reliability, radius, levels, iterations, invert,
-                        ref_nodata, sec_nodata, cog, keep_unreliable, apply_to, report, quiet,
-                        as_json):
+                        ref_nodata, sec_nodata, cog, keep_unreliable, apply_to, report,
+                        dask_scheduler, ship_engine, quiet, as_json):
     """Align SECONDARY onto the REFERENCE grid with a displacement varying over the image."""
     from .core.local.local import align_local
     from .core.transforms.saved import displacement_alignment, portable_report
@@ -445,7 +462,8 @@ def align_local_command(reference, secondary, output, displacement, method, band
             rejection=rejection, min_reliability=min_reliability, radius=radius,
             levels=levels, iterations=iterations, invert=invert,
             reference_nodata=ref_nodata, secondary_nodata=sec_nodata, cog=cog,
-            keep_unreliable=keep_unreliable, progress=run.progress)
+            keep_unreliable=keep_unreliable, dask_scheduler=dask_scheduler,
+            ship_engine=ship_engine, progress=run.progress)
         document = result.report()
         if report:
             _write_report(report, portable_report(document, report))
@@ -500,11 +518,12 @@ def align_local_command(reference, secondary, output, displacement, method, band
 @click.option("--report", metavar="PATH", help="Write the JSON report there.")
 @click.option("--report-page", metavar="PATH", help="Write the HTML report there: dh maps "
                                                     "and histograms, NMAD by slope class.")
+@dask_options("the aligned DEM's blocks (strips of rows)")
 @run_options
 def align_dem_command(reference, dem, output, dh_output, exclude, method, pipeline,
                       bootstrap, max_iterations, tolerance, block_size, resampling,
                       match_reference, keep_unreliable, shift_x, shift_y, shift_z, apply_to,
-                      report, report_page, quiet, as_json):
+                      report, report_page, dask_scheduler, ship_engine, quiet, as_json):
     """Align DEM onto the REFERENCE DEM over stable terrain (Nuth & Kääb 2011)."""
     from .core.dem.dem import align_dem, write_shift_fields
     from .core.dem.points import is_point_file
@@ -528,7 +547,8 @@ def align_dem_command(reference, dem, output, dh_output, exclude, method, pipeli
             max_iterations=max_iterations,
             tolerance=tolerance, block_size=block_size, match_reference=match_reference,
             resampling=resampling,
-            keep_unreliable=keep_unreliable, progress=run.progress)
+            keep_unreliable=keep_unreliable, dask_scheduler=dask_scheduler,
+            ship_engine=ship_engine, progress=run.progress)
         document = alignment.report()
         _write_report(report, document)
         if report_page:
@@ -566,13 +586,7 @@ def align_dem_command(reference, dem, output, dh_output, exclude, method, pipeli
                                       "alignment.")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Worker processes (default: the cores, fewer if memory is short).")
-@click.option("--dask-scheduler", metavar="ADDRESS",
-              help="Run the scenes on this Dask scheduler (tcp://host:port; only a cluster "
-                   "you trust: Dask runs pickled code). Needs the 'dask' extra. The "
-                   "workers read and write the paths themselves: use a shared file system.")
-@click.option("--ship-engine/--no-ship-engine", default=True, show_default=True,
-              help="Send this engine to the Dask workers; --no-ship-engine: they have the "
-                   "same version installed (pip install coreg).")
+@dask_options("the scenes (the workers also write the outputs)")
 @run_options
 def align_stack_command(inputs, anchor, output_folder, masks, summary, band, transform,
                         max_shift, reproject, already_aligned, min_improvement, workers,
@@ -648,14 +662,18 @@ def apply_command(alignment, input_path, output, output_mode, target_grid, resam
                    "'(/ (+ 1.b1 2.b1) 2)'; bands are <input>.b<band> or <input>.<description>.")
 @click.option("-o", "--output", required=True,
               help="Result: single-band Float32 COG on the first input's grid.")
+@dask_options("the strips of rows")
 @run_options
-def band_math_command(inputs, expression, output, quiet, as_json):
+def band_math_command(inputs, expression, output, dask_scheduler, ship_engine, quiet,
+                      as_json):
     """Evaluate one s-expression over INPUTS (numbered 1, 2, ... in this order)."""
     from .core.bandmath.raster_math import band_math
 
     run = Run("band-math", quiet, as_json)
     with run.guarded({"Output": output}, {"Inputs": list(inputs)}):
-        definition = band_math(list(inputs), expression, output, progress=run.progress)
+        definition = band_math(list(inputs), expression, output,
+                               dask_scheduler=dask_scheduler, ship_engine=ship_engine,
+                               progress=run.progress)
     run.done({"output": output, "name": definition.name, "expression": definition.text},
              f"Computed {definition.text} into {output}")
 
@@ -695,10 +713,11 @@ def _bands(text: str | None) -> list[int] | None:
 @click.option("--lookup", "lookup_output", metavar="PATH",
               help="Write the lookup images (source column, row) there.")
 @click.option("--cog", is_flag=True, help="Write Cloud-Optimized GeoTIFFs.")
+@dask_options("strips of target rows")
 @run_options
 def rectify_swath_command(source, output, bands, x_coords, y_coords, x_band, y_band,
                           source_crs, target_crs, pixel_size, extent, interpolation, prefilter,
-                          lookup_output, cog, quiet, as_json):
+                          lookup_output, cog, dask_scheduler, ship_engine, quiet, as_json):
     """Rectify SOURCE, swath data with per-pixel coordinates (a file or a subdataset such
     as NETCDF:"f.nc":var), onto a regular grid."""
     from .core.swath.swath import rectify_swath
@@ -714,7 +733,8 @@ def rectify_swath_command(source, output, bands, x_coords, y_coords, x_band, y_b
             y_band=y_band, bands=_bands(bands), source_crs=source_crs, target_crs=target_crs,
             pixel_size=pixel_size, extent=tuple(extent) if extent else None,
             interpolation=interpolation, prefilter=prefilter, lookup_output=lookup_output,
-            cog=cog, progress=run.progress)
+            cog=cog, dask_scheduler=dask_scheduler, ship_engine=ship_engine,
+            progress=run.progress)
     for note in result.notes:
         run.info(note)
     grid = result.grid

@@ -26,6 +26,7 @@ from ..core.dem.points import PointCloud
 from ..core.dem.report import write_dem_report
 from ..core.io.outputs import write_json
 from .base import RESAMPLINGS, CoregAlgorithm, DivergingOnLoad, StyleOnLoad
+from .cluster import CLUSTER_HELP, add_dask_parameters, dask_options
 from .layers import mask_sources, requested, write_shift_vectors
 
 METHOD_LABELS = ("Nuth & Kääb (horizontal + vertical shift)", "Vertical shift only (median)",
@@ -80,7 +81,10 @@ class AlignDemAlgorithm(CoregAlgorithm):
             "Outputs: the aligned DEM (Float32, on the DEM's own grid unless asked to "
             "match the reference), the elevation difference reference - aligned DEM, and "
             "a JSON report with the shifts and the NMAD of dh on stable terrain before "
-            "and after (NMAD = 1.4826 median |dh - median dh|).")
+            "and after (NMAD = 1.4826 median |dh - median dh|).\n"
+            "Dask scheduler (advanced): the aligned DEM is resampled block by block (strips "
+            "of rows) on the cluster's workers; the fit runs in QGIS; the results are the "
+            "same. " + CLUSTER_HELP)
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterRasterLayer(
@@ -122,6 +126,7 @@ class AlignDemAlgorithm(CoregAlgorithm):
             self.BOOTSTRAP, self.tr("Uncertainty: bootstrap replicates (0 = none; ~30)"),
             QgsProcessingParameterNumber.Type.Integer, 0, minValue=0, maxValue=500))
         self.add_keep_unreliable_parameter()
+        add_dask_parameters(self)
         self.add_apply_to_parameter()
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT,
                                                                   self.tr("Aligned DEM")))
@@ -172,6 +177,7 @@ class AlignDemAlgorithm(CoregAlgorithm):
             align_dem, feedback,
             reference=source, dem=dem_path,
             output=output, dh_output=dh_output or None, exclude=exclude,
+            **dask_options(self, parameters, context),
             method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
             pipeline=(self.parameterAsString(parameters, self.PIPELINE, context) or "").strip(),
             bootstrap=self.parameterAsInt(parameters, self.BOOTSTRAP, context),

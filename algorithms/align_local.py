@@ -27,6 +27,7 @@ from ..core.local.local import METHODS, align_local
 from ..core.local.tie_points import REJECTION_LEVELS
 from ..core.transforms.saved import displacement_alignment, portable_report
 from .base import RESAMPLINGS, CoregAlgorithm, StyleOnLoad
+from .cluster import CLUSTER_HELP, add_dask_parameters, dask_options
 from .layers import DOUBLE, INT, STRING, mask_sources, requested
 
 METHOD_LABELS = ("Tie points (grid of local matches, smooth field)",
@@ -79,7 +80,9 @@ class AlignLocalAlgorithm(CoregAlgorithm):
             "position (col + dx, row + dy). Tie points (arrows exaggerated by the project "
             "variable coreg_arrow_scale) carry dx, dy, reliability, SSIM and matching "
             "score before / after, and why a point was rejected. The JSON report holds "
-            "the counts, mean and RMS shift before and after, and the reference grid.")
+            "the counts, mean and RMS shift before and after, and the reference grid.\n"
+            "Dask scheduler (advanced): the dense-flow tiles and the warped strips run on "
+            "the cluster's workers; the results are the same as in QGIS. " + CLUSTER_HELP)
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.add_image_pair_parameters()
@@ -105,6 +108,7 @@ class AlignLocalAlgorithm(CoregAlgorithm):
             False)
         self.add_advanced_parameter(invert)
         self.add_keep_unreliable_parameter()
+        add_dask_parameters(self)
         self.add_apply_to_parameter()
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT, self.tr("Aligned raster")))
@@ -156,6 +160,7 @@ class AlignLocalAlgorithm(CoregAlgorithm):
             max_shift=number(parameters, self.MAX_SHIFT, context),
             resampling=RESAMPLINGS[self.parameterAsEnum(parameters, self.RESAMPLING, context)][1],
             keep_unreliable=self.parameterAsBoolean(parameters, self.KEEP_UNRELIABLE, context),
+            **dask_options(self, parameters, context),
             grid_spacing=self.parameterAsInt(parameters, self.GRID_SPACING, context),
             window_size=self.parameterAsInt(parameters, self.WINDOW_SIZE, context),
             rejection=REJECTION_LEVELS[self.parameterAsEnum(parameters, self.REJECTION,

@@ -30,10 +30,11 @@ from qgis.core import (
 
 from ..core.io.raster_io import read_info
 from ..core.stac.item_stack import align_item_stack
-from ..core.stack.execution import DASK_CONNECT_TIMEOUT, default_workers
+from ..core.stack.execution import default_workers
 from ..core.stack.stack import align_stack, failures
 from .align_image import TRANSFORMS
 from .base import CoregAlgorithm, StyleOnLoad
+from .cluster import DASK_SCHEDULER, SHIP_ENGINE, add_dask_parameters, dask_options
 from .layers import DOUBLE, STRING, requested, write_shift_vectors
 
 #: Footprint layer fields: (name, type, ItemResult summary key).
@@ -51,8 +52,8 @@ class AlignStackAlgorithm(CoregAlgorithm):
     TRANSFORM, REPROJECT = "TRANSFORM", "REPROJECT"
     ALREADY_ALIGNED, MIN_IMPROVEMENT = "ALREADY_ALIGNED", "MIN_IMPROVEMENT"
     OUTPUT_FOLDER, SUMMARY, WORKERS = "OUTPUT_FOLDER", "SUMMARY", "WORKERS"
-    DASK_SCHEDULER, FOOTPRINTS, SHIFT_VECTORS = "DASK_SCHEDULER", "FOOTPRINTS", "SHIFT_VECTORS"
-    SHIP_ENGINE = "SHIP_ENGINE"
+    FOOTPRINTS, SHIFT_VECTORS = "FOOTPRINTS", "SHIFT_VECTORS"
+    DASK_SCHEDULER, SHIP_ENGINE = DASK_SCHEDULER, SHIP_ENGINE
     OUTPUTS = "OUTPUTS"
     ITEMS, ASSET, ANCHOR_ITEM = "ITEMS", "ASSET", "ANCHOR_ITEM"
 
@@ -125,20 +126,8 @@ class AlignStackAlgorithm(CoregAlgorithm):
         band = QgsProcessingParameterNumber(
             self.BAND, self.tr("Band to match (all scenes)"),
             QgsProcessingParameterNumber.Type.Integer, 1, minValue=1)
-        dask = QgsProcessingParameterString(
-            self.DASK_SCHEDULER, self.tr("Dask scheduler address (e.g. tcp://host:8786; only "
-                                         "a cluster you trust)"), optional=True)
-        dask.setHelp(self.tr(
-            "Address of a Dask distributed scheduler, tcp://host:port or tls://host:port; "
-            "empty: local worker processes. Dask exchanges pickled code, so the scheduler "
-            "and its workers can run any code inside QGIS: connect only to a cluster you "
-            "trust. A scheduler that does not answer within {} s stops the run.").format(
-                DASK_CONNECT_TIMEOUT))
-        ship = QgsProcessingParameterBoolean(
-            self.SHIP_ENGINE, self.tr("Send Coreg's engine to the Dask workers (untick: they "
-                                      "have the same version installed)"), True, optional=True)
-        for param in (band, dask, ship):
-            self.add_advanced_parameter(param)
+        self.add_advanced_parameter(band)
+        add_dask_parameters(self, "local worker processes")
         self.addParameter(QgsProcessingParameterFolderDestination(
             self.OUTPUT_FOLDER, self.tr("Output folder")))
         # Secondary outputs: optional (headless runs may leave them out), created by default.
@@ -188,9 +177,7 @@ class AlignStackAlgorithm(CoregAlgorithm):
                    for m in self.parameterAsLayerList(parameters, self.MASKS, context)],
             summary=summary or None,
             workers=self.parameterAsInt(parameters, self.WORKERS, context),
-            dask_scheduler=self.parameterAsString(parameters, self.DASK_SCHEDULER, context)
-            or None,
-            ship_engine=self.parameterAsBoolean(parameters, self.SHIP_ENGINE, context),
+            **dask_options(self, parameters, context),
             band=self.parameterAsInt(parameters, self.BAND, context),
             anchor_band=self.parameterAsInt(parameters, self.BAND, context),
             transform=TRANSFORMS[self.parameterAsEnum(parameters, self.TRANSFORM, context)][1],

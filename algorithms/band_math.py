@@ -11,6 +11,7 @@ from qgis.core import (
 
 from ..core.bandmath.raster_math import band_math
 from .base import CoregAlgorithm
+from .cluster import CLUSTER_HELP, add_dask_parameters, dask_options
 
 
 class BandMathAlgorithm(CoregAlgorithm):
@@ -40,7 +41,9 @@ class BandMathAlgorithm(CoregAlgorithm):
             "nodata.\nThe output is a single-band Float32 Cloud-Optimized GeoTIFF (NaN "
             "nodata) on the grid of the first input; other inputs are resampled onto it. "
             "An input that does not overlap the first one, or a result without any valid "
-            "pixel, is an error and nothing is written.")
+            "pixel, is an error and nothing is written.\n"
+            "Dask scheduler (advanced): strips of rows are evaluated on the cluster's "
+            "workers; the result is the same as in QGIS. " + CLUSTER_HELP)
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterMultipleLayers(
@@ -48,6 +51,7 @@ class BandMathAlgorithm(CoregAlgorithm):
             QgsProcessing.SourceType.TypeRaster))
         self.addParameter(QgsProcessingParameterString(
             self.EXPRESSION, self.tr("Expression, e.g. ndvi:(norm_diff 1.B08 1.B04)")))
+        add_dask_parameters(self)
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT, self.tr("Result")))
 
@@ -58,6 +62,6 @@ class BandMathAlgorithm(CoregAlgorithm):
         definition = self.run_core(
             band_math, feedback, inputs=inputs,
             expression=self.parameterAsString(parameters, self.EXPRESSION, context),
-            output=output)
+            output=output, **dask_options(self, parameters, context))
         feedback.pushInfo(self.tr(f"Computed {definition.text}"))
         return {self.OUTPUT: output}

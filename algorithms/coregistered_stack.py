@@ -21,6 +21,7 @@ from qgis.core import (
 from ..core.stac.net import is_url
 from ..core.stack.coregistered_stack import coregistered_stack
 from .base import RESAMPLINGS, CoregAlgorithm
+from .cluster import CLUSTER_HELP, add_dask_parameters, dask_options
 
 
 class CoregisteredStackAlgorithm(CoregAlgorithm):
@@ -63,7 +64,11 @@ class CoregisteredStackAlgorithm(CoregAlgorithm):
             "1.0) listing every asset with its role, band, source and applied shift.\n"
             "Checked first and reported in the log: footprints overlapping by less than 20 % "
             "(error), ground sampling distances more than 25 % apart, cloud cover of 25 % or "
-            "more, different processing levels (warnings).")
+            "more, different processing levels (warnings).\n"
+            "Dask scheduler (advanced): the inputs' shifts, and the strips of every asset "
+            "and expression, run on the cluster's workers (local inputs only; the views "
+            "they read are written beside the outputs); the results are the same as in "
+            "QGIS. " + CLUSTER_HELP)
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterMultipleLayers(
@@ -84,6 +89,7 @@ class CoregisteredStackAlgorithm(CoregAlgorithm):
             defaultValue=2))
         self.addParameter(QgsProcessingParameterString(
             self.TITLE, self.tr("Title (STAC item and collection)"), "Co-registered stack"))
+        add_dask_parameters(self)
         self.addParameter(QgsProcessingParameterFolderDestination(
             self.OUTPUT_FOLDER, self.tr("Output folder")))
         self.addOutput(QgsProcessingOutputMultipleLayers(self.OUTPUTS,
@@ -94,7 +100,7 @@ class CoregisteredStackAlgorithm(CoregAlgorithm):
     def process(self, parameters, context, feedback):
         folder = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
         result = self.run_core(
-            coregistered_stack, feedback,
+            coregistered_stack, feedback, **dask_options(self, parameters, context),
             inputs=self._inputs(parameters, context),
             assets=self.parameterAsString(parameters, self.ASSETS, context),
             reference_asset=self.parameterAsString(parameters, self.REFERENCE_ASSET, context),

@@ -18,6 +18,7 @@ from qgis.core import (
 
 from ..core.swath.swath import INTERPOLATIONS, rectify_swath
 from .base import CoregAlgorithm
+from .cluster import CLUSTER_HELP, add_dask_parameters, dask_options
 from .layers import requested
 
 INTERPOLATION_LABELS = ("Nearest neighbour", "Triangular (linear in each triangle)", "Bilinear")
@@ -57,7 +58,10 @@ class RectifySwathAlgorithm(CoregAlgorithm):
             "(the log says which). Pixel size 0 = the median source pixel spacing. When the "
             "target pixel is much coarser than the source, tick the Gaussian prefilter "
             "against aliasing. The optional lookup raster holds, per target pixel, the "
-            "fractional source column and row (pixel corner convention).")
+            "fractional source column and row (pixel corner convention).\n"
+            "Dask scheduler (advanced): strips of target rows run on the cluster's "
+            "workers, each reading the swath; the results are the same as in QGIS. "
+            + CLUSTER_HELP)
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         # Files, not raster layers: qgis_process cannot load NETCDF:"f.nc":var as a layer.
@@ -96,6 +100,7 @@ class RectifySwathAlgorithm(CoregAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.LOOKUP_OUTPUT, self.tr("Lookup images (source column, row)"), optional=True,
             createByDefault=False))
+        add_dask_parameters(self)
 
     def process(self, parameters, context, feedback):
         source = self.parameterAsFile(parameters, self.INPUT, context)
@@ -119,7 +124,8 @@ class RectifySwathAlgorithm(CoregAlgorithm):
             pixel_size=self.parameterAsDouble(parameters, self.PIXEL_SIZE, context),
             interpolation=INTERPOLATIONS[self.parameterAsEnum(parameters, self.INTERPOLATION,
                                                               context)],
-            prefilter=self.parameterAsBoolean(parameters, self.PREFILTER, context))
+            prefilter=self.parameterAsBoolean(parameters, self.PREFILTER, context),
+            **dask_options(self, parameters, context))
         for note in result.notes:
             feedback.pushInfo(note)
         for warning in result.warnings:

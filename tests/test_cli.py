@@ -57,8 +57,9 @@ def environment(**extra: str) -> dict[str, str]:
     return env
 
 
-def run(home: Path, *args, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([PYTHON, "-m", "coreg", *map(str, args)], cwd=home,
+def run(home: Path, *args, env: dict | None = None,
+        python: str = PYTHON) -> subprocess.CompletedProcess:
+    return subprocess.run([python, "-m", "coreg", *map(str, args)], cwd=home,
                           env=env or environment(), capture_output=True, text=True,
                           timeout=TIMEOUT, check=False)
 
@@ -307,6 +308,25 @@ def test_band_math_and_its_expression_errors(home, tmp_path):
                     tmp_path / "bad.tif")
     assert_one_line_error(completed, 2, "Unknown asset '1.b9'")
     assert not (tmp_path / "bad.tif").exists()
+
+
+def test_band_math_on_a_dask_cluster_and_a_wrong_scheduler_address(home, tmp_path,
+                                                                    real_dask_cluster):
+    cluster = real_dask_cluster[0]
+    expression = "ndvi:(norm_diff 1.b4 1.b3)"
+    # The client's Dask is the cluster's (the Python running the tests started it).
+    completed = run(home, "band-math", REFERENCE, "-e", expression, "-o",
+                    tmp_path / "cluster.tif", "--dask-scheduler", cluster.address, "--json",
+                    python=sys.executable)
+    assert completed.returncode == 0, completed.stderr
+    run(home, "band-math", REFERENCE, "-e", expression, "-o", tmp_path / "here.tif")
+    with rasterio.open(tmp_path / "cluster.tif") as a, rasterio.open(tmp_path / "here.tif") as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
+    completed = run(home, "align-local", REFERENCE, SECONDARY, "-o", tmp_path / "out.tif",
+                    "--dask-scheduler", "192.168.1.10:8786")
+    assert_one_line_error(completed, 2, "The Dask scheduler address '192.168.1.10:8786' is "
+                                        "not tcp://host:port")
+    assert not (tmp_path / "out.tif").exists()
 
 
 def test_rectify_swath_onto_the_automatic_polar_grid(home, tmp_path):

@@ -22,6 +22,7 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
+from ..distributed import check_dask_address, cluster_client, cluster_path
 from ..errors import CanceledError, CoregInputError
 from ..grid import Grid, footprint_bounds, intersection
 from ..io.outputs import guarded_outputs
@@ -96,13 +97,16 @@ def write_expressions(
     require_valid: bool = False,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
+    client=None,
 ) -> dict[str, int]:
     """Write each definition on ``grid`` as a single-band Float32 COG (NaN nodata) at
     ``outputs[definition.name]``; every output appears only once complete.
 
     Returns the number of valid (non-NaN) pixels of each output, so that a caller can
     tell an all-nodata result from a success. ``require_valid``: refuse such a result
-    with CoregInputError before any output is written.
+    with CoregInputError before any output is written. With a Dask ``client`` the strips
+    are evaluated on its workers, which read the assets by path; the means add the
+    strips' sums in the same order as here, so the values are the same.
     """
     check_assets(definitions, assets)
     if not definitions:
@@ -116,20 +120,27 @@ def write_expressions(
     with _Reader(assets) as reader, contextlib.ExitStack() as stack:
         values: dict = {}
         if means:
-            values = _means(means, reader, strips, progress, is_canceled)
+            values = _means(means, reader, strips, progress, is_canceled, client, assets)
         writers = {d.name: _scratch(stack, d, grid, outputs[d.name]) for d in definitions}
         counts = dict.fromkeys(writers, 0)
-        names = _names(d.expression for d in definitions)
-        for k, strip in enumerate(strips):
+        trees = [d.expression for d in definitions]
+        if client is None:
+            evaluated = ((k, evaluate_strip(trees, reader, strip, values))
+                         for k, strip in enumerate(strips))
+        else:
+            from ..distributed import cluster_map
+
+            evaluated = cluster_map(client, evaluate_strip_at,
+                                    [(trees, assets, strip, values) for strip in strips],
+                                    is_canceled)
+        for done, (k, blocks) in enumerate(evaluated):
             _check_canceled(is_canceled)
-            block = reader.read(names, strip)
-            window = Window(0, k * BLOCK, strip.width, strip.height)
-            for d in definitions:
-                data = evaluate_block(d.expression, block, values, (strip.height, strip.width))
+            window = Window(0, k * BLOCK, strips[k].width, strips[k].height)
+            for d, data in zip(definitions, blocks):
                 writers[d.name][2].write(data, 1, window=window)
                 counts[d.name] += int(np.count_nonzero(~np.isnan(data)))
             if progress:
-                progress(100.0 * (passes - 1 + (k + 1) / len(strips)) / passes)
+                progress(100.0 * (passes - 1 + (done + 1) / len(strips)) / passes)
         if require_valid:
             _check_valid(definitions, counts)
         for tmp, gtiff, dst in writers.values():
@@ -168,16 +179,50 @@ def _check_valid(definitions: Sequence[Definition], counts: Mapping[str, int]) -
             "e.g. a division by zero). Nothing was written.")
 
 
-def _means(means, reader, strips, progress, is_canceled) -> dict:
-    """First pass: the global mean of every ``mean`` call, inner ones first."""
+def evaluate_strip(trees, reader: _Reader, strip: Grid, values: Mapping) -> list[np.ndarray]:
+    """Every tree on one strip (Float32, NaN nodata)."""
+    block = reader.read(_names(trees), strip)
+    return [evaluate_block(tree, block, values, (strip.height, strip.width)) for tree in trees]
+
+
+def evaluate_strip_at(trees, assets: Mapping[str, AssetSource], strip: Grid,
+                      values: Mapping) -> list[np.ndarray]:
+    """:func:`evaluate_strip` as a Dask worker's task: it opens the assets itself."""
+    with _Reader(assets) as reader:
+        return evaluate_strip(trees, reader, strip, values)
+
+
+def mean_part_at(tree, assets: Mapping[str, AssetSource], strip: Grid, values: Mapping
+                 ) -> MeanAccumulator:
+    """One strip's share of a ``mean`` (a Dask worker's task)."""
+    part = MeanAccumulator()
+    with _Reader(assets) as reader:
+        part.add(evaluate_strip([tree], reader, strip, values)[0])
+    return part
+
+
+def _means(means, reader, strips, progress, is_canceled, client=None, assets=None) -> dict:
+    """First pass: the global mean of every ``mean`` call, inner ones first (on a
+    cluster, the strips' sums added in strip order, as here)."""
     values: dict = {}
     for node in means:
-        accumulator, names = MeanAccumulator(), _names([node.args[0]])
-        for k, strip in enumerate(strips):
+        accumulator = MeanAccumulator()
+        if client is None:
+            parts = ((k, evaluate_strip([node.args[0]], reader, strip, values)[0])
+                     for k, strip in enumerate(strips))
+        else:
+            from ..distributed import cluster_map
+
+            parts = sorted(cluster_map(client, mean_part_at, [(node.args[0], assets, strip,
+                                                               values) for strip in strips],
+                                       is_canceled), key=lambda part: part[0])
+        for k, part in parts:
             _check_canceled(is_canceled)
-            block = reader.read(names, strip)
-            accumulator.add(evaluate_block(node.args[0], block, values,
-                                           (strip.height, strip.width)))
+            if client is None:
+                accumulator.add(part)
+            else:
+                accumulator.total += part.total
+                accumulator.count += part.count
             if progress:
                 progress(50.0 * (k + 1) / len(strips) / len(means))
         values[node] = accumulator.value()
@@ -262,6 +307,8 @@ def band_math(
     expression: str,
     output: str | os.PathLike,
     *,
+    dask_scheduler: str | None = None,
+    ship_engine: bool = True,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
 ) -> Definition:
@@ -280,6 +327,12 @@ def band_math(
         ``ndvi:(norm_diff 1.B08 1.B04)`` or ``(/ (+ 1.b1 2.b1) 2)``.
     output : path
         The result, written only once complete.
+    dask_scheduler : str, optional
+        A Dask scheduler (``tcp://host:port``) whose workers evaluate the strips,
+        reading the inputs themselves (paths every worker sees the same); the result
+        is the in-process one. Only a cluster you trust: Dask exchanges pickled code.
+    ship_engine : bool
+        Send this engine to the Dask workers; False: they have it installed.
     progress : callable, optional
         Called with the percentage done (0 to 100).
     is_canceled : callable, optional
@@ -299,15 +352,21 @@ def band_math(
         has no valid pixel (nothing is written then).
     ValueError
         An input cannot be read, or the output would overwrite it.
+    CoregResourceError
+        No Dask scheduler answers at ``dask_scheduler``, or its workers cannot run the
+        engine (before anything is written).
     """
     if not inputs:
         raise CoregInputError("Give at least one input raster.")
     definition = parse_definition(expression)
-    with guarded_outputs({"Output": output}, {"Inputs": [os.fspath(p) for p in inputs]}):
-        assets = raster_assets(inputs)
+    check_dask_address(dask_scheduler)
+    with guarded_outputs({"Output": output}, {"Inputs": [os.fspath(p) for p in inputs]}), \
+            cluster_client(dask_scheduler, inputs, (), ship_engine) as client:
+        assets = raster_assets([cluster_path(p, client) for p in inputs])
         check_assets([definition], assets)
         grid = read_info(inputs[0], "Input 1").grid
         check_overlap(definition, assets, grid)
         write_expressions([definition], assets, grid, {definition.name: output},
-                          require_valid=True, progress=progress, is_canceled=is_canceled)
+                          require_valid=True, progress=progress, is_canceled=is_canceled,
+                          client=client)
     return definition

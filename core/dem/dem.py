@@ -22,6 +22,7 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 from rasterio.windows import bounds as window_bounds
 
+from ..distributed import check_dask_address, cluster_client, cluster_path
 from ..errors import CoregInputError, CoregistrationError
 from ..io.masks import PolygonMask
 from ..io.outputs import file_paths, guarded_outputs
@@ -242,6 +243,8 @@ def align_dem(
     match_reference: bool = False,
     resampling: str = "cubic",
     keep_unreliable: bool = False,
+    dask_scheduler: str | None = None,
+    ship_engine: bool = True,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
 ) -> DemAlignment:
@@ -288,6 +291,13 @@ def align_dem(
     keep_unreliable : bool
         Write the result even when the fit did not converge (flat or noise-like
         DEMs), instead of raising.
+    dask_scheduler : str, optional
+        A Dask scheduler (``tcp://host:port``) whose workers resample the aligned DEM
+        block by block (strips of output rows), reading the DEM themselves (a path
+        every worker sees the same); the fit stays here. The output is the in-process
+        one. Only a cluster you trust: Dask exchanges pickled code.
+    ship_engine : bool
+        Send this engine to the Dask workers; False: they have it installed.
     progress : callable, optional
         Called with the percentage done (0 to 100).
     is_canceled : callable, optional
@@ -309,9 +319,13 @@ def align_dem(
     CoregistrationError
         Too few stable pixels, or a fit that did not converge (unless
         ``keep_unreliable``); nothing is written then.
+    CoregResourceError
+        No Dask scheduler answers at ``dask_scheduler``, or its workers cannot run the
+        engine (before anything is written).
     """
     from .points import PointCloud, is_point_file
 
+    check_dask_address(dask_scheduler)
     points = is_point_file(reference)
     if points and (dh_output is not None or match_reference):
         raise CoregInputError("With reference points, the elevation difference and the "
@@ -319,8 +333,9 @@ def align_dem(
     with guarded_outputs({"Aligned DEM": output, "Elevation difference": dh_output},
                          {"Reference DEM": None if isinstance(reference, PointCloud)
                           else reference, "DEM": dem,
-                          "Unstable terrain": file_paths(exclude)}):
-        return _align_and_write(reference, dem, output, dh_output=dh_output,
+                          "Unstable terrain": file_paths(exclude)}), \
+            cluster_client(dask_scheduler, [dem], (), ship_engine) as client:
+        return _align_and_write(reference, dem, output, dh_output=dh_output, client=client,
                                 match_reference=match_reference, resampling=resampling,
                                 keep_unreliable=keep_unreliable, progress=progress,
                                 is_canceled=is_canceled, exclude=exclude, method=method,
@@ -330,7 +345,7 @@ def align_dem(
                                 block_step=block_step, points=points)
 
 
-def _align_and_write(reference, dem, output, *, dh_output, match_reference: bool,
+def _align_and_write(reference, dem, output, *, dh_output, client, match_reference: bool,
                      resampling: str, keep_unreliable: bool, progress: Progress | None,
                      is_canceled: IsCanceled | None, pipeline: str, points: bool,
                      **options) -> DemAlignment:
@@ -359,9 +374,10 @@ def _align_and_write(reference, dem, output, *, dh_output, match_reference: bool
         raise CoregInputError("A blockwise alignment is written on the DEM's grid or on a "
                               "reference grid in the same CRS; reproject one of the DEMs first.")
     with atomic_path(output, size=raster_bytes(target, 1, "float32")) as tmp:
-        write_resampled(dem, tmp, transform, target, vertical=True,
+        write_resampled(cluster_path(dem, client), tmp, transform, target, vertical=True,
                         dtype="float32", resampling=resampling, cog=False,
-                        progress=scaled_progress(progress, 50, 90), is_canceled=is_canceled)
+                        progress=scaled_progress(progress, 50, 90), is_canceled=is_canceled,
+                        client=client)
         apply_corrections(tmp, alignment.corrections, dem_info.grid.crs)
     if dh_output is not None:
         with atomic_path(dh_output) as tmp:

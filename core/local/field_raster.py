@@ -8,7 +8,6 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from ..errors import CanceledError
 from ..grid import Grid
 from ..io.raster_io import (
     BLOCK,
@@ -51,31 +50,32 @@ def write_node_field(path: str, grid: Grid, node_field: NodeField, offset: tuple
 
 
 def write_dense_field(path: str, grid: Grid, reader: RasterTiles, offset: tuple[int, int],
-                       options: dict, progress, is_canceled) -> None:
-    """Dense flow per tile (with margins the pyramid needs), stitched by tile rows."""
-    from .dense_flow import estimate_flow  # the optical-flow engine
+                       options: dict, progress, is_canceled, client=None,
+                       sources=None) -> None:
+    """Dense flow per tile (with margins the pyramid needs), stitched by tile rows; with
+    a Dask ``client`` the tiles are computed on its workers (reading ``sources``, a
+    :class:`.flow_tasks.TileSources`)."""
+    from .flow_tasks import tile_flows
 
     row0, col0 = offset
-    margin = min(3 * options["radius"] * 2 ** options["levels"], 768)
     cores = list(reader.cores())
+    row_tiles = {r0: sum(1 for c in cores if c[0] == r0) for r0, _, _, _ in cores}
+    strips: dict[int, list] = {}
     with rasterio.open(path, "w", **field_profile(grid)) as dst:
         label_field(dst)
         write_nan_rows(dst, grid, 0, row0)
-        for k, (r0, r1, c0, c1) in enumerate(cores):
-            if is_canceled and is_canceled():
-                raise CanceledError("Canceled while computing the optical flow.")
-            if c0 == 0:
-                strip = np.full((2, r1 - r0, grid.width), np.nan, np.float32)
-            tile = reader.read(r0, r1, c0, c1, margin)
-            dx, dy = estimate_flow(tile.reference, tile.secondary, is_canceled=is_canceled,
-                                   **options)
-            core = (slice(margin, margin + r1 - r0), slice(margin, margin + c1 - c0))
-            strip[0, :, col0 + c0:col0 + c1] = dx[core]
-            strip[1, :, col0 + c0:col0 + c1] = dy[core]
-            if c1 == reader.overlap.width:
-                dst.write(strip, window=Window(0, row0 + r0, grid.width, r1 - r0))
+        flows = tile_flows(reader, cores, options, is_canceled, client, sources)
+        for done, (k, (dx, dy)) in enumerate(flows):
+            r0, r1, c0, c1 = cores[k]
+            strip = strips.setdefault(r0, [np.full((2, r1 - r0, grid.width), np.nan,
+                                                   np.float32), 0])
+            strip[0][0, :, col0 + c0:col0 + c1] = dx
+            strip[0][1, :, col0 + c0:col0 + c1] = dy
+            strip[1] += 1
+            if strip[1] == row_tiles[r0]:  # the tile row is complete
+                dst.write(strips.pop(r0)[0], window=Window(0, row0 + r0, grid.width, r1 - r0))
             if progress:
-                progress(100.0 * (k + 1) / len(cores))
+                progress(100.0 * (done + 1) / len(cores))
         write_nan_rows(dst, grid, row0 + reader.overlap.height, grid.height)
 
 

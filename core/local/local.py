@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import rasterio
 
+from ..distributed import check_dask_address, cluster_client, cluster_path
 from ..errors import CoregInputError, CoregistrationError
 from ..grid import Grid, common_grid, footprint_overlap, snapped_grid
 from ..io.masks import PolygonMask
@@ -40,6 +41,7 @@ from ..transforms.model import DisplacementField
 from ..transforms.saved import displacement_alignment
 from ..transforms.warp import write_resampled
 from .field_raster import write_dense_field, write_node_field
+from .flow_tasks import TileSources
 from .outliers import reject_outliers
 from .points import NodeField, TiePoints
 from .reader import RasterTiles
@@ -181,6 +183,8 @@ def align_local(
     secondary_nodata: float | None = None,
     cog: bool = False,
     keep_unreliable: bool = False,
+    dask_scheduler: str | None = None,
+    ship_engine: bool = True,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
 ) -> LocalAlignment:
@@ -221,6 +225,13 @@ def align_local(
         Write the output as a Cloud-Optimized GeoTIFF.
     keep_unreliable : bool
         Write the result even when too few points support it, instead of raising.
+    dask_scheduler : str, optional
+        A Dask scheduler (``tcp://host:port``) whose workers compute the dense-flow
+        tiles and the warped strips, reading the rasters themselves (paths every worker
+        sees the same); the result is the in-process one. Only a cluster you trust:
+        Dask exchanges pickled code.
+    ship_engine : bool
+        Send this engine to the Dask workers; False: they have it installed.
     progress : callable, optional
         Called with the percentage done (0 to 100).
     is_canceled : callable, optional
@@ -240,8 +251,12 @@ def align_local(
         An output would overwrite an input or the other output, or cannot be written.
     CoregistrationError
         Too few reliable tie points (unless ``keep_unreliable``).
+    CoregResourceError
+        No Dask scheduler answers at ``dask_scheduler``, or its workers cannot run the
+        engine (before anything is written).
     """
     _check_options(method, rejection, max_shift, grid_spacing, window_size)
+    check_dask_address(dask_scheduler)
     ref_info, sec_info = read_info(reference, "Reference"), read_info(secondary, "Secondary")
     ref_info.check_band(reference_band, "Reference")
     sec_info.check_band(secondary_band, "Secondary")
@@ -256,8 +271,16 @@ def align_local(
             {"Output": output, "Displacement field": displacement},
             {"Reference": reference, "Secondary": secondary, "Masks": file_paths(masks)}))
         stack.enter_context(single_threaded_blas())
+        client = stack.enter_context(_cluster(dask_scheduler, [reference, secondary,
+                                                               *file_paths(masks)],
+                                              output, displacement, ship_engine))
         if displacement is None:
-            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="coreg-local-"))
+            # On a cluster the workers warp through the field: beside the output.
+            near = os.path.dirname(os.path.abspath(output)) if client and output else None
+            if near:
+                os.makedirs(near, exist_ok=True)
+            folder = stack.enter_context(tempfile.TemporaryDirectory(
+                prefix=".coreg-local-" if near else "coreg-local-", dir=near))
             field_path = os.path.join(folder, "displacement.tif")
         else:
             field_path = stack.enter_context(atomic_path(displacement))
@@ -276,9 +299,13 @@ def align_local(
             if write_field:
                 write_node_field(field_path, ref_info.grid, node_field, (row0, col0), overlap)
         else:
+            sources = client and TileSources(
+                cluster_path(reference, client), reference_band, reader.ref[2],
+                cluster_path(secondary, client), secondary_band, reader.sec[2], overlap,
+                [m if isinstance(m, PolygonMask) else cluster_path(m, client) for m in masks])
             write_dense_field(field_path, ref_info.grid, reader, (row0, col0),
                                dict(radius=radius, levels=levels, iterations=iterations,
-                                    invert=invert), estimate, is_canceled)
+                                    invert=invert), estimate, is_canceled, client, sources)
             points, passes = _check_points(reader, field_path, (row0, col0), overlap,
                                            grid_spacing, window_size, max_shift, rejection,
                                            min_reliability, is_canceled), 1
@@ -287,15 +314,23 @@ def align_local(
             _check_supported(method, points)
         if output is not None:
             with atomic_path(output) as tmp:
-                field = DisplacementField(field_path, ref_info.grid.crs)
-                write_resampled(secondary, tmp, field, ref_info.grid, resampling=resampling,
-                                nodata=secondary_nodata, cog=cog,
+                field = DisplacementField(cluster_path(field_path, client), ref_info.grid.crs)
+                write_resampled(cluster_path(secondary, client), tmp, field, ref_info.grid,
+                                resampling=resampling, nodata=secondary_nodata, cog=cog,
                                 progress=scaled_progress(progress, 60, 100),
-                                is_canceled=is_canceled)
+                                is_canceled=is_canceled, client=client)
     return LocalAlignment(method, ref_info.grid, (row0, col0),
                           None if displacement is None else os.path.abspath(displacement),
                           points, passes,
                           parameters, _warnings(points))
+
+
+def _cluster(address: str | None, reads: list, output, displacement, ship_engine: bool):
+    """The Dask client of :func:`align_local` (None without an address): its workers
+    read the inputs, and the field beside the output (or the DISPLACEMENT raster)."""
+    folders = [os.path.dirname(os.path.abspath(p)) for p in (output, displacement)
+               if p is not None] if output is not None else []
+    return cluster_client(address, reads, folders, ship_engine)
 
 
 def _check_options(method, rejection, max_shift, grid_spacing, window_size) -> None:

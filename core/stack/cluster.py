@@ -143,11 +143,12 @@ def install_engine(local: Path, package: str, stamp: str, archive: bytes) -> Pat
     return target
 
 
-def worker_report(package: str, reads: Sequence[tuple[str, int]], folder: str,
+def worker_report(package: str, reads: Sequence[tuple[str, int]], folder: str | None,
                   token: str) -> dict:
     """What one worker imports and sees: ``engine`` (version and file) or ``error``, and
     ``paths``, the problems with the files it must read (path, size on the client) and
-    with the output ``folder`` (where the client left the file ``token``)."""
+    with the output ``folder`` (where the client left the file ``token``; None: the
+    worker writes nothing)."""
     report: dict = {"host": socket.gethostname(), "version": None, "file": None,
                     "error": None, "paths": []}
     try:
@@ -165,6 +166,8 @@ def worker_report(package: str, reads: Sequence[tuple[str, int]], folder: str,
                                         "differs)"))
         except OSError as exc:
             report["paths"].append(("input", path, f"cannot be read there ({exc.strerror})"))
+    if folder is None:
+        return report
     if not os.path.isfile(os.path.join(folder, token)):
         report["paths"].append(("output", folder, "is not the client's folder there "
                                 f"('{folder}' is missing there, or another folder)"))
@@ -178,12 +181,12 @@ def worker_report(package: str, reads: Sequence[tuple[str, int]], folder: str,
     return report
 
 
-def prepare_workers(client, reads: Sequence[str], folder: str | os.PathLike,
+def prepare_workers(client, reads: Sequence[str], folder: str | os.PathLike | None,
                     ship_engine: bool = True) -> None:
     """Wait for workers, send them the engine (if ``ship_engine``) and check that every
     one imports this engine version and sees ``reads`` and ``folder`` (the output folder
-    or, if it does not exist yet, the nearest folder above it that does); raise with what
-    is wrong where, before anything is written."""
+    or, if it does not exist yet, the nearest folder above it that does; None: the
+    workers write nothing); raise with what is wrong where, before anything is written."""
     register_by_value()
     _wait_for_workers(client)
     archive, stamp = engine_archive()
@@ -191,10 +194,15 @@ def prepare_workers(client, reads: Sequence[str], folder: str | os.PathLike,
         register = getattr(client, "register_plugin", None) or client.register_worker_plugin
         _in_time(lambda: register(EnginePlugin(PACKAGE, stamp, archive)),
                  "take the Coreg engine", client)
-    existing = _existing_folder(Path(folder))
     files = [f for f in dict.fromkeys(embedded_file(os.fspath(p)) for p in reads)
              if os.path.isfile(f)]  # a connection string's file, a /vsizip/ archive
     sizes = [(path, os.path.getsize(path)) for path in files]
+    if folder is None:
+        reports = _in_time(lambda: client.run(ByValue(worker_report), PACKAGE, sizes, None,
+                                              ""), "answer", client)
+        _raise_for(reports, stamp if ship_engine else None, "")
+        return
+    existing = _existing_folder(Path(folder))
     try:
         handle, token_path = tempfile.mkstemp(prefix=".coreg-cluster-", dir=existing)
         os.close(handle)

@@ -30,12 +30,12 @@ from rasterio.warp import transform_bounds
 
 from ..bandmath.band_math import Definition, parse_definitions, shown
 from ..bandmath.raster_math import AssetSource, check_assets, write_expressions
-from ..errors import CoregInputError, CoregistrationError
+from ..distributed import check_dask_address, cluster_client
+from ..errors import CoregInputError
 from ..grid import Grid, crs_transformer, footprint_bounds, footprint_overlap
 from ..io.outputs import guarded_outputs, write_json
 from ..io.paths import remote_reads
 from ..io.raster_io import IsCanceled, Progress, atomic_path, read_info
-from ..matching.align import estimate_alignment
 from ..stac.net import (
     NETWORK_ERRORS,
     forget_transfers,
@@ -58,6 +58,7 @@ from ..stac.stac import (
 from ..transforms import model as transforms
 from ..transforms.apply import scaled_progress
 from ..transforms.warp import write_resampled
+from .shift_tasks import measured_shifts
 
 #: (level, message) -> None; level is "info" or "warning" (a failure raises instead).
 Log = Callable[[str, str], None]
@@ -108,6 +109,8 @@ def coregistered_stack(
     resampling: str = "cubic",
     title: str = "Co-registered stack",
     log: Log | None = None,
+    dask_scheduler: str | None = None,
+    ship_engine: bool = True,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
 ) -> StackResult:
@@ -133,6 +136,15 @@ def coregistered_stack(
     resampling : {"nearest", "bilinear", "cubic"}
     log : callable, optional
         Receives the precondition checks and alignment notes as (level, message).
+    dask_scheduler : str, optional
+        A Dask scheduler (``tcp://host:port``) whose workers measure the inputs'
+        shifts, resample the assets' strips and evaluate the expressions' strips,
+        reading the rasters themselves: the inputs, and the views and outputs in the
+        output folder (paths every worker sees the same). The outputs are the
+        in-process ones. Local inputs only. Only a cluster you trust: Dask exchanges
+        pickled code.
+    ship_engine : bool
+        Send this engine to the Dask workers; False: they have it installed.
 
     Raises
     ------
@@ -141,6 +153,11 @@ def coregistered_stack(
         overlapping less than 20 %) or an output that would overwrite an input.
     """
     log = log or (lambda level, message: None)
+    if check_dask_address(dask_scheduler):
+        output_folder = os.path.abspath(output_folder)  # the workers' folder is another
+        if any(is_url(os.fspath(p)) for p in inputs):
+            raise CoregInputError("On a Dask cluster the inputs must be files every worker "
+                                  "sees; STAC item URLs are read in-process only.")
     require_pystac("The co-registered stack's STAC item")
     sources = [read_item(p, allow_remote=is_url(os.fspath(p))) if is_stac_item(p) else str(p)
                for p in inputs]
@@ -150,7 +167,8 @@ def coregistered_stack(
             return _stack_sources(sources, inputs, assets, reference_asset,
                                   Path(output_folder), aoi=aoi, expressions=expressions,
                                   resampling=resampling, title=title, log=log,
-                                  progress=progress, is_canceled=is_canceled)
+                                  progress=progress, is_canceled=is_canceled,
+                                  cluster=(dask_scheduler, ship_engine))
         except NETWORK_ERRORS as exc:
             if not remote:
                 raise
@@ -160,7 +178,8 @@ def coregistered_stack(
 
 def _stack_sources(sources, inputs, assets, reference_asset: str, folder: Path, *, aoi,
                    expressions: str, resampling: str, title: str, log: Log,
-                   progress: Progress | None, is_canceled: IsCanceled | None) -> StackResult:
+                   progress: Progress | None, is_canceled: IsCanceled | None,
+                   cluster: tuple = (None, True)) -> StackResult:
     """:func:`coregistered_stack` once its inputs are read."""
     stack = [resolve_asset(spec, sources) for spec in split_assets(assets)]
     _check_unique(stack)
@@ -173,30 +192,36 @@ def _stack_sources(sources, inputs, assets, reference_asset: str, folder: Path, 
                     "STAC item": folder / "item.json",
                     "STAC collection": folder / "collection.json"}
     local = [os.fspath(p) for p in inputs if not is_url(os.fspath(p))]
-    with guarded_outputs(destinations, {"Inputs": local}):
+    with guarded_outputs(destinations, {"Inputs": local}), \
+            cluster_client(cluster[0], [a.path for a in stack], [folder],
+                           cluster[1]) as client:
         return _build_stack(stack, reference, sources, definitions, outputs, folder,
                             aoi=aoi, resampling=resampling, title=title, log=log,
-                            progress=progress, is_canceled=is_canceled)
+                            progress=progress, is_canceled=is_canceled, client=client)
 
 
 def _build_stack(stack: list[StackAsset], reference: StackAsset, sources, definitions,
                  outputs: dict[str, str], folder: Path, *, aoi, resampling: str, title: str,
                  log: Log, progress: Progress | None,
-                 is_canceled: IsCanceled | None) -> StackResult:
-    """:func:`coregistered_stack` once its outputs are known to be safe to write."""
+                 is_canceled: IsCanceled | None, client=None) -> StackResult:
+    """:func:`coregistered_stack` once its outputs are known to be safe to write (on a
+    Dask cluster the asset views are beside the outputs, where the workers read them)."""
     check_preconditions(stack, reference, sources, log)
     grid = stack_grid(reference, stack, aoi)
     log("info", f"Stack grid: {grid.width} x {grid.height} pixels of {grid.res[0]:.6g} "
                 f"{_units(grid.crs)} in {grid.crs.to_string()}.")
-    with tempfile.TemporaryDirectory(prefix="coreg-stack-") as tmp:
+    if client is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".coreg-stack-" if client else "coreg-stack-",
+                                     dir=folder if client else None) as tmp:
         views = {a.name: asset_view(a, grid, Path(tmp)) for a in stack}
         shifts = _estimate_shifts(stack, reference, views, log,
-                                  scaled_progress(progress, 0, 40), is_canceled)
+                                  scaled_progress(progress, 0, 40), is_canceled, client)
         for k, asset in enumerate(stack):
             with atomic_path(outputs[asset.name]) as out:
                 write_resampled(views[asset.name], out, shifts[asset.input_index]["model"],
                                 grid, resampling=resampling, dtype="float32", cog=True,
-                                is_canceled=is_canceled)
+                                is_canceled=is_canceled, client=client)
             if progress:
                 progress(40 + 40 * (k + 1) / len(stack))
     sources_on_grid = {a.name: AssetSource(outputs[a.name], 1, _written_nodata(outputs[a.name]))
@@ -204,7 +229,7 @@ def _build_stack(stack: list[StackAsset], reference: StackAsset, sources, defini
     valid = write_expressions(definitions, sources_on_grid, grid,
                               {d.name: outputs[d.name] for d in definitions},
                               progress=scaled_progress(progress, 80, 100),
-                              is_canceled=is_canceled)
+                              is_canceled=is_canceled, client=client)
     _warn_empty(definitions, valid, log)
     item, collection = write_stac(folder, title, grid, stack, reference, definitions, shifts,
                                   sources)
@@ -470,24 +495,24 @@ def asset_view(asset: StackAsset, grid: Grid, folder: Path) -> str:
     return str(path)
 
 
-def _estimate_shifts(stack, reference, views, log, progress, is_canceled) -> dict[int, dict]:
+def _estimate_shifts(stack, reference, views, log, progress, is_canceled,
+                     client=None) -> dict[int, dict]:
     """Per input: the transform aligning it to the reference and how it was found."""
     ref_crs = reference.grid.crs
     identity = transforms.identity(ref_crs)
     shifts = {reference.input_index: {"status": "reference", "model": identity}}
     others = sorted({a.input_index for a in stack} - {reference.input_index})
-    for k, index in enumerate(others):
+    moving_of = {}
+    for index in others:
         candidates = [a for a in stack if a.input_index == index]
-        moving = next((a for a in candidates if a.band_name == reference.band_name),
-                      candidates[0])
-        try:
-            alignment = estimate_alignment(
-                views[reference.name], views[moving.name], transform="translation",
-                modality="same",  # as before MODALITY existed: a stack's SAR is not moved
-                progress=scaled_progress(progress, 100 * k / len(others),
-                                         100 * (k + 1) / len(others)),
-                is_canceled=is_canceled)
-        except (CoregistrationError, ValueError) as exc:
+        moving_of[index] = next((a for a in candidates if a.band_name == reference.band_name),
+                                candidates[0])
+    pairs = [(views[reference.name], views[moving_of[index].name]) for index in others]
+    measured_all = dict(measured_shifts(pairs, progress, is_canceled, client))
+    for k, index in enumerate(others):
+        moving, alignment = moving_of[index], measured_all[k]
+        if isinstance(alignment, Exception):
+            exc = alignment
             log("warning", f"Input {index} could not be co-registered ({exc}); its assets "
                            "are stacked without a shift.")
             shifts[index] = {"status": "not_aligned", "reason": str(exc), "model": identity}

@@ -28,14 +28,23 @@ import numpy as np
 import rasterio
 from rasterio.crs import CRS
 
+from ..distributed import check_dask_address, cluster_client
 from ..errors import CoregInputError
 from ..grid import Grid
 from ..io.outputs import guards
 from ..io.raster_io import IsCanceled, Progress, atomic_path, output_profile, to_cog
 from ..resources import memory_guard, require_memory
+from ..stack.cluster import absolute
 from .geometry import on_target_grid, parse_crs
 from .inputs import geolocation_of, read_band_array, read_measurements
 from .sampling import GRID_ADVICE, INTERPOLATIONS, as_sampled, grid_memory, rectify_arrays
+from .swath_tasks import (
+    LOOKUP_DESCRIPTIONS,
+    SwathJob,
+    check_same_size,
+    no_cover_error,
+    rectify_on_cluster,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -89,6 +98,8 @@ def rectify_swath(
     prefilter: bool = False,
     lookup_output: str | None = None,
     cog: bool = False,
+    dask_scheduler: str | None = None,
+    ship_engine: bool = True,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
 ) -> SwathResult:
@@ -126,6 +137,13 @@ def rectify_swath(
         convention: i + 0.5 + u, j + 0.5 + v).
     cog : bool
         Write Cloud-Optimized GeoTIFFs.
+    dask_scheduler : str, optional
+        A Dask scheduler (``tcp://host:port``) whose workers rectify strips of target
+        rows, each reading the swath itself (paths every worker sees the same); the
+        outputs are the in-process ones. Only a cluster you trust: Dask exchanges
+        pickled code.
+    ship_engine : bool
+        Send this engine to the Dask workers; False: they have it installed.
     progress : callable, optional
         Called with the percentage done (0 to 100).
     is_canceled : callable, optional
@@ -151,6 +169,7 @@ def rectify_swath(
         raise CoregInputError(f"Unknown interpolation '{interpolation}': use one of "
                               f"{INTERPOLATIONS}.")
     src_crs = parse_crs(source_crs, "source")  # before any work: never a silent default
+    check_dask_address(dask_scheduler)
     automatic = target_crs is None or (isinstance(target_crs, str) and not target_crs.strip())
     dst_crs = None if automatic else parse_crs(target_crs, "target")
     notes: list[str] = []
@@ -169,11 +188,18 @@ def rectify_swath(
         warnings.append(f"The target pixel is {ratio:.1f} times the source pixel spacing: "
                         "values are point samples and may alias; set PREFILTER to smooth "
                         "first.")
+    if dask_scheduler:
+        job = SwathJob(absolute(source), absolute(x_coords or source), x_band,
+                       absolute(y_coords or source), y_band, bands, src_crs, grid,
+                       interpolation, sigma)
+        del x, y  # each worker reads and transforms them itself
+        with cluster_client(dask_scheduler, [source, x_coords or source, y_coords or source],
+                            (), ship_engine) as client:
+            painted, outputs = rectify_on_cluster(client, job, output, lookup_output, cog=cog,
+                                                  progress=progress, is_canceled=is_canceled)
+        return _finish(grid, painted, spacing, notes, warnings, outputs, progress)
     data, nodata, descriptions = read_measurements(source, bands)
-    if data.shape[1:] != x.shape:
-        raise CoregInputError(f"The input raster ({data.shape[2]} x {data.shape[1]} px) and the "
-                              f"coordinate images ({x.shape[1]} x {x.shape[0]} px) differ in size: "
-                              "they must cover the same swath pixels.")
+    check_same_size(data.shape[1:], x.shape)
     values, fill = as_sampled(data, nodata, interpolation)
     del data
     exact = interpolation == "nearest" and np.issubdtype(values.dtype, np.integer)
@@ -186,15 +212,19 @@ def rectify_swath(
                                        is_canceled=is_canceled)
     painted = int(np.isfinite(lookup[0]).sum())
     if painted == 0:
-        raise CoregInputError("The swath does not cover any pixel of the target grid (check "
-                              "EXTENT and TARGET_CRS).")
+        raise no_cover_error()
     _write(output, rectified, grid, fill, descriptions, cog)
     outputs = {"output": output}
     if lookup_output:
         with memory_guard("the lookup output", GRID_ADVICE):
-            _write(lookup_output, np.stack(lookup) + 0.5, grid, np.nan,
-                   ["source column (pixel corner = 0)", "source row (pixel corner = 0)"], cog)
+            _write(lookup_output, np.stack(lookup) + 0.5, grid, np.nan, LOOKUP_DESCRIPTIONS,
+                   cog)
         outputs["lookup_output"] = lookup_output
+    return _finish(grid, painted, spacing, notes, warnings, outputs, progress)
+
+
+def _finish(grid: Grid, painted: int, spacing: float, notes: list[str], warnings: list[str],
+            outputs: dict, progress: Progress | None) -> SwathResult:
     if progress:
         progress(100.0)
     for note in notes:

@@ -68,6 +68,7 @@ def write_resampled(
     cog: bool = False,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
+    client=None,
 ) -> float | None:
     """Resample every band of the secondary, aligned by ``transform``, onto ``reference``.
 
@@ -79,7 +80,9 @@ def write_resampled(
     overlap only.
     Where the transform does not know (a displacement raster's NaN pixels) the output
     is nodata. ``vertical`` adds the transform's vertical shift to the values (DEMs);
-    ``dtype`` overrides the output data type. Returns the output nodata.
+    ``dtype`` overrides the output data type. With a Dask ``client`` the strips are
+    computed on its workers, which read the secondary (and a displacement raster) by
+    path, the same pixels as here. Returns the output nodata.
 
     Raises
     ------
@@ -103,31 +106,56 @@ def write_resampled(
             strips = [reference.subgrid(row, 0, min(BLOCK, reference.height - row),
                                         reference.width)
                       for row in range(0, reference.height, BLOCK)]
-            # Strips in parallel where the mapping is affine (one CRS: no shared PROJ
-            # transformer between the threads), one ahead otherwise.
-            ahead = STRIP_WORKERS if mapping.affine(reference) is not None else 1
-            compute = partial(_resample_strip, SerialReads(src), mapping=mapping, order=order,
-                              src_nodata=src_nodata, out_nodata=out_nodata,
-                              dtype=np.dtype(out_dtype), vertical=vertical)
-            pending = [worker.submit(compute, strip) for strip in strips[:ahead]]
-            for k, strip in enumerate(strips):
-                covered = pending.pop(0).result()
-                if is_canceled and is_canceled():
-                    for future in pending:
-                        future.cancel()
-                    raise CanceledError("Canceled while writing the output.")
-                if k + ahead < len(strips):
-                    pending.append(worker.submit(compute, strips[k + ahead]))
+            options = dict(order=order, src_nodata=src_nodata, out_nodata=out_nodata,
+                           dtype=np.dtype(out_dtype), vertical=vertical)
+            if client is None:
+                computed = _strips_in_threads(worker, SerialReads(src), mapping, strips,
+                                              options, is_canceled)
+            else:
+                from ..distributed import cluster_map
+
+                computed = cluster_map(client, resample_strip_at,
+                                       [(os.fspath(secondary_path), transform, strip,
+                                         options) for strip in strips], is_canceled)
+            for done, (k, covered) in enumerate(computed):
                 row = k * BLOCK
                 if covered is not None:
                     window, block = covered
                     dst.write(block, window=Window(window.col_off, row + window.row_off,
                                                    window.width, window.height))
                 if progress:
-                    progress(100.0 * (row + strip.height) / reference.height)
+                    progress(100.0 * (done + 1) / len(strips))
         if cog:
             to_cog(target, output_path)
     return out_nodata
+
+
+def _strips_in_threads(worker, src, mapping, strips: list[Grid], options: dict,
+                       is_canceled: IsCanceled | None):
+    """(k, covered part of strip k) in order, computed in ``worker``'s threads: in
+    parallel where the mapping is affine (one CRS: no shared PROJ transformer between
+    the threads), one ahead otherwise."""
+    ahead = STRIP_WORKERS if mapping.affine(strips[0]) is not None else 1
+    compute = partial(_resample_strip, src, mapping=mapping, **options)
+    pending = [worker.submit(compute, strip) for strip in strips[:ahead]]
+    for k in range(len(strips)):
+        covered = pending.pop(0).result()
+        if is_canceled and is_canceled():
+            for future in pending:
+                future.cancel()
+            raise CanceledError("Canceled while writing the output.")
+        if k + ahead < len(strips):
+            pending.append(worker.submit(compute, strips[k + ahead]))
+        yield k, covered
+
+
+def resample_strip_at(path: str, transform: Transform, strip: Grid, options: dict
+                      ) -> tuple[Window, np.ndarray] | None:
+    """One strip of :func:`write_resampled` from the secondary at ``path``: a Dask
+    worker's task (it opens the raster itself)."""
+    with rasterio.open(path) as src:
+        mapping = SourceMapping(transform, src.crs, src.transform)
+        return _resample_strip(src, strip, mapping, **options)
 
 
 def require_resample_memory(secondary_path: str | os.PathLike, reference: Grid) -> None:

@@ -1,0 +1,97 @@
+"""Tiles and blocks of one raster job on a Dask cluster (``dask_scheduler``).
+
+The heavy algorithms (align_local, rectify_swath, align_dem, band_math, the co-registered
+stack) split their work into tasks that name their inputs by path and return one tile's
+arrays: the workers read the rasters themselves, the client never sends them a whole
+array, and it alone writes the outputs (atomically, as in-process). Connecting, sending
+the engine and checking that every worker sees the paths are align_stack's
+(:mod:`.stack.execution`, :mod:`.stack.cluster`); each task travels as bytes
+(:func:`.stack.cluster.packed`), so the scheduler needs no engine.
+
+Dask exchanges pickled code and data: connect only to a scheduler you trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from .errors import CanceledError
+from .io.raster_io import IsCanceled
+from .stack.execution import check_dask_address, dask_client
+
+#: Tasks waiting or running per worker: enough to keep each busy, few enough that the
+#: finished tiles waiting to be written stay a few per worker.
+PENDING_PER_WORKER = 2
+
+
+@contextlib.contextmanager
+def cluster_client(address: str | None, reads: Sequence[str | os.PathLike],
+                   folders: Sequence[str | os.PathLike] = (), ship_engine: bool = True
+                   ) -> Iterator:
+    """None when ``address`` is empty; otherwise a Dask client whose workers have the
+    engine and see ``reads`` and ``folders`` (where they read what the client writes
+    for them; none: the client writes everything itself), checked before anything is
+    written."""
+    address = check_dask_address(address)
+    with dask_client(address) as client:
+        if client is not None:
+            from .stack.cluster import absolute, prepare_workers
+
+            folders = list(dict.fromkeys(os.fspath(f) for f in folders))
+            prepare_workers(client, [absolute(p) for p in reads],
+                            folders[0] if folders else None, ship_engine)
+            for folder in folders[1:]:  # the engine is there: only the folder to check
+                prepare_workers(client, [], folder, ship_engine=False)
+        yield client
+
+
+def cluster_path(path: str | os.PathLike | None, client) -> str | None:
+    """``path`` as a worker must get it: absolute on a cluster (workers have their own
+    working folder), unchanged otherwise."""
+    if path is None or client is None:
+        return None if path is None else os.fspath(path)
+    from .stack.cluster import absolute
+
+    return absolute(path)
+
+
+def cluster_map(client, task: Callable, arguments: Sequence[tuple],
+                is_canceled: IsCanceled | None = None) -> Iterator[tuple[int, Any]]:
+    """``(k, task(*arguments[k]))`` for every k, as the tasks finish on the cluster (any
+    order); a few tasks per worker are pending at a time, so finished tiles never pile
+    up. The first failure cancels the others and is raised as the worker raised it."""
+    from distributed import as_completed
+
+    from .stack.cluster import packed, unpacked
+
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    queue = iter(enumerate(arguments))
+    pending: dict = {}
+    finished = as_completed()
+
+    def submit_next() -> None:
+        for k, args in queue:
+            future = client.submit(*packed(task, args), pure=False,
+                                   key=f"coreg-{uuid.uuid4().hex}")
+            pending[future] = k
+            finished.add(future)
+            return
+
+    try:
+        for _ in range(PENDING_PER_WORKER * workers):
+            submit_next()
+        for future in finished:
+            k = pending.pop(future)
+            result = unpacked(future.result())
+            future.release()
+            if is_canceled and is_canceled():
+                raise CanceledError("Canceled while the Dask workers were computing.")
+            submit_next()
+            yield k, result
+    finally:
+        if pending:
+            client.cancel(list(pending))
