@@ -9,6 +9,7 @@ it by range requests. Nothing is downloaded.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from qgis.core import QgsApplication, QgsProject, QgsRasterLayer
@@ -53,9 +54,12 @@ def default_asset(item: StacItem) -> str:
 
 def asset_layer(item: StacItem, name: str, project: QgsProject) -> QgsRasterLayer:
     """The map layer of the asset ``name`` of ``item`` (the project's, if it has one);
-    added to ``project``. CoregError if the asset cannot be read."""
+    added to ``project``. Its VRT is named after the item's id, the asset and a digest of
+    where the item is (two catalogues' items of one id do not share a file). CoregError
+    if the asset cannot be read."""
     asset = item.asset(name)
-    path = views_folder() / f"{slug(item.id)}_{slug(asset.key)}.vrt"
+    where = hashlib.sha1(f"{item.path}\n{asset.key}".encode()).hexdigest()[:10]  # noqa: S324
+    path = views_folder() / f"{slug(item.id)}_{slug(asset.key)}_{where}.vrt"
     try:
         with gdal_http(DEFAULT_TIMEOUT):
             source = item_view(item, asset.href, asset.band_of(name) or 1, path)

@@ -169,3 +169,24 @@ def test_a_search_of_an_api_that_is_down_says_so(panel):
     assert dialog.search() == -1
     assert "cannot be reached" in dialog.status.text()
     assert dialog.layer is None and dialog.table.rowCount() == 0
+
+
+def test_the_stac_screenshots_script_drives_the_panel(stac_site, qgis_iface, coreg_provider,
+                                                     qgis_new_project, repo_root, tmp_path):
+    import importlib.util
+
+    from qgis.PyQt.QtGui import QColor, QImage
+
+    spec = importlib.util.spec_from_file_location(
+        "make_stac_screenshots", repo_root / "scripts" / "make_stac_screenshots.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    bbox = json.loads((stac_site["data"].root / "reference" / "item.json").read_text())["bbox"]
+    shots = module.make(tmp_path, {"api": stac_site["api"], "collection": COLLECTION,
+                                   "bbox": bbox}, qgis_iface)
+    dialog, map_image = (QImage(str(shots[k])) for k in ("stac_search", "stac_map"))
+    assert (dialog.width(), dialog.height()) == module.DIALOG_SIZE
+    outline = QColor("#e65100")
+    orange = sum(map_image.pixelColor(x, y) == outline
+                 for y in range(0, map_image.height(), 2) for x in range(0, 60))
+    assert orange > 50  # the reference's footprint's left edge is drawn
