@@ -25,7 +25,6 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.errors import CoregError
-from ..core.stac.align_items import MATCH_PREFERENCE, optical_assets
 from ..core.stac.item_stack import item_view
 from ..core.stac.net import DEFAULT_TIMEOUT, NETWORK_ERRORS, gdal_http, network_read_error
 from ..core.stac.stac import StacItem, read_item, slug
@@ -44,6 +43,8 @@ def views_folder() -> Path:
 def default_asset(item: StacItem) -> str:
     """The asset shown first: the one the alignment would be measured on (NIR, red,
     pan...), else the first optical one."""
+    from ..core.stac.align_items import MATCH_PREFERENCE, optical_assets  # scipy: on use
+
     for name in MATCH_PREFERENCE:
         for asset in item.assets:
             if name in asset.names() or name.lower() in (n.lower() for n in asset.names()):
@@ -119,6 +120,8 @@ class ItemRow(QWidget):
         if not text:
             return None
         QApplication.setOverrideCursor(QCursor(Qt.CursorShape.WaitCursor))
+        from ..core.stac.align_items import optical_assets  # scipy: on use
+
         try:  # the user named the item: its assets may be remote
             self.item = read_item(text, allow_remote=True)
             names = [a.key for a in optical_assets(self.item)] or [
