@@ -30,8 +30,10 @@ TOLERANCE = 1.01
 def overview_level(ds, band: int, grid: Grid) -> int | None:
     """The index (GDAL's ``OVERVIEW_LEVEL``) of the coarsest overview of ``ds``'s
     ``band`` whose pixels are no larger than ``grid``'s; None for a local raster, one
-    without overviews, or a grid not coarser than its first overview."""
-    if not is_remote(str(ds.name)):
+    without overviews, a grid not coarser than its first overview, or another format
+    than GeoTIFF (a VRT's implicit overviews of a ``/vsicurl`` source read as zeros with
+    GDAL 3.6)."""
+    if not is_remote(str(ds.name)) or ds.driver != "GTiff":
         return None
     factors = list(ds.overviews(band))
     if not factors:

@@ -104,6 +104,19 @@ def test_overview_levels_are_for_remote_rasters_coarser_than_an_overview(served)
         assert overviews.overview_level(local, 1, coarser[3]) is None
 
 
+def test_a_remote_vrt_is_read_at_full_resolution(served):
+    import rasterio.shutil
+
+    source = vsicurl(f"{served['url']}/reference.tif")
+    remote = vsicurl(f"{served['url']}/view.vrt")
+    with remote_reads([source, remote]):
+        rasterio.shutil.copy(source, served["folder"] / "view.vrt", driver="VRT")
+    with remote_reads([remote]), rasterio.open(remote) as ds:
+        assert ds.driver == "VRT" and ds.overviews(1)  # GDAL offers its source's overviews
+        grid = level_grid(read_info(served["folder"] / "reference.tif").grid, 4, None)
+        assert overviews.overview_level(ds, 1, grid) is None
+
+
 def test_the_alignment_of_remote_cogs_is_the_local_one(served):
     paths = [vsicurl(f"{served['url']}/{name}") for name in FILES]
     with remote_reads(paths), gdal_http():
