@@ -141,8 +141,8 @@ def _centre_window(common: Grid, factor: int) -> tuple[int, int, int, int]:
 def reference_on(ds, band: int, nodata, grid: Grid, masks) -> np.ndarray:
     """The reference on ``grid`` (a remote one read from its overviews,
     :mod:`..io.overviews`), NaN where masked or cloud-like."""
-    with coarse_source(ds, band, grid) as source:
-        data = read_on_grid(source, band, grid, nodata=nodata)
+    with coarse_source(ds, band, grid) as (source, source_band):
+        data = read_on_grid(source, source_band, grid, nodata=nodata)
     data[masked_on_grid(masks, grid) | cloud_like(data)] = np.nan
     return data
 
@@ -151,8 +151,8 @@ def secondary_on(ds, band: int, nodata, grid: Grid, seed: tuple[float, float]) -
     """The secondary on ``grid`` once moved by ``seed``: its values at X - seed."""
     moved = Grid(grid.crs, Affine.translation(-seed[0], -seed[1]) * grid.transform,
                  grid.width, grid.height)
-    with coarse_source(ds, band, moved) as source:
-        data = read_on_grid(source, band, moved, nodata=nodata)
+    with coarse_source(ds, band, moved) as (source, source_band):
+        data = read_on_grid(source, source_band, moved, nodata=nodata)
     data[cloud_like(data)] = np.nan
     return data
 

@@ -9,6 +9,8 @@ and 2x the pixel: both levels read from the 2x overview.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import rasterio
@@ -22,7 +24,9 @@ from coreg.core.io.paths import remote_reads
 from coreg.core.io.raster_io import read_info
 from coreg.core.matching.align import estimate_alignment
 from coreg.core.matching.coarse_search import coarse_offset, level_grid
+from coreg.core.stac.item_stack import item_view
 from coreg.core.stac.net import gdal_http, vsicurl
+from coreg.core.stac.stac import StacItem
 
 SCENE = OSCD / "beirut_S2_20150820_B02-B03-B04-B08.tif"
 OFFSET = (7, 5)  # whole pixels, x right, y down: the correction
@@ -58,12 +62,17 @@ def _full_resolution_start(path) -> int:
                    for r in range(-(-ds.height // 256)) for c in range(-(-ds.width // 256)))
 
 
-def _coarse_search_requests(served) -> tuple[object, list[dict]]:
+def _coarse_search_requests(served, views: Path | None = None,
+                            names=FILES) -> tuple[object, list[dict]]:
     """The remote coarse search's result and the requests it made (the files' headers
-    read before it)."""
-    paths = [vsicurl(f"{served['url']}/{name}") for name in FILES]
+    read before it); through local VRT views of the COGs in ``views`` if given (as the
+    panel shows a STAC asset: :func:`item_view`)."""
+    paths = [vsicurl(f"{served['url']}/{name}") for name in names]
     with remote_reads(paths), gdal_http():
         common = common_grid(read_info(paths[0]).grid, read_info(paths[1]).grid)
+        if views is not None:
+            paths = [item_view(StacItem(name, name), path, 1, views / f"{name}.vrt")
+                     for name, path in zip(names, paths)]
         before = len(stac_fixture.access_log(served["log"]))
         with rasterio.open(paths[0]) as ref, rasterio.open(paths[1]) as sec:
             found = coarse_offset(ref, 1, None, sec, 1, None, common, [])
@@ -91,6 +100,42 @@ def test_a_remote_coarse_search_reads_the_overview_only(served):
     pixel = 9.89860463365216e-05  # the scene's degrees per pixel
     for a, b in ((found.shift_x, full.shift_x), (found.shift_y, full.shift_y)):
         assert abs(a - b) <= 0.5 * pixel * found.factor  # the same offset, to half a level px
+
+
+def test_a_local_view_of_a_remote_cog_reads_its_overview(served, tmp_path):
+    import shutil
+
+    names = tuple(f"view_{name}" for name in FILES)  # URLs not in GDAL's cache yet
+    for name, copy in zip(FILES, names):
+        shutil.copy(served["folder"] / name, served["folder"] / copy)
+    through, requests = _coarse_search_requests(served, tmp_path, names)
+    direct, _ = _coarse_search_requests(served)
+    assert (through.shift_x, through.shift_y, through.peak) == (
+        direct.shift_x, direct.shift_y, direct.peak)
+    for name in names:
+        start = _full_resolution_start(served["folder"] / name)
+        ranges = [tuple(map(int, r["range"].removeprefix("bytes=").split("-")))
+                  for r in requests if r["uri"] == f"/{name}"]
+        assert ranges  # its overview travelled...
+        assert sum(max(0, end + 1 - max(first, start)) for first, end in ranges) <= CHUNK
+
+
+def test_only_a_view_of_one_whole_remote_geotiff_is_followed(served, tmp_path):
+    remote = vsicurl(f"{served['url']}/reference.tif")
+    local = served["folder"] / "reference.tif"
+    with remote_reads([remote]), gdal_http():
+        view = item_view(StacItem("r", "r"), remote, 1, tmp_path / "view.vrt")
+        with rasterio.open(view) as ds:
+            assert overviews.streamed_band(ds, 1) == (remote, 1)
+        local_view = item_view(StacItem("l", "l"), str(local), 1, tmp_path / "local.vrt")
+        with rasterio.open(local_view) as ds:
+            assert overviews.streamed_band(ds, 1) is None  # a local source: full resolution
+        cut = tmp_path / "cut.vrt"
+        cut.write_text(Path(view).read_text().replace(
+            "<SourceBand>1</SourceBand>", '<SourceBand>1</SourceBand><SrcRect xOff="8" '
+            'yOff="0" xSize="100" ySize="100"/>'))
+        with rasterio.open(cut) as ds:
+            assert overviews.streamed_band(ds, 1) is None  # a part of the source only
 
 
 def test_overview_levels_are_for_remote_rasters_coarser_than_an_overview(served):
