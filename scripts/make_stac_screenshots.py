@@ -26,7 +26,7 @@ if str(REPO / "scripts") not in sys.path:  # make_screenshots.py beside this scr
 
 def make(out_dir: Path, site: dict, iface) -> dict[str, Path]:
     """Search ``site``'s API from the panel's dialog; write the two screenshots."""
-    from make_screenshots import render_map
+    from make_screenshots import render_map, wait
     from qgis.core import QgsCoordinateReferenceSystem, QgsRectangle, QgsSettings
     from qgis.PyQt.QtCore import QDate
 
@@ -47,8 +47,9 @@ def make(out_dir: Path, site: dict, iface) -> dict[str, Path]:
     dialog.use_dates.setChecked(True)
     dialog.start.setDate(QDate(2016, 1, 1))
     dialog.end.setDate(QDate(2016, 1, 31))
-    found = dialog.search()
-    assert found == 2, dialog.status.text()
+    assert dialog.search()
+    wait(lambda: not dialog.is_searching(), 60)
+    assert dialog.found == 2, dialog.status.text()
     dialog.choose("reference")
     reference = dialog.use("reference")
     dialog.choose("source")

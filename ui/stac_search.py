@@ -2,28 +2,29 @@
 secondary from their footprints.
 
 The search is ``coreg:search_stac`` itself (one place for the request, the
-authentication and the footprint layer); its footprints go on the map, listed in a
-table. Choosing a row selects its footprint and choosing footprints on the map selects
-their rows; "Use as reference/secondary" hands the item's URL to the panel, which shows
-its asset (:mod:`.stac_items`).
+authentication and the footprint layer), run as a background task; its footprints go
+on the map, listed in a table. Choosing a row selects its footprint and choosing
+footprints on the map selects their rows; "Use as reference/secondary" hands the item's
+URL to the panel, which shows its asset (:mod:`.stac_items`).
 """
 
 from __future__ import annotations
 
 from qgis.core import (
+    QgsApplication,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsFillSymbol,
-    QgsProcessingException,
+    QgsProcessingAlgRunnerTask,
+    QgsProcessingContext,
+    QgsProcessingFeedback,
     QgsProject,
     QgsSettings,
 )
 from qgis.gui import QgsAuthConfigSelect, QgsDoubleSpinBox
 from qgis.PyQt.QtCore import QDate, Qt
-from qgis.PyQt.QtGui import QCursor
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
-    QApplication,
     QCheckBox,
     QDateEdit,
     QDialog,
@@ -42,8 +43,25 @@ SETTINGS_PREFIX = "coreg/stac_search/"
 COLUMNS = ("id", "datetime", "cloud_cover", "gsd")
 HEADERS = ("Item", "Date", "Cloud %", "GSD (m)")
 WGS84 = "EPSG:4326"
+#: The extent of a search over the whole world (Processing's notation).
+WORLD = f"-180,180,-90,90 [{WGS84}]"
 #: Footprints drawn as outlines: the imagery under them stays visible.
 FOOTPRINT_STYLE = {"color": "0,0,0,0", "outline_color": "#e65100", "outline_width": "0.6"}
+
+
+class _Feedback(QgsProcessingFeedback):
+    """Keeps the last error the search reports, to say why it failed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.errors: list[str] = []
+
+    def reportError(self, error, fatalError=False):  # noqa: N802, N803 - QGIS API
+        self.errors.append(error)
+        super().reportError(error, fatalError)
+
+    def failure(self) -> str:
+        return (self.errors or ["see the log"])[-1]
 
 
 class SearchDialog(QDialog):
@@ -54,6 +72,9 @@ class SearchDialog(QDialog):
         self.panel, self.iface = panel, iface
         self.project = QgsProject.instance()
         self.layer = None  # the footprints of the last search
+        self.task = None  # the search under way
+        self._run = None  # its (context, feedback)
+        self.found: int | None = None  # items the last search found, -1: it failed
         self._syncing = False
         self.setWindowTitle("Search a STAC catalogue")
         self._build()
@@ -132,9 +153,8 @@ class SearchDialog(QDialog):
             start, end = sorted((self.start.date(), self.end.date()))
             params["DATETIME"] = (f"{start.toString('yyyy-MM-dd')}T00:00:00Z/"
                                   f"{end.toString('yyyy-MM-dd')}T23:59:59Z")
-        extent = self.map_extent()
-        if self.over_map.isChecked() and extent:
-            params["EXTENT"] = extent
+        extent = self.map_extent() if self.over_map.isChecked() else ""
+        params["EXTENT"] = extent or WORLD  # the algorithm would default to the canvas
         return params
 
     def map_extent(self) -> str:
@@ -150,27 +170,49 @@ class SearchDialog(QDialog):
         return (f"{box.xMinimum()!r},{box.xMaximum()!r},{box.yMinimum()!r},"
                 f"{box.yMaximum()!r} [{WGS84}]")
 
-    def search(self) -> int:
-        """Run the search; show its footprints and list them. Returns the items found
-        (-1 on failure, said in the status line)."""
-        import processing
-
+    def search(self) -> bool:
+        """Start the search as a background task (QGIS stays usable while the API
+        answers); its end shows the footprints and lists them, and sets ``found`` (-1
+        on failure, said in the status line). False if a search is under way."""
+        if self.task is not None:
+            return False
         self._save()
-        QApplication.setOverrideCursor(QCursor(Qt.CursorShape.WaitCursor))
-        try:
-            outputs = processing.run("coreg:search_stac", self.parameters())
-        except QgsProcessingException as error:
-            self.status.setText(f"Search failed: {error}")
-            self.status.setStyleSheet("color: #c62828;")
-            return -1
-        finally:
-            QApplication.restoreOverrideCursor()
-        self._show(outputs["OUTPUT"])
-        count = int(outputs["COUNT"])
+        alg = QgsApplication.processingRegistry().createAlgorithmById("coreg:search_stac")
+        if alg is None:
+            self._failed("the Coreg provider is not enabled in Processing.")
+            return False
+        context = QgsProcessingContext()  # no project: not thread-safe (see the panel)
+        context.setTransformContext(self.project.transformContext())
+        feedback = _Feedback()
+        self.task = QgsProcessingAlgRunnerTask(alg, self.parameters(), context, feedback)
+        self.task.executed.connect(self._searched)
+        self._run = (context, feedback)
+        self.found = None
+        self.search_button.setEnabled(False)
         self.status.setStyleSheet("")
-        self.status.setText(f"{count} item(s) found: choose one in the list or its "
-                            "footprint on the map." if count else "No item found.")
-        return count
+        self.status.setText("Searching…")
+        QgsApplication.taskManager().addTask(self.task)
+        return True
+
+    def is_searching(self) -> bool:
+        return self.task is not None
+
+    def _searched(self, successful: bool, outputs: dict) -> None:
+        context, feedback = self._run
+        self.task = self._run = None
+        self.search_button.setEnabled(True)
+        if not successful:
+            self._failed(feedback.failure())
+            return
+        self._show(context.takeResultLayer(outputs["OUTPUT"]))
+        self.found = int(outputs["COUNT"])
+        self.status.setText(f"{self.found} item(s) found: choose one in the list or its "
+                            "footprint on the map." if self.found else "No item found.")
+
+    def _failed(self, reason: str) -> None:
+        self.found = -1
+        self.status.setText(f"Search failed: {reason}")
+        self.status.setStyleSheet("color: #c62828;")
 
     def _show(self, layer) -> None:
         """The footprints on the map (replacing the last search's) and in the table."""
@@ -270,7 +312,12 @@ class SearchDialog(QDialog):
         self.limit.setValue(settings.value(SETTINGS_PREFIX + "limit", 20, type=int))
 
     def teardown(self) -> None:
-        """Let go of the footprint layer's signal (before the plugin unloads)."""
+        """Cancel a search under way and let go of the footprint layer's signal (before
+        the plugin unloads)."""
+        if self.task is not None:
+            self.task.executed.disconnect(self._searched)
+            self.task.cancel()
+            self.task = self._run = None
         if self.layer is not None:
             try:
                 self.layer.selectionChanged.disconnect(self._features_chosen)

@@ -41,6 +41,15 @@ def panel(qgis_new_project, qgis_iface, coreg_provider):
     widget.deleteLater()
 
 
+def searched(dialog) -> int:
+    """Start the dialog's search, wait for its background task: the items found."""
+    assert dialog.search() and dialog.is_searching()  # QGIS stays usable meanwhile
+    assert not dialog.search_button.isEnabled() and not dialog.search()  # one at a time
+    wait_for(lambda: not dialog.is_searching())
+    assert dialog.search_button.isEnabled()
+    return dialog.found
+
+
 def _api_item(site, item_id: str) -> str:
     return f"{site['api']}/collections/{COLLECTION}/items/{item_id}"
 
@@ -115,7 +124,7 @@ def test_the_search_dialog_finds_items_and_hands_them_to_the_panel(stac_site, pa
     dialog.end.setDate(QDate(2016, 1, 31))
     dialog.max_cloud.setValue(10.0)
     assert dialog.parameters()["EXTENT"].endswith("[EPSG:4326]")
-    assert dialog.search() == 2
+    assert searched(dialog) == 2
     layer = dialog.layer
     assert QgsProject.instance().mapLayer(layer.id()) is layer and layer.featureCount() == 2
     assert sorted(dialog.table.item(r, 0).text() for r in range(2)) == ["reference", "source"]
@@ -157,16 +166,31 @@ def test_each_search_filter_leaves_the_items_out(stac_site, panel, qgis_iface, e
         canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:4326"))
         west, east, south, north = edit["extent"]
         canvas.setExtent(QgsRectangle(west, south, east, north))
-    assert dialog.search() == found
+    assert searched(dialog) == found
     assert dialog.table.rowCount() == found
     assert dialog.status.text() == "No item found."
+
+
+def test_a_search_beyond_the_map_extent_is_over_the_world(stac_site, panel, qgis_iface):
+    from qgis.core import QgsCoordinateReferenceSystem, QgsRectangle
+
+    canvas = qgis_iface.mapCanvas()
+    canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:4326"))
+    canvas.setExtent(QgsRectangle(10.0, 10.0, 11.0, 11.0))  # not over the items
+    dialog = panel.open_search_dialog()
+    dialog.api.setText(stac_site["api"])
+    dialog.collections.setText(COLLECTION)
+    assert searched(dialog) == 0
+    dialog.over_map.setChecked(False)
+    assert dialog.parameters()["EXTENT"] == "-180,180,-90,90 [EPSG:4326]"
+    assert searched(dialog) == 2
 
 
 def test_a_search_of_an_api_that_is_down_says_so(panel):
     dialog = panel.open_search_dialog()
     dialog.over_map.setChecked(False)
     dialog.api.setText(f"http://127.0.0.1:{stac_fixture.free_port()}")
-    assert dialog.search() == -1
+    assert searched(dialog) == -1
     assert "cannot be reached" in dialog.status.text()
     assert dialog.layer is None and dialog.table.rowCount() == 0
 
