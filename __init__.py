@@ -26,6 +26,7 @@ _EXPORTS = {
     "align_local": "core.local.local",
     "align_dem": "core.dem.dem",
     "align_stack": "core.stack.stack",
+    "align_items": "core.stac.align_items",
     "apply_alignment": "core.transforms.apply",
     "band_math": "core.bandmath.raster_math",
     "rectify_swath": "core.swath.swath",
@@ -41,6 +42,7 @@ _EXPORTS = {
     "DemAlignment": "core.dem.dem",
     "BlockShift": "core.dem.dem",
     "ItemResult": "core.stack.stack",
+    "ItemsResult": "core.stac.align_items",
     "Applied": "core.transforms.apply",
     "SwathResult": "core.swath.swath",
     "AlignmentResult": "core.results",
@@ -67,11 +69,12 @@ _EXPORTS = {
 #: Literal, for the tools that read it without running this file (a test checks that it
 #: lists every name of _EXPORTS).
 __all__ = [
-    "align_image", "align_local", "align_dem", "align_stack", "apply_alignment",
+    "align_image", "align_local", "align_dem", "align_stack", "align_items", "apply_alignment",
     "band_math", "rectify_swath",
     "estimate_alignment", "estimate_dem_alignment", "read_alignment", "write_dem_report",
     "Alignment", "PatchResult", "LocalAlignment", "DemAlignment", "BlockShift",
-    "ItemResult", "Applied", "SwathResult", "AlignmentResult", "RigidModel", "PolygonMask",
+    "ItemResult", "ItemsResult", "Applied", "SwathResult", "AlignmentResult", "RigidModel",
+    "PolygonMask",
     "Transform", "Rigid", "AffineTransform", "BlockField", "DisplacementField", "Composite",
     "Uncertainty",
     "CoregError", "CoregInputError", "CoregOutputError", "CoregResourceError",
@@ -137,6 +140,7 @@ if TYPE_CHECKING:  # what static analysers and IDEs see
     from .core.matching.alignment import Alignment, PatchResult
     from .core.matching.fit import RigidModel
     from .core.results import AlignmentResult
+    from .core.stac.align_items import ItemsResult, align_items
     from .core.stack.stack import ItemResult, align_stack
     from .core.swath.swath import SwathResult, rectify_swath
     from .core.transforms.apply import Applied, apply_alignment

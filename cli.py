@@ -1,8 +1,9 @@
 """The ``coreg`` command line: the Processing algorithms, without QGIS.
 
 Each command mirrors one algorithm of the plugin (same options, same engine, same
-checks): ``align-image``, ``align-local``, ``align-dem``, ``align-stack``, ``apply``,
-``band-math`` and ``rectify-swath``. ``coreg COMMAND --help`` lists the options.
+checks): ``align-image``, ``align-local``, ``align-dem``, ``align-stack``,
+``align-items``, ``apply``, ``band-math`` and ``rectify-swath``. ``coreg COMMAND --help``
+lists the options.
 
 A progress bar and a one-line summary go to standard error (``--quiet``: neither);
 ``--json`` prints the report (or what was done) on standard output. Exit status: 0 on
@@ -612,6 +613,56 @@ def align_stack_command(inputs, anchor, output_folder, masks, summary, band, tra
               "items": [r.summary_row() for r in results]},
              ", ".join(f"{n} {s}" for s, n in counts.items()),
              [failed] if (failed := failures(results)) else [])
+
+
+@cli.command("align-items", short_help="Align one STAC item's assets onto another item.")
+@click.argument("source_item")
+@click.argument("reference_item")
+@click.option("-o", "--output-folder", required=True,
+              help="Folder of the aligned COGs, item.json and collection.json.")
+@click.option("--title", default="Co-registered item", show_default=True,
+              help="Title of the output STAC collection (its id: the title as a slug).")
+@click.option("--asset", "assets", multiple=True, metavar="NAME",
+              help="Source asset to align (key, band name or common name: nir, B08). "
+                   "Repeatable; default every optical data asset.")
+@click.option("--match-asset", metavar="NAME",
+              help="Asset the alignment is measured on (default: NIR, red or pan).")
+@_choice("--transform", TRANSFORMS, "Model: translation + rotation, or translation only.")
+@click.option("--max-shift", type=float, default=20.0, show_default=True, metavar="PX",
+              help="Shift range around the coarse search's offset, in reference pixels.")
+@click.option("--resampling", type=click.Choice(["auto", *RESAMPLINGS]), default="auto",
+              show_default=True,
+              help="auto: nearest for integer class or mask assets, cubic otherwise.")
+@click.option("--ignore-preconditions", is_flag=True,
+              help="Warn instead of refusing a pair that breaks UP42's preconditions.")
+@click.option("--timeout", type=click.FloatRange(min=1.0), default=20.0, show_default=True,
+              metavar="S", help="Seconds a server may stay silent before the run fails.")
+@click.option("--report", metavar="PATH", help="Write the JSON report there too.")
+@run_options
+def align_items_command(source_item, reference_item, output_folder, title, assets,
+                        match_asset, transform, max_shift, resampling, ignore_preconditions,
+                        timeout, report, quiet, as_json):
+    """Align the assets of SOURCE_ITEM onto REFERENCE_ITEM (STAC items: local JSON files,
+    http(s) URLs, or STAC API items .../collections/C/items/ID; remote COGs are
+    streamed). Needs pystac."""
+    from .core.stac.align_items import align_items
+
+    run = Run("align-items", quiet, as_json)
+
+    def log(level: str, message: str) -> None:
+        (run.warn if level == "warning" else run.info)(message)
+
+    with run.guarded({"Report": report}, {}):
+        result = align_items(
+            source_item, reference_item, output_folder, title=title, assets=list(assets),
+            match_asset=match_asset, transform=transform, max_shift=max_shift,
+            resampling=None if resampling == "auto" else resampling,
+            ignore_preconditions=ignore_preconditions, report_path=report,
+            timeout=timeout, log=log, progress=run.progress)
+    r = result.report
+    run.done(r, f"Shift {r['shift_x_px']:+.3f}, {r['shift_y_px']:+.3f} px, reliability "
+                f"{r['reliability']:.1f} %; wrote {len(result.outputs)} asset(s) and "
+                f"{result.item}")
 
 
 @cli.command("apply", short_help="Apply a saved alignment to another raster.")

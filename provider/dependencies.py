@@ -48,7 +48,7 @@ OPTIONAL_PACKAGES = (
     (Requirement("cloudpickle", "cloudpickle", "python3-cloudpickle", "2.0"),
      "sends Coreg's engine to the workers of a Dask cluster (comes with distributed)"),
     (Requirement("pystac", "pystac", "", "1.10"),
-     "writes the STAC item and collection of 'Align STAC items'"),
+     "reads STAC items and writes those of 'Align STAC items' and stacks"),
     (Requirement("pystac_client", "pystac-client", "", "0.7"),
      "searches STAC APIs ('Search a STAC catalogue')"),
 )

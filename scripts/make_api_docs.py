@@ -26,13 +26,13 @@ OUTPUT = ROOT / "docs" / "api.md"
 #: Sections of the page: (title, names of coreg.__all__ in it; the rest go to "Other").
 GROUPS = (
     ("Entry points", ("align_image", "align_local", "align_dem", "align_stack",
-                      "apply_alignment", "band_math", "rectify_swath")),
+                      "align_items", "apply_alignment", "band_math", "rectify_swath")),
     ("Measuring only, and saved alignments", ("estimate_alignment", "estimate_dem_alignment",
                                                "read_alignment")),
     ("Reports", ("write_dem_report",)),
     ("Results", ("AlignmentResult", "Alignment", "PatchResult", "LocalAlignment",
-                 "DemAlignment", "BlockShift", "ItemResult", "Applied", "SwathResult",
-                 "PolygonMask")),
+                 "DemAlignment", "BlockShift", "ItemResult", "ItemsResult", "Applied",
+                 "SwathResult", "PolygonMask")),
     ("Transforms (docs/transforms.md)", ("Transform", "Rigid", "AffineTransform", "BlockField",
                                          "DisplacementField", "Composite", "Uncertainty",
                                          "RigidModel")),

@@ -37,8 +37,8 @@ SERIES = DATA / "optical" / "s2_timeseries_eolearn" / "l1c_13band"
 SWATH_VRT = DATA / "swath" / "ssmis_tb37v_swath.vrt"
 LNGLEY = DATA / "sar_optical" / "lngley_05521_09059_000_090813_L090_CX_01_pauli_x016_y020"
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
-COMMANDS = ("align-image", "align-local", "align-dem", "align-stack", "apply", "band-math",
-            "rectify-swath")
+COMMANDS = ("align-image", "align-local", "align-dem", "align-stack", "align-items", "apply",
+            "band-math", "rectify-swath")
 TIMEOUT = 600
 
 

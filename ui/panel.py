@@ -40,7 +40,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from . import compare, methods, report_page, results, validation
+from . import compare, methods, report_page, results, stac_items, stac_search, validation
 from .methods import Choices, Method
 from .widgets import LayerComboBox
 
@@ -119,9 +119,18 @@ class CoregPanel(QWidget):
         form = QFormLayout()
         layout.addLayout(form)
         self.reference_combo, self.reference_band = self._raster_row(form, "Reference")
+        self.reference_item, self.reference_item_error = self._item_row(
+            form, self.reference_combo, self.reference_band)
         self.reference_error = self._add_error(form)
         self.secondary_combo, self.secondary_band = self._raster_row(form, "Secondary")
+        self.secondary_item, self.secondary_item_error = self._item_row(
+            form, self.secondary_combo, self.secondary_band)
         self.secondary_error = self._add_error(form)
+        self.search_button = QPushButton("Search a STAC catalogue…")
+        self.search_button.setToolTip("Find items over the map extent and pick the "
+                                      "reference and secondary among their footprints")
+        form.addRow("", self.search_button)
+        self.search_dialog = None
         self.mask_combo = _compact(LayerComboBox())
         self.mask_combo.setFilters(LAYER_FILTERS(LAYER_FILTER.RasterLayer
                                                  | LAYER_FILTER.PolygonLayer))
@@ -169,6 +178,34 @@ class CoregPanel(QWidget):
         band.setLayer(combo.currentLayer())
         combo.layerChanged.connect(band.setLayer)
         return combo, band
+
+    def _item_row(self, form: QFormLayout, combo, band):
+        """'… or a STAC item' under a raster row: its loaded asset becomes the row's
+        layer (band 1 of the asset's view), its failure is said below it."""
+        row = stac_items.ItemRow(self.project)
+        form.addRow("", row)
+        error = self._add_error(form)
+
+        def loaded(layer) -> None:
+            error.hide()
+            combo.setLayer(layer)
+            band.setBand(1)
+
+        def failed(text: str) -> None:
+            error.setText(text)
+            error.show()
+
+        row.loaded.connect(loaded)
+        row.failed.connect(failed)
+        return row, error
+
+    def open_search_dialog(self):
+        """The STAC search dialog (one per panel, kept with its last search)."""
+        if self.search_dialog is None:
+            self.search_dialog = stac_search.SearchDialog(self, self.iface, self)
+        self.search_dialog.show()
+        self.search_dialog.raise_()
+        return self.search_dialog
 
     @staticmethod
     def _add_error(form: QFormLayout) -> QLabel:
@@ -274,6 +311,7 @@ class CoregPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.processing_button.clicked.connect(self.open_processing_dialog)
         self.command_button.clicked.connect(self.copy_command)
+        self.search_button.clicked.connect(self.open_search_dialog)
         self.arrow_scale.valueChanged.connect(self._arrow_scale_changed)
         self.show_aligned.toggled.connect(self._compare)
         self.compare_button.toggled.connect(self.set_comparing)
@@ -291,6 +329,8 @@ class CoregPanel(QWidget):
         """Cancel a running task and let go of the registry (before the plugin unloads)."""
         self.cancel()
         self.set_comparing(False)
+        if self.search_dialog is not None:
+            self.search_dialog.teardown()
         for signal, slot in ((self.project.layersAdded, self._layers_added),
                              (self.project.layersWillBeRemoved, self._layers_removed)):
             try:
@@ -364,10 +404,13 @@ class CoregPanel(QWidget):
         secondary = self.secondary_combo.currentLayer()
         if reference is None or (secondary is not None and secondary.id() != reference.id()):
             return
-        for index in range(self.secondary_combo.count()):
-            layer = self.secondary_combo.layer(index)
+        # The one the secondary's STAC item row chose stays; the reference moves then.
+        combo = self.reference_combo if reference.id() == self.secondary_item.layer_id \
+            else self.secondary_combo
+        for index in range(combo.count()):
+            layer = combo.layer(index)
             if layer is not None and layer.id() != reference.id():
-                self.secondary_combo.setLayer(layer)
+                combo.setLayer(layer)
                 return
 
     def _layers_added(self, _layers) -> None:

@@ -24,6 +24,7 @@ from scipy import ndimage
 from ..errors import CoregInputError, CoregistrationError
 from ..grid import Grid
 from ..io.masks import masked_on_grid
+from ..io.overviews import coarse_source
 from ..io.raster_io import read_on_grid
 from .match import cloud_like
 from .modality import search_features, search_kinds
@@ -138,7 +139,10 @@ def _centre_window(common: Grid, factor: int) -> tuple[int, int, int, int]:
 
 
 def reference_on(ds, band: int, nodata, grid: Grid, masks) -> np.ndarray:
-    data = read_on_grid(ds, band, grid, nodata=nodata)
+    """The reference on ``grid`` (a remote one read from its overviews,
+    :mod:`..io.overviews`), NaN where masked or cloud-like."""
+    with coarse_source(ds, band, grid) as (source, source_band):
+        data = read_on_grid(source, source_band, grid, nodata=nodata)
     data[masked_on_grid(masks, grid) | cloud_like(data)] = np.nan
     return data
 
@@ -147,7 +151,8 @@ def secondary_on(ds, band: int, nodata, grid: Grid, seed: tuple[float, float]) -
     """The secondary on ``grid`` once moved by ``seed``: its values at X - seed."""
     moved = Grid(grid.crs, Affine.translation(-seed[0], -seed[1]) * grid.transform,
                  grid.width, grid.height)
-    data = read_on_grid(ds, band, moved, nodata=nodata)
+    with coarse_source(ds, band, moved) as (source, source_band):
+        data = read_on_grid(source, source_band, moved, nodata=nodata)
     data[cloud_like(data)] = np.nan
     return data
 

@@ -48,7 +48,18 @@ SKIPPED_ROLES = ("thumbnail", "overview", "metadata", "visual")
 
 @dataclass
 class ItemsResult:
-    """What :func:`align_items` wrote and measured."""
+    """What :func:`align_items` wrote and measured.
+
+    Attributes
+    ----------
+    report : dict
+        The align_image report keys, plus ``source_item``, ``reference_item``,
+        ``match_asset``, ``assets_written``, ``stac_item`` and ``stac_collection``.
+    item, collection : str
+        The STAC item and collection written (``item.json``, ``collection.json``).
+    outputs : dict of str to str
+        Asset key -> the COG written for it.
+    """
 
     report: dict
     item: str
@@ -81,18 +92,40 @@ def align_items(
     source_item, reference_item : path or URL
         STAC items: local JSON files, ``http(s)`` URLs (naming one is asking for the
         network), or STAC API items (``.../collections/{c}/items/{id}``).
+    output_folder : path
+        Where the COGs (one per asset, ``<key>.tif``), ``item.json`` and
+        ``collection.json`` are written.
+    title : str
+        The output collection's title (its id is the title in lower case with dashes).
     assets : sequence of str, optional
         Source assets to align, by key, ``eo:bands`` name or common name; default every
         optical data asset.
     match_asset : str, optional
         The asset (the same name in both items) the alignment is measured on; default
         the first of :data:`MATCH_PREFERENCE` both items have.
+    transform : {"rigid", "translation"}
+        Model to fit, as in :func:`align_image`.
+    max_shift : float
+        Shift range (reference pixels) the fine patches cover around the coarse search's
+        offset.
     resampling : {"nearest", "bilinear", "cubic"}, optional
         Default: nearest for class or mask assets, cubic otherwise.
     ignore_preconditions : bool
         Log the broken preconditions as warnings instead of refusing the pair.
+    report_path : path, optional
+        Also write the report there (JSON).
     timeout : float
         Seconds a server may stay silent before the run fails.
+    log : callable, optional
+        ``log(level, message)`` with level "info" or "warning" (the broken preconditions
+        when ignored, a non-COG asset, the alignment's warnings).
+    progress, is_canceled : callable, optional
+        ``progress(percent)``; ``is_canceled()`` True stops the run (nothing is left).
+
+    Returns
+    -------
+    ItemsResult
+        The report and the files written.
 
     Raises
     ------

@@ -62,7 +62,7 @@ def search_items(api_url: str, *, collections: Sequence[str] = (),
                                max_items=int(limit) * SCAN_FACTOR,
                                limit=min(100, int(limit) * 2))
         hits = []
-        for item in search.items():
+        for item in search.items_as_dicts():  # as served: pystac would refuse undated items
             hit = _hit(item, api_url)
             if max_cloud is None or hit.cloud_cover is None or hit.cloud_cover < max_cloud:
                 hits.append(hit)
@@ -85,19 +85,24 @@ def search_items(api_url: str, *, collections: Sequence[str] = (),
         raise CoregInputError(f"The search of '{api_url}' is malformed: {exc}") from None
 
 
-def _hit(item, api_url: str) -> Hit:
-    properties = item.properties
-    self_link = item.get_self_href()
-    collection = item.collection_id or ""
-    url = self_link if self_link and is_url(self_link) else (
-        f"{api_url}/collections/{collection}/items/{item.id}")
+def _hit(item: dict, api_url: str) -> Hit:
+    """What the footprint layer shows of one item of a search's pages (a GeoJSON
+    Feature; :mod:`.parse` reads it again when it is aligned)."""
+    properties = item.get("properties") if isinstance(item.get("properties"), dict) else {}
+    item_id, collection = str(item.get("id") or ""), str(item.get("collection") or "")
+    links = [link for link in item.get("links") or () if isinstance(link, dict)]
+    self_link = next((str(link.get("href")) for link in links if link.get("rel") == "self"),
+                     "")
+    url = self_link if is_url(self_link) else (
+        f"{api_url}/collections/{collection}/items/{item_id}")
     cloud = properties.get("eo:cloud_cover")
     gsd = properties.get("gsd")
-    return Hit(item.id, collection, str(properties.get("datetime")
+    geometry = item.get("geometry")
+    return Hit(item_id, collection, str(properties.get("datetime")
                                         or properties.get("start_datetime") or ""),
                float(cloud) if isinstance(cloud, (int, float)) else None,
                float(gsd) if isinstance(gsd, (int, float)) else None, url,
-               item.geometry or {})
+               geometry if isinstance(geometry, dict) else {})
 
 
 def _short(exc: Exception) -> str:

@@ -13,6 +13,7 @@ import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import rasterio
 from rasterio.crs import CRS
@@ -21,6 +22,10 @@ from ..errors import CoregInputError, CoregResourceError
 from ..grid import Grid, crs_transformer
 from ..io.paths import is_remote, local_input
 from .net import DEFAULT_TIMEOUT, fetch_json, is_url, vsicurl
+from .parse import parse_item
+
+if TYPE_CHECKING:
+    import pystac
 
 STAC_VERSION = "1.0.0"
 PROJECTION = "https://stac-extensions.github.io/projection/v1.1.0/schema.json"
@@ -106,7 +111,8 @@ def is_stac_item(path: str | os.PathLike) -> bool:
 def read_item(path: str | os.PathLike, *, allow_remote: bool = False,
               timeout: float = DEFAULT_TIMEOUT) -> StacItem:
     """A STAC item from a local file or, if ``allow_remote``, an ``http(s)`` URL (a
-    static file or a STAC API's ``.../collections/{c}/items/{id}``); asset hrefs resolve
+    static file or a STAC API's ``.../collections/{c}/items/{id}``), parsed by pystac
+    (:mod:`.parse`; an item without a date is read as undated); asset hrefs resolve
     relative to the item.
 
     Raises
@@ -115,25 +121,23 @@ def read_item(path: str | os.PathLike, *, allow_remote: bool = False,
         Not JSON, not an item, an unreachable or missing URL, or an asset that is no
         local file while ``allow_remote`` is False (see :mod:`.paths`).
     CoregResourceError
-        The server did not answer within ``timeout`` seconds.
+        The server did not answer within ``timeout`` seconds, or pystac is missing.
     """
+    require_pystac("Reading a STAC item")
     text = os.fspath(path)
     if is_url(text) and allow_remote:
         data = fetch_json(text, "STAC item", timeout=timeout)
     else:
         data = _read_local_json(local_input(text, "STAC item"))
-    if not isinstance(data, dict) or data.get("type") != "Feature" or not isinstance(
-            data.get("assets"), dict):
-        raise CoregInputError(f"'{text}' is no STAC item (a GeoJSON Feature with assets).")
-    item_id = str(data.get("id") or Path(text).stem)
-    assets = tuple(_asset(key, asset, text, item_id, allow_remote, timeout,
-                          str(data.get("collection") or ""))
-                   for key, asset in data["assets"].items())
-    bbox = data.get("bbox") if isinstance(data.get("bbox"), list) else []
-    return StacItem(text, item_id, dict(data.get("properties") or {}), assets,
-                    data.get("geometry") if isinstance(data.get("geometry"), dict) else None,
-                    tuple(float(v) for v in bbox if isinstance(v, (int, float))),
-                    str(data.get("collection") or ""))
+    item = parse_item(data, text)
+    item_id = str(item.id or Path(text).stem)
+    collection = str(item.collection_id or "")
+    assets = tuple(_asset(key, asset, text, item_id, allow_remote, timeout, collection)
+                   for key, asset in item.assets.items())
+    bbox = item.bbox if isinstance(item.bbox, list) else []
+    return StacItem(text, item_id, dict(item.properties), assets,
+                    item.geometry if isinstance(item.geometry, dict) else None,
+                    tuple(float(v) for v in bbox if isinstance(v, (int, float))), collection)
 
 
 def _read_local_json(path: str) -> object:
@@ -154,12 +158,10 @@ def needs_pc_signing(item: str, href: str) -> bool:
     return host.endswith(".blob.core.windows.net") and source.endswith(PLANETARY_COMPUTER)
 
 
-def _asset(key: str, asset: object, item: str, item_id: str, allow_remote: bool,
+def _asset(key: str, asset: pystac.Asset, item: str, item_id: str, allow_remote: bool,
            timeout: float, collection: str = "") -> StacAsset:
     """One asset, its href resolved against the item's file or URL."""
-    if not isinstance(asset, dict):
-        raise CoregInputError(f"Asset '{key}' of '{item}' is not a JSON object.")
-    href = str(asset.get("href", "")).strip()
+    href = str(asset.href or "").strip()
     label = f"Asset '{key}' of STAC item '{item_id}'"
     if not href:
         raise CoregInputError(f"{label} has no href.")
@@ -178,12 +180,15 @@ def _asset(key: str, asset: object, item: str, item_id: str, allow_remote: bool,
     path = local_input(path, label, allow_remote=allow_remote)
     # STAC 1.0 eo:bands, or STAC 1.1 bands (eo:common_name); one entry per band ("" if
     # unnamed): the position is the band number.
-    bands = [b for b in asset.get("eo:bands") or asset.get("bands") or [] if isinstance(b, dict)]
+    extra = asset.extra_fields
+    bands = [b for b in extra.get("eo:bands") or extra.get("bands") or [] if isinstance(b, dict)]
+    gsd = extra.get("gsd")
     return StacAsset(key, str(path), tuple(str(b.get("name") or "") for b in bands),
-                     asset.get("gsd"), tuple(str(b.get("common_name") or b.get(
-                         "eo:common_name") or "") for b in bands),
-                     url, str(asset.get("type") or ""),
-                     tuple(str(r) for r in asset.get("roles") or () if isinstance(r, str)))
+                     gsd if isinstance(gsd, (int, float)) else None,
+                     tuple(str(b.get("common_name") or b.get("eo:common_name") or "")
+                           for b in bands),
+                     url, str(asset.media_type or ""),
+                     tuple(str(r) for r in asset.roles or () if isinstance(r, str)))
 
 
 def slug(text: str) -> str:
