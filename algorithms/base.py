@@ -21,6 +21,7 @@ from qgis.core import (
     QgsProcessingParameterDefinition,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingUtils,
     QgsProviderRegistry,
     QgsRasterLayer,
     QgsRasterShader,
@@ -78,11 +79,36 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
                 f"'{layer.providerType()}'); save it as a GeoTIFF first.")
         return layer.source()
 
+    def checkParameterValues(self, parameters, context):  # noqa: N802 - QGIS API
+        """A STAC item given for a raster is checked as the raster of its asset."""
+        try:
+            parameters = self.with_item_rasters(parameters)
+        except CoregError as exc:
+            return False, self.labelled(str(exc))
+        return super().checkParameterValues(parameters, context)
+
+    def with_item_rasters(self, parameters: dict) -> dict:
+        """``parameters`` with every STAC item given for a raster parameter (its file or
+        URL, ``#asset`` optional: see :mod:`..core.stac.views`) replaced by the VRT of its
+        asset, in Processing's temporary folder (made once per item per run)."""
+        from ..core.stac.views import is_item_reference, item_raster
+
+        views = self.__dict__.setdefault("_item_views", {})
+        resolved = dict(parameters)
+        for definition in self.parameterDefinitions():
+            value = parameters.get(definition.name())
+            if definition.type() == "raster" and is_item_reference(value):
+                if value not in views:
+                    views[value] = item_raster(value, QgsProcessingUtils.tempFolder())
+                resolved[definition.name()] = views[value]
+        return resolved
+
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
         """Check every destination against every input and each other, hold them, then
         :meth:`process`. The engine's errors become QgsProcessingException here, the
         one place they are translated; SIGTERM cancels cleanly (qgis_process)."""
         try:
+            parameters = self.with_item_rasters(parameters)
             with terminate_cleanly(), guarded_outputs(self.destinations(parameters, context),
                                                       self.sources(parameters, context)):
                 return self.process(parameters, context, feedback)

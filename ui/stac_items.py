@@ -9,7 +9,6 @@ it by range requests. Nothing is downloaded.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from qgis.core import QgsApplication, QgsProject, QgsRasterLayer
@@ -25,9 +24,8 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.errors import CoregError
-from ..core.stac.item_stack import item_view
-from ..core.stac.net import DEFAULT_TIMEOUT, NETWORK_ERRORS, gdal_http, network_read_error
-from ..core.stac.stac import StacItem, read_item, slug
+from ..core.stac.stac import StacItem, read_item
+from ..core.stac.views import asset_view, default_asset
 
 #: Where the VRT views of items' assets are kept (under QGIS's settings folder): a
 #: project that shows one still finds it in a later session.
@@ -40,40 +38,19 @@ def views_folder() -> Path:
     return folder
 
 
-def default_asset(item: StacItem) -> str:
-    """The asset shown first: the one the alignment would be measured on (NIR, red,
-    pan...), else the first optical one."""
-    from ..core.stac.align_items import MATCH_PREFERENCE, optical_assets  # scipy: on use
-
-    for name in MATCH_PREFERENCE:
-        for asset in item.assets:
-            if name in asset.names() or name.lower() in (n.lower() for n in asset.names()):
-                return asset.key
-    assets = optical_assets(item)
-    return assets[0].key if assets else ""
-
-
 def asset_layer(item: StacItem, name: str, project: QgsProject) -> QgsRasterLayer:
     """The map layer of the asset ``name`` of ``item`` (the project's, if it has one);
-    added to ``project``. Its VRT is named after the item's id, the asset and a digest of
-    where the item is (two catalogues' items of one id do not share a file). CoregError
-    if the asset cannot be read."""
-    asset = item.asset(name)
-    where = hashlib.sha1(f"{item.path}\n{asset.key}".encode()).hexdigest()[:10]  # noqa: S324
-    path = views_folder() / f"{slug(item.id)}_{slug(asset.key)}_{where}.vrt"
-    try:
-        with gdal_http(DEFAULT_TIMEOUT):
-            source = item_view(item, asset.href, asset.band_of(name) or 1, path)
-    except NETWORK_ERRORS as exc:
-        raise network_read_error(exc, f"the asset '{asset.key}' of the item '{item.id}'"
-                                 ) from exc
+    added to ``project``; its VRT (:func:`..core.stac.views.asset_view`) is kept in
+    :func:`views_folder`. CoregError if the asset cannot be read."""
+    source = asset_view(item, name, views_folder())
+    key = item.asset(name).key
     for layer in project.mapLayers().values():
         if layer.source() == source:
             layer.reload()
             return layer
-    layer = QgsRasterLayer(source, f"{item.id} ({asset.key})")
+    layer = QgsRasterLayer(source, f"{item.id} ({key})")
     if not layer.isValid():
-        raise CoregError(f"The asset '{asset.key}' of the item '{item.id}' cannot be shown: "
+        raise CoregError(f"The asset '{key}' of the item '{item.id}' cannot be shown: "
                          f"{layer.error().summary()}")
     project.addMapLayer(layer)
     return layer
