@@ -11,16 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-
-
-def keys_weights(fraction: float) -> np.ndarray:
-    """Keys (1981) cubic convolution weights of the samples at -1, 0, 1, 2 for a value
-    ``fraction`` (0 <= fraction < 1) past sample 0."""
-    distances = np.abs(np.array([-1.0, 0.0, 1.0, 2.0]) - fraction)
-    a = -0.5
-    near = (a + 2) * distances**3 - (a + 3) * distances**2 + 1
-    far = a * distances**3 - 5 * a * distances**2 + 8 * a * distances - 4 * a
-    return np.where(distances <= 1, near, np.where(distances < 2, far, 0.0))
+from kernels import keys_weights
 
 
 def shift_along(values: np.ndarray, shift: float, axis: int) -> np.ndarray:
@@ -28,7 +19,7 @@ def shift_along(values: np.ndarray, shift: float, axis: int) -> np.ndarray:
     indices): out[i] is the value at i - shift, from the four samples around it; NaN
     where they leave the array (NaN in them spreads)."""
     base = int(np.floor(-shift))  # out[i] interpolates between samples i + base, + 1
-    weights = keys_weights(-shift - base)
+    weights = keys_weights(np.arange(-1, 3) - (-shift - base))
     moved = np.moveaxis(values, axis, 0)
     n = moved.shape[0]
     out = np.full(moved.shape, np.nan)
