@@ -26,7 +26,7 @@ from ..grid import Grid
 from ..io.masks import masked_on_grid
 from ..io.raster_io import read_on_grid
 from .match import cloud_like
-from .modality import search_features, search_kinds
+from .modality import fine_kind, search_features, search_kinds
 
 INITIAL_OFFSET_UNITS = ("pixels", "map")
 #: Largest side (pixels) of the coarsest level, and of the windows of finer levels.
@@ -208,12 +208,16 @@ def _vertex(surface: np.ndarray, best: tuple[int, int]) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def masked_ncc(f: np.ndarray, f_ok: np.ndarray, g: np.ndarray, g_ok: np.ndarray):
+def masked_ncc(f: np.ndarray, f_ok: np.ndarray, g: np.ndarray, g_ok: np.ndarray,
+               reach: int | None = None):
     """Normalised cross-correlation of the multi-channel images f and g (C, M, N) at every
     shift s (rows, cols): the correlation of f(x) with g(x - s) over the x valid in both,
     channels pooled. Returns the surface (NaN where less than
-    :data:`MIN_OVERLAP_FRACTION` is shared) and the row and column shift of each node."""
-    shape = tuple(sfft.next_fast_len(2 * n - 1, real=True) for n in f_ok.shape)
+    :data:`MIN_OVERLAP_FRACTION` is shared) and the row and column shift of each node.
+    ``reach``: only shifts of at most that many pixels per axis are wanted; the transforms
+    are padded just enough for them (smaller, faster), and the other nodes are aliased."""
+    shape = tuple(sfft.next_fast_len(2 * n - 1 if reach is None else n + min(reach, n) + 1,
+                                     real=True) for n in f_ok.shape)
 
     def spectrum(a):
         return sfft.rfft2(a, s=shape, axes=(-2, -1))
@@ -271,8 +275,7 @@ def seed_alignment(ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata, c
     found = coarse_offset(ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata, common,
                           masks, seed=initial_map, max_shift_map=max_shift_map,
                           modality=modality)
-    fine = "structure" if modality == "sar-optical" or (
-        modality == "auto" and found.found and found.kind == "structure") else "intensity"
+    fine = fine_kind(modality) or (found.kind if found.found else "intensity")
     record = {**found.record(), "modality": modality, "fine_features": fine,
               "initial_shift_x": initial_map[0], "initial_shift_y": initial_map[1]}
     if not found.found:  # the fine patches cover the cap, as before the search existed
