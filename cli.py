@@ -383,6 +383,9 @@ def align_image_command(reference, secondary, output, band_ref, band_sec, masks,
 @_choice("--method", LOCAL_METHODS,
          "A grid of tie points and a smooth field, or dense optical flow (also SAR / "
          "optical).")
+@_choice("--modality", MODALITIES, "What the images are: auto (structure when too few tie "
+         "points are reliable on intensities), same sensor, different optical sensors, or "
+         "SAR against optical (tie points matched on structure).")
 @_band("--band-ref", "Reference band to match.")
 @_band("--band-sec", "Secondary band to match.")
 @click.option("--mask", "masks", multiple=True, metavar="PATH",
@@ -417,7 +420,7 @@ def align_image_command(reference, secondary, output, band_ref, band_sec, masks,
                    "the output. Repeatable.")
 @click.option("--report", metavar="PATH", help="Write the JSON report there.")
 @run_options
-def align_local_command(reference, secondary, output, displacement, method, band_ref,
+def align_local_command(reference, secondary, output, displacement, method, modality, band_ref,
                         band_sec, masks, max_shift, resampling, grid_spacing, window_size,
                         rejection, min_reliability, radius, levels, iterations, invert,
                         ref_nodata, sec_nodata, cog, keep_unreliable, apply_to, report, quiet,
@@ -442,8 +445,8 @@ def align_local_command(reference, secondary, output, displacement, method, band
             reference, secondary, output, field, method=method, reference_band=band_ref,
             secondary_band=band_sec, masks=mask_sources(masks), max_shift=max_shift,
             resampling=resampling, grid_spacing=grid_spacing, window_size=window_size,
-            rejection=rejection, min_reliability=min_reliability, radius=radius,
-            levels=levels, iterations=iterations, invert=invert,
+            rejection=rejection, min_reliability=min_reliability, modality=modality,
+            radius=radius, levels=levels, iterations=iterations, invert=invert,
             reference_nodata=ref_nodata, secondary_nodata=sec_nodata, cog=cog,
             keep_unreliable=keep_unreliable, progress=run.progress)
         document = result.report()
@@ -454,7 +457,8 @@ def align_local_command(reference, secondary, output, displacement, method, band
     r = document
     run.done(document, (
         f"{r['n_kept']}/{r['n_points']} points kept ({r['method']}, {r['passes']} "
-        f"pass(es)); RMS shift {_fmt(r['rms_shift_before_px'])} -> "
+        f"pass(es), matched on {r['features']['features']}); RMS shift "
+        f"{_fmt(r['rms_shift_before_px'])} -> "
         f"{_fmt(r['rms_shift_after_px'])} px, matching score "
         f"{_fmt(r['matching_score_before'])} -> {_fmt(r['matching_score_after'])}"),
         result.warnings)

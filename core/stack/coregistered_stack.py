@@ -36,6 +36,7 @@ from ..io.outputs import guarded_outputs, write_json
 from ..io.paths import remote_reads
 from ..io.raster_io import IsCanceled, Progress, atomic_path, read_info
 from ..matching.align import estimate_alignment
+from ..matching.modality import check_modality
 from ..stac.net import (
     NETWORK_ERRORS,
     forget_transfers,
@@ -107,6 +108,7 @@ def coregistered_stack(
     expressions: str = "",
     resampling: str = "cubic",
     title: str = "Co-registered stack",
+    modality: str = "same",
     log: Log | None = None,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
@@ -131,6 +133,11 @@ def coregistered_stack(
     expressions : str
         ``name:(expression)`` per line or separated by ``;`` (:mod:`band_math`).
     resampling : {"nearest", "bilinear", "cubic"}
+    modality : {"same", "auto", "optical", "sar-optical"}
+        What the inputs are, for matching each on the reference
+        (:mod:`..matching.modality`). "same" (the default) matches intensities only, so
+        that a SAR input among optical ones is stacked unshifted rather than moved by a
+        match it may not support; "sar-optical" or "auto" co-register it on structure.
     log : callable, optional
         Receives the precondition checks and alignment notes as (level, message).
 
@@ -141,6 +148,7 @@ def coregistered_stack(
         overlapping less than 20 %) or an output that would overwrite an input.
     """
     log = log or (lambda level, message: None)
+    check_modality(modality)
     require_pystac("The co-registered stack's STAC item")
     sources = [read_item(p, allow_remote=is_url(os.fspath(p))) if is_stac_item(p) else str(p)
                for p in inputs]
@@ -149,8 +157,8 @@ def coregistered_stack(
         try:
             return _stack_sources(sources, inputs, assets, reference_asset,
                                   Path(output_folder), aoi=aoi, expressions=expressions,
-                                  resampling=resampling, title=title, log=log,
-                                  progress=progress, is_canceled=is_canceled)
+                                  resampling=resampling, title=title, modality=modality,
+                                  log=log, progress=progress, is_canceled=is_canceled)
         except NETWORK_ERRORS as exc:
             if not remote:
                 raise
@@ -159,7 +167,7 @@ def coregistered_stack(
 
 
 def _stack_sources(sources, inputs, assets, reference_asset: str, folder: Path, *, aoi,
-                   expressions: str, resampling: str, title: str, log: Log,
+                   expressions: str, resampling: str, title: str, modality: str, log: Log,
                    progress: Progress | None, is_canceled: IsCanceled | None) -> StackResult:
     """:func:`coregistered_stack` once its inputs are read."""
     stack = [resolve_asset(spec, sources) for spec in split_assets(assets)]
@@ -175,13 +183,13 @@ def _stack_sources(sources, inputs, assets, reference_asset: str, folder: Path, 
     local = [os.fspath(p) for p in inputs if not is_url(os.fspath(p))]
     with guarded_outputs(destinations, {"Inputs": local}):
         return _build_stack(stack, reference, sources, definitions, outputs, folder,
-                            aoi=aoi, resampling=resampling, title=title, log=log,
-                            progress=progress, is_canceled=is_canceled)
+                            aoi=aoi, resampling=resampling, title=title, modality=modality,
+                            log=log, progress=progress, is_canceled=is_canceled)
 
 
 def _build_stack(stack: list[StackAsset], reference: StackAsset, sources, definitions,
                  outputs: dict[str, str], folder: Path, *, aoi, resampling: str, title: str,
-                 log: Log, progress: Progress | None,
+                 modality: str, log: Log, progress: Progress | None,
                  is_canceled: IsCanceled | None) -> StackResult:
     """:func:`coregistered_stack` once its outputs are known to be safe to write."""
     check_preconditions(stack, reference, sources, log)
@@ -190,7 +198,7 @@ def _build_stack(stack: list[StackAsset], reference: StackAsset, sources, defini
                 f"{_units(grid.crs)} in {grid.crs.to_string()}.")
     with tempfile.TemporaryDirectory(prefix="coreg-stack-") as tmp:
         views = {a.name: asset_view(a, grid, Path(tmp)) for a in stack}
-        shifts = _estimate_shifts(stack, reference, views, log,
+        shifts = _estimate_shifts(stack, reference, views, modality, log,
                                   scaled_progress(progress, 0, 40), is_canceled)
         for k, asset in enumerate(stack):
             with atomic_path(outputs[asset.name]) as out:
@@ -470,8 +478,10 @@ def asset_view(asset: StackAsset, grid: Grid, folder: Path) -> str:
     return str(path)
 
 
-def _estimate_shifts(stack, reference, views, log, progress, is_canceled) -> dict[int, dict]:
-    """Per input: the transform aligning it to the reference and how it was found."""
+def _estimate_shifts(stack, reference, views, modality: str, log, progress,
+                     is_canceled) -> dict[int, dict]:
+    """Per input: the transform aligning it to the reference and how it was found (with
+    the features matched, which ``modality`` chooses)."""
     ref_crs = reference.grid.crs
     identity = transforms.identity(ref_crs)
     shifts = {reference.input_index: {"status": "reference", "model": identity}}
@@ -483,7 +493,7 @@ def _estimate_shifts(stack, reference, views, log, progress, is_canceled) -> dic
         try:
             alignment = estimate_alignment(
                 views[reference.name], views[moving.name], transform="translation",
-                modality="same",  # as before MODALITY existed: a stack's SAR is not moved
+                modality=modality,
                 progress=scaled_progress(progress, 100 * k / len(others),
                                          100 * (k + 1) / len(others)),
                 is_canceled=is_canceled)
@@ -497,10 +507,11 @@ def _estimate_shifts(stack, reference, views, log, progress, is_canceled) -> dic
                     "x_map": alignment.model.shift_x, "y_map": alignment.model.shift_y,
                     "map_units_crs": ref_crs.to_string(),
                     "uncertainty_px": alignment.shift_uncertainty_px,
-                    "reliability": alignment.reliability}
+                    "reliability": alignment.reliability,
+                    "features": alignment.search.get("fine_features", "intensity")}
         summary = (f"shift {alignment.shift_x_px:+.2f}, {alignment.shift_y_px:+.2f} px "
                    f"(matched {moving.name} on {reference.name}, reliability "
-                   f"{alignment.reliability:.0f} %, uncertainty "
+                   f"{alignment.reliability:.0f} % on {measured['features']}, uncertainty "
                    f"{alignment.shift_uncertainty_px:.2f} px)")
         if alignment.reliability < MIN_RELIABILITY:
             reason = f"unreliable match: {summary}"
