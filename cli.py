@@ -41,7 +41,7 @@ TRANSFORMS = ("rigid", "translation")
 OUTPUT_MODES = ("resample", "geotransform")
 MODALITIES = ("auto", "same", "optical", "sar-optical")
 RESAMPLINGS = ("cubic", "bilinear", "nearest")
-LOCAL_METHODS = ("tie_points", "dense_flow")
+LOCAL_METHODS = ("tie_points", "dense_flow", "auto")
 REJECTIONS = ("none", "reliability", "consistency", "score")
 DEM_METHODS = ("nuth_kaab", "vertical", "blockwise")
 INTERPOLATIONS = ("bilinear", "triangular", "nearest")
@@ -381,8 +381,9 @@ def align_image_command(reference, secondary, output, band_ref, band_sec, masks,
 @click.option("--displacement", metavar="PATH",
               help="Write the displacement field (dx, dy in reference pixels) there.")
 @_choice("--method", LOCAL_METHODS,
-         "A grid of tie points and a smooth field, or dense optical flow (also SAR / "
-         "optical).")
+         "A grid of tie points and a smooth field, dense optical flow (also SAR / "
+         "optical), or auto: tie points, one affine field unless they show local "
+         "distortion (the report's method_choice says why).")
 @_choice("--modality", MODALITIES, "What the images are: auto (structure when too few tie "
          "points are reliable on intensities), same sensor, different optical sensors, or "
          "SAR against optical (tie points matched on structure).")

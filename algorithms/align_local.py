@@ -31,7 +31,8 @@ from .base import RESAMPLINGS, CoregAlgorithm, StyleOnLoad
 from .layers import DOUBLE, INT, STRING, mask_sources, requested
 
 METHOD_LABELS = ("Tie points (grid of local matches, smooth field)",
-                 "Dense optical flow (GeFolki-like, also SAR / optical)")
+                 "Dense optical flow (GeFolki-like, also SAR / optical)",
+                 "Automatic (tie points: one affine field unless they show local distortion)")
 REJECTION_LABELS = ("None", "Reliability threshold",
                     "+ consistency (global polynomial model, neighbours)",
                     "+ local matching score must improve")

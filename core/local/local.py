@@ -42,6 +42,7 @@ from ..transforms.saved import displacement_alignment
 from ..transforms.warp import write_resampled
 from .feature_choice import choose_features
 from .field_raster import write_dense_field, write_node_field
+from .method_choice import affine_field, affine_fit, choose_method
 from .outliers import reject_outliers
 from .points import NodeField, TiePoints
 from .reader import RasterTiles
@@ -57,7 +58,9 @@ from .tie_points import (
     update_points,
 )
 
-METHODS = ("tie_points", "dense_flow")
+#: "auto": tie points, whose field is one affine model unless they show local distortion
+#: (:mod:`.method_choice`).
+METHODS = ("tie_points", "dense_flow", "auto")
 #: ``kind`` and ``version`` of the align_local JSON report.
 REPORT_KIND = "coreg.align_local"
 REPORT_VERSION = 1
@@ -82,6 +85,8 @@ class LocalAlignment(AlignmentResult):
     passes: int
     parameters: dict
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: METHOD auto: what it chose and why (:func:`.method_choice.choose_method`).
+    method_choice: dict = field(default_factory=dict)
 
     def point_records(self) -> list[dict]:
         """One dict per point: map position (reference CRS), displacement in reference
@@ -134,6 +139,7 @@ class LocalAlignment(AlignmentResult):
             "matching_score_before": _mean(p.score_before, p.score_after),
             "matching_score_after": _mean(p.score_after, p.score_before),
             "features": self.points.features,
+            "method_choice": self.method_choice,
             "warnings": list(self.warnings),
             "points": self.point_records(),
         }
@@ -202,7 +208,10 @@ def align_local(
     displacement : path, optional
         The DISPLACEMENT raster (see the module docstring); a temporary file if None,
         none at all for tie points without ``output`` (the points alone).
-    method : {"tie_points", "dense_flow"}
+    method : {"tie_points", "dense_flow", "auto"}
+        "auto" measures tie points and writes one affine field (a global shift, scale,
+        rotation) unless their departure from it is large and spatially smooth (local
+        distortion); the report's ``method_choice`` says which and why.
     max_shift : float
         Largest displacement expected, reference pixels; tie points beyond are rejected.
     grid_spacing, window_size : int
@@ -280,12 +289,17 @@ def align_local(
                               sec_info.nodata if secondary_nodata is None else secondary_nodata,
                               overlap, masks)
         estimate = scaled_progress(progress, 0, 60)
-        if method == "tie_points":
+        choice = {}
+        if method in ("tie_points", "auto"):
             points, node_field, passes = estimate_tie_points(
                 reader, (overlap.height, overlap.width), grid_spacing=grid_spacing,
                 window_size=window_size, max_shift=max_shift, rejection=rejection,
                 min_reliability=min_reliability, modality=modality, progress=estimate,
                 is_canceled=is_canceled)
+            if method == "auto":
+                chosen, choice = choose_method(points, grid_spacing)
+                if chosen == "global":
+                    node_field = affine_field(affine_fit(points)[0], node_field)
             if write_field:
                 write_node_field(field_path, ref_info.grid, node_field, (row0, col0), overlap)
         else:
@@ -308,7 +322,7 @@ def align_local(
     return LocalAlignment(method, ref_info.grid, (row0, col0),
                           None if displacement is None else os.path.abspath(displacement),
                           points, passes,
-                          parameters, _warnings(points))
+                          parameters, _warnings(points), choice)
 
 
 def _check_options(method, rejection, max_shift, grid_spacing, window_size) -> None:
