@@ -42,6 +42,7 @@ from coreg.core.matching.fit import RigidModel
 
 OPTICAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "optical"
 OSCD = OPTICAL / "oscd_s2"
+SAR_OPTICAL = OPTICAL.parent / "sar_optical"
 
 
 @dataclass(frozen=True)
@@ -455,3 +456,23 @@ def sensor_cases() -> list[CorpusCase]:
             CorpusCase("cupertino B04 10 m / B08 30 m, two years later", "sensors",
                        _oscd("cupertino", "20150918", 3, "20180326"), 1, 3, (-7, 2),
                        second_date=True, second_band=4, seed=202)]
+
+
+def flow_warped_pair(secondary: str, folder: Path,
+                     reference: str = "S1_patch11.tif") -> tuple[Path, Path, np.ndarray]:
+    """GeFolki's protocol (sar_optical/MANIFEST.md) as two rasters on the patches' grid:
+    band 1 of ``reference`` as it is, band 1 of ``secondary`` warped by the smooth flow
+    truth (bilinear, as gefolki's ``wrapData``: warped(x) = secondary(x + truth(x))).
+    Returns their paths and the truth (2, H, W): the field to recover is minus it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(SAR_OPTICAL / "Flow_patch11_uv.tif") as ds:
+        truth = ds.read().astype(np.float64)
+    with rasterio.open(SAR_OPTICAL / reference) as ds:
+        master, profile = ds.read(1), ds.profile
+    with rasterio.open(SAR_OPTICAL / secondary) as ds:
+        slave = ds.read(1).astype(np.float64)
+    rows, cols = np.mgrid[: slave.shape[0], : slave.shape[1]]
+    warped = ndimage.map_coordinates(slave, [rows + truth[1], cols + truth[0]], order=1,
+                                     mode="nearest")
+    return (_write(folder / "reference.tif", master, profile, profile["transform"]),
+            _write(folder / "secondary.tif", warped, profile, profile["transform"]), truth)

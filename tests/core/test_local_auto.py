@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import rasterio
-from conftest import DATA
-from corpus import BEIRUT, CorpusCase, build
-from scipy import ndimage
+from corpus import BEIRUT, CorpusCase, build, flow_warped_pair
 
 from coreg.core.local.local import align_local
-
-SAR_OPTICAL = DATA / "sar_optical"
 
 
 def _field(path) -> np.ndarray:
@@ -48,18 +44,7 @@ def test_auto__smooth_flow_goes_local(tmp_path):
     """Sentinel-1 warped by GeFolki's flow truth: the points depart from one affine model
     by more than a pixel, smoothly (measured 1.31 px RMS, neighbour semivariance /
     variance 0.40): local."""
-    with rasterio.open(SAR_OPTICAL / "S1_patch11.tif") as src:
-        s1, profile = src.read(1).astype(np.float64), dict(src.profile, count=1,
-                                                           driver="GTiff")
-    with rasterio.open(SAR_OPTICAL / "Flow_patch11_uv.tif") as src:
-        truth = src.read().astype(np.float64)
-    rows, cols = np.mgrid[: s1.shape[0], : s1.shape[1]]
-    warped = ndimage.map_coordinates(s1, [rows + truth[1], cols + truth[0]], order=1,
-                                     mode="nearest")
-    paths = tmp_path / "s1.tif", tmp_path / "s1_warped.tif"
-    for path, data in zip(paths, (s1, warped)):
-        with rasterio.open(path, "w", **profile) as dst:
-            dst.write(data.astype(np.float32), 1)
+    *paths, truth = flow_warped_pair("S1_patch11.tif", tmp_path)
 
     result = align_local(*paths, None, tmp_path / "field.tif", method="auto",
                          grid_spacing=48)

@@ -8,13 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-from conftest import DATA
-from scipy import ndimage
+from corpus import flow_warped_pair
 
 from coreg.core.errors import CoregistrationError
 from coreg.core.local.local import align_local
 
-SAR_OPTICAL = DATA / "sar_optical"
 #: GeFolki's evaluation margin on the 448 x 448 patches (sar_optical/MANIFEST.md).
 EPE_MARGIN = 30
 #: gefolki 1.1.0 on this protocol (S2 warped onto S1, levels 4), and the zero-flow EPE.
@@ -27,29 +25,10 @@ FIELD_EPE_MAX = 1.25
 MIN_KEPT_SHARE = 0.7
 
 
-def _band(name: str, band: int = 1) -> np.ndarray:
-    with rasterio.open(SAR_OPTICAL / name) as src:
-        return src.read(band).astype(np.float64)
-
-
 @pytest.fixture(scope="module")
 def warped_pair(tmp_path_factory):
     """(S1 path, S2-warped-by-the-truth path, truth (2, H, W))."""
-    folder = tmp_path_factory.mktemp("sar_optical_local")
-    truth = np.stack([_band("Flow_patch11_uv.tif", b) for b in (1, 2)])
-    s2 = _band("S2_patch11.tif")
-    rows, cols = np.mgrid[: s2.shape[0], : s2.shape[1]]
-    warped = ndimage.map_coordinates(s2, [rows + truth[1], cols + truth[0]], order=1,
-                                     mode="nearest")
-    with rasterio.open(SAR_OPTICAL / "S1_patch11.tif") as src:
-        profile = dict(src.profile, count=1, dtype="float32", driver="GTiff")
-        s1 = src.read(1)
-    paths = []
-    for name, data in (("s1.tif", s1), ("s2_warped.tif", warped)):
-        with rasterio.open(folder / name, "w", **profile) as dst:
-            dst.write(data.astype(np.float32), 1)
-        paths.append(folder / name)
-    return paths[0], paths[1], truth
+    return flow_warped_pair("S2_patch11.tif", tmp_path_factory.mktemp("sar_optical_local"))
 
 
 def test_tie_points__sentinel2_onto_sentinel1_recover_the_flow(warped_pair, tmp_path):
