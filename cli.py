@@ -543,8 +543,9 @@ def align_dem_command(reference, dem, output, dh_output, exclude, method, pipeli
 
 @cli.command("align-stack", short_help="Align a time series onto an anchor scene.")
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("--anchor", required=True, help="The scene the others are aligned onto (one "
-                                              "of INPUTS).")
+@click.option("--anchor", help="The scene the others are aligned onto (one of INPUTS; "
+                               "default: the one with the largest clear overlap with the "
+                               "others, named in the summary with every scene's score).")
 @click.option("-o", "--output-folder", required=True, help="Folder of the outputs.")
 @click.option("--mask", "masks", multiple=True, metavar="PATH",
               help="Per-scene mask (non-zero = bad), matched by file-name stem. Repeatable.")
