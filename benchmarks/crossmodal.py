@@ -18,6 +18,11 @@ Rows (truths in tests/corpus.py, none made with Coreg's cubic B-spline):
   delivered and with its georeference moved by (6, -4) px: the difference of the two
   shifts against the move.
 
+AROSICS's ``COREG_LOCAL`` (the venv of ``peers/arosics_env.sh``, built if needed; ``--no-arosics``
+skips it) runs on the Sentinel-2 onto Sentinel-1 tie-point case with the same grid and windows;
+for it and for Coreg, ``kept_point_epe_px`` is the mean distance of the kept (AROSICS: valid)
+points to minus the truth at their centres.
+
 Prints the rows and writes ``benchmarks/results/crossmodal.json`` (``--json PATH`` elsewhere).
 """
 
@@ -32,8 +37,10 @@ import argparse  # noqa: E402
 import importlib.util  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from functools import partial  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from checkout import register_coreg  # noqa: E402
@@ -47,6 +54,7 @@ sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
+import run as bench_run  # noqa: E402
 from results import run_meta, write_results  # noqa: E402
 
 from coreg.core.errors import CoregistrationError, CoregResourceError  # noqa: E402
@@ -96,6 +104,7 @@ def tie_point_rows() -> list[dict]:
             rows.append({**row, "error": str(exc), "seconds": time.perf_counter() - start})
             continue
         report = result.report()
+        points, kept = result.points, result.points.kept
         field = _field(folder / "field.tif")
         inner = (slice(MARGIN, -MARGIN),) * 2
         row.update(
@@ -104,9 +113,44 @@ def tie_point_rows() -> list[dict]:
                                                 field[1] + truth[1])[inner])),
             zero_epe_px=float(np.mean(np.hypot(truth[0], truth[1])[inner])),
             kept_share=report["n_kept"] / report["n_points"], n_points=report["n_points"],
+            kept_point_epe_px=point_epe(points.col[kept], points.row[kept], points.dx[kept],
+                                        points.dy[kept], truth),
             features=report["features"], method_choice=report["method_choice"])
         rows.append(row)
     return rows
+
+
+def point_epe(cols, rows, dx, dy, truth: np.ndarray) -> float:
+    """Mean distance (pixels) of points' displacements (GeFolki convention) to minus the
+    truth at their centres."""
+    rows, cols = np.asarray(rows, int), np.asarray(cols, int)
+    return float(np.mean(np.hypot(np.asarray(dx) + truth[0][rows, cols],
+                                  np.asarray(dy) + truth[1][rows, cols])))
+
+
+def arosics_rows(python: str | None) -> list[dict]:
+    """AROSICS COREG_LOCAL on the Sentinel-2 onto Sentinel-1 flow pair, with the grid and
+    windows of Coreg's first tie-point row (its correction is minus the GeFolki field)."""
+    if not python:
+        return []
+    folder = WORK / "arosics"
+    reference, moving, truth = corpus.flow_warped_pair("S2_patch11.tif", folder)
+    cmd = [python, str(HERE / "peers" / "run_arosics.py"), "--ref", str(reference), "--tgt",
+           str(moving), "--grid-res", "48", "--ws", "96", "--max-shift", "10"]
+    with open(folder / "arosics.log", "w") as err:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True, timeout=3600)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    row = {"group": "tie_points", "case": "S2 onto S1, AROSICS COREG_LOCAL, 96 px windows "
+           "every 48 px", "tool": "AROSICS", "version": out.get("arosics_version"),
+           "error": out["error"], "seconds": out["t_estimate_s"]}
+    if not out["success"]:
+        return [row]
+    valid = [p for p in out["points"] if not p[4]]
+    cols, rows, xs, ys = (np.array([p[k] for p in valid]) for k in range(4))
+    return [row | {"n_points": out["n_points"], "n_valid": out["n_valid"],
+                   "kept_share": out["n_valid"] / out["n_points"],
+                   "kept_point_epe_px": point_epe(cols, rows, -xs, -ys, truth)
+                   if len(valid) else None}]
 
 
 def sensor_rows() -> list[dict]:
@@ -170,11 +214,17 @@ def stack_rows() -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="Write the results there instead.")
+    parser.add_argument("--no-arosics", action="store_true", help="Coreg's rows only.")
     args = parser.parse_args()
+    aro_py, aro_err = ((None, "skipped (--no-arosics)") if args.no_arosics
+                       else bench_run.arosics_python())
+    if aro_err:
+        log(f"AROSICS unavailable: {aro_err}")
     WORK.mkdir(parents=True, exist_ok=True)
     rows = []
-    for part in (tie_point_rows, sensor_rows, auto_rigid_rows, stack_rows):
-        log(f"{part.__name__} ...")
+    for part in (tie_point_rows, partial(arosics_rows, aro_py), sensor_rows,
+                 auto_rigid_rows, stack_rows):
+        log(f"{getattr(part, '__name__', 'arosics_rows')} ...")
         new = part()
         rows += new
         for row in new:
