@@ -63,6 +63,9 @@ class CoarseResult:
     factor: int
     kind: str
     found: bool
+    #: Every feature kind searched at the coarsest level: (kind, peak, second peak); the
+    #: one whose peak stands out most (:func:`distinctness`) was kept.
+    tried: tuple = ()
 
     @property
     def ratio(self) -> float:
@@ -77,7 +80,11 @@ class CoarseResult:
         return {"shift_x": self.shift_x, "shift_y": self.shift_y, "peak": self.peak,
                 "second_peak": self.second_peak, "second_shift_x": self.second_x,
                 "second_shift_y": self.second_y, "level_factor": self.factor,
-                "features": self.kind, "found": self.found, "ambiguous": self.ambiguous}
+                "features": self.kind, "found": self.found, "ambiguous": self.ambiguous,
+                "features_tried": {kind: {"peak": peak, "second_peak": second,
+                                          "distinctness": distinctness((kind, None, peak,
+                                                                        None, second))}
+                                   for kind, peak, second in self.tried}}
 
 
 def coarse_offset(ref_ds, ref_band: int, ref_nodata, sec_ds, sec_band: int, sec_nodata,
@@ -114,7 +121,7 @@ def coarse_offset(ref_ds, ref_band: int, ref_nodata, sec_ds, sec_band: int, sec_
     step_x, step_y = common.transform.a * factor, common.transform.e * factor
     return CoarseResult(seed[0] + col * step_x, seed[1] + row * step_y, peak, second,
                         seed[0] + col2 * step_x, seed[1] + row2 * step_y, factor, kind,
-                        peak >= MIN_NCC)
+                        peak >= MIN_NCC, tuple((r[0], r[2], r[4]) for r in results))
 
 
 def distinctness(result) -> float:
