@@ -11,7 +11,8 @@ Rows (truths in tests/corpus.py, none made with Coreg's cubic B-spline):
   benchmarks/flow.py scores the dense flow; kept = share of the points kept.
 * ``sensors``: ``align_image`` (defaults) on ``sensor_cases`` (a 10 m Sentinel-2 red band
   against a Landsat-like 30 m near-infrared band of another date), differential truth;
-  error in reference (10 m) and Landsat (30 m) pixels.
+  error in reference (10 m) and Landsat (30 m) pixels; AROSICS's ``COREG`` beside it as
+  benchmarks/corpus.py runs it.
 * ``auto_rigid``: ``align_local`` METHOD auto on Landsat-like copies of Sentinel-2 bands
   offset by whole 10 m pixels: the choice and the field's RMS distance to the offset.
 * ``stack``: ``coregistered_stack`` MODALITY sar-optical, Sentinel-1 on Sentinel-2 as
@@ -153,12 +154,19 @@ def arosics_rows(python: str | None) -> list[dict]:
                    if len(valid) else None}]
 
 
-def sensor_rows() -> list[dict]:
+def sensor_rows(aro_py: str | None) -> list[dict]:
+    """Coreg, and AROSICS's global ``COREG`` as benchmarks/corpus.py runs it (differential
+    truth for both, each against itself)."""
     rows = []
+    bench_corpus = _load("coreg_bench_corpus", HERE / "corpus.py") if aro_py else None
     for k, case in enumerate(corpus.sensor_cases()):
-        row = corpus.run_case(case, WORK / f"sensors_{k}")
+        folder = WORK / f"sensors_{k}"
+        row = (bench_corpus.run_case(case, folder, aro_py) if bench_corpus
+               else corpus.run_case(case, folder))
+        aro = row.get("arosics_err_px")
         rows.append({"group": "sensors", **row,
-                     "err_landsat_px": row["err_px"] / case.sec_block})
+                     "err_landsat_px": row["err_px"] / case.sec_block,
+                     "arosics_err_landsat_px": None if aro is None else aro / case.sec_block})
     return rows
 
 
@@ -222,9 +230,9 @@ def main() -> None:
         log(f"AROSICS unavailable: {aro_err}")
     WORK.mkdir(parents=True, exist_ok=True)
     rows = []
-    for part in (tie_point_rows, partial(arosics_rows, aro_py), sensor_rows,
+    for part in (tie_point_rows, partial(arosics_rows, aro_py), partial(sensor_rows, aro_py),
                  auto_rigid_rows, stack_rows):
-        log(f"{getattr(part, '__name__', 'arosics_rows')} ...")
+        log(f"{getattr(part, '__name__', getattr(part, 'func', part).__name__)} ...")
         new = part()
         rows += new
         for row in new:
