@@ -83,6 +83,7 @@ bench: deps
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/speed.py --json benchmarks/work/speed.json
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/corpus.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/large_shift.py
+	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/crossmodal.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/dem.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/stack.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/band_math.py

@@ -42,7 +42,7 @@ TRANSFORMS = ("rigid", "translation")
 OUTPUT_MODES = ("resample", "geotransform")
 MODALITIES = ("auto", "same", "optical", "sar-optical")
 RESAMPLINGS = ("cubic", "bilinear", "nearest")
-LOCAL_METHODS = ("tie_points", "dense_flow")
+LOCAL_METHODS = ("tie_points", "dense_flow", "auto")
 REJECTIONS = ("none", "reliability", "consistency", "score")
 DEM_METHODS = ("nuth_kaab", "vertical", "blockwise")
 INTERPOLATIONS = ("bilinear", "triangular", "nearest")
@@ -398,8 +398,12 @@ def align_image_command(reference, secondary, output, band_ref, band_sec, masks,
 @click.option("--displacement", metavar="PATH",
               help="Write the displacement field (dx, dy in reference pixels) there.")
 @_choice("--method", LOCAL_METHODS,
-         "A grid of tie points and a smooth field, or dense optical flow (also SAR / "
-         "optical).")
+         "A grid of tie points and a smooth field, dense optical flow (also SAR / "
+         "optical), or auto: tie points, one affine field unless they show local "
+         "distortion (the report's method_choice says why).")
+@_choice("--modality", MODALITIES, "What the images are: auto (structure when too few tie "
+         "points are reliable on intensities), same sensor, different optical sensors, or "
+         "SAR against optical (tie points matched on structure).")
 @_band("--band-ref", "Reference band to match.")
 @_band("--band-sec", "Secondary band to match.")
 @click.option("--mask", "masks", multiple=True, metavar="PATH",
@@ -435,7 +439,7 @@ def align_image_command(reference, secondary, output, band_ref, band_sec, masks,
 @click.option("--report", metavar="PATH", help="Write the JSON report there.")
 @dask_options("the dense-flow tiles and the warped strips")
 @run_options
-def align_local_command(reference, secondary, output, displacement, method, band_ref,
+def align_local_command(reference, secondary, output, displacement, method, modality, band_ref,
                         band_sec, masks, max_shift, resampling, grid_spacing, window_size,
                         rejection, min_reliability, radius, levels, iterations, invert,
                         ref_nodata, sec_nodata, cog, keep_unreliable, apply_to, report,
@@ -460,8 +464,8 @@ def align_local_command(reference, secondary, output, displacement, method, band
             reference, secondary, output, field, method=method, reference_band=band_ref,
             secondary_band=band_sec, masks=mask_sources(masks), max_shift=max_shift,
             resampling=resampling, grid_spacing=grid_spacing, window_size=window_size,
-            rejection=rejection, min_reliability=min_reliability, radius=radius,
-            levels=levels, iterations=iterations, invert=invert,
+            rejection=rejection, min_reliability=min_reliability, modality=modality,
+            radius=radius, levels=levels, iterations=iterations, invert=invert,
             reference_nodata=ref_nodata, secondary_nodata=sec_nodata, cog=cog,
             keep_unreliable=keep_unreliable, dask_scheduler=dask_scheduler,
             ship_engine=ship_engine, progress=run.progress)
@@ -473,7 +477,8 @@ def align_local_command(reference, secondary, output, displacement, method, band
     r = document
     run.done(document, (
         f"{r['n_kept']}/{r['n_points']} points kept ({r['method']}, {r['passes']} "
-        f"pass(es)); RMS shift {_fmt(r['rms_shift_before_px'])} -> "
+        f"pass(es), matched on {r['features']['features']}); RMS shift "
+        f"{_fmt(r['rms_shift_before_px'])} -> "
         f"{_fmt(r['rms_shift_after_px'])} px, matching score "
         f"{_fmt(r['matching_score_before'])} -> {_fmt(r['matching_score_after'])}"),
         result.warnings)
@@ -568,8 +573,9 @@ def align_dem_command(reference, dem, output, dh_output, exclude, method, pipeli
 
 @cli.command("align-stack", short_help="Align a time series onto an anchor scene.")
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("--anchor", required=True, help="The scene the others are aligned onto (one "
-                                              "of INPUTS).")
+@click.option("--anchor", help="The scene the others are aligned onto (one of INPUTS; "
+                               "default: the one with the largest clear overlap with the "
+                               "others, named in the summary with every scene's score).")
 @click.option("-o", "--output-folder", required=True, help="Folder of the outputs.")
 @click.option("--mask", "masks", multiple=True, metavar="PATH",
               help="Per-scene mask (non-zero = bad), matched by file-name stem. Repeatable.")

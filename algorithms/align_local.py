@@ -26,12 +26,14 @@ from ..core.io.outputs import write_json
 from ..core.local.local import METHODS, align_local
 from ..core.local.tie_points import REJECTION_LEVELS
 from ..core.transforms.saved import displacement_alignment, portable_report
+from .align_image import MODALITIES
 from .base import RESAMPLINGS, CoregAlgorithm, StyleOnLoad
 from .cluster import CLUSTER_HELP, add_dask_parameters, dask_options
 from .layers import DOUBLE, INT, STRING, mask_sources, requested
 
 METHOD_LABELS = ("Tie points (grid of local matches, smooth field)",
-                 "Dense optical flow (GeFolki-like, also SAR / optical)")
+                 "Dense optical flow (GeFolki-like, also SAR / optical)",
+                 "Automatic (tie points: one affine field unless they show local distortion)")
 REJECTION_LABELS = ("None", "Reliability threshold",
                     "+ consistency (global polynomial model, neighbours)",
                     "+ local matching score must improve")
@@ -48,7 +50,7 @@ NUMERIC_OUTPUTS = ("n_points", "n_kept", "rms_shift_before_px", "rms_shift_after
 class AlignLocalAlgorithm(CoregAlgorithm):
     """Aligns a secondary raster onto the reference grid with a non-rigid field."""
 
-    MAX_SHIFT, RESAMPLING, METHOD = "MAX_SHIFT", "RESAMPLING", "METHOD"
+    MAX_SHIFT, RESAMPLING, METHOD, MODALITY = "MAX_SHIFT", "RESAMPLING", "METHOD", "MODALITY"
     GRID_SPACING, WINDOW_SIZE = "GRID_SPACING", "WINDOW_SIZE"
     REJECTION, MIN_RELIABILITY = "REJECTION", "MIN_RELIABILITY"
     RADIUS, LEVELS, ITERATIONS, INVERT = "RADIUS", "LEVELS", "ITERATIONS", "INVERT"
@@ -71,7 +73,12 @@ class AlignLocalAlgorithm(CoregAlgorithm):
             "errors, mosaic seams, SAR / optical pairs).\n"
             "Tie points: a regular grid of windows matched by sub-pixel phase correlation, "
             "refined through the field, outliers rejected by the chosen tests, then a "
-            "smooth thin-plate field through the kept points.\n"
+            "smooth thin-plate field through the kept points. Sensors: SAR against "
+            "optical matches gradient-orientation structure instead of intensities; "
+            "Automatic does so when too few points are reliable on intensities (the report "
+            "says which and why). Automatic method: tie points, then one affine field "
+            "(shift, scale, rotation) unless they depart from it smoothly by more than "
+            "0.2 px RMS (local distortion); the report's method_choice says why.\n"
             "Dense optical flow: a displacement per pixel from a pyramidal, iterative flow "
             "on rank-filtered images (as GeFolki), which also works between SAR and "
             "optical images; invert the contrast for SAR against optical if needed.\n"
@@ -88,6 +95,9 @@ class AlignLocalAlgorithm(CoregAlgorithm):
         self.add_image_pair_parameters()
         self.addParameter(QgsProcessingParameterEnum(self.METHOD, self.tr("Method"),
                                                      list(METHOD_LABELS), defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.MODALITY, self.tr("Sensors (what the tie points must survive)"),
+            [m for m, _ in MODALITIES], defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(
             self.MAX_SHIFT, self.tr("Maximum expected shift (reference pixels)"),
             QgsProcessingParameterNumber.Type.Double, 20.0, minValue=0.5, maxValue=1000.0))
@@ -153,6 +163,7 @@ class AlignLocalAlgorithm(CoregAlgorithm):
             secondary=self.raster_path(secondary, "secondary"),
             output=output, displacement=displacement,
             method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
+            modality=MODALITIES[self.parameterAsEnum(parameters, self.MODALITY, context)][1],
             reference_band=self.parameterAsInt(parameters, self.REFERENCE_BAND, context),
             secondary_band=self.parameterAsInt(parameters, self.SECONDARY_BAND, context),
             masks=mask_sources(self.parameterAsLayerList(parameters, self.MASK, context),
@@ -215,7 +226,8 @@ class AlignLocalAlgorithm(CoregAlgorithm):
             return "n/a" if value is None else format(value, spec)
         return self.tr(
             f"{r['n_kept']}/{r['n_points']} points kept ({r['method']}, {r['passes']} "
-            f"pass(es)); RMS shift {fmt(r['rms_shift_before_px'])} -> "
+            f"pass(es), matched on {r['features'].get('features', 'intensity')}: "
+            f"{r['features'].get('reason', '')}); RMS shift {fmt(r['rms_shift_before_px'])} -> "
             f"{fmt(r['rms_shift_after_px'])} px, matching score "
             f"{fmt(r['matching_score_before'])} -> {fmt(r['matching_score_after'])}; rejected: "
             f"{r['rejected_by_reason'] or 'none'}")

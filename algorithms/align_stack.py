@@ -69,7 +69,10 @@ class AlignStackAlgorithm(CoregAlgorithm):
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
         return self.tr(
-            "Aligns every scene of a time series onto one anchor scene (one of the inputs). "
+            "Aligns every scene of a time series onto one anchor scene (one of the inputs; "
+            "without one, the scene with the largest clear overlap with the others: shared "
+            "clear area times the correlation of their detail, every scene's score in the "
+            "anchor's reason). "
             "Each item is first scored against the anchor (the matching score of 'Align "
             "image'); above 'already aligned' it is passed through, otherwise it is aligned "
             "and kept only if the score improves by at least 'minimum improvement'. Outputs "
@@ -96,7 +99,8 @@ class AlignStackAlgorithm(CoregAlgorithm):
             self.INPUTS, self.tr("Scenes of the time series"), QgsProcessing.SourceType.TypeRaster,
             optional=True))
         self.addParameter(QgsProcessingParameterRasterLayer(
-            self.ANCHOR, self.tr("Anchor scene (one of the scenes)"), optional=True))
+            self.ANCHOR, self.tr("Anchor scene (one of the scenes; default: the largest "
+                                 "clear overlap)"), optional=True))
         self.addParameter(QgsProcessingParameterString(
             self.ITEMS, self.tr("Or STAC items: files or URLs, one per line"), multiLine=True,
             optional=True))
@@ -152,9 +156,9 @@ class AlignStackAlgorithm(CoregAlgorithm):
         if items and (scenes or anchor):
             return False, self.tr("Give either scenes (with their anchor) or STAC items, "
                                   "not both.")
-        if not items and not (scenes and anchor):
-            return False, self.tr("Give the scenes of the time series and their anchor "
-                                  "scene, or STAC items.")
+        if not items and not scenes:
+            return False, self.tr("Give the scenes of the time series (and their anchor "
+                                  "scene, if you wish), or STAC items.")
         return True, ""
 
     def _items(self, parameters, context) -> list[str]:
@@ -164,15 +168,17 @@ class AlignStackAlgorithm(CoregAlgorithm):
     def process(self, parameters, context, feedback):
         if self._items(parameters, context):
             return self._process_items(parameters, context, feedback)
-        inputs = [self.raster_path(layer, "scene")
-                  for layer in self.parameterAsLayerList(parameters, self.INPUTS, context)]
-        anchor_layer = self.parameterAsRasterLayer(parameters, self.ANCHOR, context)
+        layers = self.parameterAsLayerList(parameters, self.INPUTS, context)
+        inputs = [self.raster_path(layer, "scene") for layer in layers]
+        anchor_layer = (self.parameterAsRasterLayer(parameters, self.ANCHOR, context)
+                        if parameters.get(self.ANCHOR) not in (None, "") else None)
         folder = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
         summary = (self.parameterAsFileOutput(parameters, self.SUMMARY, context)
                    if requested(parameters, self.SUMMARY) else "")
         results = self.run_core(
             align_stack, feedback, inputs=inputs,
-            anchor=self.raster_path(anchor_layer, "anchor"), output_folder=folder,
+            anchor=None if anchor_layer is None else self.raster_path(anchor_layer, "anchor"),
+            output_folder=folder,
             masks=[self.raster_path(m, "mask")
                    for m in self.parameterAsLayerList(parameters, self.MASKS, context)],
             summary=summary or None,
@@ -185,6 +191,10 @@ class AlignStackAlgorithm(CoregAlgorithm):
             already_aligned=self.parameterAsDouble(parameters, self.ALREADY_ALIGNED, context),
             min_improvement=self.parameterAsDouble(parameters, self.MIN_IMPROVEMENT, context),
         )
+        if anchor_layer is None:  # the chosen one: results list the anchor first
+            feedback.pushInfo(self.tr(f"Anchor {results[0].input}: {results[0].reason}."))
+            anchor_layer = next((layer for layer, path in zip(layers, inputs)
+                                 if path == results[0].input), layers[0])
         return self._outputs(parameters, context, feedback, results, folder, summary,
                              anchor_layer.crs())
 

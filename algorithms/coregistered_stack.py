@@ -20,6 +20,7 @@ from qgis.core import (
 
 from ..core.stac.net import is_url
 from ..core.stack.coregistered_stack import coregistered_stack
+from .align_image import MODALITIES
 from .base import RESAMPLINGS, CoregAlgorithm
 from .cluster import CLUSTER_HELP, add_dask_parameters, dask_options
 
@@ -31,6 +32,7 @@ class CoregisteredStackAlgorithm(CoregAlgorithm):
     EXPRESSIONS, RESAMPLING, OUTPUT_FOLDER, TITLE = ("EXPRESSIONS", "RESAMPLING",
                                                      "OUTPUT_FOLDER", "TITLE")
     OUTPUTS, STAC_ITEM, STAC_COLLECTION = "OUTPUTS", "STAC_ITEM", "STAC_COLLECTION"
+    MODALITY = "MODALITY"
 
     def name(self) -> str:
         return "coregistered_stack"
@@ -89,6 +91,11 @@ class CoregisteredStackAlgorithm(CoregAlgorithm):
             defaultValue=2))
         self.addParameter(QgsProcessingParameterString(
             self.TITLE, self.tr("Title (STAC item and collection)"), "Co-registered stack"))
+        # Same sensor by default: a SAR input among optical ones is stacked unshifted
+        # unless SAR against optical (or Automatic) is chosen.
+        self.add_advanced_parameter(QgsProcessingParameterEnum(
+            self.MODALITY, self.tr("Sensors (what the matching must survive)"),
+            [m for m, _ in MODALITIES], defaultValue=1))
         add_dask_parameters(self)
         self.addParameter(QgsProcessingParameterFolderDestination(
             self.OUTPUT_FOLDER, self.tr("Output folder")))
@@ -109,6 +116,7 @@ class CoregisteredStackAlgorithm(CoregAlgorithm):
             expressions=self.parameterAsString(parameters, self.EXPRESSIONS, context),
             resampling=RESAMPLINGS[self.parameterAsEnum(parameters, self.RESAMPLING, context)][1],
             title=self.parameterAsString(parameters, self.TITLE, context) or "Co-registered stack",
+            modality=MODALITIES[self.parameterAsEnum(parameters, self.MODALITY, context)][1],
             log=lambda level, message: self.push_log(feedback, level, message))
         for name, path in result.outputs.items():
             context.addLayerToLoadOnCompletion(path, QgsProcessingContext.LayerDetails(

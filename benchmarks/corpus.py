@@ -87,7 +87,7 @@ def run_case(case, folder: Path, aro_py: str | None) -> dict:
     a = arosics(aro_py, case, folder)
     model = arosics_model(a, folder)
     truth = pair.truth
-    if case.second_date and model is not None:
+    if case.differential and model is not None:
         base = arosics(aro_py, case.baseline(), folder / "baseline")
         base_model = arosics_model(base, folder / "baseline")
         truth = (corpus.followed_by_offset(base_model, case, corpus.fine_transform(case))

@@ -14,9 +14,12 @@ what each part does:
   uncertainty of the result (``uncertainty``);
 * ``transforms/``: the transformation model every alignment is expressed in (``model``),
   its saved records (``saved``) and applying it to rasters (``resample``, ``apply``);
-* ``local/``: non-rigid alignment by tie points or dense optical flow;
+* ``local/``: non-rigid alignment by tie points (on intensities or, across modalities,
+  structure: ``feature_choice``) or dense optical flow, global or local by the data
+  (``method_choice``);
 * ``dem/``: DEM coregistration; ``swath/``: swaths with per-pixel coordinates;
-* ``stack/``: time series on an anchor (in-process or on Dask) and stacks of assets;
+* ``stack/``: time series on an anchor (in-process or on Dask; the anchor chosen by
+  ``anchor_choice`` when not given) and stacks of assets;
 * ``bandmath/``: band math expressions; ``stac/``: STAC items as inputs;
 * ``errors``, ``results``, ``resources``, ``parallel``: what every part shares.
 """

@@ -13,10 +13,12 @@ Rotations are applied to the fine band before averaging, by another kernel than
 Coreg's cubic B-spline: GDAL's Lanczos (``rasterio.warp.reproject``) about the band's
 centre. The secondary's grid may also start at another phase of the fine grid
 (``grid_phase``: georeferenced, so no content shift). Radiometric change: gain and
-offset, gamma, noise, cloud-like blobs on the secondary, or the band of a second real
-date on the same grid (``second_date``). With a second date the true shift is unknown
-(the dates are only roughly registered), so such a case is differential: its truth is
-the correction of the same pair made without the offset, followed by the offset.
+offset, gamma, noise, cloud-like blobs on the secondary, the band of a second real
+date on the same grid (``second_date``), or another band (``second_band``: another
+spectral response, as another optical sensor's). With a second date or band the true
+shift is unknown (dates are only roughly registered, bands to a fraction of a pixel), so
+such a case is differential: its truth is the correction of the same pair made without
+the offset, followed by the offset.
 
 ``run_case`` builds a case's pair in a folder, aligns it with ``align_image`` at its
 default parameters and returns one row of figures; ``run_corpus`` runs a list. Shared
@@ -40,6 +42,7 @@ from coreg.core.matching.fit import RigidModel
 
 OPTICAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "optical"
 OSCD = OPTICAL / "oscd_s2"
+SAR_OPTICAL = OPTICAL.parent / "sar_optical"
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ class CorpusCase:
     rotation_deg: float = 0.0
     grid_phase: tuple[int, int] = (0, 0)
     second_date: bool = False
+    #: The secondary averages this band of the source (its date's file) instead.
+    second_band: int | None = None
     gamma: float = 1.0
     noise: float = 0.01
     cloud_fraction: float = 0.0
@@ -115,6 +120,11 @@ class CorpusCase:
                    + math.radians(abs(self.rotation_deg)) * 1200 + 10)
         return lcm * math.ceil(need / lcm)
 
+    @property
+    def differential(self) -> bool:
+        """The truth is relative to the run without the offset (:meth:`baseline`)."""
+        return self.second_date or self.second_band is not None
+
     def baseline(self) -> CorpusCase:
         """The same pair without the offset (the reference run of a differential case)."""
         return replace(self, name=self.name + " (no offset)", offset=(0, 0))
@@ -130,9 +140,10 @@ class Pair:
     secondary_shape: tuple[int, int]
 
 
-def read_fine(source: Source, second: bool = False) -> tuple[np.ndarray, dict]:
+def read_fine(source: Source, second: bool = False,
+              band: int | None = None) -> tuple[np.ndarray, dict]:
     with rasterio.open(source.second if second else source.path) as ds:
-        return ds.read(source.band).astype(np.float64), ds.profile
+        return ds.read(band or source.band).astype(np.float64), ds.profile
 
 
 def block_average(fine: np.ndarray, block: int, row: int, col: int, rows: int,
@@ -193,8 +204,8 @@ def build(case: CorpusCase, folder: Path) -> Pair:
     a, b = case.ref_block, case.sec_block
     reference = block_average(fine, a, 0, 0, height // a, width // a)
     pivot = t * (width / 2, height / 2)
-    if case.second_date:
-        fine = read_fine(case.source, second=True)[0]
+    if case.differential:
+        fine = read_fine(case.source, second=case.second_date, band=case.second_band)[0]
     if case.rotation_deg:
         fine = rotated(fine, profile, case.rotation_deg, pivot)
     m = case.margin
@@ -315,7 +326,7 @@ def run_case(case: CorpusCase, folder: Path, **options) -> dict:
            "ref_block": case.ref_block, "sec_block": case.sec_block,
            "offset": list(case.offset), "truth_dx": case.truth_px[0],
            "truth_dy": case.truth_px[1], "truth_rot": case.rotation_deg}
-    if case.second_date:
+    if case.differential:
         base = align_image(build(case.baseline(), folder / "baseline").reference,
                            folder / "baseline" / "secondary.tif", **options)
         truth = followed_by_offset(base.model, case, fine_transform(case))
@@ -333,7 +344,7 @@ def run_case(case: CorpusCase, folder: Path, **options) -> dict:
         n_patches=report["n_patches"], iterations=alignment.iterations, seconds=seconds,
         **{k: report.get(k) for k in ("ce90_px", "ce95_px", "ce90_m", "ce95_m",
                                       "shift_uncertainty_px")})
-    if case.second_date and row["ce95_px"] is not None and row["baseline_ce95_px"] is not None:
+    if case.differential and row["ce95_px"] is not None and row["baseline_ce95_px"] is not None:
         # The error of a differential case is the difference of two runs' errors.
         row["ce95_px"] = math.hypot(row["ce95_px"], row["baseline_ce95_px"])
     return row
@@ -429,3 +440,39 @@ def large_shift_cases() -> list[CorpusCase]:
             case("cupertino 10/10 shift 300", CUPERTINO, 1, (-110, 300), 105),
             # The user's report: 21.7 px failed with "larger than MAX_SHIFT (20.0 pixels)".
             case("beirut 30/30 shift 21.7", BEIRUT, 3, (65, -12), 106, a=3)]
+
+
+def sensor_cases() -> list[CorpusCase]:
+    """Another optical sensor, Landsat-like: a 10 m Sentinel-2 red band (B04) as the
+    reference, the near-infrared band (B08) of another date averaged to 30 m as the
+    secondary (another spectral response, where vegetation flips from dark to bright, real
+    land-cover change and a 30 m pixel), offsets that are no whole number of 30 m pixels.
+    Differential truth (the bands and dates are only registered to a fraction of a pixel).
+    The shared data hold no Landsat scene over a Sentinel-2 one, so the 30 m sensor is
+    simulated by block averages (the corpus's sensor model)."""
+    return [CorpusCase("beirut B04 10 m / B08 30 m, two years later", "sensors",
+                       _oscd("beirut", "20150820", 3, "20171003"), 1, 3, (4, -5),
+                       second_date=True, second_band=4, seed=201),
+            CorpusCase("cupertino B04 10 m / B08 30 m, two years later", "sensors",
+                       _oscd("cupertino", "20150918", 3, "20180326"), 1, 3, (-7, 2),
+                       second_date=True, second_band=4, seed=202)]
+
+
+def flow_warped_pair(secondary: str, folder: Path,
+                     reference: str = "S1_patch11.tif") -> tuple[Path, Path, np.ndarray]:
+    """GeFolki's protocol (sar_optical/MANIFEST.md) as two rasters on the patches' grid:
+    band 1 of ``reference`` as it is, band 1 of ``secondary`` warped by the smooth flow
+    truth (bilinear, as gefolki's ``wrapData``: warped(x) = secondary(x + truth(x))).
+    Returns their paths and the truth (2, H, W): the field to recover is minus it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(SAR_OPTICAL / "Flow_patch11_uv.tif") as ds:
+        truth = ds.read().astype(np.float64)
+    with rasterio.open(SAR_OPTICAL / reference) as ds:
+        master, profile = ds.read(1), ds.profile
+    with rasterio.open(SAR_OPTICAL / secondary) as ds:
+        slave = ds.read(1).astype(np.float64)
+    rows, cols = np.mgrid[: slave.shape[0], : slave.shape[1]]
+    warped = ndimage.map_coordinates(slave, [rows + truth[1], cols + truth[0]], order=1,
+                                     mode="nearest")
+    return (_write(folder / "reference.tif", master, profile, profile["transform"]),
+            _write(folder / "secondary.tif", warped, profile, profile["transform"]), truth)

@@ -50,6 +50,9 @@ METHODS = (
            vectors_key="TIE_POINTS", vectors_name="tie points"),
     Method("Local: dense optical flow", "coreg:align_local", {"METHOD": 1},
            vectors_key="TIE_POINTS", vectors_name="tie points"),
+    Method("Automatic: one affine field unless the tie points show distortion",
+           "coreg:align_local", {"METHOD": 2}, vectors_key="TIE_POINTS",
+           vectors_name="tie points"),
     Method("DEM (Nuth & Kääb)", "coreg:align_dem", secondary_key="DEM",
            mask_key="EXCLUDE", vectors_key=None, uses_bands=False),
 )

@@ -40,7 +40,16 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from . import compare, methods, report_page, results, stac_items, stac_search, validation
+from . import (
+    compare,
+    methods,
+    offset_pick,
+    report_page,
+    results,
+    stac_items,
+    stac_search,
+    validation,
+)
 from .methods import Choices, Method
 from .widgets import LayerComboBox
 
@@ -222,6 +231,14 @@ class CoregPanel(QWidget):
         form.addRow("Output mode", self.enums["OUTPUT_MODE"])
         self.cog = QCheckBox("Write a Cloud-Optimized GeoTIFF")
         form.addRow(self.cog)
+        self.pick_button = QPushButton("Pick the initial offset on the map")
+        self.pick_button.setToolTip("Click a feature on the reference, then the same feature "
+                                    "on the secondary: the global alignment starts its "
+                                    "search there (for offsets too large or ambiguous)")
+        self.offset_label = QLabel("none")
+        form.addRow(self.pick_button, self.offset_label)
+        self.initial_offset: tuple[float, float] | None = None
+        self.pick_tool = self._retired_pick = None
         self.advanced = box
         return box
 
@@ -300,6 +317,8 @@ class CoregPanel(QWidget):
     def _connect(self) -> None:
         for combo in (self.reference_combo, self.secondary_combo):
             combo.layerChanged.connect(self.validate)
+            combo.layerChanged.connect(self._forget_offset)
+        self.pick_button.clicked.connect(self.pick_offset)
         for band in (self.reference_band, self.secondary_band):
             band.bandChanged.connect(self.validate)
         self.output.fileChanged.connect(self.validate)
@@ -331,6 +350,7 @@ class CoregPanel(QWidget):
         self.set_comparing(False)
         if self.search_dialog is not None:
             self.search_dialog.teardown()
+        self._stop_picking()
         for signal, slot in ((self.project.layersAdded, self._layers_added),
                              (self.project.layersWillBeRemoved, self._layers_removed)):
             try:
@@ -343,6 +363,47 @@ class CoregPanel(QWidget):
                 signal.disconnect(self.refresh_methods)
             except TypeError:
                 pass
+
+    # ------------------------------------------------------------------ initial offset
+
+    def pick_offset(self) -> bool:
+        """Start the two-click pick of the initial offset; whether it started."""
+        canvas, reference = self._canvas(), self.reference_combo.currentLayer()
+        if canvas is None or reference is None:
+            self.status.setText("Choose a reference layer (and open a map) to pick on.")
+            return False
+        self._stop_picking()
+        self.pick_tool = offset_pick.OffsetPickTool(canvas, reference.crs())
+        self.pick_tool.first_picked.connect(lambda: self.status.setText(
+            "Now click the same feature on the secondary."))
+        self.pick_tool.picked.connect(self._offset_picked)
+        self.pick_tool.finished.connect(self._pick_finished)
+        canvas.setMapTool(self.pick_tool)
+        self.status.setText("Click a feature on the reference.")
+        return True
+
+    def _offset_picked(self, dx: float, dy: float) -> None:
+        self.initial_offset = (dx, dy)
+        self.offset_label.setText(f"{dx:+.6g}, {dy:+.6g} (reference CRS units)")
+        self.status.setText("Initial offset picked: the global alignment starts there.")
+        self._stop_picking()
+
+    def _pick_finished(self) -> None:
+        """Another map tool was chosen: the pick ends (a first click alone is dropped)."""
+        self.pick_tool = None
+
+    def _stop_picking(self) -> None:
+        tool, canvas = self.pick_tool, self._canvas()
+        self.pick_tool = None
+        # Kept until the next pick: the canvas may still be in this tool's click.
+        self._retired_pick = tool
+        if tool is not None and canvas is not None and canvas.mapTool() is tool:
+            canvas.unsetMapTool(tool)
+
+    def _forget_offset(self, *_args) -> None:
+        """A picked offset belongs to the pair it was picked on."""
+        self.initial_offset = None
+        self.offset_label.setText("none")
 
     # ------------------------------------------------------------------ methods
 
@@ -384,6 +445,8 @@ class CoregPanel(QWidget):
         self._follow_max_shift(alg.parameterDefinition("MAX_SHIFT") if alg else None)
         for band in (self.reference_band, self.secondary_band):
             band.setEnabled(method is not None and method.uses_bands)
+        self.pick_button.setEnabled(alg is not None
+                                    and alg.parameterDefinition("INITIAL_OFFSET") is not None)
         self.validate()
 
     def _follow_max_shift(self, definition) -> None:
@@ -428,6 +491,7 @@ class CoregPanel(QWidget):
                     if key != "RESAMPLING" and combo.isEnabled()}
         if self.cog.isEnabled():
             advanced["COG"] = self.cog.isChecked()
+        advanced.update(offset_pick.offset_parameters(self.initial_offset))
         return Choices(
             reference=_source(self.reference_combo.currentLayer()),
             secondary=_source(self.secondary_combo.currentLayer()),

@@ -34,14 +34,17 @@ from ..io.raster_io import (
     atomic_path,
     read_info,
 )
+from ..matching.modality import check_modality
 from ..parallel import single_threaded_blas
 from ..results import AlignmentResult
 from ..transforms.apply import scaled_progress
 from ..transforms.model import DisplacementField
 from ..transforms.saved import displacement_alignment
 from ..transforms.warp import write_resampled
+from .feature_choice import choose_features
 from .field_raster import write_dense_field, write_node_field
 from .flow_tasks import TileSources
+from .method_choice import affine_field, affine_fit, choose_method
 from .outliers import reject_outliers
 from .points import NodeField, TiePoints
 from .reader import RasterTiles
@@ -51,12 +54,15 @@ from .tie_points import (
     DEFAULT_WINDOW_SIZE,
     REJECTION_LEVELS,
     estimate_tie_points,
+    first_search_px,
     grid_positions,
     measure_points,
     update_points,
 )
 
-METHODS = ("tie_points", "dense_flow")
+#: "auto": tie points, whose field is one affine model unless they show local distortion
+#: (:mod:`.method_choice`).
+METHODS = ("tie_points", "dense_flow", "auto")
 #: ``kind`` and ``version`` of the align_local JSON report.
 REPORT_KIND = "coreg.align_local"
 REPORT_VERSION = 1
@@ -81,6 +87,8 @@ class LocalAlignment(AlignmentResult):
     passes: int
     parameters: dict
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: METHOD auto: what it chose and why (:func:`.method_choice.choose_method`).
+    method_choice: dict = field(default_factory=dict)
 
     def point_records(self) -> list[dict]:
         """One dict per point: map position (reference CRS), displacement in reference
@@ -132,6 +140,8 @@ class LocalAlignment(AlignmentResult):
             **_shift_stats(p.residual_dx[kept], p.residual_dy[kept], "after"),
             "matching_score_before": _mean(p.score_before, p.score_after),
             "matching_score_after": _mean(p.score_after, p.score_before),
+            "features": self.points.features,
+            "method_choice": self.method_choice,
             "warnings": list(self.warnings),
             "points": self.point_records(),
         }
@@ -175,6 +185,7 @@ def align_local(
     window_size: int = DEFAULT_WINDOW_SIZE,
     rejection: str = "score",
     min_reliability: float = DEFAULT_MIN_RELIABILITY,
+    modality: str = "auto",
     radius: int = 8,
     levels: int = 4,
     iterations: int = 4,
@@ -201,7 +212,10 @@ def align_local(
     displacement : path, optional
         The DISPLACEMENT raster (see the module docstring); a temporary file if None,
         none at all for tie points without ``output`` (the points alone).
-    method : {"tie_points", "dense_flow"}
+    method : {"tie_points", "dense_flow", "auto"}
+        "auto" measures tie points and writes one affine field (a global shift, scale,
+        rotation) unless their departure from it is large and spatially smooth (local
+        distortion); the report's ``method_choice`` says which and why.
     max_shift : float
         Largest displacement expected, reference pixels; tie points beyond are rejected.
     grid_spacing, window_size : int
@@ -219,6 +233,11 @@ def align_local(
         Resampling of the warp.
     min_reliability : float
         Least reliability (%) of a kept tie point.
+    modality : {"auto", "same", "optical", "sar-optical"}
+        What the images are: tie points (and a dense flow's check points) are matched on
+        intensities, or on structure for SAR against optical; "auto" matches on structure
+        when too few points are reliable on intensities (:mod:`.feature_choice`). The
+        report's ``features`` says which and why.
     reference_nodata, secondary_nodata : float, optional
         Override the files' nodata values.
     cog : bool
@@ -257,13 +276,15 @@ def align_local(
     """
     _check_options(method, rejection, max_shift, grid_spacing, window_size)
     check_dask_address(dask_scheduler)
+    check_modality(modality)
     ref_info, sec_info = read_info(reference, "Reference"), read_info(secondary, "Secondary")
     ref_info.check_band(reference_band, "Reference")
     sec_info.check_band(secondary_band, "Secondary")
     overlap, (row0, col0) = _overlap(ref_info.grid, sec_info.grid, window_size)
     parameters = dict(method=method, grid_spacing=grid_spacing, window_size=window_size,
                       max_shift=max_shift, rejection=rejection, min_reliability=min_reliability,
-                      radius=radius, levels=levels, iterations=iterations, invert=invert)
+                      modality=modality, radius=radius, levels=levels, iterations=iterations,
+                      invert=invert)
     # Tie points alone (no output, no DISPLACEMENT asked for) need no field raster.
     write_field = method == "dense_flow" or output is not None or displacement is not None
     with contextlib.ExitStack() as stack:
@@ -291,11 +312,17 @@ def align_local(
                               sec_info.nodata if secondary_nodata is None else secondary_nodata,
                               overlap, masks)
         estimate = scaled_progress(progress, 0, 60)
-        if method == "tie_points":
+        choice = {}
+        if method in ("tie_points", "auto"):
             points, node_field, passes = estimate_tie_points(
                 reader, (overlap.height, overlap.width), grid_spacing=grid_spacing,
                 window_size=window_size, max_shift=max_shift, rejection=rejection,
-                min_reliability=min_reliability, progress=estimate, is_canceled=is_canceled)
+                min_reliability=min_reliability, modality=modality, progress=estimate,
+                is_canceled=is_canceled)
+            if method == "auto":
+                chosen, choice = choose_method(points, grid_spacing)
+                if chosen == "global":
+                    node_field = affine_field(affine_fit(points)[0], node_field)
             if write_field:
                 write_node_field(field_path, ref_info.grid, node_field, (row0, col0), overlap)
         else:
@@ -308,7 +335,7 @@ def align_local(
                                     invert=invert), estimate, is_canceled, client, sources)
             points, passes = _check_points(reader, field_path, (row0, col0), overlap,
                                            grid_spacing, window_size, max_shift, rejection,
-                                           min_reliability, is_canceled), 1
+                                           min_reliability, modality, is_canceled), 1
         points.row, points.col = points.row + row0, points.col + col0
         if not keep_unreliable:
             _check_supported(method, points)
@@ -322,7 +349,7 @@ def align_local(
     return LocalAlignment(method, ref_info.grid, (row0, col0),
                           None if displacement is None else os.path.abspath(displacement),
                           points, passes,
-                          parameters, _warnings(points))
+                          parameters, _warnings(points), choice)
 
 
 def _cluster(address: str | None, reads: list, output, displacement, ship_engine: bool):
@@ -362,16 +389,21 @@ def _overlap(reference: Grid, secondary: Grid, window: int) -> tuple[Grid, tuple
 
 def _check_points(reader: RasterTiles, field_path: str, offset, overlap: Grid, spacing: int,
                   window: int, max_shift: float, rejection: str, min_reliability: float,
-                  is_canceled) -> TiePoints:
-    """The tie-point grid measured against the dense field: how well it aligns there."""
+                  modality: str, is_canceled) -> TiePoints:
+    """The tie-point grid measured against the dense field: how well it aligns there (on
+    the features ``modality`` calls for, chosen on these measures for "auto")."""
     rows, cols = grid_positions(overlap.height, overlap.width, spacing, window)
     zero = NodeField.zeros(overlap.height, overlap.width, float(spacing))
     margin = window // 2 + int(math.ceil(max_shift)) + 4
     points = TiePoints(rows, cols)
+    through_field = reader.with_displacement(field_path, offset)
+    features, after, points.features = choose_features(
+        modality, lambda kind: measure_points(through_field, rows, cols, window, zero,
+                                              margin=margin, features=kind,
+                                              is_canceled=is_canceled), min_reliability)
     before = measure_points(reader, rows, cols, window, zero, margin=margin, final=False,
+                            features=features, search_px=first_search_px(max_shift, window),
                             is_canceled=is_canceled)  # scores and texture as delivered
-    after = measure_points(reader.with_displacement(field_path, offset), rows, cols, window,
-                           zero, margin=margin, is_canceled=is_canceled)
     points.texture, points.score_before, points.ssim_before = (before["texture"],
                                                                before["score"], before["ssim"])
     update_points(points, after)

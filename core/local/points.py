@@ -103,7 +103,7 @@ class TiePoints:
     ``dx``, ``dy``: displacement (GeFolki convention, reference pixels) at the point;
     ``residual_dx``, ``residual_dy``: what the last pass still measured; scores and SSIM
     compare the reference window with the secondary as it was (before) and through the
-    field (after); ``reason`` is empty for kept points.
+    field (after) (on structure when matched on it); ``reason`` is empty for kept points.
     """
 
     row: np.ndarray
@@ -120,6 +120,8 @@ class TiePoints:
     ssim_before: np.ndarray = None
     ssim_after: np.ndarray = None
     reason: list = field(default_factory=list)
+    #: What they were matched on and why (:func:`.feature_choice.choose_features`).
+    features: dict = field(default_factory=dict)
 
     @property
     def kept(self) -> np.ndarray:

@@ -1,7 +1,9 @@
 """Tie points on a regular grid: local sub-pixel shifts, outlier rejection, smooth field.
 
 Every point matches a window of the reference against the secondary (both on the
-reference grid) with the global aligner's matcher (:func:`match.match_arrays`). The
+reference grid) with the global aligner's matcher (:func:`match.match_arrays`), or
+across modalities (SAR against optical) on structure (:mod:`..matching.structure_match`,
+the features :func:`align_image` uses there; chosen by :mod:`.feature_choice`). The
 secondary window is sampled through the current displacement field, so each pass
 measures only what the field still misses; a few passes converge where a single
 phase correlation of a 3-pixel, non-uniform shift would be biased. Surviving points
@@ -26,8 +28,11 @@ from ..errors import CanceledError, CoregInputError
 from ..io.raster_io import IsCanceled, Progress
 from ..matching.match import match_batch, reliability_percent, texture_batch
 from ..matching.metrics import similarity_batch
+from ..matching.modality import fine_feature
+from ..matching.structure_match import SEARCH_RADIUS_PX, structure_batch
 from ..parallel import THREADS, in_threads
 from ..transforms.resample import interpolate
+from .feature_choice import choose_features
 from .field_fit import fit_field
 from .outliers import reject_outliers, score_test
 from .points import NodeField, TiePoints, Tile
@@ -84,6 +89,7 @@ def estimate_tie_points(
     max_shift: float = 20.0,
     rejection: str = "score",
     min_reliability: float = DEFAULT_MIN_RELIABILITY,
+    modality: str = "same",
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
 ) -> tuple[TiePoints, NodeField, int]:
@@ -103,6 +109,10 @@ def estimate_tie_points(
         Outlier tests applied (cumulative): reliability below ``min_reliability``; a
         least-median 2nd-order polynomial fit and the normalised median test against
         the neighbours; a local matching score that does not improve.
+    modality : {"same", "optical", "sar-optical", "auto"}
+        What the images are (:mod:`..matching.modality`): intensities are matched for
+        the first two, structure for SAR against optical; "auto" lets the first pass
+        decide (:mod:`.feature_choice`). The choice is in ``points.features``.
 
     Returns
     -------
@@ -126,8 +136,13 @@ def estimate_tie_points(
     points = TiePoints(rows, cols)
     measure = functools.partial(measure_points, read_tiles, rows, cols, window_size,
                                 margin=margin, is_canceled=is_canceled)
+    first_px = first_search_px(max_shift, window_size)
+    features, measured, points.features = choose_features(
+        modality, lambda kind: measure(prior, final=False, features=kind, search_px=first_px),
+        min_reliability)
     for k in range(MAX_PASSES):
-        measured = measure(prior, final=k > 0)
+        if k > 0:
+            measured = measure(prior, features=features)
         if k == 0:
             points.texture = measured["texture"]
             points.score_before, points.ssim_before = measured["score"], measured["ssim"]
@@ -143,6 +158,12 @@ def estimate_tie_points(
         if last:
             break
     return points, prior, k + 1
+
+
+def first_search_px(max_shift: float, window: int) -> float:
+    """Structure search radius (pixels) of a first pass, which starts from no field:
+    MAX_SHIFT, within a quarter of the window (beyond, too little of it is shared)."""
+    return max(float(SEARCH_RADIUS_PX), min(max_shift, window / 4))
 
 
 def update_points(points: TiePoints, measured: dict) -> None:
@@ -165,11 +186,15 @@ def _residual_size(points: TiePoints) -> float:
 
 def measure_points(read_tiles: TileReader, rows: np.ndarray, cols: np.ndarray, window: int,
                    prior: NodeField, *, margin: int, final: bool = True,
+                   features: str = "intensity", search_px: float = SEARCH_RADIUS_PX,
                    is_canceled: IsCanceled | None = None) -> dict[str, np.ndarray]:
     """Residual shift (dx, dy, reference pixels), the prior field (prior_dx, prior_dy),
     peak, reliability, matching score and SSIM at every point, the secondary sampled
     (cubic spline) through ``prior`` or the tile's own; shifts to 1/100 px if ``final``,
-    else to 1/20 px with the reference windows' texture (NaN otherwise)."""
+    else to 1/20 px with the reference windows' texture (NaN otherwise).
+    ``features`` "structure": matched on structure within ``search_px`` pixels, scored on
+    the gradient magnitudes (:func:`..matching.modality.fine_feature`), whose contrast
+    does not flip between SAR and optical as intensities do."""
     n = len(rows)
     out = {key: np.full(n, np.nan) for key in ("dx", "dy", "prior_dx", "prior_dy", "peak",
                                                "texture", "score", "ssim")}
@@ -180,14 +205,14 @@ def measure_points(read_tiles: TileReader, rows: np.ndarray, cols: np.ndarray, w
         inside = np.flatnonzero((rows >= r0) & (rows < r1) & (cols >= c0) & (cols < c1))
         if inside.size:
             _measure_tile(tile, rows[inside], cols[inside], window, tile.prior or prior,
-                          out, inside, final)
+                          out, inside, final, (features, search_px))
     out["reliability"] = np.array([reliability_percent(p) if np.isfinite(p) else 0.0
                                    for p in out["peak"]])
     return out
 
 
 def _measure_tile(tile: Tile, rows, cols, window: int, prior: NodeField, out: dict,
-                  index: np.ndarray, final: bool) -> None:
+                  index: np.ndarray, final: bool, matching: tuple[str, float]) -> None:
     half = window // 2
     # The extent of the tile's windows, and the prior over it at once (not per window).
     top, left = rows.min() - tile.row - half, cols.min() - tile.col - half
@@ -216,13 +241,31 @@ def _measure_tile(tile: Tile, rows, cols, window: int, prior: NodeField, out: di
         if not final:  # the first pass: the reference windows' texture
             sparse = np.isfinite(reference).mean(axis=(1, 2)) <= 0.1
             out["texture"][k] = np.where(sparse, 0.0, texture_batch(reference))
-        out["score"][k], out["ssim"][k] = similarity_batch(reference, moving)
-        shifts, out["peak"][k], _ = match_batch(
-            reference, moving, upsample_factor=100 if final else COARSE_UPSAMPLING, snr=False)
+        shifts = _match_windows(reference, moving, out, k, final, matching)
         # reference(r, c) = moving(r - drow, c - dcol) = secondary(r - drow + pdy, ...)
         out["dy"][k], out["dx"][k] = -shifts[:, 0], -shifts[:, 1]
 
     in_threads(measure_batch, range(0, len(index), batch))
+
+
+def _match_windows(reference: np.ndarray, moving: np.ndarray, out: dict, k: np.ndarray,
+                   final: bool, matching: tuple[str, float]) -> np.ndarray:
+    """Scores and peaks of the windows into ``out`` at ``k``; their (row, col) shifts to
+    apply to the moving windows."""
+    features, search_px = matching
+    if features == "structure":
+        out["score"][k], out["ssim"][k] = similarity_batch(_structure(reference),
+                                                           _structure(moving))
+        shifts, out["peak"][k] = structure_batch(reference, moving, search_px)
+        return shifts
+    out["score"][k], out["ssim"][k] = similarity_batch(reference, moving)
+    shifts, out["peak"][k], _ = match_batch(
+        reference, moving, upsample_factor=100 if final else COARSE_UPSAMPLING, snr=False)
+    return shifts
+
+
+def _structure(windows: np.ndarray) -> np.ndarray:
+    return np.stack([fine_feature(w) for w in windows])
 
 
 def _moving_image(tile: Tile, extent: tuple[slice, slice], prior_dx: np.ndarray,

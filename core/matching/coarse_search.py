@@ -27,7 +27,7 @@ from ..io.masks import masked_on_grid
 from ..io.overviews import coarse_source
 from ..io.raster_io import read_on_grid
 from .match import cloud_like
-from .modality import search_features, search_kinds
+from .modality import fine_kind, search_features, search_kinds
 
 INITIAL_OFFSET_UNITS = ("pixels", "map")
 #: Largest side (pixels) of the coarsest level, and of the windows of finer levels.
@@ -64,6 +64,9 @@ class CoarseResult:
     factor: int
     kind: str
     found: bool
+    #: Every feature kind searched at the coarsest level: (kind, peak, second peak); the
+    #: one whose peak stands out most (:func:`distinctness`) was kept.
+    tried: tuple = ()
 
     @property
     def ratio(self) -> float:
@@ -78,7 +81,11 @@ class CoarseResult:
         return {"shift_x": self.shift_x, "shift_y": self.shift_y, "peak": self.peak,
                 "second_peak": self.second_peak, "second_shift_x": self.second_x,
                 "second_shift_y": self.second_y, "level_factor": self.factor,
-                "features": self.kind, "found": self.found, "ambiguous": self.ambiguous}
+                "features": self.kind, "found": self.found, "ambiguous": self.ambiguous,
+                "features_tried": {kind: {"peak": peak, "second_peak": second,
+                                          "distinctness": distinctness((kind, None, peak,
+                                                                        None, second))}
+                                   for kind, peak, second in self.tried}}
 
 
 def coarse_offset(ref_ds, ref_band: int, ref_nodata, sec_ds, sec_band: int, sec_nodata,
@@ -115,7 +122,7 @@ def coarse_offset(ref_ds, ref_band: int, ref_nodata, sec_ds, sec_band: int, sec_
     step_x, step_y = common.transform.a * factor, common.transform.e * factor
     return CoarseResult(seed[0] + col * step_x, seed[1] + row * step_y, peak, second,
                         seed[0] + col2 * step_x, seed[1] + row2 * step_y, factor, kind,
-                        peak >= MIN_NCC)
+                        peak >= MIN_NCC, tuple((r[0], r[2], r[4]) for r in results))
 
 
 def distinctness(result) -> float:
@@ -213,12 +220,16 @@ def _vertex(surface: np.ndarray, best: tuple[int, int]) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def masked_ncc(f: np.ndarray, f_ok: np.ndarray, g: np.ndarray, g_ok: np.ndarray):
+def masked_ncc(f: np.ndarray, f_ok: np.ndarray, g: np.ndarray, g_ok: np.ndarray,
+               reach: int | None = None):
     """Normalised cross-correlation of the multi-channel images f and g (C, M, N) at every
     shift s (rows, cols): the correlation of f(x) with g(x - s) over the x valid in both,
     channels pooled. Returns the surface (NaN where less than
-    :data:`MIN_OVERLAP_FRACTION` is shared) and the row and column shift of each node."""
-    shape = tuple(sfft.next_fast_len(2 * n - 1, real=True) for n in f_ok.shape)
+    :data:`MIN_OVERLAP_FRACTION` is shared) and the row and column shift of each node.
+    ``reach``: only shifts of at most that many pixels per axis are wanted; the transforms
+    are padded just enough for them (smaller, faster), and the other nodes are aliased."""
+    shape = tuple(sfft.next_fast_len(2 * n - 1 if reach is None else n + min(reach, n) + 1,
+                                     real=True) for n in f_ok.shape)
 
     def spectrum(a):
         return sfft.rfft2(a, s=shape, axes=(-2, -1))
@@ -276,8 +287,7 @@ def seed_alignment(ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata, c
     found = coarse_offset(ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata, common,
                           masks, seed=initial_map, max_shift_map=max_shift_map,
                           modality=modality)
-    fine = "structure" if modality == "sar-optical" or (
-        modality == "auto" and found.found and found.kind == "structure") else "intensity"
+    fine = fine_kind(modality) or (found.kind if found.found else "intensity")
     record = {**found.record(), "modality": modality, "fine_features": fine,
               "initial_shift_x": initial_map[0], "initial_shift_y": initial_map[1]}
     if not found.found:  # the fine patches cover the cap, as before the search existed

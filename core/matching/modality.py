@@ -47,6 +47,14 @@ def search_kinds(modality: str) -> tuple[str, ...]:
             "sar-optical": ("structure",), "auto": ("intensity", "structure")}[modality]
 
 
+def fine_kind(modality: str) -> str | None:
+    """The features the fine matching (patches, tie points) compares for a modality:
+    "structure" for SAR against optical, "intensity" for one sensor or optical sensors
+    (whose contrast rarely changes sign), None for "auto" (the data decide)."""
+    return {"same": "intensity", "optical": "intensity", "sar-optical": "structure",
+            "auto": None}[modality]
+
+
 def filled(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The image with NaN replaced by the valid mean (float64), and the valid mask."""
     valid = np.isfinite(image)

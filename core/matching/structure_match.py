@@ -12,6 +12,8 @@ only has to be right near the answer.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .coarse_search import masked_ncc
@@ -39,22 +41,46 @@ def measure_structure(patch: Patch, moving: np.ndarray, *,
     structure correlation as its peak; None when too few pixels are valid in both.
     ``wide``: search a quarter of the patch side (no coarse offset to start from), not
     :data:`SEARCH_RADIUS_PX`."""
-    if min(np.isfinite(patch.reference).mean(), np.isfinite(moving).mean()) < MIN_VALID_FRACTION:
+    radius = min(moving.shape) / 4 if wide else SEARCH_RADIUS_PX
+    found = structure_shift(patch.reference, moving, radius)
+    if found is None:
         return None
-    f, f_ok = search_features(patch.reference, "structure")
+    drow, dcol, peak = found
+    t = patch.grid.transform
+    return Measurement(t.a * dcol + t.b * drow, t.d * dcol + t.e * drow, peak, float("nan"))
+
+
+def structure_shift(reference: np.ndarray, moving: np.ndarray,
+                    radius: float) -> tuple[float, float, float] | None:
+    """The (row, col) shift (pixels) to apply to ``moving`` so that its structure matches
+    the co-located ``reference``'s (the convention of :func:`.match.match_batch`), searched
+    within ``radius`` pixels, and the correlation on the phase-correlation peak scale
+    (:func:`on_phase_scale`); None when too few pixels are valid in both (NaN = no data)."""
+    if min(np.isfinite(reference).mean(), np.isfinite(moving).mean()) < MIN_VALID_FRACTION:
+        return None
+    f, f_ok = search_features(reference, "structure")
     g, g_ok = search_features(moving, "structure")
-    ncc, rows, cols = masked_ncc(f, f_ok, g, g_ok)
-    near = np.hypot(rows, cols) <= (min(moving.shape) / 4 if wide else SEARCH_RADIUS_PX)
+    ncc, rows, cols = masked_ncc(f, f_ok, g, g_ok, reach=math.ceil(radius))
+    near = np.hypot(rows, cols) <= radius
     surface = np.where(near & np.isfinite(ncc), ncc, -np.inf)
     best = np.unravel_index(np.argmax(surface), surface.shape)
     if not np.isfinite(surface[best]):
         return None
     whole = (int(rows[best]), int(cols[best]))
     drow, dcol = _sub_pixel(f, f_ok, _shifted(g, whole, 0.0), _shifted(g_ok, whole, False))
-    drow, dcol = whole[0] + drow, whole[1] + dcol
-    t = patch.grid.transform
-    return Measurement(t.a * dcol + t.b * drow, t.d * dcol + t.e * drow,
-                       on_phase_scale(float(surface[best])), float("nan"))
+    return whole[0] + drow, whole[1] + dcol, on_phase_scale(float(surface[best]))
+
+
+def structure_batch(reference: np.ndarray, moving: np.ndarray,
+                    radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`structure_shift` of K window pairs (K, M, N): (row, col) shifts (K, 2) and
+    peaks (K,), NaN where too few pixels are valid in both."""
+    shifts, peaks = np.full((len(reference), 2), np.nan), np.full(len(reference), np.nan)
+    for k, (f, g) in enumerate(zip(reference, moving)):
+        found = structure_shift(f, g, radius)
+        if found is not None:
+            shifts[k], peaks[k] = found[:2], found[2]
+    return shifts, peaks
 
 
 def on_phase_scale(ncc: float) -> float:

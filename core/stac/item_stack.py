@@ -78,7 +78,7 @@ def align_item_stack(items: Sequence[str | os.PathLike], output_folder: str | os
 
 def choose_anchor(items: Sequence[StacItem]) -> tuple[StacItem, str]:
     """The item with the largest clear overlap: its mean footprint overlap with the
-    others times its clear fraction; and why, in words."""
+    others times its clear fraction; and why, in words, with every item's score."""
     def score(item: StacItem) -> tuple[float, float, float]:
         overlaps = [item_overlap(item, other) for other in items if other is not item]
         overlap = sum(o for o in overlaps if o is not None) / max(len(overlaps), 1)
@@ -88,8 +88,10 @@ def choose_anchor(items: Sequence[StacItem]) -> tuple[StacItem, str]:
 
     best = max(items, key=score)
     value, overlap, clear = score(best)
+    scores = ", ".join(f"{item.id} {score(item)[0]:.2f}" for item in items)
     return best, (f"the largest clear overlap: it overlaps the others by "
-                  f"{100 * overlap:.0f} % on average and is {100 * clear:.0f} % clear")
+                  f"{100 * overlap:.0f} % on average and is {100 * clear:.0f} % clear; "
+                  f"clear overlap of every item: {scores}")
 
 
 def item_view(item: StacItem, href: str, band: int, path: Path) -> str:

@@ -36,6 +36,7 @@ from ..grid import Grid, crs_transformer, footprint_bounds, footprint_overlap
 from ..io.outputs import guarded_outputs, write_json
 from ..io.paths import remote_reads
 from ..io.raster_io import IsCanceled, Progress, atomic_path, read_info
+from ..matching.modality import check_modality
 from ..stac.net import (
     NETWORK_ERRORS,
     forget_transfers,
@@ -108,6 +109,7 @@ def coregistered_stack(
     expressions: str = "",
     resampling: str = "cubic",
     title: str = "Co-registered stack",
+    modality: str = "same",
     log: Log | None = None,
     dask_scheduler: str | None = None,
     ship_engine: bool = True,
@@ -134,6 +136,11 @@ def coregistered_stack(
     expressions : str
         ``name:(expression)`` per line or separated by ``;`` (:mod:`band_math`).
     resampling : {"nearest", "bilinear", "cubic"}
+    modality : {"same", "auto", "optical", "sar-optical"}
+        What the inputs are, for matching each on the reference
+        (:mod:`..matching.modality`). "same" (the default) matches intensities only, so
+        that a SAR input among optical ones is stacked unshifted rather than moved by a
+        match it may not support; "sar-optical" or "auto" co-register it on structure.
     log : callable, optional
         Receives the precondition checks and alignment notes as (level, message).
     dask_scheduler : str, optional
@@ -158,6 +165,7 @@ def coregistered_stack(
         if any(is_url(os.fspath(p)) for p in inputs):
             raise CoregInputError("On a Dask cluster the inputs must be files every worker "
                                   "sees; STAC item URLs are read in-process only.")
+    check_modality(modality)
     require_pystac("The co-registered stack's STAC item")
     sources = [read_item(p, allow_remote=is_url(os.fspath(p))) if is_stac_item(p) else str(p)
                for p in inputs]
@@ -166,8 +174,8 @@ def coregistered_stack(
         try:
             return _stack_sources(sources, inputs, assets, reference_asset,
                                   Path(output_folder), aoi=aoi, expressions=expressions,
-                                  resampling=resampling, title=title, log=log,
-                                  progress=progress, is_canceled=is_canceled,
+                                  resampling=resampling, title=title, modality=modality,
+                                  log=log, progress=progress, is_canceled=is_canceled,
                                   cluster=(dask_scheduler, ship_engine))
         except NETWORK_ERRORS as exc:
             if not remote:
@@ -177,7 +185,7 @@ def coregistered_stack(
 
 
 def _stack_sources(sources, inputs, assets, reference_asset: str, folder: Path, *, aoi,
-                   expressions: str, resampling: str, title: str, log: Log,
+                   expressions: str, resampling: str, title: str, modality: str, log: Log,
                    progress: Progress | None, is_canceled: IsCanceled | None,
                    cluster: tuple = (None, True)) -> StackResult:
     """:func:`coregistered_stack` once its inputs are read."""
@@ -196,13 +204,14 @@ def _stack_sources(sources, inputs, assets, reference_asset: str, folder: Path, 
             cluster_client(cluster[0], [a.path for a in stack], [folder],
                            cluster[1]) as client:
         return _build_stack(stack, reference, sources, definitions, outputs, folder,
-                            aoi=aoi, resampling=resampling, title=title, log=log,
-                            progress=progress, is_canceled=is_canceled, client=client)
+                            aoi=aoi, resampling=resampling, title=title, modality=modality,
+                            log=log, progress=progress, is_canceled=is_canceled,
+                            client=client)
 
 
 def _build_stack(stack: list[StackAsset], reference: StackAsset, sources, definitions,
                  outputs: dict[str, str], folder: Path, *, aoi, resampling: str, title: str,
-                 log: Log, progress: Progress | None,
+                 modality: str, log: Log, progress: Progress | None,
                  is_canceled: IsCanceled | None, client=None) -> StackResult:
     """:func:`coregistered_stack` once its outputs are known to be safe to write (on a
     Dask cluster the asset views are beside the outputs, where the workers read them)."""
@@ -215,7 +224,7 @@ def _build_stack(stack: list[StackAsset], reference: StackAsset, sources, defini
     with tempfile.TemporaryDirectory(prefix=".coreg-stack-" if client else "coreg-stack-",
                                      dir=folder if client else None) as tmp:
         views = {a.name: asset_view(a, grid, Path(tmp)) for a in stack}
-        shifts = _estimate_shifts(stack, reference, views, log,
+        shifts = _estimate_shifts(stack, reference, views, modality, log,
                                   scaled_progress(progress, 0, 40), is_canceled, client)
         for k, asset in enumerate(stack):
             with atomic_path(outputs[asset.name]) as out:
@@ -495,9 +504,10 @@ def asset_view(asset: StackAsset, grid: Grid, folder: Path) -> str:
     return str(path)
 
 
-def _estimate_shifts(stack, reference, views, log, progress, is_canceled,
+def _estimate_shifts(stack, reference, views, modality: str, log, progress, is_canceled,
                      client=None) -> dict[int, dict]:
-    """Per input: the transform aligning it to the reference and how it was found."""
+    """Per input: the transform aligning it to the reference and how it was found (with
+    the features matched, which ``modality`` chooses)."""
     ref_crs = reference.grid.crs
     identity = transforms.identity(ref_crs)
     shifts = {reference.input_index: {"status": "reference", "model": identity}}
@@ -507,7 +517,8 @@ def _estimate_shifts(stack, reference, views, log, progress, is_canceled,
         candidates = [a for a in stack if a.input_index == index]
         moving_of[index] = next((a for a in candidates if a.band_name == reference.band_name),
                                 candidates[0])
-    pairs = [(views[reference.name], views[moving_of[index].name]) for index in others]
+    pairs = [(views[reference.name], views[moving_of[index].name], modality)
+             for index in others]
     measured_all = dict(measured_shifts(pairs, progress, is_canceled, client))
     for k, index in enumerate(others):
         moving, alignment = moving_of[index], measured_all[k]
@@ -522,10 +533,11 @@ def _estimate_shifts(stack, reference, views, log, progress, is_canceled,
                     "x_map": alignment.model.shift_x, "y_map": alignment.model.shift_y,
                     "map_units_crs": ref_crs.to_string(),
                     "uncertainty_px": alignment.shift_uncertainty_px,
-                    "reliability": alignment.reliability}
+                    "reliability": alignment.reliability,
+                    "features": alignment.search.get("fine_features", "intensity")}
         summary = (f"shift {alignment.shift_x_px:+.2f}, {alignment.shift_y_px:+.2f} px "
                    f"(matched {moving.name} on {reference.name}, reliability "
-                   f"{alignment.reliability:.0f} %, uncertainty "
+                   f"{alignment.reliability:.0f} % on {measured['features']}, uncertainty "
                    f"{alignment.shift_uncertainty_px:.2f} px)")
         if alignment.reliability < MIN_RELIABILITY:
             reason = f"unreliable match: {summary}"

@@ -11,22 +11,22 @@ from ..matching.align import estimate_alignment
 from ..transforms.apply import scaled_progress
 
 
-def measure_shift(reference: str, moving: str, progress: Progress | None = None,
-                  is_canceled: IsCanceled | None = None):
-    """The translation aligning the view ``moving`` to ``reference``, or the
-    CoregistrationError / ValueError that says why there is none (returned: one input
-    that does not match never stops the others)."""
+def measure_shift(reference: str, moving: str, modality: str = "same",
+                  progress: Progress | None = None, is_canceled: IsCanceled | None = None):
+    """The translation aligning the view ``moving`` to ``reference`` (matched on the
+    features ``modality`` chooses), or the CoregistrationError / ValueError that says why
+    there is none (returned: one input that does not match never stops the others)."""
     try:
         return estimate_alignment(reference, moving, transform="translation",
-                                  modality="same",  # as before MODALITY: a stack's SAR stays
-                                  progress=progress, is_canceled=is_canceled)
+                                  modality=modality, progress=progress,
+                                  is_canceled=is_canceled)
     except (CoregistrationError, ValueError) as exc:
         return exc
 
 
-def measured_shifts(pairs: list[tuple[str, str]], progress: Progress | None,
+def measured_shifts(pairs: list[tuple[str, str, str]], progress: Progress | None,
                     is_canceled: IsCanceled | None, client=None) -> Iterator[tuple[int, object]]:
-    """(k, :func:`measure_shift` of pair k) for every (reference, moving) pair: here in
+    """(k, :func:`measure_shift` of pair k) for every (reference, moving, modality): here in
     order, or on the workers of the Dask ``client`` as they finish."""
     if client is not None:
         from ..distributed import cluster_map

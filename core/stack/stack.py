@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from ..matching.alignment import Alignment, PatchResult
 from ..transforms.apply import apply_alignment, is_class_raster, write_shifted
 from ..transforms.model import Transform, identity
 from ..transforms.warp import write_resampled
+from .anchor_choice import choose_anchor
 from .execution import check_dask_address, dask_client, run_items
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class ItemResult:
 
 def align_stack(
     inputs: Sequence[str | os.PathLike],
-    anchor: str | os.PathLike,
+    anchor: str | os.PathLike | None,
     output_folder: str | os.PathLike,
     *,
     masks: Sequence[str | os.PathLike] = (),
@@ -131,8 +132,10 @@ def align_stack(
     ----------
     inputs : sequence of path
         The scenes of the time series (the anchor among them).
-    anchor : path
-        The scene the others are aligned onto.
+    anchor : path or None
+        The scene the others are aligned onto; None: the one with the largest clear
+        overlap with the others (:mod:`.anchor_choice`, on ``band``), whose result's
+        ``reason`` says so with every scene's score.
     output_folder : path
         Folder of the outputs; it must not hold any input.
     masks : sequence of path
@@ -195,8 +198,12 @@ def align_stack(
     # On a cluster the workers open the paths: relative to their own folder, not ours.
     named = _absolute if address else str
     inputs = [named(p) for p in inputs]
-    anchor = named(anchor)
+    anchor = None if anchor is None else named(anchor)
     masks = [named(m) for m in masks]
+    why = ""
+    if anchor is None:
+        anchor, why, _ = choose_anchor(inputs, band)
+        anchor_band = band
     if not any(same_file(anchor, p) for p in inputs):
         raise CoregInputError("The anchor must be one of the inputs.")
     sources = {"Inputs": inputs, "Masks": [os.fspath(m) for m in masks]}
@@ -213,7 +220,8 @@ def align_stack(
         folder.mkdir(parents=True, exist_ok=True)
         mask_of = match_masks(inputs, masks)
         stems = output_stems(inputs)
-        anchor_result = deliver_anchor(anchor, folder, mask_of.get(anchor), stems[anchor])
+        anchor_result = replace(deliver_anchor(anchor, folder, mask_of.get(anchor),
+                                               stems[anchor]), reason=why)
         items = [p for p in inputs if not same_file(p, anchor)]
         task = partial(align_item, anchor=anchor, folder=str(folder),
                        anchor_mask=mask_of.get(anchor), options=opts)

@@ -86,3 +86,28 @@ def test_align_stack__qgis_process_on_a_real_dask_cluster(tmp_path, qgis_process
     assert float(rows["t2_shifted.tif"]["pixel_shift_y"]) == pytest.approx(2.2, abs=0.05)
     assert rows["t6_elsewhere.tif"]["status"] == "failed"
     assert "1 of 2 scenes failed: t6_elsewhere.tif (" in stdout + stderr
+
+
+def test_align_stack__without_an_anchor_chooses_one(shared_data, tmp_path, coreg_provider):
+    """The Slovenia series without ANCHOR: the chosen scene is delivered as the anchor,
+    the log says why, and the footprints layer is written in its CRS."""
+    import processing
+    from qgis.core import QgsProcessingFeedback, QgsVectorLayer
+
+    class Feedback(QgsProcessingFeedback):
+        text = ""
+
+        def pushInfo(self, info):  # noqa: N802 - QGIS API
+            self.text += info + "\n"
+
+    series = sorted((shared_data / "optical" / "s2_timeseries_eolearn" / "l1c_13band")
+                    .glob("*.tif"))
+    feedback = Feedback()
+    results = processing.run("coreg:align_stack", {
+        "INPUTS": [str(p) for p in series], "BAND": 8, "WORKERS": 1,
+        "OUTPUT_FOLDER": str(tmp_path / "out"), "FOOTPRINTS": str(tmp_path / "f.gpkg")},
+        feedback=feedback)
+    assert (tmp_path / "out" / "S2_L1C_20150830_13band_anchor.tif").is_file()
+    assert "S2_L1C_20150830_13band.tif: chosen as the anchor" in feedback.text
+    footprints = QgsVectorLayer(results["FOOTPRINTS"])
+    assert footprints.featureCount() == len(series) and footprints.crs().authid() == "EPSG:32633"

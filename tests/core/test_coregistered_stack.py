@@ -320,3 +320,33 @@ def test_sar_on_optical_without_a_reliable_match_is_stacked_unshifted(shared_dat
         "everywhere on the stack grid (its assets have no data there, or the expression is "
         "nodata for every value)."]
     assert any(level == "warning" and "derived band nothing" in m for level, m in messages)
+
+
+def test_sar_on_optical_with_modality_is_aligned(shared_data, tmp_path):
+    """MODALITY sar-optical: Sentinel-1 stacked on Sentinel-2 (GeFolki's patches), once as
+    delivered and once with its georeference moved by whole pixels (content unchanged:
+    exact truth, no resampling). Both are matched on structure; the difference of the two
+    shifts is the georeference change within 0.1 px (measured 0.057 px:
+    benchmarks/results/crossmodal.json), so the pair's own residual misregistration
+    cancels."""
+    folder = shared_data / "sar_optical"
+    moved = tmp_path / "s1_moved.tif"
+    with rasterio.open(folder / "S1_patch11.tif") as src:
+        profile = dict(src.profile, count=1, driver="GTiff")
+        profile["transform"] = src.transform * rasterio.Affine.translation(6, -4)
+        with rasterio.open(moved, "w", **profile) as dst:
+            dst.write(src.read(1), 1)
+    result = coregistered_stack([folder / "S2_patch11.tif", folder / "S1_patch11.tif", moved],
+                                "1.1,2.1,3.1", "1.1", tmp_path / "out", modality="sar-optical")
+    as_delivered, shifted = result.shifts[2], result.shifts[3]
+    assert as_delivered["status"] == shifted["status"] == "aligned"
+    assert as_delivered["features"] == shifted["features"] == "structure"
+    # Georeferenced 6 px east and 4 px north of its content: moved back by -6, +4.
+    error = np.hypot(shifted["x_px"] - as_delivered["x_px"] + 6,
+                     shifted["y_px"] - as_delivered["y_px"] - 4)
+    assert error <= 0.1
+
+
+def test_unknown_modality_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="modality must be one of"):
+        coregistered_stack(["a.tif"], "1.1", "1.1", tmp_path, modality="radar")

@@ -44,6 +44,10 @@ def test_tie_points__synthetic_field(tie_points_run):
     assert report["rms_shift_after_px"] < 0.1  # measured before the last correction
     assert report["matching_score_after"] > report["matching_score_before"] + 0.2
     assert report["kind"] == "coreg.align_local" and report["version"] == 1
+    # MODALITY auto on one sensor: intensities, without trying structure.
+    assert report["features"]["features"] == "intensity"
+    assert set(report["features"]["reliable_share"]) == {"intensity"}
+    assert report["features"]["reliable_share"]["intensity"] >= 0.95
 
 
 def test_tie_points__aligned_output(pair, tie_points_run):

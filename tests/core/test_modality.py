@@ -32,6 +32,8 @@ def test_sar_optical__known_offset_within_0_3_px(tmp_path):
                      found.shift_y_px - baseline.shift_y_px + 20)
     assert error <= 0.3
     assert found.search["features"] == found.search["fine_features"] == "structure"
+    tried = found.search["features_tried"]  # the choice and its alternative, scored
+    assert tried["structure"]["distinctness"] > tried["intensity"]["distinctness"]
     assert found.reliability > 30
 
 

@@ -320,7 +320,8 @@ def test_the_anchor_is_the_item_with_the_largest_clear_overlap():
     anchor, why = choose_anchor([west, middle, cloudy, east])
     assert anchor is middle  # overlaps every other; the cloudy twin is 10 % clear
     assert why == ("the largest clear overlap: it overlaps the others by 67 % on average "
-                   "and is 90 % clear")
+                   "and is 90 % clear; clear overlap of every item: west 0.33, middle 0.60, "
+                   "cloudy 0.07, east 0.33")
 
 
 def test_a_run_after_a_cut_transfer_succeeds_on_the_same_urls(stac_site, tmp_path):

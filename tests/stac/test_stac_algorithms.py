@@ -236,8 +236,9 @@ def test_align_stack_wants_scenes_or_items(stac_site, tmp_path, coreg_provider):
     import processing
     from qgis.core import QgsProcessingException
 
-    with pytest.raises(QgsProcessingException, match="scenes of the time series and their "
-                                                     "anchor scene, or STAC items"):
+    with pytest.raises(QgsProcessingException, match=r"scenes of the time series \(and "
+                                                     r"their anchor scene, if you wish\), or "
+                                                     "STAC items"):
         processing.run("coreg:align_stack", {"OUTPUT_FOLDER": str(tmp_path / "a")})
     scene = str(stac_site["data"].root / "reference" / "nir.tif")
     with pytest.raises(QgsProcessingException, match="not both"):

@@ -411,3 +411,46 @@ def test_dem_method_runs_align_dem_and_shows_nmad(panel, shared_data, tmp_path):
     assert panel.report_page == str(tmp_path / "dem_aligned_report.html")
     page = (tmp_path / "dem_aligned_report.html").read_text(encoding="utf-8")
     assert "NMAD by slope class" in page and page.count("data:image/png;base64,") == 2
+
+
+# ------------------------------------------------------------------ initial offset on the map
+
+
+def test_correction_is_reference_minus_secondary_in_the_reference_crs():
+    from qgis.core import QgsCoordinateReferenceSystem, QgsPointXY, QgsProject
+
+    from coreg.ui.offset_pick import correction
+
+    utm = QgsCoordinateReferenceSystem("EPSG:32636")
+    context = QgsProject.instance().transformContext()
+    assert correction(QgsPointXY(700120, 3740050), QgsPointXY(700100, 3740080), utm, utm,
+                      context) == pytest.approx((20, -30))
+    # Clicked on a geographic canvas: measured in the reference's metres.
+    wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
+    dx, dy = correction(QgsPointXY(35.5002, 33.85), QgsPointXY(35.5, 33.85), wgs84, utm,
+                        context)
+    assert dx == pytest.approx(0.0002 * 111320 * 0.8305, rel=0.01) and abs(dy) < 1
+
+
+def test_panel_picks_two_points_into_align_image_parameters(panel, layers, tmp_path,
+                                                            qgis_iface):
+    from qgis.core import QgsPointXY
+
+    fill(panel, layers, output=tmp_path / "out.tif")
+    canvas = qgis_iface.mapCanvas()
+    canvas.setDestinationCrs(layers["reference"].crs())
+    assert panel.pick_button.isEnabled()  # the global method is the first
+    assert "INITIAL_OFFSET" not in panel.parameters()
+
+    assert panel.pick_offset() and canvas.mapTool() is panel.pick_tool
+    x, y = layers["reference"].extent().center().x(), layers["reference"].extent().center().y()
+    panel.pick_tool.click(QgsPointXY(x + 25, y - 15))
+    assert "secondary" in panel.status.text()
+    panel.pick_tool.click(QgsPointXY(x, y))
+
+    parameters = panel.parameters()
+    dx, dy = (float(v) for v in parameters["INITIAL_OFFSET"].split(","))
+    assert (dx, dy) == pytest.approx((25, -15)) and parameters["INITIAL_OFFSET_UNITS"] == 1
+    assert panel.pick_tool is None and canvas.mapTool() is not panel._retired_pick
+    panel.secondary_combo.setLayer(layers["far"])  # another pair: the offset is forgotten
+    assert "INITIAL_OFFSET" not in panel.parameters()
