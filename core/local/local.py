@@ -53,6 +53,7 @@ from .tie_points import (
     measure_points,
     update_points,
 )
+from .uncertainty import radius95
 
 METHODS = ("tie_points", "dense_flow")
 #: ``kind`` and ``version`` of the align_local JSON report.
@@ -82,8 +83,12 @@ class LocalAlignment(AlignmentResult):
 
     def point_records(self) -> list[dict]:
         """One dict per point: map position (reference CRS), displacement in reference
-        pixels and map units (where the content was minus where it goes), quality."""
+        pixels and map units (where the content was minus where it goes), its uncertainty
+        (1-sigma per axis and the 95 % radius, reference pixels; :mod:`.uncertainty`),
+        quality."""
         p, t = self.points, self.reference.transform
+        sigma_x, sigma_y = p.sigmas()
+        radius = radius95(sigma_x, sigma_y)
         records = []
         for k in range(len(p)):
             x, y = t * (p.col[k] + 0.5, p.row[k] + 0.5)
@@ -94,6 +99,8 @@ class LocalAlignment(AlignmentResult):
                 "dx_map": -(t.a * (dx or 0.0) + t.b * (dy or 0.0)),
                 "dy_map": -(t.d * (dx or 0.0) + t.e * (dy or 0.0)),
                 "residual_dx": _finite(p.residual_dx[k]), "residual_dy": _finite(p.residual_dy[k]),
+                "sigma_dx": _finite(sigma_x[k]), "sigma_dy": _finite(sigma_y[k]),
+                "ce95_px": _finite(radius[k]),
                 "reliability": float(p.reliability[k]),
                 "ssim_before": _finite(p.ssim_before[k]), "ssim_after": _finite(p.ssim_after[k]),
                 "score_before": _finite(p.score_before[k]),
@@ -128,6 +135,7 @@ class LocalAlignment(AlignmentResult):
             "rejected_by_reason": dict(Counter(_reason_kind(r) for r in p.reason if r)),
             **_shift_stats(p.dx[kept], p.dy[kept], "before"),
             **_shift_stats(p.residual_dx[kept], p.residual_dy[kept], "after"),
+            "median_point_ce95_px": _median(radius95(*p.sigmas())[kept]),
             "matching_score_before": _mean(p.score_before, p.score_after),
             "matching_score_after": _mean(p.score_after, p.score_before),
             "warnings": list(self.warnings),
@@ -150,6 +158,11 @@ def _shift_stats(dx: np.ndarray, dy: np.ndarray, when: str) -> dict:
         return {f"mean_shift_{when}_px": None, f"rms_shift_{when}_px": None}
     return {f"mean_shift_{when}_px": [float(dx[ok].mean()), float(dy[ok].mean())],
             f"rms_shift_{when}_px": float(np.sqrt(np.mean(dx[ok] ** 2 + dy[ok] ** 2)))}
+
+
+def _median(values: np.ndarray) -> float | None:
+    ok = np.isfinite(values)
+    return float(np.median(values[ok])) if ok.any() else None
 
 
 def _mean(values: np.ndarray, other: np.ndarray) -> float | None:

@@ -31,6 +31,7 @@ from ..transforms.resample import interpolate
 from .field_fit import fit_field
 from .outliers import reject_outliers, score_test
 from .points import NodeField, TiePoints, Tile
+from .uncertainty import window_bounds
 
 #: Outlier-rejection levels; each level adds its test to those of the levels before.
 REJECTION_LEVELS = ("none", "reliability", "consistency", "score")
@@ -152,6 +153,7 @@ def update_points(points: TiePoints, measured: dict) -> None:
     points.dy = measured["prior_dy"] + measured["dy"]
     points.peak, points.reliability = measured["peak"], measured["reliability"]
     points.score_after, points.ssim_after = measured["score"], measured["ssim"]
+    points.bound_dx, points.bound_dy = measured["bound_dx"], measured["bound_dy"]
 
 
 def _residual_size(points: TiePoints) -> float:
@@ -167,12 +169,14 @@ def measure_points(read_tiles: TileReader, rows: np.ndarray, cols: np.ndarray, w
                    prior: NodeField, *, margin: int, final: bool = True,
                    is_canceled: IsCanceled | None = None) -> dict[str, np.ndarray]:
     """Residual shift (dx, dy, reference pixels), the prior field (prior_dx, prior_dy),
-    peak, reliability, matching score and SSIM at every point, the secondary sampled
+    peak, reliability, matching score, SSIM and the shift's least-squares bound (bound_dx,
+    bound_dy; :mod:`.uncertainty`) at every point, the secondary sampled
     (cubic spline) through ``prior`` or the tile's own; shifts to 1/100 px if ``final``,
     else to 1/20 px with the reference windows' texture (NaN otherwise)."""
     n = len(rows)
     out = {key: np.full(n, np.nan) for key in ("dx", "dy", "prior_dx", "prior_dy", "peak",
-                                               "texture", "score", "ssim")}
+                                               "texture", "score", "ssim", "bound_dx",
+                                               "bound_dy")}
     for tile in read_tiles(margin):
         if is_canceled and is_canceled():
             raise CanceledError("Canceled while matching tie points.")
@@ -216,6 +220,8 @@ def _measure_tile(tile: Tile, rows, cols, window: int, prior: NodeField, out: di
         if not final:  # the first pass: the reference windows' texture
             sparse = np.isfinite(reference).mean(axis=(1, 2)) <= 0.1
             out["texture"][k] = np.where(sparse, 0.0, texture_batch(reference))
+        else:  # the last: the uncertainty of what it measures
+            out["bound_dx"][k], out["bound_dy"][k] = window_bounds(reference, moving)
         out["score"][k], out["ssim"][k] = similarity_batch(reference, moving)
         shifts, out["peak"][k], _ = match_batch(
             reference, moving, upsample_factor=100 if final else COARSE_UPSAMPLING, snr=False)
