@@ -61,6 +61,7 @@ def window_bounds(reference: np.ndarray, moving: np.ndarray) -> tuple[np.ndarray
     n = ok.sum(axis=1)
     normal = np.einsum("kpi,kpj->kij", design, design)
     normal += np.eye(4) * 1e-9 * np.trace(normal, axis1=1, axis2=2)[:, None, None]
+    normal[n < 16] = np.eye(4)  # no data (NaN bound below): any invertible matrix
     inverse = np.linalg.inv(normal)  # regularised: a flat window's bound is huge, not 0
     coef = np.einsum("kij,kj->ki", inverse, np.einsum("kpi,kp->ki", design, target))
     residual = np.where(ok, target - np.einsum("kpi,ki->kp", design, coef), 0.0)

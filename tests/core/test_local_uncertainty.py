@@ -81,6 +81,10 @@ def test_window_bounds__noise_and_texture(pairs):
     flat = np.full((1, 64, 64), 100.0)
     assert uncertainty.window_bounds(flat + rng.normal(size=flat.shape), flat)[0][0] > 100 * \
         np.median(low)
+    empty = np.full((2, 64, 64), np.nan)  # a window under nodata or clouds: unknown
+    empty[1] = windows[1]
+    bounds = uncertainty.window_bounds(empty, windows[:2])
+    assert np.isnan(bounds[0][0]) and bounds[0][1] == pytest.approx(0.0, abs=1e-6)
 
 
 def test_calibrated__floor_and_scale():
