@@ -165,8 +165,7 @@ def _radiometry_case(case: LocalCase) -> CorpusCase:
 def local_cases() -> list[LocalCase]:
     """The local corpus: whole-pixel offsets (exact), smooth fields and rotations warped
     with Lanczos-3 at the fine scale, at 2, 3 and 4 fine pixels per image pixel, with
-    noise, gamma and clouds. ``split`` says which cases fit the calibration (even seeds:
-    the fit set; odd: held out)."""
+    noise, gamma and clouds. ``split`` says which cases fit the calibration."""
     cases = []
 
     def add(name, source, block, offset, **kw):
@@ -197,5 +196,6 @@ def local_cases() -> list[LocalCase]:
 
 
 def split(cases: list[LocalCase]) -> tuple[list[LocalCase], list[LocalCase]]:
-    """(fit, held out): alternate cases, so that both halves hold every kind."""
+    """(fit, held out): the 1st, 3rd, ... cases and the 2nd, 4th, ...: both halves hold
+    every kind."""
     return cases[0::2], cases[1::2]
