@@ -11,7 +11,10 @@ displacement is known. Each case runs, in this process, on arrays on one grid:
   default spacing 64, to have enough of them; the rest at defaults): the error of every kept
   point against the truth at its centre, and of the fitted field over every pixel;
 * dense flow (``estimate_flow`` at its defaults): the error at every 4th pixel of every 4th
-  row whose true source lies inside the secondary.
+  row whose true source lies inside the secondary;
+* mixed resolutions (``local_corpus.mixed_cases``): tie points through ``align_local`` on
+  files (the secondary coarser, resampled onto the reference grid by Coreg), scored with
+  the uncertainty its report gives (none of them fits the constants).
 
 Calibration (core/local/uncertainty.py): each point / pixel's least-squares bound is turned
 into the reported 1-sigma as sqrt((SCALE * bound)^2 + FLOOR^2). SCALE and FLOOR are fitted
@@ -41,14 +44,17 @@ from results import run_meta, write_results  # noqa: E402
 
 sys.dont_write_bytecode = True
 HERE = Path(__file__).resolve().parent
+WORK = HERE / "work" / "calibration_local"
 register_coreg()
 sys.path.insert(0, str(HERE.parent / "tests"))  # local_corpus.py
 
 import local_corpus  # noqa: E402
 import numpy as np  # noqa: E402
+import rasterio  # noqa: E402
 
 from coreg.core.local import uncertainty  # noqa: E402
 from coreg.core.local.dense_flow import estimate_flow  # noqa: E402
+from coreg.core.local.local import align_local  # noqa: E402
 from coreg.core.local.tie_points import array_tiles, estimate_tie_points  # noqa: E402
 
 #: Tie-point spacing of the calibration (the default window).
@@ -106,6 +112,32 @@ def flow_samples(pair) -> tuple[dict, dict]:
                      "seconds": seconds, "rms_px": float(np.sqrt(np.mean(error ** 2))),
                      "p95_px": float(np.percentile(error, 95)),
                      "max_px": float(error.max())}
+
+
+def mixed_row(case, folder: Path) -> tuple[dict, dict]:
+    """A mixed-resolution case through align_local (files, tie points): the samples with
+    the uncertainty the report gives, and the case's figures."""
+    reference, secondary, pair = local_corpus.write_pair(case, folder)
+    start = time.perf_counter()
+    result = align_local(reference, secondary, displacement=folder / "field.tif",
+                         grid_spacing=SPACING)
+    seconds = time.perf_counter() - start
+    points = result.points
+    kept = points.kept
+    sx, sy = points.sigmas()
+    r, c = points.row[kept], points.col[kept]
+    ex, ey = points.dx[kept] - pair.truth_dx[r, c], points.dy[kept] - pair.truth_dy[r, c]
+    with rasterio.open(folder / "field.tif") as ds:
+        field = ds.read().astype(np.float64)
+    hull = (slice(r.min(), r.max() + 1), slice(c.min(), c.max() + 1))
+    field_error = np.hypot(field[0] - pair.truth_dx, field[1] - pair.truth_dy)[hull]
+    # Samples whose "bound" is the reported sigma itself: coverage(.., 1, 0) scores them.
+    samples = {"ex": ex, "ey": ey, "bx": sx[kept], "by": sy[kept]}
+    error = np.hypot(ex, ey)
+    return samples, {"points": int(len(points)), "kept": int(kept.sum()), "seconds": seconds,
+                     "pixel_ratio": points.pixel_ratio,
+                     "point_p95_px": float(np.percentile(error, 95)),
+                     "field_rms_within_points_px": float(np.sqrt(np.nanmean(field_error ** 2)))}
 
 
 def coverage(samples: dict, scale: float, floor: float) -> dict:
@@ -195,6 +227,23 @@ def main(argv=None) -> int:
         log(f"[{i}/{len(cases)}] {case.name}: tie points field RMS "
             f"{t.get('field_rms_px', float('nan')):.4f} px, dense flow RMS "
             f"{f.get('rms_px', float('nan')):.4f} px")
+    mixed_rows, mixed = [], {}
+    for i, case in enumerate(local_corpus.mixed_cases()):
+        if args.only and not any(o in case.name for o in args.only):
+            continue
+        row = {"case": case.name, "source": case.source.name, "reference_block": case.block,
+               "secondary_block": case.sec_block, "offset": list(case.offset),
+               "field": case.field, "amplitude": case.amplitude,
+               "chose_the_pixel_ratio_rule": i < local_corpus.MIXED_RULE_CASES}
+        try:
+            samples, row["tie_points"] = mixed_row(case, WORK / f"mixed{i:02d}")
+            mixed[case.name] = samples
+            row["tie_points"].update(coverage(samples, 1.0, 0.0))
+        except Exception as e:  # a failed case is a row
+            row["tie_points"] = {"error": f"{type(e).__name__}: {e}"}
+        mixed_rows.append(row)
+        log(f"mixed {case.name}: {row['tie_points'].get('coverage_95', float('nan')):.1%} "
+            "inside the 95 % radius")
     meta = run_meta(tie_point_spacing=SPACING, flow_step=STEP, flow_radius=FLOW_RADIUS,
                     seconds=time.perf_counter() - start)
     written = write_results("local_corpus", {"meta": dict(meta), "rows": rows})
@@ -207,7 +256,17 @@ def main(argv=None) -> int:
         calibration("dense_flow", flow, [c.name for c in fit_cases if c.name in flow],
                     [c.name for c in held_cases if c.name in flow],
                     (uncertainty.FLOW_SCALE, uncertainty.FLOW_FLOOR_PX))],
-        "cases": names}
+        "cases": names,
+        "mixed_resolutions": {
+            "rows": mixed_rows,
+            "rule_cases": coverage(pooled([mixed[r["case"]] for r in mixed_rows
+                                           if r["chose_the_pixel_ratio_rule"]
+                                           and r["case"] in mixed]), 1.0, 0.0)
+            if any(r["chose_the_pixel_ratio_rule"] for r in mixed_rows) else None,
+            "check_cases": coverage(pooled([mixed[r["case"]] for r in mixed_rows
+                                            if not r["chose_the_pixel_ratio_rule"]
+                                            and r["case"] in mixed]), 1.0, 0.0)
+            if any(not r["chose_the_pixel_ratio_rule"] for r in mixed_rows) else None}}
     for m in result["methods"]:
         f, h = m["fitted"], m["held_out_with_shipped"]
         print(f"{m['method']}: fitted scale {f['scale']:.3f}, floor {f['floor_px']:.4f} px; "
@@ -215,6 +274,13 @@ def main(argv=None) -> int:
               f"{h['coverage_95']:.1%} ({h['n']} samples), 1-sigma {h['coverage_1sigma']:.1%},"
               f" median radius {h['median_radius95_px']:.4f} px = "
               f"{h['median_radius95_over_p95_error']:.2f} x the 95th percentile error")
+    for label, c in (("chose the rule", result["mixed_resolutions"]["rule_cases"]),
+                     ("check it", result["mixed_resolutions"]["check_cases"])):
+        if c:
+            print(f"mixed resolutions, tie points through align_local, cases that {label}: "
+                  f"95 % radius holds {c['coverage_95']:.1%} ({c['n']} points), median "
+                  f"radius {c['median_radius95_over_p95_error']:.2f} x the 95th percentile "
+                  "error")
     log(f"results: {write_results('calibration_local', result)}")
     return 0
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import rasterio
+from affine import Affine
 
 
 def _tests_corpus():
@@ -73,6 +75,9 @@ class LocalCase:
     margin: int = 24
     #: Largest side of the fine crop (fine pixels), to bound the run time.
     size: int = 1000
+    #: The secondary's pixel in fine pixels, if not the reference's (its own grid: files
+    #: only, :func:`write_pair`).
+    sec_block: int = 0
 
 
 @dataclass(frozen=True)
@@ -125,14 +130,41 @@ def _block_average(fine: np.ndarray, block: int) -> np.ndarray:
 
 
 def build(case: LocalCase) -> LocalPair:
-    """The case's reference and secondary (float64, one grid) and the true (dx, dy)."""
-    band = read_fine(case.source)[0]
-    m, b = case.margin, case.block
+    """The case's reference and secondary (float64, one grid: ``sec_block`` must be the
+    reference's) and the true (dx, dy)."""
+    assert case.sec_block in (0, case.block), "another secondary grid: use write_pair"
+    reference, secondary, fine_shape, _ = _images(case)
+    return LocalPair(reference, secondary, *truth(case, reference.shape, fine_shape))
+
+
+def write_pair(case: LocalCase, folder: Path) -> tuple[Path, Path, LocalPair]:
+    """The case as two GeoTIFFs in ``folder``, each on its own grid (the secondary's pixel
+    ``sec_block`` fine pixels, georeferenced where its blocks would be without the offset
+    and the field), and the pair (its secondary on its own grid) with the truth."""
+    reference, secondary, fine_shape, profile = _images(case)
+    folder.mkdir(parents=True, exist_ok=True)
+    origin = profile["transform"] * Affine.translation(case.margin, case.margin)
+    paths = []
+    for name, image, block in (("reference", reference, case.block),
+                               ("secondary", secondary, case.sec_block or case.block)):
+        path = folder / f"{name}.tif"
+        with rasterio.open(path, "w", driver="GTiff", width=image.shape[1],
+                           height=image.shape[0], count=1, dtype="float32",
+                           crs=profile["crs"], transform=origin * Affine.scale(block)) as dst:
+            dst.write(image.astype(np.float32), 1)
+        paths.append(path)
+    return paths[0], paths[1], LocalPair(reference, secondary,
+                                         *truth(case, reference.shape, fine_shape))
+
+
+def _images(case: LocalCase) -> tuple[np.ndarray, np.ndarray, tuple[int, int], dict]:
+    """Reference and secondary block averages, the fine crop's shape, the band's profile."""
+    band, profile = read_fine(case.source)
+    m = case.margin
     kx, ky = case.offset
     fine = band[:case.size + 2 * m, :case.size + 2 * m]
-    height = (fine.shape[0] - 2 * m) // b * b
-    width = (fine.shape[1] - 2 * m) // b * b
-    reference = _block_average(fine[m:m + height, m:m + width], b)
+    height, width = fine.shape[0] - 2 * m, fine.shape[1] - 2 * m
+    reference = _block_average(fine[m:m + height, m:m + width], case.block)
     # Fine positions the secondary's blocks cover (the whole-pixel offset is exact).
     rows, cols = np.mgrid[m + ky:m + ky + height, m + kx:m + kx + width].astype(float)
     if case.field == "none":
@@ -140,13 +172,15 @@ def build(case: LocalCase) -> LocalPair:
     else:
         vx, vy = fine_field(case, rows, cols, fine.shape)
         warped = lanczos_sample(fine, rows + vy, cols + vx)
-    secondary = radiometry(_block_average(warped, b), _radiometry_case(case))
-    return LocalPair(reference, secondary, *truth(case, reference.shape, fine.shape))
+    secondary = radiometry(_block_average(warped, case.sec_block or case.block),
+                           _radiometry_case(case))
+    return reference, secondary, fine.shape, profile
 
 
 def truth(case: LocalCase, shape: tuple[int, int], fine_shape: tuple[int, int]
           ) -> tuple[np.ndarray, np.ndarray]:
-    """d(P) = -(k + v(q)) / b, q = p - v(q), p the fine centre of reference pixel P."""
+    """d(P) = -(k + v(q)) / b, q = p - v(q), p the fine centre of reference pixel P (b the
+    reference's block, whatever the secondary's: its georeferencing holds no offset)."""
     b, m = case.block, case.margin
     kx, ky = case.offset
     pr, pc = np.mgrid[:shape[0], :shape[1]].astype(float) * b + (b - 1) / 2 + m
@@ -157,7 +191,8 @@ def truth(case: LocalCase, shape: tuple[int, int], fine_shape: tuple[int, int]
 
 
 def _radiometry_case(case: LocalCase) -> CorpusCase:
-    return CorpusCase(case.name, "local", case.source, case.block, case.block, case.offset,
+    return CorpusCase(case.name, "local", case.source, case.block,
+                      case.sec_block or case.block, case.offset,
                       gamma=case.gamma, noise=case.noise, cloud_fraction=case.cloud_fraction,
                       seed=case.seed)
 
@@ -193,6 +228,30 @@ def local_cases() -> list[LocalCase]:
     add("cupertino 20 smooth 4 clouds", CUPERTINO, 2, (1, -1), field="smooth",
         amplitude=4.0, cloud_fraction=0.2)
     return cases
+
+
+def mixed_cases() -> list[LocalCase]:
+    """Secondaries coarser than the reference (20, 30 and 40 m onto 10 and 20 m; Landsat
+    60 m onto 30 m), run through align_local on files: the secondary is resampled onto the
+    reference grid by Coreg, as a user's would be. None fits SCALE or FLOOR; the first
+    four showed that the uncertainty must be counted in the coarser image's pixels (the
+    rule chosen on them, not fitted), the last two were added after, to check it."""
+    return [LocalCase("beirut 10/20 smooth 4", BEIRUT, 1, (2, -1), field="smooth",
+                      amplitude=4.0, sec_block=2, seed=101, size=700),
+            LocalCase("cupertino 10/30 smooth 6", CUPERTINO, 1, (-2, 3), field="smooth",
+                      amplitude=6.0, sec_block=3, seed=102, size=700),
+            LocalCase("abudhabi 20/40 rot 0.6", ABUDHABI, 2, (1, 2), field="rotation",
+                      amplitude=0.6, sec_block=4, seed=103),
+            LocalCase("saclay 10/20 offset", SACLAY, 1, (3, 1), sec_block=2, seed=104,
+                      size=600),
+            LocalCase("hongkong red 10/20 smooth 3", HONGKONG_RED, 1, (1, 2), field="smooth",
+                      amplitude=3.0, wavelength=600, sec_block=2, seed=105, size=600),
+            LocalCase("nanjing 30/60 smooth 3", NANJING, 1, (-1, 1), field="smooth",
+                      amplitude=3.0, sec_block=2, seed=106, size=700)]
+
+
+#: How many of :func:`mixed_cases` chose the pixel-ratio rule (the rest check it).
+MIXED_RULE_CASES = 4
 
 
 def split(cases: list[LocalCase]) -> tuple[list[LocalCase], list[LocalCase]]:

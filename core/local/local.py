@@ -24,7 +24,7 @@ import numpy as np
 import rasterio
 
 from ..errors import CoregInputError, CoregistrationError
-from ..grid import Grid, common_grid, footprint_overlap, snapped_grid
+from ..grid import Grid, common_grid, footprint_overlap, pixel_size_in, snapped_grid
 from ..io.masks import PolygonMask
 from ..io.outputs import file_paths, guarded_outputs
 from ..io.raster_io import (
@@ -296,6 +296,7 @@ def align_local(
                                            grid_spacing, window_size, max_shift, rejection,
                                            min_reliability, is_canceled), 1
         points.row, points.col = points.row + row0, points.col + col0
+        points.pixel_ratio = coarser_pixel_ratio(ref_info.grid, sec_info.grid)
         if not keep_unreliable:
             _check_supported(method, points)
         if output is not None:
@@ -309,6 +310,13 @@ def align_local(
                           None if displacement is None else os.path.abspath(displacement),
                           points, passes,
                           parameters, _warnings(points))
+
+
+def coarser_pixel_ratio(reference: Grid, secondary: Grid) -> float:
+    """The coarser image's pixel over the reference's (>= 1; sides' geometric means)."""
+    sx, sy = pixel_size_in(secondary, reference.crs)
+    rx, ry = reference.res
+    return max(1.0, math.sqrt(abs(sx * sy) / abs(rx * ry)))
 
 
 def _check_options(method, rejection, max_shift, grid_spacing, window_size) -> None:

@@ -125,6 +125,9 @@ class TiePoints:
     bound_dx: np.ndarray = None
     bound_dy: np.ndarray = None
     reason: list = field(default_factory=list)
+    #: Pixel of the coarser of the two images / reference pixel (>= 1): the calibrated
+    #: uncertainty is in the coarser image's pixels (:mod:`.uncertainty`).
+    pixel_ratio: float = 1.0
 
     @property
     def kept(self) -> np.ndarray:
@@ -135,8 +138,10 @@ class TiePoints:
         if self.bound_dx is None:
             nan = np.full(len(self.row), np.nan)
             return nan, nan
-        return (calibrated(self.bound_dx, TIE_POINT_SCALE, TIE_POINT_FLOOR_PX),
-                calibrated(self.bound_dy, TIE_POINT_SCALE, TIE_POINT_FLOOR_PX))
+        return (self.pixel_ratio * calibrated(self.bound_dx, TIE_POINT_SCALE,
+                                              TIE_POINT_FLOOR_PX),
+                self.pixel_ratio * calibrated(self.bound_dy, TIE_POINT_SCALE,
+                                              TIE_POINT_FLOOR_PX))
 
     def __len__(self) -> int:
         return len(self.row)

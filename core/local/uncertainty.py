@@ -11,9 +11,12 @@ smooths, both see aliasing on area-averaged pixels), so it is scaled and given a
 
     sigma = sqrt((SCALE * sigma_bound)^2 + FLOOR^2)
 
-with SCALE and FLOOR per method fitted on half of the sensor-simulated local corpus
+in pixels of the coarser of the two images (a 20 m secondary on a 10 m reference: twice
+the sigma in reference pixels; ``TiePoints.pixel_ratio``), with SCALE and FLOOR per method
+fitted on half of the sensor-simulated local corpus
 (tests/local_corpus.py: block averages of real bands, whole-pixel offsets, smooth fields
-and rotations applied at the fine scale with Lanczos-3) and checked on the other half:
+and rotations applied at the fine scale with Lanczos-3, one grid) and checked on the
+other half, and on pairs of mixed resolutions run through align_local:
 benchmarks/calibration_local.py, results in benchmarks/results/calibration_local.json.
 """
 
@@ -90,11 +93,12 @@ def flow_bounds(reference: np.ndarray, secondary: np.ndarray, dx: np.ndarray, dy
 
 
 def flow_sigmas(reference: np.ndarray, secondary: np.ndarray, dx: np.ndarray, dy: np.ndarray,
-                radius: int) -> tuple[np.ndarray, np.ndarray]:
-    """Calibrated 1-sigma per pixel and axis of a dense flow (reference pixels)."""
+                radius: int, pixel_ratio: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated 1-sigma per pixel and axis of a dense flow (reference pixels);
+    ``pixel_ratio``: the coarser image's pixel over the reference's (1: one resolution)."""
     bx, by = flow_bounds(reference, secondary, dx, dy, radius)
-    return (calibrated(bx, FLOW_SCALE, FLOW_FLOOR_PX).astype(np.float32),
-            calibrated(by, FLOW_SCALE, FLOW_FLOOR_PX).astype(np.float32))
+    return ((pixel_ratio * calibrated(bx, FLOW_SCALE, FLOW_FLOOR_PX)).astype(np.float32),
+            (pixel_ratio * calibrated(by, FLOW_SCALE, FLOW_FLOOR_PX)).astype(np.float32))
 
 
 def pixel_bounds(reference: np.ndarray, aligned: np.ndarray, radius: int
