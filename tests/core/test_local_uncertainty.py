@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from local_corpus import build, local_cases, split
+from local_corpus import build, local_cases, mixed_cases, split, write_pair
 
 from coreg.core.local import uncertainty
 from coreg.core.local.dense_flow import estimate_flow
+from coreg.core.local.local import align_local
 from coreg.core.local.tie_points import array_tiles, estimate_tie_points
 
 HELD_OUT = {c.name: c for c in split(local_cases())[1]}
@@ -66,6 +67,23 @@ def test_dense_flow__95_percent_radius_holds_the_truth(pairs):
     covered, ratio = _coverage(ex[ok], ey[ok], sx[ok], sy[ok])
     assert 0.85 <= covered <= 0.99, f"the 95 % radius holds {covered:.1%} of the pixels"
     assert 0.2 <= ratio <= 3.0, f"median radius / 95th percentile error {ratio:.2f}"
+
+
+def test_tie_points__mixed_resolutions_through_align_local(shared_data, tmp_path):
+    """A 20 m secondary on a 10 m reference (exact whole-pixel truth): the report's
+    uncertainty is counted in the coarser image's pixels and holds the truth."""
+    case = next(c for c in mixed_cases() if c.name == "saclay 10/20 offset")
+    reference, secondary, pair = write_pair(case, tmp_path)
+    points = align_local(reference, secondary, grid_spacing=32).points
+    assert points.pixel_ratio == pytest.approx(2.0)
+    kept = points.kept
+    sx, sy = points.sigmas()
+    r, c = points.row[kept], points.col[kept]
+    covered, ratio = _coverage(points.dx[kept] - pair.truth_dx[r, c],
+                               points.dy[kept] - pair.truth_dy[r, c], sx[kept], sy[kept])
+    assert kept.sum() >= 200
+    assert 0.88 <= covered <= 0.995, f"the 95 % radius holds {covered:.1%} of the points"
+    assert 0.5 <= ratio <= 3.0, f"median radius / 95th percentile error {ratio:.2f}"
 
 
 def test_window_bounds__noise_and_texture(pairs):
