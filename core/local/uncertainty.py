@@ -27,10 +27,12 @@ import math
 import numpy as np
 from scipy import ndimage
 
-#: Tie points: scale of the window bound, and floor per axis (reference pixels).
+#: Tie points: scale of the window bound, and floor per axis (pixels of the coarser image),
+#: as fitted by benchmarks/calibration_local.py (2.748, 0.0300; rerun it when the matcher
+#: or the flow changes, and update these).
 TIE_POINT_SCALE = 2.75
 TIE_POINT_FLOOR_PX = 0.03
-#: Dense flow: the same, per pixel, over windows of the flow's finest radius.
+#: Dense flow: the same, per pixel, over windows of the flow's finest radius (1.356, 0.0225).
 FLOW_SCALE = 1.36
 FLOW_FLOOR_PX = 0.0225
 #: Radius of a 2-D normal distribution of unit sigma per axis holding 95 % of it.
