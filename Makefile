@@ -90,6 +90,7 @@ bench: deps
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/swath.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/flow.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/local.py
+	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/calibration_local.py
 
 # The README's two commands on a bare Debian (see scripts/fresh_root.sh for the options).
 fresh-root:

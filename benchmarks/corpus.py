@@ -12,9 +12,9 @@ shift (secondary pixels) + 5. Errors are the RMS over the secondary's footprint 
 distance between the estimated and the true correction, in reference pixels; AROSICS's
 correction is a translation.
 
-Prints a table and writes ``benchmarks/work/corpus_results.json`` (rows, summary,
-commit, date, machine, versions). Options: ``--only TEXT`` (repeatable), ``--no-arosics``,
-``--json PATH``.
+Prints a table and writes ``benchmarks/results/corpus.json`` (rows, summary, and the
+run's meta: commit, date, machine, versions; benchmarks/results.py). Options: ``--only
+TEXT`` (repeatable), ``--no-arosics``, ``--json PATH``.
 """
 
 from __future__ import annotations
@@ -25,11 +25,7 @@ os.environ["GDAL_PAM_ENABLED"] = "NO"
 os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
-import json  # noqa: E402
 import math  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -48,6 +44,7 @@ import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 import run as bench_run  # noqa: E402
 import speed_pairs  # noqa: E402
+from results import run_meta, write_results  # noqa: E402
 
 from coreg.core.matching.fit import RigidModel  # noqa: E402
 
@@ -155,23 +152,10 @@ def summarize(rows: list[dict]) -> dict:
 
 
 def meta(aro_py: str | None, rows: list[dict]) -> dict:
-    info = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
-            "host": platform.node(), "machine": platform.machine(), "cpus": os.cpu_count(),
-            "python": sys.version.split()[0], "numpy": np.__version__,
-            "rasterio": rasterio.__version__, "gdal": rasterio.__gdal_version__,
-            "arosics_python": aro_py,
-            "arosics_version": next((r["arosics"].get("version") for r in rows
-                                     if r["arosics"].get("version")), None)}
-    git = ["git", "-C", str(REPO)]
-    try:
-        info["coreg_commit"] = subprocess.run(git + ["rev-parse", "--short", "HEAD"],
-                                              capture_output=True, text=True).stdout.strip()
-        info["coreg_uncommitted"] = subprocess.run(
-            git + ["status", "--porcelain", "--", "core", "algorithms", "tests/corpus.py"],
-            capture_output=True, text=True).stdout.split("\n")[:-1]
-    except OSError:
-        pass
-    return info
+    """The run's meta (benchmarks/results.py) with AROSICS's interpreter and version."""
+    return run_meta(arosics_python=aro_py,
+                    arosics_version=next((r["arosics"].get("version") for r in rows
+                                          if r["arosics"].get("version")), None))
 
 
 def main(argv=None) -> int:
@@ -179,7 +163,8 @@ def main(argv=None) -> int:
     p.add_argument("--only", action="append", default=[],
                    help="run only cases whose name contains this text (repeatable)")
     p.add_argument("--no-arosics", action="store_true", help="skip AROSICS")
-    p.add_argument("--json", type=Path, default=HERE / "work" / "corpus_results.json")
+    p.add_argument("--json", type=Path, default=None,
+                   help="results file (default benchmarks/results/corpus.json)")
     args = p.parse_args(argv)
     cases = [c for c in corpus.global_cases()
              if not args.only or any(o in c.name for o in args.only)]
@@ -209,7 +194,8 @@ def main(argv=None) -> int:
     summary = summarize(rows)
     info = meta(aro_py, rows)
     print(f"Validation corpus: Coreg {info.get('coreg_commit', '?')} (defaults) vs AROSICS "
-          f"{info.get('arosics_version') or '-'}; {info['cpus']} CPUs, GDAL {info['gdal']}, "
+          f"{info.get('arosics_version') or '-'}; {info['cpus']} CPUs, GDAL "
+          f"{info['versions']['gdal']}, "
           f"{info['date']}")
     print(table(rows))
     s = summary
@@ -231,10 +217,9 @@ def main(argv=None) -> int:
             print(f"Note: {r['case']}: arosics: {r['arosics']['error']}")
     print(f"(errors: RMS over the scene, reference pixels; C s: align_image estimate; "
           f"A s: AROSICS estimate; total run {time.perf_counter() - start:.0f} s)")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"meta": info, "summary": summary, "rows": rows},
-                                    indent=1, default=bench_run._jsonable))
-    print(f"Rows written to {args.json}")
+    written = write_results("corpus", {"meta": info, "summary": summary, "rows": rows},
+                            args.json)
+    print(f"Rows written to {written}")
     return 0
 
 

@@ -2,7 +2,8 @@
 """Benchmark: Coreg's DEM coregistration against xdem, side by side.
 
 Run with ``/usr/bin/python3 benchmarks/dem.py`` (from anywhere). It prints a table and writes
-every row to ``benchmarks/work/dem/results.json``; all temporary rasters go to
+every row with the run's meta to ``benchmarks/results/dem.json`` (benchmarks/results.py: the
+commit the run started on, date, machine, versions); all temporary rasters go to
 ``benchmarks/work/dem/`` (git-ignored). See benchmarks/README_dem.md.
 
 Each tool runs in its own fresh process per case and method: Coreg through this file's
@@ -33,10 +34,8 @@ os.environ["GDAL_PAM_ENABLED"] = "NO"
 os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import platform  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -45,6 +44,7 @@ from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from checkout import register_coreg  # noqa: E402
+from results import run_meta, write_results  # noqa: E402
 
 sys.dont_write_bytecode = True
 HERE = Path(__file__).resolve().parent
@@ -775,13 +775,22 @@ def coreg_versions() -> dict:
         return {}
 
 
+def engine_hashes() -> dict:
+    """Hashes of the DEM engine's modules: which version ran, even if uncommitted."""
+    import hashlib
+
+    return {f"core_dem_{path.stem}_py_sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            for path in sorted((REPO / "core" / "dem").glob("*.py"))}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--only", action="append", default=[])
     p.add_argument("--no-xdem", action="store_true")
     p.add_argument("--no-coreg", action="store_true")
     p.add_argument("--large-size", type=int, default=6000)
-    p.add_argument("--json", default=str(WORK / "results.json"))
+    p.add_argument("--json", default=None,
+                   help="results file (default benchmarks/results/dem.json)")
     p.add_argument("--coreg-worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.coreg_worker:
@@ -790,31 +799,10 @@ def main(argv=None) -> int:
     rows = run(args)
     text = table(rows)
     print(text)
-    info = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}",
-        "versions": coreg_versions(),
-        "table": text,
-        "rows": rows,
-    }
-    try:
-        info["coreg_commit"] = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        pass
-    # core/dem/dem.py may be uncommitted work in progress: record exactly which version ran.
-    import hashlib
-
-    for name in ("dem.py", "dem_bias.py", "dem_pipeline.py"):
-        path = REPO / "core" / name
-        if path.exists():
-            info[f"core_{name.replace('.', '_')}_sha256"] = hashlib.sha256(
-                path.read_bytes()).hexdigest()[:16]
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(info, indent=1, default=float))
-    print(f"[dem] wrote {args.json}", file=sys.stderr)
+    # The workers' own package versions (Debian's python) next to this process's.
+    info = run_meta(worker_versions=coreg_versions(), **engine_hashes())
+    written = write_results("dem", {"meta": info, "table": text, "rows": rows}, args.json)
+    print(f"[dem] wrote {written}", file=sys.stderr)
     return 0
 
 

@@ -28,7 +28,6 @@ os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
 
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
-import json  # noqa: E402
 import math  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -46,6 +45,7 @@ sys.path.insert(0, str(HERE))
 
 import rasterio  # noqa: E402
 import run as bench_run  # noqa: E402
+from results import write_results  # noqa: E402
 
 from coreg.core.matching.align import align_image  # noqa: E402
 from coreg.core.matching.fit import RigidModel  # noqa: E402
@@ -191,7 +191,7 @@ def main(argv=None) -> int:
     info = bench_corpus.meta(aro_py, [{"arosics": r.get("arosics_careful", {})} for r in rows])
     print(f"Large offsets and SAR/optical: Coreg {info.get('coreg_commit', '?')} (defaults) vs "
           f"AROSICS {info.get('arosics_version') or '-'}; {info['cpus']} CPUs, GDAL "
-          f"{info['gdal']}, {info['date']}")
+          f"{info['versions']['gdal']}, {info['date']}")
     print(table(rows))
     for r in rows:
         for label in ("defaults", "careful"):
@@ -207,10 +207,8 @@ def main(argv=None) -> int:
             print(f"Note: {r['case']}: Coreg failed: {r['error']}")
     print(f"(errors in reference pixels; S2 onto S1 rows differential; total run "
           f"{time.perf_counter() - start:.0f} s)")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"meta": info, "rows": rows}, indent=1,
-                                    default=bench_run._jsonable))
-    print(f"Rows written to {args.json}")
+    written = write_results("large_shift", {"meta": info, "rows": rows}, args.json)
+    print(f"Rows written to {written}")
     return 0
 
 

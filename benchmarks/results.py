@@ -4,6 +4,11 @@ Every figure the READMEs quote comes from a file written here, in ``benchmarks/r
 (committed), holding the run's ``meta``: date, machine, CPUs, Python and library
 versions, the commit of Coreg and whether the engine had uncommitted changes
 (``tests/test_docs_figures.py`` checks that every quoted figure is in one).
+
+The commit is the one checked out when the run began (:func:`start_run`, called when this
+module is imported, i.e. when a benchmark starts): a benchmark runs for minutes while the
+branch may move under it, and the code that ran is the code that was there at the start.
+If the checkout changed meanwhile, ``coreg_commit_at_end`` says to what.
 """
 
 from __future__ import annotations
@@ -18,26 +23,58 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
+#: What the uncommitted-changes check looks at: the engine and what drives it.
+ENGINE_PATHS = ("core", "algorithms", "cli.py", "tests/corpus.py", "tests/local_corpus.py")
+
+_START: dict = {}
+
+
+def _git(*args: str) -> str | None:
+    try:
+        proc = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True)
+    except OSError:
+        return None
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def checkout_state() -> dict:
+    """The commit checked out now and the engine files that differ from it."""
+    commit, status = _git("rev-parse", "--short", "HEAD"), _git(
+        "status", "--porcelain", "--", *ENGINE_PATHS)
+    state = {}
+    if commit is not None:
+        state["coreg_commit"] = commit.strip()
+    if status is not None:
+        state["coreg_uncommitted"] = status.splitlines()
+    return state
+
+
+def start_run() -> dict:
+    """Record when the run began and the checkout it began on (once per process)."""
+    if not _START:
+        _START.update(date=datetime.datetime.now().isoformat(timespec="seconds"),
+                      **checkout_state())
+    return dict(_START)
 
 
 def run_meta(**extra) -> dict:
-    """The run: when, where, with what (``extra``: peers' versions and options)."""
+    """The run: when (start and end), where, with what (``extra``: peers' versions and
+    options); the commit is the one the run started on."""
     import numpy as np
     import rasterio
+    import scipy
 
-    info = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
+    start = start_run()
+    info = {"date": start["date"],
+            "finished": datetime.datetime.now().isoformat(timespec="seconds"),
             "host": platform.node(), "machine": platform.machine(), "cpus": os.cpu_count(),
             "versions": {"python": sys.version.split()[0], "numpy": np.__version__,
-                         "rasterio": rasterio.__version__, "gdal": rasterio.__gdal_version__}}
-    git = ["git", "-C", str(REPO)]
-    try:
-        info["coreg_commit"] = subprocess.run(git + ["rev-parse", "--short", "HEAD"],
-                                              capture_output=True, text=True).stdout.strip()
-        info["coreg_uncommitted"] = subprocess.run(
-            git + ["status", "--porcelain", "--", "core", "algorithms", "cli.py"],
-            capture_output=True, text=True).stdout.splitlines()
-    except OSError:
-        pass
+                         "scipy": scipy.__version__, "rasterio": rasterio.__version__,
+                         "gdal": rasterio.__gdal_version__}}
+    info.update({k: v for k, v in start.items() if k != "date"})
+    end = checkout_state().get("coreg_commit")
+    if end and end != start.get("coreg_commit"):
+        info["coreg_commit_at_end"] = end
     return {**info, **extra}
 
 
@@ -47,5 +84,16 @@ def write_results(name: str, payload: dict, path: str | os.PathLike | None = Non
     target = Path(path) if path else RESULTS / f"{name}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     document = {"meta": payload.pop("meta", None) or run_meta(), **payload}
-    target.write_text(json.dumps(document, indent=1, default=float) + "\n", encoding="utf-8")
+    target.write_text(json.dumps(document, indent=1, default=_jsonable) + "\n",
+                      encoding="utf-8")
     return target
+
+
+def _jsonable(value):
+    """numpy scalars as numbers, paths and anything else as text."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+start_run()

@@ -2,8 +2,9 @@
 """Benchmark: Coreg's global alignment against AROSICS, side by side.
 
 Run with ``make bench`` (= ``scripts/headless.sh /usr/bin/python3 benchmarks/run.py``).
-Prints a table and writes its rows to ``benchmarks/work/results.json``; every temporary
-raster goes to ``benchmarks/work/`` (git-ignored). See benchmarks/README.md.
+Prints a table and writes its rows with the run's meta to ``benchmarks/results/run.json``
+(benchmarks/results.py); every temporary raster goes to ``benchmarks/work/``
+(git-ignored). See benchmarks/README.md.
 
 For every case both tools do their whole job, estimation and writing the aligned
 secondary: Coreg ``align_image(..., output_mode="resample")`` in this process (after a
@@ -34,10 +35,8 @@ if os.path.exists(GDAL_LOG):
 os.environ["CPL_LOG"] = GDAL_LOG
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import platform  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -61,12 +60,12 @@ register_coreg()
 sys.path.insert(0, str(REPO / "tests"))  # synthetic.py
 sys.path.insert(0, str(HERE))  # cases.py
 
-import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 import rasterio.shutil  # noqa: E402
 import speed_pairs  # noqa: E402
 from affine import Affine  # noqa: E402
 from cases import BenchCase, all_cases  # noqa: E402
+from results import run_meta, write_results  # noqa: E402
 from speed_pairs import arosics_model  # noqa: E402
 from synthetic import Case, make_secondary, scene_rms_error_px  # noqa: E402
 
@@ -434,23 +433,11 @@ def notes(rows: list[dict]) -> list[str]:
 
 
 def meta(aro_py: str | None, repeats: int, rows: list[dict]) -> dict:
-    info = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
-            "host": platform.node(), "cpus": os.cpu_count(), "python": sys.version.split()[0],
-            "numpy": np.__version__, "rasterio": rasterio.__version__,
-            "gdal": rasterio.__gdal_version__, "arosics_python": aro_py,
-            "large_repeats": repeats, "creation_options": CREATION, "nodata": NODATA}
-    try:
-        git = ["git", "-C", str(REPO)]
-        info["coreg_commit"] = subprocess.run(git + ["rev-parse", "--short", "HEAD"],
-                                              capture_output=True, text=True).stdout.strip()
-        info["coreg_uncommitted"] = subprocess.run(
-            git + ["status", "--porcelain", "--", "core", "algorithms"], capture_output=True,
-            text=True).stdout.split("\n")[:-1]
-    except OSError:
-        pass
+    """The run's meta (benchmarks/results.py) with AROSICS's interpreter and version and
+    the options every case shares."""
     aro = next((r["arosics"].get("version") for r in rows if r["arosics"].get("version")), None)
-    info["arosics_version"] = aro
-    return info
+    return run_meta(arosics_python=aro_py, arosics_version=aro, large_repeats=repeats,
+                    creation_options=CREATION, nodata=NODATA)
 
 
 def header(info: dict) -> str:
@@ -458,7 +445,7 @@ def header(info: dict) -> str:
     if info.get("coreg_uncommitted"):
         commit += " + uncommitted changes in core/algorithms"
     return (f"Coreg {commit} vs AROSICS {info.get('arosics_version') or '?'}; "
-            f"{info['cpus']} CPUs, GDAL {info['gdal']}, {info['date']}")
+            f"{info['cpus']} CPUs, GDAL {info['versions']['gdal']}, {info['date']}")
 
 
 # --------------------------------------------------------------------------- main
@@ -483,7 +470,8 @@ def main(argv=None) -> int:
     p.add_argument("--small-repeats", type=int, default=2,
                    help="best-of count for the other cases")
     p.add_argument("--no-arosics", action="store_true", help="skip AROSICS")
-    p.add_argument("--json", type=Path, default=WORK / "results.json")
+    p.add_argument("--json", type=Path, default=None,
+                   help="results file (default benchmarks/results/run.json)")
     args = p.parse_args(argv)
 
     cases = [c for c in all_cases() if not args.only or any(o in c.name for o in args.only)]
@@ -526,10 +514,8 @@ def main(argv=None) -> int:
         print(f"Note: GDAL logged {gdal_lines} message lines in this process, see {GDAL_LOG}")
     print(f"(C = Coreg, A = AROSICS; shifts in secondary pixels, x right, y down; times in s, "
           f"whole call with output writing; total run {time.perf_counter() - start:.0f} s)")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"meta": info, "summary": summary,
-                                     "rows": rows}, indent=1, default=_jsonable))
-    print(f"Rows written to {args.json}")
+    written = write_results("run", {"meta": info, "summary": summary, "rows": rows}, args.json)
+    print(f"Rows written to {written}")
     return 0
 
 
@@ -539,14 +525,6 @@ def _count_lines(path: Path) -> int:
             return sum(1 for _ in f)
     except OSError:
         return 0
-
-
-def _jsonable(value):
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)
 
 
 if __name__ == "__main__":

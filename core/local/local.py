@@ -25,7 +25,7 @@ import rasterio
 
 from ..distributed import check_dask_address, cluster_client, cluster_path
 from ..errors import CoregInputError, CoregistrationError
-from ..grid import Grid, common_grid, footprint_overlap, snapped_grid
+from ..grid import Grid, common_grid, footprint_overlap, pixel_size_in, snapped_grid
 from ..io.masks import PolygonMask
 from ..io.outputs import file_paths, guarded_outputs
 from ..io.raster_io import (
@@ -59,6 +59,7 @@ from .tie_points import (
     measure_points,
     update_points,
 )
+from .uncertainty import radius95
 
 #: "auto": tie points, whose field is one affine model unless they show local distortion
 #: (:mod:`.method_choice`).
@@ -92,8 +93,12 @@ class LocalAlignment(AlignmentResult):
 
     def point_records(self) -> list[dict]:
         """One dict per point: map position (reference CRS), displacement in reference
-        pixels and map units (where the content was minus where it goes), quality."""
+        pixels and map units (where the content was minus where it goes), its uncertainty
+        (1-sigma per axis and the 95 % radius, reference pixels; :mod:`.uncertainty`),
+        quality."""
         p, t = self.points, self.reference.transform
+        sigma_x, sigma_y = p.sigmas()
+        radius = radius95(sigma_x, sigma_y)
         records = []
         for k in range(len(p)):
             x, y = t * (p.col[k] + 0.5, p.row[k] + 0.5)
@@ -104,6 +109,8 @@ class LocalAlignment(AlignmentResult):
                 "dx_map": -(t.a * (dx or 0.0) + t.b * (dy or 0.0)),
                 "dy_map": -(t.d * (dx or 0.0) + t.e * (dy or 0.0)),
                 "residual_dx": _finite(p.residual_dx[k]), "residual_dy": _finite(p.residual_dy[k]),
+                "sigma_dx": _finite(sigma_x[k]), "sigma_dy": _finite(sigma_y[k]),
+                "ce95_px": _finite(radius[k]),
                 "reliability": float(p.reliability[k]),
                 "ssim_before": _finite(p.ssim_before[k]), "ssim_after": _finite(p.ssim_after[k]),
                 "score_before": _finite(p.score_before[k]),
@@ -138,6 +145,7 @@ class LocalAlignment(AlignmentResult):
             "rejected_by_reason": dict(Counter(_reason_kind(r) for r in p.reason if r)),
             **_shift_stats(p.dx[kept], p.dy[kept], "before"),
             **_shift_stats(p.residual_dx[kept], p.residual_dy[kept], "after"),
+            "median_point_ce95_px": _median(radius95(*p.sigmas())[kept]),
             "matching_score_before": _mean(p.score_before, p.score_after),
             "matching_score_after": _mean(p.score_after, p.score_before),
             "features": self.points.features,
@@ -162,6 +170,11 @@ def _shift_stats(dx: np.ndarray, dy: np.ndarray, when: str) -> dict:
         return {f"mean_shift_{when}_px": None, f"rms_shift_{when}_px": None}
     return {f"mean_shift_{when}_px": [float(dx[ok].mean()), float(dy[ok].mean())],
             f"rms_shift_{when}_px": float(np.sqrt(np.mean(dx[ok] ** 2 + dy[ok] ** 2)))}
+
+
+def _median(values: np.ndarray) -> float | None:
+    ok = np.isfinite(values)
+    return float(np.median(values[ok])) if ok.any() else None
 
 
 def _mean(values: np.ndarray, other: np.ndarray) -> float | None:
@@ -337,6 +350,7 @@ def align_local(
                                            grid_spacing, window_size, max_shift, rejection,
                                            min_reliability, modality, is_canceled), 1
         points.row, points.col = points.row + row0, points.col + col0
+        points.pixel_ratio = coarser_pixel_ratio(ref_info.grid, sec_info.grid)
         if not keep_unreliable:
             _check_supported(method, points)
         if output is not None:
@@ -358,6 +372,13 @@ def _cluster(address: str | None, reads: list, output, displacement, ship_engine
     folders = [os.path.dirname(os.path.abspath(p)) for p in (output, displacement)
                if p is not None] if output is not None else []
     return cluster_client(address, reads, folders, ship_engine)
+
+
+def coarser_pixel_ratio(reference: Grid, secondary: Grid) -> float:
+    """The coarser image's pixel over the reference's (>= 1; sides' geometric means)."""
+    sx, sy = pixel_size_in(secondary, reference.crs)
+    rx, ry = reference.res
+    return max(1.0, math.sqrt(abs(sx * sy) / abs(rx * ry)))
 
 
 def _check_options(method, rejection, max_shift, grid_spacing, window_size) -> None:

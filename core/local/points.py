@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..transforms.resample import prepare
+from .uncertainty import TIE_POINT_FLOOR_PX, TIE_POINT_SCALE, calibrated
 
 MIN_KEPT_POINTS = 6
 
@@ -100,7 +101,8 @@ class Tile:
 class TiePoints:
     """Tie points, one entry per point in every array (structure of arrays).
 
-    ``dx``, ``dy``: displacement (GeFolki convention, reference pixels) at the point;
+    ``dx``, ``dy``: displacement (GeFolki convention, reference pixels) at the point, whose
+    calibrated 1-sigma per axis :meth:`sigmas` gives;
     ``residual_dx``, ``residual_dy``: what the last pass still measured; scores and SSIM
     compare the reference window with the secondary as it was (before) and through the
     field (after) (on structure when matched on it); ``reason`` is empty for kept points.
@@ -119,13 +121,29 @@ class TiePoints:
     score_after: np.ndarray = None
     ssim_before: np.ndarray = None
     ssim_after: np.ndarray = None
+    #: Least-squares bound of the last pass's shift per axis (:mod:`.uncertainty`).
+    bound_dx: np.ndarray = None
+    bound_dy: np.ndarray = None
     reason: list = field(default_factory=list)
     #: What they were matched on and why (:func:`.feature_choice.choose_features`).
     features: dict = field(default_factory=dict)
+    #: Pixel of the coarser of the two images / reference pixel (>= 1): the calibrated
+    #: uncertainty is in the coarser image's pixels (:mod:`.uncertainty`).
+    pixel_ratio: float = 1.0
 
     @property
     def kept(self) -> np.ndarray:
         return np.array([not r for r in self.reason], bool)
+
+    def sigmas(self) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated 1-sigma of (dx, dy) per point, reference pixels (NaN: unknown)."""
+        if self.bound_dx is None:
+            nan = np.full(len(self.row), np.nan)
+            return nan, nan
+        return (self.pixel_ratio * calibrated(self.bound_dx, TIE_POINT_SCALE,
+                                              TIE_POINT_FLOOR_PX),
+                self.pixel_ratio * calibrated(self.bound_dy, TIE_POINT_SCALE,
+                                              TIE_POINT_FLOOR_PX))
 
     def __len__(self) -> int:
         return len(self.row)

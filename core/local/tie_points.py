@@ -36,6 +36,7 @@ from .feature_choice import choose_features
 from .field_fit import fit_field
 from .outliers import reject_outliers, score_test
 from .points import NodeField, TiePoints, Tile
+from .uncertainty import window_bounds
 
 #: Outlier-rejection levels; each level adds its test to those of the levels before.
 REJECTION_LEVELS = ("none", "reliability", "consistency", "score")
@@ -173,6 +174,7 @@ def update_points(points: TiePoints, measured: dict) -> None:
     points.dy = measured["prior_dy"] + measured["dy"]
     points.peak, points.reliability = measured["peak"], measured["reliability"]
     points.score_after, points.ssim_after = measured["score"], measured["ssim"]
+    points.bound_dx, points.bound_dy = measured["bound_dx"], measured["bound_dy"]
 
 
 def _residual_size(points: TiePoints) -> float:
@@ -189,7 +191,8 @@ def measure_points(read_tiles: TileReader, rows: np.ndarray, cols: np.ndarray, w
                    features: str = "intensity", search_px: float = SEARCH_RADIUS_PX,
                    is_canceled: IsCanceled | None = None) -> dict[str, np.ndarray]:
     """Residual shift (dx, dy, reference pixels), the prior field (prior_dx, prior_dy),
-    peak, reliability, matching score and SSIM at every point, the secondary sampled
+    peak, reliability, matching score, SSIM and the shift's least-squares bound (bound_dx,
+    bound_dy; :mod:`.uncertainty`) at every point, the secondary sampled
     (cubic spline) through ``prior`` or the tile's own; shifts to 1/100 px if ``final``,
     else to 1/20 px with the reference windows' texture (NaN otherwise).
     ``features`` "structure": matched on structure within ``search_px`` pixels, scored on
@@ -197,7 +200,8 @@ def measure_points(read_tiles: TileReader, rows: np.ndarray, cols: np.ndarray, w
     does not flip between SAR and optical as intensities do."""
     n = len(rows)
     out = {key: np.full(n, np.nan) for key in ("dx", "dy", "prior_dx", "prior_dy", "peak",
-                                               "texture", "score", "ssim")}
+                                               "texture", "score", "ssim", "bound_dx",
+                                               "bound_dy")}
     for tile in read_tiles(margin):
         if is_canceled and is_canceled():
             raise CanceledError("Canceled while matching tie points.")
@@ -241,7 +245,9 @@ def _measure_tile(tile: Tile, rows, cols, window: int, prior: NodeField, out: di
         if not final:  # the first pass: the reference windows' texture
             sparse = np.isfinite(reference).mean(axis=(1, 2)) <= 0.1
             out["texture"][k] = np.where(sparse, 0.0, texture_batch(reference))
-        shifts = _match_windows(reference, moving, out, k, final, matching)
+        shifts, matched = _match_windows(reference, moving, out, k, final, matching)
+        if final:  # the last pass: the uncertainty of what it measures, on what it matched
+            out["bound_dx"][k], out["bound_dy"][k] = window_bounds(*matched)
         # reference(r, c) = moving(r - drow, c - dcol) = secondary(r - drow + pdy, ...)
         out["dy"][k], out["dx"][k] = -shifts[:, 0], -shifts[:, 1]
 
@@ -249,19 +255,20 @@ def _measure_tile(tile: Tile, rows, cols, window: int, prior: NodeField, out: di
 
 
 def _match_windows(reference: np.ndarray, moving: np.ndarray, out: dict, k: np.ndarray,
-                   final: bool, matching: tuple[str, float]) -> np.ndarray:
+                   final: bool, matching: tuple[str, float]
+                   ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Scores and peaks of the windows into ``out`` at ``k``; their (row, col) shifts to
-    apply to the moving windows."""
+    apply to the moving windows, and the windows as matched (intensities or structure)."""
     features, search_px = matching
     if features == "structure":
-        out["score"][k], out["ssim"][k] = similarity_batch(_structure(reference),
-                                                           _structure(moving))
+        matched = _structure(reference), _structure(moving)
+        out["score"][k], out["ssim"][k] = similarity_batch(*matched)
         shifts, out["peak"][k] = structure_batch(reference, moving, search_px)
-        return shifts
+        return shifts, matched
     out["score"][k], out["ssim"][k] = similarity_batch(reference, moving)
     shifts, out["peak"][k], _ = match_batch(
         reference, moving, upsample_factor=100 if final else COARSE_UPSAMPLING, snr=False)
-    return shifts
+    return shifts, (reference, moving)
 
 
 def _structure(windows: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import pytest
 import rasterio
 from local_synthetic import SCENE, field_error, paste, true_field, write_pair
 
-from coreg.core.local import local, reader
+from coreg.core.local import local, reader, uncertainty
 from coreg.core.local.local import align_local
 from coreg.core.matching.metrics import matching_score
 
@@ -48,6 +48,17 @@ def test_tie_points__synthetic_field(tie_points_run):
     assert report["features"]["features"] == "intensity"
     assert set(report["features"]["reliable_share"]) == {"intensity"}
     assert report["features"]["reliable_share"]["intensity"] >= 0.95
+
+
+def test_tie_points__report_uncertainty(tie_points_run):
+    """Every kept point reports its 1-sigma and 95 % radius (their calibration is
+    tests/core/test_local_uncertainty.py, on sensor-simulated pairs), at least the floor."""
+    report = tie_points_run[0].report()
+    kept = [p for p in report["points"] if not p["outlier"]]
+    floor = uncertainty.R95_PER_SIGMA * uncertainty.TIE_POINT_FLOOR_PX
+    assert all(p["ce95_px"] >= floor * 0.999 and p["sigma_dx"] > 0 and p["sigma_dy"] > 0
+               for p in kept)
+    assert floor * 0.999 <= report["median_point_ce95_px"] <= 0.5
 
 
 def test_tie_points__aligned_output(pair, tie_points_run):
