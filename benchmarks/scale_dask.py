@@ -3,7 +3,7 @@
 (blockwise) and band_math in-process, and on a Dask LocalCluster of 1 and 2 workers.
 
 Run with ``/usr/bin/python3 benchmarks/scale_dask.py`` (from anywhere); it prints a table and
-writes ``benchmarks/results/scale_dask.json``.
+writes ``benchmarks/results/scale_dask.json`` (``--json PATH``: elsewhere).
 
 Each job runs three ways, in one run, on the same inputs:
 
@@ -153,6 +153,7 @@ def _measure(call, out: Path, scheduler, client, repeats: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--json", metavar="PATH", help="Write the results there instead.")
     parser.add_argument("--only", choices=["align_local", "rectify_swath", "align_dem",
                                            "band_math"], action="append")
     args = parser.parse_args()
@@ -194,7 +195,7 @@ def main() -> None:
 
     path = write_results("scale_dask", {
         "meta": run_meta(dask=distributed.__version__, repeats=args.repeats),
-        "rows": rows, "summary": summary})
+        "rows": rows, "summary": summary}, args.json)
     print(f"{'job':14} {'mode':11} {'seconds':>8} {'CPU s':>7} {'others':>7}  largest difference")
     for r in rows:
         diff = max((d["max_abs"] for d in r.get("difference", {}).values()), default=None)

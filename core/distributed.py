@@ -26,6 +26,12 @@ from .stack.execution import check_dask_address, dask_client
 #: Tasks waiting or running per worker: enough to keep each busy, few enough that the
 #: finished tiles waiting to be written stay a few per worker.
 PENDING_PER_WORKER = 2
+#: glibc malloc settings (mallopt parameter, value) for a worker running tiles: free heap
+#: kept up to 256 MiB (M_TRIM_THRESHOLD) and arrays up to 32 MiB from the heap, not fresh
+#: mmaps (M_MMAP_THRESHOLD). A Dask nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536,
+#: which makes every large temporary array a new mapping whose pages the kernel zeroes
+#: again: a dense-flow tile then took twice the CPU (4.2 s instead of 2.0 s).
+MALLOC_SETTINGS = ((-1, 256 << 20), (-3, 32 << 20))
 
 
 @contextlib.contextmanager
@@ -75,7 +81,7 @@ def cluster_map(client, task: Callable, arguments: Sequence[tuple],
 
     def submit_next() -> None:
         for k, args in queue:
-            future = client.submit(*packed(task, args), pure=False,
+            future = client.submit(*packed(run_tile, (task, args)), pure=False,
                                    key=f"coreg-{uuid.uuid4().hex}")
             pending[future] = k
             finished.add(future)
@@ -95,3 +101,27 @@ def cluster_map(client, task: Callable, arguments: Sequence[tuple],
     finally:
         if pending:
             client.cancel(list(pending))
+
+
+def run_tile(task: Callable, args: tuple):
+    """On a worker: ``task(*args)`` with malloc set for array work (once per process)."""
+    _roomy_malloc()
+    return task(*args)
+
+
+_MALLOC_SET: list[bool] = []
+
+
+def _roomy_malloc() -> None:
+    """Apply :data:`MALLOC_SETTINGS` (glibc only; elsewhere nothing to do)."""
+    if _MALLOC_SET:
+        return
+    _MALLOC_SET.append(True)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        for parameter, value in MALLOC_SETTINGS:
+            libc.mallopt(parameter, value)
+    except (OSError, AttributeError):  # not glibc
+        pass

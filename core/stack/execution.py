@@ -141,10 +141,11 @@ def _tls_configured() -> bool:
 def _run_dask(task, arguments, client, progress, is_canceled, failed) -> dict[str, Any]:
     from distributed import as_completed as dask_completed
 
+    from ..distributed import run_tile  # malloc set for array work, as for tiles
     from .cluster import packed, unpacked
 
-    futures = {client.submit(*packed(task, args), pure=False, key=f"coreg-{uuid.uuid4().hex}"):
-               args[0] for args in arguments}
+    futures = {client.submit(*packed(run_tile, (task, args)), pure=False,
+                             key=f"coreg-{uuid.uuid4().hex}"): args[0] for args in arguments}
     return _collect(futures, dask_completed(list(futures)), progress, is_canceled,
                     lambda: client.cancel(list(futures)), failed,
                     lambda future: unpacked(future.result()))

@@ -5,6 +5,7 @@ clean environment, scripts/dask_cluster.py): each gives what it gives in-process
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -188,3 +189,20 @@ def test_rectify_swath_on_the_cluster(shared_data, cluster, tmp_path, monkeypatc
     assert (there.grid, there.notes, there.warnings) == (here.grid, here.notes, here.warnings)
     assert_same_rasters(tmp_path / "here.tif", tmp_path / "there.tif")
     assert_same_rasters(tmp_path / "here_lookup.tif", tmp_path / "there_lookup.tif")
+
+
+def test_an_input_one_worker_cannot_read_is_told_first(shared_data, real_dask_cluster,
+                                                       tmp_path):
+    """The workers check the paths before any tile: the one that does not see an input
+    (as on another host) is named, within 10 s, and nothing is written."""
+    cluster, hidden = real_dask_cluster
+    if hidden is None:
+        pytest.skip("no unprivileged user namespaces (unshare) to hide a folder from a worker")
+    (hidden / "band_math").mkdir(exist_ok=True)
+    unseen, _ = write_pair(shared_data / SCENE, hidden / "band_math", size=64)
+    start = time.monotonic()
+    with pytest.raises(CoregInputError, match=r"^On Dask worker tcp://127\.0\.0\.1:\d+ \(\S+\) "
+                       f"the input '{re.escape(str(unseen))}' cannot be read there"):
+        band_math([unseen], "(+ 1.b1 1)", tmp_path / "out.tif", dask_scheduler=cluster.address)
+    assert time.monotonic() - start < 10
+    assert not (tmp_path / "out.tif").exists()
