@@ -211,29 +211,36 @@ def _upsample_flow(dx, dy, shape):
 def _orientation_channels(image: np.ndarray) -> np.ndarray:
     """(ORIENTATION_BINS, M, N) gradient energy per orientation, unit norm per pixel.
 
-    Built channel by channel and in place: this runs at every iteration on whole tiles."""
-    image = image.astype(np.float32)  # features need no more; halves the memory traffic
+    This runs at every iteration on whole tiles, so it is built in float32 and in as few
+    passes over memory as it can: the neighbour mixing (linear) before the smoothing, and
+    the smoothing of all channels in one call."""
+    image = np.asarray(image, np.float32)
     gx = ndimage.sobel(image, 1, mode="nearest")
     gy = ndimage.sobel(image, 0, mode="nearest")
-    ch = np.empty((ORIENTATION_BINS, *image.shape), np.float32)
+    energy = np.empty((ORIENTATION_BINS, *image.shape), np.float32)
     for k, angle in enumerate(np.arange(ORIENTATION_BINS) * np.pi / ORIENTATION_BINS):
-        projection = np.abs(gx * np.float32(np.cos(angle)) + gy * np.float32(np.sin(angle)))
-        ndimage.gaussian_filter(projection, ORIENTATION_SIGMA, output=ch[k], mode="nearest")
-    _mix_neighbour_orientations(ch)
+        np.multiply(gx, np.float32(np.cos(angle)), out=energy[k])
+        energy[k] += gy * np.float32(np.sin(angle))
+        np.abs(energy[k], out=energy[k])
+    ch = _mix_neighbour_orientations(energy)
+    ndimage.gaussian_filter(ch, (0, ORIENTATION_SIGMA, ORIENTATION_SIGMA), output=energy,
+                            mode="nearest")
+    ch = energy
     norm = np.sqrt(np.einsum("chw,chw->hw", ch, ch))
     norm += 1e-6 * ch.max() + 1e-30
     ch /= norm
     return ch
 
 
-def _mix_neighbour_orientations(ch: np.ndarray) -> None:
-    """ch[k] <- ch[k] / 2 + (ch[k - 1] + ch[k + 1]) / 4, circularly, in place."""
-    first, previous = ch[0].copy(), ch[-1].copy()
-    for k in range(len(ch)):
-        current = ch[k].copy()
-        following = ch[k + 1] if k + 1 < len(ch) else first
-        ch[k] = 0.5 * current + 0.25 * (previous + following)
-        previous = current
+def _mix_neighbour_orientations(ch: np.ndarray) -> np.ndarray:
+    """out[k] = ch[k] / 2 + (ch[k - 1] + ch[k + 1]) / 4, circularly."""
+    out = ch * np.float32(0.5)
+    quarter = ch * np.float32(0.25)
+    out[1:] += quarter[:-1]
+    out[0] += quarter[-1]
+    out[:-1] += quarter[1:]
+    out[-1] += quarter[0]
+    return out
 
 
 def _ranker(rank: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -277,35 +284,49 @@ def _lucas_kanade(ref, warp_sec, ref_ok, sec_ok, dx, dy, rad, iterations, polari
     """Windowed least-squares flow, iterated with re-warping, in Folki's absolute form:
     the new flow solves sum_window g (g . u) = sum_window g (ref - sec(x + u0) + g . u0),
     g the reference feature gradient, summed over the feature channels. A single-channel
-    (rank) secondary has its polarity matched over windows of radius ``polarity``."""
+    (rank) secondary has its polarity matched over windows of radius ``polarity``.
+
+    The reference's terms are summed over the channels once; the window sums of the
+    structure tensor are only redone when the set of valid samples changes."""
     def box(a):  # window sums in float64: the 2x2 solve must not lose its regularisation
         return ndimage.uniform_filter(a, 2 * rad + 1, output=np.float64, mode="constant")
 
     gy, gx = np.gradient(ref, axis=(1, 2))
     gx *= ref_ok
     gy *= ref_ok
-    gxx, gyy, gxy = (gx * gx).sum(0), (gy * gy).sum(0), (gx * gy).sum(0)
+    gxx, gyy, gxy = (np.einsum("chw,chw->hw", a, b) for a, b in ((gx, gx), (gy, gy), (gx, gy)))
+    gx_ref, gy_ref = np.einsum("chw,chw->hw", gx, ref), np.einsum("chw,chw->hw", gy, ref)
     rows, cols = np.mgrid[: ref.shape[1], : ref.shape[2]].astype(np.float32)
-    all_valid = bool(sec_ok.all())
+    all_valid, single = bool(sec_ok.all()), len(ref) == 1 and polarity > 0
+    w_previous = tensor = None
     for _ in range(iterations):
         if is_canceled is not None and is_canceled():
             raise CanceledError("Dense flow canceled.")
         coords = [rows + dy, cols + dx]
         w = _sampled_validity(sec_ok, coords, all_valid)
         warped = warp_sec(coords)
-        if len(ref) == 1 and polarity > 0:
+        if single:
             warped = _match_polarity(ref[0], warped[0], w, polarity)[None]
-        diff = np.subtract(ref, warped, out=warped)
-        bx = w * (np.einsum("chw,chw->hw", gx, diff) + dx * gxx + dy * gxy)
-        by = w * (np.einsum("chw,chw->hw", gy, diff) + dx * gxy + dy * gyy)
-        sxx, syy, sxy = box(w * gxx), box(w * gyy), box(w * gxy)
-        lam = TIKHONOV * (np.mean(sxx) + np.mean(syy)) + 1e-12
-        bx, by = box(bx) + lam * box(dx), box(by) + lam * box(dy)
-        sxx += lam
-        syy += lam
+        bx = w * (gx_ref - np.einsum("chw,chw->hw", gx, warped) + dx * gxx + dy * gxy)
+        by = w * (gy_ref - np.einsum("chw,chw->hw", gy, warped) + dx * gxy + dy * gyy)
+        if w_previous is None or not np.array_equal(w, w_previous):
+            tensor, w_previous = _window_tensor(box, w, gxx, gyy, gxy), w
+        sxx, syy, sxy, lam = tensor
+        bx, by = box(bx + lam * dx), box(by + lam * dy)
         det = sxx * syy - sxy * sxy
-        dx, dy = (syy * bx - sxy * by) / det, (sxx * by - sxy * bx) / det
+        dx = ((syy * bx - sxy * by) / det).astype(np.float32)
+        dy = ((sxx * by - sxy * bx) / det).astype(np.float32)
     return dx, dy
+
+
+def _window_tensor(box, w, gxx, gyy, gxy):
+    """Window sums of the structure tensor over the valid samples, with the pull towards
+    the local mean flow (``lam``, also added to the right-hand sides) on the diagonal."""
+    sxx, syy, sxy = box(w * gxx), box(w * gyy), box(w * gxy)
+    lam = TIKHONOV * (np.mean(sxx) + np.mean(syy)) + 1e-12
+    sxx += lam
+    syy += lam
+    return sxx, syy, sxy, lam
 
 
 def _sampled_validity(sec_ok, coords, all_valid: bool) -> np.ndarray:
