@@ -25,6 +25,7 @@ drag the whole field off.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Callable, Union
 
@@ -32,6 +33,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import CanceledError, CoregInputError
+from ..parallel import in_threads
 
 Radius = Union[int, Sequence[int]]
 FEATURES = ("orientation", "rank")
@@ -55,6 +57,11 @@ ORIENTATION_BINS = 8
 ORIENTATION_SIGMA = 0.5
 #: Half-width (pixels) of the neighbourhood an orientation feature depends on.
 ORIENTATION_HALO = 2
+#: Rows of the warped image each orientation band depends on beyond its own (Sobel 1,
+#: smoothing 2): bands computed with them equal the whole image computed at once.
+FEATURE_HALO = 3
+#: Rows per band of the warped secondary's features (a band's channels stay in cache).
+BAND_ROWS = 64
 
 
 def estimate_flow(
@@ -69,6 +76,7 @@ def estimate_flow(
     valid: np.ndarray | None = None,
     is_canceled: Callable[[], bool] | None = None,
     features: str = "orientation",
+    progress: Callable[[float], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Dense displacement field that maps ``secondary`` onto ``reference``.
 
@@ -101,6 +109,8 @@ def estimate_flow(
         Polled between iterations; when it returns True, :class:`CanceledError` is raised.
     features : {"orientation", "rank"}
         What is matched (see the module docstring).
+    progress : callable, optional
+        Called after every iteration with the fraction of the work done (0 to 1).
 
     Returns
     -------
@@ -123,18 +133,35 @@ def estimate_flow(
     describe = _orientation_channels if features == "orientation" else _ranker(rank)
     halo = ORIENTATION_HALO if features == "orientation" else rank
 
+    pyramid = _pyramid(ref, sec, ref_ok, sec_ok, levels)
+    tick = _ticker(sum(level[0].size for level in pyramid) * len(radii) * iterations,
+                   progress, is_canceled)
     dx = dy = None
-    for ref_l, sec_l, ref_ok_l, sec_ok_l in reversed(_pyramid(ref, sec, ref_ok, sec_ok, levels)):
+    for ref_l, sec_l, ref_ok_l, sec_ok_l in reversed(pyramid):
         dx, dy = _upsample_flow(dx, dy, ref_l.shape)
         feat_ref, warp_sec = describe(ref_l), _warper(sec_l, describe, features)
         ref_ok_l, sec_ok_l = _support(ref_ok_l, halo), _support(sec_ok_l, halo)
         for rad in radii:
             dx, dy = _lucas_kanade(feat_ref, warp_sec, ref_ok_l, sec_ok_l, dx, dy,
                                    min(rad, max(1, min(ref_l.shape) // 4)), iterations,
-                                   halo, is_canceled)
+                                   halo, functools.partial(tick, ref_l.size))
         dx = ndimage.median_filter(dx, MEDIAN_SIZE, mode="nearest")
         dy = ndimage.median_filter(dy, MEDIAN_SIZE, mode="nearest")
     return dx.astype(np.float32), dy.astype(np.float32)
+
+
+def _ticker(total: float, progress, is_canceled) -> Callable[[float], None]:
+    """tick(work): raise CanceledError if canceled, then add ``work`` (pixels of an
+    iteration) to what is done and report it as a fraction of ``total``."""
+    done = [0.0]
+
+    def tick(work: float) -> None:
+        if is_canceled is not None and is_canceled():
+            raise CanceledError("Dense flow canceled.")
+        if progress is not None:
+            progress(min(done[0] / total, 1.0))
+        done[0] += work
+    return tick
 
 
 def _check_inputs(reference, secondary, radius, levels, iterations, rank, features,
@@ -267,20 +294,40 @@ def _rank_transform(image: np.ndarray, rank: int) -> np.ndarray:
 
 def _warper(image: np.ndarray, describe, features: str):
     """coords -> features of the secondary at coords. Rank images are warped (GeFolki);
-    orientation channels are computed on the warped image (1 warp instead of 8)."""
+    orientation channels are computed on the warped image (1 warp instead of 8), band of
+    rows by band of rows on threads (each band with the rows its features depend on, so
+    the result is the same as in one piece)."""
     if features == "rank":
-        coef = ndimage.spline_filter(describe(image)[0], 3)
+        coef = ndimage.spline_filter(describe(image)[0], 3, output=np.float32)
         return lambda coords: _spline_sample(coef, coords)[None]
-    coef = ndimage.spline_filter(image, 3)
-    return lambda coords: describe(_spline_sample(coef, coords))
+    coef = ndimage.spline_filter(image, 3, output=np.float32)
+    return lambda coords: _by_bands(
+        lambda rows: describe(_spline_sample(coef, [c[rows] for c in coords])),
+        coords[0].shape, ORIENTATION_BINS)
+
+
+def _by_bands(compute, shape: tuple[int, int], channels: int) -> np.ndarray:
+    """(channels, *shape) float32 from ``compute(rows)`` (a slice with FEATURE_HALO rows
+    more on each side inside the image) on bands of BAND_ROWS rows, on threads: the bands
+    fit in the CPU caches and numpy/scipy release the GIL."""
+    out = np.empty((channels, *shape), np.float32)
+    height = shape[0]
+
+    def band(start: int) -> None:
+        stop = min(start + BAND_ROWS, height)
+        lo, hi = max(start - FEATURE_HALO, 0), min(stop + FEATURE_HALO, height)
+        out[:, start:stop] = compute(slice(lo, hi))[:, start - lo:stop - lo]
+
+    in_threads(band, range(0, height, BAND_ROWS))
+    return out
 
 
 def _spline_sample(coef: np.ndarray, coords) -> np.ndarray:
-    return ndimage.map_coordinates(coef, coords, order=3, mode="nearest", prefilter=False)
+    return ndimage.map_coordinates(coef, coords, order=3, mode="nearest", prefilter=False,
+                                   output=np.float32)
 
 
-def _lucas_kanade(ref, warp_sec, ref_ok, sec_ok, dx, dy, rad, iterations, polarity,
-                  is_canceled):
+def _lucas_kanade(ref, warp_sec, ref_ok, sec_ok, dx, dy, rad, iterations, polarity, tick):
     """Windowed least-squares flow, iterated with re-warping, in Folki's absolute form:
     the new flow solves sum_window g (g . u) = sum_window g (ref - sec(x + u0) + g . u0),
     g the reference feature gradient, summed over the feature channels. A single-channel
@@ -300,8 +347,7 @@ def _lucas_kanade(ref, warp_sec, ref_ok, sec_ok, dx, dy, rad, iterations, polari
     all_valid, single = bool(sec_ok.all()), len(ref) == 1 and polarity > 0
     w_previous = tensor = None
     for _ in range(iterations):
-        if is_canceled is not None and is_canceled():
-            raise CanceledError("Dense flow canceled.")
+        tick()
         coords = [rows + dy, cols + dx]
         w = _sampled_validity(sec_ok, coords, all_valid)
         warped = warp_sec(coords)

@@ -8,7 +8,6 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from ..errors import CanceledError
 from ..grid import Grid
 from ..io.raster_io import (
     BLOCK,
@@ -51,31 +50,23 @@ def write_node_field(path: str, grid: Grid, node_field: NodeField, offset: tuple
 
 
 def write_dense_field(path: str, grid: Grid, reader: RasterTiles, offset: tuple[int, int],
-                       options: dict, progress, is_canceled) -> None:
-    """Dense flow per tile (with margins the pyramid needs), stitched by tile rows."""
-    from .dense_flow import estimate_flow  # the optical-flow engine
+                       options: dict, max_shift: float, progress, is_canceled) -> None:
+    """Dense flow per tile (with the margins :func:`flow_tiles.flow_margin` gives, inside
+    the overlap), on threads, stitched and written by tile rows."""
+    from .flow_tiles import flow_tiles  # the optical-flow engine
 
     row0, col0 = offset
-    margin = min(3 * options["radius"] * 2 ** options["levels"], 768)
     cores = list(reader.cores())
     with rasterio.open(path, "w", **field_profile(grid)) as dst:
         label_field(dst)
         write_nan_rows(dst, grid, 0, row0)
-        for k, (r0, r1, c0, c1) in enumerate(cores):
-            if is_canceled and is_canceled():
-                raise CanceledError("Canceled while computing the optical flow.")
-            if c0 == 0:
-                strip = np.full((2, r1 - r0, grid.width), np.nan, np.float32)
-            tile = reader.read(r0, r1, c0, c1, margin)
-            dx, dy = estimate_flow(tile.reference, tile.secondary, is_canceled=is_canceled,
-                                   **options)
-            core = (slice(margin, margin + r1 - r0), slice(margin, margin + c1 - c0))
-            strip[0, :, col0 + c0:col0 + c1] = dx[core]
-            strip[1, :, col0 + c0:col0 + c1] = dy[core]
-            if c1 == reader.overlap.width:
-                dst.write(strip, window=Window(0, row0 + r0, grid.width, r1 - r0))
-            if progress:
-                progress(100.0 * (k + 1) / len(cores))
+        for r0, r1, tiles in flow_tiles(reader, cores, options, max_shift, progress,
+                                        is_canceled):
+            strip = np.full((2, r1 - r0, grid.width), np.nan, np.float32)
+            for (_, _, c0, c1), dx, dy in tiles:
+                strip[0, :, col0 + c0:col0 + c1] = dx
+                strip[1, :, col0 + c0:col0 + c1] = dy
+            dst.write(strip, window=Window(0, row0 + r0, grid.width, r1 - r0))
         write_nan_rows(dst, grid, row0 + reader.overlap.height, grid.height)
 
 

@@ -278,7 +278,7 @@ def align_local(
         else:
             write_dense_field(field_path, ref_info.grid, reader, (row0, col0),
                                dict(radius=radius, levels=levels, iterations=iterations,
-                                    invert=invert), estimate, is_canceled)
+                                    invert=invert), max_shift, estimate, is_canceled)
             points, passes = _check_points(reader, field_path, (row0, col0), overlap,
                                            grid_spacing, window_size, max_shift, rejection,
                                            min_reliability, is_canceled), 1
