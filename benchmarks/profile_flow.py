@@ -5,7 +5,8 @@
         [--out benchmarks/results/profile_flow.txt]
 
 Appends, under ``--label``, each case's wall time (best of ``--repeat`` unprofiled runs) and
-the functions with the most cumulative and own time to ``--out``. Cases: ``hr``, the
+the functions with the most cumulative and own time to ``--out``, on one thread
+(``COREG_THREADS=1`` unless set: cProfile only sees the calling thread). Cases: ``hr``, the
 512 x 512 UAVSAR / optical pair of benchmarks/flow.py with Coreg's defaults
 (``estimate_flow`` alone); ``local``, ``align_local(method="dense_flow")`` on the
 1000 x 1000 Sentinel-2 pair of benchmarks/local.py (tiles, check points, field raster).
@@ -16,6 +17,8 @@ from __future__ import annotations
 import os
 
 os.environ["GDAL_PAM_ENABLED"] = "NO"
+# One thread: cProfile sees the calling thread only, so the work must stay in it.
+os.environ.setdefault("COREG_THREADS", "1")
 
 import argparse  # noqa: E402
 import cProfile  # noqa: E402

@@ -86,6 +86,9 @@ def flow_tiles(reader, cores: list[Core], options: dict, max_shift: float,
         done[k] = 1.0
         return result
 
+    if THREADS == 1:  # in this thread: one core asked for (or a profiler watching)
+        yield from _flow_tiles_here(read, cores, margin, options, progress, is_canceled)
+        return
     with ThreadPoolExecutor(THREADS) as pool:
         futures = [pool.submit(task, k) for k in range(len(cores))]
         try:
@@ -100,6 +103,19 @@ def flow_tiles(reader, cores: list[Core], options: dict, max_shift: float,
             for future in futures:
                 if future is not None:
                     future.cancel()
+
+
+def _flow_tiles_here(read, cores, margin, options, progress, is_canceled):
+    """:func:`flow_tiles` without threads."""
+    for (r0, r1), ks in groupby(range(len(cores)), key=lambda k: cores[k][:2]):
+        fields = []
+        for k in ks:
+            def report(fraction: float, k: int = k) -> None:
+                if progress is not None:
+                    progress(100.0 * (k + fraction) / len(cores))
+            fields.append((cores[k], *flow_tile(read, cores[k], margin, options, is_canceled,
+                                                report)))
+        yield r0, r1, fields
 
 
 def _wait(futures, done: list[float], progress, is_canceled) -> None:
