@@ -76,7 +76,9 @@ def flow_tiles(reader, cores: list[Core], options: dict, max_shift: float,
     stop, lock = threading.Event(), threading.Lock()
 
     def read(*window) -> Tile:
-        with lock:
+        with lock:  # and never once the run is over: the datasets may be closed by then
+            if stop.is_set():
+                raise CanceledError("Canceled while computing the optical flow.")
             return reader.read(*window, clip=True)
 
     def task(k: int):
@@ -89,20 +91,22 @@ def flow_tiles(reader, cores: list[Core], options: dict, max_shift: float,
     if THREADS == 1:  # in this thread: one core asked for (or a profiler watching)
         yield from _flow_tiles_here(read, cores, margin, options, progress, is_canceled)
         return
-    with ThreadPoolExecutor(THREADS) as pool:
-        futures = [pool.submit(task, k) for k in range(len(cores))]
-        try:
-            for (r0, r1), ks in groupby(range(len(cores)), key=lambda k: cores[k][:2]):
-                ks = list(ks)
-                _wait([futures[k] for k in ks], done, progress, is_canceled)
-                yield r0, r1, [(cores[k], *futures[k].result()) for k in ks]
-                for k in ks:
-                    futures[k] = None  # the row is written: free its fields
-        finally:
-            stop.set()  # on error, cancel or an abandoned generator: the tiles stop
-            for future in futures:
-                if future is not None:
-                    future.cancel()
+    pool = ThreadPoolExecutor(THREADS)
+    futures = [pool.submit(task, k) for k in range(len(cores))]
+    try:
+        for (r0, r1), ks in groupby(range(len(cores)), key=lambda k: cores[k][:2]):
+            ks = list(ks)
+            _wait([futures[k] for k in ks], done, progress, is_canceled)
+            yield r0, r1, [(cores[k], *futures[k].result()) for k in ks]
+            for k in ks:
+                futures[k] = None  # the row is written: free its fields
+    finally:
+        # On error, cancel or an abandoned generator, return at once: the running tiles
+        # stop at their next iteration by themselves, and read nothing more.
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        with lock:
+            pass  # a read under way ends before the caller may close the datasets
 
 
 def _flow_tiles_here(read, cores, margin, options, progress, is_canceled):

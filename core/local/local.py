@@ -267,7 +267,7 @@ def align_local(
                               sec_ds, secondary_band,
                               sec_info.nodata if secondary_nodata is None else secondary_nodata,
                               overlap, masks)
-        estimate = scaled_progress(progress, 0, 60)
+        estimate = scaled_progress(progress, 0, 60 if method == "tie_points" else 50)
         if method == "tie_points":
             points, node_field, passes = estimate_tie_points(
                 reader, (overlap.height, overlap.width), grid_spacing=grid_spacing,
@@ -281,7 +281,8 @@ def align_local(
                                     invert=invert), max_shift, estimate, is_canceled)
             points, passes = _check_points(reader, field_path, (row0, col0), overlap,
                                            grid_spacing, window_size, max_shift, rejection,
-                                           min_reliability, is_canceled), 1
+                                           min_reliability, is_canceled,
+                                           scaled_progress(progress, 50, 60)), 1
         points.row, points.col = points.row + row0, points.col + col0
         if not keep_unreliable:
             _check_supported(method, points)
@@ -327,16 +328,18 @@ def _overlap(reference: Grid, secondary: Grid, window: int) -> tuple[Grid, tuple
 
 def _check_points(reader: RasterTiles, field_path: str, offset, overlap: Grid, spacing: int,
                   window: int, max_shift: float, rejection: str, min_reliability: float,
-                  is_canceled) -> TiePoints:
+                  is_canceled, progress=None) -> TiePoints:
     """The tie-point grid measured against the dense field: how well it aligns there."""
     rows, cols = grid_positions(overlap.height, overlap.width, spacing, window)
     zero = NodeField.zeros(overlap.height, overlap.width, float(spacing))
     margin = window // 2 + int(math.ceil(max_shift)) + 4
     points = TiePoints(rows, cols)
     before = measure_points(reader, rows, cols, window, zero, margin=margin, final=False,
-                            is_canceled=is_canceled)  # scores and texture as delivered
+                            is_canceled=is_canceled,  # scores and texture as delivered
+                            progress=scaled_progress(progress, 0, 50))
     after = measure_points(reader.with_displacement(field_path, offset), rows, cols, window,
-                           zero, margin=margin, is_canceled=is_canceled)
+                           zero, margin=margin, is_canceled=is_canceled,
+                           progress=scaled_progress(progress, 50, 100))
     points.texture, points.score_before, points.ssim_before = (before["texture"],
                                                                before["score"], before["ssim"])
     update_points(points, after)

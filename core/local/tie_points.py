@@ -165,14 +165,17 @@ def _residual_size(points: TiePoints) -> float:
 
 def measure_points(read_tiles: TileReader, rows: np.ndarray, cols: np.ndarray, window: int,
                    prior: NodeField, *, margin: int, final: bool = True,
-                   is_canceled: IsCanceled | None = None) -> dict[str, np.ndarray]:
+                   is_canceled: IsCanceled | None = None,
+                   progress: Progress | None = None) -> dict[str, np.ndarray]:
     """Residual shift (dx, dy, reference pixels), the prior field (prior_dx, prior_dy),
     peak, reliability, matching score and SSIM at every point, the secondary sampled
     (cubic spline) through ``prior`` or the tile's own; shifts to 1/100 px if ``final``,
-    else to 1/20 px with the reference windows' texture (NaN otherwise)."""
+    else to 1/20 px with the reference windows' texture (NaN otherwise). ``progress``
+    gets the percentage of the points measured, tile by tile."""
     n = len(rows)
     out = {key: np.full(n, np.nan) for key in ("dx", "dy", "prior_dx", "prior_dy", "peak",
                                                "texture", "score", "ssim")}
+    measured = 0
     for tile in read_tiles(margin):
         if is_canceled and is_canceled():
             raise CanceledError("Canceled while matching tie points.")
@@ -181,6 +184,9 @@ def measure_points(read_tiles: TileReader, rows: np.ndarray, cols: np.ndarray, w
         if inside.size:
             _measure_tile(tile, rows[inside], cols[inside], window, tile.prior or prior,
                           out, inside, final)
+            measured += inside.size
+            if progress:
+                progress(100.0 * measured / max(n, 1))
     out["reliability"] = np.array([reliability_percent(p) if np.isfinite(p) else 0.0
                                    for p in out["peak"]])
     return out
