@@ -113,7 +113,7 @@ def versus(commit: str, cases: list[str], repeat: int) -> str:
     if not tree.exists():
         tree.mkdir(parents=True)
         archive = subprocess.run(["git", "archive", commit], capture_output=True, check=True,
-                                 cwd=HERE).stdout
+                                 cwd=HERE.parent).stdout  # the whole tree, not benchmarks/
         subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
     package = tree.parent / f"{commit}-pkg"
     package.mkdir(exist_ok=True)
