@@ -18,7 +18,7 @@ from itertools import groupby
 import numpy as np
 
 from ..errors import CanceledError
-from ..parallel import THREADS
+from ..parallel import THREADS, as_worker
 from .dense_flow import RADIUS_SCHEDULE, estimate_flow
 from .points import Tile
 
@@ -88,11 +88,11 @@ def flow_tiles(reader, cores: list[Core], options: dict, max_shift: float,
         done[k] = 1.0
         return result
 
-    if THREADS == 1:  # in this thread: one core asked for (or a profiler watching)
+    if THREADS == 1 or len(cores) == 1:  # in this thread (its bands of rows on threads)
         yield from _flow_tiles_here(read, cores, margin, options, progress, is_canceled)
         return
-    pool = ThreadPoolExecutor(THREADS)
-    futures = [pool.submit(task, k) for k in range(len(cores))]
+    pool = ThreadPoolExecutor(THREADS)  # the tiles' own bands of rows in their threads
+    futures = [pool.submit(as_worker, task, k) for k in range(len(cores))]
     try:
         for (r0, r1), ks in groupby(range(len(cores)), key=lambda k: cores[k][:2]):
             ks = list(ks)
