@@ -89,6 +89,7 @@ bench: deps
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/band_math.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/swath.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/flow.py
+	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/scale.py --size 2048
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/local.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/calibration_local.py
 

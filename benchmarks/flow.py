@@ -24,7 +24,15 @@ into the score, and ``EPE*`` is the cleaner measure of accuracy.
 
 gefolki 1.1.0 runs in its own venv (``peers/gefolki_env.sh``, ``peers/run_gefolki.py``) with the
 parameters the manifest documents for each case; Coreg runs in this process with the same
-parameters, then with its own defaults. Times are ``time.perf_counter`` around the flow call only.
+parameters, then with its own defaults. Times are ``time.perf_counter`` around the flow call only
+(imports done: both warm).
+
+Whole processes (rows ``... process``): the wall time of a whole command, interpreter start and
+imports included, best of ``--repeat``, the two tools taking turns: gefolki's
+``run_gefolki.py`` (reads the two .npy images, writes the flow .npy) against Coreg's command
+line ``python -m coreg align-local MASTER.tif SLAVE.tif --displacement FIELD.tif --method
+dense_flow`` with its defaults (the images as Float32 GeoTIFFs; it also measures its check
+points and writes the DISPLACEMENT GeoTIFF). Their fields are scored as the others.
 """
 
 from __future__ import annotations
@@ -142,10 +150,63 @@ def run_coreg(master, slave, **params) -> dict:
     return {"t_flow_s": time.perf_counter() - start, "flow": np.stack([dx, dy]), "error": None}
 
 
+def write_tif(path: Path, image: np.ndarray) -> Path:
+    """The image as a Float32 GeoTIFF on a 10 m UTM grid (the command line needs one)."""
+    from affine import Affine
+
+    with rasterio.open(path, "w", driver="GTiff", width=image.shape[1], height=image.shape[0],
+                       count=1, dtype="float32", crs="EPSG:32631",
+                       transform=Affine(10, 0, 500000, 0, -10, 5000000)) as dst:
+        dst.write(image.astype(np.float32), 1)
+    return path
+
+
+def run_processes(case: str, python: str, params, repeat: int) -> list[dict]:
+    """gefolki and Coreg's command line, each a whole process, taking turns."""
+    method, levels, radius, iteration, rank = params
+    field = WORK / f"{case}_coreg_field.tif"
+    gefolki_cmd = [python, str(PEERS / "run_gefolki.py"), "--master",
+                   str(WORK / f"{case}_master.npy"), "--slave", str(WORK / f"{case}_slave.npy"),
+                   "--out", str(WORK / f"{case}_process_flow.npy"), "--method", method,
+                   "--levels", str(levels), "--radius", ",".join(map(str, radius)),
+                   "--iteration", str(iteration), "--rank", str(rank)]
+    coreg_cmd = [sys.executable, "-m", "coreg", "align-local",
+                 str(write_tif(WORK / f"{case}_master.tif", np.load(WORK / f"{case}_master.npy"))),
+                 str(write_tif(WORK / f"{case}_slave.tif", np.load(WORK / f"{case}_slave.npy"))),
+                 "--displacement", str(field), "--method", "dense_flow", "--keep-unreliable",
+                 "--quiet"]
+    times: dict[str, list[float]] = {"gefolki": [], "coreg": []}
+    errors: dict[str, str | None] = {"gefolki": None, "coreg": None}
+    for _ in range(repeat):
+        for tool, cmd in (("gefolki", gefolki_cmd), ("coreg", coreg_cmd)):
+            if tool == "coreg" and field.exists():
+                field.unlink()
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
+            times[tool].append(time.perf_counter() - start)
+            if proc.returncode:
+                errors[tool] = proc.stderr[-500:] or f"exit {proc.returncode}"
+    label = f"levels={levels} radius={radius} iterations={iteration} rank={rank}"
+    rows = [{"case": case, "tool": f"gefolki {method} process", "params": label,
+             "t_process_s": min(times["gefolki"]), "runs_s": times["gefolki"],
+             "error": errors["gefolki"]},
+            {"case": case, "tool": "coreg align-local process", "params": DEFAULTS_LABEL,
+             "t_process_s": min(times["coreg"]), "runs_s": times["coreg"],
+             "error": errors["coreg"]}]
+    if errors["gefolki"] is None:
+        rows[0]["flow"] = np.load(WORK / f"{case}_process_flow.npy")
+    if errors["coreg"] is None:
+        with rasterio.open(field) as ds:
+            rows[1]["flow"] = ds.read().astype(np.float64)
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", default=None,
                         help="results file (default benchmarks/results/flow.json)")
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="whole-process runs per tool, the fastest is kept (2)")
     args = parser.parse_args()
     register_coreg()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -174,6 +235,7 @@ def main() -> int:
                              **result})
         rows.append({"case": case, "tool": "coreg defaults", "params": DEFAULTS_LABEL,
                      **run_coreg(master, slave)})
+        rows.extend(run_processes(case, python, GEFOLKI_PARAMS[case][-1], args.repeat))
         for row in rows:
             if row["case"] == case:
                 row["epe_px"], row["epe_exact_px"] = _scores(row, truth, exact)
@@ -188,15 +250,24 @@ def _scores(row, truth, exact) -> tuple[float | None, float | None]:
     return epe(row["flow"], truth), epe(row["flow"], exact)
 
 
+def _time_and_key(row) -> tuple[float | None, tuple[str, str]]:
+    """The row's time, and what it is compared on: the parameters in process, the case
+    between whole processes."""
+    if row["tool"].endswith("process"):
+        return row.get("t_process_s"), (row["case"], "process")
+    return row.get("t_flow_s"), (row["case"], row["params"])
+
+
 def _print_table(rows) -> None:
-    fmt = "{:<6} {:<18} {:<52} {:>8} {:>8} {:>8} {:>10}"
+    fmt = "{:<6} {:<26} {:<52} {:>8} {:>8} {:>8} {:>10}"
     print(fmt.format("case", "tool", "parameters", "EPE px", "EPE* px", "time s", "gef/coreg"))
     peer_time = {}
     for row in rows:
-        e, e_star, t = row.get("epe_px"), row.get("epe_exact_px"), row.get("t_flow_s")
+        e, e_star = row.get("epe_px"), row.get("epe_exact_px")
+        t, key = _time_and_key(row)
         if row["tool"].startswith("gefolki") and t:
-            peer_time[(row["case"], row["params"])] = t
-        ratio = peer_time.get((row["case"], row["params"]))
+            peer_time[key] = t
+        ratio = peer_time.get(key)
         ratio_txt = f"{ratio / t:.1f}x" if ratio and t and row["tool"].startswith("coreg") else ""
         print(fmt.format(
             row["case"], row["tool"], row["params"],
@@ -215,14 +286,15 @@ def _version(python: str, package: str) -> str | None:
 
 def _save(rows, path: str | None, gefolki_version: str | None) -> None:
     """Every row without its field, with gefolki's time over Coreg's at the same parameters
-    (the gefolki row just before, as the table prints it)."""
+    (the gefolki row just before, as the table prints it), or between whole processes."""
     peer, kept = {}, []
     for row in rows:
-        row, key = {k: v for k, v in row.items() if k != "flow"}, (row["case"], row["params"])
-        if row["tool"].startswith("gefolki") and row.get("t_flow_s"):
-            peer[key] = row["t_flow_s"]
-        if row["tool"].startswith("coreg") and row.get("t_flow_s") and key in peer:
-            row["gefolki_over_coreg"] = peer[key] / row["t_flow_s"]
+        row = {k: v for k, v in row.items() if k != "flow"}
+        t, key = _time_and_key(row)
+        if row["tool"].startswith("gefolki") and t:
+            peer[key] = t
+        if row["tool"].startswith("coreg") and t and key in peer:
+            row["gefolki_over_coreg"] = peer[key] / t
         kept.append(row)
     meta = run_meta(gefolki_version=gefolki_version)
     print(f"results: {write_results('flow', {'meta': meta, 'rows': kept}, path)}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
@@ -31,11 +32,26 @@ def _threads() -> int:
 THREADS = _threads()
 
 
+#: Set while :func:`as_worker` runs its work.
+_worker = threading.local()
+
+
+def as_worker(work: Callable[..., Any], *args: Any) -> Any:
+    """``work(*args)`` marked as running on a worker thread: :func:`in_threads` inside it
+    runs in that thread (threads within threads only crowd the cores, and every thread
+    may get a malloc arena of its own, which holds on to freed memory)."""
+    _worker.busy = True
+    try:
+        return work(*args)
+    finally:
+        _worker.busy = False
+
+
 def in_threads(work: Callable[[Any], None], items: Sequence, progress: Progress | None = None,
                scale: float = 100.0) -> None:
-    """``work(item)`` for every item on :data:`THREADS` threads, reporting ``scale`` x
-    the fraction done; the first error is raised."""
-    if len(items) <= 1 or THREADS == 1:
+    """``work(item)`` for every item on :data:`THREADS` threads (in this thread inside
+    :func:`as_worker`), reporting ``scale`` x the fraction done; the first error is raised."""
+    if len(items) <= 1 or THREADS == 1 or getattr(_worker, "busy", False):
         for k, item in enumerate(items):
             work(item)
             if progress:

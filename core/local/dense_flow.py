@@ -25,6 +25,7 @@ drag the whole field off.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Callable, Union
 
@@ -32,6 +33,14 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import CanceledError, CoregInputError
+from ..parallel import in_threads
+from .flow_features import (  # noqa: F401 (_orientation_channels: matching/modality.py)
+    ORIENTATION_HALO,
+    _described,
+    _orientation_channels,
+    _ranker,
+    _warper,
+)
 
 Radius = Union[int, Sequence[int]]
 FEATURES = ("orientation", "rank")
@@ -50,11 +59,6 @@ PYRAMID_SIGMA = 1.0
 MIN_LEVEL_SIZE = 32
 #: Smallest image side (pixels) accepted.
 MIN_SIZE = 8
-#: Orientation channels over [0, pi) and the Gaussian std (pixels) that smooths them.
-ORIENTATION_BINS = 8
-ORIENTATION_SIGMA = 0.5
-#: Half-width (pixels) of the neighbourhood an orientation feature depends on.
-ORIENTATION_HALO = 2
 
 
 def estimate_flow(
@@ -69,6 +73,7 @@ def estimate_flow(
     valid: np.ndarray | None = None,
     is_canceled: Callable[[], bool] | None = None,
     features: str = "orientation",
+    progress: Callable[[float], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Dense displacement field that maps ``secondary`` onto ``reference``.
 
@@ -101,6 +106,8 @@ def estimate_flow(
         Polled between iterations; when it returns True, :class:`CanceledError` is raised.
     features : {"orientation", "rank"}
         What is matched (see the module docstring).
+    progress : callable, optional
+        Called after every iteration with the fraction of the work done (0 to 1).
 
     Returns
     -------
@@ -123,18 +130,46 @@ def estimate_flow(
     describe = _orientation_channels if features == "orientation" else _ranker(rank)
     halo = ORIENTATION_HALO if features == "orientation" else rank
 
+    pyramid = _pyramid(ref, sec, ref_ok, sec_ok, levels)
+    tick = _ticker(sum(level[0].size for level in pyramid) * len(radii) * iterations,
+                   progress, is_canceled)
     dx = dy = None
-    for ref_l, sec_l, ref_ok_l, sec_ok_l in reversed(_pyramid(ref, sec, ref_ok, sec_ok, levels)):
+    for ref_l, sec_l, ref_ok_l, sec_ok_l in reversed(pyramid):
         dx, dy = _upsample_flow(dx, dy, ref_l.shape)
-        feat_ref, warp_sec = describe(ref_l), _warper(sec_l, describe, features)
+        feat_ref, warp_sec = _described(ref_l, describe, features), _warper(sec_l, describe,
+                                                                            features)
         ref_ok_l, sec_ok_l = _support(ref_ok_l, halo), _support(sec_ok_l, halo)
         for rad in radii:
             dx, dy = _lucas_kanade(feat_ref, warp_sec, ref_ok_l, sec_ok_l, dx, dy,
                                    min(rad, max(1, min(ref_l.shape) // 4)), iterations,
-                                   halo, is_canceled)
-        dx = ndimage.median_filter(dx, MEDIAN_SIZE, mode="nearest")
-        dy = ndimage.median_filter(dy, MEDIAN_SIZE, mode="nearest")
+                                   halo, functools.partial(tick, ref_l.size))
+        dx, dy = _median_filtered(dx, dy)
     return dx.astype(np.float32), dy.astype(np.float32)
+
+
+def _median_filtered(dx: np.ndarray, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both components through the MEDIAN_SIZE median filter, on two threads."""
+    out = [dx, dy]
+
+    def median(k: int) -> None:
+        out[k] = ndimage.median_filter(out[k], MEDIAN_SIZE, mode="nearest")
+
+    in_threads(median, [0, 1])
+    return out[0], out[1]
+
+
+def _ticker(total: float, progress, is_canceled) -> Callable[[float], None]:
+    """tick(work): raise CanceledError if canceled, then add ``work`` (pixels of an
+    iteration) to what is done and report it as a fraction of ``total``."""
+    done = [0.0]
+
+    def tick(work: float) -> None:
+        if is_canceled is not None and is_canceled():
+            raise CanceledError("Dense flow canceled.")
+        if progress is not None:
+            progress(min(done[0] / total, 1.0))
+        done[0] += work
+    return tick
 
 
 def _check_inputs(reference, secondary, radius, levels, iterations, rank, features,
@@ -208,104 +243,52 @@ def _upsample_flow(dx, dy, shape):
     return up[0], up[1]
 
 
-def _orientation_channels(image: np.ndarray) -> np.ndarray:
-    """(ORIENTATION_BINS, M, N) gradient energy per orientation, unit norm per pixel.
-
-    Built channel by channel and in place: this runs at every iteration on whole tiles."""
-    image = image.astype(np.float32)  # features need no more; halves the memory traffic
-    gx = ndimage.sobel(image, 1, mode="nearest")
-    gy = ndimage.sobel(image, 0, mode="nearest")
-    ch = np.empty((ORIENTATION_BINS, *image.shape), np.float32)
-    for k, angle in enumerate(np.arange(ORIENTATION_BINS) * np.pi / ORIENTATION_BINS):
-        projection = np.abs(gx * np.float32(np.cos(angle)) + gy * np.float32(np.sin(angle)))
-        ndimage.gaussian_filter(projection, ORIENTATION_SIGMA, output=ch[k], mode="nearest")
-    _mix_neighbour_orientations(ch)
-    norm = np.sqrt(np.einsum("chw,chw->hw", ch, ch))
-    norm += 1e-6 * ch.max() + 1e-30
-    ch /= norm
-    return ch
-
-
-def _mix_neighbour_orientations(ch: np.ndarray) -> None:
-    """ch[k] <- ch[k] / 2 + (ch[k - 1] + ch[k + 1]) / 4, circularly, in place."""
-    first, previous = ch[0].copy(), ch[-1].copy()
-    for k in range(len(ch)):
-        current = ch[k].copy()
-        following = ch[k + 1] if k + 1 < len(ch) else first
-        ch[k] = 0.5 * current + 0.25 * (previous + following)
-        previous = current
-
-
-def _ranker(rank: int) -> Callable[[np.ndarray], np.ndarray]:
-    return lambda image: _rank_transform(image, rank)[None]
-
-
-def _rank_transform(image: np.ndarray, rank: int) -> np.ndarray:
-    """Fraction of the (2 rank + 1)^2 neighbours darker than each pixel (ties count half)."""
-    if rank == 0:
-        return image
-    size = 2 * rank + 1
-    padded = np.pad(image, rank, mode="reflect")
-    below = np.zeros(image.shape, np.float32)
-    h, w = image.shape
-    for i in range(size):
-        for j in range(size):
-            if i == rank and j == rank:
-                continue
-            window = padded[i : i + h, j : j + w]
-            below += window < image
-            below += 0.5 * (window == image)
-    return below / (size * size - 1)
-
-
-def _warper(image: np.ndarray, describe, features: str):
-    """coords -> features of the secondary at coords. Rank images are warped (GeFolki);
-    orientation channels are computed on the warped image (1 warp instead of 8)."""
-    if features == "rank":
-        coef = ndimage.spline_filter(describe(image)[0], 3)
-        return lambda coords: _spline_sample(coef, coords)[None]
-    coef = ndimage.spline_filter(image, 3)
-    return lambda coords: describe(_spline_sample(coef, coords))
-
-
-def _spline_sample(coef: np.ndarray, coords) -> np.ndarray:
-    return ndimage.map_coordinates(coef, coords, order=3, mode="nearest", prefilter=False)
-
-
-def _lucas_kanade(ref, warp_sec, ref_ok, sec_ok, dx, dy, rad, iterations, polarity,
-                  is_canceled):
+def _lucas_kanade(ref, warp_sec, ref_ok, sec_ok, dx, dy, rad, iterations, polarity, tick):
     """Windowed least-squares flow, iterated with re-warping, in Folki's absolute form:
     the new flow solves sum_window g (g . u) = sum_window g (ref - sec(x + u0) + g . u0),
     g the reference feature gradient, summed over the feature channels. A single-channel
-    (rank) secondary has its polarity matched over windows of radius ``polarity``."""
+    (rank) secondary has its polarity matched over windows of radius ``polarity``.
+
+    The reference's terms are summed over the channels once; the window sums of the
+    structure tensor are only redone when the set of valid samples changes."""
     def box(a):  # window sums in float64: the 2x2 solve must not lose its regularisation
         return ndimage.uniform_filter(a, 2 * rad + 1, output=np.float64, mode="constant")
 
     gy, gx = np.gradient(ref, axis=(1, 2))
     gx *= ref_ok
     gy *= ref_ok
-    gxx, gyy, gxy = (gx * gx).sum(0), (gy * gy).sum(0), (gx * gy).sum(0)
+    gxx, gyy, gxy = (np.einsum("chw,chw->hw", a, b) for a, b in ((gx, gx), (gy, gy), (gx, gy)))
+    gx_ref, gy_ref = np.einsum("chw,chw->hw", gx, ref), np.einsum("chw,chw->hw", gy, ref)
     rows, cols = np.mgrid[: ref.shape[1], : ref.shape[2]].astype(np.float32)
-    all_valid = bool(sec_ok.all())
+    all_valid, single = bool(sec_ok.all()), len(ref) == 1 and polarity > 0
+    w_previous = tensor = None
     for _ in range(iterations):
-        if is_canceled is not None and is_canceled():
-            raise CanceledError("Dense flow canceled.")
+        tick()
         coords = [rows + dy, cols + dx]
         w = _sampled_validity(sec_ok, coords, all_valid)
         warped = warp_sec(coords)
-        if len(ref) == 1 and polarity > 0:
+        if single:
             warped = _match_polarity(ref[0], warped[0], w, polarity)[None]
-        diff = np.subtract(ref, warped, out=warped)
-        bx = w * (np.einsum("chw,chw->hw", gx, diff) + dx * gxx + dy * gxy)
-        by = w * (np.einsum("chw,chw->hw", gy, diff) + dx * gxy + dy * gyy)
-        sxx, syy, sxy = box(w * gxx), box(w * gyy), box(w * gxy)
-        lam = TIKHONOV * (np.mean(sxx) + np.mean(syy)) + 1e-12
-        bx, by = box(bx) + lam * box(dx), box(by) + lam * box(dy)
-        sxx += lam
-        syy += lam
+        bx = w * (gx_ref - np.einsum("chw,chw->hw", gx, warped) + dx * gxx + dy * gxy)
+        by = w * (gy_ref - np.einsum("chw,chw->hw", gy, warped) + dx * gxy + dy * gyy)
+        if w_previous is None or not np.array_equal(w, w_previous):
+            tensor, w_previous = _window_tensor(box, w, gxx, gyy, gxy), w
+        sxx, syy, sxy, lam = tensor
+        bx, by = box(bx + lam * dx), box(by + lam * dy)
         det = sxx * syy - sxy * sxy
-        dx, dy = (syy * bx - sxy * by) / det, (sxx * by - sxy * bx) / det
+        dx = ((syy * bx - sxy * by) / det).astype(np.float32)
+        dy = ((sxx * by - sxy * bx) / det).astype(np.float32)
     return dx, dy
+
+
+def _window_tensor(box, w, gxx, gyy, gxy):
+    """Window sums of the structure tensor over the valid samples, with the pull towards
+    the local mean flow (``lam``, also added to the right-hand sides) on the diagonal."""
+    sxx, syy, sxy = box(w * gxx), box(w * gyy), box(w * gxy)
+    lam = TIKHONOV * (np.mean(sxx) + np.mean(syy)) + 1e-12
+    sxx += lam
+    syy += lam
+    return sxx, syy, sxy, lam
 
 
 def _sampled_validity(sec_ok, coords, all_valid: bool) -> np.ndarray:

@@ -50,32 +50,29 @@ def write_node_field(path: str, grid: Grid, node_field: NodeField, offset: tuple
 
 
 def write_dense_field(path: str, grid: Grid, reader: RasterTiles, offset: tuple[int, int],
-                       options: dict, progress, is_canceled, client=None,
+                       options: dict, max_shift: float, progress, is_canceled, client=None,
                        sources=None) -> None:
-    """Dense flow per tile (with margins the pyramid needs), stitched by tile rows; with
-    a Dask ``client`` the tiles are computed on its workers (reading ``sources``, a
-    :class:`.flow_tasks.TileSources`)."""
-    from .flow_tasks import tile_flows
+    """Dense flow per tile (with the margins :func:`flow_tiles.flow_margin` gives, inside
+    the overlap), on threads or, with a Dask ``client``, on its workers (reading
+    ``sources``, a :class:`.flow_tasks.TileSources`), stitched and written by tile rows."""
+    from .flow_tasks import cluster_flow_rows
+    from .flow_tiles import flow_tiles  # the optical-flow engine
 
     row0, col0 = offset
     cores = list(reader.cores())
-    row_tiles = {r0: sum(1 for c in cores if c[0] == r0) for r0, _, _, _ in cores}
-    strips: dict[int, list] = {}
     with rasterio.open(path, "w", **field_profile(grid)) as dst:
         label_field(dst)
         write_nan_rows(dst, grid, 0, row0)
-        flows = tile_flows(reader, cores, options, is_canceled, client, sources)
-        for done, (k, (dx, dy)) in enumerate(flows):
-            r0, r1, c0, c1 = cores[k]
-            strip = strips.setdefault(r0, [np.full((2, r1 - r0, grid.width), np.nan,
-                                                   np.float32), 0])
-            strip[0][0, :, col0 + c0:col0 + c1] = dx
-            strip[0][1, :, col0 + c0:col0 + c1] = dy
-            strip[1] += 1
-            if strip[1] == row_tiles[r0]:  # the tile row is complete
-                dst.write(strips.pop(r0)[0], window=Window(0, row0 + r0, grid.width, r1 - r0))
-            if progress:
-                progress(100.0 * (done + 1) / len(cores))
+        tile_rows = (flow_tiles(reader, cores, options, max_shift, progress, is_canceled)
+                     if client is None else
+                     cluster_flow_rows(client, sources, cores, options, max_shift, progress,
+                                       is_canceled))
+        for r0, r1, tiles in tile_rows:
+            strip = np.full((2, r1 - r0, grid.width), np.nan, np.float32)
+            for (_, _, c0, c1), dx, dy in tiles:
+                strip[0, :, col0 + c0:col0 + c1] = dx
+                strip[1, :, col0 + c0:col0 + c1] = dy
+            dst.write(strip, window=Window(0, row0 + r0, grid.width, r1 - r0))
         write_nan_rows(dst, grid, row0 + reader.overlap.height, grid.height)
 
 

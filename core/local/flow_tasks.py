@@ -1,23 +1,22 @@
-"""The dense flow of align_local tile by tile, in this process or on Dask workers: a
-worker opens the two rasters by path and reads its tile (with the margin the pyramid
-needs) exactly as :class:`.reader.RasterTiles` reads it here, and returns the field on
-the tile's core only."""
+"""The dense flow of align_local on Dask workers: a worker opens the two rasters by path
+and reads its tile exactly as :class:`.reader.RasterTiles` reads it here
+(:func:`.flow_tiles.flow_tile`, the same margins), and returns the field on the tile's
+core only; the client regroups the tiles by rows, as :func:`.flow_tiles.flow_tiles`
+yields them in-process."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import rasterio
 
-from ..errors import CanceledError
 from ..grid import Grid
 from ..io.masks import PolygonMask
 from ..io.raster_io import IsCanceled
+from .flow_tiles import Core, flow_margin, flow_tile
 from .reader import RasterTiles
-
-Core = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -35,22 +34,6 @@ class TileSources:
     masks: Sequence[str | PolygonMask]
 
 
-def flow_margin(options: dict) -> int:
-    """Pixels read around a tile's core: what the coarsest pyramid level's windows reach."""
-    return min(3 * options["radius"] * 2 ** options["levels"], 768)
-
-
-def tile_flow(tile, core: Core, margin: int, options: dict,
-              is_canceled: IsCanceled | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(dx, dy) on the core of one tile read with ``margin``."""
-    from .dense_flow import estimate_flow  # the optical-flow engine
-
-    r0, r1, c0, c1 = core
-    dx, dy = estimate_flow(tile.reference, tile.secondary, is_canceled=is_canceled, **options)
-    inside = (slice(margin, margin + r1 - r0), slice(margin, margin + c1 - c0))
-    return dx[inside], dy[inside]
-
-
 def flow_at(sources: TileSources, core: Core, margin: int, options: dict
             ) -> tuple[np.ndarray, np.ndarray]:
     """A Dask worker's task: the flow on one tile's core, its rasters read by the worker."""
@@ -58,23 +41,27 @@ def flow_at(sources: TileSources, core: Core, margin: int, options: dict
         reader = RasterTiles(ref_ds, sources.reference_band, sources.reference_nodata, sec_ds,
                              sources.secondary_band, sources.secondary_nodata,
                              sources.overlap, list(sources.masks))
-        tile = reader.read(*core, margin)
-    return tile_flow(tile, core, margin, options)
+        return flow_tile(lambda *window: reader.read(*window, clip=True), core, margin, options)
 
 
-def tile_flows(reader: RasterTiles, cores: list[Core], options: dict,
-               is_canceled: IsCanceled | None, client=None,
-               sources: TileSources | None = None) -> Iterator[tuple[int, tuple]]:
-    """(k, (dx, dy)) on core k for every tile: here in order, or on the workers of the
-    Dask ``client`` (reading ``sources``) as they finish."""
-    margin = flow_margin(options)
-    if client is not None:
-        from ..distributed import cluster_map
+def cluster_flow_rows(client, sources: TileSources, cores: list[Core], options: dict,
+                      max_shift: float, progress: Callable[[float], None] | None,
+                      is_canceled: IsCanceled | None
+                      ) -> Iterator[tuple[int, int, list[tuple[Core, np.ndarray, np.ndarray]]]]:
+    """(r0, r1, [(core, dx, dy)]) for each row of tile cores as soon as all its tiles are
+    back from the workers of the Dask ``client`` (rows in any order)."""
+    from ..distributed import cluster_map
 
-        yield from cluster_map(client, flow_at, [(sources, core, margin, options)
-                                                 for core in cores], is_canceled)
-        return
-    for k, core in enumerate(cores):
-        if is_canceled and is_canceled():
-            raise CanceledError("Canceled while computing the optical flow.")
-        yield k, tile_flow(reader.read(*core, margin), core, margin, options, is_canceled)
+    margin = flow_margin(options, max_shift)
+    per_row: dict[tuple[int, int], int] = {}
+    for core in cores:
+        per_row[core[:2]] = per_row.get(core[:2], 0) + 1
+    rows: dict[tuple[int, int], list] = {}
+    tasks = [(sources, core, margin, options) for core in cores]
+    for done, (k, (dx, dy)) in enumerate(cluster_map(client, flow_at, tasks, is_canceled)):
+        key = cores[k][:2]
+        rows.setdefault(key, []).append((cores[k], dx, dy))
+        if progress:
+            progress(100.0 * (done + 1) / len(cores))
+        if len(rows[key]) == per_row[key]:
+            yield (*key, rows.pop(key))

@@ -324,7 +324,7 @@ def align_local(
                               sec_ds, secondary_band,
                               sec_info.nodata if secondary_nodata is None else secondary_nodata,
                               overlap, masks)
-        estimate = scaled_progress(progress, 0, 60)
+        estimate = scaled_progress(progress, 0, 60 if method in ("tie_points", "auto") else 50)
         choice = {}
         if method in ("tie_points", "auto"):
             points, node_field, passes = estimate_tie_points(
@@ -345,10 +345,12 @@ def align_local(
                 [m if isinstance(m, PolygonMask) else cluster_path(m, client) for m in masks])
             write_dense_field(field_path, ref_info.grid, reader, (row0, col0),
                                dict(radius=radius, levels=levels, iterations=iterations,
-                                    invert=invert), estimate, is_canceled, client, sources)
+                                    invert=invert), max_shift, estimate, is_canceled,
+                              client, sources)
             points, passes = _check_points(reader, field_path, (row0, col0), overlap,
                                            grid_spacing, window_size, max_shift, rejection,
-                                           min_reliability, modality, is_canceled), 1
+                                           min_reliability, modality, is_canceled,
+                                           scaled_progress(progress, 50, 60)), 1
         points.row, points.col = points.row + row0, points.col + col0
         points.pixel_ratio = coarser_pixel_ratio(ref_info.grid, sec_info.grid)
         if not keep_unreliable:
@@ -410,7 +412,7 @@ def _overlap(reference: Grid, secondary: Grid, window: int) -> tuple[Grid, tuple
 
 def _check_points(reader: RasterTiles, field_path: str, offset, overlap: Grid, spacing: int,
                   window: int, max_shift: float, rejection: str, min_reliability: float,
-                  modality: str, is_canceled) -> TiePoints:
+                  modality: str, is_canceled, progress=None) -> TiePoints:
     """The tie-point grid measured against the dense field: how well it aligns there (on
     the features ``modality`` calls for, chosen on these measures for "auto")."""
     rows, cols = grid_positions(overlap.height, overlap.width, spacing, window)
@@ -421,10 +423,13 @@ def _check_points(reader: RasterTiles, field_path: str, offset, overlap: Grid, s
     features, after, points.features = choose_features(
         modality, lambda kind: measure_points(through_field, rows, cols, window, zero,
                                               margin=margin, features=kind,
-                                              is_canceled=is_canceled), min_reliability)
+                                              is_canceled=is_canceled,
+                                              progress=scaled_progress(progress, 0, 50)),
+        min_reliability)
     before = measure_points(reader, rows, cols, window, zero, margin=margin, final=False,
                             features=features, search_px=first_search_px(max_shift, window),
-                            is_canceled=is_canceled)  # scores and texture as delivered
+                            is_canceled=is_canceled,  # scores and texture as delivered
+                            progress=scaled_progress(progress, 50, 100))
     points.texture, points.score_before, points.ssim_before = (before["texture"],
                                                                before["score"], before["ssim"])
     update_points(points, after)

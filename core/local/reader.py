@@ -58,9 +58,15 @@ class RasterTiles:
                 self._cache[key] = tile
             yield tile
 
-    def read(self, r0: int, r1: int, c0: int, c1: int, margin: int) -> Tile:
-        grid = self.overlap.subgrid(r0 - margin, c0 - margin, r1 - r0 + 2 * margin,
-                                    c1 - c0 + 2 * margin)
+    def read(self, r0: int, r1: int, c0: int, c1: int, margin: int, clip: bool = False
+             ) -> Tile:
+        """The tile of core rows r0:r1, columns c0:c1 with ``margin`` pixels around it;
+        ``clip``: none of the margin outside the overlap (no NaN border to compute on)."""
+        top, left, bottom, right = r0 - margin, c0 - margin, r1 + margin, c1 + margin
+        if clip:
+            top, left = max(top, 0), max(left, 0)
+            bottom, right = min(bottom, self.overlap.height), min(right, self.overlap.width)
+        grid = self.overlap.subgrid(top, left, bottom - top, right - left)
         images = {}
 
         def load(which: str) -> None:  # the two rasters on two threads
@@ -78,9 +84,8 @@ class RasterTiles:
         if self.displacement is not None:
             path, (row, col) = self.displacement
             with rasterio.open(path) as ds:
-                dx, dy = ds.read([1, 2], window=Window(c0 - margin + col, r0 - margin + row,
+                dx, dy = ds.read([1, 2], window=Window(left + col, top + row,
                                                        grid.width, grid.height),
                                  boundless=True, fill_value=np.nan)
-            prior = NodeField(np.nan_to_num(dx), np.nan_to_num(dy), 1.0, r0 - margin,
-                              c0 - margin)
-        return Tile(r0 - margin, c0 - margin, reference, secondary, (r0, r1, c0, c1), prior)
+            prior = NodeField(np.nan_to_num(dx), np.nan_to_num(dy), 1.0, top, left)
+        return Tile(top, left, reference, secondary, (r0, r1, c0, c1), prior)

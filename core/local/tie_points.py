@@ -189,7 +189,8 @@ def _residual_size(points: TiePoints) -> float:
 def measure_points(read_tiles: TileReader, rows: np.ndarray, cols: np.ndarray, window: int,
                    prior: NodeField, *, margin: int, final: bool = True,
                    features: str = "intensity", search_px: float = SEARCH_RADIUS_PX,
-                   is_canceled: IsCanceled | None = None) -> dict[str, np.ndarray]:
+                   is_canceled: IsCanceled | None = None,
+                   progress: Progress | None = None) -> dict[str, np.ndarray]:
     """Residual shift (dx, dy, reference pixels), the prior field (prior_dx, prior_dy),
     peak, reliability, matching score, SSIM and the shift's least-squares bound (bound_dx,
     bound_dy; :mod:`.uncertainty`) at every point, the secondary sampled
@@ -197,11 +198,13 @@ def measure_points(read_tiles: TileReader, rows: np.ndarray, cols: np.ndarray, w
     else to 1/20 px with the reference windows' texture (NaN otherwise).
     ``features`` "structure": matched on structure within ``search_px`` pixels, scored on
     the gradient magnitudes (:func:`..matching.modality.fine_feature`), whose contrast
-    does not flip between SAR and optical as intensities do."""
+    does not flip between SAR and optical as intensities do. ``progress`` gets the
+    percentage of the points measured, tile by tile."""
     n = len(rows)
     out = {key: np.full(n, np.nan) for key in ("dx", "dy", "prior_dx", "prior_dy", "peak",
                                                "texture", "score", "ssim", "bound_dx",
                                                "bound_dy")}
+    measured = 0
     for tile in read_tiles(margin):
         if is_canceled and is_canceled():
             raise CanceledError("Canceled while matching tie points.")
@@ -210,6 +213,9 @@ def measure_points(read_tiles: TileReader, rows: np.ndarray, cols: np.ndarray, w
         if inside.size:
             _measure_tile(tile, rows[inside], cols[inside], window, tile.prior or prior,
                           out, inside, final, (features, search_px))
+            measured += inside.size
+            if progress:
+                progress(100.0 * measured / max(n, 1))
     out["reliability"] = np.array([reliability_percent(p) if np.isfinite(p) else 0.0
                                    for p in out["peak"]])
     return out

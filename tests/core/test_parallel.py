@@ -42,3 +42,16 @@ def test_in_threads__raises_the_first_error(monkeypatch):
 
     with pytest.raises(ValueError, match="bad item"):
         parallel.in_threads(work, range(6))
+
+
+def test_in_threads__inside_a_worker_runs_in_its_thread(monkeypatch):
+    monkeypatch.setattr(parallel, "THREADS", 2)
+    threads = set()
+
+    def work(item: int) -> None:
+        threads.add(threading.get_ident())
+
+    parallel.as_worker(parallel.in_threads, work, range(8))
+    assert threads == {threading.get_ident()}
+    parallel.in_threads(work, range(8))  # outside a worker: on the pool's threads again
+    assert len(threads) > 1
