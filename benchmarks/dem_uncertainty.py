@@ -62,8 +62,16 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--cases", type=int, default=40)
     p.add_argument("--replicates", type=int, default=30)
+    p.add_argument("--first", type=int, default=0,
+                   help="Skip the cases before this one (to run parts in parallel).")
+    p.add_argument("--merge", nargs="+", metavar="JSON",
+                   help="Summarise the rows of these parts' JSON files instead of running.")
     p.add_argument("--json", default=str(HERE / "results" / "dem_uncertainty.json"))
     a = p.parse_args(argv)
+    if a.merge:
+        parts = [json.loads(Path(f).read_text()) for f in a.merge]
+        rows = sorted((r for part in parts for r in part["rows"]), key=lambda r: r["case"])
+        return summarise(rows, a, parts[0])
     register_coreg()
     from dem_sensor import make_pair
 
@@ -73,6 +81,8 @@ def main(argv=None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for k, case in case_list(a.cases):
+            if k < a.first:
+                continue
             folder = Path(tmp) / str(k)
             folder.mkdir()
             pair = make_pair(case, folder)
@@ -100,6 +110,11 @@ def main(argv=None) -> int:
             rows.append(row)
             print(f"case {k}: " + ", ".join(f"{n} {e:+.4g} (se {se[n]:.3g})"
                                             for n, e in errors.items()), file=sys.stderr)
+    return summarise(rows, a, None)
+
+
+def summarise(rows: list[dict], a, merged_from: dict | None) -> int:
+    """Coverage and z-scores over ``rows``, printed and written to ``a.json``."""
     names = list(rows[0]["errors"])
     coverage = {n: float(np.mean([r["covered"][n] for r in rows])) for n in names}
     before = {n: float(np.mean([r["covered_bootstrap_only"][n] for r in rows])) for n in names}
@@ -122,9 +137,14 @@ def main(argv=None) -> int:
                                            ).stdout.strip(),
             "pipeline": PIPELINE, "replicates": a.replicates,
             "versions": {"numpy": np.__version__, "rasterio": rasterio.__version__},
+            "cases": len(rows)}
+    if merged_from is not None:  # the parts' own run: commit, date, machine
+        info.update({k: merged_from[k] for k in ("date", "machine", "coreg_commit",
+                                                  "replicates", "versions")})
+    info.update({
             "coverage": coverage, "coverage_all_terms": overall,
             "coverage_bootstrap_only": before, "coverage_bootstrap_only_all_terms": overall_before,
-            "rms_z": z_scores, "table": text, "rows": rows}
+            "rms_z": z_scores, "table": text, "rows": rows})
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)
     Path(a.json).write_text(json.dumps(info, indent=1, default=float))
     return 0
