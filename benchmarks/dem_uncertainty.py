@@ -38,15 +38,16 @@ sys.path.insert(0, str(REPO / "tests"))
 PIPELINE = "nuth_kaab+deramp1"
 
 
-def case_list(n: int):
+def case_list(n: int, seed: int = 2026):
     from dem_sensor import SensorCase
 
-    rng = np.random.default_rng(2026)
+    rng = np.random.default_rng(seed)
     for k in range(n):
         yield k, SensorCase(offset=(int(rng.integers(0, 4)), int(rng.integers(0, 4))),
                             dz=float(rng.uniform(-5, 5)), noise=float(rng.uniform(0.5, 2.0)),
                             tilt=(float(rng.uniform(-3e-4, 3e-4)),
-                                  float(rng.uniform(-3e-4, 3e-4))), seed=100 + k)
+                                  float(rng.uniform(-3e-4, 3e-4))),
+                            seed=100 + k + 1000 * (seed - 2026))
 
 
 def add_correlated_noise(path: Path, sigma: float, seed: int) -> None:
@@ -62,6 +63,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--cases", type=int, default=40)
     p.add_argument("--replicates", type=int, default=30)
+    p.add_argument("--seed", type=int, default=2026,
+                   help="Seed of the cases (another seed: fresh cases, for a validation).")
     p.add_argument("--first", type=int, default=0,
                    help="Skip the cases before this one (to run parts in parallel).")
     p.add_argument("--merge", nargs="+", metavar="JSON",
@@ -80,7 +83,7 @@ def main(argv=None) -> int:
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for k, case in case_list(a.cases):
+        for k, case in case_list(a.cases, a.seed):
             if k < a.first:
                 continue
             folder = Path(tmp) / str(k)
@@ -137,10 +140,10 @@ def summarise(rows: list[dict], a, merged_from: dict | None) -> int:
                                            ).stdout.strip(),
             "pipeline": PIPELINE, "replicates": a.replicates,
             "versions": {"numpy": np.__version__, "rasterio": rasterio.__version__},
-            "cases": len(rows)}
+            "cases": len(rows), "seed": a.seed}
     if merged_from is not None:  # the parts' own run: commit, date, machine
-        info.update({k: merged_from[k] for k in ("date", "machine", "coreg_commit",
-                                                  "replicates", "versions")})
+        info.update({k: merged_from.get(k, info[k]) for k in (
+            "date", "machine", "coreg_commit", "replicates", "versions", "seed")})
     info.update({
             "coverage": coverage, "coverage_all_terms": overall,
             "coverage_bootstrap_only": before, "coverage_bootstrap_only_all_terms": overall_before,
