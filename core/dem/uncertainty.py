@@ -11,8 +11,8 @@ That alone covered the truth of sensor-simulated pairs in only 85-90 % of the ca
 (benchmarks/dem_uncertainty.py): beside the noise, a DEM pair differs by the error of
 resampling rugged relief, which depends on the terrain (slope, curvature) and so on
 where the mountains are. With a fixed scene it is the same in every tile draw, and with
-white noise it was as large as the noise's part (a tilt off by 1.1e-6 against a noise
-spread of 0.75e-6, over 60 noise draws of one pair). A delete-one-class jackknife over
+white noise it was as large as the noise's part (over 60 noise draws of one pair, the
+tilt was off on average by more than the draws' spread). A delete-one-class jackknife over
 :data:`SLOPE_CLASSES` slope classes measures how much the terms depend on the terrain
 they are measured on. Both estimate the whole error, each blind to a part: the
 jackknife sees the terrain-dependent error and white noise (its classes interleave
