@@ -74,7 +74,8 @@ def test_error_by_slope_is_heteroscedastic():
 def test_align_dem_reports_the_error_of_elevation_change(tmp_path):
     """A sensor pair aligned with an area (a rectangle standing for a glacier): the
     report holds the error model and the area's standard error of mean dh, larger than
-    if the errors were independent (they are correlated: block averages of one DEM)."""
+    if the errors were independent (the resampling error of the relief is correlated
+    over kilometres)."""
     pair = make_pair(SensorCase(noise=0.5), tmp_path)
     with rasterio.open(pair["dem"]) as ds:
         profile, shape = ds.profile, ds.shape
@@ -101,3 +102,29 @@ def test_points_reference_has_no_elevation_change_error(tmp_path):
     points.write_text("x,y,z\n1,2,3\n")
     with pytest.raises(CoregInputError, match="uncertainty"):
         align_dem(points, pair["dem"], tmp_path / "out.tif", variogram=True)
+
+
+def test_large_dems_are_thinned_with_short_lags_kept(tmp_path, monkeypatch):
+    """A DEM above MAX_PIXELS is read every few pixels, with a full-resolution window
+    for the short lags: the area's standard error stays near the unthinned one."""
+    from coreg.core.dem import dh_uncertainty
+
+    pair = make_pair(SensorCase(noise=0.5), tmp_path)
+    with rasterio.open(pair["dem"]) as ds:
+        profile, shape = ds.profile, ds.shape
+    area = np.zeros(shape, np.uint8)
+    area[60:160, 80:220] = 1
+    profile.update(dtype="uint8", nodata=None)
+    with rasterio.open(tmp_path / "area.tif", "w", **profile) as ds:
+        ds.write(area, 1)
+    align_dem(pair["ref"], pair["dem"], tmp_path / "out.tif")
+    full = dh_uncertainty.elevation_change_uncertainty(pair["ref"], tmp_path / "out.tif",
+                                                       areas=[tmp_path / "area.tif"])
+    monkeypatch.setattr(dh_uncertainty, "MAX_PIXELS", 10_000)
+    thin = dh_uncertainty.elevation_change_uncertainty(pair["ref"], tmp_path / "out.tif",
+                                                       areas=[tmp_path / "area.tif"])
+    assert full["grid_step"] == 1 and thin["grid_step"] == 3
+    assert thin["areas"][0]["pixels"] == pytest.approx(area.sum(), rel=0.05)
+    assert thin["areas"][0]["standard_error_mean_dh"] == pytest.approx(
+        full["areas"][0]["standard_error_mean_dh"], rel=0.3)
+    assert min(thin["variogram"]["lag"]) < 1.5 * min(full["variogram"]["lag"])
