@@ -35,6 +35,10 @@ from scipy import ndimage  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+#: The checkout when the run started (the code that ran), with "+" if it had changes.
+COMMIT = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty=+",
+                         "--abbrev=7", "--exclude=*"], capture_output=True, text=True
+                        ).stdout.strip()
 sys.path.insert(0, str(REPO / "tests"))
 PIPELINE = "nuth_kaab+deramp1"
 #: The old interval: +- this many bootstrap standard errors (normal quantile).
@@ -158,9 +162,7 @@ def summarise(rows: list[dict], a, merged_from: dict | None) -> int:
     info = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": f"{platform.machine()} {os.cpu_count()} cores, "
                        f"Python {platform.python_version()}",
-            "coreg_commit": subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short",
-                                            "HEAD"], capture_output=True, text=True
-                                           ).stdout.strip(),
+            "coreg_commit": COMMIT,
             "pipeline": PIPELINE, "replicates": a.replicates,
             "versions": {"numpy": np.__version__, "rasterio": rasterio.__version__},
             "cases": len(rows), "seed": a.seed}

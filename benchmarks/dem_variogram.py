@@ -35,6 +35,10 @@ from scipy import ndimage  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+#: The checkout when the run started (the code that ran), with "+" if it had changes.
+COMMIT = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty=+",
+                         "--abbrev=7", "--exclude=*"], capture_output=True, text=True
+                        ).stdout.strip()
 DATA = REPO.parent / "shared" / "data" / "dem" / "longyearbyen"
 WORK = HERE / "work" / "dem"
 PIPELINE = "nuth_kaab+deramp1"
@@ -155,9 +159,7 @@ def main(argv=None) -> int:
     info = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": f"{platform.machine()} {os.cpu_count()} cores, "
                        f"Python {platform.python_version()}",
-            "coreg_commit": subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short",
-                                            "HEAD"], capture_output=True, text=True
-                                           ).stdout.strip(),
+            "coreg_commit": COMMIT,
             "versions": {"numpy": np.__version__, "rasterio": rasterio.__version__,
                          **peer.get("versions", {})},
             "pipeline": PIPELINE, "nmad_after": alignment.nmad_after,
