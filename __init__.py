@@ -32,6 +32,7 @@ _EXPORTS = {
     # Measuring without writing, and reading a saved alignment back.
     "estimate_alignment": "core.matching.align",
     "estimate_dem_alignment": "core.dem.dem",
+    "elevation_change_uncertainty": "core.dem.dh_uncertainty",
     "read_alignment": "core.transforms.saved",
     # Results and alignments.
     "Alignment": "core.matching.alignment",
@@ -68,7 +69,8 @@ _EXPORTS = {
 __all__ = [
     "align_image", "align_local", "align_dem", "align_stack", "apply_alignment",
     "band_math", "rectify_swath",
-    "estimate_alignment", "estimate_dem_alignment", "read_alignment",
+    "estimate_alignment", "estimate_dem_alignment", "elevation_change_uncertainty",
+    "read_alignment",
     "Alignment", "PatchResult", "LocalAlignment", "DemAlignment", "BlockShift",
     "ItemResult", "Applied", "SwathResult", "AlignmentResult", "RigidModel", "PolygonMask",
     "Transform", "Rigid", "AffineTransform", "BlockField", "DisplacementField", "Composite",
@@ -121,6 +123,7 @@ if TYPE_CHECKING:  # what static analysers and IDEs see
     from .core.bandmath.band_math import BandMathError
     from .core.bandmath.raster_math import band_math
     from .core.dem.dem import BlockShift, DemAlignment, align_dem, estimate_dem_alignment
+    from .core.dem.dh_uncertainty import elevation_change_uncertainty
     from .core.errors import (
         CanceledError,
         CoregError,

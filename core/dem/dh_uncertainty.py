@@ -84,10 +84,36 @@ def elevation_change_uncertainty(
     exclude: Sequence[AreaSource] = (),
     areas: Sequence[AreaSource] = (),
 ) -> dict:
-    """The error model of dh = ``reference`` - ``aligned`` on stable terrain (valid in
-    both, outside ``exclude`` and ``areas``) and the standard error of the mean dh
-    over each of ``areas`` (polygons, or rasters where non-zero marks the area; all
-    the polygons of one source form one area), on the aligned DEM's grid."""
+    """The error model of dh = ``reference`` - ``aligned`` on stable terrain and the
+    standard error of the mean dh over each of ``areas``, on the aligned DEM's grid
+    (what ``align_dem(..., variogram=True, areas=...)`` puts in the report's
+    ``dh_uncertainty``; usable on any pair already aligned).
+
+    Parameters
+    ----------
+    reference, aligned : path
+        The reference DEM (any grid; read onto the aligned DEM's) and the aligned DEM.
+    exclude : sequence of path or PolygonMask
+        Unstable terrain left out of the error model (rasters: non-zero pixels).
+    areas : sequence of path or PolygonMask
+        Areas such as glacier outlines; all the polygons of one source form one area.
+        They are left out of the stable terrain too.
+
+    Returns
+    -------
+    dict
+        ``error_by_slope`` (NMAD of dh per slope class), ``variogram`` (``lag``,
+        ``gamma``, ``pairs`` of the standardised dh), ``model`` (``nugget``,
+        ``structures``, ``sill``), ``areas`` (per area ``pixels``, ``area_m2``,
+        ``mean_dh``, ``standard_error_mean_dh``, ``interval_95_mean_dh``,
+        ``standard_error_volume_m3``, ``standard_error_if_uncorrelated``,
+        ``n_effective``).
+
+    Raises
+    ------
+    CoregistrationError
+        Fewer than :data:`MIN_STABLE` stable pixels.
+    """
     grid = read_info(aligned, "Aligned DEM").grid
     step = max(1, math.ceil(math.sqrt(grid.width * grid.height / MAX_PIXELS)))
     coarse = _thinned(grid, step)
