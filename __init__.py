@@ -33,6 +33,7 @@ _EXPORTS = {
     # Measuring without writing, and reading a saved alignment back.
     "estimate_alignment": "core.matching.align",
     "estimate_dem_alignment": "core.dem.dem",
+    "elevation_change_uncertainty": "core.dem.dh_uncertainty",
     "read_alignment": "core.transforms.saved",
     "write_dem_report": "core.dem.report",
     # Results and alignments.
@@ -71,7 +72,8 @@ _EXPORTS = {
 __all__ = [
     "align_image", "align_local", "align_dem", "align_stack", "align_items", "apply_alignment",
     "band_math", "rectify_swath",
-    "estimate_alignment", "estimate_dem_alignment", "read_alignment", "write_dem_report",
+    "estimate_alignment", "estimate_dem_alignment", "elevation_change_uncertainty",
+    "read_alignment", "write_dem_report",
     "Alignment", "PatchResult", "LocalAlignment", "DemAlignment", "BlockShift",
     "ItemResult", "ItemsResult", "Applied", "SwathResult", "AlignmentResult", "RigidModel",
     "PolygonMask",
@@ -125,6 +127,7 @@ if TYPE_CHECKING:  # what static analysers and IDEs see
     from .core.bandmath.band_math import BandMathError
     from .core.bandmath.raster_math import band_math
     from .core.dem.dem import BlockShift, DemAlignment, align_dem, estimate_dem_alignment
+    from .core.dem.dh_uncertainty import elevation_change_uncertainty
     from .core.dem.report import write_dem_report
     from .core.errors import (
         CanceledError,

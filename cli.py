@@ -504,6 +504,13 @@ def align_local_command(reference, secondary, output, displacement, method, moda
 @click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True,
               metavar="N", help="Replicates of a spatial block bootstrap: standard errors "
                                 "and 95 % intervals of every term in the report (~30).")
+@click.option("--variogram", is_flag=True,
+              help="Model the error of elevation change (NMAD by slope, variogram of the "
+                   "stable dh) into the report's dh_uncertainty.")
+@click.option("--area", "areas", multiple=True, metavar="PATH",
+              help="An area (GeoJSON polygons or a raster, non-zero) whose mean dh gets a "
+                   "standard error, spatial correlation included (implies --variogram). "
+                   "Repeatable.")
 @click.option("--max-iterations", type=click.IntRange(min=1), default=10, show_default=True,
               help="Iterations of the horizontal fit at most.")
 @click.option("--tolerance", type=float, default=0.01, show_default=True, metavar="M",
@@ -527,9 +534,10 @@ def align_local_command(reference, secondary, output, displacement, method, moda
 @dask_options("the aligned DEM's blocks (strips of rows)")
 @run_options
 def align_dem_command(reference, dem, output, dh_output, exclude, method, pipeline,
-                      bootstrap, max_iterations, tolerance, block_size, resampling,
-                      match_reference, keep_unreliable, shift_x, shift_y, shift_z, apply_to,
-                      report, report_page, dask_scheduler, ship_engine, quiet, as_json):
+                      bootstrap, variogram, areas, max_iterations, tolerance, block_size,
+                      resampling, match_reference, keep_unreliable, shift_x, shift_y, shift_z,
+                      apply_to, report, report_page, dask_scheduler, ship_engine, quiet,
+                      as_json):
     """Align DEM onto the REFERENCE DEM over stable terrain (Nuth & Kääb 2011)."""
     from .core.dem.dem import align_dem, write_shift_fields
     from .core.dem.points import is_point_file
@@ -541,7 +549,7 @@ def align_dem_command(reference, dem, output, dh_output, exclude, method, pipeli
                               "only.")
     run = Run("align-dem", quiet, as_json)
     sources = {"Reference DEM": reference, "DEM": dem, "Unstable terrain": list(exclude),
-               "Rasters to apply to": list(apply_to)}
+               "Areas": list(areas), "Rasters to apply to": list(apply_to)}
     outputs = {"Output": output, "Elevation difference": dh_output, "Report": report,
                "Report page": report_page,
                **{f"Shift field {c}": p for c, p in fields.items()},
@@ -549,8 +557,8 @@ def align_dem_command(reference, dem, output, dh_output, exclude, method, pipeli
     with run.guarded(outputs, sources):
         alignment = align_dem(
             reference, dem, output, dh_output=dh_output, exclude=mask_sources(exclude),
-            method=method, pipeline=pipeline, bootstrap=bootstrap,
-            max_iterations=max_iterations,
+            method=method, pipeline=pipeline, bootstrap=bootstrap, variogram=variogram,
+            areas=mask_sources(areas), max_iterations=max_iterations,
             tolerance=tolerance, block_size=block_size, match_reference=match_reference,
             resampling=resampling,
             keep_unreliable=keep_unreliable, dask_scheduler=dask_scheduler,
@@ -568,7 +576,10 @@ def align_dem_command(reference, dem, output, dh_output, exclude, method, pipeli
     run.done(document, (
         f"Shift applied to the DEM: x {r['shift_x']:+.3f}, y {r['shift_y']:+.3f}, "
         f"z {r['shift_z']:+.3f} (map units); NMAD of dh on {r['n_stable_pixels']} stable "
-        f"pixels {r['nmad_before']:.3f} -> {r['nmad_after']:.3f}"), alignment.warnings)
+        f"pixels {r['nmad_before']:.3f} -> {r['nmad_after']:.3f}"
+        + "".join(f"; {a['name']}: standard error of the mean dh "
+                  f"{a.get('standard_error_mean_dh', float('nan')):.3f}"
+                  for a in r["dh_uncertainty"].get("areas", []))), alignment.warnings)
 
 
 @cli.command("align-stack", short_help="Align a time series onto an anchor scene.")

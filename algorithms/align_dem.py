@@ -42,6 +42,7 @@ class AlignDemAlgorithm(CoregAlgorithm):
     PIPELINE = "PIPELINE"
     REFERENCE_POINTS, Z_FIELD = "REFERENCE_POINTS", "Z_FIELD"
     BOOTSTRAP = "BOOTSTRAP"
+    VARIOGRAM, AREAS = "VARIOGRAM", "AREAS"
     MAX_ITERATIONS, TOLERANCE, BLOCK_SIZE = "MAX_ITERATIONS", "TOLERANCE", "BLOCK_SIZE"
     RESAMPLING, MATCH_REFERENCE = "RESAMPLING", "MATCH_REFERENCE"
     OUTPUT, DH_OUTPUT, REPORT = "OUTPUT", "DH_OUTPUT", "REPORT"
@@ -82,6 +83,10 @@ class AlignDemAlgorithm(CoregAlgorithm):
             "match the reference), the elevation difference reference - aligned DEM, and "
             "a JSON report with the shifts and the NMAD of dh on stable terrain before "
             "and after (NMAD = 1.4826 median |dh - median dh|).\n"
+            "Uncertainty (advanced): bootstrap replicates give every fitted term a standard "
+            "error; the variogram option models the error of elevation change on stable "
+            "terrain (NMAD by slope, spatial correlation) and gives each area (e.g. glacier "
+            "outlines) the standard error of its mean dh, for volume-change budgets.\n"
             "Dask scheduler (advanced): the aligned DEM is resampled block by block (strips "
             "of rows) on the cluster's workers; the fit runs in QGIS; the results are the "
             "same. " + CLUSTER_HELP)
@@ -125,6 +130,13 @@ class AlignDemAlgorithm(CoregAlgorithm):
         self.add_advanced_parameter(QgsProcessingParameterNumber(
             self.BOOTSTRAP, self.tr("Uncertainty: bootstrap replicates (0 = none; ~30)"),
             QgsProcessingParameterNumber.Type.Integer, 0, minValue=0, maxValue=500))
+        self.add_advanced_parameter(QgsProcessingParameterBoolean(
+            self.VARIOGRAM, self.tr("Uncertainty of elevation change: variogram of the "
+                                    "stable dh (in the report)"), False))
+        self.add_advanced_parameter(QgsProcessingParameterMultipleLayers(
+            self.AREAS, self.tr("Areas for the standard error of mean dh (e.g. glacier "
+                                "outlines; polygons, or rasters: non-zero)"),
+            QgsProcessing.SourceType.TypeMapLayer, optional=True))
         self.add_keep_unreliable_parameter()
         add_dask_parameters(self)
         self.add_apply_to_parameter()
@@ -181,6 +193,9 @@ class AlignDemAlgorithm(CoregAlgorithm):
             method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
             pipeline=(self.parameterAsString(parameters, self.PIPELINE, context) or "").strip(),
             bootstrap=self.parameterAsInt(parameters, self.BOOTSTRAP, context),
+            variogram=self.parameterAsBoolean(parameters, self.VARIOGRAM, context),
+            areas=mask_sources(self.parameterAsLayerList(parameters, self.AREAS, context),
+                               reference, context, self.raster_path),
             max_iterations=self.parameterAsInt(parameters, self.MAX_ITERATIONS, context),
             tolerance=self.parameterAsDouble(parameters, self.TOLERANCE, context),
             block_size=self.parameterAsInt(parameters, self.BLOCK_SIZE, context),
@@ -196,6 +211,12 @@ class AlignDemAlgorithm(CoregAlgorithm):
             feedback.pushInfo(self.tr(f"Fitted {terms['step']}: ") + _summary(terms))
         for key, half in alignment.uncertainty.get("interval_95", {}).items():
             feedback.pushInfo(self.tr(f"95 % interval of {key}: +-{half:.4g}"))
+        for area in alignment.dh_uncertainty.get("areas", []):
+            if "standard_error_mean_dh" in area:
+                feedback.pushInfo(self.tr(
+                    f"{area['name']}: standard error of the mean dh "
+                    f"{area['standard_error_mean_dh']:.3f} ({area['n_effective']:.0f} "
+                    f"independent samples of {area['pixels']} pixels)"))
         feedback.pushInfo(self.tr(
             f"Shift applied to the DEM: x {report['shift_x']:+.3f}, y {report['shift_y']:+.3f}, "
             f"z {report['shift_z']:+.3f} (map units); NMAD of dh on {report['n_stable_pixels']} "

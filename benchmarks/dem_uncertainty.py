@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Calibration of the DEM pipeline's uncertainty (spatial block bootstrap).
+"""Calibration of the DEM pipeline's uncertainty (block bootstrap + terrain jackknife).
 
 Run with ``/usr/bin/python3 benchmarks/dem_uncertainty.py [--cases N] [--replicates B]``.
 Over sensor-simulated pairs (tests/dem_sensor.py: block averages of the real Longyearbyen
 DEM, whole-fine-pixel shifts, a tilt, Gaussian noise and, every other case, spatially
 correlated noise), it fits ``nuth_kaab+deramp1`` with the bootstrap and counts how often
 the truth lies in each term's 95 % interval. A calibrated interval covers it 90-98 % of the
-time. Writes benchmarks/results/dem_uncertainty.json (or --json) and prints a table.
+time. The coverage of the bootstrap's part alone (+- 1.96 of its standard errors, the
+method before the terrain jackknife) and of both parts in quadrature are counted on the
+same fits. Writes
+benchmarks/results/dem_uncertainty.json (or --json) and prints a table.
 """
 
 from __future__ import annotations
@@ -32,19 +35,26 @@ from scipy import ndimage  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+#: The checkout when the run started (the code that ran), with "+" if it had changes.
+COMMIT = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty=+",
+                         "--abbrev=7", "--exclude=*"], capture_output=True, text=True
+                        ).stdout.strip()
 sys.path.insert(0, str(REPO / "tests"))
 PIPELINE = "nuth_kaab+deramp1"
+#: The old interval: +- this many bootstrap standard errors (normal quantile).
+Z95 = 1.959964
 
 
-def case_list(n: int):
+def case_list(n: int, seed: int = 2026):
     from dem_sensor import SensorCase
 
-    rng = np.random.default_rng(2026)
+    rng = np.random.default_rng(seed)
     for k in range(n):
         yield k, SensorCase(offset=(int(rng.integers(0, 4)), int(rng.integers(0, 4))),
                             dz=float(rng.uniform(-5, 5)), noise=float(rng.uniform(0.5, 2.0)),
                             tilt=(float(rng.uniform(-3e-4, 3e-4)),
-                                  float(rng.uniform(-3e-4, 3e-4))), seed=100 + k)
+                                  float(rng.uniform(-3e-4, 3e-4))),
+                            seed=100 + k + 1000 * (seed - 2026))
 
 
 def add_correlated_noise(path: Path, sigma: float, seed: int) -> None:
@@ -58,19 +68,30 @@ def add_correlated_noise(path: Path, sigma: float, seed: int) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--cases", type=int, default=20)
+    p.add_argument("--cases", type=int, default=40)
     p.add_argument("--replicates", type=int, default=30)
+    p.add_argument("--seed", type=int, default=2026,
+                   help="Seed of the cases (another seed: fresh cases, for a validation).")
+    p.add_argument("--first", type=int, default=0,
+                   help="Skip the cases before this one (to run parts in parallel).")
+    p.add_argument("--merge", nargs="+", metavar="JSON",
+                   help="Summarise the rows of these parts' JSON files instead of running.")
     p.add_argument("--json", default=str(HERE / "results" / "dem_uncertainty.json"))
     a = p.parse_args(argv)
+    if a.merge:
+        parts = [json.loads(Path(f).read_text()) for f in a.merge]
+        rows = sorted((r for part in parts for r in part["rows"]), key=lambda r: r["case"])
+        return summarise(rows, a, parts[0])
     register_coreg()
     from dem_sensor import make_pair
 
     from coreg.core.dem.pipeline import estimate_dem_pipeline
-    from coreg.core.dem.uncertainty import Z95
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for k, case in case_list(a.cases):
+        for k, case in case_list(a.cases, a.seed):
+            if k < a.first:
+                continue
             folder = Path(tmp) / str(k)
             folder.mkdir()
             pair = make_pair(case, folder)
@@ -79,7 +100,8 @@ def main(argv=None) -> int:
             t = time.perf_counter()
             fit = estimate_dem_pipeline(pair["ref"], pair["dem"], PIPELINE,
                                         bootstrap=a.replicates)
-            se = fit.uncertainty["standard_error"]
+            parts = {key: fit.uncertainty[f"standard_error_{key}"]
+                     for key in ("bootstrap", "terrain")}
             deramp = fit.corrections[0]
             errors = {"shift_x": fit.shift_x - pair["shift"][0],
                       "shift_y": fit.shift_y - pair["shift"][1],
@@ -87,30 +109,71 @@ def main(argv=None) -> int:
                       "deramp1.tilt_y": -deramp["tilt_y"] - case.tilt[1]}
             row = {"case": k, "offset": case.offset, "noise": case.noise,
                    "correlated_noise": bool(k % 2), "seconds": time.perf_counter() - t,
-                   "errors": errors, "standard_errors": {n: se[n] for n in errors},
-                   "covered": {n: abs(e) <= Z95 * se[n] for n, e in errors.items()}}
+                   "errors": errors, "t95": fit.uncertainty["t95"],
+                   **{f"standard_errors_{key}": {n: part[n] for n in errors}
+                      for key, part in parts.items()}}
             rows.append(row)
-            print(f"case {k}: " + ", ".join(f"{n} {e:+.4g} (se {se[n]:.3g})"
-                                            for n, e in errors.items()), file=sys.stderr)
+            print(f"case {k}: " + ", ".join(
+                f"{n} {e:+.4g} (se {combined(row, n):.3g})" for n, e in errors.items()),
+                file=sys.stderr)
+    return summarise(rows, a, None)
+
+
+def terrain_part(row: dict, name: str) -> float:
+    """The terrain jackknife's standard error; rows of the first run (commit 43021b8)
+    stored only the bootstrap's and the two in quadrature, from which it follows."""
+    if "standard_errors_terrain" in row:
+        return row["standard_errors_terrain"][name]
+    both, boot = row["standard_errors"][name], row["standard_errors_bootstrap"][name]
+    return float(np.sqrt(max(both**2 - boot**2, 0.0)))
+
+
+def combined(row: dict, name: str, rule: str = "larger") -> float:
+    """A term's standard error by ``rule``: the larger of the two parts (Coreg's), both in
+    quadrature, or the bootstrap's alone."""
+    boot, terrain = row["standard_errors_bootstrap"][name], terrain_part(row, name)
+    return {"larger": max(boot, terrain), "quadrature": float(np.hypot(boot, terrain)),
+            "bootstrap": boot}[rule]
+
+
+def summarise(rows: list[dict], a, merged_from: dict | None) -> int:
+    """Coverage and z-scores over ``rows``, printed and written to ``a.json``."""
     names = list(rows[0]["errors"])
-    coverage = {n: float(np.mean([r["covered"][n] for r in rows])) for n in names}
-    z_scores = {n: float(np.sqrt(np.mean([(r["errors"][n] / r["standard_errors"][n]) ** 2
+
+    def cover(rule: str, half=None) -> dict[str, float]:
+        return {n: float(np.mean([abs(r["errors"][n]) <= (half or r["t95"]) * combined(r, n, rule)
+                                  for r in rows])) for n in names}
+
+    coverage, quadrature, before = cover("larger"), cover("quadrature"), cover("bootstrap", Z95)
+    z_scores = {n: float(np.sqrt(np.mean([(r["errors"][n] / combined(r, n)) ** 2
                                           for r in rows]))) for n in names}
-    lines = ["| term | coverage of the 95 % interval | RMS of error / standard error |",
-             "|---|---|---|"]
-    lines += [f"| {n} | {100 * coverage[n]:.0f} % ({len(rows)} cases) | {z_scores[n]:.2f} |"
-              for n in names]
+    lines = ["| term | coverage of the 95 % interval | RMS of error / standard error | "
+             "both parts in quadrature | bootstrap alone, +-1.96 (before) |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {n} | {100 * coverage[n]:.1f} % ({len(rows)} cases) | {z_scores[n]:.2f} | "
+              f"{100 * quadrature[n]:.1f} % | {100 * before[n]:.1f} % |" for n in names]
+    overall = float(np.mean([coverage[n] for n in names]))
+    overall_quadrature = float(np.mean([quadrature[n] for n in names]))
+    overall_before = float(np.mean([before[n] for n in names]))
+    lines.append(f"| all terms | {100 * overall:.1f} % | | {100 * overall_quadrature:.1f} % | "
+                 f"{100 * overall_before:.1f} % |")
     text = "\n".join(lines)
     print(text)
     info = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": f"{platform.machine()} {os.cpu_count()} cores, "
                        f"Python {platform.python_version()}",
-            "coreg_commit": subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short",
-                                            "HEAD"], capture_output=True, text=True
-                                           ).stdout.strip(),
+            "coreg_commit": COMMIT,
             "pipeline": PIPELINE, "replicates": a.replicates,
             "versions": {"numpy": np.__version__, "rasterio": rasterio.__version__},
-            "coverage": coverage, "rms_z": z_scores, "table": text, "rows": rows}
+            "cases": len(rows), "seed": a.seed}
+    if merged_from is not None:  # the parts' own run: commit, date, machine
+        info.update({k: merged_from.get(k, info[k]) for k in (
+            "date", "machine", "coreg_commit", "replicates", "versions", "seed")})
+    info.update({
+            "coverage": coverage, "coverage_all_terms": overall,
+            "coverage_quadrature": quadrature, "coverage_quadrature_all_terms": overall_quadrature,
+            "coverage_bootstrap_only": before, "coverage_bootstrap_only_all_terms": overall_before,
+            "rms_z": z_scores, "table": text, "rows": rows})
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)
     Path(a.json).write_text(json.dumps(info, indent=1, default=float))
     return 0

@@ -51,6 +51,8 @@ OPTIONAL_PACKAGES = (
      "reads STAC items and writes those of 'Align STAC items' and stacks"),
     (Requirement("pystac_client", "pystac-client", "", "0.7"),
      "searches STAC APIs ('Search a STAC catalogue')"),
+    (Requirement("laspy", "laspy", "", "2.0"),
+     "reads LAS lidar points (LAZ: with its lazrs backend) as the reference of 'Align DEM'"),
 )
 
 

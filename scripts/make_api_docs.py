@@ -28,6 +28,7 @@ GROUPS = (
     ("Entry points", ("align_image", "align_local", "align_dem", "align_stack",
                       "align_items", "apply_alignment", "band_math", "rectify_swath")),
     ("Measuring only, and saved alignments", ("estimate_alignment", "estimate_dem_alignment",
+                                               "elevation_change_uncertainty",
                                                "read_alignment")),
     ("Reports", ("write_dem_report",)),
     ("Results", ("AlignmentResult", "Alignment", "PatchResult", "LocalAlignment",

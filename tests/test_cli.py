@@ -252,6 +252,32 @@ def test_align_dem_matches_the_library_and_protects_its_exclusions(home, tmp_pat
     assert digest(exclusion) == before
 
 
+def test_align_dem_uncertainty_of_elevation_change(home, tmp_path):
+    """--area gives the area's standard error of mean dh in the report and the summary;
+    an area is an input, never overwritten."""
+    import numpy as np
+    import rasterio
+    from dem_sensor import SensorCase, make_pair
+
+    pair = make_pair(SensorCase(noise=0.5), tmp_path)
+    with rasterio.open(pair["dem"]) as ds:
+        profile, shape = ds.profile, ds.shape
+    profile.update(dtype="uint8", nodata=None)
+    area = np.zeros(shape, np.uint8)
+    area[50:100, 50:150] = 1
+    with rasterio.open(tmp_path / "glacier.tif", "w", **profile) as ds:
+        ds.write(area, 1)
+    completed = run(home, "align-dem", pair["ref"], pair["dem"], "-o", tmp_path / "out.tif",
+                    "--area", tmp_path / "glacier.tif", "--json")
+    assert completed.returncode == 0, completed.stderr
+    (glacier,) = json.loads(completed.stdout)["dh_uncertainty"]["areas"]
+    assert glacier["pixels"] == area.sum()
+    assert 0 < glacier["standard_error_mean_dh"] < 0.5
+    completed = run(home, "align-dem", pair["ref"], pair["dem"], "-o", tmp_path / "glacier.tif",
+                    "--area", tmp_path / "glacier.tif")
+    assert_one_line_error(completed, 3, "Areas")
+
+
 def test_align_stack_delivers_every_scene(home, tmp_path):
     scenes = sorted(SERIES.glob("*.tif"))
     folder = tmp_path / "stack"

@@ -15,6 +15,8 @@
 #     BlockwiseCoreg.fit fails with "TypeError: can't multiply sequence by non-int of type
 #     'Affine'" (it computes `(col, row) * transform`, which affine 3 no longer supports).
 #   * scikit-learn is an optional xdem dependency needed by BlockwiseCoreg.apply (RANSAC).
+#   * scikit-gstat (and its matplotlib/numba) is the optional xdem dependency of its empirical
+#     variograms (xdem.spatialstats), for benchmarks/dem_variogram.py.
 #   * A stamp file in the venv records the pin set; a second call with the same pins is instant.
 set -euo pipefail
 
@@ -29,7 +31,7 @@ PIP_PINS=(
   affine==2.4.0
   scikit-learn==1.9.1
   numpy==2.4.6
-  scipy==1.17.1
+  scipy==1.16.3
   rasterio==1.4.4
   pyproj==3.7.2
   pyogrio==0.13.0
@@ -52,6 +54,18 @@ PIP_PINS=(
   pytz==2026.6
   threadpoolctl==3.8.0
   tzdata==2026.6
+  scikit-gstat==1.0.26
+  matplotlib==3.11.2
+  numba==0.68.1
+  llvmlite==0.50.0
+  contourpy==1.3.3
+  cycler==0.12.1
+  fonttools==4.69.1
+  kiwisolver==1.5.1
+  pillow==13.0.0
+  imageio==2.38.2
+  tqdm==4.70.1
+  setuptools==66.1.1
 )
 
 WANT_STAMP="$(printf '%s\n' "${PIP_PINS[@]}")"

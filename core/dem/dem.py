@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 
 import numpy as np
@@ -106,6 +106,10 @@ class DemAlignment(AlignmentResult):
     #: Standard errors and 95 % half-widths of every term (bootstrap; see
     #: core/dem/uncertainty.py); empty unless asked for.
     uncertainty: dict = field(default_factory=dict)
+    #: Uncertainty of elevation change: the error model of the stable dh after alignment
+    #: and the standard error of the mean dh over areas (core/dem/dh_uncertainty.py);
+    #: empty unless asked for.
+    dh_uncertainty: dict = field(default_factory=dict)
 
     def report(self) -> dict:
         report = asdict(self)
@@ -236,6 +240,8 @@ def align_dem(
     method: str = "nuth_kaab",
     pipeline: str = "",
     bootstrap: int = 0,
+    variogram: bool = False,
+    areas: Sequence[str | os.PathLike | PolygonMask] = (),
     max_iterations: int = 10,
     tolerance: float = 0.01,
     block_size: int = 256,
@@ -276,6 +282,14 @@ def align_dem(
         Replicates of a spatial block bootstrap giving each term's standard error and
         95 % interval in the report (0: none; about 30 is enough; each replicate costs
         one fit). Global methods and pipelines only.
+    variogram : bool
+        Also model the error of elevation change: NMAD of the stable dh after
+        alignment by slope class, the variogram of the standardised dh and its fitted
+        model, in the report's ``dh_uncertainty`` (see :mod:`.dh_uncertainty`).
+    areas : sequence of path or PolygonMask
+        Areas (e.g. glacier outlines; rasters: non-zero pixels; each source one area)
+        whose mean dh gets a standard error from that model, correlation included
+        (implies ``variogram``; the areas are left out of the stable terrain).
     max_iterations : int
         Iterations of the horizontal fit at most.
     tolerance : float
@@ -327,15 +341,17 @@ def align_dem(
 
     check_dask_address(dask_scheduler)
     points = is_point_file(reference)
-    if points and (dh_output is not None or match_reference):
-        raise CoregInputError("With reference points, the elevation difference and the "
-                              "reference grid do not exist: write the aligned DEM only.")
+    if points and (dh_output is not None or match_reference or variogram or areas):
+        raise CoregInputError("With reference points, the elevation difference, its "
+                              "uncertainty and the reference grid do not exist: write the "
+                              "aligned DEM only.")
     with guarded_outputs({"Aligned DEM": output, "Elevation difference": dh_output},
                          {"Reference DEM": None if isinstance(reference, PointCloud)
                           else reference, "DEM": dem,
-                          "Unstable terrain": file_paths(exclude)}), \
+                          "Unstable terrain": file_paths(exclude),
+                          "Areas": file_paths(areas)}), \
             cluster_client(dask_scheduler, [dem], (), ship_engine) as client:
-        return _align_and_write(reference, dem, output, dh_output=dh_output, client=client,
+        alignment = _align_and_write(reference, dem, output, dh_output=dh_output, client=client,
                                 match_reference=match_reference, resampling=resampling,
                                 keep_unreliable=keep_unreliable, progress=progress,
                                 is_canceled=is_canceled, exclude=exclude, method=method,
@@ -343,6 +359,12 @@ def align_dem(
                                 bootstrap=bootstrap, max_iterations=max_iterations,
                                 tolerance=tolerance, block_size=block_size,
                                 block_step=block_step, points=points)
+        if not (variogram or areas):
+            return alignment
+        from .dh_uncertainty import elevation_change_uncertainty
+
+        return replace(alignment, dh_uncertainty=elevation_change_uncertainty(
+            reference, output, exclude=exclude, areas=areas))
 
 
 def _align_and_write(reference, dem, output, *, dh_output, client, match_reference: bool,

@@ -4,7 +4,8 @@ The points' elevations play the reference DEM's part: dh = z - DEM at the point,
 DEM interpolated at each point's exact position (cubic spline), and the slopes are the
 DEM's own. Any pipeline of :mod:`.dem_pipeline` then runs unchanged. Points are read
 from CSV (columns x, y, z; a header names them) or from a GeoPackage point layer
-(z from the geometry, or from an attribute) with the standard library only.
+(z from the geometry, or from an attribute) with the standard library only, and from
+LAS/LAZ lidar files with laspy (an optional package; LAZ also needs its lazrs backend).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def is_point_file(path) -> bool:
     if isinstance(path, PointCloud):
         return True
     suffix = Path(str(path)).suffix.lower()
-    if suffix == ".csv":
+    if suffix in (".csv", ".las", ".laz"):
         return True
     if suffix == ".gpkg" and Path(path).is_file():
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
@@ -75,7 +76,12 @@ def read_points(path: str | os.PathLike, *, crs: str | None = None,
         return _read_csv(Path(path), crs, z_field)
     if suffix == ".gpkg":
         return _read_gpkg(Path(path), crs, z_field)
-    raise CoregInputError(f"Reference points must be a .csv or .gpkg file, not '{path}'.")
+    if suffix in (".las", ".laz"):
+        from .las import read_las
+
+        return read_las(Path(path), crs)
+    raise CoregInputError(f"Reference points must be a .csv, .gpkg, .las or .laz file, not "
+                          f"'{path}'.")
 
 
 def _read_csv(path: Path, crs: str | None, z_field: str | None) -> PointCloud:

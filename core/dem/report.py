@@ -248,6 +248,8 @@ def dem_section(report: dict, figures: DhSurvey | None) -> str:
         f"{'converged' if report.get('converged', True) else 'NOT converged'}, "
         f"{report.get('n_stable_pixels', '?')} stable pixels.</p>")
     parts += [f"<p class='warning'>{esc(w)}</p>" for w in report.get("warnings") or ()]
+    if report.get("dh_uncertainty"):
+        parts.append(dh_uncertainty_section(report["dh_uncertainty"]))
     if figures is None:
         return "".join(parts)
     limit = colour_limit(figures)
@@ -277,6 +279,72 @@ def dem_section(report: dict, figures: DhSurvey | None) -> str:
            if figures.sampled_every > 1 else "every pixel")
         + "; slope of the reference.</p>")
     return "".join(parts)
+
+
+def dh_uncertainty_section(uncertainty: dict) -> str:
+    """The variogram of the standardised stable dh with its fitted model, and the
+    standard error of the mean dh of each area (:mod:`.dh_uncertainty`)."""
+    model = uncertainty.get("model") or {}
+    structures = ", ".join(f"{s['model']} range {s['range']:.0f} m, sill {s['sill']:.3f}"
+                           for s in model.get("structures", ()))
+    parts = ["<h2>Uncertainty of elevation change</h2>",
+             f"<p>{esc(uncertainty.get('method', ''))}. Fitted model: nugget "
+             f"{_number(model.get('nugget'))}" + (f"; {esc(structures)}" if structures else "")
+             + ".</p>"]
+    empirical = uncertainty.get("variogram") or {}
+    if empirical.get("lag"):
+        parts.append(f"<figure>{variogram_svg(empirical, model)}<figcaption>Variogram of "
+                     "the standardised dh on stable terrain (dots) and the fitted model "
+                     "(line); lag in metres, logarithmic.</figcaption></figure>")
+    areas = [a for a in uncertainty.get("areas") or () if "standard_error_mean_dh" in a]
+    if areas:
+        parts.append("<table><tr><th>area</th><th>km²</th><th>mean dh (m)</th>"
+                     "<th>standard error (m)</th><th>if uncorrelated (m)</th>"
+                     "<th>effective samples</th></tr>" + "".join(
+                         f"<tr><td>{esc(a['name'])}</td>"
+                         f"<td class='num'>{_number(a.get('area_m2', float('nan')) / 1e6)}</td>"
+                         f"<td class='num'>{_number(a.get('mean_dh'))}</td>"
+                         f"<td class='num'>{_number(a['standard_error_mean_dh'], 4)}</td>"
+                         f"<td class='num'>{_number(a.get('standard_error_if_uncorrelated'), 4)}"
+                         f"</td><td class='num'>{_number(a.get('n_effective'), 1)}</td></tr>"
+                         for a in areas) + "</table>")
+    return "".join(parts)
+
+
+def variogram_svg(empirical: dict, model: dict, width: int = 640, height: int = 240) -> str:
+    """Empirical semivariances as dots and the model as a line, lag on a log axis."""
+    from .variogram import model_gamma
+
+    lag, gamma = np.asarray(empirical["lag"], float), np.asarray(empirical["gamma"], float)
+    keep = (lag > 0) & np.isfinite(gamma)
+    lag, gamma = lag[keep], gamma[keep]
+    curve_lag = np.geomspace(lag.min(), lag.max(), 80)
+    curve = model_gamma(model, curve_lag) if model.get("structures") is not None else None
+    top = max(gamma.max(), curve.max() if curve is not None else 0) * 1.1 or 1.0
+    left, bottom, low, high = 50, height - 30, math.log10(lag.min()), math.log10(lag.max())
+
+    def x(value: float) -> float:
+        return left + (math.log10(value) - low) / max(high - low, 1e-9) * (width - left - 10)
+
+    def y(value: float) -> float:
+        return bottom - value / top * (bottom - 10)
+
+    dots = "".join(f"<circle cx='{x(h):.1f}' cy='{y(g):.1f}' r='2.5' fill='#2166ac'/>"
+                   for h, g in zip(lag, gamma))
+    line = "" if curve is None else (
+        "<polyline fill='none' stroke='#b2182b' stroke-width='1.5' points='"
+        + " ".join(f"{x(h):.1f},{y(g):.1f}" for h, g in zip(curve_lag, curve)) + "'/>")
+    ticks = "".join(f"<text x='{x(10.0 ** k):.1f}' y='{bottom + 16}' font-size='11' "
+                    f"text-anchor='middle'>{10 ** k:g}</text>"
+                    for k in range(math.ceil(low), math.floor(high) + 1))
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+            "role='img' aria-label='variogram'>"
+            f"<line x1='{left}' y1='{bottom}' x2='{width - 10}' y2='{bottom}' stroke='#444'/>"
+            f"<line x1='{left}' y1='10' x2='{left}' y2='{bottom}' stroke='#444'/>"
+            f"<text x='{left - 6}' y='{y(top / 1.1):.1f}' font-size='11' text-anchor='end'>"
+            f"{top / 1.1:.2g}</text>{ticks}{dots}{line}"
+            f"<text x='{width - 12}' y='{bottom + 28}' font-size='11' text-anchor='end'>"
+            "lag (m)</text></svg>")
 
 
 def write_dem_report(report: dict, output: str | os.PathLike, *,

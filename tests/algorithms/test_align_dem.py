@@ -62,6 +62,29 @@ def test_align_dem__qgis_process(shared_data, shifted_aster, qgis_process_runner
     assert json.loads(stdout)["results"]["NMAD_AFTER"] == pytest.approx(report["nmad_after"])
 
 
+def test_align_dem__standard_error_over_glacier_outlines(shared_data, shifted_aster,
+                                                         coreg_provider):
+    """AREAS (the RGI outlines, a polygon layer) gets the standard error of its mean dh.
+    No change was simulated, so the mean is near zero; it is not a calibration case (the
+    only error is the deterministic resampling of a noise-free copy, smaller on the
+    smooth ice than on the stable rock the model is fitted on)."""
+    import processing
+
+    folder, shifted, _ = shifted_aster
+    result = processing.run("coreg:align_dem", {
+        "REFERENCE": str(shared_data / ASTER), "DEM": str(shifted),
+        "EXCLUDE": [str(shared_data / OUTLINES)], "AREAS": [str(shared_data / OUTLINES)],
+        "OUTPUT": str(folder / "aligned_areas.tif"), "REPORT": str(folder / "areas.json")})
+    report = json.loads(Path(result["REPORT"]).read_text())["dh_uncertainty"]
+    (glaciers,) = report["areas"]
+    with rasterio.open(shared_data / ASTER) as src:
+        total = src.width * src.height
+    assert 0.1 * total < glaciers["pixels"] < 0.9 * total
+    assert 0.5 > glaciers["standard_error_mean_dh"] > glaciers["standard_error_if_uncorrelated"] > 0
+    assert abs(glaciers["mean_dh"]) < 0.15
+    assert report["stable_pixels"] < total - glaciers["pixels"]
+
+
 def test_align_dem__pipeline_with_deramp(tmp_path, coreg_provider):
     """The PIPELINE parameter replaces the method; the report lists the fitted tilt."""
     import processing

@@ -162,4 +162,12 @@ def test_bootstrap_standard_errors(tmp_path):
     assert abs(alignment.shift_x - pair["shift"][0]) <= 3 * se["shift_x"]
     assert abs(alignment.shift_y - pair["shift"][1]) <= 3 * se["shift_y"]
     assert se["deramp1.tilt_x"] > 0
+    # The larger of the bootstrap's and the terrain jackknife's; t with 11 degrees of freedom.
+    boot = alignment.uncertainty["standard_error_bootstrap"]
+    terrain = alignment.uncertainty["standard_error_terrain"]
+    assert all(se[k] == max(boot[k], terrain[k]) for k in boot)
+    assert 0 < terrain["shift_x"] < 0.1 * pair["res"]
+    assert alignment.uncertainty["t95"] == pytest.approx(2.201, abs=1e-3)
+    assert alignment.uncertainty["interval_95"]["shift_x"] == pytest.approx(2.201 * se["shift_x"],
+                                                                            rel=1e-3)
     json.dumps(alignment.report())

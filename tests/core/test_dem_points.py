@@ -71,3 +71,32 @@ def test_points__clear_errors(tmp_path):
         read_points(bad)
     with pytest.raises(CoregInputError, match="differ in length"):
         PointCloud(np.zeros(2), np.zeros(3), np.zeros(2), "")
+
+
+@pytest.mark.parametrize("suffix", [".las", ".laz"])
+def test_points__lidar_file_ground_class(suffix, tmp_path):
+    """The altimeter tracks written as a LAS/LAZ lidar file in the DEM's CRS: ground
+    (class 2) kept; the same points 30 m higher as vegetation (class 5), which a ground
+    filter must drop, else the vertical shift would be off by metres."""
+    laspy = pytest.importorskip("laspy")
+    if suffix == ".laz":
+        pytest.importorskip("lazrs")
+    pair = make_pair(SensorCase(), tmp_path)
+    csv_path, count = make_points(SensorCase(), tmp_path)
+    x, y, z = np.loadtxt(csv_path, delimiter=",", skiprows=1).T
+    with rasterio.open(pair["dem"]) as ds:
+        crs = ds.crs
+    header = laspy.LasHeader(point_format=3, version="1.4")
+    header.scales, header.offsets = [0.001] * 3, [x.min(), y.min(), 0.0]
+    header.add_crs(__import__("pyproj").CRS.from_user_input(crs.to_wkt()))
+    las = laspy.LasData(header)
+    las.x, las.y = np.concatenate([x, x]), np.concatenate([y, y])
+    las.z = np.concatenate([z, z + 30.0])
+    las.classification = np.concatenate([np.full(count, 2), np.full(count, 5)]).astype(np.uint8)
+    path = tmp_path / f"points{suffix}"
+    las.write(path)
+    points = read_points(path)
+    assert points.z.size == count and points.crs
+    alignment = align_dem(path, pair["dem"], tmp_path / "out.tif")
+    assert _error_px(alignment, pair) <= 0.05
+    assert alignment.shift_z == pytest.approx(pair["dz"], abs=0.1)

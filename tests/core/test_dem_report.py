@@ -122,3 +122,27 @@ def test_point_reference_report_has_terms_only(dem_run, tmp_path):
     write_dem_report(alignment.report(), page, reference=object(), dem="dem.tif", aligned=None)
     text = page.read_text(encoding="utf-8")
     assert "Fitted terms" in text and "data:image/png" not in text and ">points<" in text
+
+
+def test_report_page_shows_the_variogram_and_the_areas(dem_run, tmp_path):
+    from coreg import elevation_change_uncertainty, write_dem_report
+    from coreg.core.io.masks import PolygonMask
+
+    paths, alignment = dem_run
+    with rasterio.open(paths["ref"]) as src:
+        left, bottom, right, top = src.bounds
+        crs = src.crs.to_string()
+    square = {"type": "Polygon", "coordinates": [[
+        (left + 3000, bottom + 3000), (right - 3000, bottom + 3000),
+        (right - 3000, top - 3000), (left + 3000, top - 3000), (left + 3000, bottom + 3000)]]}
+    uncertainty = elevation_change_uncertainty(paths["ref"], paths["aligned"],
+                                               areas=[PolygonMask([square], crs)])
+    report = alignment.report() | {"dh_uncertainty": uncertainty}
+    page = tmp_path / "report.html"
+    write_dem_report(report, page, reference=paths["ref"], dem=paths["dem"],
+                     aligned=paths["aligned"])
+    text = page.read_text(encoding="utf-8")
+    assert "Uncertainty of elevation change" in text
+    assert text.count("<circle") == len(uncertainty["variogram"]["lag"]) > 3
+    area = uncertainty["areas"][0]
+    assert f"{area['standard_error_mean_dh']:.4f}" in text
