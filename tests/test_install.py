@@ -74,12 +74,15 @@ SAMPLE = Path(dependencies.__file__).resolve().parents[1] / "sample"
 
 def _engine_imports():
     """Top-level names of the third-party modules imported by core/**/*.py: (imported at
-    module level, imported only inside a function or a try)."""
-    local = {path.stem for path in ENGINE.glob("*.py")}
-    at_load, guarded = set(), set()
+    module level, imported only inside a function or a try); ``if TYPE_CHECKING:``
+    blocks are not imports."""
+    at_load, guarded = set(), set()  # (the engine's own modules are imported relatively)
 
     def visit(node, inside):
         for child in ast.iter_child_nodes(node):
+            if (isinstance(child, ast.If) and isinstance(child.test, ast.Name)
+                    and child.test.id == "TYPE_CHECKING"):
+                continue  # for type checkers only: never imported when running
             names = []
             if isinstance(child, ast.Import):
                 names = [alias.name for alias in child.names]
@@ -87,7 +90,7 @@ def _engine_imports():
                 names = [child.module]
             for name in names:
                 top = name.split(".")[0]
-                if top not in sys.stdlib_module_names and top not in local:
+                if top not in sys.stdlib_module_names:
                     (guarded if inside else at_load).add(top)
             visit(child, inside or isinstance(
                 child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Try)))
