@@ -201,9 +201,12 @@ def _shift_axis(data: np.ndarray, offset: float, size: int, order: int, axis: in
         widths = [(0, 0), (0, 0)]
         widths[axis] = (pad_before, pad_after)
         data = np.pad(data, widths, mode="edge")
-    out = None
-    for tap, weight in zip(taps, weights):
+    def term(tap):
         start = tap + pad_before
-        term = data[start:start + size] if axis == 0 else data[:, start:start + size]
-        out = term * weight if out is None else out + term * weight
+        return data[start:start + size] if axis == 0 else data[:, start:start + size]
+
+    out = np.multiply(term(taps[0]), weights[0])
+    scratch = np.empty_like(out) if len(taps) > 1 else None
+    for tap, weight in zip(taps[1:], weights[1:]):  # in place: no array per tap (the same sums)
+        out += np.multiply(term(tap), weight, out=scratch)
     return out

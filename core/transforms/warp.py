@@ -327,7 +327,7 @@ def _resample_part(src, part: Grid, mapping: SourceMapping, affine, rows, cols, 
         values = _outside_to_nan(values, affine, part, src, rows, cols)
         if unknown is not None:
             values[unknown] = np.nan
-        out[band] = _cast(values + offset, dtype, out_nodata)
+        out[band] = _cast(values + offset if vertical else values, dtype, out_nodata)
     return out
 
 
@@ -373,12 +373,17 @@ def _outside_to_nan(values, affine, strip, src, rows, cols) -> np.ndarray:
 
 
 def _cast(values: np.ndarray, dtype: np.dtype, nodata: float | None) -> np.ndarray:
-    """Round and clip to ``dtype`` (cubic overshoot), NaN becoming ``nodata``."""
+    """Round and clip to ``dtype`` (cubic overshoot), NaN becoming ``nodata``; ``values``
+    (float, this function's to change) is rounded in place."""
     missing = np.isnan(values)
+    some_missing = bool(missing.any())
     if np.issubdtype(dtype, np.integer):
         info = np.iinfo(dtype)
-        values = np.clip(np.round(np.nan_to_num(values)), info.min, info.max)
+        if some_missing:
+            values[missing] = 0.0
+        np.rint(values, out=values)
+        np.clip(values, info.min, info.max, out=values)
     values = values.astype(dtype)
-    if nodata is not None:
+    if nodata is not None and some_missing:
         values[missing] = nodata
     return values
