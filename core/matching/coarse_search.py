@@ -85,10 +85,12 @@ class CoarseResult:
 
 def coarse_offset(ref_ds, ref_band: int, ref_nodata, sec_ds, sec_band: int, sec_nodata,
                   common: Grid, masks, *, seed: tuple[float, float] = (0.0, 0.0),
-                  max_shift_map: float | None = None, modality: str = "auto") -> CoarseResult:
+                  max_shift_map: float | None = None, modality: str = "auto",
+                  refine: bool = True) -> CoarseResult:
     """Offset of the secondary (map units) found around ``seed`` within ``max_shift_map``
     (None: up to half the overlap), on the features ``modality`` calls for: intensities
-    first when they may do, structure when they give no clear peak."""
+    first when they may do, structure when they give no clear peak. ``refine``: refined
+    on finer levels (not needed when the fine matching searches the whole cap anyway)."""
     factor = max(1, math.ceil(max(common.width, common.height) / COARSE_SIDE))
     capped = _capped_factor(factor, max_shift_map, common)
     level = level_grid(common, capped, None if capped == factor else
@@ -104,7 +106,7 @@ def coarse_offset(ref_ds, ref_band: int, ref_nodata, sec_ds, sec_band: int, sec_
             break
     best = max(results, key=distinctness)
     kind, (row, col), peak, (row2, col2), second = best
-    while factor > FINEST_FACTOR and peak >= MIN_NCC:
+    while refine and factor > FINEST_FACTOR and peak >= MIN_NCC:
         finer = max(FINEST_FACTOR, factor // 4)
         scale = factor / finer
         centre = (row * scale, col * scale)
@@ -298,10 +300,13 @@ def seed_alignment(ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata, c
                    max_shift_map: float | None, modality: str, keep_unreliable: bool,
                    default_search_px: float) -> Seed:
     """Run the coarse search and turn its answer into the fine estimator's start; an
-    ambiguous answer raises :class:`CoregistrationError` unless ``keep_unreliable``."""
+    ambiguous answer raises :class:`CoregistrationError` unless ``keep_unreliable``. A
+    cap within ``default_search_px`` (which the fine patches search around the start)
+    needs the first level's answer only."""
+    within = max_shift_map is not None and max_shift_map <= default_search_px * reference_pixel
     found = coarse_offset(ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata, common,
                           masks, seed=initial_map, max_shift_map=max_shift_map,
-                          modality=modality)
+                          modality=modality, refine=not within)
     fine = "structure" if modality == "sar-optical" or (
         modality == "auto" and found.found and found.kind == "structure") else "intensity"
     record = {**found.record(), "modality": modality, "fine_features": fine,

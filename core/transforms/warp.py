@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -87,8 +87,9 @@ def write_resampled(
         If the strips would not fit in the available memory.
     """
     order = spline_order(resampling)
-    with rasterio.open(secondary_path) as src, \
-            ThreadPoolExecutor(max_workers=STRIP_WORKERS) as worker:
+    strips = [reference.subgrid(row, 0, min(BLOCK, reference.height - row), reference.width)
+              for row in range(0, reference.height, BLOCK)]
+    with rasterio.open(secondary_path) as src, _strip_executor(len(strips)) as worker:
         src_nodata = src.nodata if nodata is None else nodata
         out_dtype = dtype or src.dtypes[0]
         out_nodata = output_nodata(out_dtype, src_nodata)
@@ -100,9 +101,6 @@ def write_resampled(
         with rasterio.open(target, "w", **profile) as dst, \
                 memory_guard("resampling onto the output grid", RESAMPLE_ADVICE):
             copy_metadata(src, dst)
-            strips = [reference.subgrid(row, 0, min(BLOCK, reference.height - row),
-                                        reference.width)
-                      for row in range(0, reference.height, BLOCK)]
             # Strips in parallel where the mapping is affine (one CRS: no shared PROJ
             # transformer between the threads), one ahead otherwise.
             ahead = STRIP_WORKERS if mapping.affine(reference) is not None else 1
@@ -128,6 +126,31 @@ def write_resampled(
         if cog:
             to_cog(target, output_path)
     return out_nodata
+
+
+class _InPlace:
+    """An executor that runs each job at once in the calling thread: a single strip
+    has nothing to overlap with, and a thread's start and hand-over cost more than it
+    (a small output)."""
+
+    def __enter__(self) -> _InPlace:
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+    def submit(self, fn, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # raised by .result(), as a worker's would be
+            future.set_exception(exc)
+        return future
+
+
+def _strip_executor(strips: int):
+    """Worker threads for the strips, or none for a single strip."""
+    return ThreadPoolExecutor(max_workers=STRIP_WORKERS) if strips > 1 else _InPlace()
 
 
 def require_resample_memory(secondary_path: str | os.PathLike, reference: Grid) -> None:
