@@ -80,9 +80,12 @@ def main() -> int:
     parser.add_argument("--sides", type=int, nargs="+", default=[256, 512, 1024, 2048, 5000])
     parser.add_argument("--top", type=int, default=18)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "profile_align.txt")
+    parser.add_argument("--commit", default=None,
+                        help="the commit of a tree without git (a git archive)")
     args = parser.parse_args()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=HERE).stdout.strip()
+    commit = args.commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"],
+                                           capture_output=True, text=True,
+                                           cwd=HERE).stdout.strip()
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     parts = [f"===== {args.label} (commit {commit}, {when}, load average {load} on "
