@@ -233,6 +233,9 @@ def large_row(repeats: int, rounds: int) -> dict:
     copy = ["gdal_translate", "-q", *[x for co in CO for x in ("-co", co)], str(sec), str(out)]
     warp = ["gdalwarp", "-q", "-overwrite", "-multi", "-wo", "NUM_THREADS=ALL_CPUS", "-r",
             "cubic", *[x for co in CO for x in ("-co", co)], str(sec), str(out)]
+    # The error first: a failure shows before the timing, not after it.
+    model = align_image(ref, sec, transform="translation", reference_nodata=NODATA,
+                        secondary_nodata=NODATA, max_shift=MAX_SHIFT).model
     runs: dict[str, list[float]] = {}
     for _ in range(rounds):
         for name, cmd in (("gdal_translate", copy), ("gdalwarp", warp)):
@@ -241,8 +244,6 @@ def large_row(repeats: int, rounds: int) -> dict:
             runs.setdefault(f"coreg_cli_{config}", []).append(
                 coreg_cli(ref, sec, config, repeats)["seconds"])
     row = {"side": 5000, **{k: min(v) for k, v in runs.items()}}
-    model = align_image(ref, sec, transform="translation",
-                        reference_nodata=NODATA, secondary_nodata=NODATA).model
     row["coreg_error_px"] = scene_rms_error_px(model, truth, sec)
     row["ratio_resample_to_copy"] = row["coreg_cli_default"] / row["gdal_translate"]
     row["ratio_resample_to_gdalwarp"] = row["coreg_cli_default"] / row["gdalwarp"]

@@ -28,6 +28,7 @@ from ..transforms.resample import (
     interpolate_affine,
     prepare,
 )
+from .block_average import block_mean, nested_block_window
 from .outputs import atomic_path  # noqa: F401 - the engine's writers import it from here
 from .paths import local_input
 
@@ -142,6 +143,10 @@ def read_on_grid(
         data[0][~valid] = np.nan
         return data[0]
     if grid.res[0] * grid.res[1] > 1.1 * abs(ds.transform.determinant):
+        nested = nested_block_window(ds, grid)
+        if nested is not None:  # whole blocks of pixels: averaged in numpy
+            data, valid = read_window(ds, [band], nested[1], nodata)
+            return block_mean(data[0], valid, nested[0])
         return _averaged_on_grid(ds, band, grid, nodata)
     return _interpolated_on_grid(ds, band, grid, nodata)
 

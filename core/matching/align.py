@@ -157,17 +157,19 @@ def estimate_alignment(
                                    secondary_band, sec_nodata, common)
         estimator = Estimator(sampler, common, transform == "rigid", max_shift_map, progress,
                                is_canceled, seed)
+        prepared: dict = {}  # the sparse pass's reference patches, reused by the full one
         if len(sparse) < len(grids):
             try:
                 patches = _reference_patches(ref_ds, reference_band, ref_nodata,
-                                             [grids[i] for i in sparse], masks)
+                                             [grids[i] for i in sparse], masks, prepared)
                 alignment = estimator.run(patches, ref_info, sec_info, sparse=True)
             except (CoregInputError, CoregistrationError):
                 estimator.restart()
             else:
                 if alignment is not None:
                     return alignment
-        patches = _reference_patches(ref_ds, reference_band, ref_nodata, grids, masks)
+        patches = _reference_patches(ref_ds, reference_band, ref_nodata, grids, masks,
+                                     prepared)
         return estimator.run(patches, ref_info, sec_info)
 
 
@@ -219,9 +221,18 @@ def _require_patch_memory(common: Grid, size: int) -> None:
                    f"Matching {count} patches of {side} x {side} pixels", PATCH_ADVICE)
 
 
-def _reference_patches(ds, band, nodata, grids: list[Grid], masks) -> list[Patch]:
-    patches = prepare_patches(grids, [read_on_grid(ds, band, g, nodata=nodata) for g in grids],
-                              [masked_on_grid(masks, g) for g in grids])
+def _reference_patches(ds, band, nodata, grids: list[Grid], masks,
+                       prepared: dict | None = None) -> list[Patch]:
+    """The reference patches on ``grids``, those of too little texture (relative to the
+    median) marked; ``prepared`` keeps each grid's screened patch for a later call (each
+    is screened on its own: the same patch whatever the others)."""
+    prepared = {} if prepared is None else prepared
+    new = [g for g in grids if g not in prepared]
+    if new:
+        prepared.update(zip(new, prepare_patches(
+            new, [read_on_grid(ds, band, g, nodata=nodata) for g in new],
+            [masked_on_grid(masks, g) for g in new])))
+    patches = [replace(prepared[g]) for g in grids]  # the floor below marks copies
     textures = [p.texture for p in patches if not p.reason]
     if not textures:
         raise CoregInputError("The overlap of the two rasters holds no valid reference data "

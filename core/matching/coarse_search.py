@@ -48,6 +48,9 @@ CLEAR_RATIO = 0.6
 EXCLUSION_PX = 3
 #: Search radius (level pixels of the finer level, per level pixel of the coarser one).
 REFINE_RADIUS = 2.0
+#: Level pixels the search spans each way, at least, when MAX_SHIFT caps it (more than
+#: EXCLUSION_PX: a second peak can still be told apart).
+CAP_SPAN = 4
 
 
 @dataclass(frozen=True)
@@ -90,12 +93,17 @@ class CoarseResult:
 
 def coarse_offset(ref_ds, ref_band: int, ref_nodata, sec_ds, sec_band: int, sec_nodata,
                   common: Grid, masks, *, seed: tuple[float, float] = (0.0, 0.0),
-                  max_shift_map: float | None = None, modality: str = "auto") -> CoarseResult:
+                  max_shift_map: float | None = None, modality: str = "auto",
+                  refine: bool = True) -> CoarseResult:
     """Offset of the secondary (map units) found around ``seed`` within ``max_shift_map``
     (None: up to half the overlap), on the features ``modality`` calls for: intensities
-    first when they may do, structure when they give no clear peak."""
+    first when they may do, structure when they give no clear peak. ``refine``: refined
+    on finer levels (not needed when the fine matching searches the whole cap anyway)."""
     factor = max(1, math.ceil(max(common.width, common.height) / COARSE_SIDE))
-    level = level_grid(common, factor, None)
+    capped = _capped_factor(factor, max_shift_map, common)
+    level = level_grid(common, capped, None if capped == factor else
+                       _centre_window(common, capped))
+    factor = capped
     ref = reference_on(ref_ds, ref_band, ref_nodata, level, masks)
     sec = secondary_on(sec_ds, sec_band, sec_nodata, level, seed)
     radius = None if max_shift_map is None else max_shift_map / (factor * common.res[0])
@@ -106,7 +114,7 @@ def coarse_offset(ref_ds, ref_band: int, ref_nodata, sec_ds, sec_band: int, sec_
             break
     best = max(results, key=distinctness)
     kind, (row, col), peak, (row2, col2), second = best
-    while factor > FINEST_FACTOR and peak >= MIN_NCC:
+    while refine and factor > FINEST_FACTOR and peak >= MIN_NCC:
         finer = max(FINEST_FACTOR, factor // 4)
         scale = factor / finer
         centre = (row * scale, col * scale)
@@ -123,6 +131,16 @@ def coarse_offset(ref_ds, ref_band: int, ref_nodata, sec_ds, sec_band: int, sec_
     return CoarseResult(seed[0] + col * step_x, seed[1] + row * step_y, peak, second,
                         seed[0] + col2 * step_x, seed[1] + row2 * step_y, factor, kind,
                         peak >= MIN_NCC, tuple((r[0], r[2], r[4]) for r in results))
+
+
+def _capped_factor(factor: int, max_shift_map: float | None, common: Grid) -> int:
+    """The first level's factor: no coarser than a MAX_SHIFT needs (its search then spans
+    at least :data:`CAP_SPAN` level pixels each way, on a central window of
+    :data:`COARSE_SIDE` pixels), so that a small cap on a large scene reads a window at a
+    useful resolution rather than the whole scene too coarse to search."""
+    if max_shift_map is None:
+        return factor
+    return max(1, min(factor, math.floor(max_shift_map / (CAP_SPAN * common.res[0]))))
 
 
 def distinctness(result) -> float:
@@ -175,7 +193,8 @@ def _search(ref: np.ndarray, sec: np.ndarray, kind: str, centre: tuple[float, fl
 def search_featured(f, f_ok, g, g_ok, kind: str, centre: tuple[float, float],
                     radius: float | None):
     """:func:`_search` on features already computed (:func:`.modality.search_features`)."""
-    ncc, rows, cols = masked_ncc(f, f_ok, g, g_ok)
+    reach = None if radius is None else max(abs(centre[0]), abs(centre[1])) + radius + 1
+    ncc, rows, cols = masked_ncc(f, f_ok, g, g_ok, reach)
     allowed = np.isfinite(ncc)
     if radius is not None:
         allowed &= np.hypot(rows - centre[0], cols - centre[1]) <= radius + 0.5
@@ -221,15 +240,16 @@ def _vertex(surface: np.ndarray, best: tuple[int, int]) -> tuple[float, float]:
 
 
 def masked_ncc(f: np.ndarray, f_ok: np.ndarray, g: np.ndarray, g_ok: np.ndarray,
-               reach: int | None = None):
+               reach: float | None = None):
     """Normalised cross-correlation of the multi-channel images f and g (C, M, N) at every
     shift s (rows, cols): the correlation of f(x) with g(x - s) over the x valid in both,
     channels pooled. Returns the surface (NaN where less than
     :data:`MIN_OVERLAP_FRACTION` is shared) and the row and column shift of each node.
-    ``reach``: only shifts of at most that many pixels per axis are wanted; the transforms
-    are padded just enough for them (smaller, faster), and the other nodes are aliased."""
-    shape = tuple(sfft.next_fast_len(2 * n - 1 if reach is None else n + min(reach, n) + 1,
-                                     real=True) for n in f_ok.shape)
+    ``reach``: the largest shift (pixels, along either axis) that will be read from the
+    surface; the transforms are then only that much longer than the images (n + reach
+    instead of 2n - 1: shifts beyond it wrap around, and are not read)."""
+    shape = tuple(sfft.next_fast_len(_transform_length(n, reach), real=True)
+                  for n in f_ok.shape)
 
     def spectrum(a):
         return sfft.rfft2(a, s=shape, axes=(-2, -1))
@@ -264,6 +284,15 @@ def masked_ncc(f: np.ndarray, f_ok: np.ndarray, g: np.ndarray, g_ok: np.ndarray,
     return ncc, rows, cols
 
 
+def _transform_length(n: int, reach: float | None) -> int:
+    """FFT length along an axis of n pixels for shifts up to ``reach`` without wrap-around
+    (a circular correlation of length L is the linear one for |s| <= L - n)."""
+    full = 2 * n - 1
+    if reach is None or reach >= n - 1:
+        return full
+    return min(full, n + int(math.ceil(reach)) + 1)
+
+
 @dataclass(frozen=True)
 class Seed:
     """Where the fine estimator starts, what it compares, and what the search said."""
@@ -283,10 +312,13 @@ def seed_alignment(ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata, c
                    max_shift_map: float | None, modality: str, keep_unreliable: bool,
                    default_search_px: float) -> Seed:
     """Run the coarse search and turn its answer into the fine estimator's start; an
-    ambiguous answer raises :class:`CoregistrationError` unless ``keep_unreliable``."""
+    ambiguous answer raises :class:`CoregistrationError` unless ``keep_unreliable``. A
+    cap within ``default_search_px`` (which the fine patches search around the start)
+    needs the first level's answer only."""
+    within = max_shift_map is not None and max_shift_map <= default_search_px * reference_pixel
     found = coarse_offset(ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata, common,
                           masks, seed=initial_map, max_shift_map=max_shift_map,
-                          modality=modality)
+                          modality=modality, refine=not within)
     fine = fine_kind(modality) or (found.kind if found.found else "intensity")
     record = {**found.record(), "modality": modality, "fine_features": fine,
               "initial_shift_x": initial_map[0], "initial_shift_y": initial_map[1]}

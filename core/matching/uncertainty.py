@@ -59,13 +59,24 @@ def radii(statistical: np.ndarray, systematic: np.ndarray, mean_r2: float, dof: 
     squared distance of the scene's points from the rotation centre. The statistical
     part has Student's t tails with ``dof`` degrees of freedom.
     """
-    rng = np.random.default_rng(12345)
-    normal = rng.standard_normal((DRAWS, 3))
-    scale = np.sqrt(max(dof, 1.0) / rng.chisquare(max(dof, 1.0), DRAWS))[:, None]
-    draws = (normal * scale) @ _factor(statistical).T
-    draws += rng.standard_normal((DRAWS, 3)) @ _factor(systematic).T
+    t_draws, normal = _draws(max(dof, 1.0))
+    draws = t_draws @ _factor(statistical).T
+    draws += normal @ _factor(systematic).T
     error = np.sqrt(draws[:, 0] ** 2 + draws[:, 1] ** 2 + mean_r2 * draws[:, 2] ** 2)
     return [float(q) for q in np.quantile(error, levels)]
+
+
+@functools.lru_cache(maxsize=16)
+def _draws(dof: float) -> tuple[np.ndarray, np.ndarray]:
+    """The Monte Carlo's standard draws (fixed seed): Student's t with ``dof`` degrees of
+    freedom and normal, (DRAWS, 3) each; kept, as a run asks for them twice (pixels and
+    metres) and a stack or a batch once per item (read only)."""
+    rng = np.random.default_rng(12345)
+    normal = rng.standard_normal((DRAWS, 3))
+    scale = np.sqrt(dof / rng.chisquare(dof, DRAWS))[:, None]
+    t_draws, normal = normal * scale, rng.standard_normal((DRAWS, 3))
+    t_draws.flags.writeable = normal.flags.writeable = False
+    return t_draws, normal
 
 
 def _factor(covariance: np.ndarray) -> np.ndarray:

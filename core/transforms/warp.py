@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -90,8 +90,9 @@ def write_resampled(
         If the strips would not fit in the available memory.
     """
     order = spline_order(resampling)
-    with rasterio.open(secondary_path) as src, \
-            ThreadPoolExecutor(max_workers=STRIP_WORKERS) as worker:
+    strips = [reference.subgrid(row, 0, min(BLOCK, reference.height - row), reference.width)
+              for row in range(0, reference.height, BLOCK)]
+    with rasterio.open(secondary_path) as src, _strip_executor(len(strips)) as worker:
         src_nodata = src.nodata if nodata is None else nodata
         out_dtype = dtype or src.dtypes[0]
         out_nodata = output_nodata(out_dtype, src_nodata)
@@ -103,9 +104,6 @@ def write_resampled(
         with rasterio.open(target, "w", **profile) as dst, \
                 memory_guard("resampling onto the output grid", RESAMPLE_ADVICE):
             copy_metadata(src, dst)
-            strips = [reference.subgrid(row, 0, min(BLOCK, reference.height - row),
-                                        reference.width)
-                      for row in range(0, reference.height, BLOCK)]
             options = dict(order=order, src_nodata=src_nodata, out_nodata=out_nodata,
                            dtype=np.dtype(out_dtype), vertical=vertical)
             if client is None:
@@ -156,6 +154,31 @@ def resample_strip_at(path: str, transform: Transform, strip: Grid, options: dic
     with rasterio.open(path) as src:
         mapping = SourceMapping(transform, src.crs, src.transform)
         return _resample_strip(src, strip, mapping, **options)
+
+
+class _InPlace:
+    """An executor that runs each job at once in the calling thread: a single strip
+    has nothing to overlap with, and a thread's start and hand-over cost more than it
+    (a small output)."""
+
+    def __enter__(self) -> _InPlace:
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+    def submit(self, fn, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # raised by .result(), as a worker's would be
+            future.set_exception(exc)
+        return future
+
+
+def _strip_executor(strips: int):
+    """Worker threads for the strips, or none for a single strip."""
+    return ThreadPoolExecutor(max_workers=STRIP_WORKERS) if strips > 1 else _InPlace()
 
 
 def require_resample_memory(secondary_path: str | os.PathLike, reference: Grid) -> None:
@@ -355,7 +378,7 @@ def _resample_part(src, part: Grid, mapping: SourceMapping, affine, rows, cols, 
         values = _outside_to_nan(values, affine, part, src, rows, cols)
         if unknown is not None:
             values[unknown] = np.nan
-        out[band] = _cast(values + offset, dtype, out_nodata)
+        out[band] = _cast(values + offset if vertical else values, dtype, out_nodata)
     return out
 
 
@@ -401,12 +424,17 @@ def _outside_to_nan(values, affine, strip, src, rows, cols) -> np.ndarray:
 
 
 def _cast(values: np.ndarray, dtype: np.dtype, nodata: float | None) -> np.ndarray:
-    """Round and clip to ``dtype`` (cubic overshoot), NaN becoming ``nodata``."""
+    """Round and clip to ``dtype`` (cubic overshoot), NaN becoming ``nodata``; ``values``
+    (float, this function's to change) is rounded in place."""
     missing = np.isnan(values)
+    some_missing = bool(missing.any())
     if np.issubdtype(dtype, np.integer):
         info = np.iinfo(dtype)
-        values = np.clip(np.round(np.nan_to_num(values)), info.min, info.max)
+        if some_missing:
+            values[missing] = 0.0
+        np.rint(values, out=values)
+        np.clip(values, info.min, info.max, out=values)
     values = values.astype(dtype)
-    if nodata is not None:
+    if nodata is not None and some_missing:
         values[missing] = nodata
     return values

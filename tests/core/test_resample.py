@@ -57,3 +57,39 @@ def test_read_on_a_grid_renamed_in_another_datum_is_a_plain_read(ramp):
         grid = Grid("EPSG:25833", UTM * Affine.translation(7, 9), 40, 30)
         values = read_on_grid(ds, 1, grid, nodata=None)
         assert np.array_equal(values, ds.read(1, window=((9, 39), (7, 47))).astype(np.float32))
+
+
+def test_prefilter_of_wide_rows_is_scipys():
+    """The numpy recursion down the columns of wide windows (a resampled output's strips)
+    gives scipy's cubic spline coefficients, mirrored ends included, to float32 sums."""
+    from scipy import ndimage
+
+    from coreg.core.transforms.resample import WIDE_ROWS, prepare
+    rng = np.random.default_rng(3)
+    data = (ndimage.gaussian_filter(rng.random((90, WIDE_ROWS + 7)), 1.0) * 4000)
+    data = data.astype(np.float32)
+    before = data.copy()
+    ours = prepare(data, None, 3)
+    scipys = ndimage.spline_filter(data, 3, mode="nearest", output=np.float32)
+    assert np.abs(ours - scipys).max() <= 1e-6 * np.abs(scipys).max()
+    assert np.array_equal(data, before)  # the input is left alone (prepare copies it)
+
+
+def test_coarser_nested_grid_reads_gdals_block_average(tmp_path):
+    """A grid of whole blocks of the raster's pixels (averaged in numpy) reads what GDAL's
+    average warp gives: the mean of the valid pixels, NaN where a block has none."""
+    from coreg.core.io.raster_io import _averaged_on_grid
+    rng = np.random.default_rng(4)
+    data = rng.integers(1, 3000, (120, 150)).astype(np.uint16)
+    data[:9, :9] = 0  # a whole 3 x 3 block of nodata, and partial ones
+    data[50:52, 60:70] = 0
+    path = tmp_path / "blocks.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=150, height=120, count=1,
+                       dtype="uint16", crs="EPSG:32633", transform=UTM) as ds:
+        ds.write(data, 1)
+    grid = Grid("EPSG:32633", UTM * Affine.translation(0, 0) * Affine.scale(3), 50, 40)
+    with rasterio.open(path) as ds:
+        ours = read_on_grid(ds, 1, grid, nodata=0)
+        gdals = _averaged_on_grid(ds, 1, grid, 0)
+    assert np.isnan(ours[0, 0]) and np.array_equal(np.isnan(ours), np.isnan(gdals))
+    assert np.nanmax(np.abs(ours - gdals)) < 1e-3
