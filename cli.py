@@ -498,8 +498,8 @@ def align_local_command(reference, secondary, output, displacement, method, moda
          "blockwise Nuth & Kääb (smooth shift fields).")
 @click.option("--pipeline", default="", metavar="STEPS",
               help="Steps joined by '+', fitted jointly, replacing --method, e.g. "
-                   "nuth_kaab+deramp1+directional (steps: nuth_kaab, dhminimize, lzd, vertical, "
-                   "deramp1-3, directional[:AZIMUTH], directional_bins[:AZIMUTH], "
+                   "nuth_kaab+deramp1+directional (steps: nuth_kaab, dhminimize, lzd, icp, "
+                   "vertical, deramp1-3, directional[:AZIMUTH], directional_bins[:AZIMUTH], "
                    "terrain_elevation, terrain_curvature).")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True,
               metavar="N", help="Replicates of a spatial block bootstrap: standard errors "

@@ -71,7 +71,9 @@ class AlignDemAlgorithm(CoregAlgorithm):
             "Pipeline (replaces the method when filled): steps joined by '+', fitted "
             "jointly, e.g. nuth_kaab+deramp1+directional. Steps: " + ", ".join(STEP_NAMES)
             + ". dhminimize: the shift minimising the NMAD of dh; lzd: least Z-difference, "
-            "a small 3-D rotation and shift (projected CRS); deramp1-3: polynomial "
+            "a small 3-D rotation and shift (projected CRS); icp: point-to-plane "
+            "iterative closest point, the same rotation and shift fitted to distances "
+            "along the surface normal (projected CRS); deramp1-3: polynomial "
             "surface; directional: along-track undulation (sum of sines; directional:30 "
             "gives the track azimuth in degrees, otherwise it is estimated; "
             "directional_bins: binned profile); terrain_elevation / terrain_curvature: "

@@ -219,7 +219,7 @@ def all_cases(large_size: int) -> list[DemCase]:
     aster_dem, aster_truth = make_aster_synthetic(WORK)
     large_ref, large_dem, large_truth = make_large(WORK, large_size)
     sensor_shift = make_sensor(WORK, "sensor_shift")
-    sensor_shift.methods = ("nuth_kaab", "dhminimize")
+    sensor_shift.methods = ("nuth_kaab", "dhminimize", "pipeline:icp")
     sensor_shift.note = "block-averaged Longyearbyen 80 m, shift (0.25, 0.75) px, dz 2 m"
     biases = make_sensor(WORK, "sensor_biases", tilt=SENSOR_TILT, undulation=SENSOR_UNDULATION)
     azimuth = SENSOR_UNDULATION[2]
@@ -239,7 +239,7 @@ def all_cases(large_size: int) -> list[DemCase]:
             d / "longyearbyen/aligned_elev.tif",
             d / "longyearbyen/DEM_1995.tif",
             ("nuth_kaab", "vertical", "blockwise", "dhminimize", "pipeline:nuth_kaab+deramp1",
-             "pipeline:lzd"),
+             "pipeline:lzd", "pipeline:icp"),
             truth=None,
             truth_note="~(+10.3, +1.9, -1.9) LZD",
             mask_nodata_of=d / "longyearbyen/aligned_elev.tif",

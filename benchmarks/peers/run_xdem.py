@@ -92,6 +92,8 @@ def xdem_step(name: str, subsample: float):
         return c.DhMinimize()
     if name == "lzd":
         return c.LZD()
+    if name == "icp":
+        return c.ICP(method="point-to-plane")
     if name == "vertical":
         return c.VerticalShift()
     if name.startswith("deramp"):

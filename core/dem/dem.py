@@ -99,7 +99,7 @@ class DemAlignment(AlignmentResult):
     #: correction (see core/dem/bias.py), added to the DEM after its shift.
     pipeline: str = ""
     corrections: tuple[dict, ...] = ()
-    #: LZD: the rotation about the vertical (degrees, counter-clockwise) about this
+    #: LZD and ICP: the rotation about the vertical (degrees, counter-clockwise) about this
     #: centre (map units), applied with the shift.
     rotation_deg: float = 0.0
     rotation_centre: tuple[float, float] = (0.0, 0.0)
@@ -123,7 +123,7 @@ class DemAlignment(AlignmentResult):
     @property
     def transform(self) -> Rigid | BlockField:
         """The alignment as :func:`.apply.apply_alignment` applies it to any raster: a
-        translation (and LZD's rotation about the vertical) with its vertical shift, or
+        translation (and LZD's or ICP's rotation about the vertical) with its vertical shift, or
         the blockwise field. Bias corrections of a pipeline are not part of it: they are
         written into the aligned DEM only."""
         crs = CRS.from_user_input(self.crs)
@@ -164,7 +164,7 @@ def estimate_dem_alignment(
         Iterations of the horizontal fit at most.
     tolerance : float
         Stop when the horizontal update is below this (map units).
-    block_step : {"nuth_kaab", "dhminimize", "lzd"}
+    block_step : {"nuth_kaab", "dhminimize", "lzd", "icp"}
         Blockwise method: the shift step fitted on each block (see
         :mod:`.dem_pipeline`); LZD blocks give their translation at the block centre.
 
@@ -296,7 +296,7 @@ def align_dem(
         Stop when the horizontal update is below this (metres on the ground).
     block_size : int
         Side of the blocks of the blockwise method, DEM pixels.
-    block_step : {"nuth_kaab", "dhminimize", "lzd"}
+    block_step : {"nuth_kaab", "dhminimize", "lzd", "icp"}
         The shift step the blockwise method fits on each block.
     match_reference : bool
         Write the outputs on the reference grid instead of the DEM's.

@@ -37,13 +37,16 @@ from .bias import (
     robust_lstsq,
 )
 from .dem import FIT_SAMPLES, DemAlignment, estimate_dem_alignment
+from .icp import fit_icp
 from .nuth_kaab import Fitter
 from .samples import DemSampler, collect_samples, metres_per_unit, overlap_window
 from .terrain import gradient, nmad
 from .uncertainty import terms_as_numbers
 
 #: Steps that move the DEM horizontally (one at most per pipeline).
-SHIFT_STEPS = ("nuth_kaab", "dhminimize", "lzd")
+SHIFT_STEPS = ("nuth_kaab", "dhminimize", "lzd", "icp")
+#: Shift steps that fit a small 3-D rotation too (LZD's parameterisation, :class:`LzdTilt`).
+RIGID_STEPS = ("lzd", "icp")
 #: Every step name a pipeline may hold; ``directional`` and ``directional_bins`` take an
 #: optional track azimuth, e.g. ``directional:12.5`` (degrees clockwise from north).
 #: ``blockwise:STEP`` (a pipeline of its own) wraps a shift step per block.
@@ -126,9 +129,6 @@ def estimate_dem_pipeline(
     steps = parse_pipeline(pipeline)
     ref_info, dem_info = read_info(reference, "Reference DEM"), read_info(dem, "DEM")
     grid = dem_info.grid
-    if "lzd" in steps and grid.crs.is_geographic:
-        raise CoregInputError("LZD needs a DEM in a projected CRS (metres): reproject it "
-                              "first, or use nuth_kaab.")
     window = overlap_window(ref_info.grid, grid)
     scale = metres_per_unit(grid, window)
     with rasterio.open(reference) as ref_ds, rasterio.open(dem) as dem_ds:
@@ -147,6 +147,10 @@ def fit_samples(steps: list, pipeline: str, samples, sampler, window: Window, sc
     DEM, or points) against the DEM read by ``sampler``; the statistics are of all
     samples."""
     grid = sampler.grid
+    rigid = [s.upper() for s in steps if s in RIGID_STEPS]
+    if rigid and grid.crs.is_geographic:
+        raise CoregInputError(f"{rigid[0]} needs a DEM in a projected CRS (metres): reproject "
+                              "it first, or use nuth_kaab.")
     fit = samples.subset(FIT_SAMPLES)
     state = _Backfit(steps, fit, sampler, scale, grid, max_iterations, tolerance, is_canceled)
     passes = state.run(progress)
@@ -217,7 +221,7 @@ class _Backfit:
         self.kappa, self.tz = 0.0, 0.0
         self.centre = (float(np.median(self.where.x)), float(np.median(self.where.y)),
                        float(np.median(self.where.elevation)))
-        self.lzd = LzdTilt(centre=self.centre) if "lzd" in steps else None
+        self.lzd = LzdTilt(centre=self.centre) if any(s in RIGID_STEPS for s in steps) else None
         self.dem = sampler.at(fit, 0.0, 0.0)
         self.warnings: list[str] = []
         self.converged = True
@@ -232,7 +236,7 @@ class _Backfit:
                 progress(100.0 * p / passes)
             if change < PASS_TOLERANCE:
                 break
-        self.shift_z = sum(self.tz if s == "lzd" else float(np.median(v))
+        self.shift_z = sum(self.tz if s in RIGID_STEPS else float(np.median(v))
                            for s, v in zip(self.steps, self.values)
                            if isinstance(s, (str, VerticalBias)))
         return p
@@ -251,9 +255,9 @@ class _Backfit:
         on the ground)."""
         step = self.steps[k]
         others = sum(v for j, v in enumerate(self.values) if j != k)
-        if step == "lzd":
+        if step in RIGID_STEPS:
             old = self.sample_shifts(self.where)
-            self._fit_lzd(others)
+            fit_icp(self, others) if step == "icp" else self._fit_lzd(others)
             self.dem = self.sampler.at(self.fit, *self.sample_shifts(self.where))
             moved = float(np.max(np.hypot(*(np.subtract(self.sample_shifts(self.where), old)))))
             new = self.tz + self.lzd.vertical(self.where)

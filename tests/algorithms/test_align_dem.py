@@ -106,6 +106,23 @@ def test_align_dem__pipeline_with_deramp(tmp_path, coreg_provider):
             "OUTPUT": str(tmp_path / "bad.tif")})
 
 
+def test_align_dem__icp_pipeline(tmp_path, coreg_provider):
+    """PIPELINE=icp: the report carries ICP's rotation and translation like LZD's."""
+    import processing
+    from dem_sensor import SensorCase, make_pair
+
+    pair = make_pair(SensorCase(tilt=(2e-4, 0.0)), tmp_path)
+    result = processing.run("coreg:align_dem", {
+        "REFERENCE": str(pair["ref"]), "DEM": str(pair["dem"]), "PIPELINE": "icp",
+        "OUTPUT": str(tmp_path / "aligned.tif"), "REPORT": str(tmp_path / "report.json")})
+    report = json.loads(Path(result["REPORT"]).read_text())
+    assert report["pipeline"] == "icp" and "rotation_deg" in report
+    (tilt,) = report["corrections"]
+    assert tilt["step"] == "lzd_tilt" and tilt["phi_rad"] == pytest.approx(2e-4, rel=0.03)
+    assert abs(report["shift_x"] - pair["shift"][0]) <= 0.01 * pair["res"]
+    assert abs(report["shift_y"] - pair["shift"][1]) <= 0.01 * pair["res"]
+
+
 def test_align_dem__reference_points(tmp_path, coreg_provider):
     """A point layer (z in a field) replaces the reference DEM; no dh raster then."""
     import fiona

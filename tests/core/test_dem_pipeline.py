@@ -137,7 +137,7 @@ def test_lzd__tilt_of_a_sensor_pair(tmp_path):
     assert tilt["omega_rad"] == pytest.approx(-TILT[1], rel=0.02)
 
 
-@pytest.mark.parametrize("step", ["dhminimize", "lzd"])
+@pytest.mark.parametrize("step", ["dhminimize", "lzd", "icp"])
 def test_blockwise_wraps_any_shift_step(step, tmp_path):
     pair = make_pair(SensorCase(), tmp_path)
     alignment = estimate_dem_pipeline(pair["ref"], pair["dem"], f"blockwise:{step}",
