@@ -288,3 +288,13 @@ def stac_site(tmp_path_factory, shared_data):
                                   data.root / "reference" / "item.json",
                                   data.root / "source" / "item.json") as api:
         yield {"data": data, "files": url, "log": log, "api": api}
+
+
+@pytest.fixture
+def no_map_canvas(monkeypatch):
+    """search_stac without its EXTENT takes the map canvas's extent; the session's canvas
+    (pytest-qgis's iface) is the one the panel tests moved. Without a canvas, as in
+    qgis_process: the whole catalogue."""
+    from coreg.algorithms import search_stac
+
+    monkeypatch.setattr(search_stac, "canvas_extent", lambda crs: None)

@@ -1,5 +1,5 @@
 """coreg:search_stac and coreg:align_items through processing.run and qgis_process,
-against the local STAC API and file server of tests/stac/conftest.py."""
+against the local STAC API and file server of tests/conftest.py (stac_site)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import stac_fixture
+
+pytestmark = pytest.mark.usefixtures("no_map_canvas")
 
 SOURCE_ID, REFERENCE_ID = "source", "reference"
 
