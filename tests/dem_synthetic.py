@@ -1,8 +1,8 @@
 """DEMs with a known shift, made from real DEMs.
 
-The sub-pixel shift is interpolated with Keys' cubic convolution (a = -0.5), not with
-the cubic B-spline Coreg resamples with: truth made with the estimator's own kernel
-would flatter it (the "inverse crime").
+The sub-pixel shift is interpolated with the Lanczos kernel (3 lobes, tests/kernels.py),
+not with the cubic B-spline Coreg resamples with: truth made with the estimator's own
+kernel would flatter it (the "inverse crime").
 """
 
 from __future__ import annotations
@@ -11,22 +11,24 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from kernels import keys_weights
+from kernels import lanczos_weights
 
 
-def shift_along(values: np.ndarray, shift: float, axis: int) -> np.ndarray:
+def shift_along(values: np.ndarray, shift: float, axis: int, lobes: int = 3) -> np.ndarray:
     """``values`` moved by ``shift`` samples along ``axis`` (content goes towards higher
-    indices): out[i] is the value at i - shift, from the four samples around it; NaN
-    where they leave the array (NaN in them spreads)."""
+    indices): out[i] is the value at i - shift, from the 2 x ``lobes`` samples around it
+    (Lanczos weights summing to 1); NaN where they leave the array (NaN spreads)."""
     base = int(np.floor(-shift))  # out[i] interpolates between samples i + base, + 1
-    weights = keys_weights(np.arange(-1, 3) - (-shift - base))
+    taps = np.arange(1 - lobes, lobes + 1)
+    weights = lanczos_weights(taps - (-shift - base), lobes)
+    weights = weights / weights.sum()
     moved = np.moveaxis(values, axis, 0)
     n = moved.shape[0]
     out = np.full(moved.shape, np.nan)
-    first, last = max(0, 1 - base), min(n, n - 2 - base)  # all four taps inside
+    first, last = max(0, lobes - 1 - base), min(n, n - lobes - base)  # all taps inside
     if first < last:
-        out[first:last] = sum(w * moved[first + base - 1 + k:last + base - 1 + k]
-                              for k, w in enumerate(weights))
+        out[first:last] = sum(w * moved[first + base + t:last + base + t]
+                              for t, w in zip(taps, weights))
     return np.moveaxis(out, 0, axis)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import rasterio.windows
-from kernels import keys_sample
+from kernels import lanczos_sample
 
 #: Band 4 (B08) of a real Sentinel-2 scene, 1070 x 1180.
 SCENE = "optical/oscd_s2/beirut_S2_20150820_B02-B03-B04-B08.tif"
@@ -43,7 +43,7 @@ def write_pair(scene: Path, folder: Path, *, col: int = 300, row: int = 300, siz
     for _ in range(8):  # solve q + d(q) = p for the reference position q of pixel p
         dx, dy = true_field(qr, qc)
         qr, qc = rr - dy, cc - dx
-    warped = keys_sample(big, qr + BORDER, qc + BORDER)  # not Coreg's kernel
+    warped = lanczos_sample(big, qr + BORDER, qc + BORDER)  # not Coreg's kernel
     rng = np.random.default_rng(seed)
     warped = 0.8 * warped + 50 + rng.normal(0, noise * warped.std(), warped.shape)
     profile = dict(driver="GTiff", width=size, height=size, count=1, dtype="float32", crs=crs,

@@ -14,7 +14,7 @@ import numpy as np
 import rasterio
 import rasterio.windows
 from affine import Affine
-from kernels import keys_sample
+from kernels import lanczos_sample
 from scipy import ndimage
 
 from coreg.core.matching.fit import RigidModel
@@ -83,7 +83,7 @@ def make_secondary(reference: str | Path, band: int, out: str | Path, case: Case
     layers = []
     for k, b in enumerate((band, *extra_bands)):
         data = image if k == 0 else read_band(reference, b)[0]
-        fine = keys_sample(data, src_r - 0.5, src_c - 0.5)  # not Coreg's kernel
+        fine = lanczos_sample(data, src_r - 0.5, src_c - 0.5)  # not Coreg's kernel
         secondary = fine.reshape(height, f, width, f).mean(axis=(1, 3))
         secondary = _radiometry(secondary, case, np.random.default_rng(case.seed))
         if info is not None:

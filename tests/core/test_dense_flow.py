@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-from kernels import keys_sample
+from kernels import lanczos_sample
 from scipy import ndimage
 
 from coreg.core.errors import CanceledError
@@ -41,7 +41,7 @@ def warp_by_truth(image: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> np.ndarr
     for _ in range(10):  # fixed point of q + d(q) = p
         src_r = rows - ndimage.map_coordinates(dy, [src_r, src_c], order=1, mode="nearest")
         src_c = cols - ndimage.map_coordinates(dx, [src_r, src_c], order=1, mode="nearest")
-    out = keys_sample(image, src_r, src_c)  # not the flow's own warping kernel
+    out = lanczos_sample(image, src_r, src_c)  # not the flow's own warping kernel
     outside = (src_r < 0) | (src_c < 0) | (src_r > rows[-1, 0]) | (src_c > cols[0, -1])
     out[outside] = np.nan
     return out
@@ -142,7 +142,7 @@ def test_estimate_flow__nan_and_mask():
     rng = np.random.default_rng(1)
     reference = ndimage.gaussian_filter(rng.normal(size=(96, 80)), 1.5)
     rows, cols = np.mgrid[:96, :80]
-    secondary = keys_sample(reference, rows + 0.5, cols - 1.25)
+    secondary = lanczos_sample(reference, rows + 0.5, cols - 1.25)
     secondary[40:50, 30:45] = np.nan
     valid = np.ones(reference.shape, bool)
     valid[:, :5] = False
