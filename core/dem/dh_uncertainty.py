@@ -77,6 +77,18 @@ def read_dh(reference, aligned, grid: Grid, step: int,
     return np.vstack(dh_rows), np.vstack(slope_rows)
 
 
+def sampled_mask(sources: Sequence[AreaSource], grid: Grid, step: int) -> np.ndarray:
+    """Whether any of ``sources`` covers each pixel dh is sampled at (every ``step``-th
+    row and column of ``grid``, as :func:`read_dh`), by strips at full resolution: the
+    thinned grid's own cells would take in every cell an area's edge touches (5 % too
+    many pixels on a 100 x 140 pixel area at step 3)."""
+    rows = []
+    for row in range(0, grid.height, BLOCK * step):
+        strip = grid.subgrid(row, 0, min(BLOCK * step, grid.height - row), grid.width)
+        rows.append(masked_on_grid(list(sources), strip)[::step, ::step])
+    return np.vstack(rows)
+
+
 def elevation_change_uncertainty(
     reference: str | os.PathLike,
     aligned: str | os.PathLike,
@@ -120,8 +132,8 @@ def elevation_change_uncertainty(
     dh, slope = read_dh(reference, aligned, grid, step)
     scale = metres_per_unit(grid, Window(0, 0, grid.width, grid.height))
     res = (coarse.res[0] * scale[0], coarse.res[1] * scale[1])
-    area_masks = [masked_on_grid([a], coarse) for a in areas]
-    unstable = masked_on_grid(list(exclude), coarse)
+    area_masks = [sampled_mask([a], grid, step) for a in areas]
+    unstable = sampled_mask(list(exclude), grid, step)
     for mask in area_masks:
         unstable |= mask
     stable = np.isfinite(dh) & np.isfinite(slope) & ~unstable
