@@ -96,7 +96,6 @@ def fit_icp(state, others: np.ndarray) -> None:
     """Fit the pipeline state's rigid transform (``shift``, ``tz``, ``lzd`` omega and
     phi, ``kappa``) by point-to-plane ICP, the other steps' corrections ``others``
     taken off the reference points."""
-    lzd = state.lzd
     pz = state.fit.ref - others
     extent = float(max(np.ptp(state.where.x), np.ptp(state.where.y), 1.0))
     steepest = np.sqrt(1.0 + np.tan(np.radians(MAX_SLOPE_DEG)) ** 2)
@@ -109,12 +108,6 @@ def fit_icp(state, others: np.ndarray) -> None:
             raise CoregistrationError("Too few stable points on the DEM for ICP.")
         design = np.column_stack([n.T, np.cross(offset.T, n.T)])
         delta = huber_lstsq(design[ok], distance[ok])
-        state.shift = state.shift + delta[:2] / state.scale
-        state.tz += float(delta[2])
-        lzd.omega, lzd.phi = lzd.omega + delta[3], lzd.phi + delta[4]
-        state.kappa += float(delta[5])
-        if max(np.hypot(*delta[:2]), np.abs(delta[3:]).max() * extent) < state.tolerance:
+        if state.rigid_step(delta, extent, state.scale):
             return
-    state.converged = False
-    state.warnings.append(f"ICP not converged to {state.tolerance} after "
-                          f"{state.max_iterations} iterations.")
+    state.not_converged("ICP")

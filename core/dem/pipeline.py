@@ -302,14 +302,23 @@ class _Backfit:
             if ok.sum() < 100:
                 raise CoregistrationError("Too few stable pixels for LZD.")
             delta = robust_lstsq(design[ok], -dh[ok])
-            self.shift = self.shift + delta[:2]
-            self.tz += float(delta[2])
-            lzd.omega, lzd.phi = lzd.omega + delta[3], lzd.phi + delta[4]
-            self.kappa += float(delta[5])
-            if max(np.hypot(*delta[:2]), np.abs(delta[3:]).max() * extent) < self.tolerance:
+            if self.rigid_step(delta, extent):
                 return
+        self.not_converged("LZD")
+
+    def rigid_step(self, delta: np.ndarray, extent: float, scale: float = 1.0) -> bool:
+        """Add a rigid update (dx, dy, dz, omega, phi, kappa; dx, dy divided by
+        ``scale`` into this state's shift units) of LZD or ICP; whether it moved less
+        than the tolerance anywhere within ``extent`` of the centre."""
+        self.shift = self.shift + delta[:2] / scale
+        self.tz += float(delta[2])
+        self.lzd.omega, self.lzd.phi = self.lzd.omega + delta[3], self.lzd.phi + delta[4]
+        self.kappa += float(delta[5])
+        return max(np.hypot(*delta[:2]), np.abs(delta[3:]).max() * extent) < self.tolerance
+
+    def not_converged(self, method: str) -> None:
         self.converged = False
-        self.warnings.append(f"LZD not converged to {self.tolerance} after "
+        self.warnings.append(f"{method} not converged to {self.tolerance} after "
                              f"{self.max_iterations} iterations.")
 
     def _fit_shift(self, name: str, others: np.ndarray) -> np.ndarray:
