@@ -25,7 +25,6 @@ def page_path(report_path: str | Path) -> Path:
     return Path(report_path).with_suffix(".html")
 
 
-_esc = esc
 
 
 def _num(value, digits: int = 3, signed: bool = False) -> str:
@@ -36,10 +35,10 @@ def _num(value, digits: int = 3, signed: bool = False) -> str:
 
 def _table(headers: list[str], rows: list[tuple[list[str], str]], numeric: set[int]) -> str:
     """``rows``: (cells, css class of the row); cells are escaped here."""
-    head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = []
     for cells, css in rows:
-        tds = "".join(f'<td class="num">{_esc(c)}</td>' if k in numeric else f"<td>{_esc(c)}</td>"
+        tds = "".join(f'<td class="num">{esc(c)}</td>' if k in numeric else f"<td>{esc(c)}</td>"
                       for k, c in enumerate(cells))
         body.append(f'<tr class="{css}">{tds}</tr>' if css else f"<tr>{tds}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -84,20 +83,20 @@ def _summary_section(report: dict, ground: Ground | None) -> str:
         if label == "Warning":
             continue
         explain = EXPLAIN.get(meaning, "").replace(SIGN_CONVENTION, "Sign: see below.")
-        rows.append(f"<tr><td>{_esc(label)}</td><td class='num'>{_esc(text)}</td>"
-                    f"<td class='explain'>{_esc(explain)}</td></tr>")
-    warnings = "".join(f"<p class='warning'>{_esc(w)}</p>" for w in report.get("warnings", []))
+        rows.append(f"<tr><td>{esc(label)}</td><td class='num'>{esc(text)}</td>"
+                    f"<td class='explain'>{esc(explain)}</td></tr>")
+    warnings = "".join(f"<p class='warning'>{esc(w)}</p>" for w in report.get("warnings", []))
     return (f"<h2>Summary</h2><table class='summary'>{''.join(rows)}</table>"
-            f"<p><b>Sign convention.</b> {_esc(SIGN_CONVENTION)}</p>{warnings}")
+            f"<p><b>Sign convention.</b> {esc(SIGN_CONVENTION)}</p>{warnings}")
 
 
 def _map_section(map_png: str | None, legend: list[tuple[str, str]], arrow_scale) -> str:
     if not map_png:
         return ""
-    items = "".join(f"<span><img src='{uri}' alt='' width='40' height='20'>{_esc(label)}</span>"
+    items = "".join(f"<span><img src='{uri}' alt='' width='40' height='20'>{esc(label)}</span>"
                     for label, uri in legend)
     scale = f" ×{arrow_scale:g}" if isinstance(arrow_scale, (int, float)) else ""
-    return (f"<h2>Arrow map</h2><figure><img src='{_esc(map_png)}' alt='Shift vectors over "
+    return (f"<h2>Arrow map</h2><figure><img src='{esc(map_png)}' alt='Shift vectors over "
             f"the reference'><figcaption class='meta'>Each arrow is a matched patch, drawn "
             f"from where its content was in the secondary to where it goes, {scale.strip() or ''}"
             f" exaggerated; colour = reliability. Rejected patches are points: their shape "
@@ -188,7 +187,7 @@ def write_page(report: dict, path: str | Path, *, title: str = "Coreg report",
     """Write the HTML page of ``report`` to ``path``; ``map_png`` is relative to it;
     ``sections`` (HTML) follow the summary (e.g. a DEM's figures)."""
     path = Path(path)
-    files = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(v)}</td></tr>"
+    files = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>"
                     for k, v in (inputs or {}).items() if v)
     body = [f"<table>{files}</table>" if files else "",
             _summary_section(report, ground) if not report.get("scenes") else "",
