@@ -5,23 +5,13 @@ search dialog whose footprints are picked from (tests/stac_fixture.py)."""
 from __future__ import annotations
 
 import json
-import time
 from urllib.parse import quote
 
 import pytest
 import stac_fixture
+from test_dialog import wait_for
 
 COLLECTION = stac_fixture.COLLECTION
-
-
-def wait_for(predicate, timeout=60.0):
-    from qgis.PyQt.QtCore import QCoreApplication
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting for the task"
-        QCoreApplication.processEvents()
-        time.sleep(0.005)
 
 
 @pytest.fixture
