@@ -32,7 +32,7 @@ REF ?=
 SEC ?=
 DEMO_OUTPUT ?= demo-output
 
-.PHONY: help deps venv test lint demo package bench fresh-root clean
+.PHONY: help deps venv test lint demo package bench results-status fresh-root clean
 
 help:
 	@echo "make deps     install Debian packages (QGIS, rasterio, scipy, pyproj, ...) if missing"
@@ -44,6 +44,8 @@ help:
 	@echo "make package  build dist/coreg.zip for Plugins > Manage and Install > Install from ZIP"
 	@echo "              and check it against the plugins.qgis.org upload rules"
 	@echo "make bench    deps, then the benchmarks (AROSICS, xdem, gefolki, xcube, gdal_calc, time series)"
+	@echo "make results-status  which results files the READMEs quote were measured on an"
+	@echo "              engine that has changed since (benchmarks/stale.py; --check fails then)"
 	@echo "make fresh-root  make demo and make test in a fresh debootstrap root (a clone of HEAD),"
 	@echo "              timed (DIST=trixie for Debian 13, DATA=0 without ../shared/data)"
 
@@ -92,6 +94,10 @@ bench: deps
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/scale.py --size 2048
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/local.py
 	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/calibration_local.py
+
+# Which quoted results files a rerun would change (the engine files their run used moved).
+results-status:
+	$(SYSTEM_PYTHON) benchmarks/stale.py
 
 # The README's two commands on a bare Debian (see scripts/fresh_root.sh for the options).
 fresh-root:

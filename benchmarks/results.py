@@ -25,6 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 #: What the uncommitted-changes check looks at: the engine and what drives it.
 ENGINE_PATHS = ("core", "algorithms", "cli.py", "tests/corpus.py", "tests/local_corpus.py")
+#: Engine paths a run may use out of process (``qgis_process``, the CLI), always recorded.
+PROCESS_PATHS = ("algorithms", "provider", "cli.py")
 
 _START: dict = {}
 
@@ -75,7 +77,34 @@ def run_meta(**extra) -> dict:
     end = checkout_state().get("coreg_commit")
     if end and end != start.get("coreg_commit"):
         info["coreg_commit_at_end"] = end
+    info.update(script=script_path(), engine_files=engine_files())
     return {**info, **extra}
+
+
+def script_path() -> str | None:
+    """The benchmark that is running, as a repository path."""
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    try:
+        return Path(main).resolve().relative_to(REPO).as_posix() if main else None
+    except ValueError:
+        return None
+
+
+def engine_files() -> list[str]:
+    """The repository's modules this run imported, plus what runs out of process: a
+    rerun is due when one of them changes (``benchmarks/stale.py``)."""
+    used = set(PROCESS_PATHS)
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if not path:
+            continue
+        try:
+            relative = Path(path).resolve().relative_to(REPO).as_posix()
+        except ValueError:
+            continue
+        if not relative.startswith("benchmarks/"):
+            used.add(relative)
+    return sorted(used)
 
 
 def write_results(name: str, payload: dict, path: str | os.PathLike | None = None) -> Path:

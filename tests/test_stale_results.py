@@ -1,0 +1,51 @@
+"""benchmarks/stale.py: a results file is current only while the engine files its run
+used are those of HEAD."""
+
+import importlib.util
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def stale():
+    spec = importlib.util.spec_from_file_location("stale", REPO / "benchmarks" / "stale.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _head() -> str:
+    return subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _results(tmp_path, meta) -> str:
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps({"meta": meta}))
+    return str(path)
+
+
+def test_a_run_on_head_is_current_and_an_unknown_commit_is_not(stale, tmp_path):
+    meta = {"coreg_commit": _head(), "script": "benchmarks/stale.py",
+            "engine_files": ["core/grid.py"]}
+    assert stale.status(_results(tmp_path, meta))["state"] == "current"
+    meta["coreg_commit"] = "0000000"
+    assert stale.status(_results(tmp_path, meta))["state"] == "unknown commit"
+    assert stale.status(_results(tmp_path, {}))["state"] == "no commit"
+
+
+def test_older_layouts_give_their_commit(stale):
+    assert stale.recorded_commit({"coreg_commit": "checkout coreg_e2fe6ad"}) == "e2fe6ad"
+    assert stale.recorded_commit({"commit": "abc1234"}) == "abc1234"
+    assert stale.recorded_commit({}) is None
+
+
+def test_every_quoted_results_file_is_found(stale):
+    quoted = stale.quoted_results()
+    assert "benchmarks/results/corpus.json" in quoted
+    assert all(REPO.joinpath(name).exists() for name in quoted)
