@@ -46,7 +46,7 @@ LOCAL_METHODS = ("tie_points", "dense_flow", "auto")
 REJECTIONS = ("none", "reliability", "consistency", "score")
 DEM_METHODS = ("nuth_kaab", "vertical", "blockwise")
 INTERPOLATIONS = ("bilinear", "triangular", "nearest")
-#: Mask files read as polygons (GeoJSON); any other file is a raster mask.
+#: Mask files parsed as GeoJSON; other files are vector files when fiona reads them, else rasters.
 GEOJSON_SUFFIXES = (".geojson", ".json")
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -200,14 +200,15 @@ def _choice(flag: str, choices: Sequence[str], help_text: str, default: str | No
 
 def mask_sources(paths: Sequence[str]) -> list:
     """Mask files as the engine takes them: GeoJSON files become polygons (in the CRS
-    their ``crs`` member names, else WGS 84 as RFC 7946 says), others stay raster paths
-    (non-zero = masked)."""
+    their ``crs`` member names, else WGS 84 as RFC 7946 says), as do other vector files
+    (GeoPackage, Shapefile, ...: ``vector_mask``); rasters stay paths (non-zero = masked)."""
     from .core.io.masks import PolygonMask
+    from .core.io.vector_masks import vector_mask
 
     masks: list = []
     for path in paths:
         if Path(path).suffix.lower() not in GEOJSON_SUFFIXES:
-            masks.append(path)
+            masks.append(vector_mask(path) or path)
             continue
         try:
             with open(path, encoding="utf-8") as handle:
@@ -324,8 +325,8 @@ def cli(verbose: int) -> None:
 @_band("--band-ref", "Reference band to match.")
 @_band("--band-sec", "Secondary band to match.")
 @click.option("--mask", "masks", multiple=True, metavar="PATH",
-              help="Areas to leave out: a raster (non-zero = bad) or GeoJSON polygons. "
-                   "Repeatable.")
+              help="Areas to leave out: a raster (non-zero = bad) or polygons (GeoJSON, "
+                   "GeoPackage, Shapefile, ...). Repeatable.")
 @_choice("--transform", TRANSFORMS, "Model: translation + rotation, or translation only.")
 @click.option("--max-shift", type=float, default=None, metavar="PX",
               help="Largest accepted shift from the initial offset, in reference pixels "
@@ -407,8 +408,8 @@ def align_image_command(reference, secondary, output, band_ref, band_sec, masks,
 @_band("--band-ref", "Reference band to match.")
 @_band("--band-sec", "Secondary band to match.")
 @click.option("--mask", "masks", multiple=True, metavar="PATH",
-              help="Areas to leave out: a raster (non-zero = bad) or GeoJSON polygons. "
-                   "Repeatable.")
+              help="Areas to leave out: a raster (non-zero = bad) or polygons (GeoJSON, "
+                   "GeoPackage, Shapefile, ...). Repeatable.")
 @click.option("--max-shift", type=float, default=20.0, show_default=True, metavar="PX",
               help="Largest expected shift, in reference pixels.")
 @_choice("--resampling", RESAMPLINGS, "Resampling of the warp.")
@@ -492,7 +493,7 @@ def align_local_command(reference, secondary, output, displacement, method, moda
               help="Write the elevation difference reference - aligned DEM there.")
 @click.option("--exclude", multiple=True, metavar="PATH",
               help="Unstable terrain to leave out: a raster (non-zero = unstable) or "
-                   "GeoJSON polygons. Repeatable.")
+                   "polygons (GeoJSON, GeoPackage, Shapefile, ...). Repeatable.")
 @_choice("--method", DEM_METHODS,
          "Nuth & Kääb (horizontal + vertical), vertical shift only (median), or "
          "blockwise Nuth & Kääb (smooth shift fields).")
@@ -508,7 +509,8 @@ def align_local_command(reference, secondary, output, displacement, method, moda
               help="Model the error of elevation change (NMAD by slope, variogram of the "
                    "stable dh) into the report's dh_uncertainty.")
 @click.option("--area", "areas", multiple=True, metavar="PATH",
-              help="An area (GeoJSON polygons or a raster, non-zero) whose mean dh gets a "
+              help="An area (polygons: GeoJSON, GeoPackage, ...; or a raster, non-zero) "
+                   "whose mean dh gets a "
                    "standard error, spatial correlation included (implies --variogram). "
                    "Repeatable.")
 @click.option("--max-iterations", type=click.IntRange(min=1), default=10, show_default=True,

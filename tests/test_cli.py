@@ -500,3 +500,26 @@ def test_align_stack_fails_when_every_scene_failed(home, tmp_path):
     warnings = [line for line in completed.stderr.splitlines() if "scenes failed" in line]
     assert warnings == [warnings[0]] and warnings[0].startswith(
         "warning: 1 of 2 scenes failed: t6_elsewhere.tif (")
+
+
+def test_vector_files_become_polygons_and_rasters_stay_paths(tmp_path):
+    """A GeoPackage of polygons (as RGI glacier outlines come) masks like its GeoJSON."""
+    fiona = pytest.importorskip("fiona")
+    square = {"type": "Polygon",
+              "coordinates": [[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0), (0.0, 0.0)]]}
+    schema = {"geometry": "Polygon", "properties": {"name": "str"}}
+    gpkg = tmp_path / "outlines.gpkg"
+    with fiona.open(gpkg, "w", driver="GPKG", crs="EPSG:32640", schema=schema) as dst:
+        dst.write({"geometry": square, "properties": {"name": "a"}})
+    (polygons, raster) = cli.mask_sources([str(gpkg), str(tmp_path / "mask.tif")])
+    assert raster == str(tmp_path / "mask.tif")
+    assert [tuple(map(tuple, ring)) for ring in polygons.geometries[0]["coordinates"]] == \
+        [tuple(square["coordinates"][0])]
+    assert "32640" in polygons.crs or "UTM zone 40N" in polygons.crs
+    lines = tmp_path / "lines.gpkg"
+    with fiona.open(lines, "w", driver="GPKG", crs="EPSG:32640",
+                    schema={"geometry": "LineString", "properties": {}}) as dst:
+        dst.write({"geometry": {"type": "LineString", "coordinates": [(0, 0), (1, 1)]},
+                   "properties": {}})
+    with pytest.raises(cli.CoregInputError, match="polygons"):
+        cli.mask_sources([str(lines)])
