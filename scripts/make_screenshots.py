@@ -131,15 +131,15 @@ def compare_view(panel, canvas, reference, path: Path, split: float = 0.62) -> P
     half_y = half_x * COMPARE_SIZE[1] / COMPARE_SIZE[0]
     canvas.setExtent(QgsRectangle(centre.x() - half_x, centre.y() - half_y,
                                   centre.x() + half_x, centre.y() + half_y))
-    if not panel.set_comparing(True):
+    if not panel.compare.set_comparing(True):
         raise RuntimeError("the compare tool did not start")
-    item = panel.compare_item
+    item = panel.compare.item
     item.set_split(item.pos().x() + split * canvas.viewport().width())
     item.render()
     item.wait()
     wait(item.ready, 30)
     canvas.grab().save(str(path))
-    panel.set_comparing(False)
+    panel.compare.set_comparing(False)
     return path
 
 

@@ -22,7 +22,7 @@ from qgis.gui import (
     QgsMapLayerComboBox,
     QgsRasterBandComboBox,
 )
-from qgis.PyQt.QtCore import Qt, QUrl
+from qgis.PyQt.QtCore import QUrl
 from qgis.PyQt.QtGui import QDesktopServices
 from qgis.PyQt.QtWidgets import (
     QApplication,
@@ -35,13 +35,12 @@ from qgis.PyQt.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QSlider,
     QVBoxLayout,
     QWidget,
 )
 
 from . import (
-    compare,
+    compare_box,
     methods,
     offset_pick,
     report_page,
@@ -275,43 +274,15 @@ class CoregPanel(QWidget):
                                      "secondary over the reference")
         form.addRow(self.show_aligned)
         layout.addLayout(form)
-        layout.addWidget(self._build_compare())
+        self.compare = compare_box.CompareBox(self._canvas, self._compare_layers,
+                                              self.status.setText)
+        layout.addWidget(self.compare)
         self.report_button = QPushButton("Open report")
         self.report_button.setToolTip("Open this run's report (summary, arrow map, "
                                       "residuals) in the web browser")
         layout.addWidget(self.report_button)
         box.hide()
         self.results_box = box
-        return box
-
-    def _build_compare(self) -> QGroupBox:
-        box = QGroupBox("Compare on the map")
-        grid = QGridLayout(box)
-        self.compare_top = QComboBox()
-        self.compare_top.addItem("Aligned raster", "OUTPUT")
-        self.compare_top.addItem("Secondary as delivered", "SECONDARY")
-        self.compare_top.setToolTip("What to compare with the reference")
-        self.compare_mode = QComboBox()
-        self.compare_mode.addItem("Swipe", compare.SWIPE)
-        self.compare_mode.addItem("Blink", compare.BLINK)
-        self.compare_mode.setToolTip("Swipe: the compared raster left of the mouse, the "
-                                     "reference right of it. Blink: one, then the other.")
-        self.compare_button = QPushButton("Compare")
-        self.compare_button.setCheckable(True)
-        self.compare_button.setToolTip("A map tool comparing the reference with the aligned "
-                                       "(or original) raster; another map tool ends it")
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(100)
-        self.opacity.setToolTip("Opacity of the compared raster over the reference")
-        grid.addWidget(self.compare_top, 0, 0)
-        grid.addWidget(self.compare_mode, 0, 1)
-        grid.addWidget(self.compare_button, 0, 2)
-        grid.addWidget(QLabel("Opacity"), 1, 0)
-        grid.addWidget(self.opacity, 1, 1, 1, 2)
-        self.compare_item: compare.CompareItem | None = None
-        self.compare_tool: compare.CompareTool | None = None
-        self._retired_compare = None  # the last ended (tool, item)
         return box
 
     def _connect(self) -> None:
@@ -333,10 +304,6 @@ class CoregPanel(QWidget):
         self.search_button.clicked.connect(self.open_search_dialog)
         self.arrow_scale.valueChanged.connect(self._arrow_scale_changed)
         self.show_aligned.toggled.connect(self._compare)
-        self.compare_button.toggled.connect(self.set_comparing)
-        self.compare_mode.currentIndexChanged.connect(self._compare_mode_changed)
-        self.compare_top.currentIndexChanged.connect(self._compare_top_changed)
-        self.opacity.valueChanged.connect(self._opacity_changed)
         self.report_button.clicked.connect(self.open_report)
         self.project.layersAdded.connect(self._layers_added)
         self.project.layersWillBeRemoved.connect(self._layers_removed)
@@ -347,7 +314,7 @@ class CoregPanel(QWidget):
     def teardown(self) -> None:
         """Cancel a running task and let go of the registry (before the plugin unloads)."""
         self.cancel()
-        self.set_comparing(False)
+        self.compare.set_comparing(False)
         if self.search_dialog is not None:
             self.search_dialog.teardown()
         self._stop_picking()
@@ -481,9 +448,7 @@ class CoregPanel(QWidget):
 
     def _layers_removed(self, layer_ids) -> None:
         """End the comparison before the layers it draws go."""
-        reference, top = self._compare_layers()
-        if any(layer is not None and layer.id() in layer_ids for layer in (reference, top)):
-            self.set_comparing(False)
+        self.compare.end_if_drawing(layer_ids)
 
     def choices(self) -> Choices:
         mask = self.mask_combo.currentLayer()
@@ -606,7 +571,7 @@ class CoregPanel(QWidget):
                                 else "Failed: " + feedback.failure())
             return
         self.progress.setValue(100)
-        self.set_comparing(False)
+        self.compare.set_comparing(False)
         # The latest run replaces the previous one's layers (same names, same files).
         replaced = results.remove_outputs(self.project, self.run_layers)
         self.run_layers = None
@@ -633,7 +598,7 @@ class CoregPanel(QWidget):
 
     def clear_results(self) -> None:
         """Hide the result of the previous run (its numbers are not this run's)."""
-        self.set_comparing(False)
+        self.compare.set_comparing(False)
         self._show_summary({})
         self.results_box.hide()
         self.report_page = ""
@@ -683,66 +648,14 @@ class CoregPanel(QWidget):
     def _canvas(self):
         return self.iface.mapCanvas() if self.iface is not None else None
 
-    def _compare_layers(self):
-        """(reference, compared layer) of the last run, or (None, None)."""
+    def _compare_layers(self, what: str):
+        """(reference, ``what`` layer: "OUTPUT" or "SECONDARY") of the last run, or
+        (None, None)."""
         if self.run_layers is None:
             return None, None
-        top_id = (self.run_layers.aligned_id if self.compare_top.currentData() == "OUTPUT"
-                  else self.run_layers.secondary_id)
+        top_id = self.run_layers.aligned_id if what == "OUTPUT" else self.run_layers.secondary_id
         return (self.project.mapLayer(self.run_layers.reference_id),
                 self.project.mapLayer(top_id))
-
-    def set_comparing(self, on: bool, tool_switched: bool = False) -> bool:
-        """Start (or end) the compare map tool; returns whether it runs.
-        ``tool_switched``: the canvas is replacing the tool itself (do not unset it)."""
-        canvas = self._canvas()
-        reference, top = self._compare_layers()
-        if on and (canvas is None or reference is None or top is None):
-            on = False
-            if canvas is not None:
-                self.status.setText("Nothing to compare: the run's layers were removed.")
-        if self.compare_tool is not None and not on:
-            tool, item = self.compare_tool, self.compare_item
-            self.compare_tool = self.compare_item = None
-            tool.finished.disconnect(self._compare_tool_finished)
-            if canvas is not None and canvas.mapTool() is tool and not tool_switched:
-                canvas.unsetMapTool(tool)
-            item.stop()
-            # Kept until the next comparison ends: the canvas may still be in a call of
-            # this tool (deactivate) and signal it as the old tool.
-            self._retired_compare = (tool, item)
-            if canvas is not None:
-                canvas.refresh()
-        elif on and self.compare_tool is None:
-            label = "aligned" if self.compare_top.currentData() == "OUTPUT" else "secondary"
-            self.compare_item = compare.CompareItem(canvas, reference, top,
-                                                    (label, "reference"))
-            self.compare_item.set_mode(self.compare_mode.currentData())
-            self.compare_item.set_opacity(self.opacity.value() / 100)
-            self.compare_tool = compare.CompareTool(canvas, self.compare_item)
-            self.compare_tool.finished.connect(self._compare_tool_finished)
-            canvas.setMapTool(self.compare_tool)
-        self.compare_button.blockSignals(True)
-        self.compare_button.setChecked(self.compare_tool is not None)
-        self.compare_button.blockSignals(False)
-        return self.compare_tool is not None
-
-    def _compare_tool_finished(self) -> None:
-        """Another map tool was chosen: the comparison ends."""
-        self.set_comparing(False, tool_switched=True)
-
-    def _compare_mode_changed(self, *_args) -> None:
-        if self.compare_item is not None:
-            self.compare_item.set_mode(self.compare_mode.currentData())
-
-    def _compare_top_changed(self, *_args) -> None:
-        if self.compare_tool is not None:
-            self.set_comparing(False)
-            self.set_comparing(True)
-
-    def _opacity_changed(self, value: int) -> None:
-        if self.compare_item is not None:
-            self.compare_item.set_opacity(value / 100)
 
     # ------------------------------------------------------------------ report page
 

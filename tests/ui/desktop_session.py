@@ -145,23 +145,23 @@ def steps():
                                    if project.mapLayer(i) is not None]}
     click(panel.show_aligned)
     # Compare: swipe follows the mouse over the map; then blink; the pan tool ends it.
-    click(panel.compare_button)
+    click(panel.compare.button)
     canvas = iface.mapCanvas()
-    yield lambda: panel.compare_item is not None and panel.compare_item.ready()
+    yield lambda: panel.compare.item is not None and panel.compare.item.ready()
     QTest.mouseMove(canvas.viewport(), QPoint(canvas.width() // 3, canvas.height() // 2))
-    yield lambda: panel.compare_item.split_x is not None
-    STATE["compare"] = {"tool_active": canvas.mapTool() is panel.compare_tool,
-                        "split_x": panel.compare_item.split_x, "canvas_width": canvas.width()}
+    yield lambda: panel.compare.item.split_x is not None
+    STATE["compare"] = {"tool_active": canvas.mapTool() is panel.compare.tool,
+                        "split_x": panel.compare.item.split_x, "canvas_width": canvas.width()}
     shot("03_swipe")
-    panel.compare_mode.setFocus()
-    QTest.keyClick(panel.compare_mode, Qt.Key.Key_Down)
-    blink = panel.compare_item
+    panel.compare.mode.setFocus()
+    QTest.keyClick(panel.compare.mode, Qt.Key.Key_Down)
+    blink = panel.compare.item
     shown = blink.top_shown
     yield lambda: blink.top_shown != shown
     STATE["compare"]["blinked"] = True
     iface.actionPan().trigger()
-    STATE["compare"]["ended_by_pan"] = (panel.compare_tool is None
-                                        and not panel.compare_button.isChecked())
+    STATE["compare"]["ended_by_pan"] = (panel.compare.tool is None
+                                        and not panel.compare.button.isChecked())
     STATE["report_page"] = panel.report_page
     # Fail once: a maximum shift below the real one.
     spin = panel.max_shift.findChild(QLineEdit)

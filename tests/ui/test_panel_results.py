@@ -223,7 +223,7 @@ def test_runs_replace_fail_compare_and_report(panel, layers, tmp_path, qgis_ifac
     run_and_wait(panel)
     assert panel.status.text().startswith("Failed: ")
     assert panel.results_box.isHidden() and panel.summary.rowCount() == 0
-    assert panel.compare_tool is None
+    assert panel.compare.tool is None
     assert python_errors == []
 
 
@@ -244,9 +244,9 @@ def check_compare(panel, iface, run):  # noqa: F811
     wait_for(lambda: canvas.mapSettings().outputSize().width() > 300)
     canvas.setDestinationCrs(reference.crs())
     canvas.setExtent(reference.extent())
-    assert panel.set_comparing(True) and panel.compare_button.isChecked()
-    assert canvas.mapTool() is panel.compare_tool
-    item = panel.compare_item
+    assert panel.compare.set_comparing(True) and panel.compare.button.isChecked()
+    assert canvas.mapTool() is panel.compare.tool
+    item = panel.compare.item
     item.render()
     item.wait()
     wait_for(item.ready)
@@ -265,7 +265,7 @@ def check_compare(panel, iface, run):  # noqa: F811
     move = QgsMapMouseEvent(canvas, QEvent.Type.MouseMove, QPoint(int(item.pos().x()) + x, 50),
                             Qt.MouseButton.NoButton, Qt.MouseButton.NoButton,
                             Qt.KeyboardModifier.NoModifier)
-    panel.compare_tool.canvasMoveEvent(move)
+    panel.compare.tool.canvasMoveEvent(move)
     assert item.split_in_item() == pytest.approx(x)
     image = painted()
     rows = range(40, image.height(), 17)  # below the labels
@@ -278,16 +278,16 @@ def check_compare(panel, iface, run):  # noqa: F811
 
     assert share(image, top, "left") == 1 and share(image, below, "right") == 1
     assert share(top, below, "left") < 0.5  # the two layers differ there
-    panel.opacity.setValue(0)
+    panel.compare.opacity.setValue(0)
     assert share(painted(), below, "left") == 1  # fully transparent: the reference
-    panel.opacity.setValue(100)
-    panel.compare_mode.setCurrentIndex(panel.compare_mode.findData(compare.BLINK))
+    panel.compare.opacity.setValue(100)
+    panel.compare.mode.setCurrentIndex(panel.compare.mode.findData(compare.BLINK))
     assert item.mode == compare.BLINK and item.timer.isActive()
     shown = item.top_shown
     wait_for(lambda: item.top_shown != shown, timeout=3)
     pan = QgsMapToolPan(canvas)
     canvas.setMapTool(pan)  # another tool ends the comparison
-    assert panel.compare_tool is None and not panel.compare_button.isChecked()
+    assert panel.compare.tool is None and not panel.compare.button.isChecked()
     assert item.scene() is None
     canvas.unsetMapTool(pan)
 
