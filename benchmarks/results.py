@@ -77,7 +77,8 @@ def run_meta(**extra) -> dict:
     end = checkout_state().get("coreg_commit")
     if end and end != start.get("coreg_commit"):
         info["coreg_commit_at_end"] = end
-    info.update(script=script_path(), engine_files=engine_files())
+    info.update(script=script_path(), interpreter=sys.executable, arguments=sys.argv[1:],
+                engine_files=engine_files())
     return {**info, **extra}
 
 

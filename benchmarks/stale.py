@@ -7,8 +7,10 @@ Every figure in ``README.md`` and ``benchmarks/README*.md`` names its results fi
 *current* when neither the engine files its run used (``meta.engine_files``; for older
 runs, all of ``results.ENGINE_PATHS``) nor the script that wrote it changed between the
 commit its ``meta`` records and ``HEAD``; otherwise it is *stale* and the table says what
-changed. ``--check`` exits with 1 when a quoted file is not current, for a release: the
-READMEs then state only what the released engine measured.
+changed; ``--commands`` prints the commands that rerun the stale ones (the script with the
+interpreter and arguments its run recorded). ``--check`` exits with 1 when a quoted file
+is not current, for a release: the READMEs then state only what the released engine
+measured.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -91,13 +94,25 @@ def status(name: str) -> dict:
     state = "no commit" if commit is None else (
         "unknown commit" if changed is None else ("stale" if changed else "current"))
     return {"file": name, "commit": commit, "date": str(meta.get("date", ""))[:16],
-            "script": script, "state": state, "changed": changed or []}
+            "script": script, "arguments": meta.get("arguments"),
+            "interpreter": meta.get("interpreter") or "/usr/bin/python3", "state": state,
+            "changed": changed or []}
+
+
+def rerun_command(row: dict) -> str:
+    """The command that reruns a results file's run (headless, with its interpreter)."""
+    arguments = " ".join(shlex.quote(a) for a in row.get("arguments") or [])
+    recorded = "" if row.get("arguments") is not None else "  # arguments not recorded"
+    runner = "" if row["script"].endswith(".sh") else f"{row['interpreter']} "
+    return (f"scripts/headless.sh {runner}{row['script']} {arguments}".rstrip() + recorded)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
                         help="exit with 1 when a quoted results file is not current")
+    parser.add_argument("--commands", action="store_true",
+                        help="print the commands rerunning the stale results files")
     args = parser.parse_args(argv)
     quoted = quoted_results()
     rows = [status(name) for name in sorted(quoted)]
@@ -108,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{row['file']:<{width}}  {row.get('commit') or '-':<9} {row.get('date', ''):<16}"
               f"  {row['state']:<14} {detail}")
     not_current = [r["file"] for r in rows if r["state"] != "current"]
+    if args.commands:
+        print("\n".join(dict.fromkeys(rerun_command(r) for r in rows
+                                       if r["state"] != "current")))
     print(f"\n{len(rows) - len(not_current)} of {len(rows)} quoted results files are current")
     return 1 if args.check and not_current else 0
 
