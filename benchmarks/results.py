@@ -25,10 +25,12 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 #: What the uncommitted-changes check looks at: the engine and what drives it.
 ENGINE_PATHS = ("core", "algorithms", "cli.py", "tests/corpus.py", "tests/local_corpus.py")
-#: Engine paths a run may use out of process (``qgis_process``, the CLI), always recorded.
-PROCESS_PATHS = ("algorithms", "provider", "cli.py")
+#: Engine paths a run uses out of process when it times ``qgis_process`` or the CLI
+#: (:func:`runs_processes`): its imports do not show them.
+PROCESS_PATHS = ("__init__.py", "algorithms", "provider", "cli.py")
 
 _START: dict = {}
+_PROCESSES: list[bool] = []
 
 
 def _git(*args: str) -> str | None:
@@ -91,10 +93,15 @@ def script_path() -> str | None:
         return None
 
 
+def runs_processes() -> None:
+    """Say that this run times Coreg as whole processes (``qgis_process``, the CLI)."""
+    _PROCESSES.append(True)
+
+
 def engine_files() -> list[str]:
-    """The repository's modules this run imported, plus what runs out of process: a
-    rerun is due when one of them changes (``benchmarks/stale.py``)."""
-    used = set(PROCESS_PATHS)
+    """The repository's modules this run imported, and what its Coreg processes ran
+    (:func:`runs_processes`): a rerun is due when one changes (``benchmarks/stale.py``)."""
+    used = set(PROCESS_PATHS if _PROCESSES else ())
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
         if not path:
