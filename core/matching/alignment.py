@@ -4,6 +4,7 @@ and every matched patch (PatchResult)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 from rasterio.crs import CRS
 
@@ -33,6 +34,24 @@ class PatchResult:
     reason: str
 
 
+class LazyScores:
+    """The matching scores (before, after) computed on first use: the report needs them,
+    the alignment does not (their SSIM was a quarter of a small pair's time). Pickled as
+    the numbers (what a worker sends back has no closure)."""
+
+    def __init__(self, compute: Callable[[], tuple[float, float]] | tuple[float, float]):
+        self._compute = None if isinstance(compute, tuple) else compute
+        self._value = compute if isinstance(compute, tuple) else None
+
+    def value(self) -> tuple[float, float]:
+        if self._value is None:
+            self._value, self._compute = tuple(float(v) for v in self._compute()), None
+        return self._value
+
+    def __getstate__(self) -> dict:
+        return {"_compute": None, "_value": self.value()}
+
+
 @dataclass(frozen=True)
 class Alignment(AlignmentResult):
     """Result of :func:`estimate_alignment`: a rigid model with its quality figures.
@@ -48,8 +67,8 @@ class Alignment(AlignmentResult):
     shift_y_px: float
     shift_uncertainty_px: float
     reliability: float
-    matching_score_before: float
-    matching_score_after: float
+    #: Matching scores before and after (:mod:`.metrics`), computed when first read.
+    scores: LazyScores = field(compare=False, repr=False)
     iterations: int
     patches: tuple[PatchResult, ...]
     bounds: tuple[float, float, float, float]
@@ -64,6 +83,16 @@ class Alignment(AlignmentResult):
     ce95_px: float = 0.0
     ce90_m: float | None = None
     ce95_m: float | None = None
+
+    @property
+    def matching_score_before(self) -> float:
+        """Matching score of the secondary as it was (0..1, :mod:`.metrics`)."""
+        return self.scores.value()[0]
+
+    @property
+    def matching_score_after(self) -> float:
+        """Matching score once aligned (0..1, :mod:`.metrics`)."""
+        return self.scores.value()[1]
 
     @property
     def transform(self) -> Rigid:

@@ -19,7 +19,7 @@ from ..io.raster_io import (
 )
 from ..transforms.apply import translation_in_secondary_crs
 from ..transforms.model import Rigid
-from .alignment import Alignment, PatchResult
+from .alignment import Alignment, LazyScores, PatchResult
 from .coarse_search import Seed
 from .fit import RigidModel, fit_rigid, rotation_shown
 from .match import (
@@ -114,7 +114,7 @@ class Estimator:
                                  f"{MAX_ITERATIONS} iterations.")
         self._check_shift_range(ref_info.grid.res[0])
         results = self._patch_results(active, measurements, good, fit, sec_info.grid)
-        before, after = self._scores(active, unmoved, samples)
+        scores = self._scores(active, unmoved, samples)
         measurable = [r for r in results if r.reason not in ("nodata or masked", "low texture",
                                                               "cloud-like or saturated")]
         reliability = min(sum(r.reliability for r in measurable if r.used)
@@ -128,7 +128,7 @@ class Estimator:
         return Alignment(
             self.model, ref_info.grid.crs.to_string(), sec_info.grid.crs.to_string(),
             dx_px, dy_px, sigma_common * self._secondary_px_per_common_px(sec_info.grid),
-            reliability, before, after, iteration, tuple(results), self.common.bounds,
+            reliability, scores, iteration, tuple(results), self.common.bounds,
             tuple(self.warnings), self.seed.record, **uncertainty)
 
     def _measure(self, patches, samples) -> list:
@@ -254,18 +254,26 @@ class Estimator:
                                        reliability, used, reason))
         return results
 
-    def _scores(self, active, first_samples, final_samples) -> tuple[float, float]:
-        """Matching score before (the first iteration's samples, at the identity) and
-        after alignment on up to :data:`SCORED_PATCHES` patches spread over the overlap;
-        the last iteration's samples stand for "after" (they differ from the final model
-        by < 0.01 px)."""
+    def _scores(self, active, first_samples, final_samples) -> LazyScores:
+        """Matching scores before (the first iteration's samples, at the identity) and
+        after alignment on up to :data:`SCORED_PATCHES` patches spread over the overlap,
+        computed when first read (:class:`.alignment.LazyScores`); the last iteration's
+        samples stand for "after" (they differ from the final model by < 0.01 px)."""
         step = -(-len(active) // SCORED_PATCHES)
-        if first_samples is None:  # the run started from a sparse pass's model
-            first_samples = [self.sampler.sample(p.grid, self._identity()) if k % step == 0
-                             else None for k, p in enumerate(active)]
-        before = ((p.reference, s) for p, s in list(zip(active, first_samples))[::step])
-        after = ((p.reference, s) for p, s in list(zip(active, final_samples))[::step])
-        return mean_matching_score(before), mean_matching_score(after)
+        chosen = active[::step]
+        references = [p.reference for p in chosen]
+        after = final_samples[::step]
+        if first_samples is not None:
+            before = first_samples[::step]
+        else:  # the run started from a sparse pass's model: sampled at the identity
+            sampler, identity, grids = self.sampler, self._identity(), [p.grid for p in chosen]
+            if sampler.cached(grids, identity):  # no read: it may wait for the report
+                return LazyScores(lambda: (
+                    mean_matching_score(zip(references, sampler.sample_all(grids, identity))),
+                    mean_matching_score(zip(references, after))))
+            before = sampler.sample_all(grids, identity)
+        return LazyScores(lambda: (mean_matching_score(zip(references, before)),
+                                   mean_matching_score(zip(references, after))))
 
     def _to_secondary_px(self, dx: float, dy: float, secondary: Grid) -> tuple[float, float]:
         shift = RigidModel(dx, dy, 0.0, self.model.pivot_x, self.model.pivot_y)

@@ -164,6 +164,7 @@ class SecondarySampler:
                  common: Grid) -> None:
         self.ds, self.band, self.nodata = ds, band, nodata
         self.common_crs = common.crs
+        self.crs, self.transform = ds.crs, ds.transform  # kept: read without the file
         src_grid = Grid(ds.crs, ds.transform, ds.width, ds.height)
         sec_res = pixel_size_in(src_grid, common.crs)
         ratio = np.sqrt(common.res[0] * common.res[1] / (sec_res[0] * sec_res[1]))
@@ -192,7 +193,7 @@ class SecondarySampler:
 
     def _corners(self, grid: Grid, model: RigidModel) -> tuple[np.ndarray, np.ndarray] | None:
         """Source (rows, cols) of the corners of ``grid`` when the mapping is affine."""
-        mapping = SourceMapping(Rigid(model, self.common_crs), self.ds.crs, self.ds.transform)
+        mapping = SourceMapping(Rigid(model, self.common_crs), self.crs, self.transform)
         affine = mapping.affine(grid)
         if affine is None:
             return None
@@ -205,7 +206,7 @@ class SecondarySampler:
     def sample(self, grid: Grid, model: RigidModel) -> np.ndarray:
         """Secondary values at the centres of ``grid`` once aligned by ``model``;
         float32, NaN where the secondary has no data."""
-        mapping = SourceMapping(Rigid(model, self.common_crs), self.ds.crs, self.ds.transform)
+        mapping = SourceMapping(Rigid(model, self.common_crs), self.crs, self.transform)
         affine = mapping.affine(grid)
         if affine is not None:  # one CRS: the fast path
             matrix, offset = affine
@@ -219,6 +220,15 @@ class SecondarySampler:
         chunk = self._chunk(grid, rows, cols)
         return interpolate(chunk.coefficients, chunk.valid, rows - chunk.row, cols - chunk.col,
                            3).astype(np.float32)
+
+    def cached(self, grids: list[Grid], model: RigidModel) -> bool:
+        """Whether :meth:`sample` of every grid through ``model`` needs no read (its
+        chunks are cached): it may then run after the file is closed."""
+        for grid in grids:
+            corners = self._corners(grid, model)
+            if corners is None or self._stale(grid, *corners):
+                return False
+        return True
 
     def _margin(self) -> int:
         return 4 + int(np.ceil(3 * self.blur))

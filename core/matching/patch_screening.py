@@ -44,28 +44,34 @@ def cloud_like_batch(images: np.ndarray) -> np.ndarray:
         return found
     valid = valid[some]
     values = np.where(valid, images[some], np.nan).astype(np.float32)
-    filled = np.empty_like(values)
-    plateau = np.zeros(values.shape, bool)
-    scales = []
-    for k in range(len(some)):
-        top = np.nanmax(values[k])
-        flat_top = values[k] >= top - 1e-6 * abs(top)
-        if flat_top.mean() >= 0.02:
-            plateau[k] = flat_top
-        # The contrast scale and the fill from every 16th valid pixel: enough for a
-        # threshold.
-        sample = values[k][valid[k]][::16]
-        scales.append(np.percentile(sample, [1, 99]))
-        filled[k] = np.where(valid[k], values[k] - sample.mean(), 0)  # centred: less
-        # cancellation below
+    top = np.nanmax(values, axis=(1, 2), keepdims=True)
+    plateau = values >= top - 1e-6 * np.abs(top)
+    plateau[plateau.mean(axis=(1, 2)) < 0.02] = False
+    scales, means = _contrast(values, valid)
+    filled = values - means[:, None, None]  # centred: less cancellation below
+    filled[~valid] = 0
     boxed = _box_mean(np.stack([filled * filled, filled], axis=1), 5)
     local_var = boxed[:, 0] - boxed[:, 1] ** 2
-    flat = np.ones(values.shape, bool)
-    for k, (low, high) in enumerate(scales):
-        if high > low:
-            flat[k] = local_var[k] < (1e-3 * (high - low)) ** 2
+    low, high = scales[:, 0, None, None], scales[:, 1, None, None]
+    flat = (local_var < (1e-3 * (high - low)) ** 2) | (high <= low)
     found[some] = _dilated(plateau | (flat & valid), 2)
     return found
+
+
+def _contrast(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each image's contrast scale (1st and 99th percentiles, (K, 2)) and mean (K,), from
+    every 16th valid pixel: enough for a threshold. Images without a missing pixel (the
+    common case) at once, the others one by one (the same pixels either way)."""
+    full = valid.reshape(len(valid), -1).all(axis=1)
+    scales, means = np.empty((len(valid), 2)), np.empty(len(valid), np.float32)
+    if full.any():
+        sample = values[full].reshape(int(full.sum()), -1)[:, ::16]
+        scales[full] = np.percentile(sample, [1, 99], axis=1).T
+        means[full] = sample.mean(axis=1)
+    for k in np.flatnonzero(~full):
+        sample = values[k][valid[k]][::16]
+        scales[k], means[k] = np.percentile(sample, [1, 99]), sample.mean()
+    return scales, means
 
 
 def _box_mean(image: np.ndarray, size: int) -> np.ndarray:
