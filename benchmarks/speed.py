@@ -37,7 +37,6 @@ os.environ["GDAL_PAM_ENABLED"] = "NO"
 os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
@@ -47,6 +46,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from checkout import PACKAGE_DIR, register_coreg  # noqa: E402
+from results import run_meta, write_results  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "work" / "speed"
@@ -74,9 +74,6 @@ else:  # a package folder of its own, first on sys.path and PYTHONPATH
     os.environ["PYTHONPATH"] = str(PACKAGE_DIR)
 sys.path[:0] = [str(HERE.parent / "tests"), str(HERE)]
 
-import numpy as np  # noqa: E402
-import rasterio  # noqa: E402
-import scipy  # noqa: E402
 from speed_pairs import arosics_model, make_large, make_pair  # noqa: E402
 from synthetic import scene_rms_error_px  # noqa: E402
 
@@ -286,26 +283,17 @@ def table(rows: list[dict], large: dict | None) -> str:
 
 
 def meta(py: str | None, rows: list[dict], args) -> dict:
-    git = ["git", "-C", str(HERE.parent)]
-    commit = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
-    dirty = subprocess.run(git + ["status", "--porcelain", "core"], capture_output=True,
-                           text=True).stdout.strip()
-    if args.checkout:  # an unpacked tree: its commit is in its folder's name
-        commit, dirty = f"checkout {args.checkout.name}", ""
+    """The run's meta (benchmarks/results.py), with what this benchmark adds."""
     version = next((r.get("arosics_warm", {}).get("version") for r in rows
                     if r.get("arosics_warm", {}).get("version")), None)
     gdal = subprocess.run(["gdalinfo", "--version"], capture_output=True, text=True).stdout
-    return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "coreg_commit": commit + (" + uncommitted core changes" if dirty else ""),
-            "machine": {"host": platform.node(), "cpus": os.cpu_count(),
-                        "processor": platform.processor() or platform.machine(),
-                        "load_average_at_end": os.getloadavg()},
-            "versions": {"python": sys.version.split()[0], "numpy": np.__version__,
-                         "scipy": scipy.__version__, "rasterio": rasterio.__version__,
-                         "gdal_python": rasterio.__gdal_version__, "gdal_cli": gdal.strip(),
-                         "arosics": version, "arosics_python": py},
-            "repeats": args.repeats, "rounds": args.rounds, "creation_options": CO}
+    info = run_meta(processor=platform.processor() or platform.machine(),
+                    load_average_at_end=os.getloadavg(), gdal_cli=gdal.strip(),
+                    arosics_version=version, arosics_python=py, repeats=args.repeats,
+                    rounds=args.rounds, creation_options=CO)
+    if args.checkout:  # an unpacked tree: its commit is in its folder's name
+        info |= {"coreg_commit": f"checkout {args.checkout.name}", "coreg_uncommitted": []}
+    return info
 
 
 def main(argv=None) -> int:
@@ -325,9 +313,7 @@ def main(argv=None) -> int:
     large = None if args.no_large else large_row(max(1, args.repeats // 2), args.rounds)
     print(table(rows, large))
     result = {"meta": meta(py, rows, args), "pairs": rows, "large": large}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=1) + "\n")
-    log(f"wrote {args.json}")
+    log(f"wrote {write_results('speed', result, args.json)}")
     return 0
 
 

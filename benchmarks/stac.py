@@ -33,10 +33,8 @@ os.environ["GDAL_PAM_ENABLED"] = "NO"
 os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
 import http.client  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -49,6 +47,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E40
 from pathlib import Path  # noqa: E402
 
 from checkout import register_coreg  # noqa: E402
+from results import run_meta, write_results  # noqa: E402
 
 sys.dont_write_bytecode = True
 HERE = Path(__file__).resolve().parent
@@ -240,22 +239,11 @@ def in_process(way: str, base: str) -> dict:
 # --------------------------------------------------------------------------- main
 
 
-def meta(sizes: dict) -> dict:
-    import numpy as np
-    import rasterio
-
-    git = ["git", "-C", str(REPO)]
-    commit = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
-    dirty = subprocess.run(git + ["status", "--porcelain", "--", "core"], capture_output=True,
-                           text=True).stdout.split("\n")[:-1]
+def meta(sizes: dict, repeats: int) -> dict:
+    """The run's meta (benchmarks/results.py), with the web server and the pair."""
     nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
-    return {"date": datetime.datetime.now().isoformat(timespec="seconds"),
-            "host": platform.node(), "cpus": os.cpu_count(), "python": sys.version.split()[0],
-            "numpy": np.__version__, "rasterio": rasterio.__version__,
-            "gdal": rasterio.__gdal_version__, "nginx": nginx, "coreg_commit": commit,
-            "coreg_uncommitted": dirty, "size_px": SIZE,
-            "file_bytes": sizes, "shift_px": list(SHIFT)}
+    return run_meta(nginx=nginx, size_px=SIZE, file_bytes=sizes, shift_px=list(SHIFT),
+                    repeats=repeats)
 
 
 def table(rows: list[dict], total: int) -> str:
@@ -340,10 +328,8 @@ def main() -> int:
     conditions = [measure_condition(args.latency, None, args.repeats, total)]
     if args.bandwidth:
         conditions.append(measure_condition(args.latency, args.bandwidth, args.repeats, total))
-    document = {"meta": {**meta(sizes), "repeats": args.repeats},
-                "conditions": conditions}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(document, indent=1) + "\n")
+    write_results("stac", {"meta": meta(sizes, args.repeats), "conditions": conditions},
+                  RESULTS)
     for condition in conditions:
         s = condition["summary"]
         print(f"\n{condition['latency_ms']:g} ms per request, "
