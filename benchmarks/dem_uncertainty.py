@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Calibration of the DEM pipeline's uncertainty (block bootstrap + terrain jackknife).
 
-Run with ``/usr/bin/python3 benchmarks/dem_uncertainty.py [--cases N] [--replicates B]``.
+Run with ``/usr/bin/python3 benchmarks/dem_uncertainty.py [--cases N] [--replicates B]
+[--pipeline nuth_kaab+deramp1|icp]``.
 Over sensor-simulated pairs (tests/dem_sensor.py: block averages of the real Longyearbyen
 DEM, whole-fine-pixel shifts, a tilt, Gaussian noise and, every other case, spatially
-correlated noise), it fits ``nuth_kaab+deramp1`` with the bootstrap and counts how often
-the truth lies in each term's 95 % interval. A calibrated interval covers it 90-98 % of the
-time. The coverage of the bootstrap's part alone (+- 1.96 of its standard errors, the
-method before the terrain jackknife) and of both parts in quadrature are counted on the
-same fits. Writes
-benchmarks/results/dem_uncertainty.json (or --json) and prints a table.
+correlated noise), it fits ``nuth_kaab+deramp1`` (or ``icp``: the same cases without the
+tilt, which a rigid rotation does not model, the truth of its rotations being zero) with
+the bootstrap and counts how often the truth lies in each term's 95 % interval. A
+calibrated interval covers it 90-98 % of the time. The coverage of the bootstrap's part
+alone (+- 1.96 of its standard errors, the method before the terrain jackknife) and of
+both parts in quadrature are counted on the same fits. Writes
+benchmarks/results/dem_uncertainty.json (``dem_uncertainty_icp.json`` for icp; or --json)
+with the run's meta (benchmarks/results.py) and prints a table.
 """
 
 from __future__ import annotations
@@ -19,10 +22,7 @@ import os
 os.environ["GDAL_PAM_ENABLED"] = "NO"
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -31,30 +31,41 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 from checkout import register_coreg  # noqa: E402
+from results import RESULTS, run_meta, write_results  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-#: The checkout when the run started (the code that ran), with "+" if it had changes.
-COMMIT = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty=+",
-                         "--abbrev=7", "--exclude=*"], capture_output=True, text=True
-                        ).stdout.strip()
 sys.path.insert(0, str(REPO / "tests"))
-PIPELINE = "nuth_kaab+deramp1"
+PIPELINES = ("nuth_kaab+deramp1", "icp")
 #: The old interval: +- this many bootstrap standard errors (normal quantile).
 Z95 = 1.959964
 
 
-def case_list(n: int, seed: int = 2026):
+def case_list(n: int, seed: int = 2026, tilted: bool = True):
     from dem_sensor import SensorCase
 
     rng = np.random.default_rng(seed)
     for k in range(n):
+        tilt = (float(rng.uniform(-3e-4, 3e-4)), float(rng.uniform(-3e-4, 3e-4)))
         yield k, SensorCase(offset=(int(rng.integers(0, 4)), int(rng.integers(0, 4))),
                             dz=float(rng.uniform(-5, 5)), noise=float(rng.uniform(0.5, 2.0)),
-                            tilt=(float(rng.uniform(-3e-4, 3e-4)),
-                                  float(rng.uniform(-3e-4, 3e-4))),
+                            tilt=tilt if tilted else (0.0, 0.0),
                             seed=100 + k + 1000 * (seed - 2026))
+
+
+def term_errors(pipeline: str, fit, pair: dict, case) -> dict[str, float]:
+    """Each checked term's error against the simulation's truth."""
+    errors = {"shift_x": fit.shift_x - pair["shift"][0],
+              "shift_y": fit.shift_y - pair["shift"][1]}
+    if pipeline == "icp":  # no tilt nor rotation simulated: their truth is zero
+        tilt = fit.corrections[0]
+        return {**errors, "shift_z": fit.shift_z - pair["dz"],
+                "rotation_deg": fit.rotation_deg,
+                "lzd_tilt.omega_rad": tilt["omega_rad"], "lzd_tilt.phi_rad": tilt["phi_rad"]}
+    deramp = fit.corrections[0]
+    return {**errors, "deramp1.tilt_x": -deramp["tilt_x"] - case.tilt[0],
+            "deramp1.tilt_y": -deramp["tilt_y"] - case.tilt[1]}
 
 
 def add_correlated_noise(path: Path, sigma: float, seed: int) -> None:
@@ -76,8 +87,12 @@ def main(argv=None) -> int:
                    help="Skip the cases before this one (to run parts in parallel).")
     p.add_argument("--merge", nargs="+", metavar="JSON",
                    help="Summarise the rows of these parts' JSON files instead of running.")
-    p.add_argument("--json", default=str(HERE / "results" / "dem_uncertainty.json"))
+    p.add_argument("--pipeline", choices=PIPELINES, default=PIPELINES[0])
+    p.add_argument("--json", default=None, help="Results file (default: "
+                   "benchmarks/results/dem_uncertainty.json, _icp for icp).")
     a = p.parse_args(argv)
+    a.json = a.json or str(RESULTS / ("dem_uncertainty" + (
+        "_icp" if a.pipeline == "icp" else "") + ".json"))
     if a.merge:
         parts = [json.loads(Path(f).read_text()) for f in a.merge]
         rows = sorted((r for part in parts for r in part["rows"]), key=lambda r: r["case"])
@@ -89,7 +104,7 @@ def main(argv=None) -> int:
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for k, case in case_list(a.cases, a.seed):
+        for k, case in case_list(a.cases, a.seed, tilted=a.pipeline != "icp"):
             if k < a.first:
                 continue
             folder = Path(tmp) / str(k)
@@ -98,15 +113,11 @@ def main(argv=None) -> int:
             if k % 2:
                 add_correlated_noise(pair["dem"], case.noise, case.seed + 1000)
             t = time.perf_counter()
-            fit = estimate_dem_pipeline(pair["ref"], pair["dem"], PIPELINE,
+            fit = estimate_dem_pipeline(pair["ref"], pair["dem"], a.pipeline,
                                         bootstrap=a.replicates)
             parts = {key: fit.uncertainty[f"standard_error_{key}"]
                      for key in ("bootstrap", "terrain")}
-            deramp = fit.corrections[0]
-            errors = {"shift_x": fit.shift_x - pair["shift"][0],
-                      "shift_y": fit.shift_y - pair["shift"][1],
-                      "deramp1.tilt_x": -deramp["tilt_x"] - case.tilt[0],
-                      "deramp1.tilt_y": -deramp["tilt_y"] - case.tilt[1]}
+            errors = term_errors(a.pipeline, fit, pair, case)
             row = {"case": k, "offset": case.offset, "noise": case.noise,
                    "correlated_noise": bool(k % 2), "seconds": time.perf_counter() - t,
                    "errors": errors, "t95": fit.uncertainty["t95"],
@@ -159,23 +170,17 @@ def summarise(rows: list[dict], a, merged_from: dict | None) -> int:
                  f"{100 * overall_before:.1f} % |")
     text = "\n".join(lines)
     print(text)
-    info = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": f"{platform.machine()} {os.cpu_count()} cores, "
-                       f"Python {platform.python_version()}",
-            "coreg_commit": COMMIT,
-            "pipeline": PIPELINE, "replicates": a.replicates,
-            "versions": {"numpy": np.__version__, "rasterio": rasterio.__version__},
-            "cases": len(rows), "seed": a.seed}
-    if merged_from is not None:  # the parts' own run: commit, date, machine
-        info.update({k: merged_from.get(k, info[k]) for k in (
-            "date", "machine", "coreg_commit", "replicates", "versions", "seed")})
-    info.update({
+    # Merged parts: their own run (commit, date, machine), not this summary's.
+    meta = (run_meta() if merged_from is None else merged_from.get("meta") or {
+        k: merged_from[k] for k in ("date", "machine", "coreg_commit", "versions")})
+    info = {"meta": meta, "pipeline": a.pipeline, "cases": len(rows),
+            "replicates": merged_from["replicates"] if merged_from else a.replicates,
+            "seed": merged_from["seed"] if merged_from else a.seed,
             "coverage": coverage, "coverage_all_terms": overall,
             "coverage_quadrature": quadrature, "coverage_quadrature_all_terms": overall_quadrature,
             "coverage_bootstrap_only": before, "coverage_bootstrap_only_all_terms": overall_before,
-            "rms_z": z_scores, "table": text, "rows": rows})
-    Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.json).write_text(json.dumps(info, indent=1, default=float))
+            "rms_z": z_scores, "table": text, "rows": rows}
+    print(f"results: {write_results('dem_uncertainty', info, a.json)}")
     return 0
 
 

@@ -20,9 +20,7 @@ import os
 os.environ["GDAL_PAM_ENABLED"] = "NO"
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -31,14 +29,11 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 from checkout import register_coreg  # noqa: E402
+from results import run_meta, write_results  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-#: The checkout when the run started (the code that ran), with "+" if it had changes.
-COMMIT = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty=+",
-                         "--abbrev=7", "--exclude=*"], capture_output=True, text=True
-                        ).stdout.strip()
 DATA = REPO.parent / "shared" / "data" / "dem" / "longyearbyen"
 WORK = HERE / "work" / "dem"
 PIPELINE = "nuth_kaab+deramp1"
@@ -156,17 +151,11 @@ def main(argv=None) -> int:
               f"{r.get('xdem_standard_error', float('nan')):.4f} m |" for r in discs]
     text = "\n".join(lines)
     print(text)
-    info = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": f"{platform.machine()} {os.cpu_count()} cores, "
-                       f"Python {platform.python_version()}",
-            "coreg_commit": COMMIT,
-            "versions": {"numpy": np.__version__, "rasterio": rasterio.__version__,
-                         **peer.get("versions", {})},
+    info = {"meta": run_meta(xdem_versions=peer.get("versions", {})),
             "pipeline": PIPELINE, "nmad_after": alignment.nmad_after,
             "glacier_pixels": n_glacier, "coreg": report, "coreg_seconds": seconds,
             "xdem": peer, "discs": discs, "table": text}
-    Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.json).write_text(json.dumps(info, indent=1, default=float))
+    print(f"results: {write_results('dem_variogram', info, a.json)}")
     return 0
 
 
