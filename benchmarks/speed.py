@@ -46,7 +46,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from checkout import PACKAGE_DIR, register_coreg  # noqa: E402
-from results import run_meta, write_results  # noqa: E402
+from results import run_meta, runs_processes, write_results  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "work" / "speed"
@@ -287,6 +287,7 @@ def meta(py: str | None, rows: list[dict], args) -> dict:
     version = next((r.get("arosics_warm", {}).get("version") for r in rows
                     if r.get("arosics_warm", {}).get("version")), None)
     gdal = subprocess.run(["gdalinfo", "--version"], capture_output=True, text=True).stdout
+    runs_processes()  # the CLI rows time whole Coreg processes
     info = run_meta(processor=platform.processor() or platform.machine(),
                     load_average_at_end=os.getloadavg(), gdal_cli=gdal.strip(),
                     arosics_version=version, arosics_python=py, repeats=args.repeats,
