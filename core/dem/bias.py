@@ -16,11 +16,10 @@ import numpy as np
 from scipy import optimize
 
 from ..errors import CoregInputError, CoregistrationError
+from .irls import reweighted_lstsq, tukey_weights
 
 #: Pixels a bin (elevation, curvature, along-track position) needs to count.
 MIN_BIN_PIXELS = 20
-#: Tukey biweight tuning constant (95 % efficiency under Gaussian noise).
-TUKEY_C = 4.685
 #: Rows a robust polynomial / LZD solve uses at most.
 ROBUST_SAMPLES = 200_000
 #: Candidate undulation components of the directional fit (the BIC picks how many).
@@ -56,33 +55,12 @@ def curvature(z: np.ndarray, res_x: float, res_y: float) -> np.ndarray:
 
 def robust_lstsq(design: np.ndarray, values: np.ndarray, iterations: int = 10) -> np.ndarray:
     """Least squares by iteratively reweighted Tukey biweight: outliers (unstable
-    terrain left in, blunders) get no weight. Normal equations on RMS-scaled columns
-    (a few columns, hundreds of thousands of rows: far cheaper than an SVD each time);
-    stops once the coefficients settle. Beyond :data:`ROBUST_SAMPLES` rows a fixed
+    terrain left in, blunders) get no weight. Beyond :data:`ROBUST_SAMPLES` rows a fixed
     random subset is used: a handful of coefficients needs no more."""
     if values.size > ROBUST_SAMPLES:
         keep = np.random.default_rng(0).choice(values.size, ROBUST_SAMPLES, replace=False)
         design, values = design[keep], values[keep]
-    norm = np.sqrt(np.mean(design**2, axis=0))
-    norm[norm == 0] = 1.0
-    scaled = design / norm
-    w = np.ones(values.size)
-    coefficients = np.zeros(design.shape[1])
-    for _ in range(iterations):
-        weighted = scaled * w[:, None]
-        try:
-            new = np.linalg.solve(weighted.T @ scaled, weighted.T @ values)
-        except np.linalg.LinAlgError:
-            sw = np.sqrt(w)
-            new = np.linalg.lstsq(scaled * sw[:, None], values * sw, rcond=None)[0]
-        settled = np.allclose(new, coefficients, rtol=1e-4, atol=1e-7)
-        coefficients = new
-        residual = values - scaled @ coefficients
-        scale = 1.4826 * np.median(np.abs(residual[w > 0])) + 1e-12
-        w = np.clip(1 - (residual / (TUKEY_C * scale)) ** 2, 0, None) ** 2
-        if settled:
-            break
-    return coefficients / norm
+    return reweighted_lstsq(design, values, tukey_weights, iterations)
 
 
 def binned_medians(values: np.ndarray, key: np.ndarray, edges: np.ndarray

@@ -16,12 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CanceledError, CoregistrationError
-from .terrain import gradient, nmad
+from .irls import huber_weights, reweighted_lstsq
+from .terrain import gradient
 
-#: Huber's tuning constant (95 % efficiency under Gaussian noise), in robust sigmas.
-HUBER_K = 1.345
-#: Residuals beyond this many robust sigmas get no weight (blunders, changed terrain).
-TRIM_SIGMAS = 6.0
 #: Closest-point refinements per ICP iteration (vertical projection, then planes).
 MATCH_STEPS = 2
 #: Steepest surface (degrees) whose points are used: cliffs' normals are unreliable.
@@ -32,25 +29,8 @@ MIN_POINTS = 100
 
 def huber_lstsq(design: np.ndarray, values: np.ndarray, iterations: int = 10) -> np.ndarray:
     """Least squares by iteratively reweighted Huber weights, with residuals beyond
-    :data:`TRIM_SIGMAS` robust sigmas trimmed."""
-    norm = np.sqrt(np.mean(design**2, axis=0))
-    norm[norm == 0] = 1.0
-    scaled = design / norm
-    weights = np.ones(values.size)
-    coefficients = np.zeros(design.shape[1])
-    for _ in range(iterations):
-        sw = np.sqrt(weights)
-        new = np.linalg.lstsq(scaled * sw[:, None], values * sw, rcond=None)[0]
-        settled = np.allclose(new, coefficients, rtol=1e-6, atol=1e-9)
-        coefficients = new
-        residual = values - scaled @ coefficients
-        sigma = max(nmad(residual), 1e-9)
-        size = np.abs(residual) / sigma
-        weights = np.where(size <= HUBER_K, 1.0, HUBER_K / np.maximum(size, 1e-12))
-        weights[size > TRIM_SIGMAS] = 0.0
-        if settled:
-            break
-    return coefficients / norm
+    :data:`.irls.TRIM_SIGMAS` robust sigmas trimmed."""
+    return reweighted_lstsq(design, values, huber_weights, iterations, rtol=1e-6, atol=1e-9)
 
 
 def surface(state, dx: np.ndarray, dy: np.ndarray) -> tuple[np.ndarray, ...]:
