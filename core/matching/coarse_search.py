@@ -51,6 +51,8 @@ REFINE_RADIUS = 2.0
 #: Level pixels the search spans each way, at least, when MAX_SHIFT caps it (more than
 #: EXCLUSION_PX: a second peak can still be told apart).
 CAP_SPAN = 4
+#: A capped first level's window spans at least this many times its search span.
+CAPPED_SIDE_PER_SPAN = 32
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,8 @@ def coarse_offset(ref_ds, ref_band: int, ref_nodata, sec_ds, sec_band: int, sec_
     factor = max(1, math.ceil(max(common.width, common.height) / COARSE_SIDE))
     capped = _capped_factor(factor, max_shift_map, common)
     level = level_grid(common, capped, None if capped == factor else
-                       _centre_window(common, capped))
+                       _centre_window(common, capped, _capped_side(max_shift_map, capped,
+                                                                   common)))
     factor = capped
     ref = reference_on(ref_ds, ref_band, ref_nodata, level, masks)
     sec = secondary_on(sec_ds, sec_band, sec_nodata, level, seed)
@@ -157,9 +160,19 @@ def level_grid(common: Grid, factor: int, window: tuple[int, int, int, int] | No
     return Grid(common.crs, transform, max(1, width // factor), max(1, height // factor))
 
 
-def _centre_window(common: Grid, factor: int) -> tuple[int, int, int, int]:
-    side_h = min(common.height, COARSE_SIDE * factor)
-    side_w = min(common.width, COARSE_SIDE * factor)
+def _capped_side(max_shift_map: float, factor: int, common: Grid) -> int:
+    """Side (level pixels) of the central window a capped first level searches: enough
+    for :data:`CAPPED_SIDE_PER_SPAN` times the span each way, at least half of
+    :data:`COARSE_SIDE` (a shift of at most the cap leaves nearly all of it shared, so a
+    larger window adds reads, not certainty)."""
+    span = max_shift_map / (factor * common.res[0])
+    return int(min(COARSE_SIDE, max(COARSE_SIDE // 2, math.ceil(CAPPED_SIDE_PER_SPAN * span))))
+
+
+def _centre_window(common: Grid, factor: int,
+                   side: int = COARSE_SIDE) -> tuple[int, int, int, int]:
+    side_h = min(common.height, side * factor)
+    side_w = min(common.width, side * factor)
     return ((common.height - side_h) // 2, (common.width - side_w) // 2, side_h, side_w)
 
 
