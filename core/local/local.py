@@ -20,7 +20,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import rasterio
 
 from ..distributed import check_dask_address, cluster_client, cluster_path
@@ -43,11 +42,17 @@ from ..transforms.saved import displacement_alignment
 from ..transforms.warp import write_resampled
 from .feature_choice import choose_features
 from .field_raster import write_dense_field, write_node_field
+from .field_uncertainty import (
+    tie_point_radius,
+    write_flow_uncertainty,
+    write_tie_point_uncertainty,
+)
 from .flow_tasks import TileSources
 from .method_choice import affine_field, affine_fit, choose_method
 from .outliers import reject_outliers
 from .points import NodeField, TiePoints
 from .reader import RasterTiles
+from .report_figures import finite, mean, median, reason_kind, shift_stats
 from .tie_points import (
     DEFAULT_GRID_SPACING,
     DEFAULT_MIN_RELIABILITY,
@@ -90,6 +95,8 @@ class LocalAlignment(AlignmentResult):
     warnings: tuple[str, ...] = field(default_factory=tuple)
     #: METHOD auto: what it chose and why (:func:`.method_choice.choose_method`).
     method_choice: dict = field(default_factory=dict)
+    #: The UNCERTAINTY raster (:mod:`.field_uncertainty`), if asked for.
+    uncertainty: str | None = None
 
     def point_records(self) -> list[dict]:
         """One dict per point: map position (reference CRS), displacement in reference
@@ -102,19 +109,19 @@ class LocalAlignment(AlignmentResult):
         records = []
         for k in range(len(p)):
             x, y = t * (p.col[k] + 0.5, p.row[k] + 0.5)
-            dx, dy = _finite(p.dx[k]), _finite(p.dy[k])
+            dx, dy = finite(p.dx[k]), finite(p.dy[k])
             records.append({
                 "x": x, "y": y, "row": int(p.row[k]), "col": int(p.col[k]),
                 "dx": dx, "dy": dy,
                 "dx_map": -(t.a * (dx or 0.0) + t.b * (dy or 0.0)),
                 "dy_map": -(t.d * (dx or 0.0) + t.e * (dy or 0.0)),
-                "residual_dx": _finite(p.residual_dx[k]), "residual_dy": _finite(p.residual_dy[k]),
-                "sigma_dx": _finite(sigma_x[k]), "sigma_dy": _finite(sigma_y[k]),
-                "ce95_px": _finite(radius[k]),
+                "residual_dx": finite(p.residual_dx[k]), "residual_dy": finite(p.residual_dy[k]),
+                "sigma_dx": finite(sigma_x[k]), "sigma_dy": finite(sigma_y[k]),
+                "ce95_px": finite(radius[k]),
                 "reliability": float(p.reliability[k]),
-                "ssim_before": _finite(p.ssim_before[k]), "ssim_after": _finite(p.ssim_after[k]),
-                "score_before": _finite(p.score_before[k]),
-                "score_after": _finite(p.score_after[k]),
+                "ssim_before": finite(p.ssim_before[k]), "ssim_after": finite(p.ssim_after[k]),
+                "score_before": finite(p.score_before[k]),
+                "score_after": finite(p.score_after[k]),
                 "outlier": bool(p.reason[k]), "reason": p.reason[k]})
         return records
 
@@ -134,7 +141,7 @@ class LocalAlignment(AlignmentResult):
         t = self.reference.transform
         return {
             "kind": REPORT_KIND, "version": REPORT_VERSION, "method": self.method,
-            "displacement": self.displacement,
+            "displacement": self.displacement, "uncertainty": self.uncertainty,
             "transform": None if self.displacement is None else self.transform.to_record(),
             "displacement_convention": "aligned(col, row) = secondary(col + dx, row + dy), "
                                        "reference-grid pixels, band 1 dx, band 2 dy",
@@ -142,44 +149,17 @@ class LocalAlignment(AlignmentResult):
                                "width": self.reference.width, "height": self.reference.height},
             "parameters": self.parameters, "passes": self.passes,
             "n_points": len(p), "n_kept": int(kept.sum()), "n_rejected": int((~kept).sum()),
-            "rejected_by_reason": dict(Counter(_reason_kind(r) for r in p.reason if r)),
-            **_shift_stats(p.dx[kept], p.dy[kept], "before"),
-            **_shift_stats(p.residual_dx[kept], p.residual_dy[kept], "after"),
-            "median_point_ce95_px": _median(radius95(*p.sigmas())[kept]),
-            "matching_score_before": _mean(p.score_before, p.score_after),
-            "matching_score_after": _mean(p.score_after, p.score_before),
+            "rejected_by_reason": dict(Counter(reason_kind(r) for r in p.reason if r)),
+            **shift_stats(p.dx[kept], p.dy[kept], "before"),
+            **shift_stats(p.residual_dx[kept], p.residual_dy[kept], "after"),
+            "median_point_ce95_px": median(radius95(*p.sigmas())[kept]),
+            "matching_score_before": mean(p.score_before, p.score_after),
+            "matching_score_after": mean(p.score_after, p.score_before),
             "features": self.points.features,
             "method_choice": self.method_choice,
             "warnings": list(self.warnings),
             "points": self.point_records(),
         }
-
-
-def _finite(value) -> float | None:
-    return float(value) if np.isfinite(value) else None
-
-
-def _reason_kind(reason: str) -> str:
-    return reason.split(" (")[0].split(" %")[0] if not reason.startswith("reliability") \
-        else "low reliability"
-
-
-def _shift_stats(dx: np.ndarray, dy: np.ndarray, when: str) -> dict:
-    ok = np.isfinite(dx) & np.isfinite(dy)
-    if not ok.any():
-        return {f"mean_shift_{when}_px": None, f"rms_shift_{when}_px": None}
-    return {f"mean_shift_{when}_px": [float(dx[ok].mean()), float(dy[ok].mean())],
-            f"rms_shift_{when}_px": float(np.sqrt(np.mean(dx[ok] ** 2 + dy[ok] ** 2)))}
-
-
-def _median(values: np.ndarray) -> float | None:
-    ok = np.isfinite(values)
-    return float(np.median(values[ok])) if ok.any() else None
-
-
-def _mean(values: np.ndarray, other: np.ndarray) -> float | None:
-    ok = np.isfinite(values) & np.isfinite(other)
-    return float(values[ok].mean()) if ok.any() else None
 
 
 def align_local(
@@ -188,6 +168,7 @@ def align_local(
     output: str | os.PathLike | None = None,
     displacement: str | os.PathLike | None = None,
     *,
+    uncertainty: str | os.PathLike | None = None,
     method: str = "tie_points",
     reference_band: int = 1,
     secondary_band: int = 1,
@@ -225,6 +206,10 @@ def align_local(
     displacement : path, optional
         The DISPLACEMENT raster (see the module docstring); a temporary file if None,
         none at all for tie points without ``output`` (the points alone).
+    uncertainty : path, optional
+        The UNCERTAINTY raster: one Float32 band on the reference grid, per pixel the
+        radius (reference pixels) holding the field's true value with 95 % probability,
+        NaN where the field is unknown (:mod:`.field_uncertainty`).
     method : {"tie_points", "dense_flow", "auto"}
         "auto" measures tie points and writes one affine field (a global shift, scale,
         rotation) unless their departure from it is large and spatially smooth (local
@@ -302,7 +287,8 @@ def align_local(
     write_field = method == "dense_flow" or output is not None or displacement is not None
     with contextlib.ExitStack() as stack:
         stack.enter_context(guarded_outputs(
-            {"Output": output, "Displacement field": displacement},
+            {"Output": output, "Displacement field": displacement,
+             "Uncertainty": uncertainty},
             {"Reference": reference, "Secondary": secondary, "Masks": file_paths(masks)}))
         stack.enter_context(single_threaded_blas())
         client = stack.enter_context(_cluster(dask_scheduler, [reference, secondary,
@@ -318,6 +304,8 @@ def align_local(
             field_path = os.path.join(folder, "displacement.tif")
         else:
             field_path = stack.enter_context(atomic_path(displacement))
+        radius_path = uncertainty and stack.enter_context(atomic_path(uncertainty))
+        ratio = coarser_pixel_ratio(ref_info.grid, sec_info.grid)
         ref_ds, sec_ds = (stack.enter_context(rasterio.open(p)) for p in (reference, secondary))
         reader = RasterTiles(ref_ds, reference_band,
                               ref_info.nodata if reference_nodata is None else reference_nodata,
@@ -338,6 +326,11 @@ def align_local(
                     node_field = affine_field(affine_fit(points)[0], node_field)
             if write_field:
                 write_node_field(field_path, ref_info.grid, node_field, (row0, col0), overlap)
+            if radius_path:
+                points.pixel_ratio = ratio
+                write_tie_point_uncertainty(radius_path, ref_info.grid, tie_point_radius(
+                    points, (overlap.height, overlap.width), node_field.step, grid_spacing),
+                    (row0, col0), overlap)
         else:
             sources = client and TileSources(
                 cluster_path(reference, client), reference_band, reader.ref[2],
@@ -351,8 +344,11 @@ def align_local(
                                            grid_spacing, window_size, max_shift, rejection,
                                            min_reliability, modality, is_canceled,
                                            scaled_progress(progress, 50, 60)), 1
+            if radius_path:
+                write_flow_uncertainty(radius_path, ref_info.grid, reader, field_path,
+                                       (row0, col0), radius, ratio, is_canceled)
         points.row, points.col = points.row + row0, points.col + col0
-        points.pixel_ratio = coarser_pixel_ratio(ref_info.grid, sec_info.grid)
+        points.pixel_ratio = ratio
         if not keep_unreliable:
             _check_supported(method, points)
         if output is not None:
@@ -365,7 +361,8 @@ def align_local(
     return LocalAlignment(method, ref_info.grid, (row0, col0),
                           None if displacement is None else os.path.abspath(displacement),
                           points, passes,
-                          parameters, _warnings(points), choice)
+                          parameters, _warnings(points), choice,
+                          None if uncertainty is None else os.path.abspath(uncertainty))
 
 
 def _cluster(address: str | None, reads: list, output, displacement, ship_engine: bool):

@@ -96,7 +96,7 @@ def read_alignment(path: str | os.PathLike) -> Transform:
 
 
 def portable_report(report: dict, report_path: str | os.PathLike) -> dict:
-    """``report`` with the files it names (displacement rasters) relative to the folder
+    """``report`` with the files it names (displacement and uncertainty rasters) relative to the folder
     of ``report_path``, as :func:`read_alignment` reads them, so that a folder of
     results can be moved; absolute where they cannot be (another Windows drive)."""
     folder = os.path.dirname(os.path.abspath(report_path))
@@ -120,8 +120,9 @@ def portable_report(report: dict, report_path: str | os.PathLike) -> dict:
         return value
 
     portable = dict(report)
-    if "displacement" in portable:
-        portable["displacement"] = beside(portable["displacement"])
+    for key in ("displacement", "uncertainty"):
+        if key in portable:
+            portable[key] = beside(portable[key])
     if "transform" in portable:
         portable["transform"] = record(portable["transform"])
     return portable
