@@ -208,7 +208,8 @@ def _transform(record: dict, folder, depth: int = 0) -> Transform:
     if kind == "affine":
         matrix = _affine(record, "matrix")
         _check_affine(matrix, bounds)
-        return AffineTransform(matrix, crs, bounds, _vertical(_number(record, "shift_z")))
+        return AffineTransform(matrix, crs, bounds, _vertical(_number(record, "shift_z")),
+                               _uncertainty(record.get("uncertainty")))
     if kind == "block_field":
         return _block_field(record, crs, bounds)
     raise _Invalid(f"its transform type {kind!r} is none of rigid, affine, block_field, "
