@@ -44,7 +44,7 @@ from ..transforms.warp import write_resampled
 from .feature_choice import choose_features
 from .field_raster import write_dense_field, write_node_field
 from .flow_tasks import TileSources
-from .method_choice import affine_field, affine_fit, choose_method
+from .method_choice import affine_field, affine_fit, choose_method, residuals_after_affine
 from .outliers import reject_outliers
 from .points import NodeField, TiePoints
 from .reader import RasterTiles
@@ -335,7 +335,9 @@ def align_local(
             if method == "auto":
                 chosen, choice = choose_method(points, grid_spacing)
                 if chosen == "global":
-                    node_field = affine_field(affine_fit(points)[0], node_field)
+                    coef = affine_fit(points)[0]
+                    node_field = affine_field(coef, node_field)
+                    residuals_after_affine(points, coef)
             if write_field:
                 write_node_field(field_path, ref_info.grid, node_field, (row0, col0), overlap)
         else:
