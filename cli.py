@@ -39,6 +39,8 @@ from .core.errors import CoregError, CoregInputError, CoregResourceError
 
 #: Choices, as the engine spells them (tests/test_cli.py checks them against core/).
 TRANSFORMS = ("rigid", "translation")
+#: align-image also fits a scale or an affine model (align-stack and align-items do not).
+IMAGE_TRANSFORMS = TRANSFORMS + ("scale", "affine")
 OUTPUT_MODES = ("resample", "geotransform")
 MODALITIES = ("auto", "same", "optical", "sar-optical")
 RESAMPLINGS = ("cubic", "bilinear", "nearest")
@@ -327,7 +329,9 @@ def cli(verbose: int) -> None:
 @click.option("--mask", "masks", multiple=True, metavar="PATH",
               help="Areas to leave out: a raster (non-zero = bad) or polygons (GeoJSON, "
                    "GeoPackage, Shapefile, ...). Repeatable.")
-@_choice("--transform", TRANSFORMS, "Model: translation + rotation, or translation only.")
+@_choice("--transform", IMAGE_TRANSFORMS, "Model: translation + rotation (rigid), translation "
+         "only, + one scale factor (scale: a pixel-size error), or affine (scale per axis, "
+         "shear).")
 @click.option("--max-shift", type=float, default=None, metavar="PX",
               help="Largest accepted shift from the initial offset, in reference pixels "
                    "(default: none; a coarse search covers the overlap).")
@@ -360,8 +364,10 @@ def align_image_command(reference, secondary, output, band_ref, band_sec, masks,
                         max_shift, initial_offset, offset_in_map_units, modality,
                         keep_unreliable, choose_bands, output_mode, resampling, ref_nodata,
                         sec_nodata, cog, apply_to, report, quiet, as_json):
-    """Align SECONDARY onto REFERENCE (global: translation, optionally a rotation)."""
+    """Align SECONDARY onto REFERENCE (global: translation, optionally a rotation, a scale
+    or an affine map)."""
     from .core.matching.align import align_image
+    from .core.matching.linear_model import terms_text
 
     if apply_to and not output:
         raise CoregInputError("--apply-to writes beside the output: give -o/--output too.")
@@ -389,7 +395,8 @@ def align_image_command(reference, secondary, output, band_ref, band_sec, masks,
         f"{r['rotation_deg']:+.4f} deg, uncertainty {r['shift_uncertainty_px']:.3f} px, "
         f"reliability {r['reliability']:.1f} %, {r['n_patches_used']}/{r['n_patches']} "
         f"patches used, matching score {r['matching_score_before']:.3f} -> "
-        f"{r['matching_score_after']:.3f}"), alignment.warnings)
+        f"{r['matching_score_after']:.3f}" + terms_text(r.get("model_terms"))),
+        alignment.warnings)
 
 
 @cli.command("align-local", short_help="Non-rigid alignment: tie points or dense flow.")

@@ -17,11 +17,16 @@ from qgis.core import (
 from ..core.errors import CoregInputError
 from ..core.io.outputs import write_json
 from ..core.matching.align import align_image
+from ..core.matching.linear_model import terms_text
 from .base import GEOTRANSFORM_ONLY, RESAMPLINGS, CoregAlgorithm, StyleOnLoad
 from .layers import mask_sources, requested, write_shift_vectors
 
 #: (label, core value) tables: the enum index is the parameter value.
-TRANSFORMS = (("Translation", "translation"), ("Translation + rotation", "rigid"))
+TRANSFORMS = (("Translation", "translation"), ("Translation + rotation", "rigid"),
+              ("Translation + rotation + scale (a pixel-size error)", "scale"),
+              ("Affine (scale per axis, shear)", "affine"))
+#: The models of the algorithms that align many rasters (align_stack, align_items).
+RIGID_TRANSFORMS = TRANSFORMS[:2]
 OUTPUT_MODES = (GEOTRANSFORM_ONLY, ("Resample onto the reference grid", "resample"))
 #: (label, core value) of the MODALITY choice.
 MODALITIES = (("Automatic", "auto"), ("Same sensor", "same"),
@@ -58,12 +63,14 @@ class AlignImageAlgorithm(CoregAlgorithm):
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
         return self.tr(
             "Measures the misregistration of the secondary raster against the reference "
-            "(translation, optionally with a rotation) by sub-pixel phase correlation of "
+            "(translation, optionally with a rotation, a scale for a pixel-size error, or an "
+            "affine map with shear) by sub-pixel phase correlation of "
             "textured patches spread over their overlap, fitted robustly so that clouds "
             "and land-cover change do not pull the result, and writes the aligned raster.\n"
             "Shift vectors show, per patch, where the content was and where it goes "
             "(used or rejected, with the reason). The JSON report holds the shift in map "
-            "units (reference CRS) and secondary pixels, the rotation, its uncertainty, "
+            "units (reference CRS) and secondary pixels, the rotation (the scale and affine "
+            "models: their terms with standard errors), its uncertainty, "
             "reliability and the matching score before and after.\n"
             "There is no shift limit to guess: a coarse search over the whole overlap finds "
             "offsets of hundreds of pixels first (a maximum shift, 0 = none, and an initial "
@@ -129,7 +136,7 @@ class AlignImageAlgorithm(CoregAlgorithm):
         if ok and (self.parameterAsEnum(parameters, self.OUTPUT_MODE, context) == 0
                    and self.parameterAsEnum(parameters, self.TRANSFORM, context) != 0):
             return False, self.tr("'Shift the geotransform only' needs the 'Translation' "
-                                  "model: a rotation cannot be written as a shifted "
+                                  "model: a rotation or a scale cannot be written as a shifted "
                                   "geotransform. Choose one or the other.")
         return ok, message
 
@@ -198,6 +205,9 @@ class AlignImageAlgorithm(CoregAlgorithm):
         return None if value in (None, "") else self.parameterAsDouble(parameters, key, context)
 
     def _summary(self, r: dict) -> str:
+        return self._shift_summary(r) + terms_text(r.get("model_terms"))
+
+    def _shift_summary(self, r: dict) -> str:
         return self.tr(
             f"Shift {r['shift_x_px']:+.3f}, {r['shift_y_px']:+.3f} secondary px "
             f"({r['shift_x_map']:+.6g}, {r['shift_y_map']:+.6g} map units), rotation "

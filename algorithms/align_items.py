@@ -18,7 +18,8 @@ from qgis.core import (
 
 from ..core.stac.align_items import align_items
 from ..core.stac.net import DEFAULT_TIMEOUT
-from .align_image import NUMERIC_OUTPUTS, TRANSFORMS
+from .align_image import NUMERIC_OUTPUTS
+from .align_image import RIGID_TRANSFORMS as TRANSFORMS
 from .base import RESAMPLINGS, CoregAlgorithm
 
 #: Resampling choices: automatic first (nearest for masks and classes, else cubic).

@@ -32,7 +32,7 @@ from ..core.io.raster_io import read_info
 from ..core.stac.item_stack import align_item_stack
 from ..core.stack.execution import default_workers
 from ..core.stack.stack import align_stack, failures
-from .align_image import TRANSFORMS
+from .align_image import RIGID_TRANSFORMS as TRANSFORMS
 from .base import CoregAlgorithm, StyleOnLoad
 from .cluster import DASK_SCHEDULER, SHIP_ENGINE, add_dask_parameters, dask_options
 from .layers import DOUBLE, STRING, requested, write_shift_vectors

@@ -124,6 +124,17 @@ def test_align_image_writes_the_output_and_reports_the_librarys_shift(aligned, t
         assert difference.max() <= 1  # the same shift to 1e-5 px: equal to 1 DN
 
 
+def test_align_image_fits_the_affine_model(home, tmp_path):
+    """--transform affine: the report's model_terms (scale per axis, shear, with standard
+    errors) and the summary line that quotes them."""
+    completed = run(home, "align-image", REFERENCE, SECONDARY, "--band-ref", NIR,
+                    "--band-sec", NIR, "--transform", "affine", "--json")
+    assert completed.returncode == 0, completed.stderr
+    terms = json.loads(completed.stdout)["model_terms"]
+    assert terms["model"] == "affine" and terms["shear_se"] > 0
+    assert "scale_x" in completed.stderr and "shear" in completed.stderr
+
+
 def test_align_image_shows_progress_and_a_summary_on_stderr(aligned):
     completed, _ = aligned
     lines = completed.stderr.splitlines()

@@ -48,7 +48,7 @@ from .field_uncertainty import (
     write_tie_point_uncertainty,
 )
 from .flow_tasks import TileSources
-from .method_choice import affine_field, affine_fit, choose_method
+from .method_choice import affine_field, affine_fit, choose_method, residuals_after_affine
 from .outliers import reject_outliers
 from .points import NodeField, TiePoints
 from .reader import RasterTiles
@@ -323,7 +323,9 @@ def align_local(
             if method == "auto":
                 chosen, choice = choose_method(points, grid_spacing)
                 if chosen == "global":
-                    node_field = affine_field(affine_fit(points)[0], node_field)
+                    coef = affine_fit(points)[0]
+                    node_field = affine_field(coef, node_field)
+                    residuals_after_affine(points, coef)
             if write_field:
                 write_node_field(field_path, ref_info.grid, node_field, (row0, col0), overlap)
             if radius_path:

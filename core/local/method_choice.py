@@ -81,6 +81,16 @@ def choose_method(points: TiePoints, spacing: float) -> tuple[str, dict]:
         "affine": coef.T.tolist()}
 
 
+def residuals_after_affine(points: TiePoints, coef: np.ndarray) -> None:
+    """Make the points' residuals what they still show once the affine model (the field
+    written when the choice is global) is applied: their displacement less the model,
+    so that the report's ``*_shift_after_px`` describe the field written, not the tie-
+    point field measured on the way."""
+    model = coef[0] + np.outer(points.col, coef[1]) + np.outer(points.row, coef[2])
+    points.residual_dx = points.dx - model[:, 0]
+    points.residual_dy = points.dy - model[:, 1]
+
+
 def affine_field(coef: np.ndarray, like: NodeField) -> NodeField:
     """The affine model on the nodes of ``like``."""
     rows = like.row0 + np.arange(like.dx.shape[0]) * like.step

@@ -34,6 +34,7 @@ from .band_choice import choose_bands as chosen_bands
 from .coarse_search import initial_map, seed_alignment
 from .estimator import SCORED_PATCHES, Estimator
 from .fit import RigidModel
+from .linear_estimator import LinearEstimator
 from .match import (
     MIN_RELATIVE_TEXTURE,
     Patch,
@@ -48,7 +49,7 @@ from .modality import check_modality
 
 log = logging.getLogger(__name__)
 
-TRANSFORMS = ("translation", "rigid")
+TRANSFORMS = ("translation", "rigid", "scale", "affine")
 OUTPUT_MODES = ("geotransform", "resample")
 #: Shift range (reference pixels) the fine patches cover around the coarse search's offset
 #: (:mod:`.coarse_search`); there is no largest shift by default.
@@ -76,7 +77,7 @@ def estimate_alignment(
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
 ) -> Alignment:
-    """Estimate the rigid motion that puts ``secondary`` on ``reference``.
+    """Estimate the motion (rigid by default) that puts ``secondary`` on ``reference``.
 
     Patches spread over the footprint overlap are matched by phase correlation on a
     common grid (reference CRS, coarser resolution); the model is fitted robustly and
@@ -90,8 +91,10 @@ def estimate_alignment(
         1-based bands to match.
     masks : sequence of path or PolygonMask
         Areas to leave out (non-zero raster pixels, polygons).
-    transform : {"translation", "rigid"}
-        Model to fit; "rigid" adds a rotation about the overlap centre.
+    transform : {"translation", "rigid", "scale", "affine"}
+        Model to fit; "rigid" adds a rotation about the overlap centre, "scale" a rotation
+        and one scale factor (a pixel-size error), "affine" any linear map (scale per axis,
+        shear); the report's ``model_terms`` gives their terms with standard errors.
     max_shift : float, optional
         Largest accepted shift, in reference pixels; larger shifts raise. None: no cap
         (a coarse search over the overlap, :mod:`.coarse_search`, finds the offset).
@@ -155,8 +158,10 @@ def estimate_alignment(
         ref_ds = cached_window(ref_ds, [reference_band], common)
         sampler = SecondarySampler(cached_window(sec_ds, [secondary_band], None),
                                    secondary_band, sec_nodata, common)
-        estimator = Estimator(sampler, common, transform == "rigid", max_shift_map, progress,
-                               is_canceled, seed)
+        options = (sampler, common, transform == "rigid", max_shift_map, progress,
+                   is_canceled, seed)
+        estimator = Estimator(*options) if transform in ("translation", "rigid") else \
+            LinearEstimator(transform, *options)
         prepared: dict = {}  # the sparse pass's reference patches, reused by the full one
         if len(sparse) < len(grids):
             try:
@@ -284,8 +289,8 @@ def align_image(
         1-based bands to match.
     masks : sequence of path or PolygonMask
         Areas to leave out of the matching (rasters: non-zero pixels; polygons).
-    transform : {"rigid", "translation"}
-        Model to fit; "rigid" adds a rotation about the overlap centre.
+    transform : {"rigid", "translation", "scale", "affine"}
+        Model to fit (see :func:`estimate_alignment`).
     max_shift : float, optional
         Largest accepted shift, in reference pixels; a larger shift raises. None: no cap.
     reference_nodata, secondary_nodata : float, optional

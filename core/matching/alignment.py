@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
+import numpy as np
 from rasterio.crs import CRS
 
 from ..results import AlignmentResult
-from ..transforms.model import Rigid, Uncertainty
+from ..transforms.model import AffineTransform, Rigid, Uncertainty
 from ..transforms.saved import alignment_record
 from .fit import RigidModel
+from .linear_model import LinearModel, model_terms
 
 
 @dataclass(frozen=True)
@@ -57,10 +59,12 @@ class Alignment(AlignmentResult):
     """Result of :func:`estimate_alignment`: a rigid model with its quality figures.
 
     A secondary map point p (reference CRS) goes to R(rotation_deg) (p - centre) +
-    centre + shift_map. Pixel shifts are in secondary pixels, x right, y down.
+    centre + shift_map (the scale and affine models: A (p - centre) + centre +
+    shift_map, :class:`.linear_model.LinearModel`). Pixel shifts are in secondary
+    pixels, x right, y down.
     """
 
-    model: RigidModel
+    model: RigidModel | LinearModel
     reference_crs: str
     secondary_crs: str
     shift_x_px: float
@@ -83,6 +87,9 @@ class Alignment(AlignmentResult):
     ce95_px: float = 0.0
     ce90_m: float | None = None
     ce95_m: float | None = None
+    #: The scale and affine models: the covariance of their parameters (translation in
+    #: map units, then the matrix terms), from which ``model_terms`` gets its errors.
+    parameter_covariance: np.ndarray | None = field(default=None, compare=False)
 
     @property
     def matching_score_before(self) -> float:
@@ -95,11 +102,22 @@ class Alignment(AlignmentResult):
         return self.scores.value()[1]
 
     @property
-    def transform(self) -> Rigid:
+    def transform(self) -> Rigid | AffineTransform:
         """The alignment alone, with its uncertainty, to apply to other rasters."""
-        return Rigid(self.model, CRS.from_user_input(self.reference_crs), self.bounds,
-                     uncertainty=Uncertainty(self.covariance, self.ce90_px, self.ce95_px,
-                                             self.ce90_m, self.ce95_m))
+        crs = CRS.from_user_input(self.reference_crs)
+        uncertainty = Uncertainty(self.covariance, self.ce90_px, self.ce95_px, self.ce90_m,
+                                  self.ce95_m)
+        if isinstance(self.model, LinearModel):
+            return self.model.transform(crs, self.bounds, uncertainty)
+        return Rigid(self.model, crs, self.bounds, uncertainty=uncertainty)
+
+    @property
+    def model_terms(self) -> dict | None:
+        """The scale and affine models' fitted terms (scale, scale_x, scale_y, shear,
+        rotation_deg) with their standard errors (``<term>_se``); None for the others."""
+        if not isinstance(self.model, LinearModel) or self.parameter_covariance is None:
+            return None
+        return model_terms(self.model, self.parameter_covariance)
 
     def report(self) -> dict:
         """The JSON report (the keys scripts rely on)."""
@@ -120,5 +138,6 @@ class Alignment(AlignmentResult):
             "iterations": self.iterations,
             "warnings": list(self.warnings),
             "search": self.search,
+            **({"model_terms": self.model_terms} if self.model_terms else {}),
             "patches": [asdict(p) for p in self.patches],
         }

@@ -126,8 +126,27 @@ def fit_rigid(
         Whether to fit a rotation besides the translation.
     """
     scale = np.asarray(pixel_size, float)
-    design = _design(centres, pivot, rotation)
-    minimal = 2 if rotation else 1
+    cols = 3 if rotation else 2
+    design = _design(centres, pivot, rotation)[:, :, :cols]
+    params, inliers, residuals, sigma, covariance, dof = robust_lsq(
+        design, shifts, weights, scale, minimal=cols - 1)
+    full = np.zeros((3, 3))
+    full[:cols, :cols] = covariance
+    model = RigidModel(float(params[0]), float(params[1]),
+                       math.degrees(params[2]) if rotation else 0.0, *pivot)
+    return RobustFit(model, inliers, residuals, sigma, full, dof)
+
+
+def robust_lsq(design: np.ndarray, shifts: np.ndarray, weights: np.ndarray,
+               scale: np.ndarray, minimal: int):
+    """The robust fit of any model linear in its P parameters: ``design`` (N, 2, P) gives
+    each observation's displacement (x, y, map units) per unit of each parameter.
+
+    A least-median-of-squares search over samples of ``minimal`` observations picks the
+    inliers, then weighted least squares on them: (params, inliers, residuals in pixels,
+    the translation's 1-sigma in pixels, the P x P covariance, its degrees of freedom).
+    The first two parameters must be the translation (x, y).
+    """
     if len(shifts) < minimal + 1:
         raise ValueError(f"At least {minimal + 1} matched patches are needed, got {len(shifts)}.")
     params = _least_median(design, shifts, scale, minimal)
@@ -136,10 +155,7 @@ def fit_rigid(
         robust_sigma = 1.4826 * np.median(residuals)
         inliers = residuals <= max(INLIER_SIGMAS * robust_sigma, MIN_INLIER_RESIDUAL_PX)
         params, sigma, covariance, dof = _weighted_lsq(design, shifts, weights, inliers, scale)
-    residuals = _residuals_px(design, shifts, params, scale)
-    model = RigidModel(float(params[0]), float(params[1]),
-                       math.degrees(params[2]) if rotation else 0.0, *pivot)
-    return RobustFit(model, inliers, residuals, sigma, covariance, dof)
+    return params, inliers, _residuals_px(design, shifts, params, scale), sigma, covariance, dof
 
 
 def rotation_shown(fit: RobustFit) -> bool:
@@ -170,21 +186,22 @@ def _least_median(design: np.ndarray, shifts: np.ndarray, scale: np.ndarray,
                   minimal: int) -> np.ndarray:
     """Parameters of the minimal sample whose median residual is smallest (the first
     such sample on ties). All samples are solved and scored at once (a batched
-    pseudo-inverse: the least-squares solution of each sample, as lstsq's)."""
+    pseudo-inverse: the least-squares solution of each sample, as lstsq's): every
+    observation alone for one, up to MAX_PAIRS random pairs or triples for more."""
     n = len(shifts)
     rng = np.random.default_rng(0)
     if minimal == 1:
         samples = np.arange(n)[:, None]
-    else:
+    elif minimal == 2:
         first, second = np.triu_indices(n, 1)
         pick = rng.permutation(len(first))[:MAX_PAIRS]
         samples = np.stack([first[pick], second[pick]], axis=1)
-    cols = 3 if minimal == 2 else 2
-    a = design[samples][..., :cols].reshape(len(samples), -1, cols)
+    else:
+        samples = np.argsort(rng.random((MAX_PAIRS, n)), axis=1)[:, :minimal]
+    cols = design.shape[2]
+    a = design[samples].reshape(len(samples), -1, cols)
     b = shifts[samples].reshape(len(samples), -1, 1)
     params = (np.linalg.pinv(a) @ b)[..., 0]
-    if cols == 2:
-        params = np.concatenate([params, np.zeros((len(params), 1))], axis=1)
     predicted = np.einsum("nij,sj->sni", design, params)
     residuals = np.hypot(*np.moveaxis((shifts[None] - predicted) / scale, -1, 0))
     return params[int(np.argmin(np.median(residuals, axis=1)))]
@@ -194,10 +211,9 @@ def _weighted_lsq(design: np.ndarray, shifts: np.ndarray, weights: np.ndarray,
                   inliers: np.ndarray, scale: np.ndarray
                   ) -> tuple[np.ndarray, float, np.ndarray, int]:
     """Weighted least squares on the inliers; the translation's 1-sigma in pixels, the
-    parameters' covariance (3 x 3) and its degrees of freedom."""
-    rotation = bool(np.any(design[:, :, 2]))
-    cols = 3 if rotation else 2
-    a = (design[inliers][:, :, :cols] / scale[None, :, None]).reshape(-1, cols)
+    parameters' covariance (P x P) and its degrees of freedom."""
+    cols = design.shape[2]
+    a = (design[inliers] / scale[None, :, None]).reshape(-1, cols)
     b = (shifts[inliers] / scale).ravel()
     w = np.repeat(weights[inliers], 2)
     sw = np.sqrt(w)
@@ -208,6 +224,4 @@ def _weighted_lsq(design: np.ndarray, shifts: np.ndarray, weights: np.ndarray,
     covariance = variance * np.linalg.pinv((a * w[:, None]).T @ a)
     # Rows are divided by the pixel size, so params stay in map units (theta in radians).
     sigma = float(math.sqrt(covariance[0, 0] / scale[0] ** 2 + covariance[1, 1] / scale[1] ** 2))
-    full = np.zeros((3, 3))
-    full[:cols, :cols] = covariance
-    return (params if rotation else np.append(params, 0.0)), sigma, full, dof
+    return params, sigma, covariance, dof

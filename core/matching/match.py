@@ -9,9 +9,9 @@ import rasterio
 
 from ..grid import Grid, pixel_size_in
 from ..io.raster_io import covering_window, read_window
-from ..transforms.model import Rigid
 from ..transforms.resample import SourceMapping, interpolate, interpolate_affine, prepare
 from .fit import RigidModel
+from .linear_model import model_transform
 from .patch_filters import (
     filter_stack,
     gaussian_weights,
@@ -193,7 +193,8 @@ class SecondarySampler:
 
     def _corners(self, grid: Grid, model: RigidModel) -> tuple[np.ndarray, np.ndarray] | None:
         """Source (rows, cols) of the corners of ``grid`` when the mapping is affine."""
-        mapping = SourceMapping(Rigid(model, self.common_crs), self.crs, self.transform)
+        mapping = SourceMapping(model_transform(model, self.common_crs), self.crs,
+                                self.transform)
         affine = mapping.affine(grid)
         if affine is None:
             return None
@@ -206,7 +207,8 @@ class SecondarySampler:
     def sample(self, grid: Grid, model: RigidModel) -> np.ndarray:
         """Secondary values at the centres of ``grid`` once aligned by ``model``;
         float32, NaN where the secondary has no data."""
-        mapping = SourceMapping(Rigid(model, self.common_crs), self.crs, self.transform)
+        mapping = SourceMapping(model_transform(model, self.common_crs), self.crs,
+                                self.transform)
         affine = mapping.affine(grid)
         if affine is not None:  # one CRS: the fast path
             matrix, offset = affine

@@ -66,15 +66,26 @@ def radii(statistical: np.ndarray, systematic: np.ndarray, mean_r2: float, dof: 
     return [float(q) for q in np.quantile(error, levels)]
 
 
+def linear_radii(statistical: np.ndarray, systematic: np.ndarray, gain: np.ndarray,
+                 dof: float, levels=LEVELS) -> list[float]:
+    """:func:`radii` for a model of any P parameters: ``gain`` (M, P) sends a parameter
+    error to M components whose sum of squares is the mean squared error over the scene
+    (see :func:`.linear_model.scene_gain`); the covariances are P x P."""
+    t_draws, normal = _draws(max(dof, 1.0), statistical.shape[0])
+    draws = t_draws @ _factor(statistical).T + normal @ _factor(systematic).T
+    error = np.sqrt(((draws @ gain.T) ** 2).sum(axis=1))
+    return [float(q) for q in np.quantile(error, levels)]
+
+
 @functools.lru_cache(maxsize=16)
-def _draws(dof: float) -> tuple[np.ndarray, np.ndarray]:
+def _draws(dof: float, dims: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """The Monte Carlo's standard draws (fixed seed): Student's t with ``dof`` degrees of
-    freedom and normal, (DRAWS, 3) each; kept, as a run asks for them twice (pixels and
+    freedom and normal, (DRAWS, dims) each; kept, as a run asks for them twice (pixels and
     metres) and a stack or a batch once per item (read only)."""
     rng = np.random.default_rng(12345)
-    normal = rng.standard_normal((DRAWS, 3))
+    normal = rng.standard_normal((DRAWS, dims))
     scale = np.sqrt(dof / rng.chisquare(dof, DRAWS))[:, None]
-    t_draws, normal = normal * scale, rng.standard_normal((DRAWS, 3))
+    t_draws, normal = normal * scale, rng.standard_normal((DRAWS, dims))
     t_draws.flags.writeable = normal.flags.writeable = False
     return t_draws, normal
 

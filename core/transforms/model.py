@@ -208,6 +208,7 @@ class AffineTransform(_ConstantVertical, Transform):
     crs: CRS
     bounds: Bounds | None = None
     z_offset: float = 0.0
+    uncertainty: Uncertainty | None = field(default=None, compare=False)
 
     def forward(self, x, y):
         return self.matrix * (np.asarray(x, float), np.asarray(y, float))
@@ -224,12 +225,15 @@ class AffineTransform(_ConstantVertical, Transform):
 
     def then(self, other: Transform) -> Transform:
         if other.affine is not None and other.crs == self.crs and not other.has_vertical:
-            return replace(self, matrix=other.affine * self.matrix)
+            return replace(self, matrix=other.affine * self.matrix, uncertainty=None)
         return super().then(other)
 
     def _parameters(self) -> dict:
-        return {"type": "affine", "matrix": [float(v) for v in self.matrix[:6]],
-                "shift_z": self.z_offset}
+        record = {"type": "affine", "matrix": [float(v) for v in self.matrix[:6]],
+                  "shift_z": self.z_offset}
+        if self.uncertainty is not None:
+            record["uncertainty"] = self.uncertainty.to_record()
+        return record
 
 
 @dataclass(frozen=True)

@@ -96,9 +96,9 @@ def read_alignment(path: str | os.PathLike) -> Transform:
 
 
 def portable_report(report: dict, report_path: str | os.PathLike) -> dict:
-    """``report`` with the files it names (displacement and uncertainty rasters) relative to the folder
-    of ``report_path``, as :func:`read_alignment` reads them, so that a folder of
-    results can be moved; absolute where they cannot be (another Windows drive)."""
+    """``report`` with the files it names (displacement and uncertainty rasters) relative
+    to the folder of ``report_path``, as :func:`read_alignment` reads them, so that a
+    folder of results can be moved; absolute where they cannot be (another Windows drive)."""
     folder = os.path.dirname(os.path.abspath(report_path))
 
     def beside(path):
@@ -209,7 +209,8 @@ def _transform(record: dict, folder, depth: int = 0) -> Transform:
     if kind == "affine":
         matrix = _affine(record, "matrix")
         _check_affine(matrix, bounds)
-        return AffineTransform(matrix, crs, bounds, _vertical(_number(record, "shift_z")))
+        return AffineTransform(matrix, crs, bounds, _vertical(_number(record, "shift_z")),
+                               _uncertainty(record.get("uncertainty")))
     if kind == "block_field":
         return _block_field(record, crs, bounds)
     raise _Invalid(f"its transform type {kind!r} is none of rigid, affine, block_field, "

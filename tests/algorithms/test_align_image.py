@@ -74,6 +74,21 @@ def test_align_image__geotransform_moved_by_reported_shift(pair, tmp_path, coreg
     assert report["shift_x_map"] == pytest.approx(2.3 * sec.transform.a, abs=0.05 * sec.transform.a)
 
 
+def test_align_image__scale_model_reports_its_terms(pair, tmp_path, coreg_provider):
+    """TRANSFORM=scale on a pure translation: the shift as the translation model's, the
+    scale within 3 standard errors of 1 (written in the log line and the report)."""
+    import processing
+
+    result = processing.run(ALG, _params(pair, tmp_path, TRANSFORM=2))
+    report = json.loads(Path(result["REPORT"]).read_text())
+    terms = report["model_terms"]
+    assert terms["model"] == "scale"
+    assert abs(terms["scale"] - 1.0) <= 3 * terms["scale_se"]
+    assert report["shift_x_px"] == pytest.approx(2.3, abs=0.05)
+    assert report["shift_y_px"] == pytest.approx(-1.6, abs=0.05)
+    assert report["transform"]["type"] == "affine"
+
+
 def test_align_image__shift_vectors_layer(pair, tmp_path, coreg_provider):
     import processing
     from qgis.core import QgsVectorLayer

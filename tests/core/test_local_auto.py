@@ -7,6 +7,7 @@ its Sentinel-1 patch (bilinear, GeFolki's protocol: sar_optical/MANIFEST.md)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import rasterio
 from corpus import BEIRUT, CorpusCase, build, flow_warped_pair
 
@@ -30,9 +31,13 @@ def test_auto__rigid_pair_gets_one_affine_field(tmp_path):
     result = align_local(pair.reference, pair.secondary, None, tmp_path / "field.tif",
                          method="auto")
 
-    choice = result.report()["method_choice"]
+    report = result.report()
+    choice = report["method_choice"]
     assert choice["chosen"] == "global" and "global" in choice["reason"]
     assert choice["structure_ratio"] > 0.8  # noise: about 1
+    # What the points still show describes the field written (the affine model), not
+    # the tie-point field measured on the way.
+    assert report["rms_shift_after_px"] == pytest.approx(choice["affine_rms_px"], rel=1e-6)
     field = _field(tmp_path / "field.tif")
     valid = np.isfinite(field[0])
     # aligned(p) = secondary(p + d) shows the fine band at p + d + k: d = -k.
