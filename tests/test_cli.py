@@ -208,9 +208,9 @@ def test_no_reliable_alignment_exits_5_naming_the_option(home):
 
 
 def test_usage_errors_exit_2(home):
-    completed = run(home, "align-image", REFERENCE, SECONDARY, "--transform", "affine")
+    completed = run(home, "align-image", REFERENCE, SECONDARY, "--transform", "projective")
     assert completed.returncode == 2 and "Traceback" not in completed.stderr
-    assert "'affine' is not one of" in completed.stderr
+    assert "'projective' is not one of" in completed.stderr
     completed = run(home, "align-image", REFERENCE)
     assert completed.returncode == 2 and "Missing argument" in completed.stderr
 
@@ -473,7 +473,8 @@ def test_choices_are_the_engines():
     from coreg.core.swath import sampling as swath
     from coreg.core.transforms import resample
 
-    assert set(cli.TRANSFORMS) == set(align.TRANSFORMS)
+    assert set(cli.IMAGE_TRANSFORMS) == set(align.TRANSFORMS)
+    assert set(cli.TRANSFORMS) < set(align.TRANSFORMS)
     assert set(cli.OUTPUT_MODES) == set(align.OUTPUT_MODES)
     assert set(cli.RESAMPLINGS) == set(resample.ORDERS)
     assert set(cli.LOCAL_METHODS) == set(local.METHODS)
