@@ -53,6 +53,8 @@ OPTIONAL_PACKAGES = (
      "searches STAC APIs ('Search a STAC catalogue')"),
     (Requirement("laspy", "laspy", "", "2.0"),
      "reads LAS lidar points (LAZ: with its lazrs backend) as the reference of 'Align DEM'"),
+    (Requirement("fiona", "fiona", "python3-fiona", "1.8"),
+     "reads masks given as GeoPackage, Shapefile, ... to the command line"),
 )
 
 
