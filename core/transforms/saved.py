@@ -96,9 +96,9 @@ def read_alignment(path: str | os.PathLike) -> Transform:
 
 
 def portable_report(report: dict, report_path: str | os.PathLike) -> dict:
-    """``report`` with the files it names (displacement and uncertainty rasters) relative to the folder
-    of ``report_path``, as :func:`read_alignment` reads them, so that a folder of
-    results can be moved; absolute where they cannot be (another Windows drive)."""
+    """``report`` with the files it names (displacement and uncertainty rasters) relative
+    to the folder of ``report_path``, as :func:`read_alignment` reads them, so that a
+    folder of results can be moved; absolute where they cannot be (another Windows drive)."""
     folder = os.path.dirname(os.path.abspath(report_path))
 
     def beside(path):

@@ -33,7 +33,7 @@ def test_destinations_beside_the_output():
     assert destinations("/d/out.tif") == {
         "OUTPUT": "/d/out.tif", "SHIFT_VECTORS": "/d/out_shift_vectors.gpkg",
         "TIE_POINTS": "/d/out_tie_points.gpkg", "DISPLACEMENT": "/d/out_displacement.tif",
-        "DH_OUTPUT": "/d/out_dh.tif", "REPORT": "/d/out_report.json",
-        "REPORT_PAGE": "/d/out_report.html"}
+        "UNCERTAINTY": "/d/out_uncertainty.tif", "DH_OUTPUT": "/d/out_dh.tif",
+        "REPORT": "/d/out_report.json", "REPORT_PAGE": "/d/out_report.html"}
     assert destinations("/d/out")["OUTPUT"] == "/d/out.tif"
     assert destinations("/d/out.TIFF")["REPORT"] == "/d/out_report.json"
