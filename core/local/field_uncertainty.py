@@ -63,9 +63,10 @@ def point_curvature(points: TiePoints) -> np.ndarray:
 
 
 def tie_point_radius(points: TiePoints, shape: tuple[int, int], step: float,
-                     spacing: float) -> NodeField:
+                     spacing: float, gain: float = MODEL_GAIN) -> NodeField:
     """The 95 % radius on nodes every ``step`` over ``shape`` (the points' grid), as the
-    ``dx`` of a :class:`NodeField` (bilinear in between)."""
+    ``dx`` of a :class:`NodeField` (bilinear in between); ``gain``: of the interpolation
+    term (another than MODEL_GAIN to fit it)."""
     kept = points.kept & np.isfinite(points.dx) & np.isfinite(points.dy)
     sigma_x, sigma_y = points.sigmas()
     point_radius = radius95(sigma_x, sigma_y)
@@ -81,7 +82,7 @@ def tie_point_radius(points: TiePoints, shape: tuple[int, int], step: float,
         local = np.maximum(curvature[with_curvature][
             cKDTree(positions[with_curvature]).query(nodes)[1]], floor)
     radius = np.hypot(np.nan_to_num(point_radius[kept][nearest], nan=np.inf),
-                      MODEL_GAIN * local * (distance / spacing) ** 2)
+                      gain * local * (distance / spacing) ** 2)
     radius = radius.reshape(ny, nx).astype(np.float32)
     return NodeField(radius, np.zeros_like(radius), step)
 
