@@ -115,11 +115,13 @@ def write_tie_point_uncertainty(path: str, grid: Grid, radius: NodeField,
 
 def write_flow_uncertainty(path: str, grid: Grid, reader: RasterTiles, field_path: str,
                            offset: tuple[int, int], radius: int, pixel_ratio: float,
-                           is_canceled=None) -> None:
+                           max_shift: float, is_canceled=None) -> None:
     """The dense flow's calibrated 95 % radius, tile by tile (the images as the flow read
-    them, the field as written to ``field_path``), NaN outside the overlap."""
+    them, the field as written to ``field_path``), NaN outside the overlap. Tiles are
+    read with a margin of the window and ``max_shift``: a pixel near a tile's edge samples
+    the secondary up to that far away."""
     row0, col0 = offset
-    margin = radius + 2
+    margin = radius + 2 + int(np.ceil(max_shift))
     with rasterio.open(path, "w", **_profile(grid)) as dst, \
             rasterio.open(field_path) as field:
         _label(dst)
