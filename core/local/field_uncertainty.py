@@ -70,6 +70,9 @@ def tie_point_radius(points: TiePoints, shape: tuple[int, int], step: float,
     kept = points.kept & np.isfinite(points.dx) & np.isfinite(points.dy)
     sigma_x, sigma_y = points.sigmas()
     point_radius = radius95(sigma_x, sigma_y)
+    known = kept & np.isfinite(point_radius)  # a kept point without a bound: the median's
+    point_radius = np.where(np.isfinite(point_radius), point_radius,
+                            np.median(point_radius[known]) if known.any() else np.inf)
     curvature = point_curvature(points)
     with_curvature = kept & np.isfinite(curvature)
     floor = float(np.median(curvature[with_curvature])) if with_curvature.any() else 0.0
@@ -81,7 +84,7 @@ def tie_point_radius(points: TiePoints, shape: tuple[int, int], step: float,
     if with_curvature.any():
         local = np.maximum(curvature[with_curvature][
             cKDTree(positions[with_curvature]).query(nodes)[1]], floor)
-    radius = np.hypot(np.nan_to_num(point_radius[kept][nearest], nan=np.inf),
+    radius = np.hypot(point_radius[kept][nearest],
                       gain * local * (distance / spacing) ** 2)
     radius = radius.reshape(ny, nx).astype(np.float32)
     return NodeField(radius, np.zeros_like(radius), step)
