@@ -405,6 +405,9 @@ def align_image_command(reference, secondary, output, band_ref, band_sec, masks,
 @click.option("-o", "--output", help="Secondary warped onto the reference grid (GeoTIFF).")
 @click.option("--displacement", metavar="PATH",
               help="Write the displacement field (dx, dy in reference pixels) there.")
+@click.option("--uncertainty", metavar="PATH",
+              help="Write the field's uncertainty there: per pixel, the radius (reference "
+                   "pixels) holding its true value with 95 % probability.")
 @_choice("--method", LOCAL_METHODS,
          "A grid of tie points and a smooth field, dense optical flow (also SAR / "
          "optical), or auto: tie points, one affine field unless they show local "
@@ -447,9 +450,10 @@ def align_image_command(reference, secondary, output, band_ref, band_sec, masks,
 @click.option("--report", metavar="PATH", help="Write the JSON report there.")
 @dask_options("the dense-flow tiles and the warped strips")
 @run_options
-def align_local_command(reference, secondary, output, displacement, method, modality, band_ref,
-                        band_sec, masks, max_shift, resampling, grid_spacing, window_size,
-                        rejection, min_reliability, radius, levels, iterations, invert,
+def align_local_command(reference, secondary, output, displacement, uncertainty, method,
+                        modality, band_ref, band_sec, masks, max_shift, resampling,
+                        grid_spacing, window_size, rejection, min_reliability, radius,
+                        levels, iterations, invert,
                         ref_nodata, sec_nodata, cog, keep_unreliable, apply_to, report,
                         dask_scheduler, ship_engine, quiet, as_json):
     """Align SECONDARY onto the REFERENCE grid with a displacement varying over the image."""
@@ -461,7 +465,8 @@ def align_local_command(reference, secondary, output, displacement, method, moda
     run = Run("align-local", quiet, as_json)
     sources = {"Reference": reference, "Secondary": secondary, "Masks": list(masks),
                "Rasters to apply to": list(apply_to)}
-    outputs = {"Output": output, "Displacement field": displacement, "Report": report,
+    outputs = {"Output": output, "Displacement field": displacement,
+               "Uncertainty": uncertainty, "Report": report,
                **_outputs_of_apply_to(apply_to, output)}
     with run.guarded(outputs, sources), contextlib.ExitStack() as stack:
         field = displacement
@@ -469,9 +474,10 @@ def align_local_command(reference, secondary, output, displacement, method, moda
             field = os.path.join(stack.enter_context(
                 tempfile.TemporaryDirectory(prefix="coreg-cli-")), "displacement.tif")
         result = align_local(
-            reference, secondary, output, field, method=method, reference_band=band_ref,
-            secondary_band=band_sec, masks=mask_sources(masks), max_shift=max_shift,
-            resampling=resampling, grid_spacing=grid_spacing, window_size=window_size,
+            reference, secondary, output, field, uncertainty=uncertainty, method=method,
+            reference_band=band_ref, secondary_band=band_sec, masks=mask_sources(masks),
+            max_shift=max_shift, resampling=resampling, grid_spacing=grid_spacing,
+            window_size=window_size,
             rejection=rejection, min_reliability=min_reliability, modality=modality,
             radius=radius, levels=levels, iterations=iterations, invert=invert,
             reference_nodata=ref_nodata, secondary_nodata=sec_nodata, cog=cog,

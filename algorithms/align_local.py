@@ -27,7 +27,7 @@ from ..core.local.local import METHODS, align_local
 from ..core.local.tie_points import REJECTION_LEVELS
 from ..core.transforms.saved import displacement_alignment, portable_report
 from .align_image import MODALITIES
-from .base import RESAMPLINGS, CoregAlgorithm, StyleOnLoad
+from .base import RESAMPLINGS, CoregAlgorithm, StyleOnLoad, UncertaintyOnLoad
 from .cluster import CLUSTER_HELP, add_dask_parameters, dask_options
 from .layers import DOUBLE, INT, STRING, mask_sources, requested
 
@@ -55,6 +55,7 @@ class AlignLocalAlgorithm(CoregAlgorithm):
     REJECTION, MIN_RELIABILITY = "REJECTION", "MIN_RELIABILITY"
     RADIUS, LEVELS, ITERATIONS, INVERT = "RADIUS", "LEVELS", "ITERATIONS", "INVERT"
     OUTPUT, DISPLACEMENT, TIE_POINTS, REPORT = "OUTPUT", "DISPLACEMENT", "TIE_POINTS", "REPORT"
+    UNCERTAINTY = "UNCERTAINTY"
 
     def name(self) -> str:
         return "align_local"
@@ -84,7 +85,11 @@ class AlignLocalAlgorithm(CoregAlgorithm):
             "optical images; invert the contrast for SAR against optical if needed.\n"
             "DISPLACEMENT: two Float32 bands on the reference grid, dx and dy in reference "
             "pixels: the aligned pixel (col, row) is the secondary at reference-grid "
-            "position (col + dx, row + dy). Tie points (arrows exaggerated by the project "
+            "position (col + dx, row + dy). UNCERTAINTY: per pixel, the radius (reference "
+            "pixels) that holds the field's true value with 95 % probability: from the "
+            "tie points' own uncertainty, growing with the distance to the nearest kept "
+            "point (large beyond the outermost ones), or from the dense flow's local "
+            "matching quality. Tie points (arrows exaggerated by the project "
             "variable coreg_arrow_scale) carry dx, dy, reliability, SSIM and matching "
             "score before / after, and why a point was rejected. The JSON report holds "
             "the counts, mean and RMS shift before and after, and the reference grid.\n"
@@ -126,6 +131,9 @@ class AlignLocalAlgorithm(CoregAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.DISPLACEMENT, self.tr("Displacement (dx, dy in reference pixels)"),
             optional=True, createByDefault=True))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.UNCERTAINTY, self.tr("Uncertainty (95 % radius of the field, reference pixels)"),
+            optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.TIE_POINTS, self.tr("Tie points"), QgsProcessing.SourceType.TypeVectorPoint,
             optional=True, createByDefault=True))
@@ -154,6 +162,8 @@ class AlignLocalAlgorithm(CoregAlgorithm):
                                                               context):
             # APPLY_TO reads the field from a file: a temporary one when none was asked for.
             displacement = QgsProcessingUtils.generateTempFilename("displacement.tif")
+        uncertainty = (self.parameterAsOutputLayer(parameters, self.UNCERTAINTY, context)
+                       if requested(parameters, self.UNCERTAINTY) else None)
         report_path = (self.parameterAsFileOutput(parameters, self.REPORT, context)
                        if requested(parameters, self.REPORT) else "")
         number = self.parameterAsDouble
@@ -161,7 +171,7 @@ class AlignLocalAlgorithm(CoregAlgorithm):
             align_local, feedback,
             reference=self.raster_path(reference, "reference"),
             secondary=self.raster_path(secondary, "secondary"),
-            output=output, displacement=displacement,
+            output=output, displacement=displacement, uncertainty=uncertainty,
             method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
             modality=MODALITIES[self.parameterAsEnum(parameters, self.MODALITY, context)][1],
             reference_band=self.parameterAsInt(parameters, self.REFERENCE_BAND, context),
@@ -189,6 +199,9 @@ class AlignLocalAlgorithm(CoregAlgorithm):
         results = {self.OUTPUT: output, **{key.upper(): report[key] for key in NUMERIC_OUTPUTS}}
         if requested(parameters, self.DISPLACEMENT):
             results[self.DISPLACEMENT] = displacement
+        if uncertainty:
+            UncertaintyOnLoad.attach(context, uncertainty)
+            results[self.UNCERTAINTY] = uncertainty
         if requested(parameters, self.TIE_POINTS):
             points_id = self._write_points(parameters, context, report["points"],
                                            reference.crs())

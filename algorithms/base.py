@@ -308,6 +308,36 @@ class DivergingOnLoad(_OnLoad):
         layer.triggerRepaint()
 
 
+class UncertaintyOnLoad(_OnLoad):
+    """Styles align_local's UNCERTAINTY raster: green (under 0.1 px) to red (1 px and
+    more), the colours of how far the field may be off."""
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 - QGIS API
+        layer.setRenderer(ramp_renderer(layer, UNCERTAINTY_RAMP))
+        layer.triggerRepaint()
+
+
+#: (95 % radius in reference pixels, colour) of the UNCERTAINTY raster's ramp.
+UNCERTAINTY_RAMP = ((0.0, "#1a9850"), (0.1, "#91cf60"), (0.25, "#fee08b"), (0.5, "#fc8d59"),
+                    (1.0, "#d73027"))
+
+
+def ramp_renderer(layer, stops) -> QgsSingleBandPseudoColorRenderer:
+    """Single-band pseudocolour through ``stops`` ((value, colour), ascending), clamped."""
+    shader_function = QgsColorRampShader(stops[0][0], stops[-1][0])
+    shader_function.setColorRampType(QgsColorRampShader.Type.Interpolated)
+    shader_function.setClip(False)
+    shader_function.setColorRampItemList([
+        QgsColorRampShader.ColorRampItem(value, QColor(colour), f"{value:g} px")
+        for value, colour in stops])
+    shader = QgsRasterShader()
+    shader.setRasterShaderFunction(shader_function)
+    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, shader)
+    renderer.setClassificationMin(stops[0][0])
+    renderer.setClassificationMax(stops[-1][0])
+    return renderer
+
+
 def diverging_renderer(layer, limit: float) -> QgsSingleBandPseudoColorRenderer:
     """Single-band pseudocolour: blue (negative) - white (0) - red (positive)."""
     shader_function = QgsColorRampShader(-limit, limit)

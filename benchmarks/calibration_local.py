@@ -52,7 +52,7 @@ import local_corpus  # noqa: E402
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 
-from coreg.core.local import uncertainty  # noqa: E402
+from coreg.core.local import field_uncertainty, uncertainty  # noqa: E402
 from coreg.core.local.dense_flow import estimate_flow  # noqa: E402
 from coreg.core.local.local import align_local  # noqa: E402
 from coreg.core.local.tie_points import array_tiles, estimate_tie_points  # noqa: E402
@@ -69,8 +69,9 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def tie_point_samples(pair) -> tuple[dict, dict]:
-    """Errors and bounds of the kept points; the case's accuracy figures."""
+def tie_point_samples(pair) -> tuple[dict, dict, dict]:
+    """Errors and bounds of the kept points; the case's accuracy figures; what the
+    per-pixel radius needs (:func:`pixel_coverage`)."""
     start = time.perf_counter()
     points, field, passes = estimate_tie_points(
         array_tiles(pair.reference, pair.secondary), pair.reference.shape, grid_spacing=SPACING)
@@ -84,13 +85,101 @@ def tie_point_samples(pair) -> tuple[dict, dict]:
                        points.col.min():points.col.max() + 1]  # the points' span
     samples = {"ex": ex, "ey": ey, "bx": points.bound_dx[kept], "by": points.bound_dy[kept]}
     error = np.hypot(ex, ey)
-    return samples, {"points": int(len(points)), "kept": int(kept.sum()), "passes": passes,
+    pixels = {"points": points, "step": field.step, "error": field_error,
+              "shape": pair.reference.shape}
+    return samples, pixels, {"points": int(len(points)), "kept": int(kept.sum()),
+                             "passes": passes,
                      "seconds": seconds,
                      "point_rms_px": float(np.sqrt(np.mean(error ** 2))),
                      "point_p95_px": float(np.percentile(error, 95)),
                      "field_rms_px": float(np.sqrt(np.mean(field_error ** 2))),
                      "field_p95_px": float(np.percentile(field_error, 95)),
-                     "field_rms_within_points_px": float(np.sqrt(np.mean(hull ** 2)))}
+                     "field_rms_within_points_px": float(np.sqrt(np.mean(hull ** 2))),
+                     "extrapolation": extrapolation(points, (fx, fy), pair)}
+
+
+def extrapolation(points, field: tuple[np.ndarray, np.ndarray], pair) -> dict:
+    """Whole-image RMS error of the field as shipped (the smoothing thin-plate spline,
+    whose affine part continues it linearly beyond the outermost points) against two
+    other ways beyond the points' convex hull: held constant (the nearest value inside),
+    and the points' affine trend plus the spline's residual decaying as
+    exp(-(d / 2 spacing)^2) with the distance d to the hull. Also the RMS beyond the hull."""
+    from scipy import ndimage
+    from scipy.spatial import Delaunay
+
+    from coreg.core.local.field_fit import _thin_plate_spline
+
+    kept = points.kept
+    r, c = points.row[kept].astype(float), points.col[kept].astype(float)
+    shape = pair.reference.shape
+    rows, cols = np.mgrid[:shape[0], :shape[1]]
+    inside = (Delaunay(np.column_stack([r, c])).find_simplex(
+        np.column_stack([rows.ravel(), cols.ravel()])) >= 0).reshape(shape)
+    distance, (ir, ic) = ndimage.distance_transform_edt(~inside, return_indices=True)
+    values = np.column_stack([points.dx[kept], points.dy[kept]])
+    design = np.column_stack([np.ones_like(r), r, c])
+    coef = np.linalg.lstsq(design, values, rcond=None)[0]
+    residual = _thin_plate_spline(np.column_stack([r, c]) / SPACING, values - design @ coef)(
+        np.arange(shape[0]) / SPACING, np.arange(shape[1]) / SPACING)
+    weight = np.exp(-(distance / (2 * SPACING)) ** 2)
+    trend = [coef[0, k] + rows * coef[1, k] + cols * coef[2, k] + weight * residual[..., k]
+             for k in range(2)]
+    ways = {"spline (shipped)": field, "constant beyond the hull": (field[0][ir, ic],
+                                                                    field[1][ir, ic]),
+            "affine trend + decaying residual": tuple(trend)}
+    out = {"outside_hull_fraction": float((~inside).mean())}
+    for name, (fx, fy) in ways.items():
+        error = np.hypot(fx - pair.truth_dx, fy - pair.truth_dy)
+        out[name] = {"rms_px": float(np.sqrt(np.mean(error ** 2))),
+                     "rms_outside_hull_px": float(np.sqrt(np.mean(error[~inside] ** 2)))}
+    return out
+
+
+def pixel_coverage(cases: dict, gain: float) -> dict:
+    """How often the field's true value lies inside the per-pixel 95 % radius of
+    :func:`field_uncertainty.tie_point_radius` (with ``gain``), over every pixel of the
+    ``cases``, and beyond the points' span."""
+    errors, radii, outer = [], [], []
+    for c in cases.values():
+        p = c["points"]
+        radius = field_uncertainty.tie_point_radius(p, c["shape"], c["step"], SPACING,
+                                                    gain).on_grid(0, 0, *c["shape"])[0]
+        span = np.zeros(c["shape"], bool)
+        span[p.row[p.kept].min():p.row[p.kept].max() + 1,
+             p.col[p.kept].min():p.col[p.kept].max() + 1] = True
+        errors.append(c["error"].ravel())
+        radii.append(radius.ravel())
+        outer.append((~span).ravel())
+    error, radius, outer = map(np.concatenate, (errors, radii, outer))
+    p95 = np.percentile(error, 95)
+    return {"n": int(len(error)), "coverage_95": float(np.mean(error <= radius)),
+            "coverage_95_beyond_points": float(np.mean(error[outer] <= radius[outer])),
+            "median_radius95_px": float(np.median(radius)), "p95_error_px": float(p95),
+            "median_radius95_over_p95_error": float(np.median(radius) / p95)}
+
+
+def fit_gain(cases: dict) -> float:
+    """The least gain whose per-pixel radius holds 95 % of the pixels of ``cases``."""
+    lo, hi = 0.0, 20.0
+    for _ in range(25):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if pixel_coverage(cases, mid)["coverage_95"] < 0.95 else (lo, mid)
+    return hi
+
+
+def field_calibration(pixels: dict, fit_names: list[str], held_names: list[str]) -> dict:
+    """MODEL_GAIN fitted on ``fit_names``; coverage with the shipped one, per half and case."""
+    fit = {n: pixels[n] for n in fit_names}
+    held = {n: pixels[n] for n in held_names}
+    gain, shipped = fit_gain(fit), field_uncertainty.MODEL_GAIN
+    return {"method": "tie_points per pixel (UNCERTAINTY raster)",
+            "fitted": {"gain": gain}, "shipped": {"gain": shipped},
+            "fit_cases": fit_names, "held_out_cases": held_names,
+            "fit_with_shipped": pixel_coverage(fit, shipped),
+            "held_out_with_shipped": pixel_coverage(held, shipped),
+            "held_out_with_fitted": pixel_coverage(held, gain),
+            "per_case_shipped": {n: pixel_coverage({n: c}, shipped)
+                                 for n, c in pixels.items()}}
 
 
 def flow_samples(pair) -> tuple[dict, dict]:
@@ -176,6 +265,18 @@ def fit(samples: dict) -> dict:
     return best
 
 
+def extrapolation_summary(rows: list[dict]) -> dict:
+    """Per way of extrapolating: mean and worst whole-image RMS over the cases."""
+    found = [r["tie_points"]["extrapolation"] for r in rows
+             if "extrapolation" in r["tie_points"]]
+    ways = [k for k in found[0] if k != "outside_hull_fraction"] if found else []
+    return {w: {"mean_rms_px": float(np.mean([f[w]["rms_px"] for f in found])),
+                "max_rms_px": float(np.max([f[w]["rms_px"] for f in found])),
+                "mean_rms_outside_hull_px": float(np.mean([f[w]["rms_outside_hull_px"]
+                                                           for f in found]))}
+            for w in ways}
+
+
 def pooled(groups: list[dict]) -> dict:
     return {k: np.concatenate([g[k] for g in groups]) for k in ("ex", "ey", "bx", "by")}
 
@@ -205,7 +306,7 @@ def main(argv=None) -> int:
     cases = [c for c in local_corpus.local_cases()
              if not args.only or any(o in c.name for o in args.only)]
     fit_cases, held_cases = local_corpus.split(cases)
-    rows, tie, flow = [], {}, {}
+    rows, tie, flow, pixels = [], {}, {}, {}
     start = time.perf_counter()
     for i, case in enumerate(cases, 1):
         pair = local_corpus.build(case)
@@ -215,7 +316,7 @@ def main(argv=None) -> int:
                "truth_max_px": float(np.hypot(pair.truth_dx, pair.truth_dy).max()),
                "split": "fit" if case in fit_cases else "held_out"}
         try:
-            tie[case.name], row["tie_points"] = tie_point_samples(pair)
+            tie[case.name], pixels[case.name], row["tie_points"] = tie_point_samples(pair)
         except Exception as e:  # a failed case is a row
             row["tie_points"] = {"error": f"{type(e).__name__}: {e}"}
         try:
@@ -256,6 +357,10 @@ def main(argv=None) -> int:
         calibration("dense_flow", flow, [c.name for c in fit_cases if c.name in flow],
                     [c.name for c in held_cases if c.name in flow],
                     (uncertainty.FLOW_SCALE, uncertainty.FLOW_FLOOR_PX))],
+        "field_uncertainty": field_calibration(
+            pixels, [c.name for c in fit_cases if c.name in pixels],
+            [c.name for c in held_cases if c.name in pixels]),
+        "extrapolation": extrapolation_summary(rows),
         "cases": names,
         "mixed_resolutions": {
             "rows": mixed_rows,
@@ -274,6 +379,16 @@ def main(argv=None) -> int:
               f"{h['coverage_95']:.1%} ({h['n']} samples), 1-sigma {h['coverage_1sigma']:.1%},"
               f" median radius {h['median_radius95_px']:.4f} px = "
               f"{h['median_radius95_over_p95_error']:.2f} x the 95th percentile error")
+    f = result["field_uncertainty"]
+    h = f["held_out_with_shipped"]
+    print(f"tie points, per pixel (UNCERTAINTY): fitted gain {f['fitted']['gain']:.3f}, "
+          f"shipped {f['shipped']['gain']}; held out, the 95 % radius holds "
+          f"{h['coverage_95']:.1%} of {h['n']} pixels ({h['coverage_95_beyond_points']:.1%} "
+          f"beyond the points), median radius {h['median_radius95_over_p95_error']:.2f} x "
+          "the 95th percentile error")
+    for way, e in result["extrapolation"].items():
+        print(f"field, whole image, {way}: mean RMS {e['mean_rms_px']:.4f} px, worst "
+              f"{e['max_rms_px']:.4f} px")
     for label, c in (("chose the rule", result["mixed_resolutions"]["rule_cases"]),
                      ("check it", result["mixed_resolutions"]["check_cases"])):
         if c:

@@ -318,13 +318,19 @@ def test_align_local_report_applies_from_another_folder(home, tmp_path):
     folder = tmp_path / "results"
     completed = run(home, "align-local", REFERENCE, SECONDARY, "-o", folder / "local.tif",
                     "--displacement", folder / "field.tif", "--report", folder / "local.json",
+                    "--uncertainty", folder / "radius.tif",
                     "--band-ref", NIR, "--band-sec", NIR, "--grid-spacing", 128, "--json")
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
     assert report["n_kept"] > 0
     assert report["displacement"] == str(folder / "field.tif")
-    # The report names its field relative to itself: the folder can move.
-    assert json.loads((folder / "local.json").read_text())["displacement"] == "field.tif"
+    assert report["uncertainty"] == str(folder / "radius.tif")
+    # The report names its rasters relative to itself: the folder can move.
+    saved = json.loads((folder / "local.json").read_text())
+    assert (saved["displacement"], saved["uncertainty"]) == ("field.tif", "radius.tif")
+    with rasterio.open(folder / "radius.tif") as ds, rasterio.open(folder / "field.tif") as f:
+        radius, dx = ds.read(1), f.read(1)
+    assert (np.isfinite(radius) == np.isfinite(dx)).all() and np.nanmin(radius) > 0
     moved = tmp_path / "moved"
     folder.rename(moved)
     completed = run(home, "apply", moved / "local.json", SECONDARY, "-o",

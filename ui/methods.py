@@ -60,8 +60,8 @@ METHODS = (
 #: File written for each destination parameter, as a suffix of the chosen output name.
 DESTINATION_SUFFIXES = {"OUTPUT": ".tif", "SHIFT_VECTORS": "_shift_vectors.gpkg",
                         "TIE_POINTS": "_tie_points.gpkg", "DISPLACEMENT": "_displacement.tif",
-                        "DH_OUTPUT": "_dh.tif", "REPORT": "_report.json",
-                        "REPORT_PAGE": "_report.html"}
+                        "UNCERTAINTY": "_uncertainty.tif", "DH_OUTPUT": "_dh.tif",
+                        "REPORT": "_report.json", "REPORT_PAGE": "_report.html"}
 
 
 def available_methods() -> list[Method]:

@@ -554,7 +554,8 @@ class CoregPanel(QWidget):
     def _output_names(self, method: Method) -> dict[str, str]:
         name = self.secondary_combo.currentLayer().name()
         names = {"OUTPUT": f"{name} aligned", "DH_OUTPUT": f"{name} dh after alignment",
-                 "DISPLACEMENT": f"{name} displacement"}
+                 "DISPLACEMENT": f"{name} displacement",
+                 "UNCERTAINTY": f"{name} field uncertainty (95 % radius, px)"}
         if method.vectors_key:
             names[method.vectors_key] = f"{name} {method.vectors_name}"
         return names

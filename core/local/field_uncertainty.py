@@ -63,12 +63,16 @@ def point_curvature(points: TiePoints) -> np.ndarray:
 
 
 def tie_point_radius(points: TiePoints, shape: tuple[int, int], step: float,
-                     spacing: float) -> NodeField:
+                     spacing: float, gain: float = MODEL_GAIN) -> NodeField:
     """The 95 % radius on nodes every ``step`` over ``shape`` (the points' grid), as the
-    ``dx`` of a :class:`NodeField` (bilinear in between)."""
+    ``dx`` of a :class:`NodeField` (bilinear in between); ``gain``: of the interpolation
+    term (another than MODEL_GAIN to fit it)."""
     kept = points.kept & np.isfinite(points.dx) & np.isfinite(points.dy)
     sigma_x, sigma_y = points.sigmas()
     point_radius = radius95(sigma_x, sigma_y)
+    known = kept & np.isfinite(point_radius)  # a kept point without a bound: the median's
+    point_radius = np.where(np.isfinite(point_radius), point_radius,
+                            np.median(point_radius[known]) if known.any() else np.inf)
     curvature = point_curvature(points)
     with_curvature = kept & np.isfinite(curvature)
     floor = float(np.median(curvature[with_curvature])) if with_curvature.any() else 0.0
@@ -80,8 +84,8 @@ def tie_point_radius(points: TiePoints, shape: tuple[int, int], step: float,
     if with_curvature.any():
         local = np.maximum(curvature[with_curvature][
             cKDTree(positions[with_curvature]).query(nodes)[1]], floor)
-    radius = np.hypot(np.nan_to_num(point_radius[kept][nearest], nan=np.inf),
-                      MODEL_GAIN * local * (distance / spacing) ** 2)
+    radius = np.hypot(point_radius[kept][nearest],
+                      gain * local * (distance / spacing) ** 2)
     radius = radius.reshape(ny, nx).astype(np.float32)
     return NodeField(radius, np.zeros_like(radius), step)
 
@@ -114,11 +118,13 @@ def write_tie_point_uncertainty(path: str, grid: Grid, radius: NodeField,
 
 def write_flow_uncertainty(path: str, grid: Grid, reader: RasterTiles, field_path: str,
                            offset: tuple[int, int], radius: int, pixel_ratio: float,
-                           is_canceled=None) -> None:
+                           max_shift: float, is_canceled=None) -> None:
     """The dense flow's calibrated 95 % radius, tile by tile (the images as the flow read
-    them, the field as written to ``field_path``), NaN outside the overlap."""
+    them, the field as written to ``field_path``), NaN outside the overlap. Tiles are
+    read with a margin of the window and ``max_shift``: a pixel near a tile's edge samples
+    the secondary up to that far away."""
     row0, col0 = offset
-    margin = radius + 2
+    margin = radius + 2 + int(np.ceil(max_shift))
     with rasterio.open(path, "w", **_profile(grid)) as dst, \
             rasterio.open(field_path) as field:
         _label(dst)

@@ -348,7 +348,7 @@ def align_local(
                                            scaled_progress(progress, 50, 60)), 1
             if radius_path:
                 write_flow_uncertainty(radius_path, ref_info.grid, reader, field_path,
-                                       (row0, col0), radius, ratio, is_canceled)
+                                       (row0, col0), radius, ratio, max_shift, is_canceled)
         points.row, points.col = points.row + row0, points.col + col0
         points.pixel_ratio = ratio
         if not keep_unreliable:

@@ -25,7 +25,8 @@ def test_align_local__qgis_process(pair, tmp_path, qgis_process_runner):
     params = {"REFERENCE": reference, "SECONDARY": secondary, "METHOD": 0, "GRID_SPACING": 40,
               "WINDOW_SIZE": 64, "MAX_SHIFT": 10, "REJECTION": 3,
               "OUTPUT": tmp_path / "aligned.tif", "DISPLACEMENT": tmp_path / "field.tif",
-              "TIE_POINTS": tmp_path / "points.gpkg", "REPORT": tmp_path / "report.json"}
+              "TIE_POINTS": tmp_path / "points.gpkg", "REPORT": tmp_path / "report.json",
+              "UNCERTAINTY": tmp_path / "radius.tif"}
     args = [f"{key}={value}" for key, value in params.items()]
     code, stdout, stderr = qgis_process_runner("run", ALG, "--json", "--", *args)
     assert code == 0, stdout + stderr
@@ -45,6 +46,11 @@ def test_align_local__qgis_process(pair, tmp_path, qgis_process_runner):
     tx, ty = true_field(rr, cc)
     inner = (slice(32, -32), slice(32, -32))
     assert np.sqrt(np.mean((dx - tx)[inner] ** 2 + (dy - ty)[inner] ** 2)) < 0.1
+    with rasterio.open(results["UNCERTAINTY"]) as ds:
+        radius = ds.read(1)
+    error = np.hypot(dx - tx, dy - ty)
+    assert np.isfinite(radius).all() and 0.85 <= np.mean(error <= radius) <= 0.995
+    assert report["uncertainty"] == "radius.tif"  # beside the report, as DISPLACEMENT
     with sqlite3.connect(results["TIE_POINTS"]) as db:
         table = db.execute("select table_name from gpkg_contents").fetchone()[0]
         columns = {row[1] for row in db.execute(f'pragma table_info("{table}")')}
@@ -54,3 +60,23 @@ def test_align_local__qgis_process(pair, tmp_path, qgis_process_runner):
     assert count == report["n_points"]
     with rasterio.open(results["OUTPUT"]) as out, rasterio.open(reference) as ref:
         assert out.transform == ref.transform
+
+
+def test_uncertainty_raster_loads_with_its_ramp(tmp_path, qgis_app):
+    """The UNCERTAINTY layer draws green to red over 0-1 px, whatever its values."""
+    from qgis.core import QgsRasterLayer, QgsSingleBandPseudoColorRenderer
+
+    from coreg.algorithms.base import UNCERTAINTY_RAMP, UncertaintyOnLoad
+
+    path = tmp_path / "radius.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=8, height=8, count=1,
+                       dtype="float32", crs="EPSG:32631",
+                       transform=rasterio.Affine(10, 0, 0, 0, -10, 0)) as dst:
+        dst.write(np.linspace(0.05, 3, 64, dtype=np.float32).reshape(8, 8), 1)
+    layer = QgsRasterLayer(str(path), "radius")
+    UncertaintyOnLoad().postProcessLayer(layer, None, None)
+    renderer = layer.renderer()
+    assert isinstance(renderer, QgsSingleBandPseudoColorRenderer)
+    items = renderer.shader().rasterShaderFunction().colorRampItemList()
+    assert [(i.value, i.color.name()) for i in items] == list(UNCERTAINTY_RAMP)
+    assert renderer.classificationMax() == 1.0

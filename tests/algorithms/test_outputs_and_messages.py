@@ -66,7 +66,7 @@ def test_secondary_outputs_the_toolbox_creates_by_default(coreg_provider):
     algorithms = _algorithms(coreg_provider)
     by_default = {"align_image": {"SHIFT_VECTORS", "REPORT"},
                   "align_dem": {"DH_OUTPUT", "REPORT"},
-                  "align_local": {"DISPLACEMENT", "TIE_POINTS", "REPORT"},
+                  "align_local": {"DISPLACEMENT", "UNCERTAINTY", "TIE_POINTS", "REPORT"},
                   "align_stack": {"SUMMARY", "FOOTPRINTS"}}
     for name, keys in by_default.items():
         for key in keys:

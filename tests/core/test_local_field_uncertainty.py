@@ -12,6 +12,7 @@ import pytest
 import rasterio
 from local_corpus import build, local_cases, split, write_pair
 
+from coreg.core.local import reader
 from coreg.core.local.field_uncertainty import (
     UNCERTAINTY_KIND,
     UNCERTAINTY_TAG,
@@ -69,10 +70,15 @@ def _read(path):
         return ds.read(1), ds.tags(), ds.count
 
 
-@pytest.mark.parametrize("method", ["tie_points", "dense_flow"])
-def test_align_local__writes_the_uncertainty_raster(shared_data, tmp_path, method):
+@pytest.mark.parametrize("method, tile", [("tie_points", None), ("dense_flow", None),
+                                          ("dense_flow", 96)])
+def test_align_local__writes_the_uncertainty_raster(shared_data, tmp_path, monkeypatch,
+                                                     method, tile):
     """Through align_local on files: one band on the reference grid, tagged, finite over
-    the overlap, and it holds the truth (dense flow: its per-pixel calibration)."""
+    the overlap, and it holds the truth (dense flow: its per-pixel calibration; in tiles
+    of 96 px too, whose seams must not show)."""
+    if tile:
+        monkeypatch.setattr(reader, "TILE", tile)
     case = HELD_OUT["hongkong red 20 smooth 3"]
     reference, secondary, pair = write_pair(case, tmp_path)
     result = align_local(reference, secondary, displacement=tmp_path / "field.tif",

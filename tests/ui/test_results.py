@@ -33,7 +33,41 @@ def test_destinations_beside_the_output():
     assert destinations("/d/out.tif") == {
         "OUTPUT": "/d/out.tif", "SHIFT_VECTORS": "/d/out_shift_vectors.gpkg",
         "TIE_POINTS": "/d/out_tie_points.gpkg", "DISPLACEMENT": "/d/out_displacement.tif",
-        "DH_OUTPUT": "/d/out_dh.tif", "REPORT": "/d/out_report.json",
-        "REPORT_PAGE": "/d/out_report.html"}
+        "UNCERTAINTY": "/d/out_uncertainty.tif", "DH_OUTPUT": "/d/out_dh.tif",
+        "REPORT": "/d/out_report.json", "REPORT_PAGE": "/d/out_report.html"}
     assert destinations("/d/out")["OUTPUT"] == "/d/out.tif"
     assert destinations("/d/out.TIFF")["REPORT"] == "/d/out_report.json"
+
+
+def test_local_uncertainty_loads_named_and_styled(coreg_provider, shared_data, tmp_path):
+    """An align_local run as the panel starts it: UNCERTAINTY loads into the project with
+    the panel's name and the green-to-red ramp of its post-processor."""
+    from local_synthetic import SCENE, write_pair
+    from qgis.core import (
+        QgsApplication,
+        QgsProcessingContext,
+        QgsProcessingFeedback,
+        QgsProject,
+        QgsSingleBandPseudoColorRenderer,
+    )
+
+    from coreg.ui.methods import destinations, for_project
+    from coreg.ui.results import load_outputs
+
+    reference, secondary = write_pair(shared_data / SCENE, tmp_path, size=200)
+    project = QgsProject.instance()
+    params = {"REFERENCE": str(reference), "SECONDARY": str(secondary), "GRID_SPACING": 40,
+              "WINDOW_SIZE": 64, "MAX_SHIFT": 10,
+              **{k: v for k, v in destinations(str(tmp_path / "out.tif")).items()
+                 if k in ("OUTPUT", "UNCERTAINTY")}}
+    context, feedback = QgsProcessingContext(), QgsProcessingFeedback()
+    alg = QgsApplication.processingRegistry().createAlgorithmById("coreg:align_local")
+    outputs, ok = alg.run(for_project(params, project, {"UNCERTAINTY": "radius"}), context,
+                          feedback)
+    assert ok and outputs["UNCERTAINTY"] == str(tmp_path / "out_uncertainty.tif")
+    layer = load_outputs(context, outputs, feedback)["UNCERTAINTY"]
+    try:
+        assert layer.name() == "radius"
+        assert isinstance(layer.renderer(), QgsSingleBandPseudoColorRenderer)
+    finally:
+        project.removeMapLayer(layer.id())
