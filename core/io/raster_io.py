@@ -155,7 +155,9 @@ def _averaged_on_grid(ds: rasterio.DatasetReader, band: int, grid: Grid,
                       nodata: float | None) -> np.ndarray:
     data = np.full((grid.height, grid.width), np.nan, np.float32)
     try:
-        reproject(rasterio.band(ds, band), data, src_nodata=nodata, dst_nodata=np.nan,
+        # A cached window's dataset (window_reads) is warped from the file itself.
+        reproject(rasterio.band(getattr(ds, "unwrapped", ds), band), data, src_nodata=nodata,
+                  dst_nodata=np.nan,
                   dst_transform=grid.transform, dst_crs=grid.crs, resampling=Resampling.average)
     except (RasterioError, RasterioIOError) as exc:
         raise CoregInputError(f"'{ds.name}' is unreadable or truncated: {exc}") from exc

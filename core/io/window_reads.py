@@ -53,6 +53,11 @@ class _WindowCache:
                                                                - self._window.col_off)
         return self._data[:, r:r + int(window.height), c:c + int(window.width)].copy()
 
+    @property
+    def unwrapped(self) -> rasterio.io.DatasetReaderBase:
+        """The dataset itself, for GDAL calls that need its handle (warps)."""
+        return self._ds
+
     def __getattr__(self, name: str):
         return getattr(self._ds, name)
 

@@ -25,6 +25,7 @@ from ..io.raster_io import (
     read_on_grid,
 )
 from ..io.window_reads import cached_window
+from ..parallel import single_threaded_blas
 from ..resources import memory_guard, require_memory
 from ..transforms.apply import scaled_progress, write_shifted
 from ..transforms.resample import spline_order
@@ -136,14 +137,18 @@ def estimate_alignment(
     max_shift_map = None if max_shift is None else max_shift * pixel
     if max_shift is not None:  # the largest patches the cap allows, refused before any read
         _require_patch_memory(common, _patch_size(max_shift, ref_info, common))
+    # Small matrices (patch filters, DFTs): BLAS's threads only spin beside the work.
     with rasterio.open(reference) as ref_ds, rasterio.open(secondary) as sec_ds, \
-            memory_guard("matching the patches", PATCH_ADVICE):
+            memory_guard("matching the patches", PATCH_ADVICE), single_threaded_blas():
         start = initial_map(initial_offset, initial_offset_units, ref_info.grid)
         choice = chosen_bands(ref_ds, ref_nodata, sec_ds, sec_nodata, common, masks,
                               seed=start, max_shift_map=max_shift_map,
                               modality=modality) if choose_bands else None
         if choice:
             reference_band, secondary_band = choice.reference_band, choice.secondary_band
+        # Read once (a small overlap): the coarse search and the patches share the pixels.
+        ref_ds = cached_window(ref_ds, [reference_band], common)
+        sec_ds = cached_window(sec_ds, [secondary_band], None)
         seed = seed_alignment(
             ref_ds, reference_band, ref_nodata, sec_ds, secondary_band, sec_nodata, common,
             masks, reference_pixel=pixel, max_shift_map=max_shift_map, modality=modality,
@@ -155,9 +160,7 @@ def estimate_alignment(
         _require_patch_memory(common, size)
         grids = layout_patches(common, size)
         sparse = sparse_layout(grids)
-        ref_ds = cached_window(ref_ds, [reference_band], common)
-        sampler = SecondarySampler(cached_window(sec_ds, [secondary_band], None),
-                                   secondary_band, sec_nodata, common)
+        sampler = SecondarySampler(sec_ds, secondary_band, sec_nodata, common)
         options = (sampler, common, transform == "rigid", max_shift_map, progress,
                    is_canceled, seed)
         estimator = Estimator(*options) if transform in ("translation", "rigid") else \

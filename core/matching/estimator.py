@@ -17,6 +17,7 @@ from ..grid import Grid, pixel_size_in
 from ..io.raster_io import (
     RasterInfo,
 )
+from ..parallel import single_threaded_blas
 from ..transforms.apply import translation_in_secondary_crs
 from ..transforms.model import Rigid
 from .alignment import Alignment, LazyScores, PatchResult
@@ -268,12 +269,10 @@ class Estimator:
         else:  # the run started from a sparse pass's model: sampled at the identity
             sampler, identity, grids = self.sampler, self._identity(), [p.grid for p in chosen]
             if sampler.cached(grids, identity):  # no read: it may wait for the report
-                return LazyScores(lambda: (
-                    mean_matching_score(zip(references, sampler.sample_all(grids, identity))),
-                    mean_matching_score(zip(references, after))))
+                return LazyScores(lambda: _mean_scores(
+                    references, sampler.sample_all(grids, identity), after))
             before = sampler.sample_all(grids, identity)
-        return LazyScores(lambda: (mean_matching_score(zip(references, before)),
-                                   mean_matching_score(zip(references, after))))
+        return LazyScores(lambda: _mean_scores(references, before, after))
 
     def _to_secondary_px(self, dx: float, dy: float, secondary: Grid) -> tuple[float, float]:
         shift = RigidModel(dx, dy, 0.0, self.model.pivot_x, self.model.pivot_y)
@@ -293,3 +292,11 @@ class Estimator:
     def _report_progress(self, iteration: int) -> None:
         if self.progress:
             self.progress(100.0 * iteration / MAX_ITERATIONS)
+
+
+def _mean_scores(references, before, after) -> tuple[float, float]:
+    """Mean matching scores of ``before`` and ``after`` against ``references`` (small
+    matrix products: BLAS on one thread, its others would only spin)."""
+    with single_threaded_blas():
+        return (mean_matching_score(zip(references, before)),
+                mean_matching_score(zip(references, after)))

@@ -118,8 +118,8 @@ def prepare(data: np.ndarray, valid: np.ndarray | None, order: int,
     if order < 2:
         return data
     if order == 3 and data.shape[0] >= MIRROR_TERMS and data.shape[1] >= WIDE_ROWS:
-        _cubic_prefilter_down(data)
-        return ndimage.spline_filter1d(data, 3, axis=1, mode="nearest", output=np.float32)
+        _cubic_prefilter_down(data)  # then along the rows, in place too (this copy's)
+        return ndimage.spline_filter1d(data, 3, axis=1, mode="nearest", output=data)
     return ndimage.spline_filter(data, order=order, mode="nearest", output=np.float32)
 
 

@@ -3,6 +3,7 @@ truths), real pairs, masks, errors and memory."""
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import corpus
@@ -94,6 +95,20 @@ def test_corpus__report_keys(tmp_path):
     # EPSG:4326 reference, 20 m pixels (about 2e-4 degrees at Beirut).
     assert report["ce95_m"] / report["ce95_px"] == pytest.approx(20, rel=0.1)
     assert report["shift_uncertainty_px"] > 0
+
+
+def test_alignment__scores_wait_for_the_report_and_survive_pickling(tmp_path):
+    """The matching scores are computed when first read (not by the alignment itself),
+    and a pickled alignment (a worker's result) carries the numbers."""
+    case = next(c for c in CORPUS if c.name == "beirut 20/40")
+    pair = corpus.build(case, tmp_path)
+    alignment = estimate_alignment(pair.reference, pair.secondary)
+    assert alignment.scores._value is None
+    report = alignment.report()
+    before, after = report["matching_score_before"], report["matching_score_after"]
+    assert 0 < before < after <= 1
+    copy = pickle.loads(pickle.dumps(alignment))
+    assert (copy.matching_score_before, copy.matching_score_after) == (before, after)
 
 
 def test_estimate_alignment__across_crs(tmp_path):
