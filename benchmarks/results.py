@@ -24,7 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 #: What the uncommitted-changes check looks at: the engine and what drives it.
-ENGINE_PATHS = ("core", "algorithms", "cli.py", "tests/corpus.py", "tests/local_corpus.py")
+ENGINE_PATHS = ("core", "algorithms", "cli.py", "tests/corpus.py", "tests/local_corpus.py",
+                "tests/linear_corpus.py", "tests/kernels.py")
 #: Engine paths a run uses out of process when it times ``qgis_process`` or the CLI
 #: (:func:`runs_processes`): its imports do not show them.
 PROCESS_PATHS = ("__init__.py", "algorithms", "provider", "cli.py")
