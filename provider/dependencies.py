@@ -53,6 +53,10 @@ OPTIONAL_PACKAGES = (
      "searches STAC APIs ('Search a STAC catalogue')"),
     (Requirement("laspy", "laspy", "", "2.0"),
      "reads LAS lidar points (LAZ: with its lazrs backend) as the reference of 'Align DEM'"),
+    (Requirement("pyarrow", "pyarrow", "", "10.0"),
+     "reads GeoParquet / Parquet points as the reference of 'Align DEM'"),
+    (Requirement("h5py", "h5py", "python3-h5py", "3.0"),
+     "reads ICESat-2 ATL06 HDF5 granules as the reference of 'Align DEM'"),
 )
 
 
