@@ -120,6 +120,11 @@ def installed_version(requirement: Requirement) -> str | None:
     try:
         return metadata.version(requirement.pip)
     except Exception:  # PackageNotFoundError, or a broken metadata file
+        pass
+    try:  # a distribution named otherwise (Debian's h5py is h5py._debian_h5py_serial)
+        names = getattr(metadata, "packages_distributions", dict)().get(requirement.module)
+        return metadata.version(names[0]) if names else None
+    except Exception:
         return None
 
 
