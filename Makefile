@@ -19,11 +19,13 @@ DEV_REQUIREMENTS := scripts/requirements-dev.txt
 # otherwise gets the slow reference BLAS, which threadpoolctl cannot limit), Xvfb for
 # the desktop tests; nginx, the static file server (HTTP range requests) of the
 # STAC tests (scripts/serve_stac.sh); python3-fiona, with which the DEM tests and
-# benchmark write GeoPackage point clouds and read glacier outlines.
+# benchmark write GeoPackage point clouds and read glacier outlines; python3-h5py (ICESat-2
+# ATL06 granules) and proj-data (the EGM96 geoid grid) for the DEM point references.
 APT_PACKAGES := qgis python3-qgis qgis-providers gdal-bin nginx \
 	python3-numpy python3-scipy python3-rasterio python3-affine python3-pyproj python3-click \
 	python3-venv python3-pip python3-pytest python3-distributed \
 	python3-hypothesis python3-jsonschema python3-threadpoolctl libopenblas0-pthread python3-fiona \
+	python3-h5py proj-data \
 	xvfb xauth
 
 # Demo inputs (relative to the repository root; default: the OSCD Abu Dhabi pair in

@@ -57,6 +57,8 @@ _EXPORTS = {
     "Uncertainty": "core.transforms.model",
     "RigidModel": "core.matching.fit",
     "PolygonMask": "core.io.masks",
+    "PointOptions": "core.dem.point_sources",
+    "PointCloud": "core.dem.points",
     # Errors (core/errors.py: each has its exit_code for a command line).
     "CoregError": "core.errors",
     "CoregInputError": "core.errors",
@@ -76,7 +78,7 @@ __all__ = [
     "read_alignment", "write_dem_report",
     "Alignment", "PatchResult", "LocalAlignment", "DemAlignment", "BlockShift",
     "ItemResult", "ItemsResult", "Applied", "SwathResult", "AlignmentResult", "RigidModel",
-    "PolygonMask",
+    "PolygonMask", "PointOptions", "PointCloud",
     "Transform", "Rigid", "AffineTransform", "BlockField", "DisplacementField", "Composite",
     "Uncertainty",
     "CoregError", "CoregInputError", "CoregOutputError", "CoregResourceError",
@@ -128,6 +130,8 @@ if TYPE_CHECKING:  # what static analysers and IDEs see
     from .core.bandmath.raster_math import band_math
     from .core.dem.dem import BlockShift, DemAlignment, align_dem, estimate_dem_alignment
     from .core.dem.dh_uncertainty import elevation_change_uncertainty
+    from .core.dem.point_sources import PointOptions
+    from .core.dem.points import PointCloud
     from .core.dem.report import write_dem_report
     from .core.errors import (
         CanceledError,

@@ -526,6 +526,21 @@ def align_local_command(reference, secondary, output, displacement, uncertainty,
                    "whose mean dh gets a "
                    "standard error, spatial correlation included (implies --variogram). "
                    "Repeatable.")
+@click.option("--z-field", metavar="NAME", help="Points: the elevation field (default: "
+                                                "z, h, height, elevation, h_li or the Z).")
+@click.option("--time-field", metavar="NAME", help="Points: the time field (default: "
+                                                   "delta_time, time, datetime, date).")
+@click.option("--start", metavar="DATE", help="Points: keep those from this date or "
+                                              "date-time (ISO 8601, UTC).")
+@click.option("--end", metavar="DATE", help="Points: keep those up to this date (its whole "
+                                            "day) or date-time.")
+@click.option("--quality-field", metavar="NAME", help="Points: a quality field (ICESat-2's "
+                                                      "atl06_quality_summary is found alone).")
+@click.option("--quality-max", type=float, metavar="VALUE",
+              help="Points: the largest accepted quality value (atl06_quality_summary: 0).")
+@click.option("--geoid", metavar="NAME|PATH",
+              help="Points with ellipsoidal heights (ICESat-2, GNSS), DEM on a geoid: egm96, "
+                   "egm2008 or a geoid grid file (geoid height, metres).")
 @click.option("--max-iterations", type=click.IntRange(min=1), default=10, show_default=True,
               help="Iterations of the horizontal fit at most.")
 @click.option("--tolerance", type=float, default=0.01, show_default=True, metavar="M",
@@ -549,12 +564,16 @@ def align_local_command(reference, secondary, output, displacement, uncertainty,
 @dask_options("the aligned DEM's blocks (strips of rows)")
 @run_options
 def align_dem_command(reference, dem, output, dh_output, exclude, method, pipeline,
-                      bootstrap, variogram, areas, max_iterations, tolerance, block_size,
+                      bootstrap, variogram, areas, z_field, time_field, start, end,
+                      quality_field, quality_max, geoid, max_iterations, tolerance, block_size,
                       resampling, match_reference, keep_unreliable, shift_x, shift_y, shift_z,
                       apply_to, report, report_page, dask_scheduler, ship_engine, quiet,
                       as_json):
-    """Align DEM onto the REFERENCE DEM over stable terrain (Nuth & Kääb 2011)."""
+    """Align DEM onto the REFERENCE DEM over stable terrain (Nuth & Kääb 2011).
+    REFERENCE may also be points: .csv, .gpkg, .las/.laz, (Geo)Parquet or ICESat-2 ATL06
+    .h5, selected by time and quality."""
     from .core.dem.dem import align_dem, write_shift_fields
+    from .core.dem.point_sources import PointOptions
     from .core.dem.points import is_point_file
     from .core.dem.report import write_dem_report
 
@@ -574,6 +593,9 @@ def align_dem_command(reference, dem, output, dh_output, exclude, method, pipeli
             reference, dem, output, dh_output=dh_output, exclude=mask_sources(exclude),
             method=method, pipeline=pipeline, bootstrap=bootstrap, variogram=variogram,
             areas=mask_sources(areas), max_iterations=max_iterations,
+            point_options=PointOptions(z_field=z_field, time_field=time_field, start=start,
+                                       end=end, quality_field=quality_field,
+                                       quality_max=quality_max, geoid=geoid),
             tolerance=tolerance, block_size=block_size, match_reference=match_reference,
             resampling=resampling,
             keep_unreliable=keep_unreliable, dask_scheduler=dask_scheduler,
@@ -592,6 +614,7 @@ def align_dem_command(reference, dem, output, dh_output, exclude, method, pipeli
         f"Shift applied to the DEM: x {r['shift_x']:+.3f}, y {r['shift_y']:+.3f}, "
         f"z {r['shift_z']:+.3f} (map units); NMAD of dh on {r['n_stable_pixels']} stable "
         f"pixels {r['nmad_before']:.3f} -> {r['nmad_after']:.3f}"
+        + (f"; points {r['points']}" if r["points"] else "")
         + "".join(f"; {a['name']}: standard error of the mean dh "
                   f"{a.get('standard_error_mean_dh', float('nan')):.3f}"
                   for a in r["dh_uncertainty"].get("areas", []))), alignment.warnings)

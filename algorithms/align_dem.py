@@ -12,6 +12,7 @@ from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
+    QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
@@ -22,7 +23,8 @@ from qgis.core import (
 
 from ..core.dem.dem import METHODS, MIN_BLOCK_PIXELS, align_dem, write_shift_fields
 from ..core.dem.pipeline import STEP_NAMES
-from ..core.dem.points import PointCloud
+from ..core.dem.point_sources import PointOptions, cloud_from_columns
+from ..core.dem.points import POINT_SUFFIXES
 from ..core.dem.report import write_dem_report
 from ..core.io.outputs import write_json
 from .base import RESAMPLINGS, CoregAlgorithm, DivergingOnLoad, StyleOnLoad
@@ -31,6 +33,9 @@ from .layers import mask_sources, requested, write_shift_vectors
 
 METHOD_LABELS = ("Nuth & Kääb (horizontal + vertical shift)", "Vertical shift only (median)",
                  "Blockwise Nuth & Kääb (smooth shift fields)")
+GEOIDS = ("", "egm96", "egm2008")
+GEOID_LABELS = ("Same datum as the DEM (no conversion)", "Points ellipsoidal, DEM on EGM96",
+                "Points ellipsoidal, DEM on EGM2008")
 NUMERIC_OUTPUTS = ("shift_x", "shift_y", "shift_z", "nmad_before", "nmad_after",
                    "median_before", "median_after")
 
@@ -41,6 +46,10 @@ class AlignDemAlgorithm(CoregAlgorithm):
     REFERENCE, DEM, EXCLUDE, METHOD = "REFERENCE", "DEM", "EXCLUDE", "METHOD"
     PIPELINE = "PIPELINE"
     REFERENCE_POINTS, Z_FIELD = "REFERENCE_POINTS", "Z_FIELD"
+    REFERENCE_POINTS_FILE = "REFERENCE_POINTS_FILE"
+    TIME_FIELD, TIME_START, TIME_END = "TIME_FIELD", "TIME_START", "TIME_END"
+    QUALITY_FIELD, QUALITY_MAX = "QUALITY_FIELD", "QUALITY_MAX"
+    GEOID, GEOID_FILE = "GEOID", "GEOID_FILE"
     BOOTSTRAP = "BOOTSTRAP"
     VARIOGRAM, AREAS = "VARIOGRAM", "AREAS"
     MAX_ITERATIONS, TOLERANCE, BLOCK_SIZE = "MAX_ITERATIONS", "TOLERANCE", "BLOCK_SIZE"
@@ -80,7 +89,13 @@ class AlignDemAlgorithm(CoregAlgorithm):
             "dh binned by elevation or curvature; blockwise:STEP fits a shift step per "
             "block. The report lists every fitted term.\n"
             "Reference points (ICESat-2, lidar, GNSS) replace the reference DEM: z from the "
-            "geometry or from the Z field; no elevation-difference raster is written then.\n"
+            "geometry or from the Z field; no elevation-difference raster is written then. "
+            "A points file may also be GeoParquet, an ICESat-2 ATL06 granule (.h5) or LAS/LAZ. "
+            "Points can be kept by time (from / to, ISO dates) and quality (at most the "
+            "accepted value); ICESat-2's h_li, delta_time and atl06_quality_summary (0 = good) "
+            "are recognised alone. Ellipsoidal heights (ICESat-2, GNSS) against a DEM on a "
+            "geoid are converted (EGM96, EGM2008 or a geoid grid file). The report counts the "
+            "points each selection removed.\n"
             "Outputs: the aligned DEM (Float32, on the DEM's own grid unless asked to "
             "match the reference), the elevation difference reference - aligned DEM, and "
             "a JSON report with the shifts and the NMAD of dh on stable terrain before "
@@ -104,6 +119,11 @@ class AlignDemAlgorithm(CoregAlgorithm):
             self.Z_FIELD, self.tr("Elevation field of the points (empty: geometry Z)"),
             parentLayerParameterName=self.REFERENCE_POINTS, optional=True,
             type=QgsProcessingParameterField.DataType.Numeric))
+        self.addParameter(QgsProcessingParameterFile(
+            self.REFERENCE_POINTS_FILE, self.tr("Reference points file (GeoParquet, ICESat-2 "
+                                                "ATL06 .h5, LAS/LAZ, CSV; instead of a layer)"),
+            optional=True, fileFilter=self.tr("Point files") + " (" + " ".join(
+                f"*{s}" for s in (*POINT_SUFFIXES, ".gpkg")) + ")"))
         self.addParameter(QgsProcessingParameterRasterLayer(self.DEM,
                                                             self.tr("DEM to be aligned")))
         self.addParameter(QgsProcessingParameterMultipleLayers(
@@ -139,6 +159,7 @@ class AlignDemAlgorithm(CoregAlgorithm):
             self.AREAS, self.tr("Areas for the standard error of mean dh (e.g. glacier "
                                 "outlines; polygons, or rasters: non-zero)"),
             QgsProcessing.SourceType.TypeMapLayer, optional=True))
+        self._add_point_selection_parameters()
         self.add_keep_unreliable_parameter()
         add_dask_parameters(self)
         self.add_apply_to_parameter()
@@ -164,13 +185,53 @@ class AlignDemAlgorithm(CoregAlgorithm):
         for key in NUMERIC_OUTPUTS:
             self.addOutput(QgsProcessingOutputNumber(key.upper(), key))
 
+    def _add_point_selection_parameters(self) -> None:
+        """Advanced: time and quality of the reference points, and their datum."""
+        for key, label, kind in (
+                (self.TIME_FIELD, "Points: time field (empty: delta_time, time, date)",
+                 QgsProcessingParameterField.DataType.Any),
+                (self.QUALITY_FIELD, "Points: quality field (empty: atl06_quality_summary)",
+                 QgsProcessingParameterField.DataType.Numeric)):
+            self.add_advanced_parameter(QgsProcessingParameterField(
+                key, self.tr(label), parentLayerParameterName=self.REFERENCE_POINTS,
+                optional=True, type=kind))
+        self.add_advanced_parameter(QgsProcessingParameterString(
+            self.TIME_START, self.tr("Points: from (ISO date or date-time, UTC)"), optional=True))
+        self.add_advanced_parameter(QgsProcessingParameterString(
+            self.TIME_END, self.tr("Points: to (a date includes its whole day)"), optional=True))
+        self.add_advanced_parameter(QgsProcessingParameterNumber(
+            self.QUALITY_MAX, self.tr("Points: largest accepted quality value"),
+            QgsProcessingParameterNumber.Type.Double, optional=True))
+        self.add_advanced_parameter(QgsProcessingParameterEnum(
+            self.GEOID, self.tr("Points: vertical datum"), list(GEOID_LABELS), defaultValue=0))
+        self.add_advanced_parameter(QgsProcessingParameterFile(
+            self.GEOID_FILE, self.tr("Points ellipsoidal, DEM on this geoid grid (geoid "
+                                     "height, metres; replaces the choice above)"),
+            optional=True))
+
+    def _point_options(self, parameters, context) -> PointOptions:
+        def text(key: str) -> str | None:
+            return (self.parameterAsString(parameters, key, context) or "").strip() or None
+
+        quality = parameters.get(self.QUALITY_MAX)
+        return PointOptions(
+            z_field=text(self.Z_FIELD), time_field=text(self.TIME_FIELD),
+            quality_field=text(self.QUALITY_FIELD), start=text(self.TIME_START),
+            end=text(self.TIME_END),
+            quality_max=(None if quality in (None, "") else
+                         self.parameterAsDouble(parameters, self.QUALITY_MAX, context)),
+            geoid=text(self.GEOID_FILE) or GEOIDS[self.parameterAsEnum(parameters, self.GEOID,
+                                                                       context)] or None)
+
     def process(self, parameters, context, feedback):
         dem = self.parameterAsRasterLayer(parameters, self.DEM, context)
         points = self.parameterAsSource(parameters, self.REFERENCE_POINTS, context)
+        points_file = self.parameterAsFile(parameters, self.REFERENCE_POINTS_FILE, context)
         reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
-        if points is not None:
-            source = _point_cloud(points, self.parameterAsString(parameters, self.Z_FIELD,
-                                                                 context))
+        point_options = self._point_options(parameters, context)
+        if points is not None or points_file:
+            source = points_file or _point_cloud(points, point_options)
+            points = source
             reference = dem  # exclusion polygons go to the DEM's CRS
         elif reference is None:
             raise QgsProcessingException("Give a reference DEM (REFERENCE) or reference "
@@ -189,7 +250,7 @@ class AlignDemAlgorithm(CoregAlgorithm):
         dem_path = self.raster_path(dem, "DEM")
         alignment = self.run_core(
             align_dem, feedback,
-            reference=source, dem=dem_path,
+            reference=source, dem=dem_path, point_options=point_options,
             output=output, dh_output=dh_output or None, exclude=exclude,
             **dask_options(self, parameters, context),
             method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
@@ -211,6 +272,9 @@ class AlignDemAlgorithm(CoregAlgorithm):
             feedback.pushWarning(self.labelled(warning))
         for terms in alignment.corrections:
             feedback.pushInfo(self.tr(f"Fitted {terms['step']}: ") + _summary(terms))
+        if alignment.points:
+            feedback.pushInfo(self.tr("Reference points: ") + ", ".join(
+                f"{k.replace('_', ' ')} {v}" for k, v in alignment.points.items()))
         for key, half in alignment.uncertainty.get("interval_95", {}).items():
             feedback.pushInfo(self.tr(f"95 % interval of {key}: +-{half:.4g}"))
         for area in alignment.dh_uncertainty.get("areas", []):
@@ -262,23 +326,41 @@ class AlignDemAlgorithm(CoregAlgorithm):
         return results
 
 
-def _point_cloud(source, z_field: str) -> PointCloud:
-    """The points of a feature source (z: the field, or the geometry's Z)."""
-    xyz = []
+def _point_cloud(source, options: PointOptions):
+    """The points of a feature source (z: the field, or the geometry's Z) with the
+    attributes the time and quality selection reads."""
+    names = [n for n in (options.z_field, options.time_field, options.quality_field,
+                         "delta_time", "atl06_quality_summary")
+             if n and source.fields().lookupField(n) >= 0]
+    rows = []
     for feature in source.getFeatures():
         geometry = feature.geometry()
         if geometry.isEmpty():
             continue
-        for point in geometry.vertices():
-            z = feature[z_field] if z_field else point.z()
-            xyz.append((point.x(), point.y(), float(z) if z is not None else float("nan")))
-    if not xyz:
+        values = [_plain(feature[n]) for n in names]
+        rows += [(point.x(), point.y(), point.z(), *values) for point in geometry.vertices()]
+    if not rows:
         raise QgsProcessingException("The reference points layer holds no points.")
-    x, y, z = np.array(xyz, float).T
-    if np.isnan(z).all():
-        raise QgsProcessingException("The reference points have no Z: choose their "
-                                     "elevation field.")
-    return PointCloud(x, y, z, source.sourceCrs().toWkt())
+    table = np.array(rows, dtype=object)
+    columns = {"x": table[:, 0].astype(float), "y": table[:, 1].astype(float),
+               **{n: table[:, k + 3] for k, n in enumerate(names)}}
+    if not options.z_field:
+        columns["z"] = table[:, 2].astype(float)
+        if np.isnan(columns["z"]).all():
+            raise QgsProcessingException("The reference points have no Z: choose their "
+                                         "elevation field.")
+    return cloud_from_columns(columns, source.sourceCrs().toWkt(), options,
+                              "the reference points layer", has_xy=True)
+
+
+def _plain(value):
+    """A QGIS attribute as Python: NULL as None, dates and times as ISO text."""
+    if value is None or (hasattr(value, "isNull") and value.isNull()):
+        return None
+    if hasattr(value, "toString") and hasattr(value, "isValid"):  # QDate, QDateTime
+        return value.toString("yyyy-MM-dd'T'HH:mm:ss.zzz") if hasattr(value, "time") \
+            else value.toString("yyyy-MM-dd")
+    return value
 
 
 def _summary(terms: dict) -> str:

@@ -127,6 +127,7 @@ def main(argv=None) -> int:
             print(f"case {k}: " + ", ".join(
                 f"{n} {e:+.4g} (se {combined(row, n):.3g})" for n, e in errors.items()),
                 file=sys.stderr)
+            summarise(rows, a, None, quiet=True)  # a run stopped early keeps its cases
     return summarise(rows, a, None)
 
 
@@ -147,7 +148,7 @@ def combined(row: dict, name: str, rule: str = "larger") -> float:
             "bootstrap": boot}[rule]
 
 
-def summarise(rows: list[dict], a, merged_from: dict | None) -> int:
+def summarise(rows: list[dict], a, merged_from: dict | None, quiet: bool = False) -> int:
     """Coverage and z-scores over ``rows``, printed and written to ``a.json``."""
     names = list(rows[0]["errors"])
 
@@ -169,7 +170,8 @@ def summarise(rows: list[dict], a, merged_from: dict | None) -> int:
     lines.append(f"| all terms | {100 * overall:.1f} % | | {100 * overall_quadrature:.1f} % | "
                  f"{100 * overall_before:.1f} % |")
     text = "\n".join(lines)
-    print(text)
+    if not quiet:
+        print(text)
     # Merged parts: their own run (commit, date, machine), not this summary's.
     meta = (run_meta() if merged_from is None else merged_from.get("meta") or {
         k: merged_from[k] for k in ("date", "machine", "coreg_commit", "versions")})
@@ -180,7 +182,9 @@ def summarise(rows: list[dict], a, merged_from: dict | None) -> int:
             "coverage_quadrature": quadrature, "coverage_quadrature_all_terms": overall_quadrature,
             "coverage_bootstrap_only": before, "coverage_bootstrap_only_all_terms": overall_before,
             "rms_z": z_scores, "table": text, "rows": rows}
-    print(f"results: {write_results('dem_uncertainty', info, a.json)}")
+    written = write_results("dem_uncertainty", info, a.json)
+    if not quiet:
+        print(f"results: {written}")
     return 0
 
 

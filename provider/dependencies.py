@@ -55,6 +55,10 @@ OPTIONAL_PACKAGES = (
      "reads LAS lidar points (LAZ: with its lazrs backend) as the reference of 'Align DEM'"),
     (Requirement("fiona", "fiona", "python3-fiona", "1.8"),
      "reads masks given as GeoPackage, Shapefile, ... to the command line"),
+    (Requirement("pyarrow", "pyarrow", "", "10.0"),
+     "reads GeoParquet / Parquet points as the reference of 'Align DEM'"),
+    (Requirement("h5py", "h5py", "python3-h5py", "3.0"),
+     "reads ICESat-2 ATL06 HDF5 granules as the reference of 'Align DEM'"),
 )
 
 
@@ -118,6 +122,11 @@ def installed_version(requirement: Requirement) -> str | None:
     try:
         return metadata.version(requirement.pip)
     except Exception:  # PackageNotFoundError, or a broken metadata file
+        pass
+    try:  # a distribution named otherwise (Debian's h5py is h5py._debian_h5py_serial)
+        names = getattr(metadata, "packages_distributions", dict)().get(requirement.module)
+        return metadata.version(names[0]) if names else None
+    except Exception:
         return None
 
 

@@ -33,7 +33,7 @@ GROUPS = (
     ("Reports", ("write_dem_report",)),
     ("Results", ("AlignmentResult", "Alignment", "PatchResult", "LocalAlignment",
                  "DemAlignment", "BlockShift", "ItemResult", "ItemsResult", "Applied",
-                 "SwathResult", "PolygonMask")),
+                 "SwathResult", "PolygonMask", "PointOptions", "PointCloud")),
     ("Transforms (docs/transforms.md)", ("Transform", "Rigid", "AffineTransform", "BlockField",
                                          "DisplacementField", "Composite", "Uncertainty",
                                          "RigidModel")),

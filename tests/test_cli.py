@@ -289,6 +289,34 @@ def test_align_dem_uncertainty_of_elevation_change(home, tmp_path):
     assert_one_line_error(completed, 3, "Areas")
 
 
+def test_align_dem_point_selection(home, tmp_path):
+    """--start and --quality-field/--quality-max keep the good points (the others 30 m
+    off) and the summary and report count what each removed."""
+    from dem_sensor import SensorCase, make_pair, make_points
+
+    pair = make_pair(SensorCase(), tmp_path)
+    csv_path, count = make_points(SensorCase(), tmp_path)
+    x, y, z = np.loadtxt(csv_path, delimiter=",", skiprows=1).T
+    part = count // 4
+    old, flagged = np.arange(count) < part, np.arange(count) // part == 1
+    points = tmp_path / "tracks.csv"
+    with open(points, "w") as f:
+        f.write("x,y,z,time,flag\n")
+        for row in zip(x, y, z + 30.0 * (old | flagged), np.where(old, "2018-03-01", "2019-05-01"),
+                       flagged.astype(int)):
+            f.write("{:.3f},{:.3f},{:.3f},{},{}\n".format(*row))
+    completed = run(home, "align-dem", points, pair["dem"], "-o", tmp_path / "out.tif",
+                    "--start", "2019-01-01", "--quality-field", "flag", "--quality-max", 0,
+                    "--json")
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(completed.stdout)
+    assert report["points"]["removed_by_time"] == report["points"]["removed_by_quality"] == part
+    assert report["shift_z"] == pytest.approx(pair["dz"], abs=0.1)
+    completed = run(home, "align-dem", points, pair["dem"], "-o", tmp_path / "b.tif",
+                    "--geoid", "egm1984")
+    assert_one_line_error(completed, 2, "Unknown geoid")
+
+
 def test_align_stack_delivers_every_scene(home, tmp_path):
     scenes = sorted(SERIES.glob("*.tif"))
     folder = tmp_path / "stack"

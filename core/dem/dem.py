@@ -53,6 +53,7 @@ from .nuth_kaab import (
     group_medians,
     smoothed_field,
 )
+from .point_sources import PointOptions
 from .samples import DemSampler, collect_samples, metres_per_unit, overlap_window
 from .terrain import nmad
 
@@ -110,6 +111,9 @@ class DemAlignment(AlignmentResult):
     #: and the standard error of the mean dh over areas (core/dem/dh_uncertainty.py);
     #: empty unless asked for.
     dh_uncertainty: dict = field(default_factory=dict)
+    #: Reference points: how many were read, removed by time, quality, outside the DEM
+    #: or off stable terrain, and used; empty for a reference DEM.
+    points: dict = field(default_factory=dict)
 
     def report(self) -> dict:
         report = asdict(self)
@@ -242,6 +246,7 @@ def align_dem(
     bootstrap: int = 0,
     variogram: bool = False,
     areas: Sequence[str | os.PathLike | PolygonMask] = (),
+    point_options: PointOptions | None = None,
     max_iterations: int = 10,
     tolerance: float = 0.01,
     block_size: int = 256,
@@ -261,8 +266,9 @@ def align_dem(
     ----------
     reference, dem : path
         DEMs (any CRS and grid; the reference is resampled onto the DEM's grid). The
-        reference may also be points: a .csv / .gpkg file or a
-        :class:`.dem_points.PointCloud` (e.g. ICESat-2 or lidar elevations).
+        reference may also be points: a .csv, .gpkg, .las/.laz, (Geo)Parquet or ICESat-2
+        ATL06 .h5 file or a :class:`.points.PointCloud` (e.g. ICESat-2 or lidar
+        elevations).
     output : path
         The aligned DEM: Float32, on the DEM's own grid (or the reference's, see
         ``match_reference``).
@@ -290,6 +296,11 @@ def align_dem(
         Areas (e.g. glacier outlines; rasters: non-zero pixels; each source one area)
         whose mean dh gets a standard error from that model, correlation included
         (implies ``variogram``; the areas are left out of the stable terrain).
+    point_options : PointOptions, optional
+        Reference points only: their fields, time range, accepted quality and the
+        DEM's geoid when the points' heights are ellipsoidal (see
+        :class:`.point_sources.PointOptions`); the report's ``points`` counts what each
+        selection removed.
     max_iterations : int
         Iterations of the horizontal fit at most.
     tolerance : float
@@ -356,7 +367,8 @@ def align_dem(
                                 keep_unreliable=keep_unreliable, progress=progress,
                                 is_canceled=is_canceled, exclude=exclude, method=method,
                                 pipeline=pipeline or (method if bootstrap else ""),
-                                bootstrap=bootstrap, max_iterations=max_iterations,
+                                bootstrap=bootstrap, point_options=point_options,
+                                max_iterations=max_iterations,
                                 tolerance=tolerance, block_size=block_size,
                                 block_step=block_step, points=points)
         if not (variogram or areas):
@@ -374,10 +386,10 @@ def _align_and_write(reference, dem, output, *, dh_output, client, match_referen
     from .pipeline import apply_corrections, estimate_dem_pipeline
     from .points import estimate_dem_to_points
 
-    bootstrap = options.pop("bootstrap")
+    bootstrap, point_options = options.pop("bootstrap"), options.pop("point_options")
     if points:
         estimate = partial(estimate_dem_to_points, pipeline=pipeline or options["method"],
-                           bootstrap=bootstrap)
+                           bootstrap=bootstrap, point_options=point_options)
     elif pipeline:
         estimate = partial(estimate_dem_pipeline, pipeline=pipeline, bootstrap=bootstrap)
     else:

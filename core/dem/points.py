@@ -4,8 +4,11 @@ The points' elevations play the reference DEM's part: dh = z - DEM at the point,
 DEM interpolated at each point's exact position (cubic spline), and the slopes are the
 DEM's own. Any pipeline of :mod:`.dem_pipeline` then runs unchanged. Points are read
 from CSV (columns x, y, z; a header names them) or from a GeoPackage point layer
-(z from the geometry, or from an attribute) with the standard library only, and from
-LAS/LAZ lidar files with laspy (an optional package; LAZ also needs its lazrs backend).
+(z from the geometry, or from an attribute) with the standard library only, from
+LAS/LAZ lidar files with laspy (an optional package; LAZ also needs its lazrs backend),
+and from GeoParquet / Parquet and ICESat-2 ATL06 HDF5 files (:mod:`.point_sources`,
+which also selects the points by time and quality; :mod:`.datum` puts ellipsoidal
+heights on the DEM's geoid).
 """
 
 from __future__ import annotations
@@ -14,9 +17,8 @@ import csv
 import math
 import os
 import sqlite3
-import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,25 +32,34 @@ from ..io.raster_io import IsCanceled, Progress, read_info, read_window
 from .bias import curvature
 from .dem import DemAlignment
 from .pipeline import fit_samples, parse_pipeline
+from .point_sources import PointOptions, cloud_from_columns, select_points, wkb_point
 from .samples import MIN_STABLE_PIXELS, READ_BLOCK, DemSampler, Samples, metres_per_unit
 from .terrain import gradient
 
-#: Names a CSV header may give the coordinates and the elevation (case-insensitive).
-X_NAMES, Y_NAMES = ("x", "easting", "lon", "longitude"), ("y", "northing", "lat", "latitude")
-Z_NAMES = ("z", "h", "height", "elevation", "h_li", "h_te_mean")
+#: Point files by suffix (GeoPackages may also hold rasters: see is_point_file).
+POINT_SUFFIXES = (".csv", ".las", ".laz", ".parquet", ".geoparquet", ".h5", ".hdf5")
 
 
 @dataclass(frozen=True)
 class PointCloud:
-    """Reference points: map coordinates and elevations in ``crs`` ("" = the DEM's)."""
+    """Reference points: map coordinates and elevations in ``crs`` ("" = the DEM's);
+    optionally each point's time (datetime64) and quality value (the field named
+    ``quality_field``); ``ellipsoidal``: heights known to be above the WGS 84 ellipsoid
+    (ICESat-2's h_li)."""
 
     x: np.ndarray
     y: np.ndarray
     z: np.ndarray
     crs: str
+    time: np.ndarray | None = None
+    quality: np.ndarray | None = None
+    quality_field: str = ""
+    ellipsoidal: bool = False
 
     def __post_init__(self) -> None:
-        if not (len(self.x) == len(self.y) == len(self.z)):
+        lengths = {len(v) for v in (self.x, self.y, self.z, self.time, self.quality)
+                   if v is not None}
+        if len(lengths) > 1:
             raise CoregInputError("The points' x, y and z differ in length.")
 
 
@@ -57,7 +68,7 @@ def is_point_file(path) -> bool:
     if isinstance(path, PointCloud):
         return True
     suffix = Path(str(path)).suffix.lower()
-    if suffix in (".csv", ".las", ".laz"):
+    if suffix in POINT_SUFFIXES:
         return True
     if suffix == ".gpkg" and Path(path).is_file():
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
@@ -67,47 +78,53 @@ def is_point_file(path) -> bool:
 
 
 def read_points(path: str | os.PathLike, *, crs: str | None = None,
-                z_field: str | None = None) -> PointCloud:
+                z_field: str | None = None,
+                options: PointOptions | None = None) -> PointCloud:
     """Points of a CSV (a CSV does not say its CRS: lon/lat columns mean EPSG:4326,
-    x/y columns the DEM's CRS unless ``crs`` is given) or of a GeoPackage's first point
-    layer (z: the geometry's Z, or the attribute ``z_field``)."""
+    x/y columns the DEM's CRS unless ``crs`` is given), of a GeoPackage's first point
+    layer (z: the geometry's Z, or the attribute ``z_field``), of a LAS/LAZ file, of a
+    GeoParquet / Parquet file or of an ICESat-2 ATL06 HDF5 granule; with the time and
+    quality fields ``options`` name (or ATL06's)."""
+    options = replace(options or PointOptions(), **{k: v for k, v in (
+        ("crs", crs), ("z_field", z_field)) if v is not None})
     suffix = Path(path).suffix.lower()
     if suffix == ".csv":
-        return _read_csv(Path(path), crs, z_field)
+        return _read_csv(Path(path), options)
     if suffix == ".gpkg":
-        return _read_gpkg(Path(path), crs, z_field)
+        return _read_gpkg(Path(path), options)
     if suffix in (".las", ".laz"):
         from .las import read_las
 
-        return read_las(Path(path), crs)
-    raise CoregInputError(f"Reference points must be a .csv, .gpkg, .las or .laz file, not "
-                          f"'{path}'.")
+        return read_las(Path(path), options.crs)
+    if suffix in (".parquet", ".geoparquet"):
+        from .point_sources import read_parquet
+
+        return read_parquet(Path(path), options)
+    if suffix in (".h5", ".hdf5"):
+        from .point_sources import read_atl06
+
+        return read_atl06(Path(path), options)
+    raise CoregInputError(f"Reference points must be a {', '.join(POINT_SUFFIXES)} or "
+                          f".gpkg file, not '{path}'.")
 
 
-def _read_csv(path: Path, crs: str | None, z_field: str | None) -> PointCloud:
+def _read_csv(path: Path, options: PointOptions) -> PointCloud:
     try:
         with open(path, newline="") as f:
-            reader = csv.DictReader(f)
-            names = {n.strip().lower(): n for n in reader.fieldnames or ()}
-            columns = [_column(names, X_NAMES), _column(names, Y_NAMES),
-                       names.get(z_field.lower()) if z_field else _column(names, Z_NAMES)]
-            if None in columns:
-                raise CoregInputError(f"'{path}' needs x, y and z columns (a header naming "
-                                      f"them); it has {list(names)}.")
-            rows = [[float(r[c]) for c in columns] for r in reader]
-    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
+            reader = csv.reader(f)
+            names = [n.strip() for n in next(reader, [])]
+            rows = [r for r in reader if r]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise CoregInputError(f"Cannot read the points of '{path}': {exc}") from exc
-    if crs is None:
-        crs = "EPSG:4326" if columns[0].strip().lower() in ("lon", "longitude") else ""
-    x, y, z = np.array(rows, float).reshape(-1, 3).T
-    return PointCloud(x, y, z, crs)
+    if any(len(r) != len(names) for r in rows):
+        raise CoregInputError(f"'{path}': every row must have the header's {len(names)} "
+                              "fields.")
+    table = np.array(rows, dtype=object).reshape(-1, len(names))
+    columns = {name: table[:, k] for k, name in enumerate(names)}
+    return cloud_from_columns(columns, options.crs or "", options, str(path))
 
 
-def _column(names: dict, candidates: Sequence[str]) -> str | None:
-    return next((names[c] for c in candidates if c in names), None)
-
-
-def _read_gpkg(path: Path, crs: str | None, z_field: str | None) -> PointCloud:
+def _read_gpkg(path: Path, options: PointOptions) -> PointCloud:
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
             table, column, srs = db.execute(
@@ -116,32 +133,33 @@ def _read_gpkg(path: Path, crs: str | None, z_field: str | None) -> PointCloud:
                 "WHERE c.data_type = 'features' LIMIT 1").fetchone()
             org, code = db.execute("SELECT organization, organization_coordsys_id FROM "
                                    "gpkg_spatial_ref_sys WHERE srs_id = ?", (srs,)).fetchone()
-            fields = f', "{z_field}"' if z_field else ""
-            rows = db.execute(f'SELECT "{column}"{fields} FROM "{table}"').fetchall()
+            fields = [r[1] for r in db.execute(f'PRAGMA table_info("{table}")')
+                      if r[1] != column]
+            quoted = "".join(f', "{f}"' for f in fields)
+            rows = db.execute(f'SELECT "{column}"{quoted} FROM "{table}" WHERE "{column}" '
+                              "IS NOT NULL").fetchall()
     except (sqlite3.Error, TypeError) as exc:
         raise CoregInputError(f"'{path}' has no readable point layer: {exc}") from exc
-    points = np.array([_gpkg_point(r[0]) + ((float(r[1]),) if z_field else ())
-                       for r in rows if r[0] is not None], float)
-    if points.size == 0:
+    if not rows:
         raise CoregInputError(f"'{path}' holds no points.")
-    z = points[:, -1] if z_field else points[:, 2]
-    if np.isnan(z).all():
-        raise CoregInputError(f"The points of '{path}' have no Z: name the elevation field.")
-    return PointCloud(points[:, 0], points[:, 1], z, crs or f"{org}:{code}")
+    xyz = np.array([_gpkg_point(r[0]) for r in rows], float)
+    columns = {name: np.array([r[k + 1] for r in rows], dtype=object)
+               for k, name in enumerate(fields)}
+    columns.update(x=xyz[:, 0], y=xyz[:, 1])
+    if options.z_field is None:
+        if np.isnan(xyz[:, 2]).all():
+            raise CoregInputError(f"The points of '{path}' have no Z: name the elevation "
+                                  "field.")
+        columns["z"] = xyz[:, 2]
+    return cloud_from_columns(columns, options.crs or f"{org}:{code}", options, str(path),
+                              has_xy=True)
 
 
 def _gpkg_point(blob: bytes) -> tuple[float, float, float]:
     """(x, y, z or NaN) of a GeoPackage geometry blob holding a WKB point."""
     flags = blob[3]
     envelope = (0, 32, 48, 48, 64)[(flags >> 1) & 7]
-    wkb = blob[8 + envelope:]
-    order = "<" if wkb[0] == 1 else ">"
-    kind = struct.unpack(order + "I", wkb[1:5])[0]
-    if kind not in (1, 1001, 3001, 0x80000001):
-        raise CoregInputError("The GeoPackage layer must hold points (2-D or with Z).")
-    has_z = kind != 1
-    values = struct.unpack(order + ("ddd" if has_z else "dd"), wkb[5:5 + (24 if has_z else 16)])
-    return (values[0], values[1], values[2] if has_z else math.nan)
+    return wkb_point(blob[8 + envelope:])
 
 
 def estimate_dem_to_points(
@@ -153,17 +171,20 @@ def estimate_dem_to_points(
     max_iterations: int = 10,
     tolerance: float = 0.01,
     bootstrap: int = 0,
+    point_options: PointOptions | None = None,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
     **_ignored,
 ) -> DemAlignment:
     """Fit ``pipeline`` to put ``dem`` on reference ``points`` (a :class:`PointCloud`
-    or a file for :func:`read_points`); the result is applied like any DEM alignment."""
-    if not isinstance(points, PointCloud):
-        points = read_points(points)
+    or a file for :func:`read_points`), selected and converted by ``point_options``
+    (time range, quality, geoid); the result is applied like any DEM alignment, its
+    ``points`` says how many points each step kept."""
+    options = point_options or PointOptions()
     steps = parse_pipeline(pipeline)
     info = read_info(dem, "DEM")
     grid = info.grid
+    points, counts, warnings = prepared_points(points, options, grid.crs)
     x, y = points.x, points.y
     if points.crs and CRS.from_user_input(points.crs) != grid.crs:
         x, y = Transformer.from_crs(CRS.from_user_input(points.crs), grid.crs,
@@ -178,9 +199,35 @@ def estimate_dem_to_points(
         samples = _point_samples(ds, info.nodata, grid, window, scale, rows[inside],
                                  cols[inside], points.z[inside], exclude)
         sampler = DemSampler(ds, info.nodata, grid, window)
-        return fit_samples(steps, pipeline, samples, sampler, window, scale,
-                           max_iterations=max_iterations, tolerance=tolerance,
-                           progress=progress, is_canceled=is_canceled, bootstrap=bootstrap)
+        alignment = fit_samples(steps, pipeline, samples, sampler, window, scale,
+                                max_iterations=max_iterations, tolerance=tolerance,
+                                progress=progress, is_canceled=is_canceled,
+                                bootstrap=bootstrap)
+    counts.update(outside_dem=int((~inside).sum()),
+                  not_stable=int(inside.sum()) - samples.n_stable, used=samples.n_stable)
+    return replace(alignment, points=counts, warnings=alignment.warnings + warnings)
+
+
+def prepared_points(points, options: PointOptions, dem_crs) -> tuple[PointCloud, dict, tuple]:
+    """The points read, selected by time and quality, their heights on the DEM's geoid;
+    the counts of each selection and the warnings."""
+    if not isinstance(points, PointCloud):
+        points = read_points(points, options=options)
+    points, counts = select_points(points, options)
+    warnings = ()
+    if options.geoid:
+        from .datum import points_on_geoid
+
+        unknown = int(np.isnan(points.z).sum())
+        points = points_on_geoid(points, options.geoid, dem_crs)
+        counts["no_geoid_height"] = int(np.isnan(points.z).sum()) - unknown
+    elif points.ellipsoidal:
+        warnings = ("The points' heights (ICESat-2 h_li) are above the WGS 84 ellipsoid: "
+                    "if the DEM's are above a geoid (EGM96, EGM2008), give it, or the "
+                    "geoid height passes for a vertical shift and tilt.",)
+    if points.z.size == 0:
+        raise CoregInputError(f"No reference point is left after the selection ({counts}).")
+    return points, counts, warnings
 
 
 def _point_samples(ds, nodata, grid, window: Window, scale, rows, cols, z,

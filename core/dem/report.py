@@ -248,6 +248,10 @@ def dem_section(report: dict, figures: DhSurvey | None) -> str:
         f"{'converged' if report.get('converged', True) else 'NOT converged'}, "
         f"{report.get('n_stable_pixels', '?')} stable pixels.</p>")
     parts += [f"<p class='warning'>{esc(w)}</p>" for w in report.get("warnings") or ()]
+    if report.get("points"):  # reference points: what each selection kept and removed
+        parts.append("<h2>Reference points</h2><table>" + "".join(
+            f"<tr><td>{esc(key.replace('_', ' '))}</td><td class='num'>{count}</td></tr>"
+            for key, count in report["points"].items()) + "</table>")
     if report.get("dh_uncertainty"):
         parts.append(dh_uncertainty_section(report["dh_uncertainty"]))
     if figures is None:

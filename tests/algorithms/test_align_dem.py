@@ -150,3 +150,51 @@ def test_align_dem__reference_points(tmp_path, coreg_provider):
     with pytest.raises(QgsProcessingException, match="reference DEM .* or reference points"):
         processing.run("coreg:align_dem", {"DEM": str(pair["dem"]),
                                            "OUTPUT": str(tmp_path / "none.tif")})
+
+
+def test_align_dem__reference_points_selected_and_on_a_geoid(tmp_path, coreg_provider):
+    """Points of a layer kept by time and quality (the others 30 m off, which would move
+    the vertical shift), and a points file with ellipsoidal heights on a geoid grid file."""
+    import fiona
+    import numpy as np
+    import processing
+    from dem_sensor import SensorCase, make_pair, make_points
+
+    pair = make_pair(SensorCase(), tmp_path)
+    csv_path, count = make_points(SensorCase(), tmp_path)
+    x, y, z = np.loadtxt(csv_path, delimiter=",", skiprows=1).T
+    part = count // 4
+    dates = np.where(np.arange(count) < part, "2018-03-01", "2019-05-01")
+    quality = (np.arange(count) // part == 1).astype(int)
+    bad = np.where(np.arange(count) < 2 * part, 30.0, 0.0)
+    gpkg = tmp_path / "points.gpkg"
+    schema = {"geometry": "Point", "properties": {"elev": "float", "day": "str",
+                                                  "flag": "int"}}
+    with fiona.open(gpkg, "w", driver="GPKG", crs="EPSG:25833", schema=schema) as dst:
+        dst.writerecords({"geometry": {"type": "Point", "coordinates": (a, b)},
+                          "properties": {"elev": float(c), "day": str(d), "flag": int(q)}}
+                         for a, b, c, d, q in zip(x, y, z + bad, dates, quality))
+    result = processing.run("coreg:align_dem", {
+        "REFERENCE_POINTS": str(gpkg), "Z_FIELD": "elev", "TIME_FIELD": "day",
+        "TIME_START": "2019-01-01", "QUALITY_FIELD": "flag", "QUALITY_MAX": 0,
+        "DEM": str(pair["dem"]), "OUTPUT": str(tmp_path / "aligned.tif"),
+        "REPORT": str(tmp_path / "report.json")})
+    report = json.loads(Path(result["REPORT"]).read_text())
+    assert report["points"]["removed_by_time"] == report["points"]["removed_by_quality"] == part
+    assert report["shift_z"] == pytest.approx(pair["dz"], abs=0.1)
+
+    geoid = tmp_path / "geoid.tif"  # a constant 25 m geoid over Svalbard
+    with rasterio.open(geoid, "w", driver="GTiff", width=40, height=20, count=1,
+                       dtype="float32", crs="EPSG:4326",
+                       transform=rasterio.transform.from_origin(5, 85, 1, 1)) as dst:
+        dst.write(np.full((20, 40), 25.0, np.float32), 1)
+    ellipsoidal = tmp_path / "ellipsoidal.csv"
+    np.savetxt(ellipsoidal, np.column_stack([x, y, z + 25.0]), delimiter=",", header="x,y,z",
+               comments="", fmt="%.3f")
+    result = processing.run("coreg:align_dem", {
+        "REFERENCE_POINTS_FILE": str(ellipsoidal), "GEOID_FILE": str(geoid),
+        "DEM": str(pair["dem"]), "OUTPUT": str(tmp_path / "aligned2.tif"),
+        "REPORT": str(tmp_path / "report2.json")})
+    report = json.loads(Path(result["REPORT"]).read_text())
+    assert report["shift_z"] == pytest.approx(pair["dz"], abs=0.1)
+    assert report["points"]["no_geoid_height"] == 0

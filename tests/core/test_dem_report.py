@@ -119,9 +119,11 @@ def test_point_reference_report_has_terms_only(dem_run, tmp_path):
 
     _, alignment = dem_run
     page = tmp_path / "points.html"
-    write_dem_report(alignment.report(), page, reference=object(), dem="dem.tif", aligned=None)
+    report = alignment.report() | {"points": {"read": 120, "removed_by_time": 7, "used": 113}}
+    write_dem_report(report, page, reference=object(), dem="dem.tif", aligned=None)
     text = page.read_text(encoding="utf-8")
     assert "Fitted terms" in text and "data:image/png" not in text and ">points<" in text
+    assert "<td>removed by time</td><td class='num'>7</td>" in text
 
 
 def test_report_page_shows_the_variogram_and_the_areas(dem_run, tmp_path):
