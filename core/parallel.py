@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
-from .io.raster_io import Progress
+from .errors import CanceledError
+from .io.raster_io import IsCanceled, Progress
 
 try:  # optional: without it, BLAS keeps its own threads
     from threadpoolctl import ThreadpoolController
@@ -48,11 +49,14 @@ def as_worker(work: Callable[..., Any], *args: Any) -> Any:
 
 
 def in_threads(work: Callable[[Any], None], items: Sequence, progress: Progress | None = None,
-               scale: float = 100.0) -> None:
+               scale: float = 100.0, is_canceled: IsCanceled | None = None) -> None:
     """``work(item)`` for every item on :data:`THREADS` threads (in this thread inside
-    :func:`as_worker`), reporting ``scale`` x the fraction done; the first error is raised."""
+    :func:`as_worker`), reporting ``scale`` x the fraction done and polling
+    ``is_canceled`` (:class:`CanceledError`) from this thread as items finish; the first
+    error is raised."""
     if len(items) <= 1 or THREADS == 1 or getattr(_worker, "busy", False):
         for k, item in enumerate(items):
+            _check_canceled(is_canceled)
             work(item)
             if progress:
                 progress(scale * (k + 1) / len(items))
@@ -62,12 +66,18 @@ def in_threads(work: Callable[[Any], None], items: Sequence, progress: Progress 
         try:
             for k, future in enumerate(as_completed(futures)):
                 future.result()
+                _check_canceled(is_canceled)
                 if progress:
                     progress(scale * (k + 1) / len(items))
         except BaseException:
             for future in futures:
                 future.cancel()
             raise
+
+
+def _check_canceled(is_canceled: IsCanceled | None) -> None:
+    if is_canceled is not None and is_canceled():
+        raise CanceledError("Canceled.")
 
 
 @functools.lru_cache(maxsize=1)

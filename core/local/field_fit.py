@@ -27,8 +27,9 @@ SPLINE_CHUNK = 256
 
 
 def fit_field(points: TiePoints, shape: tuple[int, int], step: float,
-              spacing: float) -> NodeField:
-    """Smoothing thin-plate spline through the kept points, on nodes every ``step``."""
+              spacing: float, progress=None, is_canceled=None) -> NodeField:
+    """Smoothing thin-plate spline through the kept points, on nodes every ``step``
+    (``progress``, ``is_canceled``: polled chunk by chunk)."""
     kept = points.kept
     if kept.sum() < MIN_KEPT_POINTS:
         raise CoregistrationError(
@@ -51,7 +52,7 @@ def fit_field(points: TiePoints, shape: tuple[int, int], step: float,
         values = spline(np.arange(start, stop) * step / spacing, node_cols)
         dx[start:stop], dy[start:stop] = values[..., 0], values[..., 1]
 
-    in_threads(evaluate, range(0, ny, rows_per_chunk))
+    in_threads(evaluate, range(0, ny, rows_per_chunk), progress, is_canceled=is_canceled)
     return NodeField(dx, dy, step)
 
 

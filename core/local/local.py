@@ -27,12 +27,7 @@ from ..errors import CoregInputError, CoregistrationError
 from ..grid import Grid, common_grid, footprint_overlap, pixel_size_in, snapped_grid
 from ..io.masks import PolygonMask
 from ..io.outputs import file_paths, guarded_outputs
-from ..io.raster_io import (
-    IsCanceled,
-    Progress,
-    atomic_path,
-    read_info,
-)
+from ..io.raster_io import IsCanceled, Progress, atomic_path, read_info
 from ..matching.modality import check_modality
 from ..parallel import single_threaded_blas
 from ..results import AlignmentResult
@@ -312,7 +307,7 @@ def align_local(
                               sec_ds, secondary_band,
                               sec_info.nodata if secondary_nodata is None else secondary_nodata,
                               overlap, masks)
-        estimate = scaled_progress(progress, 0, 60 if method in ("tie_points", "auto") else 50)
+        estimate = scaled_progress(progress, 0, 55 if method in ("tie_points", "auto") else 50)
         choice = {}
         if method in ("tie_points", "auto"):
             points, node_field, passes = estimate_tie_points(
@@ -327,7 +322,8 @@ def align_local(
                     node_field = affine_field(coef, node_field)
                     residuals_after_affine(points, coef)
             if write_field:
-                write_node_field(field_path, ref_info.grid, node_field, (row0, col0), overlap)
+                write_node_field(field_path, ref_info.grid, node_field, (row0, col0), overlap,
+                                 scaled_progress(progress, 55, 60), is_canceled)
             if radius_path:
                 points.pixel_ratio = ratio
                 write_tie_point_uncertainty(radius_path, ref_info.grid, tie_point_radius(

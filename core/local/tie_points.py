@@ -36,6 +36,7 @@ from .feature_choice import choose_features
 from .field_fit import fit_field
 from .outliers import reject_outliers, score_test
 from .points import NodeField, TiePoints, Tile
+from .polling import Poll
 from .uncertainty import window_bounds
 
 #: Outlier-rejection levels; each level adds its test to those of the levels before.
@@ -135,15 +136,21 @@ def estimate_tie_points(
     margin = window_size // 2 + int(math.ceil(max_shift)) + 4
     level = REJECTION_LEVELS.index(rejection)
     points = TiePoints(rows, cols)
+    # Each pass: its measure (tile by tile) on the first half of its share, its fit on
+    # the second (node chunk by node chunk), both also polling is_canceled.
+    poll, share = Poll(progress, is_canceled, "Canceled while matching tie points."), \
+        100.0 / MAX_PASSES
     measure = functools.partial(measure_points, read_tiles, rows, cols, window_size,
                                 margin=margin, is_canceled=is_canceled)
     first_px = first_search_px(max_shift, window_size)
     features, measured, points.features = choose_features(
-        modality, lambda kind: measure(prior, final=False, features=kind, search_px=first_px),
+        modality, lambda kind: measure(prior, final=False, features=kind, search_px=first_px,
+                                       progress=poll.scaled(0, share / 2)),
         min_reliability)
     for k in range(MAX_PASSES):
         if k > 0:
-            measured = measure(prior, features=features)
+            measured = measure(prior, features=features,
+                               progress=poll.scaled(k * share, (k + 0.5) * share))
         if k == 0:
             points.texture = measured["texture"]
             points.score_before, points.ssim_before = measured["score"], measured["ssim"]
@@ -153,9 +160,9 @@ def estimate_tie_points(
         last = k + 1 == MAX_PASSES or (k > 0 and _residual_size(points) < CONVERGENCE_PX)
         if last and level > 2:  # the score test compares with the field being checked
             score_test(points, points.reason)
-        prior = fit_field(points, shape, step, grid_spacing)
-        if progress:
-            progress(100.0 if last else 100.0 * (k + 1) / MAX_PASSES)
+        prior = fit_field(points, shape, step, grid_spacing,
+                          poll.scaled((k + 0.5) * share, (k + 1) * share), is_canceled)
+        poll.report(100.0 if last else (k + 1) * share)
         if last:
             break
     return points, prior, k + 1

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
 from coreg.core import parallel
+from coreg.core.errors import CanceledError
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
@@ -55,3 +57,19 @@ def test_in_threads__inside_a_worker_runs_in_its_thread(monkeypatch):
     assert threads == {threading.get_ident()}
     parallel.in_threads(work, range(8))  # outside a worker: on the pool's threads again
     assert len(threads) > 1
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_in_threads__canceled_from_the_calling_thread(monkeypatch, threads):
+    monkeypatch.setattr(parallel, "THREADS", threads)
+    done, polls, caller = [], [], threading.get_ident()
+
+    def is_canceled() -> bool:
+        polls.append(threading.get_ident())
+        return len(polls) > 3
+
+    with pytest.raises(CanceledError):
+        parallel.in_threads(lambda item: (time.sleep(0.002), done.append(item)), range(100),
+                            is_canceled=is_canceled)
+    assert set(polls) == {caller}
+    assert len(done) < 50  # the items not started are dropped
