@@ -10,7 +10,8 @@ commit its ``meta`` records and ``HEAD``; otherwise it is *stale* and the table 
 changed; ``--commands`` prints the commands that rerun the stale ones (the script with the
 interpreter and arguments its run recorded). ``--check`` exits with 1 when a quoted file
 is not current, for a release: the READMEs then state only what the released engine
-measured.
+measured. A run of an older tree on purpose (``speed.py --checkout``, meta ``coreg_commit``
+"checkout ...") is a *baseline*: what it measured does not change.
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ def status(name: str) -> dict:
         return {"file": name, "state": "unreadable"}
     commit = recorded_commit(meta)
     script = writer_script(path, meta)
+    if str(meta.get("coreg_commit", "")).startswith("checkout "):
+        # a deliberate baseline: an older tree measured as it was (speed.py --checkout)
+        return {"file": name, "commit": commit, "date": str(meta.get("date", ""))[:16],
+                "script": script, "state": "baseline", "changed": []}
     engine = meta.get("engine_files") or list(ENGINE_PATHS)
     changed = changed_since(commit, [*engine, script]) if commit else None
     state = "no commit" if commit is None else (
@@ -122,11 +127,12 @@ def main(argv: list[str] | None = None) -> int:
         detail = f"{len(changed)} file(s) changed, e.g. {changed[0]}" if changed else ""
         print(f"{row['file']:<{width}}  {row.get('commit') or '-':<9} {row.get('date', ''):<16}"
               f"  {row['state']:<14} {detail}")
-    not_current = [r["file"] for r in rows if r["state"] != "current"]
+    not_current = [r["file"] for r in rows if r["state"] not in ("current", "baseline")]
     if args.commands:
         print("\n".join(dict.fromkeys(rerun_command(r) for r in rows
-                                       if r["state"] != "current")))
-    print(f"\n{len(rows) - len(not_current)} of {len(rows)} quoted results files are current")
+                                       if r["file"] in not_current)))
+    print(f"\n{len(rows) - len(not_current)} of {len(rows)} quoted results files are current "
+          f"or baselines")
     return 1 if args.check and not_current else 0
 
 

@@ -49,3 +49,8 @@ def test_every_quoted_results_file_is_found(stale):
     quoted = stale.quoted_results()
     assert "benchmarks/results/corpus.json" in quoted
     assert all(REPO.joinpath(name).exists() for name in quoted)
+
+
+def test_a_run_of_an_older_tree_on_purpose_is_a_baseline(stale, tmp_path):
+    meta = {"coreg_commit": "checkout coreg_e2fe6ad", "script": "benchmarks/speed.py"}
+    assert stale.status(_results(tmp_path, meta))["state"] == "baseline"
