@@ -66,6 +66,10 @@ EXPLAIN = {
             "terrain, before and after alignment (metres): lower is better.",
     "shift_xyz": "Shift applied to the DEM: x east, y north (map units), z up (elevation "
                  "units).",
+    "model_terms": "Transform model scale or affine: the fitted scale factor (above 1: the "
+                   "secondary's georeferenced pixels are smaller than its true ones) and, for "
+                   "the affine model, the scale along x and y and the shear (map coordinates), "
+                   "each ± its standard error.",
 }
 
 def _map_value(value: float) -> str:
@@ -93,6 +97,7 @@ SUMMARY_ROWS = (
     ("NMAD before → after", ("nmad_before", "nmad_after"), _plain("", 3), _ARROW, "nmad"),
 )
 GROUND_LABEL, LENGTH_LABEL = "Shift east, north", "Shift length"
+TERMS_LABEL = "Scale, shear"
 
 
 @dataclass(frozen=True)
@@ -188,6 +193,11 @@ def summary_entries(report: dict, ground: Ground | None = None) -> list[tuple[st
             length = math.hypot(report["shift_x_px"], report["shift_y_px"])
             metres = math.hypot(ground.east_m, ground.north_m)
             rows.append((LENGTH_LABEL, f"{length:.3f} px = {metres:.2f} m", "shift_length"))
+    if isinstance(report.get("model_terms"), dict):
+        from ..core.matching.linear_model import terms_text  # scipy: on use
+
+        rows.append((TERMS_LABEL, terms_text(report["model_terms"]).removeprefix(", "),
+                     "model_terms"))
     return rows + [("Warning", text, "") for text in report.get("warnings", [])]
 
 

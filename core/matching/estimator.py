@@ -148,14 +148,18 @@ class Estimator:
         sigma = math.sqrt(fit.sigma_shift_px**2 + fit.covariance[2, 2] * mean_r2)
         return sigma <= SPARSE_SIGMA_PX and int(fit.inliers.sum()) >= SPARSE_MIN_INLIERS
 
-    def _uncertainty(self, active, good, fit, reference: Grid) -> dict:
-        """Covariance and radii of the final model (see :mod:`.uncertainty`): the last
-        fit's covariance inflated by the patches' overlap, plus the systematic floor."""
+    def _overlap_kappa(self, active, good, fit) -> float:
+        """How much the errors of the patches the fit kept share (:func:`.overlap_factor`)."""
         kept = [p for p, g in zip(active, good) if g]
         kept = [p for p, inlier in zip(kept, fit.inliers) if inlier]
         corners = np.array([~self.common.transform * (p.grid.transform.c, p.grid.transform.f)
                             for p in kept])
-        kappa = overlap_factor(corners, kept[0].grid.width)
+        return overlap_factor(corners, kept[0].grid.width)
+
+    def _uncertainty(self, active, good, fit, reference: Grid) -> dict:
+        """Covariance and radii of the final model (see :mod:`.uncertainty`): the last
+        fit's covariance inflated by the patches' overlap, plus the systematic floor."""
+        kappa = self._overlap_kappa(active, good, fit)
         res_x, res_y = self.common.res
         statistical = kappa * fit.covariance
         systematic = np.diag([(SYSTEMATIC_PX * res_x) ** 2, (SYSTEMATIC_PX * res_y) ** 2, 0.0])
@@ -180,9 +184,10 @@ class Estimator:
                 out["covariance"] = tuple(tuple(float(v) for v in row) for row in total)
         return out
 
-    def _fit(self, active, measurements):
+    def _observations(self, active, measurements, minimal: int):
+        """The reliable matches (mask over ``active``) and their centres, shifts and
+        weights; CoregistrationError with fewer than ``minimal``."""
         good = np.array([m is not None and m.peak >= MIN_PEAK for m in measurements])
-        minimal = 3 if self.rotation else 2
         if good.sum() < minimal:
             raise CoregistrationError(
                 f"No reliable match: only {int(good.sum())} of {len(active)} patches correlate "
@@ -190,7 +195,11 @@ class Estimator:
         obs = [m for m, g in zip(measurements, good) if g]
         centres = np.array([p.centre for p, g in zip(active, good) if g])
         shifts = np.array([(m.shift_x, m.shift_y) for m in obs])
-        weights = np.array([m.peak for m in obs])
+        return good, centres, shifts, np.array([m.peak for m in obs])
+
+    def _fit(self, active, measurements):
+        minimal = 3 if self.rotation else 2
+        good, centres, shifts, weights = self._observations(active, measurements, minimal)
         pivot = (self.model.pivot_x, self.model.pivot_y)
         fit = fit_rigid(centres, shifts, weights, pixel_size=self.common.res, pivot=pivot,
                         rotation=self.rotation)

@@ -5,13 +5,13 @@ and the uncertainty of its P parameters."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
 from ..errors import CoregistrationError
 from ..grid import Grid
 from .estimator import SPARSE_MIN_INLIERS, SPARSE_SIGMA_PX, Estimator
-from .fit import RobustFit
 from .linear_model import (
     LINEAR_KINDS,
     LinearModel,
@@ -20,8 +20,7 @@ from .linear_model import (
     scene_gain,
     terms_shown,
 )
-from .match import MIN_PEAK
-from .uncertainty import SYSTEMATIC_PX, linear_radii, metres_per_unit, overlap_factor
+from .uncertainty import SYSTEMATIC_PX, linear_radii, metres_per_unit
 
 
 class LinearEstimator(Estimator):
@@ -37,24 +36,14 @@ class LinearEstimator(Estimator):
                            kind=self.kind)
 
     def _fit(self, active, measurements):
-        good = np.array([m is not None and m.peak >= MIN_PEAK for m in measurements])
         minimal = LINEAR_KINDS[self.kind] // 2 + 1
-        if good.sum() < minimal:
-            raise CoregistrationError(
-                f"No reliable match: only {int(good.sum())} of {len(active)} patches correlate "
-                f"(the {self.kind} model needs {minimal}; different scenes, heavy clouds or "
-                "change, or a shift beyond the search range).")
-        obs = [m for m, g in zip(measurements, good) if g]
-        centres = np.array([p.centre for p, g in zip(active, good) if g])
-        shifts = np.array([(m.shift_x, m.shift_y) for m in obs])
-        weights = np.array([m.peak for m in obs])
+        good, centres, shifts, weights = self._observations(active, measurements, minimal)
         options = {"pixel_size": self.common.res, "model": self.model}
         fit = fit_linear(centres, shifts, weights, terms=True, **options)
         # As the rigid rotation: no terms until they show, then every update refines them.
         if self._matrix_is_identity() and not terms_shown(fit):
-            translation = fit_linear(centres, shifts, weights, terms=False, **options)
-            fit = RobustFit(translation.model, translation.inliers, translation.residuals_px,
-                            translation.sigma_shift_px, fit.covariance, fit.dof)
+            fit = replace(fit_linear(centres, shifts, weights, terms=False, **options),
+                          covariance=fit.covariance, dof=fit.dof)
         if fit.inliers.sum() < minimal:
             raise CoregistrationError("No consistent shift: the patch matches disagree.")
         return fit, good
@@ -77,11 +66,7 @@ class LinearEstimator(Estimator):
         radii from :func:`.uncertainty.linear_radii`, the (x, y, rotation) covariance
         from the first-order rotation of the matrix terms, and the full covariance of
         the parameters (map units, dimensionless terms) kept for the terms' errors."""
-        kept = [p for p, g in zip(active, good) if g]
-        kept = [p for p, inlier in zip(kept, fit.inliers) if inlier]
-        corners = np.array([~self.common.transform * (p.grid.transform.c, p.grid.transform.f)
-                            for p in kept])
-        kappa = overlap_factor(corners, kept[0].grid.width)
+        kappa = self._overlap_kappa(active, good, fit)
         res_x, res_y = self.common.res
         statistical = kappa * fit.covariance
         systematic = np.zeros_like(statistical)

@@ -4,6 +4,7 @@ made as a sensor sees them: the fine 10 m band warped by Lanczos, then block-ave
 
 from __future__ import annotations
 
+import corpus
 import numpy as np
 import pytest
 import rasterio
@@ -80,6 +81,20 @@ def test_translation_stays_a_translation(pairs, kind):
     assert abs(terms["rotation_deg"]) <= 3 * terms["rotation_deg_se"]
     assert alignment.transform.translation() is not None  # a pure translation
     assert scene_error_px(alignment.transform.affine, pair) <= SCENE_TOLERANCE_PX
+
+
+def test_rotation_through_the_affine_model(tmp_path):
+    """A rigid corpus pair (GDAL Lanczos rotation of -0.5 degree at the fine scale, 2 x 2
+    block averages): the affine model finds the rotation as the rigid one does, and its
+    scale and shear stay within 3 standard errors of none."""
+    case = next(c for c in corpus.global_cases() if c.name == "cupertino 20/20 rot -0.5")
+    pair = corpus.build(case, tmp_path)
+    alignment = align_image(pair.reference, pair.secondary, transform="affine")
+    terms = alignment.report()["model_terms"]
+    assert abs(terms["rotation_deg"] - case.rotation_deg) <= 0.005
+    for name, none in (("scale_x", 1.0), ("scale_y", 1.0), ("shear", 0.0)):
+        assert abs(terms[name] - none) <= 3 * terms[f"{name}_se"], name
+    assert corpus.scene_error_px(alignment.transform, pair.truth, pair) <= SCENE_TOLERANCE_PX
 
 
 def _observations(matrix, outliers: int, seed: int = 0):

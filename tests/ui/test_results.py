@@ -15,6 +15,16 @@ def test_global_report_rows():
                     "Warning": "low texture"}
 
 
+def test_scale_model_row():
+    """TRANSFORM scale / affine: their terms with standard errors in one row."""
+    rows = dict(summary_rows({"shift_x_px": 1.0, "shift_y_px": -1.5, "model_terms": {
+        "model": "affine", "scale": 1.0005, "scale_se": 4e-6, "scale_x": 1.003,
+        "scale_x_se": 6e-6, "scale_y": 0.998, "scale_y_se": 5e-6, "shear": 0.0015,
+        "shear_se": 4e-6, "rotation_deg": -0.0288, "rotation_deg_se": 0.0002}}))
+    assert rows["Scale, shear"] == ("scale_x 1.003000 ± 0.000006, scale_y 0.998000 ± "
+                                    "0.000005, shear 0.001500 ± 0.000004")
+
+
 def test_local_and_dem_report_rows():
     local = dict(summary_rows({"n_points": 81, "n_kept": 70, "rms_shift_before_px": 2.5,
                                "rms_shift_after_px": 0.04, "matching_score_before": None,
