@@ -10,6 +10,8 @@ SHELL := /bin/bash
 SYSTEM_PYTHON := /usr/bin/python3
 VENV := .venv
 VENV_STAMP := $(VENV)/.coreg-venv-stamp
+# The benchmarks' python: Debian's, with the venv's PyPI packages (pystac for the STAC rows).
+BENCH_PYTHON := $(VENV)/bin/python
 DEV_REQUIREMENTS := scripts/requirements-dev.txt
 
 # Debian packages: QGIS with its Python bindings and the plugin's Python dependencies
@@ -82,20 +84,22 @@ package:
 # sensor-simulated validation corpus of tests/corpus.py), DEMs vs xdem, time series,
 # band math vs gdal_calc.py, swaths vs xcube-resampling and gdalwarp, dense flow vs
 # gefolki, non-rigid alignment vs AROSICS COREG_LOCAL.
-bench: deps
-	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/run.py
-	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/speed.py --json benchmarks/work/speed.json
-	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/corpus.py
-	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/large_shift.py
-	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/crossmodal.py
-	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/dem.py
-	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/stack.py
-	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/band_math.py
-	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/swath.py
-	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/flow.py
-	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/scale.py --size 2048
-	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/local.py
-	scripts/headless.sh $(SYSTEM_PYTHON) benchmarks/calibration_local.py
+bench: deps venv
+	scripts/headless.sh $(BENCH_PYTHON) benchmarks/run.py
+	scripts/headless.sh $(BENCH_PYTHON) benchmarks/speed.py --json benchmarks/work/speed.json
+	scripts/headless.sh $(BENCH_PYTHON) benchmarks/corpus.py
+	scripts/headless.sh $(BENCH_PYTHON) benchmarks/large_shift.py
+	scripts/headless.sh $(BENCH_PYTHON) benchmarks/crossmodal.py
+	scripts/headless.sh $(BENCH_PYTHON) benchmarks/dem.py
+	scripts/headless.sh $(BENCH_PYTHON) benchmarks/stack.py
+	scripts/headless.sh $(BENCH_PYTHON) benchmarks/band_math.py
+	scripts/headless.sh $(BENCH_PYTHON) benchmarks/swath.py
+	scripts/headless.sh $(BENCH_PYTHON) benchmarks/flow.py
+	scripts/headless.sh $(BENCH_PYTHON) benchmarks/scale.py --size 2048
+	scripts/headless.sh $(BENCH_PYTHON) benchmarks/local.py
+	scripts/headless.sh $(BENCH_PYTHON) benchmarks/calibration_local.py
+	scripts/headless.sh $(BENCH_PYTHON) benchmarks/stac.py
+	scripts/headless.sh $(BENCH_PYTHON) benchmarks/stac_coarse.py
 
 # Which quoted results files a rerun would change (the engine files their run used moved).
 results-status:
