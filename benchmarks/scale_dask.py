@@ -5,8 +5,9 @@ and 8 workers.
 
 Run with ``.venv/bin/python benchmarks/scale_dask.py`` (from anywhere; coregistered_stack
 writes its STAC item with pystac, which the test venv has); it prints a table and
-writes ``benchmarks/results/scale_dask.json`` (``--json PATH``: elsewhere). About 6 minutes on
-an idle 2-core machine (``--workers 1 2`` for the two-worker comparison alone).
+writes ``benchmarks/results/scale_dask.json`` (``--json PATH``: elsewhere). 5 minutes on the
+2-core machine while other jobs kept it loaded (``--workers 1 2``: the two-worker comparison
+alone).
 
 Each job runs in-process (the library call without ``dask_scheduler``, its own threads where
 it has them) and on ``distributed.LocalCluster(n_workers=N, threads_per_worker=1,
