@@ -18,7 +18,9 @@ at ``p``) is the fixed point ``d(p) = e(p + d(p))``. Both are written strip by s
 
 Each method (dense flow, tie points) runs ``align_local`` in a child process with the
 DISPLACEMENT raster as its only output; measured there: wall time, peak resident memory
-(VmHWM), the longest wait between two progress reports. A second child cancels the
+(VmHWM), the longest wait between two progress reports (and the percentages it lay between,
+which tell the phase: tie points 0-55 measures and fits, 55-60 the field raster; dense flow
+0-50 tiles, 50-60 check points). A second child cancels the
 dense flow after ``--cancel-after`` seconds and measures how long the cancel takes.
 Field RMS: the DISPLACEMENT raster against the truth on every 4th pixel, 32 px inside
 the edges, read strip by strip.
@@ -129,9 +131,10 @@ def _strip(scene, row: int, height: int, size: int) -> tuple[np.ndarray, np.ndar
     return reference, secondary / 4
 
 
-def field_rms(path: Path, size: int) -> float:
-    """RMS of the field's error against the truth, every 4th pixel, INSIDE px in."""
-    total, count = 0.0, 0
+def field_rms(path: Path, size: int, error_map: Path | None = None) -> float:
+    """RMS of the field's error against the truth, every 4th pixel, INSIDE px in;
+    ``error_map``: the error's length there saved as a .npy (NaN outside)."""
+    total, count, strips = 0.0, 0, []
     with rasterio.open(path) as ds:
         for row in range(0, size, STRIP):
             height = min(STRIP, size - row)
@@ -144,6 +147,11 @@ def field_rms(path: Path, size: int) -> float:
             ey = dy[::4, ::4][keep] - ty
             total += float(np.nansum(ex ** 2 + ey ** 2))
             count += int(np.isfinite(ex).sum())
+            strip = np.full(rr.shape, np.nan, np.float32)
+            strip[keep] = np.hypot(ex, ey)
+            strips.append(strip)
+    if error_map is not None:
+        np.save(error_map, np.concatenate(strips))
     return float(np.sqrt(total / count))
 
 
@@ -156,9 +164,10 @@ from coreg.core.local.local import align_local
 ref, sec, field, method, params, cancel_after = sys.argv[1:7]
 params, cancel_after = json.loads(params), float(cancel_after)
 start = time.perf_counter()
-calls, asked = [start], []
+calls, values, asked = [start], [0.0], []
 def progress(p):
     calls.append(time.perf_counter())
+    values.append(p)
 def is_canceled():
     now = time.perf_counter()
     if cancel_after > 0 and now - start > cancel_after:
@@ -174,7 +183,11 @@ except CanceledError:
     out["cancel_latency_s"] = time.perf_counter() - asked[0]
 end = time.perf_counter()
 calls.append(end)
-out.update(seconds=end - start, max_progress_gap_s=max(b - a for a, b in zip(calls, calls[1:])))
+values.append(100.0)
+gaps = [b - a for a, b in zip(calls, calls[1:])]
+k = max(range(len(gaps)), key=gaps.__getitem__)
+out.update(seconds=end - start, max_progress_gap_s=gaps[k],
+           max_progress_gap_between=[values[k], values[k + 1]])
 hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
 print(json.dumps({**out, "rss_mib": int(hwm.split()[1]) / 1024}))
 """
@@ -200,6 +213,9 @@ def main() -> int:
                         choices=list(PARAMETERS))
     parser.add_argument("--cancel-after", type=float, default=20.0,
                         help="seconds before the dense flow is canceled (0: no cancel run)")
+    parser.add_argument("--error-maps", action="store_true",
+                        help="save each field's error (every 4th pixel) as error_METHOD_SIZE.npy "
+                             "in benchmarks/work/scale/")
     parser.add_argument("--json", default=None,
                         help="results file (default benchmarks/results/scale.json)")
     args = parser.parse_args()
@@ -212,7 +228,8 @@ def main() -> int:
         row = {"method": method, "size": args.size, "parameters": PARAMETERS[method],
                **run_child(reference, secondary, field, method)}
         if "error" not in row:
-            row["field_rms_px"] = field_rms(field, args.size)
+            errors = WORK / f"error_{method}_{args.size}.npy" if args.error_maps else None
+            row["field_rms_px"] = field_rms(field, args.size, errors)
         if method == "dense_flow" and args.cancel_after > 0:
             canceled = run_child(reference, secondary, field, method, args.cancel_after)
             row["cancel"] = {"after_s": args.cancel_after, **canceled}

@@ -1,38 +1,46 @@
 #!/usr/bin/env python3
-"""Benchmark: the tiles and blocks of align_local (dense flow), rectify_swath, align_dem
-(blockwise) and band_math in-process, and on a Dask LocalCluster of 1 and 2 workers.
+"""Benchmark: align_local (dense flow), rectify_swath, align_dem (blockwise), band_math and
+coregistered_stack on jobs of real size, in-process and on Dask LocalClusters of 1, 2, 4
+and 8 workers.
 
-Run with ``/usr/bin/python3 benchmarks/scale_dask.py`` (from anywhere); it prints a table and
-writes ``benchmarks/results/scale_dask.json`` (``--json PATH``: elsewhere).
+Run with ``.venv/bin/python benchmarks/scale_dask.py`` (from anywhere; coregistered_stack
+writes its STAC item with pystac, which the test venv has); it prints a table and
+writes ``benchmarks/results/scale_dask.json`` (``--json PATH``: elsewhere). 5 minutes on the
+2-core machine while other jobs kept it loaded (``--workers 1 2``: the two-worker comparison
+alone).
 
-Each job runs three ways, in one run, on the same inputs:
-
-* ``in-process``: the library call without ``dask_scheduler`` (its own threads where it has
-  them);
-* ``dask-1`` and ``dask-2``: ``distributed.LocalCluster(n_workers=N, threads_per_worker=1,
-  processes=True)``, passed as ``dask_scheduler`` (the cluster is started, and the engine
-  sent to it once, before the clock starts: a scheduler one connects to already runs; the
-  call still connects and checks the workers, which is part of its time).
+Each job runs in-process (the library call without ``dask_scheduler``, its own threads where
+it has them) and on ``distributed.LocalCluster(n_workers=N, threads_per_worker=1,
+processes=True)`` for each N of ``--workers``: N one-thread worker processes
+(``COREG_THREADS=1`` in them), so that 4 and 8 workers on 2 cores draw the shape of the curve
+a machine with as many cores would give, less the cores it lacks. The cluster is started,
+and the engine sent to it once, before the clock starts (a scheduler one connects to already
+runs); the call still connects and checks the workers, which is part of its time.
 
 Timing: wall clock of the call alone (``time.perf_counter``), the fastest of ``--repeats``
-runs (default 2). "others" is how many cores were kept busy outside this process and the
-workers meanwhile (other jobs, the kernel; from /proc/stat): on a shared 2-core machine a
-speed-up means little when it is not near 0. Every cluster output is compared with the
-in-process one (largest absolute difference, NaN where either is NaN counted apart).
+runs (default 1). "others" is how many cores were kept busy outside this process and the
+workers meanwhile (other jobs, the kernel; from /proc/stat), and the load average is recorded
+at the start and end of every job: on a shared machine a speed-up means little when others
+is not near 0. Every cluster output is compared with the in-process one (largest absolute
+difference, NaN where either is NaN counted apart).
 
-Jobs (all real data from ``../shared/data``):
+Jobs, each of several tiles or blocks of a few thousand pixels (real data from
+``../shared/data``):
 
-* ``align_local``: dense flow on a 704 x 704 crop of a Sentinel-2 band and its copy warped
-  by a smooth field (``tests/local_synthetic.py``), radius 8, 2 levels, 4 iterations, in 4
-  tiles of 352 px (``reader.TILE``), plus the warp;
-* ``rectify_swath``: the OLCI netCDF band onto its 834 x 535 grid, bilinear, with the lookup
-  output, in 4 strips of target rows (``swath_tasks.MIN_ROWS`` 1);
-* ``align_dem``: blockwise (256 px blocks) on the Longyearbyen DEM pair; the cluster
-  resamples the aligned DEM's strips (128 rows: ``warp.BLOCK``);
-* ``band_math``: an NDVI anomaly with a ``mean`` on the Beirut Sentinel-2 scene, strips of
-  128 rows (``raster_math.BLOCK``).
+* ``align_local``: dense flow (radii 16 and 8, 2 levels, 1 iteration) on the 2048 x 2048 pair of
+  benchmarks/scale.py (Sentinel-2 band 8 and its copy through a smooth field), 16 tiles of
+  512 px (``reader.TILE``), check points every 256 px, and the warp (4 strips of 512 rows);
+* ``rectify_swath``: the OLCI netCDF band onto a 4170 x 2675 grid (a fifth of its pixel),
+  bilinear, with the lookup output (strips of at least 256 target rows);
+* ``align_dem``: blockwise (512 px blocks) on the Longyearbyen DEM pair resampled to 10 m
+  (2664 x 1970, bilinear), and the aligned DEM's strips;
+* ``band_math``: a normalised difference of the 4096 x 4096 scale.py pair minus its mean
+  (two passes over 8 strips of 512 rows);
+* ``coregistered_stack``: the 4096 x 4096 pair stacked on its first image (the shift of the
+  second measured, both resampled by strips) with their difference as an expression.
 
-Temporary files go to ``benchmarks/work/scale_dask/`` (git-ignored).
+Temporary files go to ``benchmarks/work/scale_dask/`` (git-ignored); the scale.py pairs to
+``benchmarks/work/scale/``.
 """
 
 from __future__ import annotations
@@ -51,7 +59,7 @@ from pathlib import Path  # noqa: E402
 from checkout import register_coreg  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-register_coreg(HERE.parent / "tests")
+register_coreg()
 
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
@@ -59,7 +67,7 @@ from results import run_meta, write_results  # noqa: E402
 
 DATA = HERE.parent.parent / "shared" / "data"
 WORK = HERE / "work" / "scale_dask"
-MODES = ("in-process", "dask-1", "dask-2")
+JOBS = ("align_local", "rectify_swath", "align_dem", "band_math", "coregistered_stack")
 
 
 def _busy_seconds() -> float:
@@ -74,51 +82,70 @@ def _worker_cpu() -> float:
     return time.process_time()
 
 
+def _dem_10m(source: Path, target: Path) -> Path:
+    """``source`` resampled to 10 m (linear, nodata as NaN, never mixed into a value): four
+    times the pixels."""
+    from scipy import ndimage
+
+    if target.exists():
+        return target
+    with rasterio.open(source) as src:
+        data = src.read(1, masked=True).astype(np.float32).filled(np.nan)
+        profile = src.profile | dict(width=src.width * 2, height=src.height * 2, tiled=True,
+                                     blockxsize=512, blockysize=512, nodata=float("nan"),
+                                     transform=src.transform * src.transform.scale(0.5))
+    fine = ndimage.zoom(data, 2, order=1, grid_mode=True, mode="grid-constant", cval=np.nan)
+    with rasterio.open(target, "w", **profile) as dst:
+        dst.write(fine, 1)
+    return target
+
+
 def _jobs(folder: Path) -> dict:
     """name -> (call(out_folder, scheduler), [output file names])."""
-    from local_synthetic import SCENE, write_pair
+    import scale
 
     from coreg.core.bandmath.raster_math import band_math
     from coreg.core.dem.dem import align_dem
     from coreg.core.local.local import align_local
+    from coreg.core.stack.coregistered_stack import coregistered_stack
     from coreg.core.swath.swath import rectify_swath
 
-    reference, secondary = write_pair(DATA / SCENE, folder, size=704)
+    small = scale.make_pair(2048, scale.WORK)
+    large = scale.make_pair(4096, scale.WORK)
     olci = DATA / "swath" / "O_L2_0001_SNS_2017104102450_v1.0.nc"
-    res, x0, y0 = 0.0005832, 1.152138, 52.32967
+    res, x0, y0 = 0.0005832 / 5, 1.152138, 52.32967
     dem = DATA / "dem" / "longyearbyen"
-    beirut = DATA / "optical" / "oscd_s2" / "beirut_S2_20150820_B02-B03-B04-B08.tif"
+    dems = [_dem_10m(dem / name, folder / name) for name in ("aligned_elev.tif", "DEM_1995.tif")]
+    difference = "(norm_diff 1.b1 2.b1)"
     return {
         "align_local": (lambda out, scheduler: align_local(
-            reference, secondary, out / "aligned.tif", out / "field.tif", method="dense_flow",
-            grid_spacing=64, window_size=64, max_shift=10, radius=8, levels=2, iterations=4,
+            *small, out / "aligned.tif", out / "field.tif", method="dense_flow",
+            grid_spacing=256, window_size=64, max_shift=10, radius=(16, 8), levels=2,
+            iterations=1,
             dask_scheduler=scheduler), ["aligned.tif", "field.tif"]),
         "rectify_swath": (lambda out, scheduler: rectify_swath(
             f'NETCDF:"{olci}":rtoa_8', str(out / "olci.tif"), interpolation="bilinear",
             target_crs="EPSG:4326", pixel_size=res,
-            extent=(x0, x0 + 834 * res, y0, y0 + 535 * res),
+            extent=(x0, x0 + 4170 * res, y0, y0 + 2675 * res),
             lookup_output=str(out / "lookup.tif"), dask_scheduler=scheduler),
             ["olci.tif", "lookup.tif"]),
         "align_dem": (lambda out, scheduler: align_dem(
-            dem / "aligned_elev.tif", dem / "DEM_1995.tif", out / "dem.tif", method="blockwise",
-            block_size=256, dask_scheduler=scheduler), ["dem.tif"]),
+            *dems, out / "dem.tif", method="blockwise", block_size=512,
+            dask_scheduler=scheduler), ["dem.tif"]),
         "band_math": (lambda out, scheduler: band_math(
-            [beirut], "anomaly:(- (norm_diff 1.b4 1.b3) (mean (norm_diff 1.b4 1.b3)))",
-            out / "anomaly.tif", dask_scheduler=scheduler), ["anomaly.tif"]),
+            list(large), f"anomaly:(- {difference} (mean {difference}))", out / "anomaly.tif",
+            dask_scheduler=scheduler), ["anomaly.tif"]),
+        "coregistered_stack": (lambda out, scheduler: coregistered_stack(
+            list(large), "1.1,2.1", "1.1", out / "stack", expressions="change:(- 2.b1 1.b1)",
+            dask_scheduler=scheduler), ["stack/1.b1.tif", "stack/2.b1.tif", "stack/change.tif"]),
     }
 
 
 def _tiles() -> None:
-    """Tiles and strips small enough that two workers share every job."""
-    from coreg.core.bandmath import raster_math
+    """Tiles of 512 px for the dense flow: 16 on the 2048 x 2048 pair (default 1024: 4)."""
     from coreg.core.local import reader
-    from coreg.core.swath import swath_tasks
-    from coreg.core.transforms import warp
 
-    reader.TILE = 352
-    swath_tasks.MIN_ROWS = 1
-    warp.BLOCK = 128
-    raster_math.BLOCK = 128
+    reader.TILE = 512
 
 
 def _difference(a_path: Path, b_path: Path) -> dict:
@@ -135,7 +162,7 @@ def _measure(call, out: Path, scheduler, client, repeats: int) -> dict:
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)
-        busy, own = _busy_seconds(), time.process_time()
+        busy, own, load = _busy_seconds(), time.process_time(), os.getloadavg()[0]
         workers_cpu = client.run(_worker_cpu) if client else {}
         start = time.perf_counter()
         call(out, scheduler)
@@ -144,67 +171,94 @@ def _measure(call, out: Path, scheduler, client, repeats: int) -> dict:
         if client:
             cpu += sum(v - workers_cpu[w] for w, v in client.run(_worker_cpu).items())
         row = {"seconds": seconds, "cpu_s": cpu,
-               "others": max(0.0, _busy_seconds() - busy - cpu) / seconds}
+               "others": max(0.0, _busy_seconds() - busy - cpu) / seconds,
+               "load_1min": [load, os.getloadavg()[0]]}
         if best is None or seconds < best["seconds"]:
             best = row
     return best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--json", metavar="PATH", help="Write the results there instead.")
-    parser.add_argument("--only", choices=["align_local", "rectify_swath", "align_dem",
-                                           "band_math"], action="append")
-    args = parser.parse_args()
+def _run_mode(workers: int, jobs: dict, names: list[str], repeats: int) -> list[dict]:
+    """Every job of ``names`` in-process (``workers`` 0) or on a cluster of ``workers``."""
     from distributed import Client, LocalCluster
     from threadpoolctl import threadpool_limits
 
+    mode = f"dask-{workers}" if workers else "in-process"
+    rows = []
+    with LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True,
+                      dashboard_address=None, env={"COREG_THREADS": "1"}) as cluster, \
+            Client(cluster) as client:
+        scheduler = cluster.scheduler_address if workers else None
+        for name in names:
+            call, outputs = jobs[name]
+            print(f"[scale_dask] {name} {mode} ...", file=sys.stderr, flush=True)
+            # BLAS on one thread, as on a Dask worker: the outputs compare bit for bit.
+            with threadpool_limits(1, user_api="blas"):
+                row = _measure(call, WORK / mode / name, scheduler,
+                               client if workers else None, repeats)
+            row |= {"job": name, "mode": mode, "workers": workers}
+            if workers:
+                row["difference"] = {o: _difference(WORK / "in-process" / name / o,
+                                                    WORK / mode / name / o) for o in outputs}
+            rows.append(row)
+    return rows
+
+
+def _summary(rows: list[dict], names: list[str]) -> dict:
+    """Per job: its times, and the speed-up of N workers over one."""
+    summary = {}
+    for name in names:
+        times = {r["workers"]: r["seconds"] for r in rows if r["job"] == name}
+        one = times.get(1)
+        summary[name] = {"in_process_s": times[0],
+                         **{f"dask_{n}_s": t for n, t in times.items() if n},
+                         "speedup_over_1": {n: one / t for n, t in times.items()
+                                            if n and one}}
+        if 2 in times and one:
+            summary[name]["speedup_2_over_1"] = one / times[2]
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--json", metavar="PATH", help="Write the results there instead.")
+    parser.add_argument("--only", choices=JOBS, action="append")
+    args = parser.parse_args()
     _tiles()
     if WORK.exists():
         shutil.rmtree(WORK)
     (WORK / "inputs").mkdir(parents=True)
     jobs = _jobs(WORK / "inputs")
     names = args.only or list(jobs)
+    load = os.getloadavg()
     rows = []
-    for mode in MODES:
-        workers = 0 if mode == "in-process" else int(mode.split("-")[1])
-        with LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
-            scheduler = cluster.scheduler_address if workers else None
-            for name in names:
-                call, outputs = jobs[name]
-                print(f"[scale_dask] {name} {mode} ...", file=sys.stderr, flush=True)
-                # BLAS on one thread, as on a Dask worker: the outputs compare bit for bit.
-                with threadpool_limits(1, user_api="blas"):
-                    row = _measure(call, WORK / mode / name, scheduler,
-                                   client if workers else None, args.repeats)
-                row |= {"job": name, "mode": mode, "workers": workers}
-                if workers:
-                    row["difference"] = {o: _difference(WORK / "in-process" / name / o,
-                                                        WORK / mode / name / o)
-                                         for o in outputs}
-                rows.append(row)
-    summary = {}
-    for name in names:
-        times = {r["mode"]: r["seconds"] for r in rows if r["job"] == name}
-        summary[name] = {"in_process_s": times["in-process"], "dask_1_s": times["dask-1"],
-                         "dask_2_s": times["dask-2"],
-                         "speedup_2_over_1": times["dask-1"] / times["dask-2"]}
+    for workers in [0, *args.workers]:
+        rows += _run_mode(workers, jobs, names, args.repeats)
+    summary = _summary(rows, names)
     import distributed
 
     path = write_results("scale_dask", {
-        "meta": run_meta(dask=distributed.__version__, repeats=args.repeats),
+        "meta": run_meta(dask=distributed.__version__, repeats=args.repeats,
+                         load_average_start=load, load_average_end=os.getloadavg()),
         "rows": rows, "summary": summary}, args.json)
-    print(f"{'job':14} {'mode':11} {'seconds':>8} {'CPU s':>7} {'others':>7}  largest difference")
+    _print(rows, summary)
+    print(f"wrote {path}")
+
+
+def _print(rows: list[dict], summary: dict) -> None:
+    print(f"{'job':18} {'mode':11} {'seconds':>8} {'CPU s':>7} {'others':>7} {'load':>5}  "
+          "largest difference")
     for r in rows:
         diff = max((d["max_abs"] for d in r.get("difference", {}).values()), default=None)
         nan = sum(d["nan_mismatch"] for d in r.get("difference", {}).values())
-        print(f"{r['job']:14} {r['mode']:11} {r['seconds']:8.2f} {r['cpu_s']:7.1f} "
-              f"{r['others']:7.2f}  " + ("" if diff is None else f"{diff:.2g} ({nan} NaN)"))
+        print(f"{r['job']:18} {r['mode']:11} {r['seconds']:8.2f} {r['cpu_s']:7.1f} "
+              f"{r['others']:7.2f} {r['load_1min'][0]:5.1f}  "
+              + ("" if diff is None else f"{diff:.2g} ({nan} NaN)"))
     for name, s in summary.items():
-        print(f"{name}: 2 workers {s['speedup_2_over_1']:.2f}x faster than 1")
-    print(f"wrote {path}")
+        curve = ", ".join(f"{n}: {v:.2f}x" for n, v in s["speedup_over_1"].items())
+        print(f"{name}: speed-up over 1 worker {curve}")
 
 
 if __name__ == "__main__":
