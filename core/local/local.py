@@ -13,6 +13,7 @@ secondary through it strip by strip: memory stays bounded whatever the raster si
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import tempfile
@@ -43,7 +44,13 @@ from .field_uncertainty import (
     write_tie_point_uncertainty,
 )
 from .flow_tasks import TileSources
-from .method_choice import affine_field, affine_fit, choose_method, residuals_after_affine
+from .method_choice import (
+    affine_field,
+    affine_fit,
+    choose_method,
+    residuals_after_affine,
+    score_through_written,
+)
 from .points import TiePoints
 from .reader import RasterTiles
 from .report_figures import finite, mean, median, reason_kind, shift_stats
@@ -53,6 +60,8 @@ from .tie_points import (
     DEFAULT_WINDOW_SIZE,
     REJECTION_LEVELS,
     estimate_tie_points,
+    measure_points,
+    tile_margin,
 )
 from .uncertainty import radius95
 from .window_choice import choose_grid, first_window, is_automatic
@@ -322,6 +331,10 @@ def align_local(
                     coef = affine_fit(points)[0]
                     node_field = affine_field(coef, node_field)
                     residuals_after_affine(points, coef)
+                    score_through_written(points, node_field, functools.partial(
+                        measure_points, reader, points.row, points.col, window_size,
+                        margin=tile_margin(window_size, max_shift),
+                        features=points.features["features"], is_canceled=is_canceled))
             if write_field:
                 write_node_field(field_path, ref_info.grid, node_field, (row0, col0), overlap,
                                  scaled_progress(progress, 55, 60), is_canceled)
