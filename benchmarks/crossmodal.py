@@ -30,9 +30,10 @@ points to minus the truth at their centres.
 * ``models``: ``align_image`` TRANSFORM rigid / scale / affine on Lanczos-warped,
   block-averaged pairs (tests/linear_corpus.py: a 0.5 % scale error, a shear, a
   translation), AROSICS ``COREG`` beside them.
-* ``uavsar``: tie points of the UAVSAR L-band tile onto its optical tile, share of points
-  kept and a differential error (their flow truth is not staged), AROSICS COREG_LOCAL's
-  valid share beside it.
+* ``uavsar``: tie points of the UAVSAR L-band tile onto its optical tile with the defaults
+  (automatic windows) and with the former default 64 px windows every 64 px, share of
+  points kept and a differential error (their flow truth is not staged), AROSICS
+  COREG_LOCAL's valid share beside it.
 
 The groups from ``auto_rigid`` on live in ``benchmarks/crossmodal_groups.py``. Prints the rows
 and writes ``benchmarks/results/crossmodal.json`` (``--json PATH`` elsewhere).
@@ -77,7 +78,6 @@ from results import run_meta, write_results  # noqa: E402
 
 from coreg.core.errors import CoregistrationError  # noqa: E402
 from coreg.core.local.local import align_local  # noqa: E402
-from coreg.core.local.tie_points import DEFAULT_WINDOW_SIZE  # noqa: E402
 
 MARGIN = 30
 
@@ -117,7 +117,8 @@ def tie_point_rows() -> list[dict]:
             kept_share=report["n_kept"] / report["n_points"], n_points=report["n_points"],
             kept_point_epe_px=point_epe(points.col[kept], points.row[kept], points.dx[kept],
                                         points.dy[kept], truth),
-            features=report["features"], method_choice=report["method_choice"])
+            features=report["features"], method_choice=report["method_choice"],
+            window_choice=report["window_choice"])
         rows.append(row)
     return rows
 
@@ -139,7 +140,7 @@ def arosics_rows(python: str | None, coreg_rows: list[dict]) -> list[dict]:
     for k, coreg_row in enumerate(r for r in coreg_rows if r.get("group") == "tie_points"
                                   and (r.get("method_choice") or {}).get("chosen") == "local"):
         spacing = coreg_row["grid_spacing"]
-        window = coreg_row.get("window_size", DEFAULT_WINDOW_SIZE)
+        window = coreg_row["window_choice"]["window_size"]
         folder = WORK / f"arosics_{k}"
         reference, moving, truth = corpus.flow_warped_pair(coreg_row["secondary"], folder)
         cmd = [python, str(HERE / "peers" / "run_arosics.py"), "--ref", str(reference),

@@ -213,33 +213,36 @@ UAVSAR_OFFSET = (7, -5)
 
 
 def uavsar_rows(aro_py: str | None) -> list[dict]:
-    """``align_local`` tie points (METHOD tie_points, MODALITY auto) of the UAVSAR L-band
-    Pauli tile (band 1) onto its optical tile (band 1), 1024 x 1024 px, as delivered and
-    with the radar's content moved by UAVSAR_OFFSET whole pixels (``offset_pair``). Their
-    flow truth is not in the shared data (sar_optical/MANIFEST.md), so accuracy is
-    differential: the median displacement of the kept points with the offset less
-    without it, against minus the offset (GeFolki convention); kept_share is what the
-    issue asks (>= 70 %). AROSICS COREG_LOCAL on the same pairs, grid and windows."""
+    """``align_local`` tie points of the UAVSAR L-band Pauli tile (band 1) onto its optical
+    tile (band 1), 1024 x 1024 px, as delivered and with the radar's content moved by
+    UAVSAR_OFFSET whole pixels (``offset_pair``): with every option left to its default
+    (METHOD tie points, MODALITY auto, automatic windows: core/local/window_choice.py),
+    and with the 64 px windows every 64 px that were the default before. Their flow truth
+    is not in the shared data (sar_optical/MANIFEST.md), so accuracy is differential: the
+    median displacement of the kept points with the offset less without it, against minus
+    the offset (GeFolki convention); kept_share is what the issue asks (>= 70 %). AROSICS
+    COREG_LOCAL on the same pairs, grid and windows."""
     rows = []
     optical, radar = (corpus.SAR_OPTICAL / UAVSAR.format(kind) for kind in ("optique", "radar"))
-    for window, spacing in ((64, 64), (96, 48)):
+    for name, options in (("defaults", {}), ("given", dict(window_size=64, grid_spacing=64))):
         medians = {}
         for offset in ((0, 0), UAVSAR_OFFSET):
-            folder = WORK / f"uavsar_{window}_{offset[0]}"
+            folder = WORK / f"uavsar_{name}_{offset[0]}"
             reference, moving = corpus.offset_pair(optical, radar, folder, offset)
             start = time.perf_counter()
-            result = align_local(reference, moving, None, folder / "field.tif",
-                                 method="tie_points", window_size=window, grid_spacing=spacing)
+            result = align_local(reference, moving, None, folder / "field.tif", **options)
             report, kept = result.report(), result.points.kept
+            window, spacing = (report["parameters"][k] for k in ("window_size", "grid_spacing"))
             medians[offset] = (float(np.median(result.points.dx[kept])),
                                float(np.median(result.points.dy[kept])))
             rows.append({"group": "uavsar", "case": f"UAVSAR radar onto optical, offset "
-                         f"{list(offset)}, {window} px windows every {spacing} px",
-                         "tool": "Coreg", "seconds": time.perf_counter() - start,
+                         f"{list(offset)}, {window} px windows every {spacing} px ({name})",
+                         "tool": "Coreg", "options": name, "seconds": time.perf_counter() - start,
                          "n_points": report["n_points"], "n_kept": report["n_kept"],
                          "kept_share": report["n_kept"] / report["n_points"],
                          "rejected_by_reason": report["rejected_by_reason"],
-                         "features": report["features"], "median_dx_dy": medians[offset]})
+                         "features": report["features"], "window_choice": report["window_choice"],
+                         "median_dx_dy": medians[offset]})
             rows += _arosics_local_row(aro_py, reference, moving, window, spacing, folder,
                                        rows[-1]["case"])
         (dx0, dy0), (dx1, dy1) = medians[(0, 0)], medians[UAVSAR_OFFSET]
