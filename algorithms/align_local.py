@@ -246,7 +246,8 @@ class AlignLocalAlgorithm(CoregAlgorithm):
         return self.tr(
             f"{r['n_kept']}/{r['n_points']} points kept ({r['method']}, {r['passes']} "
             f"pass(es), matched on {r['features'].get('features', 'intensity')}: "
-            f"{r['features'].get('reason', '')}); RMS shift {fmt(r['rms_shift_before_px'])} -> "
-            f"{fmt(r['rms_shift_after_px'])} px, matching score "
+            f"{r['features'].get('reason', '')}; windows: "
+            f"{r['window_choice'].get('reason', '')}); RMS shift "
+            f"{fmt(r['rms_shift_before_px'])} -> {fmt(r['rms_shift_after_px'])} px, matching score "
             f"{fmt(r['matching_score_before'])} -> {fmt(r['matching_score_after'])}; rejected: "
             f"{r['rejected_by_reason'] or 'none'}")

@@ -68,8 +68,7 @@ def choose_grid(modality: str, window_size: int | None, grid_spacing: int | None
         grid, reason = SAME_SENSOR, f"{reason}, but the overlap is too small for larger windows"
     window = grid[0] if "window_size" in automatic else int(window_size)
     spacing = grid[1] if "grid_spacing" in automatic else int(grid_spacing)
-    if automatic:
-        reason = f"{reason}: {_grid_words((window, spacing))}"
+    reason = f"{reason}: {_grid_words((window, spacing))}"
     return {"window_size": window, "grid_spacing": spacing, "automatic": automatic,
             "reason": reason}
 

@@ -42,7 +42,7 @@ def test_tie_points__sentinel2_onto_sentinel1_recover_the_flow(warped_pair, tmp_
                          grid_spacing=48, window_size=96, method="auto")
 
     report = result.report()
-    assert report["window_choice"]["reason"] == "given"  # explicit values are kept
+    assert report["window_choice"]["reason"] == "given: 96 px windows every 48 px"
     assert report["features"]["features"] == "structure"
     assert report["features"]["reliable_share"]["intensity"] < 0.2
     assert "another modality" in report["features"]["reason"]
