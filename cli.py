@@ -423,10 +423,12 @@ def align_image_command(reference, secondary, output, band_ref, band_sec, masks,
 @click.option("--max-shift", type=float, default=20.0, show_default=True, metavar="PX",
               help="Largest expected shift, in reference pixels.")
 @_choice("--resampling", RESAMPLINGS, "Resampling of the warp.")
-@click.option("--grid-spacing", type=int, default=64, show_default=True, metavar="PX",
-              help="Tie-point spacing, reference pixels.")
-@click.option("--window-size", type=int, default=64, show_default=True, metavar="PX",
-              help="Matching window, reference pixels.")
+@click.option("--grid-spacing", type=int, default=0, show_default=True, metavar="PX",
+              help="Tie-point spacing, reference pixels; 0: automatic (64 for one sensor, "
+                   "48 across modalities).")
+@click.option("--window-size", type=int, default=0, show_default=True, metavar="PX",
+              help="Matching window, reference pixels; 0: automatic (64 for one sensor, 96 "
+                   "across modalities).")
 @_choice("--rejection", REJECTIONS, "Outlier rejection (each level adds its test).",
          default="score")
 @click.option("--min-reliability", type=float, default=30.0, show_default=True,

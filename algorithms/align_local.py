@@ -77,7 +77,10 @@ class AlignLocalAlgorithm(CoregAlgorithm):
             "smooth thin-plate field through the kept points. Sensors: SAR against "
             "optical matches gradient-orientation structure instead of intensities; "
             "Automatic does so when too few points are reliable on intensities (the report "
-            "says which and why). Automatic method: tie points, then one affine field "
+            "says which and why). Window and spacing 0 (automatic): 64 px windows every "
+            "64 px for one sensor, 96 px every 48 px across modalities (SAR against "
+            "optical, or too few points reliable on intensities); the report's "
+            "window_choice says which and why. Automatic method: tie points, then one affine field "
             "(shift, scale, rotation) unless they depart from it smoothly by more than "
             "0.2 px RMS (local distortion); the report's method_choice says why.\n"
             "Dense optical flow: a displacement per pixel from a pyramidal, iterative flow "
@@ -108,8 +111,11 @@ class AlignLocalAlgorithm(CoregAlgorithm):
             QgsProcessingParameterNumber.Type.Double, 20.0, minValue=0.5, maxValue=1000.0))
         self.addParameter(QgsProcessingParameterEnum(
             self.RESAMPLING, self.tr("Resampling"), [r for r, _ in RESAMPLINGS], defaultValue=2))
-        self._number(self.GRID_SPACING, "Tie-point spacing (reference pixels)", 64, 4, 100000)
-        self._number(self.WINDOW_SIZE, "Matching window (reference pixels)", 64, 16, 1024)
+        # 0: automatic, by the sensors (core/local/window_choice.py).
+        self._number(self.GRID_SPACING, "Tie-point spacing (reference pixels, 0: automatic)",
+                     0, 0, 100000)
+        self._number(self.WINDOW_SIZE, "Matching window (reference pixels, 0: automatic)",
+                     0, 0, 1024)
         self.addParameter(QgsProcessingParameterEnum(
             self.REJECTION, self.tr("Outlier rejection (each level adds its test)"),
             list(REJECTION_LABELS), defaultValue=3))
@@ -240,7 +246,8 @@ class AlignLocalAlgorithm(CoregAlgorithm):
         return self.tr(
             f"{r['n_kept']}/{r['n_points']} points kept ({r['method']}, {r['passes']} "
             f"pass(es), matched on {r['features'].get('features', 'intensity')}: "
-            f"{r['features'].get('reason', '')}); RMS shift {fmt(r['rms_shift_before_px'])} -> "
-            f"{fmt(r['rms_shift_after_px'])} px, matching score "
+            f"{r['features'].get('reason', '')}; windows: "
+            f"{r['window_choice'].get('reason', '')}); RMS shift "
+            f"{fmt(r['rms_shift_before_px'])} -> {fmt(r['rms_shift_after_px'])} px, matching score "
             f"{fmt(r['matching_score_before'])} -> {fmt(r['matching_score_after'])}; rejected: "
             f"{r['rejected_by_reason'] or 'none'}")

@@ -13,6 +13,7 @@ secondary through it strip by strip: memory stays bounded whatever the raster si
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import tempfile
@@ -35,7 +36,7 @@ from ..transforms.apply import scaled_progress
 from ..transforms.model import DisplacementField
 from ..transforms.saved import displacement_alignment
 from ..transforms.warp import write_resampled
-from .feature_choice import choose_features
+from .check_points import measure_check_points
 from .field_raster import write_dense_field, write_node_field
 from .field_uncertainty import (
     tie_point_radius,
@@ -43,9 +44,14 @@ from .field_uncertainty import (
     write_tie_point_uncertainty,
 )
 from .flow_tasks import TileSources
-from .method_choice import affine_field, affine_fit, choose_method, residuals_after_affine
-from .outliers import reject_outliers
-from .points import NodeField, TiePoints
+from .method_choice import (
+    affine_field,
+    affine_fit,
+    choose_method,
+    residuals_after_affine,
+    score_through_written,
+)
+from .points import TiePoints
 from .reader import RasterTiles
 from .report_figures import finite, mean, median, reason_kind, shift_stats
 from .tie_points import (
@@ -54,12 +60,11 @@ from .tie_points import (
     DEFAULT_WINDOW_SIZE,
     REJECTION_LEVELS,
     estimate_tie_points,
-    first_search_px,
-    grid_positions,
     measure_points,
-    update_points,
+    tile_margin,
 )
 from .uncertainty import radius95
+from .window_choice import choose_grid, first_window, is_automatic
 
 #: "auto": tie points, whose field is one affine model unless they show local distortion
 #: (:mod:`.method_choice`).
@@ -152,6 +157,7 @@ class LocalAlignment(AlignmentResult):
             "matching_score_after": mean(p.score_after, p.score_before),
             "features": self.points.features,
             "method_choice": self.method_choice,
+            "window_choice": self.points.grid,
             "warnings": list(self.warnings),
             "points": self.point_records(),
         }
@@ -212,7 +218,10 @@ def align_local(
     max_shift : float
         Largest displacement expected, reference pixels; tie points beyond are rejected.
     grid_spacing, window_size : int
-        Tie-point spacing and matching window, reference pixels (dense flow: check points).
+        Tie-point spacing and matching window, reference pixels (dense flow: check points);
+        0 (the default): automatic, 64 px windows every 64 px for one sensor, 96 px every
+        48 px across modalities (:mod:`.window_choice`; the report's ``window_choice``
+        says which and why). A value given is kept.
     rejection : {"none", "reliability", "consistency", "score"}
         Outlier tests (cumulative), see :func:`tie_points.estimate_tie_points`.
     radius, levels, iterations, invert
@@ -273,7 +282,7 @@ def align_local(
     ref_info, sec_info = read_info(reference, "Reference"), read_info(secondary, "Secondary")
     ref_info.check_band(reference_band, "Reference")
     sec_info.check_band(secondary_band, "Secondary")
-    overlap, (row0, col0) = _overlap(ref_info.grid, sec_info.grid, window_size)
+    overlap, (row0, col0) = _overlap(ref_info.grid, sec_info.grid, first_window(window_size))
     parameters = dict(method=method, grid_spacing=grid_spacing, window_size=window_size,
                       max_shift=max_shift, rejection=rejection, min_reliability=min_reliability,
                       modality=modality, radius=radius, levels=levels, iterations=iterations,
@@ -315,12 +324,17 @@ def align_local(
                 window_size=window_size, max_shift=max_shift, rejection=rejection,
                 min_reliability=min_reliability, modality=modality, progress=estimate,
                 is_canceled=is_canceled)
+            grid_spacing, window_size = _used_grid(points.grid, parameters)
             if method == "auto":
                 chosen, choice = choose_method(points, grid_spacing)
                 if chosen == "global":
                     coef = affine_fit(points)[0]
                     node_field = affine_field(coef, node_field)
                     residuals_after_affine(points, coef)
+                    score_through_written(points, node_field, functools.partial(
+                        measure_points, reader, points.row, points.col, window_size,
+                        margin=tile_margin(window_size, max_shift),
+                        features=points.features["features"], is_canceled=is_canceled))
             if write_field:
                 write_node_field(field_path, ref_info.grid, node_field, (row0, col0), overlap,
                                  scaled_progress(progress, 55, 60), is_canceled)
@@ -330,6 +344,9 @@ def align_local(
                     points, (overlap.height, overlap.width), node_field.step, grid_spacing),
                     (row0, col0), overlap)
         else:
+            grid = choose_grid(modality, window_size, grid_spacing,
+                               (overlap.height, overlap.width))
+            grid_spacing, window_size = _used_grid(grid, parameters)
             sources = client and TileSources(
                 cluster_path(reference, client), reference_band, reader.ref[2],
                 cluster_path(secondary, client), secondary_band, reader.sec[2], overlap,
@@ -338,10 +355,11 @@ def align_local(
                                dict(radius=radius, levels=levels, iterations=iterations,
                                     invert=invert), max_shift, estimate, is_canceled,
                               client, sources)
-            points, passes = _check_points(reader, field_path, (row0, col0), overlap,
-                                           grid_spacing, window_size, max_shift, rejection,
-                                           min_reliability, modality, is_canceled,
-                                           scaled_progress(progress, 50, 60)), 1
+            points, passes = measure_check_points(
+                reader, field_path, (row0, col0), overlap, grid_spacing, window_size,
+                max_shift, rejection, min_reliability, modality, is_canceled,
+                scaled_progress(progress, 50, 60)), 1
+            points.grid = grid
             if radius_path:
                 write_flow_uncertainty(radius_path, ref_info.grid, reader, field_path,
                                        (row0, col0), radius, ratio, max_shift, is_canceled)
@@ -386,9 +404,17 @@ def _check_options(method, rejection, max_shift, grid_spacing, window_size) -> N
     if not (max_shift > 0 and math.isfinite(max_shift)):
         raise CoregInputError(f"The maximum shift must be a positive number of reference "
                               f"pixels, not {max_shift}.")
-    if grid_spacing < 4 or window_size < 16:
+    if not (is_automatic(grid_spacing) or grid_spacing >= 4) or not (
+            is_automatic(window_size) or window_size >= 16):
         raise CoregInputError("The tie-point spacing must be at least 4 pixels and the matching "
                               "window at least 16 pixels.")
+
+
+def _used_grid(grid: dict, parameters: dict) -> tuple[int, int]:
+    """The (spacing, window) of a :func:`.window_choice.choose_grid` record, also put
+    in ``parameters`` (the report's)."""
+    parameters.update(grid_spacing=grid["grid_spacing"], window_size=grid["window_size"])
+    return grid["grid_spacing"], grid["window_size"]
 
 
 def _overlap(reference: Grid, secondary: Grid, window: int) -> tuple[Grid, tuple[int, int]]:
@@ -399,39 +425,10 @@ def _overlap(reference: Grid, secondary: Grid, window: int) -> tuple[Grid, tuple
     row1, col1 = min(row0 + grid.height, reference.height), min(col0 + grid.width,
                                                                 reference.width)
     row0, col0 = max(row0, 0), max(col0, 0)
-    if min(row1 - row0, col1 - col0) < window:
+    if min(row1 - row0, col1 - col0) < window:  # the smaller window an automatic one can be
         raise CoregInputError(f"The overlap of the two rasters ({row1 - row0} x {col1 - col0} "
                               f"reference pixels) is smaller than the matching window ({window}).")
     return reference.subgrid(row0, col0, row1 - row0, col1 - col0), (row0, col0)
-
-
-def _check_points(reader: RasterTiles, field_path: str, offset, overlap: Grid, spacing: int,
-                  window: int, max_shift: float, rejection: str, min_reliability: float,
-                  modality: str, is_canceled, progress=None) -> TiePoints:
-    """The tie-point grid measured against the dense field: how well it aligns there (on
-    the features ``modality`` calls for, chosen on these measures for "auto")."""
-    rows, cols = grid_positions(overlap.height, overlap.width, spacing, window)
-    zero = NodeField.zeros(overlap.height, overlap.width, float(spacing))
-    margin = window // 2 + int(math.ceil(max_shift)) + 4
-    points = TiePoints(rows, cols)
-    through_field = reader.with_displacement(field_path, offset)
-    features, after, points.features = choose_features(
-        modality, lambda kind: measure_points(through_field, rows, cols, window, zero,
-                                              margin=margin, features=kind,
-                                              is_canceled=is_canceled,
-                                              progress=scaled_progress(progress, 0, 50)),
-        min_reliability)
-    before = measure_points(reader, rows, cols, window, zero, margin=margin, final=False,
-                            features=features, search_px=first_search_px(max_shift, window),
-                            is_canceled=is_canceled,  # scores and texture as delivered
-                            progress=scaled_progress(progress, 50, 100))
-    points.texture, points.score_before, points.ssim_before = (before["texture"],
-                                                               before["score"], before["ssim"])
-    update_points(points, after)
-    points.reason = reject_outliers(points, level=REJECTION_LEVELS.index(rejection),
-                                    max_shift=max_shift, min_reliability=min_reliability,
-                                    spacing=spacing, consistency=False)
-    return points
 
 
 def _check_supported(method: str, points: TiePoints) -> None:

@@ -127,6 +127,8 @@ class TiePoints:
     reason: list = field(default_factory=list)
     #: What they were matched on and why (:func:`.feature_choice.choose_features`).
     features: dict = field(default_factory=dict)
+    #: The window and spacing used and why (:func:`.window_choice.choose_grid`).
+    grid: dict = field(default_factory=dict)
     #: Pixel of the coarser of the two images / reference pixel (>= 1): the calibrated
     #: uncertainty is in the coarser image's pixels (:mod:`.uncertainty`).
     pixel_ratio: float = 1.0

@@ -32,17 +32,20 @@ from ..matching.modality import fine_feature
 from ..matching.structure_match import SEARCH_RADIUS_PX, structure_batch
 from ..parallel import THREADS, in_threads
 from ..transforms.resample import interpolate
-from .feature_choice import choose_features
+from .feature_choice import choose_features, reliable_share
 from .field_fit import fit_field
 from .outliers import reject_outliers, score_test
 from .points import NodeField, TiePoints, Tile
 from .polling import Poll
 from .uncertainty import window_bounds
+from .window_choice import AUTOMATIC, choose_grid
 
 #: Outlier-rejection levels; each level adds its test to those of the levels before.
 REJECTION_LEVELS = ("none", "reliability", "consistency", "score")
-DEFAULT_GRID_SPACING = 64
-DEFAULT_WINDOW_SIZE = 64
+#: Automatic (:mod:`.window_choice`): 64 px windows every 64 px for one sensor, 96 px
+#: every 48 px across modalities.
+DEFAULT_GRID_SPACING = AUTOMATIC
+DEFAULT_WINDOW_SIZE = AUTOMATIC
 #: Default reliability (percent, :func:`match.reliability_percent`) below which a point
 #: is rejected at the "reliability" level.
 DEFAULT_MIN_RELIABILITY = 30.0
@@ -104,7 +107,8 @@ def estimate_tie_points(
     shape : (int, int)
         (height, width) of the reference grid, pixels.
     grid_spacing, window_size : int
-        Distance between points and side of the matching window, reference pixels.
+        Distance between points and side of the matching window, reference pixels; 0:
+        automatic, by modality (:mod:`.window_choice`; the choice is in ``points.grid``).
     max_shift : float
         Largest displacement accepted, reference pixels.
     rejection : {"none", "reliability", "consistency", "score"}
@@ -130,23 +134,35 @@ def estimate_tie_points(
     """
     if rejection not in REJECTION_LEVELS:
         raise CoregInputError(f"rejection must be one of {REJECTION_LEVELS}, not {rejection!r}.")
-    rows, cols = grid_positions(*shape, grid_spacing, window_size)
-    step = float(max(2, min(16, grid_spacing // 4)))
-    prior = NodeField.zeros(*shape, step)
-    margin = window_size // 2 + int(math.ceil(max_shift)) + 4
-    level = REJECTION_LEVELS.index(rejection)
-    points = TiePoints(rows, cols)
     # Each pass: its measure (tile by tile) on the first half of its share, its fit on
     # the second (node chunk by node chunk), both also polling is_canceled.
     poll, share = Poll(progress, is_canceled, "Canceled while matching tie points."), \
         100.0 / MAX_PASSES
+    first_passes: dict = {}
+
+    def first_pass(grid: tuple[int, int], kind: str) -> dict:
+        """The first pass on ``kind`` with (window, spacing) ``grid``, measured once."""
+        if (grid, kind) not in first_passes:
+            window, spacing = grid
+            first_passes[grid, kind] = measure_points(
+                read_tiles, *grid_positions(*shape, spacing, window), window,
+                NodeField.zeros(*shape, _node_step(spacing)), margin=tile_margin(window, max_shift),
+                final=False, features=kind, search_px=first_search_px(max_shift, window),
+                is_canceled=is_canceled, progress=poll.scaled(0, share / 2))
+        return first_passes[grid, kind]
+
+    points_grid = choose_grid(modality, window_size, grid_spacing, shape, lambda grid:
+                              reliable_share(first_pass(grid, "intensity"), min_reliability))
+    window_size, grid_spacing = points_grid["window_size"], points_grid["grid_spacing"]
+    rows, cols = grid_positions(*shape, grid_spacing, window_size)
+    step = _node_step(grid_spacing)
+    prior = NodeField.zeros(*shape, step)
+    level = REJECTION_LEVELS.index(rejection)
+    points = TiePoints(rows, cols, grid=points_grid)
     measure = functools.partial(measure_points, read_tiles, rows, cols, window_size,
-                                margin=margin, is_canceled=is_canceled)
-    first_px = first_search_px(max_shift, window_size)
+                                margin=tile_margin(window_size, max_shift), is_canceled=is_canceled)
     features, measured, points.features = choose_features(
-        modality, lambda kind: measure(prior, final=False, features=kind, search_px=first_px,
-                                       progress=poll.scaled(0, share / 2)),
-        min_reliability)
+        modality, lambda kind: first_pass((window_size, grid_spacing), kind), min_reliability)
     for k in range(MAX_PASSES):
         if k > 0:
             measured = measure(prior, features=features,
@@ -166,6 +182,16 @@ def estimate_tie_points(
         if last:
             break
     return points, prior, k + 1
+
+
+def _node_step(spacing: int) -> float:
+    """Pitch of the field's node grid for a tie-point spacing (pixels)."""
+    return float(max(2, min(16, spacing // 4)))
+
+
+def tile_margin(window: int, max_shift: float) -> int:
+    """Pixels a tile must reach beyond the centres of the points it measures."""
+    return window // 2 + int(math.ceil(max_shift)) + 4
 
 
 def first_search_px(max_shift: float, window: int) -> float:

@@ -42,6 +42,7 @@ def test_tie_points__sentinel2_onto_sentinel1_recover_the_flow(warped_pair, tmp_
                          grid_spacing=48, window_size=96, method="auto")
 
     report = result.report()
+    assert report["window_choice"]["reason"] == "given: 96 px windows every 48 px"
     assert report["features"]["features"] == "structure"
     assert report["features"]["reliable_share"]["intensity"] < 0.2
     assert "another modality" in report["features"]["reason"]
@@ -82,19 +83,25 @@ def _centre_crop(source, target, side: int = 384):
     return target
 
 
-def test_tie_points__uavsar_radar_onto_optical_keep_most_points(shared_data, tmp_path):
+def test_tie_points__uavsar_radar_onto_optical_keep_most_points_with_defaults(shared_data,
+                                                                             tmp_path):
     """Radar against optical at 5 m (UAVSAR L-band Pauli band 1 onto the optical tile's
-    band 1, the central 384 x 384 pixels): MODALITY auto matches on structure and keeps at
-    least 70 % of the points (measured on the whole tile in benchmarks/crossmodal.py: 86 %
-    with these windows; 98 % of 49 here). Their flow truth is not in the shared data: the
-    accuracy is the benchmark's differential figure."""
+    band 1, the central 384 x 384 pixels), every option left to its default: few points
+    are reliable on intensities with the same-sensor 64 px windows, so the windows grow to
+    96 px every 48 px (core/local/window_choice.py), MODALITY auto matches on structure and
+    at least 70 % of the points are kept (benchmarks/crossmodal.py measures the whole tile,
+    as delivered and moved). Their flow truth is not in the shared data: the accuracy is
+    the benchmark's differential figure."""
     folder = shared_data / "sar_optical"
     optical = _centre_crop(folder / UAVSAR.format("optique"), tmp_path / "optical.tif")
     radar = _centre_crop(folder / UAVSAR.format("radar"), tmp_path / "radar.tif")
 
-    result = align_local(optical, radar, None, tmp_path / "field.tif", method="tie_points",
-                         window_size=96, grid_spacing=48)
+    result = align_local(optical, radar, None, tmp_path / "field.tif")
 
     report = result.report()
+    assert report["window_choice"]["window_size"] == 96, report["window_choice"]
+    assert report["window_choice"]["grid_spacing"] == 48
+    assert "another modality" in report["window_choice"]["reason"]
+    assert report["parameters"]["window_size"] == 96
     assert report["features"]["features"] == "structure"
     assert report["n_kept"] / report["n_points"] >= MIN_KEPT_SHARE
