@@ -175,7 +175,8 @@ def summarise(rows: list[dict], a, merged_from: dict | None, quiet: bool = False
     # Merged parts: their own run (commit, date, machine), not this summary's.
     meta = (run_meta() if merged_from is None else merged_from.get("meta") or {
         k: merged_from[k] for k in ("date", "machine", "coreg_commit", "versions")})
-    info = {"meta": meta, "pipeline": a.pipeline, "cases": len(rows),
+    info = {"meta": meta, "pipeline": merged_from.get("pipeline", PIPELINES[0])
+            if merged_from else a.pipeline, "cases": len(rows),
             "replicates": merged_from["replicates"] if merged_from else a.replicates,
             "seed": merged_from["seed"] if merged_from else a.seed,
             "coverage": coverage, "coverage_all_terms": overall,

@@ -116,7 +116,7 @@ def _read_csv(path: Path, options: PointOptions) -> PointCloud:
             rows = [r for r in reader if r]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise CoregInputError(f"Cannot read the points of '{path}': {exc}") from exc
-    if any(len(r) != len(names) for r in rows):
+    if not names or any(len(r) != len(names) for r in rows):
         raise CoregInputError(f"'{path}': every row must have the header's {len(names)} "
                               "fields.")
     table = np.array(rows, dtype=object).reshape(-1, len(names))

@@ -168,7 +168,7 @@ def test_align_dem__reference_points_selected_and_on_a_geoid(tmp_path, coreg_pro
     quality = (np.arange(count) // part == 1).astype(int)
     bad = np.where(np.arange(count) < 2 * part, 30.0, 0.0)
     gpkg = tmp_path / "points.gpkg"
-    schema = {"geometry": "Point", "properties": {"elev": "float", "day": "str",
+    schema = {"geometry": "Point", "properties": {"elev": "float", "day": "date",
                                                   "flag": "int"}}
     with fiona.open(gpkg, "w", driver="GPKG", crs="EPSG:25833", schema=schema) as dst:
         dst.writerecords({"geometry": {"type": "Point", "coordinates": (a, b)},
