@@ -75,9 +75,13 @@ def writer_script(results: Path, meta: dict) -> str:
 
 
 def changed_since(commit: str, paths: list[str]) -> list[str] | None:
-    """Files of ``paths`` that differ between ``commit`` and HEAD (None: unknown commit)."""
-    proc = subprocess.run(["git", "-C", str(REPO), "diff", "--name-only", commit, "HEAD",
-                           "--", *paths], capture_output=True, text=True)
+    """Files of ``paths`` that differ between ``commit`` and HEAD (None: unknown commit,
+    or no git history to tell)."""
+    try:
+        proc = subprocess.run(["git", "-C", str(REPO), "diff", "--name-only", commit, "HEAD",
+                               "--", *paths], capture_output=True, text=True)
+    except OSError:  # no git: nothing can be told
+        return None
     return proc.stdout.split() if proc.returncode == 0 else None
 
 
