@@ -47,6 +47,7 @@ from .match import (
 )
 from .metrics import mean_matching_score
 from .modality import check_modality
+from .patch_union import patch_union
 
 log = logging.getLogger(__name__)
 
@@ -238,8 +239,7 @@ def _reference_patches(ds, band, nodata, grids: list[Grid], masks,
     new = [g for g in grids if g not in prepared]
     if new:
         prepared.update(zip(new, prepare_patches(
-            new, [read_on_grid(ds, band, g, nodata=nodata) for g in new],
-            [masked_on_grid(masks, g) for g in new])))
+            new, _read_patches(ds, band, nodata, new), [masked_on_grid(masks, g) for g in new])))
     patches = [replace(prepared[g]) for g in grids]  # the floor below marks copies
     textures = [p.texture for p in patches if not p.reason]
     if not textures:
@@ -250,6 +250,16 @@ def _reference_patches(ds, band, nodata, grids: list[Grid], masks,
         if not p.reason and p.texture <= floor:
             p.reason = "low texture"
     return patches
+
+
+def _read_patches(ds, band, nodata, grids: list[Grid]) -> list[np.ndarray]:
+    """The reference on each of ``grids``: slices of one read when they densely cover a
+    small area (:mod:`.patch_union`), else one read each."""
+    union = patch_union(grids)
+    if union is None:
+        return [read_on_grid(ds, band, g, nodata=nodata) for g in grids]
+    data = read_on_grid(ds, band, union[0], nodata=nodata)
+    return [data[r:r + g.height, c:c + g.width].copy() for g, (r, c) in zip(grids, union[1])]
 
 
 def align_image(

@@ -28,6 +28,7 @@ from ..io.overviews import coarse_source
 from ..io.raster_io import read_on_grid
 from .match import cloud_like
 from .modality import fine_kind, search_features, search_kinds
+from .ncc_sums import kept_shifts, rectangle_sums
 
 INITIAL_OFFSET_UNITS = ("pixels", "map")
 #: Largest side (pixels) of the coarsest level, and of the windows of finer levels.
@@ -260,7 +261,8 @@ def masked_ncc(f: np.ndarray, f_ok: np.ndarray, g: np.ndarray, g_ok: np.ndarray,
     :data:`MIN_OVERLAP_FRACTION` is shared) and the row and column shift of each node.
     ``reach``: the largest shift (pixels, along either axis) that will be read from the
     surface; the transforms are then only that much longer than the images (n + reach
-    instead of 2n - 1: shifts beyond it wrap around, and are not read)."""
+    instead of 2n - 1: shifts beyond it wrap around), and the surface holds only the
+    shifts within it (plus a margin of EXCLUSION_PX + 1 for the second peak's scan)."""
     shape = tuple(sfft.next_fast_len(_transform_length(n, reach), real=True)
                   for n in f_ok.shape)
 
@@ -270,18 +272,30 @@ def masked_ncc(f: np.ndarray, f_ok: np.ndarray, g: np.ndarray, g_ok: np.ndarray,
     def correlate(a, b):  # sum over x of a(x) b(x - s), for every s
         return sfft.irfft2(a * np.conj(b), s=shape, axes=(-2, -1))
 
-    mf, mg = spectrum(f_ok.astype(np.float64)), spectrum(g_ok.astype(np.float64))
-    count = np.round(correlate(mf, mg))
-    safe = np.maximum(count, 1)
+    # Only the shifts within reach (and a margin for the second peak's neighbourhood)
+    # are kept: the arithmetic below, and the callers' scans, on those alone.
+    margin = None if reach is None else math.floor(reach) + EXCLUSION_PX + 1
+    (ri, row_shifts), (ci, col_shifts) = (kept_shifts(n, margin) for n in shape)
+
+    def crop(a):
+        return a[..., ri[:, None], ci[None, :]]
+
     f1, g1 = spectrum(f * f_ok), spectrum(g * g_ok)
     # Sums over the channels are taken in the spectrum where they are linear: 2 inverse
     # transforms per channel (its sums over the shared pixels) and 3 in all, not 5 each.
-    numerator = correlate(f1, g1).sum(axis=0) if len(f) == 1 else correlate(
-        (f1 * np.conj(g1)).sum(axis=0), np.ones(1))
-    var_f = correlate(spectrum(f * f * f_ok).sum(axis=0), mg)
-    var_g = correlate(mf, spectrum(g * g * g_ok).sum(axis=0))
-    for f1c, g1c in zip(f1, g1):
-        sum_f, sum_g = correlate(f1c, mg), correlate(mf, g1c)
+    numerator = crop(correlate(f1, g1).sum(axis=0) if len(f) == 1 else correlate(
+        (f1 * np.conj(g1)).sum(axis=0), np.ones(1)))
+    if f_ok.all() and g_ok.all() and f.shape == g.shape:  # shared parts are rectangles
+        count, sums_f, sums_g, var_f, var_g = rectangle_sums(f, g, row_shifts, col_shifts)
+    else:
+        mf, mg = spectrum(f_ok.astype(np.float64)), spectrum(g_ok.astype(np.float64))
+        count = crop(np.round(correlate(mf, mg)))
+        var_f = crop(correlate(spectrum(f * f * f_ok).sum(axis=0), mg))
+        var_g = crop(correlate(mf, spectrum(g * g * g_ok).sum(axis=0)))
+        sums_f = (crop(correlate(f1c, mg)) for f1c in f1)
+        sums_g = (crop(correlate(mf, g1c)) for g1c in g1)
+    safe = np.maximum(count, 1)
+    for sum_f, sum_g in zip(sums_f, sums_g):
         numerator -= sum_f * sum_g / safe
         var_f -= sum_f**2 / safe
         var_g -= sum_g**2 / safe
@@ -290,10 +304,7 @@ def masked_ncc(f: np.ndarray, f_ok: np.ndarray, g: np.ndarray, g_ok: np.ndarray,
     ok = (count >= max(least, 16)) & (denominator > 1e-9 * max(denominator.max(), 1e-300))
     with np.errstate(invalid="ignore", divide="ignore"):
         ncc = np.where(ok, numerator / denominator, np.nan)
-    rows = np.fft.fftfreq(shape[0], 1 / shape[0])
-    cols = np.fft.fftfreq(shape[1], 1 / shape[1])
-    ncc, rows, cols = (np.fft.fftshift(ncc), np.fft.fftshift(rows), np.fft.fftshift(cols))
-    rows, cols = np.meshgrid(rows, cols, indexing="ij")
+    rows, cols = np.meshgrid(row_shifts, col_shifts, indexing="ij")
     return ncc, rows, cols
 
 

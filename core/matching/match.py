@@ -17,6 +17,7 @@ from .patch_filters import (
     gaussian_weights,
 )
 from .patch_screening import cloud_like, cloud_like_batch, texture_batch
+from .patch_union import patch_union
 from .phase_correlation import PeakMatch, phase_correlation_batch
 
 #: Largest number of patches along one axis of the overlap.
@@ -170,10 +171,18 @@ class SecondarySampler:
         ratio = np.sqrt(common.res[0] * common.res[1] / (sec_res[0] * sec_res[1]))
         self.blur = 0.4 * np.sqrt(ratio**2 - 1) if ratio > 1.05 else 0.0
         self._cache: dict[tuple, _Chunk] = {}
+        self._wide: _Chunk | None = None  # the last chunk of patches sampled as one grid
 
     def sample_all(self, grids: list[Grid], model: RigidModel) -> list[np.ndarray]:
         """:meth:`sample` of every grid; the chunks they need that are not cached yet are
-        read first, and their cloud masks computed together (the same chunks)."""
+        read first, and their cloud masks computed together (the same chunks). Patches
+        densely covering a small area are sampled as one grid (:mod:`.patch_union`)."""
+        union = patch_union(grids)
+        if union is not None:
+            values = self.sample(union[0], model)
+            self._wide = self._cache.get(_key(union[0]), self._wide)
+            return [values[r:r + g.height, c:c + g.width].copy()
+                    for g, (r, c) in zip(grids, union[1])]
         missing: dict[tuple, list] = {}
         for grid in grids:
             corners = self._corners(grid, model)
@@ -226,7 +235,8 @@ class SecondarySampler:
     def cached(self, grids: list[Grid], model: RigidModel) -> bool:
         """Whether :meth:`sample` of every grid through ``model`` needs no read (its
         chunks are cached): it may then run after the file is closed."""
-        for grid in grids:
+        union = patch_union(grids)
+        for grid in grids if union is None else [union[0]]:
             corners = self._corners(grid, model)
             if corners is None or self._stale(grid, *corners):
                 return False
@@ -236,26 +246,39 @@ class SecondarySampler:
         return 4 + int(np.ceil(3 * self.blur))
 
     def _stale(self, grid: Grid, rows: np.ndarray, cols: np.ndarray) -> bool:
-        """Whether ``grid``'s chunk is missing or does not cover (rows, cols)."""
-        chunk = self._cache.get((grid.transform, grid.width, grid.height))
-        return chunk is None or not chunk.covers(rows, cols, self._margin())
+        """Whether no cached chunk covers (rows, cols) of ``grid``."""
+        return self._cached_chunk(grid, rows, cols) is None
+
+    def _cached_chunk(self, grid: Grid, rows: np.ndarray, cols: np.ndarray) -> _Chunk | None:
+        """``grid``'s own cached chunk, or that of the patches last sampled as one grid,
+        if it covers (rows, cols)."""
+        for chunk in (self._cache.get(_key(grid)), self._wide):
+            if chunk is not None and chunk.covers(rows, cols, self._margin()):
+                return chunk
+        return None
 
     def _store(self, grid: Grid, window, data: np.ndarray, valid: np.ndarray) -> _Chunk:
         """Cache the chunk of ``grid``: ``data`` read on ``window``, valid where not
         nodata nor cloud-like."""
-        chunk = self._cache[(grid.transform, grid.width, grid.height)] = _Chunk(
+        chunk = self._cache[_key(grid)] = _Chunk(
             int(window.row_off), int(window.col_off), prepare(data, valid, 3, self.blur),
             None if valid.all() else valid)
         return chunk
 
     def _chunk(self, grid: Grid, rows: np.ndarray, cols: np.ndarray) -> _Chunk:
         """The cached spline coefficients around ``grid``, re-read if the model left them."""
-        if not self._stale(grid, rows, cols):
-            return self._cache[(grid.transform, grid.width, grid.height)]
+        chunk = self._cached_chunk(grid, rows, cols)
+        if chunk is not None:
+            return chunk
         window = covering_window(rows, cols, self._margin() + CHUNK_SLACK)
         data, valid = read_window(self.ds, [self.band], window, self.nodata)
         return self._store(grid, window, data[0],
                            valid & ~cloud_like(np.where(valid, data[0], np.nan)))
+
+
+def _key(grid: Grid) -> tuple:
+    """The chunk cache's key of a grid."""
+    return grid.transform, grid.width, grid.height
 
 
 def match_arrays(reference: np.ndarray, moving: np.ndarray, *,
