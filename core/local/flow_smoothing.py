@@ -64,8 +64,10 @@ def _lee(field: np.ndarray, bound: np.ndarray, width: int) -> np.ndarray:
     mean = _local_mean(field, width)
     detail = field - mean
     spread = np.maximum(_local_mean(detail * detail, width), np.float32(1e-12))
-    with np.errstate(invalid="ignore", divide="ignore"):  # no bound nearby: all noise
-        noise = _local_mean(noise, width) / _local_mean(known, width)
+    noise = _local_mean(noise, width)
+    if not known.all():
+        with np.errstate(invalid="ignore", divide="ignore"):  # no bound nearby: all noise
+            noise /= _local_mean(known, width)
     keep = np.clip(1 - noise / spread, 0, 1)
     keep[~np.isfinite(keep)] = 0
     return mean + keep * detail
