@@ -18,9 +18,10 @@ shrinking at every level. What is compared, and how, differs:
 Common to both: NaN / masked pixels never enter the least squares (the field is filled in from
 the neighbourhood there), nor do samples the warp takes from outside the secondary; a weak pull
 towards the local mean flow keeps texture-less windows from jumping; a median filter removes
-isolated wrong vectors after each level; the secondary is warped with cubic splines; and no
+isolated wrong vectors after each level; the secondary is warped with cubic splines; no
 pyramid level is smaller than 32 px, where a cloud or a changed area would fill the image and
-drag the whole field off.
+drag the whole field off; and the field is finally smoothed where its detail is within its
+own noise (:mod:`.flow_smoothing`: low texture), kept where it is not.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from .flow_features import (  # noqa: F401 (_orientation_channels: matching/moda
     _ranker,
     _warper,
 )
+from .flow_smoothing import noise_smoothed
 
 Radius = Union[int, Sequence[int]]
 FEATURES = ("orientation", "rank")
@@ -74,6 +76,7 @@ def estimate_flow(
     is_canceled: Callable[[], bool] | None = None,
     features: str = "orientation",
     progress: Callable[[float], None] | None = None,
+    smooth: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Dense displacement field that maps ``secondary`` onto ``reference``.
 
@@ -108,6 +111,10 @@ def estimate_flow(
         What is matched (see the module docstring).
     progress : callable, optional
         Called after every iteration with the fraction of the work done (0 to 1).
+    smooth : bool
+        Finish with the adaptive smoothing of :mod:`.flow_smoothing` (local mean where the
+        field's detail is within its own noise, e.g. on low texture); False: the
+        Lucas-Kanade field as it is.
 
     Returns
     -------
@@ -144,7 +151,14 @@ def estimate_flow(
                                    min(rad, max(1, min(ref_l.shape) // 4)), iterations,
                                    halo, functools.partial(tick, ref_l.size))
         dx, dy = _median_filtered(dx, dy)
+    if smooth:
+        dx, dy = noise_smoothed(_with_nan(ref, ref_ok), _with_nan(sec, sec_ok), dx, dy,
+                                min(radii[-1], max(1, min(ref.shape) // 4)))
     return dx.astype(np.float32), dy.astype(np.float32)
+
+
+def _with_nan(image: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    return image if ok.all() else np.where(ok, image, np.float32(np.nan))
 
 
 def _median_filtered(dx: np.ndarray, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -32,8 +32,9 @@ from scipy import ndimage
 #: or the flow changes, and update these).
 TIE_POINT_SCALE = 2.75
 TIE_POINT_FLOOR_PX = 0.03
-#: Dense flow: the same, per pixel, over windows of the flow's finest radius (1.356, 0.0225).
-FLOW_SCALE = 1.36
+#: Dense flow: the same, per pixel, over windows of the flow's finest radius (1.041, 0.0225;
+#: 1.356 before the flow's final adaptive smoothing, :mod:`.flow_smoothing`).
+FLOW_SCALE = 1.04
 FLOW_FLOOR_PX = 0.0225
 #: Radius of a 2-D normal distribution of unit sigma per axis holding 95 % of it.
 R95_PER_SIGMA = math.sqrt(-2.0 * math.log(0.05))

@@ -93,8 +93,9 @@ def test_flow_tiles__the_whole_image_field(pair):
     seams = np.hypot(dx - whole_dx, dy - whole_dy)[inner]
     error = np.sqrt(np.mean(((dx - tx) ** 2 + (dy - ty) ** 2)[inner]))
     assert flow_margin(OPTIONS, 10.0) == 40  # 10 + 12 + 16, rounded up to 4
-    assert seams.max() < 0.005, seams.max()  # measured 0.00004
-    assert error < 0.1, error  # measured 0.078 (doing nothing: 8.2 px)
+    assert seams.max() < 0.005, seams.max()  # measured 0.0004
+    # measured 0.046; 0.078 without the final adaptive smoothing; doing nothing: 8.2 px
+    assert error < 0.06, error
     assert progress and max(progress) <= 100.0
 
 
