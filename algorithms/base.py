@@ -106,11 +106,12 @@ class CoregAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
         """Check every destination against every input and each other, hold them, then
         :meth:`process`. The engine's errors become QgsProcessingException here, the
-        one place they are translated; SIGTERM cancels cleanly (qgis_process)."""
+        one place they are translated; SIGTERM cancels cleanly through the feedback's
+        cancel flag (qgis_process)."""
         try:
             parameters = self.with_item_rasters(parameters)
-            with terminate_cleanly(), guarded_outputs(self.destinations(parameters, context),
-                                                      self.sources(parameters, context)):
+            with terminate_cleanly(feedback.cancel), guarded_outputs(
+                    self.destinations(parameters, context), self.sources(parameters, context)):
                 return self.process(parameters, context, feedback)
         except (CoregError, ValueError) as exc:  # ValueError: the engine's older messages
             raise QgsProcessingException(self.labelled(str(exc))) from exc

@@ -29,12 +29,19 @@ from hypothesis import strategies as st
 from synthetic import crop
 
 from coreg.core.errors import (
+    CanceledError,
     CoregError,
     CoregInputError,
     CoregOutputError,
     CoregResourceError,
 )
-from coreg.core.io.outputs import TEMP_MARK, atomic_path, hold_outputs, temporary_name
+from coreg.core.io.outputs import (
+    TEMP_MARK,
+    atomic_path,
+    hold_outputs,
+    temporary_name,
+    terminate_cleanly,
+)
 from coreg.core.io.paths import local_input
 from coreg.core.io.raster_io import read_info
 from coreg.core.matching.align import align_image
@@ -488,6 +495,22 @@ def test_qgis_process__signal_while_writing__no_temporaries(stop, tmp_path,
     assert list(out.iterdir()) == []
     assert {k: v for k, v in digest(tmp_path).items() if k.startswith("big")} == {
         k: v for k, v in before.items() if k.startswith("big")}
+
+
+def test_a_first_signal_sets_the_cancel_flag_a_second_stops_at_once():
+    """The first signal only raises the run's cancel flag, which the engine polls at safe
+    points (an exception raised at an arbitrary point can land in an import or a
+    finaliser, which print it); a second one stops the run where it is."""
+    flags: list[int] = []
+    with pytest.raises(CanceledError, match="SIGINT"):
+        with terminate_cleanly(lambda: flags.append(1)):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            assert flags == [1]
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+    assert flags == [1]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_report_json_written_atomically_is_valid(pair, tmp_path):

@@ -34,7 +34,7 @@ import socket
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import rasterio
@@ -444,12 +444,17 @@ def _gdal_errors() -> Iterator[list[str]]:
 
 
 @contextlib.contextmanager
-def terminate_cleanly() -> Iterator[None]:
-    """While the block runs in the main thread, SIGTERM, SIGHUP and SIGINT cancel it
-    (raising :class:`CanceledError`), so that every temporary is removed. A signal whose
-    previous action was to end the process is then sent again, so it still does; others
-    (Python's Ctrl+C handler) end in the cancellation. qgis_process lets neither reach
-    Python on its own. Elsewhere (a worker thread of the QGIS desktop) it does nothing."""
+def terminate_cleanly(cancel: Callable[[], None] | None = None) -> Iterator[None]:
+    """While the block runs in the main thread, SIGTERM, SIGHUP and SIGINT cancel it, so
+    that every temporary is removed. With ``cancel`` (a run's cancel flag, which the
+    engine polls at safe points, at least every second) the first signal sets it and the
+    run ends there with :class:`CanceledError`; a second one, or a signal without
+    ``cancel``, raises :class:`CanceledError` at once, wherever the run is. (An exception
+    raised at an arbitrary point can land in an import or a finaliser, which print it.)
+    A signal whose previous action was to end the process is then sent again, so it still
+    does; others (Python's Ctrl+C handler) end in the cancellation. qgis_process lets
+    neither reach Python on its own. Elsewhere (a worker thread of the QGIS desktop) it
+    does nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -459,6 +464,9 @@ def terminate_cleanly() -> Iterator[None]:
 
     def stop(number, _frame):
         received.append(number)
+        if cancel is not None and len(received) == 1:
+            cancel()
+            return
         raise CanceledError(f"Stopped by {signal.Signals(number).name}; nothing was "
                             "replaced and the temporary files were removed.")
 
