@@ -111,7 +111,7 @@ def engine_files() -> list[str]:
             relative = Path(path).resolve().relative_to(REPO).as_posix()
         except ValueError:
             continue
-        if not relative.startswith("benchmarks/"):
+        if not relative.startswith(("benchmarks/", ".")):  # not the benchmarks, not a venv
             used.add(relative)
     return sorted(used)
 
