@@ -199,7 +199,7 @@ results="${RESULTS:-$repo/benchmarks/results/fresh_root-$DIST.json}"
     printf '{"meta": {"date": "%s", "host": "%s", "machine": "%s", "cpus": %d, ' \
         "$(date -Iseconds)" "$(hostname)" "$(uname -m)" "$(nproc)"
     printf '"coreg_commit": "%s", "versions": {"debian": "%s", "variant": "%s", "installed": "%s"}, ' \
-        "$(git -C "$repo" rev-parse --short HEAD)" "$DIST" "$VARIANT" "$installed"
+        "${head:0:7}" "$DIST" "$VARIANT" "$installed"
     printf '"test_data": %s},\n "steps": [\n  %s\n ]}\n' \
         "$([ "$DATA" = 1 ] && echo true || echo false)" "$(IFS=$'\n'; echo "${steps_json[*]}" | paste -sd, - | sed 's/},{/},\n  {/g')"
 } >"$results"
