@@ -32,13 +32,22 @@ def open_swath(path: str):
 
 
 
+def checked_bands(ds, bands: Sequence[int] | None, path: str, label: str = "Input"
+                  ) -> list[int]:
+    """``bands`` of the open swath ``ds`` (all of them if None), each checked to exist."""
+    bands = list(bands) if bands else list(range(1, ds.count + 1))
+    for band in bands:
+        if not 1 <= band <= ds.count:
+            raise CoregInputError(f"{label} band {band} does not exist: '{path}' has "
+                                  f"{ds.count} band(s).")
+    return bands
+
+
 def read_band_array(path: str, band: int, label: str) -> np.ndarray:
     """Band ``band`` of ``path`` as float64, NaN where nodata or not finite."""
     try:
         with open_swath(path) as ds:
-            if not 1 <= band <= ds.count:
-                raise CoregInputError(f"{label} band {band} does not exist: '{path}' has "
-                                      f"{ds.count} band(s).")
+            checked_bands(ds, [band], path, label)
             values = ds.read(band).astype(np.float64, copy=False)
             nodata = ds.nodata
     except (RasterioError, RasterioIOError) as exc:
@@ -79,11 +88,7 @@ def read_measurements(path: str, bands: Sequence[int] | None):
     """(float32 stack with NaN nodata, dtype, nodata, band descriptions) of ``path``."""
     try:
         with open_swath(path) as ds:
-            bands = list(bands) if bands else list(range(1, ds.count + 1))
-            for band in bands:
-                if not 1 <= band <= ds.count:
-                    raise CoregInputError(f"Input band {band} does not exist: '{path}' has "
-                                          f"{ds.count} band(s).")
+            bands = checked_bands(ds, bands, path)
             data = ds.read(bands)
             descriptions = [ds.descriptions[b - 1] for b in bands]
             return data, ds.nodata, descriptions

@@ -21,7 +21,7 @@ from ..errors import CoregInputError
 from ..grid import Grid
 from ..io.raster_io import IsCanceled, Progress, atomic_path, output_profile, to_cog
 from .geometry import to_target_coordinates
-from .inputs import open_swath, read_band_array, read_measurements
+from .inputs import checked_bands, open_swath, read_band_array, read_measurements
 from .sampling import as_sampled, rectify_arrays
 
 #: Band descriptions of the lookup output.
@@ -114,11 +114,7 @@ def _measurement_metadata(path: str, bands: Sequence[int] | None) -> tuple:
     :func:`.inputs.read_measurements` would read (and its errors), without reading them."""
     try:
         with open_swath(path) as ds:
-            bands = list(bands) if bands else list(range(1, ds.count + 1))
-            for band in bands:
-                if not 1 <= band <= ds.count:
-                    raise CoregInputError(f"Input band {band} does not exist: '{path}' has "
-                                          f"{ds.count} band(s).")
+            bands = checked_bands(ds, bands, path)
             return (np.result_type(*(ds.dtypes[b - 1] for b in bands)), ds.nodata,
                     [ds.descriptions[b - 1] for b in bands], (ds.height, ds.width))
     except (RasterioError, RasterioIOError) as exc:
