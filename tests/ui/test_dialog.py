@@ -44,11 +44,18 @@ def layers(rasters, qgis_new_project, coreg_provider):
 @pytest.fixture
 def panel(layers, qgis_iface):
     """A new panel without remembered settings (tests must not depend on their order)."""
+    yield from new_panel(qgis_iface)
+
+
+def new_panel(qgis_iface, *settings_prefixes: str):
+    """A panel made after forgetting its settings (and those under ``settings_prefixes``),
+    yielded, then stopped and let go: the body of the panel fixtures."""
     from qgis.core import QgsSettings
 
     from coreg.ui.panel import SETTINGS_PREFIX, CoregPanel
 
-    QgsSettings().remove(SETTINGS_PREFIX.rstrip("/"))
+    for prefix in (SETTINGS_PREFIX, *settings_prefixes):
+        QgsSettings().remove(prefix.rstrip("/"))
     widget = CoregPanel(qgis_iface)
     yield widget
     widget.cancel()

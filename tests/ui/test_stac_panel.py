@@ -9,26 +9,16 @@ from urllib.parse import quote
 
 import pytest
 import stac_fixture
-from test_dialog import wait_for
+from test_dialog import new_panel, wait_for
 
 COLLECTION = stac_fixture.COLLECTION
 
 
 @pytest.fixture
 def panel(qgis_new_project, qgis_iface, coreg_provider):
-    from qgis.core import QgsSettings
-
-    from coreg.ui.panel import SETTINGS_PREFIX, CoregPanel
     from coreg.ui.stac_search import SETTINGS_PREFIX as SEARCH_SETTINGS
 
-    for prefix in (SETTINGS_PREFIX, SEARCH_SETTINGS):
-        QgsSettings().remove(prefix.rstrip("/"))
-    widget = CoregPanel(qgis_iface)
-    yield widget
-    widget.cancel()
-    wait_for(lambda: not widget.is_running())
-    widget.teardown()
-    widget.deleteLater()
+    yield from new_panel(qgis_iface, SEARCH_SETTINGS)
 
 
 def searched(dialog) -> int:
