@@ -54,7 +54,7 @@ import time  # noqa: E402
 from functools import partial  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from checkout import register_coreg  # noqa: E402
+from checkout import load_module, register_coreg  # noqa: E402
 
 sys.dont_write_bytecode = True
 HERE = Path(__file__).resolve().parent
@@ -69,7 +69,6 @@ from crossmodal_groups import (  # noqa: E402
     auto_rigid_rows,
     corpus,
     field_bands,
-    load_module,
     model_rows,
     stack_rows,
     uavsar_rows,

@@ -5,7 +5,6 @@ Imported by crossmodal.py, which runs them and writes the results file."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -13,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from checkout import register_coreg
+from checkout import load_module, register_coreg
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -29,15 +28,6 @@ from coreg.core.matching.align import align_image  # noqa: E402
 from coreg.core.matching.linear_model import decomposed  # noqa: E402
 from coreg.core.stack.coregistered_stack import coregistered_stack  # noqa: E402
 from coreg.core.stack.stack import align_stack  # noqa: E402
-
-
-def load_module(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 corpus = load_module("coreg_corpus", REPO / "tests" / "corpus.py")
 

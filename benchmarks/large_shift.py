@@ -27,14 +27,13 @@ os.environ["GDAL_PAM_ENABLED"] = "NO"
 os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
 
 import argparse  # noqa: E402
-import importlib.util  # noqa: E402
 import math  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
-from checkout import register_coreg  # noqa: E402
+from checkout import load_module, register_coreg  # noqa: E402
 
 sys.dont_write_bytecode = True
 HERE = Path(__file__).resolve().parent
@@ -55,16 +54,8 @@ SAR = REPO.parent / "shared" / "data" / "sar_optical"
 AROSICS_DEFAULT_MAX_SHIFT = 5
 
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-corpus = _load("coreg_corpus", REPO / "tests" / "corpus.py")
-bench_corpus = _load("coreg_bench_corpus", HERE / "corpus.py")
+corpus = load_module("coreg_corpus", REPO / "tests" / "corpus.py")
+bench_corpus = load_module("coreg_bench_corpus", HERE / "corpus.py")
 
 
 def log(message: str) -> None:

@@ -12,15 +12,14 @@ pixels, with no interpolation anywhere (no "inverse crime"). The secondary then 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import rasterio
 from affine import Affine
 from cases import LARGE_SHIFT, LARGE_SIZE, LARGE_SOURCE
+from checkout import load_module
 
 from coreg.core.matching.fit import RigidModel
 
@@ -28,14 +27,8 @@ from coreg.core.matching.fit import RigidModel
 def tests_corpus():
     """tests/corpus.py, as the module ``coreg_corpus`` (benchmarks/corpus.py's name hides
     it from a plain import)."""
-    name = "coreg_corpus"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "tests" / "corpus.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_module("coreg_corpus", Path(__file__).resolve().parents[1] / "tests" /
+                       "corpus.py")
 
 
 _corpus = tests_corpus()
