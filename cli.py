@@ -35,7 +35,7 @@ from typing import Any
 
 import click
 
-from .core.errors import CoregError, CoregInputError, CoregResourceError
+from .core.errors import CanceledError, CoregError, CoregInputError, CoregResourceError
 
 #: Choices, as the engine spells them (tests/test_cli.py checks them against core/).
 TRANSFORMS = ("rigid", "translation")
@@ -95,12 +95,22 @@ class ProgressBar:
             self.shown = 100
 
 
+#: Set by the first SIGTERM, SIGHUP or Ctrl+C of a run (:func:`main`); the engine polls it
+#: (:meth:`Run.is_canceled`) and stops at its next safe point, at most a second later.
+_STOP = threading.Event()
+
+
 class Run:
     """What one command shares: its progress bar, its messages and its outputs' gate."""
 
     def __init__(self, command: str, quiet: bool, as_json: bool) -> None:
         self.command, self.quiet, self.as_json = command, quiet, as_json
         self.progress = None if quiet else ProgressBar(command)
+
+    @staticmethod
+    def is_canceled() -> bool:
+        """Whether a signal asked the run to stop (the engine's ``is_canceled``)."""
+        return _STOP.is_set()
 
     @contextlib.contextmanager
     def guarded(self, outputs: Mapping[str, Any], inputs: Mapping[str, Any]) -> Iterator[None]:
@@ -269,7 +279,8 @@ def _apply_to(run: Run, alignment, paths: Sequence[str], output: str, sources: M
                                os.path.dirname(os.path.abspath(output)),
                                output_mode=output_mode,
                                protected={**sources, "Output": output},
-                               progress=ProgressBar("apply-to") if not run.quiet else None)
+                               progress=ProgressBar("apply-to") if not run.quiet else None,
+                               is_canceled=run.is_canceled)
     for path in written:
         run.info(f"Wrote {path}")
     return written
@@ -384,7 +395,7 @@ def align_image_command(reference, secondary, output, band_ref, band_sec, masks,
             modality=modality, keep_unreliable=keep_unreliable, choose_bands=choose_bands,
             reference_nodata=ref_nodata, secondary_nodata=sec_nodata,
             output_mode=output_mode, resampling=resampling, cog=cog,
-            progress=run.progress)
+            progress=run.progress, is_canceled=run.is_canceled)
         document = alignment.report()
         _write_report(report, document)
         _apply_to(run, alignment.transform, apply_to, output, sources, output_mode)
@@ -484,7 +495,7 @@ def align_local_command(reference, secondary, output, displacement, uncertainty,
             radius=radius, levels=levels, iterations=iterations, invert=invert,
             reference_nodata=ref_nodata, secondary_nodata=sec_nodata, cog=cog,
             keep_unreliable=keep_unreliable, dask_scheduler=dask_scheduler,
-            ship_engine=ship_engine, progress=run.progress)
+            ship_engine=ship_engine, progress=run.progress, is_canceled=run.is_canceled)
         document = result.report()
         if report:
             _write_report(report, portable_report(document, report))
@@ -601,7 +612,7 @@ def align_dem_command(reference, dem, output, dh_output, exclude, method, pipeli
             tolerance=tolerance, block_size=block_size, match_reference=match_reference,
             resampling=resampling,
             keep_unreliable=keep_unreliable, dask_scheduler=dask_scheduler,
-            ship_engine=ship_engine, progress=run.progress)
+            ship_engine=ship_engine, progress=run.progress, is_canceled=run.is_canceled)
         document = alignment.report()
         _write_report(report, document)
         if report_page:
@@ -660,7 +671,7 @@ def align_stack_command(inputs, anchor, output_folder, masks, summary, band, tra
             band=band, anchor_band=band, transform=transform, max_shift=max_shift,
             reproject=reproject, already_aligned=already_aligned,
             min_improvement=min_improvement, workers=workers, dask_scheduler=dask_scheduler,
-            ship_engine=ship_engine, progress=run.progress)
+            ship_engine=ship_engine, progress=run.progress, is_canceled=run.is_canceled)
     for result in results:
         run.info(f"{os.path.basename(result.input)}: {result.status}"
                  f"{' (' + _one_line(result.reason) + ')' if result.reason else ''}")
@@ -715,7 +726,7 @@ def align_items_command(source_item, reference_item, output_folder, title, asset
             match_asset=match_asset, transform=transform, max_shift=max_shift,
             resampling=None if resampling == "auto" else resampling,
             ignore_preconditions=ignore_preconditions, report_path=report,
-            timeout=timeout, log=log, progress=run.progress)
+            timeout=timeout, log=log, progress=run.progress, is_canceled=run.is_canceled)
     r = result.report
     run.done(r, f"Shift {r['shift_x_px']:+.3f}, {r['shift_y_px']:+.3f} px, reliability "
                 f"{r['reliability']:.1f} %; wrote {len(result.outputs)} asset(s) and "
@@ -756,7 +767,7 @@ def apply_command(alignment, input_path, output, output_mode, target_grid, resam
         applied = apply_alignment(
             saved, input_path, output, output_mode=output_mode, target=target,
             resampling=None if resampling == "auto" else resampling, cog=cog,
-            vertical=vertical, progress=run.progress)
+            vertical=vertical, progress=run.progress, is_canceled=run.is_canceled)
     for note in applied.warnings:
         run.info(note)
     run.done({"output": output, "resampling": applied.resampling,
@@ -781,7 +792,7 @@ def band_math_command(inputs, expression, output, dask_scheduler, ship_engine, q
     with run.guarded({"Output": output}, {"Inputs": list(inputs)}):
         definition = band_math(list(inputs), expression, output,
                                dask_scheduler=dask_scheduler, ship_engine=ship_engine,
-                               progress=run.progress)
+                               progress=run.progress, is_canceled=run.is_canceled)
     run.done({"output": output, "name": definition.name, "expression": definition.text},
              f"Computed {definition.text} into {output}")
 
@@ -842,7 +853,7 @@ def rectify_swath_command(source, output, bands, x_coords, y_coords, x_band, y_b
             pixel_size=pixel_size, extent=tuple(extent) if extent else None,
             interpolation=interpolation, prefilter=prefilter, lookup_output=lookup_output,
             cog=cog, dask_scheduler=dask_scheduler, ship_engine=ship_engine,
-            progress=run.progress)
+            progress=run.progress, is_canceled=run.is_canceled)
     for note in result.notes:
         run.info(note)
     grid = result.grid
@@ -866,18 +877,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     as they would have.
     """
     try:
-        from .core.io.outputs import terminate_cleanly
+        from .core.io.outputs import stopped_by, terminate_cleanly
     except ImportError as exc:  # numpy, rasterio, ... missing: say so, not a traceback
         _error(f"{exc}. Coreg needs numpy, scipy, rasterio and pyproj "
                "(pip install numpy scipy rasterio pyproj).")
         return 1
+    _STOP.clear()
     try:
-        with terminate_cleanly():
+        with terminate_cleanly(_STOP.set) as signals:
             try:
                 status = cli.main(args=list(argv) if argv is not None else None,
                                   prog_name="coreg", standalone_mode=False)
             except CoregError as exc:  # reported before a signal ends the process
-                _error(exc)
+                stopped = isinstance(exc, CanceledError) and signals
+                _error(stopped_by(signals[0]) if stopped else exc)
                 return exc.exit_code
         return status if isinstance(status, int) else 0
     except click.exceptions.Abort:  # Ctrl+C outside a run (click's name for it)

@@ -457,6 +457,29 @@ def test_sigterm_removes_the_temporaries_and_ends_as_sigterm_does(home, tmp_path
     assert "coreg: error: Stopped by SIGTERM" in completed.stderr
 
 
+
+def test_a_signal_asks_the_engine_to_stop_at_its_next_safe_point(monkeypatch, capsys, tmp_path):
+    """The first SIGINT sets the run's flag rather than raising wherever the run is: the
+    engine sees it through ``is_canceled`` and stops itself."""
+    from coreg.core.bandmath import raster_math
+    from coreg.core.errors import CanceledError
+
+    seen = []
+
+    def engine(*_args, is_canceled, **_kwargs):
+        seen.append(is_canceled())
+        os.kill(os.getpid(), signal.SIGINT)  # would raise here without the flag
+        seen.append(is_canceled())
+        raise CanceledError("Canceled.")
+
+    monkeypatch.setattr(raster_math, "band_math", engine)
+    status = cli.main(["band-math", str(REFERENCE), "-e", "(+ 1.b1 1)", "-o",
+                       str(tmp_path / "out.tif")])
+    assert (status, seen) == (130, [False, True])
+    assert "coreg: error: Stopped by SIGINT" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 # ------------------------------------------------------------------------ in-process
 
 

@@ -444,7 +444,7 @@ def _gdal_errors() -> Iterator[list[str]]:
 
 
 @contextlib.contextmanager
-def terminate_cleanly(cancel: Callable[[], None] | None = None) -> Iterator[None]:
+def terminate_cleanly(cancel: Callable[[], None] | None = None) -> Iterator[list[int]]:
     """While the block runs in the main thread, SIGTERM, SIGHUP and SIGINT cancel it, so
     that every temporary is removed. With ``cancel`` (a run's cancel flag, which the
     engine polls at safe points, at least every second) the first signal sets it and the
@@ -454,32 +454,38 @@ def terminate_cleanly(cancel: Callable[[], None] | None = None) -> Iterator[None
     A signal whose previous action was to end the process is then sent again, so it still
     does; others (Python's Ctrl+C handler) end in the cancellation. qgis_process lets
     neither reach Python on its own. Elsewhere (a worker thread of the QGIS desktop) it
-    does nothing."""
+    does nothing. The block gets the list of the signals received (their numbers), for
+    :func:`stopped_by`."""
+    received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield received
         return
     names = [name for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)]
     previous = {name: signal.getsignal(getattr(signal, name)) for name in names}
-    received: list[int] = []
 
     def stop(number, _frame):
         received.append(number)
         if cancel is not None and len(received) == 1:
             cancel()
             return
-        raise CanceledError(f"Stopped by {signal.Signals(number).name}; nothing was "
-                            "replaced and the temporary files were removed.")
+        raise CanceledError(stopped_by(number))
 
     for name in names:
         signal.signal(getattr(signal, name), stop)
     try:
-        yield
+        yield received
     finally:
         for name, handler in previous.items():
             signal.signal(getattr(signal, name), handler if handler is not None
                           else signal.SIG_DFL)
         if received and previous[signal.Signals(received[0]).name] in (signal.SIG_DFL, None):
             os.kill(os.getpid(), received[0])  # cleaned up: now end as the signal would have
+
+
+def stopped_by(number: int) -> str:
+    """What a run stopped by signal ``number`` says: whichever point it stopped at."""
+    return (f"Stopped by {signal.Signals(number).name}; nothing was replaced and the "
+            "temporary files were removed.")
 
 
 @contextlib.contextmanager
