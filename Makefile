@@ -36,7 +36,7 @@ REF ?=
 SEC ?=
 DEMO_OUTPUT ?= demo-output
 
-.PHONY: help deps venv test lint demo package bench results-status fresh-root clean
+.PHONY: help deps venv test lint demo package bench bench-stale results-status fresh-root clean
 
 help:
 	@echo "make deps     install Debian packages (QGIS, rasterio, scipy, pyproj, ...) if missing"
@@ -48,6 +48,7 @@ help:
 	@echo "make package  build dist/coreg.zip for Plugins > Manage and Install > Install from ZIP"
 	@echo "              and check it against the plugins.qgis.org upload rules"
 	@echo "make bench    deps, then the benchmarks (AROSICS, xdem, gefolki, xcube, gdal_calc, time series)"
+	@echo "make bench-stale  rerun the benchmarks whose quoted results are stale (slow ones too)"
 	@echo "make results-status  which results files the READMEs quote were measured on an"
 	@echo "              engine that has changed since (benchmarks/stale.py; --check fails then)"
 	@echo "make fresh-root  make demo and make test in a fresh debootstrap root (a clone of HEAD),"
@@ -85,21 +86,12 @@ package:
 # band math vs gdal_calc.py, swaths vs xcube-resampling and gdalwarp, dense flow vs
 # gefolki, non-rigid alignment vs AROSICS COREG_LOCAL.
 bench: deps venv
-	scripts/headless.sh $(BENCH_PYTHON) benchmarks/run.py
-	scripts/headless.sh $(BENCH_PYTHON) benchmarks/speed.py --json benchmarks/work/speed.json
-	scripts/headless.sh $(BENCH_PYTHON) benchmarks/corpus.py
-	scripts/headless.sh $(BENCH_PYTHON) benchmarks/large_shift.py
-	scripts/headless.sh $(BENCH_PYTHON) benchmarks/crossmodal.py
-	scripts/headless.sh $(BENCH_PYTHON) benchmarks/dem.py
-	scripts/headless.sh $(BENCH_PYTHON) benchmarks/stack.py
-	scripts/headless.sh $(BENCH_PYTHON) benchmarks/band_math.py
-	scripts/headless.sh $(BENCH_PYTHON) benchmarks/swath.py
-	scripts/headless.sh $(BENCH_PYTHON) benchmarks/flow.py
-	scripts/headless.sh $(BENCH_PYTHON) benchmarks/scale.py --size 2048
-	scripts/headless.sh $(BENCH_PYTHON) benchmarks/local.py
-	scripts/headless.sh $(BENCH_PYTHON) benchmarks/calibration_local.py
-	scripts/headless.sh $(BENCH_PYTHON) benchmarks/stac.py
-	scripts/headless.sh $(BENCH_PYTHON) benchmarks/stac_coarse.py
+	BENCH_PYTHON=$(BENCH_PYTHON) scripts/headless.sh $(BENCH_PYTHON) benchmarks/runs.py
+
+# Rerun the runs whose quoted results files are stale (slow ones included): a release's
+# READMEs then state what its engine measured.
+bench-stale: deps venv
+	BENCH_PYTHON=$(BENCH_PYTHON) scripts/headless.sh $(BENCH_PYTHON) benchmarks/runs.py --stale
 
 # Which quoted results files a rerun would change (the engine files their run used moved).
 results-status:

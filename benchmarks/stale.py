@@ -109,7 +109,13 @@ def status(name: str) -> dict:
 
 
 def rerun_command(row: dict) -> str:
-    """The command that reruns a results file's run (headless, with its interpreter)."""
+    """The command that reruns a results file's run: ``runs.py``'s row for it, else the
+    script with the interpreter and arguments its run recorded."""
+    from runs import by_results
+
+    run = by_results().get(row["file"])
+    if run is not None:
+        return " ".join(shlex.quote(a) for a in run.command(row["interpreter"]))
     arguments = " ".join(shlex.quote(a) for a in row.get("arguments") or [])
     recorded = "" if row.get("arguments") is not None else "  # arguments not recorded"
     runner = "" if row["script"].endswith(".sh") else f"{row['interpreter']} "
