@@ -314,14 +314,9 @@ def coreg_worker(spec: dict) -> dict:
         t0 = time.perf_counter()
         exclude = []
         if spec.get("exclude_gpkg"):
-            import fiona
+            from coreg.core.io.vector_masks import vector_mask
 
-            from coreg.core.io.masks import PolygonMask
-
-            with fiona.open(spec["exclude_gpkg"]) as src:
-                crs = src.crs_wkt
-                geoms = tuple(_geojson(f["geometry"]) for f in src)
-            exclude.append(PolygonMask(geoms, crs))
+            exclude.append(vector_mask(spec["exclude_gpkg"]))  # as the CLI reads it
         for path in spec.get("exclude_rasters", ()):
             exclude.append(path)
         method = spec["method"]
