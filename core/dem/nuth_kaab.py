@@ -71,15 +71,19 @@ class Fitter:
         self.converged = True
 
     def horizontal(self, groups: np.ndarray, n: int, max_iterations: int,
-                   tolerance: float, start: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+                   tolerance: float, start: np.ndarray | None = None,
+                   dem_at_start: np.ndarray | None = None) -> tuple[np.ndarray, int]:
         """Shift (x, y) of each of ``n`` groups, map units, applied to the DEM (from
         ``start``, else zero); and the iterations used. ``tolerance`` is in metres on the
-        ground."""
+        ground. ``dem_at_start``: the DEM already sampled at ``start`` (not sampled again)."""
         shifts = np.zeros((n, 2)) if start is None else np.array(start, float).reshape(n, 2)
         for iteration in range(1, max_iterations + 1):
             if self.is_canceled and self.is_canceled():
                 raise CanceledError("Canceled while fitting the DEM shift.")
-            dem = self.sampler.at(self.samples, shifts[groups, 0], shifts[groups, 1])
+            if iteration == 1 and dem_at_start is not None:
+                dem = dem_at_start
+            else:
+                dem = self.sampler.at(self.samples, shifts[groups, 0], shifts[groups, 1])
             dh = self.samples.ref - dem
             # A vertical offset would leak into the fit (dz / tan(slope) varies with
             # aspect on real terrain): remove each group's median first.
