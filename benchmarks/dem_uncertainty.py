@@ -148,6 +148,13 @@ def combined(row: dict, name: str, rule: str = "larger") -> float:
             "bootstrap": boot}[rule]
 
 
+def width_ratio(rows: list[dict], name: str) -> float:
+    """Median reported 95 % half-width over the 95th percentile of the observed |error|:
+    the calibration standard's usefulness check (issue 18: at most 3, not just wide)."""
+    half = [r["t95"] * combined(r, name) for r in rows]
+    return float(np.median(half) / np.percentile([abs(r["errors"][name]) for r in rows], 95))
+
+
 def summarise(rows: list[dict], a, merged_from: dict | None, quiet: bool = False) -> int:
     """Coverage and z-scores over ``rows``, printed and written to ``a.json``."""
     names = list(rows[0]["errors"])
@@ -169,6 +176,10 @@ def summarise(rows: list[dict], a, merged_from: dict | None, quiet: bool = False
     overall_before = float(np.mean([before[n] for n in names]))
     lines.append(f"| all terms | {100 * overall:.1f} % | | {100 * overall_quadrature:.1f} % | "
                  f"{100 * overall_before:.1f} % |")
+    ratios = {n: width_ratio(rows, n) for n in names}
+    lines.append("")
+    lines.append("Median 95 % half-width / 95th percentile |error|: " + ", ".join(
+        f"{n} {ratios[n]:.2f}" for n in names))
     text = "\n".join(lines)
     if not quiet:
         print(text)
@@ -182,7 +193,8 @@ def summarise(rows: list[dict], a, merged_from: dict | None, quiet: bool = False
             "coverage": coverage, "coverage_all_terms": overall,
             "coverage_quadrature": quadrature, "coverage_quadrature_all_terms": overall_quadrature,
             "coverage_bootstrap_only": before, "coverage_bootstrap_only_all_terms": overall_before,
-            "rms_z": z_scores, "table": text, "rows": rows}
+            "rms_z": z_scores, "radius95_over_p95_error": ratios, "table": text,
+            "rows": rows}
     written = write_results("dem_uncertainty", info, a.json)
     if not quiet:
         print(f"results: {written}")
