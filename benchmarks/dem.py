@@ -16,7 +16,9 @@ when ``align_dem`` exists; xdem load, reproject, mask, fit, apply, save).
 Besides each tool's own before/after statistics, a *common evaluator* (this file,
 ``evaluate_shift``) scores the translation of either tool the same way: on the reference's
 own grid and stable pixels, dh = reference - (DEM bilinearly sampled at x - shift_x,
-y - shift_y, plus shift_z), NMAD = 1.4826 median|dh - median(dh)|. The table's "NMAD after"
+y - shift_y, plus shift_z), NMAD = 1.4826 median|dh - median(dh)| (when both DEMs are
+integer rasters, of dh plus a fixed one-metre dither, the same for both tools: see
+``Evaluator``). The table's "NMAD after"
 columns use it for the translation methods (nuth_kaab, vertical); blockwise rows (marked *)
 apply it to the aligned raster each tool wrote instead (no single translation to score), which
 also counts each tool's resampling loss.
