@@ -96,7 +96,11 @@ def main(argv=None) -> int:
     if a.merge:
         parts = [json.loads(Path(f).read_text()) for f in a.merge]
         rows = sorted((r for part in parts for r in part["rows"]), key=lambda r: r["case"])
-        return summarise(rows, a, parts[0])
+        if len({r["case"] for r in rows}) < len(rows):
+            raise SystemExit("The parts share cases: merge parts of one run of cases only.")
+        return summarise(rows, a, parts[0], [{"file": f, "cases": [r["case"] for r in part["rows"]],
+                                              "meta": part.get("meta")}
+                                             for f, part in zip(a.merge, parts)])
     register_coreg()
     from dem_sensor import make_pair
 
@@ -155,7 +159,8 @@ def width_ratio(rows: list[dict], name: str) -> float:
     return float(np.median(half) / np.percentile([abs(r["errors"][name]) for r in rows], 95))
 
 
-def summarise(rows: list[dict], a, merged_from: dict | None, quiet: bool = False) -> int:
+def summarise(rows: list[dict], a, merged_from: dict | None, parts: list | None = None,
+              quiet: bool = False) -> int:
     """Coverage and z-scores over ``rows``, printed and written to ``a.json``."""
     names = list(rows[0]["errors"])
 
@@ -194,7 +199,7 @@ def summarise(rows: list[dict], a, merged_from: dict | None, quiet: bool = False
             "coverage_quadrature": quadrature, "coverage_quadrature_all_terms": overall_quadrature,
             "coverage_bootstrap_only": before, "coverage_bootstrap_only_all_terms": overall_before,
             "rms_z": z_scores, "radius95_over_p95_error": ratios, "table": text,
-            "rows": rows}
+            **({"parts": parts} if parts else {}), "rows": rows}
     written = write_results("dem_uncertainty", info, a.json)
     if not quiet:
         print(f"results: {written}")
