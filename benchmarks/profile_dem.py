@@ -131,6 +131,7 @@ def main(argv=None) -> int:
         for label, checkout in (("base", Path(a.base)), ("this", HERE.parent)):
             row[label] = run_worker(checkout, spec, a.repeats)
             print(f"{case} {label}: {row[label]}", file=sys.stderr)
+        row["cpu_this_over_base"] = min(row["this"]["cpu_s"]) / min(row["base"]["cpu_s"])
         rows.append(row)
     text = table(rows)
     print(text)
