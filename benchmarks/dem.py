@@ -16,7 +16,9 @@ when ``align_dem`` exists; xdem load, reproject, mask, fit, apply, save).
 Besides each tool's own before/after statistics, a *common evaluator* (this file,
 ``evaluate_shift``) scores the translation of either tool the same way: on the reference's
 own grid and stable pixels, dh = reference - (DEM bilinearly sampled at x - shift_x,
-y - shift_y, plus shift_z), NMAD = 1.4826 median|dh - median(dh)|. The table's "NMAD after"
+y - shift_y, plus shift_z), NMAD = 1.4826 median|dh - median(dh)| (when both DEMs are
+integer rasters, of dh plus a fixed one-metre dither, the same for both tools: see
+``Evaluator``). The table's "NMAD after"
 columns use it for the translation methods (nuth_kaab, vertical); blockwise rows (marked *)
 apply it to the aligned raster each tool wrote instead (no single translation to score), which
 also counts each tool's resampling loss.
@@ -314,14 +316,9 @@ def coreg_worker(spec: dict) -> dict:
         t0 = time.perf_counter()
         exclude = []
         if spec.get("exclude_gpkg"):
-            import fiona
+            from coreg.core.io.vector_masks import vector_mask
 
-            from coreg.core.io.masks import PolygonMask
-
-            with fiona.open(spec["exclude_gpkg"]) as src:
-                crs = src.crs_wkt
-                geoms = tuple(_geojson(f["geometry"]) for f in src)
-            exclude.append(PolygonMask(geoms, crs))
+            exclude.append(vector_mask(spec["exclude_gpkg"]))  # as the CLI reads it
         for path in spec.get("exclude_rasters", ()):
             exclude.append(path)
         method = spec["method"]
@@ -440,8 +437,23 @@ def stable_mask(case: DemCase, ref: np.ndarray, t: Affine, crs) -> np.ndarray:
     return stable
 
 
+def elevation_quantum(case: DemCase) -> float:
+    """The step of dh's values when both inputs store whole metres (integer rasters), else 0."""
+    def integer(path: Path) -> bool:
+        with rasterio.open(path) as ds:
+            return np.issubdtype(np.dtype(ds.dtypes[0]), np.integer) and ds.scales[0] == 1
+    return 1.0 if integer(case.ref) and integer(case.dem) else 0.0
+
+
 class Evaluator:
-    """dh = reference - shifted DEM on the reference's stable pixels (bilinear sampling)."""
+    """dh = reference - shifted DEM on the reference's stable pixels (bilinear sampling).
+
+    When both inputs are integer rasters (SRTM), dh at a whole-pixel shift takes whole-metre
+    values only, and the median of |dh - median| jumps by whole metres (NMAD by 1.48 m) on
+    ties, while a shift a hair off the grid interpolates and breaks the ties. The NMAD is
+    then taken over dh plus a fixed dither, uniform over one metre, the same draw for every
+    reference pixel whichever tool or raster is scored (the median of grouped data);
+    ``nmad_plain`` keeps the NMAD without it."""
 
     def __init__(self, case: DemCase, dem: Path | None = None) -> None:
         ref, t, crs = _read_float(case.ref)
@@ -450,6 +462,9 @@ class Evaluator:
         if rows.size > EVAL_MAX_PIXELS:
             keep = np.random.default_rng(SEED).choice(rows.size, EVAL_MAX_PIXELS, replace=False)
             rows, cols = rows[keep], cols[keep]
+        self.quantum = elevation_quantum(case)
+        self.dither = self.quantum * np.random.default_rng(SEED + 7).uniform(-0.5, 0.5,
+                                                                             rows.size)
         self.ref_values = ref[rows, cols]
         del ref
         x, y = t * (cols + 0.5, rows + 0.5)
@@ -476,13 +491,19 @@ class Evaluator:
 
     def stats(self, shift_x, shift_y, shift_z, order: int = 1) -> dict:
         dh = self.dh(shift_x, shift_y, shift_z, order)
-        dh = dh[np.isfinite(dh)]
+        valid = np.isfinite(dh)
+        dh = dh[valid]
         med = float(np.median(dh))
-        return {
-            "nmad": float(1.4826 * np.median(np.abs(dh - med))),
-            "median": med,
-            "n": int(dh.size),
-        }
+        out = {"nmad": _nmad(dh, med), "median": med, "n": int(dh.size)}
+        if self.quantum:
+            out |= {"nmad": _nmad(dh + self.dither[valid]), "nmad_plain": out["nmad"],
+                    "quantum": self.quantum}
+        return out
+
+
+def _nmad(values: np.ndarray, median: float | None = None) -> float:
+    med = float(np.median(values)) if median is None else median
+    return float(1.4826 * np.median(np.abs(values - med)))
 
 
 # --------------------------------------------------------------------------------------------

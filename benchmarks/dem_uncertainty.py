@@ -96,7 +96,11 @@ def main(argv=None) -> int:
     if a.merge:
         parts = [json.loads(Path(f).read_text()) for f in a.merge]
         rows = sorted((r for part in parts for r in part["rows"]), key=lambda r: r["case"])
-        return summarise(rows, a, parts[0])
+        if len({r["case"] for r in rows}) < len(rows):
+            raise SystemExit("The parts share cases: merge parts of one run of cases only.")
+        return summarise(rows, a, parts[0], [{"file": f, "cases": [r["case"] for r in part["rows"]],
+                                              "meta": part.get("meta")}
+                                             for f, part in zip(a.merge, parts)])
     register_coreg()
     from dem_sensor import make_pair
 
@@ -148,7 +152,15 @@ def combined(row: dict, name: str, rule: str = "larger") -> float:
             "bootstrap": boot}[rule]
 
 
-def summarise(rows: list[dict], a, merged_from: dict | None, quiet: bool = False) -> int:
+def width_ratio(rows: list[dict], name: str) -> float:
+    """Median reported 95 % half-width over the 95th percentile of the observed |error|:
+    the calibration standard's usefulness check (issue 18: at most 3, not just wide)."""
+    half = [r["t95"] * combined(r, name) for r in rows]
+    return float(np.median(half) / np.percentile([abs(r["errors"][name]) for r in rows], 95))
+
+
+def summarise(rows: list[dict], a, merged_from: dict | None, parts: list | None = None,
+              quiet: bool = False) -> int:
     """Coverage and z-scores over ``rows``, printed and written to ``a.json``."""
     names = list(rows[0]["errors"])
 
@@ -169,6 +181,10 @@ def summarise(rows: list[dict], a, merged_from: dict | None, quiet: bool = False
     overall_before = float(np.mean([before[n] for n in names]))
     lines.append(f"| all terms | {100 * overall:.1f} % | | {100 * overall_quadrature:.1f} % | "
                  f"{100 * overall_before:.1f} % |")
+    ratios = {n: width_ratio(rows, n) for n in names}
+    lines.append("")
+    lines.append("Median 95 % half-width / 95th percentile |error|: " + ", ".join(
+        f"{n} {ratios[n]:.2f}" for n in names))
     text = "\n".join(lines)
     if not quiet:
         print(text)
@@ -182,7 +198,8 @@ def summarise(rows: list[dict], a, merged_from: dict | None, quiet: bool = False
             "coverage": coverage, "coverage_all_terms": overall,
             "coverage_quadrature": quadrature, "coverage_quadrature_all_terms": overall_quadrature,
             "coverage_bootstrap_only": before, "coverage_bootstrap_only_all_terms": overall_before,
-            "rms_z": z_scores, "table": text, "rows": rows}
+            "rms_z": z_scores, "radius95_over_p95_error": ratios, "table": text,
+            **({"parts": parts} if parts else {}), "rows": rows}
     written = write_results("dem_uncertainty", info, a.json)
     if not quiet:
         print(f"results: {written}")

@@ -214,8 +214,11 @@ def estimate_dem_alignment(
         fitted = shifts
         if method == "blockwise":
             shifts = np.column_stack([smoothed_field(shifts[:, k], counts, shape) for k in (0, 1)])
-        moved = at_samples(shifts, samples, window, size, shape, groups)
-        dh = samples.ref - sampler.at(samples, moved[:, 0], moved[:, 1])
+        if method == "vertical":  # not moved: the DEM sampled as before
+            dh = dh_before
+        else:
+            moved = at_samples(shifts, samples, window, size, shape, groups)
+            dh = samples.ref - sampler.at(samples, moved[:, 0], moved[:, 1])
     fitted_dz = group_medians(dh, groups, len(shifts))
     dz = smoothed_field(fitted_dz, counts, shape) if method == "blockwise" else fitted_dz
     after = dh - at_samples(dz[:, None], samples, window, size, shape, groups)[:, 0]

@@ -326,8 +326,10 @@ class _Backfit:
         if name == "dhminimize":
             return _dh_minimize(adjusted, self.sampler, self.shift, self.scale)
         fitter = Fitter(adjusted, self.sampler, self.scale, None, self.is_canceled)
+        # Without LZD's rotation, self.dem is the DEM sampled at self.shift.
         shifts, _ = fitter.horizontal(np.zeros(adjusted.ref.size, int), 1, self.max_iterations,
-                                      self.tolerance, start=self.shift)
+                                      self.tolerance, start=self.shift,
+                                      dem_at_start=self.dem if self.lzd is None else None)
         if not fitter.converged:
             self.converged = False
             self.warnings.extend(w for w in fitter.warnings if w not in self.warnings)
@@ -391,6 +393,8 @@ def apply_corrections(path: str | os.PathLike, corrections: Sequence[dict],
     if not corrections:
         return
     fitted = [correction_from_terms(terms) for terms in corrections]
+    # Only the terrain-dependent and LZD corrections read the slope or the curvature.
+    terrain = any(isinstance(c, (TerrainBias, LzdTilt)) for c in fitted)
     with rasterio.open(path, "r+") as ds:
         to_dem = (None if ds.crs == dem_crs
                   else Transformer.from_crs(ds.crs, dem_crs, always_xy=True))
@@ -408,9 +412,10 @@ def apply_corrections(path: str | os.PathLike, corrections: Sequence[dict],
             x, y = ds.transform * (cols.ravel(), rows.ravel())
             if to_dem is not None:
                 x, y = to_dem.transform(x, y)
-            gx, gy = gradient(padded, res[0], res[1])
+            gx, gy = gradient(padded, res[0], res[1]) if terrain else (None, None)
             where = Where(np.asarray(x), np.asarray(y), strip.ravel(),
-                          curvature(padded, res[0], res[1]).ravel(), gx.ravel(), gy.ravel())
+                          curvature(padded, res[0], res[1]).ravel() if terrain else None,
+                          gx.ravel() if terrain else None, gy.ravel() if terrain else None)
             total = sum(c(where) for c in fitted).reshape(strip.shape)
             out = np.where(np.isfinite(strip), strip + total, ds.nodata if ds.nodata is not None
                            else np.nan)

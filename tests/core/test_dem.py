@@ -97,6 +97,32 @@ def test_estimate_dem_alignment__int16_dem_on_another_grid(tmp_path):
     assert alignment.nmad_after < 0.3 * alignment.nmad_before
 
 
+def test_align_dem__int16_dem_keeps_sub_metre_values(tmp_path):
+    """An int16 DEM 0.4 m below its reference: the aligned DEM is Float32 (a correction
+    rounded to whole metres would be lost), with the DEM's nodata value kept."""
+    with rasterio.open(SRTM / "srtm_blurred_and_shifted.tif") as src:
+        window = ((300, 500), (300, 500))
+        z = src.read(1, window=window)
+        profile = src.profile | {"width": 200, "height": 200, "nodata": -32768,
+                                 "transform": src.window_transform(window)}
+    z[:20, :20] = profile["nodata"]
+    with rasterio.open(tmp_path / "dem.tif", "w", **profile) as dst:
+        dst.write(z, 1)
+    with rasterio.open(tmp_path / "ref.tif", "w", **profile | {"dtype": "float32"}) as dst:
+        dst.write(np.where(z == profile["nodata"], z, z + 0.4).astype(np.float32), 1)
+    alignment = align_dem(tmp_path / "ref.tif", tmp_path / "dem.tif", tmp_path / "out.tif")
+    assert alignment.shift_z == pytest.approx(0.4, abs=0.02)
+    with rasterio.open(tmp_path / "out.tif") as out:
+        assert out.dtypes[0] == "float32" and out.nodata == profile["nodata"]
+        aligned = out.read(1, masked=True)
+    assert aligned.mask[:20, :20].all()
+    inside = ~aligned.mask
+    assert inside.sum() > 0.9 * (z.size - 400)
+    assert np.median(aligned.data[inside] - z[inside]) == pytest.approx(0.4, abs=0.02)
+    fraction = np.abs(aligned.data[inside] - np.round(aligned.data[inside]))
+    assert np.median(fraction) > 0.3
+
+
 def test_errors__no_overlap(tmp_path):
     far = tmp_path / "far.tif"
     with rasterio.open(LYB_DEM) as src:

@@ -4,7 +4,9 @@ undulation and elevation-dependent bias (tests/dem_sensor.py)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -171,3 +173,32 @@ def test_bootstrap_standard_errors(tmp_path):
     assert alignment.uncertainty["interval_95"]["shift_x"] == pytest.approx(2.201 * se["shift_x"],
                                                                             rel=1e-3)
     json.dumps(alignment.report())
+
+
+def _benchmark_module(name: str, monkeypatch):
+    """A benchmarks/ script as a module (its own imports resolve in benchmarks/)."""
+    folder = Path(__file__).resolve().parents[2] / "benchmarks"
+    monkeypatch.syspath_prepend(str(folder))
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", folder / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, folder / "results"
+
+
+def test_calibration_of_the_committed_uncertainty_runs(monkeypatch):
+    """The calibration standard on every committed run of benchmarks/dem_uncertainty.py
+    (sensor-simulated pairs): the 95 % intervals hold 90-98 % of the true terms, and are
+    useful, not just wide: their median half-width is at most 3x the 95th percentile of
+    the observed error, term by term."""
+    bench, results = _benchmark_module("dem_uncertainty", monkeypatch)
+    runs = sorted(results.glob("dem_uncertainty*.json"))
+    assert runs
+    for path in runs:
+        rows = json.loads(path.read_text())["rows"]
+        names = list(rows[0]["errors"])
+        covered = np.mean([[abs(r["errors"][n]) <= r["t95"] * bench.combined(r, n)
+                            for n in names] for r in rows])
+        assert 0.90 <= covered <= 0.98, f"{path.name}: coverage {covered:.3f}"
+        for name in names:
+            ratio = bench.width_ratio(rows, name)
+            assert ratio <= 3.0, f"{path.name} {name}: half-width / p95 error {ratio:.2f}"
