@@ -867,10 +867,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     try:
         from .core.io.outputs import terminate_cleanly
+        from .core.resources import reuse_freed_memory
     except ImportError as exc:  # numpy, rasterio, ... missing: say so, not a traceback
         _error(f"{exc}. Coreg needs numpy, scipy, rasterio and pyproj "
                "(pip install numpy scipy rasterio pyproj).")
         return 1
+    reuse_freed_memory()  # this process is the engine's own
     try:
         with terminate_cleanly():
             try:
