@@ -878,10 +878,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     try:
         from .core.io.outputs import stopped_by, terminate_cleanly
+        from .core.resources import reuse_freed_memory
     except ImportError as exc:  # numpy, rasterio, ... missing: say so, not a traceback
         _error(f"{exc}. Coreg needs numpy, scipy, rasterio and pyproj "
                "(pip install numpy scipy rasterio pyproj).")
         return 1
+    reuse_freed_memory()  # this process is the engine's own
     _STOP.clear()
     try:
         with terminate_cleanly(_STOP.set) as signals:

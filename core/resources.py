@@ -10,6 +10,8 @@ into the same :class:`CoregResourceError`.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import sys
 from collections.abc import Iterator
 
 from .errors import CoregResourceError
@@ -103,3 +105,27 @@ def memory_guard(what: str, advice: str = ADVICE) -> Iterator[None]:
         available = available_memory()
         there = "" if available is None else f" ({format_bytes(available)} available)"
         raise CoregResourceError(f"Not enough memory for {what}{there}: {advice}.") from exc
+
+
+#: glibc's mallopt parameters, and the values :func:`reuse_freed_memory` gives them:
+#: arrays up to MMAP_BYTES come from the heap, up to TRIM_BYTES of it free are kept.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+TRIM_BYTES, MMAP_BYTES = 256 * 2**20, 32 * 2**20
+
+
+def reuse_freed_memory() -> bool:
+    """Ask the C library (glibc) to keep freed memory for the next arrays rather than give
+    it back to the system: every strip of a resampled output (every patch batch) allocates
+    the same large arrays again, and faulting their pages back in cost more than the
+    arithmetic on them (a 5000 x 5000 output's strips: 0.5 s of CPU with the default
+    thresholds, 0.23 s without page faults). Process-wide and not undone, so for a process
+    of the engine's own only (the command line), never inside QGIS. False where there is
+    no glibc (the defaults stay)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_BYTES)) and bool(
+            libc.mallopt(M_MMAP_THRESHOLD, MMAP_BYTES))
+    except (OSError, AttributeError):  # another C library (musl): no mallopt
+        return False

@@ -25,9 +25,9 @@ from ..transforms.resample import (
     COORDINATE_STEP,
     SourceMapping,
     interpolate,
-    interpolate_affine,
     prepare,
 )
+from ..transforms.shift_resample import resample_affine
 from .block_average import block_mean, nested_block_window
 from .outputs import atomic_path  # noqa: F401 - the engine's writers import it from here
 from .paths import local_input
@@ -198,8 +198,8 @@ def _interpolated_affine(ds: rasterio.DatasetReader, band: int, grid: Grid,
     window = covering_window(rows, cols, margin=SPLINE_MARGIN)
     data, valid = read_window(ds, [band], window, nodata)
     origin = np.array([window.row_off, window.col_off], float)
-    return interpolate_affine(prepare(data[0], valid, 3), None if valid.all() else valid,
-                              matrix, offset - origin, (grid.height, grid.width), 3)
+    return resample_affine(data[0], None if valid.all() else valid, matrix, offset - origin,
+                           (grid.height, grid.width), 3)
 
 
 def _whole_pixel_window(rows: np.ndarray, cols: np.ndarray, step: int) -> Window | None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from affine import Affine
 from rasterio.crs import CRS
-from scipy import stats
+from scipy import special
 
 from ..transforms.model import AffineTransform, Rigid, Transform, Uncertainty
 from .fit import ROTATION_Z, RigidModel, RobustFit, robust_lsq
@@ -27,7 +27,7 @@ from .fit import ROTATION_Z, RigidModel, RobustFit, robust_lsq
 LINEAR_KINDS = {"scale": 4, "affine": 6}
 #: Probability that noise alone stays below the Wald test of the terms: the two-sided
 #: probability of the rigid model's ROTATION_Z sigma.
-TERMS_LEVEL = 1.0 - 2.0 * stats.norm.sf(ROTATION_Z)
+TERMS_LEVEL = 1.0 - 2.0 * special.ndtr(-ROTATION_Z)
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def terms_shown(fit: RobustFit) -> bool:
     if not values.any():
         return False
     wald = float(values @ np.linalg.pinv(covariance) @ values)
-    return wald >= stats.chi2.ppf(TERMS_LEVEL, len(values))
+    return wald >= special.chdtri(len(values), 1.0 - TERMS_LEVEL)  # chi2.ppf(TERMS_LEVEL)
 
 
 def scene_gain(kind: str, size: tuple[float, float], unit: tuple[float, float]) -> np.ndarray:

@@ -110,33 +110,40 @@ def prepare(data: np.ndarray, valid: np.ndarray | None, order: int,
     means all valid) replaced by the valid mean, which limits ringing, an optional
     anti-alias blur, then the spline prefilter."""
     data = data.astype(np.float32)
-    if valid is not None and not valid.all():
-        sample = data[::4, ::4][valid[::4, ::4]]
-        data[~valid] = sample.mean() if sample.size else 0.0
+    if valid is not None:
+        fill_invalid(data, valid)
     if blur > 0:
         data = ndimage.gaussian_filter(data, blur)
     if order < 2:
         return data
     if order == 3 and data.shape[0] >= MIRROR_TERMS and data.shape[1] >= WIDE_ROWS:
-        _cubic_prefilter_down(data)  # then along the rows, in place too (this copy's)
+        cubic_prefilter_down(data)  # then along the rows, in place too (this copy's)
         return ndimage.spline_filter1d(data, 3, axis=1, mode="nearest", output=data)
     return ndimage.spline_filter(data, order=order, mode="nearest", output=np.float32)
 
 
-#: Rows at least this wide are prefiltered down their columns by :func:`_cubic_prefilter_down`.
+def fill_invalid(data: np.ndarray, valid: np.ndarray) -> None:
+    """Invalid pixels of ``data`` (``valid`` False) set to the valid mean, in place."""
+    if not valid.all():
+        sample = data[::4, ::4][valid[::4, ::4]]
+        data[~valid] = sample.mean() if sample.size else 0.0
+
+
+#: Rows at least this wide are prefiltered down their columns by :func:`cubic_prefilter_down`.
 WIDE_ROWS = 1024
 #: Terms of the mirrored sum that starts the causal pass (the pole's power after them is
 #: below 1e-22).
 MIRROR_TERMS = 40
-_POLE = math.sqrt(3.0) - 2.0
+#: The pole of the cubic B-spline prefilter.
+POLE = math.sqrt(3.0) - 2.0
 
 
-def _cubic_prefilter_down(data: np.ndarray) -> None:
+def cubic_prefilter_down(data: np.ndarray) -> None:
     """``ndimage.spline_filter1d(data, 3, axis=0, mode="nearest")`` in place on float32
     rows: the same recursive filter (pole sqrt(3) - 2, scipy's mirrored start and end),
     each step a whole row, three times faster than scipy's column by column walk on the
     wide strips of a resampled output (float32 sums: within 2e-7 of scipy's doubles)."""
-    z, n = _POLE, data.shape[0]
+    z, n = POLE, data.shape[0]
     powers = z ** np.arange(MIRROR_TERMS, dtype=np.float64)
     first = data[0] + z * (powers[:, None] * data[:MIRROR_TERMS]).sum(axis=0)
     data[0] = first
@@ -183,8 +190,8 @@ def interpolate_affine(coefficients: np.ndarray, valid: np.ndarray | None, matri
     """Like :func:`interpolate` on an affine grid of indices; a pure sub-pixel shift
     (identity matrix, the common case) is done separably, many times faster."""
     if is_identity(matrix):
-        values = _shift_separable(coefficients, offset, shape, order)
-        support = None if valid is None else _shift_separable(
+        values = shift_separable(coefficients, offset, shape, order)
+        support = None if valid is None else shift_separable(
             valid.astype(np.float32), offset, shape, min(order, 1))
     else:
         values = ndimage.affine_transform(coefficients, matrix, offset, shape, order=order,
@@ -204,7 +211,7 @@ def is_identity(matrix: np.ndarray, atol: float = 1e-12) -> bool:
     return abs(a - 1) <= atol and abs(b) <= atol and abs(c) <= atol and abs(d - 1) <= atol
 
 
-def _shift_separable(data: np.ndarray, offset: np.ndarray, shape: tuple[int, int],
+def shift_separable(data: np.ndarray, offset: np.ndarray, shape: tuple[int, int],
                      order: int) -> np.ndarray:
     """Sample ``data`` at (row + offset[0], col + offset[1]) for an output of ``shape``
     with B-spline kernels of ``order`` (0, 1 or 3), applied one axis at a time.
@@ -223,9 +230,7 @@ def _shift_axis(data: np.ndarray, offset: float, size: int, order: int, axis: in
         if order == 1:
             taps, weights = [base, base + 1], [1 - u, u]
         else:
-            taps = [base - 1, base, base + 1, base + 2]
-            weights = [(1 - u) ** 3 / 6, (3 * u**3 - 6 * u**2 + 4) / 6,
-                       (-3 * u**3 + 3 * u**2 + 3 * u + 1) / 6, u**3 / 6]
+            taps, weights = [base - 1, base, base + 1, base + 2], cubic_weights(u)
     n = data.shape[axis]
     pad_before, pad_after = max(0, -taps[0]), max(0, size + taps[-1] - n)
     if pad_before or pad_after:
@@ -241,3 +246,10 @@ def _shift_axis(data: np.ndarray, offset: float, size: int, order: int, axis: in
     for tap, weight in zip(taps[1:], weights[1:]):  # in place: no array per tap (the same sums)
         out += np.multiply(term(tap), weight, out=scratch)
     return out
+
+
+def cubic_weights(u: float) -> tuple[float, float, float, float]:
+    """Weights of the cubic B-spline coefficients at base - 1 ... base + 2 for a position
+    base + u (0 <= u < 1)."""
+    return ((1 - u) ** 3 / 6, (3 * u**3 - 6 * u**2 + 4) / 6,
+            (-3 * u**3 + 3 * u**2 + 3 * u + 1) / 6, u**3 / 6)

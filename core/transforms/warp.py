@@ -34,11 +34,11 @@ from .resample import (
     COORDINATE_STEP,
     SourceMapping,
     interpolate,
-    interpolate_affine,
     is_identity,
     prepare,
     spline_order,
 )
+from .shift_resample import resample_affine
 
 #: Strips interpolated at once, in worker threads (scipy's filters release the GIL)
 #: while the main thread writes the finished ones.
@@ -372,9 +372,8 @@ def _resample_part(src, part: Grid, mapping: SourceMapping, affine, rows, cols, 
                                  rows - window.row_off, cols - window.col_off, order)
         else:
             origin = np.array([window.row_off, window.col_off], float)
-            values = interpolate_affine(prepare(data[band], valid_or_none, order),
-                                        valid_or_none, affine[0], affine[1] - origin,
-                                        out.shape[1:], order)
+            values = resample_affine(data[band], valid_or_none, affine[0],
+                                     affine[1] - origin, out.shape[1:], order)
         values = _outside_to_nan(values, affine, part, src, rows, cols)
         if unknown is not None:
             values[unknown] = np.nan
@@ -433,7 +432,8 @@ def _cast(values: np.ndarray, dtype: np.dtype, nodata: float | None) -> np.ndarr
         if some_missing:
             values[missing] = 0.0
         np.rint(values, out=values)
-        np.clip(values, info.min, info.max, out=values)
+        if values.size and (values.min() < info.min or values.max() > info.max):  # clip: slow
+            np.clip(values, info.min, info.max, out=values)
     values = values.astype(dtype)
     if nodata is not None and some_missing:
         values[missing] = nodata

@@ -93,3 +93,38 @@ def test_coarser_nested_grid_reads_gdals_block_average(tmp_path):
         gdals = _averaged_on_grid(ds, 1, grid, 0)
     assert np.isnan(ours[0, 0]) and np.array_equal(np.isnan(ours), np.isnan(gdals))
     assert np.nanmax(np.abs(ours - gdals)) < 1e-3
+
+
+@pytest.mark.parametrize("size, offset, shape", [
+    ((90, 1100), (8.37, 8.23), (70, 1080)),   # wide: the numpy recursion down the columns
+    ((60, 300), (3.5, -0.7), (50, 290)),      # taps before the first column (its pad)
+    ((300, 80), (1.0, -15.0), (290, 60)),     # reaching the pad's far end
+    ((40, 500), (2.99, 3.01), (30, 480)),     # fractions next to whole pixels
+])
+def test_fast_shift_gives_the_general_paths_values(size, offset, shape):
+    """A pure sub-pixel shift (shift_resample) samples the same cubic spline as
+    map_coordinates on scipy's coefficients (mode nearest), to float32 sums; and with
+    nodata inside, the same pixels become NaN as in the separable path."""
+    from scipy import ndimage
+
+    from coreg.core.transforms.resample import interpolate_affine, prepare
+    from coreg.core.transforms.shift_resample import resample_affine, shift_fits
+    rng = np.random.default_rng(5)
+    data = (ndimage.gaussian_filter(rng.random(size), 1.0) * 4000).astype(np.float32)
+    offset = np.array(offset)
+    assert shift_fits(data.shape, offset, shape)
+    rows, cols = np.meshgrid(np.arange(shape[0]) + offset[0], np.arange(shape[1]) + offset[1],
+                             indexing="ij")
+    coefficients = ndimage.spline_filter(data.astype(np.float64), 3, mode="nearest")
+    general = ndimage.map_coordinates(coefficients, [rows, cols], order=3, mode="nearest",
+                                      prefilter=False)
+    fast = resample_affine(data.copy(), None, np.eye(2), offset, shape, 3)
+    assert np.abs(fast - general).max() <= 1e-5 * np.abs(general).max()
+
+    valid = np.ones(size, bool)
+    valid[size[0] // 2, size[1] // 3:size[1] // 3 + 5] = False
+    fast = resample_affine(data.copy(), valid, np.eye(2), offset, shape, 3)
+    separable = interpolate_affine(prepare(data, valid, 3), valid, np.eye(2), offset, shape, 3)
+    assert np.isnan(fast).any() and np.array_equal(np.isnan(fast), np.isnan(separable))
+    both = ~np.isnan(fast)
+    assert np.abs(fast - separable)[both].max() <= 1e-5 * np.abs(separable[both]).max()
