@@ -2,7 +2,8 @@
 
 The solver is Folki/GeFolki's (Le Besnerais & Champagnat, ICIP 2005; Brigot et al., IEEE
 JSTARS 9(7), 2016): coarse-to-fine Lucas-Kanade, whose flow at each pixel is the least-squares
-fit over a square window, re-warped ``iterations`` times per window radius, with window radii
+fit over a square window, re-warped up to ``iterations`` times per window radius (fewer once
+an iteration barely moves the field, ``CONVERGED_PX``), with window radii
 shrinking at every level. What is compared, and how, differs:
 
 * ``features="orientation"`` (default): each image becomes 8 channels of gradient energy per
@@ -61,6 +62,13 @@ PYRAMID_SIGMA = 1.0
 MIN_LEVEL_SIZE = 32
 #: Smallest image side (pixels) accepted.
 MIN_SIZE = 8
+#: A window radius stops iterating before ``iterations`` once an iteration moved no more
+#: than CONVERGED_SHARE of the pixels by more than CONVERGED_PX: further iterations change
+#: the field by less than its own noise. On a 1152 x 1152 tile of benchmarks/scale.py's
+#: pair this ran 36 % fewer iterations, the field within 0.001 px RMS of the full count's
+#: (error against the truth 0.0300 px either way).
+CONVERGED_PX = 0.01
+CONVERGED_SHARE = 0.01
 
 
 def estimate_flow(
@@ -96,7 +104,8 @@ def estimate_flow(
         radius times ``2**levels`` (``3 * radius * 2**levels`` for an int radius) can be
         recovered.
     iterations : int
-        Warping iterations per radius and per level.
+        Most warping iterations per radius and per level (a radius stops earlier once
+        its iterations have converged, see ``CONVERGED_PX``).
     rank : int
         Radius of the local rank transform (window ``(2*rank+1)**2``) when
         ``features="rank"``; 0 compares the intensities themselves. Unused otherwise.
@@ -147,9 +156,10 @@ def estimate_flow(
                                                                             features)
         ref_ok_l, sec_ok_l = _support(ref_ok_l, halo), _support(sec_ok_l, halo)
         for rad in radii:
-            dx, dy = _lucas_kanade(feat_ref, warp_sec, ref_ok_l, sec_ok_l, dx, dy,
-                                   min(rad, max(1, min(ref_l.shape) // 4)), iterations,
-                                   halo, functools.partial(tick, ref_l.size))
+            dx, dy, ran = _lucas_kanade(feat_ref, warp_sec, ref_ok_l, sec_ok_l, dx, dy,
+                                        min(rad, max(1, min(ref_l.shape) // 4)), iterations,
+                                        halo, functools.partial(tick, ref_l.size))
+            tick.skipped((iterations - ran) * ref_l.size)
         dx, dy = _median_filtered(dx, dy)
     if smooth:
         dx, dy = noise_smoothed(_with_nan(ref, ref_ok), _with_nan(sec, sec_ok), dx, dy,
@@ -174,7 +184,8 @@ def _median_filtered(dx: np.ndarray, dy: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def _ticker(total: float, progress, is_canceled) -> Callable[[float], None]:
     """tick(work): raise CanceledError if canceled, then add ``work`` (pixels of an
-    iteration) to what is done and report it as a fraction of ``total``."""
+    iteration) to what is done and report it as a fraction of ``total``;
+    ``tick.skipped(work)`` counts iterations a converged radius did not need as done."""
     done = [0.0]
 
     def tick(work: float) -> None:
@@ -183,6 +194,10 @@ def _ticker(total: float, progress, is_canceled) -> Callable[[float], None]:
         if progress is not None:
             progress(min(done[0] / total, 1.0))
         done[0] += work
+
+    def skipped(work: float) -> None:
+        done[0] += work
+    tick.skipped = skipped
     return tick
 
 
@@ -264,7 +279,8 @@ def _lucas_kanade(ref, warp_sec, ref_ok, sec_ok, dx, dy, rad, iterations, polari
     (rank) secondary has its polarity matched over windows of radius ``polarity``.
 
     The reference's terms are summed over the channels once; the window sums of the
-    structure tensor are only redone when the set of valid samples changes."""
+    structure tensor are only redone when the set of valid samples changes. Stops early
+    once converged (CONVERGED_PX); returns (dx, dy, iterations run)."""
     def box(a):  # window sums in float64: the 2x2 solve must not lose its regularisation
         return ndimage.uniform_filter(a, 2 * rad + 1, output=np.float64, mode="constant")
 
@@ -276,7 +292,9 @@ def _lucas_kanade(ref, warp_sec, ref_ok, sec_ok, dx, dy, rad, iterations, polari
     rows, cols = np.mgrid[: ref.shape[1], : ref.shape[2]].astype(np.float32)
     all_valid, single = bool(sec_ok.all()), len(ref) == 1 and polarity > 0
     w_previous = tensor = None
-    for _ in range(iterations):
+    ran = 0
+    while ran < iterations:
+        ran += 1
         tick()
         coords = [rows + dy, cols + dx]
         w = _sampled_validity(sec_ok, coords, all_valid)
@@ -290,9 +308,19 @@ def _lucas_kanade(ref, warp_sec, ref_ok, sec_ok, dx, dy, rad, iterations, polari
         sxx, syy, sxy, lam = tensor
         bx, by = box(bx + lam * dx), box(by + lam * dy)
         det = sxx * syy - sxy * sxy
-        dx = ((syy * bx - sxy * by) / det).astype(np.float32)
-        dy = ((sxx * by - sxy * bx) / det).astype(np.float32)
-    return dx, dy
+        dx, previous_dx = ((syy * bx - sxy * by) / det).astype(np.float32), dx
+        dy, previous_dy = ((sxx * by - sxy * bx) / det).astype(np.float32), dy
+        if _converged(dx - previous_dx, dy - previous_dy):
+            break
+    return dx, dy, ran
+
+
+def _converged(step_x: np.ndarray, step_y: np.ndarray) -> bool:
+    """At most CONVERGED_SHARE of the pixels moved more than CONVERGED_PX."""
+    step_x *= step_x
+    step_y *= step_y
+    step_x += step_y
+    return np.count_nonzero(step_x > CONVERGED_PX ** 2) <= CONVERGED_SHARE * step_x.size
 
 
 def _window_tensor(box, w, gxx, gyy, gxy):
