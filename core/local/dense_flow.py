@@ -155,8 +155,9 @@ def estimate_flow(
         feat_ref, warp_sec = _described(ref_l, describe, features), _warper(sec_l, describe,
                                                                             features)
         ref_ok_l, sec_ok_l = _support(ref_ok_l, halo), _support(sec_ok_l, halo)
+        terms = _reference_terms(feat_ref, ref_ok_l)
         for rad in radii:
-            dx, dy, ran = _lucas_kanade(feat_ref, warp_sec, ref_ok_l, sec_ok_l, dx, dy,
+            dx, dy, ran = _lucas_kanade(terms, warp_sec, sec_ok_l, dx, dy,
                                         min(rad, max(1, min(ref_l.shape) // 4)), iterations,
                                         halo, functools.partial(tick, ref_l.size))
             tick.skipped((iterations - ran) * ref_l.size)
@@ -272,23 +273,32 @@ def _upsample_flow(dx, dy, shape):
     return up[0], up[1]
 
 
-def _lucas_kanade(ref, warp_sec, ref_ok, sec_ok, dx, dy, rad, iterations, polarity, tick):
-    """Windowed least-squares flow, iterated with re-warping, in Folki's absolute form:
-    the new flow solves sum_window g (g . u) = sum_window g (ref - sec(x + u0) + g . u0),
-    g the reference feature gradient, summed over the feature channels. A single-channel
-    (rank) secondary has its polarity matched over windows of radius ``polarity``.
-
-    The reference's terms are summed over the channels once; the window sums of the
-    structure tensor are only redone when the set of valid samples changes. Stops early
-    once converged (CONVERGED_PX); returns (dx, dy, iterations run)."""
-    def box(a):  # window sums in float64: the 2x2 solve must not lose its regularisation
-        return ndimage.uniform_filter(a, 2 * rad + 1, output=np.float64, mode="constant")
-
+def _reference_terms(ref: np.ndarray, ref_ok: np.ndarray) -> tuple:
+    """What Lucas-Kanade needs of the reference features at a level, whatever the window
+    radius: (ref, gx, gy, gxx, gyy, gxy, gx . ref, gy . ref), the gradients zero where the
+    reference is invalid, the products summed over the channels."""
     gy, gx = np.gradient(ref, axis=(1, 2))
     gx *= ref_ok
     gy *= ref_ok
     gxx, gyy, gxy = (np.einsum("chw,chw->hw", a, b) for a, b in ((gx, gx), (gy, gy), (gx, gy)))
     gx_ref, gy_ref = np.einsum("chw,chw->hw", gx, ref), np.einsum("chw,chw->hw", gy, ref)
+    return ref, gx, gy, gxx, gyy, gxy, gx_ref, gy_ref
+
+
+def _lucas_kanade(terms, warp_sec, sec_ok, dx, dy, rad, iterations, polarity, tick):
+    """Windowed least-squares flow, iterated with re-warping, in Folki's absolute form:
+    the new flow solves sum_window g (g . u) = sum_window g (ref - sec(x + u0) + g . u0),
+    g the reference feature gradient, summed over the feature channels (``terms``:
+    :func:`_reference_terms`). A single-channel (rank) secondary has its polarity matched
+    over windows of radius ``polarity``.
+
+    The window sums of the structure tensor (and its inverse) are only redone when the
+    set of valid samples changes. Stops early once converged (CONVERGED_PX); returns
+    (dx, dy, iterations run)."""
+    def box(a):  # window sums in float64: the 2x2 solve must not lose its regularisation
+        return ndimage.uniform_filter(a, 2 * rad + 1, output=np.float64, mode="constant")
+
+    ref, gx, gy, gxx, gyy, gxy, gx_ref, gy_ref = terms
     rows, cols = np.mgrid[: ref.shape[1], : ref.shape[2]].astype(np.float32)
     all_valid, single = bool(sec_ok.all()), len(ref) == 1 and polarity > 0
     w_previous = tensor = None
@@ -305,11 +315,10 @@ def _lucas_kanade(ref, warp_sec, ref_ok, sec_ok, dx, dy, rad, iterations, polari
         by = w * (gy_ref - np.einsum("chw,chw->hw", gy, warped) + dx * gxy + dy * gyy)
         if w_previous is None or not np.array_equal(w, w_previous):
             tensor, w_previous = _window_tensor(box, w, gxx, gyy, gxy), w
-        sxx, syy, sxy, lam = tensor
+        ixx, iyy, ixy, lam = tensor
         bx, by = box(bx + lam * dx), box(by + lam * dy)
-        det = sxx * syy - sxy * sxy
-        dx, previous_dx = ((syy * bx - sxy * by) / det).astype(np.float32), dx
-        dy, previous_dy = ((sxx * by - sxy * bx) / det).astype(np.float32), dy
+        dx, previous_dx = (ixx * bx + ixy * by).astype(np.float32), dx
+        dy, previous_dy = (ixy * bx + iyy * by).astype(np.float32), dy
         if _converged(dx - previous_dx, dy - previous_dy):
             break
     return dx, dy, ran
@@ -324,13 +333,19 @@ def _converged(step_x: np.ndarray, step_y: np.ndarray) -> bool:
 
 
 def _window_tensor(box, w, gxx, gyy, gxy):
-    """Window sums of the structure tensor over the valid samples, with the pull towards
-    the local mean flow (``lam``, also added to the right-hand sides) on the diagonal."""
+    """The inverse (xx, yy, xy) of the window sums of the structure tensor over the valid
+    samples, with the pull towards the local mean flow (``lam``, also added to the
+    right-hand sides) on the diagonal, and ``lam``."""
     sxx, syy, sxy = box(w * gxx), box(w * gyy), box(w * gxy)
     lam = TIKHONOV * (np.mean(sxx) + np.mean(syy)) + 1e-12
     sxx += lam
     syy += lam
-    return sxx, syy, sxy, lam
+    det = sxx * syy
+    det -= sxy * sxy
+    sxy /= -det
+    sxx /= det
+    syy /= det
+    return syy, sxx, sxy, lam
 
 
 def _sampled_validity(sec_ok, coords, all_valid: bool) -> np.ndarray:
