@@ -40,8 +40,8 @@ from .flow_features import (  # noqa: F401 (_orientation_channels: matching/moda
     ORIENTATION_HALO,
     _described,
     _orientation_channels,
+    _projector,
     _ranker,
-    _warper,
 )
 from .flow_smoothing import noise_smoothed
 
@@ -152,14 +152,14 @@ def estimate_flow(
     dx = dy = None
     for ref_l, sec_l, ref_ok_l, sec_ok_l in reversed(pyramid):
         dx, dy = _upsample_flow(dx, dy, ref_l.shape)
-        feat_ref, warp_sec = _described(ref_l, describe, features), _warper(sec_l, describe,
-                                                                            features)
+        feat_ref = _described(ref_l, describe, features)
+        project = _projector(sec_l, describe, features, feat_ref, halo)
         ref_ok_l, sec_ok_l = _support(ref_ok_l, halo), _support(sec_ok_l, halo)
         terms = _reference_terms(feat_ref, ref_ok_l)
         for rad in radii:
-            dx, dy, ran = _lucas_kanade(terms, warp_sec, sec_ok_l, dx, dy,
+            dx, dy, ran = _lucas_kanade(terms, project, sec_ok_l, dx, dy,
                                         min(rad, max(1, min(ref_l.shape) // 4)), iterations,
-                                        halo, functools.partial(tick, ref_l.size))
+                                        functools.partial(tick, ref_l.size))
             tick.skipped((iterations - ran) * ref_l.size)
         dx, dy = _median_filtered(dx, dy)
     if smooth:
@@ -285,12 +285,12 @@ def _reference_terms(ref: np.ndarray, ref_ok: np.ndarray) -> tuple:
     return ref, gx, gy, gxx, gyy, gxy, gx_ref, gy_ref
 
 
-def _lucas_kanade(terms, warp_sec, sec_ok, dx, dy, rad, iterations, polarity, tick):
+def _lucas_kanade(terms, project, sec_ok, dx, dy, rad, iterations, tick):
     """Windowed least-squares flow, iterated with re-warping, in Folki's absolute form:
     the new flow solves sum_window g (g . u) = sum_window g (ref - sec(x + u0) + g . u0),
     g the reference feature gradient, summed over the feature channels (``terms``:
-    :func:`_reference_terms`). A single-channel (rank) secondary has its polarity matched
-    over windows of radius ``polarity``.
+    :func:`_reference_terms`; ``project``: the g . sec(x + u0) of
+    :func:`.flow_features._projector`).
 
     The window sums of the structure tensor (and its inverse) are only redone when the
     set of valid samples changes. Stops early once converged (CONVERGED_PX); returns
@@ -300,7 +300,7 @@ def _lucas_kanade(terms, warp_sec, sec_ok, dx, dy, rad, iterations, polarity, ti
 
     ref, gx, gy, gxx, gyy, gxy, gx_ref, gy_ref = terms
     rows, cols = np.mgrid[: ref.shape[1], : ref.shape[2]].astype(np.float32)
-    all_valid, single = bool(sec_ok.all()), len(ref) == 1 and polarity > 0
+    all_valid = bool(sec_ok.all())
     w_previous = tensor = None
     ran = 0
     while ran < iterations:
@@ -308,11 +308,9 @@ def _lucas_kanade(terms, warp_sec, sec_ok, dx, dy, rad, iterations, polarity, ti
         tick()
         coords = [rows + dy, cols + dx]
         w = _sampled_validity(sec_ok, coords, all_valid)
-        warped = warp_sec(coords)
-        if single:
-            warped = _match_polarity(ref[0], warped[0], w, polarity)[None]
-        bx = w * (gx_ref - np.einsum("chw,chw->hw", gx, warped) + dx * gxx + dy * gxy)
-        by = w * (gy_ref - np.einsum("chw,chw->hw", gy, warped) + dx * gxy + dy * gyy)
+        gx_sec, gy_sec = project(coords, w, gx, gy)
+        bx = w * (gx_ref - gx_sec + dx * gxx + dy * gxy)
+        by = w * (gy_ref - gy_sec + dx * gxy + dy * gyy)
         if w_previous is None or not np.array_equal(w, w_previous):
             tensor, w_previous = _window_tensor(box, w, gxx, gyy, gxy), w
         ixx, iyy, ixy, lam = tensor
@@ -354,13 +352,3 @@ def _sampled_validity(sec_ok, coords, all_valid: bool) -> np.ndarray:
         return ndimage.map_coordinates(sec_ok, coords, order=1, mode="constant") > 0.999
     (h, w), (r, c) = sec_ok.shape, coords
     return (r >= 0) & (r <= h - 1) & (c >= 0) & (c <= w - 1)
-
-
-def _match_polarity(ref, warped, w, rad):
-    """Flip the rank image (r -> 1 - r) where it is locally anti-correlated with the reference."""
-    box = lambda a: ndimage.uniform_filter(a, 2 * rad + 1, mode="constant")  # noqa: E731
-    wf = w.astype(np.float32)
-    n = box(wf) + 1e-12
-    m0, m1 = box(wf * ref) / n, box(wf * warped) / n
-    cov = box(wf * ref * warped) / n - m0 * m1
-    return np.where(cov < 0, 1.0 - warped, warped)
