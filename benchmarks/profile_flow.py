@@ -9,7 +9,9 @@ the functions with the most cumulative and own time to ``--out``, on one thread
 (``COREG_THREADS=1`` unless set: cProfile only sees the calling thread). Cases: ``hr``, the
 512 x 512 UAVSAR / optical pair of benchmarks/flow.py with Coreg's defaults
 (``estimate_flow`` alone); ``local``, ``align_local(method="dense_flow")`` on the
-1000 x 1000 Sentinel-2 pair of benchmarks/local.py (tiles, check points, field raster).
+1000 x 1000 Sentinel-2 pair of benchmarks/local.py (tiles, check points, field raster);
+``tile``, ``estimate_flow`` on one 1152 x 1152 tile of benchmarks/scale.py's pair (the
+unit of its 10980 x 10980 run).
 ``--versus COMMIT`` times the cases instead, this checkout against COMMIT's, side by side
 in fresh processes (``COREG_THREADS`` as set, 1 unless given).
 """
@@ -68,7 +70,24 @@ def local_case():
     return run
 
 
-CASES = {"hr": hr_case, "local": local_case}
+def tile_case():
+    """One 1152 x 1152 tile (1024 core, 64 margin) of benchmarks/scale.py's pair: the unit
+    of work of the 10980 x 10980 run (121 such tiles), estimate_flow alone."""
+    import rasterio
+    from rasterio.windows import Window
+    from scale import make_pair
+
+    from coreg.core.local.dense_flow import estimate_flow
+
+    paths = make_pair(2048, HERE / "work" / "scale")
+    images = []
+    for path in paths:
+        with rasterio.open(path) as ds:
+            images.append(ds.read(1, window=Window(400, 400, 1152, 1152)).astype("float32"))
+    return lambda: estimate_flow(*images)
+
+
+CASES = {"hr": hr_case, "local": local_case, "tile": tile_case}
 
 
 def profile_case(name: str, repeat: int, top: int) -> str:

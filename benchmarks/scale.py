@@ -17,10 +17,10 @@ at ``p``) is the fixed point ``d(p) = e(p + d(p))``. Both are written strip by s
 (uint16 GeoTIFF, 512-pixel blocks).
 
 Each method (dense flow, tie points) runs ``align_local`` in a child process with the
-DISPLACEMENT raster as its only output; measured there: wall time, peak resident memory
-(VmHWM), the longest wait between two progress reports (and the percentages it lay between,
-which tell the phase: tie points 0-55 measures and fits, 55-60 the field raster; dense flow
-0-50 tiles, 50-60 check points). A second child cancels the
+DISPLACEMENT raster as its only output; measured there: wall time, CPU time (all
+threads), peak resident memory (VmHWM), the longest wait between two progress reports (and
+the percentages it lay between, which tell the phase: tie points 0-55 measures and fits,
+55-60 the field raster; dense flow 0-50 tiles, 50-60 check points). A second child cancels the
 dense flow after ``--cancel-after`` seconds and measures how long the cancel takes.
 Field RMS: the DISPLACEMENT raster against the truth on every 4th pixel, 32 px inside
 the edges, read strip by strip.
@@ -155,7 +155,7 @@ def field_rms(path: Path, size: int, error_map: Path | None = None) -> float:
     return float(np.sqrt(total / count))
 
 
-#: Child: align_local with its DISPLACEMENT raster; wall time, peak memory, progress gaps;
+#: Child: align_local with its DISPLACEMENT raster; wall and CPU time, peak memory, progress gaps;
 #: with a cancel delay, how long the cancel took instead.
 CHILD = """
 import json, sys, time
@@ -163,7 +163,7 @@ from coreg.core.errors import CanceledError
 from coreg.core.local.local import align_local
 ref, sec, field, method, params, cancel_after = sys.argv[1:7]
 params, cancel_after = json.loads(params), float(cancel_after)
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 calls, values, asked = [start], [0.0], []
 def progress(p):
     calls.append(time.perf_counter())
@@ -186,7 +186,7 @@ calls.append(end)
 values.append(100.0)
 gaps = [b - a for a, b in zip(calls, calls[1:])]
 k = max(range(len(gaps)), key=gaps.__getitem__)
-out.update(seconds=end - start, max_progress_gap_s=gaps[k],
+out.update(seconds=end - start, cpu_s=time.process_time() - cpu, max_progress_gap_s=gaps[k],
            max_progress_gap_between=[values[k], values[k + 1]])
 hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
 print(json.dumps({**out, "rss_mib": int(hwm.split()[1]) / 1024}))

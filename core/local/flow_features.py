@@ -1,7 +1,7 @@
 """Features the dense flow matches (core/local/dense_flow.py): orientation channels of
-gradient energy, or GeFolki's local rank transform; the warped secondary's are computed by
-bands of rows on threads (a band's channels stay in the CPU caches; numpy and scipy
-release the GIL)."""
+gradient energy, or GeFolki's local rank transform; the warped secondary's are computed
+and projected on the reference's gradients by bands of rows on threads (a band's channels
+stay in the CPU caches; numpy and scipy release the GIL)."""
 
 from __future__ import annotations
 
@@ -88,34 +88,70 @@ def _rank_transform(image: np.ndarray, rank: int) -> np.ndarray:
     return below / (size * size - 1)
 
 
-def _warper(image: np.ndarray, describe, features: str):
-    """coords -> features of the secondary at coords. Rank images are warped (GeFolki);
-    orientation channels are computed on the warped image (1 warp instead of 8), band of
-    rows by band of rows on threads (each band with the rows its features depend on, so
-    the result is the same as in one piece)."""
+def _projector(image: np.ndarray, describe, features: str, reference: np.ndarray,
+               polarity: int):
+    """(coords, w, gx, gy) -> (sum_c gx_c f_c, sum_c gy_c f_c), f the features of the
+    secondary sampled at coords, as the flow's least squares use them. Rank images are
+    warped (GeFolki), their contrast matched to the ``reference`` rank image over windows
+    of radius ``polarity`` (0: not) where ``w`` (the valid samples); orientation channels
+    are computed on the warped image (1 warp instead of 8) and projected band of rows by
+    band of rows on threads, each band with the rows its features depend on (the result
+    is the same as in one piece), without the whole warped channels in memory."""
     if features == "rank":
         coef = ndimage.spline_filter(describe(image)[0], 3, output=np.float32)
-        return lambda coords: _spline_sample(coef, coords)[None]
+
+        def project_rank(coords, w, gx, gy):
+            warped = _spline_sample(coef, coords)
+            if polarity > 0:
+                warped = _match_polarity(reference[0], warped, w, polarity)
+            return gx[0] * warped, gy[0] * warped
+        return project_rank
     coef = ndimage.spline_filter(image, 3, output=np.float32)
-    return lambda coords: _by_bands(
-        lambda rows: describe(_spline_sample(coef, [c[rows] for c in coords])),
-        coords[0].shape, ORIENTATION_BINS)
+
+    def project(coords, w, gx, gy):
+        out = np.empty((2, *coords[0].shape), np.float32)
+
+        def band(rows: slice, inner: slice, core: slice) -> None:
+            f = describe(_spline_sample(coef, [c[rows] for c in coords]))[:, inner]
+            out[0, core] = np.einsum("chw,chw->hw", gx[:, core], f)
+            out[1, core] = np.einsum("chw,chw->hw", gy[:, core], f)
+        _in_bands(coords[0].shape[0], band)
+        return out[0], out[1]
+    return project
+
+
+def _match_polarity(ref, warped, w, rad):
+    """Flip the rank image (r -> 1 - r) where it is locally anti-correlated with the reference."""
+    box = lambda a: ndimage.uniform_filter(a, 2 * rad + 1, mode="constant")  # noqa: E731
+    wf = w.astype(np.float32)
+    n = box(wf) + 1e-12
+    m0, m1 = box(wf * ref) / n, box(wf * warped) / n
+    cov = box(wf * ref * warped) / n - m0 * m1
+    return np.where(cov < 0, 1.0 - warped, warped)
 
 
 def _by_bands(compute, shape: tuple[int, int], channels: int) -> np.ndarray:
-    """(channels, *shape) float32 from ``compute(rows)`` (a slice with FEATURE_HALO rows
-    more on each side inside the image) on bands of BAND_ROWS rows, on threads: the bands
-    fit in the CPU caches and numpy/scipy release the GIL."""
+    """(channels, *shape) float32 from ``compute(rows)`` (:func:`_in_bands`' rows)."""
     out = np.empty((channels, *shape), np.float32)
-    height = shape[0]
 
+    def band(rows: slice, inner: slice, core: slice) -> None:
+        out[:, core] = compute(rows)[:, inner]
+
+    _in_bands(shape[0], band)
+    return out
+
+
+def _in_bands(height: int, work) -> None:
+    """``work(rows, inner, core)`` for bands of BAND_ROWS rows ``core`` of an image of
+    ``height`` rows, on threads: ``rows`` the band with FEATURE_HALO rows more on each
+    side inside the image, ``inner`` the band's rows within them. The bands fit in the
+    CPU caches and numpy/scipy release the GIL."""
     def band(start: int) -> None:
         stop = min(start + BAND_ROWS, height)
         lo, hi = max(start - FEATURE_HALO, 0), min(stop + FEATURE_HALO, height)
-        out[:, start:stop] = compute(slice(lo, hi))[:, start - lo:stop - lo]
+        work(slice(lo, hi), slice(start - lo, stop - lo), slice(start, stop))
 
     in_threads(band, range(0, height, BAND_ROWS))
-    return out
 
 
 def _spline_sample(coef: np.ndarray, coords) -> np.ndarray:
