@@ -24,6 +24,13 @@ at the start and end of every job: on a shared machine a speed-up means little w
 is not near 0. Every cluster output is compared with the in-process one (largest absolute
 difference, NaN where either is NaN counted apart).
 
+Where the time goes, for every cluster run: the CPU seconds of the client (this process:
+its serial steps, e.g. a global fit or writing a COG, and its writing of the tiles as they
+arrive) and of the workers, and the tasks the workers ran (Dask's task stream: how many,
+their mean compute seconds). Amdahl's bound for 2 workers over 1 takes the client's CPU
+of the 1-worker run as serial: a job whose client works 1.5 s for 1 s of tasks can never
+gain 1.7x, whatever the cluster.
+
 Jobs, each of several tiles or blocks of a few thousand pixels (real data from
 ``../shared/data``):
 
@@ -51,6 +58,7 @@ os.environ["GDAL_PAM_ENABLED"] = "NO"  # never write .aux.xml side-cars next to 
 os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -157,6 +165,8 @@ def _difference(a_path: Path, b_path: Path) -> dict:
 
 
 def _measure(call, out: Path, scheduler, client, repeats: int) -> dict:
+    from distributed import get_task_stream
+
     best = None
     for _ in range(repeats):
         if out.exists():
@@ -164,18 +174,31 @@ def _measure(call, out: Path, scheduler, client, repeats: int) -> dict:
         out.mkdir(parents=True)
         busy, own, load = _busy_seconds(), time.process_time(), os.getloadavg()[0]
         workers_cpu = client.run(_worker_cpu) if client else {}
-        start = time.perf_counter()
-        call(out, scheduler)
-        seconds = time.perf_counter() - start
-        cpu = time.process_time() - own
+        with (get_task_stream(client) if client else contextlib.nullcontext()) as stream:
+            start = time.perf_counter()
+            call(out, scheduler)
+            seconds = time.perf_counter() - start
+        client_cpu = time.process_time() - own
+        cpu = client_cpu
         if client:
             cpu += sum(v - workers_cpu[w] for w, v in client.run(_worker_cpu).items())
         row = {"seconds": seconds, "cpu_s": cpu,
                "others": max(0.0, _busy_seconds() - busy - cpu) / seconds,
                "load_1min": [load, os.getloadavg()[0]]}
+        if client:
+            row |= {"client_cpu_s": client_cpu, "workers_cpu_s": cpu - client_cpu,
+                    **_tasks(stream.data)}
         if best is None or seconds < best["seconds"]:
             best = row
     return best
+
+
+def _tasks(stream: list[dict]) -> dict:
+    """How many tasks the workers ran and their compute seconds (Dask's task stream)."""
+    seconds = [s["stop"] - s["start"] for t in stream for s in t["startstops"]
+               if s["action"] == "compute"]
+    return {"tasks": len(seconds), "task_s": sum(seconds),
+            "task_mean_s": sum(seconds) / len(seconds) if seconds else 0.0}
 
 
 def _run_mode(workers: int, jobs: dict, names: list[str], repeats: int) -> list[dict]:
@@ -216,7 +239,18 @@ def _summary(rows: list[dict], names: list[str]) -> dict:
                                             if n and one}}
         if 2 in times and one:
             summary[name]["speedup_2_over_1"] = one / times[2]
+            summary[name] |= _bounds(name, rows)
     return summary
+
+
+def _bounds(name: str, rows: list[dict]) -> dict:
+    """What 2 workers can give over 1 at best (Amdahl): the client's CPU seconds of the
+    1-worker run as the serial part, the workers' as the part 2 workers halve. The
+    client's writing while the workers compute counts as serial too: a bound on the
+    low side where the client overlaps its work (align_local's field tiles)."""
+    one = next(r for r in rows if r["job"] == name and r["workers"] == 1)
+    serial, parallel = one["client_cpu_s"], one["workers_cpu_s"]
+    return {"amdahl_2_over_1": (serial + parallel) / (serial + parallel / 2)}
 
 
 def main() -> None:
@@ -256,9 +290,17 @@ def _print(rows: list[dict], summary: dict) -> None:
         print(f"{r['job']:18} {r['mode']:11} {r['seconds']:8.2f} {r['cpu_s']:7.1f} "
               f"{r['others']:7.2f} {r['load_1min'][0]:5.1f}  "
               + ("" if diff is None else f"{diff:.2g} ({nan} NaN)"))
+    print(f"{'job':18} {'mode':11} {'client CPU':>10} {'workers CPU':>11} {'tasks':>5} "
+          f"{'task mean s':>11}")
+    for r in rows:
+        if "tasks" in r:
+            print(f"{r['job']:18} {r['mode']:11} {r['client_cpu_s']:10.2f} "
+                  f"{r['workers_cpu_s']:11.2f} {r['tasks']:5d} {r['task_mean_s']:11.3f}")
     for name, s in summary.items():
         curve = ", ".join(f"{n}: {v:.2f}x" for n, v in s["speedup_over_1"].items())
-        print(f"{name}: speed-up over 1 worker {curve}")
+        bounds = (f" (Amdahl's bound for 2: {s['amdahl_2_over_1']:.2f}x)"
+                  if "amdahl_2_over_1" in s else "")
+        print(f"{name}: speed-up over 1 worker {curve}{bounds}")
 
 
 if __name__ == "__main__":

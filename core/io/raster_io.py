@@ -263,15 +263,21 @@ COG_INTERMEDIATES = (".ovr.tmp", ".msk.ovr.tmp")
 
 
 def to_cog(gtiff: str, path: str) -> None:
-    """Convert a finished GeoTIFF into a Cloud-Optimized GeoTIFF and remove it.
+    """Convert a finished GeoTIFF into a Cloud-Optimized GeoTIFF and remove it, its
+    tiles and overviews compressed on :data:`.parallel.THREADS` threads: the one serial
+    step of a distributed job (the client writes the file alone; 4096 x 4096 Float32
+    pixels and their overviews cost 1.5 s of CPU, benchmarks/scale_dask.py).
 
     The GeoTIFF and any COG driver intermediate left by a failed copy are removed
     whatever happens, KeyboardInterrupt included; ``path`` itself, on failure, is the
     caller's to remove (an :func:`atomic_path`)."""
+    from ..parallel import THREADS  # (parallel imports this module)
+
     try:
         with rasterio.open(gtiff) as src:
             rasterio.shutil.copy(src, path, driver="COG", compress="deflate", level=1,
-                                 predictor=_predictor(src.dtypes[0]), bigtiff="if_safer")
+                                 predictor=_predictor(src.dtypes[0]), bigtiff="if_safer",
+                                 num_threads=str(THREADS))
     finally:
         for leftover in (gtiff, gtiff + ".aux.xml",
                          *(str(path) + suffix for suffix in COG_INTERMEDIATES)):

@@ -6,8 +6,9 @@ yields them in-process."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import rasterio
@@ -15,8 +16,12 @@ import rasterio
 from ..grid import Grid
 from ..io.masks import PolygonMask
 from ..io.raster_io import IsCanceled
+from ..matching.modality import fine_kind
+from . import reader as tiling
+from .feature_choice import choose_features
 from .flow_tiles import Core, flow_margin, flow_tile
 from .reader import RasterTiles
+from .tie_points import measure_points
 
 
 @dataclass(frozen=True)
@@ -32,16 +37,69 @@ class TileSources:
     secondary_nodata: float | None
     overlap: Grid
     masks: Sequence[str | PolygonMask]
+    #: The client's tile side (:data:`.reader.TILE`): the check points' tiles are cut
+    #: on the workers, where they must be the client's.
+    tile: int = field(default_factory=lambda: tiling.TILE)
 
 
 def flow_at(sources: TileSources, core: Core, margin: int, options: dict
             ) -> tuple[np.ndarray, np.ndarray]:
     """A Dask worker's task: the flow on one tile's core, its rasters read by the worker."""
+    with _opened(sources) as reader:
+        return flow_tile(lambda *window: reader.read(*window, clip=True), core, margin, options)
+
+
+@contextlib.contextmanager
+def _opened(sources: TileSources) -> Iterator[RasterTiles]:
     with rasterio.open(sources.reference) as ref_ds, rasterio.open(sources.secondary) as sec_ds:
         reader = RasterTiles(ref_ds, sources.reference_band, sources.reference_nodata, sec_ds,
-                             sources.secondary_band, sources.secondary_nodata,
-                             sources.overlap, list(sources.masks))
-        return flow_tile(lambda *window: reader.read(*window, clip=True), core, margin, options)
+                             sources.secondary_band, sources.secondary_nodata, sources.overlap,
+                             list(sources.masks))
+        reader.tile = sources.tile
+        yield reader
+
+
+def points_at(sources: TileSources, displacement: tuple | None, points: tuple,
+              options: dict) -> dict:
+    """A Dask worker's task: :func:`.tie_points.measure_points` at ``points`` (rows, cols,
+    window, prior) on the rasters, through the displacement raster ((path, offset)) or,
+    if None, as delivered."""
+    with _opened(sources) as reader:
+        return measure_points(reader.with_displacement(*displacement) if displacement
+                              else reader, *points, **options)
+
+
+def cluster_check_points(client, sources: TileSources, displacement: tuple, points: tuple,
+                         through: dict, as_delivered: dict, modality: str,
+                         min_reliability: float) -> tuple[dict, dict, str, dict]:
+    """The measures of :func:`.check_points.measure_check_points` on the workers: through
+    the field and as delivered (``through``, ``as_delivered``: measure_points's options),
+    side by side when ``modality`` names the features; the features chosen and their
+    record."""
+    from ..distributed import cluster_map
+
+    def measured(tasks: list[tuple]) -> list[dict]:
+        plain = [(sources, where, points, {k: v for k, v in options.items()
+                                           if k not in ("is_canceled", "progress")})
+                 for where, options in tasks]
+        results = dict(cluster_map(client, points_at, plain, through["is_canceled"]))
+        return [results[k] for k in range(len(tasks))]
+
+    known = fine_kind(modality)
+    if known is not None:
+        after, before = measured([(displacement, through | {"features": known}),
+                                  (None, as_delivered | {"features": known})])
+        features, after, record = choose_features(modality, lambda kind: after,
+                                                  min_reliability)
+    else:
+        features, after, record = choose_features(
+            modality, lambda kind: measured([(displacement, through | {"features": kind})])[0],
+            min_reliability)
+        before = measured([(None, as_delivered | {"features": features})])[0]
+    for options in (through, as_delivered):
+        if options["progress"]:
+            options["progress"](100.0)
+    return after, before, features, record
 
 
 def cluster_flow_rows(client, sources: TileSources, cores: list[Core], options: dict,

@@ -355,10 +355,12 @@ def align_local(
                                dict(radius=radius, levels=levels, iterations=iterations,
                                     invert=invert), max_shift, estimate, is_canceled,
                               client, sources)
+            # On the workers where they read the field: beside an output, or DISPLACEMENT.
+            shared = client if output is not None or displacement is not None else None
             points, passes = measure_check_points(
-                reader, field_path, (row0, col0), overlap, grid_spacing, window_size,
-                max_shift, rejection, min_reliability, modality, is_canceled,
-                scaled_progress(progress, 50, 60)), 1
+                reader, cluster_path(field_path, client), (row0, col0), overlap, grid_spacing,
+                window_size, max_shift, rejection, min_reliability, modality, is_canceled,
+                scaled_progress(progress, 50, 60), shared, sources), 1
             points.grid = grid
             if radius_path:
                 write_flow_uncertainty(radius_path, ref_info.grid, reader, field_path,

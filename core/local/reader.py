@@ -34,17 +34,21 @@ class RasterTiles:
         self.ref = (ref_ds, ref_band, ref_nodata)
         self.sec = (sec_ds, sec_band, sec_nodata)
         self.overlap, self.masks, self.displacement = overlap, masks, displacement
+        self.tile = TILE  # a Dask worker's reader is given the client's (flow_tasks)
         self._cache: dict = {}
 
     def with_displacement(self, path: str, offset: tuple[int, int]) -> RasterTiles:
         """The same tiles, each with the displacement raster's field (``offset``: the
         overlap's position in the reference grid) as its prior."""
-        return RasterTiles(*self.ref, *self.sec, self.overlap, self.masks, (path, offset))
+        tiles = RasterTiles(*self.ref, *self.sec, self.overlap, self.masks, (path, offset))
+        tiles.tile = self.tile
+        return tiles
 
     def cores(self) -> Iterator[tuple[int, int, int, int]]:
-        for r in range(0, self.overlap.height, TILE):
-            for c in range(0, self.overlap.width, TILE):
-                yield r, min(r + TILE, self.overlap.height), c, min(c + TILE, self.overlap.width)
+        side = self.tile
+        for r in range(0, self.overlap.height, side):
+            for c in range(0, self.overlap.width, side):
+                yield r, min(r + side, self.overlap.height), c, min(c + side, self.overlap.width)
 
     def __call__(self, margin: int) -> Iterator[Tile]:
         """Every tile; kept in memory between passes when they all fit in

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -69,6 +71,7 @@ def write_resampled(
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
     client=None,
+    convert: Callable[[str, str], Any] = to_cog,
 ) -> float | None:
     """Resample every band of the secondary, aligned by ``transform``, onto ``reference``.
 
@@ -82,7 +85,9 @@ def write_resampled(
     is nodata. ``vertical`` adds the transform's vertical shift to the values (DEMs);
     ``dtype`` overrides the output data type. With a Dask ``client`` the strips are
     computed on its workers, which read the secondary (and a displacement raster) by
-    path, the same pixels as here. Returns the output nodata.
+    path, the same pixels as here. ``convert(scratch, output)`` makes the COG of the
+    finished scratch GeoTIFF (``cog``): :func:`to_cog`, or a caller's that runs it
+    beside other work. Returns the output nodata.
 
     Raises
     ------
@@ -124,7 +129,7 @@ def write_resampled(
                 if progress:
                     progress(100.0 * (done + 1) / len(strips))
         if cog:
-            to_cog(target, output_path)
+            convert(target, output_path)
     return out_nodata
 
 

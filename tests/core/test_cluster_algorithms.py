@@ -20,7 +20,7 @@ from coreg.core.bandmath import raster_math
 from coreg.core.bandmath.raster_math import band_math
 from coreg.core.dem.dem import align_dem
 from coreg.core.errors import CoregInputError, CoregResourceError
-from coreg.core.local import flow_tasks, flow_tiles, reader
+from coreg.core.local import check_points, flow_tasks, flow_tiles, reader
 from coreg.core.local.local import align_local
 from coreg.core.stack import execution, shift_tasks
 from coreg.core.stack.coregistered_stack import coregistered_stack
@@ -72,12 +72,14 @@ def test_align_local_dense_flow_on_the_cluster(shared_data, cluster, tmp_path, m
     here = align_local(reference, secondary, tmp_path / "here.tif", tmp_path / "here_f.tif",
                        **options)
     forbid_here(monkeypatch, (flow_tasks, "flow_tile"), (flow_tiles, "flow_tile"),
-                (warp, "_resample_strip"))
+                (warp, "_resample_strip"), (check_points, "measure_points"))
     there = align_local(reference, secondary, tmp_path / "there.tif", tmp_path / "there_f.tif",
                         dask_scheduler=cluster.address, **options)
     assert_same_rasters(tmp_path / "here_f.tif", tmp_path / "there_f.tif")
     assert_same_rasters(tmp_path / "here.tif", tmp_path / "there.tif")
     assert there.report()["n_kept"] == here.report()["n_kept"] > 0
+    # The check points, measured on the workers (on the client's tiles), are these.
+    assert there.point_records() == here.point_records()
 
 
 @pytest.mark.parametrize("run", [
