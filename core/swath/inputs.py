@@ -14,8 +14,9 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOEr
 
 from ..errors import CoregInputError
 
-#: GDAL block cache (MB) while reading swath bands.
-READ_CACHE_MB = 64
+#: GDAL block cache while reading swath bands, in bytes: rasterio hands GDAL_CACHEMAX to
+#: GDALSetCacheMax64, which takes bytes (a plain 64 there is a 64-byte cache).
+READ_CACHE_BYTES = 64 * 2**20
 
 
 
@@ -26,7 +27,7 @@ def open_swath(path: str):
     with pywarnings.catch_warnings():
         pywarnings.simplefilter("ignore", NotGeoreferencedWarning)
         # Whole bands are read once: GDAL's block cache would only hold a second copy.
-        with rasterio.Env(GDAL_NETCDF_BOTTOMUP="NO", GDAL_CACHEMAX=READ_CACHE_MB), \
+        with rasterio.Env(GDAL_NETCDF_BOTTOMUP="NO", GDAL_CACHEMAX=READ_CACHE_BYTES), \
                 rasterio.open(path) as ds:
             yield ds
 

@@ -111,3 +111,11 @@ def test_cgroup_limit_lowers_available_memory(tmp_path, monkeypatch):
     assert resources.available_memory() == 2 << 30
     limit.write_text("max\n")
     assert resources.available_memory() == 8000000 * 1024
+
+
+def test_swath_bands_are_read_with_a_64_megabyte_block_cache(tiny_swath):
+    """rasterio gives GDAL_CACHEMAX to GDAL in bytes: 64 there would be 64 bytes."""
+    from coreg.core.swath.inputs import open_swath
+
+    with open_swath(str(tiny_swath)):
+        assert rasterio.env.getenv()["GDAL_CACHEMAX"] == 64 * 2**20
