@@ -11,7 +11,9 @@ are aligned by Coreg and by AROSICS, measured two ways, side by side in one run:
   ``correct_shifts`` in its venv's process (``peers/run_arosics.py --repeat``), each
   timed inside its process after a first untimed run;
 - whole processes: the command line ``python3 -m coreg align-image`` and
-  ``run_arosics.py`` (one job per process), timed from outside (start to exit).
+  ``run_arosics.py`` (one job per process), timed from outside (start to exit), each
+  with its modules' bytecode compiled (AROSICS's by pip, Coreg's kept in the work folder
+  after a first run, :func:`coreg_env`), as installed packages are.
 
 Coreg runs with its defaults (rigid model, cubic resampling onto the reference grid)
 and, like AROSICS's default output, with the geotransform moved only (translation
@@ -24,7 +26,9 @@ the best of all is kept (the machine is shared).
 The large scene (``cases.py``: 5000² px, a moved geotransform) is aligned by the Coreg
 command line, resampled and geotransform-only, and compared with ``gdal_translate``
 (a copy of the secondary) and ``gdalwarp -multi -wo NUM_THREADS=ALL_CPUS -r cubic``,
-both with the same creation options.
+both with the same creation options. Each whole process's CPU time (user + system, all
+its threads) is recorded beside its wall time, the least of the runs: on a shared
+machine the steadier figure.
 
 Writes ``benchmarks/results/speed.json`` (rows, ratios, commit, date, machine, versions).
 """
@@ -40,6 +44,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
+import resource  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -107,12 +112,28 @@ CO = creation_options()
 
 
 def wall(cmd: list[str], env: dict | None = None) -> tuple[float, str]:
+    seconds, _, stdout = timed(cmd, env)
+    return seconds, stdout
+
+
+def timed(cmd: list[str], env: dict | None = None) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds (user + system, all its threads), stdout) of a process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[:3]} failed ({proc.returncode}): {proc.stderr[-800:]}")
-    return seconds, proc.stdout
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu, proc.stdout
+
+
+def best_timed(cmd: list[str], env: dict | None, repeats: int) -> dict:
+    """The best wall time of ``repeats`` runs, and the least CPU time (on a shared machine
+    the steadier figure: other jobs delay a process more than they add to its work)."""
+    runs = [timed(cmd, env) for _ in range(repeats)]
+    return {"seconds": min(r[0] for r in runs), "cpu_seconds": min(r[1] for r in runs)}
 
 
 # --------------------------------------------------------------------------- Coreg
@@ -143,9 +164,18 @@ def coreg_cli(ref: Path, sec: Path, config: str, repeats: int) -> dict:
            "--transform", options["transform"], "--output-mode", options["output_mode"],
            "--ref-nodata", str(NODATA), "--sec-nodata", str(NODATA),
            "--max-shift", str(MAX_SHIFT), "--quiet", "--report", str(report)]
-    env = dict(os.environ, PYTHONPATH=str(PACKAGE_DIR))
-    best = min(wall(cmd, env)[0] for _ in range(repeats))
-    return {"seconds": best}
+    return best_timed(cmd, coreg_env(), repeats)
+
+
+def coreg_env() -> dict:
+    """The environment of a Coreg command-line process: this checkout importable, and its
+    modules' bytecode kept (in WORK, not the tree) as an installed package's is, as
+    AROSICS's pip-installed packages have theirs; only the first run compiles it (the
+    times are the best of several runs)."""
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_DIR),
+               PYTHONPYCACHEPREFIX=str(WORK / "pycache"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 # --------------------------------------------------------------------------- AROSICS
@@ -187,16 +217,15 @@ def arosics_warm(py: str, ref: Path, sec: Path, truth, side: int, repeats: int) 
 
 
 def arosics_cli(py: str, ref: Path, sec: Path, side: int, repeats: int) -> dict:
-    best = min(wall(arosics_cmd(py, ref, sec, side), arosics_env())[0] for _ in range(repeats))
-    return {"seconds": best}
+    return best_timed(arosics_cmd(py, ref, sec, side), arosics_env(), repeats)
 
 
 # --------------------------------------------------------------------------- rows
 
 def best_rounds(results: list[dict]) -> dict:
     """The row with the best time over the rounds (its other figures with it)."""
-    timed = [r for r in results if r.get("seconds") is not None]
-    return min(timed, key=lambda r: r["seconds"]) if timed else results[-1]
+    measured = [r for r in results if r.get("seconds") is not None]
+    return min(measured, key=lambda r: r["seconds"]) if measured else results[-1]
 
 
 def pair_row(side: int, py: str | None, repeats: int, rounds: int) -> dict:
@@ -233,18 +262,23 @@ def large_row(repeats: int, rounds: int) -> dict:
     # The error first: a failure shows before the timing, not after it.
     model = align_image(ref, sec, transform="translation", reference_nodata=NODATA,
                         secondary_nodata=NODATA, max_shift=MAX_SHIFT).model
-    runs: dict[str, list[float]] = {}
+    runs: dict[str, list[dict]] = {}
     for _ in range(rounds):
         for name, cmd in (("gdal_translate", copy), ("gdalwarp", warp)):
-            runs.setdefault(name, []).append(min(wall(cmd)[0] for _ in range(repeats)))
+            runs.setdefault(name, []).append(best_timed(cmd, None, repeats))
         for config in CONFIGS:
             runs.setdefault(f"coreg_cli_{config}", []).append(
-                coreg_cli(ref, sec, config, repeats)["seconds"])
-    row = {"side": 5000, **{k: min(v) for k, v in runs.items()}}
+                coreg_cli(ref, sec, config, repeats))
+    row = {"side": 5000, **{k: min(r["seconds"] for r in v) for k, v in runs.items()}}
+    cpu = {k: min(r["cpu_seconds"] for r in v) for k, v in runs.items()}
     row["coreg_error_px"] = scene_rms_error_px(model, truth, sec)
     row["ratio_resample_to_copy"] = row["coreg_cli_default"] / row["gdal_translate"]
     row["ratio_resample_to_gdalwarp"] = row["coreg_cli_default"] / row["gdalwarp"]
     row["ratio_geotransform_to_copy"] = row["coreg_cli_geotransform"] / row["gdal_translate"]
+    row["cpu_seconds"] = cpu
+    row["cpu_ratio_resample_to_copy"] = cpu["coreg_cli_default"] / cpu["gdal_translate"]
+    row["cpu_ratio_geotransform_to_copy"] = (cpu["coreg_cli_geotransform"]
+                                             / cpu["gdal_translate"])
     return row
 
 
@@ -278,7 +312,13 @@ def table(rows: list[dict], large: dict | None) -> str:
                       f"{large['ratio_resample_to_gdalwarp']:.2f}x gdalwarp), Coreg "
                       f"geotransform {large['coreg_cli_geotransform']:.2f} s "
                       f"({large['ratio_geotransform_to_copy']:.2f}x the copy); Coreg error "
-                      f"{large['coreg_error_px']:.4f} px"]
+                      f"{large['coreg_error_px']:.4f} px",
+                  f"CPU seconds (user + system, least of the runs): copy "
+                  f"{large['cpu_seconds']['gdal_translate']:.2f}, Coreg resample "
+                  f"{large['cpu_seconds']['coreg_cli_default']:.2f} "
+                  f"({large['cpu_ratio_resample_to_copy']:.2f}x), geotransform "
+                  f"{large['cpu_seconds']['coreg_cli_geotransform']:.2f} "
+                  f"({large['cpu_ratio_geotransform_to_copy']:.2f}x)"]
     return "\n".join(lines)
 
 
