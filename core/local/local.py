@@ -248,9 +248,10 @@ def align_local(
         Write the result even when too few points support it, instead of raising.
     dask_scheduler : str, optional
         A Dask scheduler (``tcp://host:port``) whose workers compute the dense-flow
-        tiles and the warped strips, reading the rasters themselves (paths every worker
-        sees the same); the result is the in-process one. Only a cluster you trust:
-        Dask exchanges pickled code.
+        tiles, its check points (with an output or ``displacement``: the field is then
+        where they read it) and the warped strips, reading the rasters themselves (paths
+        every worker sees the same); the result is the in-process one. Only a cluster you
+        trust: Dask exchanges pickled code.
     ship_engine : bool
         Send this engine to the Dask workers; False: they have it installed.
     progress : callable, optional
