@@ -248,9 +248,10 @@ def align_local(
         Write the result even when too few points support it, instead of raising.
     dask_scheduler : str, optional
         A Dask scheduler (``tcp://host:port``) whose workers compute the dense-flow
-        tiles and the warped strips, reading the rasters themselves (paths every worker
-        sees the same); the result is the in-process one. Only a cluster you trust:
-        Dask exchanges pickled code.
+        tiles, its check points (with an output: the field is then where they read
+        it) and the warped strips, reading the rasters themselves (paths
+        every worker sees the same); the result is the in-process one. Only a cluster you
+        trust: Dask exchanges pickled code.
     ship_engine : bool
         Send this engine to the Dask workers; False: they have it installed.
     progress : callable, optional
@@ -355,8 +356,8 @@ def align_local(
                                dict(radius=radius, levels=levels, iterations=iterations,
                                     invert=invert), max_shift, estimate, is_canceled,
                               client, sources)
-            # On the workers where they read the field: beside an output, or DISPLACEMENT.
-            shared = client if output is not None or displacement is not None else None
+            # On the workers when they read the field (:func:`_cluster`: with an output).
+            shared = client if output is not None else None
             points, passes = measure_check_points(
                 reader, cluster_path(field_path, client), (row0, col0), overlap, grid_spacing,
                 window_size, max_shift, rejection, min_reliability, modality, is_canceled,

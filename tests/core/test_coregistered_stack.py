@@ -17,7 +17,9 @@ from stac_validation import validator
 from synthetic import Case, crop, make_secondary
 
 from coreg.core.bandmath.band_math import BandMathError
-from coreg.core.io.raster_io import read_info, read_on_grid
+from coreg.core.errors import CoregOutputError
+from coreg.core.io import cog_behind
+from coreg.core.io.raster_io import read_info, read_on_grid, to_cog
 from coreg.core.stack.coregistered_stack import (
     coregistered_stack,
     parse_aoi,
@@ -285,6 +287,28 @@ def test_real_misregistration_of_two_utm_tiles_is_corrected(shared_data, tmp_pat
     assert result.shifts[2]["x_px"] == pytest.approx(-0.53, abs=0.1)
     assert result.shifts[2]["y_px"] == pytest.approx(-1.30, abs=0.1)
     assert read_info(result.outputs["2.B08"]).grid == read_info(result.outputs["1.B08"]).grid
+
+
+@pytest.mark.parametrize("failing", [1, 2])
+def test_a_failed_cog_conversion_leaves_nothing(shared_data, tmp_path, monkeypatch, failing):
+    """Each asset's COG is made on a thread while the next asset is resampled: a
+    conversion that fails (the first, found when the second starts; or the last) stops
+    the stack with its error, and no output or temporary is left."""
+    done = []
+
+    def convert(gtiff, path):
+        to_cog(gtiff, path)
+        done.append(path)
+        if len(done) == failing:
+            raise CoregOutputError("The disk is full.")
+
+    monkeypatch.setattr(cog_behind, "to_cog", convert)
+    folder = shared_data / "sar_optical"
+    with pytest.raises(CoregOutputError, match="disk is full"):
+        coregistered_stack([folder / "S2_patch11.tif", folder / "S1_patch11.tif"], "1.1,2.1",
+                           "1.b1", tmp_path / "out", expressions="d:(- 2.b1 1.b1)")
+    assert len(done) == failing
+    assert list((tmp_path / "out").glob("*")) == []
 
 
 def test_sar_on_optical_without_a_reliable_match_is_stacked_unshifted(shared_data, tmp_path):
