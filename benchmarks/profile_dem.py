@@ -55,7 +55,11 @@ def case_inputs(case: str) -> dict:
 
 def worker(checkout: str, spec: dict, repeats: int) -> dict:
     """In a fresh process: import Coreg from ``checkout``, run align_dem warm, then time it."""
-    package = Path(tempfile.mkdtemp(prefix="coreg_pkg_"))
+    with tempfile.TemporaryDirectory(prefix="coreg_pkg_") as folder:
+        return timed_runs(Path(folder), checkout, spec, repeats)
+
+
+def timed_runs(package: Path, checkout: str, spec: dict, repeats: int) -> dict:
     (package / "coreg").symlink_to(Path(checkout).resolve(), target_is_directory=True)
     sys.path.insert(0, str(package))
     from coreg.core.dem.dem import align_dem, estimate_dem_alignment
