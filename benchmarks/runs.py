@@ -4,8 +4,9 @@
 
 ``make bench`` runs every row but the slow ones; ``make bench-stale`` only the rows whose
 results file ``benchmarks/stale.py`` finds stale, slow ones included: after it the
-READMEs' figures are those of the engine checked out (``tests/test_docs_figures.py``
-then names any quoted figure a rerun changed). Each row is one results file and the
+READMEs' figures are those of the engine checked out. The READMEs' rendered tables are
+then copied from the new files (``render_docs.py``); ``tests/test_docs_figures.py`` names
+any other quoted figure a rerun changed. Each row is one results file and the
 command that writes it; ``stale.py --commands`` prints these same commands.
 """
 
@@ -139,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"# {run.name}: {(time.monotonic() - start) / 60:.1f} min", flush=True)
     if failed:
         print("failed: " + ", ".join(failed), file=sys.stderr)
+    if runs and not args.dry_run:  # the READMEs' rendered tables from the new files
+        sys.path.insert(0, str(HERE))
+        import render_docs
+
+        render_docs.main([])
     return 1 if failed else 0
 
 

@@ -41,9 +41,16 @@ NUMBER = re.compile(r"[-+]?\d+\.\d+(?:[eE][-+]?\d+)?|[-+]?\d+(?:[eE][-+]?\d+)?")
 RUN_KEYS = ("commit", "date", "machine", "versions")
 
 
+#: A region copied from a results file by ``benchmarks/render_docs.py``: its figures are
+#: that file's by construction (``tests/test_docs_rendered.py`` checks it is current).
+RENDERED = re.compile(r"<!--\s*rendered:.*?-->.*?<!--\s*/rendered\s*-->", re.DOTALL)
+
+
 def blocks(text: str) -> Iterator[tuple[int, str, list[str]]]:
     """(first line number, text, sources) of every paragraph, list item or table
-    outside fenced code; sources from a comment on the line before or inside it."""
+    outside fenced code and rendered regions; sources from a comment on the line before
+    or inside it."""
+    text = RENDERED.sub(lambda m: "\n" * m.group(0).count("\n"), text)
     lines = text.splitlines()
     in_code, start, current, pending = False, 0, [], []
 
