@@ -322,6 +322,35 @@ def table(rows: list[dict], large: dict | None) -> str:
     return "\n".join(lines)
 
 
+def markdown(rows: list[dict], large: dict | None) -> list[str]:
+    """The README's tables of this run (``render_docs.py`` copies them there)."""
+    lines = ["| pair | timed | Coreg default s (÷ AROSICS) | Coreg geotransform s (÷ AROSICS) "
+             "| AROSICS s |", "|---|---|---|---|---|"]
+    for r in rows:
+        for way, label in (("warm", "warm, in-process"), ("cli", "whole processes")):
+            a = r.get(f"arosics_{way}", {}).get("seconds")
+            cells = [f"{_f(r[f'coreg_{way}_{c}']['seconds'], '.3f')} "
+                     f"({_f(r[f'ratio_{way}_{c}'], '.2f')})" for c in CONFIGS]
+            lines.append(f"| {r['side']}² | {label} | {' | '.join(cells)} | {_f(a, '.3f')} |")
+    lines += ["", "Errors against the truth (scene RMS, px), Coreg / AROSICS: " + ", ".join(
+        f"{r['side']}² {_f(r['coreg_warm_default'].get('error_px'), '.4f')} / "
+        f"{_f(r.get('arosics_warm', {}).get('error_px'), '.3f')}" for r in rows) + "."]
+    if large:
+        cpu = large.get("cpu_seconds", {})
+        lines += ["", "| 5000², whole processes | wall s | × the copy | CPU s | × the copy |",
+                  "|---|---|---|---|---|"]
+        for name, label in (("gdal_translate", "`gdal_translate` (copy)"),
+                            ("gdalwarp", "`gdalwarp -multi`, cubic"),
+                            ("coreg_cli_default", "Coreg, resampled (cubic)"),
+                            ("coreg_cli_geotransform", "Coreg, geotransform only")):
+            lines.append(f"| {label} | {large[name]:.2f} | "
+                         f"{large[name] / large['gdal_translate']:.2f} | "
+                         f"{_f(cpu.get(name), '.2f')} | "
+                         f"{_f(cpu.get(name) and cpu[name] / cpu['gdal_translate'], '.2f')} |")
+        lines += ["", f"Coreg's error on the 5000² scene: {large['coreg_error_px']:.4f} px."]
+    return lines
+
+
 def meta(py: str | None, rows: list[dict], args) -> dict:
     """The run's meta (benchmarks/results.py), with what this benchmark adds."""
     version = next((r.get("arosics_warm", {}).get("version") for r in rows
@@ -353,7 +382,8 @@ def main(argv=None) -> int:
     rows = [pair_row(side, py, args.repeats, args.rounds) for side in args.sides]
     large = None if args.no_large else large_row(max(1, args.repeats // 2), args.rounds)
     print(table(rows, large))
-    result = {"meta": meta(py, rows, args), "pairs": rows, "large": large}
+    result = {"meta": meta(py, rows, args), "pairs": rows, "large": large,
+              "markdown": markdown(rows, large)}
     log(f"wrote {write_results('speed', result, args.json)}")
     return 0
 
