@@ -282,6 +282,30 @@ def _bounds(name: str, rows: list[dict]) -> dict:
     return {"amdahl_2_over_1": (serial + parallel) / (serial + parallel / 2)}
 
 
+def markdown(rows: list[dict], summary: dict) -> list[str]:
+    """The README's tables of this run (``render_docs.py`` copies them there)."""
+    counts = sorted({r["workers"] for r in rows if r["workers"]})
+    more = [n for n in counts if n > 1]
+    head = (["job", "in-process s"] + [f"{n} worker{'s' * (n > 1)} s" for n in counts]
+            + [f"{n} / 1" for n in more]
+            + ["Amdahl's bound 2 / 1", "client / workers CPU s (1 worker)", "outputs"])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, s in summary.items():
+        speedup = {int(n): v for n, v in s["speedup_over_1"].items()}
+        one = next((r for r in rows if r["job"] == name and r["workers"] == 1), {})
+        same = all(d["max_abs"] == 0 and d["nan_mismatch"] == 0 for r in rows
+                   if r["job"] == name for d in r.get("difference", {}).values())
+        bound = s.get("amdahl_2_over_1")
+        cells = ([name, f"{s['in_process_s']:.2f}"] + [f"{s[f'dask_{n}_s']:.2f}" for n in counts]
+                 + [f"{speedup[n]:.2f}x" for n in more]
+                 + ["-" if bound is None else f"{bound:.2f}x",
+                    f"{one.get('client_cpu_s', float('nan')):.2f} / "
+                    f"{one.get('workers_cpu_s', float('nan')):.2f}",
+                    "identical" if same else "DIFFERENT"])
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=1)
@@ -305,7 +329,7 @@ def main() -> None:
     path = write_results("scale_dask", {
         "meta": run_meta(dask=distributed.__version__, repeats=args.repeats,
                          load_average_start=load, load_average_end=os.getloadavg()),
-        "rows": rows, "summary": summary}, args.json)
+        "rows": rows, "summary": summary, "markdown": markdown(rows, summary)}, args.json)
     _print(rows, summary)
     print(f"wrote {path}")
 
