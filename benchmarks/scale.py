@@ -206,6 +206,22 @@ def run_child(reference: Path, secondary: Path, field: Path, method: str,
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def markdown(size: int, zero: float, rows: list[dict]) -> list[str]:
+    """The README's table of this run (``render_docs.py`` copies it there)."""
+    def number(value, spec):
+        return "-" if value is None else format(value, spec)
+
+    lines = ["| method | size | wall s | CPU s | peak RSS MiB | field RMS px "
+             "| longest progress gap s | cancel s |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        cancel = (r.get("cancel") or {}).get("cancel_latency_s")
+        lines.append(f"| {r['method'].replace('_', ' ')} | {size} | {r['seconds']:.1f} | "
+                     f"{number(r.get('cpu_s'), '.1f')} | {r['rss_mib']:.0f} | "
+                     f"{r['field_rms_px']:.4f} | {r['max_progress_gap_s']:.2f} | "
+                     f"{number(cancel, '.2f')} |")
+    return lines + ["", f"Doing nothing leaves {zero:.3f} px RMS."]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10980)
@@ -245,7 +261,8 @@ def main() -> int:
               f"{r.get('max_progress_gap_s', float('nan')):18.2f} "
               f"{'-' if cancel is None else f'{cancel:.2f}':>8}")
     meta = run_meta(threads=os.environ.get("COREG_THREADS"))
-    result = {"meta": meta, "size": args.size, "zero_field_rms_px": zero, "rows": rows}
+    result = {"meta": meta, "size": args.size, "zero_field_rms_px": zero, "rows": rows,
+              "markdown": markdown(args.size, zero, rows)}
     print(f"results: {write_results('scale', result, args.json)}")
     return 0
 
