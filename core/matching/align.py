@@ -244,13 +244,14 @@ def _reference_patches(ds, band, nodata, grids: list[Grid], masks,
                        prepared: dict | None = None) -> list[Patch]:
     """The reference patches on ``grids``, those of too little texture (relative to the
     median) marked; ``prepared`` keeps each grid's screened patch for a later call (each
-    is screened on its own: the same patch whatever the others)."""
+    is screened on its own: the same patch whatever the others), by :func:`_place`."""
     prepared = {} if prepared is None else prepared
-    new = [g for g in grids if g not in prepared]
+    keys = [_place(g) for g in grids]
+    new = [g for g, key in zip(grids, keys) if key not in prepared]
     if new:
-        prepared.update(zip(new, prepare_patches(
+        prepared.update(zip(map(_place, new), prepare_patches(
             new, _read_patches(ds, band, nodata, new), [masked_on_grid(masks, g) for g in new])))
-    patches = [replace(prepared[g]) for g in grids]  # the floor below marks copies
+    patches = [replace(prepared[key]) for key in keys]  # the floor below marks copies
     textures = [p.texture for p in patches if not p.reason]
     if not textures:
         raise CoregInputError("The overlap of the two rasters holds no valid reference data "
@@ -260,6 +261,12 @@ def _reference_patches(ds, band, nodata, grids: list[Grid], masks,
         if not p.reason and p.texture <= floor:
             p.reason = "low texture"
     return patches
+
+
+def _place(grid: Grid) -> tuple:
+    """A patch grid's key in ``prepared``: its transform and size (every patch is on the
+    common grid's CRS; hashing the CRS itself took 8 us, 1.3 ms a run at 256²)."""
+    return grid.transform, grid.width, grid.height
 
 
 def _read_patches(ds, band, nodata, grids: list[Grid]) -> list[np.ndarray]:
