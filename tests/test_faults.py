@@ -38,6 +38,7 @@ from coreg.core.errors import (
 from coreg.core.io.outputs import (
     TEMP_MARK,
     atomic_path,
+    check_outputs,
     hold_outputs,
     temporary_name,
     terminate_cleanly,
@@ -302,6 +303,19 @@ def test_stack_scenes_with_one_name__both_delivered(pair, tmp_path):
     results = align_stack(inputs, inputs[0], tmp_path / "out", workers=1)
     outputs = [r.output_file for r in results]
     assert len(set(outputs)) == 3 and all(Path(o).is_file() for o in outputs)
+
+
+def test_sidecar_made_after_a_check__still_an_input(tmp_path):
+    """The inputs' file lists are cached between runs: an overview file made since the
+    last check (here the output path itself) is still seen as read by the input."""
+    source = write_raster(tmp_path / "a.tif", np.ones((1, 32, 32), np.float32))
+    sidecar = tmp_path / "a.tif.ovr"
+    check_outputs({"Output": sidecar}, {"Reference": source})  # no sidecar yet: allowed
+    with rasterio.open(sidecar, "w", driver="GTiff", width=16, height=16, count=1,
+                       dtype="float32") as ovr:
+        ovr.write(np.ones((1, 16, 16), np.float32))
+    with pytest.raises(CoregOutputError, match="would replace the input 'Reference'"):
+        check_outputs({"Output": sidecar}, {"Reference": source})
 
 
 def test_rectify_swath_output_equal_to_input__refused(tmp_path):

@@ -131,12 +131,38 @@ def files_read_by(path: str) -> set[Path]:
         return set()
     if path.lower().endswith(".json"):
         return {Path(os.path.realpath(p)) for p in _files_named_in_json(path)}
+    key = _list_key(path)
+    if key in _FILE_LISTS:
+        return set(_FILE_LISTS[key])
     try:
         with rasterio.open(path) as ds:
             files = ds.files
     except (RasterioError, RasterioIOError, OSError, ValueError):
         return set()
-    return {Path(os.path.realpath(f)) for f in files if not f.lower().startswith("/vsi")}
+    found = {Path(os.path.realpath(f)) for f in files if not f.lower().startswith("/vsi")}
+    if key is not None:
+        while len(_FILE_LISTS) >= 16:
+            _FILE_LISTS.pop(next(iter(_FILE_LISTS)), None)
+        _FILE_LISTS[key] = frozenset(found)
+    return found
+
+
+#: GDAL's file lists by :func:`_list_key` (a run checks each input before each write;
+#: an open costs a millisecond or more).
+_FILE_LISTS: dict[tuple, frozenset[Path]] = {}
+
+
+def _list_key(path: str) -> tuple | None:
+    """A local file's path, inode, size and modification time and its folder's (a new
+    sidecar, .ovr or .aux.xml, changes the folder); None for anything else."""
+    try:
+        real = os.path.realpath(path)
+        stat, folder = os.stat(real), os.stat(os.path.dirname(real))
+    except (OSError, ValueError):
+        return None
+    if not os.path.isfile(real):
+        return None
+    return real, stat.st_ino, stat.st_size, stat.st_mtime_ns, folder.st_mtime_ns
 
 
 def _files_named_in_json(path: str) -> list[str]:

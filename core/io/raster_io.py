@@ -35,7 +35,7 @@ from .paths import local_input
 Progress = Callable[[float], None]
 IsCanceled = Callable[[], bool]
 
-#: Rows written per block; also the tile size of GeoTIFF outputs.
+#: Rows written per block; also the tile size of GeoTIFF outputs (:func:`tile_side`).
 BLOCK = 512
 #: Pixels read around what a cubic spline needs: its prefilter is recursive (poles decay
 #: by 0.27 a pixel), so a border 8 pixels away changes a value by < 3e-5 of its jump.
@@ -248,13 +248,21 @@ def output_profile(grid: Grid, *, count: int, dtype: str, nodata: float | None,
     a large grid that no data reaches are not written out uncompressed."""
     profile = dict(driver="GTiff", width=grid.width, height=grid.height, count=count,
                    dtype=dtype, crs=grid.crs, transform=grid.transform, nodata=nodata,
-                   tiled=True, blockxsize=BLOCK, blockysize=BLOCK, bigtiff="if_safer")
+                   tiled=True, blockxsize=tile_side(grid.width),
+                   blockysize=tile_side(grid.height), bigtiff="if_safer")
     if not scratch:
         profile.update(compress="deflate", zlevel=1, predictor=_predictor(dtype),
                        num_threads="all_cpus")
     else:  # blocks never written (outside the secondary) take no disk space
         profile.update(sparse_ok=True)
     return profile
+
+
+def tile_side(pixels: int) -> int:
+    """Tile side of an output axis of ``pixels``: :data:`BLOCK`, or for a smaller raster
+    the least multiple of 16 (GDAL's rule) that holds it (a 256 px raster in one 512 px
+    tile was compressed and stored as four times its pixels)."""
+    return min(BLOCK, -(-pixels // 16) * 16)
 
 
 #: Files GDAL's COG driver writes beside its output while building it (overviews of the

@@ -14,6 +14,9 @@ MIN_INLIER_RESIDUAL_PX = 0.3
 INLIER_SIGMAS = 3.0
 #: Pairs tried by the least-median search (enough for 50 % outliers many times over).
 MAX_PAIRS = 400
+#: Below this determinant of its equilibrated normal matrix (1 for orthogonal columns)
+#: a sample's solution is taken from the pseudo-inverse, not the normal equations.
+SINGULAR_DETERMINANT = 1e-8
 #: A fitted rotation is kept only when it is this many standard deviations from zero:
 #: else the patch shifts show none, and the translation alone is fitted (a rotation of
 #: noise costs accuracy, and an exact zero lets the output be shifted separably).
@@ -201,10 +204,26 @@ def _least_median(design: np.ndarray, shifts: np.ndarray, scale: np.ndarray,
     cols = design.shape[2]
     a = design[samples].reshape(len(samples), -1, cols)
     b = shifts[samples].reshape(len(samples), -1, 1)
-    params = (np.linalg.pinv(a) @ b)[..., 0]
-    predicted = np.einsum("nij,sj->sni", design, params)
+    params = _sample_solutions(a, b)
+    predicted = np.moveaxis(design @ params.T, -1, 0)  # (samples, observations, 2)
     residuals = np.hypot(*np.moveaxis((shifts[None] - predicted) / scale, -1, 0))
     return params[int(np.argmin(np.median(residuals, axis=1)))]
+
+
+def _sample_solutions(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Each sample's least-squares solution (S, P) of a x = b: from its normal equations,
+    columns equilibrated, all solved at once (a batched SVD, the pseudo-inverse, took
+    1.3 ms for 400 pairs), unless one of them is near singular (collinear patches of an
+    affine sample): then the pseudo-inverse's minimum-norm solutions."""
+    at = np.swapaxes(a, 1, 2)
+    normal = at @ a
+    diagonal = np.einsum("sii->si", normal)
+    if np.all(diagonal > 0):
+        scale = 1.0 / np.sqrt(diagonal)
+        scaled = normal * scale[:, :, None] * scale[:, None, :]
+        if np.all(np.linalg.det(scaled) > SINGULAR_DETERMINANT):
+            return np.linalg.solve(scaled, (at @ b) * scale[:, :, None])[..., 0] * scale
+    return (np.linalg.pinv(a) @ b)[..., 0]
 
 
 def _weighted_lsq(design: np.ndarray, shifts: np.ndarray, weights: np.ndarray,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import rasterio
@@ -26,6 +26,7 @@ from ..io.raster_io import (
     copy_metadata,
     covering_window,
     output_profile,
+    read_info,
     read_window,
     to_cog,
 )
@@ -188,10 +189,24 @@ def _strip_executor(strips: int):
 
 def require_resample_memory(secondary_path: str | os.PathLike, reference: Grid) -> None:
     """Refuse, before any work, a resampling of the secondary onto ``reference`` (see
-    :func:`write_resampled`) that would not fit in memory: CoregResourceError."""
-    with rasterio.open(secondary_path) as src:
-        mapping = SourceMapping(identity(reference.crs), src.crs, src.transform)
-        _require_strip_memory(src, mapping, reference, src.dtypes[0])
+    :func:`write_resampled`) that would not fit in memory: CoregResourceError. Its
+    header is :func:`read_info`'s (cached: the file is not opened again)."""
+    info = read_info(secondary_path, "Secondary")
+    src = _Header(info.path, info.grid.crs, info.grid.transform, info.grid.width,
+                  info.grid.height, info.count)
+    mapping = SourceMapping(identity(reference.crs), src.crs, src.transform)
+    _require_strip_memory(src, mapping, reference, info.dtype)
+
+
+class _Header(NamedTuple):
+    """What the memory estimate reads of an open dataset, from a RasterInfo."""
+
+    name: str
+    crs: Any
+    transform: Any
+    width: int
+    height: int
+    count: int
 
 
 def _require_strip_memory(src, mapping, reference: Grid, dtype: str) -> None:

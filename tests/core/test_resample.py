@@ -8,7 +8,7 @@ import rasterio
 from affine import Affine
 
 from coreg.core.grid import Grid
-from coreg.core.io.raster_io import read_on_grid
+from coreg.core.io.raster_io import BLOCK, output_profile, read_on_grid
 from coreg.core.transforms.model import identity
 from coreg.core.transforms.resample import SourceMapping
 
@@ -128,3 +128,13 @@ def test_fast_shift_gives_the_general_paths_values(size, offset, shape):
     assert np.isnan(fast).any() and np.array_equal(np.isnan(fast), np.isnan(separable))
     both = ~np.isnan(fast)
     assert np.abs(fast - separable)[both].max() <= 1e-5 * np.abs(separable[both]).max()
+
+
+@pytest.mark.parametrize(("width", "height", "tiles"), [
+    (256, 300, (256, 304)), (5000, 200, (BLOCK, 208)), (7, 5000, (16, BLOCK))])
+def test_output_tiles__no_larger_than_the_raster_needs(width, height, tiles):
+    """A small output is not stored in tiles padded to BLOCK (a 256 px raster in a
+    512 px tile compressed four times its pixels); tiles stay multiples of 16."""
+    grid = Grid("EPSG:32633", Affine(10, 0, 0, 0, -10, 0), width, height)
+    profile = output_profile(grid, count=1, dtype="float32", nodata=None)
+    assert (profile["blockxsize"], profile["blockysize"]) == tiles
