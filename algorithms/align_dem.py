@@ -21,7 +21,8 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..core.dem.dem import METHODS, MIN_BLOCK_PIXELS, align_dem, write_shift_fields
+from ..core.dem.dem import METHODS, align_dem, write_shift_fields
+from ..core.dem.nuth_kaab import MIN_BLOCK_PIXELS
 from ..core.dem.pipeline import STEP_NAMES
 from ..core.dem.point_sources import PointOptions, cloud_from_columns
 from ..core.dem.points import POINT_SUFFIXES
