@@ -47,7 +47,7 @@ from .block_tasks import BlockJob, fit_blockwise, fit_per_block
 from .nuth_kaab import BlockShift, Fitter, block_records, block_shape_of, group_medians
 from .point_sources import PointOptions
 from .samples import DemSampler, collect_samples, metres_per_unit, overlap_window
-from .terrain import nmad
+from .terrain import median_and_nmad, nmad
 
 METHODS = ("nuth_kaab", "vertical", "blockwise")
 #: Of those, pixels each iteration of the horizontal fit resamples: the fit uses medians
@@ -230,15 +230,16 @@ def _blockwise(reference, dem, reference_nodata, dem_nodata, grid: Grid, window:
                                         shape[0] * shape[1]),
                    block_step, max_iterations, tolerance)
     fit = fit_blockwise(job, client, progress, is_canceled)
-    before, after = fit.dh_before, fit.dh_after
+    (median_before, nmad_before), (median_after, nmad_after) = (
+        median_and_nmad(fit.dh_before), median_and_nmad(fit.dh_after))
     blocks = block_records(np.column_stack([fit.shifts, fit.dz]),
                            np.column_stack([fit.fitted, fit.fitted_dz]), fit.counts, grid,
                            window, block_size, shape)
     return DemAlignment(
         "blockwise", grid.crs.to_string(), float(np.median(fit.shifts[:, 0])),
         float(np.median(fit.shifts[:, 1])), float(np.median(fit.dz)), fit.iterations,
-        nmad(before), nmad(after), float(np.nanmedian(before)), float(np.nanmedian(after)),
-        fit.n_stable, tuple(blocks), block_size, shape, fit.warnings,
+        nmad_before, nmad_after, median_before, median_after, fit.n_stable, tuple(blocks),
+        block_size, shape, fit.warnings,
         tuple(float(v) for v in window_bounds(window, grid.transform)),
         tuple((grid.transform * Affine.translation(window.col_off, window.row_off)
                * Affine.scale(block_size))[:6]), fit.converged)

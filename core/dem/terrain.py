@@ -21,7 +21,13 @@ def gradient(elevation: np.ndarray, res_x: float, res_y: float) -> tuple[np.ndar
 
 def nmad(values: np.ndarray) -> float:
     """Normalised median absolute deviation, 1.4826 median(|v - median(v)|)."""
+    return median_and_nmad(values)[1]
+
+
+def median_and_nmad(values: np.ndarray) -> tuple[float, float]:
+    """The median of the finite ``values`` and their :func:`nmad`, the median taken once."""
     values = values[np.isfinite(values)]
     if values.size == 0:
-        return float("nan")
-    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+        return float("nan"), float("nan")
+    median = np.median(values)
+    return float(median), float(1.4826 * np.median(np.abs(values - median)))
