@@ -8,7 +8,7 @@ margins the shifts need. Three rounds, each a task per part: (1) every block of 
 fitted alone, iterated to its own convergence (:meth:`.nuth_kaab.Fitter.each`); then,
 here, the blocks short of pixels take the others' median and the field is smoothed;
 (2) the median dh of every block after that field; here, the vertical field is
-smoothed; (3) dh before and after, whose statistics are taken here. The client's part
+smoothed; (3) dh before and after, sorted, whose medians are found here. The client's part
 is the smoothing and those statistics.
 """
 
@@ -83,8 +83,9 @@ class BlockwiseFit:
     fitted: np.ndarray
     fitted_dz: np.ndarray
     counts: np.ndarray
-    dh_before: np.ndarray
-    dh_after: np.ndarray
+    #: The finite dh of every part, sorted (:func:`.terrain.sorted_median_and_nmad`).
+    dh_before: list[np.ndarray]
+    dh_after: list[np.ndarray]
     n_stable: int
     iterations: int
     warnings: tuple[str, ...]
@@ -108,8 +109,8 @@ def fit_blockwise(job: BlockJob, client=None, progress: Progress | None = None,
     dh = _run(client, dh_at, [(job, p, shifts, dz) for p in parts], progress, 85, 100,
               is_canceled)
     warnings = tuple(dict.fromkeys(w for f in fits for w in f[4]))
-    return BlockwiseFit(shifts, dz, fitted, fitted_dz, counts,
-                        np.concatenate([d[0] for d in dh]), np.concatenate([d[1] for d in dh]),
+    return BlockwiseFit(shifts, dz, fitted, fitted_dz, counts, [d[0] for d in dh],
+                        [d[1] for d in dh],
                         sum(f[2] for f in fits), max(f[3] for f in fits), warnings,
                         all(f[5] for f in fits))
 
@@ -150,8 +151,8 @@ def block_medians(job: BlockJob, part: int, shifts: np.ndarray,
 
 def dh_at(job: BlockJob, part: int, shifts: np.ndarray, dz: np.ndarray,
           is_canceled: IsCanceled | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """A task: dh of the part's samples before, and after the fields ``shifts`` and
-    ``dz``."""
+    """A task: the finite dh of the part's samples before, and after the fields
+    ``shifts`` and ``dz``, sorted (the client takes their medians in a few searches)."""
     with _part(job, part) as (samples, sampler, groups):
         kept = _KEPT.pop((job.token, part), None)
         moved = kept[1] if isinstance(kept, tuple) else _moved_dh(job, samples, sampler, groups,
@@ -159,7 +160,7 @@ def dh_at(job: BlockJob, part: int, shifts: np.ndarray, dz: np.ndarray,
         before = samples.ref - sampler.at(samples, 0.0, 0.0)
         after = moved - at_samples(dz[:, None], samples, job.window, job.block_size, job.shape,
                                    groups)[:, 0]
-        return before, after
+        return tuple(np.sort(dh[np.isfinite(dh)]) for dh in (before, after))
 
 
 #: Per process, the samples of the parts of the current job (and, once moved, their dh):

@@ -47,7 +47,7 @@ from .block_tasks import BlockJob, fit_blockwise, fit_per_block
 from .nuth_kaab import BlockShift, Fitter, block_records, block_shape_of, group_medians
 from .point_sources import PointOptions
 from .samples import DemSampler, collect_samples, metres_per_unit, overlap_window
-from .terrain import median_and_nmad, nmad
+from .terrain import nmad, sorted_median_and_nmad
 
 METHODS = ("nuth_kaab", "vertical", "blockwise")
 #: Of those, pixels each iteration of the horizontal fit resamples: the fit uses medians
@@ -231,7 +231,7 @@ def _blockwise(reference, dem, reference_nodata, dem_nodata, grid: Grid, window:
                    block_step, max_iterations, tolerance)
     fit = fit_blockwise(job, client, progress, is_canceled)
     (median_before, nmad_before), (median_after, nmad_after) = (
-        median_and_nmad(fit.dh_before), median_and_nmad(fit.dh_after))
+        sorted_median_and_nmad(fit.dh_before), sorted_median_and_nmad(fit.dh_after))
     blocks = block_records(np.column_stack([fit.shifts, fit.dz]),
                            np.column_stack([fit.fitted, fit.fitted_dz]), fit.counts, grid,
                            window, block_size, shape)

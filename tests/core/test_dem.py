@@ -15,7 +15,7 @@ from dem_synthetic import shift_dem
 
 from coreg.core.dem import block_tasks
 from coreg.core.dem.dem import align_dem, estimate_dem_alignment
-from coreg.core.dem.terrain import nmad
+from coreg.core.dem.terrain import median_and_nmad, nmad, sorted_median_and_nmad
 from coreg.core.errors import CoregistrationError
 from coreg.core.io.raster_io import read_info
 from coreg.core.transforms.apply import apply_alignment
@@ -94,6 +94,19 @@ def test_blockwise_parts_give_the_same_blocks_wherever_they_run(monkeypatch):
     elsewhere = estimate_dem_alignment(LYB_REF, LYB_DEM, **options)
     assert elsewhere.report() == here.report()
     assert here.block_shape == (2, 3) and here.converged
+
+
+def test_the_median_and_nmad_of_sorted_parts_are_those_of_their_union():
+    """The blockwise statistics come from the parts' sorted dh: the same median and NMAD
+    as of all values at once, ties, empty parts and even counts included."""
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        parts = [np.sort(np.round(rng.normal(size=rng.integers(0, 30)), rng.integers(0, 3)))
+                 for _ in range(rng.integers(1, 5))]
+        union = np.concatenate(parts)
+        if union.size:
+            assert sorted_median_and_nmad(parts) == median_and_nmad(union)
+    assert np.isnan(sorted_median_and_nmad([np.array([])])).all()
 
 
 def serial_in_threads(work, items, progress=None, is_canceled=None) -> None:
