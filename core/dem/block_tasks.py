@@ -25,6 +25,7 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
+from ..distributed import worker_address
 from ..grid import Grid
 from ..io.raster_io import IsCanceled, Progress
 from ..parallel import in_threads
@@ -97,17 +98,18 @@ def fit_blockwise(job: BlockJob, client=None, progress: Progress | None = None,
     """The three rounds of tasks (see the module's notes) and the client's steps between."""
     parts = range(job.shape[0])
     fits = _run(client, fit_part, [(job, p) for p in parts], progress, 0, 70, is_canceled)
+    kept = [f[6] for f in fits]  # the workers that hold each part's samples
     require_stable(sum(f[2] for f in fits))
     raw = np.concatenate([f[0] for f in fits])
     counts = np.concatenate([f[1] for f in fits])
     fitted = fill_missing(raw)
     shifts = np.column_stack([smoothed_field(fitted[:, k], counts, job.shape) for k in (0, 1)])
     medians = np.concatenate(_run(client, block_medians, [(job, p, shifts) for p in parts],
-                                  progress, 70, 85, is_canceled))
+                                  progress, 70, 85, is_canceled, kept))
     fitted_dz = fill_missing(medians[:, None])[:, 0] if np.isnan(medians).any() else medians
     dz = smoothed_field(fitted_dz, counts, job.shape)
     dh = _run(client, dh_at, [(job, p, shifts, dz) for p in parts], progress, 85, 100,
-              is_canceled)
+              is_canceled, kept)
     warnings = tuple(dict.fromkeys(w for f in fits for w in f[4]))
     return BlockwiseFit(shifts, dz, fitted, fitted_dz, counts, [d[0] for d in dh],
                         [d[1] for d in dh],
@@ -117,25 +119,27 @@ def fit_blockwise(job: BlockJob, client=None, progress: Progress | None = None,
 
 def fit_part(job: BlockJob, part: int, is_canceled: IsCanceled | None = None) -> tuple:
     """A task: (shift (x, y) of each block of the part fitted alone, NaN if short of
-    pixels; samples per block; stable pixels; iterations; warnings; converged)."""
+    pixels; samples per block; stable pixels; iterations; warnings; converged; the
+    Dask worker that keeps the part's samples, or None)."""
     n, first = job.shape[1], part * job.shape[1]
     with _part(job, part) as (samples, sampler, groups):
         counts = np.bincount(groups - first, minlength=n)
         if samples.rows.size == 0:
-            return np.full((n, 2), np.nan), counts, samples.n_stable, 0, [], True
+            return np.full((n, 2), np.nan), counts, samples.n_stable, 0, [], True, None
         fit = samples.subset(job.fit_per_block * n)
         local = block_groups(fit, job.window, job.block_size, job.shape) - first
         if job.step == "nuth_kaab":
             fitter = Fitter(fit, sampler, np.array(job.scale), None, is_canceled)
             shifts, iterations = fitter.each(local, n, job.max_iterations, job.tolerance)
             return (shifts, counts, samples.n_stable, iterations, fitter.warnings,
-                    fitter.converged)
+                    fitter.converged, worker_address())
         from .pipeline import block_shifts
 
         shifts, iterations, warnings, converged = block_shifts(
             job.step, fit, local, n, sampler, np.array(job.scale), job.grid,
             job.max_iterations, job.tolerance, MIN_BLOCK_PIXELS, is_canceled, fill=False)
-        return shifts, counts, samples.n_stable, iterations, warnings, converged
+        return (shifts, counts, samples.n_stable, iterations, warnings, converged,
+                worker_address())
 
 
 def block_medians(job: BlockJob, part: int, shifts: np.ndarray,
@@ -201,9 +205,11 @@ def _part(job: BlockJob, part: int) -> Iterator[tuple[Samples, DemSampler, np.nd
 
 
 def _run(client, task: Callable, arguments: list[tuple], progress: Progress | None,
-         start: float, end: float, is_canceled: IsCanceled | None) -> list:
-    """``task(*arguments[k])`` for every k, in order: on the cluster's workers, or here on
-    threads (polling ``is_canceled`` inside the tasks too)."""
+         start: float, end: float, is_canceled: IsCanceled | None,
+         workers: list[str | None] | None = None) -> list:
+    """``task(*arguments[k])`` for every k, in order: on the cluster's workers (task k
+    on ``workers[k]`` if it can), or here on threads (polling ``is_canceled`` inside the
+    tasks too)."""
     results: dict = {}
     if client is None:
         def work(k: int) -> None:
@@ -215,7 +221,8 @@ def _run(client, task: Callable, arguments: list[tuple], progress: Progress | No
     else:
         from ..distributed import cluster_map
 
-        for done, (k, result) in enumerate(cluster_map(client, task, arguments, is_canceled)):
+        for done, (k, result) in enumerate(cluster_map(client, task, arguments, is_canceled,
+                                                       workers)):
             results[k] = result
             if progress:
                 progress(start + (end - start) * (done + 1) / len(arguments))
