@@ -106,8 +106,9 @@ class AlignDemAlgorithm(CoregAlgorithm):
             "terrain (NMAD by slope, spatial correlation) and gives each area (e.g. glacier "
             "outlines) the standard error of its mean dh, for volume-change budgets.\n"
             "Dask scheduler (advanced): the aligned DEM is resampled block by block (strips "
-            "of rows) on the cluster's workers; the fit runs in QGIS; the results are the "
-            "same. " + CLUSTER_HELP)
+            "of rows) on the cluster's workers, and the blockwise method's blocks are fitted "
+            "there too (a row of blocks per task); other fits run in QGIS; the results are "
+            "the same. " + CLUSTER_HELP)
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterRasterLayer(
