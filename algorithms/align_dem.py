@@ -21,7 +21,8 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..core.dem.dem import METHODS, MIN_BLOCK_PIXELS, align_dem, write_shift_fields
+from ..core.dem.dem import METHODS, align_dem, write_shift_fields
+from ..core.dem.nuth_kaab import MIN_BLOCK_PIXELS
 from ..core.dem.pipeline import STEP_NAMES
 from ..core.dem.point_sources import PointOptions, cloud_from_columns
 from ..core.dem.points import POINT_SUFFIXES
@@ -105,8 +106,9 @@ class AlignDemAlgorithm(CoregAlgorithm):
             "terrain (NMAD by slope, spatial correlation) and gives each area (e.g. glacier "
             "outlines) the standard error of its mean dh, for volume-change budgets.\n"
             "Dask scheduler (advanced): the aligned DEM is resampled block by block (strips "
-            "of rows) on the cluster's workers; the fit runs in QGIS; the results are the "
-            "same. " + CLUSTER_HELP)
+            "of rows) on the cluster's workers, and the blockwise method's blocks are fitted "
+            "there too (a row of blocks per task); other fits run in QGIS; the results are "
+            "the same. " + CLUSTER_HELP)
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterRasterLayer(

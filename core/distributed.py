@@ -66,10 +66,13 @@ def cluster_path(path: str | os.PathLike | None, client) -> str | None:
 
 
 def cluster_map(client, task: Callable, arguments: Sequence[tuple],
-                is_canceled: IsCanceled | None = None) -> Iterator[tuple[int, Any]]:
+                is_canceled: IsCanceled | None = None,
+                preferred: Sequence[str | None] | None = None) -> Iterator[tuple[int, Any]]:
     """``(k, task(*arguments[k]))`` for every k, as the tasks finish on the cluster (any
     order); a few tasks per worker are pending at a time, so finished tiles never pile
-    up. The first failure cancels the others and is raised as the worker raised it."""
+    up. The first failure cancels the others and is raised as the worker raised it.
+    ``preferred``: the worker each task should run on if it can (one that kept what the
+    task needs: :func:`worker_address`), None for any."""
     from distributed import as_completed
 
     from .stack.cluster import packed, unpacked
@@ -81,8 +84,11 @@ def cluster_map(client, task: Callable, arguments: Sequence[tuple],
 
     def submit_next() -> None:
         for k, args in queue:
+            where = preferred[k] if preferred else None
             future = client.submit(*packed(run_tile, (task, args)), pure=False,
-                                   key=f"coreg-{uuid.uuid4().hex}")
+                                   key=f"coreg-{uuid.uuid4().hex}",
+                                   workers=[where] if where else None,
+                                   allow_other_workers=bool(where))
             pending[future] = k
             finished.add(future)
             return
@@ -101,6 +107,16 @@ def cluster_map(client, task: Callable, arguments: Sequence[tuple],
     finally:
         if pending:
             client.cancel(list(pending))
+
+
+def worker_address() -> str | None:
+    """The address of the Dask worker running this task; None outside a worker."""
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return None
 
 
 def run_tile(task: Callable, args: tuple):

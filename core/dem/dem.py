@@ -24,6 +24,7 @@ from rasterio.windows import bounds as window_bounds
 
 from ..distributed import check_dask_address, cluster_client, cluster_path
 from ..errors import CoregInputError, CoregistrationError
+from ..grid import Grid
 from ..io.masks import PolygonMask
 from ..io.outputs import file_paths, guarded_outputs
 from ..io.raster_io import (
@@ -42,20 +43,11 @@ from ..transforms.apply import scaled_progress
 from ..transforms.model import BlockField, Rigid
 from ..transforms.saved import DEM_REPORT_KIND, DEM_REPORT_VERSION
 from ..transforms.warp import write_resampled
-from .nuth_kaab import (
-    MIN_BLOCK_PIXELS,
-    BlockShift,
-    Fitter,
-    at_samples,
-    block_groups,
-    block_records,
-    block_shape_of,
-    group_medians,
-    smoothed_field,
-)
+from .block_tasks import BlockJob, fit_blockwise, fit_per_block
+from .nuth_kaab import BlockShift, Fitter, block_records, block_shape_of, group_medians
 from .point_sources import PointOptions
 from .samples import DemSampler, collect_samples, metres_per_unit, overlap_window
-from .terrain import nmad
+from .terrain import nmad, sorted_median_and_nmad
 
 METHODS = ("nuth_kaab", "vertical", "blockwise")
 #: Of those, pixels each iteration of the horizontal fit resamples: the fit uses medians
@@ -150,6 +142,7 @@ def estimate_dem_alignment(
     tolerance: float = 0.01,
     block_size: int = 256,
     block_step: str = "nuth_kaab",
+    client=None,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
 ) -> DemAlignment:
@@ -171,6 +164,10 @@ def estimate_dem_alignment(
     block_step : {"nuth_kaab", "dhminimize", "lzd", "icp"}
         Blockwise method: the shift step fitted on each block (see
         :mod:`.dem_pipeline`); LZD blocks give their translation at the block centre.
+    client : distributed.Client, optional
+        Blockwise method: the Dask client whose workers fit the blocks, a row of blocks
+        per task, reading the DEMs themselves (paths every worker sees); without it, the
+        same tasks run on threads here, with the same result.
 
     Raises
     ------
@@ -185,56 +182,67 @@ def estimate_dem_alignment(
     grid = dem_info.grid
     window = overlap_window(ref_info.grid, grid)
     scale = metres_per_unit(grid, window)
+    if method == "blockwise":
+        return _blockwise(reference, dem, ref_info.nodata, dem_info.nodata, grid, window, scale,
+                          exclude, block_size, block_step, max_iterations, tolerance, client,
+                          progress, is_canceled)
     with rasterio.open(reference) as ref_ds, rasterio.open(dem) as dem_ds:
         samples = collect_samples(ref_ds, ref_info.nodata, dem_ds, dem_info.nodata, grid,
                                    window, exclude, scale, slopes=method != "vertical")
         sampler = DemSampler(dem_ds, dem_info.nodata, grid, window)
         dh_before = samples.ref - sampler.at(samples, 0.0, 0.0)
-        shape = block_shape_of(window, block_size) if method == "blockwise" else (1, 1)
-        size = block_size if method == "blockwise" else 0
-        groups = block_groups(samples, window, size, shape)
-        if method == "vertical":
-            shifts, iterations, warnings, converged = np.zeros((1, 2)), 0, [], True
-        else:
-            n = shape[0] * shape[1]
-            fit = samples.subset(max(FIT_SAMPLES, FIT_SAMPLES_PER_BLOCK * n))
-            fit_groups = block_groups(fit, window, size, shape)
-            if method == "blockwise" and block_step != "nuth_kaab":
-                from .pipeline import block_shifts
-
-                shifts, iterations, warnings, converged = block_shifts(
-                    block_step, fit, fit_groups, n, sampler, scale, grid, max_iterations,
-                    tolerance, MIN_BLOCK_PIXELS, is_canceled)
-            else:
-                fitter = Fitter(fit, sampler, scale, progress, is_canceled)
-                shifts, iterations = fitter.horizontal(fit_groups, n, max_iterations,
-                                                       tolerance)
-                warnings, converged = fitter.warnings, fitter.converged
-        counts = np.bincount(groups, minlength=len(shifts))
-        fitted = shifts
-        if method == "blockwise":
-            shifts = np.column_stack([smoothed_field(shifts[:, k], counts, shape) for k in (0, 1)])
+        groups = np.zeros(samples.rows.size, int)
         if method == "vertical":  # not moved: the DEM sampled as before
+            shifts, iterations, warnings, converged = np.zeros((1, 2)), 0, [], True
             dh = dh_before
         else:
-            moved = at_samples(shifts, samples, window, size, shape, groups)
-            dh = samples.ref - sampler.at(samples, moved[:, 0], moved[:, 1])
-    fitted_dz = group_medians(dh, groups, len(shifts))
-    dz = smoothed_field(fitted_dz, counts, shape) if method == "blockwise" else fitted_dz
-    after = dh - at_samples(dz[:, None], samples, window, size, shape, groups)[:, 0]
-    blocks = (block_records(np.column_stack([shifts, dz]), np.column_stack([fitted, fitted_dz]),
-                      counts, grid, window, block_size, shape)
-              if method == "blockwise" else ())
+            fit = samples.subset(FIT_SAMPLES)
+            fitter = Fitter(fit, sampler, scale, progress, is_canceled)
+            shifts, iterations = fitter.horizontal(np.zeros(fit.rows.size, int), 1,
+                                                   max_iterations, tolerance)
+            warnings, converged = fitter.warnings, fitter.converged
+            dh = samples.ref - sampler.at(samples, shifts[0, 0], shifts[0, 1])
+    dz = group_medians(dh, groups, 1)
+    after = dh - dz[0]
     return DemAlignment(
-        method, grid.crs.to_string(), float(np.median(shifts[:, 0])),
-        float(np.median(shifts[:, 1])), float(np.median(dz)), iterations, nmad(dh_before),
-        nmad(after), float(np.nanmedian(dh_before)), float(np.nanmedian(after)),
-        samples.n_stable, tuple(blocks), block_size if method == "blockwise" else 0,
-        shape if method == "blockwise" else (0, 0), tuple(warnings),
+        method, grid.crs.to_string(), float(shifts[0, 0]), float(shifts[0, 1]), float(dz[0]),
+        iterations, nmad(dh_before), nmad(after), float(np.nanmedian(dh_before)),
+        float(np.nanmedian(after)), samples.n_stable, warnings=tuple(warnings),
+        alignment_bounds=tuple(float(v) for v in window_bounds(window, grid.transform)),
+        converged=converged)
+
+
+def _blockwise(reference, dem, reference_nodata, dem_nodata, grid: Grid, window: Window,
+               scale: np.ndarray, exclude, block_size: int, block_step: str,
+               max_iterations: int, tolerance: float, client, progress: Progress | None,
+               is_canceled: IsCanceled | None) -> DemAlignment:
+    """The blockwise method: its tasks (:mod:`.block_tasks`) on threads or on the
+    cluster's workers, and the alignment they give."""
+    from .pipeline import require_shift_step
+
+    require_shift_step(block_step)
+    shape = block_shape_of(window, block_size)
+    job = BlockJob(cluster_path(reference, client) or os.fspath(reference),
+                   cluster_path(dem, client) or os.fspath(dem), reference_nodata, dem_nodata,
+                   tuple(cluster_path(e, client) if isinstance(e, (str, os.PathLike)) else e
+                         for e in exclude), grid, window, tuple(map(float, scale)), block_size,
+                   shape, fit_per_block(FIT_SAMPLES, FIT_SAMPLES_PER_BLOCK,
+                                        shape[0] * shape[1]),
+                   block_step, max_iterations, tolerance)
+    fit = fit_blockwise(job, client, progress, is_canceled)
+    (median_before, nmad_before), (median_after, nmad_after) = (
+        sorted_median_and_nmad(fit.dh_before), sorted_median_and_nmad(fit.dh_after))
+    blocks = block_records(np.column_stack([fit.shifts, fit.dz]),
+                           np.column_stack([fit.fitted, fit.fitted_dz]), fit.counts, grid,
+                           window, block_size, shape)
+    return DemAlignment(
+        "blockwise", grid.crs.to_string(), float(np.median(fit.shifts[:, 0])),
+        float(np.median(fit.shifts[:, 1])), float(np.median(fit.dz)), fit.iterations,
+        nmad_before, nmad_after, median_before, median_after, fit.n_stable, tuple(blocks),
+        block_size, shape, fit.warnings,
         tuple(float(v) for v in window_bounds(window, grid.transform)),
         tuple((grid.transform * Affine.translation(window.col_off, window.row_off)
-               * Affine.scale(block_size))[:6]) if method == "blockwise" else (),
-        converged)
+               * Affine.scale(block_size))[:6]), fit.converged)
 
 
 def align_dem(
@@ -321,8 +329,9 @@ def align_dem(
         DEMs), instead of raising.
     dask_scheduler : str, optional
         A Dask scheduler (``tcp://host:port``) whose workers resample the aligned DEM
-        block by block (strips of output rows), reading the DEM themselves (a path
-        every worker sees the same); the fit stays here. The output is the in-process
+        block by block (strips of output rows) and, for the blockwise method, fit the
+        blocks (a row of blocks per task), reading the DEMs themselves (paths every
+        worker sees the same); other fits stay here. The output is the in-process
         one. Only a cluster you trust: Dask exchanges pickled code.
     ship_engine : bool
         Send this engine to the Dask workers; False: they have it installed.
@@ -364,7 +373,10 @@ def align_dem(
                           else reference, "DEM": dem,
                           "Unstable terrain": file_paths(exclude),
                           "Areas": file_paths(areas)}), \
-            cluster_client(dask_scheduler, [dem], (), ship_engine) as client:
+            cluster_client(dask_scheduler, [dem] + (_block_reads(reference, exclude)
+                                                    if method == "blockwise" and not points
+                                                    and not (pipeline or bootstrap) else []),
+                           (), ship_engine) as client:
         alignment = _align_and_write(reference, dem, output, dh_output=dh_output, client=client,
                                 match_reference=match_reference, resampling=resampling,
                                 keep_unreliable=keep_unreliable, progress=progress,
@@ -396,7 +408,7 @@ def _align_and_write(reference, dem, output, *, dh_output, client, match_referen
     elif pipeline:
         estimate = partial(estimate_dem_pipeline, pipeline=pipeline, bootstrap=bootstrap)
     else:
-        estimate = estimate_dem_alignment
+        estimate = partial(estimate_dem_alignment, client=client)
     alignment = estimate(reference, dem, progress=scaled_progress(progress, 0, 50),
                          is_canceled=is_canceled, **options)
     if not alignment.converged and not keep_unreliable:
@@ -420,6 +432,11 @@ def _align_and_write(reference, dem, output, *, dh_output, client, match_referen
         with atomic_path(dh_output) as tmp:
             write_difference(reference, output, tmp)
     return alignment
+
+
+def _block_reads(reference, exclude) -> list[str]:
+    """What the workers read for the blockwise fit besides the DEM."""
+    return [os.fspath(reference), *file_paths(exclude)]
 
 
 def write_difference(reference: str | os.PathLike, aligned: str | os.PathLike,

@@ -98,23 +98,56 @@ class Fitter:
         self.converged = False
         return shifts, max_iterations
 
+    def each(self, groups: np.ndarray, n: int, max_iterations: int,
+             tolerance: float) -> tuple[np.ndarray, int]:
+        """Shift (x, y) of each of ``n`` blocks, map units, each iterated until its own
+        update is below ``tolerance`` (metres), so that no block waits for the others
+        and a part of the blocks can be fitted alone; NaN for a block short of pixels
+        (at any iteration). Also the iterations the slowest block took."""
+        shifts, active, iterations = np.zeros((n, 2)), np.ones(n, bool), 0
+        for iteration in range(1, max_iterations + 1):
+            index = np.nonzero(active[groups])[0]
+            if index.size == 0:
+                break
+            if self.is_canceled and self.is_canceled():
+                raise CanceledError("Canceled while fitting the DEM shift.")
+            iterations, moving = iteration, groups[index]
+            dh = np.full(groups.size, np.nan)
+            part = self.samples.take(index)
+            dh[index] = part.ref - self.sampler.at(part, shifts[moving, 0], shifts[moving, 1])
+            dh -= segment_medians(dh, groups, n)[groups]
+            update = -self._fits(dh, groups, n, MIN_BLOCK_PIXELS)
+            short = active & np.isnan(update).any(axis=1)
+            shifts[short], active = np.nan, active & ~short
+            shifts[active] += update[active] / self.scale
+            active &= ~(np.hypot(*update.T) < tolerance)
+        if active.any():
+            self.warnings.append(f"Not converged to {tolerance} after {max_iterations} "
+                                 "iterations.")
+            self.converged = False
+        return shifts, iterations
+
     def _fit(self, dh: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
         """Displacement (x, y) of the DEM content per group by Nuth & Kääb's fit:
         dh / tan(slope) = a cos(b - aspect) + c, on the medians of aspect bins."""
-        use = self.sloped & np.isfinite(dh)
-        y = dh[use] / self.tan[use]
-        medians = segment_medians(y, groups[use] * ASPECT_BINS + self.bins[use],
-                                  n * ASPECT_BINS, MIN_BIN_PIXELS).reshape(n, ASPECT_BINS)
-        enough = np.bincount(groups[use], minlength=n) >= (
-            MIN_BLOCK_PIXELS if n > 1 else MIN_STABLE_PIXELS)
-        result = np.full((n, 2), np.nan)
-        for group in np.nonzero(enough)[0]:
-            result[group] = _cosine_fit(medians[group])
+        result = self._fits(dh, groups, n, MIN_BLOCK_PIXELS if n > 1 else MIN_STABLE_PIXELS)
         if n > 1:
             return fill_missing(result)
         if np.isnan(result).any():
             raise CoregistrationError("Too few sloped stable pixels to fit a horizontal shift; "
                                       "use the vertical method.")
+        return result
+
+    def _fits(self, dh: np.ndarray, groups: np.ndarray, n: int, min_pixels: int) -> np.ndarray:
+        """:meth:`_fit` per group, NaN for groups with fewer than ``min_pixels``."""
+        use = self.sloped & np.isfinite(dh)
+        y = dh[use] / self.tan[use]
+        medians = segment_medians(y, groups[use] * ASPECT_BINS + self.bins[use],
+                                  n * ASPECT_BINS, MIN_BIN_PIXELS).reshape(n, ASPECT_BINS)
+        enough = np.bincount(groups[use], minlength=n) >= min_pixels
+        result = np.full((n, 2), np.nan)
+        for group in np.nonzero(enough)[0]:
+            result[group] = _cosine_fit(medians[group])
         return result
 
 

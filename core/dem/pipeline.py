@@ -38,7 +38,7 @@ from .bias import (
 )
 from .dem import FIT_SAMPLES, DemAlignment, estimate_dem_alignment
 from .icp import fit_icp
-from .nuth_kaab import Fitter
+from .nuth_kaab import Fitter, fill_missing
 from .samples import DemSampler, collect_samples, metres_per_unit, overlap_window
 from .terrain import gradient, nmad
 from .uncertainty import terms_as_numbers
@@ -336,15 +336,20 @@ class _Backfit:
         return shifts[0]
 
 
-def block_shifts(step: str, fit, groups: np.ndarray, n: int, sampler, scale, grid: Grid,
-                 max_iterations: int, tolerance: float, min_pixels: int,
-                 is_canceled: IsCanceled | None):
-    """Blockwise wrapping of any shift step: the step fitted on each block's samples
-    alone, as the shift (x, y) it gives at the block's centre (NaN for blocks with too
-    few pixels: they take the others' median); also iterations, warnings, converged."""
+def require_shift_step(step: str) -> None:
     if step not in SHIFT_STEPS:
         raise CoregInputError(f"Blockwise wraps a shift step ({', '.join(SHIFT_STEPS)}), "
                               f"not {step!r}.")
+
+
+def block_shifts(step: str, fit, groups: np.ndarray, n: int, sampler, scale, grid: Grid,
+                 max_iterations: int, tolerance: float, min_pixels: int,
+                 is_canceled: IsCanceled | None, fill: bool = True):
+    """Blockwise wrapping of any shift step: the step fitted on each block's samples
+    alone, as the shift (x, y) it gives at the block's centre (NaN for blocks with too
+    few pixels: they take the others' median, unless not ``fill``); also iterations,
+    warnings, converged."""
+    require_shift_step(step)
     shifts, iterations, warnings, converged = np.full((n, 2), np.nan), 0, [], True
     for group in range(n):
         index = np.nonzero(groups == group)[0]
@@ -360,11 +365,7 @@ def block_shifts(step: str, fit, groups: np.ndarray, n: int, sampler, scale, gri
         shifts[group] = [float(np.mean(v)) for v in state.sample_shifts(centre)]
         converged &= state.converged
         warnings += [w for w in state.warnings if w not in warnings]
-    bad = np.isnan(shifts).any(axis=1)
-    if bad.all():
-        raise CoregistrationError("No block has enough sloped stable pixels to fit.")
-    shifts[bad] = np.median(shifts[~bad], axis=0)
-    return shifts, iterations, warnings, converged
+    return (fill_missing(shifts) if fill else shifts), iterations, warnings, converged
 
 
 def _dh_minimize(samples, sampler, start: np.ndarray, scale: np.ndarray) -> np.ndarray:

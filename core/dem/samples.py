@@ -54,10 +54,14 @@ class Samples:
         """A fixed random subset of ``size`` samples at most, in the same order."""
         if self.rows.size <= size:
             return self
-        keep = np.sort(np.random.default_rng(1).choice(self.rows.size, size, replace=False))
-        return Samples(self.rows[keep], self.cols[keep], self.ref[keep], self.gx[keep],
-                        self.gy[keep], self.chunk[keep], self.n_stable,
-                        None if self.curvature is None else self.curvature[keep])
+        return self.take(np.sort(np.random.default_rng(1).choice(self.rows.size, size,
+                                                                 replace=False)))
+
+    def take(self, index: np.ndarray) -> Samples:
+        """The samples at ``index``."""
+        return Samples(self.rows[index], self.cols[index], self.ref[index], self.gx[index],
+                        self.gy[index], self.chunk[index], self.n_stable,
+                        None if self.curvature is None else self.curvature[index])
 
 
 def metres_per_unit(grid: Grid, window: Window) -> np.ndarray:
@@ -97,12 +101,27 @@ def _chunks(window: Window):
             k += 1
 
 
+def sample_share(window: Window) -> float:
+    """Share of the stable pixels of ``window`` kept as samples (:data:`MAX_SAMPLES`)."""
+    return min(1.0, MAX_SAMPLES / (window.width * window.height))
+
+
+def require_stable(n_stable: int) -> None:
+    if n_stable < MIN_STABLE_PIXELS:
+        raise CoregistrationError(
+            f"Only {n_stable} stable pixels (valid in both DEMs and not excluded); at least "
+            f"{MIN_STABLE_PIXELS} are needed. Check the overlap, nodata and exclusion mask.")
+
+
 def collect_samples(ref_ds, ref_nodata, dem_ds, dem_nodata, grid: Grid, window: Window,
-                     exclude, scale: np.ndarray, slopes: bool = True) -> Samples:
+                     exclude, scale: np.ndarray, slopes: bool = True, keep: float | None = None,
+                     seed: int = 0, required: bool = True) -> Samples:
     """Stable pixels (valid in both, not excluded) with the reference's slope there
-    (``slopes``; otherwise zero slopes, for the vertical shift)."""
-    keep = min(1.0, MAX_SAMPLES / (window.width * window.height))
-    rng = np.random.default_rng(0)
+    (``slopes``; otherwise zero slopes, for the vertical shift). ``keep``: the share kept
+    (default :func:`sample_share` of the window), drawn with ``seed``; ``required``: raise
+    if too few (a part of the overlap may have none)."""
+    keep = sample_share(window) if keep is None else keep
+    rng = np.random.default_rng(seed)
     parts, n_stable = [], 0
     for k, r, c, h, w in _chunks(window):
         ref = read_on_grid(ref_ds, 1, grid.subgrid(r - 1, c - 1, h + 2, w + 2), nodata=ref_nodata)
@@ -123,10 +142,8 @@ def collect_samples(ref_ds, ref_nodata, dem_ds, dem_nodata, grid: Grid, window: 
         parts.append((ii + r, jj + c, ref[1:-1, 1:-1][stable],
                       gx[stable] if slopes else zeros, gy[stable] if slopes else zeros,
                       np.full(ii.size, k), curv[stable] if slopes else zeros))
-    if n_stable < MIN_STABLE_PIXELS:
-        raise CoregistrationError(
-            f"Only {n_stable} stable pixels (valid in both DEMs and not excluded); at least "
-            f"{MIN_STABLE_PIXELS} are needed. Check the overlap, nodata and exclusion mask.")
+    if required:
+        require_stable(n_stable)
     rows, cols, ref, gx, gy, chunk, curv = (np.concatenate(a) for a in zip(*parts))
     return Samples(rows.astype(float), cols.astype(float), ref.astype(float), gx, gy, chunk,
                     n_stable, curv)

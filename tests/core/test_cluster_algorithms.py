@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from coreg.core.bandmath import raster_math
 from coreg.core.bandmath.raster_math import band_math
+from coreg.core.dem import block_tasks
 from coreg.core.dem.dem import align_dem
 from coreg.core.errors import CoregInputError, CoregResourceError
 from coreg.core.local import check_points, flow_tasks, flow_tiles, reader
@@ -131,7 +132,7 @@ def test_align_dem_blockwise_on_the_cluster(shared_data, cluster, tmp_path, monk
     dem = corner(folder / "DEM_1995.tif", tmp_path / "dem.tif", 512)
     options = dict(method="blockwise", block_size=256)
     here = align_dem(reference, dem, tmp_path / "here.tif", **options)
-    forbid_here(monkeypatch, (warp, "_resample_strip"))
+    forbid_here(monkeypatch, (warp, "_resample_strip"), (block_tasks, "collect_samples"))
     there = align_dem(reference, dem, tmp_path / "there.tif", dask_scheduler=cluster.address,
                       **options)
     assert len(there.blocks) == 4 and there.report() == here.report()

@@ -13,8 +13,9 @@ from affine import Affine
 from child import run_measured
 from dem_synthetic import shift_dem
 
+from coreg.core.dem import block_tasks
 from coreg.core.dem.dem import align_dem, estimate_dem_alignment
-from coreg.core.dem.terrain import nmad
+from coreg.core.dem.terrain import median_and_nmad, nmad, sorted_median_and_nmad
 from coreg.core.errors import CoregistrationError
 from coreg.core.io.raster_io import read_info
 from coreg.core.transforms.apply import apply_alignment
@@ -80,6 +81,37 @@ def test_align_dem__blockwise_beats_a_single_shift(tmp_path):
         assert nmad(b.read(1)) < 0.5 * nmad(a.read(1))
     assert blocks.block_shape == (4, 6) and len(blocks.blocks) == 24
     assert single.nmad_after > blocks.nmad_after
+
+
+def test_blockwise_parts_give_the_same_blocks_wherever_they_run(monkeypatch):
+    """The blockwise tasks (a row of blocks each, three rounds) give the same alignment
+    on one thread, and when no round finds what an earlier one collected (a Dask worker
+    that did not run the part before): the cluster's result is the in-process one."""
+    options = dict(method="blockwise", block_size=512)
+    here = estimate_dem_alignment(LYB_REF, LYB_DEM, **options)
+    monkeypatch.setattr(block_tasks, "in_threads", serial_in_threads)
+    monkeypatch.setattr(block_tasks, "_keep", lambda *args: None)
+    elsewhere = estimate_dem_alignment(LYB_REF, LYB_DEM, **options)
+    assert elsewhere.report() == here.report()
+    assert here.block_shape == (2, 3) and here.converged
+
+
+def test_the_median_and_nmad_of_sorted_parts_are_those_of_their_union():
+    """The blockwise statistics come from the parts' sorted dh: the same median and NMAD
+    as of all values at once, ties, empty parts and even counts included."""
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        parts = [np.sort(np.round(rng.normal(size=rng.integers(0, 30)), rng.integers(0, 3)))
+                 for _ in range(rng.integers(1, 5))]
+        union = np.concatenate(parts)
+        if union.size:
+            assert sorted_median_and_nmad(parts) == median_and_nmad(union)
+    assert np.isnan(sorted_median_and_nmad([np.array([])])).all()
+
+
+def serial_in_threads(work, items, progress=None, is_canceled=None) -> None:
+    for item in reversed(items):  # and in the other order
+        work(item)
 
 
 def test_estimate_dem_alignment__vertical_only():
