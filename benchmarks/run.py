@@ -83,15 +83,17 @@ DEFAULT_CREATION = {"tiled": True, "blockxsize": 512, "blockysize": 512, "compre
                     "zlevel": 1, "predictor": 2, "num_threads": "all_cpus"}
 
 
-def creation_options() -> dict:
-    """GeoTIFF creation options of Coreg's own outputs (integer data), read from
-    ``coreg.core.io.raster_io.output_profile`` so that AROSICS and the floor copy write
-    exactly the same kind of file (tiling, compression, level, threads) as Coreg."""
+def creation_options(width: int = 4096, height: int = 4096) -> dict:
+    """GeoTIFF creation options of Coreg's own output (integer data) of that size (its
+    tiles depend on it), read from ``coreg.core.io.raster_io.output_profile`` so that
+    AROSICS and the floor copy write exactly the same kind of file (tiling, compression,
+    level, threads) as Coreg."""
     try:
         from types import SimpleNamespace
 
         from coreg.core.io.raster_io import output_profile
-        grid = SimpleNamespace(width=1, height=1, crs=None, transform=Affine.identity())
+        grid = SimpleNamespace(width=width, height=height, crs=None,
+                               transform=Affine.identity())
         profile = output_profile(grid, count=1, dtype="uint16", nodata=None)
     except Exception as e:  # the private helper changed: keep going with the fallback
         log(f"creation options: using the fallback ({type(e).__name__}: {e})")
@@ -108,6 +110,12 @@ def gdal_co(options: dict) -> list[str]:
 
 
 CREATION = creation_options()
+
+
+def creation_for(path: Path) -> dict:
+    """:func:`creation_options` of a copy of the raster at ``path``."""
+    with rasterio.open(path) as ds:
+        return creation_options(ds.width, ds.height)
 #: Nodata given to both tools (the inputs are unsigned integers with no nodata tag).
 NODATA = 0
 #: Coreg counts as "no less accurate" on pure translations within this margin (px).
@@ -213,7 +221,7 @@ def run_arosics(py: str | None, bc: BenchCase, ref: Path, sec: Path, out: Path,
            "--ref-band", str(bc.reference_band), "--tgt-band", str(bc.secondary_band),
            "--max-shift", str(bc.max_shift), "--ws", str(ws), "--nodata", str(NODATA),
            "--out", str(out)]
-    for co in gdal_co(CREATION):
+    for co in gdal_co(creation_for(sec)):
         cmd += ["--co", co]
     res["ws"] = ws
     env = dict(os.environ, GDAL_PAM_ENABLED="NO", PYTHONDONTWRITEBYTECODE="1")
@@ -243,8 +251,10 @@ def run_arosics(py: str | None, bc: BenchCase, ref: Path, sec: Path, out: Path,
 
 def floor_time(sec: Path, out: Path, repeats: int) -> float:
     """Best time of a plain GDAL copy of the secondary, with the same creation options."""
+    options = creation_for(sec)
+
     def copy():
-        rasterio.shutil.copy(str(sec), str(out), driver="GTiff", **CREATION)
+        rasterio.shutil.copy(str(sec), str(out), driver="GTiff", **options)
     return best_of(repeats, copy)[0]
 
 
@@ -459,7 +469,8 @@ def warm_up(cases: list[BenchCase]) -> None:
     make_secondary(scene.path, scene.band, sec, Case(0.6, -0.4, rotation_deg=0.2))
     coreg_align.align_image(scene.path, sec, folder / "out.tif", reference_band=scene.band,
                             transform="rigid", output_mode="resample")
-    rasterio.shutil.copy(str(sec), str(folder / "floor.tif"), driver="GTiff", **CREATION)
+    rasterio.shutil.copy(str(sec), str(folder / "floor.tif"), driver="GTiff",
+                         **creation_for(sec))
 
 
 def main(argv=None) -> int:

@@ -79,6 +79,7 @@ else:  # a package folder of its own, first on sys.path and PYTHONPATH
     os.environ["PYTHONPATH"] = str(PACKAGE_DIR)
 sys.path[:0] = [str(HERE.parent / "tests"), str(HERE)]
 
+from cases import LARGE_SIZE as LARGE_SIDE  # noqa: E402
 from speed_pairs import arosics_model, make_large, make_pair  # noqa: E402
 from synthetic import scene_rms_error_px  # noqa: E402
 
@@ -93,12 +94,13 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def creation_options() -> list[str]:
-    """GDAL creation options of Coreg's integer outputs, for AROSICS and GDAL too."""
+def creation_options(side: int) -> list[str]:
+    """GDAL creation options of Coreg's integer output of a ``side``² grid (its tiles
+    depend on the size), for AROSICS and GDAL too."""
     from types import SimpleNamespace
 
     from affine import Affine
-    grid = SimpleNamespace(width=1, height=1, crs=None, transform=Affine.identity())
+    grid = SimpleNamespace(width=side, height=side, crs=None, transform=Affine.identity())
     profile = output_profile(grid, count=1, dtype="uint16", nodata=None)
     skip = {"driver", "width", "height", "count", "dtype", "crs", "transform", "nodata",
             "bigtiff"}
@@ -108,7 +110,9 @@ def creation_options() -> list[str]:
     return [f"{k.upper()}={value(v)}" for k, v in profile.items() if k not in skip]
 
 
-CO = creation_options()
+def co_arguments(flag: str, side: int) -> list[str]:
+    """``flag`` and each creation option of a ``side``² output, for a command line."""
+    return [x for co in creation_options(side) for x in (flag, co)]
 
 
 def wall(cmd: list[str], env: dict | None = None) -> tuple[float, str]:
@@ -194,7 +198,7 @@ def arosics_cmd(py: str, ref: Path, sec: Path, side: int) -> list[str]:
     cmd = [py, str(HERE / "peers" / "run_arosics.py"), "--ref", str(ref), "--tgt", str(sec),
            "--max-shift", str(MAX_SHIFT), "--ws", str(128 if side <= 256 else 256),
            "--nodata", str(NODATA), "--out", str(WORK / "arosics.tif")]
-    return cmd + [x for co in CO for x in ("--co", co)]
+    return cmd + co_arguments("--co", side)
 
 
 def arosics_env() -> dict:
@@ -256,9 +260,9 @@ def large_row(repeats: int, rounds: int) -> dict:
     ref, sec, truth = make_large(WORK / "large")
     log(f"5000²: measuring ({rounds} rounds)")
     out = WORK / "gdal.tif"
-    copy = ["gdal_translate", "-q", *[x for co in CO for x in ("-co", co)], str(sec), str(out)]
+    copy = ["gdal_translate", "-q", *co_arguments("-co", LARGE_SIDE), str(sec), str(out)]
     warp = ["gdalwarp", "-q", "-overwrite", "-multi", "-wo", "NUM_THREADS=ALL_CPUS", "-r",
-            "cubic", *[x for co in CO for x in ("-co", co)], str(sec), str(out)]
+            "cubic", *co_arguments("-co", LARGE_SIDE), str(sec), str(out)]
     # The error first: a failure shows before the timing, not after it.
     model = align_image(ref, sec, transform="translation", reference_nodata=NODATA,
                         secondary_nodata=NODATA, max_shift=MAX_SHIFT).model
@@ -360,7 +364,9 @@ def meta(py: str | None, rows: list[dict], args) -> dict:
     info = run_meta(processor=platform.processor() or platform.machine(),
                     load_average_at_end=os.getloadavg(), gdal_cli=gdal.strip(),
                     arosics_version=version, arosics_python=py, repeats=args.repeats,
-                    rounds=args.rounds, creation_options=CO)
+                    rounds=args.rounds,
+                    creation_options={side: creation_options(side)
+                                      for side in [*args.sides, LARGE_SIDE]})
     if args.checkout:  # an unpacked tree: its commit is in its folder's name
         info |= {"coreg_commit": f"checkout {args.checkout.name}", "coreg_uncommitted": []}
     return info
