@@ -44,10 +44,10 @@ from ..transforms.model import BlockField, Rigid
 from ..transforms.saved import DEM_REPORT_KIND, DEM_REPORT_VERSION
 from ..transforms.warp import write_resampled
 from .block_tasks import BlockJob, fit_blockwise, fit_per_block
-from .nuth_kaab import BlockShift, Fitter, block_records, block_shape_of, group_medians
+from .nuth_kaab import BlockShift, Fitter, block_records, block_shape_of
 from .point_sources import PointOptions
 from .samples import DemSampler, collect_samples, metres_per_unit, overlap_window
-from .terrain import nmad, sorted_median_and_nmad
+from .terrain import median_and_nmad, sorted_median_and_nmad
 
 METHODS = ("nuth_kaab", "vertical", "blockwise")
 #: Of those, pixels each iteration of the horizontal fit resamples: the fit uses medians
@@ -191,7 +191,6 @@ def estimate_dem_alignment(
                                    window, exclude, scale, slopes=method != "vertical")
         sampler = DemSampler(dem_ds, dem_info.nodata, grid, window)
         dh_before = samples.ref - sampler.at(samples, 0.0, 0.0)
-        groups = np.zeros(samples.rows.size, int)
         if method == "vertical":  # not moved: the DEM sampled as before
             shifts, iterations, warnings, converged = np.zeros((1, 2)), 0, [], True
             dh = dh_before
@@ -202,12 +201,15 @@ def estimate_dem_alignment(
                                                    max_iterations, tolerance)
             warnings, converged = fitter.warnings, fitter.converged
             dh = samples.ref - sampler.at(samples, shifts[0, 0], shifts[0, 1])
-    dz = group_medians(dh, groups, 1)
-    after = dh - dz[0]
+    median_before, nmad_before = median_and_nmad(dh_before)
+    # The vertical shift is dh's median: after it dh is centred (median 0) and as spread
+    # (the NMAD does not see a constant); the vertical method's dh is dh_before.
+    dz, nmad_after = ((median_before, nmad_before) if method == "vertical"
+                      else median_and_nmad(dh))
     return DemAlignment(
-        method, grid.crs.to_string(), float(shifts[0, 0]), float(shifts[0, 1]), float(dz[0]),
-        iterations, nmad(dh_before), nmad(after), float(np.nanmedian(dh_before)),
-        float(np.nanmedian(after)), samples.n_stable, warnings=tuple(warnings),
+        method, grid.crs.to_string(), float(shifts[0, 0]), float(shifts[0, 1]), dz,
+        iterations, nmad_before, nmad_after, median_before, 0.0, samples.n_stable,
+        warnings=tuple(warnings),
         alignment_bounds=tuple(float(v) for v in window_bounds(window, grid.transform)),
         converged=converged)
 
