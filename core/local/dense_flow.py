@@ -36,7 +36,7 @@ from scipy import ndimage, signal
 
 from ..errors import CanceledError, CoregInputError
 from ..parallel import in_threads
-from .flow_features import (  # noqa: F401 (_orientation_channels: matching/modality.py)
+from .flow_features import (
     ORIENTATION_HALO,
     _described,
     _orientation_channels,

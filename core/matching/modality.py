@@ -22,7 +22,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import CoregInputError
-from ..local.dense_flow import _orientation_channels
+from ..local.flow_features import _orientation_channels
 
 MODALITIES = ("auto", "same", "optical", "sar-optical")
 #: Gaussian std (pixels) of the high-pass of the intensity features: removes illumination
