@@ -132,8 +132,10 @@ def files_read_by(path: str) -> set[Path]:
     if path.lower().endswith(".json"):
         return {Path(os.path.realpath(p)) for p in _files_named_in_json(path)}
     key = _list_key(path)
-    if key in _FILE_LISTS:
-        return set(_FILE_LISTS[key])
+    with _FILE_LISTS_LOCK:
+        cached = _FILE_LISTS.get(key)
+    if cached is not None:
+        return set(cached)
     try:
         with rasterio.open(path) as ds:
             files = ds.files
@@ -141,15 +143,17 @@ def files_read_by(path: str) -> set[Path]:
         return set()
     found = {Path(os.path.realpath(f)) for f in files if not f.lower().startswith("/vsi")}
     if key is not None:
-        while len(_FILE_LISTS) >= 16:
-            _FILE_LISTS.pop(next(iter(_FILE_LISTS)), None)
-        _FILE_LISTS[key] = frozenset(found)
+        with _FILE_LISTS_LOCK:  # runs of the QGIS desktop share it from their threads
+            while len(_FILE_LISTS) >= 16:
+                _FILE_LISTS.pop(next(iter(_FILE_LISTS)), None)
+            _FILE_LISTS[key] = frozenset(found)
     return found
 
 
 #: GDAL's file lists by :func:`_list_key` (a run checks each input before each write;
 #: an open costs a millisecond or more).
 _FILE_LISTS: dict[tuple, frozenset[Path]] = {}
+_FILE_LISTS_LOCK = threading.Lock()
 
 
 def _list_key(path: str) -> tuple | None:
