@@ -95,7 +95,23 @@ class BlockwiseFit:
 
 def fit_blockwise(job: BlockJob, client=None, progress: Progress | None = None,
                   is_canceled: IsCanceled | None = None) -> BlockwiseFit:
-    """The three rounds of tasks (see the module's notes) and the client's steps between."""
+    """The three rounds of tasks (see the module's notes) and the client's steps between.
+    This process's kept parts are dropped at the end, whatever happens (a run stopped
+    between rounds would otherwise hold its samples until the next job)."""
+    try:
+        return _fit_blockwise(job, client, progress, is_canceled)
+    finally:
+        _drop(job)
+
+
+def _drop(job: BlockJob) -> None:
+    with _KEPT_LOCK:
+        for key in [k for k in _KEPT if k[0] == job.token]:
+            del _KEPT[key]
+
+
+def _fit_blockwise(job: BlockJob, client, progress: Progress | None,
+                   is_canceled: IsCanceled | None) -> BlockwiseFit:
     parts = range(job.shape[0])
     fits = _run(client, fit_part, [(job, p) for p in parts], progress, 0, 70, is_canceled)
     kept = [f[6] for f in fits]  # the workers that hold each part's samples
