@@ -109,6 +109,21 @@ def cluster_map(client, task: Callable, arguments: Sequence[tuple],
             client.cancel(list(pending))
 
 
+def cluster_results(client, task: Callable, arguments: Sequence[tuple],
+                    is_canceled: IsCanceled | None = None,
+                    preferred: Sequence[str | None] | None = None,
+                    progress: Callable[[float], None] | None = None) -> list:
+    """``task(*arguments[k])`` for every k on the cluster (:func:`cluster_map`), in the
+    order of ``arguments``; ``progress`` (0-100) as they finish."""
+    results: dict[int, Any] = {}
+    for done, (k, result) in enumerate(cluster_map(client, task, arguments, is_canceled,
+                                                   preferred)):
+        results[k] = result
+        if progress:
+            progress(100.0 * (done + 1) / len(arguments))
+    return [results[k] for k in range(len(arguments))]
+
+
 def worker_address() -> str | None:
     """The address of the Dask worker running this task; None outside a worker."""
     try:

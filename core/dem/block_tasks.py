@@ -25,10 +25,11 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from ..distributed import worker_address
+from ..distributed import cluster_results, worker_address
 from ..grid import Grid
 from ..io.raster_io import IsCanceled, Progress
 from ..parallel import in_threads
+from ..transforms.apply import scaled_progress
 from .nuth_kaab import (
     MIN_BLOCK_PIXELS,
     Fitter,
@@ -225,23 +226,16 @@ def _run(client, task: Callable, arguments: list[tuple], progress: Progress | No
          workers: list[str | None] | None = None) -> list:
     """``task(*arguments[k])`` for every k, in order: on the cluster's workers (task k
     on ``workers[k]`` if it can), or here on threads (polling ``is_canceled`` inside the
-    tasks too)."""
+    tasks too); ``progress`` from ``start`` to ``end``."""
+    scaled = scaled_progress(progress, start, end)
+    if client is not None:
+        return cluster_results(client, task, arguments, is_canceled, workers, scaled)
     results: dict = {}
-    if client is None:
-        def work(k: int) -> None:
-            results[k] = task(*arguments[k], is_canceled=is_canceled)
 
-        in_threads(work, range(len(arguments)),
-                   progress and (lambda p: progress(start + (end - start) * p / 100)),
-                   is_canceled=is_canceled)
-    else:
-        from ..distributed import cluster_map
+    def work(k: int) -> None:
+        results[k] = task(*arguments[k], is_canceled=is_canceled)
 
-        for done, (k, result) in enumerate(cluster_map(client, task, arguments, is_canceled,
-                                                       workers)):
-            results[k] = result
-            if progress:
-                progress(start + (end - start) * (done + 1) / len(arguments))
+    in_threads(work, range(len(arguments)), scaled, is_canceled=is_canceled)
     return [results[k] for k in range(len(arguments))]
 
 

@@ -76,14 +76,13 @@ def cluster_check_points(client, sources: TileSources, displacement: tuple, poin
     the field and as delivered (``through``, ``as_delivered``: measure_points's options),
     side by side when ``modality`` names the features; the features chosen and their
     record."""
-    from ..distributed import cluster_map
+    from ..distributed import cluster_results
 
     def measured(tasks: list[tuple]) -> list[dict]:
         plain = [(sources, where, points, {k: v for k, v in options.items()
                                            if k not in ("is_canceled", "progress")})
                  for where, options in tasks]
-        results = dict(cluster_map(client, points_at, plain, through["is_canceled"]))
-        return [results[k] for k in range(len(tasks))]
+        return cluster_results(client, points_at, plain, through["is_canceled"])
 
     known = fine_kind(modality)
     if known is not None:
