@@ -54,8 +54,7 @@ def _opened(sources: TileSources) -> Iterator[RasterTiles]:
     with rasterio.open(sources.reference) as ref_ds, rasterio.open(sources.secondary) as sec_ds:
         reader = RasterTiles(ref_ds, sources.reference_band, sources.reference_nodata, sec_ds,
                              sources.secondary_band, sources.secondary_nodata, sources.overlap,
-                             list(sources.masks))
-        reader.tile = sources.tile
+                             list(sources.masks), tile=sources.tile)
         yield reader
 
 

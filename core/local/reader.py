@@ -29,20 +29,20 @@ class RasterTiles:
     """Reads reference and secondary tiles on the overlap grid (a ``TileReader``)."""
 
     def __init__(self, ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata,
-                 overlap: Grid, masks, displacement: tuple[str, tuple[int, int]] | None = None
-                 ) -> None:
+                 overlap: Grid, masks, displacement: tuple[str, tuple[int, int]] | None = None,
+                 tile: int | None = None) -> None:
         self.ref = (ref_ds, ref_band, ref_nodata)
         self.sec = (sec_ds, sec_band, sec_nodata)
         self.overlap, self.masks, self.displacement = overlap, masks, displacement
-        self.tile = TILE  # a Dask worker's reader is given the client's (flow_tasks)
+        # The tile side: :data:`TILE` as it is now, or a Dask worker's the client's (flow_tasks).
+        self.tile = TILE if tile is None else tile
         self._cache: dict = {}
 
     def with_displacement(self, path: str, offset: tuple[int, int]) -> RasterTiles:
         """The same tiles, each with the displacement raster's field (``offset``: the
         overlap's position in the reference grid) as its prior."""
-        tiles = RasterTiles(*self.ref, *self.sec, self.overlap, self.masks, (path, offset))
-        tiles.tile = self.tile
-        return tiles
+        return RasterTiles(*self.ref, *self.sec, self.overlap, self.masks, (path, offset),
+                           self.tile)
 
     def cores(self) -> Iterator[tuple[int, int, int, int]]:
         side = self.tile
