@@ -23,8 +23,11 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DOCS = ("README.md", "benchmarks/README.md", "benchmarks/README_dem.md",
-        "benchmarks/README_swath.md", "docs/history.md")
+sys.path.insert(0, str(REPO / "benchmarks"))
+from stale import DOCS as READMES  # noqa: E402
+from stale import HISTORY  # noqa: E402
+
+DOCS = (*READMES, HISTORY)
 REGION = re.compile(r"(<!--\s*rendered:\s*(\S+)\s+(\S+)\s*-->\n)(.*?)(<!--\s*/rendered\s*-->)",
                     re.DOTALL)
 

@@ -29,8 +29,11 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 from results import ENGINE_PATHS  # noqa: E402
 
-DOCS = ("README.md", "benchmarks/README.md", "benchmarks/README_dem.md",
-        "benchmarks/README_swath.md")
+#: The READMEs whose figures must be current (as tests/test_docs_figures.py finds them).
+DOCS = ("README.md", *sorted(str(p.relative_to(REPO)) for p in HERE.glob("README*.md")))
+#: Figures of earlier commits (each named there): quoted like the READMEs' but never
+#: stale (the record of their commit).
+HISTORY = "docs/history.md"
 SOURCE = re.compile(r"<!--\s*source:\s*(.*?)\s*-->")
 #: Results files whose name is not their script's (older runs wrote no ``meta.script``).
 WRITERS = {"local_corpus": "calibration_local", "local_large": "local", "dem_icp": "dem",
