@@ -63,8 +63,8 @@ sys.path.insert(0, str(HERE))  # cases.py
 import rasterio  # noqa: E402
 import rasterio.shutil  # noqa: E402
 import speed_pairs  # noqa: E402
-from affine import Affine  # noqa: E402
 from cases import BenchCase, all_cases  # noqa: E402
+from creation import creation_options, gdal_co  # noqa: E402
 from results import run_meta, write_results  # noqa: E402
 from speed_pairs import arosics_model  # noqa: E402
 from synthetic import Case, make_secondary, scene_rms_error_px  # noqa: E402
@@ -77,38 +77,6 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-#: Fallback creation options (Coreg's output profile at the time of writing); see
-#: creation_options().
-DEFAULT_CREATION = {"tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate",
-                    "zlevel": 1, "predictor": 2, "num_threads": "all_cpus"}
-
-
-def creation_options(width: int = 4096, height: int = 4096) -> dict:
-    """GeoTIFF creation options of Coreg's own output (integer data) of that size (its
-    tiles depend on it), read from ``coreg.core.io.raster_io.output_profile`` so that
-    AROSICS and the floor copy write exactly the same kind of file (tiling, compression,
-    level, threads) as Coreg."""
-    try:
-        from types import SimpleNamespace
-
-        from coreg.core.io.raster_io import output_profile
-        grid = SimpleNamespace(width=width, height=height, crs=None,
-                               transform=Affine.identity())
-        profile = output_profile(grid, count=1, dtype="uint16", nodata=None)
-    except Exception as e:  # the private helper changed: keep going with the fallback
-        log(f"creation options: using the fallback ({type(e).__name__}: {e})")
-        return dict(DEFAULT_CREATION)
-    layout = {"driver", "width", "height", "count", "dtype", "crs", "transform", "nodata"}
-    return {k: v for k, v in profile.items() if k not in layout}
-
-
-def gdal_co(options: dict) -> list[str]:
-    """rasterio-style creation options as GDAL KEY=VALUE strings."""
-    def value(v):
-        return ("YES" if v else "NO") if isinstance(v, bool) else str(v).upper()
-    return [f"{k.upper()}={value(v)}" for k, v in options.items()]
-
-
 CREATION = creation_options()
 
 
@@ -116,6 +84,8 @@ def creation_for(path: Path) -> dict:
     """:func:`creation_options` of a copy of the raster at ``path``."""
     with rasterio.open(path) as ds:
         return creation_options(ds.width, ds.height)
+
+
 #: Nodata given to both tools (the inputs are unsigned integers with no nodata tag).
 NODATA = 0
 #: Coreg counts as "no less accurate" on pure translations within this margin (px).

@@ -80,10 +80,10 @@ else:  # a package folder of its own, first on sys.path and PYTHONPATH
 sys.path[:0] = [str(HERE.parent / "tests"), str(HERE)]
 
 from cases import LARGE_SIZE as LARGE_SIDE  # noqa: E402
+from creation import creation_options, gdal_co  # noqa: E402
 from speed_pairs import arosics_model, make_large, make_pair  # noqa: E402
 from synthetic import scene_rms_error_px  # noqa: E402
 
-from coreg.core.io.raster_io import output_profile  # noqa: E402
 from coreg.core.matching.align import align_image  # noqa: E402
 
 NODATA = 0
@@ -94,25 +94,9 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def creation_options(side: int) -> list[str]:
-    """GDAL creation options of Coreg's integer output of a ``side``² grid (its tiles
-    depend on the size), for AROSICS and GDAL too."""
-    from types import SimpleNamespace
-
-    from affine import Affine
-    grid = SimpleNamespace(width=side, height=side, crs=None, transform=Affine.identity())
-    profile = output_profile(grid, count=1, dtype="uint16", nodata=None)
-    skip = {"driver", "width", "height", "count", "dtype", "crs", "transform", "nodata",
-            "bigtiff"}
-
-    def value(v):
-        return ("YES" if v else "NO") if isinstance(v, bool) else str(v).upper()
-    return [f"{k.upper()}={value(v)}" for k, v in profile.items() if k not in skip]
-
-
 def co_arguments(flag: str, side: int) -> list[str]:
     """``flag`` and each creation option of a ``side``² output, for a command line."""
-    return [x for co in creation_options(side) for x in (flag, co)]
+    return [x for co in gdal_co(creation_options(side, side)) for x in (flag, co)]
 
 
 def wall(cmd: list[str], env: dict | None = None) -> tuple[float, str]:
@@ -365,7 +349,7 @@ def meta(py: str | None, rows: list[dict], args) -> dict:
                     load_average_at_end=os.getloadavg(), gdal_cli=gdal.strip(),
                     arosics_version=version, arosics_python=py, repeats=args.repeats,
                     rounds=args.rounds,
-                    creation_options={side: creation_options(side)
+                    creation_options={side: gdal_co(creation_options(side, side))
                                       for side in [*args.sides, LARGE_SIDE]})
     if args.checkout:  # an unpacked tree: its commit is in its folder's name
         info |= {"coreg_commit": f"checkout {args.checkout.name}", "coreg_uncommitted": []}
