@@ -8,7 +8,7 @@ its grid's Nyquist frequency; the whitened phase correlation weighs what the ker
 leaves there (mirror images of the spectrum, whose phases follow the original sampling)
 as real detail, and the shift leans towards whole pixels of the original grid: 0.19
 instead of 0.25 block, 0.82 instead of 0.75 (the native pair: within 0.006). A narrower
-refinement band shrinks it (to about 0.01 block with a quarter of the usual band), so
+refinement band shrinks it (to about 0.01 block with a third of the usual band), so
 the fix is a band chosen by the data; until then the upsampled case is an expected
 failure, strict: fixing it makes this test fail until the mark is removed.
 """
