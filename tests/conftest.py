@@ -17,6 +17,7 @@ import atexit
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -88,6 +89,12 @@ def _hypothesis_without_database():
 
 
 _hypothesis_without_database()
+
+# Ctrl+C reaches the tests and the processes they start as in a terminal's foreground,
+# also when the suite runs as a shell's background job (which starts with SIGINT
+# ignored, and the CLI keeps an ignored signal ignored).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # --------------------------------------------------------------------------- data

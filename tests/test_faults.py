@@ -528,6 +528,22 @@ def test_a_first_signal_sets_the_cancel_flag_a_second_stops_at_once():
     assert signal.getsignal(signal.SIGINT) is before
 
 
+
+def test_an_ignored_signal_stays_ignored():
+    """``nohup`` starts a run with SIGHUP ignored so that closing the terminal does not
+    end it: the run must not turn that signal into a cancellation."""
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    flags: list[int] = []
+    try:
+        with terminate_cleanly(lambda: flags.append(1)) as received:
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.05)
+        assert (flags, received) == ([], [])
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
+
 def test_report_json_written_atomically_is_valid(pair, tmp_path):
     # A JSON output passes through the same gate: a half-written report never replaces
     # a good one.

@@ -476,7 +476,8 @@ def _gdal_errors() -> Iterator[list[str]]:
 @contextlib.contextmanager
 def terminate_cleanly(cancel: Callable[[], None] | None = None) -> Iterator[list[int]]:
     """While the block runs in the main thread, SIGTERM, SIGHUP and SIGINT cancel it, so
-    that every temporary is removed. With ``cancel`` (a run's cancel flag, which the
+    that every temporary is removed; a signal the process ignores (``nohup``) stays
+    ignored. With ``cancel`` (a run's cancel flag, which the
     engine polls at safe points, at least every second) the first signal sets it and the
     run ends there with :class:`CanceledError`; a second one, or a signal without
     ``cancel``, raises :class:`CanceledError` at once, wherever the run is. (An exception
@@ -491,7 +492,10 @@ def terminate_cleanly(cancel: Callable[[], None] | None = None) -> Iterator[list
         yield received
         return
     names = [name for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)]
-    previous = {name: signal.getsignal(getattr(signal, name)) for name in names}
+    # an ignored signal stays ignored: ``nohup`` (SIGHUP) or a shell's background job
+    # (SIGINT) asked that the run outlive it
+    previous = {name: handler for name in names
+                if (handler := signal.getsignal(getattr(signal, name))) is not signal.SIG_IGN}
 
     def stop(number, _frame):
         received.append(number)
@@ -500,7 +504,7 @@ def terminate_cleanly(cancel: Callable[[], None] | None = None) -> Iterator[list
             return
         raise CanceledError(stopped_by(number))
 
-    for name in names:
+    for name in previous:
         signal.signal(getattr(signal, name), stop)
     try:
         yield received
