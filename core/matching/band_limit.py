@@ -42,10 +42,12 @@ def band_limit(patches: np.ndarray) -> float:
     fx = sfft.rfftfreq(n)[None, :]
     radius = np.hypot(fy, fx)
     edges = np.arange(0.02, 0.5 + 1e-9, 0.02)
-    which = np.digitize(radius, edges)
+    which = np.digitize(radius, edges).ravel()  # ring i + 1 lies between edges i, i + 1
     centres = (edges[:-1] + edges[1:]) / 2
-    density = np.array([power[which == i + 1].mean() if (which == i + 1).any() else np.nan
-                        for i in range(len(centres))])
+    sums = np.bincount(which, weights=power.ravel(), minlength=len(edges) + 1)
+    counts = np.bincount(which, minlength=len(edges) + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        density = (sums / counts)[1:len(edges)]
     fit = (centres >= FIT_BAND[0]) & (centres <= FIT_BAND[1]) & (density > 0)
     if fit.sum() < 3:
         return 0.5
