@@ -59,3 +59,16 @@ def test_every_quoted_results_file_is_found(stale):
 def test_a_run_of_an_older_tree_on_purpose_is_a_baseline(stale, tmp_path):
     meta = {"coreg_commit": "checkout coreg_e2fe6ad", "script": "benchmarks/speed.py"}
     assert stale.status(_results(tmp_path, meta))["state"] == "baseline"
+
+
+def test_every_quoted_results_file_has_a_run_or_is_a_baseline(stale):
+    """``make bench-stale`` reruns the rows of benchmarks/runs.py: a quoted file no row
+    writes (a one-off run, a copy kept by commit) would outlive a release and state what
+    an older engine measured. Its place is docs/history.md, unless it is a baseline."""
+    from runs import by_results  # benchmarks/ is on sys.path once stale.py is loaded
+
+    rows = by_results()
+    orphans = {name: where for name, where in stale.quoted_results().items()
+               if name not in rows and stale.status(name)["state"] != "baseline"}
+    assert not orphans, ("quoted, but no row of benchmarks/runs.py writes them (move the "
+                         f"text to docs/history.md, or add a row): {orphans}")

@@ -17,20 +17,13 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
-from corpus import BEIRUT, block_average, read_fine
+from corpus import BEIRUT, _write, block_average, read_fine
 from rasterio.enums import Resampling
 
 from coreg.core.matching.align import estimate_alignment
 
 BLOCK = 4
 OFFSETS = ((0, 1), (1, 3))  # fine pixels (rows, cols): truth (1/4, 0) and (3/4, 1/4) block
-
-
-def _write(path: Path, data: np.ndarray, profile: dict, transform: Affine) -> Path:
-    with rasterio.open(path, "w", driver="GTiff", width=data.shape[1], height=data.shape[0],
-                       count=1, dtype="float32", crs=profile["crs"], transform=transform) as dst:
-        dst.write(data.astype(np.float32), 1)
-    return path
 
 
 def _upsampled(path: Path) -> Path:
