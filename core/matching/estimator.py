@@ -21,6 +21,7 @@ from ..parallel import single_threaded_blas
 from ..transforms.apply import translation_in_secondary_crs
 from ..transforms.model import Rigid
 from .alignment import Alignment, LazyScores, PatchResult
+from .band_limit import band_limit
 from .coarse_search import Seed
 from .fit import RigidModel, fit_rigid, rotation_shown
 from .match import (
@@ -69,6 +70,7 @@ class Estimator:
         self.rotation, self.max_shift_map = rotation, max_shift_map
         self.progress, self.is_canceled = progress, is_canceled
         self.seed = seed
+        self.refine_sigma: float | None = None  # set from the first patches (_refine_band)
         self.patches: list[Patch] = []
         self.done = 0  # iterations of earlier runs (a sparse first pass)
         self.restart()
@@ -96,6 +98,8 @@ class Estimator:
             samples = self.sampler.sample_all([p.grid for p in active], self.model)
             if iteration == self.done + 1:  # "before", if the model is the identity
                 unmoved = samples if self.model == self._identity() else None
+            if self.refine_sigma is None:
+                self.refine_sigma = self._refine_band(active, samples)
             measurements = self._measure(active, samples)
             fit, good = self._fit(active, measurements)
             if sparse and not self._precise(fit):  # more patches, from this fit's model
@@ -138,7 +142,19 @@ class Estimator:
         if self.seed.fine_features == "structure":
             wide = not self.seed.record["found"]
             return [measure_structure(p, s, wide=wide) for p, s in zip(patches, samples)]
-        return measure_batch(patches, samples, refine_sigma=REFINE_SIGMA)
+        return measure_batch(patches, samples, refine_sigma=self.refine_sigma)
+
+    def _refine_band(self, patches, samples) -> float:
+        """:data:`REFINE_SIGMA`, narrowed for a pair without detail of its own near its
+        grid's Nyquist frequency (upsampled data, :mod:`.band_limit`): by the square of
+        the share of the band it holds, so that the refinement keeps clear of what the
+        upsampling kernel left above it. Recorded in the search record."""
+        whole = [np.stack(arrays) for arrays in
+                 ([p.reference for p in patches if np.isfinite(p.reference).all()],
+                  [s for s in samples if np.isfinite(s).all()]) if arrays]
+        limit = min((band_limit(stack) for stack in whole), default=0.5)
+        self.seed.record["band_limit_cycles_per_px"] = round(limit, 3)
+        return REFINE_SIGMA * min(1.0, limit / 0.5) ** 2
 
     def _precise(self, fit) -> bool:
         """Whether a sparse run's fit is precise enough to stand: the standard error of

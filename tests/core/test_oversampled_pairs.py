@@ -1,22 +1,20 @@
 """Pairs delivered on a finer grid than they were sampled on (a 20 m band at 10 m, a
-provider's upsampling): a known limit of the global estimator, kept as a test.
+provider's upsampling).
 
 Exact truth, as in the corpus: both images are 4 x 4 block averages of Beirut's real
 10 m band, the secondary's blocks offset by whole fine pixels (1/4 and 3/4 of a block).
 Upsampled 2 x 2 by GDAL's Lanczos kernel, the pair has no detail of its own above half
-its grid's Nyquist frequency; the whitened phase correlation weighs what the kernel
-leaves there (mirror images of the spectrum, whose phases follow the original sampling)
-as real detail, and the shift leans towards whole pixels of the original grid: 0.19
-instead of 0.25 block, 0.82 instead of 0.75 (the native pair: within 0.006). A narrower
-refinement band shrinks it (to about 0.01 block with a third of the usual band), so
-the fix is a band chosen by the data; until then the upsampled case is an expected
-failure, strict: fixing it makes this test fail until the mark is removed.
+its grid's Nyquist frequency; a whitened phase correlation weighs what the kernel leaves
+there (mirror images of the spectrum, whose phases follow the original sampling) as real
+detail, and the shift leant towards whole pixels of the original grid (0.19 instead of
+0.25 block, 0.82 instead of 0.75) until the refinement band followed the pair's band
+limit (:mod:`coreg.core.matching.band_limit`): now within 0.02 block, the native pair
+within 0.006.
 """
 
 from pathlib import Path
 
 import numpy as np
-import pytest
 import rasterio
 from affine import Affine
 from corpus import BEIRUT, _write, block_average, read_fine
@@ -61,7 +59,22 @@ def test_a_native_pair_is_within_a_hundredth_of_a_pixel(tmp_path):
     assert max(_errors(tmp_path, upsample=False)) <= 0.01
 
 
-@pytest.mark.xfail(strict=True, reason="the sub-pixel refinement weighs the band above an "
-                   "upsampled pair's own detail (see the module's docstring)")
 def test_a_pair_upsampled_two_times_is_within_two_hundredths_of_a_native_pixel(tmp_path):
     assert max(_errors(tmp_path, upsample=True)) <= 0.02
+
+
+def test_the_band_limit_is_the_whole_band_on_native_data_and_half_on_upsampled(tmp_path):
+    from coreg.core.matching.band_limit import band_limit
+
+    fine, profile = read_fine(BEIRUT)
+    native = fine[:512, :512].astype(np.float32)
+    path = _write(tmp_path / "native.tif", native, profile, profile["transform"])
+    with rasterio.open(_upsampled(path)) as src:
+        upsampled = src.read(1)
+
+    def patches(image):
+        return np.stack([image[r:r + 64, c:c + 64] for r in range(0, 448, 96)
+                         for c in range(0, 448, 96)])
+
+    assert band_limit(patches(native)) == 0.5
+    assert 0.25 <= band_limit(patches(upsampled)) <= 0.35
