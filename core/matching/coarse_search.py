@@ -52,6 +52,9 @@ REFINE_RADIUS = 2.0
 #: Level pixels the search spans each way, at least, when MAX_SHIFT caps it (more than
 #: EXCLUSION_PX: a second peak can still be told apart).
 CAP_SPAN = 4
+#: A capped first level is as coarse as its span allows while its smaller side keeps this
+#: many pixels: enough to tell a second peak apart, a quarter of the work of 256.
+CAPPED_MIN_SIDE = 128
 #: A capped first level's window spans at least this many times its search span.
 CAPPED_SIDE_PER_SPAN = 32
 
@@ -143,7 +146,8 @@ def _capped_factor(factor: int, max_shift_map: float | None, common: Grid) -> in
     useful resolution rather than the whole scene too coarse to search."""
     if max_shift_map is None:
         return factor
-    return max(1, min(factor, math.floor(max_shift_map / (CAP_SPAN * common.res[0]))))
+    by_size = max(factor, min(common.width, common.height) // CAPPED_MIN_SIDE)
+    return max(1, min(by_size, math.floor(max_shift_map / (CAP_SPAN * common.res[0]))))
 
 
 def distinctness(result) -> float:
