@@ -75,6 +75,28 @@ def in_threads(work: Callable[[Any], None], items: Sequence, progress: Progress 
             raise
 
 
+def together(*calls: Callable[[], Any]) -> list[Any]:
+    """Each call's result, in order, the calls run at once on up to :data:`THREADS`
+    threads (one after another in this thread inside :func:`as_worker`, or with one
+    thread): a few independent pieces of array work (the reads of two files, the halves
+    of a batch) whose numpy, FFT and GDAL parts release the GIL. The first error is
+    raised once every call has ended."""
+    if len(calls) <= 1 or THREADS == 1 or getattr(_worker, "busy", False):
+        return [call() for call in calls]
+    with ThreadPoolExecutor(min(THREADS, len(calls)) - 1) as pool:
+        futures = [pool.submit(as_worker, call) for call in calls[1:]]
+        first = as_worker(calls[0])
+        return [first] + [future.result() for future in futures]
+
+
+def shares(items: Sequence, pieces: int | None = None) -> list[Sequence]:
+    """``items`` cut into ``pieces`` (:data:`THREADS` by default; at most one per item)
+    consecutive runs of nearly equal length."""
+    pieces = max(1, min(THREADS if pieces is None else pieces, len(items)))
+    bounds = [round(k * len(items) / pieces) for k in range(pieces + 1)]
+    return [items[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
 def _check_canceled(is_canceled: IsCanceled | None) -> None:
     if is_canceled is not None and is_canceled():
         raise CanceledError("Canceled.")

@@ -7,6 +7,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import rasterio
@@ -15,6 +16,7 @@ from ..errors import CoregInputError, CoregistrationError
 from ..grid import Grid, common_grid, pixel_size_in
 from ..io.masks import PolygonMask, masked_on_grid
 from ..io.outputs import file_paths, guarded_outputs
+from ..io.paths import is_remote
 from ..io.raster_io import (
     IsCanceled,
     Progress,
@@ -25,7 +27,7 @@ from ..io.raster_io import (
     read_on_grid,
 )
 from ..io.window_reads import cached_window
-from ..parallel import single_threaded_blas
+from ..parallel import single_threaded_blas, together
 from ..resources import memory_guard, require_memory
 from ..transforms.apply import scaled_progress, write_shifted
 from ..transforms.resample import spline_order
@@ -149,9 +151,7 @@ def estimate_alignment(
                               modality=modality) if choose_bands else None
         if choice:
             reference_band, secondary_band = choice.reference_band, choice.secondary_band
-        # Read once (a small overlap): the coarse search and the patches share the pixels.
-        ref_ds = cached_window(ref_ds, [reference_band], common)
-        sec_ds = cached_window(sec_ds, [secondary_band], None)
+        ref_ds, sec_ds = _cached_pair(ref_ds, reference_band, sec_ds, secondary_band, common)
         seed = seed_alignment(
             ref_ds, reference_band, ref_nodata, sec_ds, secondary_band, sec_nodata, common,
             masks, reference_pixel=pixel, max_shift_map=max_shift_map, modality=modality,
@@ -182,6 +182,18 @@ def estimate_alignment(
         patches = _reference_patches(ref_ds, reference_band, ref_nodata, grids, masks,
                                      prepared)
         return estimator.run(patches, ref_info, sec_info)
+
+
+def _cached_pair(ref_ds, reference_band: int, sec_ds, secondary_band: int, common: Grid):
+    """Both rasters read once when the overlap is small (:func:`cached_window`): the
+    coarse search and the patches share the pixels. Two local files are read at once,
+    on two threads (a remote one's reads need GDAL's HTTP settings, which are the
+    calling thread's own)."""
+    calls = (partial(cached_window, ref_ds, [reference_band], common),
+             partial(cached_window, sec_ds, [secondary_band], None))
+    if is_remote(ref_ds.name) or is_remote(sec_ds.name):
+        return [call() for call in calls]
+    return together(*calls)
 
 
 def score_overlap(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +10,7 @@ import rasterio
 
 from ..grid import Grid, pixel_size_in
 from ..io.raster_io import covering_window, read_window
+from ..parallel import shares, together
 from ..transforms.resample import SourceMapping, interpolate, interpolate_affine, prepare
 from .fit import RigidModel
 from .linear_model import model_transform
@@ -39,6 +41,12 @@ SPARSE_PER_AXIS = 4
 #: Pixels of the patches processed in one batch (bounds the memory of the batched
 #: steps: about 40 bytes a pixel).
 BATCH_PIXELS = 2**20
+#: Patch pixels from which :func:`measure_batch` shares the patches among threads (fewer
+#: gain nothing: the Python between the array operations holds the GIL).
+THREADED_PIXELS = 2**18
+#: Shares they are cut into, whatever the threads: a batch with a gap fades every patch
+#: of it (:func:`match_batch`), so the numbers depend on the cut, not on the machine.
+THREADED_SHARES = 2
 
 
 @dataclass
@@ -348,7 +356,18 @@ def reliability_percent(peak: float) -> float:
 def measure_batch(patches: list[Patch], moving: list[np.ndarray], *,
                   refine_sigma: float | None = None) -> list[Measurement | None]:
     """:func:`measure` of equally sized patches, correlated in batches (the same numbers,
-    without a call per patch)."""
+    without a call per patch), in :data:`THREADED_SHARES` shares on threads when there
+    are :data:`THREADED_PIXELS` or more."""
+    if sum(m.size for m in moving) < THREADED_PIXELS:
+        return _measure_batch(patches, moving, refine_sigma)
+    parts = together(*(functools.partial(_measure_batch, p, m, refine_sigma)
+                       for p, m in zip(shares(patches, THREADED_SHARES),
+                                       shares(moving, THREADED_SHARES))))
+    return [measurement for part in parts for measurement in part]
+
+
+def _measure_batch(patches: list[Patch], moving: list[np.ndarray],
+                   refine_sigma: float | None) -> list[Measurement | None]:
     out: list[Measurement | None] = []
     step = max(1, BATCH_PIXELS // max(moving[0].size, 1)) if moving else 1
     for start in range(0, len(patches), step):

@@ -73,3 +73,57 @@ def test_in_threads__canceled_from_the_calling_thread(monkeypatch, threads):
                             is_canceled=is_canceled)
     assert set(polls) == {caller}
     assert len(done) < 50  # the items not started are dropped
+
+
+def test_together__returns_each_result_in_order_from_two_threads(monkeypatch):
+    monkeypatch.setattr(parallel, "THREADS", 2)
+    threads = []
+
+    def call(value):
+        def run():
+            threads.append(threading.get_ident())
+            time.sleep(0.05)
+            return value
+        return run
+
+    assert parallel.together(call("a"), call("b"), call("c")) == ["a", "b", "c"]
+    assert len(set(threads)) == 2
+
+
+def test_together__inside_a_worker_or_on_one_thread_runs_here(monkeypatch):
+    threads = []
+
+    def call():
+        threads.append(threading.get_ident())
+        return len(threads)
+
+    monkeypatch.setattr(parallel, "THREADS", 1)
+    assert parallel.together(call, call) == [1, 2]
+    monkeypatch.setattr(parallel, "THREADS", 2)
+    assert parallel.as_worker(parallel.together, call, call) == [3, 4]
+    assert set(threads) == {threading.get_ident()}
+
+
+def test_together__raises_an_error_once_every_call_has_ended(monkeypatch):
+    monkeypatch.setattr(parallel, "THREADS", 2)
+    ended = []
+
+    def fails():
+        raise ValueError("bad")
+
+    def slow():
+        time.sleep(0.05)
+        ended.append(True)
+
+    with pytest.raises(ValueError, match="bad"):
+        parallel.together(fails, slow)
+    assert ended == [True]
+
+
+@pytest.mark.parametrize("count, pieces, lengths", [(7, 2, [4, 3]), (2, 4, [1, 1]),
+                                                    (0, 2, [0]), (9, 3, [3, 3, 3])])
+def test_shares__cut_items_into_consecutive_runs(count, pieces, lengths):
+    items = list(range(count))
+    runs = parallel.shares(items, pieces)
+    assert [len(r) for r in runs] == lengths
+    assert [x for r in runs for x in r] == items

@@ -10,7 +10,10 @@ import rasterio
 from local_synthetic import SCENE
 from scipy import ndimage
 
-from coreg.core.matching.match import match_batch
+from coreg.core import parallel
+from coreg.core.grid import Grid
+from coreg.core.matching import match
+from coreg.core.matching.match import Patch, match_batch, measure_batch
 from coreg.core.matching.metrics import similarity, similarity_batch
 from coreg.core.matching.patch_screening import _box_mean, _dilated
 
@@ -48,6 +51,24 @@ def test_match_batch__finds_the_shift_with_and_without_gaps(windows):
         np.testing.assert_allclose(shifts, np.tile([-1.0, -2.0], (8, 1)), atol=0.05)
         assert np.isnan(snrs).all() and (peaks > 0.5).all()
     assert np.isfinite(match_batch(reference, moving)[2]).all()
+
+
+def test_measure_batch__shares_on_threads_give_the_numbers_of_one_thread(windows,
+                                                                            monkeypatch):
+    reference, moving = windows
+    gapped = moving.copy()
+    gapped[1, :, :10] = np.nan
+    grid = Grid("EPSG:32636", rasterio.Affine(10, 0, 0, 0, -10, 0), 64, 64)
+    patches = [Patch(grid, r, 1.0, "") for r in reference]
+    whole = measure_batch(patches, list(gapped))
+    monkeypatch.setattr(match, "THREADED_PIXELS", 1)
+    monkeypatch.setattr(parallel, "THREADS", 1)
+    serial = measure_batch(patches, list(gapped))
+    monkeypatch.setattr(parallel, "THREADS", 2)
+    threaded = measure_batch(patches, list(gapped))
+    assert threaded == serial and all(m is not None for m in serial)
+    for a, b in zip(serial, whole):  # the gap fades only its own share's patches
+        assert abs(a.shift_x - b.shift_x) < 1e-3 and abs(a.shift_y - b.shift_y) < 1e-3
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.001, 0.3])
