@@ -79,6 +79,7 @@ class Estimator:
         """Start again from the coarse search's offset (forgetting a failed run's model)."""
         self.model = replace(self._identity(), shift_x=self.seed.shift_x,
                              shift_y=self.seed.shift_y)
+        self.refined = False  # whether the model holds a robust fit of the patches
         self.warnings: list[str] = list(self.seed.warnings)
 
     def _identity(self) -> RigidModel:
@@ -102,6 +103,7 @@ class Estimator:
                 self.refine_sigma = self._refine_band(active, samples)
             measurements = self._measure(active, samples)
             fit, good = self._fit(active, measurements)
+            self.refined = True
             if sparse and not self._precise(fit):  # more patches, from this fit's model
                 self.model = self.model.then(fit.model)
                 self.done = iteration
@@ -218,7 +220,7 @@ class Estimator:
         good, centres, shifts, weights = self._observations(active, measurements, minimal)
         pivot = (self.model.pivot_x, self.model.pivot_y)
         fit = fit_rigid(centres, shifts, weights, pixel_size=self.common.res, pivot=pivot,
-                        rotation=self.rotation)
+                        rotation=self.rotation, refined=self.refined)
         # Until a rotation shows, none is fitted (its uncertainty stays the rigid one's);
         # once one has, every update refines it.
         if self.rotation and self.model.rotation_deg == 0.0 and not rotation_shown(fit):

@@ -108,6 +108,7 @@ def fit_rigid(
     pixel_size: tuple[float, float],
     pivot: tuple[float, float],
     rotation: bool,
+    refined: bool = False,
 ) -> RobustFit:
     """Fit shift (and rotation) to observed displacements, ignoring outliers.
 
@@ -127,12 +128,17 @@ def fit_rigid(
         Rotation centre, map units.
     rotation : bool
         Whether to fit a rotation besides the translation.
+    refined : bool
+        The displacements are what remains after a robust fit of the same patches'
+        earlier measurements (an estimator's later iteration): the search starts from
+        no correction, which picks the inliers as well as any sample would.
     """
     scale = np.asarray(pixel_size, float)
     cols = 3 if rotation else 2
     design = _design(centres, pivot, rotation)[:, :, :cols]
     params, inliers, residuals, sigma, covariance, dof = robust_lsq(
-        design, shifts, weights, scale, minimal=cols - 1)
+        design, shifts, weights, scale, minimal=cols - 1,
+        start=np.zeros(cols) if refined else None)
     full = np.zeros((3, 3))
     full[:cols, :cols] = covariance
     model = RigidModel(float(params[0]), float(params[1]),
@@ -141,18 +147,19 @@ def fit_rigid(
 
 
 def robust_lsq(design: np.ndarray, shifts: np.ndarray, weights: np.ndarray,
-               scale: np.ndarray, minimal: int):
+               scale: np.ndarray, minimal: int, start: np.ndarray | None = None):
     """The robust fit of any model linear in its P parameters: ``design`` (N, 2, P) gives
     each observation's displacement (x, y, map units) per unit of each parameter.
 
-    A least-median-of-squares search over samples of ``minimal`` observations picks the
-    inliers, then weighted least squares on them: (params, inliers, residuals in pixels,
-    the translation's 1-sigma in pixels, the P x P covariance, its degrees of freedom).
-    The first two parameters must be the translation (x, y).
+    A least-median-of-squares search over samples of ``minimal`` observations (or the
+    parameters ``start``, a robust guess already made) picks the inliers, then weighted
+    least squares on them: (params, inliers, residuals in pixels, the translation's
+    1-sigma in pixels, the P x P covariance, its degrees of freedom). The first two
+    parameters must be the translation (x, y).
     """
     if len(shifts) < minimal + 1:
         raise ValueError(f"At least {minimal + 1} matched patches are needed, got {len(shifts)}.")
-    params = _least_median(design, shifts, scale, minimal)
+    params = _least_median(design, shifts, scale, minimal) if start is None else start
     for _ in range(3):
         residuals = _residuals_px(design, shifts, params, scale)
         robust_sigma = 1.4826 * np.median(residuals)

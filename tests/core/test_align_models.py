@@ -11,7 +11,7 @@ import rasterio
 from linear_corpus import LinearCase, build_linear, scene_error_px
 
 from coreg.core.matching.align import align_image
-from coreg.core.matching.fit import RigidModel
+from coreg.core.matching.fit import RigidModel, fit_rigid
 from coreg.core.matching.linear_model import LinearModel, decomposed, fit_linear, terms_shown
 from coreg.core.transforms.model import AffineTransform
 from coreg.core.transforms.saved import read_report
@@ -140,3 +140,17 @@ def test_model_composes_and_inverts_as_affine():
     rigid = RigidModel(3.0, -2.0, 0.0, 100.0, 200.0)
     assert np.allclose(LinearModel(3.0, -2.0, pivot_x=100.0, pivot_y=200.0).forward(x, y),
                        rigid.forward(x, y))
+
+
+def test_a_refined_rigid_fit_keeps_the_inliers_of_the_full_search():
+    """A later iteration's fit starts from no correction instead of searching samples:
+    with the remaining shifts small and a fifth of them wild, the same inliers and
+    numbers."""
+    centres, shifts, weights = _observations(np.eye(2), outliers=20, seed=5)
+    shifts[20:] -= (12.0, -7.0)  # what remains once an earlier fit is applied
+    options = dict(pixel_size=(10.0, 10.0), pivot=(0.0, 0.0), rotation=True)
+    searched = fit_rigid(centres, shifts, weights, **options)
+    refined = fit_rigid(centres, shifts, weights, refined=True, **options)
+    assert not refined.inliers[:20].any() and refined.inliers[20:].mean() > 0.95
+    assert np.array_equal(refined.inliers, searched.inliers)
+    assert refined.model == searched.model
