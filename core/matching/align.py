@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -26,7 +27,7 @@ from ..io.raster_io import (
     read_info,
     read_on_grid,
 )
-from ..io.window_reads import cached_window
+from ..io.window_reads import ReadAhead, cached_window
 from ..parallel import single_threaded_blas, together
 from ..resources import memory_guard, require_memory
 from ..transforms.apply import scaled_progress, write_shifted
@@ -382,24 +383,30 @@ def align_image(
                               "(a rotation cannot be written as a shifted geotransform).")
     with guarded_outputs({"Output": output}, {"Reference": reference, "Secondary": secondary,
                                               "Masks": file_paths(masks)}):
+        ahead = None
         if output is not None and output_mode == "resample":  # before the matching
-            read_info(secondary, "Secondary")  # a usable file, else a clear error
+            info = read_info(secondary, "Secondary")  # a usable file, else a clear error
             require_resample_memory(secondary, read_info(reference, "Reference").grid)
-        alignment = estimate_alignment(
-            reference, secondary, reference_band=reference_band,
-            secondary_band=secondary_band, masks=masks, transform=transform,
-            max_shift=max_shift, reference_nodata=reference_nodata,
-            secondary_nodata=secondary_nodata, initial_offset=initial_offset,
-            initial_offset_units=initial_offset_units, modality=modality,
-            keep_unreliable=keep_unreliable, choose_bands=choose_bands,
-            progress=scaled_progress(progress, 0, 60),
-            is_canceled=is_canceled)
-        if output is None:
-            return alignment
-        return _write_aligned(alignment, reference, secondary, output, output_mode=output_mode,
-                              resampling=resampling, cog=cog, nodata=secondary_nodata,
-                              progress=scaled_progress(progress, 60, 100),
-                              is_canceled=is_canceled)
+            ahead = ReadAhead(secondary, info.grid.width * info.grid.height * info.count
+                              * np.dtype(info.dtype).itemsize)  # decoded beside the matching
+        with ahead or contextlib.nullcontext():
+            alignment = estimate_alignment(
+                reference, secondary, reference_band=reference_band,
+                secondary_band=secondary_band, masks=masks, transform=transform,
+                max_shift=max_shift, reference_nodata=reference_nodata,
+                secondary_nodata=secondary_nodata, initial_offset=initial_offset,
+                initial_offset_units=initial_offset_units, modality=modality,
+                keep_unreliable=keep_unreliable, choose_bands=choose_bands,
+                progress=scaled_progress(progress, 0, 60),
+                is_canceled=is_canceled)
+            if output is None:
+                return alignment
+            return _write_aligned(alignment, reference, secondary, output,
+                                  output_mode=output_mode, resampling=resampling, cog=cog,
+                                  nodata=secondary_nodata,
+                                  progress=scaled_progress(progress, 60, 100),
+                                  is_canceled=is_canceled,
+                                  source=ahead.source() if ahead else None)
 
 
 def _covered_bytes(secondary: RasterInfo, reference: Grid, cog: bool) -> int:
@@ -415,8 +422,10 @@ def _covered_bytes(secondary: RasterInfo, reference: Grid, cog: bool) -> int:
 
 def _write_aligned(alignment: Alignment, reference, secondary, output, *, output_mode: str,
                    resampling: str, cog: bool, nodata: float | None,
-                   progress: Progress | None, is_canceled: IsCanceled | None) -> Alignment:
-    """Write the secondary moved by ``alignment``: shifted or resampled onto the reference."""
+                   progress: Progress | None, is_canceled: IsCanceled | None,
+                   source=None) -> Alignment:
+    """Write the secondary moved by ``alignment``: shifted or resampled onto the reference
+    (from ``source``, its pixels read ahead, if given)."""
     info = read_info(secondary, "Secondary")
     if output_mode == "geotransform":
         with atomic_path(output, size=raster_bytes(info.grid, info.count, info.dtype,
@@ -428,7 +437,8 @@ def _write_aligned(alignment: Alignment, reference, secondary, output, *, output
     with atomic_path(output, size=_covered_bytes(info, reference_grid, cog)) as tmp:
         out_nodata = write_resampled(secondary, tmp, alignment.transform, reference_grid,
                                      resampling=resampling, nodata=nodata, cog=cog,
-                                     progress=progress, is_canceled=is_canceled)
+                                     progress=progress, is_canceled=is_canceled,
+                                     source=source)
     if nodata is None and info.nodata is None:
         note = (f"The secondary has no nodata value; {out_nodata} marks the areas it does "
                 "not cover in the output.")

@@ -4,6 +4,7 @@ the previous strip is written; memory is checked before any work."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Callable
@@ -73,6 +74,7 @@ def write_resampled(
     is_canceled: IsCanceled | None = None,
     client=None,
     convert: Callable[[str, str], Any] = to_cog,
+    source=None,
 ) -> float | None:
     """Resample every band of the secondary, aligned by ``transform``, onto ``reference``.
 
@@ -88,7 +90,9 @@ def write_resampled(
     computed on its workers, which read the secondary (and a displacement raster) by
     path, the same pixels as here. ``convert(scratch, output)`` makes the COG of the
     finished scratch GeoTIFF (``cog``): :func:`to_cog`, or a caller's that runs it
-    beside other work. Returns the output nodata.
+    beside other work. ``source``: the secondary already open (a
+    :class:`..io.window_reads.ReadAhead`'s, its pixels read), read instead of the file
+    (it stays open). Returns the output nodata.
 
     Raises
     ------
@@ -98,7 +102,9 @@ def write_resampled(
     order = spline_order(resampling)
     strips = [reference.subgrid(row, 0, min(BLOCK, reference.height - row), reference.width)
               for row in range(0, reference.height, BLOCK)]
-    with rasterio.open(secondary_path) as src, _strip_executor(len(strips)) as worker:
+    opened = contextlib.nullcontext(source) if source is not None else \
+        rasterio.open(secondary_path)
+    with opened as src, _strip_executor(len(strips)) as worker:
         src_nodata = src.nodata if nodata is None else nodata
         out_dtype = dtype or src.dtypes[0]
         out_nodata = output_nodata(out_dtype, src_nodata)

@@ -1,0 +1,67 @@
+"""The secondary read ahead, beside the matching: the writer reads the same pixels as
+from the file, and a raster that is not read ahead (or fails to be) costs nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from corpus import OPTICAL
+from rasterio.windows import Window
+
+from coreg.core.io import window_reads
+from coreg.core.io.window_reads import ReadAhead
+from coreg.core.matching.align import align_image
+
+NANJING = OPTICAL / "landsat_pairs" / "nanjing_LT05_20000503_B1-5_7.tif"
+
+
+def _raster(path, count=3, side=96):
+    data = np.random.default_rng(1).integers(1, 4000, (count, side, side)).astype(np.uint16)
+    with rasterio.open(path, "w", driver="GTiff", width=side, height=side, count=count,
+                       dtype="uint16", crs="EPSG:32650", compress="deflate",
+                       transform=Affine(10, 0, 600000, 0, -10, 3500000)) as dst:
+        dst.write(data)
+    return data
+
+
+def test_read_ahead_serves_every_band_of_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(window_reads, "READ_AHEAD_BYTES", (1, 2**30))
+    data = _raster(tmp_path / "r.tif")
+    with ReadAhead(tmp_path / "r.tif", data.nbytes) as ahead:
+        source = ahead.source()
+        window = Window(5, 7, 40, 30)
+        assert np.array_equal(source.read([1, 2, 3], window=window),
+                              data[:, 7:37, 5:45])
+        assert source.count == 3 and source.crs.to_epsg() == 32650
+    assert source.closed
+
+
+@pytest.mark.parametrize("where, limits", [("r.tif", (2**24, 2**28)),
+                                           ("missing.tif", (1, 2**30)),
+                                           ("/vsicurl/http://127.0.0.1:9/r.tif", (1, 2**30))])
+def test_nothing_read_ahead_for_small_missing_or_remote_rasters(tmp_path, monkeypatch, where,
+                                                                 limits):
+    monkeypatch.setattr(window_reads, "READ_AHEAD_BYTES", limits)
+    data = _raster(tmp_path / "r.tif")
+    path = where if where.startswith("/vsi") else tmp_path / where
+    with ReadAhead(path, data.nbytes) as ahead:
+        assert ahead.source() is None
+
+
+def test_a_resampled_output_is_the_same_read_ahead_or_not(tmp_path, monkeypatch):
+    path = NANJING
+    secondary = tmp_path / "secondary.tif"
+    with rasterio.open(path) as src:
+        with rasterio.open(secondary, "w", **src.profile | {
+                "transform": src.transform * Affine.translation(0.6, -0.4)}) as dst:
+            dst.write(src.read())
+    outputs = []
+    for limits in ((2**40, 2**41), (1, 2**40)):  # never, always
+        monkeypatch.setattr(window_reads, "READ_AHEAD_BYTES", limits)
+        outputs.append(tmp_path / f"aligned_{limits[0]}.tif")
+        align_image(path, secondary, outputs[-1], reference_band=4, secondary_band=4,
+                    transform="translation")
+    with rasterio.open(outputs[0]) as a, rasterio.open(outputs[1]) as b:
+        assert np.array_equal(a.read(), b.read())
