@@ -13,6 +13,7 @@ from rasterio.windows import Window
 
 from ..errors import CoregInputError
 from ..grid import Grid
+from ..parallel import together
 from ..resources import available_memory
 from .paths import is_remote
 from .raster_io import nested_window
@@ -87,6 +88,15 @@ def cached_window(ds: rasterio.io.DatasetReaderBase, bands: list[int], grid: Gri
         return _WindowCache(ds, bands, Window(c0, r0, c1 - c0, r1 - r0))
     except (RasterioError, RasterioIOError) as exc:
         raise CoregInputError(f"'{ds.name}' is unreadable or truncated: {exc}") from exc
+
+
+def reads_together(datasets, *calls):
+    """:func:`..parallel.together` for ``calls`` that read ``datasets`` (one each), when
+    every one is local: a remote one's reads need GDAL's HTTP settings, which are the
+    calling thread's own; then one after another."""
+    if any(is_remote(str(ds.name)) for ds in datasets):
+        return [call() for call in calls]
+    return together(*calls)
 
 
 #: Sizes (bytes, decoded, every band) of the rasters :class:`ReadAhead` reads: a smaller

@@ -17,7 +17,6 @@ from ..errors import CoregInputError, CoregistrationError
 from ..grid import Grid, common_grid, pixel_size_in
 from ..io.masks import PolygonMask, masked_on_grid
 from ..io.outputs import file_paths, guarded_outputs
-from ..io.paths import is_remote
 from ..io.raster_io import (
     IsCanceled,
     Progress,
@@ -27,8 +26,8 @@ from ..io.raster_io import (
     read_info,
     read_on_grid,
 )
-from ..io.window_reads import ReadAhead, cached_window
-from ..parallel import single_threaded_blas, together
+from ..io.window_reads import ReadAhead, cached_window, reads_together
+from ..parallel import single_threaded_blas
 from ..resources import memory_guard, require_memory
 from ..transforms.apply import scaled_progress, write_shifted
 from ..transforms.resample import spline_order
@@ -187,14 +186,10 @@ def estimate_alignment(
 
 def _cached_pair(ref_ds, reference_band: int, sec_ds, secondary_band: int, common: Grid):
     """Both rasters read once when the overlap is small (:func:`cached_window`): the
-    coarse search and the patches share the pixels. Two local files are read at once,
-    on two threads (a remote one's reads need GDAL's HTTP settings, which are the
-    calling thread's own)."""
-    calls = (partial(cached_window, ref_ds, [reference_band], common),
-             partial(cached_window, sec_ds, [secondary_band], None))
-    if is_remote(ref_ds.name) or is_remote(sec_ds.name):
-        return [call() for call in calls]
-    return together(*calls)
+    coarse search and the patches share the pixels. Two local files are read at once."""
+    return reads_together((ref_ds, sec_ds),
+                          partial(cached_window, ref_ds, [reference_band], common),
+                          partial(cached_window, sec_ds, [secondary_band], None))
 
 
 def score_overlap(

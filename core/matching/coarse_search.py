@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from affine import Affine
@@ -26,6 +27,7 @@ from ..grid import Grid
 from ..io.masks import masked_on_grid
 from ..io.overviews import coarse_source
 from ..io.raster_io import read_on_grid
+from ..io.window_reads import reads_together
 from .match import cloud_like
 from .modality import fine_kind, search_features, search_kinds
 from .ncc_sums import kept_shifts, rectangle_sums
@@ -110,8 +112,8 @@ def coarse_offset(ref_ds, ref_band: int, ref_nodata, sec_ds, sec_band: int, sec_
     level = level_grid(common, factor, None if max_shift_map is None else
                        _centre_window(common, factor, _capped_side(max_shift_map, factor,
                                                                   common)))
-    ref = reference_on(ref_ds, ref_band, ref_nodata, level, masks)
-    sec = secondary_on(sec_ds, sec_band, sec_nodata, level, seed)
+    ref, sec = _levels(ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata, level,
+                       masks, seed)
     radius = None if max_shift_map is None else max_shift_map / (factor * common.res[0])
     results = []
     for kind in search_kinds(modality):
@@ -125,8 +127,8 @@ def coarse_offset(ref_ds, ref_band: int, ref_nodata, sec_ds, sec_band: int, sec_
         scale = factor / finer
         centre = (row * scale, col * scale)
         level = level_grid(common, finer, _centre_window(common, finer))
-        ref = reference_on(ref_ds, ref_band, ref_nodata, level, masks)
-        sec = secondary_on(sec_ds, sec_band, sec_nodata, level, seed)
+        ref, sec = _levels(ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata, level,
+                           masks, seed)
         refined = _search(ref, sec, kind, centre, REFINE_RADIUS * scale)
         if refined[2] < MIN_NCC:
             break
@@ -178,6 +180,14 @@ def _centre_window(common: Grid, factor: int,
     side_h = min(common.height, side * factor)
     side_w = min(common.width, side * factor)
     return ((common.height - side_h) // 2, (common.width - side_w) // 2, side_h, side_w)
+
+
+def _levels(ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata, level: Grid, masks,
+            seed) -> list[np.ndarray]:
+    """The reference and the secondary on ``level``, read at once."""
+    return reads_together((ref_ds, sec_ds),
+                          partial(reference_on, ref_ds, ref_band, ref_nodata, level, masks),
+                          partial(secondary_on, sec_ds, sec_band, sec_nodata, level, seed))
 
 
 def reference_on(ds, band: int, nodata, grid: Grid, masks) -> np.ndarray:

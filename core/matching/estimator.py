@@ -47,6 +47,10 @@ MAX_ITERATIONS = 10
 REFINE_SIGMA = 0.1
 
 
+#: Patches of each image whose spectra give the band limit (:meth:`Estimator._refine_band`).
+BAND_LIMIT_PATCHES = 8
+
+
 #: Patches the matching score is computed on (it is a summary, not an estimator).
 SCORED_PATCHES = 16
 
@@ -150,8 +154,10 @@ class Estimator:
         """:data:`REFINE_SIGMA`, narrowed for a pair without detail of its own near its
         grid's Nyquist frequency (upsampled data, :mod:`.band_limit`): by the square of
         the share of the band it holds, so that the refinement keeps clear of what the
-        upsampling kernel left above it. Recorded in the search record."""
-        whole = [np.stack(arrays) for arrays in
+        upsampling kernel left above it. Recorded in the search record. The spectra of
+        :data:`BAND_LIMIT_PATCHES` patches of each image, spread over the overlap, are
+        ample for a property of the whole scene."""
+        whole = [np.stack(arrays[::-(-len(arrays) // BAND_LIMIT_PATCHES)]) for arrays in
                  ([p.reference for p in patches if np.isfinite(p.reference).all()],
                   [s for s in samples if np.isfinite(s).all()]) if arrays]
         limit = min((band_limit(stack) for stack in whole), default=0.5)
