@@ -41,6 +41,19 @@ class CoregistrationError(CoregError, RuntimeError):
     exit_code = 5
 
 
+class AmbiguousMatchError(CoregistrationError):
+    """Two offsets correlate almost equally well. ``finding`` says which, without the
+    advice, which depends on what the caller can change (an initial offset, a maximum
+    shift: the parameters of one alignment, not of a stack's)."""
+
+    def __init__(self, finding: str, advice: str = "") -> None:
+        super().__init__(f"{finding}. {advice}" if advice else finding)
+        self.finding, self.advice = finding, advice
+
+    def __reduce__(self):  # a Dask worker's error travels pickled
+        return type(self), (self.finding, self.advice)
+
+
 class CanceledError(CoregError, RuntimeError):
     """The caller asked to stop (its ``is_canceled`` callable returned True, or a signal)."""
 

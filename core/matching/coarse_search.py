@@ -22,7 +22,7 @@ from affine import Affine
 from scipy import fft as sfft
 from scipy import ndimage
 
-from ..errors import CoregInputError, CoregistrationError
+from ..errors import AmbiguousMatchError, CoregInputError
 from ..grid import Grid
 from ..io.masks import masked_on_grid
 from ..io.overviews import coarse_source
@@ -349,7 +349,7 @@ def seed_alignment(ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata, c
                    max_shift_map: float | None, modality: str, keep_unreliable: bool,
                    default_search_px: float) -> Seed:
     """Run the coarse search and turn its answer into the fine estimator's start; an
-    ambiguous answer raises :class:`CoregistrationError` unless ``keep_unreliable``. A
+    ambiguous answer raises :class:`.AmbiguousMatchError` unless ``keep_unreliable``. A
     cap within ``default_search_px`` (which the fine patches search around the start)
     needs the first level's answer only."""
     within = max_shift_map is not None and max_shift_map <= default_search_px * reference_pixel
@@ -377,8 +377,8 @@ def seed_alignment(ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata, c
                 "or " if found.peak < CLEAR_NCC else "")
              + "repetitive texture or similar structures")
     if not keep_unreliable:
-        raise CoregistrationError(words + ". Give an initial offset or a maximum shift, or "
-                                  "keep the unreliable result to see the better one.")
+        raise AmbiguousMatchError(words, "Give an initial offset or a maximum shift, or keep "
+                                         "the unreliable result to see the better one.")
     cap = 100.0 * (1.0 - found.ratio) / (1.0 - AMBIGUOUS_RATIO) * 0.5
     return Seed(*start, fine, search_px, cap,
                 (words + "; the better one was kept, with a lowered reliability.",), record,

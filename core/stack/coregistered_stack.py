@@ -32,7 +32,7 @@ from rasterio.warp import transform_bounds
 from ..bandmath.band_math import Definition, parse_definitions, shown
 from ..bandmath.raster_math import AssetSource, check_assets, write_expressions
 from ..distributed import check_dask_address, cluster_client
-from ..errors import CoregInputError
+from ..errors import AmbiguousMatchError, CoregInputError
 from ..grid import Grid, crs_transformer, footprint_bounds, footprint_overlap
 from ..io.cog_behind import CogBehind
 from ..io.outputs import guarded_outputs, write_json
@@ -530,9 +530,10 @@ def _estimate_shifts(stack, reference, views, modality: str, log, progress, is_c
         moving, alignment = moving_of[index], measured_all[k]
         if isinstance(alignment, Exception):
             exc = alignment
-            log("warning", f"Input {index} could not be co-registered ({exc}); its assets "
+            reason = not_aligned_reason(exc)
+            log("warning", f"Input {index} could not be co-registered ({reason}); its assets "
                            "are stacked without a shift.")
-            shifts[index] = {"status": "not_aligned", "reason": str(exc), "model": identity}
+            shifts[index] = {"status": "not_aligned", "reason": reason, "model": identity}
             continue
         measured = {"matched_asset": moving.name,
                     "x_px": alignment.shift_x_px, "y_px": alignment.shift_y_px,
@@ -557,6 +558,16 @@ def _estimate_shifts(stack, reference, views, modality: str, log, progress, is_c
 
 
 # ------------------------------------------------------------------------ STAC
+
+
+def not_aligned_reason(exc: Exception) -> str:
+    """Why an input stays unshifted, in words that fit a stack: an ambiguous match is
+    settled by aligning that input on its own (a stack has no initial offset nor
+    maximum shift to give)."""
+    if isinstance(exc, AmbiguousMatchError):
+        return (f"{exc.finding}; align this input on its own with Align image (global), "
+                "giving an initial offset or a maximum shift, to settle it")
+    return str(exc)
 
 
 def write_stac(folder: Path, title: str, grid: Grid, stack: list[StackAsset],

@@ -3,15 +3,18 @@ on sensor-simulated real pairs (tests/corpus.py), ambiguity said, the cap and th
 
 from __future__ import annotations
 
+import pickle
+
 import corpus
 import numpy as np
 import pytest
 import rasterio
 from affine import Affine
 
-from coreg.core.errors import CoregInputError, CoregistrationError
+from coreg.core.errors import AmbiguousMatchError, CoregInputError, CoregistrationError
 from coreg.core.matching.align import estimate_alignment
 from coreg.core.matching.coarse_search import initial_map, masked_ncc
+from coreg.core.stack.coregistered_stack import not_aligned_reason
 
 LARGE = corpus.large_shift_cases()
 
@@ -62,6 +65,20 @@ def test_ambiguous__refused_then_kept_with_low_reliability(tmp_path):
     assert any("Ambiguous" in w for w in kept.warnings)
     assert kept.reliability <= 50
     assert kept.report()["search"]["ambiguous"]
+
+
+def test_ambiguous__a_stack_gives_its_own_advice_and_the_error_pickles(tmp_path):
+    """A stack has no initial offset nor maximum shift: its reason sends the user to
+    align the input on its own. The error comes back from Dask workers pickled."""
+    ref, sec = _tiled_pair(tmp_path, 30)
+    with pytest.raises(AmbiguousMatchError) as raised:
+        estimate_alignment(ref, sec, transform="translation")
+    error = pickle.loads(pickle.dumps(raised.value))
+    assert str(error) == str(raised.value) and "maximum shift, or keep" in str(error)
+    reason = not_aligned_reason(error)
+    assert reason.startswith(error.finding) and "Align image (global)" in reason
+    assert "keep the unreliable" not in reason
+    assert not_aligned_reason(CoregistrationError("No match.")) == "No match."
 
 
 def test_ambiguous__resolved_by_a_cap_around_an_initial_offset(tmp_path):
