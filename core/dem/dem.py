@@ -366,6 +366,7 @@ def align_dem(
 
     check_dask_address(dask_scheduler)
     points = is_point_file(reference)
+    pipeline = pipeline or (method if bootstrap else "")  # a bootstrap runs as a pipeline
     if points and (dh_output is not None or match_reference or variogram or areas):
         raise CoregInputError("With reference points, the elevation difference, its "
                               "uncertainty and the reference grid do not exist: write the "
@@ -375,16 +376,17 @@ def align_dem(
                           else reference, "DEM": dem,
                           "Unstable terrain": file_paths(exclude),
                           "Areas": file_paths(areas)}), \
-            cluster_client(dask_scheduler, [dem] + (_block_reads(reference, exclude)
-                                                    if method == "blockwise" and not points
-                                                    and not (pipeline or bootstrap) else []),
+            cluster_client(dask_scheduler, [dem] + _worker_reads(reference, exclude,
+                                                                 points=points,
+                                                                 pipeline=pipeline,
+                                                                 method=method),
                            (), ship_engine) as client:
         alignment = _align_and_write(reference, dem, output, dh_output=dh_output, client=client,
                                 match_reference=match_reference, resampling=resampling,
                                 keep_unreliable=keep_unreliable, progress=progress,
                                 is_canceled=is_canceled, exclude=exclude, method=method,
-                                pipeline=pipeline or (method if bootstrap else ""),
-                                bootstrap=bootstrap, point_options=point_options,
+                                pipeline=pipeline, bootstrap=bootstrap,
+                                point_options=point_options,
                                 max_iterations=max_iterations,
                                 tolerance=tolerance, block_size=block_size,
                                 block_step=block_step, points=points)
@@ -404,10 +406,11 @@ def _align_and_write(reference, dem, output, *, dh_output, client, match_referen
     from .points import estimate_dem_to_points
 
     bootstrap, point_options = options.pop("bootstrap"), options.pop("point_options")
-    if points:
+    kind = _estimate_kind(points, pipeline)
+    if kind == "points":
         estimate = partial(estimate_dem_to_points, pipeline=pipeline or options["method"],
                            bootstrap=bootstrap, point_options=point_options)
-    elif pipeline:
+    elif kind == "pipeline":
         estimate = partial(estimate_dem_pipeline, pipeline=pipeline, bootstrap=bootstrap)
     else:
         estimate = partial(estimate_dem_alignment, client=client)
@@ -436,9 +439,19 @@ def _align_and_write(reference, dem, output, *, dh_output, client, match_referen
     return alignment
 
 
-def _block_reads(reference, exclude) -> list[str]:
-    """What the workers read for the blockwise fit besides the DEM."""
-    return [os.fspath(reference), *file_paths(exclude)]
+def _estimate_kind(points: bool, pipeline: str) -> str:
+    """Which estimate :func:`align_dem` makes: against "points", a "pipeline" (a bootstrap
+    too), or one method on the "grid" (:func:`estimate_dem_alignment`, whose blockwise
+    method runs on Dask workers)."""
+    return "points" if points else "pipeline" if pipeline else "grid"
+
+
+def _worker_reads(reference, exclude, *, points: bool, pipeline: str, method: str) -> list[str]:
+    """What Dask workers read for the estimate besides the DEM: the reference and the
+    unstable-terrain masks for a blockwise fit on the grid, nothing otherwise."""
+    if _estimate_kind(points, pipeline) == "grid" and method == "blockwise":
+        return [os.fspath(reference), *file_paths(exclude)]
+    return []
 
 
 def write_difference(reference: str | os.PathLike, aligned: str | os.PathLike,
