@@ -11,7 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -109,7 +109,8 @@ def write_resampled(
         out_dtype = dtype or src.dtypes[0]
         out_nodata = output_nodata(out_dtype, src_nodata)
         mapping = SourceMapping(transform, src.crs, src.transform)
-        _require_strip_memory(src, mapping, reference, out_dtype)
+        _require_strip_memory(src.name, Grid(src.crs, src.transform, src.width, src.height),
+                              src.count, mapping, reference, out_dtype)
         profile = output_profile(reference, count=src.count, dtype=out_dtype,
                                  nodata=out_nodata, scratch=cog)
         target = output_path if not cog else output_path + ".gtiff.tmp"
@@ -198,30 +199,20 @@ def require_resample_memory(secondary_path: str | os.PathLike, reference: Grid) 
     :func:`write_resampled`) that would not fit in memory: CoregResourceError. Its
     header is :func:`read_info`'s (cached: the file is not opened again)."""
     info = read_info(secondary_path, "Secondary")
-    src = _Header(info.path, info.grid.crs, info.grid.transform, info.grid.width,
-                  info.grid.height, info.count)
-    mapping = SourceMapping(identity(reference.crs), src.crs, src.transform)
-    _require_strip_memory(src, mapping, reference, info.dtype)
+    mapping = SourceMapping(identity(reference.crs), info.grid.crs, info.grid.transform)
+    _require_strip_memory(info.path, info.grid, info.count, mapping, reference, info.dtype)
 
 
-class _Header(NamedTuple):
-    """What the memory estimate reads of an open dataset, from a RasterInfo."""
-
-    name: str
-    crs: Any
-    transform: Any
-    width: int
-    height: int
-    count: int
-
-
-def _require_strip_memory(src, mapping, reference: Grid, dtype: str) -> None:
-    require_memory(_strip_memory(src, mapping, reference, np.dtype(dtype).itemsize),
-                   f"Resampling '{Path(src.name).name}' onto the {reference.width} x "
+def _require_strip_memory(name: str, source: Grid, count: int, mapping, reference: Grid,
+                          dtype: str) -> None:
+    """Refuse strips of the secondary ``name`` (on ``source``, ``count`` bands) onto
+    ``reference`` that would not fit in memory."""
+    require_memory(_strip_memory(source, count, mapping, reference, np.dtype(dtype).itemsize),
+                   f"Resampling '{Path(name).name}' onto the {reference.width} x "
                    f"{reference.height} pixel grid", RESAMPLE_ADVICE)
 
 
-def _strip_memory(src, mapping, reference: Grid, itemsize: int) -> float:
+def _strip_memory(source: Grid, count: int, mapping, reference: Grid, itemsize: int) -> float:
     """Peak bytes of :func:`write_resampled`: STRIP_WORKERS + 1 output blocks of the
     covered width and, for each worker, the float temporaries of one band, the source
     window one strip reads and, for mappings that are not affine, the source positions
@@ -229,29 +220,28 @@ def _strip_memory(src, mapping, reference: Grid, itemsize: int) -> float:
     height = min(BLOCK, reference.height)
     affine = mapping.affine(reference)
     if affine is not None:
-        box = _affine_covered_box(affine, reference, src)
+        box = _affine_covered_box(affine, reference, source)
         width = 0 if box is None else box[1][1] - box[1][0]
         source_per_pixel = abs(_inverse_2x2(affine[0])[1])
         positions = 0.0
     else:
-        width = (_footprint_width(src, reference) if mapping.interpolated
+        width = (_footprint_width(source, reference) if mapping.interpolated
                  else reference.width)
-        res = pixel_size_in(reference, src.crs)
-        source_per_pixel = res[0] * res[1] / abs(src.transform.determinant)
+        res = pixel_size_in(reference, source.crs)
+        source_per_pixel = res[0] * res[1] / abs(source.transform.determinant)
         positions = 64.0 * height * width
     pixels = float(height) * width
     window = (pixels * max(source_per_pixel, 1.0)
               + (2 * SPLINE_MARGIN + 2) * (height + width) * math.sqrt(max(source_per_pixel, 1.0)))
-    return ((STRIP_WORKERS + 1) * src.count * itemsize * pixels
-            + STRIP_WORKERS * (48.0 * pixels + positions + (4.0 * src.count + 13.0) * window))
+    return ((STRIP_WORKERS + 1) * count * itemsize * pixels
+            + STRIP_WORKERS * (48.0 * pixels + positions + (4.0 * count + 13.0) * window))
 
 
-def _footprint_width(src, grid: Grid) -> int:
-    """Columns of ``grid`` the secondary's footprint spans (for an estimate only: the
-    whole width if the footprint cannot be transformed)."""
+def _footprint_width(source: Grid, grid: Grid) -> int:
+    """Columns of ``grid`` the secondary's footprint (``source``) spans (for an estimate
+    only: the whole width if the footprint cannot be transformed)."""
     try:
-        left, _, right, _ = footprint_bounds(Grid(src.crs, src.transform, src.width,
-                                                  src.height), grid.crs)
+        left, _, right, _ = footprint_bounds(source, grid.crs)
         columns = (right - left) / grid.res[0] + 2 * COORDINATE_STEP
     except Exception:  # PROJ errors: no figure, take the whole width
         return grid.width
