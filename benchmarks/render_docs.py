@@ -50,11 +50,8 @@ def regions(text: str) -> list[tuple[str, str]]:
     return [(m.group(2), m.group(3)) for m in REGION.finditer(text)]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true",
-                        help="change nothing; exit with 1 when a region is out of date")
-    args = parser.parse_args(argv)
+def render_all(write: bool) -> list[str]:
+    """The documents with a region out of date, each brought up to date if ``write``."""
     outdated = []
     for doc in DOCS:
         path = REPO / doc
@@ -64,8 +61,17 @@ def main(argv: list[str] | None = None) -> int:
         new = render(text)
         if new != text:
             outdated.append(doc)
-            if not args.check:
+            if write:
                 path.write_text(new, encoding="utf-8")
+    return outdated
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="change nothing; exit with 1 when a region is out of date")
+    args = parser.parse_args(argv)
+    outdated = render_all(write=not args.check)
     verb = "out of date" if args.check else "rendered"
     print(f"{verb}: {', '.join(outdated)}" if outdated else "every rendered region is current")
     return 1 if args.check and outdated else 0

@@ -24,12 +24,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bench_modules import benchmark_module
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The READMEs, and the history of the figures (earlier commits' runs; not rerun).
-DOCUMENTS = ["README.md", *sorted(str(p.relative_to(ROOT))
-                                  for p in (ROOT / "benchmarks").glob("README*.md")),
-             "docs/history.md"]
+#: The READMEs, and the history of the figures (earlier commits' runs; not rerun): the
+#: documents benchmarks/stale.py reads.
+_STALE = benchmark_module("stale")
+DOCUMENTS = [*_STALE.DOCS, _STALE.HISTORY]
 #: A decimal number and a unit of measurement after it.
 FIGURE = re.compile(r"(?<![\w.])[-+]?(\d+\.\d+)\s?(?:px|%|s\b|ms\b|min\b|x\b|×|MB|GB|GiB|MiB"
                     r"|KiB|kB|m\b|deg\b|degrees|µs)")

@@ -1,26 +1,20 @@
 """The READMEs' rendered regions hold their results files' text (benchmarks/render_docs.py)."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from bench_modules import benchmark_module
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def render_docs():
-    spec = importlib.util.spec_from_file_location("render_docs",
-                                                  REPO / "benchmarks" / "render_docs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("render_docs")
 
 
 def test_every_rendered_region_is_its_results_file_text(render_docs):
-    outdated = [doc for doc in render_docs.DOCS if (REPO / doc).exists()
-                and render_docs.render((REPO / doc).read_text(encoding="utf-8"))
-                != (REPO / doc).read_text(encoding="utf-8")]
+    outdated = render_docs.render_all(write=False)  # what render_docs.py --check reports
     assert not outdated, f"run benchmarks/render_docs.py: {outdated}"
 
 

@@ -1,22 +1,19 @@
 """benchmarks/stale.py: a results file is current only while the engine files its run
 used are those of HEAD."""
 
-import importlib.util
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
+from bench_modules import benchmark_module
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def stale():
-    spec = importlib.util.spec_from_file_location("stale", REPO / "benchmarks" / "stale.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("stale")
 
 
 def _head() -> str:
