@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,8 +88,11 @@ def blocks(text: str) -> Iterator[tuple[int, str, list[str]]]:
 
 def source_numbers(source: str) -> list[float]:
     """The numbers a source holds (every number of a results file's JSON, every
-    number written in another file)."""
-    path = ROOT / source.split("::")[0]
+    number written in another file). ``file.json::key.key`` narrows a results file to
+    the part under those keys (list items by their index), so that a figure cannot be
+    matched by a number of another measurement that happens to round alike."""
+    name, _, keys = source.partition("::")
+    path = ROOT / name
     assert path.is_file(), f"source {source} does not exist"
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
@@ -96,7 +100,12 @@ def source_numbers(source: str) -> list[float]:
         meta = data.get("meta", data) if isinstance(data, dict) else {}
         assert all(any(key in k for k in meta) for key in RUN_KEYS[:2]), \
             f"{source} does not say which run wrote it (commit, date)"
+        for key in filter(None, keys.split(".")):
+            assert isinstance(data, (dict, list)), f"{source}: nothing under {key!r}"
+            data = data[int(key)] if isinstance(data, list) else data.get(key)
+            assert data is not None, f"{source}: no key {key!r}"
         return list(_json_numbers(data))
+    assert not keys, f"{source}: keys narrow a results file (JSON) only"
     return [float(v) for v in NUMBER.findall(text)]
 
 
@@ -151,3 +160,17 @@ def test_the_checker_finds_a_figure_typed_by_hand(tmp_path):
     found = {f: any(shown_as(f, v) for v in numbers)
              for f in (m.group(1) for m in FIGURE.finditer(body))}
     assert found == {"0.012": True, "7.31415": False}
+
+
+def test_a_key_narrows_a_source_to_its_part(tmp_path, monkeypatch):
+    """``file.json::key`` keeps the numbers under that key only: a figure of another
+    measurement in the same file no longer passes."""
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    (tmp_path / "r.json").write_text(json.dumps(
+        {"meta": {"commit": "abc", "date": "d"},
+         "summary": {"ratio": 1.234}, "rows": [{"ratio": 5.678}]}))
+    assert 5.678 in source_numbers("r.json")
+    assert source_numbers("r.json::summary") == [1.234]
+    assert source_numbers("r.json::rows.0.ratio") == [5.678]
+    with pytest.raises(AssertionError, match="no key"):
+        source_numbers("r.json::summary.missing")
