@@ -54,7 +54,7 @@ def quoted_results() -> dict[str, list[str]]:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             for match in SOURCE.finditer(line):
                 for name in match.group(1).split(","):
-                    name = name.strip()
+                    name = name.strip().partition("::")[0]  # a key narrows, the file stays
                     if name.startswith("benchmarks/results/") and name.endswith(".json"):
                         quoted.setdefault(name, []).append(f"{doc}:{number}")
     return quoted

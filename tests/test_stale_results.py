@@ -53,6 +53,13 @@ def test_every_quoted_results_file_is_found(stale):
     assert all(REPO.joinpath(name).exists() for name in quoted)
 
 
+def test_a_source_narrowed_to_a_key_quotes_its_file(stale):
+    """``<!-- source: benchmarks/results/speed.json::pairs -->`` quotes speed.json."""
+    quoted = stale.quoted_results()
+    assert "benchmarks/results/speed.json" in quoted
+    assert not any("::" in name for name in quoted)
+
+
 def test_a_run_of_an_older_tree_on_purpose_is_a_baseline(stale, tmp_path):
     meta = {"coreg_commit": "checkout coreg_e2fe6ad", "script": "benchmarks/speed.py"}
     assert stale.status(_results(tmp_path, meta))["state"] == "baseline"
