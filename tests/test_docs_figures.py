@@ -37,7 +37,8 @@ FIGURE = re.compile(r"(?<![\w.])[-+]?(\d+\.\d+)\s?(?:px|%|s\b|ms\b|min\b|x\b|×|
                     r"|KiB|kB|m\b|deg\b|degrees|µs)")
 #: In a table, every decimal number in a cell is a figure.
 TABLE_NUMBER = re.compile(r"(?<=\| )[-+]?\d+\.\d+(?=\s*(?:\w+\s*)?\|)")
-SOURCE = re.compile(r"<!--\s*source:\s*([^>]*?)\s*-->")
+#: A source comment, as benchmarks/stale.py reads it (the files it keeps current).
+SOURCE = _STALE.SOURCE
 NUMBER = re.compile(r"[-+]?\d+\.\d+(?:[eE][-+]?\d+)?|[-+]?\d+(?:[eE][-+]?\d+)?")
 #: What a results file's run must say about itself.
 RUN_KEYS = ("commit", "date", "machine", "versions")
