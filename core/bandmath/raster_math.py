@@ -5,8 +5,8 @@ expression reads, whatever the raster height. A ``mean`` costs one extra pass ov
 the strips, accumulating sums, so the band is never loaded whole.
 
 Every output appears only once complete, and every temporary file (the atomic output,
-its uncompressed scratch GeoTIFF, the COG driver's intermediates) is removed whatever
-stops the run: an error, a cancel, a KeyboardInterrupt.
+the scratch files of its compressed tiles) is removed whatever stops the run: an error,
+a cancel, a KeyboardInterrupt.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,17 +27,18 @@ from rasterio.windows import Window
 from ..distributed import check_dask_address, cluster_client, cluster_path
 from ..errors import CanceledError, CoregInputError
 from ..grid import Grid, footprint_bounds, intersection
+from ..io.cog_tiles import CogAssembler, EncodedStrip, TileSpec, encode_strip
 from ..io.outputs import guarded_outputs
 from ..io.raster_io import (
     BLOCK,
     IsCanceled,
     Progress,
     atomic_path,
-    output_profile,
     read_info,
     read_on_grid,
-    to_cog,
+    tile_side,
 )
+from ..parallel import THREADS
 from .band_math import (
     ASSET,
     Asset,
@@ -115,57 +118,76 @@ def write_expressions(
               for row in range(0, grid.height, BLOCK)]
     means = list(dict.fromkeys(m for d in definitions for m in mean_nodes(d.expression)))
     passes = 2 if means else 1
-    # The stack unwinds on any exception, KeyboardInterrupt included: it closes the
-    # scratch GeoTIFFs, removes them, and removes the atomic outputs unless complete.
+    spec = TileSpec.for_grid(grid, count=1, dtype="float32", nodata=float("nan"),
+                             strip_rows=BLOCK, tile_width=tile_side(grid.width))
+    # The stack unwinds on any exception, KeyboardInterrupt included: it removes the
+    # scratch files and the atomic outputs unless complete.
     with _Reader(assets) as reader, contextlib.ExitStack() as stack:
         values: dict = {}
         if means:
             values = _means(means, reader, strips, progress, is_canceled, client, assets)
-        writers = {d.name: _scratch(stack, d, grid, outputs[d.name]) for d in definitions}
+        writers = {d.name: _assembler(stack, d, grid, spec, outputs[d.name])
+                   for d in definitions}
         counts = dict.fromkeys(writers, 0)
         trees = [d.expression for d in definitions]
         if client is None:
-            evaluated = ((k, evaluate_strip(trees, reader, strip, values))
-                         for k, strip in enumerate(strips))
+            evaluated = _encoded_here(trees, reader, strips, values, spec)
         else:
             from ..distributed import cluster_map
 
             evaluated = cluster_map(client, evaluate_strip_at,
-                                    [(trees, assets, strip, values) for strip in strips],
-                                    is_canceled)
-        for done, (k, blocks) in enumerate(evaluated):
+                                    [(trees, assets, k, strip, values, spec)
+                                     for k, strip in enumerate(strips)], is_canceled)
+        for done, (k, encoded) in enumerate(evaluated):
             _check_canceled(is_canceled)
-            window = Window(0, k * BLOCK, strips[k].width, strips[k].height)
-            for d, data in zip(definitions, blocks):
-                writers[d.name][2].write(data, 1, window=window)
-                counts[d.name] += int(np.count_nonzero(~np.isnan(data)))
+            for d, strip in zip(definitions, encoded):
+                writers[d.name].add(k, strip)
+                counts[d.name] += strip.valid
             if progress:
                 progress(100.0 * (passes - 1 + (done + 1) / len(strips)) / passes)
         if require_valid:
             _check_valid(definitions, counts)
-        for tmp, gtiff, dst in writers.values():
+        for writer in writers.values():
             _check_canceled(is_canceled)
-            dst.close()
-            to_cog(gtiff, tmp)
+            writer.finish()
     return counts
 
 
-def _scratch(stack: contextlib.ExitStack, definition: Definition, grid: Grid,
-             output: str | os.PathLike) -> tuple:
-    """(atomic path, scratch GeoTIFF path, its open writer) of one output, each
-    registered on ``stack`` so that an unwinding removes both files."""
+def _assembler(stack: contextlib.ExitStack, definition: Definition, grid: Grid,
+               spec: TileSpec, output: str | os.PathLike) -> CogAssembler:
+    """The COG writer of one output at its atomic path, both registered on ``stack`` so
+    that an unwinding removes the scratch files and the incomplete output."""
     tmp = stack.enter_context(atomic_path(output))
-    gtiff = tmp + ".gtiff.tmp"
-    stack.callback(_remove, gtiff)
-    stack.callback(_remove, gtiff + ".aux.xml")
-    # Sparse: a block that is nodata everywhere is not written, so a mostly empty result
-    # does not cost a full-size uncompressed file (1 GB for 16 000 x 16 000 pixels).
-    profile = output_profile(grid, count=1, dtype="float32", nodata=float("nan"),
-                             scratch=True) | {"sparse_ok": True}
-    dst = stack.enter_context(rasterio.open(gtiff, "w", **profile))
-    dst.set_band_description(1, definition.name)
-    dst.update_tags(1, EXPRESSION=definition.text)
-    return tmp, gtiff, dst
+
+    def decorate(dataset) -> None:
+        dataset.set_band_description(1, definition.name)
+        dataset.update_tags(1, EXPRESSION=definition.text)
+
+    return stack.enter_context(CogAssembler(tmp, grid, spec, decorate))
+
+
+def _encoded_here(trees, reader: _Reader, strips: Sequence[Grid], values: Mapping,
+                  spec: TileSpec) -> Iterator[tuple[int, list[EncodedStrip]]]:
+    """(k, strip k of every tree, compressed) in order: each strip evaluated here (the
+    reader's datasets are this thread's) and compressed on :data:`.parallel.THREADS`
+    threads while the next ones are evaluated."""
+    with ThreadPoolExecutor(THREADS) as pool:
+        pending: deque = deque()
+        for k, strip in enumerate(strips):
+            blocks = evaluate_strip(trees, reader, strip, values)
+            pending.append((k, pool.submit(_encoded, spec, k, blocks)))
+            if len(pending) > THREADS:
+                done, future = pending.popleft()
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
+
+
+def _encoded(spec: TileSpec, k: int, blocks: Sequence[np.ndarray]) -> list[EncodedStrip]:
+    """Strip ``k`` of each output (its values, rows by columns), compressed."""
+    return [encode_strip(spec, k, (Window(0, 0, b.shape[1], b.shape[0]), b[np.newaxis]))
+            for b in blocks]
 
 
 def _check_valid(definitions: Sequence[Definition], counts: Mapping[str, int]) -> None:
@@ -185,11 +207,12 @@ def evaluate_strip(trees, reader: _Reader, strip: Grid, values: Mapping) -> list
     return [evaluate_block(tree, block, values, (strip.height, strip.width)) for tree in trees]
 
 
-def evaluate_strip_at(trees, assets: Mapping[str, AssetSource], strip: Grid,
-                      values: Mapping) -> list[np.ndarray]:
-    """:func:`evaluate_strip` as a Dask worker's task: it opens the assets itself."""
+def evaluate_strip_at(trees, assets: Mapping[str, AssetSource], k: int, strip: Grid,
+                      values: Mapping, spec: TileSpec) -> list[EncodedStrip]:
+    """Strip ``k`` of every tree, compressed: a Dask worker's task (it opens the assets
+    itself)."""
     with _Reader(assets) as reader:
-        return evaluate_strip(trees, reader, strip, values)
+        return _encoded(spec, k, evaluate_strip(trees, reader, strip, values))
 
 
 def mean_part_at(tree, assets: Mapping[str, AssetSource], strip: Grid, values: Mapping
@@ -262,11 +285,6 @@ class _Reader:
 def _check_canceled(is_canceled: IsCanceled | None) -> None:
     if is_canceled and is_canceled():
         raise CanceledError("Canceled while computing the expressions.")
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(path)
 
 
 def check_overlap(definition: Definition, assets: Mapping[str, AssetSource],

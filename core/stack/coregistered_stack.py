@@ -34,7 +34,6 @@ from ..bandmath.raster_math import AssetSource, check_assets, write_expressions
 from ..distributed import check_dask_address, cluster_client
 from ..errors import AmbiguousMatchError, CoregInputError
 from ..grid import Grid, crs_transformer, footprint_bounds, footprint_overlap
-from ..io.cog_behind import CogBehind
 from ..io.outputs import guarded_outputs, write_json
 from ..io.paths import remote_reads
 from ..io.raster_io import IsCanceled, Progress, atomic_path, read_info
@@ -228,17 +227,14 @@ def _build_stack(stack: list[StackAsset], reference: StackAsset, sources, defini
         views = {a.name: asset_view(a, grid, Path(tmp)) for a in stack}
         shifts = _estimate_shifts(stack, reference, views, modality, log,
                                   scaled_progress(progress, 0, 40), is_canceled, client)
-        # Each asset's COG is made while the next is resampled (the conversions, the
-        # client's alone, left the workers idle for 60 % of a two-asset stack).
-        with contextlib.ExitStack() as written, CogBehind() as convert:
+        with contextlib.ExitStack() as written:
             for k, asset in enumerate(stack):
                 out = written.enter_context(atomic_path(outputs[asset.name]))
                 write_resampled(views[asset.name], out, shifts[asset.input_index]["model"],
                                 grid, resampling=resampling, dtype="float32", cog=True,
-                                is_canceled=is_canceled, client=client, convert=convert)
+                                is_canceled=is_canceled, client=client)
                 if progress:
                     progress(40 + 40 * (k + 1) / len(stack))
-            convert.wait()
     sources_on_grid = {a.name: AssetSource(outputs[a.name], 1, _written_nodata(outputs[a.name]))
                        for a in stack}
     valid = write_expressions(definitions, sources_on_grid, grid,

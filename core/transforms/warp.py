@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -19,6 +19,7 @@ from rasterio.windows import Window
 
 from ..errors import CanceledError
 from ..grid import Grid, footprint_bounds, pixel_size_in
+from ..io.cog_tiles import CogAssembler, EncodedStrip, TileSpec, encode_strip
 from ..io.raster_io import (
     BLOCK,
     SPLINE_MARGIN,
@@ -29,7 +30,7 @@ from ..io.raster_io import (
     output_profile,
     read_info,
     read_window,
-    to_cog,
+    tile_side,
 )
 from ..io.window_reads import SerialReads
 from ..resources import memory_guard, require_memory
@@ -73,14 +74,14 @@ def write_resampled(
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
     client=None,
-    convert: Callable[[str, str], Any] = to_cog,
     source=None,
 ) -> float | None:
     """Resample every band of the secondary, aligned by ``transform``, onto ``reference``.
 
     Strips of :data:`BLOCK` output rows are interpolated from the native secondary
     pixels they need, so memory is bounded by a few strips: up to :data:`STRIP_WORKERS`
-    being computed in worker threads while the previous one is compressed and written.
+    being computed (and, for a COG, compressed) in worker threads while the previous
+    one is written.
     Only the part of a strip the secondary covers is computed and written (GDAL fills
     the rest with nodata), so a reference grid far larger than the secondary costs its
     overlap only.
@@ -88,11 +89,11 @@ def write_resampled(
     is nodata. ``vertical`` adds the transform's vertical shift to the values (DEMs);
     ``dtype`` overrides the output data type. With a Dask ``client`` the strips are
     computed on its workers, which read the secondary (and a displacement raster) by
-    path, the same pixels as here. ``convert(scratch, output)`` makes the COG of the
-    finished scratch GeoTIFF (``cog``): :func:`to_cog`, or a caller's that runs it
-    beside other work. ``source``: the secondary already open (a
-    :class:`..io.window_reads.ReadAhead`'s, its pixels read), read instead of the file
-    (it stays open). Returns the output nodata.
+    path, the same pixels as here. A COG (``cog``) is assembled from tiles that each
+    strip's work compresses (:mod:`..io.cog_tiles`): on a cluster, the workers.
+    ``source``: the secondary already open (a :class:`..io.window_reads.ReadAhead`'s,
+    its pixels read), read instead of the file (it stays open). Returns the output
+    nodata.
 
     Raises
     ------
@@ -104,51 +105,69 @@ def write_resampled(
               for row in range(0, reference.height, BLOCK)]
     opened = contextlib.nullcontext(source) if source is not None else \
         rasterio.open(secondary_path)
-    with opened as src, _strip_executor(len(strips)) as worker:
+    with opened as src, _strip_executor(len(strips)) as worker, \
+            memory_guard("resampling onto the output grid", RESAMPLE_ADVICE):
         src_nodata = src.nodata if nodata is None else nodata
         out_dtype = dtype or src.dtypes[0]
         out_nodata = output_nodata(out_dtype, src_nodata)
         mapping = SourceMapping(transform, src.crs, src.transform)
         _require_strip_memory(src.name, Grid(src.crs, src.transform, src.width, src.height),
                               src.count, mapping, reference, out_dtype)
-        profile = output_profile(reference, count=src.count, dtype=out_dtype,
-                                 nodata=out_nodata, scratch=cog)
-        target = output_path if not cog else output_path + ".gtiff.tmp"
-        with rasterio.open(target, "w", **profile) as dst, \
-                memory_guard("resampling onto the output grid", RESAMPLE_ADVICE):
-            copy_metadata(src, dst)
-            options = dict(order=order, src_nodata=src_nodata, out_nodata=out_nodata,
-                           dtype=np.dtype(out_dtype), vertical=vertical)
+        options = dict(order=order, src_nodata=src_nodata, out_nodata=out_nodata,
+                       dtype=np.dtype(out_dtype), vertical=vertical)
+        spec = TileSpec.for_grid(reference, count=src.count, dtype=out_dtype,
+                                 nodata=out_nodata, strip_rows=BLOCK,
+                                 tile_width=tile_side(reference.width)) if cog else None
+        with _strip_writer(output_path, reference, src, spec, out_dtype, out_nodata) as write:
             if client is None:
                 computed = _strips_in_threads(worker, SerialReads(src), mapping, strips,
-                                              options, is_canceled)
+                                              options, spec, is_canceled)
             else:
                 from ..distributed import cluster_map
 
                 computed = cluster_map(client, resample_strip_at,
-                                       [(os.fspath(secondary_path), transform, strip,
-                                         options) for strip in strips], is_canceled)
-            for done, (k, covered) in enumerate(computed):
-                row = k * BLOCK
-                if covered is not None:
-                    window, block = covered
-                    dst.write(block, window=Window(window.col_off, row + window.row_off,
-                                                   window.width, window.height))
+                                       [(os.fspath(secondary_path), transform, k, strip,
+                                         options, spec) for k, strip in enumerate(strips)],
+                                       is_canceled)
+            for done, (k, result) in enumerate(computed):
+                write(k, result)
                 if progress:
                     progress(100.0 * (done + 1) / len(strips))
-        if cog:
-            convert(target, output_path)
     return out_nodata
 
 
+@contextlib.contextmanager
+def _strip_writer(path: str, reference: Grid, src, spec: TileSpec | None, dtype: str,
+                  nodata: float | None) -> Iterator[Callable[[int, Any], None]]:
+    """``write(k, strip k)`` into ``path``: a COG assembled from encoded strips
+    (``spec``), or a GeoTIFF the strips' covered parts are written into, which GDAL
+    compresses; the file is complete when the block ends without error."""
+    if spec is not None:
+        with CogAssembler(path, reference, spec, partial(copy_metadata, src)) as cog:
+            yield cog.add
+            cog.finish()
+        return
+    profile = output_profile(reference, count=src.count, dtype=dtype, nodata=nodata)
+    with rasterio.open(path, "w", **profile) as dst:
+        copy_metadata(src, dst)
+
+        def write(k: int, covered: tuple[Window, np.ndarray] | None) -> None:
+            if covered is not None:
+                window, block = covered
+                dst.write(block, window=Window(window.col_off, k * BLOCK + window.row_off,
+                                               window.width, window.height))
+
+        yield write
+
+
 def _strips_in_threads(worker, src, mapping, strips: list[Grid], options: dict,
-                       is_canceled: IsCanceled | None):
-    """(k, covered part of strip k) in order, computed in ``worker``'s threads: in
-    parallel where the mapping is affine (one CRS: no shared PROJ transformer between
+                       spec: TileSpec | None, is_canceled: IsCanceled | None):
+    """(k, strip k) in order (:func:`_strip_result`), computed in ``worker``'s threads:
+    in parallel where the mapping is affine (one CRS: no shared PROJ transformer between
     the threads), one ahead otherwise."""
     ahead = STRIP_WORKERS if mapping.affine(strips[0]) is not None else 1
-    compute = partial(_resample_strip, src, mapping=mapping, **options)
-    pending = [worker.submit(compute, strip) for strip in strips[:ahead]]
+    compute = partial(_strip_result, src, mapping=mapping, spec=spec, options=options)
+    pending = [worker.submit(compute, k, strip) for k, strip in enumerate(strips[:ahead])]
     for k in range(len(strips)):
         covered = pending.pop(0).result()
         if is_canceled and is_canceled():
@@ -156,17 +175,25 @@ def _strips_in_threads(worker, src, mapping, strips: list[Grid], options: dict,
                 future.cancel()
             raise CanceledError("Canceled while writing the output.")
         if k + ahead < len(strips):
-            pending.append(worker.submit(compute, strips[k + ahead]))
+            pending.append(worker.submit(compute, k + ahead, strips[k + ahead]))
         yield k, covered
 
 
-def resample_strip_at(path: str, transform: Transform, strip: Grid, options: dict
-                      ) -> tuple[Window, np.ndarray] | None:
-    """One strip of :func:`write_resampled` from the secondary at ``path``: a Dask
-    worker's task (it opens the raster itself)."""
+def _strip_result(src, k: int, strip: Grid, mapping: SourceMapping, spec: TileSpec | None,
+                  options: dict) -> EncodedStrip | tuple[Window, np.ndarray] | None:
+    """Strip ``k`` of :func:`write_resampled`: its tiles compressed for a COG (``spec``),
+    or the part of it the secondary covers (:func:`_resample_strip`)."""
+    covered = _resample_strip(src, strip, mapping, **options)
+    return covered if spec is None else encode_strip(spec, k, covered)
+
+
+def resample_strip_at(path: str, transform: Transform, k: int, strip: Grid, options: dict,
+                      spec: TileSpec | None) -> EncodedStrip | tuple[Window, np.ndarray] | None:
+    """Strip ``k`` of :func:`write_resampled` from the secondary at ``path``: a Dask
+    worker's task (it opens the raster itself, and compresses a COG's tiles)."""
     with rasterio.open(path) as src:
         mapping = SourceMapping(transform, src.crs, src.transform)
-        return _resample_strip(src, strip, mapping, **options)
+        return _strip_result(src, k, strip, mapping, spec, options)
 
 
 class _InPlace:

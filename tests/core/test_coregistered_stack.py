@@ -18,8 +18,8 @@ from synthetic import Case, crop, make_secondary
 
 from coreg.core.bandmath.band_math import BandMathError
 from coreg.core.errors import CoregOutputError
-from coreg.core.io import cog_behind
-from coreg.core.io.raster_io import read_info, read_on_grid, to_cog
+from coreg.core.io.cog_tiles import CogAssembler
+from coreg.core.io.raster_io import read_info, read_on_grid
 from coreg.core.stack.coregistered_stack import (
     coregistered_stack,
     parse_aoi,
@@ -290,19 +290,19 @@ def test_real_misregistration_of_two_utm_tiles_is_corrected(shared_data, tmp_pat
 
 
 @pytest.mark.parametrize("failing", [1, 2])
-def test_a_failed_cog_conversion_leaves_nothing(shared_data, tmp_path, monkeypatch, failing):
-    """Each asset's COG is made on a thread while the next asset is resampled: a
-    conversion that fails (the first, found when the second starts; or the last) stops
-    the stack with its error, and no output or temporary is left."""
+def test_a_failed_cog_write_leaves_nothing(shared_data, tmp_path, monkeypatch, failing):
+    """A COG whose write fails (the first asset's, or the last) stops the stack with its
+    error, and no output, scratch file or temporary is left."""
     done = []
+    finish = CogAssembler.finish
 
-    def convert(gtiff, path):
-        to_cog(gtiff, path)
-        done.append(path)
+    def failing_finish(self):
+        finish(self)
+        done.append(self.path)
         if len(done) == failing:
             raise CoregOutputError("The disk is full.")
 
-    monkeypatch.setattr(cog_behind, "to_cog", convert)
+    monkeypatch.setattr(CogAssembler, "finish", failing_finish)
     folder = shared_data / "sar_optical"
     with pytest.raises(CoregOutputError, match="disk is full"):
         coregistered_stack([folder / "S2_patch11.tif", folder / "S1_patch11.tif"], "1.1,2.1",

@@ -12,7 +12,7 @@ from rasterio.transform import from_origin
 from coreg.core.bandmath import raster_math
 from coreg.core.bandmath.raster_math import band_math, write_expressions
 from coreg.core.errors import CanceledError, CoregInputError, CoregResourceError
-from coreg.core.io import raster_io
+from coreg.core.io.cog_tiles import CogAssembler
 
 #: Three strips of BLOCK rows, wide enough for the COG driver to build overviews.
 HEIGHT, WIDTH = 1100, 600
@@ -134,18 +134,14 @@ def test_a_cancel_leaves_nothing(folder):
 
 @pytest.mark.parametrize("error", [KeyboardInterrupt(), OSError("No space left on device")],
                          ids=lambda e: type(e).__name__)
-def test_a_cog_conversion_that_fails_leaves_nothing(folder, monkeypatch, error):
-    """The COG driver's intermediates (overviews beside the output) go too."""
-    real = raster_io.rasterio.shutil.copy
-
-    def failing_copy(src, path, **options):
-        real(src, path, **options)
-        for suffix in (".ovr.tmp", ".msk.ovr.tmp"):  # what GDAL may leave on failure
-            with open(path + suffix, "wb") as handle:
-                handle.write(b"partial")
+def test_a_cog_write_that_fails_leaves_nothing(folder, monkeypatch, error):
+    """The COG half written, and the scratch files of its tiles, go too."""
+    def failing_finish(self):
+        with open(self.path, "wb") as handle:
+            handle.write(b"partial")
         raise error
 
-    monkeypatch.setattr(raster_io.rasterio.shutil, "copy", failing_copy)
+    monkeypatch.setattr(CogAssembler, "finish", failing_finish)
     # A full disk is reported in words (CoregResourceError), not as a bare OSError.
     expected = KeyboardInterrupt if isinstance(error, KeyboardInterrupt) else CoregResourceError
     with pytest.raises(expected):
@@ -154,42 +150,43 @@ def test_a_cog_conversion_that_fails_leaves_nothing(folder, monkeypatch, error):
 
 
 def test_a_failure_in_the_second_output_leaves_neither(folder, monkeypatch):
-    """Outputs appear together: the first, converted already, is not moved into place."""
+    """Outputs appear together: the first, written already, is not moved into place."""
     from coreg.core.bandmath.band_math import parse_definitions
     from coreg.core.bandmath.raster_math import raster_assets
     from coreg.core.io.raster_io import read_info
-    real, converted = raster_math.to_cog, []
+    real, written = CogAssembler.finish, []
 
-    def to_cog(gtiff, path):
-        converted.append(path)
-        if len(converted) == 2:
+    def finish(self):
+        written.append(self.path)
+        if len(written) == 2:
             raise KeyboardInterrupt
-        real(gtiff, path)
+        real(self)
 
-    monkeypatch.setattr(raster_math, "to_cog", to_cog)
+    monkeypatch.setattr(CogAssembler, "finish", finish)
     definitions = parse_definitions("one:(+ 1.b1 1); two:(+ 1.b1 2)")
     with pytest.raises(KeyboardInterrupt):
         write_expressions(definitions, raster_assets([folder / "a.tif"]),
                           read_info(folder / "a.tif").grid,
                           {d.name: folder / f"{d.name}.tif" for d in definitions})
+    assert len(written) == 2
     assert _files(folder) == INPUTS
 
 
-
-def test_the_scratch_file_of_a_sparse_result_holds_its_data_blocks_only(folder, monkeypatch):
-    """Six 512 x 512 float32 blocks are 6 MiB; a result valid in one block writes one."""
+def test_the_scratch_file_of_a_mostly_empty_result_is_small(folder, monkeypatch):
+    """Six 512 x 512 float32 tiles are 6 MiB; the scratch file of a result valid in one
+    corner holds them compressed (a nodata tile is a few hundred bytes)."""
     corner = np.full((HEIGHT, WIDTH), -9999, np.float32)
     corner[:100, :100] = 5
     _raster(folder / "corner.tif", values=corner)
-    real, sizes = raster_math.to_cog, []
+    real, sizes = CogAssembler.finish, []
 
-    def to_cog(gtiff, path):
-        sizes.append(os.path.getsize(gtiff))
-        real(gtiff, path)
+    def finish(self):
+        sizes.append(os.path.getsize(self.path + ".tiles.tmp"))
+        real(self)
 
-    monkeypatch.setattr(raster_math, "to_cog", to_cog)
+    monkeypatch.setattr(CogAssembler, "finish", finish)
     band_math([folder / "corner.tif"], "(+ 1.b1 1)", folder / "x.tif")
-    assert sizes[0] < 2 * 512 * 512 * 4
+    assert sizes[0] < 512 * 512 * 4 / 8
     with rasterio.open(folder / "x.tif") as ds:
         result = ds.read(1)
     assert (result[:100, :100] == 6).all() and np.isnan(result).sum() == result.size - 100 * 100
