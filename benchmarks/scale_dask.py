@@ -29,9 +29,8 @@ its serial steps, e.g. a global fit or writing a COG, and its writing of the til
 arrive) and of the workers, and the tasks the workers ran (Dask's task stream: how many,
 their mean compute seconds). Amdahl's bound for 2 workers over 1 takes the client's CPU
 of the 1-worker run as serial: a job whose client works 1.5 s for 1 s of tasks can never
-gain 1.7x, whatever the cluster. For band_math and coregistered_stack the COG conversions
-of their outputs, the client's serial step, are also timed alone after the in-process run
-(``cog_step_s``, ``cog_step_cpu_s``).
+gain 1.7x, whatever the cluster. (The COG outputs of band_math and coregistered_stack are
+compressed by the workers; the client lays the files out and compresses the overviews.)
 
 Jobs, each of several tiles or blocks of a few thousand pixels (real data from
 ``../shared/data``):
@@ -78,9 +77,6 @@ from results import run_meta, write_results  # noqa: E402
 DATA = HERE.parent.parent / "shared" / "data"
 WORK = HERE / "work" / "scale_dask"
 JOBS = ("align_local", "rectify_swath", "align_dem", "band_math", "coregistered_stack")
-#: The jobs' outputs the client converts to COGs, its serial step (:func:`_cog_step`).
-COG_OUTPUTS = {"band_math": ["anomaly.tif"],
-               "coregistered_stack": ["stack/1.b1.tif", "stack/2.b1.tif", "stack/change.tif"]}
 
 
 def _busy_seconds() -> float:
@@ -161,28 +157,6 @@ def _tiles() -> None:
     reader.TILE = 512
 
 
-def _cog_step(paths: list[Path]) -> dict:
-    """Wall and CPU seconds of the client's serial step, the COG conversions
-    (``to_cog``, on ``parallel.THREADS`` threads) of ``paths`` alone: each output's pixels
-    written to a scratch GeoTIFF as the engine writes it, then converted on the clock."""
-    from coreg.core.io.raster_io import output_profile, read_info, to_cog
-
-    wall = cpu = 0.0
-    for path in paths:
-        with rasterio.open(path) as src:
-            data = src.read()
-            profile = output_profile(read_info(path).grid, count=src.count,
-                                     dtype=src.dtypes[0], nodata=src.nodata, scratch=True)
-        scratch, cog = WORK / "cog_step.gtiff.tmp", WORK / "cog_step.tif"
-        with rasterio.open(scratch, "w", **profile) as dst:
-            dst.write(data)
-        start, own = time.perf_counter(), time.process_time()
-        to_cog(str(scratch), str(cog))
-        wall, cpu = wall + time.perf_counter() - start, cpu + time.process_time() - own
-        cog.unlink()
-    return {"cog_step_s": wall, "cog_step_cpu_s": cpu}
-
-
 def _difference(a_path: Path, b_path: Path) -> dict:
     with rasterio.open(a_path) as a, rasterio.open(b_path) as b:
         x, y = a.read().astype(np.float64), b.read().astype(np.float64)
@@ -250,8 +224,6 @@ def _run_mode(workers: int, jobs: dict, names: list[str], repeats: int) -> list[
             if workers:
                 row["difference"] = {o: _difference(WORK / "in-process" / name / o,
                                                     WORK / mode / name / o) for o in outputs}
-            elif name in COG_OUTPUTS:
-                row |= _cog_step([WORK / mode / name / o for o in COG_OUTPUTS[name]])
             rows.append(row)
     return rows
 
@@ -349,10 +321,6 @@ def _print(rows: list[dict], summary: dict) -> None:
         if "tasks" in r:
             print(f"{r['job']:18} {r['mode']:11} {r['client_cpu_s']:10.2f} "
                   f"{r['workers_cpu_s']:11.2f} {r['tasks']:5d} {r['task_mean_s']:11.3f}")
-    for r in rows:
-        if "cog_step_s" in r:
-            print(f"{r['job']}: the COG conversions alone {r['cog_step_s']:.2f} s "
-                  f"({r['cog_step_cpu_s']:.2f} s of CPU)")
     for name, s in summary.items():
         curve = ", ".join(f"{n}: {v:.2f}x" for n, v in s["speedup_over_1"].items())
         bounds = (f" (Amdahl's bound for 2: {s['amdahl_2_over_1']:.2f}x)"

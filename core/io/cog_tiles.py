@@ -27,7 +27,8 @@ import os
 import struct
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from rasterio.io import MemoryFile
@@ -115,6 +116,17 @@ class TileSpec:
         return 3 if np.issubdtype(np.dtype(self.dtype), np.floating) else 2
 
 
+@dataclass(frozen=True)
+class Piece:
+    """A strip's rows of one overview tile: raw DEFLATE blocks ending on a byte boundary
+    (a sync flush), so that the pieces of a tile's strips, in order, make its stream."""
+
+    data: bytes
+    #: Adler-32 and length of the bytes it compresses (the stream's checksum).
+    adler: int
+    length: int
+
+
 @dataclass
 class EncodedStrip:
     """One strip, compressed: what travels back from the work that made it."""
@@ -123,8 +135,8 @@ class EncodedStrip:
     data: bytes
     #: Compressed size of each tile.
     sizes: list[int]
-    #: Its rows of overview levels 1, 2, ... (float, NaN where nodata); None: all nodata.
-    pyramid: list[np.ndarray] | None
+    #: Its pieces of overview levels 1, 2, ...: one per tile column of the level.
+    pieces: list[list[Piece]]
     #: Its pixels that are not nodata (in every band).
     valid: int
 
@@ -134,22 +146,56 @@ def encode_strip(spec: TileSpec, k: int,
     """Strip ``k`` of ``spec``'s output, of which only ``covered`` (a window of the strip
     and its pixels, ``(count, rows, columns)``) holds data; the rest is nodata."""
     rows = spec.strip_rows(k)
-    if covered is None:
-        columns = spec.tiles(0)[0]
-        framed = _nodata_tile(spec)
-        return EncodedStrip(framed * columns, [len(framed) - 8] * columns, None, 0)
-    window, pixels = covered
     block = np.full((spec.count, rows, spec.width), _fill(spec), dtype=spec.dtype)
-    block[:, window.row_off:window.row_off + window.height,
-          window.col_off:window.col_off + window.width] = pixels
-    values = _as_float(block, spec.nodata)
-    valid = int(np.count_nonzero(~np.isnan(values).any(axis=0)))
+    values = valid = None
+    if covered is not None:
+        window, pixels = covered
+        block[:, window.row_off:window.row_off + window.height,
+              window.col_off:window.col_off + window.width] = pixels
+        values = _as_float(block, spec.nodata)
+        valid = int(np.count_nonzero(~np.isnan(values).any(axis=0)))
     data, sizes = encode_row(spec, block)
-    pyramid = []
-    for _ in range(spec.levels):
-        values = halve(values)
-        pyramid.append(values)
-    return EncodedStrip(data, sizes, pyramid, valid)
+    pieces = []
+    for level in range(1, spec.levels + 1):
+        rows = math.ceil(rows / 2)
+        if values is not None:
+            values = halve(values)
+            level_block = _from_float(values, spec)
+        else:
+            level_block = np.full((spec.count, rows, spec.shape(level)[0]), _fill(spec),
+                                  dtype=spec.dtype)
+        pieces.append(_pieces(spec, _tile_row_ended(spec, k, level, level_block)))
+    return EncodedStrip(data, sizes, pieces, valid or 0)
+
+
+def _tile_row_ended(spec: TileSpec, k: int, level: int, block: np.ndarray) -> np.ndarray:
+    """``block``, the last strip's rows of ``level``, padded with nodata to the end of
+    its tile row (other strips' rows are returned as they are)."""
+    if k != spec.strips - 1:
+        return block
+    height = spec.shape(level)[1]
+    missing = -height % spec.tile_height
+    if not missing:
+        return block
+    pad = np.full((spec.count, missing, block.shape[2]), _fill(spec), dtype=spec.dtype)
+    return np.concatenate([block, pad], axis=1)
+
+
+def _pieces(spec: TileSpec, block: np.ndarray) -> list[Piece]:
+    """``block``'s :class:`Piece` of every tile column (the last padded with nodata)."""
+    count, rows, width = block.shape
+    tw = spec.tile_width
+    columns = math.ceil(width / tw)
+    padded = np.full((count, rows, columns * tw), _fill(spec), dtype=spec.dtype)
+    padded[:, :, :width] = block
+    pixels = np.moveaxis(padded, 0, -1)
+    pieces = []
+    for j in range(columns):
+        raw = _predicted(pixels[:, j * tw:(j + 1) * tw], spec.predictor)
+        deflate = zlib.compressobj(ZLEVEL, zlib.DEFLATED, -15)
+        data = deflate.compress(raw) + deflate.flush(zlib.Z_SYNC_FLUSH)
+        pieces.append(Piece(data, zlib.adler32(raw), len(raw)))
+    return pieces
 
 
 def encode_row(spec: TileSpec, block: np.ndarray) -> tuple[bytes, list[int]]:
@@ -260,15 +306,6 @@ def _nodata_everywhere(tiles: np.ndarray, nodata: float | None) -> np.ndarray:
 # ----------------------------------------------------------------------- writer
 
 
-@dataclass
-class _Level:
-    """An overview level being filled: its rows not yet in a whole tile row."""
-
-    rows: list[np.ndarray] = field(default_factory=list)
-    held: int = 0
-    tile_rows: int = 0
-
-
 class CogAssembler:
     """Writes the COG ``path`` of ``spec`` from its strips (:func:`encode_strip`), added in
     any order with :meth:`add`; :meth:`finish` writes the file. ``decorate(dataset)``
@@ -285,11 +322,10 @@ class CogAssembler:
         self._scratch = [self.path + ".tiles.tmp", self.path + ".overviews.tmp"]
         self._full = open(self._scratch[0], "w+b")  # noqa: SIM115 - closed by __exit__
         self._overviews = open(self._scratch[1], "w+b")  # noqa: SIM115
+        #: Per strip: where its tiles are in the scratch file, and their sizes.
         self._strips: dict[int, tuple[int, list[int]]] = {}
-        self._rows: dict[tuple[int, int], tuple[int, list[int]]] = {}
-        self._waiting: dict[int, list[np.ndarray] | None] = {}
-        self._next = 0
-        self._levels = [_Level() for _ in range(spec.levels + 1)]
+        #: Per (level, strip): each of its pieces, as kept in the overviews' scratch.
+        self._pieces: dict[tuple[int, int], list[_Kept]] = {}
 
     def __enter__(self) -> CogAssembler:
         return self
@@ -303,39 +339,18 @@ class CogAssembler:
         return False
 
     def add(self, k: int, strip: EncodedStrip) -> None:
-        """Strip ``k``: its tiles stored, its overview rows used once every strip above
-        it has come."""
+        """Strip ``k``: its bytes stored in the scratch files."""
         if k in self._strips or not 0 <= k < self.spec.strips:
             raise ValueError(f"strip {k} added twice or out of range")
         self._strips[k] = (self._full.tell(), strip.sizes)
         self._full.write(strip.data)
-        self._waiting[k] = strip.pyramid
-        while self._next in self._waiting:
-            self._add_pyramid(self._next, self._waiting.pop(self._next))
-            self._next += 1
-
-    def _add_pyramid(self, k: int, pyramid: list[np.ndarray] | None) -> None:
-        spec = self.spec
-        rows = spec.strip_rows(k)
-        for level in range(1, spec.levels + 1):
-            rows = math.ceil(rows / 2)
-            values = pyramid[level - 1] if pyramid is not None else np.full(
-                (spec.count, rows, spec.shape(level)[0]), np.nan, np.float32)
-            state = self._levels[level]
-            state.rows.append(values)
-            state.held += values.shape[1]
-            while state.held >= spec.tile_height:
-                self._write_tile_row(level, state, spec.tile_height)
-
-    def _write_tile_row(self, level: int, state: _Level, rows: int) -> None:
-        """The first ``rows`` rows held for ``level``, compressed as its next tile row."""
-        held = np.concatenate(state.rows, axis=1)
-        data, sizes = encode_row(self.spec, _from_float(held[:, :rows], self.spec))
-        rest = held[:, rows:]
-        state.rows, state.held = ([rest] if rest.shape[1] else []), rest.shape[1]
-        self._rows[level, state.tile_rows] = (self._overviews.tell(), sizes)
-        self._overviews.write(data)
-        state.tile_rows += 1
+        for level, pieces in enumerate(strip.pieces, start=1):
+            kept = []
+            for piece in pieces:
+                kept.append(_Kept(self._overviews.tell(), len(piece.data), piece.adler,
+                                  piece.length))
+                self._overviews.write(piece.data)
+            self._pieces[level, k] = kept
 
     def finish(self) -> None:
         """Write ``path``: the IFDs, then the tiles from the smallest overview up."""
@@ -343,14 +358,9 @@ class CogAssembler:
         missing = spec.strips - len(self._strips)
         if missing:
             raise ValueError(f"{missing} strips of {spec.strips} were never added")
-        for level in range(1, spec.levels + 1):
-            state = self._levels[level]
-            if state.held:
-                self._write_tile_row(level, state, state.held)
         sizes = [self._level_sizes(level) for level in range(spec.levels + 1)]
         data_bytes = sum(s + 8 for level in sizes for s in level)
-        big = data_bytes >= BIGTIFF_FROM
-        layout = _Layout(big)
+        layout = _Layout(big=data_bytes >= BIGTIFF_FROM)
         header = layout.header_size()
         ifds = [self._ifd(level, sizes[level], [0] * len(sizes[level]), layout)
                 for level in range(spec.levels + 1)]
@@ -371,19 +381,41 @@ class CogAssembler:
                 where += len(packed)
             for level in range(spec.levels, 0, -1):
                 for row in range(spec.tiles(level)[1]):
-                    offset, row_sizes = self._rows[level, row]
-                    _copy(self._overviews, out, offset, sum(s + 8 for s in row_sizes))
+                    for column in range(spec.tiles(level)[0]):
+                        self._write_overview_tile(out, level, row, column)
             for k in range(spec.strips):
                 offset, row_sizes = self._strips[k]
                 _copy(self._full, out, offset, sum(s + 8 for s in row_sizes))
             out.flush()
             os.fsync(out.fileno())
 
+    def _tile_pieces(self, level: int, row: int, column: int) -> list[_Kept]:
+        """The pieces of an overview tile: those of the strips its rows come from, in
+        order."""
+        strips = range(row << level, min((row + 1) << level, self.spec.strips))
+        return [self._pieces[level, k][column] for k in strips]
+
+    def _write_overview_tile(self, out, level: int, row: int, column: int) -> None:
+        """One overview tile, framed: a zlib header, its pieces' DEFLATE blocks, a final
+        empty block and the Adler-32 of the whole, combined from the pieces'."""
+        pieces = self._tile_pieces(level, row, column)
+        adler = 1
+        for piece in pieces:
+            adler = _adler32_combine(adler, piece.adler, piece.length)
+        out.write(struct.pack("<I", _stream_size(pieces)) + _ZLIB_HEADER)
+        for piece in pieces:
+            _copy(self._overviews, out, piece.offset, piece.size)
+        checksum = struct.pack(">I", adler)
+        out.write(_FINAL_BLOCK + checksum + checksum)  # the last 4 bytes, repeated
+
     def _level_sizes(self, level: int) -> list[int]:
         """Compressed size of every tile of ``level``, row by row."""
+        spec = self.spec
         if level == 0:
-            return [s for k in range(self.spec.strips) for s in self._strips[k][1]]
-        return [s for row in range(self.spec.tiles(level)[1]) for s in self._rows[level, row][1]]
+            return [s for k in range(spec.strips) for s in self._strips[k][1]]
+        columns, rows = spec.tiles(level)
+        return [_stream_size(self._tile_pieces(level, row, column))
+                for row in range(rows) for column in range(columns)]
 
     def _ifd(self, level: int, sizes: list[int], offsets: list[int], layout: _Layout
              ) -> list[tuple[int, int, int, bytes]]:
@@ -457,6 +489,34 @@ class _Layout:
             head.append(entry)
         head.append(struct.pack(offset_fmt, 0 if last else position))
         return b"".join(head + extra)
+
+
+#: A zlib stream's header (DEFLATE, 32 KiB window, fastest) and final empty block.
+_ZLIB_HEADER, _FINAL_BLOCK = b"\x78\x01", b"\x03\x00"
+
+
+class _Kept(NamedTuple):
+    """A :class:`Piece` in the scratch file: where, its size, its checksum's terms."""
+
+    offset: int
+    size: int
+    adler: int
+    length: int
+
+
+def _stream_size(pieces: list[_Kept]) -> int:
+    """Bytes of the zlib stream made of ``pieces``."""
+    return len(_ZLIB_HEADER) + sum(p.size for p in pieces) + len(_FINAL_BLOCK) + 4
+
+
+def _adler32_combine(first: int, second: int, second_length: int) -> int:
+    """The Adler-32 of two byte strings one after the other, from theirs (zlib's
+    ``adler32_combine``, which Python's zlib does not offer)."""
+    base = 65521
+    rem = second_length % base
+    low = (first & 0xFFFF) + (second & 0xFFFF) + base - 1
+    high = (rem * (first & 0xFFFF)) % base + (first >> 16) + (second >> 16) + base - rem
+    return (low % base) | ((high % base) << 16)
 
 
 def _gdal_tags(grid: Grid, spec: TileSpec, decorate: Callable[[object], None] | None
