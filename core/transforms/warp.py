@@ -112,7 +112,7 @@ def write_resampled(
         out_nodata = output_nodata(out_dtype, src_nodata)
         mapping = SourceMapping(transform, src.crs, src.transform)
         _require_strip_memory(src.name, Grid(src.crs, src.transform, src.width, src.height),
-                              src.count, mapping, reference, out_dtype)
+                              src.count, mapping, reference, out_dtype, cog)
         options = dict(order=order, src_nodata=src_nodata, out_nodata=out_nodata,
                        dtype=np.dtype(out_dtype), vertical=vertical)
         spec = TileSpec.for_grid(reference, count=src.count, dtype=out_dtype,
@@ -221,20 +221,23 @@ def _strip_executor(strips: int):
     return ThreadPoolExecutor(max_workers=STRIP_WORKERS) if strips > 1 else _InPlace()
 
 
-def require_resample_memory(secondary_path: str | os.PathLike, reference: Grid) -> None:
+def require_resample_memory(secondary_path: str | os.PathLike, reference: Grid,
+                            cog: bool = False) -> None:
     """Refuse, before any work, a resampling of the secondary onto ``reference`` (see
     :func:`write_resampled`) that would not fit in memory: CoregResourceError. Its
     header is :func:`read_info`'s (cached: the file is not opened again)."""
     info = read_info(secondary_path, "Secondary")
     mapping = SourceMapping(identity(reference.crs), info.grid.crs, info.grid.transform)
-    _require_strip_memory(info.path, info.grid, info.count, mapping, reference, info.dtype)
+    _require_strip_memory(info.path, info.grid, info.count, mapping, reference, info.dtype, cog)
 
 
 def _require_strip_memory(name: str, source: Grid, count: int, mapping, reference: Grid,
-                          dtype: str) -> None:
+                          dtype: str, cog: bool) -> None:
     """Refuse strips of the secondary ``name`` (on ``source``, ``count`` bands) onto
     ``reference`` that would not fit in memory."""
-    require_memory(_strip_memory(source, count, mapping, reference, np.dtype(dtype).itemsize),
+    itemsize = np.dtype(dtype).itemsize
+    require_memory(_strip_memory(source, count, mapping, reference, itemsize)
+                   + (_encoding_memory(reference, count, itemsize) if cog else 0.0),
                    f"Resampling '{Path(name).name}' onto the {reference.width} x "
                    f"{reference.height} pixel grid", RESAMPLE_ADVICE)
 
@@ -262,6 +265,14 @@ def _strip_memory(source: Grid, count: int, mapping, reference: Grid, itemsize: 
               + (2 * SPLINE_MARGIN + 2) * (height + width) * math.sqrt(max(source_per_pixel, 1.0)))
     return ((STRIP_WORKERS + 1) * count * itemsize * pixels
             + STRIP_WORKERS * (48.0 * pixels + positions + (4.0 * count + 13.0) * window))
+
+
+def _encoding_memory(reference: Grid, count: int, itemsize: int) -> float:
+    """Peak bytes :func:`.cog_tiles.encode_strip` adds in each worker: a whole strip of
+    the output grid twice (filled, then cut into padded tiles), as float (8 bytes at most)
+    and its overview levels (a third more)."""
+    pixels = float(min(BLOCK, reference.height)) * reference.width
+    return STRIP_WORKERS * count * pixels * (2 * itemsize + 8 * 4 / 3)
 
 
 def _footprint_width(source: Grid, grid: Grid) -> int:
