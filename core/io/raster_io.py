@@ -231,11 +231,17 @@ def nested_window(ds: rasterio.DatasetReader, grid: Grid) -> Window | None:
     return Window(round(col), round(row), grid.width, grid.height)
 
 
+def decoded_bytes(grid: Grid, count: int, dtype: str) -> int:
+    """Raw size of ``count`` bands of ``dtype`` on ``grid``: one definition for the disk
+    check (:func:`raster_bytes`) and the memory a read-ahead takes."""
+    return grid.width * grid.height * count * np.dtype(dtype).itemsize
+
+
 def raster_bytes(grid: Grid, count: int, dtype: str, *, cog: bool = False) -> int:
     """The least disk space a compressed GeoTIFF of this size needs (a quarter of its
     raw size: DEFLATE seldom does better on imagery), plus the raw scratch copy of a
     COG; checked before a write starts so that a doomed run fails at once."""
-    raw = grid.width * grid.height * count * np.dtype(dtype).itemsize
+    raw = decoded_bytes(grid, count, dtype)
     return raw // 4 + (raw if cog else 0)
 
 

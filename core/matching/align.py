@@ -22,6 +22,7 @@ from ..io.raster_io import (
     Progress,
     RasterInfo,
     atomic_path,
+    decoded_bytes,
     raster_bytes,
     read_info,
     read_on_grid,
@@ -382,8 +383,8 @@ def align_image(
         if output is not None and output_mode == "resample":  # before the matching
             info = read_info(secondary, "Secondary")  # a usable file, else a clear error
             require_resample_memory(secondary, read_info(reference, "Reference").grid)
-            ahead = ReadAhead(secondary, info.grid.width * info.grid.height * info.count
-                              * np.dtype(info.dtype).itemsize)  # decoded beside the matching
+            # its bands read and decoded on a thread while the matching runs
+            ahead = ReadAhead(secondary, decoded_bytes(info.grid, info.count, info.dtype))
         with ahead or contextlib.nullcontext():
             alignment = estimate_alignment(
                 reference, secondary, reference_band=reference_band,

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import fft as sfft
 
+from .phase_correlation import hann
+
 #: Radial frequencies (cycles/pixel) where the power law of the scene is fitted: below
 #: any band limit this module is meant to find (oversampling up to 3 x).
 FIT_BAND = (0.04, 0.14)
@@ -35,7 +37,7 @@ def band_limit(patches: np.ndarray) -> float:
     if patches.ndim != 3 or len(patches) == 0 or min(patches.shape[1:]) < 32:
         return 0.5
     k, m, n = patches.shape
-    window = np.outer(np.hanning(m), np.hanning(n)).astype(np.float32)
+    window = hann((m, n))
     centred = patches - patches.mean(axis=(1, 2), keepdims=True)
     power = (np.abs(sfft.rfft2(centred * window, axes=(1, 2))) ** 2).mean(axis=0)
     fy = sfft.fftfreq(m)[:, None]

@@ -231,7 +231,7 @@ class Estimator:
         # once one has, every update refines it.
         if self.rotation and self.model.rotation_deg == 0.0 and not rotation_shown(fit):
             fit = replace(fit_rigid(centres, shifts, weights, pixel_size=self.common.res,
-                                    pivot=pivot, rotation=False),
+                                    pivot=pivot, rotation=False, refined=self.refined),
                           covariance=fit.covariance, dof=fit.dof)
         if fit.inliers.sum() < minimal:
             raise CoregistrationError("No consistent shift: the patch matches disagree.")

@@ -100,7 +100,7 @@ def phase_correlation_batch(
     peaks, snrs : ndarray, shape (K,)
     """
     shape = reference.shape[1:]
-    window = _hann(shape)[None] if weight is None else _hann(shape)[None] * weight
+    window = hann(shape)[None] if weight is None else hann(shape)[None] * weight
     lowpass, norm = _lowpass(shape, LOWPASS_SIGMA)
     whitened = _cross_power(reference, moving, window)
     spectrum = whitened * lowpass
@@ -120,8 +120,13 @@ def phase_correlation_batch(
 
 
 @functools.lru_cache(maxsize=8)
-def _hann(shape: tuple[int, int]) -> np.ndarray:
-    return np.outer(np.hanning(shape[0]), np.hanning(shape[1])).astype(np.float32)
+def hann(shape: tuple[int, int]) -> np.ndarray:
+    """The 2-D Hann window of ``shape`` (M, N): the outer product of numpy's symmetric
+    :func:`numpy.hanning` windows, float32. Cached, so shared and read-only: one window
+    for the correlation and :func:`.band_limit.band_limit` alike."""
+    window = np.outer(np.hanning(shape[0]), np.hanning(shape[1])).astype(np.float32)
+    window.flags.writeable = False
+    return window
 
 
 @functools.lru_cache(maxsize=8)

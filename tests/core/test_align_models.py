@@ -142,15 +142,20 @@ def test_model_composes_and_inverts_as_affine():
                        rigid.forward(x, y))
 
 
-def test_a_refined_rigid_fit_keeps_the_inliers_of_the_full_search():
+@pytest.mark.parametrize("rotation", [True, False], ids=["rigid", "translation-only refit"])
+def test_a_refined_rigid_fit_keeps_the_inliers_of_the_full_search(rotation):
     """A later iteration's fit starts from no correction instead of searching samples:
     with the remaining shifts small and a fifth of them wild, the same inliers and
-    numbers."""
+    numbers. Also for the estimator's translation-only refit (no rotation shown), which
+    is refined the same way."""
     centres, shifts, weights = _observations(np.eye(2), outliers=20, seed=5)
     shifts[20:] -= (12.0, -7.0)  # what remains once an earlier fit is applied
-    options = dict(pixel_size=(10.0, 10.0), pivot=(0.0, 0.0), rotation=True)
+    options = dict(pixel_size=(10.0, 10.0), pivot=(0.0, 0.0), rotation=rotation)
     searched = fit_rigid(centres, shifts, weights, **options)
     refined = fit_rigid(centres, shifts, weights, refined=True, **options)
     assert not refined.inliers[:20].any() and refined.inliers[20:].mean() > 0.95
     assert np.array_equal(refined.inliers, searched.inliers)
     assert refined.model == searched.model
+    assert np.array_equal(refined.residuals_px, searched.residuals_px)
+    assert refined.sigma_shift_px == searched.sigma_shift_px
+    assert np.array_equal(refined.covariance, searched.covariance)
