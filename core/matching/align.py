@@ -382,7 +382,8 @@ def align_image(
         ahead = None
         if output is not None and output_mode == "resample":  # before the matching
             info = read_info(secondary, "Secondary")  # a usable file, else a clear error
-            require_resample_memory(secondary, read_info(reference, "Reference").grid)
+            require_resample_memory(secondary, read_info(reference, "Reference").grid,
+                                    cog=cog)
             # its bands read and decoded on a thread while the matching runs
             ahead = ReadAhead(secondary, decoded_bytes(info.grid, info.count, info.dtype))
         with ahead or contextlib.nullcontext():

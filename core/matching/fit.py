@@ -131,7 +131,10 @@ def fit_rigid(
     refined : bool
         The displacements are what remains after a robust fit of the same patches'
         earlier measurements (an estimator's later iteration): the search starts from
-        no correction, which picks the inliers as well as any sample would.
+        no correction instead of trying samples. On consistent patches it keeps the
+        same inliers; where they scatter widely a few borderline ones can differ (the
+        suite's SAR-on-optical stack: 16 of 74 fits, by 1 to 4 inliers, their shifts by
+        up to 0.08 px).
     """
     scale = np.asarray(pixel_size, float)
     cols = 3 if rotation else 2
