@@ -12,8 +12,12 @@ smallest overview up to the full resolution, each tile between a 4-byte size and
 its last 4 bytes (GDAL's ``BLOCK_LEADER`` / ``BLOCK_TRAILER``), announced by GDAL's
 structural metadata so that GDAL reads it as a COG.
 
-The tiles are what GDAL writes: DEFLATE (zlib, level 1) after TIFF predictor 3 (floating
-point) or 2 (integers), every tile stored (one missing is what a failed write leaves).
+The tiles are what GDAL writes: DEFLATE (zlib format, level 1, libdeflate where installed:
+:mod:`.deflate`) after TIFF predictor 3 (floating point) or 2 (integers), every tile
+stored (one missing is what a failed write leaves). The pieces of overview tiles are
+compressed by zlib (libdeflate cannot end a piece without ending the stream) with its
+run-length strategy: twice as fast as its default, a few percent larger on rasters of
+smooth values (12 % on a 512 x 512 sine, 0.4 % with noise).
 The georeferencing, nodata and metadata tags are GDAL's own, copied from a header-only
 GeoTIFF GDAL writes in memory. Overviews average 2 x 2 pixels of the level below,
 nodata left out (GDAL's ``AVERAGE``).
@@ -35,6 +39,7 @@ from rasterio.io import MemoryFile
 from rasterio.windows import Window
 
 from ..grid import Grid
+from .deflate import zlib_compress
 
 #: Files from this many bytes on are BigTIFF (classic TIFF offsets stop at 4 GiB).
 BIGTIFF_FROM = 2**32 - 2**24
@@ -192,7 +197,7 @@ def _pieces(spec: TileSpec, block: np.ndarray) -> list[Piece]:
     pieces = []
     for j in range(columns):
         raw = _predicted(pixels[:, j * tw:(j + 1) * tw], spec.predictor)
-        deflate = zlib.compressobj(ZLEVEL, zlib.DEFLATED, -15)
+        deflate = zlib.compressobj(ZLEVEL, zlib.DEFLATED, -15, 8, zlib.Z_RLE)
         data = deflate.compress(raw) + deflate.flush(zlib.Z_SYNC_FLUSH)
         pieces.append(Piece(data, zlib.adler32(raw), len(raw)))
     return pieces
@@ -216,7 +221,7 @@ def encode_row(spec: TileSpec, block: np.ndarray) -> tuple[bytes, list[int]]:
 def _framed(tile: np.ndarray, spec: TileSpec) -> bytes:
     """``tile`` (rows, columns, samples) compressed, between GDAL's leader (its size)
     and trailer (its last 4 bytes)."""
-    raw = zlib.compress(_predicted(tile, spec.predictor), ZLEVEL)
+    raw = zlib_compress(_predicted(tile, spec.predictor), ZLEVEL)
     return struct.pack("<I", len(raw)) + raw + raw[-4:]
 
 
@@ -257,14 +262,18 @@ def halve(values: np.ndarray) -> np.ndarray:
     pixel size: the mean of each 2 x 2 pixels that are not NaN (an odd last row or
     column averages the pixels it has)."""
     count, rows, columns = values.shape
-    even = np.full((count, rows + rows % 2, columns + columns % 2), np.nan, values.dtype)
-    even[:, :rows, :columns] = values
-    groups = even.reshape(count, even.shape[1] // 2, 2, even.shape[2] // 2, 2)
-    valid = ~np.isnan(groups)
-    total = np.where(valid, groups, 0).sum(axis=(2, 4))
-    n = valid.sum(axis=(2, 4))
+    even = values
+    if rows % 2 or columns % 2:
+        even = np.full((count, rows + rows % 2, columns + columns % 2), np.nan, values.dtype)
+        even[:, :rows, :columns] = values
+    total = np.zeros((count, even.shape[1] // 2, even.shape[2] // 2), values.dtype)
+    n = np.zeros_like(total)
+    for quarter in (even[:, i::2, j::2] for i in (0, 1) for j in (0, 1)):
+        valid = ~np.isnan(quarter)
+        total += np.where(valid, quarter, 0)
+        n += valid
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, total / n, np.nan).astype(values.dtype)
+        return total / n  # 0 / 0: NaN where no pixel is valid
 
 
 def _as_float(block: np.ndarray, nodata: float | None) -> np.ndarray:
