@@ -299,7 +299,11 @@ def _from_float(values: np.ndarray, spec: TileSpec) -> np.ndarray:
 
 
 def _fill(spec: TileSpec) -> float:
-    return 0 if spec.nodata is None else spec.nodata
+    """What pads tiles and stands where an overview pixel has no valid pixel: nodata,
+    else NaN for float data (its NaNs stay NaN), else 0."""
+    if spec.nodata is not None:
+        return spec.nodata
+    return math.nan if np.dtype(spec.dtype).kind == "f" else 0
 
 
 def _nodata_everywhere(tiles: np.ndarray, nodata: float | None) -> np.ndarray:

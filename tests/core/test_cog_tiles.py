@@ -29,7 +29,8 @@ def _values(count: int, dtype: str, nodata, seed: int = 0) -> np.ndarray:
     bands = [np.sin(cols / (30 + 7 * b)) * np.cos(rows / 23) * 1000
              + rng.normal(0, 20, rows.shape) for b in range(count)]
     values = np.stack(bands).astype(dtype)
-    values[:, :700, :600] = nodata if nodata is not None else 0
+    values[:, :700, :600] = nodata if nodata is not None else np.nan if \
+        np.dtype(dtype).kind == "f" else 0
     return values
 
 
@@ -63,7 +64,8 @@ def _halve(values: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("count, dtype, nodata", [(1, "float32", float("nan")),
                                                   (3, "int16", -9999),
-                                                  (1, "uint16", None)])
+                                                  (1, "uint16", None),
+                                                  (2, "float64", None)])
 def test_gdal_reads_back_every_pixel_and_the_metadata(tmp_path, count, dtype, nodata):
     values = _values(count, dtype, nodata)
     _write(tmp_path / "out.tif", values, nodata)
@@ -77,8 +79,10 @@ def test_gdal_reads_back_every_pixel_and_the_metadata(tmp_path, count, dtype, no
         assert ds.tags()["SOURCE"] == "test"
         structure = ds.tags(ns="IMAGE_STRUCTURE")
         assert structure["LAYOUT"] == "COG" and structure["COMPRESSION"] == "DEFLATE"
-        assert structure["PREDICTOR"] == ("3" if dtype == "float32" else "2")
+        assert structure["PREDICTOR"] == ("3" if dtype.startswith("float") else "2")
         assert ds.block_shapes[0] == (512, 512) and ds.overviews(1) == [2, 4]
+        if nodata is None and dtype.startswith("float"):  # NaN, not nodata, stays NaN
+            assert np.isnan(ds.read(1, out_shape=(600, 650))[:350, :300]).all()
 
 
 def test_the_tiles_are_as_large_as_gdals_own_cog(tmp_path):
