@@ -76,3 +76,18 @@ def test_every_quoted_results_file_has_a_run_or_is_a_baseline(stale):
                if name not in rows and stale.status(name)["state"] != "baseline"}
     assert not orphans, ("quoted, but no row of benchmarks/runs.py writes them (move the "
                          f"text to docs/history.md, or add a row): {orphans}")
+
+
+def test_engine_files_count_the_checkout_imported_through_its_link(monkeypatch, tmp_path):
+    """A benchmark imports the engine through benchmarks/work/pkg/coreg, a link to the
+    checkout it may remove before writing its results (stack.py did): those modules are
+    the engine's files all the same, else the run reads as current however the engine
+    changes."""
+    from types import ModuleType
+
+    results = benchmark_module("results")
+    monkeypatch.setattr(results, "REPO", tmp_path)  # a checkout whose link is gone
+    module = ModuleType("coreg.core.linked_only")
+    module.__file__ = str(tmp_path / "benchmarks" / "work" / "pkg" / "coreg" / "core" / "linked.py")
+    monkeypatch.setitem(__import__("sys").modules, module.__name__, module)
+    assert "core/linked.py" in results.engine_files()
