@@ -24,7 +24,11 @@ threads and child processes, which varies less than the wall clock on a shared m
   (gdal_calc cannot write COGs: the GDAL COG driver has no Create());
 * ``gdal_calc.py + COG``: the same, then ``gdal_translate -of COG`` each (same outputs as ours);
 * ``read + write floor``: the 5 assets read strip by strip and 3 Float32 COGs of one of them
-  written as ours are (uncompressed scratch GeoTIFF, then the COG copy), no arithmetic;
+  written by GDAL (an uncompressed scratch GeoTIFF, then GDAL's COG copy: how Coreg wrote
+  them before ``core/io/cog_tiles.py``), no arithmetic: the physical floor, GDAL's read
+  and write;
+* ``read + Coreg's COG writer``: the same reads, the 3 COGs written as ours are (each
+  strip's tiles and overview pieces compressed on threads, ``core/io/cog_tiles.py``);
 * ``coreg full stack``: ``coregistered_stack`` from the two 4-band files (5 assets
   co-registered, resampled onto the reference grid and written, then the 3 expressions):
   per output megapixel it counts its 8 outputs.
@@ -41,6 +45,7 @@ os.environ["GDAL_PAM_ENABLED"] = "NO"
 os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import resource  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
@@ -159,6 +164,37 @@ def run_floor(paths, out: Path) -> None:
         ds.close()
 
 
+def run_floor_own_writer(paths, out: Path) -> None:
+    """Read the 5 assets strip by strip, write 3 Float32 COGs of one with Coreg's own COG
+    writer (the strips compressed on threads, as band math does)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import rasterio
+    from rasterio.windows import Window
+
+    from coreg.core.io.cog_tiles import CogAssembler, TileSpec, encode_strip
+    from coreg.core.io.raster_io import BLOCK, read_info, read_on_grid, tile_side
+    from coreg.core.parallel import THREADS
+
+    grid = read_info(paths[0]).grid
+    spec = TileSpec.for_grid(grid, count=1, dtype="float32", nodata=float("nan"),
+                             strip_rows=BLOCK, tile_width=tile_side(grid.width))
+    with contextlib.ExitStack() as opened, ThreadPoolExecutor(THREADS) as pool:
+        datasets = [opened.enter_context(rasterio.open(p)) for p in paths]
+        writers = [opened.enter_context(CogAssembler(out / f"floor{k}.tif", grid, spec))
+                   for k in range(3)]
+        for k, row in enumerate(range(0, grid.height, BLOCK)):
+            strip = grid.subgrid(row, 0, min(BLOCK, grid.height - row), grid.width)
+            blocks = [read_on_grid(datasets[d], band, strip, nodata=None)
+                      for _, d, band in LETTERS]
+            covered = (Window(0, 0, strip.width, strip.height), blocks[0][None])
+            encoded = [pool.submit(encode_strip, spec, k, covered) for _ in writers]
+            for writer, strip_bytes in zip(writers, encoded):
+                writer.add(k, strip_bytes.result())
+        for writer in writers:
+            writer.finish()
+
+
 def run_full_stack(paths, out: Path) -> dict:
     from coreg.core.stack.coregistered_stack import coregistered_stack
 
@@ -222,12 +258,14 @@ def main() -> None:
               f"{len(EXPRESSIONS)} expressions", file=sys.stderr)
     n = len(EXPRESSIONS)
     t_floor = timed(run_floor, args.repeats, paths)
+    t_own_floor = timed(run_floor_own_writer, args.repeats, paths)
     t_ours = timed(run_coreg, args.repeats, paths)
     t_calc = timed(run_gdal_calc, args.repeats, paths, cog=False)
     t_calc_cog = timed(run_gdal_calc, args.repeats, paths, cog=True)
     t_full = timed(run_full_stack, 1, paths)
     rows = [("coreg band math (COG)", t_ours, n), ("gdal_calc.py -> GTiff", t_calc, n),
             ("gdal_calc.py + COG", t_calc_cog, n), ("read + write floor (COG)", t_floor, n),
+            ("read + Coreg's COG writer", t_own_floor, n),
             ("coreg full stack (5 assets + 3 expr.)", t_full, 5 + n)]
     print(f"\n{'method':40s} {'wall s':>7s} {'CPU s':>7s} {'wall s/Mpx':>10s} "
           f"{'CPU s/Mpx':>10s} {'CPU / floor':>11s} {'CPU / gdal_calc+COG':>19s}")
