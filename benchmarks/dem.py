@@ -46,7 +46,7 @@ from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from checkout import register_coreg  # noqa: E402
-from results import run_meta, write_results  # noqa: E402
+from results import run_meta, runs_processes, write_results  # noqa: E402
 
 sys.dont_write_bytecode = True
 HERE = Path(__file__).resolve().parent
@@ -805,6 +805,7 @@ def engine_hashes() -> dict:
 
 
 def main(argv=None) -> int:
+    runs_processes()  # Coreg runs in child processes: their engine files are not imported here
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--only", action="append", default=[])
     p.add_argument("--no-xdem", action="store_true")

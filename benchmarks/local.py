@@ -43,7 +43,7 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from checkout import register_coreg  # noqa: E402
-from results import run_meta, write_results  # noqa: E402
+from results import run_meta, runs_processes, write_results  # noqa: E402
 
 sys.dont_write_bytecode = True
 HERE = Path(__file__).resolve().parent
@@ -282,6 +282,7 @@ def ratios(rows: list[dict]) -> dict:
 
 
 def main(argv=None) -> int:
+    runs_processes()  # Coreg runs in child processes: their engine files are not imported here
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-arosics", action="store_true")
     parser.add_argument("--no-dense", action="store_true", help="skip the dense-flow row")

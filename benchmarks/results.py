@@ -28,9 +28,9 @@ ENGINE_PATHS = ("core", "algorithms", "cli.py", "tests/corpus.py", "tests/local_
                 "tests/linear_corpus.py", "tests/kernels.py")
 #: Where checkout.register_coreg links the checkout as the package ``coreg``.
 LINKED_CHECKOUT = "benchmarks/work/pkg/coreg/"
-#: Engine paths a run uses out of process when it times ``qgis_process`` or the CLI
-#: (:func:`runs_processes`): its imports do not show them.
-PROCESS_PATHS = ("__init__.py", "algorithms", "provider", "cli.py")
+#: Engine paths a run uses out of process, when it times ``qgis_process``, the CLI or
+#: Coreg in child processes (:func:`runs_processes`): its imports do not show them.
+PROCESS_PATHS = ("__init__.py", "algorithms", "provider", "cli.py", "core")
 
 _START: dict = {}
 _PROCESSES: list[bool] = []
@@ -97,7 +97,8 @@ def script_path() -> str | None:
 
 
 def runs_processes() -> None:
-    """Say that this run times Coreg as whole processes (``qgis_process``, the CLI)."""
+    """Say that this run times Coreg as whole processes (``qgis_process``, the CLI) or
+    runs it in child processes."""
     _PROCESSES.append(True)
 
 

@@ -91,3 +91,11 @@ def test_engine_files_count_the_checkout_imported_through_its_link(monkeypatch, 
     module.__file__ = str(tmp_path / "benchmarks" / "work" / "pkg" / "coreg" / "core" / "linked.py")
     monkeypatch.setitem(__import__("sys").modules, module.__name__, module)
     assert "core/linked.py" in results.engine_files()
+
+
+def test_a_run_of_coreg_in_child_processes_depends_on_the_whole_engine():
+    """dem.py and local.py run Coreg only in child processes: nothing of the engine is
+    imported where the results are written, so the run names the engine's folders."""
+    results = benchmark_module("results")
+    results.runs_processes()
+    assert {"core", "algorithms", "cli.py"} <= set(results.engine_files())
