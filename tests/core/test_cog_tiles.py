@@ -216,3 +216,13 @@ def _ifd_tags(content: bytes, where: int) -> dict[int, list[int]]:
             value_at = struct.unpack_from("<Q" if big else "<I", content, value_at)[0]
         tags[tag] = list(struct.unpack_from(f"<{n}{formats[kind]}", content, value_at))
     return tags
+
+
+def test_gdals_own_cog_validator_accepts_the_file(tmp_path):
+    """GDAL's validator (python3-gdal's osgeo_utils, not on every machine: the layout
+    test above checks the same rules without it), its full check of leaders and
+    trailers included."""
+    validator = pytest.importorskip("osgeo_utils.samples.validate_cloud_optimized_geotiff")
+    _write(tmp_path / "out.tif", _values(1, "float32", float("nan")), float("nan"))
+    warnings, errors, _ = validator.validate(str(tmp_path / "out.tif"), full_check=True)
+    assert errors == [] and warnings == []
