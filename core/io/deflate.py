@@ -47,14 +47,17 @@ _COMPRESSORS = threading.local()
 
 
 class _Compressor:
-    """A libdeflate compressor, freed with its thread's local data."""
+    """A libdeflate compressor, freed with its thread's local data. It keeps the free
+    function itself: the main thread's is freed while the interpreter exits, when this
+    module's globals may already be gone."""
 
     def __init__(self, level: int) -> None:
+        self._free = _LIBDEFLATE.libdeflate_free_compressor
         self.handle = _LIBDEFLATE.libdeflate_alloc_compressor(level)
 
     def __del__(self) -> None:
         if self.handle:
-            _LIBDEFLATE.libdeflate_free_compressor(self.handle)
+            self._free(self.handle)
             self.handle = None
 
 
