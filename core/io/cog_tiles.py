@@ -188,15 +188,9 @@ def _tile_row_ended(spec: TileSpec, k: int, level: int, block: np.ndarray) -> np
 
 def _pieces(spec: TileSpec, block: np.ndarray) -> list[Piece]:
     """``block``'s :class:`Piece` of every tile column (the last padded with nodata)."""
-    count, rows, width = block.shape
-    tw = spec.tile_width
-    columns = math.ceil(width / tw)
-    padded = np.full((count, rows, columns * tw), _fill(spec), dtype=spec.dtype)
-    padded[:, :, :width] = block
-    pixels = np.moveaxis(padded, 0, -1)
     pieces = []
-    for j in range(columns):
-        raw = _predicted(pixels[:, j * tw:(j + 1) * tw], spec.predictor)
+    for tile in _tile_columns(spec, block, block.shape[1]):
+        raw = _predicted(tile, spec.predictor)
         deflate = zlib.compressobj(ZLEVEL, zlib.DEFLATED, -15, 8, zlib.Z_RLE)
         data = deflate.compress(raw) + deflate.flush(zlib.Z_SYNC_FLUSH)
         pieces.append(Piece(data, zlib.adler32(raw), len(raw)))
@@ -206,22 +200,29 @@ def _pieces(spec: TileSpec, block: np.ndarray) -> list[Piece]:
 def encode_row(spec: TileSpec, block: np.ndarray) -> tuple[bytes, list[int]]:
     """One row of tiles of ``block`` (``(count, rows, columns)`` of ``spec.dtype``, at most
     a tile high), each compressed and framed; and the compressed size of each."""
-    count, rows, width = block.shape
-    th, tw = spec.tile_height, spec.tile_width
-    columns = math.ceil(width / tw)
-    padded = np.full((count, th, columns * tw), _fill(spec), dtype=spec.dtype)
-    padded[:, :rows, :width] = block
-    empty = _nodata_everywhere(padded.reshape(count, th, columns, tw), spec.nodata)
-    pixels = np.moveaxis(padded, 0, -1)  # (th, columns * tw, count): pixel-interleaved
-    parts = [_nodata_tile(spec) if empty[j] else _framed(pixels[:, j * tw:(j + 1) * tw], spec)
-             for j in range(columns)]
+    parts = [_nodata_tile(spec) if _nodata_everywhere(tile, spec.nodata)
+             else _framed(tile, spec.predictor)
+             for tile in _tile_columns(spec, block, spec.tile_height)]
     return b"".join(parts), [len(part) - 8 for part in parts]
 
 
-def _framed(tile: np.ndarray, spec: TileSpec) -> bytes:
+def _tile_columns(spec: TileSpec, block: np.ndarray, rows: int) -> list[np.ndarray]:
+    """``block`` (``(count, rows, columns)``) cut into tile columns of ``rows`` rows,
+    each pixel-interleaved ``(rows, tile width, count)`` as TIFF stores it, padded with
+    nodata to whole tiles."""
+    count, height, width = block.shape
+    tw = spec.tile_width
+    columns = math.ceil(width / tw)
+    padded = np.full((count, rows, columns * tw), _fill(spec), dtype=spec.dtype)
+    padded[:, :height, :width] = block
+    pixels = np.moveaxis(padded, 0, -1)
+    return [pixels[:, j * tw:(j + 1) * tw] for j in range(columns)]
+
+
+def _framed(tile: np.ndarray, predictor: int) -> bytes:
     """``tile`` (rows, columns, samples) compressed, between GDAL's leader (its size)
     and trailer (its last 4 bytes)."""
-    raw = zlib_compress(_predicted(tile, spec.predictor), ZLEVEL)
+    raw = zlib_compress(_predicted(tile, predictor), ZLEVEL)
     return struct.pack("<I", len(raw)) + raw + raw[-4:]
 
 
@@ -235,9 +236,7 @@ def _nodata_tile(spec: TileSpec) -> bytes:
 @functools.lru_cache(maxsize=16)
 def _constant_tile(rows: int, columns: int, count: int, dtype: str, value: str,
                    predictor: int) -> bytes:
-    tile = np.full((rows, columns, count), float(value), dtype=dtype)
-    return _framed(tile, TileSpec(columns, rows, count, dtype, float(value), columns, rows,
-                                  0))
+    return _framed(np.full((rows, columns, count), float(value), dtype=dtype), predictor)
 
 
 def _predicted(tile: np.ndarray, predictor: int) -> bytes:
@@ -306,14 +305,11 @@ def _fill(spec: TileSpec) -> float:
     return math.nan if np.dtype(spec.dtype).kind == "f" else 0
 
 
-def _nodata_everywhere(tiles: np.ndarray, nodata: float | None) -> np.ndarray:
-    """Per tile of ``tiles`` (count, rows, columns of tiles, tile width): whether every
-    pixel is nodata (never, without a nodata value)."""
+def _nodata_everywhere(tile: np.ndarray, nodata: float | None) -> bool:
+    """Whether every pixel of ``tile`` is nodata (never, without a nodata value)."""
     if nodata is None:
-        return np.zeros(tiles.shape[2], bool)
-    if math.isnan(nodata):
-        return np.isnan(tiles).all(axis=(0, 1, 3))
-    return (tiles == nodata).all(axis=(0, 1, 3))
+        return False
+    return bool(np.isnan(tile).all() if math.isnan(nodata) else (tile == nodata).all())
 
 
 # ----------------------------------------------------------------------- writer
