@@ -82,9 +82,9 @@ def write_resampled(
     pixels they need, so memory is bounded by a few strips: up to :data:`STRIP_WORKERS`
     being computed (and, for a COG, compressed) in worker threads while the previous
     one is written.
-    Only the part of a strip the secondary covers is computed and written (GDAL fills
-    the rest with nodata), so a reference grid far larger than the secondary costs its
-    overlap only.
+    Only the part of a strip the secondary covers is computed and written (the rest is
+    nodata: filled by GDAL, or by the COG's encoder), so a reference grid far larger than
+    the secondary costs its overlap only.
     Where the transform does not know (a displacement raster's NaN pixels) the output
     is nodata. ``vertical`` adds the transform's vertical shift to the values (DEMs);
     ``dtype`` overrides the output data type. With a Dask ``client`` the strips are
@@ -169,14 +169,14 @@ def _strips_in_threads(worker, src, mapping, strips: list[Grid], options: dict,
     compute = partial(_strip_result, src, mapping=mapping, spec=spec, options=options)
     pending = [worker.submit(compute, k, strip) for k, strip in enumerate(strips[:ahead])]
     for k in range(len(strips)):
-        covered = pending.pop(0).result()
+        result = pending.pop(0).result()
         if is_canceled and is_canceled():
             for future in pending:
                 future.cancel()
             raise CanceledError("Canceled while writing the output.")
         if k + ahead < len(strips):
             pending.append(worker.submit(compute, k + ahead, strips[k + ahead]))
-        yield k, covered
+        yield k, result
 
 
 def _strip_result(src, k: int, strip: Grid, mapping: SourceMapping, spec: TileSpec | None,
