@@ -395,8 +395,6 @@ class CogAssembler:
             for k in range(spec.strips):
                 offset, row_sizes = self._strips[k]
                 _copy(self._full, out, offset, sum(s + 8 for s in row_sizes))
-            out.flush()
-            os.fsync(out.fileno())
 
     def _tile_pieces(self, level: int, row: int, column: int) -> list[_Kept]:
         """The pieces of an overview tile: those of the strips its rows come from, in

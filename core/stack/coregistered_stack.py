@@ -7,7 +7,7 @@ its band nearest to the reference's and applied to all of that input's assets:
 they share one geometry). Band-math expressions (:mod:`band_math`) are then
 evaluated on the stacked assets, strip by strip.
 
-About 560 lines: the stack's grid, its shifts, its outputs and its STAC record are one
+About 660 lines: the stack's grid, its shifts, its outputs and its STAC record are one
 run's steps, read in order; the STAC writing itself is :mod:`..stac.write`.
 """
 
@@ -18,7 +18,9 @@ import math
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -32,7 +34,7 @@ from rasterio.warp import transform_bounds
 from ..bandmath.band_math import Definition, parse_definitions, shown
 from ..bandmath.raster_math import AssetSource, check_assets, write_expressions
 from ..distributed import check_dask_address, cluster_client
-from ..errors import AmbiguousMatchError, CoregInputError
+from ..errors import AmbiguousMatchError, CanceledError, CoregInputError
 from ..grid import Grid, crs_transformer, footprint_bounds, footprint_overlap
 from ..io.outputs import guarded_outputs, write_json
 from ..io.paths import remote_reads
@@ -223,18 +225,28 @@ def _build_stack(stack: list[StackAsset], reference: StackAsset, sources, defini
     if client is not None:
         folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".coreg-stack-" if client else "coreg-stack-",
-                                     dir=folder if client else None) as tmp:
+                                     dir=folder if client else None) as tmp, \
+            contextlib.ExitStack() as written:
         views = {a.name: asset_view(a, grid, Path(tmp)) for a in stack}
-        shifts = _estimate_shifts(stack, reference, views, modality, log,
-                                  scaled_progress(progress, 0, 40), is_canceled, client)
-        with contextlib.ExitStack() as written:
-            for k, asset in enumerate(stack):
-                out = written.enter_context(atomic_path(outputs[asset.name]))
-                write_resampled(views[asset.name], out, shifts[asset.input_index]["model"],
-                                grid, resampling=resampling, dtype="float32", cog=True,
-                                is_canceled=is_canceled, client=client)
-                if progress:
-                    progress(40 + 40 * (k + 1) / len(stack))
+
+        def write(asset: StackAsset, model, stop: IsCanceled | None) -> None:
+            write_resampled(views[asset.name], written.enter_context(
+                atomic_path(outputs[asset.name])), model, grid, resampling=resampling,
+                dtype="float32", cog=True, is_canceled=stop, client=client)
+
+        fixed = [a for a in stack if a.input_index == reference.input_index]
+        measured = _measured_while_writing(
+            lambda stop: _measure_pairs(stack, reference, views, modality,
+                                        scaled_progress(progress, 0, 40), stop, client),
+            lambda stop: [write(a, transforms.identity(reference.grid.crs), stop)
+                          for a in fixed],
+            is_canceled)
+        shifts = _shifts(stack, reference, measured, log)
+        for k, asset in enumerate([*fixed, *(a for a in stack if a not in fixed)]):
+            if asset not in fixed:
+                write(asset, shifts[asset.input_index]["model"], is_canceled)
+            if progress:
+                progress(40 + 40 * (k + 1) / len(stack))
     sources_on_grid = {a.name: AssetSource(outputs[a.name], 1, _written_nodata(outputs[a.name]))
                        for a in stack}
     valid = write_expressions(definitions, sources_on_grid, grid,
@@ -506,24 +518,60 @@ def asset_view(asset: StackAsset, grid: Grid, folder: Path) -> str:
     return str(path)
 
 
-def _estimate_shifts(stack, reference, views, modality: str, log, progress, is_canceled,
-                     client=None) -> dict[int, dict]:
-    """Per input: the transform aligning it to the reference and how it was found (with
-    the features matched, which ``modality`` chooses)."""
+def _measured_while_writing(measure: Callable[[IsCanceled], dict],
+                            write_fixed: Callable[[IsCanceled], object],
+                            is_canceled: IsCanceled | None) -> dict:
+    """``measure(stop)`` on a thread while ``write_fixed(stop)`` runs here: the reference
+    input's assets need no shift, so a second core (or Dask worker) writes them during
+    the measurement. Either side failing stops the other (``stop`` turns true); the
+    failure that came first is raised."""
+    stop = threading.Event()
+
+    def stopped() -> bool:
+        return stop.is_set() or bool(is_canceled and is_canceled())
+
+    with ThreadPoolExecutor(1, thread_name_prefix="coreg-measure") as pool:
+        measuring = pool.submit(measure, stopped)
+        measuring.add_done_callback(lambda done: done.exception() and stop.set())
+        try:
+            write_fixed(stopped)
+        except BaseException as exc:
+            stop.set()
+            cause = measuring.exception()
+            if isinstance(exc, CanceledError) and cause is not None \
+                    and not isinstance(cause, CanceledError):
+                raise cause from None  # the writing was stopped by the measurement's error
+            raise
+        return measuring.result()
+
+
+def _measure_pairs(stack, reference, views, modality: str, progress, is_canceled,
+                   client=None) -> dict[int, object]:
+    """Per input other than the reference's: its alignment on the reference (or the
+    exception that stopped it), measured on its band nearest to the reference's (the
+    features matched chosen by ``modality``)."""
+    others = sorted({a.input_index for a in stack} - {reference.input_index})
+    pairs = [(views[reference.name], views[_moving(stack, reference, index).name], modality)
+             for index in others]
+    results = dict(measured_shifts(pairs, progress, is_canceled, client))
+    return {index: results[k] for k, index in enumerate(others)}
+
+
+def _moving(stack, reference, index: int) -> StackAsset:
+    """The asset of input ``index`` matched on the reference: the same band, else its
+    first."""
+    candidates = [a for a in stack if a.input_index == index]
+    return next((a for a in candidates if a.band_name == reference.band_name), candidates[0])
+
+
+def _shifts(stack, reference, alignments: dict[int, object], log) -> dict[int, dict]:
+    """Per input: the transform aligning it to the reference and how it was found (a
+    failed or unreliable measurement leaves the input unshifted, with a warning)."""
     ref_crs = reference.grid.crs
     identity = transforms.identity(ref_crs)
     shifts = {reference.input_index: {"status": "reference", "model": identity}}
-    others = sorted({a.input_index for a in stack} - {reference.input_index})
-    moving_of = {}
-    for index in others:
-        candidates = [a for a in stack if a.input_index == index]
-        moving_of[index] = next((a for a in candidates if a.band_name == reference.band_name),
-                                candidates[0])
-    pairs = [(views[reference.name], views[moving_of[index].name], modality)
-             for index in others]
-    measured_all = dict(measured_shifts(pairs, progress, is_canceled, client))
-    for k, index in enumerate(others):
-        moving, alignment = moving_of[index], measured_all[k]
+    for index, alignment in alignments.items():
+        moving = _moving(stack, reference, index)
         if isinstance(alignment, Exception):
             exc = alignment
             reason = not_aligned_reason(exc)

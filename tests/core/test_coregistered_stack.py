@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -17,10 +18,12 @@ from stac_validation import validator
 from synthetic import Case, crop, make_secondary
 
 from coreg.core.bandmath.band_math import BandMathError
-from coreg.core.errors import CoregOutputError
+from coreg.core.errors import CanceledError, CoregOutputError, CoregResourceError
 from coreg.core.io.cog_tiles import CogAssembler
 from coreg.core.io.raster_io import read_info, read_on_grid
+from coreg.core.stack import coregistered_stack as stack_module
 from coreg.core.stack.coregistered_stack import (
+    _measured_while_writing,
     coregistered_stack,
     parse_aoi,
     resolve_asset,
@@ -308,6 +311,69 @@ def test_a_failed_cog_write_leaves_nothing(shared_data, tmp_path, monkeypatch, f
         coregistered_stack([folder / "S2_patch11.tif", folder / "S1_patch11.tif"], "1.1,2.1",
                            "1.b1", tmp_path / "out", expressions="d:(- 2.b1 1.b1)")
     assert len(done) == failing
+    assert list((tmp_path / "out").glob("*")) == []
+
+
+def _polls_until_stopped(stop) -> None:
+    """A side that keeps working until told to stop (then raises as a cancel would)."""
+    deadline = time.monotonic() + 10
+    while not stop():
+        assert time.monotonic() < deadline, "never told to stop"
+        time.sleep(0.005)
+    raise CanceledError("stopped")
+
+
+def test_the_reference_is_written_while_the_shifts_are_measured():
+    """Both sides run at once: the measurement waits for the writing to have started."""
+    started = threading.Event()
+
+    def measure(stop):
+        assert started.wait(5), "the writing did not run during the measurement"
+        return {2: "shift"}
+
+    assert _measured_while_writing(measure, lambda stop: started.set(), None) == {2: "shift"}
+
+
+def test_a_failed_measurement_stops_the_writing_and_is_raised():
+    def measure(stop):
+        raise CoregResourceError("Not enough memory for the patches.")
+
+    with pytest.raises(CoregResourceError, match="Not enough memory"):
+        _measured_while_writing(measure, _polls_until_stopped, None)
+
+
+def test_a_failed_write_stops_the_measurement_and_is_raised():
+    measured = []
+
+    def measure(stop):
+        try:
+            _polls_until_stopped(stop)
+        finally:
+            measured.append("stopped")
+
+    def write(stop):
+        raise CoregOutputError("The disk is full.")
+
+    with pytest.raises(CoregOutputError, match="disk is full"):
+        _measured_while_writing(measure, write, None)
+    assert measured == ["stopped"]
+
+
+def test_a_cancel_stops_both_sides():
+    with pytest.raises(CanceledError):
+        _measured_while_writing(_polls_until_stopped, _polls_until_stopped, lambda: True)
+
+
+def test_a_failed_measurement_in_a_stack_leaves_nothing(shared_data, tmp_path, monkeypatch):
+    """The reference's asset, written during the measurement, is removed with the rest."""
+    def failing(*args, **kwargs):
+        raise CoregResourceError("Not enough memory for the patches.")
+
+    monkeypatch.setattr(stack_module, "measured_shifts", failing)
+    folder = shared_data / "sar_optical"
+    with pytest.raises(CoregResourceError, match="Not enough memory"):
+        coregistered_stack([folder / "S2_patch11.tif", folder / "S1_patch11.tif"], "1.1,2.1",
+                           "1.b1", tmp_path / "out")
     assert list((tmp_path / "out").glob("*")) == []
 
 
