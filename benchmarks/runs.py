@@ -81,7 +81,7 @@ RUNS: tuple[BenchRun, ...] = (
     BenchRun("scale_10980", "benchmarks/scale.py", ("--size", "10980", *_json("scale_10980")),
              12, slow=True),
     # the fastest of 3 runs per mode: one run of a job of a few seconds moved its speed-ups
-    # by a tenth (results/scale_dask_1832d78_one_run.json)
+    # by a tenth (docs/history.md)
     BenchRun("scale_dask", "benchmarks/scale_dask.py",
              ("--repeats", "3", *_json("scale_dask")), 7),
     BenchRun("local", "benchmarks/local.py", _json("local"), 7),
