@@ -365,10 +365,20 @@ def test_a_cancel_stops_both_sides():
 
 
 def test_a_failed_measurement_in_a_stack_leaves_nothing(shared_data, tmp_path, monkeypatch):
-    """The reference's asset, written during the measurement, is removed with the rest."""
+    """The reference's asset, written during the measurement, is removed with the rest:
+    the measurement fails only once that asset's COG is complete."""
+    written = threading.Event()
+    finish = CogAssembler.finish
+
+    def finishing(self):
+        finish(self)
+        written.set()
+
     def failing(*args, **kwargs):
+        assert written.wait(60), "the reference's asset was never written"
         raise CoregResourceError("Not enough memory for the patches.")
 
+    monkeypatch.setattr(CogAssembler, "finish", finishing)
     monkeypatch.setattr(stack_module, "measured_shifts", failing)
     folder = shared_data / "sar_optical"
     with pytest.raises(CoregResourceError, match="Not enough memory"):
