@@ -252,14 +252,16 @@ def _require_patch_memory(common: Grid, size: int, grids: list[Grid]) -> None:
 def _reference_patches(ds, band, nodata, grids: list[Grid], masks,
                        prepared: dict | None = None) -> list[Patch]:
     """The reference patches on ``grids``, those of too little texture (relative to the
-    median) marked; ``prepared`` keeps each grid's screened patch for a later call (each
-    is screened on its own: the same patch whatever the others), by :func:`_place`."""
+    median) marked; ``prepared`` keeps each grid's screened patch for a later call, by
+    :func:`_place` (its cloud screening is its own whatever the others; its texture, read
+    on the gradients of the grids read with it, only where no data are missing)."""
     prepared = {} if prepared is None else prepared
     keys = [_place(g) for g in grids]
     new = [g for g, key in zip(grids, keys) if key not in prepared]
     if new:
+        references, union = _read_patches(ds, band, nodata, new)
         prepared.update(zip(map(_place, new), prepare_patches(
-            new, _read_patches(ds, band, nodata, new), [masked_on_grid(masks, g) for g in new])))
+            new, references, [masked_on_grid(masks, g) for g in new], union)))
     patches = [replace(prepared[key]) for key in keys]  # the floor below marks copies
     textures = [p.texture for p in patches if not p.reason]
     if not textures:
@@ -278,14 +280,16 @@ def _place(grid: Grid) -> tuple:
     return grid.transform, grid.width, grid.height
 
 
-def _read_patches(ds, band, nodata, grids: list[Grid]) -> list[np.ndarray]:
+def _read_patches(ds, band, nodata, grids: list[Grid]):
     """The reference on each of ``grids``: slices of one read when they densely cover a
-    small area (:mod:`.patch_union`), else one read each."""
+    small area (:mod:`.patch_union`), else one read each; and that read with each
+    slice's (row, col) corner in it (None without one)."""
     union = patch_union(grids)
     if union is None:
-        return [read_on_grid(ds, band, g, nodata=nodata) for g in grids]
+        return [read_on_grid(ds, band, g, nodata=nodata) for g in grids], None
     data = read_on_grid(ds, band, union[0], nodata=nodata)
-    return [data[r:r + g.height, c:c + g.width].copy() for g, (r, c) in zip(grids, union[1])]
+    return [data[r:r + g.height, c:c + g.width].copy()
+            for g, (r, c) in zip(grids, union[1])], (data, union[1])
 
 
 def align_image(

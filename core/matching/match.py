@@ -18,7 +18,7 @@ from .patch_filters import (
     filter_stack,
     gaussian_weights,
 )
-from .patch_screening import cloud_like, cloud_like_batch, texture_batch
+from .patch_screening import cloud_like, cloud_like_batch, texture_batch, textures_within
 from .patch_union import patch_union
 from .phase_correlation import PeakMatch, phase_correlation_batch
 
@@ -42,8 +42,9 @@ SPARSE_PER_AXIS = 4
 #: steps: about 40 bytes a pixel).
 BATCH_PIXELS = 2**20
 #: Patch pixels from which :func:`measure_batch` shares the patches among threads (fewer
-#: gain nothing: the Python between the array operations holds the GIL).
-THREADED_PIXELS = 2**18
+#: gain nothing: the Python between the array operations holds the GIL; the 16 patches of
+#: 64 px of a 256 px overlap's first pass gain a fifth).
+THREADED_PIXELS = 2**16
 #: Shares they are cut into, whatever the threads: a batch with a gap fades every patch
 #: of it (:func:`match_batch`), so the numbers depend on the cut, not on the machine.
 THREADED_SHARES = 2
@@ -65,12 +66,12 @@ class Patch:
 
 @dataclass(frozen=True)
 class Measurement:
-    """Displacement still needed at a patch, in map units, with the match quality."""
+    """Displacement still needed at a patch, in map units, with the match quality (the
+    correlation peak: the fit's weight and the patch's reliability)."""
 
     shift_x: float
     shift_y: float
     peak: float
-    snr: float
 
 
 def patch_size_for(max_shift_px: float, grid: Grid) -> int:
@@ -118,8 +119,12 @@ def prepare_patch(grid: Grid, reference: np.ndarray, masked: np.ndarray) -> Patc
 
 
 def prepare_patches(grids: list[Grid], references: list[np.ndarray],
-                    masked: list[np.ndarray]) -> list[Patch]:
-    """:func:`prepare_patch` of equally sized patches, their textures computed at once."""
+                    masked: list[np.ndarray],
+                    union: tuple[np.ndarray, list[tuple[int, int]]] | None = None,
+                    ) -> list[Patch]:
+    """:func:`prepare_patch` of equally sized patches, their textures computed at once:
+    on ``union``, if given (the image the references are slices of, and each one's
+    (row, col) corner in it: :func:`.patch_screening.textures_within`)."""
     patches = []
     step = max(1, BATCH_PIXELS // max(references[0].size, 1)) if references else 1
     clouds = [cloud for start in range(0, len(references), step)
@@ -132,10 +137,17 @@ def prepare_patches(grids: list[Grid], references: list[np.ndarray],
             "cloud-like or saturated" if np.isfinite(reference).mean() >= MIN_VALID_FRACTION
             and not mask.mean() > 1 - MIN_VALID_FRACTION else "nodata or masked")
         patches.append(Patch(grid, data, 0.0, reason))
-    textured = [p for p in patches if np.isfinite(p.reference).mean() > 0.1]
-    step = max(1, BATCH_PIXELS // max(textured[0].reference.size, 1)) if textured else 1
+    textured = [k for k, p in enumerate(patches) if np.isfinite(p.reference).mean() > 0.1]
+    if union is not None and textured:
+        values = textures_within(union[0], [union[1][k] for k in textured],
+                                 np.stack([np.isfinite(patches[k].reference) for k in textured]))
+        for k, value in zip(textured, values):
+            patches[k].texture = float(value)
+        return patches
+    step = max(1, BATCH_PIXELS // max(patches[textured[0]].reference.size, 1)) if textured \
+        else 1
     for start in range(0, len(textured), step):
-        group = textured[start:start + step]
+        group = [patches[k] for k in textured[start:start + step]]
         for patch, value in zip(group, texture_batch(np.stack([p.reference for p in group]))):
             patch.texture = float(value)
     return patches
@@ -372,16 +384,16 @@ def _measure_batch(patches: list[Patch], moving: list[np.ndarray],
     step = max(1, BATCH_PIXELS // max(moving[0].size, 1)) if moving else 1
     for start in range(0, len(patches), step):
         group = patches[start:start + step]
-        shifts, peaks, snrs = match_batch(np.stack([p.reference for p in group]),
-                                          np.stack(moving[start:start + step]),
-                                          refine_sigma=refine_sigma)
-        for patch, (drow, dcol), peak, snr in zip(group, shifts, peaks, snrs):
+        shifts, peaks, _ = match_batch(np.stack([p.reference for p in group]),
+                                       np.stack(moving[start:start + step]), snr=False,
+                                       refine_sigma=refine_sigma)
+        for patch, (drow, dcol), peak in zip(group, shifts, peaks):
             if not np.isfinite(peak):
                 out.append(None)
                 continue
             t = patch.grid.transform
             out.append(Measurement(float(t.a * dcol + t.b * drow), float(t.d * dcol + t.e * drow),
-                                   float(peak), float(snr)))
+                                   float(peak)))
     return out
 
 
@@ -396,4 +408,4 @@ def measure(patch: Patch, moving: np.ndarray, *,
         return None
     drow, dcol = match.shift
     t = patch.grid.transform
-    return Measurement(t.a * dcol + t.b * drow, t.d * dcol + t.e * drow, match.peak, match.snr)
+    return Measurement(t.a * dcol + t.b * drow, t.d * dcol + t.e * drow, match.peak)

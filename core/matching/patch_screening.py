@@ -16,16 +16,44 @@ def texture(image: np.ndarray) -> float:
 def texture_batch(images: np.ndarray) -> np.ndarray:
     """:func:`texture` of K patches (K, M, N) at once (Sobel gradients within each
     patch); NaN for a patch without valid pixels."""
+    return _spread(_gradient_magnitude(images), np.isfinite(images))
+
+
+def textures_within(image: np.ndarray, offsets: list[tuple[int, int]],
+                    valid: np.ndarray) -> np.ndarray:
+    """The textures of the K patches of ``image`` whose (row, col) corners are
+    ``offsets``, over their pixels ``valid`` (K, M, N): :func:`texture_batch`'s figure
+    with the gradients computed once on the whole image (the patches of a small overlap
+    cover each pixel about four times), and read inside each patch's border only, where
+    they involve no pixel outside it (a flat patch beside a textured one stays flat)."""
+    magnitude = _gradient_magnitude(image[None])[0]
+    height, width = valid.shape[1:]
+    inner = valid.copy()
+    inner[:, [0, -1], :] = inner[:, :, [0, -1]] = False
+    return _spread(np.stack([magnitude[r:r + height, c:c + width] for r, c in offsets]),
+                   inner)
+
+
+def _gradient_magnitude(images: np.ndarray) -> np.ndarray:
+    """Sobel gradient magnitude of each image (K, M, N), its missing pixels (NaN) filled
+    with its valid mean."""
     valid = np.isfinite(images)
     count = valid.sum(axis=(1, 2), keepdims=True)
     mean = np.where(valid, images, 0).sum(axis=(1, 2), keepdims=True) / np.maximum(count, 1)
     filled = np.where(valid, images, mean)
-    magnitude = np.hypot(filter_stack(filled, SOBEL_DERIVATIVE, SOBEL_SMOOTHING),
-                         filter_stack(filled, SOBEL_SMOOTHING, SOBEL_DERIVATIVE))
-    n = np.maximum(count[:, 0, 0], 1)
-    average = np.where(valid, magnitude, 0).sum(axis=(1, 2)) / n
-    spread = np.where(valid, magnitude - average[:, None, None], 0) ** 2
-    return np.where(count[:, 0, 0] > 0, np.sqrt(spread.sum(axis=(1, 2)) / n), np.nan)
+    return np.hypot(filter_stack(filled, SOBEL_DERIVATIVE, SOBEL_SMOOTHING),
+                    filter_stack(filled, SOBEL_SMOOTHING, SOBEL_DERIVATIVE))
+
+
+def _spread(magnitude: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Standard deviation of each magnitude (K, M, N) over its ``valid`` pixels; NaN
+    where none is."""
+    count = valid.sum(axis=(1, 2))
+    n = np.maximum(count, 1)
+    kept = np.where(valid, magnitude, 0).astype(np.float64, copy=False)
+    average = kept.sum(axis=(1, 2)) / n
+    variance = np.einsum("kij,kij->k", kept, kept) / n - average**2  # float64: no cancelling
+    return np.where(count > 0, np.sqrt(np.maximum(variance, 0)), np.nan)
 
 
 def cloud_like(image: np.ndarray) -> np.ndarray:

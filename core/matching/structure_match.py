@@ -47,7 +47,7 @@ def measure_structure(patch: Patch, moving: np.ndarray, *,
         return None
     drow, dcol, peak = found
     t = patch.grid.transform
-    return Measurement(t.a * dcol + t.b * drow, t.d * dcol + t.e * drow, peak, float("nan"))
+    return Measurement(t.a * dcol + t.b * drow, t.d * dcol + t.e * drow, peak)
 
 
 def structure_shift(reference: np.ndarray, moving: np.ndarray,

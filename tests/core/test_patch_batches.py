@@ -15,7 +15,12 @@ from coreg.core.grid import Grid
 from coreg.core.matching import match
 from coreg.core.matching.match import Patch, match_batch, measure_batch
 from coreg.core.matching.metrics import similarity, similarity_batch
-from coreg.core.matching.patch_screening import _box_mean, _dilated
+from coreg.core.matching.patch_screening import (
+    _box_mean,
+    _dilated,
+    texture_batch,
+    textures_within,
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +74,29 @@ def test_measure_batch__shares_on_threads_give_the_numbers_of_one_thread(windows
     assert threaded == serial and all(m is not None for m in serial)
     for a, b in zip(serial, whole):  # the gap fades only its own share's patches
         assert abs(a.shift_x - b.shift_x) < 1e-3 and abs(a.shift_y - b.shift_y) < 1e-3
+
+
+def test_textures_within__one_gradient_pass_gives_each_patchs_texture(shared_data):
+    """The textures of half-overlapping patches from one pass over their union: within
+    a few percent of each patch's own (its border pixels are left out), a flat patch
+    beside textured ones still the flattest by far, and each patch's valid pixels only
+    (a cloud's masked pixels left out)."""
+    with rasterio.open(shared_data / SCENE) as ds:
+        band = ds.read(4, window=rasterio.windows.Window(200, 200, 160, 160)).astype(np.float32)
+    flat = band[:64, :64]
+    flat[:] = flat.mean() + 0.01 * (flat - flat.mean())  # a lake beside fields
+    corners = [(r, c) for r in range(0, 97, 32) for c in range(0, 97, 32)]
+    stack = np.stack([band[r:r + 64, c:c + 64] for r, c in corners])
+    valid = np.ones(stack.shape, bool)
+    valid[5, 20:40, 20:40] = False
+    whole = textures_within(band, corners, valid)
+    own = texture_batch(np.where(valid, stack, np.nan))
+    flat = own.argmin()
+    assert corners[flat] == (0, 0) and whole.argmin() == flat
+    assert whole[flat] < 0.05 * np.median(whole)
+    np.testing.assert_allclose(np.delete(whole, flat), np.delete(own, flat), rtol=0.05)
+    unmasked = textures_within(band, corners, np.ones(stack.shape, bool))
+    assert abs(unmasked[5] - whole[5]) > 1e-6 * whole[5]
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.001, 0.3])
