@@ -18,7 +18,13 @@ from .patch_filters import (
     filter_stack,
     gaussian_weights,
 )
-from .patch_screening import cloud_like, cloud_like_batch, texture_batch, textures_within
+from .patch_screening import (
+    cloud_like,
+    cloud_like_batch,
+    cloud_like_within,
+    texture_batch,
+    textures_within,
+)
 from .patch_union import patch_union
 from .phase_correlation import PeakMatch, phase_correlation_batch
 
@@ -122,13 +128,14 @@ def prepare_patches(grids: list[Grid], references: list[np.ndarray],
                     masked: list[np.ndarray],
                     union: tuple[np.ndarray, list[tuple[int, int]]] | None = None,
                     ) -> list[Patch]:
-    """:func:`prepare_patch` of equally sized patches, their textures computed at once:
+    """:func:`prepare_patch` of equally sized patches, their screening computed at once:
     on ``union``, if given (the image the references are slices of, and each one's
-    (row, col) corner in it: :func:`.patch_screening.textures_within`)."""
+    (row, col) corner in it: :mod:`.patch_screening`'s ``..._within``)."""
     patches = []
     step = max(1, BATCH_PIXELS // max(references[0].size, 1)) if references else 1
-    clouds = [cloud for start in range(0, len(references), step)
-              for cloud in cloud_like_batch(np.stack(references[start:start + step]))]
+    clouds = cloud_like_within(union[0], union[1], references[0].shape) if union else [
+        cloud for start in range(0, len(references), step)
+        for cloud in cloud_like_batch(np.stack(references[start:start + step]))]
     for grid, reference, mask, cloud in zip(grids, references, masked, clouds):
         data = reference.copy()
         data[mask | cloud] = np.nan

@@ -18,6 +18,8 @@ from coreg.core.matching.metrics import similarity, similarity_batch
 from coreg.core.matching.patch_screening import (
     _box_mean,
     _dilated,
+    cloud_like_batch,
+    cloud_like_within,
     texture_batch,
     textures_within,
 )
@@ -97,6 +99,27 @@ def test_textures_within__one_gradient_pass_gives_each_patchs_texture(shared_dat
     np.testing.assert_allclose(np.delete(whole, flat), np.delete(own, flat), rtol=0.05)
     unmasked = textures_within(band, corners, np.ones(stack.shape, bool))
     assert abs(unmasked[5] - whole[5]) > 1e-6 * whole[5]
+
+
+def test_cloud_like_within__each_patchs_mask_but_at_its_edges(shared_data):
+    """One local-variance pass over half-overlapping patches gives each patch's own cloud
+    mask (a saturated roof, a flat lake across patch edges, a nodata corner) except
+    within 2 px of its edge, where the variance sees the pixels beyond the edge."""
+    with rasterio.open(shared_data / SCENE) as ds:
+        band = ds.read(4, window=rasterio.windows.Window(200, 200, 160, 160)).astype(np.float32)
+    band[20:30, 70:84] = band.max() + 100  # saturated: a plateau at each patch's top
+    band[40:90, 50:110] = 800.0  # a flat lake across several patches' edges
+    band[:12, :12] = np.nan
+    corners = [(r, c) for r in range(0, 97, 32) for c in range(0, 97, 32)]
+    stack = np.stack([band[r:r + 64, c:c + 64] for r, c in corners])
+    own, whole = cloud_like_batch(stack), cloud_like_within(band, corners, (64, 64))
+    roof = corners.index((0, 64))
+    assert own[roof, 20:30, 6:20].all() and whole[roof, 20:30, 6:20].all()
+    assert own.sum() > 0.1 * own.size
+    inner = np.zeros(own.shape, bool)
+    inner[:, 2:-2, 2:-2] = True
+    np.testing.assert_array_equal(whole[inner], own[inner])
+    assert (whole != own).mean() < 0.01
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.001, 0.3])
