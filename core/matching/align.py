@@ -172,6 +172,8 @@ def estimate_alignment(
         prepared: dict = {}  # the sparse pass's reference patches, reused by the full one
         if len(sparse) < len(grids):
             try:
+                if patch_union(grids) is not None:  # all read and screened at once
+                    _screen_patches(ref_ds, reference_band, ref_nodata, grids, masks, prepared)
                 patches = _reference_patches(ref_ds, reference_band, ref_nodata,
                                              [grids[i] for i in sparse], masks, prepared)
                 alignment = estimator.run(patches, ref_info, sec_info, sparse=True)
@@ -256,13 +258,8 @@ def _reference_patches(ds, band, nodata, grids: list[Grid], masks,
     :func:`_place` (its cloud screening is its own whatever the others; its texture, read
     on the gradients of the grids read with it, only where no data are missing)."""
     prepared = {} if prepared is None else prepared
-    keys = [_place(g) for g in grids]
-    new = [g for g, key in zip(grids, keys) if key not in prepared]
-    if new:
-        references, union = _read_patches(ds, band, nodata, new)
-        prepared.update(zip(map(_place, new), prepare_patches(
-            new, references, [masked_on_grid(masks, g) for g in new], union)))
-    patches = [replace(prepared[key]) for key in keys]  # the floor below marks copies
+    _screen_patches(ds, band, nodata, grids, masks, prepared)
+    patches = [replace(prepared[_place(g)]) for g in grids]  # the floor below marks copies
     textures = [p.texture for p in patches if not p.reason]
     if not textures:
         raise CoregInputError("The overlap of the two rasters holds no valid reference data "
@@ -272,6 +269,16 @@ def _reference_patches(ds, band, nodata, grids: list[Grid], masks,
         if not p.reason and p.texture <= floor:
             p.reason = "low texture"
     return patches
+
+
+def _screen_patches(ds, band, nodata, grids: list[Grid], masks, prepared: dict) -> None:
+    """The screened reference patches (:func:`.match.prepare_patches`) on those of
+    ``grids`` not in ``prepared`` yet, put there."""
+    new = [g for g in grids if _place(g) not in prepared]
+    if new:
+        references, union = _read_patches(ds, band, nodata, new)
+        prepared.update(zip(map(_place, new), prepare_patches(
+            new, references, [masked_on_grid(masks, g) for g in new], union)))
 
 
 def _place(grid: Grid) -> tuple:

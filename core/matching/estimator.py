@@ -262,6 +262,7 @@ class Estimator:
 
     def _patch_results(self, active, measurements, good, fit, secondary: Grid):
         results, k = [], 0
+        to_px = self._secondary_px(secondary)
         for p in self.patches:
             x, y = p.centre
             if p.reason:
@@ -284,7 +285,7 @@ class Estimator:
             if self._beyond_cap(dx, dy):
                 used, reason = False, "beyond MAX_SHIFT"
             results.append(PatchResult(float(x), float(y), float(dx), float(dy),
-                                       *self._to_secondary_px(dx, dy, secondary),
+                                       *to_px(dx, dy),
                                        reliability, used, reason))
         return results
 
@@ -308,11 +309,25 @@ class Estimator:
         return LazyScores(lambda: _mean_scores(references, before, after))
 
     def _to_secondary_px(self, dx: float, dy: float, secondary: Grid) -> tuple[float, float]:
-        shift = RigidModel(dx, dy, 0.0, self.model.pivot_x, self.model.pivot_y)
-        sx, sy = translation_in_secondary_crs(Rigid(shift, self.common.crs), secondary)
+        return self._secondary_px(secondary)(dx, dy)
+
+    def _secondary_px(self, secondary: Grid):
+        """The function from a displacement on the common grid (map units) to secondary
+        pixels (col, row); the CRSs compared once (8 us a comparison, per patch before)."""
         t = secondary.transform
-        col, row = ~Affine(t.a, t.b, 0.0, t.d, t.e, 0.0) * (sx, sy)
-        return float(col), float(row)
+        to_px = ~Affine(t.a, t.b, 0.0, t.d, t.e, 0.0)
+        if secondary.crs == self.common.crs:
+            def convert(dx: float, dy: float) -> tuple[float, float]:
+                col, row = to_px * (dx, dy)
+                return float(col), float(row)
+            return convert
+
+        def reprojected(dx: float, dy: float) -> tuple[float, float]:
+            shift = RigidModel(dx, dy, 0.0, self.model.pivot_x, self.model.pivot_y)
+            col, row = to_px * translation_in_secondary_crs(Rigid(shift, self.common.crs),
+                                                            secondary)
+            return float(col), float(row)
+        return reprojected
 
     def _secondary_px_per_common_px(self, secondary: Grid) -> float:
         sec = pixel_size_in(secondary, self.common.crs)

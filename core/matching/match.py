@@ -369,7 +369,8 @@ def match_batch(reference: np.ndarray, moving: np.ndarray, *, upsample_factor: i
 def reliability_percent(peak: float) -> float:
     """Reliability of a match, 0 % at :data:`MIN_PEAK` (noise) to 100 % at
     :data:`FULL_RELIABILITY_PEAK`."""
-    return 100.0 * float(np.clip((peak - MIN_PEAK) / (FULL_RELIABILITY_PEAK - MIN_PEAK), 0, 1))
+    return 100.0 * min(max(float(peak - MIN_PEAK) / (FULL_RELIABILITY_PEAK - MIN_PEAK), 0.0),
+                       1.0)
 
 
 def measure_batch(patches: list[Patch], moving: list[np.ndarray], *,
