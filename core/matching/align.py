@@ -7,7 +7,7 @@ import logging
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
@@ -50,6 +50,7 @@ from .match import (
 )
 from .metrics import mean_matching_score
 from .modality import check_modality
+from .patch_screening import WholeImage
 from .patch_union import patch_union
 
 log = logging.getLogger(__name__)
@@ -169,11 +170,9 @@ def estimate_alignment(
                    is_canceled, seed)
         estimator = Estimator(*options) if transform in ("translation", "rigid") else \
             LinearEstimator(transform, *options)
-        prepared: dict = {}  # the sparse pass's reference patches, reused by the full one
+        prepared = _Screened()  # the sparse pass's, reused by the full one
         if len(sparse) < len(grids):
             try:
-                if patch_union(grids) is not None:  # all read and screened at once
-                    _screen_patches(ref_ds, reference_band, ref_nodata, grids, masks, prepared)
                 patches = _reference_patches(ref_ds, reference_band, ref_nodata,
                                              [grids[i] for i in sparse], masks, prepared)
                 alignment = estimator.run(patches, ref_info, sec_info, sparse=True)
@@ -251,15 +250,30 @@ def _require_patch_memory(common: Grid, size: int, grids: list[Grid]) -> None:
                    f"Matching {count} patches of {side} x {side} pixels", PATCH_ADVICE)
 
 
+@dataclass
+class _Screened:
+    """Reference patches screened (:func:`.match.prepare_patches`), by :func:`_place`, and
+    the images they were cut from when read together (:mod:`.patch_union`), by the same
+    key: a later pass takes the patches it shares, and the image's filters if it is cut
+    from the same one."""
+
+    patches: dict = field(default_factory=dict)
+    wholes: dict = field(default_factory=dict)
+
+
 def _reference_patches(ds, band, nodata, grids: list[Grid], masks,
-                       prepared: dict | None = None) -> list[Patch]:
+                       prepared: _Screened | None = None) -> list[Patch]:
     """The reference patches on ``grids``, those of too little texture (relative to the
-    median) marked; ``prepared`` keeps each grid's screened patch for a later call, by
-    :func:`_place` (its cloud screening is its own whatever the others; its texture, read
-    on the gradients of the grids read with it, only where no data are missing)."""
-    prepared = {} if prepared is None else prepared
-    _screen_patches(ds, band, nodata, grids, masks, prepared)
-    patches = [replace(prepared[_place(g)]) for g in grids]  # the floor below marks copies
+    median) marked; ``prepared`` keeps each grid's screened patch for a later call (its
+    cloud screening is its own whatever the others; its texture, read on the gradients
+    of the image it was cut from, only where no data are missing)."""
+    prepared = _Screened() if prepared is None else prepared
+    new = [g for g in grids if _place(g) not in prepared.patches]
+    if new:
+        references, union = _read_patches(ds, band, nodata, new, prepared.wholes)
+        prepared.patches.update(zip(map(_place, new), prepare_patches(
+            new, references, [masked_on_grid(masks, g) for g in new], union)))
+    patches = [replace(prepared.patches[_place(g)]) for g in grids]  # the floor marks copies
     textures = [p.texture for p in patches if not p.reason]
     if not textures:
         raise CoregInputError("The overlap of the two rasters holds no valid reference data "
@@ -271,32 +285,26 @@ def _reference_patches(ds, band, nodata, grids: list[Grid], masks,
     return patches
 
 
-def _screen_patches(ds, band, nodata, grids: list[Grid], masks, prepared: dict) -> None:
-    """The screened reference patches (:func:`.match.prepare_patches`) on those of
-    ``grids`` not in ``prepared`` yet, put there."""
-    new = [g for g in grids if _place(g) not in prepared]
-    if new:
-        references, union = _read_patches(ds, band, nodata, new)
-        prepared.update(zip(map(_place, new), prepare_patches(
-            new, references, [masked_on_grid(masks, g) for g in new], union)))
-
-
 def _place(grid: Grid) -> tuple:
     """A patch grid's key in ``prepared``: its transform and size (every patch is on the
     common grid's CRS; hashing the CRS itself took 8 us, 1.3 ms a run at 256²)."""
     return grid.transform, grid.width, grid.height
 
 
-def _read_patches(ds, band, nodata, grids: list[Grid]):
+def _read_patches(ds, band, nodata, grids: list[Grid], wholes: dict):
     """The reference on each of ``grids``: slices of one read when they densely cover a
-    small area (:mod:`.patch_union`), else one read each; and that read with each
+    small area (:mod:`.patch_union`), else one read each; and that read (a
+    :class:`.patch_screening.WholeImage`, kept in ``wholes`` by its grid) with each
     slice's (row, col) corner in it (None without one)."""
     union = patch_union(grids)
     if union is None:
         return [read_on_grid(ds, band, g, nodata=nodata) for g in grids], None
-    data = read_on_grid(ds, band, union[0], nodata=nodata)
+    key = _place(union[0])
+    if key not in wholes:
+        wholes[key] = WholeImage(read_on_grid(ds, band, union[0], nodata=nodata))
+    data = wholes[key].image
     return [data[r:r + g.height, c:c + g.width].copy()
-            for g, (r, c) in zip(grids, union[1])], (data, union[1])
+            for g, (r, c) in zip(grids, union[1])], (wholes[key], union[1])
 
 
 def align_image(

@@ -19,6 +19,7 @@ from .patch_filters import (
     gaussian_weights,
 )
 from .patch_screening import (
+    WholeImage,
     cloud_like,
     cloud_like_batch,
     cloud_like_within,
@@ -126,7 +127,7 @@ def prepare_patch(grid: Grid, reference: np.ndarray, masked: np.ndarray) -> Patc
 
 def prepare_patches(grids: list[Grid], references: list[np.ndarray],
                     masked: list[np.ndarray],
-                    union: tuple[np.ndarray, list[tuple[int, int]]] | None = None,
+                    union: tuple[WholeImage, list[tuple[int, int]]] | None = None,
                     ) -> list[Patch]:
     """:func:`prepare_patch` of equally sized patches, their screening computed at once:
     on ``union``, if given (the image the references are slices of, and each one's

@@ -3,6 +3,8 @@ like cloud or saturation (on stacks of equally sized patches at once)."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .patch_filters import SOBEL_DERIVATIVE, SOBEL_SMOOTHING, filter_stack
@@ -19,17 +21,37 @@ def texture_batch(images: np.ndarray) -> np.ndarray:
     return _spread(_gradient_magnitude(images), np.isfinite(images))
 
 
-def textures_within(image: np.ndarray, offsets: list[tuple[int, int]],
+class WholeImage:
+    """An image patches are cut from (NaN where no data), its local variance and gradient
+    magnitude computed once, when first needed, for every patch screened on it
+    (:func:`cloud_like_within`, :func:`textures_within`): the patches of a small overlap
+    cover each pixel about four times, and its two passes screen the same image."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        self.image = image
+
+    @functools.cached_property
+    def local_variance(self) -> np.ndarray:
+        valid = np.isfinite(self.image)
+        centre = np.float32(self.image[valid][::16].mean()) if valid.any() else np.float32(0)
+        return _local_variance(self.image[None].astype(np.float32, copy=False), valid[None],
+                               np.array([centre]))[0]
+
+    @functools.cached_property
+    def gradient_magnitude(self) -> np.ndarray:
+        return _gradient_magnitude(self.image[None])[0]
+
+
+def textures_within(whole: WholeImage, offsets: list[tuple[int, int]],
                     valid: np.ndarray) -> np.ndarray:
-    """The textures of the K patches of ``image`` whose (row, col) corners are
+    """The textures of the K patches of ``whole`` whose (row, col) corners are
     ``offsets``, over their pixels ``valid`` (K, M, N): :func:`texture_batch`'s figure
-    with the gradients computed once on the whole image (the patches of a small overlap
-    cover each pixel about four times), and read inside each patch's border only, where
+    with the gradients of the whole image, read inside each patch's border only, where
     they involve no pixel outside it (a flat patch beside a textured one stays flat)."""
-    magnitude = _gradient_magnitude(image[None])[0]
     height, width = valid.shape[1:]
     inner = valid.copy()
     inner[:, [0, -1], :] = inner[:, :, [0, -1]] = False
+    magnitude = whole.gradient_magnitude
     return _spread(np.stack([magnitude[r:r + height, c:c + width] for r, c in offsets]),
                    inner)
 
@@ -68,19 +90,16 @@ def cloud_like_batch(images: np.ndarray) -> np.ndarray:
     return _cloud_like(images)
 
 
-def cloud_like_within(image: np.ndarray, offsets: list[tuple[int, int]],
+def cloud_like_within(whole: WholeImage, offsets: list[tuple[int, int]],
                       shape: tuple[int, int]) -> np.ndarray:
-    """:func:`cloud_like_batch` of the patches of ``shape`` of ``image`` whose (row, col)
-    corners are ``offsets``, the local variance computed once on the whole image (the
-    patches of a small overlap cover each pixel about four times): each patch's plateau,
-    contrast and mask its own; within 2 px of its edge the variance sees the pixels
-    beyond it, not their mirror (where the match's window weighs them 1 % at most)."""
+    """:func:`cloud_like_batch` of the patches of ``shape`` of ``whole`` whose (row, col)
+    corners are ``offsets``, with the local variance of the whole image: each patch's
+    plateau, contrast and mask its own; within 2 px of its edge the variance sees the
+    pixels beyond it, not their mirror (where the match's window weighs them 1 % at
+    most)."""
     height, width = shape
-    images = np.stack([image[r:r + height, c:c + width] for r, c in offsets])
-    valid = np.isfinite(image)
-    centre = np.float32(image[valid][::16].mean()) if valid.any() else np.float32(0)
-    local_var = _local_variance(image[None].astype(np.float32, copy=False), valid[None],
-                                np.array([centre]))[0]
+    images = np.stack([whole.image[r:r + height, c:c + width] for r, c in offsets])
+    local_var = whole.local_variance
     return _cloud_like(images, np.stack([local_var[r:r + height, c:c + width]
                                          for r, c in offsets]))
 

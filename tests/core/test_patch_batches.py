@@ -16,6 +16,7 @@ from coreg.core.matching import match
 from coreg.core.matching.match import Patch, match_batch, measure_batch
 from coreg.core.matching.metrics import similarity, similarity_batch
 from coreg.core.matching.patch_screening import (
+    WholeImage,
     _box_mean,
     _dilated,
     cloud_like_batch,
@@ -91,13 +92,13 @@ def test_textures_within__one_gradient_pass_gives_each_patchs_texture(shared_dat
     stack = np.stack([band[r:r + 64, c:c + 64] for r, c in corners])
     valid = np.ones(stack.shape, bool)
     valid[5, 20:40, 20:40] = False
-    whole = textures_within(band, corners, valid)
+    whole = textures_within(WholeImage(band), corners, valid)
     own = texture_batch(np.where(valid, stack, np.nan))
     flat = own.argmin()
     assert corners[flat] == (0, 0) and whole.argmin() == flat
     assert whole[flat] < 0.05 * np.median(whole)
     np.testing.assert_allclose(np.delete(whole, flat), np.delete(own, flat), rtol=0.05)
-    unmasked = textures_within(band, corners, np.ones(stack.shape, bool))
+    unmasked = textures_within(WholeImage(band), corners, np.ones(stack.shape, bool))
     assert abs(unmasked[5] - whole[5]) > 1e-6 * whole[5]
 
 
@@ -112,7 +113,7 @@ def test_cloud_like_within__each_patchs_mask_but_at_its_edges(shared_data):
     band[:12, :12] = np.nan
     corners = [(r, c) for r in range(0, 97, 32) for c in range(0, 97, 32)]
     stack = np.stack([band[r:r + 64, c:c + 64] for r, c in corners])
-    own, whole = cloud_like_batch(stack), cloud_like_within(band, corners, (64, 64))
+    own, whole = cloud_like_batch(stack), cloud_like_within(WholeImage(band), corners, (64, 64))
     roof = corners.index((0, 64))
     assert own[roof, 20:30, 6:20].all() and whole[roof, 20:30, 6:20].all()
     assert own.sum() > 0.1 * own.size
