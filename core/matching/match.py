@@ -129,15 +129,12 @@ def prepare_patches(grids: list[Grid], references: list[np.ndarray],
                     masked: list[np.ndarray],
                     union: tuple[WholeImage, list[tuple[int, int]]] | None = None,
                     ) -> list[Patch]:
-    """:func:`prepare_patch` of equally sized patches, their screening computed at once:
-    on ``union``, if given (the image the references are slices of, and each one's
-    (row, col) corner in it: :mod:`.patch_screening`'s ``..._within``)."""
+    """:func:`prepare_patch` of equally sized patches, screened at once: on ``union``, if
+    given (the image the references are slices of, and each one's (row, col) corner in
+    it: :mod:`.patch_screening`'s ``..._within``), else as a stack."""
     patches = []
-    step = max(1, BATCH_PIXELS // max(references[0].size, 1)) if references else 1
-    clouds = cloud_like_within(union[0], union[1], references[0].shape) if union else [
-        cloud for start in range(0, len(references), step)
-        for cloud in cloud_like_batch(np.stack(references[start:start + step]))]
-    for grid, reference, mask, cloud in zip(grids, references, masked, clouds):
+    for grid, reference, mask, cloud in zip(grids, references, masked,
+                                            _cloud_masks(references, union)):
         data = reference.copy()
         data[mask | cloud] = np.nan
         valid = np.isfinite(data).mean()
@@ -146,19 +143,33 @@ def prepare_patches(grids: list[Grid], references: list[np.ndarray],
             and not mask.mean() > 1 - MIN_VALID_FRACTION else "nodata or masked")
         patches.append(Patch(grid, data, 0.0, reason))
     textured = [k for k, p in enumerate(patches) if np.isfinite(p.reference).mean() > 0.1]
-    if union is not None and textured:
-        values = textures_within(union[0], [union[1][k] for k in textured],
-                                 np.stack([np.isfinite(patches[k].reference) for k in textured]))
-        for k, value in zip(textured, values):
-            patches[k].texture = float(value)
-        return patches
-    step = max(1, BATCH_PIXELS // max(patches[textured[0]].reference.size, 1)) if textured \
-        else 1
-    for start in range(0, len(textured), step):
-        group = [patches[k] for k in textured[start:start + step]]
-        for patch, value in zip(group, texture_batch(np.stack([p.reference for p in group]))):
-            patch.texture = float(value)
+    within = None if union is None else (union[0], [union[1][k] for k in textured])
+    for k, value in zip(textured, _textures([patches[k].reference for k in textured], within)):
+        patches[k].texture = float(value)
     return patches
+
+
+def _cloud_masks(references: list[np.ndarray],
+                 union: tuple[WholeImage, list[tuple[int, int]]] | None) -> list[np.ndarray]:
+    """The cloud-like pixels of each reference (:mod:`.patch_screening`)."""
+    if union is not None:
+        return list(cloud_like_within(union[0], union[1], references[0].shape))
+    step = max(1, BATCH_PIXELS // max(references[0].size, 1)) if references else 1
+    return [cloud for start in range(0, len(references), step)
+            for cloud in cloud_like_batch(np.stack(references[start:start + step]))]
+
+
+def _textures(references: list[np.ndarray],
+              union: tuple[WholeImage, list[tuple[int, int]]] | None) -> list[float]:
+    """The texture of each reference (NaN where masked, :mod:`.patch_screening`)."""
+    if not references:
+        return []
+    if union is not None:
+        return list(textures_within(union[0], union[1],
+                                    np.stack([np.isfinite(r) for r in references])))
+    step = max(1, BATCH_PIXELS // max(references[0].size, 1))
+    return [value for start in range(0, len(references), step)
+            for value in texture_batch(np.stack(references[start:start + step]))]
 
 
 #: Extra pixels read around a patch so that small model updates reuse the same chunk.

@@ -1,5 +1,6 @@
 """Screening of image patches before matching: their texture, and the pixels that look
-like cloud or saturation (on stacks of equally sized patches at once)."""
+like cloud or saturation (on stacks of equally sized patches at once, or on the image
+they are cut from: :class:`WholeImage`)."""
 
 from __future__ import annotations
 
