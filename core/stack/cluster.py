@@ -63,7 +63,7 @@ def engine_archive() -> tuple[bytes, str]:
     for folder in ENGINE_FOLDERS:
         files += sorted((root / folder).rglob("*.py"))
     version = engine_version()
-    key = (version, tuple((f, f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+    key = (version, tuple((f, *_size_and_time(f)) for f in files))
     if _ARCHIVE.get("key") != key:
         _ARCHIVE.update(key=key, value=_zipped(root, files, version))
     return _ARCHIVE["value"]
@@ -71,6 +71,11 @@ def engine_archive() -> tuple[bytes, str]:
 
 #: The last :func:`engine_archive`, under its files' sizes and modification times.
 _ARCHIVE: dict = {}
+
+
+def _size_and_time(file: Path) -> tuple[int, int]:
+    status = file.stat()
+    return status.st_size, status.st_mtime_ns
 
 
 def _zipped(root: Path, files: list[Path], version: str) -> tuple[bytes, str]:

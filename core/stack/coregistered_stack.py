@@ -242,11 +242,13 @@ def _build_stack(stack: list[StackAsset], reference: StackAsset, sources, defini
                           for a in fixed],
             is_canceled)
         shifts = _shifts(stack, reference, measured, log)
-        for k, asset in enumerate([*fixed, *(a for a in stack if a not in fixed)]):
-            if asset not in fixed:
-                write(asset, shifts[asset.input_index]["model"], is_canceled)
-            if progress:
-                progress(40 + 40 * (k + 1) / len(stack))
+        moved = [a for a in stack if a.input_index != reference.input_index]
+        for k, asset in enumerate(moved, start=len(fixed)):
+            if progress:  # the fixed assets are written, each moved one when it is
+                progress(40 + 40 * k / len(stack))
+            write(asset, shifts[asset.input_index]["model"], is_canceled)
+        if progress:
+            progress(80)
     sources_on_grid = {a.name: AssetSource(outputs[a.name], 1, _written_nodata(outputs[a.name]))
                        for a in stack}
     valid = write_expressions(definitions, sources_on_grid, grid,
