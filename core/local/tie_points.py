@@ -268,7 +268,8 @@ def _measure_tile(tile: Tile, rows, cols, window: int, prior: NodeField, out: di
     out["prior_dy"][index] = prior_dy[lr + half, lc + half]
     moving_image = tile.secondary[extent] if prior.is_zero else _moving_image(
         tile, extent, prior_dx, prior_dy, len(rows) * window**2)
-    batch = max(1, BATCH_PIXELS // window**2)
+    # At least one batch per thread: a 1024 px tile holds 16 points of a 256 px grid.
+    batch = max(1, min(BATCH_PIXELS // window**2, -(-len(rows) // THREADS)))
 
     def measure_batch(start: int) -> None:
         chunk, k = slice(start, start + batch), index[start:start + batch]
