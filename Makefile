@@ -36,12 +36,14 @@ REF ?=
 SEC ?=
 DEMO_OUTPUT ?= demo-output
 
-.PHONY: help deps venv test lint demo package bench bench-stale results-status fresh-root clean
+.PHONY: help deps venv test test-slow lint demo package bench bench-stale results-status fresh-root clean
 
 help:
 	@echo "make deps     install Debian packages (QGIS, rasterio, scipy, pyproj, ...) if missing"
 	@echo "make venv     create $(VENV) (system site packages) with pytest-qgis and ruff"
-	@echo "make test     deps + venv, then ruff and the pytest suite"
+	@echo "make test     deps + venv, then ruff and the pytest suite (but its slow checks)"
+	@echo "make test-slow  the slow checks: a 10000 px DEM's memory, a pip install into a"
+	@echo "              fresh venv without QGIS (tens of seconds each)"
 	@echo "make lint     ruff check ."
 	@echo "make demo     deps, then align SEC onto REF with qgis_process into $(DEMO_OUTPUT)/"
 	@echo "              (make demo REF=a.tif SEC=b.tif)"
@@ -66,12 +68,16 @@ venv: deps $(VENV_STAMP)
 lint: venv
 	$(VENV)/bin/ruff check --no-cache .
 
-# Lint and tests both run; the target fails if either fails.
+# Lint and tests both run; the target fails if either fails. The checks marked slow
+# (tests/conftest.py) are test-slow's.
 test: deps venv
 	@status=0; \
 	$(VENV)/bin/ruff check --no-cache . || status=1; \
-	scripts/run_pytest.sh tests || status=1; \
+	scripts/run_pytest.sh -m "not slow" tests || status=1; \
 	exit $$status
+
+test-slow: deps venv
+	scripts/run_pytest.sh -m slow tests
 
 demo: deps
 	REF="$(REF)" SEC="$(SEC)" DEMO_OUTPUT="$(DEMO_OUTPUT)" scripts/demo.sh

@@ -10,7 +10,8 @@ What this file provides:
   checkout folder is called;
 * constants ``REPO_ROOT``, ``SHARED_DATA`` (= ``DATA``) and ``QGIS_PROCESS``;
 * fixtures ``repo_root``, ``shared_data``, ``coreg_provider``, ``qgis_process_runner``
-  and ``make_qgis_process_runner`` (see their docstrings).
+  and ``make_qgis_process_runner`` (see their docstrings);
+* the ``slow`` marker (``make test`` runs ``-m "not slow"``, ``make test-slow`` the rest).
 """
 
 import atexit
@@ -95,6 +96,12 @@ _hypothesis_without_database()
 # ignored, and the CLI keeps an ignored signal ignored).
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: a check of scale or of installation taking tens of seconds, which "
+                   "`make test` leaves to `make test-slow` (the suite stays within minutes)")
 
 
 # --------------------------------------------------------------------------- data

@@ -271,6 +271,7 @@ def _copy_sources(repo_root: Path, target: Path) -> Path:
     return target
 
 
+@pytest.mark.slow
 @NEEDS_PYPI
 def test_fresh_venv_without_qgis_installs_the_package_and_runs_it(repo_root, tmp_path):
     """A virtual environment of Debian's Python without its site packages (so no QGIS,

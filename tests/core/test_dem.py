@@ -187,6 +187,7 @@ result = {"x": a.shift_x, "y": a.shift_y, "z": a.shift_z}
 """
 
 
+@pytest.mark.slow
 def test_align_dem__10000_px_dem_memory_is_bounded(tmp_path):
     """A real DEM tiled to 10000 x 10000 px, its geotransform moved by (+0.4, -0.3) px
     and raised by 2 m: peak RSS of the whole run stays under 2 GiB."""
