@@ -61,6 +61,19 @@ def test_match_batch__finds_the_shift_with_and_without_gaps(windows):
     assert np.isfinite(match_batch(reference, moving)[2]).all()
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "a batch holding a gapped window weights all its windows, in float64 (match_batch), "
+    "which moves the other windows' shifts (6e-6 px here, 3e-4 px on smooth noise); the "
+    "fix changes the global alignment's results and waits for a release that reruns them"))
+def test_match_batch__a_windows_shift_does_not_depend_on_its_batch(windows):
+    reference, moving = windows
+    gapped = moving.copy()
+    gapped[1, :, :10] = np.nan
+    alone = match_batch(reference[:1], moving[:1], snr=False)[0]
+    beside_a_gap = match_batch(reference, gapped, snr=False)[0][:1]
+    np.testing.assert_allclose(beside_a_gap, alone, atol=1e-6)
+
+
 def test_measure_batch__shares_on_threads_give_the_numbers_of_one_thread(windows,
                                                                             monkeypatch):
     reference, moving = windows
