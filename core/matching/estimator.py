@@ -130,8 +130,8 @@ class Estimator:
                                                               "cloud-like or saturated")]
         reliability = min(sum(r.reliability for r in measurable if r.used)
                           / max(len(measurable), 1), self.seed.reliability_cap)
-        dx_px, dy_px = self._to_secondary_px(self.model.shift_x, self.model.shift_y,
-                                             sec_info.grid)
+        dx_px, dy_px = self._secondary_px(sec_info.grid)(self.model.shift_x,
+                                                        self.model.shift_y)
         uncertainty = self._uncertainty(active, good, fit, ref_info.grid)
         res_x, res_y = self.common.res
         covariance = uncertainty.pop("map")
@@ -307,9 +307,6 @@ class Estimator:
                     references, sampler.sample_all(grids, identity), after))
             before = sampler.sample_all(grids, identity)
         return LazyScores(lambda: _mean_scores(references, before, after))
-
-    def _to_secondary_px(self, dx: float, dy: float, secondary: Grid) -> tuple[float, float]:
-        return self._secondary_px(secondary)(dx, dy)
 
     def _secondary_px(self, secondary: Grid):
         """The function from a displacement on the common grid (map units) to secondary

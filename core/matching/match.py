@@ -52,9 +52,6 @@ BATCH_PIXELS = 2**20
 #: gain nothing: the Python between the array operations holds the GIL; the 16 patches of
 #: 64 px of a 256 px overlap's first pass gain a fifth).
 THREADED_PIXELS = 2**16
-#: Shares they are cut into, whatever the threads: a batch with a gap fades every patch
-#: of it (:func:`match_batch`), so the numbers depend on the cut, not on the machine.
-THREADED_SHARES = 2
 
 
 @dataclass
@@ -154,9 +151,8 @@ def _cloud_masks(references: list[np.ndarray],
     """The cloud-like pixels of each reference (:mod:`.patch_screening`)."""
     if union is not None:
         return list(cloud_like_within(union[0], union[1], references[0].shape))
-    step = max(1, BATCH_PIXELS // max(references[0].size, 1)) if references else 1
-    return [cloud for start in range(0, len(references), step)
-            for cloud in cloud_like_batch(np.stack(references[start:start + step]))]
+    return [cloud for batch in _in_batches(references)
+            for cloud in cloud_like_batch(np.stack(batch))]
 
 
 def _textures(references: list[np.ndarray],
@@ -167,9 +163,17 @@ def _textures(references: list[np.ndarray],
     if union is not None:
         return list(textures_within(union[0], union[1],
                                     np.stack([np.isfinite(r) for r in references])))
-    step = max(1, BATCH_PIXELS // max(references[0].size, 1))
-    return [value for start in range(0, len(references), step)
-            for value in texture_batch(np.stack(references[start:start + step]))]
+    return [value for batch in _in_batches(references)
+            for value in texture_batch(np.stack(batch))]
+
+
+def _in_batches(items: list, size: int | None = None) -> list[list]:
+    """``items`` (equally sized arrays, or anything of ``size`` pixels) in consecutive
+    groups of :data:`BATCH_PIXELS` pixels at most, at least one item each."""
+    if not items:
+        return []
+    step = max(1, BATCH_PIXELS // max(items[0].size if size is None else size, 1))
+    return [items[start:start + step] for start in range(0, len(items), step)]
 
 
 #: Extra pixels read around a patch so that small model updates reuse the same chunk.
@@ -229,13 +233,12 @@ class SecondarySampler:
                 window = covering_window(*corners, self._margin() + CHUNK_SLACK)
                 missing.setdefault((window.height, window.width), []).append((grid, window))
         for group in missing.values():
-            reads = [read_window(self.ds, [self.band], w, self.nodata) for _, w in group]
-            step = max(1, BATCH_PIXELS // max(reads[0][1].size, 1))
-            for start in range(0, len(group), step):
-                part = reads[start:start + step]
-                clouds = cloud_like_batch(np.stack([np.where(v, d[0], np.nan) for d, v in part]))
-                for (grid, window), (data, valid), cloud in zip(group[start:start + step],
-                                                                part, clouds):
+            reads = [(grid, window, *read_window(self.ds, [self.band], window, self.nodata))
+                     for grid, window in group]
+            for part in _in_batches(reads, reads[0][3].size):
+                clouds = cloud_like_batch(np.stack([np.where(v, d[0], np.nan)
+                                                    for _, _, d, v in part]))
+                for (grid, window, data, valid), cloud in zip(part, clouds):
                     self._store(grid, window, data[0], valid & ~cloud)
         return [self.sample(grid, model) for grid in grids]
 
@@ -354,13 +357,14 @@ def match_batch(reference: np.ndarray, moving: np.ndarray, *, upsample_factor: i
     weight = None
     partial = count < valid[0].size
     if partial.any():  # fade invalid pixels out, fill them with the valid mean
-        weight = np.ones(valid.shape)
+        # In the patches' own dtype: a full patch's weight of 1 then leaves its Hann
+        # window and pixels exact, so its match does not depend on its batch-mates.
+        weight = np.ones(valid.shape, reference.dtype)
         smooth = gaussian_weights(2.0)
         weight[partial] = filter_stack(valid[partial], smooth, smooth) * valid[partial]
         count = count[:, None, None]
-        reference, moving = (np.where(valid, x, np.where(valid, x, 0).sum(axis=(1, 2),
-                                                                         keepdims=True) / count)
-                             for x in (reference, moving))
+        reference, moving = (np.where(valid, x, (np.where(valid, x, 0).sum(
+            axis=(1, 2), keepdims=True) / count).astype(x.dtype)) for x in (reference, moving))
     # A narrow refinement band on patches with much missing data reads the fade as
     # content: its scatter there was 3x the usual band's, so they keep the usual band.
     narrow = count.reshape(-1) >= NARROW_REFINE_VALID * valid[0].size
@@ -388,24 +392,22 @@ def reliability_percent(peak: float) -> float:
 def measure_batch(patches: list[Patch], moving: list[np.ndarray], *,
                   refine_sigma: float | None = None) -> list[Measurement | None]:
     """:func:`measure` of equally sized patches, correlated in batches (the same numbers,
-    without a call per patch), in :data:`THREADED_SHARES` shares on threads when there
-    are :data:`THREADED_PIXELS` or more."""
+    without a call per patch), shared among threads when there are
+    :data:`THREADED_PIXELS` or more (a patch's match does not depend on its batch)."""
     if sum(m.size for m in moving) < THREADED_PIXELS:
         return _measure_batch(patches, moving, refine_sigma)
     parts = together(*(functools.partial(_measure_batch, p, m, refine_sigma)
-                       for p, m in zip(shares(patches, THREADED_SHARES),
-                                       shares(moving, THREADED_SHARES))))
+                       for p, m in zip(shares(patches), shares(moving))))
     return [measurement for part in parts for measurement in part]
 
 
 def _measure_batch(patches: list[Patch], moving: list[np.ndarray],
                    refine_sigma: float | None) -> list[Measurement | None]:
     out: list[Measurement | None] = []
-    step = max(1, BATCH_PIXELS // max(moving[0].size, 1)) if moving else 1
-    for start in range(0, len(patches), step):
-        group = patches[start:start + step]
+    for batch in _in_batches(list(zip(patches, moving)), moving[0].size if moving else 1):
+        group = [patch for patch, _ in batch]
         shifts, peaks, _ = match_batch(np.stack([p.reference for p in group]),
-                                       np.stack(moving[start:start + step]), snr=False,
+                                       np.stack([m for _, m in batch]), snr=False,
                                        refine_sigma=refine_sigma)
         for patch, (drow, dcol), peak in zip(group, shifts, peaks):
             if not np.isfinite(peak):

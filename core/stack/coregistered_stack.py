@@ -234,7 +234,7 @@ def _build_stack(stack: list[StackAsset], reference: StackAsset, sources, defini
                 atomic_path(outputs[asset.name])), model, grid, resampling=resampling,
                 dtype="float32", cog=True, is_canceled=stop, client=client)
 
-        fixed = [a for a in stack if a.input_index == reference.input_index]
+        fixed, moved = _fixed_and_moved(stack, reference)
         measured = _measured_while_writing(
             lambda stop: _measure_pairs(stack, reference, views, modality,
                                         scaled_progress(progress, 0, 40), stop, client),
@@ -242,7 +242,6 @@ def _build_stack(stack: list[StackAsset], reference: StackAsset, sources, defini
                           for a in fixed],
             is_canceled)
         shifts = _shifts(stack, reference, measured, log)
-        moved = [a for a in stack if a.input_index != reference.input_index]
         for k, asset in enumerate(moved, start=len(fixed)):
             if progress:  # the fixed assets are written, each moved one when it is
                 progress(40 + 40 * k / len(stack))
@@ -261,6 +260,17 @@ def _build_stack(stack: list[StackAsset], reference: StackAsset, sources, defini
     return StackResult(outputs, item, collection,
                        {k: {key: v for key, v in s.items() if key != "model"}
                         for k, s in shifts.items()})
+
+
+def _fixed_and_moved(stack: list[StackAsset], reference: StackAsset,
+                     ) -> tuple[list[StackAsset], list[StackAsset]]:
+    """The assets of the reference's input (written as they are) and the others (each
+    written through its input's measured model)."""
+    fixed: list[StackAsset] = []
+    moved: list[StackAsset] = []
+    for asset in stack:
+        (fixed if asset.input_index == reference.input_index else moved).append(asset)
+    return fixed, moved
 
 
 # ------------------------------------------------------------------------ assets
