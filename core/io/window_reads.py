@@ -47,7 +47,9 @@ class _WindowCache:
         self._data = ds.read(bands, window=window)
 
     def read(self, indexes=None, window: Window | None = None, **kwargs) -> np.ndarray:
-        inner = window is not None and not kwargs and indexes == self._bands and (
+        """``ds.read``: from the kept pixels for a list of kept bands in the window."""
+        inner = window is not None and not kwargs and isinstance(indexes, list) and all(
+            band in self._bands for band in indexes) and (
             window.row_off >= self._window.row_off and window.col_off >= self._window.col_off
             and window.row_off + window.height <= self._window.row_off + self._window.height
             and window.col_off + window.width <= self._window.col_off + self._window.width)
@@ -55,7 +57,11 @@ class _WindowCache:
             return self._ds.read(indexes, window=window, **kwargs)
         r, c = int(window.row_off - self._window.row_off), int(window.col_off
                                                                - self._window.col_off)
-        return self._data[:, r:r + int(window.height), c:c + int(window.width)].copy()
+        rows = slice(r, r + int(window.height))
+        cols = slice(c, c + int(window.width))
+        if indexes == self._bands:
+            return self._data[:, rows, cols].copy()
+        return self._data[[self._bands.index(b) for b in indexes], rows, cols]
 
     @property
     def unwrapped(self) -> rasterio.io.DatasetReaderBase:
@@ -66,16 +72,21 @@ class _WindowCache:
         return getattr(self._ds, name)
 
 
-def cached_window(ds: rasterio.io.DatasetReaderBase, bands: list[int], grid: Grid | None):
+def cached_window(ds: rasterio.io.DatasetReaderBase, bands: list[int], grid: Grid | None,
+                  ahead: ReadAhead | None = None):
     """``ds`` with its ``bands`` read once and kept, when that is small
     (:data:`CACHED_PIXELS`): the whole raster, or the window ``grid`` is. Many window
     reads of a small overlap then cost one read (the same pixels). Else, or if ``grid``
     does not nest in ``ds``'s grid (its reads are warps, which need the dataset), ``ds``
-    itself."""
+    itself. ``ahead``: the same raster being read whole (every band): its read serves
+    instead of one of ``ds``'s own when the whole raster would be read."""
     window = None if grid is None else nested_window(ds, grid)
     if grid is not None and window is None:
         return ds
     if ds.width * ds.height <= CACHED_PIXELS:
+        whole = None if ahead is None else ahead.source()
+        if whole is not None:
+            return whole
         window = Window(0, 0, ds.width, ds.height)
     elif window is None or grid.width * grid.height > CACHED_PIXELS:
         return ds
@@ -99,11 +110,10 @@ def reads_together(datasets, *calls):
     return together(*calls)
 
 
-#: Sizes (bytes, decoded, every band) of the rasters :class:`ReadAhead` reads: a smaller
-#: one decodes in a few milliseconds (the thread costs more than it saves); a larger one
+#: Largest raster (bytes, decoded, every band) :class:`ReadAhead` reads: a larger one
 #: would hold much memory (at most a quarter of the available memory too) and keep a
 #: canceled run waiting for its read (128 MB: about half a second).
-READ_AHEAD_BYTES = (2**24, 2**27)
+READ_AHEAD_BYTES = 2**27
 
 
 class ReadAhead:
@@ -111,15 +121,15 @@ class ReadAhead:
     a writer that needs them after other work (an alignment's estimate, which keeps
     mostly one core busy) then finds them decoded instead of inflating its tiles while
     it compresses its own (a 5000 x 5000 DEFLATE scene: 150 ms of CPU moved off the
-    write). Nothing is read for a remote raster, a small or a large one
-    (:data:`READ_AHEAD_BYTES`), and a failed read leaves the writer to open the file
-    itself (and report it)."""
+    write), and the matching of a small raster reads them instead of the file
+    (:func:`cached_window`): one decoding where there were two. Nothing is read for a
+    remote raster or a large one (:data:`READ_AHEAD_BYTES`), and a failed read leaves
+    the reader to open the file itself (and report it)."""
 
     def __init__(self, path: str, nbytes: int) -> None:
         room = available_memory()
         self._pool = self._future = None
-        least, most = READ_AHEAD_BYTES
-        if is_remote(str(path)) or not least <= nbytes <= most or (
+        if is_remote(str(path)) or nbytes > READ_AHEAD_BYTES or (
                 room is not None and nbytes > room / 4):
             return
         self._pool = ThreadPoolExecutor(1)

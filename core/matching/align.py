@@ -82,6 +82,7 @@ def estimate_alignment(
     choose_bands: bool = False,
     progress: Progress | None = None,
     is_canceled: IsCanceled | None = None,
+    read_ahead: ReadAhead | None = None,
 ) -> Alignment:
     """Estimate the motion (rigid by default) that puts ``secondary`` on ``reference``.
 
@@ -119,6 +120,9 @@ def estimate_alignment(
         Match the band pair whose coarse correlation stands out most (every pair is tried,
         :mod:`.band_choice`) instead of ``reference_band`` and ``secondary_band``; the
         report's ``search.band_choice`` lists every pair's score.
+    read_ahead : ReadAhead, optional
+        The secondary's bands being read on a thread (:func:`align_image`, which writes
+        from them): a small secondary is matched from that read instead of its own.
 
     Raises
     ------
@@ -153,7 +157,8 @@ def estimate_alignment(
                               modality=modality) if choose_bands else None
         if choice:
             reference_band, secondary_band = choice.reference_band, choice.secondary_band
-        ref_ds, sec_ds = _cached_pair(ref_ds, reference_band, sec_ds, secondary_band, common)
+        ref_ds, sec_ds = _cached_pair(ref_ds, reference_band, sec_ds, secondary_band, common,
+                                      read_ahead)
         seed = seed_alignment(
             ref_ds, reference_band, ref_nodata, sec_ds, secondary_band, sec_nodata, common,
             masks, reference_pixel=pixel, max_shift_map=max_shift_map, modality=modality,
@@ -186,12 +191,13 @@ def estimate_alignment(
         return estimator.run(patches, ref_info, sec_info)
 
 
-def _cached_pair(ref_ds, reference_band: int, sec_ds, secondary_band: int, common: Grid):
+def _cached_pair(ref_ds, reference_band: int, sec_ds, secondary_band: int, common: Grid,
+                 read_ahead: ReadAhead | None):
     """Both rasters read once when the overlap is small (:func:`cached_window`): the
     coarse search and the patches share the pixels. Two local files are read at once."""
     return reads_together((ref_ds, sec_ds),
                           partial(cached_window, ref_ds, [reference_band], common),
-                          partial(cached_window, sec_ds, [secondary_band], None))
+                          partial(cached_window, sec_ds, [secondary_band], None, read_ahead))
 
 
 def score_overlap(
@@ -414,7 +420,7 @@ def align_image(
                 initial_offset_units=initial_offset_units, modality=modality,
                 keep_unreliable=keep_unreliable, choose_bands=choose_bands,
                 progress=scaled_progress(progress, 0, 60),
-                is_canceled=is_canceled)
+                is_canceled=is_canceled, read_ahead=ahead)
             if output is None:
                 return alignment
             return _write_aligned(alignment, reference, secondary, output,

@@ -32,7 +32,13 @@ from .match import (
 )
 from .metrics import mean_matching_score
 from .structure_match import measure_structure
-from .uncertainty import SYSTEMATIC_PX, metres_per_unit, overlap_factor, radii
+from .uncertainty import (
+    SYSTEMATIC_PX,
+    metres_per_unit,
+    overlap_factor,
+    radii,
+    radii_per_unit,
+)
 
 #: Iterations stop when the model moves less than this (pixels, anywhere in the overlap).
 CONVERGENCE_PX = 0.01
@@ -191,21 +197,19 @@ class Estimator:
         dof = fit.dof / kappa
         out = {"map": statistical + systematic}
         rx, ry = reference.res
-        for unit, (sx, sy) in (("px", (1 / rx, -1 / ry)),
-                               ("m", metres_per_unit(self.common.crs, (left + right) / 2,
-                                                     (bottom + top) / 2, (rx, ry))
-                                     or (None, None))):
-            if sx is None:
-                out[f"ce90_{unit}"] = out[f"ce95_{unit}"] = None
-                continue
-            scale = np.diag([sx, sy, 1.0])
-            mean_r2 = (((right - left) * sx) ** 2 + ((top - bottom) * sy) ** 2) / 12
-            out[f"ce90_{unit}"], out[f"ce95_{unit}"] = radii(
-                scale @ statistical @ scale, scale @ systematic @ scale, mean_r2, dof)
-            if unit == "px":
-                degrees = np.diag([1.0, 1.0, math.degrees(1.0)])
-                total = degrees @ scale @ (statistical + systematic) @ scale @ degrees
-                out["covariance"] = tuple(tuple(float(v) for v in row) for row in total)
+
+        def radii_in(units: tuple[float, float]) -> list[float]:
+            scale = np.diag([units[0], units[1], 1.0])
+            mean_r2 = (((right - left) * units[0]) ** 2 + ((top - bottom) * units[1]) ** 2) / 12
+            return radii(scale @ statistical @ scale, scale @ systematic @ scale, mean_r2, dof)
+
+        per_unit = radii_per_unit(radii_in, {"px": (1 / rx, -1 / ry), "m": metres_per_unit(
+            self.common.crs, (left + right) / 2, (bottom + top) / 2, (rx, ry))})
+        for unit, values in per_unit.items():
+            out[f"ce90_{unit}"], out[f"ce95_{unit}"] = values or (None, None)
+        scale = np.diag([1 / rx, -1 / ry, math.degrees(1.0)])
+        total = scale @ (statistical + systematic) @ scale
+        out["covariance"] = tuple(tuple(float(v) for v in row) for row in total)
         return out
 
     def _observations(self, active, measurements, minimal: int):

@@ -20,7 +20,7 @@ from .linear_model import (
     scene_gain,
     terms_shown,
 )
-from .uncertainty import SYSTEMATIC_PX, linear_radii, metres_per_unit
+from .uncertainty import SYSTEMATIC_PX, linear_radii, metres_per_unit, radii_per_unit
 
 
 class LinearEstimator(Estimator):
@@ -80,13 +80,12 @@ class LinearEstimator(Estimator):
         rx, ry = reference.res
         metres = metres_per_unit(self.common.crs, (left + right) / 2, (bottom + top) / 2,
                                  (rx, ry))
-        for unit, per in (("px", (rx, ry)),
-                          ("m", None if metres is None else (1 / metres[0], 1 / metres[1]))):
-            if per is None:
-                out[f"ce90_{unit}"] = out[f"ce95_{unit}"] = None
-                continue
-            out[f"ce90_{unit}"], out[f"ce95_{unit}"] = linear_radii(
-                statistical, systematic, self._gain(per), dof)
+        per_unit = radii_per_unit(
+            lambda units: linear_radii(statistical, systematic,
+                                       self._gain((1 / units[0], 1 / units[1])), dof),
+            {"px": (1 / rx, 1 / ry), "m": metres})
+        for unit, values in per_unit.items():
+            out[f"ce90_{unit}"], out[f"ce95_{unit}"] = values or (None, None)
         scale = np.diag([1 / rx, -1 / ry, math.degrees(1.0)])
         total = scale @ out["map"] @ scale
         out["covariance"] = tuple(tuple(float(v) for v in row) for row in total)

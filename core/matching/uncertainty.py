@@ -13,6 +13,8 @@ aliased (area-averaged) pixels, measured on the validation corpus (tests/corpus.
 from __future__ import annotations
 
 import functools
+import math
+from collections.abc import Callable
 
 import numpy as np
 from pyproj import Geod
@@ -75,6 +77,30 @@ def linear_radii(statistical: np.ndarray, systematic: np.ndarray, gain: np.ndarr
     draws = t_draws @ _factor(statistical).T + normal @ _factor(systematic).T
     error = np.sqrt(((draws @ gain.T) ** 2).sum(axis=1))
     return [float(q) for q in np.quantile(error, levels)]
+
+
+def radii_per_unit(radii_of: Callable[[tuple[float, float]], list[float]],
+                   scales: dict[str, tuple[float, float] | None],
+                   ) -> dict[str, list[float] | None]:
+    """``radii_of(scale)`` for each unit's ``scale`` (its units per map unit along x and
+    y; None: unknown, no radii). A unit whose scale is one multiple of an earlier unit's
+    on both axes (metres beside square pixels of a projected CRS) takes the earlier radii
+    times that multiple: the same Monte Carlo, scaled, without a second run."""
+    out: dict[str, list[float] | None] = {}
+    done: list[tuple[tuple[float, float], list[float]]] = []
+    for unit, scale in scales.items():
+        if scale is None:
+            out[unit] = None
+            continue
+        for earlier, values in done:
+            multiple = abs(scale[0] / earlier[0])
+            if math.isclose(multiple, abs(scale[1] / earlier[1]), rel_tol=1e-12):
+                out[unit] = [multiple * v for v in values]
+                break
+        else:
+            out[unit] = radii_of(scale)
+        done.append((scale, out[unit]))
+    return out
 
 
 @functools.lru_cache(maxsize=16)

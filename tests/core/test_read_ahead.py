@@ -27,21 +27,21 @@ def _raster(path, count=3, side=96):
 
 
 def test_read_ahead_serves_every_band_of_the_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(window_reads, "READ_AHEAD_BYTES", (1, 2**30))
     data = _raster(tmp_path / "r.tif")
     with ReadAhead(tmp_path / "r.tif", data.nbytes) as ahead:
         source = ahead.source()
         window = Window(5, 7, 40, 30)
         assert np.array_equal(source.read([1, 2, 3], window=window),
                               data[:, 7:37, 5:45])
+        assert np.array_equal(source.read([3, 1], window=window), data[[2, 0], 7:37, 5:45])
         assert source.count == 3 and source.crs.to_epsg() == 32650
     assert source.closed
 
 
-@pytest.mark.parametrize("where, limits", [("r.tif", (2**24, 2**28)),
-                                           ("missing.tif", (1, 2**30)),
-                                           ("/vsicurl/http://127.0.0.1:9/r.tif", (1, 2**30))])
-def test_nothing_read_ahead_for_small_missing_or_remote_rasters(tmp_path, monkeypatch, where,
+@pytest.mark.parametrize("where, limits", [("r.tif", 2**15),
+                                           ("missing.tif", 2**30),
+                                           ("/vsicurl/http://127.0.0.1:9/r.tif", 2**30)])
+def test_nothing_read_ahead_for_large_missing_or_remote_rasters(tmp_path, monkeypatch, where,
                                                                  limits):
     monkeypatch.setattr(window_reads, "READ_AHEAD_BYTES", limits)
     data = _raster(tmp_path / "r.tif")
@@ -57,11 +57,33 @@ def test_a_resampled_output_is_the_same_read_ahead_or_not(tmp_path, monkeypatch)
         with rasterio.open(secondary, "w", **src.profile | {
                 "transform": src.transform * Affine.translation(0.6, -0.4)}) as dst:
             dst.write(src.read())
-    outputs = []
-    for limits in ((2**40, 2**41), (1, 2**40)):  # never, always
+    outputs, models = [], []
+    for limits in (0, 2**40):  # never, always (the matching then reads it too)
         monkeypatch.setattr(window_reads, "READ_AHEAD_BYTES", limits)
-        outputs.append(tmp_path / f"aligned_{limits[0]}.tif")
-        align_image(path, secondary, outputs[-1], reference_band=4, secondary_band=4,
-                    transform="translation")
+        outputs.append(tmp_path / f"aligned_{limits}.tif")
+        models.append(align_image(path, secondary, outputs[-1], reference_band=4,
+                                  secondary_band=4, transform="translation").model)
+    assert models[0] == models[1]
     with rasterio.open(outputs[0]) as a, rasterio.open(outputs[1]) as b:
         assert np.array_equal(a.read(), b.read())
+
+
+def test_a_small_secondary_read_ahead_is_decoded_once(tmp_path, monkeypatch):
+    """The matching reads the secondary's pixels from the read ahead, not from its own
+    read of the file."""
+    secondary = tmp_path / "secondary.tif"
+    with rasterio.open(NANJING) as src:
+        with rasterio.open(secondary, "w", **src.profile | {
+                "transform": src.transform * Affine.translation(0.6, -0.4)}) as dst:
+            dst.write(src.read())
+    reads = []
+    whole = window_reads._WindowCache.__init__
+
+    def counted(self, ds, bands, window):
+        reads.append((ds.name, tuple(bands)))
+        whole(self, ds, bands, window)
+
+    monkeypatch.setattr(window_reads._WindowCache, "__init__", counted)
+    align_image(NANJING, secondary, tmp_path / "aligned.tif", reference_band=4,
+                secondary_band=4, transform="translation")
+    assert [bands for name, bands in reads if name == str(secondary)] == [(1, 2, 3, 4, 5, 6)]
