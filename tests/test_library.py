@@ -135,7 +135,7 @@ def _keywords(function) -> dict[str, object]:
 
 #: Estimator options an entry point builds from one of its own: the Dask client from the
 #: scheduler's address (the entry point connects, checks the workers and closes it).
-GIVEN_AS = {"client": "dask_scheduler", "read_ahead": "output"}
+GIVEN_AS = {"client": "dask_scheduler", "read_ahead": "output_mode"}
 
 
 def test_entry_points_take_every_option_of_what_they_forward_to():
