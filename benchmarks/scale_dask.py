@@ -29,8 +29,9 @@ its serial steps, e.g. a global fit or writing a COG, and its writing of the til
 arrive) and of the workers, and the tasks the workers ran (Dask's task stream: how many,
 their mean compute seconds). Amdahl's bound for 2 workers over 1 takes the client's CPU
 of the 1-worker run as serial: a job whose client works 1.5 s for 1 s of tasks can never
-gain 1.7x, whatever the cluster. (The COG outputs of band_math and coregistered_stack are
-compressed by the workers; the client lays the files out and compresses the overviews.)
+gain 1.7x, whatever the cluster. (The COG outputs of band_math and coregistered_stack, and
+both outputs of rectify_swath, are compressed by the workers; the client lays the files out
+and compresses the overviews.)
 
 Jobs, each of several tiles or blocks of a few thousand pixels (real data from
 ``../shared/data``):
@@ -39,7 +40,7 @@ Jobs, each of several tiles or blocks of a few thousand pixels (real data from
   benchmarks/scale.py (Sentinel-2 band 8 and its copy through a smooth field), 16 tiles of
   512 px (``reader.TILE``), check points every 256 px, and the warp (4 strips of 512 rows);
 * ``rectify_swath``: the OLCI netCDF band onto a 4170 x 2675 grid (a fifth of its pixel),
-  bilinear, with the lookup output (strips of at least 256 target rows);
+  bilinear, with the lookup output (one run of 512-row strips per worker);
 * ``align_dem``: blockwise (512 px blocks) on the Longyearbyen DEM pair resampled to 10 m
   (2664 x 1970, bilinear), and the aligned DEM's strips;
 * ``band_math``: a normalised difference of the 4096 x 4096 scale.py pair minus its mean

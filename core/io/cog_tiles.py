@@ -81,17 +81,20 @@ class TileSpec:
 
     @classmethod
     def for_grid(cls, grid: Grid, *, count: int, dtype: str, nodata: float | None,
-                 strip_rows: int, tile_width: int) -> TileSpec:
+                 strip_rows: int, tile_width: int, overviews: bool = True) -> TileSpec:
         """The spec of an output on ``grid`` written in strips of ``strip_rows`` rows (a
         multiple of 16): one row of tiles each, as high as a strip (or, for a grid lower
         than a strip, the least multiple of 16 that holds it). Overviews (GDAL's COG
         rule) halve it until it fits in one tile, as long as a strip holds whole rows of
-        every level (9 levels for strips of 512 rows)."""
+        every level (9 levels for strips of 512 rows). ``overviews`` False: none, a plain
+        tiled GeoTIFF (a COG without overviews) that the workers still compress."""
         if strip_rows % 16:
             raise ValueError(f"strips of {strip_rows} rows: TIFF tiles are multiples of 16")
         tile_height = min(strip_rows, -(-grid.height // 16) * 16)
         most = (strip_rows & -strip_rows).bit_length() - 1 if grid.height > strip_rows \
             else 32
+        if not overviews:
+            most = 0
         levels = 0
         while levels < most and (math.ceil(grid.width / 2**levels) > tile_width
                                  or math.ceil(grid.height / 2**levels) > tile_height):

@@ -1,33 +1,35 @@
 """rectify_swath on a Dask cluster: strips of target rows as tasks. A worker reads the
 swath (coordinates and bands) by path, brings the coordinates into the target CRS, and
-paints and samples its strip of the grid only, as the in-process run does for the whole
-grid; the client writes the strips into the outputs as they arrive."""
+paints and samples its strips of the grid only, as the in-process run does for the whole
+grid, and compresses their tiles (:mod:`..io.cog_tiles`); the client only lays the bytes
+out in the outputs as they arrive."""
 
 from __future__ import annotations
 
 import contextlib
 import math
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import rasterio
 from rasterio.crs import CRS
 from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.windows import Window
 
 from ..errors import CoregInputError
 from ..grid import Grid
-from ..io.raster_io import IsCanceled, Progress, atomic_path, output_profile, to_cog
+from ..io.cog_tiles import CogAssembler, EncodedStrip, TileSpec, encode_strip
+from ..io.raster_io import BLOCK, IsCanceled, Progress, atomic_path, tile_side
 from .geometry import to_target_coordinates
 from .inputs import checked_bands, open_swath, read_band_array, read_measurements
 from .sampling import as_sampled, rectify_arrays
 
 #: Band descriptions of the lookup output.
 LOOKUP_DESCRIPTIONS = ("source column (pixel corner = 0)", "source row (pixel corner = 0)")
-#: Fewest target rows in one task (each task reads the whole swath).
-MIN_ROWS = 256
+#: Most strips of :data:`BLOCK` rows (the outputs' tile rows) in one task: each task reads
+#: the whole swath (a quarter of a second for an OLCI scene), so a worker gets as few tasks
+#: as its memory allows.
+TASK_STRIPS = 8
 
 
 def check_same_size(data_shape: tuple[int, int], coordinates_shape: tuple[int, int]) -> None:
@@ -59,54 +61,87 @@ class SwathJob:
     prefilter_sigma: float
 
 
-def rectify_rows_at(job: SwathJob, rows: tuple[int, int]
-                    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-    """A Dask worker's task: the rectified bands and the lookup (col, row) on target rows
-    ``rows`` (start, stop) of ``job.grid``."""
+def rectify_strips_at(job: SwathJob, strips: range, spec: TileSpec,
+                      lookup_spec: TileSpec | None) -> tuple[int, list[tuple]]:
+    """A Dask worker's task: strips ``strips`` of ``spec`` (consecutive tile rows of
+    ``job.grid``) rectified and compressed here, so that the client only lays out the
+    bytes; returns the painted pixels and, per strip, (k, bands, lookup or None)."""
     x = read_band_array(job.x_coords, job.x_band, "X coordinates")
     y = read_band_array(job.y_coords, job.y_band, "Y coordinates")
     x, y = to_target_coordinates(x, y, job.source_crs, job.grid.crs, [])
     data, nodata, _ = read_measurements(job.source, job.bands)
     values, fill = as_sampled(data, nodata, job.interpolation)
-    strip = job.grid.subgrid(rows[0], 0, rows[1] - rows[0], job.grid.width)
-    return rectify_arrays(values, x, y, strip, interpolation=job.interpolation,
-                          prefilter_sigma=job.prefilter_sigma, fill=fill)
+    top = strips.start * spec.tile_height
+    bottom = top + sum(spec.strip_rows(k) for k in strips)
+    part = job.grid.subgrid(top, 0, bottom - top, job.grid.width)
+    bands, (col, row) = rectify_arrays(values, x, y, part, interpolation=job.interpolation,
+                                       prefilter_sigma=job.prefilter_sigma, fill=fill)
+    painted = int(np.isfinite(col).sum())
+    lookup = np.stack([col, row]) + 0.5 if lookup_spec is not None else None
+    encoded = []
+    for k in strips:
+        r0 = k * spec.tile_height - top
+        rows = slice(r0, r0 + spec.strip_rows(k))
+        encoded.append((k, _encoded(spec, k, bands[:, rows]),
+                        None if lookup is None else _encoded(lookup_spec, k, lookup[:, rows])))
+    return painted, encoded
+
+
+def _encoded(spec: TileSpec, k: int, block: np.ndarray) -> EncodedStrip:
+    """Strip ``k`` of ``spec``, all of it computed (``block``: bands, rows, columns)."""
+    return encode_strip(spec, k, (Window(0, 0, block.shape[2], block.shape[1]), block))
 
 
 def rectify_on_cluster(client, job: SwathJob, output: str, lookup_output: str | None, *,
                        cog: bool, progress: Progress | None, is_canceled: IsCanceled | None
                        ) -> tuple[int, dict]:
-    """Write the outputs from strips computed on the workers: the painted pixels and the
-    outputs written. The bands' type, fill and names are read here from the metadata."""
-    from ..distributed import PENDING_PER_WORKER, cluster_map
+    """Write the outputs from strips computed and compressed on the workers: the painted
+    pixels and the outputs written. The bands' type, fill and names are read here from
+    the metadata. A plain GeoTIFF is a COG without overviews: tiled and compressed alike,
+    the client only assembles it (compressing it here was the serial part of the job)."""
+    from ..distributed import cluster_map
 
     dtype, nodata, descriptions, shape = _measurement_metadata(job.source, job.bands)
     check_same_size(shape, _coordinates_shape(job))
     sampled, fill = as_sampled(np.zeros((1, 1, 1), dtype), nodata, job.interpolation)
     grid = job.grid
-    workers = max(1, len(client.scheduler_info().get("workers", {})))
-    step = max(MIN_ROWS, math.ceil(grid.height / (PENDING_PER_WORKER * workers)))
-    strips = [(row, min(row + step, grid.height)) for row in range(0, grid.height, step)]
+    tiling = dict(strip_rows=BLOCK, tile_width=tile_side(grid.width), overviews=cog)
+    spec = TileSpec.for_grid(grid, count=len(descriptions), dtype=str(sampled.dtype),
+                             nodata=fill, **tiling)
+    lookup_spec = TileSpec.for_grid(grid, count=2, dtype="float32", nodata=float("nan"),
+                                    **tiling) if lookup_output else None
+    runs = _runs(spec.strips, max(1, len(client.scheduler_info().get("workers", {}))))
     painted = 0
-    with contextlib.ExitStack() as stack:
-        out = stack.enter_context(_writer(output, grid, len(descriptions), str(sampled.dtype),
-                                          fill, descriptions, cog))
-        look = stack.enter_context(_writer(lookup_output, grid, 2, "float32", np.nan,
-                                           LOOKUP_DESCRIPTIONS, cog)) if lookup_output else None
-        computed = cluster_map(client, rectify_rows_at, [(job, s) for s in strips], is_canceled)
-        for done, (k, (bands, lookup)) in enumerate(computed):
-            r0, r1 = strips[k]
-            window = Window(0, r0, grid.width, r1 - r0)
-            out.write(bands, window=window)
-            if look is not None:
-                look.write(np.stack(lookup) + 0.5, window=window)
-            painted += int(np.isfinite(lookup[0]).sum())
+    with contextlib.ExitStack() as stack:  # unwinding removes scratch files and outputs
+        out = _assembler(stack, output, grid, spec, descriptions)
+        look = _assembler(stack, lookup_output, grid, lookup_spec,
+                          LOOKUP_DESCRIPTIONS) if lookup_output else None
+        computed = cluster_map(client, rectify_strips_at,
+                               [(job, run, spec, lookup_spec) for run in runs], is_canceled)
+        for done, (_, (count, encoded)) in enumerate(computed):
+            for k, bands, lookup in encoded:
+                out.add(k, bands)
+                if look is not None:
+                    look.add(k, lookup)
+            painted += count
             if progress:
-                progress(95.0 * (done + 1) / len(strips))
+                progress(95.0 * (done + 1) / len(runs))
         if painted == 0:
             raise no_cover_error()
+        for assembler in (out, look):
+            if assembler is not None:
+                assembler.finish()
     return painted, {"output": output} | ({"lookup_output": lookup_output} if lookup_output
                                           else {})
+
+
+def _runs(strips: int, workers: int) -> list[range]:
+    """The strips in runs of consecutive strips, one task each: as many runs as workers
+    (or a multiple, for runs of at most :data:`TASK_STRIPS`), as even as whole strips
+    allow."""
+    count = min(strips, workers * math.ceil(strips / (workers * TASK_STRIPS)))
+    bounds = [round(i * strips / count) for i in range(count + 1)]
+    return [range(a, b) for a, b in zip(bounds, bounds[1:])]
 
 
 def _measurement_metadata(path: str, bands: Sequence[int] | None) -> tuple:
@@ -126,24 +161,15 @@ def _coordinates_shape(job: SwathJob) -> tuple[int, int]:
         return ds.height, ds.width
 
 
-@contextlib.contextmanager
-def _writer(path: str, grid: Grid, count: int, dtype: str, nodata: float, descriptions,
-            cog: bool) -> Iterator:
-    """An open GeoTIFF for ``path`` (its scratch copy for a COG), which becomes ``path``
-    only if the block ends without an error."""
-    profile = output_profile(grid, count=count, dtype=dtype, nodata=nodata, scratch=cog)
-    with atomic_path(path) as tmp:
-        target = tmp + ".gtiff.tmp" if cog else tmp
-        try:
-            with rasterio.open(target, "w", **profile) as dst:
-                for k, text in enumerate(descriptions, start=1):
-                    if text:
-                        dst.set_band_description(k, text)
-                yield dst
-        except BaseException:
-            if cog:
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(target)
-            raise
-        if cog:
-            to_cog(target, tmp)
+def _assembler(stack: contextlib.ExitStack, path: str, grid: Grid, spec: TileSpec,
+               descriptions) -> CogAssembler:
+    """The writer of ``path`` at its atomic path, both on ``stack``: ``path`` appears only
+    if the block ends without an error, and no scratch file stays."""
+    tmp = stack.enter_context(atomic_path(path))
+
+    def decorate(dataset) -> None:
+        for k, text in enumerate(descriptions, start=1):
+            if text:
+                dataset.set_band_description(k, text)
+
+    return stack.enter_context(CogAssembler(tmp, grid, spec, decorate))

@@ -21,6 +21,7 @@ from coreg.core.bandmath.raster_math import band_math
 from coreg.core.dem import block_tasks
 from coreg.core.dem.dem import align_dem
 from coreg.core.errors import CoregInputError, CoregResourceError
+from coreg.core.io.raster_io import tile_side
 from coreg.core.local import check_points, flow_tasks, flow_tiles, reader
 from coreg.core.local.local import align_local
 from coreg.core.stack import execution, shift_tasks
@@ -176,8 +177,10 @@ def test_coregistered_stack_on_the_cluster(shared_data, cluster, tmp_path, monke
 
 
 def test_rectify_swath_on_the_cluster(shared_data, cluster, tmp_path, monkeypatch):
-    """OLCI (netCDF subdatasets) onto a 834 x 535 grid in 4 strips of target rows."""
-    monkeypatch.setattr(swath_tasks, "MIN_ROWS", 1)
+    """OLCI (netCDF subdatasets) onto a 417 x 268 grid in 5 strips of 64 target rows, one
+    task each."""
+    monkeypatch.setattr(swath_tasks, "BLOCK", 64)
+    monkeypatch.setattr(swath_tasks, "TASK_STRIPS", 1)
     nc = shared_data / "swath" / "O_L2_0001_SNS_2017104102450_v1.0.nc"
     res, x0, y0 = 0.0005832, 1.152138, 52.32967
     options = dict(interpolation="bilinear", prefilter=True, target_crs="EPSG:4326",
@@ -193,6 +196,51 @@ def test_rectify_swath_on_the_cluster(shared_data, cluster, tmp_path, monkeypatc
     assert (there.grid, there.notes, there.warnings) == (here.grid, here.notes, here.warnings)
     assert_same_rasters(tmp_path / "here.tif", tmp_path / "there.tif")
     assert_same_rasters(tmp_path / "here_lookup.tif", tmp_path / "there_lookup.tif")
+
+
+@pytest.mark.parametrize("cog", [False, True], ids=["gtiff", "cog"])
+def test_rectify_swath_on_the_cluster_writes_the_workers_tiles(shared_data, cluster, tmp_path,
+                                                               monkeypatch, cog):
+    """The workers compress the tiles (strips of 64 rows here: the outputs' tile rows);
+    the files hold the in-process pixels bit for bit, tiled and DEFLATE-compressed, with
+    overviews for a COG only."""
+    monkeypatch.setattr(swath_tasks, "BLOCK", 64)
+    monkeypatch.setattr(swath_tasks, "TASK_STRIPS", 2)
+    nc = shared_data / "swath" / "O_L2_0001_SNS_2017104102450_v1.0.nc"
+    res, x0, y0 = 0.0005832, 1.152138, 52.32967
+    options = dict(interpolation="bilinear", target_crs="EPSG:4326", pixel_size=2 * res,
+                   extent=(x0, x0 + 834 * res, y0, y0 + 535 * res), cog=cog)
+    source = f'NETCDF:"{nc}":rtoa_8'
+    here = rectify_swath(source, str(tmp_path / "here.tif"),
+                         lookup_output=str(tmp_path / "here_lookup.tif"), **options)
+    there = rectify_swath(source, str(tmp_path / "there.tif"),
+                          lookup_output=str(tmp_path / "there_lookup.tif"),
+                          dask_scheduler=cluster.address, **options)
+    assert there.painted_pixels == here.painted_pixels > 50000
+    for name in ("", "_lookup"):
+        with rasterio.open(tmp_path / f"here{name}.tif") as a, \
+                rasterio.open(tmp_path / f"there{name}.tif") as b:
+            assert (b.crs, b.transform, b.shape, b.dtypes, b.descriptions) == \
+                (a.crs, a.transform, a.shape, a.dtypes, a.descriptions)
+            assert np.array_equal(b.nodata, a.nodata, equal_nan=True)
+            np.testing.assert_array_equal(b.read(), a.read())  # NaN where a has NaN
+            assert b.compression == rasterio.enums.Compression.deflate
+            assert b.is_tiled and set(b.block_shapes) == {(64, tile_side(b.width))}
+            assert bool(b.overviews(1)) == cog  # (GDAL's COG of one tile has none)
+            assert b.height > 4 * 64  # 5 strips in 3 tasks of the 2 workers
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"{w}{n}.tif" for w in ("here", "there") for n in ("", "_lookup"))
+
+
+def test_rectify_swath_on_the_cluster_covering_nothing_writes_nothing(shared_data, cluster,
+                                                                      tmp_path):
+    nc = shared_data / "swath" / "O_L2_0001_SNS_2017104102450_v1.0.nc"
+    with pytest.raises(CoregInputError, match="does not cover"):
+        rectify_swath(f'NETCDF:"{nc}":rtoa_8', str(tmp_path / "o.tif"),
+                      target_crs="EPSG:4326", pixel_size=0.01, extent=(40, 41, 10, 11),
+                      lookup_output=str(tmp_path / "lookup.tif"),
+                      dask_scheduler=cluster.address)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_input_one_worker_cannot_read_is_told_first(shared_data, real_dask_cluster,

@@ -34,9 +34,10 @@ def _values(count: int, dtype: str, nodata, seed: int = 0) -> np.ndarray:
     return values
 
 
-def _write(path, values: np.ndarray, nodata, order=None) -> TileSpec:
+def _write(path, values: np.ndarray, nodata, order=None, overviews=True) -> TileSpec:
     spec = TileSpec.for_grid(GRID, count=values.shape[0], dtype=str(values.dtype),
-                             nodata=nodata, strip_rows=512, tile_width=512)
+                             nodata=nodata, strip_rows=512, tile_width=512,
+                             overviews=overviews)
 
     def decorate(dataset):
         dataset.set_band_description(1, "ndvi")
@@ -226,3 +227,23 @@ def test_gdals_own_cog_validator_accepts_the_file(tmp_path):
     _write(tmp_path / "out.tif", _values(1, "float32", float("nan")), float("nan"))
     warnings, errors, _ = validator.validate(str(tmp_path / "out.tif"), full_check=True)
     assert errors == [] and warnings == []
+
+
+def test_without_overviews_the_file_is_a_tiled_compressed_geotiff(tmp_path):
+    """``overviews=False`` (a plain GeoTIFF output): the same tiles and no overview, a
+    file GDAL reads back exactly (and its COG validator accepts, but for the overviews
+    it recommends, where it is installed)."""
+    values = _values(2, "int16", -9999)
+    spec = _write(tmp_path / "out.tif", values, -9999, overviews=False)
+    assert spec.levels == 0
+    with rasterio.open(tmp_path / "out.tif") as ds:
+        assert np.array_equal(ds.read(), values) and ds.nodata == -9999
+        assert ds.crs == GRID.crs and ds.transform == GRID.transform
+        assert ds.overviews(1) == [] and ds.block_shapes[0] == (512, 512)
+        assert ds.tags(ns="IMAGE_STRUCTURE")["COMPRESSION"] == "DEFLATE"
+    validator = pytest.importorskip(
+        "osgeo_utils.samples.validate_cloud_optimized_geotiff")
+    warnings, errors, _ = validator.validate(str(tmp_path / "out.tif"), full_check=True)
+    assert errors == [] and warnings == [
+        "The file is greater than 512xH or Wx512, it is recommended to include internal "
+        "overviews"]

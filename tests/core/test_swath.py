@@ -406,3 +406,14 @@ def test_ssmis__automatic_polar_target(shared_data, tmp_path):
     left, bottom, right, top = result.grid.bounds
     assert max(abs(left), abs(right), abs(bottom), abs(top)) < 13_000_000  # equator ~ 12,700 km
     assert result.grid.res[0] == pytest.approx(result.source_spacing)
+
+
+def test_the_cluster_tasks_are_runs_of_whole_strips_one_per_worker_or_a_multiple():
+    from coreg.core.swath.swath_tasks import TASK_STRIPS, _runs
+
+    assert _runs(6, 1) == [range(0, 6)]
+    assert _runs(6, 2) == [range(0, 3), range(3, 6)]
+    assert _runs(3, 8) == [range(0, 1), range(1, 2), range(2, 3)]
+    runs = _runs(2 * TASK_STRIPS + 4, 2)  # too many strips for one task a worker
+    assert len(runs) == 4 and max(len(r) for r in runs) <= TASK_STRIPS
+    assert [k for r in runs for k in r] == list(range(2 * TASK_STRIPS + 4))
