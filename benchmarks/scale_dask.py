@@ -29,9 +29,8 @@ its serial steps, e.g. a global fit or writing a COG, and its writing of the til
 arrive) and of the workers, and the tasks the workers ran (Dask's task stream: how many,
 their mean compute seconds). Amdahl's bound for 2 workers over 1 takes the client's CPU
 of the 1-worker run as serial: a job whose client works 1.5 s for 1 s of tasks can never
-gain 1.7x, whatever the cluster. (The COG outputs of band_math and coregistered_stack, and
-both outputs of rectify_swath, are compressed by the workers; the client lays the files out
-and compresses the overviews.)
+gain 1.7x, whatever the cluster. (The output rasters are compressed by the workers, tile
+by tile; the client lays the files out and compresses a COG's overviews.)
 
 Jobs, each of several tiles or blocks of a few thousand pixels (real data from
 ``../shared/data``):

@@ -90,7 +90,8 @@ def write_resampled(
     ``dtype`` overrides the output data type. With a Dask ``client`` the strips are
     computed on its workers, which read the secondary (and a displacement raster) by
     path, the same pixels as here. A COG (``cog``) is assembled from tiles that each
-    strip's work compresses (:mod:`..io.cog_tiles`): on a cluster, the workers.
+    strip's work compresses (:mod:`..io.cog_tiles`): on a cluster, the workers, which
+    compress a plain GeoTIFF's tiles too (laid out as a COG without overviews).
     ``source``: the secondary already open (a :class:`..io.window_reads.ReadAhead`'s,
     its pixels read), read instead of the file (it stays open). Returns the output
     nodata.
@@ -115,9 +116,12 @@ def write_resampled(
                               src.count, mapping, reference, out_dtype, cog)
         options = dict(order=order, src_nodata=src_nodata, out_nodata=out_nodata,
                        dtype=np.dtype(out_dtype), vertical=vertical)
+        # On a cluster the workers compress a plain GeoTIFF's tiles too (a COG without
+        # overviews), or the client alone would compress every strip after them.
         spec = TileSpec.for_grid(reference, count=src.count, dtype=out_dtype,
                                  nodata=out_nodata, strip_rows=BLOCK,
-                                 tile_width=tile_side(reference.width)) if cog else None
+                                 tile_width=tile_side(reference.width), overviews=cog,
+                                 ) if cog or client is not None else None
         with _strip_writer(output_path, reference, src, spec, out_dtype, out_nodata) as write:
             if client is None:
                 computed = _strips_in_threads(worker, SerialReads(src), mapping, strips,

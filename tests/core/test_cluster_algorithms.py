@@ -138,6 +138,9 @@ def test_align_dem_blockwise_on_the_cluster(shared_data, cluster, tmp_path, monk
                       **options)
     assert len(there.blocks) == 4 and there.report() == here.report()
     assert_same_rasters(tmp_path / "here.tif", tmp_path / "there.tif")
+    with rasterio.open(tmp_path / "there.tif") as ds:  # tiles the workers compressed
+        assert ds.compression == rasterio.enums.Compression.deflate and not ds.overviews(1)
+        assert ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
 
 
 def test_band_math_on_the_cluster(shared_data, cluster, tmp_path, monkeypatch):
