@@ -39,7 +39,7 @@ Jobs, each of several tiles or blocks of a few thousand pixels (real data from
   benchmarks/scale.py (Sentinel-2 band 8 and its copy through a smooth field), 16 tiles of
   512 px (``reader.TILE``), check points every 256 px, and the warp (4 strips of 512 rows);
 * ``rectify_swath``: the OLCI netCDF band onto a 4170 x 2675 grid (a fifth of its pixel),
-  bilinear, with the lookup output (runs of up to four 512-row strips, one per worker here);
+  bilinear, with the lookup output (one run of 512-row strips per worker);
 * ``align_dem``: blockwise (512 px blocks) on the Longyearbyen DEM pair resampled to 10 m
   (2664 x 1970, bilinear), and the aligned DEM's strips;
 * ``band_math``: a normalised difference of the 4096 x 4096 scale.py pair minus its mean

@@ -27,10 +27,9 @@ from .sampling import as_sampled, rectify_arrays
 #: Band descriptions of the lookup output.
 LOOKUP_DESCRIPTIONS = ("source column (pixel corner = 0)", "source row (pixel corner = 0)")
 #: Most strips of :data:`BLOCK` rows (the outputs' tile rows) in one task: each task reads
-#: the whole swath (a quarter of a second for an OLCI scene), so a worker gets few tasks;
-#: but rectifying grows faster than the rows (the 4170 x 2675 OLCI grid of
-#: benchmarks/scale_dask.py in one call: 8.1 CPU s, in two halves: 5.6).
-TASK_STRIPS = 4
+#: the whole swath (a quarter of a second for an OLCI scene), so a worker gets as few tasks
+#: as its memory allows.
+TASK_STRIPS = 8
 
 
 def check_same_size(data_shape: tuple[int, int], coordinates_shape: tuple[int, int]) -> None:

@@ -411,9 +411,8 @@ def test_ssmis__automatic_polar_target(shared_data, tmp_path):
 def test_the_cluster_tasks_are_runs_of_whole_strips_one_per_worker_or_a_multiple():
     from coreg.core.swath.swath_tasks import TASK_STRIPS, _runs
 
-    assert _runs(TASK_STRIPS, 1) == [range(0, TASK_STRIPS)]
+    assert _runs(6, 1) == [range(0, 6)]
     assert _runs(6, 2) == [range(0, 3), range(3, 6)]
-    assert _runs(6, 1) == [range(0, 3), range(3, 6)]  # runs of at most TASK_STRIPS
     assert _runs(3, 8) == [range(0, 1), range(1, 2), range(2, 3)]
     runs = _runs(2 * TASK_STRIPS + 4, 2)  # too many strips for one task a worker
     assert len(runs) == 4 and max(len(r) for r in runs) <= TASK_STRIPS
