@@ -230,7 +230,7 @@ def test_rectify_swath_on_the_cluster_writes_the_workers_tiles(shared_data, clus
             assert b.compression == rasterio.enums.Compression.deflate
             assert b.is_tiled and set(b.block_shapes) == {(64, tile_side(b.width))}
             assert bool(b.overviews(1)) == cog  # (GDAL's COG of one tile has none)
-            assert b.height > 4 * 64  # 5 strips in 3 tasks of the 2 workers
+            assert b.height > 4 * 64  # 5 strips in 4 tasks of the 2 workers
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         f"{w}{n}.tif" for w in ("here", "there") for n in ("", "_lookup"))
 

@@ -26,6 +26,16 @@ def _raster(path, count=3, side=96):
     return data
 
 
+def _moved_secondary(tmp_path):
+    """The Nanjing scene with its georeference moved by (0.6, -0.4) px: a secondary."""
+    secondary = tmp_path / "secondary.tif"
+    with rasterio.open(NANJING) as src:
+        with rasterio.open(secondary, "w", **src.profile | {
+                "transform": src.transform * Affine.translation(0.6, -0.4)}) as dst:
+            dst.write(src.read())
+    return secondary
+
+
 def test_read_ahead_serves_every_band_of_the_file(tmp_path, monkeypatch):
     data = _raster(tmp_path / "r.tif")
     with ReadAhead(tmp_path / "r.tif", data.nbytes) as ahead:
@@ -52,11 +62,7 @@ def test_nothing_read_ahead_for_large_missing_or_remote_rasters(tmp_path, monkey
 
 def test_a_resampled_output_is_the_same_read_ahead_or_not(tmp_path, monkeypatch):
     path = NANJING
-    secondary = tmp_path / "secondary.tif"
-    with rasterio.open(path) as src:
-        with rasterio.open(secondary, "w", **src.profile | {
-                "transform": src.transform * Affine.translation(0.6, -0.4)}) as dst:
-            dst.write(src.read())
+    secondary = _moved_secondary(tmp_path)
     outputs, models = [], []
     for limits in (0, 2**40):  # never, always (the matching then reads it too)
         monkeypatch.setattr(window_reads, "READ_AHEAD_BYTES", limits)
@@ -71,11 +77,7 @@ def test_a_resampled_output_is_the_same_read_ahead_or_not(tmp_path, monkeypatch)
 def test_a_small_secondary_read_ahead_is_decoded_once(tmp_path, monkeypatch):
     """The matching reads the secondary's pixels from the read ahead, not from its own
     read of the file."""
-    secondary = tmp_path / "secondary.tif"
-    with rasterio.open(NANJING) as src:
-        with rasterio.open(secondary, "w", **src.profile | {
-                "transform": src.transform * Affine.translation(0.6, -0.4)}) as dst:
-            dst.write(src.read())
+    secondary = _moved_secondary(tmp_path)
     reads = []
     whole = window_reads._WindowCache.__init__
 
