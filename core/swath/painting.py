@@ -3,6 +3,8 @@ pixel centre), vectorised over blocks of source rows."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from affine import Affine
 
@@ -18,6 +20,16 @@ EDGE_TOLERANCE = 1e-4
 
 #: Source rows painted per block (bounds the temporaries of the vectorised painting).
 ROW_BLOCK = 256
+
+
+
+#: Target rows (of the padded lookup images) a thread paints the larger quads of at once.
+STRIP_ROWS = 64
+
+
+
+#: Candidate target pixels enumerated at once (bounds the temporaries of a strip).
+CANDIDATE_CHUNK = 1 << 16
 
 
 
@@ -38,6 +50,10 @@ def paint_lookup(x: np.ndarray, y: np.ndarray, grid: Grid, *,
 
     ``x``, ``y``: shape (rows, cols), pixel-centre coordinates in ``grid.crs``; source pixel
     (i, j) has its centre at column i, row j. Quads touching a NaN coordinate are skipped.
+    Blocks of source rows paint their small quads; quads holding more target pixels are
+    then painted by strips of target rows, every strip on its own on a thread: a swath
+    of few rows on a much finer grid is one block, and its candidates painted at once
+    would be temporaries of hundreds of megabytes.
     """
     if x.shape != y.shape:
         raise CoregInputError(f"The X and Y coordinate images differ in shape: {x.shape} vs "
@@ -47,21 +63,41 @@ def paint_lookup(x: np.ndarray, y: np.ndarray, grid: Grid, *,
     inverse = ~grid.transform
     # A margin of PAD pixels takes the candidates of quads straddling the grid's edge.
     lookup = np.full((2, grid.height + 2 * PAD, grid.width + 2 * PAD), np.nan, np.float32)
+    flat = lookup.reshape(2, -1)
     seam = _seam_limit(x, y, inverse)
-    rows = x.shape[0]
+    starts = range(0, x.shape[0] - 1, ROW_BLOCK)
+    big: list[_BigQuads] = []
 
-    def paint(r0: int) -> None:
-        if is_canceled and is_canceled():
-            raise CanceledError("Canceled while painting the lookup images.")
-        r1 = min(r0 + ROW_BLOCK, rows - 1)
+    def paint_block(r0: int) -> None:
+        _check_canceled(is_canceled)
+        r1 = min(r0 + ROW_BLOCK, x.shape[0] - 1)
         px, py = inverse * (x[r0:r1 + 1], y[r0:r1 + 1])
-        _paint_block(_BlockQuads(px + PAD, py + PAD, r0, lookup.shape[1:], seam),
-                     lookup.reshape(2, -1))
+        block = _BlockQuads(px + PAD, py + PAD, r0, lookup.shape[1:], seam)
+        _paint_small(block, flat)
+        big.append(block.big_quads())
+
+    def paint_strip(top: int) -> None:
+        _check_canceled(is_canceled)
+        for quads in big:
+            _paint_big(quads, top, min(top + STRIP_ROWS, lookup.shape[1]), flat)
+
+    def strips_progress(done: float) -> None:
+        if progress:
+            progress(20.0 + done)
 
     # Blocks meet on shared quad edges only, where both paint the same positions.
-    in_threads(paint, range(0, rows - 1, ROW_BLOCK), progress, 60.0)
+    in_threads(paint_block, starts, progress, 20.0)
+    big.sort(key=lambda quads: quads.row0)  # every strip paints them in the blocks' order
+    if any(quads.size for quads in big):
+        in_threads(paint_strip, range(0, lookup.shape[1], STRIP_ROWS), strips_progress, 40.0)
     inner = (slice(PAD, PAD + grid.height), slice(PAD, PAD + grid.width))
     return lookup[0][inner], lookup[1][inner]
+
+
+
+def _check_canceled(is_canceled: IsCanceled | None) -> None:
+    if is_canceled and is_canceled():
+        raise CanceledError("Canceled while painting the lookup images.")
 
 
 
@@ -109,16 +145,33 @@ class _BlockQuads:
         self.second = _triangle(rx[3], ry[3], rx[2] - rx[3], ry[2] - ry[3],
                                 rx[1] - rx[3], ry[1] - ry[3])
 
-    def source_position(self, quads: np.ndarray, s, t, second: bool):
-        """Fractional source (column, row) of barycentric (s, t) in a quad's triangle."""
-        i, j = quads % self.ncols, quads // self.ncols + self.row0
-        s, t = np.clip(s, 0, 1), np.clip(t, 0, 1)
-        return (i + 1 - s, j + 1 - t) if second else (i + s, j + t)
+    def big_quads(self) -> _BigQuads:
+        """The quads whose box holds more than 2 x 2 target pixels (whole boxes)."""
+        big = np.flatnonzero(self.big)
+        return _BigQuads(self.row0, self.ncols, self.width, big,
+                         *(v[big].astype(np.int64) for v in (self.c0, self.r0, self.nx, self.ny)),
+                         tuple(v[big] for v in self.first), tuple(v[big] for v in self.second))
 
-    def target_index(self, quads: np.ndarray, dx, dy) -> np.ndarray:
-        """Flat (padded) target pixel index of candidate (c0 + dx, r0 + dy) of each quad."""
-        rows = self.r0[quads].astype(np.int64) + dy
-        return rows * self.width + self.c0[quads].astype(np.int64) + dx
+
+
+@dataclass(frozen=True)
+class _BigQuads:
+    """A block's larger quads (:class:`_BlockQuads`'s names), kept to be painted by strips."""
+
+    row0: int
+    ncols: int
+    width: int
+    quad: np.ndarray
+    c0: np.ndarray
+    r0: np.ndarray
+    nx: np.ndarray
+    ny: np.ndarray
+    first: tuple
+    second: tuple
+
+    @property
+    def size(self) -> int:
+        return self.quad.size
 
 
 
@@ -143,10 +196,10 @@ def _triangle(ax, ay, e1x, e1y, e2x, e2y) -> tuple:
 
 
 
-def _paint_block(block: _BlockQuads, lookup: np.ndarray) -> None:
-    """Paint a block: quads whose box holds at most 2 x 2 target pixels (nearly all when the
-    target pixel is not finer than the source) in four whole-array passes; the others by
-    enumerating their candidates."""
+def _paint_small(block: _BlockQuads, lookup: np.ndarray) -> None:
+    """Paint the quads whose box holds at most 2 x 2 target pixels (nearly all when the
+    target pixel is not finer than the source) in four whole-array passes a triangle."""
+    quad = np.arange(block.small.size)
     for second, tri in ((False, block.first), (True, block.second)):
         s00, t00 = (np.where(block.small, v, np.float32(np.nan)) for v in tri[:2])
         a, b, c, d = tri[2:]
@@ -155,39 +208,66 @@ def _paint_block(block: _BlockQuads, lookup: np.ndarray) -> None:
             s = s + b if dy else s
             t = t00 + c if dx else t00
             t = t + d if dy else t
-            _paint_hits(block, None, s, t, dx, dy, second, lookup)
-    big = np.flatnonzero(block.big)
-    if big.size:
-        counts = (block.nx[big] * block.ny[big]).astype(np.int64)
-        quads = np.repeat(big, counts)
-        offset = np.arange(quads.size) - np.repeat(np.cumsum(counts) - counts, counts)
-        width = block.nx[quads].astype(np.int64)
-        dx, dy = offset % width, offset // width
-        col, row = block.c0[quads] + dx, block.r0[quads] + dy
-        on_grid = (col >= 0) & (col < block.width) & (row >= 0) & (row < block.height)
-        quads, dx, dy = quads[on_grid], dx[on_grid], dy[on_grid]
+            _write(lookup, *_hits(block, quad, block.c0 + dx, block.r0 + dy, s, t, second))
+
+
+
+def _paint_big(quads: _BigQuads, top: int, bottom: int, lookup: np.ndarray) -> None:
+    """Paint the candidates of ``quads`` on target rows ``top`` to ``bottom`` (padded),
+    :data:`CANDIDATE_CHUNK` at a time. The second triangles' pixels are written after
+    every first triangle's, as in one pass: a pixel on an edge shared by two quads takes
+    the same quad's value however the rows are cut."""
+    first_row = np.maximum(quads.r0, top)
+    rows = np.minimum(quads.r0 + quads.ny, bottom) - first_row
+    chosen = np.flatnonzero(rows > 0)
+    counts = quads.nx[chosen] * rows[chosen]
+    ends = np.cumsum(counts)
+    seconds = []
+    start = 0
+    while start < chosen.size:
+        done = ends[start - 1] if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, done + CANDIDATE_CHUNK, "right")))
+        run = slice(start, stop)
+        which = np.repeat(chosen[run], counts[run])
+        offset = np.arange(which.size) - np.repeat(ends[run] - counts[run] - done, counts[run])
+        width = quads.nx[which]
+        dx, dy = offset % width, offset // width + first_row[which] - quads.r0[which]
+        col = quads.c0[which] + dx
+        on_grid = (col >= 0) & (col < quads.width)
+        which, dx, dy, col = which[on_grid], dx[on_grid], dy[on_grid], col[on_grid]
         fx, fy = dx.astype(np.float32), dy.astype(np.float32)
-        for second, tri in ((False, block.first), (True, block.second)):
-            s00, t00, a, b, c, d = (v[quads] for v in tri)
-            s = s00 + a * fx + b * fy
-            t = t00 + c * fx + d * fy
-            _paint_hits(block, quads, s, t, dx, dy, second, lookup)
+        row = quads.r0[which] + dy
+        for second, triangle in ((False, quads.first), (True, quads.second)):
+            s00, t00, a, b, c, d = (v[which] for v in triangle)
+            hits = _hits(quads, quads.quad[which], col, row, s00 + a * fx + b * fy,
+                         t00 + c * fx + d * fy, second)
+            if second:
+                seconds.append(hits)
+            else:
+                _write(lookup, *hits)
+        start = stop
+    for hits in seconds:
+        _write(lookup, *hits)
 
 
 
-def _paint_hits(block: _BlockQuads, quads, s, t, dx, dy, second: bool,
-                lookup: np.ndarray) -> None:
-    """Write the candidates (c0 + dx, r0 + dy) whose barycentric (s, t) are inside the
-    triangle. ``quads``: the quad of each candidate (None: one candidate per quad)."""
+def _hits(block: _BlockQuads | _BigQuads, quad: np.ndarray, col: np.ndarray, row: np.ndarray,
+          s, t, second: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The candidates (``col``, ``row``: padded target pixel) whose barycentric (s, t) are
+    inside the triangle of ``quad`` (the block's flat quad index): their flat target
+    index and fractional source column and row."""
     with np.errstate(invalid="ignore"):
         inside = (s >= -EDGE_TOLERANCE) & (t >= -EDGE_TOLERANCE) & (s + t <= 1 + EDGE_TOLERANCE)
     hits = np.flatnonzero(inside)
-    if not hits.size:
-        return
-    owner = hits if quads is None else quads[hits]
-    if quads is not None:
-        dx, dy = dx[hits], dy[hits]
-    target = block.target_index(owner, dx, dy)
-    col, row = block.source_position(owner, s[hits], t[hits], second)
+    quad = quad[hits]
+    i, j = quad % block.ncols, quad // block.ncols + block.row0
+    s, t = np.clip(s[hits], 0, 1), np.clip(t[hits], 0, 1)
+    target = (row[hits].astype(np.int64, copy=False) * block.width
+              + col[hits].astype(np.int64, copy=False))
+    return target, (i + 1 - s if second else i + s), (j + 1 - t if second else j + t)
+
+
+
+def _write(lookup: np.ndarray, target: np.ndarray, col: np.ndarray, row: np.ndarray) -> None:
     lookup[0, target] = col
     lookup[1, target] = row

@@ -20,6 +20,7 @@ from ..errors import CoregInputError
 from ..grid import Grid
 from ..io.cog_tiles import CogAssembler, EncodedStrip, TileSpec, encode_strip
 from ..io.raster_io import BLOCK, IsCanceled, Progress, atomic_path, tile_side
+from ..parallel import shares
 from .geometry import to_target_coordinates
 from .inputs import checked_bands, open_swath, read_band_array, read_measurements
 from .sampling import as_sampled, rectify_arrays
@@ -140,8 +141,7 @@ def _runs(strips: int, workers: int) -> list[range]:
     (or a multiple, for runs of at most :data:`TASK_STRIPS`), as even as whole strips
     allow."""
     count = min(strips, workers * math.ceil(strips / (workers * TASK_STRIPS)))
-    bounds = [round(i * strips / count) for i in range(count + 1)]
-    return [range(a, b) for a, b in zip(bounds, bounds[1:])]
+    return shares(range(strips), count)
 
 
 def _measurement_metadata(path: str, bands: Sequence[int] | None) -> tuple:
