@@ -42,6 +42,7 @@ from rasterio.errors import RasterioError, RasterioIOError
 
 from ..errors import CanceledError, CoregOutputError, CoregResourceError
 from .paths import check_writable, embedded_file, is_remote, local_output
+from .tiff_index import TiffLayoutError, missing_blocks
 
 #: Marks temporaries (see :func:`temporary_name`), and what GDAL adds to their names.
 TEMP_MARK = ".coreg-tmp-"
@@ -316,16 +317,18 @@ def temporary_name(target: Path, pid: int, token: str) -> Path:
 
 def remove_stale_temporaries(target: Path) -> list[Path]:
     """Remove temporaries left beside ``target`` by runs of this host that no longer
-    exist (killed); those of other hosts are left alone."""
-    pattern = re.compile(re.escape(f".{target.stem}{TEMP_MARK}{_HOST}-") + r"(\d+)-[0-9a-f]{8}")
+    exist (killed); those of other hosts are left alone. A folder of thousands of outputs
+    is listed once, by names only."""
+    prefix = f".{target.stem}{TEMP_MARK}{_HOST}-"
+    pattern = re.compile(re.escape(prefix) + r"(\d+)-[0-9a-f]{8}")
     removed = []
-    with contextlib.suppress(OSError):
-        for entry in target.parent.iterdir():
-            match = pattern.match(entry.name)
+    with contextlib.suppress(OSError), os.scandir(target.parent) as entries:
+        for entry in entries:
+            match = entry.name.startswith(prefix) and pattern.match(entry.name)
             if match and not _alive(int(match[1])):
                 with contextlib.suppress(OSError):
-                    entry.unlink()
-                    removed.append(entry)
+                    os.remove(entry.path)
+                    removed.append(Path(entry.path))
     return removed
 
 
@@ -366,32 +369,13 @@ def _check_written(target: Path, tmp: str, errors: list[str]) -> None:
 
 
 def missing_tiles(path: str) -> int:
-    """How many tiles of a GeoTIFF are absent or cut off (a write that ran out of
-    space, or was truncated); the header must read back too."""
-    size = os.path.getsize(path)
+    """How many blocks of a GeoTIFF (its tiles or strips, overviews and masks included)
+    are absent or cut off (a write that ran out of space, or was truncated); its
+    directories must read back too."""
     try:
-        with rasterio.open(path) as ds:
-            if ds.driver != "GTiff":
-                return 0
-            count = 0
-            rows, cols = _block_counts(ds)
-            for band in range(1, ds.count + 1):
-                for row in range(rows):
-                    for col in range(cols):
-                        offset = ds.get_tag_item(f"BLOCK_OFFSET_{col}_{row}", "TIFF", bidx=band)
-                        length = ds.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=band)
-                        if not offset or not length or int(offset) + int(length) > size:
-                            count += 1
-                if ds.interleaving and ds.interleaving.name == "pixel":
-                    break  # one set of tiles holds every band
-            return count
-    except (RasterioError, RasterioIOError) as exc:
+        return missing_blocks(path)
+    except (OSError, TiffLayoutError) as exc:
         raise CoregOutputError(f"The written file '{path}' cannot be read back: {exc}") from exc
-
-
-def _block_counts(ds) -> tuple[int, int]:
-    block_rows, block_cols = ds.block_shapes[0]
-    return -(-ds.height // block_rows), -(-ds.width // block_cols)
 
 
 def _write_error(target: Path, cause: object) -> Exception:

@@ -114,23 +114,31 @@ def reads_together(datasets, *calls):
 #: would hold much memory (at most a quarter of the available memory too) and keep a
 #: canceled run waiting for its read (128 MB: about half a second).
 READ_AHEAD_BYTES = 2**27
+#: Smallest raster :class:`ReadAhead` reads on a thread of its own; a smaller one is read
+#: when it is first needed, in the thread that needs it: a thread and its GDAL
+#: environment (rasterio registers the drivers anew in each) cost more than decoding a
+#: 256 x 256 band.
+THREAD_BYTES = 2**20
 
 
 class ReadAhead:
-    """Every band of a local raster read whole on a thread of its own, started at once:
-    a writer that needs them after other work (an alignment's estimate, which keeps
-    mostly one core busy) then finds them decoded instead of inflating its tiles while
-    it compresses its own (a 5000 x 5000 DEFLATE scene: 150 ms of CPU moved off the
-    write), and the matching of a small raster reads them instead of the file
-    (:func:`cached_window`): one decoding where there were two. Nothing is read for a
-    remote raster or a large one (:data:`READ_AHEAD_BYTES`), and a failed read leaves
-    the reader to open the file itself (and report it)."""
+    """Every band of a local raster read whole, on a thread of its own started at once
+    (when it is not small, :data:`THREAD_BYTES`): a writer that needs them after other
+    work (an alignment's estimate, which keeps mostly one core busy) then finds them
+    decoded instead of inflating its tiles while it compresses its own (a 5000 x 5000
+    DEFLATE scene: 150 ms of CPU moved off the write), and the matching of a small raster
+    reads them instead of the file (:func:`cached_window`): one decoding where there were
+    two. Nothing is read for a remote raster or a large one (:data:`READ_AHEAD_BYTES`),
+    and a failed read leaves the reader to open the file itself (and report it)."""
 
     def __init__(self, path: str, nbytes: int) -> None:
         room = available_memory()
         self._pool = self._future = None
         if is_remote(str(path)) or nbytes > READ_AHEAD_BYTES or (
                 room is not None and nbytes > room / 4):
+            return
+        if nbytes < THREAD_BYTES:
+            self._future = _WhenNeeded(self._read, path)
             return
         self._pool = ThreadPoolExecutor(1)
         self._future = self._pool.submit(self._read, path)
@@ -157,10 +165,9 @@ class ReadAhead:
 
     def close(self) -> None:
         """Wait for the read, and close what it opened."""
-        if self._pool is None:
-            return
-        self._pool.shutdown(wait=True)
-        source = self.source()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        source = self.source() if self._future is not None and self._future.done() else None
         if source is not None:
             source.close()
         self._pool = self._future = None
@@ -171,3 +178,27 @@ class ReadAhead:
     def __exit__(self, *exc) -> bool:
         self.close()
         return False
+
+
+class _WhenNeeded:
+    """A read run at its first :meth:`result` (in that caller's thread), then kept: what
+    :class:`ReadAhead` holds for a small raster instead of a thread's future."""
+
+    def __init__(self, read, path) -> None:
+        self._read, self._path = read, path
+        self._value = self._error = None
+        self._ran = False
+
+    def done(self) -> bool:
+        return self._ran
+
+    def result(self):
+        if not self._ran:
+            self._ran = True
+            try:
+                self._value = self._read(self._path)
+            except Exception as exc:
+                self._error = exc
+        if self._error is not None:
+            raise self._error
+        return self._value

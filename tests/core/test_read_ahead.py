@@ -3,6 +3,8 @@ from the file, and a raster that is not read ahead (or fails to be) costs nothin
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import rasterio
@@ -46,6 +48,32 @@ def test_read_ahead_serves_every_band_of_the_file(tmp_path, monkeypatch):
         assert np.array_equal(source.read([3, 1], window=window), data[[2, 0], 7:37, 5:45])
         assert source.count == 3 and source.crs.to_epsg() == 32650
     assert source.closed
+
+
+@pytest.mark.parametrize("thread_bytes, on_a_thread", [(2**40, False), (0, True)])
+def test_a_small_raster_is_read_when_needed_by_the_thread_needing_it(tmp_path, monkeypatch,
+                                                                     thread_bytes,
+                                                                     on_a_thread):
+    """Below THREAD_BYTES no thread: the first source() reads, here, and an unused read
+    ahead reads nothing; above, a thread of its own reads at once."""
+    monkeypatch.setattr(window_reads, "THREAD_BYTES", thread_bytes)
+    data = _raster(tmp_path / "r.tif")
+    readers = []
+    whole = window_reads._WindowCache.__init__
+
+    def recorded(self, *args):
+        readers.append(threading.get_ident())
+        whole(self, *args)
+
+    monkeypatch.setattr(window_reads._WindowCache, "__init__", recorded)
+    with ReadAhead(tmp_path / "r.tif", data.nbytes) as ahead:
+        source = ahead.source()
+        assert source is ahead.source() and not source.closed
+    assert source.closed
+    assert len(readers) == 1 and (readers[0] != threading.get_ident()) == on_a_thread
+    with ReadAhead(tmp_path / "r.tif", data.nbytes):
+        pass
+    assert len(readers) == 1 + on_a_thread
 
 
 @pytest.mark.parametrize("where, limits", [("r.tif", 2**15),
