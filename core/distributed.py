@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -26,6 +27,8 @@ from .stack.execution import check_dask_address, dask_client
 #: Tasks waiting or running per worker: enough to keep each busy, few enough that the
 #: finished tiles waiting to be written stay a few per worker.
 PENDING_PER_WORKER = 2
+#: Seconds between two cancel checks while no task has finished.
+POLL_S = 0.1
 #: glibc malloc settings (mallopt parameter, value) for a worker running tiles: free heap
 #: kept up to 256 MiB (M_TRIM_THRESHOLD) and arrays up to 32 MiB from the heap, not fresh
 #: mmaps (M_MMAP_THRESHOLD). A Dask nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536,
@@ -70,9 +73,10 @@ def cluster_map(client, task: Callable, arguments: Sequence[tuple],
                 preferred: Sequence[str | None] | None = None) -> Iterator[tuple[int, Any]]:
     """``(k, task(*arguments[k]))`` for every k, as the tasks finish on the cluster (any
     order); a few tasks per worker are pending at a time, so finished tiles never pile
-    up. The first failure cancels the others and is raised as the worker raised it.
-    ``preferred``: the worker each task should run on if it can (one that kept what the
-    task needs: :func:`worker_address`), None for any."""
+    up. The first failure cancels the others and is raised as the worker raised it;
+    ``is_canceled`` is polled every :data:`POLL_S` while none finishes. ``preferred``:
+    the worker each task should run on if it can (one that kept what the task needs:
+    :func:`worker_address`), None for any."""
     from distributed import as_completed
 
     from .stack.cluster import packed, unpacked
@@ -96,17 +100,26 @@ def cluster_map(client, task: Callable, arguments: Sequence[tuple],
     try:
         for _ in range(PENDING_PER_WORKER * workers):
             submit_next()
-        for future in finished:
-            k = pending.pop(future)
-            result = unpacked(future.result())
-            future.release()
-            if is_canceled and is_canceled():
-                raise CanceledError("Canceled while the Dask workers were computing.")
-            submit_next()
-            yield k, result
+        while pending:
+            ready = finished.next_batch(block=False)
+            if not ready:  # a task takes seconds: a cancel must not wait for it
+                _check_canceled(is_canceled)
+                time.sleep(POLL_S)
+            for future in ready:
+                k = pending.pop(future)
+                result = unpacked(future.result())
+                future.release()
+                _check_canceled(is_canceled)
+                submit_next()
+                yield k, result
     finally:
         if pending:
             client.cancel(list(pending))
+
+
+def _check_canceled(is_canceled: IsCanceled | None) -> None:
+    if is_canceled and is_canceled():
+        raise CanceledError("Canceled while the Dask workers were computing.")
 
 
 def cluster_results(client, task: Callable, arguments: Sequence[tuple],

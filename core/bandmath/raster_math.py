@@ -22,12 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.windows import Window
 
 from ..distributed import check_dask_address, cluster_client, cluster_path
 from ..errors import CanceledError, CoregInputError
 from ..grid import Grid, footprint_bounds, intersection
-from ..io.cog_tiles import CogAssembler, EncodedStrip, TileSpec, encode_strip
+from ..io.cog_tiles import CogAssembler, EncodedStrip, TileSpec, encode_computed_strip
 from ..io.outputs import guarded_outputs
 from ..io.raster_io import (
     BLOCK,
@@ -186,8 +185,7 @@ def _encoded_here(trees, reader: _Reader, strips: Sequence[Grid], values: Mappin
 
 def _encoded(spec: TileSpec, k: int, blocks: Sequence[np.ndarray]) -> list[EncodedStrip]:
     """Strip ``k`` of each output (its values, rows by columns), compressed."""
-    return [encode_strip(spec, k, (Window(0, 0, b.shape[1], b.shape[0]), b[np.newaxis]))
-            for b in blocks]
+    return [encode_computed_strip(spec, k, b[np.newaxis]) for b in blocks]
 
 
 def _check_valid(definitions: Sequence[Definition], counts: Mapping[str, int]) -> None:

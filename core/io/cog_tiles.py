@@ -149,6 +149,12 @@ class EncodedStrip:
     valid: int
 
 
+def encode_computed_strip(spec: TileSpec, k: int, block: np.ndarray) -> EncodedStrip:
+    """Strip ``k`` of ``spec``'s output, all of it computed (``block``: count, rows,
+    columns)."""
+    return encode_strip(spec, k, (Window(0, 0, block.shape[2], block.shape[1]), block))
+
+
 def encode_strip(spec: TileSpec, k: int,
                  covered: tuple[Window, np.ndarray] | None) -> EncodedStrip:
     """Strip ``k`` of ``spec``'s output, of which only ``covered`` (a window of the strip

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 from rasterio.crs import CRS
 from rasterio.errors import RasterioError, RasterioIOError
-from rasterio.windows import Window
 
 from ..errors import CoregInputError
 from ..grid import Grid
-from ..io.cog_tiles import CogAssembler, EncodedStrip, TileSpec, encode_strip
+from ..io.cog_tiles import CogAssembler, TileSpec, encode_computed_strip
 from ..io.raster_io import BLOCK, IsCanceled, Progress, atomic_path, tile_side
 from ..parallel import shares
 from .geometry import to_target_coordinates
@@ -83,14 +82,10 @@ def rectify_strips_at(job: SwathJob, strips: range, spec: TileSpec,
     for k in strips:
         r0 = k * spec.tile_height - top
         rows = slice(r0, r0 + spec.strip_rows(k))
-        encoded.append((k, _encoded(spec, k, bands[:, rows]),
-                        None if lookup is None else _encoded(lookup_spec, k, lookup[:, rows])))
+        encoded.append((k, encode_computed_strip(spec, k, bands[:, rows]),
+                        None if lookup is None
+                        else encode_computed_strip(lookup_spec, k, lookup[:, rows])))
     return painted, encoded
-
-
-def _encoded(spec: TileSpec, k: int, block: np.ndarray) -> EncodedStrip:
-    """Strip ``k`` of ``spec``, all of it computed (``block``: bands, rows, columns)."""
-    return encode_strip(spec, k, (Window(0, 0, block.shape[2], block.shape[1]), block))
 
 
 def rectify_on_cluster(client, job: SwathJob, output: str, lookup_output: str | None, *,

@@ -20,7 +20,7 @@ from coreg.core.bandmath import raster_math
 from coreg.core.bandmath.raster_math import band_math
 from coreg.core.dem import block_tasks
 from coreg.core.dem.dem import align_dem
-from coreg.core.errors import CoregInputError, CoregResourceError
+from coreg.core.errors import CanceledError, CoregInputError, CoregResourceError
 from coreg.core.io.raster_io import tile_side
 from coreg.core.local import check_points, flow_tasks, flow_tiles, reader
 from coreg.core.local.local import align_local
@@ -244,6 +244,20 @@ def test_rectify_swath_on_the_cluster_covering_nothing_writes_nothing(shared_dat
                       lookup_output=str(tmp_path / "lookup.tif"),
                       dask_scheduler=cluster.address)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cancel_stops_the_run_while_its_tasks_are_still_computing(cluster):
+    """Each task takes 2 s; the run is canceled after 0.3 s and ends well before any task
+    could have finished (the cancel was polled only as tasks finished)."""
+    from coreg.core.distributed import cluster_client, cluster_map
+
+    with cluster_client(cluster.address, []) as client:
+        start = time.monotonic()
+        with pytest.raises(CanceledError):
+            for _ in cluster_map(client, time.sleep, [(2.0,)] * 4,
+                                 lambda: time.monotonic() > start + 0.3):
+                pass
+        assert time.monotonic() - start < 1.0
 
 
 def test_an_input_one_worker_cannot_read_is_told_first(shared_data, real_dask_cluster,
