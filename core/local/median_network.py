@@ -1,7 +1,7 @@
 """The 5 x 5 median filter of the dense flow's field as a selection network: 99
 compare-exchanges (min and max of whole arrays) that leave the median of 25 values in
 the middle place (J. Paeth's network, as in N. Devillard's "Fast median search", 1998),
-on bands of rows that stay in the CPU's cache. Ten times as fast as
+on bands of rows that stay in the CPU's cache. Eight to ten times as fast as
 ``scipy.signal.medfilt2d``, which selects per pixel, with the same values: a network that
 sorts every 0/1 input sorts every input (Knuth's 0-1 principle), and this one's median
 of all 2^25 inputs of 0s and 1s is checked in tests/core/test_median_network.py."""
