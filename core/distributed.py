@@ -20,9 +20,12 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from .errors import CanceledError
+from .errors import check_canceled
 from .io.raster_io import IsCanceled
 from .stack.execution import check_dask_address, dask_client
+
+#: The message of a cancel here (:func:`..errors.check_canceled`).
+CANCELED = "Canceled while the Dask workers were computing."
 
 #: Tasks waiting or running per worker: enough to keep each busy, few enough that the
 #: finished tiles waiting to be written stay a few per worker.
@@ -103,23 +106,18 @@ def cluster_map(client, task: Callable, arguments: Sequence[tuple],
         while pending:
             ready = finished.next_batch(block=False)
             if not ready:  # a task takes seconds: a cancel must not wait for it
-                _check_canceled(is_canceled)
+                check_canceled(is_canceled, CANCELED)
                 time.sleep(POLL_S)
             for future in ready:
                 k = pending.pop(future)
                 result = unpacked(future.result())
                 future.release()
-                _check_canceled(is_canceled)
+                check_canceled(is_canceled, CANCELED)
                 submit_next()
                 yield k, result
     finally:
         if pending:
             client.cancel(list(pending))
-
-
-def _check_canceled(is_canceled: IsCanceled | None) -> None:
-    if is_canceled and is_canceled():
-        raise CanceledError("Canceled while the Dask workers were computing.")
 
 
 def cluster_results(client, task: Callable, arguments: Sequence[tuple],

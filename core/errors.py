@@ -9,6 +9,8 @@ engine raised before this model), so callers catching that keep working.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class CoregError(Exception):
     """Base of every error the engine raises on purpose."""
@@ -58,3 +60,10 @@ class CanceledError(CoregError, RuntimeError):
     """The caller asked to stop (its ``is_canceled`` callable returned True, or a signal)."""
 
     exit_code = 130
+
+
+def check_canceled(is_canceled: Callable[[], bool] | None, message: str = "Canceled.") -> None:
+    """Raise :class:`CanceledError` with ``message`` (what was stopped) if the caller's
+    ``is_canceled`` says so: the one poll every loop of the engine makes."""
+    if is_canceled is not None and is_canceled():
+        raise CanceledError(message)

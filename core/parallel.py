@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
-from .errors import CanceledError
+from .errors import check_canceled
 from .io.raster_io import IsCanceled, Progress
 
 try:  # optional: without it, BLAS keeps its own threads
@@ -56,7 +56,7 @@ def in_threads(work: Callable[[Any], None], items: Sequence, progress: Progress 
     error is raised."""
     if len(items) <= 1 or THREADS == 1 or getattr(_worker, "busy", False):
         for k, item in enumerate(items):
-            _check_canceled(is_canceled)
+            check_canceled(is_canceled)
             work(item)
             if progress:
                 progress(scale * (k + 1) / len(items))
@@ -66,7 +66,7 @@ def in_threads(work: Callable[[Any], None], items: Sequence, progress: Progress 
         try:
             for k, future in enumerate(as_completed(futures)):
                 future.result()
-                _check_canceled(is_canceled)
+                check_canceled(is_canceled)
                 if progress:
                     progress(scale * (k + 1) / len(items))
         except BaseException:
@@ -95,11 +95,6 @@ def shares(items: Sequence, pieces: int | None = None) -> list[Sequence]:
     pieces = max(1, min(THREADS if pieces is None else pieces, len(items)))
     bounds = [round(k * len(items) / pieces) for k in range(pieces + 1)]
     return [items[a:b] for a, b in zip(bounds, bounds[1:])]
-
-
-def _check_canceled(is_canceled: IsCanceled | None) -> None:
-    if is_canceled is not None and is_canceled():
-        raise CanceledError("Canceled.")
 
 
 @functools.lru_cache(maxsize=1)

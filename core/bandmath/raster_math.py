@@ -24,7 +24,7 @@ import numpy as np
 import rasterio
 
 from ..distributed import check_dask_address, cluster_client, cluster_path
-from ..errors import CanceledError, CoregInputError
+from ..errors import CoregInputError, check_canceled
 from ..grid import Grid, footprint_bounds, intersection
 from ..io.cog_tiles import CogAssembler, EncodedStrip, TileSpec, encode_computed_strip
 from ..io.outputs import guarded_outputs
@@ -50,6 +50,9 @@ from .band_math import (
     shown,
     walk,
 )
+
+#: The message of a cancel here (:func:`..errors.check_canceled`).
+CANCELED = "Canceled while computing the expressions."
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,7 @@ def write_expressions(
                                     [(trees, assets, k, strip, values, spec)
                                      for k, strip in enumerate(strips)], is_canceled)
         for done, (k, encoded) in enumerate(evaluated):
-            _check_canceled(is_canceled)
+            check_canceled(is_canceled, CANCELED)
             for d, strip in zip(definitions, encoded):
                 writers[d.name].add(k, strip)
                 counts[d.name] += strip.valid
@@ -147,7 +150,7 @@ def write_expressions(
         if require_valid:
             _check_valid(definitions, counts)
         for writer in writers.values():
-            _check_canceled(is_canceled)
+            check_canceled(is_canceled, CANCELED)
             writer.finish()
     return counts
 
@@ -238,7 +241,7 @@ def _means(means, reader, strips, progress, is_canceled, client=None, assets=Non
                                                                values) for strip in strips],
                                        is_canceled), key=lambda part: part[0])
         for k, part in parts:
-            _check_canceled(is_canceled)
+            check_canceled(is_canceled, CANCELED)
             if client is None:
                 accumulator.add(part)
             else:
@@ -278,11 +281,6 @@ class _Reader:
             block[name] = read_on_grid(self.datasets[source.path], source.band, grid,
                                        nodata=source.nodata)
         return block
-
-
-def _check_canceled(is_canceled: IsCanceled | None) -> None:
-    if is_canceled and is_canceled():
-        raise CanceledError("Canceled while computing the expressions.")
 
 
 def check_overlap(definition: Definition, assets: Mapping[str, AssetSource],

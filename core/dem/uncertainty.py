@@ -31,6 +31,8 @@ from dataclasses import replace
 import numpy as np
 from scipy import stats
 
+from ..errors import check_canceled
+
 #: Tiles across the area's longer side, and the replicates drawn.
 TILES_PER_SIDE = 8
 REPLICATES = 30
@@ -85,10 +87,7 @@ def bootstrap(fit_once, samples, replicates: int = REPLICATES, seed: int = 0,
     rng = np.random.default_rng(seed)
     draws: list[dict[str, float]] = []
     for _ in range(replicates):
-        if is_canceled and is_canceled():
-            from ..errors import CanceledError
-
-            raise CanceledError("Canceled while bootstrapping the DEM fit.")
+        check_canceled(is_canceled, "Canceled while bootstrapping the DEM fit.")
         chosen = rng.integers(0, ids.size, ids.size)
         index = np.sort(np.concatenate([members[k] for k in chosen]))
         try:
@@ -116,10 +115,7 @@ def terrain_jackknife(fit_once, samples, is_canceled=None) -> dict[str, float]:
     classes = np.searchsorted(edges, slope, side="right")
     fits = []
     for k in range(SLOPE_CLASSES):
-        if is_canceled and is_canceled():
-            from ..errors import CanceledError
-
-            raise CanceledError("Canceled while bootstrapping the DEM fit.")
+        check_canceled(is_canceled, "Canceled while bootstrapping the DEM fit.")
         try:
             fits.append(fit_once(_take(samples, np.nonzero(classes != k)[0])))
         except Exception:  # noqa: BLE001 - a class too poor to leave out says nothing

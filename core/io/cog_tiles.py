@@ -91,10 +91,12 @@ class TileSpec:
         if strip_rows % 16:
             raise ValueError(f"strips of {strip_rows} rows: TIFF tiles are multiples of 16")
         tile_height = min(strip_rows, -(-grid.height // 16) * 16)
-        most = (strip_rows & -strip_rows).bit_length() - 1 if grid.height > strip_rows \
-            else 32
         if not overviews:
             most = 0
+        elif grid.height > strip_rows:  # a strip must hold whole rows of every level
+            most = (strip_rows & -strip_rows).bit_length() - 1
+        else:
+            most = 32
         levels = 0
         while levels < most and (math.ceil(grid.width / 2**levels) > tile_width
                                  or math.ceil(grid.height / 2**levels) > tile_height):

@@ -18,7 +18,7 @@ from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.warp import reproject
 from rasterio.windows import Window
 
-from ..errors import CanceledError, CoregInputError
+from ..errors import CoregInputError, check_canceled
 from ..grid import Grid
 from ..transforms.model import identity
 from ..transforms.resample import (
@@ -329,8 +329,7 @@ def copy_by_blocks(
     with rasterio.open(target, "w", **profile) as dst:
         copy_metadata(source, dst)
         for row in range(0, source.height, BLOCK):
-            if is_canceled and is_canceled():
-                raise CanceledError("Canceled while writing the output.")
+            check_canceled(is_canceled, "Canceled while writing the output.")
             window = Window(0, row, source.width, min(BLOCK, source.height - row))
             dst.write(source.read(window=window), window=window)
             if progress:

@@ -34,7 +34,7 @@ from typing import Callable, Union
 import numpy as np
 from scipy import ndimage
 
-from ..errors import CanceledError, CoregInputError
+from ..errors import CoregInputError, check_canceled
 from ..parallel import in_threads
 from .flow_features import (
     ORIENTATION_HALO,
@@ -190,8 +190,7 @@ def _ticker(total: float, progress, is_canceled) -> Callable[[float], None]:
     done = [0.0]
 
     def tick(work: float) -> None:
-        if is_canceled is not None and is_canceled():
-            raise CanceledError("Dense flow canceled.")
+        check_canceled(is_canceled, "Dense flow canceled.")
         if progress is not None:
             progress(min(done[0] / total, 1.0))
         done[0] += work

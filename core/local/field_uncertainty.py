@@ -29,7 +29,7 @@ import rasterio
 from rasterio.windows import Window
 from scipy.spatial import cKDTree
 
-from ..errors import CanceledError
+from ..errors import check_canceled
 from ..grid import Grid
 from ..io.raster_io import BLOCK, output_profile
 from .points import NodeField, TiePoints, node_count
@@ -131,8 +131,7 @@ def write_flow_uncertainty(path: str, grid: Grid, reader: RasterTiles, field_pat
         nan_rows(dst, grid, 0, row0)
         strips: dict = {}
         for r0, r1, c0, c1 in reader.cores():  # row by row of tiles
-            if is_canceled and is_canceled():
-                raise CanceledError("Canceled.")
+            check_canceled(is_canceled)
             tile = reader.read(r0, r1, c0, c1, margin, clip=True)
             h, w = tile.reference.shape
             dx, dy = field.read([1, 2], window=Window(col0 + tile.col, row0 + tile.row, w, h),

@@ -17,11 +17,13 @@ from itertools import groupby
 
 import numpy as np
 
-from ..errors import CanceledError
+from ..errors import CanceledError, check_canceled
 from ..parallel import THREADS, as_worker
 from .dense_flow import RADIUS_SCHEDULE, estimate_flow
 from .points import Tile
 
+#: The message of a cancel here (:func:`..errors.check_canceled`).
+CANCELED = "Canceled while computing the optical flow."
 #: Pixels added to a tile's margin beyond the largest shift and the largest full-resolution
 #: window. Tiles of 512 px with margins of 32 px gave fields within 0.0004 px of the whole
 #: 1000 x 1000 image's (a +-3 px field; 16 px: 0.016 px), see field_margin_test in tests.
@@ -78,7 +80,7 @@ def flow_tiles(reader, cores: list[Core], options: dict, max_shift: float,
     def read(*window) -> Tile:
         with lock:  # and never once the run is over: the datasets may be closed by then
             if stop.is_set():
-                raise CanceledError("Canceled while computing the optical flow.")
+                raise CanceledError(CANCELED)
             return reader.read(*window, clip=True)
 
     def task(k: int):
@@ -130,7 +132,6 @@ def _wait(futures, done: list[float], progress, is_canceled) -> None:
         for future in finished:
             if future.exception() is not None:
                 raise future.exception()
-        if is_canceled is not None and is_canceled():
-            raise CanceledError("Canceled while computing the optical flow.")
+        check_canceled(is_canceled, CANCELED)
         if progress is not None:
             progress(100.0 * sum(done) / len(done))

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from ..errors import CanceledError, CoregInputError
+from ..errors import CoregInputError, check_canceled
 from ..io.raster_io import IsCanceled, Progress
 from ..matching.match import match_batch, reliability_percent, texture_batch
 from ..matching.metrics import similarity_batch
@@ -239,8 +239,7 @@ def measure_points(read_tiles: TileReader, rows: np.ndarray, cols: np.ndarray, w
                                                "bound_dy")}
     measured = 0
     for tile in read_tiles(margin):
-        if is_canceled and is_canceled():
-            raise CanceledError("Canceled while matching tie points.")
+        check_canceled(is_canceled, "Canceled while matching tie points.")
         r0, r1, c0, c1 = tile.core
         inside = np.flatnonzero((rows >= r0) & (rows < r1) & (cols >= c0) & (cols < c1))
         if inside.size:

@@ -17,9 +17,11 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from ..errors import CanceledError, CoregInputError, CoregResourceError
+from ..errors import CanceledError, CoregInputError, CoregResourceError, check_canceled
 from ..io.raster_io import IsCanceled, Progress
 
+#: The message of a cancel here (:func:`..errors.check_canceled`).
+CANCELED = "Canceled between items."
 #: Memory one worker may need at most (patches, one output strip, interpreter), bytes.
 WORKER_MEMORY = 1_500_000_000
 
@@ -59,7 +61,7 @@ def run_items(task: Callable, arguments: list[tuple], workers: int | None, clien
     if workers <= 1:
         results = {}
         for k, args in enumerate(arguments):
-            _check(is_canceled)
+            check_canceled(is_canceled, CANCELED)
             try:
                 results[args[0]] = task(*args)
             except Exception as exc:  # an unreadable item: reported, the stack goes on
@@ -164,13 +166,8 @@ def _collect(futures: dict, completed, progress, is_canceled, cancel, failed,
             progress(100.0 * (k + 1) / len(futures))
         if is_canceled and is_canceled():
             cancel()
-            raise CanceledError("Canceled between items.")
+            raise CanceledError(CANCELED)
     return results
-
-
-def _check(is_canceled: IsCanceled | None) -> None:
-    if is_canceled and is_canceled():
-        raise CanceledError("Canceled between items.")
 
 
 def python_executable() -> str:

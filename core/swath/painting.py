@@ -8,10 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 from affine import Affine
 
-from ..errors import CanceledError, CoregInputError
+from ..errors import CoregInputError, check_canceled
 from ..grid import Grid
 from ..io.raster_io import IsCanceled, Progress
 from ..parallel import in_threads
+
+#: The message of a cancel here (:func:`..errors.check_canceled`).
+CANCELED = "Canceled while painting the lookup images."
 
 #: Barycentric tolerance: target pixels on a shared triangle edge belong to both triangles.
 EDGE_TOLERANCE = 1e-4
@@ -69,7 +72,7 @@ def paint_lookup(x: np.ndarray, y: np.ndarray, grid: Grid, *,
     big: list[_BigQuads] = []
 
     def paint_block(r0: int) -> None:
-        _check_canceled(is_canceled)
+        check_canceled(is_canceled, CANCELED)
         r1 = min(r0 + ROW_BLOCK, x.shape[0] - 1)
         px, py = inverse * (x[r0:r1 + 1], y[r0:r1 + 1])
         block = _BlockQuads(px + PAD, py + PAD, r0, lookup.shape[1:], seam)
@@ -77,7 +80,7 @@ def paint_lookup(x: np.ndarray, y: np.ndarray, grid: Grid, *,
         big.append(block.big_quads())
 
     def paint_strip(top: int) -> None:
-        _check_canceled(is_canceled)
+        check_canceled(is_canceled, CANCELED)
         for quads in big:
             _paint_big(quads, top, min(top + STRIP_ROWS, lookup.shape[1]), flat)
 
@@ -93,11 +96,6 @@ def paint_lookup(x: np.ndarray, y: np.ndarray, grid: Grid, *,
     inner = (slice(PAD, PAD + grid.height), slice(PAD, PAD + grid.width))
     return lookup[0][inner], lookup[1][inner]
 
-
-
-def _check_canceled(is_canceled: IsCanceled | None) -> None:
-    if is_canceled and is_canceled():
-        raise CanceledError("Canceled while painting the lookup images.")
 
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..errors import CanceledError, CoregInputError
+from ..errors import CoregInputError, check_canceled
 from ..grid import Grid
 from ..io.raster_io import IsCanceled, Progress
 from ..parallel import in_threads
@@ -104,8 +104,7 @@ def rectify_arrays(values: np.ndarray, x: np.ndarray, y: np.ndarray, grid: Grid,
         col, row = paint_lookup(x, y, grid, progress=progress, is_canceled=is_canceled)
         out = np.empty((values.shape[0], grid.height, grid.width), dtype)
     for k, band in enumerate(values):
-        if is_canceled and is_canceled():
-            raise CanceledError("Canceled while sampling the measurement bands.")
+        check_canceled(is_canceled, "Canceled while sampling the measurement bands.")
         if not exact:
             band = band.astype(np.float32, copy=False)
             if prefilter_sigma > 0:

@@ -42,6 +42,8 @@ from .swath_tasks import (
     LOOKUP_DESCRIPTIONS,
     SwathJob,
     check_same_size,
+    describe_bands,
+    lookup_bands,
     no_cover_error,
     rectify_on_cluster,
 )
@@ -217,7 +219,7 @@ def rectify_swath(
     outputs = {"output": output}
     if lookup_output:
         with memory_guard("the lookup output", GRID_ADVICE):
-            _write(lookup_output, np.stack(lookup) + 0.5, grid, np.nan, LOOKUP_DESCRIPTIONS,
+            _write(lookup_output, lookup_bands(*lookup), grid, np.nan, LOOKUP_DESCRIPTIONS,
                    cog)
         outputs["lookup_output"] = lookup_output
     return _finish(grid, painted, spacing, notes, warnings, outputs, progress)
@@ -243,9 +245,7 @@ def _write(path: str, bands: np.ndarray, grid: Grid, nodata: float, descriptions
         target = tmp + ".gtiff.tmp" if cog else tmp
         with rasterio.open(target, "w", **profile) as dst:
             dst.write(bands)
-            for k, text in enumerate(descriptions, start=1):
-                if text:
-                    dst.set_band_description(k, text)
+            describe_bands(dst, descriptions)
         if cog:
             to_cog(target, tmp)
     LOG.debug("wrote %s", Path(path).name)

@@ -10,6 +10,7 @@ import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from rasterio.crs import CRS
@@ -30,6 +31,19 @@ LOOKUP_DESCRIPTIONS = ("source column (pixel corner = 0)", "source row (pixel co
 #: the whole swath (a quarter of a second for an OLCI scene), so a worker gets as few tasks
 #: as its memory allows.
 TASK_STRIPS = 8
+
+
+def lookup_bands(col: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """The lookup output's bands (:data:`LOOKUP_DESCRIPTIONS`) from the painted source
+    column and row (:func:`.sampling.rectify_arrays`, pixel centre = 0)."""
+    return np.stack([col, row]) + 0.5
+
+
+def describe_bands(dataset, descriptions) -> None:
+    """Name the bands of an open ``dataset`` that have a description."""
+    for k, text in enumerate(descriptions, start=1):
+        if text:
+            dataset.set_band_description(k, text)
 
 
 def check_same_size(data_shape: tuple[int, int], coordinates_shape: tuple[int, int]) -> None:
@@ -77,7 +91,7 @@ def rectify_strips_at(job: SwathJob, strips: range, spec: TileSpec,
     bands, (col, row) = rectify_arrays(values, x, y, part, interpolation=job.interpolation,
                                        prefilter_sigma=job.prefilter_sigma, fill=fill)
     painted = int(np.isfinite(col).sum())
-    lookup = np.stack([col, row]) + 0.5 if lookup_spec is not None else None
+    lookup = lookup_bands(col, row) if lookup_spec is not None else None
     encoded = []
     for k in strips:
         r0 = k * spec.tile_height - top
@@ -161,10 +175,5 @@ def _assembler(stack: contextlib.ExitStack, path: str, grid: Grid, spec: TileSpe
     """The writer of ``path`` at its atomic path, both on ``stack``: ``path`` appears only
     if the block ends without an error, and no scratch file stays."""
     tmp = stack.enter_context(atomic_path(path))
-
-    def decorate(dataset) -> None:
-        for k, text in enumerate(descriptions, start=1):
-            if text:
-                dataset.set_band_description(k, text)
-
-    return stack.enter_context(CogAssembler(tmp, grid, spec, decorate))
+    return stack.enter_context(CogAssembler(tmp, grid, spec,
+                                            partial(describe_bands, descriptions=descriptions)))
