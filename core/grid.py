@@ -5,14 +5,16 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from affine import Affine
-from pyproj import Transformer
-from pyproj.exceptions import ProjError
 from rasterio.crs import CRS
 
 from .errors import CoregInputError
+
+if TYPE_CHECKING:
+    from pyproj import Transformer
 
 #: Resolution ratio above which the secondary counts as coarser than the reference.
 COARSER_RATIO = 1.05
@@ -62,10 +64,31 @@ def crs_transformer(src: CRS, dst: CRS) -> Transformer:
 
 @functools.lru_cache(maxsize=32)
 def _transformer(src_wkt: str, dst_wkt: str) -> Transformer:
+    # pyproj is imported when first needed: a same-CRS pair never needs it, and a
+    # command-line run then skips its import (about 40 ms).
+    from pyproj import Transformer
+    from pyproj.exceptions import ProjError
+
     try:
         return Transformer.from_crs(src_wkt, dst_wkt, always_xy=True)
     except ProjError as exc:
         raise CoregInputError(f"No coordinate transformation between the two CRSs: {exc}") from exc
+
+
+#: WGS 84's semi-major axis (metres) and flattening.
+WGS84_AXIS_M, WGS84_FLATTENING = 6378137.0, 1 / 298.257223563
+
+
+def metres_per_degree(latitude: float) -> tuple[float, float]:
+    """Metres per degree of longitude and of latitude at ``latitude`` on WGS 84: its radii
+    of curvature (prime vertical, meridian), which the geodesic over a short step tends
+    to (over a pixel: within 1e-8). Other datums' ellipsoids change them by < 0.01 %."""
+    e2 = WGS84_FLATTENING * (2 - WGS84_FLATTENING)
+    phi = math.radians(latitude)
+    w = 1 - e2 * math.sin(phi) ** 2
+    prime_vertical = WGS84_AXIS_M / math.sqrt(w)
+    meridian = WGS84_AXIS_M * (1 - e2) / w ** 1.5
+    return (math.radians(prime_vertical * math.cos(phi)), math.radians(meridian))
 
 
 def footprint_bounds(grid: Grid, crs: CRS) -> tuple[float, float, float, float]:
@@ -74,6 +97,8 @@ def footprint_bounds(grid: Grid, crs: CRS) -> tuple[float, float, float, float]:
         return grid.bounds
     # PROJ's bounds transformation (GDAL's algorithm) on the cached transformer: GDAL's
     # transform_bounds builds a new one on every call (10-50 ms each).
+    from pyproj.exceptions import ProjError
+
     try:
         return crs_transformer(grid.crs, crs).transform_bounds(*grid.bounds, densify_pts=21)
     except ProjError as exc:
@@ -148,7 +173,8 @@ def _overlap(reference: Grid, secondary: Grid) -> tuple[float, float, float, flo
             f"The {which} raster has no coordinate reference system; assign one "
             "(Raster > Projections > Assign Projection) before aligning."
         )
-    crs_transformer(secondary.crs, reference.crs)
+    if secondary.crs != reference.crs:  # a transformation between them exists, or say so
+        crs_transformer(secondary.crs, reference.crs)
     r = reference.bounds
     try:
         s = footprint_bounds(secondary, reference.crs)

@@ -144,8 +144,8 @@ def dependency_problems() -> list[Problem]:
 
 
 def import_problems() -> list[Problem]:
-    """Required packages that are present but fail to import.  This imports them: call
-    it only once importing an algorithm already failed."""
+    """Required packages that are present but fail to import.  This imports them, as
+    loading the algorithms does anyway."""
     problems = []
     for requirement in REQUIRED_PACKAGES:
         try:

@@ -85,7 +85,10 @@ class CoregProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self):
         self.load_errors = []
-        self.problems = dependencies.dependency_problems()
+        # Missing or too old (read from the installed metadata), else installed but not
+        # importable (a broken build, a DLL conflict): every algorithm needs them all, and
+        # the engine imports some only when a run needs them (pyproj: another CRS).
+        self.problems = dependencies.dependency_problems() or dependencies.import_problems()
         missing = bool(self.problems)  # then no algorithm module can be imported
         if missing:
             self._log_problems()
@@ -100,16 +103,6 @@ class CoregProvider(QgsProcessingProvider):
                 if not self.addAlgorithm(algorithm):
                     raise RuntimeError("QgsProcessingProvider.addAlgorithm() refused it")
             except Exception as error:
-                # Installed but not importable (a broken build, a DLL conflict): the
-                # cheap check cannot see it, the import can.  Algorithms that do not
-                # need the broken package still load.
-                if isinstance(error, ImportError) and not self.problems:
-                    self.problems = dependencies.import_problems()
-                    if self.problems:
-                        self._log_problems()
-                if isinstance(error, ImportError) and self.problems:
-                    self._add_stand_in(module_name, class_name)
-                    continue
                 full_name = importlib.util.resolve_name(module_name, __package__)
                 message = (
                     f"Could not load {full_name}.{class_name}: {error!r}\n{traceback.format_exc()}"

@@ -8,11 +8,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from pyproj import Geod
 from rasterio.windows import Window
 
 from ..errors import CoregInputError, CoregistrationError
-from ..grid import Grid, footprint_bounds
+from ..grid import Grid, footprint_bounds, metres_per_degree
 from ..io.masks import masked_on_grid
 from ..io.raster_io import (
     read_on_grid,
@@ -70,12 +69,9 @@ def metres_per_unit(grid: Grid, window: Window) -> np.ndarray:
     if not grid.crs.is_geographic:
         factor = grid.crs.linear_units_factor[1] if grid.crs.linear_units_factor else 1.0
         return np.array([factor, factor])
-    lon, lat = grid.transform * (window.col_off + window.width / 2,
-                                 window.row_off + window.height / 2)
-    geod = Geod(ellps="WGS84")
-    step = 1e-3
-    return np.array([geod.inv(lon, lat, lon + step, lat)[2] / step,
-                     geod.inv(lon, lat, lon, lat + step)[2] / step])
+    _, lat = grid.transform * (window.col_off + window.width / 2,
+                               window.row_off + window.height / 2)
+    return np.array(metres_per_degree(lat))
 
 
 def overlap_window(reference: Grid, dem: Grid) -> Window:

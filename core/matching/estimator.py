@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 from affine import Affine
 
-from ..errors import CanceledError, CoregistrationError
+from ..errors import CoregistrationError, check_canceled
 from ..grid import Grid, pixel_size_in
 from ..io.raster_io import (
     RasterInfo,
@@ -105,7 +105,7 @@ class Estimator:
         active = [p for p in self.patches if not p.reason]
         fit = measurements = None
         for iteration in range(self.done + 1, self.done + MAX_ITERATIONS + 1):
-            self._check_canceled()
+            check_canceled(self.is_canceled, "Canceled while matching.")
             samples = self.sampler.sample_all([p.grid for p in active], self.model)
             if iteration == self.done + 1:  # "before", if the model is the identity
                 unmoved = samples if self.model == self._identity() else None
@@ -204,7 +204,7 @@ class Estimator:
             return radii(scale @ statistical @ scale, scale @ systematic @ scale, mean_r2, dof)
 
         per_unit = radii_per_unit(radii_in, {"px": (1 / rx, -1 / ry), "m": metres_per_unit(
-            self.common.crs, (left + right) / 2, (bottom + top) / 2, (rx, ry))})
+            self.common.crs, (left + right) / 2, (bottom + top) / 2)})
         for unit, values in per_unit.items():
             out[f"ce90_{unit}"], out[f"ce95_{unit}"] = values or (None, None)
         scale = np.diag([1 / rx, -1 / ry, math.degrees(1.0)])
@@ -333,10 +333,6 @@ class Estimator:
     def _secondary_px_per_common_px(self, secondary: Grid) -> float:
         sec = pixel_size_in(secondary, self.common.crs)
         return math.sqrt(self.common.res[0] * self.common.res[1] / (sec[0] * sec[1]))
-
-    def _check_canceled(self) -> None:
-        if self.is_canceled and self.is_canceled():
-            raise CanceledError("Canceled while matching.")
 
     def _report_progress(self, iteration: int) -> None:
         if self.progress:

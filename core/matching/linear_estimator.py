@@ -78,8 +78,7 @@ class LinearEstimator(Estimator):
         out = {"map": rows @ (statistical + systematic) @ rows.T,
                "parameter_covariance": statistical + systematic}
         rx, ry = reference.res
-        metres = metres_per_unit(self.common.crs, (left + right) / 2, (bottom + top) / 2,
-                                 (rx, ry))
+        metres = metres_per_unit(self.common.crs, (left + right) / 2, (bottom + top) / 2)
         per_unit = radii_per_unit(
             lambda units: linear_radii(statistical, systematic,
                                        self._gain((1 / units[0], 1 / units[1])), dof),

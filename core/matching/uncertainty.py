@@ -17,8 +17,9 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from pyproj import Geod
 from rasterio.crs import CRS
+
+from ..grid import metres_per_degree
 
 #: Systematic error per axis (pixels of the grid the patches are matched on) that no
 #: scatter reveals: what the matcher leaves on sensor-like pairs (tests/corpus.py).
@@ -122,21 +123,15 @@ def _factor(covariance: np.ndarray) -> np.ndarray:
     return vectors * np.sqrt(np.clip(values, 0, None))
 
 
-def metres_per_unit(crs: CRS, x: float, y: float, res: tuple[float, float]
-                    ) -> tuple[float, float] | None:
-    """Metres per CRS unit along x and y at (x, y): geodesic on WGS 84 for a geographic
-    CRS (other datums' ellipsoids change a radius by < 0.01 %; parsing the CRS with
-    pyproj in a worker thread crashed QGIS 3.40), the linear unit's factor otherwise;
-    None when the CRS has no known unit."""
+def metres_per_unit(crs: CRS, x: float, y: float) -> tuple[float, float] | None:
+    """Metres per CRS unit along x and y at (x, y): WGS 84's for a geographic CRS
+    (:func:`..grid.metres_per_degree`; parsing the CRS with pyproj in a worker thread
+    crashed QGIS 3.40), the linear unit's factor otherwise; None when the CRS has no
+    known unit."""
     try:
         if crs.is_geographic:
-            mx = _WGS84.inv(x, y, x + res[0], y)[2] / res[0]
-            my = _WGS84.inv(x, y, x, y + res[1])[2] / res[1]
-            return float(mx), float(my)
+            return metres_per_degree(y)
         factor = crs.linear_units_factor[1]
         return float(factor), float(factor)
     except Exception:  # a local CRS without units
         return None
-
-
-_WGS84 = Geod(ellps="WGS84")
