@@ -43,3 +43,16 @@ def test_a_unit_of_other_proportions_runs_its_own_monte_carlo():
                                      "none": None})
     assert calls == [(1 / 10, -1 / 10), (1.0, 0.5)] and out["none"] is None
     assert not np.allclose(out["m"], [10 * v for v in out["px"]], rtol=1e-3)
+
+
+@pytest.mark.parametrize("latitude", [-78.5, -33.0, 0.0, 12.3, 45.0, 60.0, 89.5])
+def test_metres_per_degree_is_the_geodesic_over_a_pixel(latitude):
+    """WGS 84's radii of curvature against PROJ's geodesic over a 10 m pixel (1e-4°)."""
+    from pyproj import Geod
+
+    from coreg.core.grid import metres_per_degree
+
+    geod, step = Geod(ellps="WGS84"), 1e-4
+    along_x = geod.inv(10.0, latitude, 10.0 + step, latitude)[2] / step
+    along_y = geod.inv(10.0, latitude, 10.0, latitude + step)[2] / step
+    assert np.allclose(metres_per_degree(latitude), (along_x, along_y), rtol=2e-8)
