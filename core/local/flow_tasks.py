@@ -19,7 +19,8 @@ from ..io.raster_io import IsCanceled
 from ..matching.modality import fine_kind
 from . import reader as tiling
 from .feature_choice import choose_features
-from .flow_tiles import Core, flow_margin, flow_tile
+from .flow_tiles import flow_margin, flow_tile
+from .points import Core
 from .reader import RasterTiles
 from .tie_points import measure_points
 
@@ -50,20 +51,22 @@ def flow_at(sources: TileSources, core: Core, margin: int, options: dict
 
 
 @contextlib.contextmanager
-def _opened(sources: TileSources) -> Iterator[RasterTiles]:
+def _opened(sources: TileSources, cores: Sequence[Core] | None = None
+            ) -> Iterator[RasterTiles]:
+    """The tiles of ``sources`` (those of ``cores`` only, if given)."""
     with rasterio.open(sources.reference) as ref_ds, rasterio.open(sources.secondary) as sec_ds:
         reader = RasterTiles(ref_ds, sources.reference_band, sources.reference_nodata, sec_ds,
                              sources.secondary_band, sources.secondary_nodata, sources.overlap,
-                             list(sources.masks), tile=sources.tile)
+                             list(sources.masks), tile=sources.tile, only=cores)
         yield reader
 
 
 def points_at(sources: TileSources, displacement: tuple | None, points: tuple,
-              options: dict) -> dict:
+              cores: Sequence[Core], options: dict) -> dict:
     """A Dask worker's task: :func:`.tie_points.measure_points` at ``points`` (rows, cols,
-    window, prior) on the rasters, through the displacement raster ((path, offset)) or,
-    if None, as delivered."""
-    with _opened(sources) as reader:
+    window, prior: those in ``cores``) on those tiles of the rasters, through the
+    displacement raster ((path, offset)) or, if None, as delivered."""
+    with _opened(sources, cores) as reader:
         return measure_points(reader.with_displacement(*displacement) if displacement
                               else reader, *points, **options)
 
@@ -74,14 +77,19 @@ def cluster_check_points(client, sources: TileSources, displacement: tuple, poin
     """The measures of :func:`.check_points.measure_check_points` on the workers: through
     the field and as delivered (``through``, ``as_delivered``: measure_points's options),
     side by side when ``modality`` names the features; the features chosen and their
-    record."""
+    record. Each measure is shared by the workers, by tiles (:func:`_shares`): a pass on
+    one worker left the others waiting for it."""
     from ..distributed import cluster_results
 
+    shares = _shares(sources, points, len(client.scheduler_info().get("workers", {})))
+
     def measured(tasks: list[tuple]) -> list[dict]:
-        plain = [(sources, where, points, {k: v for k, v in options.items()
-                                           if k not in ("is_canceled", "progress")})
-                 for where, options in tasks]
-        return cluster_results(client, points_at, plain, through["is_canceled"])
+        plain = [(sources, where, _subset(points, index), cores,
+                  {k: v for k, v in options.items() if k not in ("is_canceled", "progress")})
+                 for where, options in tasks for cores, index in shares]
+        parts = cluster_results(client, points_at, plain, through["is_canceled"])
+        return [_merged(parts[k:k + len(shares)], [index for _, index in shares], len(points[0]))
+                for k in range(0, len(parts), len(shares))]
 
     known = fine_kind(modality)
     if known is not None:
@@ -98,6 +106,46 @@ def cluster_check_points(client, sources: TileSources, displacement: tuple, poin
         if options["progress"]:
             options["progress"](100.0)
     return after, before, features, record
+
+
+def _shares(sources: TileSources, points: tuple, workers: int
+            ) -> list[tuple[list[Core], np.ndarray]]:
+    """The tiles holding ``points`` (rows, cols, ...) cut into one share per worker, of
+    nearly equal numbers of points (the largest tiles first, each to the least loaded
+    share): each share's tile cores and the indices of its points. The first share also
+    holds the points of no tile, which measure_points leaves unmeasured there too."""
+    rows, cols = points[0], points[1]
+    held, outside = [], np.ones(len(rows), bool)
+    for core in tiling.tile_cores(sources.overlap, sources.tile):
+        r0, r1, c0, c1 = core
+        inside = (rows >= r0) & (rows < r1) & (cols >= c0) & (cols < c1)
+        if inside.any():
+            held.append((core, np.flatnonzero(inside)))
+            outside &= ~inside
+    shares: list[tuple[list[Core], list[np.ndarray]]] = [
+        ([], []) for _ in range(max(1, min(workers, len(held))))]
+    shares[0][1].append(np.flatnonzero(outside))
+    for core, index in sorted(held, key=lambda item: -item[1].size):
+        cores, indices = min(shares, key=lambda share: sum(i.size for i in share[1]))
+        cores.append(core)
+        indices.append(index)
+    return [(cores, np.sort(np.concatenate(indices))) for cores, indices in shares]
+
+
+def _subset(points: tuple, index: np.ndarray) -> tuple:
+    """(rows, cols, window, prior) of the points at ``index``."""
+    rows, cols, *rest = points
+    return (rows[index], cols[index], *rest)
+
+
+def _merged(parts: list[dict], indices: list[np.ndarray], count: int) -> dict:
+    """The per-point arrays of ``parts`` (one per share of the points) in the points'
+    order."""
+    merged = {key: np.empty(count, values.dtype) for key, values in parts[0].items()}
+    for part, index in zip(parts, indices):
+        for key, values in part.items():
+            merged[key][index] = values
+    return merged
 
 
 def cluster_flow_rows(client, sources: TileSources, cores: list[Core], options: dict,

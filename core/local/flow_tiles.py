@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import CanceledError, check_canceled
 from ..parallel import THREADS, as_worker
 from .dense_flow import RADIUS_SCHEDULE, estimate_flow
-from .points import Tile
+from .points import Core, Tile
 
 #: The message of a cancel here (:func:`..errors.check_canceled`).
 CANCELED = "Canceled while computing the optical flow."
@@ -31,7 +31,6 @@ MARGIN_SLACK = 16
 #: Seconds between two progress reports / cancel checks while tiles run.
 POLL_S = 0.25
 
-Core = tuple[int, int, int, int]
 ReadTile = Callable[[int, int, int, int, int], Tile]
 
 

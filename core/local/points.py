@@ -72,6 +72,10 @@ def node_count(size: int, step: float) -> int:
     return int(math.ceil((size - 1) / step)) + 1
 
 
+#: A tile's core: rows r0:r1, columns c0:c1 of the overlap grid (ends excluded).
+Core = tuple[int, int, int, int]
+
+
 @dataclass(frozen=True)
 class Tile:
     """Reference and secondary pixels of one tile, co-located on the reference grid.
@@ -86,7 +90,7 @@ class Tile:
     col: int
     reference: np.ndarray  # float32, NaN where no data, masked or cloud-like
     secondary: np.ndarray  # float32, NaN where no data or cloud-like
-    core: tuple[int, int, int, int]
+    core: Core
     prior: NodeField | None = None
 
     @functools.cached_property

@@ -4,7 +4,7 @@ passes up to CACHED_PIXELS."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 import numpy as np
 import rasterio
@@ -17,7 +17,7 @@ from ..io.raster_io import (
 )
 from ..matching.match import cloud_like
 from ..parallel import in_threads
-from .points import NodeField, Tile
+from .points import Core, NodeField, Tile
 
 #: Side of the tiles the rasters are processed in (reference pixels, without margins).
 TILE = 1024
@@ -25,30 +25,37 @@ TILE = 1024
 CACHED_PIXELS = 6_000_000
 
 
+def tile_cores(overlap: Grid, side: int) -> Iterator[Core]:
+    """The cores of the tiles of ``side`` pixels over ``overlap``, row by row."""
+    for r in range(0, overlap.height, side):
+        for c in range(0, overlap.width, side):
+            yield r, min(r + side, overlap.height), c, min(c + side, overlap.width)
+
+
 class RasterTiles:
     """Reads reference and secondary tiles on the overlap grid (a ``TileReader``)."""
 
     def __init__(self, ref_ds, ref_band, ref_nodata, sec_ds, sec_band, sec_nodata,
                  overlap: Grid, masks, displacement: tuple[str, tuple[int, int]] | None = None,
-                 tile: int | None = None) -> None:
+                 tile: int | None = None, only: Collection[Core] | None = None) -> None:
         self.ref = (ref_ds, ref_band, ref_nodata)
         self.sec = (sec_ds, sec_band, sec_nodata)
         self.overlap, self.masks, self.displacement = overlap, masks, displacement
         # The tile side: :data:`TILE` as it is now, or a Dask worker's the client's (flow_tasks).
         self.tile = TILE if tile is None else tile
+        # The cores read (a Dask task's share of them, flow_tasks), every one if None.
+        self.only = None if only is None else frozenset(only)
         self._cache: dict = {}
 
     def with_displacement(self, path: str, offset: tuple[int, int]) -> RasterTiles:
         """The same tiles, each with the displacement raster's field (``offset``: the
         overlap's position in the reference grid) as its prior."""
         return RasterTiles(*self.ref, *self.sec, self.overlap, self.masks, (path, offset),
-                           self.tile)
+                           self.tile, self.only)
 
-    def cores(self) -> Iterator[tuple[int, int, int, int]]:
-        side = self.tile
-        for r in range(0, self.overlap.height, side):
-            for c in range(0, self.overlap.width, side):
-                yield r, min(r + side, self.overlap.height), c, min(c + side, self.overlap.width)
+    def cores(self) -> Iterator[Core]:
+        return (core for core in tile_cores(self.overlap, self.tile)
+                if self.only is None or core in self.only)
 
     def __call__(self, margin: int) -> Iterator[Tile]:
         """Every tile; kept in memory between passes when they all fit in

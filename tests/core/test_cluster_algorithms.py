@@ -84,6 +84,34 @@ def test_align_local_dense_flow_on_the_cluster(shared_data, cluster, tmp_path, m
     assert there.point_records() == here.point_records()
 
 
+def test_check_points_are_shared_by_the_workers_by_whole_tiles():
+    """Each worker measures the points of whole tiles, about as many points as the
+    others; every point is measured once; a point off the tiles goes with the first."""
+    from affine import Affine
+    from rasterio.crs import CRS
+
+    from coreg.core.grid import Grid
+
+    overlap = Grid(CRS.from_epsg(32633), Affine(10, 0, 0, 0, -10, 0), 300, 200)
+    sources = flow_tasks.TileSources("r.tif", 1, None, "s.tif", 1, None, overlap, (),
+                                     tile=100)  # 6 tiles
+    rows, cols = np.meshgrid(np.arange(10, 200, 20), np.arange(10, 300, 20), indexing="ij")
+    rows, cols = np.append(rows.ravel(), 250), np.append(cols.ravel(), 10)  # one off them
+    shares = flow_tasks._shares(sources, (rows, cols, 16, None), workers=2)
+    assert len(shares) == 2
+    everything = np.sort(np.concatenate([index for _, index in shares]))
+    assert np.array_equal(everything, np.arange(rows.size))
+    assert rows.size - 1 in shares[0][1]
+    for cores, index in shares:
+        inside = [any(r0 <= r < r1 and c0 <= c < c1 for r0, r1, c0, c1 in cores)
+                  for r, c in zip(rows[index], cols[index])]
+        assert sum(inside) == len(cores) * 25  # whole tiles of 5 x 5 points
+    assert sorted(len(cores) for cores, _ in shares) == [3, 3]
+    parts = [{"dx": rows[index] * 1.0} for _, index in shares]
+    merged = flow_tasks._merged(parts, [index for _, index in shares], rows.size)
+    assert np.array_equal(merged["dx"], rows * 1.0)
+
+
 @pytest.mark.parametrize("run", [
     lambda tmp, address: align_local(tmp / "r.tif", tmp / "s.tif", tmp / "o.tif",
                                      dask_scheduler=address),
