@@ -62,6 +62,11 @@ OUTPUT_MODES = ("geotransform", "resample")
 DEFAULT_MAX_SHIFT = 20.0
 #: What to do when the patches do not fit in memory (their side grows with MAX_SHIFT).
 PATCH_ADVICE = "choose a smaller MAX_SHIFT, or align a smaller area first"
+#: Secondaries of at least this many bytes (decoded) have the matching scores computed on a
+#: thread of their own while they are written: the write (a quarter of a second and more)
+#: hides them, and the report that follows (the plugin's, the command line's) finds them
+#: (5000² pixels: 0.05 s). A caller that never reads them spends that CPU for nothing.
+SCORES_BESIDE_WRITE_BYTES = 2**25
 
 
 def estimate_alignment(
@@ -449,6 +454,8 @@ def _write_aligned(alignment: Alignment, reference, secondary, output, *, output
     """Write the secondary moved by ``alignment``: shifted or resampled onto the reference
     (from ``source``, its pixels read ahead, if given)."""
     info = read_info(secondary, "Secondary")
+    if decoded_bytes(info.grid, info.count, info.dtype) >= SCORES_BESIDE_WRITE_BYTES:
+        alignment.scores.start()
     if output_mode == "geotransform":
         with atomic_path(output, size=raster_bytes(info.grid, info.count, info.dtype,
                                                    cog=cog)) as tmp:

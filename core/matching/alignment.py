@@ -3,6 +3,7 @@ and every matched patch (PatchResult)."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -38,16 +39,28 @@ class PatchResult:
 
 class LazyScores:
     """The matching scores (before, after) computed on first use: the report needs them,
-    the alignment does not (their SSIM was a quarter of a small pair's time). Pickled as
-    the numbers (what a worker sends back has no closure)."""
+    the alignment does not (their SSIM was a quarter of a small pair's time), or on a
+    thread of their own once :meth:`start` ed. Pickled as the numbers (what a worker
+    sends back has no closure)."""
 
     def __init__(self, compute: Callable[[], tuple[float, float]] | tuple[float, float]):
         self._compute = None if isinstance(compute, tuple) else compute
         self._value = compute if isinstance(compute, tuple) else None
+        self._future: Future | None = None
+
+    def start(self) -> None:
+        """Compute them now on a thread of their own, beside other work (a long write)
+        that the report will follow."""
+        if self._value is None and self._future is None:
+            pool = ThreadPoolExecutor(1)
+            self._future = pool.submit(self._compute)
+            pool.shutdown(wait=False)  # its thread ends with the work
 
     def value(self) -> tuple[float, float]:
         if self._value is None:
-            self._value, self._compute = tuple(float(v) for v in self._compute()), None
+            computed = self._future.result() if self._future else self._compute()
+            self._value = tuple(float(v) for v in computed)
+            self._compute = self._future = None
         return self._value
 
     def __getstate__(self) -> dict:

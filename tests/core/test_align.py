@@ -17,6 +17,7 @@ from synthetic import Case, make_secondary, scene_rms_error_px
 
 from coreg.core.errors import CoregistrationError
 from coreg.core.io.masks import PolygonMask
+from coreg.core.matching import align as align_module
 from coreg.core.matching.align import align_image, estimate_alignment
 
 OPTICAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "optical"
@@ -109,6 +110,21 @@ def test_alignment__scores_wait_for_the_report_and_survive_pickling(tmp_path):
     assert 0 < before < after <= 1
     copy = pickle.loads(pickle.dumps(alignment))
     assert (copy.matching_score_before, copy.matching_score_after) == (before, after)
+
+
+def test_align_image__a_large_secondary_has_its_scores_computed_beside_the_write(
+        tmp_path, monkeypatch):
+    """Past SCORES_BESIDE_WRITE_BYTES the scores run on a thread during the write: the
+    report then finds the very numbers it computes itself otherwise."""
+    case = next(c for c in CORPUS if c.name == "beirut 20/40")
+    pair = corpus.build(case, tmp_path)
+    lazily = align_image(pair.reference, pair.secondary, tmp_path / "lazy.tif")
+    assert lazily.scores._value is None and lazily.scores._future is None
+    monkeypatch.setattr(align_module, "SCORES_BESIDE_WRITE_BYTES", 1)
+    beside = align_image(pair.reference, pair.secondary, tmp_path / "beside.tif")
+    assert beside.scores._future is not None
+    assert beside.scores.value() == lazily.scores.value()
+    assert 0 < beside.matching_score_before < beside.matching_score_after <= 1
 
 
 def test_estimate_alignment__across_crs(tmp_path):
