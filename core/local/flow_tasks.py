@@ -20,7 +20,7 @@ from ..matching.modality import fine_kind
 from . import reader as tiling
 from .feature_choice import choose_features
 from .flow_tiles import flow_margin, flow_tile
-from .points import Core
+from .points import Core, in_core
 from .reader import RasterTiles
 from .tie_points import measure_points
 
@@ -117,8 +117,7 @@ def _shares(sources: TileSources, points: tuple, workers: int
     rows, cols = points[0], points[1]
     held, outside = [], np.ones(len(rows), bool)
     for core in tiling.tile_cores(sources.overlap, sources.tile):
-        r0, r1, c0, c1 = core
-        inside = (rows >= r0) & (rows < r1) & (cols >= c0) & (cols < c1)
+        inside = in_core(core, rows, cols)
         if inside.any():
             held.append((core, np.flatnonzero(inside)))
             outside &= ~inside

@@ -76,6 +76,13 @@ def node_count(size: int, step: float) -> int:
 Core = tuple[int, int, int, int]
 
 
+def in_core(core: Core, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Which points (overlap-grid ``rows``, ``cols``) a tile of this core measures: the
+    one rule for measuring them and for sharing them out by tile."""
+    r0, r1, c0, c1 = core
+    return (rows >= r0) & (rows < r1) & (cols >= c0) & (cols < c1)
+
+
 @dataclass(frozen=True)
 class Tile:
     """Reference and secondary pixels of one tile, co-located on the reference grid.

@@ -35,7 +35,7 @@ from ..transforms.resample import interpolate
 from .feature_choice import choose_features, reliable_share
 from .field_fit import fit_field
 from .outliers import reject_outliers, score_test
-from .points import NodeField, TiePoints, Tile
+from .points import NodeField, TiePoints, Tile, in_core
 from .polling import Poll
 from .uncertainty import window_bounds
 from .window_choice import AUTOMATIC, choose_grid
@@ -240,8 +240,7 @@ def measure_points(read_tiles: TileReader, rows: np.ndarray, cols: np.ndarray, w
     measured = 0
     for tile in read_tiles(margin):
         check_canceled(is_canceled, "Canceled while matching tie points.")
-        r0, r1, c0, c1 = tile.core
-        inside = np.flatnonzero((rows >= r0) & (rows < r1) & (cols >= c0) & (cols < c1))
+        inside = np.flatnonzero(in_core(tile.core, rows, cols))
         if inside.size:
             _measure_tile(tile, rows[inside], cols[inside], window, tile.prior or prior,
                           out, inside, final, (features, search_px))

@@ -40,7 +40,7 @@ class PatchResult:
 class LazyScores:
     """The matching scores (before, after) computed on first use: the report needs them,
     the alignment does not (their SSIM was a quarter of a small pair's time), or on a
-    thread of their own once :meth:`start` ed. Pickled as the numbers (what a worker
+    thread of their own from :meth:`start` on. Pickled as the numbers (what a worker
     sends back has no closure)."""
 
     def __init__(self, compute: Callable[[], tuple[float, float]] | tuple[float, float]):

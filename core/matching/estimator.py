@@ -204,7 +204,7 @@ class Estimator:
             return radii(scale @ statistical @ scale, scale @ systematic @ scale, mean_r2, dof)
 
         per_unit = radii_per_unit(radii_in, {"px": (1 / rx, -1 / ry), "m": metres_per_unit(
-            self.common.crs, (left + right) / 2, (bottom + top) / 2)})
+            self.common.crs, (bottom + top) / 2)})
         for unit, values in per_unit.items():
             out[f"ce90_{unit}"], out[f"ce95_{unit}"] = values or (None, None)
         scale = np.diag([1 / rx, -1 / ry, math.degrees(1.0)])

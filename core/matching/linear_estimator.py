@@ -72,13 +72,13 @@ class LinearEstimator(Estimator):
         systematic = np.zeros_like(statistical)
         systematic[0, 0], systematic[1, 1] = (SYSTEMATIC_PX * res_x) ** 2, \
             (SYSTEMATIC_PX * res_y) ** 2
-        left, bottom, right, top = self.common.bounds
+        _, bottom, _, top = self.common.bounds
         dof = fit.dof / kappa
         rows = rotation_rows(self.kind)
         out = {"map": rows @ (statistical + systematic) @ rows.T,
                "parameter_covariance": statistical + systematic}
         rx, ry = reference.res
-        metres = metres_per_unit(self.common.crs, (left + right) / 2, (bottom + top) / 2)
+        metres = metres_per_unit(self.common.crs, (bottom + top) / 2)
         per_unit = radii_per_unit(
             lambda units: linear_radii(statistical, systematic,
                                        self._gain((1 / units[0], 1 / units[1])), dof),

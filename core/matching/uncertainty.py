@@ -123,14 +123,15 @@ def _factor(covariance: np.ndarray) -> np.ndarray:
     return vectors * np.sqrt(np.clip(values, 0, None))
 
 
-def metres_per_unit(crs: CRS, x: float, y: float) -> tuple[float, float] | None:
-    """Metres per CRS unit along x and y at (x, y): WGS 84's for a geographic CRS
+def metres_per_unit(crs: CRS, latitude: float) -> tuple[float, float] | None:
+    """Metres per CRS unit along x and y at ``latitude`` (degrees; a projected CRS's
+    unit does not depend on it): WGS 84's for a geographic CRS
     (:func:`..grid.metres_per_degree`; parsing the CRS with pyproj in a worker thread
     crashed QGIS 3.40), the linear unit's factor otherwise; None when the CRS has no
     known unit."""
     try:
         if crs.is_geographic:
-            return metres_per_degree(y)
+            return metres_per_degree(latitude)
         factor = crs.linear_units_factor[1]
         return float(factor), float(factor)
     except Exception:  # a local CRS without units

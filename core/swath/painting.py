@@ -97,8 +97,6 @@ def paint_lookup(x: np.ndarray, y: np.ndarray, grid: Grid, *,
     return lookup[0][inner], lookup[1][inner]
 
 
-
-
 def _seam_limit(x: np.ndarray, y: np.ndarray, inverse: Affine) -> float:
     """Largest quad extent (target pixels) accepted: wider quads bridge a wrap-around seam."""
     step = max(1, x.shape[0] // 64)
