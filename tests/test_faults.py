@@ -35,6 +35,7 @@ from coreg.core.errors import (
     CoregOutputError,
     CoregResourceError,
 )
+from coreg.core.io import outputs
 from coreg.core.io.outputs import (
     TEMP_MARK,
     atomic_path,
@@ -390,6 +391,37 @@ def test_stale_temporaries_of_a_killed_run__removed(pair, tmp_path):
     align_image(*pair, output)
     assert output.is_file() and alive.exists() and other_host.exists()
     assert not any(p.exists() for p in stale)
+
+
+def test_a_folder_is_listed_again_only_once_another_run_changed_it(tmp_path, monkeypatch):
+    """A batch writing thousands of outputs into one folder lists it for a killed run's
+    temporaries when something else changed it, not at every write."""
+    listed = []
+    scandir = os.scandir
+
+    def counted(path="."):
+        listed.append(Path(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counted)
+    output = tmp_path / "out.bin"
+    for _ in range(3):
+        with atomic_path(output) as tmp:
+            Path(tmp).write_bytes(b"out")
+    assert listed.count(tmp_path) == 1
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = temporary_name(tmp_path / "another.tif", int(dead), "0123abcd")
+    stale.write_bytes(b"partial")
+    later = tmp_path.stat().st_mtime_ns + 10**9  # as a killed run's later write leaves it
+    os.utime(tmp_path, ns=(later, later))
+    with atomic_path(output) as tmp:
+        Path(tmp).write_bytes(b"out")
+    assert listed.count(tmp_path) == 2 and not stale.exists()
+    monkeypatch.setattr(outputs, "SWEEP_SECONDS", 0.0)
+    with atomic_path(output) as tmp:  # listed anyway once a while has passed
+        Path(tmp).write_bytes(b"out")
+    assert listed.count(tmp_path) == 3
 
 
 def test_failed_write__keeps_the_earlier_output(tmp_path):
