@@ -393,15 +393,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
-#: What GDAL may leave beside a GeoTIFF it wrote (its name plus one of these), removed
-#: after a temporary is moved into place (a failed write lists the folder instead).
-SIDE_FILES = (".aux.xml", ".ovr", ".msk")
+#: Side-car files GDAL reads and writes beside a GeoTIFF (its name plus one of these):
+#: removed beside a temporary moved into place (a failed write lists the folder
+#: instead); a secondary that has any is copied block by block (:mod:`.raster_io`).
+SIDE_CARS = (".aux.xml", ".msk", ".ovr")
 
 
 def _remove_side_files(tmp: str) -> None:
     """Side files of a temporary moved into place, by name: the folder is not listed (a
     folder of thousands of outputs)."""
-    for suffix in SIDE_FILES:
+    for suffix in SIDE_CARS:
         with contextlib.suppress(OSError):
             os.remove(tmp + suffix)
 

@@ -29,7 +29,7 @@ from ..transforms.resample import (
 )
 from ..transforms.shift_resample import resample_affine
 from .block_average import block_mean, nested_block_window
-from .outputs import atomic_path  # noqa: F401 - the engine's writers import it from here
+from .outputs import SIDE_CARS, atomic_path  # noqa: F401 - the writers import atomic_path here
 from .paths import local_input
 
 Progress = Callable[[float], None]
@@ -338,15 +338,12 @@ def copy_by_blocks(
         to_cog(target, path)
 
 
-#: Side-car files GDAL reads beside a GeoTIFF (metadata, masks, overviews): a file that
-#: has any is copied block by block, which carries what they hold into the output.
-SIDE_CARS = (".aux.xml", ".msk", ".ovr")
-
-
 def _byte_copyable(source: rasterio.io.DatasetReaderBase) -> bool:
     """Whether ``source`` is a plain local GeoTIFF, georeferenced by a geotransform and
-    without side-car files: then a byte copy with the geotransform rewritten is the
-    secondary unchanged, at the speed of the disk (no decompression and compression)."""
+    without side-car files (:data:`.outputs.SIDE_CARS`: metadata, masks, overviews, which
+    a block copy carries into the output): then a byte copy with the geotransform
+    rewritten is the secondary unchanged, at the speed of the disk (no decompression and
+    compression)."""
     name = source.name
     return (source.driver == "GTiff" and os.path.isfile(name)
             and not any(os.path.exists(name + suffix) for suffix in SIDE_CARS)
