@@ -217,15 +217,30 @@ class SecondarySampler:
         self._wide: _Chunk | None = None  # the last chunk of patches sampled as one grid
 
     def sample_all(self, grids: list[Grid], model: RigidModel) -> list[np.ndarray]:
-        """:meth:`sample` of every grid; the chunks they need that are not cached yet are
-        read first, and their cloud masks computed together (the same chunks). Patches
-        densely covering a small area are sampled as one grid (:mod:`.patch_union`)."""
+        """:meth:`sample` of every grid, the chunks they need loaded first (:meth:`load`).
+        Patches densely covering a small area are sampled as one grid
+        (:mod:`.patch_union`)."""
+        union = self.load(grids, model)
+        if union is None:
+            return [self.sample(grid, model) for grid in grids]
+        values = self.sample(union[0], model)
+        self._wide = self._cache.get(_key(union[0]), self._wide)
+        return [values[r:r + g.height, c:c + g.width].copy()
+                for g, (r, c) in zip(grids, union[1])]
+
+    def load(self, grids: list[Grid], model: RigidModel,
+             ) -> tuple[Grid, list[tuple[int, int]]] | None:
+        """Read and prepare the chunks that :meth:`sample_all` of ``grids`` through
+        ``model`` needs and that are not cached yet (their cloud masks computed together:
+        the same chunks); the grids' union (:func:`.patch_union.patch_union`) when they
+        are sampled as one grid, else None. It reads nothing of the reference: it may
+        run beside the reference patches' screening."""
         union = patch_union(grids)
         if union is not None:
-            values = self.sample(union[0], model)
-            self._wide = self._cache.get(_key(union[0]), self._wide)
-            return [values[r:r + g.height, c:c + g.width].copy()
-                    for g, (r, c) in zip(grids, union[1])]
+            corners = self._corners(union[0], model)
+            if corners is not None:  # else (a reprojection) sample() reads it
+                self._chunk(union[0], *corners)
+            return union
         missing: dict[tuple, list] = {}
         for grid in grids:
             corners = self._corners(grid, model)
@@ -240,7 +255,7 @@ class SecondarySampler:
                                                     for _, _, d, v in part]))
                 for (grid, window, data, valid), cloud in zip(part, clouds):
                     self._store(grid, window, data[0], valid & ~cloud)
-        return [self.sample(grid, model) for grid in grids]
+        return None
 
     def _corners(self, grid: Grid, model: RigidModel) -> tuple[np.ndarray, np.ndarray] | None:
         """Source (rows, cols) of the corners of ``grid`` when the mapping is affine."""

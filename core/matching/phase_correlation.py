@@ -11,6 +11,11 @@ from scipy import fft as sfft
 #: Std of the Gaussian low-pass applied to the cross-power spectrum, in cycles/pixel.
 #: Damps the frequencies where noise, aliasing and interpolation error live.
 LOWPASS_SIGMA = 0.2
+#: Low-pass weights below this are zero: a narrow refinement band (upsampled pairs) leaves
+#: weights of 1e-43 far out, subnormal in single precision, whose arithmetic made the
+#: sub-pixel refinement 2.7 times slower (49 patches of 64 px: 6.7 ms, not 2.5); next
+#: to the spectrum's weight of 1 at its centre they change no result.
+LOWPASS_FLOOR = 1e-20
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,7 @@ def _lowpass(shape: tuple[int, int], sigma: float) -> tuple[np.ndarray, float]:
     filtered correlation of identical patches peak at 1 (size / sum of the full filter)."""
     fy = sfft.fftfreq(shape[0])[:, None]
     half = np.exp(-(sfft.rfftfreq(shape[1])[None, :] ** 2 + fy**2) / (2 * sigma**2))
+    half[half < LOWPASS_FLOOR] = 0.0
     full_sum = (half * _half_spectrum_weights(shape[1])).sum()
     return half.astype(np.float32), shape[0] * shape[1] / full_sum
 

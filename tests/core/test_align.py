@@ -15,6 +15,7 @@ from child import run_measured
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 from synthetic import Case, make_secondary, scene_rms_error_px
 
+from coreg.core import parallel
 from coreg.core.errors import CoregistrationError
 from coreg.core.io.masks import PolygonMask
 from coreg.core.matching import align as align_module
@@ -125,6 +126,20 @@ def test_align_image__a_large_secondary_has_its_scores_computed_beside_the_write
     assert beside.scores._future is not None
     assert beside.scores.value() == lazily.scores.value()
     assert 0 < beside.matching_score_before < beside.matching_score_after <= 1
+
+
+def test_estimate_alignment__the_same_numbers_on_one_thread_as_on_two(tmp_path, monkeypatch):
+    """The secondary's chunk is prepared beside the reference's screening, the patches
+    are matched in shares on two threads: neither changes a digit of the result."""
+    case = next(c for c in CORPUS if c.name == "beirut 20/40")
+    pair = corpus.build(case, tmp_path)
+    results = []
+    for threads in (1, 2):
+        monkeypatch.setattr(parallel, "THREADS", threads)
+        alignment = estimate_alignment(pair.reference, pair.secondary)
+        results.append((alignment.model, alignment.ce90_px,
+                        [(p.dx_px, p.dy_px, p.used) for p in alignment.patches]))
+    assert results[0] == results[1]
 
 
 def test_estimate_alignment__across_crs(tmp_path):

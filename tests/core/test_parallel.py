@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 
@@ -88,6 +90,31 @@ def test_together__returns_each_result_in_order_from_two_threads(monkeypatch):
 
     assert parallel.together(call("a"), call("b"), call("c")) == ["a", "b", "c"]
     assert len(set(threads)) == 2
+
+
+def test_together__keeps_its_threads_from_call_to_call(monkeypatch):
+    """A thread's first GDAL or PROJ call sets up its context: kept threads pay it once."""
+    monkeypatch.setattr(parallel, "THREADS", 2)
+    workers = [parallel.together(lambda: None, threading.current_thread)[1]
+               for _ in range(3)]
+    assert workers[0] is not threading.current_thread()
+    assert workers[1] is workers[0] and workers[2] is workers[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_together__runs_in_a_forked_child(monkeypatch):
+    """A forked child has none of the parent's kept threads: it starts its own."""
+    monkeypatch.setattr(parallel, "THREADS", 2)
+    assert parallel.together(lambda: 1, lambda: 2) == [1, 2]  # the parent's are started
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        signal.alarm(20)  # a child waiting on the parent's threads would never end
+        try:
+            os._exit(0 if parallel.together(lambda: 1, lambda: 2) == [1, 2] else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_together__inside_a_worker_or_on_one_thread_runs_here(monkeypatch):

@@ -59,3 +59,23 @@ def test_sample_all__one_grid_equals_one_chunk_per_patch(secondary, rotation):
     for a, b in zip(together, apart):
         assert np.array_equal(np.isnan(a), np.isnan(b))
         assert np.nanmax(np.abs(a - b)) < 1e-4 * scale
+
+
+def test_load__prepares_the_chunks_that_sample_all_then_reads_from_its_cache(secondary):
+    """load() (run beside the reference's screening) reads what sample_all will need,
+    one chunk per patch or one for their union: afterwards the samples come from its
+    cache, the same numbers as without it."""
+    path, grid = secondary
+    common = grid.subgrid(20, 20, 256, 256)
+    grids = [g for k, g in enumerate(layout_patches(common, 64)) if k % 3]
+    left, bottom, right, top = common.bounds
+    model = RigidModel(3.7, -12.2, 0.0, (left + right) / 2, (bottom + top) / 2)
+    with rasterio.open(path) as ds:
+        for subset in (grids, [grids[i] for i in sparse_layout(grids)]):
+            plain = SecondarySampler(ds, 1, None, common).sample_all(subset, model)
+            loaded = SecondarySampler(ds, 1, None, common)
+            assert not loaded.cached(subset, model)
+            assert (loaded.load(subset, model) is None) == (patch_union(subset) is None)
+            assert loaded.cached(subset, model)
+            for a, b in zip(loaded.sample_all(subset, model), plain):
+                assert np.array_equal(a, b, equal_nan=True)
