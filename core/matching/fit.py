@@ -163,11 +163,15 @@ def robust_lsq(design: np.ndarray, shifts: np.ndarray, weights: np.ndarray,
     if len(shifts) < minimal + 1:
         raise ValueError(f"At least {minimal + 1} matched patches are needed, got {len(shifts)}.")
     params = _least_median(design, shifts, scale, minimal) if start is None else start
+    fitted = None
     for _ in range(3):
         residuals = _residuals_px(design, shifts, params, scale)
         robust_sigma = 1.4826 * np.median(residuals)
         inliers = residuals <= max(INLIER_SIGMAS * robust_sigma, MIN_INLIER_RESIDUAL_PX)
+        if fitted is not None and np.array_equal(inliers, fitted):
+            break  # the same inliers give the same fit, to the last digit
         params, sigma, covariance, dof = _weighted_lsq(design, shifts, weights, inliers, scale)
+        fitted = inliers
     return params, inliers, _residuals_px(design, shifts, params, scale), sigma, covariance, dof
 
 

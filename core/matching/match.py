@@ -129,17 +129,20 @@ def prepare_patches(grids: list[Grid], references: list[np.ndarray],
     """:func:`prepare_patch` of equally sized patches, screened at once: on ``union``, if
     given (the image the references are slices of, and each one's (row, col) corner in
     it: :mod:`.patch_screening`'s ``..._within``), else as a stack."""
-    patches = []
-    for grid, reference, mask, cloud in zip(grids, references, masked,
-                                            _cloud_masks(references, union)):
-        data = reference.copy()
-        data[mask | cloud] = np.nan
-        valid = np.isfinite(data).mean()
-        reason = "" if valid >= MIN_VALID_FRACTION else (
-            "cloud-like or saturated" if np.isfinite(reference).mean() >= MIN_VALID_FRACTION
-            and not mask.mean() > 1 - MIN_VALID_FRACTION else "nodata or masked")
-        patches.append(Patch(grid, data, 0.0, reason))
-    textured = [k for k, p in enumerate(patches) if np.isfinite(p.reference).mean() > 0.1]
+    patches, valid = [], []
+    clouds = _cloud_masks(references, union)
+    for batch in _in_batches(list(range(len(grids))), references[0].size if grids else 1):
+        raw = np.stack([references[k] for k in batch])
+        mask = np.stack([masked[k] for k in batch])
+        data = np.where(mask | np.stack([clouds[k] for k in batch]), np.float32(np.nan), raw)
+        valid.extend(np.isfinite(data).mean(axis=(1, 2)))
+        for k, kept, shown, hidden in zip(batch, data, np.isfinite(raw).mean(axis=(1, 2)),
+                                          mask.mean(axis=(1, 2))):
+            reason = "" if valid[k] >= MIN_VALID_FRACTION else (
+                "cloud-like or saturated" if shown >= MIN_VALID_FRACTION
+                and not hidden > 1 - MIN_VALID_FRACTION else "nodata or masked")
+            patches.append(Patch(grids[k], kept, 0.0, reason))
+    textured = [k for k, fraction in enumerate(valid) if fraction > 0.1]
     within = None if union is None else (union[0], [union[1][k] for k in textured])
     for k, value in zip(textured, _textures([patches[k].reference for k in textured], within)):
         patches[k].texture = float(value)
