@@ -114,7 +114,8 @@ def _forget_kept_pools() -> None:
     _kept, _kept_lock = {}, threading.Lock()
 
 
-os.register_at_fork(after_in_child=_forget_kept_pools)
+if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
+    os.register_at_fork(after_in_child=_forget_kept_pools)
 
 
 def shares(items: Sequence, pieces: int | None = None) -> list[Sequence]:
