@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -115,6 +117,16 @@ def test_together__runs_in_a_forked_child(monkeypatch):
             os._exit(2)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_parallel__imports_where_there_is_no_fork():
+    """Windows has no os.register_at_fork: the module (and the plugin) must import there."""
+    code = ("import os; del os.register_at_fork; from coreg.core import parallel; "
+            "print(parallel.together(lambda: 1, lambda: 2))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[1, 2]"
 
 
 def test_together__inside_a_worker_or_on_one_thread_runs_here(monkeypatch):
