@@ -392,10 +392,9 @@ def read_window(ds: rasterio.DatasetReader, bands: list[int], window: Window,
         values = ds.read(bands, window=Window(c0, r0, c1 - c0, r1 - r0))
     except (RasterioError, RasterioIOError) as exc:
         raise CoregInputError(f"'{ds.name}' is unreadable or truncated: {exc}") from exc
-    # Outside the raster: edge values (marked invalid), which keeps splines calm there.
-    pad = ((0, 0), (inner[0].start, window.height - inner[0].stop),
-           (inner[1].start, window.width - inner[1].stop))
-    data = np.pad(values.astype(np.float32, copy=False), pad, mode="edge")
+    data = np.empty((len(bands), window.height, window.width), np.float32)
+    data[:, inner[0], inner[1]] = values  # one pass: converted where it lands
+    _edge_padded(data, inner)
     inside = np.ones(values.shape[1:], bool)
     if np.issubdtype(values.dtype, np.floating):
         inside &= np.isfinite(values).all(axis=0)
@@ -403,3 +402,15 @@ def read_window(ds: rasterio.DatasetReader, bands: list[int], window: Window,
         inside &= (values != nodata).all(axis=0)
     valid[inner] = inside
     return data, valid
+
+
+def _edge_padded(data: np.ndarray, inner: tuple[slice, slice]) -> None:
+    """Fill ``data`` (bands, rows, columns) outside its ``inner`` part (the raster's
+    pixels) with the nearest edge values, as ``np.pad(mode="edge")`` would (marked
+    invalid, they keep splines calm there), in place: no second copy of the window."""
+    rows, cols = inner
+    top, bottom, left, right = rows.start, rows.stop, cols.start, cols.stop
+    data[:, rows, :left] = data[:, rows, left:left + 1]
+    data[:, rows, right:] = data[:, rows, right - 1:right]
+    data[:, :top] = data[:, top:top + 1]
+    data[:, bottom:] = data[:, bottom - 1:bottom]
