@@ -91,6 +91,21 @@ def metres_per_degree(latitude: float) -> tuple[float, float]:
     return (math.radians(prime_vertical * math.cos(phi)), math.radians(meridian))
 
 
+def metres_per_unit(crs: CRS, latitude: float) -> tuple[float, float] | None:
+    """Metres per CRS unit along x and y at ``latitude`` (degrees; a projected CRS's
+    unit does not depend on it): WGS 84's for a geographic CRS
+    (:func:`metres_per_degree`; parsing the CRS with pyproj in a worker thread
+    crashed QGIS 3.40), the linear unit's factor otherwise; None when the CRS has no
+    known unit."""
+    try:
+        if crs.is_geographic:
+            return metres_per_degree(latitude)
+        factor = crs.linear_units_factor[1]
+        return float(factor), float(factor)
+    except Exception:  # a local CRS without units
+        return None
+
+
 def footprint_bounds(grid: Grid, crs: CRS) -> tuple[float, float, float, float]:
     """Bounds of ``grid`` expressed in ``crs`` (densified edges)."""
     if grid.crs == crs:

@@ -46,7 +46,7 @@ from ..transforms.warp import write_resampled
 from .block_tasks import BlockJob, fit_blockwise, fit_per_block
 from .nuth_kaab import BlockShift, Fitter, block_records, block_shape_of
 from .point_sources import PointOptions
-from .samples import DemSampler, collect_samples, metres_per_unit, overlap_window
+from .samples import DemSampler, collect_samples, metres_per_unit_at, overlap_window
 from .terrain import median_and_nmad, sorted_median_and_nmad
 
 METHODS = ("nuth_kaab", "vertical", "blockwise")
@@ -181,7 +181,7 @@ def estimate_dem_alignment(
     ref_info, dem_info = read_info(reference, "Reference DEM"), read_info(dem, "DEM")
     grid = dem_info.grid
     window = overlap_window(ref_info.grid, grid)
-    scale = metres_per_unit(grid, window)
+    scale = metres_per_unit_at(grid, window)
     if method == "blockwise":
         return _blockwise(reference, dem, ref_info.nodata, dem_info.nodata, grid, window, scale,
                           exclude, block_size, block_step, max_iterations, tolerance, client,

@@ -25,7 +25,7 @@ from ..grid import Grid
 from ..io.masks import PolygonMask, masked_on_grid
 from ..io.raster_io import BLOCK, read_info, read_on_grid, read_window
 from . import variogram
-from .samples import metres_per_unit
+from .samples import metres_per_unit_at
 from .terrain import gradient
 from .uncertainty import Z95
 
@@ -56,7 +56,7 @@ def read_dh(reference, aligned, grid: Grid, step: int,
     (every ``step``-th pixel; or a full-resolution ``window``), read by strips."""
     if window is None:
         window = Window(0, 0, grid.width, grid.height)
-    scale = metres_per_unit(grid, window)
+    scale = metres_per_unit_at(grid, window)
     res = (grid.res[0] * scale[0], grid.res[1] * scale[1])
     dh_rows, slope_rows = [], []
     info = read_info(aligned)
@@ -130,7 +130,7 @@ def elevation_change_uncertainty(
     step = max(1, math.ceil(math.sqrt(grid.width * grid.height / MAX_PIXELS)))
     coarse = _thinned(grid, step)
     dh, slope = read_dh(reference, aligned, grid, step)
-    scale = metres_per_unit(grid, Window(0, 0, grid.width, grid.height))
+    scale = metres_per_unit_at(grid, Window(0, 0, grid.width, grid.height))
     res = (coarse.res[0] * scale[0], coarse.res[1] * scale[1])
     area_masks = [sampled_mask([a], grid, step) for a in areas]
     unstable = sampled_mask(list(exclude), grid, step)

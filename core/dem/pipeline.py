@@ -39,7 +39,7 @@ from .bias import (
 from .dem import FIT_SAMPLES, DemAlignment, estimate_dem_alignment
 from .icp import fit_icp
 from .nuth_kaab import Fitter, fill_missing
-from .samples import DemSampler, collect_samples, metres_per_unit, overlap_window
+from .samples import DemSampler, collect_samples, metres_per_unit_at, overlap_window
 from .terrain import gradient, nmad
 from .uncertainty import terms_as_numbers
 
@@ -130,7 +130,7 @@ def estimate_dem_pipeline(
     ref_info, dem_info = read_info(reference, "Reference DEM"), read_info(dem, "DEM")
     grid = dem_info.grid
     window = overlap_window(ref_info.grid, grid)
-    scale = metres_per_unit(grid, window)
+    scale = metres_per_unit_at(grid, window)
     with rasterio.open(reference) as ref_ds, rasterio.open(dem) as dem_ds:
         samples = collect_samples(ref_ds, ref_info.nodata, dem_ds, dem_info.nodata, grid,
                                    window, exclude, scale)
@@ -399,7 +399,7 @@ def apply_corrections(path: str | os.PathLike, corrections: Sequence[dict],
     with rasterio.open(path, "r+") as ds:
         to_dem = (None if ds.crs == dem_crs
                   else Transformer.from_crs(ds.crs, dem_crs, always_xy=True))
-        res = metres_per_unit(Grid(ds.crs, ds.transform, ds.width, ds.height),
+        res = metres_per_unit_at(Grid(ds.crs, ds.transform, ds.width, ds.height),
                               Window(0, 0, ds.width, ds.height)) * np.abs(ds.res)
         for row in range(0, ds.height, BLOCK):
             height = min(BLOCK, ds.height - row)

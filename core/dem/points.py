@@ -33,7 +33,7 @@ from .bias import curvature
 from .dem import DemAlignment
 from .pipeline import fit_samples, parse_pipeline
 from .point_sources import PointOptions, cloud_from_columns, select_points, wkb_point
-from .samples import MIN_STABLE_PIXELS, READ_BLOCK, DemSampler, Samples, metres_per_unit
+from .samples import MIN_STABLE_PIXELS, READ_BLOCK, DemSampler, Samples, metres_per_unit_at
 from .terrain import gradient
 
 #: Point files by suffix (GeoPackages may also hold rasters: see is_point_file).
@@ -194,7 +194,7 @@ def estimate_dem_to_points(
     inside = ((cols >= 1) & (cols <= grid.width - 2) & (rows >= 1) & (rows <= grid.height - 2)
               & np.isfinite(points.z))
     window = Window(0, 0, grid.width, grid.height)
-    scale = metres_per_unit(grid, window)
+    scale = metres_per_unit_at(grid, window)
     with rasterio.open(dem) as ds:
         samples = _point_samples(ds, info.nodata, grid, window, scale, rows[inside],
                                  cols[inside], points.z[inside], exclude)

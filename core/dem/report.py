@@ -29,7 +29,7 @@ from ..io.masks import PolygonMask, masked_on_grid
 from ..io.outputs import atomic_path
 from ..io.raster_io import BLOCK, read_info, read_on_grid
 from ..report_html import esc, page
-from .samples import metres_per_unit
+from .samples import metres_per_unit_at
 from .terrain import gradient, nmad
 
 #: Pixels the statistics sample at most (every k-th row and column).
@@ -63,7 +63,7 @@ def survey(reference: str | os.PathLike, dem: str | os.PathLike, aligned: str | 
     step = max(1, math.ceil(math.sqrt(grid.width * grid.height / SAMPLE_PIXELS)))
     factor = max(1, math.ceil(max(grid.width, grid.height) / MAP_WIDTH))
     rows = factor * max(1, BLOCK // factor)
-    mpu = metres_per_unit(grid, Window(0, 0, grid.width, grid.height))
+    mpu = metres_per_unit_at(grid, Window(0, 0, grid.width, grid.height))
     maps: tuple[list, list] = ([], [])
     samples: tuple[list, list, list] = ([], [], [])
     with rasterio.open(reference) as ref_ds, rasterio.open(dem) as dem_ds, \

@@ -11,7 +11,7 @@ import numpy as np
 from rasterio.windows import Window
 
 from ..errors import CoregInputError, CoregistrationError
-from ..grid import Grid, footprint_bounds, metres_per_degree
+from ..grid import Grid, footprint_bounds, metres_per_unit
 from ..io.masks import masked_on_grid
 from ..io.raster_io import (
     read_on_grid,
@@ -63,15 +63,13 @@ class Samples:
                         None if self.curvature is None else self.curvature[index])
 
 
-def metres_per_unit(grid: Grid, window: Window) -> np.ndarray:
-    """Ground metres per map unit in x and y at the window's centre (1, 1 when the
-    CRS is in metres), so that slopes and tolerances are metric in any CRS."""
-    if not grid.crs.is_geographic:
-        factor = grid.crs.linear_units_factor[1] if grid.crs.linear_units_factor else 1.0
-        return np.array([factor, factor])
+def metres_per_unit_at(grid: Grid, window: Window) -> np.ndarray:
+    """Ground metres per map unit in x and y at the window's centre
+    (:func:`..grid.metres_per_unit`), so that slopes and tolerances are metric in any
+    CRS; a CRS without a known unit is taken as metres (1, 1)."""
     _, lat = grid.transform * (window.col_off + window.width / 2,
                                window.row_off + window.height / 2)
-    return np.array(metres_per_degree(lat))
+    return np.array(metres_per_unit(grid.crs, lat) or (1.0, 1.0))
 
 
 def overlap_window(reference: Grid, dem: Grid) -> Window:

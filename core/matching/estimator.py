@@ -13,7 +13,7 @@ import numpy as np
 from affine import Affine
 
 from ..errors import CoregistrationError, check_canceled
-from ..grid import Grid, pixel_size_in
+from ..grid import Grid, metres_per_unit, pixel_size_in
 from ..io.raster_io import (
     RasterInfo,
 )
@@ -34,7 +34,6 @@ from .metrics import mean_matching_score
 from .structure_match import measure_structure
 from .uncertainty import (
     SYSTEMATIC_PX,
-    metres_per_unit,
     overlap_factor,
     radii,
     radii_per_unit,

@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import CoregistrationError
-from ..grid import Grid
+from ..grid import Grid, metres_per_unit
 from .estimator import SPARSE_MIN_INLIERS, SPARSE_SIGMA_PX, Estimator
 from .linear_model import (
     LINEAR_KINDS,
@@ -20,7 +20,7 @@ from .linear_model import (
     scene_gain,
     terms_shown,
 )
-from .uncertainty import SYSTEMATIC_PX, linear_radii, metres_per_unit, radii_per_unit
+from .uncertainty import SYSTEMATIC_PX, linear_radii, radii_per_unit
 
 
 class LinearEstimator(Estimator):

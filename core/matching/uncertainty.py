@@ -17,9 +17,6 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from rasterio.crs import CRS
-
-from ..grid import metres_per_degree
 
 #: Systematic error per axis (pixels of the grid the patches are matched on) that no
 #: scatter reveals: what the matcher leaves on sensor-like pairs (tests/corpus.py).
@@ -121,18 +118,3 @@ def _factor(covariance: np.ndarray) -> np.ndarray:
     """A matrix L with L L^T = covariance (positive semi-definite, symmetric)."""
     values, vectors = np.linalg.eigh((covariance + covariance.T) / 2)
     return vectors * np.sqrt(np.clip(values, 0, None))
-
-
-def metres_per_unit(crs: CRS, latitude: float) -> tuple[float, float] | None:
-    """Metres per CRS unit along x and y at ``latitude`` (degrees; a projected CRS's
-    unit does not depend on it): WGS 84's for a geographic CRS
-    (:func:`..grid.metres_per_degree`; parsing the CRS with pyproj in a worker thread
-    crashed QGIS 3.40), the linear unit's factor otherwise; None when the CRS has no
-    known unit."""
-    try:
-        if crs.is_geographic:
-            return metres_per_degree(latitude)
-        factor = crs.linear_units_factor[1]
-        return float(factor), float(factor)
-    except Exception:  # a local CRS without units
-        return None

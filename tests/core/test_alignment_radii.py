@@ -56,3 +56,28 @@ def test_metres_per_degree_is_the_geodesic_over_a_pixel(latitude):
     along_x = geod.inv(10.0, latitude, 10.0 + step, latitude)[2] / step
     along_y = geod.inv(10.0, latitude, 10.0, latitude + step)[2] / step
     assert np.allclose(metres_per_degree(latitude), (along_x, along_y), rtol=2e-8)
+
+
+def test_metres_per_unit_is_one_rule_for_the_radii_and_the_dems():
+    """The unit's metres for the radii (a CRS and a latitude) and the DEMs' (a window's
+    centre): metres per degree on a geographic CRS, the linear unit's factor on a
+    projected one (US survey feet), and no figure, or the DEMs' metres, without a unit."""
+    from affine import Affine
+    from rasterio.crs import CRS
+    from rasterio.windows import Window
+
+    from coreg.core.dem.samples import metres_per_unit_at
+    from coreg.core.grid import Grid, metres_per_degree, metres_per_unit
+
+    feet = CRS.from_epsg(2263)  # NAD83 / New York Long Island (ftUS)
+    assert metres_per_unit(feet, 40.0) == pytest.approx((1200 / 3937, 1200 / 3937), rel=1e-9)
+    assert metres_per_unit(CRS.from_epsg(4326), 52.0) == metres_per_degree(52.0)
+    local = CRS.from_wkt('LOCAL_CS["anonymous",LOCAL_DATUM["x",32767],UNIT["unknown",1],'
+                         'AXIS["Easting",EAST],AXIS["Northing",NORTH]]')
+    assert metres_per_unit(local, 0.0) is None
+    # the DEMs' figure is taken at the window's centre: latitude 52 here
+    geographic = Grid(CRS.from_epsg(4326), Affine(0.001, 0, 5.0, 0, -0.001, 52.05), 100, 100)
+    assert np.array_equal(metres_per_unit_at(geographic, Window(0, 0, 100, 100)),
+                          metres_per_degree(52.0))
+    unitless = Grid(local, Affine(1, 0, 0, 0, -1, 0), 10, 10)
+    assert np.array_equal(metres_per_unit_at(unitless, Window(0, 0, 10, 10)), [1.0, 1.0])
