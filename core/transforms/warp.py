@@ -410,8 +410,7 @@ def _resample_part(src, part: Grid, mapping: SourceMapping, affine, rows, cols, 
     """All bands on ``part`` (covered by the secondary), through ``affine`` (array
     indices of ``part`` to the secondary's) or the positions ``rows``, ``cols``."""
     offset = mapping.offset(part) if vertical else 0.0
-    out = np.full((src.count, part.height, part.width),
-                  np.nan if out_nodata is None else out_nodata, dtype)
+    out = np.empty((src.count, part.height, part.width), dtype)  # every band set below
     unknown = None
     if affine is None:
         unknown = ~(np.isfinite(rows) & np.isfinite(cols))  # e.g. a displacement's nodata
