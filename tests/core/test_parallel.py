@@ -120,8 +120,10 @@ def test_together__runs_in_a_forked_child(monkeypatch):
 
 
 def test_parallel__imports_where_there_is_no_fork():
-    """Windows has no os.register_at_fork: the module (and the plugin) must import there."""
-    code = ("import os; del os.register_at_fork; from coreg.core import parallel; "
+    """Windows has no os.register_at_fork: the module (and the plugin) must import there.
+    Windows has no os.fork either, which the standard library checks before registering
+    its own hooks (random does, when a module imports it first)."""
+    code = ("import os; del os.register_at_fork, os.fork; from coreg.core import parallel; "
             "print(parallel.together(lambda: 1, lambda: 2))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
